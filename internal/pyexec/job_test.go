@@ -1,0 +1,100 @@
+package pyexec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestArg(t *testing.T) {
+	tests := []struct{ name, spec, want string }{
+		{"plain", `{"a":1}`, `{"a":1,"jobId":7,"assignmentId":9}`},
+		{"empty object", `{ }`, `{ "jobId":7,"assignmentId":9}`},
+		{"whitespace kept", "{\n  \"a\" : \"x y\" \n}\n", "{\n  \"a\" : \"x y\" \n,\"jobId\":7,\"assignmentId\":9}"},
+		{"stale ids are overridden", `{"jobId":1}`, `{"jobId":1,"jobId":7,"assignmentId":9}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Arg([]byte(tt.spec), 7, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("Arg = %q, want %q", got, tt.want)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(got, &m); err != nil {
+				t.Fatalf("not JSON: %v", err)
+			}
+			if m["jobId"] != float64(7) || m["assignmentId"] != float64(9) {
+				t.Fatalf("ids = %v, %v", m["jobId"], m["assignmentId"])
+			}
+		})
+	}
+	for _, bad := range []string{``, `[1]`, `"x"`, `  `} {
+		if _, err := Arg([]byte(bad), 1, 1); err == nil {
+			t.Errorf("Arg(%q): no error", bad)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	good := []string{"nn.py", "wine_data.csv", "a-b+c.1"}
+	bad := []string{"", ".", "..", "../x.py", "a/b.py", "/etc/passwd", ".hidden", "-rf", "job.json", "a b", "x\n", "é.py"}
+	for _, n := range good {
+		if err := CheckName("scriptName", n); err != nil {
+			t.Errorf("CheckName(%q) = %v", n, err)
+		}
+	}
+	for _, n := range bad {
+		err := CheckName("scriptName", n)
+		if err == nil {
+			t.Errorf("CheckName(%q): no error", n)
+		} else if !strings.Contains(err.Error(), "scriptName") {
+			t.Errorf("CheckName(%q) = %v: does not name the field", n, err)
+		}
+	}
+}
+
+func TestSpec(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "s.py"), []byte("print(1)\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "data"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "data", "d.csv"), []byte("a,b\n"), 0o644))
+	var files Files
+	s, err := Spec(Job{JobID: 3, OrderID: 4, Attempt: 2, Spec: []byte(`{"x":"$(rm -rf /)"}`), Script: "s.py", DataFile: "d.csv"},
+		Settings{ScriptsDir: dir, DataDir: filepath.Join(dir, "data"), Python: "/usr/bin/python3", Env: []string{"A=1"}}, &files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != "4-2" || s.ArgFile != JobFile || s.Input.Name != JobFile {
+		t.Fatalf("spec = %+v", s)
+	}
+	if got := strings.Join(s.Argv, " "); got != "/usr/bin/python3 -u s.py" {
+		t.Fatalf("argv = %q", got)
+	}
+	sum := sha256.Sum256([]byte("print(1)\n"))
+	if len(s.Files) != 2 || s.Files[0].Hash != hex.EncodeToString(sum[:]) || s.Files[0].Size != 9 || s.Files[1].Name != "d.csv" {
+		t.Fatalf("files = %+v", s.Files)
+	}
+	if string(s.Input.Data) != `{"x":"$(rm -rf /)","jobId":3,"assignmentId":4}` {
+		t.Fatalf("input = %s", s.Input.Data)
+	}
+	if _, err := Spec(Job{Spec: []byte(`{}`), Script: "missing.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
+		t.Fatal("missing script: no error")
+	}
+	if _, err := Spec(Job{Spec: []byte(`{}`), Script: "../s.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
+		t.Fatal("escaping script name: no error")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,217 @@
+package pyexec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mljob/mljob/internal/run"
+)
+
+// Outcome is what mljob makes of a finished run.
+type Outcome struct {
+	Succeeded bool
+	// Status is the script's "status" field (the seed's convention: 200 ok,
+	// 400 bad job, 500 crash); nil when it printed none.
+	Status       *int
+	Loss, Metric *float64
+	// JSON is the Outcome line, verbatim but for Python's NaN/Infinity
+	// tokens, which are turned into strings so that it is strict JSON.
+	JSON     []byte
+	ExitCode *int
+	// Error says why the run failed; "" when it succeeded.
+	Error                  string
+	Duration               time.Duration
+	StdoutTail, StderrTail string
+}
+
+// ParseOutcome reads the Outcome of a finished run: the last stdout line
+// that is a JSON object. The run succeeded when it exited 0, printed such a
+// line, and that line's status (if any) is 2xx.
+func ParseOutcome(res run.Result) Outcome {
+	o := Outcome{
+		Duration:   res.Duration(),
+		StdoutTail: tail(res.Stdout, KeepTail),
+		StderrTail: tail(res.Stderr, KeepTail),
+	}
+	if !res.Lost {
+		code := res.ExitCode
+		o.ExitCode = &code
+	}
+	stdout := res.Stdout
+	if res.StdoutSize > int64(len(stdout)) {
+		// The tail starts mid-line: drop the partial first line.
+		if i := bytes.IndexByte(stdout, '\n'); i >= 0 {
+			stdout = stdout[i+1:]
+		} else {
+			stdout = nil
+		}
+	}
+	line, obj := lastObject(stdout)
+	if obj != nil {
+		o.JSON = line
+		o.Status = intField(obj["status"])
+		o.Loss = floatField(obj["loss"])
+		o.Metric = floatField(obj["metric"])
+	}
+	scriptErr := stringField(obj["error"])
+	switch {
+	case res.Lost:
+		o.Error = "run ended without an exit code: its process was killed or the host restarted"
+	case res.ExitCode != 0:
+		o.Error = fmt.Sprintf("exit status %d", res.ExitCode)
+		if res.ExitCode > 128 && res.ExitCode < 160 {
+			o.Error = fmt.Sprintf("exit status %d (killed by signal %d)", res.ExitCode, res.ExitCode-128)
+		}
+		if scriptErr != "" {
+			o.Error += ": " + scriptErr
+		} else if last := lastLine(res.Stderr); last != "" {
+			o.Error += ": " + last
+		}
+	case obj == nil:
+		o.Error = fmt.Sprintf("no outcome: no stdout line is a JSON object (stdout: %d bytes, last line %q)",
+			res.StdoutSize, clip(lastLine(res.Stdout), 80))
+	case o.Status != nil && (*o.Status < 200 || *o.Status > 299):
+		o.Error = fmt.Sprintf("script reported status %d", *o.Status)
+		if scriptErr != "" {
+			o.Error += ": " + scriptErr
+		}
+	default:
+		o.Succeeded = true
+	}
+	return o
+}
+
+// lastObject returns the last line of out that parses as a JSON object.
+func lastObject(out []byte) ([]byte, map[string]json.RawMessage) {
+	lines := bytes.Split(out, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := bytes.TrimSpace(lines[i])
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		line = StrictJSON(line)
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(line, &obj) == nil && obj != nil {
+			return line, obj
+		}
+	}
+	return nil, nil
+}
+
+// StrictJSON rewrites the bare NaN, Infinity and -Infinity tokens that
+// Python's json module writes for non-finite floats into JSON strings,
+// leaving everything inside strings alone. Other input comes back as is.
+func StrictJSON(b []byte) []byte {
+	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
+		return b
+	}
+	var out []byte
+	inString, escaped := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+			out = append(out, c)
+			continue
+		}
+		replaced := false
+		for _, tok := range []string{"-Infinity", "Infinity", "NaN"} {
+			if bytes.HasPrefix(b[i:], []byte(tok)) {
+				out = append(out, '"')
+				out = append(out, tok...)
+				out = append(out, '"')
+				i += len(tok) - 1
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// floatField accepts a JSON number or a numeric string (the seed's later
+// scripts wrote strings), including "NaN" and "Infinity".
+func floatField(raw json.RawMessage) *float64 {
+	if len(raw) == 0 {
+		return nil
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) == nil {
+		return &f
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	s = strings.TrimSpace(s)
+	switch s {
+	case "Infinity":
+		s = "+Inf"
+	case "-Infinity":
+		s = "-Inf"
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil
+	}
+	return &f
+}
+
+func intField(raw json.RawMessage) *int {
+	f := floatField(raw)
+	if f == nil || math.IsNaN(*f) || math.IsInf(*f, 0) || *f != math.Trunc(*f) {
+		return nil
+	}
+	n := int(*f)
+	return &n
+}
+
+func stringField(raw json.RawMessage) string {
+	var s string
+	if len(raw) > 0 && json.Unmarshal(raw, &s) == nil {
+		return clip(s, 500)
+	}
+	return ""
+}
+
+func lastLine(b []byte) string {
+	s := strings.TrimRight(string(b), "\r\n \t")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return clip(strings.TrimSpace(s), 300)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}

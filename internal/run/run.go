@@ -1,0 +1,73 @@
+// Package run holds the value types of mljob's remote run contract: what to
+// run on a host (Spec) and what came back (Started, Result). pyexec builds
+// Specs and reads Results; sshworker executes them on a host. Neither imports
+// the other: both speak these types.
+package run
+
+import "time"
+
+// File is a local file shipped to a host. It is uploaded once per content
+// hash into the host's cache and linked into each run dir under Name.
+type File struct {
+	Name string // plain file name inside the run dir, e.g. "nn.py"
+	Path string // local path of the content
+	Hash string // hex SHA-256 of the content
+	Size int64  // bytes
+}
+
+// Input is a small file written into the run dir from memory (job.json).
+type Input struct {
+	Name string
+	Data []byte
+}
+
+// Spec describes one run on one host.
+type Spec struct {
+	// ID names the run dir, <workdir>/runs/<ID>; a plain name, unique per attempt.
+	ID string
+	// Files are linked into the run dir (uploaded to the cache when missing).
+	Files []File
+	// Input, when Name is set, is written into the run dir before the start.
+	Input Input
+	// Argv is the command, started with cwd = the run dir.
+	Argv []string
+	// ArgFile names a run-dir file whose contents are appended to Argv as
+	// its last word; when the contents exceed the kernel's limit for one
+	// argument word, the file name is appended instead.
+	ArgFile string
+	// Env holds KEY=VALUE pairs added to the run's environment.
+	Env []string
+	// StdoutTail and StderrTail bound how many trailing bytes of each
+	// stream come back in the Result.
+	StdoutTail, StderrTail int
+}
+
+// Started is reported once the run is detached on the host.
+type Started struct {
+	RunDir string // absolute path on the host
+	PID    int    // process (and process group) id of the run's wrapper
+	At     time.Time
+}
+
+// Result is a finished run, read from its run dir.
+type Result struct {
+	Started
+	// ExitCode is the script's exit status (128+N when killed by signal N).
+	ExitCode int
+	// Lost is true when the run ended without writing an exit code (its
+	// wrapper was killed, or the host rebooted).
+	Lost bool
+	// Stdout and Stderr are the trailing bytes of each stream; the sizes are
+	// the full stream lengths.
+	Stdout, Stderr         []byte
+	StdoutSize, StderrSize int64
+	FinishedAt             time.Time
+}
+
+// Duration is the wall time between start and finish as the dispatcher saw it.
+func (r Result) Duration() time.Duration {
+	if r.At.IsZero() || r.FinishedAt.IsZero() {
+		return 0
+	}
+	return r.FinishedAt.Sub(r.At)
+}
