@@ -1,0 +1,13 @@
+// Package hosts owns the hosts file: it parses and validates hosts.yaml,
+// applies the file's defaults to every host, and resolves each address
+// through OpenSSH's own configuration (`ssh -G`), so a host entry may name
+// an alias from ~/.ssh/config.
+//
+// The result is a list of fully resolved Host values: the dispatcher and the
+// SSH worker read them and never look at the YAML, the defaults or the ssh
+// config again. Every problem in a file is reported as "PATH:LINE: message",
+// all of them at once and sorted by line, because a researcher fixing a
+// hosts file wants the whole list, not one error per run.
+//
+// The package imports nothing else of the project.
+package hosts
