@@ -1,0 +1,251 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outcome is the result of one attempt of an order: what the script
+// reported, or why there is no report.
+type Outcome struct {
+	ID      int64
+	OrderID int64
+	JobID   int64 // filled from the order by RecordOutcome when zero
+	Attempt int
+	Host    string // filled from the attempt by RecordOutcome when empty
+
+	Succeeded bool
+	Status    *int     // the script's reported status; nil if none
+	Loss      *float64 // nil if not reported
+	Metric    *float64 // nil if not reported
+	ExitCode  *int     // nil if the exit code is unknown
+
+	DurationSeconds float64
+	Error           string
+	// JSON is the Outcome line the script printed, verbatim; nil if none.
+	JSON       []byte
+	StdoutTail string
+	StderrTail string
+	CreatedAt  time.Time // set by RecordOutcome
+}
+
+// OutcomeRow is an outcome joined with its job.
+type OutcomeRow struct {
+	Outcome
+	Project string
+	Spec    []byte
+}
+
+// OutcomeFilter selects and orders the rows Outcomes returns.
+type OutcomeFilter struct {
+	Project string // "" = all
+	JobID   int64  // 0 = all
+	// Sort is "" (by outcome id), "loss", "-loss", "metric" or "-metric";
+	// a leading "-" means descending. Rows without the value come last
+	// either way, then ties go by outcome id.
+	Sort  string
+	Limit int // 0 = no limit
+}
+
+// outcomeSorts maps OutcomeFilter.Sort to ORDER BY clauses. The clauses are
+// fixed strings, never built from input.
+var outcomeSorts = map[string]string{
+	"":        "o.id",
+	"loss":    "o.loss ASC NULLS LAST, o.id",
+	"-loss":   "o.loss DESC NULLS LAST, o.id",
+	"metric":  "o.metric ASC NULLS LAST, o.id",
+	"-metric": "o.metric DESC NULLS LAST, o.id",
+}
+
+// RecordOutcome stores the outcome of attempt o.Attempt of order o.OrderID
+// and finishes that attempt. It is idempotent: when an outcome for the
+// attempt already exists it changes nothing and returns false, so a
+// dispatcher that retries after a crash or a lost connection cannot record
+// twice.
+//
+// When the order is still at that attempt and assigned or running, it
+// becomes succeeded or failed (by o.Succeeded) with last_error = o.Error. An
+// outcome for an older attempt (one released, then claimed again) is kept
+// but leaves the order alone. The attempt row gets the state, exit code and
+// error unless it was already finished (a released attempt stays failed).
+// CreatedAt is the transaction's time; o.ID and o.CreatedAt are ignored.
+//
+// It returns ErrOrderNotFound for an unknown order and ErrStaleAttempt for
+// an attempt that was never claimed.
+func (db *DB) RecordOutcome(ctx context.Context, o Outcome) (recorded bool, err error) {
+	err = db.withTx(ctx, func(tx *dbTx) error {
+		var err error
+		recorded, err = recordOutcome(ctx, tx, o)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record outcome of order %d attempt %d: %w", o.OrderID, o.Attempt, err)
+	}
+	return recorded, nil
+}
+
+// recordOutcome is RecordOutcome inside its transaction.
+func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
+	var jobID int64
+	var current int
+	var state OrderState
+	err := tx.QueryRowContext(ctx, `SELECT job_id, attempt, state FROM orders WHERE id = ?`, o.OrderID).
+		Scan(&jobID, &current, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, ErrOrderNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if o.Attempt < 1 || o.Attempt > current {
+		return false, ErrStaleAttempt
+	}
+	if o.JobID == 0 {
+		o.JobID = jobID
+	} else if o.JobID != jobID {
+		return false, fmt.Errorf("outcome names job %d, order belongs to job %d", o.JobID, jobID)
+	}
+	var attemptState OrderState
+	var attemptHost sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT state, host FROM attempts WHERE order_id = ? AND attempt = ?`,
+		o.OrderID, o.Attempt).Scan(&attemptState, &attemptHost); err != nil {
+		return false, fmt.Errorf("read attempt: %w", err)
+	}
+	if o.Host == "" {
+		o.Host = attemptHost.String
+	}
+
+	now := formatTime(tx.now)
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
+			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, attempt) DO NOTHING`,
+		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
+		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
+		nullString(o.StdoutTail), nullString(o.StderrTail), now)
+	if err != nil {
+		return false, fmt.Errorf("insert: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 {
+		return false, nil // already recorded: change nothing
+	}
+
+	final := StateFailed
+	if o.Succeeded {
+		final = StateSucceeded
+	}
+	if o.Attempt == current && (state == StateAssigned || state == StateRunning) {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE orders SET state = ?, finished_at = ?, last_error = ? WHERE id = ?`,
+			final, now, nullString(o.Error), o.OrderID); err != nil {
+			return false, fmt.Errorf("finish order: %w", err)
+		}
+	}
+	if attemptState == StateAssigned || attemptState == StateRunning {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE attempts SET state = ?, exit_code = ?, error = ?, finished_at = ?
+			WHERE order_id = ? AND attempt = ?`,
+			final, intPtr(o.ExitCode), nullString(o.Error), now, o.OrderID, o.Attempt); err != nil {
+			return false, fmt.Errorf("finish attempt: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// FailOrder gives up on an attempt for which no script will report, e.g.
+// after too many infrastructure errors: it records a failed outcome with
+// reason as its error through RecordOutcome, so it is just as idempotent.
+func (db *DB) FailOrder(ctx context.Context, orderID int64, attempt int, reason string) error {
+	_, err := db.RecordOutcome(ctx, Outcome{OrderID: orderID, Attempt: attempt, Succeeded: false, Error: reason})
+	return err
+}
+
+// Outcomes returns the outcomes f selects, with their jobs.
+func (db *DB) Outcomes(ctx context.Context, f OutcomeFilter) ([]OutcomeRow, error) {
+	order, ok := outcomeSorts[f.Sort]
+	if !ok {
+		return nil, fmt.Errorf("outcomes: unknown sort %q (want loss, -loss, metric or -metric)", f.Sort)
+	}
+	var where []string
+	var args []any
+	if f.Project != "" {
+		where = append(where, "j.project = ?")
+		args = append(args, f.Project)
+	}
+	if f.JobID != 0 {
+		where = append(where, "o.job_id = ?")
+		args = append(args, f.JobID)
+	}
+	q := `SELECT o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
+		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
+		j.project, j.spec
+		FROM outcomes o JOIN jobs j ON j.id = o.job_id`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY " + order
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("outcomes: %w", err)
+	}
+	defer rows.Close()
+	var out []OutcomeRow
+	for rows.Next() {
+		r, err := scanOutcomeRow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("outcomes: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outcomes: %w", err)
+	}
+	return out, nil
+}
+
+// scanOutcomeRow reads one row of the Outcomes query.
+func scanOutcomeRow(s scanner) (OutcomeRow, error) {
+	var r OutcomeRow
+	var host, errText, js, stdout, stderr sql.NullString
+	var status, exitCode sql.NullInt64
+	var loss, metric, duration sql.NullFloat64
+	var spec string
+	var ts timeScanner
+	if err := s.Scan(&r.ID, &r.OrderID, &r.Attempt, &r.JobID, &host, &r.Succeeded, &status, &loss, &metric,
+		&exitCode, &duration, &errText, &js, &stdout, &stderr, ts.col(&r.CreatedAt), &r.Project, &spec); err != nil {
+		return OutcomeRow{}, err
+	}
+	r.Host, r.Error, r.StdoutTail, r.StderrTail = host.String, errText.String, stdout.String, stderr.String
+	r.DurationSeconds = duration.Float64
+	if status.Valid {
+		v := int(status.Int64)
+		r.Status = &v
+	}
+	if exitCode.Valid {
+		v := int(exitCode.Int64)
+		r.ExitCode = &v
+	}
+	if loss.Valid {
+		r.Loss = &loss.Float64
+	}
+	if metric.Valid {
+		r.Metric = &metric.Float64
+	}
+	if js.Valid {
+		r.JSON = []byte(js.String)
+	}
+	r.Spec = []byte(spec)
+	return r, ts.parse()
+}

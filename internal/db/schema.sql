@@ -1,0 +1,91 @@
+-- Schema of the mljob queue file, applied by migrate in db.go.
+--
+-- WARNING: append-only. Each "-- version: N" line starts migration step N; a
+-- step that has shipped is never edited, because files already at that
+-- user_version would never see the change. Add a new step instead.
+--
+-- Times are UTC RFC 3339 text with nine fractional digits (see timeFormat in
+-- db.go); NULL means "not yet".
+
+-- version: 1
+
+-- jobs holds each submitted job spec verbatim, plus the fields mljob reads.
+CREATE TABLE jobs (
+	id         INTEGER PRIMARY KEY,
+	project    TEXT NOT NULL,
+	script     TEXT NOT NULL,
+	data_file  TEXT NOT NULL DEFAULT '',
+	priority   INTEGER NOT NULL DEFAULT 0,
+	spec       TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+
+-- orders is the live state of a requested job. priority is copied from the
+-- job so that a claim reads one table through orders_claim.
+CREATE TABLE orders (
+	id          INTEGER PRIMARY KEY,
+	job_id      INTEGER NOT NULL REFERENCES jobs(id),
+	state       TEXT NOT NULL CHECK (state IN ('unassigned','assigned','running','succeeded','failed','cancelled')),
+	priority    INTEGER NOT NULL,
+	attempt     INTEGER NOT NULL DEFAULT 0,
+	host        TEXT,
+	slot        TEXT,
+	dispatcher  TEXT,
+	run_dir     TEXT,
+	pid         INTEGER,
+	last_error  TEXT,
+	created_at  TEXT NOT NULL,
+	assigned_at TEXT,
+	started_at  TEXT,
+	finished_at TEXT
+);
+
+-- orders_claim is exactly the claim's subquery order, restricted to the rows
+-- it can pick, so a claim stays cheap however many orders have finished.
+CREATE INDEX orders_claim ON orders(priority DESC, id) WHERE state = 'unassigned';
+CREATE INDEX orders_state ON orders(state);
+CREATE INDEX orders_job ON orders(job_id);
+
+-- attempts keeps one row per claim of an order, so a released or failed
+-- attempt stays visible after the order moves on.
+CREATE TABLE attempts (
+	order_id    INTEGER NOT NULL REFERENCES orders(id),
+	attempt     INTEGER NOT NULL,
+	host        TEXT,
+	slot        TEXT,
+	dispatcher  TEXT,
+	run_dir     TEXT,
+	pid         INTEGER,
+	state       TEXT NOT NULL CHECK (state IN ('unassigned','assigned','running','succeeded','failed','cancelled')),
+	exit_code   INTEGER,
+	error       TEXT,
+	assigned_at TEXT,
+	started_at  TEXT,
+	finished_at TEXT,
+	PRIMARY KEY (order_id, attempt)
+);
+
+-- outcomes holds at most one result per attempt: UNIQUE(order_id, attempt)
+-- is what makes recording idempotent. The foreign key to attempts refuses an
+-- outcome for an attempt that was never claimed.
+CREATE TABLE outcomes (
+	id               INTEGER PRIMARY KEY,
+	order_id         INTEGER NOT NULL REFERENCES orders(id),
+	attempt          INTEGER NOT NULL,
+	job_id           INTEGER NOT NULL REFERENCES jobs(id),
+	host             TEXT,
+	succeeded        INTEGER NOT NULL CHECK (succeeded IN (0, 1)),
+	status           INTEGER,
+	loss             REAL,
+	metric           REAL,
+	exit_code        INTEGER,
+	duration_seconds REAL,
+	error            TEXT,
+	outcome_json     TEXT,
+	stdout_tail      TEXT,
+	stderr_tail      TEXT,
+	created_at       TEXT NOT NULL,
+	UNIQUE (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+CREATE INDEX outcomes_job ON outcomes(job_id);
