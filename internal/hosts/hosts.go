@@ -335,6 +335,9 @@ func (p *parser) parse(data []byte) []parsedHost {
 		p.checkSettings(defaults, p.defaults, "defaults")
 	}
 	if len(raw.Hosts) == 0 {
+		if len(p.problems) > 0 {
+			return nil // the hosts list is missing because of a problem already reported
+		}
 		if n := p.value(p.root, "hosts"); n == nil {
 			p.addf(1, "no hosts: add a hosts: list with at least one entry")
 		} else if !p.badLines[n.Line] {
@@ -343,13 +346,16 @@ func (p *parser) parse(data []byte) []parsedHost {
 		return nil
 	}
 
+	nodes := p.decodedEntries()
+	if len(nodes) != len(raw.Hosts) {
+		// The decoder dropped entries in a way not foreseen; the type errors
+		// already say why, and lines could not be trusted.
+		return nil
+	}
 	seen := map[string]int{}
 	hosts := make([]parsedHost, 0, len(raw.Hosts))
 	for i, e := range raw.Hosts {
-		var node *yaml.Node
-		if i < len(p.entries) {
-			node = p.entries[i]
-		}
+		node := nodes[i]
 		line := lineOf(node)
 		where := p.where(line)
 		if e.Name != "" {
@@ -362,6 +368,37 @@ func (p *parser) parse(data []byte) []parsedHost {
 		hosts = append(hosts, p.checkHost(e, node, where, defaults))
 	}
 	return hosts
+}
+
+// decodedEntries returns the entry nodes the typed decode kept. yaml.v3
+// drops a sequence item it cannot decode (not a mapping, or a duplicate key)
+// from the slice, so the decoded hosts line up with these, not with all
+// entries; those dropped already have a type error.
+func (p *parser) decodedEntries() []*yaml.Node {
+	var kept []*yaml.Node
+	for _, e := range p.entries {
+		if e.Kind == yaml.ScalarNode && e.Tag == "!!null" {
+			kept = append(kept, e)
+			continue
+		}
+		if e.Kind != yaml.MappingNode || hasDuplicateKey(e) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
+}
+
+func hasDuplicateKey(m *yaml.Node) bool {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 // index finds the nodes that give lines to messages.
@@ -439,21 +476,48 @@ func (p *parser) where(line int) string {
 	return ""
 }
 
-// syntaxError reports a YAML parse error at its line. yaml.v3 leaves the
-// line out of a few messages; those get the line of the first control
-// character or the last line, where the parser gave up.
+// syntaxError reports a YAML parse error at its line. yaml.v3's line needs
+// care: for parser errors ("did not find expected ...") it is the 0-based
+// line where the unclosed construct began, it is left out when that is the
+// first line, and a tab error names the line of the scalar being read, not
+// the tab's.
 func (p *parser) syntaxError(data []byte, err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		p.addf(n, "yaml: %s", m[2])
-		return
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if parserProblems[msg] {
+			line++
+		}
 	}
-	line := 1 + bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if i := bytes.IndexFunc(data, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }); i >= 0 {
-		line = 1 + bytes.Count(data[:i], []byte("\n"))
+	switch {
+	case strings.Contains(msg, "tab character"):
+		line = max(line, 1)
+		for i, l := range strings.Split(string(data), "\n")[line-1:] {
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				line += i
+				break
+			}
+		}
+	case strings.Contains(msg, "control characters"):
+		if i := bytes.IndexFunc(data, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }); i >= 0 {
+			line = 1 + bytes.Count(data[:i], []byte("\n"))
+		}
 	}
-	p.addf(line, "yaml: %s", msg)
+	p.addf(max(line, 1), "yaml: %s", msg)
+}
+
+// parserProblems are the messages of yaml.v3's parser (not its scanner),
+// whose line is off by one.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
 }
 
 // typeError rewords one message of a *yaml.TypeError, naming the part of the
@@ -480,9 +544,11 @@ func (p *parser) typeError(msg string) {
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		p.badLines[line] = true
-		subject := "value"
-		if key := keyAt(p.root, line, m[3]); key != "" {
-			subject = key
+		subject := ""
+		if strings.HasSuffix(m[4], "fileDoc") {
+			subject = "the file: "
+		} else if key := keyAt(p.root, line, m[2], m[3]); key != "" {
+			subject = key + ": "
 		}
 		got := m[3]
 		if got == "" {
@@ -490,7 +556,7 @@ func (p *parser) typeError(msg string) {
 		} else {
 			got = strconv.Quote(got)
 		}
-		p.addf(line, "%s%s: want %s, got %s", prefix(p.where(line)), subject, want(m[4]), got)
+		p.addf(line, "%s%swant %s, got %s", prefix(p.where(line)), subject, want(m[4]), got)
 		return
 	}
 	if m := dupKeyRE.FindStringSubmatch(msg); m != nil {
@@ -542,23 +608,25 @@ func want(goType string) string {
 	return goType
 }
 
-// keyAt finds the key whose scalar value sits at line (and equals value
-// when value is not empty), so a type error can name the key.
-func keyAt(n *yaml.Node, line int, value string) string {
+// keyAt finds the key whose value sits at line with the given tag (and, for
+// a scalar, equals value), so a type error can name the key.
+// The deepest match wins: "hosts:" and a first entry's "- name: [x]" can
+// share a line.
+func keyAt(n *yaml.Node, line int, tag, value string) string {
 	if n == nil {
 		return ""
+	}
+	for _, c := range n.Content {
+		if k := keyAt(c, line, tag, value); k != "" {
+			return k
+		}
 	}
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			v := n.Content[i+1]
-			if v.Line == line && (value == "" || v.Value == value) {
+			if v.Line == line && v.ShortTag() == "!!"+tag && (v.Kind != yaml.ScalarNode || v.Value == value) {
 				return n.Content[i].Value
 			}
-		}
-	}
-	for _, c := range n.Content {
-		if k := keyAt(c, line, value); k != "" {
-			return k
 		}
 	}
 	return ""
@@ -680,7 +748,7 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		p.addf(line("address"), "%s: bad address %q", where, e.Address)
 	}
 
-	if e.Port != nil && (*e.Port < 1 || *e.Port > 65535) {
+	if e.Port != nil && ok("port") && (*e.Port < 1 || *e.Port > 65535) {
 		p.addf(line("port"), "%s: port must be 1-65535, got %d", where, *e.Port)
 	}
 
