@@ -272,8 +272,8 @@ func TestPinnedNow(t *testing.T) {
 	ctx := context.Background()
 	zone := time.FixedZone("UTC+2", 2*60*60)
 	times := []time.Time{
-		time.Date(2024, 3, 1, 12, 0, 0, 0, zone),        // submit: whole second
-		time.Date(2024, 3, 1, 12, 0, 1, 500, zone),      // claim
+		time.Date(2024, 3, 1, 12, 0, 0, 0, zone),         // submit: whole second
+		time.Date(2024, 3, 1, 12, 0, 1, 500, zone),       // claim
 		time.Date(2024, 3, 1, 12, 0, 2, 123456789, zone), // running
 		time.Date(2024, 3, 1, 12, 5, 0, 100000000, zone), // outcome
 	}
