@@ -32,8 +32,9 @@ type Resolver struct {
 	// Home is the local home directory: ~ in paths expands to it, and
 	// Home/.ssh/config is passed to ssh with -F when it exists.
 	Home string
-	// User is the local user name, the remote user when neither the hosts
-	// file nor the ssh config names one.
+	// User is the local user name, the remote user when the hosts file
+	// names none and SSH is "". With ssh, `ssh -G` answers instead: the
+	// config's User, else the login name of the process, as ssh itself would.
 	User string
 }
 
