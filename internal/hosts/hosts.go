@@ -180,6 +180,10 @@ func (r Resolver) Parse(ctx context.Context, path string, data []byte) (*File, e
 	}
 	for i := range hosts {
 		if err := r.resolve(ctx, &hosts[i].Host, hosts[i].explicit); err != nil {
+			if ctx.Err() != nil {
+				// Cancelled, not a problem of the file.
+				return nil, fmt.Errorf("resolve hosts: %w", ctx.Err())
+			}
 			p.addf(hosts[i].Line, "host %q: %v", hosts[i].Name, err)
 		}
 	}

@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,5 +177,19 @@ func TestIsDefaultKnownHosts(t *testing.T) {
 				t.Errorf("isDefaultKnownHosts(%q) = %v, want %v", tt.files, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestResolveCancelled(t *testing.T) {
+	ssh := mustSSH(t)
+	r := Resolver{SSH: ssh, Home: t.TempDir(), User: "tester"}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.Parse(ctx, "hosts.yaml", []byte("hosts:\n  - name: a\n    address: a\n"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Parse with a cancelled context = %v, want context.Canceled", err)
+	}
+	if errors.Is(err, ErrInvalid) {
+		t.Errorf("a cancelled resolve is not an invalid file: %v", err)
 	}
 }
