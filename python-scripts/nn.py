@@ -516,6 +516,8 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
         n_train = len(train_idx)
         batch = min(cfg.batch_size, n_train)
         self.batch_size_ = batch
+        self.optimizer_ = optimizer
+        self.val_index_ = val_idx
         gen = torch.Generator().manual_seed(cfg.seed)
 
         best = math.inf
@@ -671,6 +673,11 @@ def build_pipeline(cfg, checkpoint_path=None, on_epoch=None):
     return Pipeline(steps)
 
 
+def network_inputs(pipe, X):
+    """network_inputs returns X after the pipeline's preprocessing steps (the network's input)."""
+    return pipe[:-1].transform(X) if len(pipe) > 1 else X
+
+
 def _selected(pipe, names):
     if "select" not in pipe.named_steps:
         return None
@@ -695,7 +702,7 @@ def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     pipe = build_pipeline(cfg, pathlib.Path(workdir) / "model.pt", emit)
     pipe.fit(x_tr, y_tr)
     reg = pipe.named_steps["nn"]
-    metric = reg.data_loss(pipe[:-1].transform(x_te), y_te)
+    metric = reg.data_loss(network_inputs(pipe, x_te), y_te)
     outcome = {
         "loss": metric + reg.penalty_value(),
         "metric": metric,
@@ -733,7 +740,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         pipe.fit(X[tr], y[tr])
         reg = pipe.named_steps["nn"]
         scores.append(float(scorer(pipe, X[te], y[te])))
-        losses.append(reg.data_loss(pipe[:-1].transform(X[te]), y[te]) + reg.penalty_value())
+        losses.append(reg.data_loss(network_inputs(pipe, X[te]), y[te]) + reg.penalty_value())
         val_losses.append(reg.best_val_loss_)
         epochs.append(reg.epochs_run_)
         n_features.append(reg.n_features_in_)
