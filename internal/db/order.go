@@ -142,11 +142,15 @@ func (db *DB) ClaimOrder(ctx context.Context, host, slot, dispatcher string) (*C
 // claimOrder takes the order, opens its attempt row and reads its job.
 func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string) (*Claim, error) {
 	now := formatTime(tx.now)
+	// INDEXED BY: without statistics the planner prefers orders_state and
+	// sorts every unassigned order, making a claim linear in the queue
+	// (22 ms at 100k queued); orders_claim yields the first row directly.
 	o, err := scanOrder(tx.QueryRowContext(ctx, `
 		UPDATE orders SET state = 'assigned', attempt = attempt + 1,
 			host = ?, slot = ?, dispatcher = ?, assigned_at = ?,
 			run_dir = NULL, pid = NULL, started_at = NULL, finished_at = NULL, last_error = NULL
-		WHERE id = (SELECT id FROM orders WHERE state = 'unassigned' ORDER BY priority DESC, id LIMIT 1)
+		WHERE id = (SELECT id FROM orders INDEXED BY orders_claim
+			WHERE state = 'unassigned' ORDER BY priority DESC, id LIMIT 1)
 		RETURNING `+orderReturning,
 		nullString(host), nullString(slot), nullString(dispatcher), now))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -175,7 +175,9 @@ func (db *DB) Outcomes(ctx context.Context, f OutcomeFilter) ([]OutcomeRow, erro
 	}
 	var where []string
 	var args []any
+	from := "outcomes o"
 	if f.Project != "" {
+		from += " JOIN jobs j ON j.id = o.job_id"
 		where = append(where, "j.project = ?")
 		args = append(args, f.Project)
 	}
@@ -183,18 +185,25 @@ func (db *DB) Outcomes(ctx context.Context, f OutcomeFilter) ([]OutcomeRow, erro
 		where = append(where, "o.job_id = ?")
 		args = append(args, f.JobID)
 	}
+	// Pick the ids first: SQLite builds every result column (the job's
+	// spec included) for each row it sorts, so sorting bare ids and then
+	// reading only the rows kept halves a top-20 over 100k outcomes.
+	ids := "SELECT o.id FROM " + from
+	if len(where) > 0 {
+		ids += " WHERE " + strings.Join(where, " AND ")
+	}
+	ids += " ORDER BY " + order
+	if f.Limit > 0 {
+		ids += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
 	q := `SELECT o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
 		j.project, j.spec
-		FROM outcomes o JOIN jobs j ON j.id = o.job_id`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY " + order
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+		FROM (` + ids + `) AS pick
+		JOIN outcomes o ON o.id = pick.id
+		JOIN jobs j ON j.id = o.job_id
+		ORDER BY ` + order
 
 	rows, err := db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
