@@ -22,8 +22,6 @@ import torch  # noqa: E402
 
 import nn  # noqa: E402
 
-DATA = SCRIPTS / "data" / "wine_data.csv"
-
 
 @pytest.fixture(autouse=True)
 def one_thread(monkeypatch):
@@ -81,10 +79,3 @@ def run_nn(tmp_path, monkeypatch):
 
     return run
 
-
-def data_xy(job_fields=None):
-    """data_xy loads the wine data the way nn.py does for a job with these fields."""
-    base = {"dataFileName": "wine_data.csv", "dependentVariable": "proline"}
-    base.update(job_fields or {})
-    cfg = nn.parse_job(base)
-    return cfg, nn.load_data(cfg)
