@@ -512,7 +512,8 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
         if cfg.plateau_patience:
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=cfg.slow_learning_rate,
-                patience=cfg.plateau_patience, min_lr=MIN_LEARNING_RATE)
+                # PyTorch reduces after patience+1 bad epochs, Keras after patience.
+                patience=cfg.plateau_patience - 1, min_lr=MIN_LEARNING_RATE)
         n_train = len(train_idx)
         batch = min(cfg.batch_size, n_train)
         self.batch_size_ = batch
