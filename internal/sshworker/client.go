@@ -1,0 +1,709 @@
+package sshworker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultPort           = 22
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultKeepAlive      = 15 * time.Second
+)
+
+// Config says how to reach one host over SSH.
+type Config struct {
+	Name           string        // host name from the hosts file, for messages
+	Address        string        // host name or IP as dialled
+	Port           int           // 0 = 22
+	User           string        // "" = current user
+	IdentityFile   string        // private key file, "~/" expanded; "" = ssh-agent only
+	KnownHosts     []string      // known_hosts files; empty = ~/.ssh/known_hosts. Verification is never off.
+	ConnectTimeout time.Duration // 0 = 10s; bounds TCP connect + handshake
+	KeepAlive      time.Duration // 0 = 15s; a keepalive that fails closes the connection so waiters see ErrConnLost
+}
+
+// Client is one SSH connection to a host, shared by many concurrent
+// sessions. After the connection is lost, the next Exec redials. A Client
+// is safe for concurrent use; Close it when done.
+type Client struct {
+	cfg        Config              // defaults applied
+	addr       string              // host:port as dialled
+	knownAddr  string              // the address as known_hosts writes it
+	knownFiles []string            // known_hosts files, first = where a new key goes
+	hostKeys   ssh.HostKeyCallback // from knownHosts, read once at Dial
+	keyAlgos   []string            // HostKeyAlgorithms; nil = library default
+
+	// dialing is a one-slot semaphore: one dial at a time, so concurrent
+	// Execs after a loss share the new connection; a channel so a waiter
+	// can give up when its ctx ends.
+	dialing chan struct{}
+
+	mu     sync.Mutex // guards conn and closed
+	conn   *conn      // nil until dialled and after a loss
+	closed bool
+
+	// wg counts the watch and keepalive goroutines of every connection and
+	// the session waiters that outlive a cancelled Exec; Close waits for it.
+	wg sync.WaitGroup
+}
+
+// conn is one live SSH connection and what must be closed with it.
+type conn struct {
+	ssh   *ssh.Client
+	agent io.Closer     // ssh-agent socket, or nil
+	lost  chan struct{} // closed when the connection has ended
+}
+
+func (cn *conn) isLost() bool {
+	select {
+	case <-cn.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// Dial reads the known_hosts files, connects and authenticates. The
+// errors callers branch on: a *HostKeyError (ErrUnknownHost,
+// ErrHostKeyChanged) and ErrAuth.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Address == "" {
+		return nil, fmt.Errorf("dial %s: no address", cfg.Name)
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Address
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	c := &Client{
+		cfg:     cfg,
+		addr:    net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
+		dialing: make(chan struct{}, 1),
+	}
+	c.knownAddr = knownhosts.Normalize(c.addr)
+	if err := c.init(); err != nil {
+		return nil, fmt.Errorf("dial %s (%s): %w", cfg.Name, c.addr, err)
+	}
+	if _, err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// init fills in the user and the host key checks.
+func (c *Client) init() error {
+	if c.cfg.User == "" {
+		u, err := user.Current()
+		if err != nil {
+			return fmt.Errorf("current user: %w", err)
+		}
+		c.cfg.User = u.Username
+	}
+	files, err := knownHostsFiles(c.cfg.KnownHosts)
+	if err != nil {
+		return err
+	}
+	c.knownFiles = files
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	if c.hostKeys, err = knownhosts.New(existing...); err != nil {
+		return fmt.Errorf("known_hosts: %w", err)
+	}
+	c.keyAlgos = knownKeyAlgorithms(c.hostKeys, c.addr)
+	return nil
+}
+
+// knownHostsFiles returns the files to verify against: the named ones,
+// each of which must exist, or else ~/.ssh/known_hosts, which may be
+// missing (no host is known yet) but is still where a new key goes.
+func knownHostsFiles(named []string) ([]string, error) {
+	if len(named) == 0 {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("known_hosts: %w", err)
+		}
+		return []string{filepath.Join(home, ".ssh", "known_hosts")}, nil
+	}
+	files := make([]string, len(named))
+	for i, f := range named {
+		p, err := expandHome(f)
+		if err != nil {
+			return nil, fmt.Errorf("known_hosts: %w", err)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("known_hosts: %w", err)
+		}
+		files[i] = p
+	}
+	return files, nil
+}
+
+// probeKey is a throwaway host key, never offered by any server, used to
+// ask the known_hosts callback which keys it holds for a host.
+var probeKey = sync.OnceValue(func() ssh.PublicKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(fmt.Sprintf("sshworker: generate probe key: %v", err)) // crypto/rand does not fail
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		panic(fmt.Sprintf("sshworker: probe key: %v", err))
+	}
+	return k
+})
+
+// knownKeyAlgorithms returns the host key algorithms to offer for hostport:
+// those of the keys known_hosts holds for it, read from the KeyError.Want
+// of a probe. Without this the server may pick a key type we hold no line
+// for (x/crypto prefers RSA to ed25519), and a known host looks changed
+// (melbahja/goph issue 80). nil means unknown host: offer the defaults.
+func knownKeyAlgorithms(hostKeys ssh.HostKeyCallback, hostport string) []string {
+	host, port, _ := net.SplitHostPort(hostport)
+	remote := &net.TCPAddr{IP: net.IPv4zero}
+	if ip := net.ParseIP(host); ip != nil {
+		remote.IP = ip
+	}
+	remote.Port, _ = strconv.Atoi(port)
+	var keyErr *knownhosts.KeyError
+	if err := hostKeys(hostport, remote, probeKey()); !errors.As(err, &keyErr) || len(keyErr.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	add := func(a ...string) {
+		for _, x := range a {
+			if !containsString(algos, x) {
+				algos = append(algos, x)
+			}
+		}
+	}
+	for _, k := range keyErr.Want {
+		if t := k.Key.Type(); t == ssh.KeyAlgoRSA {
+			// An ssh-rsa key signs with SHA-2 on modern servers; OpenSSH
+			// 8.8+ refuses SHA-1 "ssh-rsa" signatures by default.
+			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		} else {
+			add(t)
+		}
+	}
+	return algos
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHostKey verifies key against known_hosts and turns a mismatch into a
+// *HostKeyError that says how to fix it.
+func (c *Client) checkHostKey(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	err := c.hostKeys(hostname, remote, key)
+	var keyErr *knownhosts.KeyError
+	if !errors.As(err, &keyErr) {
+		return err // nil, or a revoked key: no hint fixes that
+	}
+	e := &HostKeyError{
+		Host:        c.cfg.Name,
+		Address:     c.knownAddr,
+		KnownHosts:  c.knownFiles[0],
+		Fingerprint: ssh.FingerprintSHA256(key),
+		KeyType:     key.Type(),
+	}
+	if len(keyErr.Want) > 0 {
+		old := keyErr.Want[0]
+		for _, w := range keyErr.Want {
+			if w.Key.Type() == key.Type() {
+				old = w
+				break
+			}
+		}
+		e.Changed, e.KnownHosts, e.Line = true, old.Filename, old.Line
+	}
+	return e
+}
+
+// connect returns the live connection, dialling one if there is none.
+func (c *Client) connect(ctx context.Context) (*conn, error) {
+	if cn, err := c.current(); cn != nil || err != nil {
+		return cn, err
+	}
+	select {
+	case c.dialing <- struct{}{}:
+		defer func() { <-c.dialing }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Another Exec may have dialled while we waited.
+	if cn, err := c.current(); cn != nil || err != nil {
+		return cn, err
+	}
+	cn, err := c.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s (%s): %w", c.cfg.Name, c.addr, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		cn.close()
+		return nil, c.closedError()
+	}
+	c.conn = cn
+	c.wg.Add(2)
+	go c.watch(cn)
+	go c.keepAlive(cn)
+	return cn, nil
+}
+
+// current returns the live connection, nil if there is none, or an error
+// once the client is closed.
+func (c *Client) current() (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, c.closedError()
+	}
+	if c.conn != nil && !c.conn.isLost() {
+		return c.conn, nil
+	}
+	return nil, nil
+}
+
+func (c *Client) closedError() error {
+	return fmt.Errorf("ssh client for %s: %w", c.cfg.Name, net.ErrClosed)
+}
+
+// dial makes one authenticated connection. The caller's ctx and
+// ConnectTimeout bound both the TCP connect and the SSH handshake.
+func (c *Client) dial(ctx context.Context) (*conn, error) {
+	auth, agentConn, err := c.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	closeAgent := func() {
+		if agentConn != nil {
+			agentConn.Close()
+		}
+	}
+	config := &ssh.ClientConfig{
+		User:              c.cfg.User,
+		Auth:              auth,
+		HostKeyCallback:   c.checkHostKey,
+		HostKeyAlgorithms: c.keyAlgos,
+		Timeout:           c.cfg.ConnectTimeout,
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(dctx, "tcp", c.addr)
+	if err != nil {
+		closeAgent()
+		return nil, err
+	}
+	// The handshake has no ctx: a deadline on the conn bounds it, and ctx
+	// ending moves that deadline into the past.
+	_ = nc.SetDeadline(time.Now().Add(c.cfg.ConnectTimeout))
+	stop := context.AfterFunc(dctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	sc, chans, reqs, err := ssh.NewClientConn(nc, c.addr, config)
+	if !stop() && err == nil {
+		// ctx ended just as the handshake finished; the deadline is in the past.
+		sc.Close()
+		err = dctx.Err()
+	}
+	if err != nil {
+		nc.Close()
+		closeAgent()
+		return nil, c.handshakeError(ctx, dctx, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return &conn{ssh: ssh.NewClient(sc, chans, reqs), agent: agentConn, lost: make(chan struct{})}, nil
+}
+
+// handshakeError maps a failed handshake to what callers branch on.
+func (c *Client) handshakeError(ctx, dctx context.Context, err error) error {
+	var hk *HostKeyError
+	switch {
+	case errors.As(err, &hk):
+		return hk // its message is complete; drop x/crypto's "handshake failed"
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case dctx.Err() != nil:
+		return fmt.Errorf("handshake: no answer within %v: %w", c.cfg.ConnectTimeout, err)
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		// x/crypto has no typed error for this; the text is stable since 2014.
+		how := "ssh-agent"
+		if c.cfg.IdentityFile != "" {
+			how = "ssh-agent and " + c.cfg.IdentityFile
+		}
+		return fmt.Errorf("%w as %s (tried %s): %v", ErrAuth, c.cfg.User, how, err)
+	default:
+		return fmt.Errorf("handshake: %w", err)
+	}
+}
+
+// auth returns one publickey method offering the agent's keys, then the
+// identity file's. It is one method because x/crypto tries each method
+// name once: a second publickey method would never run.
+func (c *Client) auth(ctx context.Context) ([]ssh.AuthMethod, net.Conn, error) {
+	var agentConn net.Conn
+	var ag agent.ExtendedAgent
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		var d net.Dialer
+		// An agent that does not answer (a stale socket from an old login)
+		// is skipped: the identity file may still work.
+		if conn, err := d.DialContext(ctx, "unix", sock); err == nil {
+			agentConn, ag = conn, agent.NewClient(conn)
+		}
+	}
+	var fileSigner ssh.Signer
+	if c.cfg.IdentityFile != "" {
+		s, err := loadIdentity(c.cfg.IdentityFile)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &missing) && ag != nil:
+			// Encrypted: we never prompt. The agent probably holds it.
+		case errors.As(err, &missing):
+			return nil, nil, fmt.Errorf("identity file %s is encrypted and no ssh-agent is running: start ssh-agent, run ssh-add %s, and set SSH_AUTH_SOCK",
+				c.cfg.IdentityFile, Quote(c.cfg.IdentityFile))
+		case err != nil:
+			if agentConn != nil {
+				agentConn.Close()
+			}
+			return nil, nil, err
+		default:
+			fileSigner = s
+		}
+	}
+	if ag == nil && fileSigner == nil {
+		return nil, nil, fmt.Errorf("%w: no ssh-agent (SSH_AUTH_SOCK) and no identity file", ErrAuth)
+	}
+	signers := func() ([]ssh.Signer, error) {
+		var out []ssh.Signer
+		if ag != nil {
+			s, err := ag.Signers()
+			if err != nil && fileSigner == nil {
+				return nil, fmt.Errorf("ssh-agent: %w", err)
+			}
+			out = append(out, s...)
+		}
+		if fileSigner != nil {
+			out = append(out, fileSigner)
+		}
+		return out, nil
+	}
+	return []ssh.AuthMethod{ssh.PublicKeysCallback(signers)}, agentConn, nil
+}
+
+// loadIdentity reads and parses a private key file.
+func loadIdentity(path string) (ssh.Signer, error) {
+	p, err := expandHome(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	s, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// expandHome replaces a leading "~/" with the home directory, as ssh does
+// for IdentityFile.
+func expandHome(path string) (string, error) {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return path, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, strings.TrimPrefix(path, "~")), nil
+}
+
+// watch waits for cn to end, however it ends (server gone, keepalive
+// failure, Close), then forgets it so the next Exec redials.
+func (c *Client) watch(cn *conn) {
+	defer c.wg.Done()
+	_ = cn.ssh.Wait() // the reason is reported by the sessions that were cut
+	close(cn.lost)
+	if cn.agent != nil {
+		cn.agent.Close()
+	}
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+}
+
+// keepAlive sends an OpenSSH keepalive every KeepAlive interval. A request
+// that fails, or gets no answer within the interval, closes the
+// connection: waiting sessions then end with ErrConnLost instead of
+// hanging on a peer that vanished without a FIN.
+func (c *Client) keepAlive(cn *conn) {
+	defer c.wg.Done()
+	ticker := time.NewTicker(c.cfg.KeepAlive)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-cn.lost:
+			return
+		case <-ticker.C:
+		}
+		timeout := time.AfterFunc(c.cfg.KeepAlive, func() { cn.ssh.Close() })
+		// OpenSSH answers this unknown request with a failure, which is
+		// still an answer: only err means the peer is gone.
+		_, _, err := cn.ssh.SendRequest("keepalive@openssh.com", true, nil)
+		timeout.Stop()
+		if err != nil {
+			cn.ssh.Close()
+			return
+		}
+	}
+}
+
+// close ends a connection whose goroutines were never started.
+func (cn *conn) close() {
+	cn.ssh.Close()
+	if cn.agent != nil {
+		cn.agent.Close()
+	}
+}
+
+// drop closes cn, which failed to open a session, and forgets it.
+func (c *Client) drop(cn *conn) {
+	cn.ssh.Close()
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+}
+
+// Exec runs argv, quoted with QuoteCommand, in a new session with stdin,
+// stdout and stderr wired as given (nil = none), and waits for it.
+//
+// A nil error means exit status 0. A non-zero exit or a signal gives an
+// *ExitError. An error wrapping ErrConnLost means the connection dropped or
+// the exit status is missing: the outcome is unknown, not failed. When ctx
+// ends first, the session is closed and ctx.Err() returned; the remote
+// process may go on, which is what detached runs rely on. Nothing is
+// written to stdout or stderr after Exec returns.
+func (c *Client) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("exec on %s: empty command", c.cfg.Name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cn, sess, err := c.newSession(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	defer sess.Close()
+
+	// After a cancel the session's copy goroutines outlive Exec (see
+	// below); the gates stop them touching the caller's reader and writers
+	// once Exec returns.
+	var gates []*gate
+	defer func() {
+		for _, g := range gates {
+			g.close()
+		}
+	}()
+	if stdin != nil {
+		g := &gate{r: stdin}
+		gates = append(gates, g)
+		sess.Stdin = g
+	}
+	if stdout != nil {
+		g := &gate{w: stdout}
+		gates = append(gates, g)
+		sess.Stdout = g
+	}
+	if stderr != nil {
+		g := &gate{w: stderr}
+		gates = append(gates, g)
+		sess.Stderr = g
+	}
+
+	if err := sess.Start(QuoteCommand(argv)); err != nil {
+		if cn.isLost() || errors.Is(err, io.EOF) {
+			return fmt.Errorf("exec on %s: %w: %v", c.cfg.Name, ErrConnLost, err)
+		}
+		return fmt.Errorf("exec on %s: %w", c.cfg.Name, err)
+	}
+	done := make(chan error, 1) // buffered: the waiter may outlive Exec
+	if !c.spawn(func() { done <- sess.Wait() }) {
+		return c.closedError()
+	}
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// WARNING: do not wait for the waiter here. OpenSSH keeps a session
+		// channel open until its process exits ("session_close_by_channel:
+		// has child"), so Wait would last as long as the remote command.
+		// The waiter belongs to the Client and ends when the command does
+		// or when the connection closes.
+		sess.Close()
+		return ctx.Err()
+	}
+	return c.exitError(cn, err)
+}
+
+// newSession opens a session on the live connection, dialling if needed. A
+// connection found dead when opening the session ran nothing, so it is
+// dropped and redialled once.
+func (c *Client) newSession(ctx context.Context) (*conn, *ssh.Session, error) {
+	for attempt := 1; ; attempt++ {
+		cn, err := c.connect(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		sess, err := cn.ssh.NewSession()
+		if err == nil {
+			return cn, sess, nil
+		}
+		var refused *ssh.OpenChannelError
+		if errors.As(err, &refused) {
+			// The server is there and said no (MaxSessions, say).
+			return nil, nil, fmt.Errorf("open session on %s: %w", c.cfg.Name, err)
+		}
+		c.drop(cn)
+		if attempt == 2 {
+			return nil, nil, fmt.Errorf("open session on %s: %w: %v", c.cfg.Name, ErrConnLost, err)
+		}
+	}
+}
+
+// exitError maps what Session.Wait returned.
+func (c *Client) exitError(cn *conn, err error) error {
+	var exit *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exit):
+		return &ExitError{Code: exit.ExitStatus(), Signal: exit.Signal()}
+	case errors.As(err, &missing), errors.Is(err, io.EOF), cn.isLost():
+		return fmt.Errorf("exec on %s: %w: %v", c.cfg.Name, ErrConnLost, err)
+	default:
+		// The command finished but copying stdin/stdout failed: one of
+		// the caller's readers or writers returned the error.
+		return fmt.Errorf("exec on %s: %w", c.cfg.Name, err)
+	}
+}
+
+// Close closes the connection and waits for the goroutines the Client
+// owns. Sessions still waiting end with ErrConnLost. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	var err error
+	if cn != nil {
+		err = cn.ssh.Close()
+	}
+	c.wg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("close %s: %w", c.cfg.Name, err)
+	}
+	return nil
+}
+
+// spawn runs f in a goroutine the Client owns (Close waits for it), or
+// returns false once the client is closed.
+func (c *Client) spawn(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// gate passes reads from r or writes to w through until closed; then reads
+// see EOF and writes are discarded. Holding mu across the call means close
+// returns only once no call is in progress, so a stdin that blocks forever
+// would block Exec's return after a cancel: stdin should be a reader that
+// reaches EOF (bytes, a file).
+type gate struct {
+	mu     sync.Mutex // guards closed and serialises calls to r and w
+	r      io.Reader
+	w      io.Writer
+	closed bool
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, io.EOF
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
