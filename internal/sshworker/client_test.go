@@ -62,32 +62,62 @@ func NoAgent(tb testing.TB) {
 	}
 }
 
-// signalWriter is a stdout that closes Started at the first write, so a
-// test knows the remote command is running without sleeping.
-type signalWriter struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	once    sync.Once
-	Started chan struct{}
+// lineWriter is a stdout that hands over its first line, so a test knows
+// the remote command is running without sleeping.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	sent  bool
+	Lines chan string // the first line, once
 }
 
-func newSignalWriter() *signalWriter { return &signalWriter{Started: make(chan struct{})} }
-
-func (w *signalWriter) Write(p []byte) (int, error) {
+func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.once.Do(func() { close(w.Started) })
-	return w.buf.Write(p)
+	w.buf.Write(p)
+	if line, _, ok := strings.Cut(w.buf.String(), "\n"); ok && !w.sent {
+		w.sent = true
+		w.Lines <- line
+	}
+	return len(p), nil
 }
 
-// await waits for ch, failing the test after d: the bound is a safety net
-// for a broken test, not a synchronisation.
-func await(tb testing.TB, ch <-chan struct{}, d time.Duration, what string) {
+// StartSleep runs "sleep seconds" on c in the background and returns once
+// it runs, with the channel Exec's error arrives on and the remote pids of
+// the sleep and of its parent. The hosts are this machine, so the sleep
+// is killed at cleanup: it outlives a lost or cancelled session, as
+// detached runs must.
+func StartSleep(tb testing.TB, ctx context.Context, c *sshworker.Client, seconds int) (done <-chan error, pid, ppid int) {
+	tb.Helper()
+	stdout := &lineWriter{Lines: make(chan string, 1)}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.Exec(ctx, []string{"sh", "-c", `echo "$$ $PPID"; exec sleep "$1"`, "sh", strconv.Itoa(seconds)}, nil, stdout, nil)
+	}()
+	var line string
+	select {
+	case line = <-stdout.Lines:
+	case err := <-errc:
+		tb.Fatalf("sleep ended before it started: %v", err)
+	case <-time.After(10 * time.Second): // a safety net for a broken test, not a synchronisation
+		tb.Fatal("remote sleep not started after 10s")
+	}
+	if _, err := fmt.Sscan(line, &pid, &ppid); err != nil {
+		tb.Fatalf("pids %q: %v", line, err)
+	}
+	tb.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	return errc, pid, ppid
+}
+
+// Await returns the error from done, failing the test after 10s.
+func Await(tb testing.TB, done <-chan error, what string) error {
 	tb.Helper()
 	select {
-	case <-ch:
-	case <-time.After(d):
-		tb.Fatalf("timed out after %v waiting for %s", d, what)
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("Exec still waiting 10s after %s", what)
+		return nil
 	}
 }
 
@@ -413,20 +443,9 @@ func TestConnLost(t *testing.T) {
 	cfg.KeepAlive = time.Hour // the loss must be seen without the keepalive's help
 	c := MustDial(t, cfg)
 
-	stdout := newSignalWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Exec(context.Background(), []string{"sh", "-c", "echo started; exec sleep 60"}, nil, stdout, nil)
-	}()
-	await(t, stdout.Started, 10*time.Second, "the remote sleep to start")
+	done, _, _ := StartSleep(t, context.Background(), c, 60)
 	s.Stop()
-
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Exec still waiting 10s after the host vanished")
-	}
+	err := Await(t, done, "the host vanished")
 	if !errors.Is(err, sshworker.ErrConnLost) {
 		t.Fatalf("Exec error = %v, want ErrConnLost", err)
 	}
@@ -464,18 +483,7 @@ func TestKeepAliveDetectsLoss(t *testing.T) {
 
 	// SIGSTOP freezes the host with the TCP connection open: no FIN, no
 	// RST, as when a laptop's wifi drops. Only the keepalive can notice.
-	stdout := newSignalWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Exec(context.Background(), []string{"sh", "-c", "echo $PPID; exec sleep 60"}, nil, stdout, nil)
-	}()
-	await(t, stdout.Started, 10*time.Second, "the remote sleep to start")
-	stdout.mu.Lock()
-	sessionPid, err := strconv.Atoi(strings.TrimSpace(stdout.buf.String()))
-	stdout.mu.Unlock()
-	if err != nil {
-		t.Fatalf("session pid: %v", err)
-	}
+	done, _, sessionPid := StartSleep(t, context.Background(), c, 60)
 	stopped := sessionSSHD(t, sessionPid)
 	for _, p := range stopped {
 		if err := syscall.Kill(p, syscall.SIGSTOP); err != nil {
@@ -488,12 +496,7 @@ func TestKeepAliveDetectsLoss(t *testing.T) {
 		}
 	})
 
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Exec still waiting 10s after the host froze")
-	}
-	if !errors.Is(err, sshworker.ErrConnLost) {
+	if err := Await(t, done, "the host froze"); !errors.Is(err, sshworker.ErrConnLost) {
 		t.Fatalf("Exec error = %v, want ErrConnLost", err)
 	}
 }
@@ -505,25 +508,19 @@ func TestCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := newSignalWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Exec(ctx, []string{"sh", "-c", "echo started; exec sleep 30"}, nil, stdout, nil)
-	}()
-	await(t, stdout.Started, 10*time.Second, "the remote sleep to start")
+	done, pid, _ := StartSleep(t, ctx, c, 30)
 	start := time.Now()
 	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Exec still waiting 10s after cancel")
-	}
+	err := Await(t, done, "cancel")
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("Exec returned %v after cancel", elapsed)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Exec error = %v, want context.Canceled", err)
+	}
+	// The remote process goes on: detached runs rely on that.
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("remote sleep gone after cancel: %v", err)
 	}
 
 	// The connection stays usable for the next command.
@@ -543,19 +540,14 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout := newSignalWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Exec(context.Background(), []string{"sh", "-c", "echo started; exec sleep 30"}, nil, stdout, nil)
-	}()
-	await(t, stdout.Started, 10*time.Second, "the remote sleep to start")
+	done, _, _ := StartSleep(t, context.Background(), c, 30)
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := <-done; !errors.Is(err, sshworker.ErrConnLost) {
+	if err := Await(t, done, "Close"); !errors.Is(err, sshworker.ErrConnLost) {
 		t.Errorf("Exec cut by Close = %v, want ErrConnLost", err)
 	}
 	if err := c.Exec(context.Background(), []string{"true"}, nil, nil, nil); err == nil {
