@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// ioStreams are the only places commands write to.
+type ioStreams struct {
+	In     io.Reader
+	Out    io.Writer // data
+	ErrOut io.Writer // progress, warnings, errors
+	IsTTY  bool
+}
+
+// app holds what every command shares.
+type app struct {
+	io     ioStreams
+	dbPath string
+	// stopSignals, when set, restores default signal handling so that a
+	// second Ctrl-C ends the process at once.
+	stopSignals func()
+}
+
+// openDB opens the database named by --db.
+func (a *app) openDB(ctx context.Context) (*db.DB, error) {
+	path := a.dbPath
+	if path == "" {
+		p, err := defaultDBPath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		return nil, &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB): " + path}
+	}
+	return d, nil
+}
+
+// defaultDBPath is $XDG_DATA_HOME/mljob/mljob.db, ~/.local/share/mljob/mljob.db without it.
+func defaultDBPath() (string, error) {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "mljob", "mljob.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the default database: %w (set --db or MLJOB_DB)", err)
+	}
+	return filepath.Join(home, ".local", "share", "mljob", "mljob.db"), nil
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mljob",
+		Short: "Queue ML training jobs in SQLite and run them on your SSH hosts",
+		Long: `mljob queues training jobs in a SQLite file on this machine and runs them on
+the machines you can ssh into (or on this one), then compares their outcomes.
+No server to install: hosts need only sshd and Python.
+
+Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
+		Example: `  mljob submit examples/wine_data/*.json
+  mljob dispatch --hosts hosts.yaml
+  mljob outcomes --project wine_data --sort loss`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(a.io.Out)
+	root.SetErr(a.io.ErrOut)
+	root.SetIn(a.io.In)
+	root.PersistentFlags().StringVar(&a.dbPath, "db", os.Getenv("MLJOB_DB"),
+		"SQLite database file (env MLJOB_DB; default $XDG_DATA_HOME/mljob/mljob.db)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{err: err, cmd: cmd}
+	})
+	root.AddCommand(
+		newSubmitCmd(a),
+		newDispatchCmd(a),
+		newOutcomesCmd(a),
+		newStatusCmd(a),
+		newShowCmd(a),
+	)
+	return root
+}
+
+// execute runs the command line and maps its error to an exit code.
+func execute(ctx context.Context, args []string, streams ioStreams, stopSignals func()) int {
+	a := &app{io: streams, stopSignals: stopSignals}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	var uerr *userError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(streams.ErrOut, "Error: %v\n", ue.err)
+		if ue.cmd != nil {
+			fmt.Fprintf(streams.ErrOut, "\n%s", ue.cmd.UsageString())
+		}
+		return exitUsage
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		if errors.As(err, &uerr) {
+			fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
+		} else {
+			fmt.Fprintf(streams.ErrOut, "Interrupted.\n")
+		}
+		return exitInterrupted
+	case errors.As(err, &uerr):
+		fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
+		return exitError
+	default:
+		if isCobraUsage(err) {
+			fmt.Fprintf(streams.ErrOut, "Error: %v\nRun 'mljob --help' for usage.\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+		return exitError
+	}
+}

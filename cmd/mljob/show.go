@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+)
+
+type showOptions struct {
+	app    *app
+	jobID  int64
+	output string
+}
+
+func newShowCmd(a *app) *cobra.Command {
+	opts := &showOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "show JOB",
+		Short: "Show a job: its spec, every attempt and its outcomes",
+		Long: `Show prints a job's spec as submitted, every attempt of its orders (host,
+times, exit code, error) and the outcomes its script reported.
+
+Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
+		Example: `  mljob show 12
+  mljob show 12 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return usagef(cmd, "JOB must be a job id (a positive integer), not %q", args[0])
+			}
+			opts.jobID = id
+			return runShow(cmd.Context(), opts)
+		},
+	}
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+type showAttempt struct {
+	OrderID    int64   `json:"orderId"`
+	Attempt    int     `json:"attempt"`
+	State      string  `json:"state"`
+	Host       string  `json:"host"`
+	Slot       string  `json:"slot"`
+	RunDir     string  `json:"runDir,omitempty"`
+	PID        int     `json:"pid,omitempty"`
+	ExitCode   *int    `json:"exitCode"`
+	Error      string  `json:"error,omitempty"`
+	AssignedAt *string `json:"assignedAt"`
+	StartedAt  *string `json:"startedAt"`
+	FinishedAt *string `json:"finishedAt"`
+}
+
+func runShow(ctx context.Context, opts *showOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	job, err := store.Job(ctx, opts.jobID)
+	if errors.Is(err, db.ErrJobNotFound) {
+		return &userError{msg: fmt.Sprintf("job %d not found", opts.jobID), hint: "list jobs with: mljob outcomes, or mljob status"}
+	}
+	if err != nil {
+		return fmt.Errorf("show: %w", err)
+	}
+	orders, err := store.OrdersForJob(ctx, job.ID)
+	if err != nil {
+		return fmt.Errorf("show: %w", err)
+	}
+	var attempts []showAttempt
+	var orderStates []map[string]any
+	for _, o := range orders {
+		orderStates = append(orderStates, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
+		as, err := store.Attempts(ctx, o.ID)
+		if err != nil {
+			return fmt.Errorf("show: %w", err)
+		}
+		for _, a := range as {
+			attempts = append(attempts, showAttempt{
+				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
+				RunDir: a.RunDir, PID: a.PID, ExitCode: a.ExitCode, Error: a.Error,
+				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
+			})
+		}
+	}
+	outcomes, err := store.Outcomes(ctx, db.OutcomeFilter{JobID: job.ID})
+	if err != nil {
+		return fmt.Errorf("show: %w", err)
+	}
+	outs := make([]map[string]any, 0, len(outcomes))
+	for _, r := range outcomes {
+		state := "succeeded"
+		if !r.Succeeded {
+			state = "failed"
+		}
+		outs = append(outs, outcomeJSON(r, state))
+	}
+	if attempts == nil {
+		attempts = []showAttempt{}
+	}
+	if opts.output == formatJSON {
+		return renderJSON(opts.app.io.Out, map[string]any{
+			"jobId": job.ID, "projectName": job.Project, "scriptName": job.Script, "dataFileName": job.DataFile,
+			"priority": job.Priority, "createdAt": job.CreatedAt.UTC().Format(time.RFC3339),
+			"spec": json.RawMessage(job.Spec), "orders": orderStates, "attempts": attempts, "outcomes": outs,
+		})
+	}
+	t := table{
+		headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
+		keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
+		numeric: map[int]bool{0: true, 1: true, 7: true},
+	}
+	for _, a := range attempts {
+		exit := ""
+		if a.ExitCode != nil {
+			exit = strconv.Itoa(*a.ExitCode)
+		}
+		t.rows = append(t.rows, []string{strconv.FormatInt(a.OrderID, 10), strconv.Itoa(a.Attempt), a.State, a.Host, a.Slot,
+			deref(a.StartedAt), deref(a.FinishedAt), exit, oneLineClip(a.Error, opts.output)})
+	}
+	if opts.output == formatCSV {
+		return renderCSV(opts.app.io.Out, t.keys, t.rows)
+	}
+	w := opts.app.io.Out
+	fmt.Fprintf(w, "Job %d  project %s  script %s", job.ID, job.Project, job.Script)
+	if job.DataFile != "" {
+		fmt.Fprintf(w, "  data %s", job.DataFile)
+	}
+	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", job.Priority, job.CreatedAt.UTC().Format(time.RFC3339))
+	if err := writeIndented(w, job.Spec); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(attempts) == 0 {
+		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
+		return nil
+	}
+	if err := renderTable(w, t); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Outcome of order %v attempt %v:\n", o["orderId"], o["attempt"])
+		if err := renderJSON(w, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeIndented(w io.Writer, spec []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, spec, "", "  "); err != nil {
+		_, err = w.Write(spec)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func timeText(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

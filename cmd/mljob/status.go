@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+)
+
+var orderStates = []db.OrderState{db.StateUnassigned, db.StateAssigned, db.StateRunning,
+	db.StateSucceeded, db.StateFailed, db.StateCancelled}
+
+type statusOptions struct {
+	app    *app
+	output string
+	now    func() time.Time
+}
+
+func newStatusCmd(a *app) *cobra.Command {
+	opts := &statusOptions{app: a, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Count orders per state and list the running ones",
+		Long: `Status prints, per project, how many orders are in each state, then the
+orders assigned or running, with their host and elapsed time.
+
+Exit codes: 0 ok, 1 error, 2 usage error.`,
+		Example: `  mljob status
+  mljob status -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runStatus(cmd.Context(), opts)
+		},
+	}
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+type projectStatus struct {
+	ProjectName string         `json:"projectName"`
+	Counts      map[string]int `json:"counts"`
+	Total       int            `json:"total"`
+	Active      []activeOrder  `json:"active"`
+}
+
+type activeOrder struct {
+	OrderID        int64   `json:"orderId"`
+	JobID          int64   `json:"jobId"`
+	State          string  `json:"state"`
+	Host           string  `json:"host"`
+	Slot           string  `json:"slot"`
+	Attempt        int     `json:"attempt"`
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
+}
+
+func runStatus(ctx context.Context, opts *statusOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	counts, err := store.StateCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	active, err := store.ActiveOrders(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	var projects []*projectStatus
+	byName := map[string]*projectStatus{}
+	for _, c := range counts {
+		p := byName[c.Project]
+		if p == nil {
+			p = &projectStatus{ProjectName: c.Project, Counts: map[string]int{}, Active: []activeOrder{}}
+			for _, s := range orderStates {
+				p.Counts[string(s)] = 0
+			}
+			byName[c.Project] = p
+			projects = append(projects, p)
+		}
+		p.Counts[string(c.State)] += c.Count
+		p.Total += c.Count
+	}
+	now := opts.now()
+	var activeRows [][]string
+	for _, o := range active {
+		since := o.StartedAt
+		if since.IsZero() {
+			since = o.AssignedAt
+		}
+		elapsed := now.Sub(since)
+		a := activeOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host, Slot: o.Slot,
+			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds()}
+		if p := byName[o.Project]; p != nil {
+			p.Active = append(p.Active, a)
+		}
+		activeRows = append(activeRows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10),
+			o.Project, string(o.State), o.Host, o.Slot, elapsed.Round(time.Second).String()})
+	}
+	t := table{
+		headers: []string{"PROJECT"},
+		keys:    []string{"projectName"},
+		numeric: map[int]bool{},
+	}
+	for i, s := range orderStates {
+		t.headers = append(t.headers, string(s))
+		t.keys = append(t.keys, string(s))
+		t.numeric[i+1] = true
+	}
+	t.headers = append(t.headers, "total")
+	t.keys = append(t.keys, "total")
+	t.numeric[len(orderStates)+1] = true
+	for _, p := range projects {
+		row := []string{p.ProjectName}
+		for _, s := range orderStates {
+			row = append(row, strconv.Itoa(p.Counts[string(s)]))
+		}
+		t.rows = append(t.rows, append(row, strconv.Itoa(p.Total)))
+	}
+	if projects == nil {
+		projects = []*projectStatus{}
+	}
+	if opts.output != formatTable {
+		return render(opts.app.io.Out, opts.output, t, projects)
+	}
+	if len(projects) == 0 {
+		fmt.Fprintln(opts.app.io.ErrOut, "The queue is empty. Add jobs with: mljob submit job.json")
+		return nil
+	}
+	if err := renderTable(opts.app.io.Out, t); err != nil {
+		return err
+	}
+	if len(activeRows) > 0 {
+		fmt.Fprintln(opts.app.io.Out)
+		return renderTable(opts.app.io.Out, table{
+			headers: []string{"ORDER", "JOB", "PROJECT", "STATE", "HOST", "SLOT", "ELAPSED"},
+			rows:    activeRows,
+			numeric: map[int]bool{0: true, 1: true, 6: true},
+		})
+	}
+	return nil
+}

@@ -1,0 +1,468 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// Defaults for Options.
+const (
+	DefaultPoll    = 2 * time.Second
+	maxBackoff     = time.Minute
+	maxInfraErrors = 3 // attempts that fail before starting, per order, before the order fails
+)
+
+// Options configure one dispatch.
+type Options struct {
+	Hosts      []hosts.Host
+	ScriptsDir string
+	DataDir    string
+	// Poll is the boredom probe interval, and how often an idle --follow
+	// dispatcher looks for new orders.
+	Poll time.Duration
+	// Follow keeps dispatching new submissions until ctx ends.
+	Follow bool
+	// Dispatcher identifies this process in the orders it claims.
+	Dispatcher string
+	// Log receives one line per state change (-v); nil = quiet.
+	Log io.Writer
+	// Warn receives host problems and other warnings; nil = discarded.
+	Warn io.Writer
+	// Connect opens a host; nil = sshworker over SSH, or the local
+	// transport for a host of kind local.
+	Connect func(ctx context.Context, h hosts.Host) (*sshworker.Host, error)
+	// Now is the clock for log lines; nil = time.Now.
+	Now func() time.Time
+}
+
+// Summary counts what one dispatch did.
+type Summary struct {
+	Succeeded, Failed int
+	// Requeued counts attempts handed back to the queue (a host failed
+	// before the run started).
+	Requeued int
+	// Detached counts runs left running on their hosts when ctx ended.
+	Detached int
+	// Unusable maps hosts that were refused for good (e.g. an unknown host
+	// key) to the reason.
+	Unusable map[string]error
+}
+
+// ErrNoUsableHost is returned when orders wait but every host was refused.
+var ErrNoUsableHost = errors.New("no usable host")
+
+type hostStatus int
+
+const (
+	hostConnecting hostStatus = iota
+	hostUp
+	hostDown    // transient: retried with backoff
+	hostRefused // permanent for this dispatch: key or auth problem
+)
+
+type hostState struct {
+	cfg       hosts.Host
+	h         *sshworker.Host
+	status    hostStatus
+	free      []string // free slot names
+	running   map[int64]runningRun
+	busy      bool // a connect or probe is in flight
+	nextProbe time.Time
+	backoff   time.Duration
+	load      float64
+	bored     bool
+	lastErr   error
+}
+
+type runningRun struct {
+	slot string
+	pid  int
+}
+
+// event is what the worker goroutines report to the scheduler loop, which
+// alone owns the hostStates.
+type event struct {
+	host    *hostState
+	kind    string // "connected", "probed", "started", "done"
+	h       *sshworker.Host
+	probe   sshworker.Probe
+	err     error
+	orderID int64
+	slot    string
+	pid     int
+	res     string // "succeeded", "failed", "requeued", "detached"
+}
+
+type dispatcher struct {
+	db    *db.DB
+	opts  Options
+	files pyexec.Files
+	hosts []*hostState
+	ev    chan event
+	wg    sync.WaitGroup
+	sum   Summary
+	logMu sync.Mutex // guards writes to opts.Log and opts.Warn
+}
+
+// Run dispatches orders until none is unassigned and none of its own runs
+// is in flight (or, with Follow, until ctx ends). When ctx ends it stops
+// claiming, stops waiting on its runs (which go on, detached, on their
+// hosts), saves the state and returns ctx.Err().
+func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultPoll
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Connect == nil {
+		opts.Connect = Connect
+	}
+	if opts.Dispatcher == "" {
+		opts.Dispatcher = Identity()
+	}
+	d := &dispatcher{db: store, opts: opts, ev: make(chan event, 64)}
+	d.sum.Unusable = map[string]error{}
+	for _, h := range opts.Hosts {
+		hs := &hostState{cfg: h, running: map[int64]runningRun{}}
+		hs.free = append(hs.free, h.SlotNames()...)
+		d.hosts = append(d.hosts, hs)
+	}
+	if len(d.hosts) == 0 {
+		return d.sum, errors.New("no hosts")
+	}
+	err := d.loop(ctx)
+	d.wg.Wait()
+	// Drain events sent while stopping so their state is counted.
+	for {
+		select {
+		case e := <-d.ev:
+			d.apply(e)
+			continue
+		default:
+		}
+		break
+	}
+	for _, hs := range d.hosts {
+		if hs.h != nil {
+			hs.h.Close()
+		}
+	}
+	return d.sum, err
+}
+
+func (d *dispatcher) loop(ctx context.Context) error {
+	runCtx, cancelRuns := context.WithCancel(ctx)
+	defer cancelRuns()
+	for _, hs := range d.hosts {
+		d.connect(runCtx, hs)
+	}
+	noWork := false
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		noWork = d.fill(runCtx)
+		inflight := d.inflight()
+		if !d.opts.Follow && inflight == 0 && noWork {
+			n, err := d.db.CountUnassigned(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+		}
+		if inflight == 0 && d.allRefused() {
+			return fmt.Errorf("%w: every host was refused (see above)", ErrNoUsableHost)
+		}
+		d.startProbes(runCtx)
+		timer.Reset(d.nextWake(noWork))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e := <-d.ev:
+			d.apply(e)
+		case <-timer.C:
+		}
+	}
+}
+
+func (d *dispatcher) inflight() int {
+	n := 0
+	for _, hs := range d.hosts {
+		n += len(hs.running)
+	}
+	return n
+}
+
+func (d *dispatcher) allRefused() bool {
+	for _, hs := range d.hosts {
+		if hs.status != hostRefused {
+			return false
+		}
+	}
+	return true
+}
+
+// nextWake is how long the loop may sleep when no event arrives: until the
+// next probe is due, and no longer than Poll when orders may be waiting.
+func (d *dispatcher) nextWake(noWork bool) time.Duration {
+	wake := d.opts.Poll
+	now := time.Now()
+	for _, hs := range d.hosts {
+		if hs.busy || hs.status == hostRefused || hs.nextProbe.IsZero() {
+			continue
+		}
+		if w := hs.nextProbe.Sub(now); w < wake {
+			wake = w
+		}
+	}
+	return max(wake, time.Millisecond)
+}
+
+// fill claims an order for every free slot of every bored host; it reports
+// whether the queue ran dry.
+func (d *dispatcher) fill(ctx context.Context) bool {
+	for _, hs := range d.hosts {
+		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
+			slot := hs.free[0]
+			claim, err := d.db.ClaimOrder(ctx, hs.cfg.Name, slot, d.opts.Dispatcher)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.warnf("claim an order for %s: %v", hs.cfg.Name, err)
+				}
+				return false
+			}
+			if claim == nil {
+				return true
+			}
+			hs.free = hs.free[1:]
+			hs.running[claim.Order.ID] = runningRun{slot: slot}
+			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
+			d.wg.Add(1)
+			go d.runOne(ctx, hs, slot, claim)
+		}
+	}
+	return false
+}
+
+func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
+	hs.busy = true
+	hs.status = hostConnecting
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		h, err := d.opts.Connect(ctx, hs.cfg)
+		d.send(ctx, event{host: hs, kind: "connected", h: h, err: err})
+	}()
+}
+
+func (d *dispatcher) startProbes(ctx context.Context) {
+	now := time.Now()
+	for _, hs := range d.hosts {
+		if hs.busy || hs.status == hostRefused || hs.nextProbe.After(now) {
+			continue
+		}
+		if hs.h == nil {
+			d.connect(ctx, hs)
+			continue
+		}
+		var pids []int
+		for _, r := range hs.running {
+			if r.pid > 0 {
+				pids = append(pids, r.pid)
+			}
+		}
+		hs.busy = true
+		h := hs.h
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			p, err := h.Probe(ctx, pids)
+			d.send(ctx, event{host: hs, kind: "probed", probe: p, err: err})
+		}()
+	}
+}
+
+// send delivers an event to the loop, or drops it when the loop has
+// stopped; Run drains the buffer after the workers are done.
+func (d *dispatcher) send(ctx context.Context, e event) {
+	select {
+	case d.ev <- e:
+	case <-ctx.Done():
+		select {
+		case d.ev <- e:
+		default:
+			// The buffer is full and nobody listens: count it here.
+			d.logMu.Lock()
+			d.countResult(e)
+			d.logMu.Unlock()
+		}
+	}
+}
+
+func (d *dispatcher) apply(e event) {
+	hs := e.host
+	switch e.kind {
+	case "connected":
+		hs.busy = false
+		if e.err != nil {
+			d.hostFailed(hs, e.err)
+			return
+		}
+		hs.h = e.h
+		hs.nextProbe = time.Time{} // probe at once
+		hs.status = hostUp
+		hs.bored = false
+	case "probed":
+		hs.busy = false
+		if e.err != nil {
+			d.hostFailed(hs, e.err)
+			return
+		}
+		if hs.status != hostUp || hs.lastErr != nil {
+			d.logf("host %s is up (load %.2f)", hs.cfg.Name, e.probe.Load)
+		}
+		hs.status, hs.lastErr, hs.backoff = hostUp, nil, 0
+		hs.load = e.probe.Load
+		hs.bored = hs.cfg.MaxLoad <= 0 || hs.load < hs.cfg.MaxLoad
+		if !hs.bored {
+			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
+		}
+		hs.nextProbe = time.Now().Add(d.opts.Poll)
+	case "started":
+		if r, ok := hs.running[e.orderID]; ok {
+			r.pid = e.pid
+			hs.running[e.orderID] = r
+		}
+	case "done":
+		if _, ok := hs.running[e.orderID]; ok {
+			delete(hs.running, e.orderID)
+			hs.free = append(hs.free, e.slot)
+		}
+		d.countResult(e)
+		if e.res == "requeued" && e.err != nil && hs.status == hostUp {
+			// The host failed us before the run started: probe it again
+			// before trusting it with the next order.
+			d.hostFailed(hs, e.err)
+		}
+	}
+}
+
+func (d *dispatcher) countResult(e event) {
+	switch e.res {
+	case "succeeded":
+		d.sum.Succeeded++
+	case "failed":
+		d.sum.Failed++
+	case "requeued":
+		d.sum.Requeued++
+	case "detached":
+		d.sum.Detached++
+	}
+}
+
+func (d *dispatcher) hostFailed(hs *hostState, err error) {
+	hs.lastErr = err
+	var hk *sshworker.HostKeyError
+	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) {
+		if hs.status != hostRefused {
+			hs.status = hostRefused
+			d.sum.Unusable[hs.cfg.Name] = err
+			msg := fmt.Sprintf("host %s refused: %v", hs.cfg.Name, err)
+			if hk != nil {
+				msg += "\n  Try: " + hk.Hint()
+			}
+			d.warnf("%s", msg)
+		}
+		return
+	}
+	if hs.backoff == 0 {
+		hs.backoff = d.opts.Poll
+	} else {
+		hs.backoff = min(2*hs.backoff, maxBackoff)
+	}
+	if hs.status != hostDown {
+		d.warnf("host %s is down: %v (retrying in %s)", hs.cfg.Name, err, hs.backoff.Round(time.Millisecond))
+	}
+	hs.status = hostDown
+	hs.bored = false
+	hs.nextProbe = time.Now().Add(hs.backoff)
+}
+
+func (d *dispatcher) logf(format string, args ...any) {
+	if d.opts.Log == nil {
+		return
+	}
+	d.logMu.Lock()
+	defer d.logMu.Unlock()
+	fmt.Fprintf(d.opts.Log, "%s %s\n", d.opts.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+}
+
+func (d *dispatcher) warnf(format string, args ...any) {
+	if d.opts.Warn == nil {
+		return
+	}
+	d.logMu.Lock()
+	defer d.logMu.Unlock()
+	fmt.Fprintf(d.opts.Warn, "mljob: %s\n", fmt.Sprintf(format, args...))
+}
+
+// Identity names this dispatcher process in the orders it claims.
+func Identity() string {
+	name, err := os.Hostname()
+	if err != nil {
+		name = "localhost"
+	}
+	return name + ":" + strconv.Itoa(os.Getpid())
+}
+
+// Connect opens a host: the local transport for kind local, else one SSH
+// connection.
+func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
+	if h.Kind == hosts.KindLocal {
+		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
+	}
+	c, err := sshworker.Dial(ctx, sshworker.Config{
+		Name:           h.Name,
+		Address:        h.Address,
+		Port:           h.Port,
+		User:           h.User,
+		IdentityFile:   h.IdentityFile,
+		KnownHosts:     h.KnownHosts,
+		ConnectTimeout: h.ConnectTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sshworker.NewHost(h.Name, c, h.Workdir), nil
+}
+
+func envFor(h hosts.Host, slot string) []string {
+	var env []string
+	for _, e := range h.Env {
+		env = append(env, e.Key+"="+e.Value)
+	}
+	if len(h.GPUs) > 0 {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+slot)
+	}
+	return env
+}
+
+// oneLine keeps error text on one log line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

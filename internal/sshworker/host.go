@@ -1,0 +1,344 @@
+package sshworker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mljob/mljob/internal/run"
+)
+
+// ErrRunDirUsed is returned by Run when the attempt's run dir already holds
+// a run: mljob never starts over an existing one.
+var ErrRunDirUsed = errors.New("run dir already used")
+
+// ErrNotStarted is returned by Attach when the run dir holds no started run.
+var ErrNotStarted = errors.New("run was never started")
+
+// Exit codes of the constant scripts (see scripts.go).
+const (
+	exitRunDir     = 90
+	exitRunDirUsed = 91
+	exitNoSetsid   = 95
+	exitNotStarted = 96
+)
+
+// Host runs commands and runs (the detached run contract) on one machine
+// through a Transport. It is safe for concurrent use.
+type Host struct {
+	name    string
+	t       Transport
+	workdir string
+
+	mu     sync.Mutex          // guards cached
+	cached map[string]struct{} // hashes known to be in the host's cache
+
+	uploadMu sync.Mutex // serialises cache checks and uploads, so one file goes up once
+}
+
+// NewHost returns the Host called name, reached through t, keeping its cache
+// and run dirs under workdir ("~/" is expanded on the host).
+func NewHost(name string, t Transport, workdir string) *Host {
+	return &Host{name: name, t: t, workdir: workdir, cached: map[string]struct{}{}}
+}
+
+// Name is the host's name from the hosts file.
+func (h *Host) Name() string { return h.name }
+
+// Close closes the transport.
+func (h *Host) Close() error { return h.t.Close() }
+
+var plainName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// envWord is KEY=VALUE with a shell-safe key.
+var envWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+func checkSpec(spec run.Spec) error {
+	if !plainName.MatchString(spec.ID) {
+		return fmt.Errorf("run id %q is not a plain name", spec.ID)
+	}
+	if len(spec.Argv) == 0 {
+		return errors.New("empty command")
+	}
+	names := []string{spec.Input.Name, spec.ArgFile}
+	for _, f := range spec.Files {
+		if !sha256Hex.MatchString(f.Hash) {
+			return fmt.Errorf("file %q: bad hash %q", f.Name, f.Hash)
+		}
+		names = append(names, f.Name)
+	}
+	for _, n := range names {
+		if n != "" && (!plainName.MatchString(n) || isReserved(n)) {
+			return fmt.Errorf("file name %q is not a plain file name", n)
+		}
+	}
+	for _, e := range spec.Env {
+		if !envWord.MatchString(e) {
+			return fmt.Errorf("environment entry %q is not KEY=VALUE", e)
+		}
+	}
+	return nil
+}
+
+// isReserved names the files the run contract itself writes in a run dir.
+func isReserved(name string) bool {
+	switch name {
+	case "pid", "pid.tmp", "stdout", "stderr", "exit_code", "exit_code.tmp":
+		return true
+	}
+	return false
+}
+
+// Run uploads the spec's files when the host's cache lacks them, prepares
+// the run dir, starts the command detached from the session and waits for
+// it. started is called once the run is detached (before the wait): from
+// then on, the run goes on even if ctx ends or the connection drops, and
+// Attach can wait for it again.
+//
+// Errors: ErrRunDirUsed (the dir holds an earlier run), errors wrapping
+// ErrConnLost or ctx.Err() — check whether started was called to know if
+// the run is on its way.
+func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error) {
+	if err := checkSpec(spec); err != nil {
+		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+	}
+	if err := h.ensureCached(ctx, spec.Files); err != nil {
+		return run.Result{}, err
+	}
+	argv := []string{"sh", "-c", startScript, "mljob-run", wrapScript, h.workdir, spec.ID,
+		spec.Input.Name, spec.ArgFile, strconv.Itoa(spec.StdoutTail), strconv.Itoa(spec.StderrTail),
+		strconv.Itoa(len(spec.Files))}
+	for _, f := range spec.Files {
+		argv = append(argv, f.Name, f.Hash)
+	}
+	argv = append(argv, strconv.Itoa(len(spec.Env)))
+	argv = append(argv, spec.Env...)
+	argv = append(argv, spec.Argv...)
+	var stdin io.Reader
+	if spec.Input.Name != "" {
+		stdin = bytes.NewReader(spec.Input.Data)
+	}
+	res, err := h.execFramed(ctx, argv, stdin, started)
+	if err != nil {
+		return res, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+	}
+	return res, nil
+}
+
+// Attach waits for the run in run dir id, started earlier by Run (by this
+// process or another), and returns its result. ErrNotStarted when the run
+// dir is missing or holds no pid. A run that ended without an exit code
+// comes back with Lost set.
+func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
+	if !plainName.MatchString(id) {
+		return run.Result{}, fmt.Errorf("attach %s on %s: run id is not a plain name", id, h.name)
+	}
+	argv := []string{"sh", "-c", attachScript, "mljob-attach", h.workdir, id,
+		strconv.Itoa(stdoutTail), strconv.Itoa(stderrTail)}
+	res, err := h.execFramed(ctx, argv, nil, started)
+	if err != nil {
+		return res, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
+	}
+	return res, nil
+}
+
+// execFramed runs one of the framed scripts and parses its output while it
+// runs, so started fires as soon as the run is detached.
+func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, started func(run.Started)) (run.Result, error) {
+	pr, pw := io.Pipe()
+	var stderr limitedBuffer
+	stderr.limit = 4096
+	type parsed struct {
+		res run.Result
+		err error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		res, err := parseFramed(pr, started)
+		// Drain whatever follows so the writer never blocks.
+		_, _ = io.Copy(io.Discard, pr)
+		done <- parsed{res, err}
+	}()
+	execErr := h.t.Exec(ctx, argv, stdin, pw, &stderr)
+	pw.Close()
+	p := <-done
+	if execErr != nil {
+		var ee *ExitError
+		if errors.As(execErr, &ee) {
+			msg := strings.TrimSpace(stderr.String())
+			switch ee.Code {
+			case exitRunDirUsed:
+				return p.res, fmt.Errorf("%w: %s", ErrRunDirUsed, msg)
+			case exitNotStarted:
+				return p.res, ErrNotStarted
+			case exitNoSetsid:
+				return p.res, errors.New(msg)
+			}
+			if msg != "" {
+				return p.res, fmt.Errorf("%w: %s", execErr, msg)
+			}
+		}
+		return p.res, execErr
+	}
+	if p.err != nil {
+		return p.res, p.err
+	}
+	p.res.FinishedAt = time.Now()
+	return p.res, nil
+}
+
+// parseFramed reads the MLJOB-* lines of the framed scripts. Lines before
+// them (a chatty login shell) are skipped.
+func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
+	br := bufio.NewReader(r)
+	var res run.Result
+	gotStart, gotResult := false, false
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				if !gotResult {
+					return res, errors.New("no result from host")
+				}
+				return res, nil
+			}
+			return res, err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "MLJOB-STARTED ") && !gotStart:
+			f := strings.SplitN(line, " ", 3)
+			if len(f) != 3 {
+				return res, fmt.Errorf("bad start line %q", line)
+			}
+			pid, err := strconv.Atoi(f[1])
+			if err != nil {
+				return res, fmt.Errorf("bad start line %q", line)
+			}
+			gotStart = true
+			res.Started = run.Started{RunDir: f[2], PID: pid, At: time.Now()}
+			if started != nil {
+				started(res.Started)
+			}
+		case strings.HasPrefix(line, "MLJOB-RESULT "):
+			gotResult = true
+			code := strings.TrimPrefix(line, "MLJOB-RESULT ")
+			if code == "none" {
+				res.Lost = true
+				res.ExitCode = -1
+			} else if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(code)); err != nil {
+				return res, fmt.Errorf("bad exit code %q in run dir", code)
+			}
+		case strings.HasPrefix(line, "MLJOB-FILE ") && gotResult:
+			var name string
+			var size, take int64
+			if _, err := fmt.Sscanf(line, "MLJOB-FILE %s %d %d", &name, &size, &take); err != nil {
+				return res, fmt.Errorf("bad file line %q", line)
+			}
+			buf := make([]byte, take)
+			if _, err := io.ReadFull(br, buf); err != nil {
+				return res, fmt.Errorf("read %s: %w", name, err)
+			}
+			switch name {
+			case "stdout":
+				res.Stdout, res.StdoutSize = buf, size
+			case "stderr":
+				res.Stderr, res.StderrSize = buf, size
+			}
+		}
+	}
+}
+
+// ensureCached uploads the files whose hashes the host's cache lacks. One
+// check per dispatch and hash: afterwards the hash is remembered.
+func (h *Host) ensureCached(ctx context.Context, files []run.File) error {
+	h.uploadMu.Lock()
+	defer h.uploadMu.Unlock()
+	var want []run.File
+	h.mu.Lock()
+	for _, f := range files {
+		if _, ok := h.cached[f.Hash]; !ok {
+			want = append(want, f)
+		}
+	}
+	h.mu.Unlock()
+	if len(want) == 0 {
+		return nil
+	}
+	argv := []string{"sh", "-c", checkCacheScript, "mljob-cache", h.workdir}
+	for _, f := range want {
+		argv = append(argv, f.Hash)
+	}
+	var out, errOut limitedBuffer
+	out.limit, errOut.limit = 1<<16, 4096
+	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
+		return fmt.Errorf("check cache on %s: %w%s", h.name, err, detail(errOut.String()))
+	}
+	missing := map[string]bool{}
+	for _, l := range strings.Fields(out.String()) {
+		missing[l] = true
+	}
+	for _, f := range want {
+		if missing[f.Hash] {
+			if err := h.upload(ctx, f); err != nil {
+				return err
+			}
+		}
+		h.mu.Lock()
+		h.cached[f.Hash] = struct{}{}
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+func (h *Host) upload(ctx context.Context, f run.File) error {
+	src, err := os.Open(f.Path)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s: %w", f.Name, h.name, err)
+	}
+	defer src.Close()
+	var errOut limitedBuffer
+	errOut.limit = 4096
+	argv := []string{"sh", "-c", uploadScript, "mljob-upload", h.workdir, f.Hash, strconv.FormatInt(f.Size, 10)}
+	if err := h.t.Exec(ctx, argv, src, nil, &errOut); err != nil {
+		return fmt.Errorf("upload %s to %s: %w%s", f.Name, h.name, err, detail(errOut.String()))
+	}
+	return nil
+}
+
+func detail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+// limitedBuffer keeps the first limit bytes written to it and discards the
+// rest, so a chatty command cannot grow the dispatcher's memory.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.limit - b.Len(); room > 0 {
+		if len(p) > room {
+			b.Buffer.Write(p[:room])
+		} else {
+			b.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,303 @@
+package sshworker_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// hostFactory makes a fresh Host with its own workdir; the returned dir is
+// that workdir as seen from the test (hosts in tests share this machine).
+type hostFactory func(t *testing.T) (*sshworker.Host, string)
+
+func TestLocalHostContract(t *testing.T) {
+	testHostContract(t, func(t *testing.T) (*sshworker.Host, string) {
+		dir := t.TempDir()
+		return sshworker.NewHost("local", sshworker.Local{}, dir), dir
+	})
+}
+
+// testHostContract is the run contract every transport must keep.
+func testHostContract(t *testing.T, newHost hostFactory) {
+	t.Run("argv and input arrive byte for byte", func(t *testing.T) {
+		h, _ := newHost(t)
+		for _, payload := range hostilePayloads() {
+			spec := shSpec(t, nextID(), `printf '%s' "$1" > arg.out; printf '{"n":%s}\n' "$(wc -c < arg.out)"`)
+			spec.Input = run.Input{Name: "job.json", Data: payload}
+			res, err := h.Run(context.Background(), spec, nil)
+			if err != nil {
+				t.Fatalf("payload %.40q: %v", payload, err)
+			}
+			got, err := os.ReadFile(filepath.Join(res.RunDir, "arg.out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(payload) <= 131000 {
+				if !bytes.Equal(got, payload) {
+					t.Fatalf("payload %.40q arrived as %.40q (%d vs %d bytes)", payload, got, len(payload), len(got))
+				}
+			} else if string(got) != "job.json" {
+				t.Fatalf("a %d-byte payload should arrive as the path job.json, got %.40q", len(payload), got)
+			}
+			onDisk, _ := os.ReadFile(filepath.Join(res.RunDir, "job.json"))
+			if !bytes.Equal(onDisk, payload) {
+				t.Fatalf("job.json differs from the input")
+			}
+		}
+	})
+
+	t.Run("exit code, stdout and stderr tails, env, cwd", func(t *testing.T) {
+		h, _ := newHost(t)
+		spec := shSpec(t, nextID(), `echo "cwd=$(pwd)"; echo "A=$A B=$B"; echo oops >&2; exit 7`)
+		spec.Env = []string{"A=x y", "B=$(touch /tmp/mljob-pwned)"}
+		var st run.Started
+		res, err := h.Run(context.Background(), spec, func(s run.Started) { st = s })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.PID <= 0 || st.RunDir != res.RunDir {
+			t.Fatalf("started = %+v, result %+v", st, res.Started)
+		}
+		if res.ExitCode != 7 || res.Lost {
+			t.Fatalf("exit = %d lost=%v", res.ExitCode, res.Lost)
+		}
+		want := "cwd=" + res.RunDir + "\nA=x y B=$(touch /tmp/mljob-pwned)\n"
+		if string(res.Stdout) != want || res.StdoutSize != int64(len(want)) {
+			t.Fatalf("stdout = %q (%d), want %q", res.Stdout, res.StdoutSize, want)
+		}
+		if string(res.Stderr) != "oops\n" {
+			t.Fatalf("stderr = %q", res.Stderr)
+		}
+		if _, err := os.Stat("/tmp/mljob-pwned"); err == nil {
+			t.Fatal("an env value ran as a command")
+		}
+		for _, f := range []string{"pid", "stdout", "stderr", "exit_code", "job.json"} {
+			if _, err := os.Stat(filepath.Join(res.RunDir, f)); err != nil && f != "job.json" {
+				t.Errorf("run dir lacks %s: %v", f, err)
+			}
+		}
+	})
+
+	t.Run("tails are bounded and sizes are full", func(t *testing.T) {
+		h, _ := newHost(t)
+		spec := shSpec(t, nextID(), `i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo '{"last":1}'`)
+		spec.StdoutTail = 100
+		res, err := h.Run(context.Background(), spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Stdout) != 100 || res.StdoutSize < 10000 || !bytes.HasSuffix(res.Stdout, []byte("{\"last\":1}\n")) {
+			t.Fatalf("tail %d bytes of %d: %q", len(res.Stdout), res.StdoutSize, res.Stdout)
+		}
+	})
+
+	t.Run("files are uploaded once per content and linked", func(t *testing.T) {
+		h, workdir := newHost(t)
+		src := filepath.Join(t.TempDir(), "data.csv")
+		content := bytes.Repeat([]byte("a,b\n1,2\n"), 1000)
+		if err := os.WriteFile(src, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f := fileOf(t, "data.csv", src)
+		for i := 0; i < 2; i++ {
+			spec := shSpec(t, nextID(), "")
+			spec.Argv = []string{"sh", "-c", `cat data.csv | wc -c`}
+			spec.Files = []run.File{f}
+			res, err := h.Run(context.Background(), spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimSpace(string(res.Stdout)) != "8000" {
+				t.Fatalf("linked file has %q bytes", res.Stdout)
+			}
+			if i == 0 {
+				// Make the cached copy distinguishable: a second upload
+				// would replace it.
+				if err := os.Chmod(filepath.Join(workdir, "cache", f.Hash), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		st, err := os.Stat(filepath.Join(workdir, "cache", f.Hash))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("cache entry was uploaded again (mode %v, err %v)", st.Mode(), err)
+		}
+	})
+
+	t.Run("a used run dir is never started over", func(t *testing.T) {
+		h, _ := newHost(t)
+		id := nextID()
+		if _, err := h.Run(context.Background(), shSpec(t, id, `echo one`), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.Run(context.Background(), shSpec(t, id, `echo two`), nil)
+		if !errors.Is(err, sshworker.ErrRunDirUsed) {
+			t.Fatalf("second start: %v, want ErrRunDirUsed", err)
+		}
+	})
+
+	t.Run("runs survive a cancelled wait and can be reattached", func(t *testing.T) {
+		h, _ := newHost(t)
+		id := nextID()
+		release := filepath.Join(t.TempDir(), "release")
+		spec := shSpec(t, id, `while [ ! -e "$1" ]; do sleep 0.05; done; echo '{"done":true}'`)
+		spec.Argv = append(spec.Argv, release)
+		ctx, cancel := context.WithCancel(context.Background())
+		started := make(chan run.Started, 1)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := h.Run(ctx, spec, func(s run.Started) { started <- s })
+			errc <- err
+		}()
+		st := <-started
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled run: %v", err)
+		}
+		if err := os.WriteFile(release, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.PID != st.PID || res.ExitCode != 0 || string(res.Stdout) != "{\"done\":true}\n" {
+			t.Fatalf("attached result %+v stdout %q", res, res.Stdout)
+		}
+		if _, err := h.Attach(context.Background(), nextID(), 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
+			t.Fatalf("attach to a never-started run: %v", err)
+		}
+	})
+
+	t.Run("concurrent runs on one host", func(t *testing.T) {
+		h, _ := newHost(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := nextID()
+				res, err := h.Run(context.Background(), shSpec(t, id, `echo "$PWD"`), nil)
+				if err == nil && !strings.HasSuffix(strings.TrimSpace(string(res.Stdout)), "/runs/"+id) {
+					err = errors.New("wrong run dir " + string(res.Stdout))
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
+	t.Run("bad specs are refused before reaching the host", func(t *testing.T) {
+		h, _ := newHost(t)
+		for name, mutate := range map[string]func(*run.Spec){
+			"id escapes":     func(s *run.Spec) { s.ID = "../x" },
+			"file escapes":   func(s *run.Spec) { s.Files = []run.File{{Name: "../x", Hash: strings.Repeat("a", 64)}} },
+			"input reserved": func(s *run.Spec) { s.Input = run.Input{Name: "exit_code"} },
+			"env not K=V":    func(s *run.Spec) { s.Env = []string{"A B=1"} },
+			"empty argv":     func(s *run.Spec) { s.Argv = nil },
+		} {
+			spec := shSpec(t, nextID(), "true")
+			mutate(&spec)
+			if _, err := h.Run(context.Background(), spec, nil); err == nil {
+				t.Errorf("%s: no error", name)
+			}
+		}
+	})
+
+	t.Run("probe", func(t *testing.T) {
+		h, _ := newHost(t)
+		p, err := h.Probe(context.Background(), []int{os.Getpid(), 999999999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Load < 0 || !p.Alive[os.Getpid()] || p.Alive[999999999] {
+			t.Fatalf("probe = %+v", p)
+		}
+	})
+}
+
+var (
+	idMu sync.Mutex
+	idN  int
+)
+
+func nextID() string {
+	idMu.Lock()
+	defer idMu.Unlock()
+	idN++
+	return fmt.Sprintf("r%d", idN)
+}
+
+// shSpec runs a shell snippet with the job JSON (ArgFile) as $1.
+func shSpec(t *testing.T, id, script string) run.Spec {
+	t.Helper()
+	return run.Spec{
+		ID:         id,
+		Input:      run.Input{Name: "job.json", Data: []byte(`{}`)},
+		Argv:       []string{"sh", "-c", script, "sh"},
+		ArgFile:    "job.json",
+		StdoutTail: 1 << 16,
+		StderrTail: 1 << 16,
+	}
+}
+
+func fileOf(t *testing.T, name, path string) run.File {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return run.File{Name: name, Path: path, Hash: hex.EncodeToString(sum[:]), Size: int64(len(b))}
+}
+
+// hostilePayloads are Job JSON texts that must reach the script unchanged.
+func hostilePayloads() [][]byte {
+	return [][]byte{
+		[]byte(`{"a":"it's"}`),
+		[]byte(`{"cmd":"$(touch /tmp/mljob-pwned)","bt":"` + "`id`" + `"}`),
+		[]byte(`{"nl":"a\nb","real newline":"` + "\n" + `"}`),
+		[]byte(`{"unicode":"żółć 🚀 \u2028 ÿ"}`),
+		[]byte(`{"glob":"*","semi":"; rm -rf ~","pipe":"| cat /etc/passwd","amp":"& echo"}`),
+		[]byte(`{"quotes":"'\"'\"\\\\"}`),
+		[]byte(`  {"leading":"-n -e"}  `),
+		append(append([]byte(`{"big":"`), bytes.Repeat([]byte("x'$\""), 25000)...), []byte(`"}`)...),
+		append(append([]byte(`{"huge":"`), bytes.Repeat([]byte("y"), 200000)...), []byte(`"}`)...),
+	}
+}
+
+func TestSSHHostContract(t *testing.T) {
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
+	s := servers[0]
+	c, err := sshworker.Dial(context.Background(), sshworker.Config{
+		Name: s.Name, Address: s.Host, Port: s.Port, User: keys.User,
+		IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	testHostContract(t, func(t *testing.T) (*sshworker.Host, string) {
+		dir := t.TempDir()
+		return sshworker.NewHost(s.Name, c, dir), dir
+	})
+}

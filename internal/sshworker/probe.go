@@ -1,0 +1,64 @@
+package sshworker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// GPU is one GPU as nvidia-smi reports it.
+type GPU struct {
+	Index       string
+	Utilization float64 // percent
+	MemoryMiB   float64
+}
+
+// Probe is what one boredom probe saw on a host.
+type Probe struct {
+	Load  float64      // 1-minute load average
+	Alive map[int]bool // which of the asked pids are alive
+	GPUs  []GPU        // empty without nvidia-smi
+}
+
+// Probe asks the host for its load, GPU use and which of pids still run,
+// in one session.
+func (h *Host) Probe(ctx context.Context, pids []int) (Probe, error) {
+	argv := []string{"sh", "-c", probeScript, "mljob-probe"}
+	for _, p := range pids {
+		argv = append(argv, strconv.Itoa(p))
+	}
+	var out, errOut limitedBuffer
+	out.limit, errOut.limit = 1<<16, 4096
+	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
+		return Probe{}, fmt.Errorf("probe %s: %w%s", h.name, err, detail(errOut.String()))
+	}
+	return parseProbe(out.String()), nil
+}
+
+func parseProbe(out string) Probe {
+	p := Probe{Alive: map[int]bool{}}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "load":
+			p.Load, _ = strconv.ParseFloat(f[1], 64)
+		case "alive":
+			if pid, err := strconv.Atoi(f[1]); err == nil {
+				p.Alive[pid] = true
+			}
+		case "gpu":
+			c := strings.Split(f[1], ",")
+			if len(c) == 3 {
+				g := GPU{Index: c[0]}
+				g.Utilization, _ = strconv.ParseFloat(c[1], 64)
+				g.MemoryMiB, _ = strconv.ParseFloat(c[2], 64)
+				p.GPUs = append(p.GPUs, g)
+			}
+		}
+	}
+	return p
+}

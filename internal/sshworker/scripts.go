@@ -1,0 +1,135 @@
+package sshworker
+
+// The shell programs below are constants: every value that comes from a job
+// or a hosts file reaches them as a positional parameter ("$1"), never as
+// program text, so no field can inject a command. They are POSIX sh (dash,
+// bash, busybox ash) and use only coreutils found on any Linux host.
+
+// expandWorkdir turns a leading ~ of $wd into $HOME: the workdir is quoted
+// on the way in, so the host's shell does not expand it for us.
+const expandWorkdir = `case $wd in "~") wd=$HOME ;; "~/"*) wd=$HOME/${wd#"~/"} ;; esac
+`
+
+// frameResult prints the result of the run in the current dir: the exit
+// code (or "none" when the wrapper never wrote one) and the tail of stdout
+// and stderr, each preceded by its full size and the size of the tail.
+const frameResult = `code=none
+[ -f exit_code ] && code=$(cat exit_code)
+printf 'MLJOB-RESULT %s\n' "${code:-none}"
+for f in stdout stderr; do
+  if [ "$f" = stdout ]; then lim=$outlim; else lim=$errlim; fi
+  size=0
+  [ -f "$f" ] && size=$(wc -c < "$f")
+  size=$((size + 0))
+  take=$size
+  [ "$take" -gt "$lim" ] && take=$lim
+  printf 'MLJOB-FILE %s %s %s\n' "$f" "$size" "$take"
+  [ "$take" -gt 0 ] && tail -c "$take" "$f"
+done
+exit 0
+`
+
+// wrapScript runs inside its own session (setsid): it records its pid,
+// runs the command with stdout and stderr to files, and writes the exit
+// code atomically when the command ends, whatever the exit status.
+// argv: $1 = argfile ("" for none), $2... = the command.
+const wrapScript = `echo $$ > pid.tmp && mv pid.tmp pid
+argfile=$1
+shift
+if [ -n "$argfile" ]; then
+  if [ "$(wc -c < "$argfile")" -le 131000 ]; then
+    "$@" "$(cat "$argfile")" > stdout 2> stderr
+  else
+    "$@" "$argfile" > stdout 2> stderr
+  fi
+else
+  "$@" > stdout 2> stderr
+fi
+echo $? > exit_code.tmp && mv exit_code.tmp exit_code
+`
+
+// startScript prepares a run dir, starts the wrapper detached and waits on
+// it. The 131000-byte bound in wrapScript keeps one argv word under Linux's
+// MAX_ARG_STRLEN (131072).
+// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 argfile,
+// $6 stdout tail, $7 stderr tail, $8 n files, then n pairs (name hash),
+// then n env, then n KEY=VALUE words, then the command.
+const startScript = `wrap=$1 wd=$2 id=$3 input=$4 argfile=$5 outlim=$6 errlim=$7 n=$8
+shift 8
+` + expandWorkdir + `run=$wd/runs/$id
+mkdir -p "$run" || exit 90
+cd "$run" || exit 90
+if [ -e pid ] || [ -e exit_code ]; then
+  echo "mljob: run dir $run was already used; refusing to start over it" >&2
+  exit 91
+fi
+if [ -n "$input" ]; then cat > "$input" || exit 92; fi
+while [ "$n" -gt 0 ]; do
+  ln -sf "$wd/cache/$2" "$1" || exit 93
+  shift 2
+  n=$((n - 1))
+done
+n=$1
+shift
+while [ "$n" -gt 0 ]; do
+  export "$1" || exit 94
+  shift
+  n=$((n - 1))
+done
+if command -v setsid > /dev/null 2>&1; then
+  setsid -w sh -c "$wrap" mljob-wrap "$argfile" "$@" < /dev/null > /dev/null 2>&1 &
+else
+  echo "mljob: setsid not found on this host (install util-linux)" >&2
+  exit 95
+fi
+pid=$!
+# The wrapper writes its own pid too; writing $! here as well means the run
+# dir names a live process from the moment the start is reported.
+[ -e pid ] || { echo "$pid" > pid.start && mv pid.start pid 2> /dev/null; }
+printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
+wait "$pid"
+` + frameResult
+
+// attachScript waits for a run that was started earlier (by this or another
+// dispatcher) and prints its result. A run dir without a pid was never
+// started: exit 96. A live pid is polled once a second: it is not our
+// child, so there is nothing to wait(2) on.
+// argv: $1 workdir, $2 run id, $3 stdout tail, $4 stderr tail.
+const attachScript = `wd=$1 id=$2 outlim=$3 errlim=$4
+` + expandWorkdir + `run=$wd/runs/$id
+cd "$run" 2> /dev/null || exit 96
+[ -f pid ] || exit 96
+pid=$(cat pid)
+printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
+while [ ! -f exit_code ] && kill -0 "$pid" 2> /dev/null; do sleep 1; done
+` + frameResult
+
+// checkCacheScript prints the hashes missing from the cache.
+// argv: $1 workdir, then hashes.
+const checkCacheScript = `wd=$1
+shift
+` + expandWorkdir + `mkdir -p "$wd/cache" "$wd/runs" || exit 90
+for h in "$@"; do [ -f "$wd/cache/$h" ] || echo "$h"; done
+`
+
+// uploadScript stores stdin as cache/<hash>, atomically: a reader never
+// sees a partial file. argv: $1 workdir, $2 hash, $3 expected size.
+const uploadScript = `wd=$1 h=$2 want=$3
+` + expandWorkdir + `mkdir -p "$wd/cache" || exit 90
+tmp=$wd/cache/.$h.$$
+cat > "$tmp" || { rm -f "$tmp"; exit 92; }
+got=$(wc -c < "$tmp")
+if [ "$((got + 0))" -ne "$want" ]; then rm -f "$tmp"; echo "mljob: upload of $h truncated: $got of $want bytes" >&2; exit 97; fi
+chmod a-w "$tmp" && mv -f "$tmp" "$wd/cache/$h"
+`
+
+// probeScript reports the 1-minute load, which of the given pids are alive,
+// and GPU utilisation where nvidia-smi exists. argv: pids.
+const probeScript = `if [ -r /proc/loadavg ]; then read l1 rest < /proc/loadavg; else l1=$(sysctl -n vm.loadavg 2> /dev/null | tr -d '{}' | awk '{print $1}'); fi
+echo "load ${l1:-0}"
+for p in "$@"; do kill -0 "$p" 2> /dev/null && echo "alive $p"; done
+if command -v nvidia-smi > /dev/null 2>&1; then
+  nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits 2> /dev/null | tr -d ' ' | sed 's/^/gpu /'
+fi
+exit 0
+`
