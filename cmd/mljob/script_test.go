@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// update rewrites the expected output in testdata/script/*.txtar from what
+// the commands print; review the diff before committing it.
+var update = flag.Bool("update", false, "update testdata/script golden output")
+
+// TestMain makes the test binary double as the mljob command: testscript
+// puts a copy named mljob first on PATH, which the scripts exec and the
+// end-to-end tests in e2e_test.go run with os/exec.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mljob": func() { os.Exit(run()) },
+	})
+}
+
+// TestScripts runs the CLI contract in testdata/script/*.txtar.
+func TestScripts(t *testing.T) {
+	scripts, err := filepath.Abs(filepath.Join("..", "..", "python-scripts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       *update,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			if err := os.MkdirAll(home, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_DATA_HOME", "")
+			env.Setenv("MLJOB_DB", filepath.Join(env.WorkDir, "mljob.db"))
+			env.Setenv("SCRIPTS", scripts)
+			env.Setenv("PYTHON", "/usr/bin/python3")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"csvcols":  cmdCSVCols,
+			"jsonkeys": cmdJSONKeys,
+		},
+	})
+}
+
+// cmdCSVCols prints the named columns of a CSV file, in that order, so a
+// script can compare the stable columns of output that also holds times,
+// durations or pids:
+//
+//	csvcols FILE COLUMN...
+func cmdCSVCols(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! csvcols")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: csvcols FILE COLUMN...")
+	}
+	recs, err := csv.NewReader(strings.NewReader(ts.ReadFile(args[0]))).ReadAll()
+	ts.Check(err)
+	if len(recs) == 0 {
+		ts.Fatalf("csvcols: %s has no header row", args[0])
+	}
+	var idx []int
+	for _, name := range args[1:] {
+		i := slices.Index(recs[0], name)
+		if i < 0 {
+			ts.Fatalf("csvcols: no column %q in %q", name, recs[0])
+		}
+		idx = append(idx, i)
+	}
+	w := csv.NewWriter(ts.Stdout())
+	for _, r := range recs {
+		row := make([]string, len(idx))
+		for j, i := range idx {
+			row[j] = r[i]
+		}
+		ts.Check(w.Write(row))
+	}
+	w.Flush()
+	ts.Check(w.Error())
+}
+
+// cmdJSONKeys prints the sorted keys of a JSON object, or of each object
+// of a JSON array (one line each), to check the shape of -o json output
+// whose values are not stable:
+//
+//	jsonkeys FILE
+func cmdJSONKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! jsonkeys")
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: jsonkeys FILE")
+	}
+	data := []byte(ts.ReadFile(args[0]))
+	var objs []map[string]json.RawMessage
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		var o map[string]json.RawMessage
+		ts.Check(json.Unmarshal(data, &o))
+		objs = append(objs, o)
+	} else {
+		ts.Check(json.Unmarshal(data, &objs))
+	}
+	if len(objs) == 0 {
+		fmt.Fprintln(ts.Stdout(), "(empty)")
+	}
+	for _, o := range objs {
+		keys := make([]string, 0, len(o))
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintln(ts.Stdout(), strings.Join(keys, " "))
+	}
+}
