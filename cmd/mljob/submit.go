@@ -182,7 +182,7 @@ func checkJSON(data []byte) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := 1, 1
-		for _, c := range data[:min(int(se.Offset), len(data))] {
+		for _, c := range data[:min(max(int(se.Offset)-1, 0), len(data))] { // Offset counts the bad byte itself
 			if c == '\n' {
 				line, col = line+1, 1
 			} else {
