@@ -91,7 +91,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 			path = p
 		}
 		// Local runs live beside the database they belong to.
-		hs = []hosts.Host{hosts.LocalHost(opts.slots, opts.python, filepath.Join(filepath.Dir(path), "local"))}
+		workdir, err := filepath.Abs(filepath.Join(filepath.Dir(path), "local"))
+		if err != nil {
+			return err
+		}
+		hs = []hosts.Host{hosts.LocalHost(opts.slots, opts.python, workdir)}
 	}
 	store, err := opts.app.openDB(ctx)
 	if err != nil {

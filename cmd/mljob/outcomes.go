@@ -262,7 +262,7 @@ func flattenJSON(spec []byte) map[string]string {
 	return out
 }
 
-// varyingPaths returns, sorted, the paths whose value is not the same in
+// varyingPaths returns the paths whose value is not the same in
 // every spec (missing counts as a value).
 func varyingPaths(specs []map[string]string) []string {
 	if len(specs) < 2 {
@@ -285,6 +285,14 @@ func varyingPaths(specs []map[string]string) []string {
 			}
 		}
 	}
-	sort.Strings(out)
+	// Top-level fields first: a sweep's knobs are usually there, and nested
+	// paths (hiddenLayers.0.dropout) are long.
+	sort.Slice(out, func(i, j int) bool {
+		di, dj := strings.Count(out[i], "."), strings.Count(out[j], ".")
+		if di != dj {
+			return di < dj
+		}
+		return out[i] < out[j]
+	})
 	return out
 }

@@ -148,6 +148,13 @@ func Spec(job Job, s Settings, files *Files) (run.Spec, error) {
 		return run.Spec{}, fmt.Errorf("script %s: %w", job.Script, err)
 	}
 	fl := []run.File{script}
+	// The script's sibling modules (e.g. mljob_job.py) go along, so that
+	// `import` works in the run dir as it does beside the script.
+	mods, err := siblingModules(s.ScriptsDir, job.Script, job.DataFile, files)
+	if err != nil {
+		return run.Spec{}, err
+	}
+	fl = append(fl, mods...)
 	if job.DataFile != "" {
 		if err := CheckName("dataFileName", job.DataFile); err != nil {
 			return run.Spec{}, err
@@ -179,4 +186,25 @@ func Spec(job Job, s Settings, files *Files) (run.Spec, error) {
 		StdoutTail: StdoutFetch,
 		StderrTail: StderrFetch,
 	}, nil
+}
+
+// siblingModules returns the other top-level .py files of the scripts dir.
+func siblingModules(dir, script, dataFile string, files *Files) ([]run.File, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scripts dir: %w", err)
+	}
+	var out []run.File
+	for _, e := range entries {
+		name := e.Name()
+		if name == script || name == dataFile || filepath.Ext(name) != ".py" || !e.Type().IsRegular() || CheckName("module", name) != nil {
+			continue
+		}
+		f, err := files.File(name, filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("module %s: %w", name, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

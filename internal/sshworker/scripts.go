@@ -7,7 +7,10 @@ package sshworker
 
 // expandWorkdir turns a leading ~ of $wd into $HOME: the workdir is quoted
 // on the way in, so the host's shell does not expand it for us.
+// A relative workdir is taken from the login directory (the cwd of a
+// local run), and made absolute so that cache links resolve from run dirs.
 const expandWorkdir = `case $wd in "~") wd=$HOME ;; "~/"*) wd=$HOME/${wd#"~/"} ;; esac
+case $wd in /*) ;; *) wd=$PWD/$wd ;; esac
 `
 
 // frameResult prints the result of the run in the current dir: the exit
@@ -65,7 +68,10 @@ if [ -e pid ] || [ -e exit_code ]; then
 fi
 if [ -n "$input" ]; then cat > "$input" || exit 92; fi
 while [ "$n" -gt 0 ]; do
-  ln -sf "$wd/cache/$2" "$1" || exit 93
+  # A hard link, not a symlink: Python puts the directory of the script's
+  # real path on sys.path, and that must be the run dir, where the script's
+  # sibling modules are linked too. cp where the cache is on another device.
+  ln -f "$wd/cache/$2" "$1" 2> /dev/null || cp "$wd/cache/$2" "$1" || exit 93
   shift 2
   n=$((n - 1))
 done

@@ -1,0 +1,40 @@
+# mljob: `make demo` runs the wine_data sweep on this machine; `make test`
+# runs every test. Both install what they need first.
+
+GO      ?= go
+PYTHON  := /usr/bin/python3
+BIN     := bin/mljob
+DEMO_DB := .demo/mljob.db
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# Go lives in /usr/local/go on a fresh Debian machine of ours, not always on PATH.
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all deps build test test-go test-python demo clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/mljob
+
+test: deps test-go test-python
+
+test-go:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) test -race -count=1 ./...
+
+test-python:
+	$(PYTHON) -m pytest -q python-scripts/tests
+
+demo: deps build
+	rm -rf .demo
+	MLJOB_DB=$(DEMO_DB) $(BIN) submit examples/wine_data/*.json
+	MLJOB_DB=$(DEMO_DB) $(BIN) dispatch --python $(PYTHON) --slots 2 -v
+	MLJOB_DB=$(DEMO_DB) $(BIN) outcomes --project wine_data --sort loss
+
+clean:
+	rm -rf bin .demo
