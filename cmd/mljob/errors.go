@@ -36,7 +36,8 @@ func usagef(cmd *cobra.Command, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), cmd: cmd}
 }
 
-// isCobraUsage spots the errors cobra returns for an unknown command.
+// isCobraUsage spots the errors cobra returns for an unknown command or flag
+// and for a wrong number of arguments (cobra.ExactArgs: "accepts N arg(s)").
 func isCobraUsage(err error) bool {
-	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag")
+	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "accepts ")
 }

@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,6 +57,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"csvcols":  cmdCSVCols,
 			"jsonkeys": cmdJSONKeys,
+			"exitcode": cmdExitCode,
 		},
 	})
 }
@@ -127,5 +130,41 @@ func cmdJSONKeys(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		sort.Strings(keys)
 		fmt.Fprintln(ts.Stdout(), strings.Join(keys, " "))
+	}
+}
+
+// scriptEnv names the variables exitcode passes on: the ones Setup sets
+// and the ones the test binary's copy on PATH needs.
+var scriptEnv = []string{"PATH", "HOME", "TMPDIR", "XDG_DATA_HOME", "MLJOB_DB", "SCRIPTS", "PYTHON"}
+
+// cmdExitCode runs a program and fails unless it exits with exactly the
+// given code; exec only tells zero from non-zero, and the CLI's exit codes
+// (1 error, 2 usage, 130 interrupted) are part of its contract:
+//
+//	exitcode N PROGRAM [ARG...]
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! exitcode")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROGRAM [ARG...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range scriptEnv {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err = cmd.Run()
+	got := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
 }
