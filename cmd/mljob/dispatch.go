@@ -55,8 +55,10 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 			if opts.poll <= 0 {
 				return usagef(cmd, "--poll must be positive")
 			}
-			if opts.dataDir == "" {
-				opts.dataDir = filepath.Join(opts.scriptsDir, "data")
+			var err error
+			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
+			if err != nil {
+				return err
 			}
 			return runDispatch(cmd.Context(), opts)
 		},
@@ -67,7 +69,7 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.IntVar(&opts.slots, "slots", runtime.NumCPU(), "concurrent runs on this machine when no --hosts is given")
 	f.DurationVar(&opts.poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
 	f.StringVar(&opts.python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
-	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name")
+	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print a line per state change")
 	return cmd

@@ -52,13 +52,15 @@ Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 			if len(args) == 0 {
 				return usagef(cmd, "no input: name job files, or - for standard input")
 			}
-			if opts.dataDir == "" {
-				opts.dataDir = filepath.Join(opts.scriptsDir, "data")
+			var err error
+			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
+			if err != nil {
+				return err
 			}
 			return runSubmit(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name")
+	cmd.Flags().StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	cmd.Flags().StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	cmd.Flags().IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
 	addOutputFlag(cmd, &opts.output)

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	pyscripts "github.com/mljob/mljob/python-scripts"
+)
+
+// resolveScriptsDir returns the scripts and data dirs a command uses. When
+// --scripts was not given and ./python-scripts does not exist, the scripts
+// bundled in the binary are unpacked beside the database and used, so that
+// `mljob submit` of the seed's jobs works from any directory.
+func resolveScriptsDir(cmd *cobra.Command, a *app, scriptsDir, dataDir string) (string, string, error) {
+	if !cmd.Flags().Changed("scripts") {
+		if _, err := os.Stat(scriptsDir); os.IsNotExist(err) {
+			dbPath := a.dbPath
+			if dbPath == "" {
+				p, err := defaultDBPath()
+				if err != nil {
+					return "", "", err
+				}
+				dbPath = p
+			}
+			dir := filepath.Join(filepath.Dir(dbPath), "python-scripts")
+			if err := unpackBundled(dir); err != nil {
+				return "", "", fmt.Errorf("unpack bundled scripts: %w", err)
+			}
+			scriptsDir = dir
+		}
+	}
+	if dataDir == "" {
+		dataDir = filepath.Join(scriptsDir, "data")
+	}
+	return scriptsDir, dataDir, nil
+}
+
+// unpackBundled writes the embedded scripts into dir, rewriting only files
+// whose content differs (a newer mljob brings newer scripts).
+func unpackBundled(dir string) error {
+	return fs.WalkDir(pyscripts.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(path))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := pyscripts.FS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
+		tmp := dst + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		return os.Rename(tmp, dst)
+	})
+}
