@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -337,5 +339,190 @@ func TestE2EManyJobsManyHosts(t *testing.T) {
 		if _, ok := hostsUsed[s.Name]; !ok {
 			t.Logf("host %s ran no job (%v)", s.Name, hostsUsed)
 		}
+	}
+}
+
+// TestE2EAdversarialJSON: whatever a job's strings hold, the script gets
+// the submitted bytes verbatim (plus the spliced ids) and no shell ever
+// interprets them.
+func TestE2EAdversarialJSON(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	mark := filepath.Join(c.dir, "pwned")
+	big := strings.Repeat("0123456789abcdef\"\\'$`\n", 100<<10/23+1)
+	// Each case is the text of one job file, exactly as submitted.
+	cases := []struct {
+		name string
+		text string
+	}{
+		{"quotes", `{"scriptName":"echo.py","projectName":"adv","payload":"it's \"quoted\" '' \"\" \\\" \\'"}`},
+		{"command substitution", `{"scriptName":"echo.py","projectName":"adv","payload":"$(touch ` + mark + `) ${IFS} $HOME"}`},
+		{"backticks", `{"scriptName":"echo.py","projectName":"adv","payload":"` + "`touch " + mark + "`" + `"}`},
+		{"semicolon rm", `{"scriptName":"echo.py","projectName":"adv","payload":"; rm -rf mljob-no-such-dir; touch ` + mark + ` #"}`},
+		{"pipes and redirects", `{"scriptName":"echo.py","projectName":"adv","payload":"| touch ` + mark + ` && touch ` + mark + ` > ` + mark + ` & "}`},
+		{"globs", `{"scriptName":"echo.py","projectName":"adv","payload":"* ? [a-z]* ~ ~root /*/*"}`},
+		{"leading dashes", `{"scriptName":"echo.py","projectName":"adv","payload":"--help","x":-1,"-rf":"-"}`},
+		{"escaped newlines and controls", `{"scriptName":"echo.py","projectName":"adv","payload":"line1\nline2\r\n\ttab\u0000nul\u001b[31m"}`},
+		{"raw newlines between fields", "{\n  \"scriptName\": \"echo.py\",\n\n  \"projectName\": \"adv\",\r\n\t\"payload\": \"multi-line file\"\n}"},
+		{"unicode", `{"scriptName":"echo.py","projectName":"adv","payload":"héllo ☃ 𝄞 日本語 ` + "\u2028 \u2029" + ` \u2028 \ud83d\ude00"}`},
+		{"empty strings and nesting", `{"scriptName":"echo.py","projectName":"adv","payload":{"a":["",null,{"b":"'\""}],"c":{}}}`},
+		{"duplicate ids in spec", `{"scriptName":"echo.py","projectName":"adv","jobId":"stale","assignmentId":-7,"payload":"ids"}`},
+		{"100 KB payload", `{"scriptName":"echo.py","projectName":"adv","payload":` + mustJSON(t, big) + `}`},
+	}
+	files := make([]string, len(cases))
+	for i, tc := range cases {
+		files[i] = mustWrite(t, c.dir, "adv-*.json", []byte(tc.text+"\n"))
+	}
+	subs := c.submitFiles(c.scripts, files...)
+	if len(subs) != len(cases) {
+		t.Fatalf("submitted %d jobs, want %d", len(subs), len(cases))
+	}
+	r := c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+	got := byJob(t, c.outcomes())
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, ok := got[subs[i].JobID]
+			if !ok {
+				t.Fatalf("no outcome for job %d; dispatch stderr:\n%s", subs[i].JobID, r.stderr)
+			}
+			if o.State != "succeeded" {
+				t.Fatalf("state %s: %s", o.State, o.Error)
+			}
+			want := splice(t, []byte(tc.text), subs[i].JobID, subs[i].OrderID)
+			if o.ArgSha256 != sha256Hex(want) || o.ArgBytes != len(want) {
+				t.Errorf("script got %d bytes, sha256 %s; want the %d bytes %.200q… (sha256 %s)",
+					o.ArgBytes, o.ArgSha256, len(want), want, sha256Hex(want))
+			}
+			var sent struct {
+				Payload any `json:"payload"`
+			}
+			if err := json.Unmarshal([]byte(tc.text), &sent); err != nil {
+				t.Fatal(err)
+			}
+			var back any
+			if err := json.Unmarshal(o.Payload, &back); err != nil {
+				t.Fatalf("payload %s: %v", o.Payload, err)
+			}
+			if !jsonEqual(sent.Payload, back) {
+				t.Errorf("payload came back as %.200s, want %.200s", mustJSON(t, back), mustJSON(t, sent.Payload))
+			}
+		})
+	}
+	if _, err := os.Stat(mark); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists (stat: %v): a job field reached a shell", mark, err)
+	}
+	for _, s := range servers {
+		if _, err := os.Stat(filepath.Join(s.Workdir, "pwned")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a marker file appeared in %s", s.Workdir)
+		}
+	}
+}
+
+// splice is the Job JSON the script must receive: the submitted object,
+// byte for byte, with the ids added before its final brace.
+func splice(tb testing.TB, text []byte, jobID, orderID int64) []byte {
+	tb.Helper()
+	s := bytes.TrimSpace(text)
+	if len(s) == 0 || s[len(s)-1] != '}' {
+		tb.Fatalf("not a JSON object: %q", s)
+	}
+	return fmt.Appendf(bytes.Clone(s[:len(s)-1]), `,"jobId":%d,"assignmentId":%d}`, jobID, orderID)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// jsonEqual compares two decoded JSON values.
+func jsonEqual(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// TestE2EBadScripts: scripts that misbehave each give a failed outcome
+// saying why, while the good jobs in the same queue succeed.
+func TestE2EBadScripts(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	scripts := filepath.Join(c.dir, "scripts")
+	if err := os.MkdirAll(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	echo, err := os.ReadFile(filepath.Join(c.scripts, "echo.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{
+		"echo.py":    string(echo),
+		"silent.py":  "import sys\nprint('training...')\nprint('done, no json here')\n",
+		"crash.py":   "import json\nprint('epoch 1')\nraise ValueError('boom: bad learning rate')\n",
+		"garbage.py": "import sys\nsys.stdout.buffer.write(b'\\x00\\xff\\xfe{\\x80\\x81 not json\\n\\xc3\\x28\\n')\n",
+		"bad400.py":  "import json, sys\nprint(json.dumps({'status': 400, 'error': 'epochs: want a whole number >= 1', 'field': 'epochs'}))\nsys.exit(2)\n",
+		"said500.py": "import json\nprint(json.dumps({'status': 500, 'error': 'RuntimeError: out of memory'}))\n",
+	}
+	for name, text := range bad {
+		if err := os.WriteFile(filepath.Join(scripts, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		script    string
+		succeeded bool
+		errRe     string // substring the error must hold
+	}{
+		{"echo.py", true, ""},
+		{"silent.py", false, `no outcome: no stdout line is a JSON object`},
+		{"crash.py", false, `exit status 1: ValueError: boom: bad learning rate`},
+		{"garbage.py", false, `no outcome: no stdout line is a JSON object`},
+		{"bad400.py", false, `exit status 2: epochs: want a whole number >= 1`},
+		{"said500.py", false, `script reported status 500: RuntimeError: out of memory`},
+		{"echo.py", true, ""},
+	}
+	jobs := make([]any, len(cases))
+	for i, tc := range cases {
+		jobs[i] = map[string]any{"scriptName": tc.script, "projectName": "bad", "x": i}
+	}
+	subs := c.submit(scripts, jobs...)
+	r := c.mustRun(dispatchArgs(hostsFile, scripts)...)
+	if !strings.Contains(r.stderr, "2 succeeded, 5 failed") {
+		t.Errorf("dispatch summary: want 2 succeeded, 5 failed; stderr:\n%s", r.stderr)
+	}
+	got := byJob(t, c.outcomes())
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d-%s", i, tc.script), func(t *testing.T) {
+			o, ok := got[subs[i].JobID]
+			if !ok {
+				t.Fatalf("no outcome")
+			}
+			if (o.State == "succeeded") != tc.succeeded {
+				t.Fatalf("state %s (error %q), want succeeded=%v", o.State, o.Error, tc.succeeded)
+			}
+			if tc.succeeded {
+				if o.Error != "" {
+					t.Errorf("succeeded with error %q", o.Error)
+				}
+				return
+			}
+			if !strings.Contains(o.Error, tc.errRe) {
+				t.Errorf("error %q, want it to contain %q", o.Error, tc.errRe)
+			}
+		})
 	}
 }
