@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -524,5 +525,177 @@ func TestE2EBadScripts(t *testing.T) {
 				t.Errorf("error %q, want it to contain %q", o.Error, tc.errRe)
 			}
 		})
+	}
+}
+
+// TestE2EHostKeys: a host whose key changed and a host not in known_hosts
+// are refused, each with the command that fixes it, while the good host
+// runs the whole queue; with every host refused, dispatch fails and the
+// queue stays intact.
+func TestE2EHostKeys(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 3)
+	good, changed, unknown := servers[0], servers[1], servers[2]
+	// changed's entry holds another host's key under its own address.
+	_, otherKey, _ := strings.Cut(servers[2].KnownHostsLine, " ")
+	partial := mustWrite(t, t.TempDir(), "known_hosts-*", []byte(
+		good.KnownHostsLine+"\n"+
+			"["+changed.Host+"]:"+fmt.Sprint(changed.Port)+" "+otherKey+"\n"))
+
+	t.Run("some refused", func(t *testing.T) {
+		c := newCLI(t)
+		hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2, knownHosts: partial})
+		const n = 8
+		jobs := make([]any, n)
+		for i := range jobs {
+			jobs[i] = map[string]any{"scriptName": "echo.py", "projectName": "keys", "x": i}
+		}
+		c.submit(c.scripts, jobs...)
+		r := c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+		for _, want := range []string{changed.Name, "ssh-keygen -R", unknown.Name, "ssh-keyscan"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("dispatch stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		if changedLine := lineWith(r.stderr, "ssh-keygen -R"); !strings.Contains(changedLine, fmt.Sprint(changed.Port)) {
+			t.Errorf("the ssh-keygen -R hint %q does not name %s's port %d", changedLine, changed.Name, changed.Port)
+		}
+		if scanLine := lineWith(r.stderr, "ssh-keyscan"); !strings.Contains(scanLine, fmt.Sprint(unknown.Port)) {
+			t.Errorf("the ssh-keyscan hint %q does not name %s's port %d", scanLine, unknown.Name, unknown.Port)
+		}
+		rows := c.outcomes()
+		if len(rows) != n {
+			t.Fatalf("%d outcomes, want %d", len(rows), n)
+		}
+		for _, o := range rows {
+			if o.State != "succeeded" || o.Host != good.Name {
+				t.Errorf("job %d: %s on %s (%s), want succeeded on %s", o.JobID, o.State, o.Host, o.Error, good.Name)
+			}
+		}
+		for _, s := range []*sshtest.Server{changed, unknown} {
+			if runs, _ := filepath.Glob(filepath.Join(s.Workdir, "runs", "*")); len(runs) > 0 {
+				t.Errorf("refused host %s has run dirs: %v", s.Name, runs)
+			}
+		}
+	})
+
+	t.Run("all refused", func(t *testing.T) {
+		c := newCLI(t)
+		// Only changed's wrong key: every host is refused.
+		wrongOnly := mustWrite(t, t.TempDir(), "known_hosts-*", []byte(
+			"["+changed.Host+"]:"+fmt.Sprint(changed.Port)+" "+otherKey+"\n"))
+		hostsFile := writeHosts(t, c.dir, servers[1:], keys, hostsOptions{slots: 2, knownHosts: wrongOnly})
+		c.submit(c.scripts,
+			map[string]any{"scriptName": "echo.py", "projectName": "keys", "x": 1},
+			map[string]any{"scriptName": "echo.py", "projectName": "keys", "x": 2},
+			map[string]any{"scriptName": "echo.py", "projectName": "keys", "x": 3})
+		r := c.run(dispatchArgs(hostsFile, c.scripts)...)
+		if r.code != 1 {
+			t.Errorf("dispatch exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"ssh-keygen -R", "ssh-keyscan", "Error: ", "Try: "} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("dispatch stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		counts := c.statusCounts()
+		if counts["unassigned"] != 3 || counts["assigned"]+counts["running"]+counts["succeeded"]+counts["failed"] != 0 {
+			t.Errorf("status counts %v, want all 3 unassigned", counts)
+		}
+		if rows := c.outcomes(); len(rows) != 0 {
+			t.Errorf("%d outcomes, want none", len(rows))
+		}
+	})
+}
+
+// lineWith returns the first line of s containing sub, or "".
+func lineWith(s, sub string) string {
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, sub) {
+			return line
+		}
+	}
+	return ""
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond every interval until it holds or the deadline passes.
+func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond) // a poll interval, not synchronisation: cond decides
+	}
+}
+
+// TestE2EFollowAndInterrupt: jobs submitted while dispatch --follow runs
+// get run; SIGINT then stops it with exit 130 and the Stopping message.
+func TestE2EFollowAndInterrupt(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	defer cancel()
+	var stderr syncBuffer
+	cmd := c.command(ctx, dispatchArgs(hostsFile, c.scripts, "--follow", "-v")...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+
+	// Submitted after dispatch started, in two batches.
+	c.submit(c.scripts, map[string]any{"scriptName": "echo.py", "projectName": "follow", "x": 1})
+	waitFor(t, "the first job to succeed", time.Minute, func() bool { return c.statusCounts()["succeeded"] == 1 })
+	c.submit(c.scripts,
+		map[string]any{"scriptName": "echo.py", "projectName": "follow", "x": 2},
+		map[string]any{"scriptName": "echo.py", "projectName": "follow", "x": 3})
+	waitFor(t, "all 3 jobs to succeed", time.Minute, func() bool { return c.statusCounts()["succeeded"] == 3 })
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	waited = true
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("dispatch --follow after SIGINT: %v, want exit status 130; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Stopping") {
+		t.Errorf("stderr lacks the Stopping message:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "3 succeeded, 0 failed") {
+		t.Errorf("stderr lacks the summary of 3 succeeded:\n%s", stderr.String())
+	}
+	counts := c.statusCounts()
+	if counts["succeeded"] != 3 || counts["unassigned"]+counts["assigned"]+counts["running"] != 0 {
+		t.Errorf("status after stop: %v, want 3 succeeded and nothing pending", counts)
 	}
 }
