@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -697,5 +698,163 @@ func TestE2EFollowAndInterrupt(t *testing.T) {
 	counts := c.statusCounts()
 	if counts["succeeded"] != 3 || counts["unassigned"]+counts["assigned"]+counts["running"] != 0 {
 		t.Errorf("status after stop: %v, want 3 succeeded and nothing pending", counts)
+	}
+}
+
+// TestE2ETwoDispatchers: two dispatchers on one database and the same
+// hosts share the queue without running any order twice.
+func TestE2ETwoDispatchers(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 2)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	const n = 40
+	jobs := make([]any, n)
+	for i := range jobs {
+		jobs[i] = map[string]any{"scriptName": "echo.py", "projectName": "two", "x": i, "sleepSeconds": 0.1}
+	}
+	subs := c.submit(c.scripts, jobs...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	defer cancel()
+	var cmds []*exec.Cmd
+	var stderrs []*bytes.Buffer
+	for range 2 {
+		var stderr bytes.Buffer
+		cmd := c.command(ctx, dispatchArgs(hostsFile, c.scripts)...)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		stderrs = append(stderrs, &stderr)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("dispatcher %d: %v; stderr:\n%s", i+1, err, stderrs[i])
+		}
+	}
+
+	rows := c.outcomes()
+	if len(rows) != n {
+		t.Errorf("%d outcomes, want %d", len(rows), n)
+	}
+	orders := map[int64]int{}
+	for _, o := range rows {
+		orders[o.OrderID]++
+		if o.Attempt != 1 || o.State != "succeeded" {
+			t.Errorf("order %d: attempt %d %s (%s), want attempt 1 succeeded", o.OrderID, o.Attempt, o.State, o.Error)
+		}
+	}
+	for _, s := range subs {
+		if orders[s.OrderID] != 1 {
+			t.Errorf("order %d has %d outcomes, want 1", s.OrderID, orders[s.OrderID])
+		}
+	}
+	// No order ran twice: exactly one run dir per order across all hosts.
+	runDirs := map[string][]string{}
+	for _, s := range servers {
+		dirs, err := filepath.Glob(filepath.Join(s.Workdir, "runs", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dirs {
+			order, _, _ := strings.Cut(filepath.Base(d), "-")
+			runDirs[order] = append(runDirs[order], d)
+		}
+	}
+	for _, s := range subs {
+		if d := runDirs[fmt.Sprint(s.OrderID)]; len(d) != 1 {
+			t.Errorf("order %d has %d run dirs, want 1: %v", s.OrderID, len(d), d)
+		}
+	}
+	if len(runDirs) != n {
+		t.Errorf("run dirs for %d orders, want %d", len(runDirs), n)
+	}
+	for _, id := range subs[:1] {
+		if sh := c.show(id.JobID); len(sh.Attempts) != 1 {
+			t.Errorf("job %d: %d attempts, want 1", id.JobID, len(sh.Attempts))
+		}
+	}
+}
+
+// TestE2EGPUSlots: a host with two GPUs runs one job per GPU, each with
+// CUDA_VISIBLE_DEVICES naming the slot the attempt was given.
+func TestE2EGPUSlots(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{gpus: []string{"0", "1"}})
+	const n = 6
+	jobs := make([]any, n)
+	for i := range jobs {
+		jobs[i] = map[string]any{"scriptName": "echo.py", "projectName": "gpu", "x": i, "sleepSeconds": 0.2}
+	}
+	subs := c.submit(c.scripts, jobs...)
+	c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+	used := map[string]int{}
+	for _, s := range subs {
+		sh := c.show(s.JobID)
+		if len(sh.Attempts) != 1 || len(sh.Outcomes) != 1 {
+			t.Errorf("job %d: %d attempts and %d outcomes, want 1 each", s.JobID, len(sh.Attempts), len(sh.Outcomes))
+			continue
+		}
+		slot, o := sh.Attempts[0].Slot, sh.Outcomes[0]
+		if o.State != "succeeded" {
+			t.Errorf("job %d: %s (%s)", s.JobID, o.State, o.Error)
+		}
+		if slot != "0" && slot != "1" {
+			t.Errorf("job %d: slot %q, want 0 or 1", s.JobID, slot)
+		}
+		switch {
+		case o.CudaVisibleDevices == nil:
+			t.Errorf("job %d: CUDA_VISIBLE_DEVICES unset, want %q", s.JobID, slot)
+		case *o.CudaVisibleDevices != slot:
+			t.Errorf("job %d: CUDA_VISIBLE_DEVICES=%q, want the attempt's slot %q", s.JobID, *o.CudaVisibleDevices, slot)
+		}
+		used[slot]++
+	}
+	if used["0"] == 0 || used["1"] == 0 {
+		t.Errorf("slots used %v, want both GPUs", used)
+	}
+}
+
+// TestE2ENeuralNet runs the real trainer, nn.py, on the wine data through
+// dispatch on an sshd host, with few epochs to keep it quick.
+func TestE2ENeuralNet(t *testing.T) {
+	t.Parallel()
+	if out, err := exec.Command(hostPython, "-c", "import torch, sklearn, pandas").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import torch, sklearn and pandas (%v): run `make test`, which installs them\n%s", hostPython, err, out)
+	}
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "wine_data", "job.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job map[string]any
+	if err := json.Unmarshal(data, &job); err != nil {
+		t.Fatal(err)
+	}
+	job["epochs"] = 20
+	job["cvFolds"] = 2
+	subs := c.submit(c.scripts, job)
+	r := c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+	sh := c.show(subs[0].JobID)
+	if len(sh.Outcomes) != 1 {
+		t.Fatalf("%d outcomes, want 1; dispatch stderr:\n%s", len(sh.Outcomes), r.stderr)
+	}
+	o := sh.Outcomes[0]
+	if o.State != "succeeded" || o.Status.String() != "200" {
+		t.Fatalf("nn.py: state %s, status %s, error %q", o.State, o.Status, o.Error)
+	}
+	for name, v := range map[string]*float64{"loss": o.Loss, "metric": o.Metric} {
+		if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+			t.Errorf("%s = %v, want a finite number", name, v)
+		}
+	}
+	if o.Host != servers[0].Name {
+		t.Errorf("ran on %q, want %q", o.Host, servers[0].Name)
 	}
 }
