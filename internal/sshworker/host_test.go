@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshtest"
@@ -296,8 +299,83 @@ func TestSSHHostContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	testHostContract(t, func(t *testing.T) (*sshworker.Host, string) {
+	newHost := func(t *testing.T) (*sshworker.Host, string) {
 		dir := t.TempDir()
 		return sshworker.NewHost(s.Name, c, dir), dir
+	}
+	testHostContract(t, newHost)
+	t.Run("kill", func(t *testing.T) { testKill(t, newHost) })
+}
+
+func TestLocalKill(t *testing.T) {
+	testKill(t, func(t *testing.T) (*sshworker.Host, string) {
+		dir := t.TempDir()
+		return sshworker.NewHost("local", sshworker.Local{}, dir), dir
 	})
+}
+
+// testKill checks that Kill ends a run's whole process group, a child that
+// ignores TERM included, and that the wrapper still writes the exit code.
+func testKill(t *testing.T, newHost hostFactory) {
+	for _, tc := range []struct {
+		name     string
+		script   string
+		wantCode int
+	}{
+		{"TERM ends it", `sleep 60 & wait`, 128 + 15},
+		{"a child ignoring TERM gets KILL", `trap '' TERM; sh -c 'trap "" TERM; sleep 60' & wait; sleep 60`, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHost(t)
+			id := nextID()
+			started := make(chan run.Started, 1)
+			type out struct {
+				res run.Result
+				err error
+			}
+			done := make(chan out, 1)
+			go func() {
+				res, err := h.Run(context.Background(), shSpec(t, id, tc.script), func(s run.Started) { started <- s })
+				done <- out{res, err}
+			}()
+			st := <-started
+			if err := h.Kill(context.Background(), id, 300*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			o := <-done
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			if tc.wantCode >= 0 && (o.res.Lost || o.res.ExitCode != tc.wantCode) {
+				t.Fatalf("exit %d lost %v, want %d", o.res.ExitCode, o.res.Lost, tc.wantCode)
+			}
+			// Nothing of the group is left.
+			if n := liveInGroup(t, st.PID); n > 0 {
+				t.Fatalf("%d processes of group %d still alive", n, st.PID)
+			}
+		})
+	}
+	t.Run("never started", func(t *testing.T) {
+		h, _ := newHost(t)
+		if err := h.Kill(context.Background(), nextID(), time.Second); !errors.Is(err, sshworker.ErrNotStarted) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// liveInGroup counts the processes of group pgid that are not zombies.
+func liveInGroup(t *testing.T, pgid int) int {
+	t.Helper()
+	out, err := exec.Command("ps", "-eo", "pgid=,stat=").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == strconv.Itoa(pgid) && !strings.HasPrefix(f[1], "Z") {
+			n++
+		}
+	}
+	return n
 }

@@ -36,7 +36,13 @@ exit 0
 // runs the command with stdout and stderr to files, and writes the exit
 // code atomically when the command ends, whatever the exit status.
 // argv: $1 = argfile ("" for none), $2... = the command.
-const wrapScript = `echo $$ > pid.tmp && mv pid.tmp pid
+//
+// The trap matters: Kill signals the whole process group, wrapper included.
+// A handled (not ignored) TERM lets the wrapper outlive the script long
+// enough to write its exit code, while the script, after exec, gets the
+// default action.
+const wrapScript = `trap 'signalled=1' TERM INT HUP
+echo $$ > pid.tmp && mv pid.tmp pid
 argfile=$1
 shift
 if [ -n "$argfile" ]; then
@@ -89,9 +95,11 @@ else
   exit 95
 fi
 pid=$!
-# The wrapper writes its own pid too; writing $! here as well means the run
-# dir names a live process from the moment the start is reported.
-[ -e pid ] || { echo "$pid" > pid.start && mv pid.start pid 2> /dev/null; }
+# Report the start only once the wrapper has set its trap and written its
+# pid: from then on a Kill is sure to leave an exit code behind. It takes
+# the wrapper a few milliseconds; a wrapper that died has no pid to wait for.
+while [ ! -e pid ] && kill -s 0 "$pid" 2> /dev/null; do sleep 0.005; done
+[ -e pid ] || echo "$pid" > pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 wait "$pid"
 ` + frameResult
@@ -137,5 +145,30 @@ for p in "$@"; do kill -0 "$p" 2> /dev/null && echo "alive $p"; done
 if command -v nvidia-smi > /dev/null 2>&1; then
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits 2> /dev/null | tr -d ' ' | sed 's/^/gpu /'
 fi
+exit 0
+`
+
+// killScript stops the run in a run dir: TERM to its process group, then,
+// if anything of the group is left after grace tenths of a second, KILL.
+// It prints "gone" when the group has ended. argv: $1 workdir, $2 run id,
+// $3 grace in tenths of a second.
+const killScript = `wd=$1 id=$2 grace=$3
+` + expandWorkdir + `run=$wd/runs/$id
+pid=$(cat "$run/pid" 2> /dev/null) || exit 96
+kill -s TERM -- "-$pid" 2> /dev/null || kill -s TERM "$pid" 2> /dev/null
+i=0
+while kill -s 0 -- "-$pid" 2> /dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i + 1)); done
+kill -s KILL -- "-$pid" 2> /dev/null
+# Killed processes linger as zombies until reaped, and signal 0 still
+# reaches a zombie: count the group's live members with ps instead.
+i=0
+while [ "$i" -lt 50 ]; do
+  if ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/ { n++ } END { exit n > 0 }'; then
+    echo gone
+    exit 0
+  fi
+  sleep 0.1
+  i=$((i + 1))
+done
 exit 0
 `
