@@ -44,6 +44,9 @@ type Order struct {
 	AssignedAt time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// InfraFailures counts attempts lost to infrastructure (ReleaseOrder)
+	// since the order was last queued by hand.
+	InfraFailures int
 }
 
 // Claim is what a dispatcher needs to run an attempt: the claimed order (at
@@ -80,12 +83,12 @@ type StateCount struct {
 // orderReturning is the order column list, unqualified for RETURNING; it
 // matches the order of scanOrder.
 const orderReturning = `id, job_id, state, priority, attempt, host, slot, dispatcher, run_dir, pid,
-	last_error, created_at, assigned_at, started_at, finished_at`
+	last_error, created_at, assigned_at, started_at, finished_at, infra_failures`
 
 // orderSelect reads orders with their job's project, which scanOrder takes
 // as its extra destination.
 const orderSelect = `SELECT o.id, o.job_id, o.state, o.priority, o.attempt, o.host, o.slot, o.dispatcher,
-	o.run_dir, o.pid, o.last_error, o.created_at, o.assigned_at, o.started_at, o.finished_at, j.project
+	o.run_dir, o.pid, o.last_error, o.created_at, o.assigned_at, o.started_at, o.finished_at, o.infra_failures, j.project
 	FROM orders o JOIN jobs j ON j.id = o.job_id`
 
 // scanOrder reads the columns of orderReturning, then into extra.
@@ -95,7 +98,7 @@ func scanOrder(s scanner, extra ...any) (Order, error) {
 	var pid sql.NullInt64
 	var ts timeScanner
 	dest := []any{&o.ID, &o.JobID, &o.State, &o.Priority, &o.Attempt, &host, &slot, &dispatcher, &runDir, &pid,
-		&lastErr, ts.col(&o.CreatedAt), ts.col(&o.AssignedAt), ts.col(&o.StartedAt), ts.col(&o.FinishedAt)}
+		&lastErr, ts.col(&o.CreatedAt), ts.col(&o.AssignedAt), ts.col(&o.StartedAt), ts.col(&o.FinishedAt), &o.InfraFailures}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return Order{}, err
 	}
@@ -198,10 +201,11 @@ func (db *DB) MarkRunning(ctx context.Context, orderID int64, attempt int, runDi
 	return nil
 }
 
-// ReleaseOrder gives back an attempt that never got to run (an SSH or
-// upload error before the script started): the attempt is marked failed
-// with reason, and the order goes back to unassigned with last_error set and
-// its attempt counter kept, so the next claim starts attempt+1. It returns
+// ReleaseOrder gives back an attempt lost to infrastructure (an SSH or
+// upload error before the script started, or a run lost with its host): the
+// attempt is marked failed with reason, and the order goes back to
+// unassigned with last_error set, InfraFailures+1 and its attempt counter
+// kept, so the next claim starts attempt+1. It returns
 // ErrStaleAttempt unless the order is at that attempt and assigned or
 // running.
 func (db *DB) ReleaseOrder(ctx context.Context, orderID int64, attempt int, reason string) error {
@@ -210,7 +214,7 @@ func (db *DB) ReleaseOrder(ctx context.Context, orderID int64, attempt int, reas
 		// The host fields describe the attempt, which the attempts row keeps;
 		// an unassigned order has none.
 		res, err := tx.ExecContext(ctx, `
-			UPDATE orders SET state = 'unassigned', last_error = ?,
+			UPDATE orders SET state = 'unassigned', last_error = ?, infra_failures = infra_failures + 1,
 				host = NULL, slot = NULL, dispatcher = NULL, run_dir = NULL, pid = NULL,
 				assigned_at = NULL, started_at = NULL, finished_at = NULL
 			WHERE id = ? AND attempt = ? AND state IN ('assigned', 'running')`,

@@ -89,3 +89,34 @@ CREATE TABLE outcomes (
 	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
 );
 CREATE INDEX outcomes_job ON outcomes(job_id);
+
+-- version: 2
+
+-- dispatchers has one row per `mljob dispatch` process. Its heartbeat tells
+-- a live dispatcher from one that died (kill -9, a laptop that slept), whose
+-- assigned and running orders another dispatcher may then adopt.
+CREATE TABLE dispatchers (
+	id           TEXT PRIMARY KEY,
+	hostname     TEXT NOT NULL,
+	pid          INTEGER NOT NULL,
+	started_at   TEXT NOT NULL,
+	heartbeat_at TEXT NOT NULL,
+	stopped_at   TEXT
+);
+
+-- hosts keeps what the last dispatcher knew of each host: its resolved
+-- entry (JSON, so commands without a hosts file can reach it) and state.
+CREATE TABLE hosts (
+	name       TEXT PRIMARY KEY,
+	config     TEXT NOT NULL,
+	status     TEXT NOT NULL DEFAULT 'unknown',
+	load       REAL,
+	last_error TEXT,
+	seen_at    TEXT,
+	updated_at TEXT NOT NULL
+);
+
+-- infra_failures counts the attempts of an order lost to infrastructure
+-- (host lost, SSH error, upload failure) since it was last queued by hand;
+-- dispatch --retries bounds it.
+ALTER TABLE orders ADD COLUMN infra_failures INTEGER NOT NULL DEFAULT 0;
