@@ -1,0 +1,153 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Selection names orders: by job ids, by order ids, or by project. The
+// three combine as a union; an empty Selection names no order.
+type Selection struct {
+	JobIDs   []int64
+	OrderIDs []int64
+	Project  string
+}
+
+// empty reports whether s names no order at all.
+func (s Selection) empty() bool {
+	return len(s.JobIDs) == 0 && len(s.OrderIDs) == 0 && s.Project == ""
+}
+
+// where returns the SQL condition (over orderSelect's aliases o and j) that
+// matches the selected orders, and its arguments. The text is built from
+// placeholders only; the ids and the project travel as bind parameters.
+func (s Selection) where() (string, []any) {
+	var terms []string
+	var args []any
+	if len(s.OrderIDs) > 0 {
+		terms = append(terms, "o.id IN ("+placeholders(len(s.OrderIDs))+")")
+		for _, id := range s.OrderIDs {
+			args = append(args, id)
+		}
+	}
+	if len(s.JobIDs) > 0 {
+		terms = append(terms, "o.job_id IN ("+placeholders(len(s.JobIDs))+")")
+		for _, id := range s.JobIDs {
+			args = append(args, id)
+		}
+	}
+	if s.Project != "" {
+		terms = append(terms, "j.project = ?")
+		args = append(args, s.Project)
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args
+}
+
+// placeholders returns n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// selectOrders reads the selected orders that also satisfy cond (a fixed
+// SQL condition over o and j), by order id, inside tx.
+func selectOrders(ctx context.Context, tx *dbTx, sel Selection, cond string) ([]Order, error) {
+	where, args := sel.where()
+	rows, err := tx.QueryContext(ctx, orderSelect+` WHERE `+where+` AND `+cond+` ORDER BY o.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanOrders(rows)
+}
+
+// CancelOrders cancels the selected orders that are not final (unassigned,
+// assigned or running) and returns them as they were before, so State is the
+// previous state: callers kill the runs of those that were assigned or
+// running. Orders already succeeded, failed or cancelled are left alone.
+//
+// An unassigned order becomes cancelled at once; it has no live attempt. An
+// assigned or running order becomes cancelled with last_error "cancelled",
+// but its attempt row stays assigned or running: the run may still be
+// going, and whoever waits on it (or adopts it, see AdoptOrders) records its
+// outcome when it ends, which leaves the order cancelled (RecordOutcome only
+// finishes assigned or running orders). Dispatchers kill such runs.
+//
+// One transaction: a dispatcher's claim either sees the order cancelled or
+// claimed it before, and then the order is returned as assigned.
+func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) {
+	if sel.empty() {
+		return nil, nil
+	}
+	var out []Order
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		var err error
+		out, err = selectOrders(ctx, tx, sel, `o.state IN ('unassigned', 'assigned', 'running')`)
+		if err != nil {
+			return err
+		}
+		now := formatTime(tx.now)
+		for _, o := range out {
+			// last_error of an unassigned order may say why its last
+			// attempt was released; that stays worth reading.
+			q := `UPDATE orders SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = ?`
+			if o.State != StateUnassigned {
+				q = `UPDATE orders SET state = 'cancelled', finished_at = ?, last_error = 'cancelled' WHERE id = ? AND state = ?`
+			}
+			res, err := tx.ExecContext(ctx, q, now, o.ID, o.State)
+			if err := requireOne(res, err); err != nil {
+				return fmt.Errorf("order %d: %w", o.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel orders: %w", err)
+	}
+	return out, nil
+}
+
+// RetryOrders queues again the selected orders that are failed or cancelled
+// (only failed ones with onlyFailed) and returns them as they were before.
+// An order is queued again as unassigned with infra_failures 0 and its host,
+// slot, run dir, pid, dispatcher and times cleared; its attempt counter and
+// every attempt and outcome row are kept, so the next claim starts the next
+// attempt and the history stays readable. last_error is kept until that
+// claim.
+//
+// A cancelled order whose current attempt is still assigned or running is
+// skipped: its run may still be going, and a second run of the same order
+// must not start beside it. It can be retried once its outcome is recorded.
+func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) ([]Order, error) {
+	if sel.empty() {
+		return nil, nil
+	}
+	states := `o.state IN ('failed', 'cancelled')`
+	if onlyFailed {
+		states = `o.state = 'failed'`
+	}
+	var out []Order
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		var err error
+		out, err = selectOrders(ctx, tx, sel, states+` AND NOT EXISTS (
+			SELECT 1 FROM attempts a WHERE a.order_id = o.id AND a.attempt = o.attempt
+			AND a.state IN ('assigned', 'running'))`)
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			res, err := tx.ExecContext(ctx, `
+				UPDATE orders SET state = 'unassigned', infra_failures = 0,
+					host = NULL, slot = NULL, run_dir = NULL, pid = NULL, dispatcher = NULL,
+					assigned_at = NULL, started_at = NULL, finished_at = NULL
+				WHERE id = ? AND state = ?`, o.ID, o.State)
+			if err := requireOne(res, err); err != nil {
+				return fmt.Errorf("order %d: %w", o.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry orders: %w", err)
+	}
+	return out, nil
+}
