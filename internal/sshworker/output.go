@@ -1,0 +1,89 @@
+package sshworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// outputScript copies a run's stream to stdout. Without follow it prints
+// what the file holds now. With follow it goes on copying what the run
+// appends until the run's wrapper (the pid in the run dir, leader of the
+// run's process group) has ended, as tail -f would: GNU tail does it
+// itself with --pid; elsewhere (busybox, BSD) a loop copies the new bytes
+// once a second. A run dir without a pid was never started: exit 96.
+// argv: $1 workdir, $2 run id, $3 stream file name, $4 "1" to follow.
+//
+// The wrapper writes pid before it opens stdout and stderr, so a follow
+// waits for the file to appear (or the run to end) before it starts.
+// exit_code is written last, just before the wrapper exits: once it is
+// there, nothing more will be appended.
+const outputScript = `wd=$1 id=$2 stream=$3 follow=$4
+` + expandWorkdir + `run=$wd/runs/$id
+cd "$run" 2> /dev/null || exit 96
+[ -f pid ] || exit 96
+pid=$(cat pid)
+alive() { [ ! -f exit_code ] && kill -s 0 "$pid" 2> /dev/null; }
+if [ "$follow" != 1 ]; then
+  [ -f "$stream" ] && exec cat "$stream"
+  exit 0
+fi
+while [ ! -f "$stream" ] && alive; do sleep 0.1; done
+[ -f "$stream" ] || exit 0
+if tail --version 2> /dev/null | head -n 1 | grep -q GNU; then
+  # -s: how often tail checks that pid still lives.
+  exec tail -c +1 -s 0.5 -f --pid="$pid" "$stream"
+fi
+off=0
+while :; do
+  more=0
+  alive && more=1
+  # Measure after the liveness check: a run found dead has written all
+  # it will, so this last copy is complete.
+  size=$(wc -c < "$stream")
+  size=$((size + 0))
+  if [ "$size" -gt "$off" ]; then
+    tail -c +"$((off + 1))" "$stream" | head -c "$((size - off))" || exit 1
+    off=$size
+  fi
+  [ "$more" = 1 ] || exit 0
+  sleep 1
+done
+`
+
+// Output copies the run's stream ("stdout" or "stderr") from run dir id to
+// w. With follow, it keeps copying what the run appends while the run's
+// process is alive, like tail -f, and returns once the run has ended and
+// everything is copied, or when ctx ends (with ctx.Err()). The bytes are
+// copied verbatim. It returns ErrNotStarted when the run dir or its pid is
+// missing.
+//
+// Output is read-only: it never signals or changes the run, so any number
+// of callers may follow one run while a dispatcher waits on it.
+func (h *Host) Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error {
+	if !plainName.MatchString(id) {
+		return fmt.Errorf("output %s on %s: run id is not a plain name", id, h.name)
+	}
+	if stream != "stdout" && stream != "stderr" {
+		return fmt.Errorf("output %s on %s: stream %q is not stdout or stderr", id, h.name, stream)
+	}
+	f := "0"
+	if follow {
+		f = "1"
+	}
+	var errOut limitedBuffer
+	errOut.limit = 4096
+	argv := []string{"sh", "-c", outputScript, "mljob-output", h.workdir, id, stream, f}
+	if err := h.t.Exec(ctx, argv, nil, w, &errOut); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == exitNotStarted {
+			return fmt.Errorf("output %s on %s: %w", id, h.name, ErrNotStarted)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("output %s of %s on %s: %w%s", stream, id, h.name, err, detail(errOut.String()))
+	}
+	return nil
+}
