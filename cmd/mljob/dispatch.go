@@ -27,6 +27,9 @@ type dispatchOptions struct {
 	scriptsDir string
 	dataDir    string
 	verbose    bool
+	retries    int
+	timeout    time.Duration
+	lostAfter  time.Duration
 }
 
 func newDispatchCmd(a *app) *cobra.Command {
@@ -55,6 +58,9 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 			if opts.poll <= 0 {
 				return usagef(cmd, "--poll must be positive")
 			}
+			if opts.retries < 0 || opts.timeout < 0 || opts.lostAfter <= 0 {
+				return usagef(cmd, "--retries and --timeout must not be negative, --lost-after must be positive")
+			}
 			var err error
 			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
 			if err != nil {
@@ -72,10 +78,21 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print a line per state change")
+	f.IntVar(&opts.retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
+	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
+	f.DurationVar(&opts.lostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
 	return cmd
 }
 
 func runDispatch(ctx context.Context, opts *dispatchOptions) error {
+	dbPath := opts.app.dbPath
+	if dbPath == "" {
+		p, err := defaultDBPath()
+		if err != nil {
+			return err
+		}
+		dbPath = p
+	}
 	var hs []hosts.Host
 	if opts.hostsFile != "" {
 		f, err := hosts.DefaultResolver().Load(ctx, opts.hostsFile)
@@ -84,16 +101,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		}
 		hs = f.Hosts
 	} else {
-		path := opts.app.dbPath
-		if path == "" {
-			p, err := defaultDBPath()
-			if err != nil {
-				return err
-			}
-			path = p
-		}
 		// Local runs live beside the database they belong to.
-		workdir, err := filepath.Abs(filepath.Join(filepath.Dir(path), "local"))
+		workdir, err := filepath.Abs(filepath.Join(filepath.Dir(dbPath), "local"))
 		if err != nil {
 			return err
 		}
@@ -127,6 +136,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
 		Hosts: hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: errOut,
+		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter,
+		LogDir: filepath.Join(filepath.Dir(dbPath), "logs"),
 	})
 	close(stopWatch)
 	<-watchDone
@@ -135,8 +146,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		fmt.Fprintf(errOut, ", %d requeued", sum.Requeued)
 	}
 	fmt.Fprintln(errOut, ".")
+	if sum.Adopted > 0 {
+		fmt.Fprintf(errOut, "Adopted %d run(s) left by an earlier dispatcher.\n", sum.Adopted)
+	}
 	if sum.Detached > 0 {
-		fmt.Fprintf(errOut, "%d run(s) left running on their hosts; their orders stay \"running\" (see mljob status).\n", sum.Detached)
+		fmt.Fprintf(errOut, "%d run(s) left running on their hosts; run mljob dispatch again (with the same hosts) to collect their outcomes.\n", sum.Detached)
 	}
 	if sum.Failed > 0 {
 		fmt.Fprintln(errOut, "See the failures with: mljob outcomes --output json")

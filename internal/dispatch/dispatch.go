@@ -19,9 +19,17 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultPoll    = 2 * time.Second
-	maxBackoff     = time.Minute
-	maxInfraErrors = 3 // attempts that fail before starting, per order, before the order fails
+	DefaultPoll      = 2 * time.Second
+	DefaultRetries   = 2
+	DefaultLostAfter = 10 * time.Minute
+	maxBackoff       = time.Minute
+
+	// heartbeatEvery and staleAfter decide when another dispatcher counts
+	// as dead, so that its orders can be adopted.
+	heartbeatEvery = 2 * time.Second
+	staleAfter     = 15 * time.Second
+	// adoptEvery is how often an up host is checked for orphaned orders.
+	adoptEvery = 5 * time.Second
 )
 
 // Options configure one dispatch.
@@ -45,6 +53,18 @@ type Options struct {
 	Connect func(ctx context.Context, h hosts.Host) (*sshworker.Host, error)
 	// Now is the clock for log lines; nil = time.Now.
 	Now func() time.Time
+	// Retries bounds the attempts an order may lose to infrastructure
+	// (a lost host, an SSH or upload error) before it fails.
+	Retries int
+	// Timeout, when positive, is the wall time a run may take unless its
+	// job sets "timeoutSeconds".
+	Timeout time.Duration
+	// LostAfter is how long a run's host may stay unreachable before the
+	// run is given up and its order queued again; 0 = DefaultLostAfter.
+	LostAfter time.Duration
+	// LogDir, when set, receives a copy of each finished run's output
+	// (see LogFile).
+	LogDir string
 }
 
 // Summary counts what one dispatch did.
@@ -55,6 +75,8 @@ type Summary struct {
 	Requeued int
 	// Detached counts runs left running on their hosts when ctx ended.
 	Detached int
+	// Adopted counts runs taken over from dispatchers that had died.
+	Adopted int
 	// Unusable maps hosts that were refused for good (e.g. an unknown host
 	// key) to the reason.
 	Unusable map[string]error
@@ -77,18 +99,16 @@ type hostState struct {
 	h         *sshworker.Host
 	status    hostStatus
 	free      []string // free slot names
-	running   map[int64]runningRun
+	running   map[int64]*runHandle
 	busy      bool // a connect or probe is in flight
+	nextAdopt time.Time
+	adopted   bool // orphans were looked for at least once
+	everDown  bool
 	nextProbe time.Time
 	backoff   time.Duration
 	load      float64
 	bored     bool
 	lastErr   error
-}
-
-type runningRun struct {
-	slot string
-	pid  int
 }
 
 // event is what the worker goroutines report to the scheduler loop, which
@@ -133,15 +153,21 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.Dispatcher == "" {
 		opts.Dispatcher = Identity()
 	}
+	if opts.LostAfter <= 0 {
+		opts.LostAfter = DefaultLostAfter
+	}
 	d := &dispatcher{db: store, opts: opts, ev: make(chan event, 64)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
-		hs := &hostState{cfg: h, running: map[int64]runningRun{}}
+		hs := &hostState{cfg: h, running: map[int64]*runHandle{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
 	}
 	if len(d.hosts) == 0 {
 		return d.sum, errors.New("no hosts")
+	}
+	if err := d.register(ctx); err != nil {
+		return d.sum, err
 	}
 	err := d.loop(ctx)
 	d.wg.Wait()
@@ -160,6 +186,10 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 			hs.h.Close()
 		}
 	}
+	// Stopped: whoever dispatches next may adopt the runs left behind at once.
+	if serr := d.db.StopDispatcher(context.WithoutCancel(ctx), d.opts.Dispatcher); serr != nil && err == nil {
+		err = serr
+	}
 	return d.sum, err
 }
 
@@ -172,13 +202,16 @@ func (d *dispatcher) loop(ctx context.Context) error {
 	noWork := false
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	heartbeat := time.NewTicker(heartbeatEvery)
+	defer heartbeat.Stop()
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		d.adopt(runCtx)
 		noWork = d.fill(runCtx)
 		inflight := d.inflight()
-		if !d.opts.Follow && inflight == 0 && noWork {
+		if !d.opts.Follow && inflight == 0 && noWork && d.settled() {
 			n, err := d.db.CountUnassigned(ctx)
 			if err != nil {
 				return err
@@ -197,9 +230,25 @@ func (d *dispatcher) loop(ctx context.Context) error {
 			return ctx.Err()
 		case e := <-d.ev:
 			d.apply(e)
+		case <-heartbeat.C:
+			if err := d.db.Heartbeat(ctx, d.opts.Dispatcher); err != nil && ctx.Err() == nil {
+				d.warnf("%v", err)
+			}
+			d.checkOrders(runCtx)
 		case <-timer.C:
 		}
 	}
+}
+
+// settled reports whether every host that can be reached has been looked
+// at for orphaned runs, so that exiting cannot leave one behind unseen.
+func (d *dispatcher) settled() bool {
+	for _, hs := range d.hosts {
+		if hs.status != hostRefused && !hs.adopted && !hs.everDown {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *dispatcher) inflight() int {
@@ -252,10 +301,11 @@ func (d *dispatcher) fill(ctx context.Context) bool {
 				return true
 			}
 			hs.free = hs.free[1:]
-			hs.running[claim.Order.ID] = runningRun{slot: slot}
+			k := &killer{}
+			hs.running[claim.Order.ID] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
 			d.wg.Add(1)
-			go d.runOne(ctx, hs, slot, claim)
+			go d.runOne(ctx, hs, slot, claim, k)
 		}
 	}
 	return false
@@ -327,8 +377,10 @@ func (d *dispatcher) apply(e event) {
 		}
 		hs.h = e.h
 		hs.nextProbe = time.Time{} // probe at once
+		hs.nextAdopt = time.Time{}
 		hs.status = hostUp
 		hs.bored = false
+		d.saveHost(context.Background(), hs, "up", false)
 	case "probed":
 		hs.busy = false
 		if e.err != nil {
@@ -337,6 +389,9 @@ func (d *dispatcher) apply(e event) {
 		}
 		if hs.status != hostUp || hs.lastErr != nil {
 			d.logf("host %s is up (load %.2f)", hs.cfg.Name, e.probe.Load)
+			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
+			hs.status, hs.lastErr, hs.load = hostUp, nil, e.probe.Load
+			d.saveHost(context.Background(), hs, "up", true)
 		}
 		hs.status, hs.lastErr, hs.backoff = hostUp, nil, 0
 		hs.load = e.probe.Load
@@ -353,7 +408,7 @@ func (d *dispatcher) apply(e event) {
 	case "done":
 		if _, ok := hs.running[e.orderID]; ok {
 			delete(hs.running, e.orderID)
-			hs.free = append(hs.free, e.slot)
+			d.freeSlot(hs, e.slot)
 		}
 		d.countResult(e)
 		if e.res == "requeued" && e.err != nil && hs.status == hostUp {
@@ -377,6 +432,23 @@ func (d *dispatcher) countResult(e event) {
 	}
 }
 
+// freeSlot gives a slot back, unless it is not one of the host's (an
+// adopted run from an older hosts file) or is already free.
+func (d *dispatcher) freeSlot(hs *hostState, slot string) {
+	known := false
+	for _, s := range hs.cfg.SlotNames() {
+		known = known || s == slot
+	}
+	for _, s := range hs.free {
+		if s == slot {
+			return
+		}
+	}
+	if known {
+		hs.free = append(hs.free, slot)
+	}
+}
+
 func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
 	var hk *sshworker.HostKeyError
@@ -389,6 +461,7 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 				msg += "\n  Try: " + hk.Hint()
 			}
 			d.warnf("%s", msg)
+			d.saveHost(context.Background(), hs, "refused", false)
 		}
 		return
 	}
@@ -399,7 +472,9 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	}
 	if hs.status != hostDown {
 		d.warnf("host %s is down: %v (retrying in %s)", hs.cfg.Name, err, hs.backoff.Round(time.Millisecond))
+		d.saveHost(context.Background(), hs, "down", false)
 	}
+	hs.everDown = true
 	hs.status = hostDown
 	hs.bored = false
 	hs.nextProbe = time.Now().Add(hs.backoff)
@@ -423,13 +498,18 @@ func (d *dispatcher) warnf(format string, args ...any) {
 	fmt.Fprintf(d.opts.Warn, "mljob: %s\n", fmt.Sprintf(format, args...))
 }
 
-// Identity names this dispatcher process in the orders it claims.
+// Identity names this dispatcher process in the orders it claims:
+// host:pid:start, unique even when a pid is reused.
 func Identity() string {
+	return hostname() + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
+func hostname() string {
 	name, err := os.Hostname()
 	if err != nil {
-		name = "localhost"
+		return "localhost"
 	}
-	return name + ":" + strconv.Itoa(os.Getpid())
+	return name
 }
 
 // Connect opens a host: the local transport for kind local, else one SSH

@@ -60,11 +60,14 @@ func submit(t *testing.T, d *db.DB, specs ...string) []db.Submitted {
 
 func localOptions(t *testing.T, slots int) dispatch.Options {
 	dir := scriptsDir(t)
+	logs := t.TempDir()
 	return dispatch.Options{
+		LogDir:     logs,
 		Hosts:      []hosts.Host{hosts.LocalHost(slots, python, t.TempDir())},
 		ScriptsDir: dir,
 		DataDir:    filepath.Join(dir, "data"),
 		Poll:       50 * time.Millisecond,
+		Retries:    dispatch.DefaultRetries,
 	}
 }
 

@@ -2,8 +2,12 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
@@ -12,8 +16,52 @@ import (
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
+// killGrace is how long a run gets between SIGTERM and SIGKILL.
+const killGrace = 10 * time.Second
+
+// runHandle is one attempt in flight on a host, as the scheduler sees it.
+type runHandle struct {
+	slot    string
+	pid     int
+	attempt int
+	k       *killer
+}
+
+// killer stops a run at most once and remembers why, so that the outcome
+// says "timeout" or "cancelled" rather than "killed by signal 15".
+type killer struct {
+	mu     sync.Mutex // guards reason
+	reason string
+}
+
+func (k *killer) why() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reason
+}
+
+// kill asks the host to stop the run, once; later calls do nothing.
+func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, reason string) {
+	k.mu.Lock()
+	if k.reason != "" {
+		k.mu.Unlock()
+		return
+	}
+	k.reason = reason
+	k.mu.Unlock()
+	d.logf("run %s on %s: %s, killing it", id, hs.cfg.Name, reason)
+	h := hs.h
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := h.Kill(ctx, id, killGrace); err != nil && ctx.Err() == nil {
+			d.warnf("kill run %s on %s: %v", id, hs.cfg.Name, err)
+		}
+	}()
+}
+
 // runOne runs one claimed attempt on hs and records what became of it.
-func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim) {
+func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
 	// State is saved even after ctx ends: an interrupted dispatcher must
 	// still write down what it knows.
@@ -30,11 +78,13 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}, &d.files)
 	if err != nil {
 		// The job's own files are missing or bad here: no host can run it.
-		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()})
+		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
 		d.send(ctx, done)
 		return
 	}
 
+	timeout := d.timeoutOf(c.Job)
+	var timer *time.Timer
 	startedCalled := false
 	started := func(s run.Started) {
 		startedCalled = true
@@ -42,36 +92,149 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 			d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 		}
 		d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
+		if timeout > 0 {
+			timer = time.AfterFunc(timeout, func() {
+				d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
+			})
+		}
 		d.send(ctx, event{host: hs, kind: "started", orderID: o.ID, pid: s.PID})
 	}
 	res, err := hs.h.Run(ctx, spec, started)
-	for err != nil && startedCalled && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
-		// The run goes on without us: wait for the host to come back and
-		// reattach to the run dir.
-		d.warnf("order %d on %s: connection lost while waiting (%v); reattaching", o.ID, hs.cfg.Name, err)
-		if !sleepCtx(ctx, d.opts.Poll) {
-			break
-		}
-		res, err = hs.h.Attach(ctx, spec.ID, spec.StdoutTail, spec.StderrTail, nil)
+	if err != nil && startedCalled && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+		res, err = d.reattach(ctx, hs, o, spec.ID)
+	}
+	if timer != nil {
+		timer.Stop()
 	}
 	switch {
 	case err == nil:
-		done.res = d.record(saveCtx, hs, o, pyexec.ParseOutcome(res))
+		done.res = d.finish(saveCtx, hs, o, res, k)
 	case ctx.Err() != nil && startedCalled:
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		done.res = "detached"
-	case !startedCalled:
+	case !startedCalled || errors.Is(err, errHostLost):
 		done.res, done.err = d.release(saveCtx, hs, o, err), err
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
-		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: reason})
+		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 	}
 	d.send(ctx, done)
 }
 
+// attachOne waits again for an attempt adopted from a dispatcher that died
+// (or from this one's earlier life), and records what became of it.
+func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
+	defer d.wg.Done()
+	saveCtx := context.WithoutCancel(ctx)
+	o := c.Order
+	id := pyexec.RunID(o.ID, o.Attempt)
+	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
+	if o.State == db.StateCancelled {
+		d.kill(ctx, hs, k, id, "cancelled")
+	}
+	var timer *time.Timer
+	if timeout := d.timeoutOf(c.Job); timeout > 0 && !o.StartedAt.IsZero() {
+		timer = time.AfterFunc(max(time.Until(o.StartedAt.Add(timeout)), 0), func() {
+			d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout))
+		})
+	}
+	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
+		if o.State == db.StateAssigned {
+			// The earlier dispatcher died between the start and its record.
+			if err := d.db.MarkRunning(saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
+			}
+		}
+		d.send(ctx, event{host: hs, kind: "started", orderID: o.ID, pid: s.PID})
+	})
+	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+		res, err = d.reattach(ctx, hs, o, id)
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
+		res.At = o.StartedAt // the duration counts from the real start
+	}
+	switch {
+	case err == nil:
+		done.res = d.finish(saveCtx, hs, o, res, k)
+	case ctx.Err() != nil:
+		done.res = "detached"
+	case errors.Is(err, sshworker.ErrNotStarted):
+		if o.State == db.StateCancelled {
+			done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "cancelled before it started"}, run.Result{})
+		} else {
+			done.res, done.err = d.release(saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
+		}
+	case errors.Is(err, errHostLost):
+		done.res, done.err = d.release(saveCtx, hs, o, err), err
+	default:
+		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
+	}
+	d.send(ctx, done)
+}
+
+// errHostLost ends the wait on a run whose host has not answered for
+// Options.LostAfter: the order is queued again as a new attempt.
+var errHostLost = errors.New("host unreachable")
+
+// reattach waits for the host to answer again after the connection dropped
+// mid-run, then waits on the run from its run dir. It gives up after
+// LostAfter without an answer.
+func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id string) (run.Result, error) {
+	lostSince := time.Now()
+	backoff := d.opts.Poll
+	for {
+		d.warnf("order %d on %s: connection lost while waiting; the run goes on there, reattaching", o.ID, hs.cfg.Name)
+		if !sleepCtx(ctx, backoff) {
+			return run.Result{}, ctx.Err()
+		}
+		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
+		if err == nil || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
+			return res, err
+		}
+		if time.Since(lostSince) >= d.opts.LostAfter {
+			return run.Result{}, fmt.Errorf("%w for %s", errHostLost, d.opts.LostAfter)
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// isDialError tells a host that does not answer from other errors.
+func isDialError(err error) bool {
+	var hk *sshworker.HostKeyError
+	return err != nil && !errors.As(err, &hk) && !errors.Is(err, sshworker.ErrAuth) &&
+		!errors.Is(err, sshworker.ErrNotStarted) && !errors.Is(err, sshworker.ErrRunDirUsed) && !isExit(err)
+}
+
+func isExit(err error) bool {
+	var ee *sshworker.ExitError
+	return errors.As(err, &ee)
+}
+
+// finish turns a finished run into the attempt's outcome: recorded, or,
+// for a run lost with its host, the order queued again.
+func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res run.Result, k *killer) string {
+	d.keepLogs(o, res)
+	why := k.why()
+	if res.Lost && why == "" {
+		return d.release(ctx, hs, o, errors.New("lost: the run ended without an exit code (its host restarted, or it was killed from outside)"))
+	}
+	out := pyexec.ParseOutcome(res)
+	if why != "" {
+		out.Succeeded = false
+		out.Error = why
+		if res.Lost {
+			out.Error += " (killed)"
+		}
+	}
+	return d.record(ctx, hs, o, out, res)
+}
+
 // record writes the outcome of an attempt; it returns "succeeded" or "failed".
-func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome) string {
+func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome, res run.Result) string {
 	rec := db.Outcome{
 		OrderID: o.ID, JobID: o.JobID, Attempt: o.Attempt, Host: hs.cfg.Name,
 		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
@@ -93,12 +256,13 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	return "failed"
 }
 
-// release hands an attempt that never started back to the queue, or fails
-// the order once it has failed to start too often.
+// release hands an attempt lost to infrastructure back to the queue, or
+// fails the order once it has used up its retries.
 func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cause error) string {
-	reason := fmt.Sprintf("start on %s: %v", hs.cfg.Name, cause)
-	if o.Attempt >= maxInfraErrors {
-		if err := d.db.FailOrder(ctx, o.ID, o.Attempt, reason+fmt.Sprintf(" (attempt %d, giving up)", o.Attempt)); err != nil {
+	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
+	if o.InfraFailures >= d.opts.Retries {
+		reason += fmt.Sprintf(" (attempt %d; no retries left of %d)", o.Attempt, d.opts.Retries)
+		if err := d.db.FailOrder(ctx, o.ID, o.Attempt, reason); err != nil {
 			d.warnf("order %d: fail: %v", o.ID, err)
 		}
 		d.warnf("order %d failed: %s", o.ID, oneLine(reason))
@@ -106,9 +270,42 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	}
 	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
 		d.warnf("order %d: requeue: %v", o.ID, err)
+		return "failed"
 	}
 	d.logf("order %d requeued: %s", o.ID, oneLine(reason))
 	return "requeued"
+}
+
+// keepLogs copies what came back of a finished run's output to the log dir.
+func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
+	if d.opts.LogDir == "" {
+		return
+	}
+	for _, s := range []struct {
+		name string
+		data []byte
+	}{{"stdout", res.Stdout}, {"stderr", res.Stderr}} {
+		path := LogFile(d.opts.LogDir, o.ID, o.Attempt, s.name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			d.warnf("keep logs of order %d: %v", o.ID, err)
+			return
+		}
+		if err := os.WriteFile(path, s.data, 0o600); err != nil {
+			d.warnf("keep logs of order %d: %v", o.ID, err)
+			return
+		}
+	}
+}
+
+// timeoutOf is the job's "timeoutSeconds" field, else Options.Timeout.
+func (d *dispatcher) timeoutOf(j db.Job) time.Duration {
+	var f struct {
+		TimeoutSeconds *float64 `json:"timeoutSeconds"`
+	}
+	if json.Unmarshal(j.Spec, &f) == nil && f.TimeoutSeconds != nil && *f.TimeoutSeconds > 0 {
+		return time.Duration(*f.TimeoutSeconds * float64(time.Second))
+	}
+	return d.opts.Timeout
 }
 
 func lossText(o pyexec.Outcome) string {

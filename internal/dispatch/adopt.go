@@ -1,0 +1,124 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/pyexec"
+)
+
+// register records this dispatcher and marks stopped the dispatchers of
+// this machine whose process is gone (killed, or the machine slept through
+// their heartbeat), so their runs can be adopted at once.
+func (d *dispatcher) register(ctx context.Context) error {
+	if err := d.db.RegisterDispatcher(ctx, d.opts.Dispatcher, hostname(), os.Getpid()); err != nil {
+		return err
+	}
+	return d.reapDead(ctx)
+}
+
+func (d *dispatcher) reapDead(ctx context.Context) error {
+	all, err := d.db.Dispatchers(ctx)
+	if err != nil {
+		return err
+	}
+	me := hostname()
+	for _, o := range all {
+		if o.ID == d.opts.Dispatcher || o.Hostname != me || processAlive(o.PID) {
+			continue
+		}
+		if err := d.db.StopDispatcher(ctx, o.ID); err != nil {
+			return err
+		}
+		d.logf("dispatcher %s is gone; its runs will be adopted", o.ID)
+	}
+	return nil
+}
+
+// processAlive reports whether a process of this machine exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// adopt takes over, on each up host, the orders whose dispatcher died, and
+// waits on their runs again.
+func (d *dispatcher) adopt(ctx context.Context) {
+	now := time.Now()
+	for _, hs := range d.hosts {
+		if hs.status != hostUp || hs.h == nil || now.Before(hs.nextAdopt) {
+			continue
+		}
+		hs.nextAdopt = now.Add(adoptEvery)
+		if err := d.reapDead(ctx); err != nil {
+			d.warnf("%v", err)
+			return
+		}
+		claims, err := d.db.AdoptOrders(ctx, d.opts.Dispatcher, []string{hs.cfg.Name}, now.Add(-staleAfter))
+		if err != nil {
+			if ctx.Err() == nil {
+				d.warnf("%v", err)
+			}
+			continue
+		}
+		hs.adopted = true
+		for i := range claims {
+			c := claims[i]
+			if _, ok := hs.running[c.Order.ID]; ok {
+				continue
+			}
+			slot := c.Order.Slot
+			for j, s := range hs.free {
+				if s == slot {
+					hs.free = append(hs.free[:j], hs.free[j+1:]...)
+					break
+				}
+			}
+			k := &killer{}
+			hs.running[c.Order.ID] = &runHandle{slot: slot, pid: c.Order.PID, attempt: c.Order.Attempt, k: k}
+			d.sum.Adopted++
+			d.logf("order %d attempt %d on %s adopted: reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
+			d.wg.Add(1)
+			go d.attachOne(ctx, hs, slot, &c, k)
+		}
+	}
+}
+
+// checkOrders kills the runs whose order was cancelled, or finished by
+// another attempt, since they started.
+func (d *dispatcher) checkOrders(ctx context.Context) {
+	var ids []int64
+	for _, hs := range d.hosts {
+		for id := range hs.running {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	states, err := d.db.OrderStates(ctx, ids)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.warnf("%v", err)
+		}
+		return
+	}
+	for _, hs := range d.hosts {
+		for id, r := range hs.running {
+			o, ok := states[id]
+			if !ok || hs.h == nil {
+				continue
+			}
+			switch {
+			case o.State == db.StateCancelled:
+				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "cancelled")
+			case o.Attempt != r.attempt:
+				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "superseded by another attempt")
+			}
+		}
+	}
+}

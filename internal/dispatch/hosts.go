@@ -1,0 +1,54 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// OpenHost connects to a host by name as the last dispatcher recorded it,
+// for commands that run without a hosts file (cancel, logs).
+func OpenHost(ctx context.Context, store *db.DB, name string) (*sshworker.Host, error) {
+	rec, err := store.Host(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var h hosts.Host
+	if err := json.Unmarshal(rec.Config, &h); err != nil {
+		return nil, fmt.Errorf("host %s: stored entry: %w", name, err)
+	}
+	return Connect(ctx, h)
+}
+
+// saveHost records a host's entry and state for OpenHost and for status.
+func (d *dispatcher) saveHost(ctx context.Context, hs *hostState, status string, seen bool) {
+	config, err := json.Marshal(hs.cfg)
+	if err != nil {
+		d.warnf("save host %s: %v", hs.cfg.Name, err)
+		return
+	}
+	var load *float64
+	if seen {
+		l := hs.load
+		load = &l
+	}
+	lastErr := ""
+	if hs.lastErr != nil {
+		lastErr = hs.lastErr.Error()
+	}
+	if err := d.db.SaveHost(ctx, hs.cfg.Name, config, status, load, lastErr, seen); err != nil {
+		d.warnf("%v", err)
+	}
+}
+
+// LogFile is where a finished attempt's stream ("stdout" or "stderr") is
+// kept on this machine: <logDir>/<order>-<attempt>/<stream>.
+func LogFile(logDir string, orderID int64, attempt int, stream string) string {
+	return filepath.Join(logDir, strconv.FormatInt(orderID, 10)+"-"+strconv.Itoa(attempt), stream)
+}
