@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,7 +136,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	}
 	start := time.Now()
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
-		Hosts: hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
+		BeforeRecord: crashHook(os.Getenv(crashEnv)),
+		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: errOut,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter,
 		LogDir: filepath.Join(filepath.Dir(dbPath), "logs"),
@@ -159,4 +162,19 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}
 	}
 	return err
+}
+
+// crashEnv names an order id before whose outcome is written dispatch
+// dies at once, as if killed: a test hook for recovery tests, never set in use.
+const crashEnv = "MLJOB_TEST_CRASH_BEFORE_RECORD"
+
+func crashHook(order string) func(int64) {
+	if order == "" {
+		return nil
+	}
+	return func(id int64) {
+		if strconv.FormatInt(id, 10) == order {
+			os.Exit(137) // WARNING: test hook only: simulates kill -9 at this point
+		}
+	}
 }

@@ -65,6 +65,9 @@ type Options struct {
 	// LogDir, when set, receives a copy of each finished run's output
 	// (see LogFile).
 	LogDir string
+	// BeforeRecord, when set, is called just before an outcome is written:
+	// a crash point for tests of recovery.
+	BeforeRecord func(orderID int64)
 }
 
 // Summary counts what one dispatch did.

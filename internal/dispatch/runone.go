@@ -241,6 +241,9 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
 		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
 	}
+	if d.opts.BeforeRecord != nil {
+		d.opts.BeforeRecord(o.ID)
+	}
 	recorded, err := d.db.RecordOutcome(ctx, rec)
 	if err != nil {
 		d.warnf("order %d on %s: record outcome: %v", o.ID, hs.cfg.Name, err)
