@@ -97,6 +97,9 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newOutcomesCmd(a),
 		newStatusCmd(a),
 		newShowCmd(a),
+		newCancelCmd(a),
+		newRetryCmd(a),
+		newLogsCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+const (
+	// killGrace is how long a cancelled run gets between SIGTERM and
+	// SIGKILL: long enough for a trainer to save a checkpoint.
+	killGrace = 10 * time.Second
+	// killTimeout bounds connecting to a host and killing there, so an
+	// unreachable host cannot hang cancel; the dispatchers kill later.
+	killTimeout = 20 * time.Second
+)
+
+// Actions cancel reports per order.
+const (
+	actionCancelled   = "cancelled"    // it was waiting: nothing ran
+	actionKilled      = "killed"       // its run was stopped just now
+	actionKillPending = "kill pending" // a dispatcher will stop its run
+)
+
+type cancelOptions struct {
+	app     *app
+	ids     []int64
+	byOrder bool
+	project string
+	output  string
+	// openHost connects to a host as the last dispatcher recorded it.
+	openHost func(ctx context.Context, store *db.DB, name string) (*sshworker.Host, error)
+}
+
+func newCancelCmd(a *app) *cobra.Command {
+	opts := &cancelOptions{app: a, openHost: dispatch.OpenHost}
+	cmd := &cobra.Command{
+		Use:   "cancel [ID]... [--order] [--project P]",
+		Short: "Cancel queued or running jobs",
+		Long: `Cancel stops jobs that have not finished: IDs are job ids (order ids with
+--order); --project adds every order of a project. Waiting orders are
+cancelled at once. The runs of assigned or running orders are killed on their
+host (SIGTERM to the run's process group, SIGKILL 10s later); when the host
+cannot be reached now, the order is cancelled all the same and the next
+dispatcher that reaches the host kills the run. Finished orders are left alone.
+
+It prints each order it cancelled with its previous state and the action:
+"cancelled", "killed" or "kill pending".
+
+Exit codes: 0 ok, 1 error (e.g. nothing to cancel), 2 usage error.`,
+		Example: `  mljob cancel 12 13
+  mljob cancel --order 40
+  mljob cancel --project wine_data -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(cmd, args, opts.byOrder)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 && opts.project == "" {
+				return usagef(cmd, "nothing named: give job ids (order ids with --order) or --project")
+			}
+			opts.ids = ids
+			return runCancel(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.byOrder, "order", false, "IDs are order ids, not job ids")
+	cmd.Flags().StringVar(&opts.project, "project", "", "also every order of this project")
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+// parseIDs reads positional job or order ids.
+func parseIDs(cmd *cobra.Command, args []string, byOrder bool) ([]int64, error) {
+	what := "a job"
+	if byOrder {
+		what = "an order"
+	}
+	ids := make([]int64, 0, len(args))
+	for _, a := range args {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			return nil, usagef(cmd, "%q is not %s id (a positive integer)", a, what)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// selection builds the db selection from ids (job or order ids) and a project.
+func selection(ids []int64, byOrder bool, project string) db.Selection {
+	if byOrder {
+		return db.Selection{OrderIDs: ids, Project: project}
+	}
+	return db.Selection{JobIDs: ids, Project: project}
+}
+
+// cancelRow is one line of cancel's output.
+type cancelRow struct {
+	OrderID       int64  `json:"orderId"`
+	JobID         int64  `json:"jobId"`
+	PreviousState string `json:"previousState"`
+	Action        string `json:"action"`
+
+	host string
+	why  string // why a kill is pending
+}
+
+func runCancel(ctx context.Context, opts *cancelOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	orders, err := store.CancelOrders(ctx, selection(opts.ids, opts.byOrder, opts.project))
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	errOut := opts.app.io.ErrOut
+	warnUnmatched(errOut, orders, opts.ids, opts.byOrder, "nothing to cancel (no such id, or already finished)")
+	if len(orders) == 0 {
+		return &userError{
+			msg:  "nothing to cancel: no named order is waiting, assigned or running",
+			hint: "see what is queued and running with: mljob status; a job's orders with: mljob show JOB",
+		}
+	}
+
+	rows := make([]cancelRow, len(orders))
+	byHost := map[string][]int{}
+	for i, o := range orders {
+		rows[i] = cancelRow{OrderID: o.ID, JobID: o.JobID, PreviousState: string(o.State), Action: actionCancelled, host: o.Host}
+		if o.State == db.StateAssigned || o.State == db.StateRunning {
+			byHost[o.Host] = append(byHost[o.Host], i)
+		}
+	}
+	// The orders are cancelled already: from here on, a failure only
+	// delays the kill. The kill outlives an interrupt of this command by
+	// no more than killTimeout.
+	killCtx, cancel := context.WithTimeout(ctx, killTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for host, idx := range byHost {
+		wg.Go(func() { killOnHost(killCtx, opts, store, host, idx, orders, rows) })
+	}
+	wg.Wait()
+
+	t := table{
+		headers: []string{"ORDER", "JOB", "PREVIOUS", "ACTION"},
+		keys:    []string{"orderId", "jobId", "previousState", "action"},
+		numeric: map[int]bool{0: true, 1: true},
+	}
+	for _, r := range rows {
+		t.rows = append(t.rows, []string{strconv.FormatInt(r.OrderID, 10), strconv.FormatInt(r.JobID, 10), r.PreviousState, r.Action})
+	}
+	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	for _, r := range rows {
+		if r.Action == actionKillPending {
+			fmt.Fprintf(errOut, "Order %d: its run on %s will be killed by the next dispatcher that reaches %s (the order is cancelled already): %s\n",
+				r.OrderID, r.host, r.host, r.why)
+		}
+	}
+	return nil
+}
+
+// killOnHost kills the runs of orders[idx] on host, one connection for
+// all, and sets their rows' actions. Each row is written by one goroutine.
+func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host string, idx []int, orders []db.Order, rows []cancelRow) {
+	pending := func(i int, why string) {
+		rows[i].Action, rows[i].why = actionKillPending, why
+	}
+	if host == "" {
+		for _, i := range idx {
+			pending(i, "no host recorded for its attempt")
+		}
+		return
+	}
+	h, err := opts.openHost(ctx, store, host)
+	if err != nil {
+		for _, i := range idx {
+			pending(i, "cannot reach the host now: "+err.Error())
+		}
+		return
+	}
+	defer h.Close()
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Go(func() {
+			o := orders[i]
+			err := h.Kill(ctx, pyexec.RunID(o.ID, o.Attempt), killGrace)
+			switch {
+			case err == nil:
+				rows[i].Action = actionKilled
+			case errors.Is(err, sshworker.ErrNotStarted):
+				// Claimed but not started yet: the dispatcher starting it
+				// finds the order cancelled.
+				pending(i, "its run has not started yet")
+			default:
+				pending(i, err.Error())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// warnUnmatched tells, on w, which of the named ids no returned order
+// matched.
+func warnUnmatched(w io.Writer, orders []db.Order, ids []int64, byOrder bool, why string) {
+	what := "Job"
+	if byOrder {
+		what = "Order"
+	}
+	for _, id := range ids {
+		found := slices.ContainsFunc(orders, func(o db.Order) bool {
+			if byOrder {
+				return o.ID == id
+			}
+			return o.JobID == id
+		})
+		if !found {
+			fmt.Fprintf(w, "%s %d: %s.\n", what, id, why)
+		}
+	}
+}

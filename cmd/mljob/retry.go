@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+)
+
+type retryOptions struct {
+	app     *app
+	ids     []int64
+	byOrder bool
+	failed  bool
+	project string
+	output  string
+}
+
+func newRetryCmd(a *app) *cobra.Command {
+	opts := &retryOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "retry [ID]... [--order] | --failed [--project P]",
+		Short: "Queue failed or cancelled jobs again",
+		Long: `Retry puts failed or cancelled jobs back in the queue: IDs are job ids
+(order ids with --order); --project adds the orders of a project; --failed
+keeps only failed orders, and alone retries every failed order. The next
+dispatch runs them as a new attempt; earlier attempts and their outcomes
+are kept (see mljob show JOB).
+
+A cancelled order whose run is still being stopped is skipped until its
+outcome is recorded.
+
+Exit codes: 0 ok, 1 error (e.g. nothing to retry), 2 usage error.`,
+		Example: `  mljob retry 12
+  mljob retry --failed
+  mljob retry --failed --project wine_data -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(cmd, args, opts.byOrder)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 && opts.project == "" && !opts.failed {
+				return usagef(cmd, "nothing named: give job ids (order ids with --order), --project or --failed")
+			}
+			opts.ids = ids
+			return runRetry(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.byOrder, "order", false, "IDs are order ids, not job ids")
+	cmd.Flags().BoolVar(&opts.failed, "failed", false, "only failed orders (alone: every failed order)")
+	cmd.Flags().StringVar(&opts.project, "project", "", "also the orders of this project")
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+// retryRow is one line of retry's output.
+type retryRow struct {
+	OrderID       int64  `json:"orderId"`
+	JobID         int64  `json:"jobId"`
+	PreviousState string `json:"previousState"`
+	// Attempts counts the attempts so far; the next run is attempt
+	// Attempts+1.
+	Attempts int `json:"attempts"`
+}
+
+func runRetry(ctx context.Context, opts *retryOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var orders []db.Order
+	if len(opts.ids) == 0 && opts.project == "" {
+		// --failed alone: every project's failed orders. A Selection
+		// names orders explicitly, so go project by project.
+		counts, err := store.StateCounts(ctx)
+		if err != nil {
+			return fmt.Errorf("retry: %w", err)
+		}
+		for _, c := range counts {
+			if c.State != db.StateFailed {
+				continue
+			}
+			got, err := store.RetryOrders(ctx, db.Selection{Project: c.Project}, true)
+			if err != nil {
+				return fmt.Errorf("retry: %w", err)
+			}
+			orders = append(orders, got...)
+		}
+	} else {
+		orders, err = store.RetryOrders(ctx, selection(opts.ids, opts.byOrder, opts.project), opts.failed)
+		if err != nil {
+			return fmt.Errorf("retry: %w", err)
+		}
+	}
+	errOut := opts.app.io.ErrOut
+	why := "nothing to retry (no such id, not failed or cancelled, or its run is still being stopped)"
+	if opts.failed {
+		why = "nothing to retry (no such id, or not failed)"
+	}
+	warnUnmatched(errOut, orders, opts.ids, opts.byOrder, why)
+	if len(orders) == 0 {
+		return &userError{
+			msg:  "nothing to retry: no named order is failed or cancelled",
+			hint: "see each project's states with: mljob status; a job's attempts with: mljob show JOB",
+		}
+	}
+	rows := make([]retryRow, len(orders))
+	t := table{
+		headers: []string{"ORDER", "JOB", "PREVIOUS", "ATTEMPTS"},
+		keys:    []string{"orderId", "jobId", "previousState", "attempts"},
+		numeric: map[int]bool{0: true, 1: true, 3: true},
+	}
+	for i, o := range orders {
+		rows[i] = retryRow{OrderID: o.ID, JobID: o.JobID, PreviousState: string(o.State), Attempts: o.Attempt}
+		t.rows = append(t.rows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10), string(o.State), strconv.Itoa(o.Attempt)})
+	}
+	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	fmt.Fprintf(errOut, "Queued %d order(s) again. Run them with: mljob dispatch\n", len(orders))
+	return nil
+}
