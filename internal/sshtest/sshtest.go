@@ -25,10 +25,11 @@ const (
 	bindAttempts   = 5
 )
 
-// Server is one sshd on 127.0.0.1, a simulated host.
+// Server is one sshd, a simulated host: on 127.0.0.1 unless Options say
+// otherwise.
 type Server struct {
 	Name string // "host1", "host2", ...
-	Host string // always "127.0.0.1"
+	Host string // Options.Address, "127.0.0.1" by default
 	Port int
 
 	Dir     string // its temp dir: host keys, sshd_config, authorized_keys
@@ -48,8 +49,9 @@ type Server struct {
 	hostPubs map[string]string // ssh-keygen -t type -> "type AAAA..." public key
 	log      logBuffer
 
-	mu  sync.Mutex // guards run
-	run *daemon    // nil when stopped
+	mu      sync.Mutex // guards run and orphans
+	run     *daemon    // nil when stopped
+	orphans []proc     // session processes a Crash left running
 }
 
 // Options changes how Start sets up the daemons.
@@ -62,6 +64,14 @@ type Options struct {
 	// ExtraHostKeyTypes adds host keys of these ssh-keygen -t types (such as
 	// "rsa" or "ecdsa") next to the ed25519 one every daemon has.
 	ExtraHostKeyTypes []string
+
+	// Address is the address the daemons listen on; "" = 127.0.0.1. Any
+	// other address must exist on the machine, or in Netns.
+	Address string
+
+	// Netns, when set, starts the daemons inside that network namespace
+	// (ip netns exec), so that a test can cut their link (see Netns).
+	Netns string
 }
 
 // Keys is the client side shared by a set of servers.
@@ -133,8 +143,12 @@ func Start(tb testing.TB, n int, opts Options) ([]*Server, Keys) {
 // config is written once the port is known.
 func newServer(tb testing.TB, dir, sshd, clientPub string, opts Options) *Server {
 	tb.Helper()
+	addr := opts.Address
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
 	s := &Server{
-		Host:         "127.0.0.1",
+		Host:         addr,
 		Dir:          dir,
 		Workdir:      filepath.Join(dir, "work"),
 		HostKeyLines: map[string]string{},
@@ -166,7 +180,7 @@ func (s *Server) hostKeyFile(keyType string) string {
 func sshdConfig(s *Server, port int) string {
 	opts := s.opts
 	var b strings.Builder
-	fmt.Fprintf(&b, "Port %d\nListenAddress 127.0.0.1\n", port)
+	fmt.Fprintf(&b, "Port %d\nListenAddress %s\n", port, s.Host)
 	fmt.Fprintf(&b, "HostKey %q\n", s.hostKeyFile("ed25519"))
 	for _, t := range opts.ExtraHostKeyTypes {
 		fmt.Fprintf(&b, "HostKey %q\n", s.hostKeyFile(t))
@@ -251,7 +265,12 @@ func (s *Server) start() error {
 	}
 	// -D: stay in the foreground so we own the process; -e: log to stderr,
 	// which we read for readiness and keep for failure reports.
-	cmd := exec.Command(s.sshd, "-D", "-e", "-f", s.config)
+	argv := []string{s.sshd, "-D", "-e", "-f", s.config}
+	if s.opts.Netns != "" {
+		// ip execs sshd in place, so the pid we hold is the daemon's.
+		argv = append([]string{mustIP(), "netns", "exec", s.opts.Netns}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		r.Close()
@@ -329,8 +348,31 @@ func (d *daemon) drain() {
 }
 
 // Stop kills the daemon and all its connections and sessions, as a host
-// that vanishes would, and waits for them. It is idempotent.
+// that vanishes would, and waits for them. The processes its sessions
+// started (detached runs included) die with it, and so do those an earlier
+// Crash left running: a Stop is a reboot. It is idempotent.
 func (s *Server) Stop() {
+	s.mu.Lock()
+	d := s.run
+	s.run = nil
+	orphans := s.orphans
+	s.orphans = nil
+	s.mu.Unlock()
+	if d != nil {
+		d.kill()
+	}
+	for _, p := range orphans {
+		if p.same() {
+			killTree(p.pid)
+		}
+	}
+}
+
+// Restart starts the daemon again on the same port with the same keys,
+// stopping it first if it runs. What a Crash left running is left alone:
+// Crash then Restart is an sshd restart, not a reboot.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
 	s.mu.Lock()
 	d := s.run
 	s.run = nil
@@ -338,13 +380,6 @@ func (s *Server) Stop() {
 	if d != nil {
 		d.kill()
 	}
-}
-
-// Restart starts the daemon again on the same port with the same keys,
-// stopping it first if it runs.
-func (s *Server) Restart(tb testing.TB) {
-	tb.Helper()
-	s.Stop()
 	s.log.Write([]byte("--- sshtest: restart ---\n"))
 	if err := s.start(); err != nil {
 		tb.Fatalf("sshtest: restart %s: %v\n%s", s.Name, err, s.Log())

@@ -1,0 +1,113 @@
+package sshtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// Netns is a network namespace joined to this one by a veth pair on a
+// private /30 (in 10.231.0.0/16) that exists only between the two ends:
+// traffic to Addr reaches nothing but what the test starts in the
+// namespace. Down and Up cut and restore the link, a network partition
+// that leaves the processes on both sides running.
+type Netns struct {
+	Name     string // the namespace, for Options.Netns
+	Link     string // the veth end in this namespace, which Down and Up switch
+	HostAddr string // this side's address
+	Addr     string // the address inside the namespace, for Options.Address
+}
+
+// netnsSeq tells apart the namespaces of one test process.
+var netnsSeq atomic.Int32
+
+// NewNetns creates a namespace and its link and registers a cleanup that
+// deletes both. It needs root and iproute2's ip: without ip it fails when
+// CI is set and skips loudly otherwise; as a non-root user, or where the
+// kernel or a sandbox refuses namespaces, it skips with the reason.
+func NewNetns(tb testing.TB) *Netns {
+	tb.Helper()
+	if _, err := lookPath("ip"); err != nil {
+		msg := "NETNS TEST NOT RUN: ip not found; install iproute2"
+		if inCI() {
+			tb.Fatalf("%s (CI is set, so this is a failure)", msg)
+		}
+		tb.Skipf("%s (set CI=true to make this a failure)", msg)
+	}
+	if os.Geteuid() != 0 {
+		tb.Skipf("NETNS TEST NOT RUN: network namespaces need root (euid %d)", os.Geteuid())
+	}
+	// The pid spreads concurrent test processes over the /16; seq tells
+	// apart the namespaces of this one.
+	idx := (os.Getpid()%2048)*8 + int(netnsSeq.Add(1)%8)
+	base := idx * 4
+	n := &Netns{
+		Name:     fmt.Sprintf("mljob-test-%d", idx),
+		Link:     fmt.Sprintf("mjh%d", idx),
+		HostAddr: fmt.Sprintf("10.231.%d.%d", base/256, base%256+1),
+		Addr:     fmt.Sprintf("10.231.%d.%d", base/256, base%256+2),
+	}
+	peer := fmt.Sprintf("mjp%d", idx)
+	if out, err := ipCmd("netns", "add", n.Name); err != nil {
+		if strings.Contains(out, "Operation not permitted") || strings.Contains(out, "Permission denied") {
+			tb.Skipf("NETNS TEST NOT RUN: the kernel or sandbox refuses network namespaces: ip netns add: %v: %s", err, out)
+		}
+		tb.Fatalf("sshtest: ip netns add %s: %v: %s", n.Name, err, out)
+	}
+	tb.Cleanup(func() {
+		// Deleting the namespace deletes the veth end in it, and so the
+		// pair; the link delete covers a setup that failed half way.
+		if out, err := ipCmd("netns", "del", n.Name); err != nil {
+			tb.Errorf("sshtest: ip netns del %s: %v: %s", n.Name, err, out)
+		}
+		_, _ = ipCmd("link", "del", n.Link)
+	})
+	for _, args := range [][]string{
+		{"link", "add", n.Link, "type", "veth", "peer", "name", peer},
+		{"link", "set", peer, "netns", n.Name},
+		{"addr", "add", n.HostAddr + "/30", "dev", n.Link},
+		{"link", "set", n.Link, "up"},
+		{"-n", n.Name, "addr", "add", n.Addr + "/30", "dev", peer},
+		{"-n", n.Name, "link", "set", peer, "up"},
+		{"-n", n.Name, "link", "set", "lo", "up"},
+	} {
+		if out, err := ipCmd(args...); err != nil {
+			tb.Fatalf("sshtest: ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return n
+}
+
+// Down cuts the link: packets to and from the namespace are dropped, and
+// established connections stall without a reset.
+func (n *Netns) Down(tb testing.TB) {
+	tb.Helper()
+	if out, err := ipCmd("link", "set", n.Link, "down"); err != nil {
+		tb.Fatalf("sshtest: link %s down: %v: %s", n.Link, err, out)
+	}
+}
+
+// Up restores the link; the kernel puts the /30's route back with it.
+func (n *Netns) Up(tb testing.TB) {
+	tb.Helper()
+	if out, err := ipCmd("link", "set", n.Link, "up"); err != nil {
+		tb.Fatalf("sshtest: link %s up: %v: %s", n.Link, err, out)
+	}
+}
+
+func ipCmd(args ...string) (string, error) {
+	out, err := exec.Command(mustIP(), args...).CombinedOutput()
+	return string(out), err
+}
+
+// mustIP is the path of iproute2's ip, or "ip" for exec to report.
+func mustIP() string {
+	p, err := lookPath("ip")
+	if err != nil {
+		return "ip"
+	}
+	return p
+}
