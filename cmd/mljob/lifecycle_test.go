@@ -12,6 +12,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/pyexec"
+	runspec "github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshworker"
 )
 
 // The lifecycle tests drive cancel, retry and logs end to end: the mljob
@@ -302,5 +307,113 @@ func TestE2ERetryFailed(t *testing.T) {
 	}
 	if r := c.mustRun("logs", fmt.Sprint(subs[0].OrderID), "--stderr", "--attempt", "1"); r.stdout != "not ready\n" {
 		t.Errorf("logs of the failed attempt printed %q, want %q", r.stdout, "not ready\n")
+	}
+}
+
+// TestRunCancel checks cancel's action for each kind of order, in process,
+// with runs started for real on this machine through the Local transport.
+func TestRunCancel(t *testing.T) {
+	unreachable := errors.New("dial tcp 127.0.0.1:1: connection refused")
+	tests := []struct {
+		name       string
+		claim      bool // claim the order for host h1
+		start      bool // start its run (implies claim)
+		reachable  bool // openHost succeeds
+		wantAction string
+		wantErrOut string // a line ErrOut must hold; "" = ErrOut empty
+	}{
+		{name: "waiting", wantAction: "cancelled"},
+		{name: "running, host reachable", claim: true, start: true, reachable: true, wantAction: "killed"},
+		{name: "running, host unreachable", claim: true, start: true, wantAction: "kill pending",
+			wantErrOut: "its run on h1 will be killed by the next dispatcher that reaches h1 (the order is cancelled already): cannot reach the host now: " + unreachable.Error()},
+		{name: "assigned, not started", claim: true, reachable: true, wantAction: "kill pending",
+			wantErrOut: "its run has not started yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			dbPath := filepath.Join(dir, "mljob.db")
+			workdir := filepath.Join(dir, "host")
+			store, err := db.Open(ctx, dbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			subs, err := store.SubmitJobs(ctx, []db.NewJob{{Project: "p", Script: "echo.py", Spec: []byte(`{}`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sshworker.NewHost("h1", sshworker.Local{}, workdir)
+			prev := "unassigned"
+			pgid := 0
+			if tt.claim || tt.start {
+				c, err := store.ClaimOrder(ctx, "h1", "0", "test")
+				if err != nil || c == nil {
+					t.Fatalf("claim: %v, %v", c, err)
+				}
+				prev = "assigned"
+			}
+			if tt.start {
+				started := make(chan runspec.Started, 1)
+				runDone := make(chan error, 1)
+				go func() {
+					_, err := h.Run(ctx, runspec.Spec{ID: pyexec.RunID(subs[0].OrderID, 1), Argv: []string{"sh", "-c", "sleep 60 & wait"}},
+						func(s runspec.Started) { started <- s })
+					runDone <- err
+				}()
+				st := <-started
+				pgid = st.PID
+				t.Cleanup(func() {
+					if err := h.Kill(ctx, pyexec.RunID(subs[0].OrderID, 1), 0); err != nil {
+						t.Errorf("kill: %v", err)
+					}
+					if err := <-runDone; err != nil {
+						t.Errorf("run: %v", err)
+					}
+				})
+				if err := store.MarkRunning(ctx, subs[0].OrderID, 1, st.RunDir, st.PID); err != nil {
+					t.Fatal(err)
+				}
+				prev = "running"
+			}
+			var out, errOut strings.Builder
+			opts := &cancelOptions{
+				app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: dbPath},
+				ids: []int64{subs[0].JobID}, output: formatCSV,
+				openHost: func(_ context.Context, _ *db.DB, name string) (*sshworker.Host, error) {
+					if name != "h1" {
+						t.Errorf("openHost(%q), want h1", name)
+					}
+					if !tt.reachable {
+						return nil, unreachable
+					}
+					return sshworker.NewHost("h1", sshworker.Local{}, workdir), nil
+				},
+			}
+			if err := runCancel(ctx, opts); err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("orderId,jobId,previousState,action\n%d,%d,%s,%s\n", subs[0].OrderID, subs[0].JobID, prev, tt.wantAction)
+			if out.String() != want {
+				t.Errorf("stdout = %q, want %q", out.String(), want)
+			}
+			if tt.wantErrOut == "" && errOut.Len() > 0 || !strings.Contains(errOut.String(), tt.wantErrOut) {
+				t.Errorf("stderr = %q, want it to hold %q", errOut.String(), tt.wantErrOut)
+			}
+			if pgid != 0 {
+				alive := liveProcesses(t, pgid)
+				if tt.wantAction == "killed" && alive > 0 {
+					t.Errorf("%d processes of the run still alive after it was killed", alive)
+				}
+				if tt.wantAction != "killed" && alive == 0 {
+					t.Errorf("the run is gone though its host was unreachable")
+				}
+			}
+			orders, err := store.OrdersForJob(ctx, subs[0].JobID)
+			if err != nil || len(orders) != 1 || orders[0].State != db.StateCancelled {
+				t.Errorf("orders after cancel = %+v, %v; want it cancelled", orders, err)
+			}
+		})
 	}
 }
