@@ -16,9 +16,12 @@ import (
 // that leaves the processes on both sides running.
 type Netns struct {
 	Name     string // the namespace, for Options.Netns
-	Link     string // the veth end in this namespace, which Down and Up switch
+	Link     string // the veth end in this namespace
 	HostAddr string // this side's address
 	Addr     string // the address inside the namespace, for Options.Address
+
+	peer   string // the veth end inside the namespace, which Down and Up switch
+	subnet string // the /30
 }
 
 // netnsSeq tells apart the namespaces of one test process.
@@ -49,8 +52,10 @@ func NewNetns(tb testing.TB) *Netns {
 		Link:     fmt.Sprintf("mjh%d", idx),
 		HostAddr: fmt.Sprintf("10.231.%d.%d", base/256, base%256+1),
 		Addr:     fmt.Sprintf("10.231.%d.%d", base/256, base%256+2),
+		peer:     fmt.Sprintf("mjp%d", idx),
+		subnet:   fmt.Sprintf("10.231.%d.%d/30", base/256, base%256),
 	}
-	peer := fmt.Sprintf("mjp%d", idx)
+	peer := n.peer
 	if out, err := ipCmd("netns", "add", n.Name); err != nil {
 		if strings.Contains(out, "Operation not permitted") || strings.Contains(out, "Permission denied") {
 			tb.Skipf("NETNS TEST NOT RUN: the kernel or sandbox refuses network namespaces: ip netns add: %v: %s", err, out)
@@ -64,8 +69,15 @@ func NewNetns(tb testing.TB) *Netns {
 			tb.Errorf("sshtest: ip netns del %s: %v: %s", n.Name, err, out)
 		}
 		_, _ = ipCmd("link", "del", n.Link)
+		if out, err := ipCmd("route", "del", "unreachable", n.subnet, "metric", fallbackMetric); err != nil {
+			tb.Errorf("sshtest: ip route del unreachable %s: %v: %s", n.subnet, err, out)
+		}
 	})
 	for _, args := range [][]string{
+		// WARNING: without this route, traffic to the /30 would follow the
+		// default route off the machine whenever the link's own route is
+		// gone; with it, such traffic fails here.
+		{"route", "add", "unreachable", n.subnet, "metric", fallbackMetric},
 		{"link", "add", n.Link, "type", "veth", "peer", "name", peer},
 		{"link", "set", peer, "netns", n.Name},
 		{"addr", "add", n.HostAddr + "/30", "dev", n.Link},
@@ -81,20 +93,25 @@ func NewNetns(tb testing.TB) *Netns {
 	return n
 }
 
-// Down cuts the link: packets to and from the namespace are dropped, and
-// established connections stall without a reset.
+// fallbackMetric ranks the unreachable route for the /30 below the link's
+// own route (metric 0), so it only counts when the link's route is gone.
+const fallbackMetric = "1000000"
+
+// Down cuts the link at the far end, as a pulled cable would: this side
+// loses carrier, packets either way are dropped, and established
+// connections stall without a reset.
 func (n *Netns) Down(tb testing.TB) {
 	tb.Helper()
-	if out, err := ipCmd("link", "set", n.Link, "down"); err != nil {
-		tb.Fatalf("sshtest: link %s down: %v: %s", n.Link, err, out)
+	if out, err := ipCmd("-n", n.Name, "link", "set", n.peer, "down"); err != nil {
+		tb.Fatalf("sshtest: link %s in %s down: %v: %s", n.peer, n.Name, err, out)
 	}
 }
 
-// Up restores the link; the kernel puts the /30's route back with it.
+// Up restores the link; the kernel puts the /30's routes back with it.
 func (n *Netns) Up(tb testing.TB) {
 	tb.Helper()
-	if out, err := ipCmd("link", "set", n.Link, "up"); err != nil {
-		tb.Fatalf("sshtest: link %s up: %v: %s", n.Link, err, out)
+	if out, err := ipCmd("-n", n.Name, "link", "set", n.peer, "up"); err != nil {
+		tb.Fatalf("sshtest: link %s in %s up: %v: %s", n.peer, n.Name, err, out)
 	}
 }
 
