@@ -143,20 +143,33 @@ func (db *DB) AdoptOrders(ctx context.Context, me string, hosts []string, staleB
 	return out, nil
 }
 
-// OrderStates returns the state and current attempt of each order in ids
-// (missing ids are left out), so a dispatcher can notice cancellations.
-func (db *DB) OrderStates(ctx context.Context, ids []int64) (map[int64]Order, error) {
-	out := make(map[int64]Order, len(ids))
+// OrderStatus is where an order and its current attempt stand.
+type OrderStatus struct {
+	ID           int64
+	State        OrderState
+	Attempt      int
+	AttemptState OrderState // "" before the first claim
+}
+
+// OrderStates returns the status of each order in ids (missing ids are
+// left out), so a dispatcher can notice cancelled or superseded runs.
+func (db *DB) OrderStates(ctx context.Context, ids []int64) (map[int64]OrderStatus, error) {
+	out := make(map[int64]OrderStatus, len(ids))
 	for _, id := range ids {
-		var o Order
-		err := db.sql.QueryRowContext(ctx, `SELECT id, state, attempt FROM orders WHERE id = ?`, id).Scan(&o.ID, &o.State, &o.Attempt)
+		st := OrderStatus{ID: id}
+		var as sql.NullString
+		err := db.sql.QueryRowContext(ctx, `
+			SELECT o.state, o.attempt, a.state FROM orders o
+			LEFT JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt WHERE o.id = ?`, id).
+			Scan(&st.State, &st.Attempt, &as)
 		if err == sql.ErrNoRows {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("order states: %w", err)
 		}
-		out[id] = o
+		st.AttemptState = OrderState(as.String)
+		out[id] = st
 	}
 	return out, nil
 }

@@ -97,7 +97,7 @@ func TestReleaseCountsInfraFailures(t *testing.T) {
 		t.Fatalf("order %+v", orders[0])
 	}
 	states, err := db.OrderStates(ctx, []int64{1, 99})
-	if err != nil || len(states) != 1 || states[1].State != StateUnassigned || states[1].Attempt != 2 {
+	if err != nil || len(states) != 1 || states[1].State != StateUnassigned || states[1].Attempt != 2 || states[1].AttemptState != StateFailed {
 		t.Fatalf("states %+v %v", states, err)
 	}
 }

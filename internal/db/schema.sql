@@ -120,3 +120,12 @@ CREATE TABLE hosts (
 -- (host lost, SSH error, upload failure) since it was last queued by hand;
 -- dispatch --retries bounds it.
 ALTER TABLE orders ADD COLUMN infra_failures INTEGER NOT NULL DEFAULT 0;
+
+-- version: 3
+
+-- abandoned marks an attempt given up while its run may still be going (its
+-- host stayed unreachable past --lost-after): when the host answers again,
+-- a dispatcher looks at the run dir, and a run that finished after all
+-- keeps its outcome (see RecordLateOutcome).
+ALTER TABLE attempts ADD COLUMN abandoned INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX attempts_abandoned ON attempts(host) WHERE abandoned = 1;

@@ -66,6 +66,22 @@ func (d *dispatcher) adopt(ctx context.Context) {
 			continue
 		}
 		hs.adopted = true
+		late, err := d.db.AbandonedAttempts(ctx, hs.cfg.Name)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.warnf("%v", err)
+			}
+			continue
+		}
+		for _, c := range late {
+			key := pyexec.RunID(c.Order.ID, c.Order.Attempt)
+			if hs.late[key] {
+				continue
+			}
+			hs.late[key] = true
+			d.wg.Add(1)
+			go d.lateOne(ctx, hs, c)
+		}
 		for i := range claims {
 			c := claims[i]
 			if _, ok := hs.running[c.Order.ID]; ok {
@@ -116,7 +132,7 @@ func (d *dispatcher) checkOrders(ctx context.Context) {
 			switch {
 			case o.State == db.StateCancelled:
 				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "cancelled")
-			case o.Attempt != r.attempt:
+			case o.Attempt != r.attempt || o.AttemptState == db.StateCancelled:
 				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "superseded by another attempt")
 			}
 		}

@@ -103,7 +103,8 @@ type hostState struct {
 	status    hostStatus
 	free      []string // free slot names
 	running   map[int64]*runHandle
-	busy      bool // a connect or probe is in flight
+	late      map[string]bool // abandoned runs being looked at, by run id
+	busy      bool            // a connect or probe is in flight
 	nextAdopt time.Time
 	adopted   bool // orphans were looked for at least once
 	everDown  bool
@@ -162,7 +163,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	d := &dispatcher{db: store, opts: opts, ev: make(chan event, 64)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
-		hs := &hostState{cfg: h, running: map[int64]*runHandle{}}
+		hs := &hostState{cfg: h, running: map[int64]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
 	}
@@ -408,6 +409,8 @@ func (d *dispatcher) apply(e event) {
 			r.pid = e.pid
 			hs.running[e.orderID] = r
 		}
+	case "late":
+		delete(hs.late, e.slot)
 	case "done":
 		if _, ok := hs.running[e.orderID]; ok {
 			delete(hs.running, e.orderID)

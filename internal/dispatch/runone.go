@@ -113,7 +113,9 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		done.res = "detached"
-	case !startedCalled || errors.Is(err, errHostLost):
+	case errors.Is(err, errHostLost):
+		done.res, done.err = d.abandon(saveCtx, hs, o, err), err
+	case !startedCalled:
 		done.res, done.err = d.release(saveCtx, hs, o, err), err
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
@@ -169,7 +171,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 			done.res, done.err = d.release(saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
 		}
 	case errors.Is(err, errHostLost):
-		done.res, done.err = d.release(saveCtx, hs, o, err), err
+		done.res, done.err = d.abandon(saveCtx, hs, o, err), err
 	default:
 		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
 	}
@@ -277,6 +279,82 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	}
 	d.logf("order %d requeued: %s", o.ID, oneLine(reason))
 	return "requeued"
+}
+
+// abandon gives up on a run whose host stopped answering: the order is
+// queued again, and the attempt marked abandoned so that, should its run
+// finish after all, its outcome is kept (see lateOne).
+func (d *dispatcher) abandon(ctx context.Context, hs *hostState, o db.Order, cause error) string {
+	if o.InfraFailures >= d.opts.Retries {
+		return d.release(ctx, hs, o, cause)
+	}
+	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
+	if err := d.db.AbandonOrder(ctx, o.ID, o.Attempt, reason); err != nil {
+		d.warnf("order %d: requeue: %v", o.ID, err)
+		return "failed"
+	}
+	d.warnf("order %d requeued: %s; its run there will be checked when the host answers again", o.ID, oneLine(reason))
+	return "requeued"
+}
+
+// lateOne looks at the run of an abandoned attempt once its host answers
+// again: still running → killed (a later attempt has the job); finished →
+// its outcome is kept (RecordLateOutcome); otherwise it is forgotten.
+func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
+	defer d.wg.Done()
+	saveCtx := context.WithoutCancel(ctx)
+	o := c.Order
+	id := pyexec.RunID(o.ID, o.Attempt)
+	defer d.send(ctx, event{host: hs, kind: "late", orderID: o.ID, slot: id})
+	if o.PID > 0 {
+		p, err := hs.h.Probe(ctx, []int{o.PID})
+		if err != nil {
+			return // the host is not back after all: try again later
+		}
+		if p.Alive[o.PID] {
+			if err := hs.h.Kill(ctx, id, killGrace); err != nil {
+				d.warnf("order %d: kill the abandoned run %s on %s: %v", o.ID, id, hs.cfg.Name, err)
+				return
+			}
+			d.clearAbandoned(saveCtx, o, "killed when its host answered again: a later attempt has the job")
+			return
+		}
+	}
+	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
+	switch {
+	case errors.Is(err, sshworker.ErrNotStarted):
+		d.clearAbandoned(saveCtx, o, "it never started")
+		return
+	case err != nil:
+		return
+	case res.Lost:
+		d.clearAbandoned(saveCtx, o, "its run was lost")
+		return
+	}
+	if !o.StartedAt.IsZero() {
+		res.At = o.StartedAt
+	}
+	d.keepLogs(o, res)
+	out := pyexec.ParseOutcome(res)
+	note, recorded, err := d.db.RecordLateOutcome(saveCtx, db.Outcome{
+		OrderID: o.ID, Attempt: o.Attempt, Host: hs.cfg.Name,
+		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
+		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
+		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
+	})
+	if err != nil {
+		d.warnf("order %d: %v", o.ID, err)
+		return
+	}
+	if recorded {
+		d.warnf("order %d on %s: %s", o.ID, hs.cfg.Name, note)
+	}
+}
+
+func (d *dispatcher) clearAbandoned(ctx context.Context, o db.Order, note string) {
+	if err := d.db.ClearAbandoned(ctx, o.ID, o.Attempt, note); err != nil {
+		d.warnf("order %d: %v", o.ID, err)
+	}
 }
 
 // keepLogs copies what came back of a finished run's output to the log dir.

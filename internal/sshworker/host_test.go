@@ -339,7 +339,7 @@ func testKill(t *testing.T, newHost hostFactory) {
 				done <- out{res, err}
 			}()
 			st := <-started
-			if err := h.Kill(context.Background(), id, 300*time.Millisecond); err != nil {
+			if err := h.Kill(context.Background(), id, 2*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			o := <-done

@@ -13,6 +13,16 @@ const expandWorkdir = `case $wd in "~") wd=$HOME ;; "~/"*) wd=$HOME/${wd#"~/"} ;
 case $wd in /*) ;; *) wd=$PWD/$wd ;; esac
 `
 
+// aliveFunc defines alive PID: true while the process exists and is not a
+// zombie. Signal 0 alone is not enough: a killed process whose parent died
+// lingers as a zombie until init reaps it, and some inits never do.
+const aliveFunc = `alive() {
+  st=$(ps -o stat= -p "$1" 2> /dev/null) || return 1
+  case $st in Z* | "") return 1 ;; esac
+  return 0
+}
+`
+
 // frameResult prints the result of the run in the current dir: the exit
 // code (or "none" when the wrapper never wrote one) and the tail of stdout
 // and stderr, each preceded by its full size and the size of the tail.
@@ -110,12 +120,12 @@ wait "$pid"
 // child, so there is nothing to wait(2) on.
 // argv: $1 workdir, $2 run id, $3 stdout tail, $4 stderr tail.
 const attachScript = `wd=$1 id=$2 outlim=$3 errlim=$4
-` + expandWorkdir + `run=$wd/runs/$id
+` + expandWorkdir + aliveFunc + `run=$wd/runs/$id
 cd "$run" 2> /dev/null || exit 96
 [ -f pid ] || exit 96
 pid=$(cat pid)
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
-while [ ! -f exit_code ] && kill -0 "$pid" 2> /dev/null; do sleep 1; done
+while [ ! -f exit_code ] && alive "$pid"; do sleep 1; done
 ` + frameResult
 
 // checkCacheScript prints the hashes missing from the cache.
@@ -139,9 +149,9 @@ chmod a-w "$tmp" && mv -f "$tmp" "$wd/cache/$h"
 
 // probeScript reports the 1-minute load, which of the given pids are alive,
 // and GPU utilisation where nvidia-smi exists. argv: pids.
-const probeScript = `if [ -r /proc/loadavg ]; then read l1 rest < /proc/loadavg; else l1=$(sysctl -n vm.loadavg 2> /dev/null | tr -d '{}' | awk '{print $1}'); fi
+const probeScript = aliveFunc + `if [ -r /proc/loadavg ]; then read l1 rest < /proc/loadavg; else l1=$(sysctl -n vm.loadavg 2> /dev/null | tr -d '{}' | awk '{print $1}'); fi
 echo "load ${l1:-0}"
-for p in "$@"; do kill -0 "$p" 2> /dev/null && echo "alive $p"; done
+for p in "$@"; do alive "$p" && echo "alive $p"; done
 if command -v nvidia-smi > /dev/null 2>&1; then
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits 2> /dev/null | tr -d ' ' | sed 's/^/gpu /'
 fi
@@ -150,25 +160,24 @@ exit 0
 
 // killScript stops the run in a run dir: TERM to its process group, then,
 // if anything of the group is left after grace tenths of a second, KILL.
-// It prints "gone" when the group has ended. argv: $1 workdir, $2 run id,
-// $3 grace in tenths of a second.
+// It prints "gone" when the group has ended. Killed processes linger as
+// zombies until reaped, and signal 0 still reaches a zombie, so the group's
+// live members are counted with ps. argv: $1 workdir, $2 run id, $3 grace
+// in tenths of a second.
 const killScript = `wd=$1 id=$2 grace=$3
 ` + expandWorkdir + `run=$wd/runs/$id
 pid=$(cat "$run/pid" 2> /dev/null) || exit 96
+group_alive() {
+  ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/ { n++ } END { exit n == 0 }'
+}
 kill -s TERM -- "-$pid" 2> /dev/null || kill -s TERM "$pid" 2> /dev/null
 i=0
-while kill -s 0 -- "-$pid" 2> /dev/null && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i + 1)); done
-kill -s KILL -- "-$pid" 2> /dev/null
-# Killed processes linger as zombies until reaped, and signal 0 still
-# reaches a zombie: count the group's live members with ps instead.
-i=0
-while [ "$i" -lt 50 ]; do
-  if ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/ { n++ } END { exit n > 0 }'; then
-    echo gone
-    exit 0
-  fi
-  sleep 0.1
-  i=$((i + 1))
-done
+while group_alive && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i + 1)); done
+if group_alive; then
+  kill -s KILL -- "-$pid" 2> /dev/null
+  i=0
+  while group_alive && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+group_alive || echo gone
 exit 0
 `
