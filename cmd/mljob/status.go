@@ -55,6 +55,7 @@ type activeOrder struct {
 	Slot           string  `json:"slot"`
 	Attempt        int     `json:"attempt"`
 	ElapsedSeconds float64 `json:"elapsedSeconds"`
+	HostStatus     string  `json:"hostStatus,omitempty"`
 }
 
 func runStatus(ctx context.Context, opts *statusOptions) error {
@@ -70,6 +71,14 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	active, err := store.ActiveOrders(ctx)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
+	}
+	hostRecs, err := store.Hosts(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	hostStatus := map[string]string{}
+	for _, h := range hostRecs {
+		hostStatus[h.Name] = h.Status
 	}
 	var projects []*projectStatus
 	byName := map[string]*projectStatus{}
@@ -95,12 +104,18 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		}
 		elapsed := now.Sub(since)
 		a := activeOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host, Slot: o.Slot,
-			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds()}
+			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: hostStatus[o.Host]}
+		state := string(o.State)
+		if hostStatus[o.Host] == "down" {
+			// The run goes on there as far as anyone knows; it is given up
+			// only after dispatch --lost-after.
+			state += " (host unreachable)"
+		}
 		if p := byName[o.Project]; p != nil {
 			p.Active = append(p.Active, a)
 		}
 		activeRows = append(activeRows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10),
-			o.Project, string(o.State), o.Host, o.Slot, elapsed.Round(time.Second).String()})
+			o.Project, state, o.Host, o.Slot, elapsed.Round(time.Second).String()})
 	}
 	t := table{
 		headers: []string{"PROJECT"},

@@ -65,6 +65,10 @@ type Options struct {
 	// LogDir, when set, receives a copy of each finished run's output
 	// (see LogFile).
 	LogDir string
+	// RetryFailed queues again, within Retries, the orders whose script
+	// failed (a non-zero exit, no outcome line); each attempt keeps its
+	// outcome. Timeouts and cancellations are not retried.
+	RetryFailed bool
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)

@@ -181,3 +181,43 @@ func mustHostname(t *testing.T) string {
 	}
 	return h
 }
+
+func TestRetryFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		retryFailed  bool
+		wantAttempts int
+		wantState    db.OrderState
+	}{
+		{"off: a script failure is final", false, 1, db.StateFailed},
+		{"on: retried, then succeeds", true, 2, db.StateSucceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openDB(t)
+			ctx := context.Background()
+			opts := localOptions(t, 1)
+			// Fails in its first attempt's run dir only.
+			withScript(t, &opts, "flaky.py", `import os, sys
+if os.path.basename(os.getcwd()).endswith("-1"):
+    sys.exit("first attempt fails")
+print('{"status": 200, "loss": 0.5}')
+`)
+			opts.RetryFailed = tc.retryFailed
+			if _, err := d.SubmitJobs(ctx, []db.NewJob{{Project: "p", Script: "flaky.py", Spec: []byte(`{}`)}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dispatch.Run(ctx, d, opts); err != nil {
+				t.Fatal(err)
+			}
+			atts, _ := d.Attempts(ctx, 1)
+			orders, _ := d.OrdersForJob(ctx, 1)
+			rows, _ := d.Outcomes(ctx, db.OutcomeFilter{JobID: 1})
+			if len(atts) != tc.wantAttempts || orders[0].State != tc.wantState || len(rows) != tc.wantAttempts {
+				t.Fatalf("attempts %+v, order %s, %d outcomes", atts, orders[0].State, len(rows))
+			}
+			if !strings.Contains(rows[0].Error, "first attempt fails") {
+				t.Fatalf("first outcome: %q", rows[0].Error)
+			}
+		})
+	}
+}

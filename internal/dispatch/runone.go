@@ -232,7 +232,16 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 			out.Error += " (killed)"
 		}
 	}
-	return d.record(ctx, hs, o, out, res)
+	result := d.record(ctx, hs, o, out, res)
+	if result == "failed" && why == "" && d.opts.RetryFailed && o.Attempt <= d.opts.Retries {
+		if _, err := d.db.RetryOrders(ctx, db.Selection{OrderIDs: []int64{o.ID}}, true); err != nil {
+			d.warnf("order %d: retry: %v", o.ID, err)
+			return result
+		}
+		d.logf("order %d queued again after its script failed (--retry-failed, attempt %d of %d)", o.ID, o.Attempt, d.opts.Retries+1)
+		return "requeued"
+	}
+	return result
 }
 
 // record writes the outcome of an attempt; it returns "succeeded" or "failed".
