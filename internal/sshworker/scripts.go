@@ -55,16 +55,21 @@ const wrapScript = `trap 'signalled=1' TERM INT HUP
 echo $$ > pid.tmp && mv pid.tmp pid
 argfile=$1
 shift
-if [ -n "$argfile" ]; then
-  if [ "$(wc -c < "$argfile")" -le 131000 ]; then
-    "$@" "$(cat "$argfile")" > stdout 2> stderr
-  else
-    "$@" "$argfile" > stdout 2> stderr
-  fi
+if [ -n "$argfile" ] && [ "$(wc -c < "$argfile")" -le 131000 ]; then
+  arg=$(cat "$argfile")
+  set -- "$@" "$arg"
+elif [ -n "$argfile" ]; then
+  set -- "$@" "$argfile"
+fi
+# A TERM that came while the argument was read (the trap runs between
+# commands) means the run was stopped before its script began.
+if [ -n "$signalled" ]; then
+  code=143
 else
   "$@" > stdout 2> stderr
+  code=$?
 fi
-echo $? > exit_code.tmp && mv exit_code.tmp exit_code
+echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
 `
 
 // startScript prepares a run dir, starts the wrapper detached and waits on
@@ -172,7 +177,12 @@ group_alive() {
 }
 kill -s TERM -- "-$pid" 2> /dev/null || kill -s TERM "$pid" 2> /dev/null
 i=0
-while group_alive && [ "$i" -lt "$grace" ]; do sleep 0.1; i=$((i + 1)); done
+while group_alive && [ "$i" -lt "$grace" ]; do
+  sleep 0.1
+  i=$((i + 1))
+  # Again each second: a process started after the first TERM gets one too.
+  [ $((i % 10)) -eq 0 ] && kill -s TERM -- "-$pid" 2> /dev/null
+done
 if group_alive; then
   kill -s KILL -- "-$pid" 2> /dev/null
   i=0
