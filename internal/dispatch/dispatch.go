@@ -217,7 +217,7 @@ func (d *dispatcher) loop(ctx context.Context) error {
 			return ctx.Err()
 		}
 		d.adopt(runCtx)
-		noWork = d.fill(runCtx)
+		noWork = d.fill(runCtx, noWork)
 		inflight := d.inflight()
 		if !d.opts.Follow && inflight == 0 && noWork && d.settled() {
 			n, err := d.db.CountUnassigned(ctx)
@@ -276,12 +276,21 @@ func (d *dispatcher) allRefused() bool {
 	return true
 }
 
+// idleCheck is how often a dispatcher with a free slot and an empty queue
+// looks for new submissions: a read of the queue, not a claim, so that a
+// job submitted to an idle --follow dispatcher starts within ~0.1 s.
+const idleCheck = 100 * time.Millisecond
+
 // nextWake is how long the loop may sleep when no event arrives: until the
-// next probe is due, and no longer than Poll when orders may be waiting.
+// next probe is due, no longer than Poll, and no longer than idleCheck
+// while a bored host has a free slot and the queue was empty.
 func (d *dispatcher) nextWake(noWork bool) time.Duration {
 	wake := d.opts.Poll
 	now := time.Now()
 	for _, hs := range d.hosts {
+		if noWork && hs.status == hostUp && hs.bored && len(hs.free) > 0 {
+			wake = min(wake, idleCheck)
+		}
 		if hs.busy || hs.status == hostRefused || hs.nextProbe.IsZero() {
 			continue
 		}
@@ -293,8 +302,15 @@ func (d *dispatcher) nextWake(noWork bool) time.Duration {
 }
 
 // fill claims an order for every free slot of every bored host; it reports
-// whether the queue ran dry.
-func (d *dispatcher) fill(ctx context.Context) bool {
+// whether the queue ran dry. After a dry run it first reads whether
+// anything is queued, so an idle dispatcher takes no write lock.
+func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
+	if wasDry && d.freeBoredSlot() {
+		n, err := d.db.CountUnassigned(ctx)
+		if err == nil && n == 0 {
+			return true
+		}
+	}
 	for _, hs := range d.hosts {
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
 			slot := hs.free[0]
@@ -314,6 +330,15 @@ func (d *dispatcher) fill(ctx context.Context) bool {
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
 			d.wg.Add(1)
 			go d.runOne(ctx, hs, slot, claim, k)
+		}
+	}
+	return false
+}
+
+func (d *dispatcher) freeBoredSlot() bool {
+	for _, hs := range d.hosts {
+		if hs.status == hostUp && hs.bored && len(hs.free) > 0 {
+			return true
 		}
 	}
 	return false

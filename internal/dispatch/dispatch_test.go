@@ -284,3 +284,42 @@ func (f writerFunc) Write(p []byte) (int, error) {
 	f(p)
 	return len(p), nil
 }
+
+func TestFollowTakesNewSubmissionsWithoutWaitingForAPoll(t *testing.T) {
+	d := openDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	submit(t, d, `{"x":1}`)
+	opts := localOptions(t, 1)
+	opts.Follow = true
+	// A probe interval far longer than the test: only the idle queue
+	// check can pick up the second job.
+	opts.Poll = time.Hour
+	second := make(chan struct{})
+	opts.Log = writerFunc(func(p []byte) {
+		switch {
+		case bytes.Contains(p, []byte("order 1 succeeded")):
+			go func() {
+				if _, err := d.SubmitJobs(ctx, []db.NewJob{{Project: "p", Script: "echo.py", Spec: []byte(`{"x":2}`)}}); err != nil {
+					t.Errorf("submit: %v", err)
+				}
+			}()
+		case bytes.Contains(p, []byte("order 2 succeeded")):
+			close(second)
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := dispatch.Run(ctx, d, opts)
+		done <- err
+	}()
+	select {
+	case <-second:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a job submitted to an idle --follow dispatcher did not run")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+}
