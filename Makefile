@@ -38,3 +38,11 @@ demo: deps build
 
 clean:
 	rm -rf bin .demo
+
+# bench compares mljob with GNU parallel and an x/crypto/ssh floor on loopback
+# sshd hosts and rewrites BENCHMARKS.md's generated section (~10 minutes).
+# Not part of test: its figures are ratios, not pass/fail timings.
+.PHONY: bench
+bench:
+	@command -v parallel >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq parallel; }
+	$(GO) test -tags bench -run TestCompare -count=1 -timeout 60m -v ./bench/

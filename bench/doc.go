@@ -1,0 +1,9 @@
+// Package bench holds the dispatch benchmark harness run by `make bench`:
+// a test behind the "bench" build tag (go test -tags bench -run TestCompare
+// ./bench/) that starts loopback sshd hosts, runs mljob, GNU parallel
+// (plain and with -M) and the floor program (bench/floor) on the same job
+// list in alternation, checks that each ran every job exactly once, and
+// writes the figures into BENCHMARKS.md between its generated-section
+// markers. It is not part of `make test`: its figures are ratios taken on
+// one machine in one run, never pass/fail timings in a unit test.
+package bench
