@@ -179,8 +179,14 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 		if res.PID != st.PID || res.ExitCode != 0 || string(res.Stdout) != "{\"done\":true}\n" {
 			t.Fatalf("attached result %+v stdout %q", res, res.Stdout)
 		}
-		if _, err := h.Attach(context.Background(), nextID(), 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
+		never := nextID()
+		if _, err := h.Attach(context.Background(), never, 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
 			t.Fatalf("attach to a never-started run: %v", err)
+		}
+		// Reported as never started, it is fenced off: a start arriving
+		// late (from a dispatcher that died mid-start) is refused.
+		if _, err := h.Run(context.Background(), shSpec(t, never, "echo late"), nil); !errors.Is(err, sshworker.ErrRunDirUsed) {
+			t.Fatalf("late start after a fence: %v, want ErrRunDirUsed", err)
 		}
 	})
 

@@ -53,6 +53,10 @@ exit 0
 // default action.
 const wrapScript = `trap 'signalled=1' TERM INT HUP
 echo $$ > pid.tmp && mv pid.tmp pid
+# The ".go" token: whoever makes it first decides. A dispatcher that
+# adopted this attempt and found it not started takes it to fence the run
+# off for good (see attachScript); then this run must not start.
+mkdir .go 2> /dev/null || exit 0
 argfile=$1
 shift
 if [ -n "$argfile" ] && [ "$(wc -c < "$argfile")" -le 131000 ]; then
@@ -81,12 +85,13 @@ echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
 const startScript = `wrap=$1 wd=$2 id=$3 input=$4 argfile=$5 outlim=$6 errlim=$7 n=$8
 shift 8
 ` + expandWorkdir + `run=$wd/runs/$id
-mkdir -p "$run" || exit 90
-cd "$run" || exit 90
-if [ -e pid ] || [ -e exit_code ]; then
+mkdir -p "$wd/runs" || exit 90
+# Making the run dir is the claim on it: one start per attempt, ever.
+if ! mkdir "$run" 2> /dev/null; then
   echo "mljob: run dir $run was already used; refusing to start over it" >&2
   exit 91
 fi
+cd "$run" || exit 90
 if [ -n "$input" ]; then cat > "$input" || exit 92; fi
 while [ "$n" -gt 0 ]; do
   # A hard link, not a symlink: Python puts the directory of the script's
@@ -120,13 +125,26 @@ wait "$pid"
 ` + frameResult
 
 // attachScript waits for a run that was started earlier (by this or another
-// dispatcher) and prints its result. A run dir without a pid was never
-// started: exit 96. A live pid is polled once a second: it is not our
-// child, so there is nothing to wait(2) on.
+// dispatcher) and prints its result. A live pid is polled once a second: it
+// is not our child, so there is nothing to wait(2) on.
+//
+// A run whose start never came, or is still on its way from a dispatcher
+// that died, is fenced off for good before exit 96 ("never started"): the
+// run dir is made (a late start then refuses it) and the ".go" token taken (a
+// wrapper already launched then exits without running the script). So an
+// attempt reported as never started cannot run later beside its retry.
 // argv: $1 workdir, $2 run id, $3 stdout tail, $4 stderr tail.
 const attachScript = `wd=$1 id=$2 outlim=$3 errlim=$4
 ` + expandWorkdir + aliveFunc + `run=$wd/runs/$id
+mkdir -p "$wd/runs" 2> /dev/null
+mkdir "$run" 2> /dev/null
 cd "$run" 2> /dev/null || exit 96
+if mkdir .go 2> /dev/null; then
+  : > .fenced
+  exit 96
+fi
+[ -e .fenced ] && exit 96
+# The wrapper writes its pid before it takes the token.
 [ -f pid ] || exit 96
 pid=$(cat pid)
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
