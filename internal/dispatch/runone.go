@@ -100,7 +100,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.send(ctx, event{host: hs, kind: "started", orderID: o.ID, pid: s.PID})
 	}
 	res, err := hs.h.Run(ctx, spec, started)
-	if err != nil && startedCalled && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
 	if timer != nil {
