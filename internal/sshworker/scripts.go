@@ -52,11 +52,12 @@ exit 0
 // enough to write its exit code, while the script, after exec, gets the
 // default action.
 const wrapScript = `trap 'signalled=1' TERM INT HUP
-echo $$ > pid.tmp && mv pid.tmp pid
 # The ".go" token: whoever makes it first decides. A dispatcher that
 # adopted this attempt and found it not started takes it to fence the run
-# off for good (see attachScript); then this run must not start.
+# off for good (see attachScript); then this run must not start. The pid
+# is written after the token, so a pid file means a run that goes ahead.
 mkdir .go 2> /dev/null || exit 0
+echo $$ > pid.tmp && mv pid.tmp pid
 argfile=$1
 shift
 if [ -n "$argfile" ] && [ "$(wc -c < "$argfile")" -le 131000 ]; then
@@ -144,9 +145,12 @@ if mkdir .go 2> /dev/null; then
   exit 96
 fi
 [ -e .fenced ] && exit 96
-# The wrapper writes its pid before it takes the token.
-[ -f pid ] || exit 96
-pid=$(cat pid)
+# The wrapper took the token and writes its pid next; if it never does, it
+# was killed in between, and the empty pid reads as a lost run below.
+i=0
+while [ ! -f pid ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+pid=$(cat pid 2> /dev/null)
+pid=${pid:-0}
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 while [ ! -f exit_code ] && alive "$pid"; do sleep 1; done
 ` + frameResult
