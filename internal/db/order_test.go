@@ -145,7 +145,7 @@ func TestMarkRunning(t *testing.T) {
 				id = tt.orderID(c)
 			}
 
-			err := db.MarkRunning(ctx, id, tt.attempt, "/work/runs/1-1", 4242)
+			err := db.MarkRunning(ctx, id, tt.attempt, "/w/runs/1-1", 4242)
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("MarkRunning error = %v, want %v", err, tt.want)
 			}
@@ -160,8 +160,8 @@ func TestMarkRunning(t *testing.T) {
 				}
 				return
 			}
-			if after.State != StateRunning || after.RunDir != "/work/runs/1-1" || after.PID != 4242 || after.StartedAt.IsZero() {
-				t.Errorf("order = %+v, want running in /work/runs/1-1 as 4242", after)
+			if after.State != StateRunning || after.RunDir != "/w/runs/1-1" || after.PID != 4242 || after.StartedAt.IsZero() {
+				t.Errorf("order = %+v, want running in /w/runs/1-1 as 4242", after)
 			}
 			if len(atts) != 1 || atts[0].State != StateRunning || atts[0].RunDir != after.RunDir || atts[0].PID != 4242 {
 				t.Errorf("attempts = %+v, want one running attempt", atts)

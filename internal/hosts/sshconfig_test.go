@@ -165,9 +165,9 @@ func TestIsDefaultKnownHosts(t *testing.T) {
 		files []string
 		want  bool
 	}{
-		{"openssh default", []string{"/root/.ssh/known_hosts", "/root/.ssh/known_hosts2"}, true},
+		{"openssh default", []string{"/home/alice/.ssh/known_hosts", "/home/alice/.ssh/known_hosts2"}, true},
 		{"none", nil, true},
-		{"one file", []string{"/root/.ssh/known_hosts"}, false},
+		{"one file", []string{"/home/alice/.ssh/known_hosts"}, false},
 		{"other dir", []string{"/a/known_hosts", "/a/known_hosts2"}, false},
 		{"reordered", []string{"/r/.ssh/known_hosts2", "/r/.ssh/known_hosts"}, false},
 	}
