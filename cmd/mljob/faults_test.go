@@ -190,7 +190,8 @@ func runDirs(tb testing.TB, servers []*sshtest.Server) map[int64]map[int]string 
 // succeeded unless rules say how it fails; the expected number of
 // attempts, every one but the last failed with a reason; and no job ran
 // twice unless an attempt was lost: each started run dir belongs to an
-// attempt of its order, and an order of one attempt has one run dir.
+// attempt of its order, an order of one attempt has one run dir, and no
+// attempt before the last ran to its end.
 func checkNothingLost(tb testing.TB, c *cli, subs []submitted, servers []*sshtest.Server, rules lostRules) {
 	tb.Helper()
 	counts := c.statusCounts()
@@ -229,6 +230,15 @@ func checkNothingLost(tb testing.TB, c *cli, subs []submitted, servers []*sshtes
 		for a := range ran {
 			if a < 1 || a > o.Attempt {
 				tb.Errorf("order %d: a run dir of attempt %d, but the outcome is of attempt %d: %s", s.OrderID, a, o.Attempt, ran[a])
+			}
+		}
+		for a, dir := range ran {
+			// An earlier attempt whose run ended by itself (the wrapper
+			// wrote its exit code) was not lost: running the job again
+			// ran it twice.
+			if _, err := os.Stat(filepath.Join(dir, "exit_code")); a < o.Attempt && err == nil {
+				tb.Errorf("order %d ran twice: attempt %d ran to its end in %s, yet attempt %d ran too; attempts: %+v",
+					s.OrderID, a, dir, o.Attempt, c.showAttempts(s.JobID).Attempts)
 			}
 		}
 		if _, ok := ran[o.Attempt]; !ok && o.State == "succeeded" {
