@@ -44,7 +44,7 @@ type OutcomeRow struct {
 type OutcomeFilter struct {
 	Project string // "" = all
 	JobID   int64  // 0 = all
-	// Sort is "" (by outcome id), "loss", "-loss", "metric" or "-metric";
+	// Sort is "" (by job, then attempt), "loss", "-loss", "metric" or "-metric";
 	// a leading "-" means descending. Rows without the value come last
 	// either way, then ties go by outcome id.
 	Sort  string
@@ -54,7 +54,7 @@ type OutcomeFilter struct {
 // outcomeSorts maps OutcomeFilter.Sort to ORDER BY clauses. The clauses are
 // fixed strings, never built from input.
 var outcomeSorts = map[string]string{
-	"":        "o.id",
+	"":        "o.job_id, o.attempt",
 	"loss":    "o.loss ASC NULLS LAST, o.id",
 	"-loss":   "o.loss DESC NULLS LAST, o.id",
 	"metric":  "o.metric ASC NULLS LAST, o.id",

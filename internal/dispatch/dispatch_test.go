@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,8 @@ func TestPriorityOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := d.Outcomes(ctx, db.OutcomeFilter{})
+	// Outcome ids follow the order in which the runs finished.
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
 	var order []int64
 	for _, r := range rows {
 		order = append(order, r.JobID)
