@@ -334,6 +334,9 @@ func (t *tools) checkOutcomes(tb testing.TB, db string, n int) string {
 		jobs[r.JobID] = true
 		if r.State != "succeeded" {
 			failed++
+			if failed == 1 {
+				bad = append(bad, fmt.Sprintf("job %d %s: %s", r.JobID, r.State, r.Error))
+			}
 			continue
 		}
 		if r.Payload != nil {
