@@ -117,8 +117,8 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		return run.Result{}, err
 	}
 	argv := []string{"sh", "-c", startScript, "mljob-run", wrapScript, h.workdir, spec.ID,
-		spec.Input.Name, spec.ArgFile, strconv.Itoa(spec.StdoutTail), strconv.Itoa(spec.StderrTail),
-		strconv.Itoa(len(spec.Files))}
+		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), spec.ArgFile,
+		strconv.Itoa(spec.StdoutTail), strconv.Itoa(spec.StderrTail), strconv.Itoa(len(spec.Files))}
 	for _, f := range spec.Files {
 		argv = append(argv, f.Name, f.Hash)
 	}

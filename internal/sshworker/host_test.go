@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -384,4 +385,34 @@ func liveInGroup(t *testing.T, pgid int) int {
 		}
 	}
 	return n
+}
+
+// shortStdin is the local transport with a session cut short: only the
+// first half of each stdin arrives.
+type shortStdin struct{ sshworker.Local }
+
+func (s shortStdin) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if stdin != nil {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return err
+		}
+		stdin = bytes.NewReader(b[:len(b)/2])
+	}
+	return s.Local.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+func TestTruncatedInputNeverStarts(t *testing.T) {
+	dir := t.TempDir()
+	h := sshworker.NewHost("local", shortStdin{}, dir)
+	spec := shSpec(t, nextID(), `echo ran`)
+	spec.Input.Data = []byte(`{"a":"0123456789"}`)
+	startedCalled := false
+	_, err := h.Run(context.Background(), spec, func(run.Started) { startedCalled = true })
+	if err == nil || !strings.Contains(err.Error(), "arrived truncated: 9 of 18 bytes") || startedCalled {
+		t.Fatalf("err = %v, started %v", err, startedCalled)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs", spec.ID, "pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a run started on a truncated input: %v", err)
+	}
 }

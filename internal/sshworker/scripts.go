@@ -80,11 +80,11 @@ echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
 // startScript prepares a run dir, starts the wrapper detached and waits on
 // it. The 131000-byte bound in wrapScript keeps one argv word under Linux's
 // MAX_ARG_STRLEN (131072).
-// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 argfile,
-// $6 stdout tail, $7 stderr tail, $8 n files, then n pairs (name hash),
-// then n env, then n KEY=VALUE words, then the command.
-const startScript = `wrap=$1 wd=$2 id=$3 input=$4 argfile=$5 outlim=$6 errlim=$7 n=$8
-shift 8
+// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 input
+// size, $6 argfile, $7 stdout tail, $8 stderr tail, $9 n files, then n
+// pairs (name hash), then n env, then n KEY=VALUE words, then the command.
+const startScript = `wrap=$1 wd=$2 id=$3 input=$4 inlen=$5 argfile=$6 outlim=$7 errlim=$8 n=$9
+shift 9
 ` + expandWorkdir + `run=$wd/runs/$id
 mkdir -p "$wd/runs" || exit 90
 # Making the run dir is the claim on it: one start per attempt, ever.
@@ -93,7 +93,15 @@ if ! mkdir "$run" 2> /dev/null; then
   exit 91
 fi
 cd "$run" || exit 90
-if [ -n "$input" ]; then cat > "$input" || exit 92; fi
+if [ -n "$input" ]; then
+  cat > "$input" || exit 92
+  # A session cut mid-way looks like a short stdin: never start on it.
+  got=$(wc -c < "$input")
+  if [ "$((got + 0))" -ne "$inlen" ]; then
+    echo "mljob: $input arrived truncated: $((got + 0)) of $inlen bytes" >&2
+    exit 92
+  fi
+fi
 while [ "$n" -gt 0 ]; do
   # A hard link, not a symlink: Python puts the directory of the script's
   # real path on sys.path, and that must be the run dir, where the script's
