@@ -482,8 +482,8 @@ func (t *tools) benchUploadCache(tb testing.TB, l *lab) cacheResult {
 	return res
 }
 
-// bigCachedFiles finds the copies of the shared file under the hosts'
-// workdirs (by size: the cache's layout is sshworker's business).
+// bigCachedFiles finds the copies of the shared file in the hosts' cache
+// dirs (by size, in any dir named cache).
 func bigCachedFiles(tb testing.TB, l *lab) map[string]os.FileInfo {
 	tb.Helper()
 	out := map[string]os.FileInfo{}
@@ -492,7 +492,9 @@ func bigCachedFiles(tb testing.TB, l *lab) map[string]os.FileInfo {
 			if err != nil {
 				return err
 			}
-			if fi.Mode().IsRegular() && fi.Size() == cacheFileBytes {
+			// Only the cache: run dirs hold hard links to the same file,
+			// one more per job, which are no upload.
+			if fi.Mode().IsRegular() && fi.Size() == cacheFileBytes && filepath.Base(filepath.Dir(p)) == "cache" {
 				out[p] = fi
 			}
 			return nil
