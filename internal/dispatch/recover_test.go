@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
@@ -126,9 +127,21 @@ func TestALostRunIsRequeued(t *testing.T) {
 		log.Write(p)
 		if m := pidRe.FindSubmatch(p); m != nil {
 			pid, _ := strconv.Atoi(string(m[1]))
-			if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
-				t.Errorf("kill: %v", err)
-			}
+			// Once the script runs (it says so), its group is complete.
+			stdout := filepath.Join(opts.Hosts[0].Workdir, "runs", "1-1", "stdout")
+			go func() {
+				deadline := time.Now().Add(10 * time.Second)
+				for time.Now().Before(deadline) {
+					if b, _ := os.ReadFile(stdout); len(b) > 0 {
+						if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+							t.Errorf("kill: %v", err)
+						}
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				t.Errorf("the first attempt never ran")
+			}()
 		}
 	})
 	sum, err := dispatch.Run(ctx, d, opts)

@@ -283,6 +283,10 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 		return "failed"
 	}
 	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
+		if errors.Is(err, db.ErrStaleAttempt) {
+			// Cancelled meanwhile: close the attempt with what is known.
+			return d.record(ctx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
+		}
 		d.warnf("order %d: requeue: %v", o.ID, err)
 		return "failed"
 	}

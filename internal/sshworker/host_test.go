@@ -329,8 +329,8 @@ func testKill(t *testing.T, newHost hostFactory) {
 		script   string
 		wantCode int
 	}{
-		{"TERM ends it", `sleep 60 & wait`, 128 + 15},
-		{"a child ignoring TERM gets KILL", `trap '' TERM; sh -c 'trap "" TERM; sleep 60' & wait; sleep 60`, -1},
+		{"TERM ends it", `: > ready; sleep 60 & wait`, 128 + 15},
+		{"a child ignoring TERM gets KILL", `trap '' TERM; : > ready; sh -c 'trap "" TERM; sleep 60' & wait; sleep 60`, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, _ := newHost(t)
@@ -346,6 +346,9 @@ func testKill(t *testing.T, newHost hostFactory) {
 				done <- out{res, err}
 			}()
 			st := <-started
+			// Kill once the script runs: a Kill in the first moments may stop
+			// the wrapper before it traps TERM, leaving no exit code.
+			waitForFile(t, filepath.Join(st.RunDir, "ready"))
 			if err := h.Kill(context.Background(), id, 2*time.Second); err != nil {
 				t.Fatal(err)
 			}
@@ -414,5 +417,20 @@ func TestTruncatedInputNeverStarts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "runs", spec.ID, "pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a run started on a truncated input: %v", err)
+	}
+}
+
+// waitForFile waits, with a deadline, for a file a run creates.
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -11,7 +11,9 @@ import (
 // Kill stops the run in run dir id: SIGTERM to its whole process group,
 // then SIGKILL to what is left after grace. It runs in a session of its own,
 // so it works whoever is waiting on the run, and reports ErrNotStarted when
-// the run dir holds no pid.
+// the run dir holds no pid. The wrapper traps TERM to write the script's
+// exit code; a Kill in the first milliseconds after the start, before the
+// trap is set, leaves the run without one (lost), as SIGKILL does.
 func (h *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 	if !plainName.MatchString(id) {
 		return fmt.Errorf("kill %s on %s: run id is not a plain name", id, h.name)

@@ -26,13 +26,14 @@ const aliveFunc = `alive() {
 // frameResult prints the result of the run in the current dir: the exit
 // code (or "none" when the wrapper never wrote one) and the tail of stdout
 // and stderr, each preceded by its full size and the size of the tail.
+// Builtins where they do: each program started costs about a millisecond.
 const frameResult = `code=none
-[ -f exit_code ] && code=$(cat exit_code)
+[ -s exit_code ] && read -r code < exit_code
 printf 'MLJOB-RESULT %s\n' "${code:-none}"
 for f in stdout stderr; do
   if [ "$f" = stdout ]; then lim=$outlim; else lim=$errlim; fi
   size=0
-  [ -f "$f" ] && size=$(wc -c < "$f")
+  [ -s "$f" ] && size=$(wc -c < "$f")
   size=$((size + 0))
   take=$size
   [ "$take" -gt "$lim" ] && take=$lim
@@ -42,29 +43,29 @@ done
 exit 0
 `
 
-// wrapScript runs inside its own session (setsid): it records its pid,
-// runs the command with stdout and stderr to files, and writes the exit
-// code atomically when the command ends, whatever the exit status.
+// wrapScript runs inside its own session (setsid): it runs the command
+// with stdout and stderr to files, and writes the exit code atomically when
+// the command ends, whatever the exit status.
 // argv: $1 = argfile ("" for none), $2... = the command.
 //
 // The trap matters: Kill signals the whole process group, wrapper included.
 // A handled (not ignored) TERM lets the wrapper outlive the script long
 // enough to write its exit code, while the script, after exec, gets the
 // default action.
+//
+// ${#arg} counts characters, never more than bytes; only past 32,000 of
+// them can the argument exceed the 131,000 bytes that keep one argv word
+// under Linux's MAX_ARG_STRLEN (131,072), and only then is it measured.
 const wrapScript = `trap 'signalled=1' TERM INT HUP
-# The ".go" token: whoever makes it first decides. A dispatcher that
-# adopted this attempt and found it not started takes it to fence the run
-# off for good (see attachScript); then this run must not start. The pid
-# is written after the token, so a pid file means a run that goes ahead.
-mkdir .go 2> /dev/null || exit 0
-echo $$ > pid.tmp && mv pid.tmp pid
 argfile=$1
 shift
-if [ -n "$argfile" ] && [ "$(wc -c < "$argfile")" -le 131000 ]; then
+if [ -n "$argfile" ]; then
   arg=$(cat "$argfile")
-  set -- "$@" "$arg"
-elif [ -n "$argfile" ]; then
-  set -- "$@" "$argfile"
+  if [ "${#arg}" -gt 32000 ] && [ "$(wc -c < "$argfile")" -gt 131000 ]; then
+    set -- "$@" "$argfile"
+  else
+    set -- "$@" "$arg"
+  fi
 fi
 # A TERM that came while the argument was read (the trap runs between
 # commands) means the run was stopped before its script began.
@@ -86,11 +87,13 @@ echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
 const startScript = `wrap=$1 wd=$2 id=$3 input=$4 inlen=$5 argfile=$6 outlim=$7 errlim=$8 n=$9
 shift 9
 ` + expandWorkdir + `run=$wd/runs/$id
-mkdir -p "$wd/runs" || exit 90
 # Making the run dir is the claim on it: one start per attempt, ever.
 if ! mkdir "$run" 2> /dev/null; then
-  echo "mljob: run dir $run was already used; refusing to start over it" >&2
-  exit 91
+  mkdir -p "$wd/runs" || exit 90
+  if ! mkdir "$run" 2> /dev/null; then
+    echo "mljob: run dir $run was already used; refusing to start over it" >&2
+    exit 91
+  fi
 fi
 cd "$run" || exit 90
 if [ -n "$input" ]; then
@@ -117,18 +120,20 @@ while [ "$n" -gt 0 ]; do
   shift
   n=$((n - 1))
 done
-if command -v setsid > /dev/null 2>&1; then
-  setsid -w sh -c "$wrap" mljob-wrap "$argfile" "$@" < /dev/null > /dev/null 2>&1 &
-else
-  echo "mljob: setsid not found on this host (install util-linux)" >&2
-  exit 95
+command -v setsid > /dev/null 2>&1 || { echo "mljob: setsid not found on this host (install util-linux)" >&2; exit 95; }
+# The start token (see attachScript), taken before the launch: noclobber
+# makes the redirection an exclusive create, without a process of its own.
+set -C
+if ! { echo "$$" > .go; } 2> /dev/null; then
+  echo "mljob: run dir $run was fenced off; refusing to start" >&2
+  exit 91
 fi
+set +C
+# No fork in setsid: a background job of a non-interactive shell is never a
+# process group leader, so $! is the wrapper and its process group id.
+setsid -w sh -c "$wrap" mljob-wrap "$argfile" "$@" < /dev/null > /dev/null 2>&1 &
 pid=$!
-# Report the start only once the wrapper has set its trap and written its
-# pid: from then on a Kill is sure to leave an exit code behind. It takes
-# the wrapper a few milliseconds; a wrapper that died has no pid to wait for.
-while [ ! -e pid ] && kill -s 0 "$pid" 2> /dev/null; do sleep 0.005; done
-[ -e pid ] || echo "$pid" > pid
+echo "$pid" > pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 wait "$pid"
 ` + frameResult
@@ -139,26 +144,26 @@ wait "$pid"
 //
 // A run whose start never came, or is still on its way from a dispatcher
 // that died, is fenced off for good before exit 96 ("never started"): the
-// run dir is made (a late start then refuses it) and the ".go" token taken (a
-// wrapper already launched then exits without running the script). So an
-// attempt reported as never started cannot run later beside its retry.
+// run dir is made and the ".go" start token taken, so a late start refuses
+// it. So an attempt reported as never started cannot run later beside its
+// retry. A start holding the token writes the pid next; if it never does,
+// it was killed in between, and the pid 0 reads as a lost run.
 // argv: $1 workdir, $2 run id, $3 stdout tail, $4 stderr tail.
 const attachScript = `wd=$1 id=$2 outlim=$3 errlim=$4
 ` + expandWorkdir + aliveFunc + `run=$wd/runs/$id
-mkdir -p "$wd/runs" 2> /dev/null
-mkdir "$run" 2> /dev/null
+[ -d "$run" ] || mkdir -p "$run" 2> /dev/null
 cd "$run" 2> /dev/null || exit 96
-if mkdir .go 2> /dev/null; then
+set -C
+if { echo fenced > .go; } 2> /dev/null; then
   : > .fenced
   exit 96
 fi
+set +C
 [ -e .fenced ] && exit 96
-# The wrapper took the token and writes its pid next; if it never does, it
-# was killed in between, and the empty pid reads as a lost run below.
 i=0
-while [ ! -f pid ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-pid=$(cat pid 2> /dev/null)
-pid=${pid:-0}
+while [ ! -s pid ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+pid=0
+[ -s pid ] && read -r pid < pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 while [ ! -f exit_code ] && alive "$pid"; do sleep 1; done
 ` + frameResult
