@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,8 +89,9 @@ func Arg(spec []byte, jobID, orderID int64) ([]byte, error) {
 // file's size and modification time stay the same, so a 100 MB data file
 // is read once per dispatch, not once per job.
 type Files struct {
-	mu   sync.Mutex // guards seen
-	seen map[string]fileStamp
+	mu     sync.Mutex // guards seen and parsed
+	seen   map[string]fileStamp
+	parsed map[string]parsedImports
 }
 
 type fileStamp struct {
@@ -188,23 +190,92 @@ func Spec(job Job, s Settings, files *Files) (run.Spec, error) {
 	}, nil
 }
 
-// siblingModules returns the other top-level .py files of the scripts dir.
+// siblingModules returns the .py files of the scripts dir that the script
+// imports, directly or through one another: only those go along, since
+// every file linked into a run dir costs the host a process per job.
 func siblingModules(dir, script, dataFile string, files *Files) ([]run.File, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("scripts dir: %w", err)
-	}
+	seen := map[string]bool{script: true}
+	queue := []string{script}
 	var out []run.File
-	for _, e := range entries {
-		name := e.Name()
-		if name == script || name == dataFile || filepath.Ext(name) != ".py" || !e.Type().IsRegular() || CheckName("module", name) != nil {
-			continue
-		}
-		f, err := files.File(name, filepath.Join(dir, name))
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		mods, err := files.imports(filepath.Join(dir, name))
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", name, err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		out = append(out, f)
+		for _, m := range mods {
+			file := m + ".py"
+			if seen[file] || file == dataFile || CheckName("module", file) != nil {
+				continue
+			}
+			seen[file] = true
+			st, err := os.Stat(filepath.Join(dir, file))
+			if err != nil || !st.Mode().IsRegular() {
+				continue // not ours: a library module
+			}
+			f, err := files.File(file, filepath.Join(dir, file))
+			if err != nil {
+				return nil, fmt.Errorf("module %s: %w", file, err)
+			}
+			out = append(out, f)
+			queue = append(queue, file)
+		}
 	}
 	return out, nil
+}
+
+// importLine matches the module names of an import statement at the start
+// of a line: "import a, b.c as d" and "from a.b import c".
+var importLine = regexp.MustCompile(`(?m)^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import|import[ \t]+([^\n#;]+))`)
+
+// imports lists the top-level names of the modules a Python file imports,
+// remembered while the file's size and modification time stay the same.
+func (fs *Files) imports(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	fs.mu.Lock()
+	c, ok := fs.parsed[path]
+	fs.mu.Unlock()
+	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
+		return c.mods, nil
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var mods []string
+	for _, m := range importLine.FindAllSubmatch(src, -1) {
+		if len(m[1]) > 0 {
+			mods = append(mods, topLevel(string(m[1])))
+			continue
+		}
+		for _, part := range strings.Split(string(m[2]), ",") {
+			if f := strings.Fields(part); len(f) > 0 {
+				mods = append(mods, topLevel(f[0]))
+			}
+		}
+	}
+	fs.mu.Lock()
+	if fs.parsed == nil {
+		fs.parsed = map[string]parsedImports{}
+	}
+	fs.parsed[path] = parsedImports{size: st.Size(), mtime: st.ModTime(), mods: mods}
+	fs.mu.Unlock()
+	return mods, nil
+}
+
+type parsedImports struct {
+	size  int64
+	mtime time.Time
+	mods  []string
+}
+
+func topLevel(mod string) string {
+	if i := strings.IndexByte(mod, '.'); i >= 0 {
+		return mod[:i]
+	}
+	return mod
 }

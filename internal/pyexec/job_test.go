@@ -98,3 +98,30 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSiblingModulesFollowImports(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	write("main.py", "import os, helper as h\nfrom pkg.sub import x\n  import json\n# import notme\nx = 'import alsonot'\n")
+	write("helper.py", "from deep import thing\n")
+	write("deep.py", "import helper\n")
+	write("pkg.py", "")
+	write("notme.py", "")
+	write("alsonot.py", "")
+	write("other.py", "")
+	var files Files
+	s, err := Spec(Job{Spec: []byte(`{}`), Script: "main.py"}, Settings{ScriptsDir: dir}, &files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range s.Files {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, " "); got != "main.py helper.py pkg.py deep.py" {
+		t.Fatalf("shipped %q, want the script and what it imports", got)
+	}
+}
