@@ -30,6 +30,11 @@ const (
 	staleAfter     = 15 * time.Second
 	// adoptEvery is how often an up host is checked for orphaned orders.
 	adoptEvery = 5 * time.Second
+
+	// openSSHMaxSessions is sshd's default MaxSessions; sessionsPerConn
+	// leaves room beside the runs for a probe and a kill.
+	openSSHMaxSessions = 10
+	sessionsPerConn    = openSSHMaxSessions - 2
 )
 
 // Options configure one dispatch.
@@ -167,6 +172,10 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	d := &dispatcher{db: store, opts: opts, ev: make(chan event, 64)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
+		if h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
+			d.warnf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that will fail to start and be retried",
+				h.Name, len(h.SlotNames()), openSSHMaxSessions)
+		}
 		hs := &hostState{cfg: h, running: map[int64]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
