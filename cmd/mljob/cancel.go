@@ -199,7 +199,7 @@ func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host str
 	for _, i := range idx {
 		wg.Go(func() {
 			o := orders[i]
-			err := h.Kill(ctx, pyexec.RunID(o.ID, o.Attempt), killGrace)
+			err := h.Kill(ctx, pyexec.RunID(store.QueueID(), o.ID, o.Attempt), killGrace)
 			switch {
 			case err == nil:
 				rows[i].Action = actionKilled

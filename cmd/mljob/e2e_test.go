@@ -211,6 +211,7 @@ type shown struct {
 		State   string `json:"state"`
 		Host    string `json:"host"`
 		Slot    string `json:"slot"`
+		RunDir  string `json:"runDir"`
 	} `json:"attempts"`
 	Outcomes []outcomeRow `json:"outcomes"`
 }
@@ -759,8 +760,12 @@ func TestE2ETwoDispatchers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, d := range dirs {
-			order, _, _ := strings.Cut(filepath.Base(d), "-")
-			runDirs[order] = append(runDirs[order], d)
+			// <queue>-<order>-<attempt>
+			parts := strings.Split(filepath.Base(d), "-")
+			if len(parts) != 3 {
+				t.Fatalf("run dir %s is not named <queue>-<order>-<attempt>", d)
+			}
+			runDirs[parts[1]] = append(runDirs[parts[1]], d)
 		}
 	}
 	for _, s := range subs {

@@ -166,11 +166,17 @@ func runDirs(tb testing.TB, servers []*sshtest.Server) map[int64]map[int]string 
 			if _, err := os.Stat(filepath.Join(d, "pid")); err != nil {
 				continue
 			}
-			o, a, ok := strings.Cut(filepath.Base(d), "-")
-			order, err1 := strconv.ParseInt(o, 10, 64)
-			attempt, err2 := strconv.Atoi(a)
-			if !ok || err1 != nil || err2 != nil {
-				tb.Errorf("run dir %s is not named <order>-<attempt>", d)
+			// <queue>-<order>-<attempt>: one queue file per test.
+			parts := strings.Split(filepath.Base(d), "-")
+			var order int64
+			var attempt int
+			var err1, err2 error
+			if len(parts) == 3 {
+				order, err1 = strconv.ParseInt(parts[1], 10, 64)
+				attempt, err2 = strconv.Atoi(parts[2])
+			}
+			if len(parts) != 3 || err1 != nil || err2 != nil {
+				tb.Errorf("run dir %s is not named <queue>-<order>-<attempt>", d)
 				continue
 			}
 			if m[order] == nil {

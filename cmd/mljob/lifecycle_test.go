@@ -146,7 +146,7 @@ func TestE2ECancelRunning(t *testing.T) {
 	d := c.start(ctx, dispatchArgs(hostsFile, c.scripts)...)
 
 	waitFor(t, "the job to run", time.Minute, func() bool { return c.statusCounts()["running"] == 1 })
-	runDir := filepath.Join(servers[0].Workdir, "runs", fmt.Sprintf("%d-1", subs[0].OrderID))
+	runDir := c.show(subs[0].JobID).Attempts[0].RunDir
 	pid := readPID(t, runDir)
 	if liveProcesses(t, pid) == 0 {
 		t.Fatalf("run group %d has no live process before the cancel", pid)
@@ -358,14 +358,14 @@ func TestRunCancel(t *testing.T) {
 				started := make(chan runspec.Started, 1)
 				runDone := make(chan error, 1)
 				go func() {
-					_, err := h.Run(ctx, runspec.Spec{ID: pyexec.RunID(subs[0].OrderID, 1), Argv: []string{"sh", "-c", "sleep 60 & wait"}},
+					_, err := h.Run(ctx, runspec.Spec{ID: pyexec.RunID(store.QueueID(), subs[0].OrderID, 1), Argv: []string{"sh", "-c", "sleep 60 & wait"}},
 						func(s runspec.Started) { started <- s })
 					runDone <- err
 				}()
 				st := <-started
 				pgid = st.PID
 				t.Cleanup(func() {
-					if err := h.Kill(ctx, pyexec.RunID(subs[0].OrderID, 1), 0); err != nil {
+					if err := h.Kill(ctx, pyexec.RunID(store.QueueID(), subs[0].OrderID, 1), 0); err != nil {
 						t.Errorf("kill: %v", err)
 					}
 					if err := <-runDone; err != nil {

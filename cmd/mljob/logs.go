@@ -161,7 +161,7 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 		}
 	}
 	defer h.Close()
-	err = h.Output(ctx, pyexec.RunID(o.ID, attempt), stream, opts.follow && live, out)
+	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, out)
 	switch {
 	case errors.Is(err, sshworker.ErrNotStarted) && live:
 		return notStarted

@@ -54,8 +54,9 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // DB is an open mljob database. It is safe for concurrent use, and several
 // DB values (in one process or many) may share one file.
 type DB struct {
-	sql  *sql.DB
-	path string
+	sql     *sql.DB
+	path    string
+	queueID string // see QueueID
 
 	// Now returns the current time; tests replace it to pin timestamps.
 	// Each transaction calls it once and converts the result to UTC.
@@ -94,8 +95,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	if err := sqlDB.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'queue_id'`).Scan(&db.queueID); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: read queue id: %w", path, err)
+	}
 	return db, nil
 }
+
+// QueueID names this queue file on hosts: a random id made when the file
+// was created. Run dirs carry it, so that two queue files sharing a host's
+// workdir never use the same run dir.
+func (db *DB) QueueID() string { return db.queueID }
 
 // dsn builds the connection string for the file at abs. Per-connection
 // pragmas live in the DSN so that every connection database/sql opens in

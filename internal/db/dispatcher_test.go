@@ -131,3 +131,21 @@ func TestSaveHost(t *testing.T) {
 		t.Fatalf("hosts %+v %v", all, err)
 	}
 }
+
+func TestQueueID(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := mustOpenPath(t, dir+"/a.db")
+	b := mustOpenPath(t, dir+"/b.db")
+	if len(a.QueueID()) != 8 || a.QueueID() == b.QueueID() {
+		t.Fatalf("queue ids %q, %q: want 8 hex digits, different per file", a.QueueID(), b.QueueID())
+	}
+	again, err := Open(ctx, dir+"/a.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.QueueID() != a.QueueID() {
+		t.Fatalf("queue id changed on reopen: %q → %q", a.QueueID(), again.QueueID())
+	}
+}

@@ -129,3 +129,14 @@ ALTER TABLE orders ADD COLUMN infra_failures INTEGER NOT NULL DEFAULT 0;
 -- keeps its outcome (see RecordLateOutcome).
 ALTER TABLE attempts ADD COLUMN abandoned INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX attempts_abandoned ON attempts(host) WHERE abandoned = 1;
+
+-- version: 4
+
+-- meta holds facts about this queue file. queue_id names it on hosts: run
+-- dirs are <queue_id>-<order>-<attempt>, so two queue files (two laptops, or
+-- a fresh file after an old one) sharing a host's workdir never collide.
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('queue_id', lower(hex(randomblob(4))));

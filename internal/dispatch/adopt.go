@@ -74,7 +74,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 			continue
 		}
 		for _, c := range late {
-			key := pyexec.RunID(c.Order.ID, c.Order.Attempt)
+			key := pyexec.RunID(d.queue, c.Order.ID, c.Order.Attempt)
 			if hs.late[key] {
 				continue
 			}
@@ -131,9 +131,9 @@ func (d *dispatcher) checkOrders(ctx context.Context) {
 			}
 			switch {
 			case o.State == db.StateCancelled:
-				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "cancelled")
+				d.kill(ctx, hs, r.k, pyexec.RunID(d.queue, id, r.attempt), "cancelled")
 			case o.Attempt != r.attempt || o.AttemptState == db.StateCancelled:
-				d.kill(ctx, hs, r.k, pyexec.RunID(id, r.attempt), "superseded by another attempt")
+				d.kill(ctx, hs, r.k, pyexec.RunID(d.queue, id, r.attempt), "superseded by another attempt")
 			}
 		}
 	}

@@ -140,6 +140,7 @@ type event struct {
 
 type dispatcher struct {
 	db    *db.DB
+	queue string // the queue file's id, in every run id
 	opts  Options
 	files pyexec.Files
 	hosts []*hostState
@@ -169,7 +170,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.LostAfter <= 0 {
 		opts.LostAfter = DefaultLostAfter
 	}
-	d := &dispatcher{db: store, opts: opts, ev: make(chan event, 64)}
+	d := &dispatcher{db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
 		if h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {

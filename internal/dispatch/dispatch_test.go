@@ -17,6 +17,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -272,7 +273,7 @@ func TestInterruptLeavesRunsRunning(t *testing.T) {
 	}
 	// The run went on without the dispatcher and finishes on its own.
 	h := sshworker.NewHost("local", sshworker.Local{}, workdir)
-	res, err := h.Attach(context.Background(), "1-1", 1<<16, 1<<16, nil)
+	res, err := h.Attach(context.Background(), pyexec.RunID(d.QueueID(), 1, 1), 1<<16, 1<<16, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,5 +325,24 @@ func TestFollowTakesNewSubmissionsWithoutWaitingForAPoll(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+// Two queue files whose hosts share a workdir (two laptops, or a fresh file
+// after an old one) number their orders alike; their run dirs must differ.
+func TestTwoQueuesShareAWorkdir(t *testing.T) {
+	ctx := context.Background()
+	opts := localOptions(t, 1)
+	for i, x := range []int{3, 5} {
+		d := openDB(t)
+		submit(t, d, fmt.Sprintf(`{"x":%d}`, x))
+		sum, err := dispatch.Run(ctx, d, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := d.Outcomes(ctx, db.OutcomeFilter{})
+		if sum.Succeeded != 1 || sum.Requeued != 0 || len(rows) != 1 || rows[0].Attempt != 1 || *rows[0].Loss != float64(x*x) {
+			t.Fatalf("queue %d: summary %+v outcomes %+v", i+1, sum, rows)
+		}
 	}
 }

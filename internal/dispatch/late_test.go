@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -101,7 +102,7 @@ func TestALateOutcomeOfAnAbandonedRunIsKept(t *testing.T) {
 		}
 		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
 	}
-	exitCode := filepath.Join(h1.Workdir, "runs", "1-1", "exit_code")
+	exitCode := filepath.Join(h1.Workdir, "runs", pyexec.RunID(d.QueueID(), 1, 1), "exit_code")
 	var mu sync.Mutex
 	var out bytes.Buffer
 	healed := false

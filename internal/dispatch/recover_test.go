@@ -50,7 +50,7 @@ func startDetached(t *testing.T, d *db.DB, opts dispatch.Options, dispatcherID s
 		t.Fatalf("claim: %v %v", c, err)
 	}
 	var files pyexec.Files
-	spec, err := pyexec.Spec(pyexec.Job{JobID: c.Job.ID, OrderID: c.Order.ID, Attempt: c.Order.Attempt, Spec: c.Job.Spec, Script: c.Job.Script},
+	spec, err := pyexec.Spec(pyexec.Job{Queue: d.QueueID(), JobID: c.Job.ID, OrderID: c.Order.ID, Attempt: c.Order.Attempt, Spec: c.Job.Spec, Script: c.Job.Script},
 		pyexec.Settings{ScriptsDir: opts.ScriptsDir, DataDir: opts.DataDir, Python: python}, &files)
 	if err != nil {
 		t.Fatal(err)
@@ -121,14 +121,14 @@ func TestALostRunIsRequeued(t *testing.T) {
 	}
 	// When the first attempt runs, kill its whole process group from
 	// outside with SIGKILL, as a host restart would: no exit code is left.
-	pidRe := regexp.MustCompile(`order 1 running on local slot 0 \(pid (\d+), \S+/runs/1-1\)`)
+	pidRe := regexp.MustCompile(`order 1 running on local slot 0 \(pid (\d+), \S+/runs/` + d.QueueID() + `-1-1\)`)
 	var log bytes.Buffer
 	opts.Log = writerFunc(func(p []byte) {
 		log.Write(p)
 		if m := pidRe.FindSubmatch(p); m != nil {
 			pid, _ := strconv.Atoi(string(m[1]))
 			// Once the script runs (it says so), its group is complete.
-			stdout := filepath.Join(opts.Hosts[0].Workdir, "runs", "1-1", "stdout")
+			stdout := filepath.Join(opts.Hosts[0].Workdir, "runs", pyexec.RunID(d.QueueID(), 1, 1), "stdout")
 			go func() {
 				deadline := time.Now().Add(10 * time.Second)
 				for time.Now().Before(deadline) {

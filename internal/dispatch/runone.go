@@ -70,7 +70,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
 
 	spec, err := pyexec.Spec(pyexec.Job{
-		JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,
+		Queue: d.queue, JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,
 		Script: c.Job.Script, DataFile: c.Job.DataFile,
 	}, pyexec.Settings{
 		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
@@ -130,7 +130,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	defer d.wg.Done()
 	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
-	id := pyexec.RunID(o.ID, o.Attempt)
+	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
 	if o.State == db.StateCancelled {
 		d.kill(ctx, hs, k, id, "cancelled")
@@ -317,7 +317,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	defer d.wg.Done()
 	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
-	id := pyexec.RunID(o.ID, o.Attempt)
+	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	defer d.send(ctx, event{host: hs, kind: "late", orderID: o.ID, slot: id})
 	if o.PID > 0 {
 		p, err := hs.h.Probe(ctx, []int{o.PID})

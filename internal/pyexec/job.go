@@ -31,6 +31,7 @@ const (
 
 // Job is one attempt of a submitted job.
 type Job struct {
+	Queue          string // the queue file's id (db.QueueID)
 	JobID, OrderID int64
 	Attempt        int
 	Spec           []byte // the submitted JSON object, verbatim
@@ -60,9 +61,11 @@ func CheckName(field, name string) error {
 	return nil
 }
 
-// RunID names the run dir of an attempt: <order>-<attempt>.
-func RunID(orderID int64, attempt int) string {
-	return strconv.FormatInt(orderID, 10) + "-" + strconv.Itoa(attempt)
+// RunID names the run dir of an attempt: <queue>-<order>-<attempt>, where
+// queue names the queue file (db.QueueID), so that two queue files sharing
+// a host's workdir never collide.
+func RunID(queue string, orderID int64, attempt int) string {
+	return queue + "-" + strconv.FormatInt(orderID, 10) + "-" + strconv.Itoa(attempt)
 }
 
 // Arg returns the Job JSON the script receives: the submitted object, byte
@@ -142,6 +145,9 @@ func (fs *Files) File(name, path string) (run.File, error) {
 // shipped, job.json holds the Job JSON, and the script runs as
 // `python -u SCRIPT <job json>` with cwd = the run dir.
 func Spec(job Job, s Settings, files *Files) (run.Spec, error) {
+	if job.Queue == "" {
+		return run.Spec{}, errors.New("no queue id: run dirs would not be unique")
+	}
 	if err := CheckName("scriptName", job.Script); err != nil {
 		return run.Spec{}, err
 	}
@@ -179,7 +185,7 @@ func Spec(job Job, s Settings, files *Files) (run.Spec, error) {
 		python = "python3"
 	}
 	return run.Spec{
-		ID:         RunID(job.OrderID, job.Attempt),
+		ID:         RunID(job.Queue, job.OrderID, job.Attempt),
 		Files:      fl,
 		Input:      run.Input{Name: JobFile, Data: arg},
 		Argv:       []string{python, "-u", job.Script}, // -u: output reaches the run dir as it is printed, as in the seed

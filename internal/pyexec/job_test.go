@@ -66,12 +66,12 @@ func TestSpec(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(dir, "data"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "data", "d.csv"), []byte("a,b\n"), 0o644))
 	var files Files
-	s, err := Spec(Job{JobID: 3, OrderID: 4, Attempt: 2, Spec: []byte(`{"x":"$(rm -rf /)"}`), Script: "s.py", DataFile: "d.csv"},
+	s, err := Spec(Job{Queue: "q1", JobID: 3, OrderID: 4, Attempt: 2, Spec: []byte(`{"x":"$(rm -rf /)"}`), Script: "s.py", DataFile: "d.csv"},
 		Settings{ScriptsDir: dir, DataDir: filepath.Join(dir, "data"), Python: "/usr/bin/python3", Env: []string{"A=1"}}, &files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ID != "4-2" || s.ArgFile != JobFile || s.Input.Name != JobFile {
+	if s.ID != "q1-4-2" || s.ArgFile != JobFile || s.Input.Name != JobFile {
 		t.Fatalf("spec = %+v", s)
 	}
 	if got := strings.Join(s.Argv, " "); got != "/usr/bin/python3 -u s.py" {
@@ -84,10 +84,10 @@ func TestSpec(t *testing.T) {
 	if string(s.Input.Data) != `{"x":"$(rm -rf /)","jobId":3,"assignmentId":4}` {
 		t.Fatalf("input = %s", s.Input.Data)
 	}
-	if _, err := Spec(Job{Spec: []byte(`{}`), Script: "missing.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
+	if _, err := Spec(Job{Queue: "q1", Spec: []byte(`{}`), Script: "missing.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
 		t.Fatal("missing script: no error")
 	}
-	if _, err := Spec(Job{Spec: []byte(`{}`), Script: "../s.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
+	if _, err := Spec(Job{Queue: "q1", Spec: []byte(`{}`), Script: "../s.py"}, Settings{ScriptsDir: dir}, &files); err == nil {
 		t.Fatal("escaping script name: no error")
 	}
 }
@@ -113,7 +113,7 @@ func TestSiblingModulesFollowImports(t *testing.T) {
 	write("alsonot.py", "")
 	write("other.py", "")
 	var files Files
-	s, err := Spec(Job{Spec: []byte(`{}`), Script: "main.py"}, Settings{ScriptsDir: dir}, &files)
+	s, err := Spec(Job{Queue: "q1", Spec: []byte(`{}`), Script: "main.py"}, Settings{ScriptsDir: dir}, &files)
 	if err != nil {
 		t.Fatal(err)
 	}
