@@ -240,6 +240,20 @@ func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
 			} else if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(code)); err != nil {
 				return res, fmt.Errorf("bad exit code %q in run dir", code)
 			}
+		case strings.HasPrefix(line, "MLJOB-FILES ") && gotResult:
+			// Both streams whole: stdout's bytes, then stderr's.
+			var so, se int64
+			if _, err := fmt.Sscanf(line, "MLJOB-FILES %d %d", &so, &se); err != nil || so < 0 || se < 0 {
+				return res, fmt.Errorf("bad files line %q", line)
+			}
+			res.Stdout, res.StdoutSize = make([]byte, so), so
+			res.Stderr, res.StderrSize = make([]byte, se), se
+			if _, err := io.ReadFull(br, res.Stdout); err != nil {
+				return res, fmt.Errorf("read stdout: %w", err)
+			}
+			if _, err := io.ReadFull(br, res.Stderr); err != nil {
+				return res, fmt.Errorf("read stderr: %w", err)
+			}
 		case strings.HasPrefix(line, "MLJOB-FILE ") && gotResult:
 			var name string
 			var size, take int64

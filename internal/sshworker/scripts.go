@@ -24,17 +24,28 @@ const aliveFunc = `alive() {
 `
 
 // frameResult prints the result of the run in the current dir: the exit
-// code (or "none" when the wrapper never wrote one) and the tail of stdout
-// and stderr, each preceded by its full size and the size of the tail.
-// Builtins where they do: each program started costs about a millisecond.
+// code (or "none" when the wrapper never wrote one), then stdout and
+// stderr. When both fit their limits (the common case) one wc and one cat
+// send them whole, framed by their sizes; otherwise each gets its full size
+// and a tail. Builtins where they do: each program started costs the host
+// about a millisecond.
 const frameResult = `code=none
 [ -s exit_code ] && read -r code < exit_code
 printf 'MLJOB-RESULT %s\n' "${code:-none}"
+so=0 se=0
+[ -e stdout ] || true > stdout 2> /dev/null
+[ -e stderr ] || true > stderr 2> /dev/null
+if [ -s stdout ] || [ -s stderr ]; then
+  set -- $(wc -c stdout stderr)
+  so=$1 se=$3
+fi
+if [ "$so" -le "$outlim" ] && [ "$se" -le "$errlim" ]; then
+  printf 'MLJOB-FILES %s %s\n' "$so" "$se"
+  [ $((so + se)) -gt 0 ] && cat stdout stderr
+  exit 0
+fi
 for f in stdout stderr; do
-  if [ "$f" = stdout ]; then lim=$outlim; else lim=$errlim; fi
-  size=0
-  [ -s "$f" ] && size=$(wc -c < "$f")
-  size=$((size + 0))
+  if [ "$f" = stdout ]; then lim=$outlim size=$so; else lim=$errlim size=$se; fi
   take=$size
   [ "$take" -gt "$lim" ] && take=$lim
   printf 'MLJOB-FILE %s %s %s\n' "$f" "$size" "$take"
