@@ -132,14 +132,7 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 			fmt.Sprintf("superseded: attempt %d finished first", o.Attempt), now, o.OrderID, o.Attempt); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
-				duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (order_id, attempt) DO NOTHING`,
-			o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
-			floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
-			nullString(o.StdoutTail), nullString(o.StderrTail), now); err != nil {
+		if _, err := insertOutcome(ctx, tx, o); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `

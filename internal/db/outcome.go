@@ -120,14 +120,7 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 	}
 
 	now := formatTime(tx.now)
-	res, err := tx.ExecContext(ctx, `
-		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
-			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (order_id, attempt) DO NOTHING`,
-		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
-		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
-		nullString(o.StdoutTail), nullString(o.StderrTail), now)
+	res, err := insertOutcome(ctx, tx, o)
 	if err != nil {
 		return false, fmt.Errorf("insert: %w", err)
 	}
@@ -257,4 +250,17 @@ func scanOutcomeRow(s scanner) (OutcomeRow, error) {
 	}
 	r.Spec = []byte(spec)
 	return r, ts.parse()
+}
+
+// insertOutcome adds o unless its attempt has one already (the unique key
+// makes every recording idempotent); created_at is the transaction's time.
+func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error) {
+	return tx.ExecContext(ctx, `
+		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
+			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, attempt) DO NOTHING`,
+		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
+		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
+		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now))
 }

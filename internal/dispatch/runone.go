@@ -246,12 +246,7 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 
 // record writes the outcome of an attempt; it returns "succeeded" or "failed".
 func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome, res run.Result) string {
-	rec := db.Outcome{
-		OrderID: o.ID, JobID: o.JobID, Attempt: o.Attempt, Host: hs.cfg.Name,
-		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
-		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
-		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
-	}
+	rec := dbOutcome(o, hs.cfg.Name, out)
 	if d.opts.BeforeRecord != nil {
 		d.opts.BeforeRecord(o.ID)
 	}
@@ -268,6 +263,16 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	}
 	d.logf("order %d failed on %s: %s", o.ID, hs.cfg.Name, oneLine(out.Error))
 	return "failed"
+}
+
+// dbOutcome is the record of what an attempt of o on host reported.
+func dbOutcome(o db.Order, host string, out pyexec.Outcome) db.Outcome {
+	return db.Outcome{
+		OrderID: o.ID, JobID: o.JobID, Attempt: o.Attempt, Host: host,
+		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
+		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
+		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
+	}
 }
 
 // release hands an attempt lost to infrastructure back to the queue, or
@@ -349,12 +354,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 	d.keepLogs(o, res)
 	out := pyexec.ParseOutcome(res)
-	note, recorded, err := d.db.RecordLateOutcome(saveCtx, db.Outcome{
-		OrderID: o.ID, Attempt: o.Attempt, Host: hs.cfg.Name,
-		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
-		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
-		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
-	})
+	note, recorded, err := d.db.RecordLateOutcome(saveCtx, dbOutcome(o, hs.cfg.Name, out))
 	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 		return
