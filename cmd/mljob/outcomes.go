@@ -79,9 +79,13 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		fmt.Fprintln(opts.app.io.ErrOut, "No outcomes yet. Run queued jobs with: mljob dispatch")
 		return nil
 	}
+	// The varying job fields are columns of the table and the CSV; JSON
+	// carries the outcome, and the spec is one `show` away.
 	specs := make([]map[string]string, len(rows))
-	for i, r := range rows {
-		specs[i] = flattenJSON(r.Spec)
+	if opts.output != formatJSON {
+		for i, r := range rows {
+			specs[i] = flattenJSON(r.Spec)
+		}
 	}
 	params := varyingPaths(specs)
 	hidden := 0
@@ -129,7 +133,9 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 			cells = append(cells, oneLineClip(r.Error, opts.output))
 		}
 		t.rows = append(t.rows, cells)
-		objs = append(objs, outcomeJSON(r, state))
+		if opts.output == formatJSON {
+			objs = append(objs, outcomeJSON(r, state))
+		}
 	}
 	if err := render(opts.app.io.Out, opts.output, t, objs); err != nil {
 		return err
