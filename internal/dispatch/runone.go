@@ -54,7 +54,14 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		if err := h.Kill(ctx, id, killGrace); err != nil && ctx.Err() == nil {
+		err := h.Kill(ctx, id, killGrace)
+		switch {
+		case errors.Is(err, sshworker.ErrNotStarted):
+			// Its start is still on the way: try again at the next check.
+			k.mu.Lock()
+			k.reason = ""
+			k.mu.Unlock()
+		case err != nil && ctx.Err() == nil:
 			d.warnf("kill run %s on %s: %v", id, hs.cfg.Name, err)
 		}
 	}()
