@@ -375,18 +375,14 @@ func (d *dispatcher) startProbes(ctx context.Context) {
 			d.connect(ctx, hs)
 			continue
 		}
-		var pids []int
-		for _, r := range hs.running {
-			if r.pid > 0 {
-				pids = append(pids, r.pid)
-			}
-		}
+		// Our runs' liveness comes from their waiting sessions, not from the
+		// probe: asking it costs the host a ps per run per tick.
 		hs.busy = true
 		h := hs.h
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			p, err := h.Probe(ctx, pids)
+			p, err := h.Probe(ctx, nil)
 			d.send(ctx, event{host: hs, kind: "probed", probe: p, err: err})
 		}()
 	}
