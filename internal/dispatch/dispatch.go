@@ -31,6 +31,9 @@ const (
 	// adoptEvery is how often an up host is checked for orphaned orders.
 	adoptEvery = 5 * time.Second
 
+	// maxDials bounds the SSH handshakes in flight at once.
+	maxDials = 8
+
 	// openSSHMaxSessions is sshd's default MaxSessions; sessionsPerConn
 	// leaves room beside the runs for a probe and a kill.
 	openSSHMaxSessions = 10
@@ -139,15 +142,16 @@ type event struct {
 }
 
 type dispatcher struct {
-	db    *db.DB
-	queue string // the queue file's id, in every run id
-	opts  Options
-	files pyexec.Files
-	hosts []*hostState
-	ev    chan event
-	wg    sync.WaitGroup
-	sum   Summary
-	logMu sync.Mutex // guards writes to opts.Log and opts.Warn
+	db      *db.DB
+	dialing chan struct{} // a semaphore of maxDials connects
+	queue   string        // the queue file's id, in every run id
+	opts    Options
+	files   pyexec.Files
+	hosts   []*hostState
+	ev      chan event
+	wg      sync.WaitGroup
+	sum     Summary
+	logMu   sync.Mutex // guards writes to opts.Log and opts.Warn
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -170,7 +174,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.LostAfter <= 0 {
 		opts.LostAfter = DefaultLostAfter
 	}
-	d := &dispatcher{db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64)}
+	d := &dispatcher{db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
 		if h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
@@ -360,7 +364,17 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		// A bounded number of handshakes at a time: a hosts file of a
+		// hundred entries would otherwise hold a hundred key exchanges'
+		// worth of memory and CPU at once.
+		select {
+		case d.dialing <- struct{}{}:
+		case <-ctx.Done():
+			d.send(ctx, event{host: hs, kind: "connected", err: ctx.Err()})
+			return
+		}
 		h, err := d.opts.Connect(ctx, hs.cfg)
+		<-d.dialing
 		d.send(ctx, event{host: hs, kind: "connected", h: h, err: err})
 	}()
 }
