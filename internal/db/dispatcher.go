@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -82,38 +83,36 @@ func (db *DB) Dispatchers(ctx context.Context) ([]Dispatcher, error) {
 	return out, rows.Err()
 }
 
-// AdoptOrders hands to dispatcher me the orders on the given hosts whose
+// AdoptOrders hands to dispatcher me the orders on host whose
 // attempt is assigned or running but whose dispatcher is gone: unknown,
 // stopped, or silent since staleBefore. Cancelled orders whose attempt still
 // runs come too, so that their runs get killed. One transaction: two
 // dispatchers never adopt the same order.
-func (db *DB) AdoptOrders(ctx context.Context, me string, hosts []string, staleBefore time.Time) ([]Claim, error) {
+func (db *DB) AdoptOrders(ctx context.Context, me, host string, staleBefore time.Time) ([]Claim, error) {
 	var out []Claim
 	err := db.withTx(ctx, func(tx *dbTx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT o.id FROM orders o JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
+			WHERE o.host = ? AND a.state IN ('assigned', 'running')
+			AND o.state IN ('assigned', 'running', 'cancelled')
+			AND (o.dispatcher IS NULL OR (o.dispatcher <> ? AND o.dispatcher NOT IN (
+				SELECT id FROM dispatchers WHERE stopped_at IS NULL AND heartbeat_at >= ?)))
+			ORDER BY o.id`, host, me, formatTime(staleBefore))
+		if err != nil {
+			return err
+		}
 		var ids []int64
-		for _, h := range hosts {
-			rows, err := tx.QueryContext(ctx, `
-				SELECT o.id FROM orders o JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
-				WHERE o.host = ? AND a.state IN ('assigned', 'running')
-				AND o.state IN ('assigned', 'running', 'cancelled')
-				AND (o.dispatcher IS NULL OR (o.dispatcher <> ? AND o.dispatcher NOT IN (
-					SELECT id FROM dispatchers WHERE stopped_at IS NULL AND heartbeat_at >= ?)))
-				ORDER BY o.id`, h, me, formatTime(staleBefore))
-			if err != nil {
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
 				return err
 			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `UPDATE orders SET dispatcher = ? WHERE id = ?`, me, id); err != nil {
@@ -152,24 +151,38 @@ type OrderStatus struct {
 }
 
 // OrderStates returns the status of each order in ids (missing ids are
-// left out), so a dispatcher can notice cancelled or superseded runs.
+// left out), so a dispatcher can notice cancelled or superseded runs. One
+// query per 500 ids: a dispatcher asks for all its runs on every tick.
 func (db *DB) OrderStates(ctx context.Context, ids []int64) (map[int64]OrderStatus, error) {
 	out := make(map[int64]OrderStatus, len(ids))
-	for _, id := range ids {
-		st := OrderStatus{ID: id}
-		var as sql.NullString
-		err := db.sql.QueryRowContext(ctx, `
-			SELECT o.state, o.attempt, a.state FROM orders o
-			LEFT JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt WHERE o.id = ?`, id).
-			Scan(&st.State, &st.Attempt, &as)
-		if err == sql.ErrNoRows {
-			continue
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
+		rows, err := db.sql.QueryContext(ctx, `
+			SELECT o.id, o.state, o.attempt, a.state FROM orders o
+			LEFT JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
+			WHERE o.id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("order states: %w", err)
 		}
-		st.AttemptState = OrderState(as.String)
-		out[id] = st
+		for rows.Next() {
+			var st OrderStatus
+			var as sql.NullString
+			if err := rows.Scan(&st.ID, &st.State, &st.Attempt, &as); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("order states: %w", err)
+			}
+			st.AttemptState = OrderState(as.String)
+			out[st.ID] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("order states: %w", err)
+		}
 	}
 	return out, nil
 }

@@ -48,7 +48,7 @@ func TestAdoptOrders(t *testing.T) {
 	if err := db.RegisterDispatcher(ctx, "me", "laptop", 2); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.AdoptOrders(ctx, "me", []string{"h1"}, t0.Add(30*time.Second))
+	got, err := db.AdoptOrders(ctx, "me", "h1", t0.Add(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +60,14 @@ func TestAdoptOrders(t *testing.T) {
 		t.Fatalf("adopted order 1: %+v", got[0])
 	}
 	// Adopted orders are ours now: a second dispatcher gets nothing.
-	if again, err := db.AdoptOrders(ctx, "other", []string{"h1"}, t0.Add(30*time.Second)); err != nil || len(again) != 0 {
+	if again, err := db.AdoptOrders(ctx, "other", "h1", t0.Add(30*time.Second)); err != nil || len(again) != 0 {
 		t.Fatalf("adopted twice: %+v %v", again, err)
 	}
 	// A stopped dispatcher's orders are adoptable at once.
 	if err := db.StopDispatcher(ctx, "live"); err != nil {
 		t.Fatal(err)
 	}
-	got, err = db.AdoptOrders(ctx, "me", []string{"h1"}, t0)
+	got, err = db.AdoptOrders(ctx, "me", "h1", t0)
 	if err != nil || len(got) != 1 || got[0].Order.ID != 2 {
 		t.Fatalf("after stop: %+v %v", got, err)
 	}

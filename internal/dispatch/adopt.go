@@ -49,16 +49,21 @@ func processAlive(pid int) bool {
 // waits on their runs again.
 func (d *dispatcher) adopt(ctx context.Context) {
 	now := time.Now()
+	reaped := false
 	for _, hs := range d.hosts {
 		if hs.status != hostUp || hs.h == nil || now.Before(hs.nextAdopt) {
 			continue
 		}
 		hs.nextAdopt = now.Add(adoptEvery)
-		if err := d.reapDead(ctx); err != nil {
-			d.warnf("%v", err)
-			return
+		if !reaped {
+			// Once per pass, not per host: it reads every dispatcher.
+			if err := d.reapDead(ctx); err != nil {
+				d.warnf("%v", err)
+				return
+			}
+			reaped = true
 		}
-		claims, err := d.db.AdoptOrders(ctx, d.opts.Dispatcher, []string{hs.cfg.Name}, now.Add(-staleAfter))
+		claims, err := d.db.AdoptOrders(ctx, d.opts.Dispatcher, hs.cfg.Name, now.Add(-staleAfter))
 		if err != nil {
 			if ctx.Err() == nil {
 				d.warnf("%v", err)
@@ -95,7 +100,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 				}
 			}
 			k := &killer{}
-			hs.running[c.Order.ID] = &runHandle{slot: slot, pid: c.Order.PID, attempt: c.Order.Attempt, k: k}
+			hs.running[c.Order.ID] = &runHandle{slot: slot, attempt: c.Order.Attempt, k: k}
 			d.sum.Adopted++
 			d.logf("order %d attempt %d on %s adopted: reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
 			d.wg.Add(1)

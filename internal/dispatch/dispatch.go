@@ -131,13 +131,13 @@ type hostState struct {
 // alone owns the hostStates.
 type event struct {
 	host    *hostState
-	kind    string // "connected", "probed", "started", "done"
+	kind    string // "connected", "probed", "late", "done"
 	h       *sshworker.Host
 	probe   sshworker.Probe
 	err     error
 	orderID int64
 	slot    string
-	pid     int
+	runID   string // "late": the abandoned run looked at
 	res     string // "succeeded", "failed", "requeued", "detached"
 }
 
@@ -192,16 +192,23 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		return d.sum, err
 	}
 	err := d.loop(ctx)
-	d.wg.Wait()
-	// Drain events sent while stopping so their state is counted.
-	for {
+	// Workers still report as they stop: keep applying their events until
+	// the last one is done, so every result is counted.
+	workersDone := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(workersDone)
+	}()
+	for stopping := true; stopping; {
 		select {
 		case e := <-d.ev:
 			d.apply(e)
-			continue
-		default:
+		case <-workersDone:
+			for len(d.ev) > 0 {
+				d.apply(<-d.ev)
+			}
+			stopping = false
 		}
-		break
 	}
 	for _, hs := range d.hosts {
 		if hs.h != nil {
@@ -370,12 +377,12 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 		select {
 		case d.dialing <- struct{}{}:
 		case <-ctx.Done():
-			d.send(ctx, event{host: hs, kind: "connected", err: ctx.Err()})
+			d.send(event{host: hs, kind: "connected", err: ctx.Err()})
 			return
 		}
 		h, err := d.opts.Connect(ctx, hs.cfg)
 		<-d.dialing
-		d.send(ctx, event{host: hs, kind: "connected", h: h, err: err})
+		d.send(event{host: hs, kind: "connected", h: h, err: err})
 	}()
 }
 
@@ -397,26 +404,15 @@ func (d *dispatcher) startProbes(ctx context.Context) {
 		go func() {
 			defer d.wg.Done()
 			p, err := h.Probe(ctx, nil)
-			d.send(ctx, event{host: hs, kind: "probed", probe: p, err: err})
+			d.send(event{host: hs, kind: "probed", probe: p, err: err})
 		}()
 	}
 }
 
-// send delivers an event to the loop, or drops it when the loop has
-// stopped; Run drains the buffer after the workers are done.
-func (d *dispatcher) send(ctx context.Context, e event) {
-	select {
-	case d.ev <- e:
-	case <-ctx.Done():
-		select {
-		case d.ev <- e:
-		default:
-			// The buffer is full and nobody listens: count it here.
-			d.logMu.Lock()
-			d.countResult(e)
-			d.logMu.Unlock()
-		}
-	}
+// send delivers an event to the scheduler: the loop while it runs, then
+// Run, which reads events until every worker has stopped.
+func (d *dispatcher) send(e event) {
+	d.ev <- e
 }
 
 func (d *dispatcher) apply(e event) {
@@ -453,13 +449,8 @@ func (d *dispatcher) apply(e event) {
 			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
 		}
 		hs.nextProbe = time.Now().Add(d.opts.Poll)
-	case "started":
-		if r, ok := hs.running[e.orderID]; ok {
-			r.pid = e.pid
-			hs.running[e.orderID] = r
-		}
 	case "late":
-		delete(hs.late, e.slot)
+		delete(hs.late, e.runID)
 	case "done":
 		if _, ok := hs.running[e.orderID]; ok {
 			delete(hs.running, e.orderID)

@@ -22,7 +22,6 @@ const killGrace = 10 * time.Second
 // runHandle is one attempt in flight on a host, as the scheduler sees it.
 type runHandle struct {
 	slot    string
-	pid     int
 	attempt int
 	k       *killer
 }
@@ -86,7 +85,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	if err != nil {
 		// The job's own files are missing or bad here: no host can run it.
 		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
-		d.send(ctx, done)
+		d.send(done)
 		return
 	}
 
@@ -104,7 +103,6 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 				d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
 			})
 		}
-		d.send(ctx, event{host: hs, kind: "started", orderID: o.ID, pid: s.PID})
 	}
 	res, err := hs.h.Run(ctx, spec, started)
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
@@ -128,7 +126,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
 		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 	}
-	d.send(ctx, done)
+	d.send(done)
 }
 
 // attachOne waits again for an attempt adopted from a dispatcher that died
@@ -155,7 +153,6 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 		}
-		d.send(ctx, event{host: hs, kind: "started", orderID: o.ID, pid: s.PID})
 	})
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, id)
@@ -182,7 +179,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	default:
 		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
 	}
-	d.send(ctx, done)
+	d.send(done)
 }
 
 // errHostLost ends the wait on a run whose host has not answered for
@@ -330,7 +327,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
-	defer d.send(ctx, event{host: hs, kind: "late", orderID: o.ID, slot: id})
+	defer d.send(event{host: hs, kind: "late", orderID: o.ID, runID: id})
 	if o.PID > 0 {
 		p, err := hs.h.Probe(ctx, []int{o.PID})
 		if err != nil {
