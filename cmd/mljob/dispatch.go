@@ -89,13 +89,9 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 }
 
 func runDispatch(ctx context.Context, opts *dispatchOptions) error {
-	dbPath := opts.app.dbPath
-	if dbPath == "" {
-		p, err := defaultDBPath()
-		if err != nil {
-			return err
-		}
-		dbPath = p
+	data, err := opts.app.dataDir()
+	if err != nil {
+		return err
 	}
 	var hs []hosts.Host
 	if opts.hostsFile != "" {
@@ -106,11 +102,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		hs = f.Hosts
 	} else {
 		// Local runs live beside the database they belong to.
-		workdir, err := filepath.Abs(filepath.Join(filepath.Dir(dbPath), "local"))
-		if err != nil {
-			return err
-		}
-		hs = []hosts.Host{hosts.LocalHost(opts.slots, opts.python, workdir)}
+		hs = []hosts.Host{hosts.LocalHost(opts.slots, opts.python, filepath.Join(data, "local"))}
 	}
 	store, err := opts.app.openDB(ctx)
 	if err != nil {
@@ -142,7 +134,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: errOut,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
-		LogDir: filepath.Join(filepath.Dir(dbPath), "logs"),
+		LogDir: logsDir(data),
 	})
 	close(stopWatch)
 	<-watchDone

@@ -66,20 +66,15 @@ output was not kept), 2 usage error, 130 interrupted.`,
 // logsDirOf is where dispatchers keep finished attempts' output: logs/
 // beside the database file.
 func logsDirOf(a *app) (string, error) {
-	path := a.dbPath
-	if path == "" {
-		p, err := defaultDBPath()
-		if err != nil {
-			return "", err
-		}
-		path = p
-	}
-	abs, err := filepath.Abs(path)
+	dir, err := a.dataDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(filepath.Dir(abs), "logs"), nil
+	return logsDir(dir), nil
 }
+
+// logsDir is the kept-logs directory of the queue whose data dir is dir.
+func logsDir(dir string) string { return filepath.Join(dir, "logs") }
 
 func runLogs(ctx context.Context, opts *logsOptions) error {
 	store, err := opts.app.openDB(ctx)

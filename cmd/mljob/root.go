@@ -38,15 +38,33 @@ type app struct {
 	stopSignals func()
 }
 
+// dbFile is the database named by --db (or MLJOB_DB), else the default.
+func (a *app) dbFile() (string, error) {
+	if a.dbPath != "" {
+		return a.dbPath, nil
+	}
+	return defaultDBPath()
+}
+
+// dataDir is the absolute directory of the database file: local runs,
+// kept logs and unpacked scripts live there, beside the queue they belong to.
+func (a *app) dataDir() (string, error) {
+	path, err := a.dbFile()
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(abs), nil
+}
+
 // openDB opens the database named by --db.
 func (a *app) openDB(ctx context.Context) (*db.DB, error) {
-	path := a.dbPath
-	if path == "" {
-		p, err := defaultDBPath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
+	path, err := a.dbFile()
+	if err != nil {
+		return nil, err
 	}
 	d, err := db.Open(ctx, path)
 	if err != nil {

@@ -19,15 +19,11 @@ import (
 func resolveScriptsDir(cmd *cobra.Command, a *app, scriptsDir, dataDir string) (string, string, error) {
 	if !cmd.Flags().Changed("scripts") {
 		if _, err := os.Stat(scriptsDir); os.IsNotExist(err) {
-			dbPath := a.dbPath
-			if dbPath == "" {
-				p, err := defaultDBPath()
-				if err != nil {
-					return "", "", err
-				}
-				dbPath = p
+			data, err := a.dataDir()
+			if err != nil {
+				return "", "", err
 			}
-			dir := filepath.Join(filepath.Dir(dbPath), "python-scripts")
+			dir := filepath.Join(data, "python-scripts")
 			if err := unpackBundled(dir); err != nil {
 				return "", "", fmt.Errorf("unpack bundled scripts: %w", err)
 			}
