@@ -26,11 +26,31 @@ import (
 // that workdir as seen from the test (hosts in tests share this machine).
 type hostFactory func(t *testing.T) (*sshworker.Host, string)
 
-func TestLocalHostContract(t *testing.T) {
-	testHostContract(t, func(t *testing.T) (*sshworker.Host, string) {
+// localHost is the hostFactory of this machine.
+func localHost(t *testing.T) (*sshworker.Host, string) {
+	dir := t.TempDir()
+	return sshworker.NewHost("local", sshworker.Local{}, dir), dir
+}
+
+// sshHosts starts one sshd and returns the hostFactory of Hosts sharing
+// one client to it.
+func sshHosts(t *testing.T) hostFactory {
+	t.Helper()
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
+	c, err := sshworker.Dial(context.Background(), ConfigFor(servers[0], keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return func(t *testing.T) (*sshworker.Host, string) {
 		dir := t.TempDir()
-		return sshworker.NewHost("local", sshworker.Local{}, dir), dir
-	})
+		return sshworker.NewHost(servers[0].Name, c, dir), dir
+	}
+}
+
+func TestLocalHostContract(t *testing.T) {
+	testHostContract(t, localHost)
+	t.Run("kill", func(t *testing.T) { testKill(t, localHost) })
 }
 
 // testHostContract is the run contract every transport must keep.
@@ -296,29 +316,9 @@ func hostilePayloads() [][]byte {
 }
 
 func TestSSHHostContract(t *testing.T) {
-	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	s := servers[0]
-	c, err := sshworker.Dial(context.Background(), sshworker.Config{
-		Name: s.Name, Address: s.Host, Port: s.Port, User: keys.User,
-		IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	newHost := func(t *testing.T) (*sshworker.Host, string) {
-		dir := t.TempDir()
-		return sshworker.NewHost(s.Name, c, dir), dir
-	}
+	newHost := sshHosts(t)
 	testHostContract(t, newHost)
 	t.Run("kill", func(t *testing.T) { testKill(t, newHost) })
-}
-
-func TestLocalKill(t *testing.T) {
-	testKill(t, func(t *testing.T) (*sshworker.Host, string) {
-		dir := t.TempDir()
-		return sshworker.NewHost("local", sshworker.Local{}, dir), dir
-	})
 }
 
 // testKill checks that Kill ends a run's whole process group, a child that

@@ -12,33 +12,12 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/run"
-	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
-func TestLocalOutput(t *testing.T) {
-	testOutput(t, func(t *testing.T) (*sshworker.Host, string) {
-		dir := t.TempDir()
-		return sshworker.NewHost("local", sshworker.Local{}, dir), dir
-	})
-}
+func TestLocalOutput(t *testing.T) { testOutput(t, localHost) }
 
-func TestSSHOutput(t *testing.T) {
-	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	s := servers[0]
-	c, err := sshworker.Dial(context.Background(), sshworker.Config{
-		Name: s.Name, Address: s.Host, Port: s.Port, User: keys.User,
-		IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	testOutput(t, func(t *testing.T) (*sshworker.Host, string) {
-		dir := t.TempDir()
-		return sshworker.NewHost(s.Name, c, dir), dir
-	})
-}
+func TestSSHOutput(t *testing.T) { testOutput(t, sshHosts(t)) }
 
 // TestLocalOutputWithoutGNUTail follows a run through the shell loop used
 // where tail has no --pid: a tail on PATH that is not GNU's hides it.
