@@ -142,6 +142,9 @@ type event struct {
 }
 
 type dispatcher struct {
+	// saveCtx writes state even after ctx ends: an interrupted dispatcher
+	// still records what it knows.
+	saveCtx context.Context
 	db      *db.DB
 	dialing chan struct{} // a semaphore of maxDials connects
 	queue   string        // the queue file's id, in every run id
@@ -174,7 +177,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.LostAfter <= 0 {
 		opts.LostAfter = DefaultLostAfter
 	}
-	d := &dispatcher{db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
+	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
 		if h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
@@ -216,7 +219,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		}
 	}
 	// Stopped: whoever dispatches next may adopt the runs left behind at once.
-	if serr := d.db.StopDispatcher(context.WithoutCancel(ctx), d.opts.Dispatcher); serr != nil && err == nil {
+	if serr := d.db.StopDispatcher(d.saveCtx, d.opts.Dispatcher); serr != nil && err == nil {
 		err = serr
 	}
 	return d.sum, err
@@ -429,21 +432,20 @@ func (d *dispatcher) apply(e event) {
 		hs.nextAdopt = time.Time{}
 		hs.status = hostUp
 		hs.bored = false
-		d.saveHost(context.Background(), hs, "up", false)
+		d.saveHost(hs, "up", false)
 	case "probed":
 		hs.busy = false
 		if e.err != nil {
 			d.hostFailed(hs, e.err)
 			return
 		}
-		if hs.status != hostUp || hs.lastErr != nil {
-			d.logf("host %s is up (load %.2f)", hs.cfg.Name, e.probe.Load)
+		back := hs.status != hostUp || hs.lastErr != nil
+		hs.status, hs.lastErr, hs.backoff, hs.load = hostUp, nil, 0, e.probe.Load
+		if back {
+			d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
 			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
-			hs.status, hs.lastErr, hs.load = hostUp, nil, e.probe.Load
-			d.saveHost(context.Background(), hs, "up", true)
+			d.saveHost(hs, "up", true)
 		}
-		hs.status, hs.lastErr, hs.backoff = hostUp, nil, 0
-		hs.load = e.probe.Load
 		hs.bored = hs.cfg.MaxLoad <= 0 || hs.load < hs.cfg.MaxLoad
 		if !hs.bored {
 			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
@@ -507,7 +509,7 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 				msg += "\n  Try: " + hk.Hint()
 			}
 			d.warnf("%s", msg)
-			d.saveHost(context.Background(), hs, "refused", false)
+			d.saveHost(hs, "refused", false)
 		}
 		return
 	}
@@ -518,7 +520,7 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	}
 	if hs.status != hostDown {
 		d.warnf("host %s is down: %v (retrying in %s)", hs.cfg.Name, err, hs.backoff.Round(time.Millisecond))
-		d.saveHost(context.Background(), hs, "down", false)
+		d.saveHost(hs, "down", false)
 	}
 	hs.everDown = true
 	hs.status = hostDown

@@ -27,7 +27,7 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (*sshworker.Host, 
 }
 
 // saveHost records a host's entry and state for OpenHost and for status.
-func (d *dispatcher) saveHost(ctx context.Context, hs *hostState, status string, seen bool) {
+func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 	config, err := json.Marshal(hs.cfg)
 	if err != nil {
 		d.warnf("save host %s: %v", hs.cfg.Name, err)
@@ -42,7 +42,7 @@ func (d *dispatcher) saveHost(ctx context.Context, hs *hostState, status string,
 	if hs.lastErr != nil {
 		lastErr = hs.lastErr.Error()
 	}
-	if err := d.db.SaveHost(ctx, hs.cfg.Name, config, status, load, lastErr, seen); err != nil {
+	if err := d.db.SaveHost(d.saveCtx, hs.cfg.Name, config, status, load, lastErr, seen); err != nil {
 		d.warnf("%v", err)
 	}
 }

@@ -69,9 +69,6 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 // runOne runs one claimed attempt on hs and records what became of it.
 func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
-	// State is saved even after ctx ends: an interrupted dispatcher must
-	// still write down what it knows.
-	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
 	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
 
@@ -84,7 +81,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}, &d.files)
 	if err != nil {
 		// The job's own files are missing or bad here: no host can run it.
-		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
+		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
 		d.send(done)
 		return
 	}
@@ -94,7 +91,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	startedCalled := false
 	started := func(s run.Started) {
 		startedCalled = true
-		if err := d.db.MarkRunning(saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+		if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
 			d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 		}
 		d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
@@ -113,18 +110,18 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 	switch {
 	case err == nil:
-		done.res = d.finish(saveCtx, hs, o, res, k)
+		done.res = d.finish(d.saveCtx, hs, o, res, k)
 	case ctx.Err() != nil && startedCalled:
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		done.res = "detached"
 	case errors.Is(err, errHostLost):
-		done.res, done.err = d.abandon(saveCtx, hs, o, err), err
+		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !startedCalled:
-		done.res, done.err = d.release(saveCtx, hs, o, err), err
+		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
-		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
+		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 	}
 	d.send(done)
 }
@@ -133,7 +130,6 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 // (or from this one's earlier life), and records what became of it.
 func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
-	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
@@ -149,7 +145,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
 		if o.State == db.StateAssigned {
 			// The earlier dispatcher died between the start and its record.
-			if err := d.db.MarkRunning(saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 		}
@@ -165,19 +161,19 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	}
 	switch {
 	case err == nil:
-		done.res = d.finish(saveCtx, hs, o, res, k)
+		done.res = d.finish(d.saveCtx, hs, o, res, k)
 	case ctx.Err() != nil:
 		done.res = "detached"
 	case errors.Is(err, sshworker.ErrNotStarted):
 		if o.State == db.StateCancelled {
-			done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: "cancelled before it started"}, run.Result{})
+			done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "cancelled before it started"}, run.Result{})
 		} else {
-			done.res, done.err = d.release(saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
+			done.res, done.err = d.release(d.saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
 		}
 	case errors.Is(err, errHostLost):
-		done.res, done.err = d.abandon(saveCtx, hs, o, err), err
+		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	default:
-		done.res = d.record(saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
+		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
 	}
 	d.send(done)
 }
@@ -324,7 +320,6 @@ func (d *dispatcher) abandon(ctx context.Context, hs *hostState, o db.Order, cau
 // its outcome is kept (RecordLateOutcome); otherwise it is forgotten.
 func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	defer d.wg.Done()
-	saveCtx := context.WithoutCancel(ctx)
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	defer d.send(event{host: hs, kind: "late", orderID: o.ID, runID: id})
@@ -338,19 +333,19 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 				d.warnf("order %d: kill the abandoned run %s on %s: %v", o.ID, id, hs.cfg.Name, err)
 				return
 			}
-			d.clearAbandoned(saveCtx, o, "killed when its host answered again: a later attempt has the job")
+			d.clearAbandoned(d.saveCtx, o, "killed when its host answered again: a later attempt has the job")
 			return
 		}
 	}
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
 	switch {
 	case errors.Is(err, sshworker.ErrNotStarted):
-		d.clearAbandoned(saveCtx, o, "it never started")
+		d.clearAbandoned(d.saveCtx, o, "it never started")
 		return
 	case err != nil:
 		return
 	case res.Lost:
-		d.clearAbandoned(saveCtx, o, "its run was lost")
+		d.clearAbandoned(d.saveCtx, o, "its run was lost")
 		return
 	}
 	if !o.StartedAt.IsZero() {
@@ -358,7 +353,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 	d.keepLogs(o, res)
 	out := pyexec.ParseOutcome(res)
-	note, recorded, err := d.db.RecordLateOutcome(saveCtx, dbOutcome(o, hs.cfg.Name, out))
+	note, recorded, err := d.db.RecordLateOutcome(d.saveCtx, dbOutcome(o, hs.cfg.Name, out))
 	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 		return
