@@ -106,7 +106,7 @@ func TestAdoptsTheRunsOfADeadDispatcher(t *testing.T) {
 		t.Fatalf("duration %.3fs does not count from the real start", rows[0].DurationSeconds)
 	}
 	// The finished run's output is kept on this machine.
-	if b, err := os.ReadFile(dispatch.LogFile(opts.LogDir, 1, 1, "stdout")); opts.LogDir != "" && (err != nil || !bytes.Contains(b, []byte(`"loss": 9.0`))) {
+	if b, err := os.ReadFile(dispatch.LogFile(opts.LogDir, 1, 1, "stdout")); err != nil || !bytes.Contains(b, []byte(`"loss": 9.0`)) {
 		t.Fatalf("kept stdout: %q %v", b, err)
 	}
 }
