@@ -118,6 +118,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newCancelCmd(a),
 		newRetryCmd(a),
 		newLogsCmd(a),
+		newReportCmd(a),
 	)
 	return root
 }
