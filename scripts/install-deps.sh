@@ -11,6 +11,7 @@ packages=(
   python3-pandas
   python3-pytest   # python-scripts/tests
   util-linux       # setsid: detached runs
+  chromium         # headless browser: the report's page test
 )
 
 missing=()
