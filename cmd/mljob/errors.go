@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,9 +13,13 @@ import (
 type userError struct {
 	msg  string
 	hint string
+	// err, when set, is the cause, so callers can still test it with
+	// errors.Is (e.g. fs.ErrNotExist, errUnknownProject).
+	err error
 }
 
 func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.err }
 
 func (e *userError) format() string {
 	s := "Error: " + e.msg + "\n"
@@ -40,4 +46,105 @@ func usagef(cmd *cobra.Command, format string, args ...any) error {
 // and for a wrong number of arguments (cobra.ExactArgs: "accepts N arg(s)").
 func isCobraUsage(err error) bool {
 	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "accepts ")
+}
+
+// errUnknownProject is the cause of unknownProjectError, for errors.Is.
+var errUnknownProject = errors.New("unknown project")
+
+// unknownProjectError is the error for a --project that names no project of
+// the queue: it lists the known ones (sorted, duplicates dropped) and, when
+// one is a near miss (a typo or another case), offers it first. known is
+// what the queue holds, e.g. the distinct Project of db.StateCounts.
+func unknownProjectError(project string, known []string) error {
+	known = uniqueSorted(known)
+	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject}
+	switch {
+	case len(known) == 0:
+		e.hint = "the queue is empty: submit jobs first, e.g. mljob submit examples/wine_data/*.json"
+	default:
+		e.hint = "known projects: " + strings.Join(known, ", ")
+		if near := nearest(project, known); near != "" {
+			e.hint = fmt.Sprintf("--project %s (known projects: %s)", near, strings.Join(known, ", "))
+		}
+	}
+	return e
+}
+
+// uniqueSorted returns the distinct non-empty strings of s, sorted.
+func uniqueSorted(s []string) []string {
+	seen := make(map[string]bool, len(s))
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nearest returns the candidate that is the same as s but for case, or else
+// the one within 2 edits of s (the closest, the first on a tie), or "".
+// Project names are short, so the quadratic edit distance is cheap.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if strings.EqualFold(c, s) {
+			return c
+		}
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// minimalHostsFile is the smallest useful hosts file, shown when the named
+// one is missing; its format is internal/hosts (README.md has every key).
+const minimalHostsFile = `hosts:
+  - name: gpu1            # any name; shown in tables
+    address: 10.0.0.5     # or an alias from ~/.ssh/config
+    slots: 1              # concurrent runs (or gpus: [0, 1])`
+
+// hostsFileMissingError is the error for a hosts file that does not exist:
+// it says where the name came from (e.g. "--hosts", "MLJOB_HOSTS", a config
+// file line) and shows a minimal file to write there. err is the stat error,
+// kept as the cause so errors.Is(err, fs.ErrNotExist) holds.
+func hostsFileMissingError(path, origin string, err error) error {
+	msg := fmt.Sprintf("hosts file %s does not exist", path)
+	if origin != "" {
+		msg = fmt.Sprintf("hosts file %s (from %s) does not exist", path, origin)
+	}
+	hint := "write it, e.g.\n\n" + indent(minimalHostsFile, "    ") +
+		"\n\n  then trust each host's key once (ssh-keyscan HOST >> ~/.ssh/known_hosts, after checking it);\n" +
+		"  or name no hosts file at all to run on this machine"
+	return &userError{msg: msg, hint: hint, err: err}
+}
+
+// indent prefixes every line of s with prefix.
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }

@@ -11,9 +11,6 @@ import (
 	"golang.org/x/term"
 )
 
-// version is set at release time by -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	os.Exit(run())
 }

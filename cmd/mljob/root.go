@@ -31,14 +31,25 @@ type ioStreams struct {
 
 // app holds what every command shares.
 type app struct {
-	io     ioStreams
+	io ioStreams
+	// dbPath is the database file from --db, MLJOB_DB or the config file;
+	// "" means the default (see dbFile).
 	dbPath string
+	// configFlag is --config; configFile is the config file looked for,
+	// configFrom "--config" when named there, configFound whether it exists.
+	configFlag  string
+	configFile  string
+	configFrom  string
+	configFound bool
+	// settings are the resolved settings, in settingKeys order, as
+	// mljob config prints them.
+	settings []setting
 	// stopSignals, when set, restores default signal handling so that a
 	// second Ctrl-C ends the process at once.
 	stopSignals func()
 }
 
-// dbFile is the database named by --db (or MLJOB_DB), else the default.
+// dbFile is the database named by --db, MLJOB_DB or the config file, else the default.
 func (a *app) dbFile() (string, error) {
 	if a.dbPath != "" {
 		return a.dbPath, nil
@@ -68,7 +79,7 @@ func (a *app) openDB(ctx context.Context) (*db.DB, error) {
 	}
 	d, err := db.Open(ctx, path)
 	if err != nil {
-		return nil, &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB): " + path}
+		return nil, &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB, or db in the config file: see mljob config): " + path}
 	}
 	return d, nil
 }
@@ -93,19 +104,33 @@ func newRootCmd(a *app) *cobra.Command {
 the machines you can ssh into (or on this one), then compares their outcomes.
 No server to install: hosts need only sshd and Python.
 
+Defaults for --db, --hosts, --scripts and --python can be set in the
+environment or in ~/.config/mljob/config.yaml: flags win over the
+environment, which wins over the config file (see mljob config --help).
+
 Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		Example: `  mljob submit examples/wine_data/*.json
   mljob dispatch --hosts hosts.yaml
   mljob outcomes --project wine_data --sort loss`,
-		Version:       version,
+		Version:       currentBuildInfo().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// help, version and completion work whatever the config file holds.
+			if cmd.Annotations[annotationNoConfig] != "" || cmd.Name() == "help" {
+				return nil
+			}
+			return a.applyConfig(cmd)
+		},
 	}
 	root.SetOut(a.io.Out)
 	root.SetErr(a.io.ErrOut)
 	root.SetIn(a.io.In)
-	root.PersistentFlags().StringVar(&a.dbPath, "db", os.Getenv("MLJOB_DB"),
-		"SQLite database file (env MLJOB_DB; default $XDG_DATA_HOME/mljob/mljob.db)")
+	root.SetVersionTemplate("mljob {{.Version}}\n")
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "",
+		"SQLite database file (env MLJOB_DB, config db; default $XDG_DATA_HOME/mljob/mljob.db)")
+	root.PersistentFlags().StringVar(&a.configFlag, "config", "",
+		"config file (default $XDG_CONFIG_HOME/mljob/config.yaml, i.e. ~/.config/mljob/config.yaml)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err: err, cmd: cmd}
 	})
@@ -119,6 +144,9 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newRetryCmd(a),
 		newLogsCmd(a),
 		newReportCmd(a),
+		newConfigCmd(a),
+		newVersionCmd(a),
+		newCompletionCmd(),
 	)
 	return root
 }
