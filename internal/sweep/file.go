@@ -1,0 +1,206 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is a sweep file (sweep.yaml) once parsed:
+//
+//	name: wine-lr              # optional; default <project>-<time>
+//	base: job.json             # the base job, a file beside the sweep file
+//	job: {...}                 # or the base job inline (one of the two)
+//	grid:                      # crossed in this order, the last fastest
+//	  learningRate: [0.1, 0.01]
+//	  hiddenLayers.0.dropout: [0.1, 0.3]
+//	random: 20                 # points drawn from ranges, each crossed with the grid
+//	ranges:
+//	  l1: log:1e-4:1e-1
+//	  optimizer: choice:adam,rmsprop
+//	seed: 42                   # optional; else one is picked and printed
+//	allowNew: false
+type File struct {
+	Name string
+	// Base is the base job's file name as written (relative to the sweep
+	// file); Job is the inline base job as JSON. At most one is set.
+	Base string
+	Job  []byte
+	Spec Spec
+	// HasSeed tells a seed of 0 from no seed.
+	HasSeed bool
+}
+
+// fileYAML is the shape of a sweep file; grid, ranges and job stay nodes
+// to keep their key order.
+type fileYAML struct {
+	Name     string    `yaml:"name"`
+	Base     string    `yaml:"base"`
+	Job      yaml.Node `yaml:"job"`
+	Grid     yaml.Node `yaml:"grid"`
+	Random   int       `yaml:"random"`
+	Ranges   yaml.Node `yaml:"ranges"`
+	Seed     *uint64   `yaml:"seed"`
+	AllowNew bool      `yaml:"allowNew"`
+}
+
+// ParseFile parses a sweep file. Unknown keys are errors, so a typo does
+// not silently drop part of a sweep.
+func ParseFile(data []byte) (*File, error) {
+	var y fileYAML
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&y); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	f := &File{Name: y.Name, Base: y.Base}
+	f.Spec.Random, f.Spec.AllowNew = y.Random, y.AllowNew
+	if y.Seed != nil {
+		f.Spec.Seed, f.HasSeed = *y.Seed, true
+	}
+	if y.Job.Kind != 0 {
+		if y.Base != "" {
+			return nil, fmt.Errorf("%w: give base or job, not both", ErrSyntax)
+		}
+		if y.Job.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%w: line %d: job must be a mapping (the base job)", ErrSyntax, y.Job.Line)
+		}
+		var err error
+		if f.Job, err = yamlJSON(&y.Job); err != nil {
+			return nil, err
+		}
+	}
+	err := eachPair(&y.Grid, "grid", func(path string, v *yaml.Node) error {
+		p, err := ParsePath(path)
+		if err != nil {
+			return err
+		}
+		a := Axis{Path: p}
+		if v.Kind != yaml.SequenceNode {
+			return fmt.Errorf("%w: line %d: grid %s: want a list of values", ErrSyntax, v.Line, path)
+		}
+		if len(v.Content) == 0 {
+			return fmt.Errorf("%w: line %d: grid %s: no values", ErrSyntax, v.Line, path)
+		}
+		for _, item := range v.Content {
+			j, err := yamlJSON(item)
+			if err != nil {
+				return err
+			}
+			a.Values = append(a.Values, j)
+		}
+		f.Spec.Grid = append(f.Spec.Grid, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = eachPair(&y.Ranges, "ranges", func(path string, v *yaml.Node) error {
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%w: line %d: range %s: want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", ErrSyntax, v.Line, path)
+		}
+		r, err := ParseRange(path + "=" + v.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", v.Line, err)
+		}
+		f.Spec.Ranges = append(f.Spec.Ranges, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// eachPair calls fn for each key and value of the mapping n, in order; a
+// missing n is an empty mapping.
+func eachPair(n *yaml.Node, what string, fn func(key string, v *yaml.Node) error) error {
+	if n.Kind == 0 {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%w: line %d: %s must be a mapping of path: values", ErrSyntax, n.Line, what)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if err := fn(n.Content[i].Value, n.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// yamlJSON converts a YAML node to JSON, keeping the key order of mappings
+// and the text of numbers as written.
+func yamlJSON(n *yaml.Node) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 1 {
+			return writeJSON(buf, n.Content[0])
+		}
+		buf.WriteString("null")
+	case yaml.AliasNode:
+		return writeJSON(buf, n.Alias)
+	case yaml.MappingNode:
+		buf.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				buf.WriteString(", ")
+			}
+			buf.WriteString(quote(n.Content[i].Value))
+			buf.WriteString(": ")
+			if err := writeJSON(buf, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	case yaml.SequenceNode:
+		buf.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				buf.WriteString(", ")
+			}
+			if err := writeJSON(buf, item); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str", "!!timestamp": // a date is kept as written
+			buf.WriteString(quote(n.Value))
+		case "!!null":
+			buf.WriteString("null")
+		case "!!int", "!!float", "!!bool":
+			if json.Valid([]byte(n.Value)) {
+				buf.WriteString(n.Value) // 1e-3 stays 1e-3
+				return nil
+			}
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return fmt.Errorf("%w: line %d: %v", ErrSyntax, n.Line, err)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("%w: line %d: %s is not a JSON value", ErrSyntax, n.Line, strconv.Quote(n.Value))
+			}
+			buf.Write(b)
+		default:
+			return fmt.Errorf("%w: line %d: unsupported YAML value %s %q", ErrSyntax, n.Line, n.ShortTag(), n.Value)
+		}
+	default:
+		return errors.New("unsupported YAML node")
+	}
+	return nil
+}

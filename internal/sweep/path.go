@@ -1,0 +1,221 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Path is a parsed dotted path into a job: object keys and array indices.
+type Path struct {
+	text string
+	segs []string
+}
+
+// ParsePath parses a dotted path. A backslash escapes the next character,
+// so that a key holding a dot can be named ("a\.b").
+func ParsePath(s string) (Path, error) {
+	if s == "" {
+		return Path{}, fmt.Errorf("%w: empty path", ErrSyntax)
+	}
+	var segs []string
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			if i+1 == len(s) {
+				return Path{}, fmt.Errorf("%w: path %q ends in a backslash", ErrSyntax, s)
+			}
+			i++
+			b.WriteByte(s[i])
+		case '.':
+			segs = append(segs, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	segs = append(segs, b.String())
+	for _, seg := range segs {
+		if seg == "" {
+			return Path{}, fmt.Errorf("%w: path %q has an empty part", ErrSyntax, s)
+		}
+	}
+	return Path{text: s, segs: segs}, nil
+}
+
+// String returns the path as written.
+func (p Path) String() string { return p.text }
+
+// target is where one path's value goes in a base job: the bytes
+// [start, end) are replaced by prefix + value + suffix. For a path that
+// exists, prefix and suffix are empty; a new path (allowed by AllowNew) is
+// an insertion (start == end) whose prefix names the missing keys.
+type target struct {
+	start, end     int
+	prefix, suffix string
+	slot           int    // index of the path in the plan
+	newKey         string // first key created, for a new path
+}
+
+// locate finds where p's value is in the JSON text b, which must be valid.
+// A missing key is ErrNoPath unless allowNew, when the target inserts it
+// (and any keys below it) as the last member of the deepest object that
+// exists. Duplicate keys resolve to the last one, as JSON decoders do.
+func locate(b []byte, p Path, allowNew bool) (target, error) {
+	i := skipSpace(b, 0)
+	for si, seg := range p.segs {
+		where := strings.Join(p.segs[:si], ".")
+		if where == "" {
+			where = "the job"
+		}
+		switch b[i] {
+		case '{':
+			found, lastEnd := -1, -1
+			j := skipSpace(b, i+1)
+			for b[j] != '}' {
+				kEnd := valueEnd(b, j)
+				if keyIs(b[j:kEnd], seg) {
+					found = skipSpace(b, skipSpace(b, kEnd)+1) // past the ':'
+				}
+				j = skipSpace(b, skipSpace(b, kEnd)+1)
+				j = valueEnd(b, j)
+				lastEnd = j
+				j = skipSpace(b, j)
+				if b[j] == ',' {
+					j = skipSpace(b, j+1)
+				}
+			}
+			if found >= 0 {
+				i = found
+				continue
+			}
+			if !allowNew {
+				return target{}, fmt.Errorf("%w: %s has no key %q", ErrNoPath, where, seg)
+			}
+			t := target{start: i + 1, newKey: seg}
+			if lastEnd >= 0 {
+				t.start = lastEnd
+				t.prefix = ", "
+			}
+			for k, s := range p.segs[si:] {
+				if k > 0 {
+					t.prefix += "{"
+					t.suffix += "}"
+				}
+				t.prefix += quote(s) + ": "
+			}
+			t.end = t.start
+			return t, nil
+		case '[':
+			idx, err := strconv.Atoi(seg)
+			if err != nil || idx < 0 {
+				return target{}, fmt.Errorf("%w: %s is an array; %q is not an index", ErrNoPath, where, seg)
+			}
+			j := skipSpace(b, i+1)
+			n := 0
+			for b[j] != ']' {
+				if n == idx {
+					break
+				}
+				j = skipSpace(b, valueEnd(b, j))
+				if b[j] == ',' {
+					j = skipSpace(b, j+1)
+				}
+				n++
+			}
+			if b[j] == ']' {
+				// Even with --allow-new: appending to an array would shift
+				// what index means between base jobs.
+				return target{}, fmt.Errorf("%w: %s has %d element(s); index %d is out of range", ErrNoPath, where, n, idx)
+			}
+			i = j
+		default:
+			return target{}, fmt.Errorf("%w: %s is a %s, not an object or array", ErrNoPath, where, kind(b[i]))
+		}
+	}
+	return target{start: i, end: valueEnd(b, i)}, nil
+}
+
+// kind names the JSON type starting with c.
+func kind(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// keyIs reports whether the JSON string literal lit decodes to key.
+func keyIs(lit []byte, key string) bool {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1:len(lit)-1]) == key
+	}
+	var s string
+	return json.Unmarshal(lit, &s) == nil && s == key
+}
+
+// quote renders s as a JSON string without HTML escaping.
+func quote(s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// skipSpace returns the index of the first non-space byte at or after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the index just past the JSON value starting at i. b
+// must be valid JSON: the scanner trusts it.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = valueEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	default:
+		j := i
+		for ; j < len(b); j++ {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				return j
+			}
+		}
+		return j
+	}
+}

@@ -1,0 +1,228 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
+
+// MaxJobs bounds the size of one sweep: a typo in a grid (or a product of
+// long lists) should fail at once, not fill the disk.
+const MaxJobs = 1_000_000
+
+// ErrTooBig is returned by Plan when a sweep would have more than MaxJobs
+// jobs.
+var ErrTooBig = errors.New("sweep too big")
+
+// Spec is a sweep: what varies and how.
+type Spec struct {
+	// Grid is crossed in order, its last axis varying fastest.
+	Grid []Axis
+	// Random is how many points to draw from Ranges; 0 means no random
+	// part. Each point is crossed with the whole grid.
+	Random int
+	Ranges []Range
+	// Seed seeds the PCG that draws the random points: the same seed gives
+	// the same points on every platform.
+	Seed uint64
+	// AllowNew lets a path name a field the base job lacks: it is added as
+	// the last member of the deepest object that exists.
+	AllowNew bool
+}
+
+// Varies reports whether the spec changes anything (it has a grid or a
+// random part).
+func (s *Spec) Varies() bool { return len(s.Grid) > 0 || s.Random > 0 }
+
+// Paths returns the paths the spec sets, grid first, in the order given.
+func (s *Spec) Paths() []Path {
+	ps := make([]Path, 0, len(s.Grid)+len(s.Ranges))
+	for _, a := range s.Grid {
+		ps = append(ps, a.Path)
+	}
+	for _, r := range s.Ranges {
+		ps = append(ps, r.Path)
+	}
+	return ps
+}
+
+// Size returns how many points the spec has, or ErrTooBig.
+func (s *Spec) Size() (int, error) {
+	n := max(s.Random, 1)
+	for _, a := range s.Grid {
+		if len(a.Values) == 0 {
+			return 0, fmt.Errorf("%w: grid %s has no values", ErrSyntax, a.Path)
+		}
+		if n > MaxJobs/len(a.Values) {
+			return 0, fmt.Errorf("%w: more than %d jobs", ErrTooBig, MaxJobs)
+		}
+		n *= len(a.Values)
+	}
+	return n, nil
+}
+
+// check refuses specs whose parts do not fit together.
+func (s *Spec) check() error {
+	if s.Random < 0 {
+		return fmt.Errorf("%w: --random must be at least 1, got %d", ErrSyntax, s.Random)
+	}
+	if s.Random > 0 && len(s.Ranges) == 0 {
+		return fmt.Errorf("%w: random draws need at least one range (--range PATH=lin:LO:HI)", ErrSyntax)
+	}
+	if s.Random == 0 && len(s.Ranges) > 0 {
+		return fmt.Errorf("%w: ranges need a number of random draws (--random N)", ErrSyntax)
+	}
+	seen := map[string]bool{}
+	for _, p := range s.Paths() {
+		if seen[p.text] {
+			return fmt.Errorf("%w: path %s is set twice", ErrSyntax, p)
+		}
+		seen[p.text] = true
+	}
+	return nil
+}
+
+// Plan is a sweep with its points drawn: Points[i][k] is the value of
+// Paths[k] in job i.
+type Plan struct {
+	Paths    []Path
+	Points   [][]json.RawMessage
+	AllowNew bool
+}
+
+// Plan draws the random points and crosses them with the grid. The random
+// point is the outer loop: jobs [0, G) share the first random point, where
+// G is the grid's size.
+func (s *Spec) Plan() (*Plan, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	n, err := s.Size()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Paths: s.Paths(), Points: make([][]json.RawMessage, 0, n), AllowNew: s.AllowNew}
+	// The second PCG word is fixed so that --seed is one number; changing
+	// it would change every sweep drawn so far.
+	rng := rand.New(rand.NewPCG(s.Seed, 0x6d6c6a6f62737765)) // "mljobswe"
+	width := len(p.Paths)
+	for range max(s.Random, 1) {
+		drawn := make([]json.RawMessage, len(s.Ranges))
+		for k, r := range s.Ranges {
+			drawn[k] = r.draw(rng)
+		}
+		idx := make([]int, len(s.Grid)) // an odometer over the grid
+		for {
+			pt := make([]json.RawMessage, 0, width)
+			for k, a := range s.Grid {
+				pt = append(pt, a.Values[idx[k]])
+			}
+			p.Points = append(p.Points, append(pt, drawn...))
+			k := len(idx) - 1
+			for ; k >= 0; k-- {
+				idx[k]++
+				if idx[k] < len(s.Grid[k].Values) {
+					break
+				}
+				idx[k] = 0
+			}
+			if k < 0 {
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// Apply makes one job per point from base, a JSON object. Every path must
+// be in base unless AllowNew; the error names the path.
+func (p *Plan) Apply(base []byte) ([][]byte, error) {
+	if !json.Valid(base) {
+		return nil, errors.New("base job is not valid JSON")
+	}
+	ts := make([]target, 0, len(p.Paths))
+	for k, path := range p.Paths {
+		t, err := locate(base, path, p.AllowNew)
+		if err != nil {
+			return nil, fmt.Errorf("path %s: %w", path, err)
+		}
+		t.slot = k
+		ts = append(ts, t)
+	}
+	slices.SortStableFunc(ts, func(a, b target) int {
+		if a.start != b.start {
+			return a.start - b.start
+		}
+		return a.end - b.end
+	})
+	for i := 1; i < len(ts); i++ {
+		a, b := ts[i-1], ts[i]
+		if b.start < a.end {
+			return nil, fmt.Errorf("%w: paths %s and %s overlap: set one or the other", ErrSyntax, p.Paths[a.slot], p.Paths[b.slot])
+		}
+		if a.newKey != "" && a.start == b.start && a.newKey == b.newKey {
+			return nil, fmt.Errorf("%w: paths %s and %s both add %q: add it to the base job", ErrSyntax, p.Paths[a.slot], p.Paths[b.slot], a.newKey)
+		}
+	}
+	extra := 0
+	for _, t := range ts {
+		extra += len(t.prefix) + len(t.suffix) - (t.end - t.start)
+	}
+	jobs := make([][]byte, len(p.Points))
+	for i, pt := range p.Points {
+		size := len(base) + extra
+		for _, v := range pt {
+			size += len(v)
+		}
+		out := make([]byte, 0, size)
+		prev := 0
+		for _, t := range ts {
+			out = append(out, base[prev:t.start]...)
+			out = append(out, t.prefix...)
+			out = append(out, pt[t.slot]...)
+			out = append(out, t.suffix...)
+			prev = t.end
+		}
+		jobs[i] = append(out, base[prev:]...)
+	}
+	return jobs, nil
+}
+
+// Definition returns the spec as JSON, the record kept with a sweep:
+// {"grid":[{"path":P,"values":[...]}],"random":N,"ranges":[{"path":P,
+// "range":"log:1e-4:1"}],"seed":S,"allowNew":true}, parts left out when
+// unused. The seed is kept only with a random part, where it matters.
+func (s *Spec) Definition() (json.RawMessage, error) {
+	type axis struct {
+		Path   string            `json:"path"`
+		Values []json.RawMessage `json:"values"`
+	}
+	type rng struct {
+		Path  string `json:"path"`
+		Range string `json:"range"`
+	}
+	var d struct {
+		Grid     []axis  `json:"grid,omitempty"`
+		Random   int     `json:"random,omitempty"`
+		Ranges   []rng   `json:"ranges,omitempty"`
+		Seed     *uint64 `json:"seed,omitempty"`
+		AllowNew bool    `json:"allowNew,omitempty"`
+	}
+	for _, a := range s.Grid {
+		d.Grid = append(d.Grid, axis{a.Path.text, a.Values})
+	}
+	for _, r := range s.Ranges {
+		d.Ranges = append(d.Ranges, rng{r.Path.text, r.text})
+	}
+	d.Random, d.AllowNew = s.Random, s.AllowNew
+	if s.Random > 0 {
+		d.Seed = &s.Seed
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("sweep definition: %w", err)
+	}
+	return b, nil
+}
