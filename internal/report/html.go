@@ -1,0 +1,98 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/mljob/mljob/internal/db"
+)
+
+// echartsJS is the vendored Apache ECharts build (see assets/README.md).
+//
+//go:embed assets/echarts.min.js
+var echartsJS string
+
+// EChartsVersion is the version of the vendored ECharts build.
+const EChartsVersion = "5.6.0"
+
+//go:embed report.js
+var reportJS string
+
+//go:embed report.html.tmpl
+var pageTemplate string
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"sortLabel": sortLabel,
+	"plural":    plural,
+}).Parse(pageTemplate))
+
+// scriptClose is what must never appear inside an inlined script: the HTML
+// parser ends a <script> element at the first "</script", whatever JS
+// thinks of it.
+const scriptClose = "</script"
+
+// Generate reads the outcomes of opts.Project from store and writes their
+// report to w.
+func Generate(ctx context.Context, store *db.DB, w io.Writer, opts Options) error {
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.Project})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	r, err := Build(rows, opts)
+	if err != nil {
+		return err
+	}
+	return r.Write(w)
+}
+
+// Write renders r as one self-contained HTML page to w.
+func (r *Report) Write(w io.Writer) error {
+	// json.Marshal escapes <, > and & as \u003c…, so no job field can end
+	// the data block; the template then inserts it verbatim.
+	data, err := json.Marshal(r.Chart)
+	if err != nil {
+		return fmt.Errorf("write report: encode chart data: %w", err)
+	}
+	for _, s := range []string{echartsJS, reportJS} {
+		if strings.Contains(strings.ToLower(s), scriptClose) {
+			return fmt.Errorf("write report: an inlined script contains %q", scriptClose)
+		}
+	}
+	var buf bytes.Buffer
+	err = page.Execute(&buf, struct {
+		*Report
+		EChartsVersion string
+		ECharts        template.JS
+		Script         template.JS
+		Data           template.JS
+	}{r, EChartsVersion, template.JS(echartsJS), template.JS(reportJS), template.JS(data)})
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if _, err := buf.WriteTo(w); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// sortLabel says in words how the top table is sorted.
+func sortLabel(key string) string {
+	if field, ok := strings.CutPrefix(key, "-"); ok {
+		return field + ", highest first"
+	}
+	return key + ", lowest first"
+}
+
+// plural is "1 run" or "3 runs".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
