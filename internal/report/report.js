@@ -22,6 +22,12 @@
     return String(Math.round(v * 1e4) / 1e4);
   }
 
+  // clip shortens a category label; the tooltip shows it whole.
+  function clip(s) {
+    s = String(s);
+    return s.length > 24 ? s.slice(0, 23) + '…' : s;
+  }
+
   function draw(id, option) {
     var el = document.getElementById(id);
     if (!el) return;
@@ -77,7 +83,7 @@
           '<br>' + esc(data.valueName) + ' = ' + esc(fmt(p.value));
       } },
       xAxis: { type: 'category', data: param.categories, name: param.name, nameLocation: 'middle', nameGap: 26,
-        axisLabel: { hideOverlap: true } },
+        axisLabel: { hideOverlap: true, formatter: clip } },
       yAxis: valueAxis,
       series: [
         { type: 'boxplot', data: param.boxes, itemStyle: { color: '#eef3fd', borderColor: good } },
@@ -98,6 +104,7 @@
       } else {
         a.type = 'category';
         a.data = param.categories;
+        a.axisLabel = { formatter: clip };
       }
       return a;
     });
