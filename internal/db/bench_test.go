@@ -138,11 +138,29 @@ func BenchmarkOutcomesQuery(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := OutcomeFilter{Sort: "loss", Limit: 20}
-	for b.Loop() {
-		rows, err := db.Outcomes(ctx, f)
-		if err != nil || len(rows) != 20 || rows[0].Loss == nil || *rows[0].Loss > *rows[19].Loss {
-			b.Fatalf("Outcomes = %d rows, %v", len(rows), err)
+	b.Run("top=20", func(b *testing.B) {
+		f := OutcomeFilter{Sort: "loss", Limit: 20}
+		for b.Loop() {
+			rows, err := db.Outcomes(ctx, f)
+			if err != nil || len(rows) != 20 || rows[0].Loss == nil || *rows[0].Loss > *rows[19].Loss {
+				b.Fatalf("Outcomes = %d rows, %v", len(rows), err)
+			}
 		}
-	}
+	})
+	// All rows in the default order, streamed: what mljob outcomes reads.
+	b.Run("all", func(b *testing.B) {
+		for b.Loop() {
+			n, last := 0, int64(0)
+			err := db.EachOutcome(ctx, OutcomeFilter{}, func(r *OutcomeRow) error {
+				if r.JobID < last {
+					return fmt.Errorf("job %d after job %d", r.JobID, last)
+				}
+				n, last = n+1, r.JobID
+				return nil
+			})
+			if err != nil || n != outcomes {
+				b.Fatalf("EachOutcome = %d rows, %v", n, err)
+			}
+		}
+	})
 }
