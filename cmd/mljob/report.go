@@ -1,17 +1,152 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/report"
 )
 
-// newReportCmd builds `mljob report`.
+// defaultReportFile is where `mljob report` writes without -o.
+const defaultReportFile = "report.html"
+
+type reportOptions struct {
+	app     *app
+	project string
+	sort    string
+	top     int
+	outFile string // "-" writes to Out
+	now     func() time.Time
+}
+
 func newReportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "report",
-		Short: "Write an HTML report comparing a project's runs",
-		Args:  cobra.NoArgs,
+	opts := &reportOptions{app: a, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "report --project P",
+		Short: "Write one HTML page comparing a project's runs",
+		Long: `Report writes one self-contained HTML file about a project's outcomes: the
+top configurations (sorted by --sort), the metric against each job field that
+varies between runs, a parallel-coordinates chart of those fields against the
+metric, run time per host, and the failures with the command that prints
+their logs. The charting library and the data are inside the file: it opens
+in any browser with no network.
+
+A NaN or infinite loss or metric is shown as text in the tables and left off
+the charts.
+
+Exit codes: 0 ok, 1 error (e.g. the project has no outcomes yet), 2 usage
+error, 130 interrupted.`,
+		Example: `  mljob report --project wine_data
+  mljob report --project wine_data --sort -metric --top 20 -o wine.html
+  mljob report --project wine_data -o - > report.html`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef(cmd, "report is not written yet")
+			if opts.project == "" {
+				return usagef(cmd, "--project is required")
+			}
+			if !slices.Contains(report.SortKeys, opts.sort) {
+				return usagef(cmd, "--sort must be one of %s, not %q", strings.Join(report.SortKeys, ", "), opts.sort)
+			}
+			if opts.top < 1 {
+				return usagef(cmd, "--top must be at least 1")
+			}
+			if opts.outFile == "" {
+				return usagef(cmd, "--output must name a file (or - for standard output)")
+			}
+			return runReport(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.project, "project", "", "the project to report on (required)")
+	cmd.Flags().StringVar(&opts.sort, "sort", report.DefaultSort, "sort the top table by loss|metric, ascending; -loss|-metric descending")
+	_ = cmd.RegisterFlagCompletionFunc("sort", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return report.SortKeys, cobra.ShellCompDirectiveNoFileComp
+	})
+	cmd.Flags().IntVar(&opts.top, "top", report.DefaultTop, "rows of the top-configurations table")
+	cmd.Flags().StringVarP(&opts.outFile, "output", "o", defaultReportFile, "HTML file to write; - for standard output")
+	return cmd
+}
+
+func runReport(ctx context.Context, opts *reportOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.project})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if len(rows) == 0 {
+		return noOutcomesError(ctx, store, opts.project)
+	}
+	r, err := report.Build(rows, report.Options{Project: opts.project, Sort: opts.sort, Top: opts.top, Now: opts.now()})
+	if err != nil {
+		return err
+	}
+	if opts.outFile == "-" {
+		return r.Write(opts.app.io.Out)
+	}
+	if err := writeFileAtomic(opts.outFile, r.Write); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(opts.app.io.ErrOut, "Wrote %s: %d run(s) of %s, %d succeeded, %d failed.\n",
+		opts.outFile, r.Runs, opts.project, r.Succeeded, r.Failed)
+	return nil
+}
+
+// noOutcomesError tells a project that does not exist from one whose jobs
+// have not finished yet.
+func noOutcomesError(ctx context.Context, store *db.DB, project string) error {
+	counts, err := store.StateCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var known []string
+	for _, c := range counts {
+		if c.Project == project {
+			return &userError{
+				msg:  fmt.Sprintf("project %q has no outcomes yet", project),
+				hint: "run its queued jobs with: mljob dispatch",
+			}
+		}
+		known = append(known, c.Project)
+	}
+	return unknownProjectError(project, known)
+}
+
+// writeFileAtomic writes path through write into a temporary file beside it
+// and renames that into place, so an interrupted report never leaves a
+// half-written page where the last good one was.
+func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a report is for sharing, like any
+	// file the user's umask governs.
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
