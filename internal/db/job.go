@@ -1,8 +1,12 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -20,10 +24,36 @@ type NewJob struct {
 	Spec []byte
 }
 
-// Submitted names the rows SubmitJobs created for one NewJob.
+// Submitted names the rows Submit created for one NewJob.
 type Submitted struct {
 	JobID   int64
 	OrderID int64
+	// Duplicates lists the jobs already in the queue (or earlier in the
+	// same submission) with the same project and the same spec up to key
+	// order and layout (see SpecHash): the oldest maxDuplicates of them.
+	Duplicates []int64
+	// Skipped is set when SubmitOptions.Dedupe left the job out because of
+	// its Duplicates; JobID and OrderID are then 0.
+	Skipped bool
+}
+
+// SubmitOptions says how Submit files a batch of jobs.
+type SubmitOptions struct {
+	// Sweep, when set, creates a sweep that every job of the batch belongs
+	// to. Without it the jobs belong to no sweep.
+	Sweep *NewSweep
+	// Dedupe skips each job identical to one already queued in its project
+	// instead of only reporting it.
+	Dedupe bool
+}
+
+// SubmitResult is what Submit did.
+type SubmitResult struct {
+	// Sweep is the sweep created, or nil (none asked for, or every job was
+	// skipped as a duplicate).
+	Sweep *Sweep
+	// Jobs is in the order of the jobs given.
+	Jobs []Submitted
 }
 
 // Job is a submitted job.
@@ -35,66 +65,243 @@ type Job struct {
 	Priority int
 	// Spec is the submitted JSON, exactly as submitted (whitespace, key
 	// order and fields mljob does not know are all kept).
-	Spec      []byte
+	Spec []byte
+	// SweepID is the sweep the job was submitted in, 0 for none.
+	SweepID   int64
 	CreatedAt time.Time
 }
 
 // SubmitJobs stores jobs and one unassigned order for each, in one
 // transaction: either all are queued or, on error, none. The result is in
-// the order of jobs.
+// the order of jobs. It is Submit with no sweep and no dedupe.
 func (db *DB) SubmitJobs(ctx context.Context, jobs []NewJob) ([]Submitted, error) {
-	var out []Submitted
+	res, err := db.Submit(ctx, jobs, SubmitOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
+}
+
+// Submit stores jobs and one unassigned order for each, in one
+// transaction: either all are queued or, on error, none. It reports, for
+// each job, the jobs already queued in its project with an identical spec
+// (see SpecHash), and skips those jobs when opts.Dedupe is set. With
+// opts.Sweep it first creates the sweep the jobs belong to; a sweep whose
+// jobs were all skipped is not kept.
+func (db *DB) Submit(ctx context.Context, jobs []NewJob, opts SubmitOptions) (SubmitResult, error) {
+	var res SubmitResult
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
-		out, err = submitJobs(ctx, tx, jobs)
+		res, err = submit(ctx, tx, jobs, opts)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("submit jobs: %w", err)
+		return SubmitResult{}, fmt.Errorf("submit jobs: %w", err)
 	}
-	return out, nil
+	return res, nil
 }
 
-// submitJobs inserts jobs and their orders with two prepared statements, as
-// a sweep can submit thousands at once.
-func submitJobs(ctx context.Context, tx *dbTx, jobs []NewJob) ([]Submitted, error) {
+// submit does Submit's work in tx with prepared statements, as a sweep can
+// submit thousands of jobs at once.
+func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (SubmitResult, error) {
+	if err := hashOldSpecs(ctx, tx); err != nil {
+		return SubmitResult{}, err
+	}
+	var res SubmitResult
+	var sweepID any // NULL without a sweep
+	if opts.Sweep != nil {
+		sw, err := createSweep(ctx, tx, *opts.Sweep, jobs)
+		if err != nil {
+			return SubmitResult{}, err
+		}
+		res.Sweep, sweepID = &sw, sw.ID
+	}
 	insJob, err := tx.PrepareContext(ctx, `
-		INSERT INTO jobs (project, script, data_file, priority, spec, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return nil, err
+		return SubmitResult{}, err
 	}
 	defer insJob.Close()
 	insOrder, err := tx.PrepareContext(ctx, `
 		INSERT INTO orders (job_id, state, priority, created_at)
 		VALUES (?, 'unassigned', ?, ?)`)
 	if err != nil {
-		return nil, err
+		return SubmitResult{}, err
 	}
 	defer insOrder.Close()
+	hashes := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		if j.Spec != nil { // a nil spec gets a NULL hash, and the insert refuses it
+			hashes[i] = SpecHash(j.Spec)
+		}
+	}
+	seen, err := jobsWithHashes(ctx, tx, hashes)
+	if err != nil {
+		return SubmitResult{}, err
+	}
 
 	now := formatTime(tx.now)
-	out := make([]Submitted, 0, len(jobs))
+	res.Jobs = make([]Submitted, 0, len(jobs))
+	inserted := 0
 	for i, j := range jobs {
-		res, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now)
-		if err != nil {
-			return nil, fmt.Errorf("job %d: %w", i, err)
+		var s Submitted
+		var key [16]byte
+		if hashes[i] != nil {
+			key = [16]byte(hashes[i])
+			for _, d := range seen[key] {
+				if d.project == j.Project && len(s.Duplicates) < maxDuplicates {
+					s.Duplicates = append(s.Duplicates, d.id)
+				}
+			}
 		}
-		jobID, err := res.LastInsertId()
-		if err != nil {
-			return nil, fmt.Errorf("job %d: %w", i, err)
+		if opts.Dedupe && len(s.Duplicates) > 0 {
+			s.Skipped = true
+			res.Jobs = append(res.Jobs, s)
+			continue
 		}
-		res, err = insOrder.ExecContext(ctx, jobID, j.Priority, now)
+		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i])
 		if err != nil {
-			return nil, fmt.Errorf("job %d: order: %w", i, err)
+			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
-		orderID, err := res.LastInsertId()
+		if s.JobID, err = r.LastInsertId(); err != nil {
+			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
+		}
+		r, err = insOrder.ExecContext(ctx, s.JobID, j.Priority, now)
 		if err != nil {
-			return nil, fmt.Errorf("job %d: order: %w", i, err)
+			return SubmitResult{}, fmt.Errorf("job %d: order: %w", i, err)
 		}
-		out = append(out, Submitted{JobID: jobID, OrderID: orderID})
+		if s.OrderID, err = r.LastInsertId(); err != nil {
+			return SubmitResult{}, fmt.Errorf("job %d: order: %w", i, err)
+		}
+		if hashes[i] != nil {
+			seen[key] = append(seen[key], hashedJob{s.JobID, j.Project})
+		}
+		res.Jobs = append(res.Jobs, s)
+		inserted++
 	}
-	return out, nil
+	if res.Sweep != nil {
+		if inserted == 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sweeps WHERE id = ?`, res.Sweep.ID); err != nil {
+				return SubmitResult{}, fmt.Errorf("drop empty sweep: %w", err)
+			}
+			res.Sweep = nil
+		} else {
+			res.Sweep.Jobs = inserted
+		}
+	}
+	return res, nil
+}
+
+// maxDuplicates bounds Submitted.Duplicates: naming a few is enough to
+// warn.
+const maxDuplicates = 5
+
+// hashedJob is a job found by its spec hash.
+type hashedJob struct {
+	id      int64
+	project string
+}
+
+// jobsWithHashes returns the jobs whose spec_hash is one of hashes (nil
+// ones ignored), by hash, oldest first. One statement probes the index for
+// all of them: a query per job costs more in the driver than in SQLite.
+func jobsWithHashes(ctx context.Context, tx *dbTx, hashes [][]byte) (map[[16]byte][]hashedJob, error) {
+	hexes := make([]string, 0, len(hashes))
+	for _, h := range hashes {
+		if h != nil {
+			hexes = append(hexes, hex.EncodeToString(h))
+		}
+	}
+	list, err := json.Marshal(hexes)
+	if err != nil {
+		return nil, fmt.Errorf("find duplicates: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT spec_hash, project, id FROM jobs
+		WHERE spec_hash IN (SELECT unhex(value) FROM json_each(?))
+		ORDER BY id`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("find duplicates: %w", err)
+	}
+	defer rows.Close()
+	seen := make(map[[16]byte][]hashedJob, len(hashes))
+	for rows.Next() {
+		var h []byte
+		var d hashedJob
+		if err := rows.Scan(&h, &d.project, &d.id); err != nil {
+			return nil, fmt.Errorf("find duplicates: %w", err)
+		}
+		if len(h) == 16 {
+			seen[[16]byte(h)] = append(seen[[16]byte(h)], d)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find duplicates: %w", err)
+	}
+	return seen, nil
+}
+
+// hashOldSpecs fills in spec_hash for jobs submitted before schema
+// version 5 added it: SQLite cannot compute it, so the first submit after
+// the upgrade does, and every later one finds nothing to do in the (empty)
+// jobs_unhashed index.
+func hashOldSpecs(ctx context.Context, tx *dbTx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, spec FROM jobs WHERE spec_hash IS NULL`)
+	if err != nil {
+		return fmt.Errorf("hash old specs: %w", err)
+	}
+	type idHash struct {
+		id   int64
+		hash []byte
+	}
+	var todo []idHash
+	for rows.Next() {
+		var id int64
+		var spec string
+		if err := rows.Scan(&id, &spec); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("hash old specs: %w", err)
+		}
+		todo = append(todo, idHash{id, SpecHash([]byte(spec))})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("hash old specs: %w", err)
+	}
+	for _, t := range todo {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET spec_hash = ? WHERE id = ?`, t.hash, t.id); err != nil {
+			return fmt.Errorf("hash old specs: job %d: %w", t.id, err)
+		}
+	}
+	return nil
+}
+
+// SpecHash returns the first 128 bits of the SHA-256 of spec's canonical
+// form: the JSON with every object's keys sorted, no insignificant
+// whitespace, strings escaped alike, and numbers as written (0.1 and 0.10
+// differ). Two specs with the same hash ask for the same run. A spec that
+// is not JSON is hashed as it is. 128 bits keep the index small; a chance
+// collision is out of reach at any queue size.
+func SpecHash(spec []byte) []byte {
+	sum := sha256.Sum256(canonicalJSON(spec))
+	return sum[:16]
+}
+
+// canonicalJSON returns spec's canonical form, or spec itself when it does
+// not parse.
+func canonicalJSON(spec []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.UseNumber() // keep big integers and the digits as written
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return spec
+	}
+	// json.Marshal sorts map keys and writes no whitespace.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return spec
+	}
+	return b
 }
 
 // Job returns the job with the given id, or ErrJobNotFound.
@@ -107,7 +314,7 @@ func (db *DB) Job(ctx context.Context, id int64) (Job, error) {
 }
 
 // jobColumns is the column list scanJob reads, in its order.
-const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.created_at`
+const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.sweep_id, jobs.created_at`
 
 // findJob reads one job through q (the DB or a transaction).
 func findJob(ctx context.Context, q queryer, id int64) (Job, error) {
@@ -127,10 +334,11 @@ type scanner interface {
 func scanJob(s scanner) (Job, error) {
 	var j Job
 	var spec string
+	var sweepID sql.NullInt64
 	var ts timeScanner
-	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, ts.col(&j.CreatedAt)); err != nil {
+	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, ts.col(&j.CreatedAt)); err != nil {
 		return Job{}, err
 	}
-	j.Spec = []byte(spec)
+	j.Spec, j.SweepID = []byte(spec), sweepID.Int64
 	return j, ts.parse()
 }

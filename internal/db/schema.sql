@@ -140,3 +140,29 @@ CREATE TABLE meta (
 	value TEXT NOT NULL
 );
 INSERT INTO meta (key, value) VALUES ('queue_id', lower(hex(randomblob(4))));
+
+-- version: 5
+
+-- sweeps names each batch `mljob submit` made from a grid, random draws or
+-- a sweep file; definition is how (JSON: grid, ranges, seed), so a sweep
+-- can be told apart and redone. Names are unique and never all digits, so
+-- that "ID or name" is never ambiguous.
+CREATE TABLE sweeps (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	project    TEXT NOT NULL DEFAULT '',
+	definition TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+
+-- A job remembers its sweep (NULL: submitted on its own). spec_hash is the
+-- first 16 bytes of the SHA-256 of the spec's canonical JSON (sorted keys,
+-- compact; see SpecHash), so that resubmitting an identical job into a
+-- project is found by one index probe however many jobs there are (the
+-- project is checked on the few rows found). Rows from before this version get their
+-- hash at the next submit (jobs_unhashed finds them; Go computes it).
+ALTER TABLE jobs ADD COLUMN sweep_id INTEGER REFERENCES sweeps(id);
+ALTER TABLE jobs ADD COLUMN spec_hash BLOB;
+CREATE INDEX jobs_sweep ON jobs(sweep_id) WHERE sweep_id IS NOT NULL;
+CREATE INDEX jobs_spec_hash ON jobs(spec_hash);
+CREATE INDEX jobs_unhashed ON jobs(id) WHERE spec_hash IS NULL;
