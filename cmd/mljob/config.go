@@ -142,8 +142,14 @@ func parseConfig(path string, data []byte, home func() (string, error)) (*config
 		problems = append(problems, fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...)))
 	}
 	dir := filepath.Dir(path)
+	seen := map[string]int{} // key -> line: decoding into a Node does not catch duplicates
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		kn, vn := root.Content[i], root.Content[i+1]
+		if first, dup := seen[kn.Value]; dup {
+			addf(kn.Line, "%s: already set at line %d", kn.Value, first)
+			continue
+		}
+		seen[kn.Value] = kn.Line
 		var key *settingKey
 		for j := range settingKeys {
 			if settingKeys[j].key == kn.Value {
