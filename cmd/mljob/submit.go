@@ -7,18 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/sweep"
 )
 
 const defaultScriptsDir = "./python-scripts"
+
+// maxListed is how many duplicate jobs submit names one by one before it
+// only counts them.
+const maxListed = 10
 
 type submitOptions struct {
 	app        *app
@@ -28,6 +35,19 @@ type submitOptions struct {
 	priority   int
 	output     string
 	checked    map[string]error // fileIn's answers, by path
+
+	// Sweep flags.
+	grids     []string
+	ranges    []string
+	random    int
+	seed      uint64
+	seedSet   bool
+	sweepFile string
+	name      string
+	allowNew  bool
+	dryRun    bool
+	dedupe    bool
+	spec      sweep.Spec // the parsed --grid, --range, --random, --seed, --allow-new
 }
 
 func newSubmitCmd(a *app) *cobra.Command {
@@ -40,18 +60,40 @@ holds one Job object or an array of them. A job needs "scriptName" and
 "projectName"; "dataFileName" is optional. Every other field is kept verbatim
 and handed to the script as its argv[1].
 
+Sweeps: --grid PATH=V1,V2,... (repeatable) crosses lists of values;
+--random N draws N points from --range PATH=lin:LO:HI | log:LO:HI |
+int:LO:HI | choice:A,B,C with --seed S (picked and printed if not given).
+Each random point is crossed with the whole grid, so a sweep has
+N × (grid size) jobs per input job. PATH is a dotted path into the job, array
+indices included (hiddenLayers.0.dropout); values are JSON where they parse
+as JSON, else strings. A path the job lacks is an error unless --allow-new.
+--sweep FILE reads the same from a YAML file (base or job, grid, random,
+ranges, seed, name, allowNew); flags add to it. A sweep gets an id and a name
+(--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
+
+A job identical to one already queued in its project (same JSON up to key
+order and layout) is queued with a warning naming the earlier job;
+--dedupe skips it instead. --dry-run prints the jobs it would queue and
+writes nothing.
+
 Everything is checked before anything is written: valid JSON, the required
 fields, plain file names, the script in --scripts, the data file in --data.
 All inputs go into the queue in one transaction, or none do.
 
 Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 		Example: `  mljob submit examples/wine_data/job.json
-  mljob submit --priority 10 sweep.json
-  cat job.json | mljob submit -`,
+  mljob submit --priority 10 jobs.json
+  cat job.json | mljob submit -
+  mljob submit job.json --grid learningRate=0.1,0.01 --grid hiddenLayers.0.dropout=0.1,0.3
+  mljob submit job.json --random 20 --range l1=log:1e-4:1e-1 --range optimizer=choice:adam,rmsprop --seed 7
+  mljob submit --sweep examples/wine_data/sweep.yaml --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.inputs = args
-			if len(args) == 0 {
+			if len(args) == 0 && opts.sweepFile == "" {
 				return usagef(cmd, "no input: name job files, or - for standard input")
+			}
+			if err := opts.parseSweepFlags(cmd); err != nil {
+				return err
 			}
 			var err error
 			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
@@ -61,15 +103,125 @@ Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 			return runSubmit(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
-	cmd.Flags().StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
-	cmd.Flags().IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
+	f := cmd.Flags()
+	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
+	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
+	f.IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
+	// StringArray, not StringSlice: values hold commas of their own.
+	f.StringArrayVar(&opts.grids, "grid", nil, "sweep PATH over values: PATH=V1,V2,... (repeatable; crossed)")
+	f.IntVar(&opts.random, "random", 0, "draw N random points from the --range flags, each crossed with the grid")
+	f.StringArrayVar(&opts.ranges, "range", nil, "where --random draws PATH: PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... (repeatable)")
+	f.Uint64Var(&opts.seed, "seed", 0, "seed of the random draws (default: picked and printed)")
+	f.StringVar(&opts.sweepFile, "sweep", "", "read the sweep from a YAML file")
+	f.StringVar(&opts.name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
+	f.BoolVar(&opts.allowNew, "allow-new", false, "let sweep paths add fields the job lacks")
+	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
+	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
 
+// parseSweepFlags parses the sweep flags into opts.spec: a bad one is a
+// usage error.
+func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
+	for _, g := range opts.grids {
+		a, err := sweep.ParseGrid(g)
+		if err != nil {
+			return usagef(cmd, "--%v", err)
+		}
+		opts.spec.Grid = append(opts.spec.Grid, a)
+	}
+	for _, r := range opts.ranges {
+		rg, err := sweep.ParseRange(r)
+		if err != nil {
+			return usagef(cmd, "--%v", err)
+		}
+		opts.spec.Ranges = append(opts.spec.Ranges, rg)
+	}
+	if opts.random < 0 {
+		return usagef(cmd, "--random must be at least 1, got %d", opts.random)
+	}
+	opts.spec.Random, opts.spec.Seed, opts.spec.AllowNew = opts.random, opts.seed, opts.allowNew
+	opts.seedSet = cmd.Flags().Changed("seed")
+	if cmd.Flags().Changed("name") {
+		if err := db.CheckSweepName(opts.name); err != nil {
+			return usagef(cmd, "--name: %v", err)
+		}
+	}
+	if opts.sweepFile == "" {
+		// Check now what Plan would refuse, so a flag mistake is a usage
+		// error before any file is read.
+		if _, err := opts.spec.Plan(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
+			return usagef(cmd, "%v", err)
+		}
+	}
+	return nil
+}
+
+// input is one job as read, before a sweep expands it.
+type input struct {
+	where string
+	raw   json.RawMessage
+}
+
+// toQueue is a job to queue, with the sweep values that made it.
+type toQueue struct {
+	job    db.NewJob
+	values []json.RawMessage // nil outside a sweep
+}
+
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	var jobs []db.NewJob
+	spec := opts.spec
+	name := opts.name
+	var bases []input
+	if opts.sweepFile != "" {
+		f, base, err := readSweepFile(opts.sweepFile)
+		if err != nil {
+			return err
+		}
+		if base != nil && len(opts.inputs) > 0 {
+			return &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
+				hint: "drop base/job from the sweep file, or the job files from the command line"}
+		}
+		if base == nil && len(opts.inputs) == 0 {
+			return &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
+		}
+		if base != nil {
+			bases = append(bases, *base)
+		}
+		// Flags add to the file: grid and ranges are appended; --random,
+		// --seed and --name win.
+		spec.Grid = append(f.Spec.Grid, spec.Grid...)
+		spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
+		spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
+		if opts.random == 0 {
+			spec.Random = f.Spec.Random
+		}
+		if !opts.seedSet && f.HasSeed {
+			spec.Seed, opts.seedSet = f.Spec.Seed, true
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if name != "" {
+			if err := db.CheckSweepName(name); err != nil {
+				return &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
+			}
+		}
+	}
+	if spec.Random > 0 && !opts.seedSet {
+		spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
+		fmt.Fprintf(opts.app.io.ErrOut, "seed %d; rerun with --seed %d\n", spec.Seed, spec.Seed)
+	}
+	isSweep := opts.sweepFile != "" || spec.Varies()
+	var plan *sweep.Plan
+	if isSweep {
+		var err error
+		if plan, err = spec.Plan(); err != nil {
+			return &userError{msg: "sweep: " + err.Error()}
+		}
+	}
+
 	stdinUsed := false
 	for _, in := range opts.inputs {
 		var data []byte
@@ -88,44 +240,282 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		if err != nil {
 			return &userError{msg: fmt.Sprintf("read %s: %v", name, err)}
 		}
-		got, err := parseJobs(name, data, opts)
+		got, err := parseInputs(name, data)
 		if err != nil {
 			return err
 		}
-		jobs = append(jobs, got...)
+		bases = append(bases, got...)
 	}
-	if len(jobs) == 0 {
+	if len(bases) == 0 {
 		return &userError{msg: "no jobs in the input (an empty array?)"}
 	}
+	jobs, err := expandJobs(bases, plan, opts)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	if plan != nil {
+		for _, p := range plan.Paths {
+			paths = append(paths, p.String())
+		}
+	}
+	if opts.dryRun {
+		return printDryRun(opts, jobs, paths, isSweep)
+	}
+
 	store, err := opts.app.openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	subs, err := store.SubmitJobs(ctx, jobs)
+	newJobs := make([]db.NewJob, len(jobs))
+	for i, j := range jobs {
+		newJobs[i] = j.job
+	}
+	var so db.SubmitOptions
+	so.Dedupe = opts.dedupe
+	if isSweep {
+		def, err := sweepDefinition(&spec, opts, bases)
+		if err != nil {
+			return err
+		}
+		so.Sweep = &db.NewSweep{Name: name, Definition: def}
+	}
+	res, err := store.Submit(ctx, newJobs, so)
+	if errors.Is(err, db.ErrSweepNameTaken) {
+		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", name),
+			hint: "choose another --name, or leave it out for a default one"}
+	}
 	if err != nil {
 		return fmt.Errorf("submit: %w (nothing was queued)", err)
 	}
+	return printSubmitted(opts, jobs, paths, res)
+}
+
+// readSweepFile parses a sweep file and reads the base job it names (nil
+// when it names none).
+func readSweepFile(path string) (*sweep.File, *input, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, &userError{msg: fmt.Sprintf("read %s: %v", path, err)}
+	}
+	f, err := sweep.ParseFile(data)
+	if err != nil {
+		return nil, nil, &userError{msg: fmt.Sprintf("%s: %v", path, err), hint: "see mljob submit --help for the sweep file's keys"}
+	}
+	switch {
+	case f.Job != nil:
+		return f, &input{where: path + ": job", raw: f.Job}, nil
+	case f.Base != "":
+		// A relative base is beside the sweep file, wherever mljob runs.
+		bp := f.Base
+		if !filepath.IsAbs(bp) {
+			bp = filepath.Join(filepath.Dir(path), bp)
+		}
+		data, err := os.ReadFile(bp)
+		if err != nil {
+			return nil, nil, &userError{msg: fmt.Sprintf("%s: read base %s: %v", path, f.Base, err)}
+		}
+		ins, err := parseInputs(bp, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(ins) != 1 {
+			return nil, nil, &userError{msg: fmt.Sprintf("%s: base %s holds %d jobs, want one", path, f.Base, len(ins))}
+		}
+		return f, &ins[0], nil
+	}
+	return f, nil, nil
+}
+
+// expandJobs applies plan (nil: none) to every base and checks each job.
+func expandJobs(bases []input, plan *sweep.Plan, opts *submitOptions) ([]toQueue, error) {
+	var jobs []toQueue
+	for _, b := range bases {
+		if plan == nil {
+			j, err := checkJob(b.where, b.raw, opts)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, toQueue{job: j})
+			continue
+		}
+		specs, err := plan.Apply(bytes.TrimSpace(b.raw))
+		if err != nil {
+			ue := &userError{msg: fmt.Sprintf("%s: %v", b.where, err)}
+			if errors.Is(err, sweep.ErrNoPath) && !plan.AllowNew {
+				ue.hint = "check the path, or pass --allow-new to add the field"
+			}
+			return nil, ue
+		}
+		for i, sp := range specs {
+			j, err := checkJob(fmt.Sprintf("%s: sweep job %d", b.where, i+1), sp, opts)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, toQueue{job: j, values: plan.Points[i]})
+		}
+	}
+	return jobs, nil
+}
+
+// sweepDefinition is what the sweeps table keeps: the spec (see
+// sweep.Spec.Definition) and where the base jobs came from.
+func sweepDefinition(spec *sweep.Spec, opts *submitOptions, bases []input) ([]byte, error) {
+	def, err := spec.Definition()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(def, &m); err != nil {
+		return nil, fmt.Errorf("sweep definition: %w", err)
+	}
+	var from []string
+	for _, b := range bases {
+		from = append(from, b.where)
+	}
+	extra := map[string]any{"bases": from}
+	if opts.sweepFile != "" {
+		extra["sweepFile"] = opts.sweepFile
+	}
+	for k, v := range extra {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("sweep definition: %w", err)
+		}
+		m[k] = b
+	}
+	return json.Marshal(m)
+}
+
+// valueText shows a sweep value in a table: strings without their quotes.
+func valueText(v json.RawMessage) string {
+	var s string
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// valueMap is a job's sweep values for -o json, by path.
+func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage {
+	if vals == nil {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(paths))
+	for k, p := range paths {
+		m[p] = vals[k]
+	}
+	return m
+}
+
+// printDryRun shows the jobs a submit would queue.
+func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bool) error {
 	type row struct {
-		JobID       int64  `json:"jobId"`
-		OrderID     int64  `json:"orderId"`
-		ProjectName string `json:"projectName"`
-		ScriptName  string `json:"scriptName"`
+		Index       int                        `json:"index"`
+		ProjectName string                     `json:"projectName"`
+		ScriptName  string                     `json:"scriptName"`
+		Values      map[string]json.RawMessage `json:"values,omitempty"`
 	}
-	rows := make([]row, len(subs))
 	t := table{
-		headers: []string{"JOB", "ORDER", "PROJECT", "SCRIPT"},
-		keys:    []string{"jobId", "orderId", "projectName", "scriptName"},
-		numeric: map[int]bool{0: true, 1: true},
+		headers: append([]string{"#", "PROJECT", "SCRIPT"}, paths...),
+		keys:    append([]string{"index", "projectName", "scriptName"}, paths...),
+		numeric: map[int]bool{0: true},
 	}
-	for i, s := range subs {
-		rows[i] = row{s.JobID, s.OrderID, jobs[i].Project, jobs[i].Script}
-		t.rows = append(t.rows, []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), jobs[i].Project, jobs[i].Script})
+	rows := make([]row, len(jobs))
+	for i, j := range jobs {
+		rows[i] = row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values)}
+		r := []string{strconv.Itoa(i + 1), j.job.Project, j.job.Script}
+		for _, v := range j.values {
+			r = append(r, valueText(v))
+		}
+		t.rows = append(t.rows, r)
 	}
 	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.app.io.ErrOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", len(subs))
+	what := ""
+	if isSweep {
+		what = " in a new sweep"
+	}
+	fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s)%s; nothing was written.\n", len(jobs), what)
+	return nil
+}
+
+// printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
+// duplicates and counts on ErrOut.
+func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.SubmitResult) error {
+	type row struct {
+		JobID       int64                      `json:"jobId"`
+		OrderID     int64                      `json:"orderId"`
+		ProjectName string                     `json:"projectName"`
+		ScriptName  string                     `json:"scriptName"`
+		SweepID     int64                      `json:"sweepId,omitempty"`
+		SweepName   string                     `json:"sweepName,omitempty"`
+		Values      map[string]json.RawMessage `json:"values,omitempty"`
+	}
+	t := table{
+		headers: append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...),
+		keys:    append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...),
+		numeric: map[int]bool{0: true, 1: true},
+	}
+	rows := []row{}
+	errOut := opts.app.io.ErrOut
+	var dups, skipped int
+	for i, s := range res.Jobs {
+		j := jobs[i].job
+		if len(s.Duplicates) > 0 {
+			ids := make([]string, len(s.Duplicates))
+			for k, id := range s.Duplicates {
+				ids[k] = strconv.FormatInt(id, 10)
+			}
+			if s.Skipped {
+				if skipped++; skipped <= maxListed {
+					fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), j.Project)
+				}
+			} else if dups++; dups <= maxListed {
+				fmt.Fprintf(errOut, "Warning: job %d is identical to job %s in project %s\n", s.JobID, strings.Join(ids, ", "), j.Project)
+			}
+		}
+		if s.Skipped {
+			continue
+		}
+		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].values)}
+		if res.Sweep != nil {
+			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
+		}
+		rows = append(rows, r)
+		cells := []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), j.Project, j.Script}
+		for _, v := range jobs[i].values {
+			cells = append(cells, valueText(v))
+		}
+		t.rows = append(t.rows, cells)
+	}
+	if len(rows) > 0 {
+		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+			return err
+		}
+	}
+	if dups > maxListed {
+		fmt.Fprintf(errOut, "Warning: and %d more\n", dups-maxListed)
+	}
+	if dups > 0 {
+		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", dups)
+	}
+	if skipped > maxListed {
+		fmt.Fprintf(errOut, "Skipped %d more\n", skipped-maxListed)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
+		return nil
+	}
+	if res.Sweep != nil {
+		fmt.Fprintf(errOut, "Sweep %d %q: %d job(s).\n", res.Sweep.ID, res.Sweep.Name, res.Sweep.Jobs)
+	}
+	fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", len(rows))
 	return nil
 }
 
@@ -136,9 +526,9 @@ type jobHeader struct {
 	DataFileName *string `json:"dataFileName"`
 }
 
-// parseJobs reads one input: a Job object or an array of them, each kept
+// parseInputs reads one input: a Job object or an array of them, each kept
 // byte for byte.
-func parseJobs(name string, data []byte, opts *submitOptions) ([]db.NewJob, error) {
+func parseInputs(name string, data []byte) ([]input, error) {
 	if !utf8.Valid(data) {
 		return nil, &userError{msg: name + ": not UTF-8 text", hint: "save the file as UTF-8 JSON"}
 	}
@@ -160,19 +550,19 @@ func parseJobs(name string, data []byte, opts *submitOptions) ([]db.NewJob, erro
 	default:
 		return nil, &userError{msg: name + ": expected a Job object or an array of Job objects"}
 	}
-	jobs := make([]db.NewJob, 0, len(raws))
+	ins := make([]input, 0, len(raws))
 	for i, raw := range raws {
 		where := name
 		if trimmed[0] == '[' {
 			where = fmt.Sprintf("%s: job %d", name, i+1)
 		}
-		j, err := checkJob(where, raw, opts)
-		if err != nil {
-			return nil, err
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, &userError{msg: where + ": a job must be a JSON object"}
 		}
-		jobs = append(jobs, j)
+		ins = append(ins, input{where: where, raw: raw})
 	}
-	return jobs, nil
+	return ins, nil
 }
 
 // checkJSON validates data and turns a syntax error's offset into line:column.

@@ -55,7 +55,7 @@ func ParseFile(data []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&y); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		return nil, errf(ErrSyntax, "%v", err)
 	}
 	f := &File{Name: y.Name, Base: y.Base}
 	f.Spec.Random, f.Spec.AllowNew = y.Random, y.AllowNew
@@ -64,10 +64,10 @@ func ParseFile(data []byte) (*File, error) {
 	}
 	if y.Job.Kind != 0 {
 		if y.Base != "" {
-			return nil, fmt.Errorf("%w: give base or job, not both", ErrSyntax)
+			return nil, errf(ErrSyntax, "give base or job, not both")
 		}
 		if y.Job.Kind != yaml.MappingNode {
-			return nil, fmt.Errorf("%w: line %d: job must be a mapping (the base job)", ErrSyntax, y.Job.Line)
+			return nil, errf(ErrSyntax, "line %d: job must be a mapping (the base job)", y.Job.Line)
 		}
 		var err error
 		if f.Job, err = yamlJSON(&y.Job); err != nil {
@@ -81,10 +81,10 @@ func ParseFile(data []byte) (*File, error) {
 		}
 		a := Axis{Path: p}
 		if v.Kind != yaml.SequenceNode {
-			return fmt.Errorf("%w: line %d: grid %s: want a list of values", ErrSyntax, v.Line, path)
+			return errf(ErrSyntax, "line %d: grid %s: want a list of values", v.Line, path)
 		}
 		if len(v.Content) == 0 {
-			return fmt.Errorf("%w: line %d: grid %s: no values", ErrSyntax, v.Line, path)
+			return errf(ErrSyntax, "line %d: grid %s: no values", v.Line, path)
 		}
 		for _, item := range v.Content {
 			j, err := yamlJSON(item)
@@ -101,7 +101,7 @@ func ParseFile(data []byte) (*File, error) {
 	}
 	err = eachPair(&y.Ranges, "ranges", func(path string, v *yaml.Node) error {
 		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("%w: line %d: range %s: want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", ErrSyntax, v.Line, path)
+			return errf(ErrSyntax, "line %d: range %s: want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", v.Line, path)
 		}
 		r, err := ParseRange(path + "=" + v.Value)
 		if err != nil {
@@ -123,7 +123,7 @@ func eachPair(n *yaml.Node, what string, fn func(key string, v *yaml.Node) error
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("%w: line %d: %s must be a mapping of path: values", ErrSyntax, n.Line, what)
+		return errf(ErrSyntax, "line %d: %s must be a mapping of path: values", n.Line, what)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if err := fn(n.Content[i].Value, n.Content[i+1]); err != nil {
@@ -189,15 +189,15 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
 			}
 			var v any
 			if err := n.Decode(&v); err != nil {
-				return fmt.Errorf("%w: line %d: %v", ErrSyntax, n.Line, err)
+				return errf(ErrSyntax, "line %d: %v", n.Line, err)
 			}
 			b, err := json.Marshal(v)
 			if err != nil {
-				return fmt.Errorf("%w: line %d: %s is not a JSON value", ErrSyntax, n.Line, strconv.Quote(n.Value))
+				return errf(ErrSyntax, "line %d: %s is not a JSON value", n.Line, strconv.Quote(n.Value))
 			}
 			buf.Write(b)
 		default:
-			return fmt.Errorf("%w: line %d: unsupported YAML value %s %q", ErrSyntax, n.Line, n.ShortTag(), n.Value)
+			return errf(ErrSyntax, "line %d: unsupported YAML value %s %q", n.Line, n.ShortTag(), n.Value)
 		}
 	default:
 		return errors.New("unsupported YAML node")

@@ -3,7 +3,6 @@ package sweep
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -18,7 +17,7 @@ type Path struct {
 // so that a key holding a dot can be named ("a\.b").
 func ParsePath(s string) (Path, error) {
 	if s == "" {
-		return Path{}, fmt.Errorf("%w: empty path", ErrSyntax)
+		return Path{}, errf(ErrSyntax, "empty path")
 	}
 	var segs []string
 	var b strings.Builder
@@ -26,7 +25,7 @@ func ParsePath(s string) (Path, error) {
 		switch c := s[i]; c {
 		case '\\':
 			if i+1 == len(s) {
-				return Path{}, fmt.Errorf("%w: path %q ends in a backslash", ErrSyntax, s)
+				return Path{}, errf(ErrSyntax, "path %q ends in a backslash", s)
 			}
 			i++
 			b.WriteByte(s[i])
@@ -40,7 +39,7 @@ func ParsePath(s string) (Path, error) {
 	segs = append(segs, b.String())
 	for _, seg := range segs {
 		if seg == "" {
-			return Path{}, fmt.Errorf("%w: path %q has an empty part", ErrSyntax, s)
+			return Path{}, errf(ErrSyntax, "path %q has an empty part", s)
 		}
 	}
 	return Path{text: s, segs: segs}, nil
@@ -93,7 +92,7 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 				continue
 			}
 			if !allowNew {
-				return target{}, fmt.Errorf("%w: %s has no key %q", ErrNoPath, where, seg)
+				return target{}, errf(ErrNoPath, "%s has no key %q", where, seg)
 			}
 			t := target{start: i + 1, newKey: seg}
 			if lastEnd >= 0 {
@@ -112,7 +111,7 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 		case '[':
 			idx, err := strconv.Atoi(seg)
 			if err != nil || idx < 0 {
-				return target{}, fmt.Errorf("%w: %s is an array; %q is not an index", ErrNoPath, where, seg)
+				return target{}, errf(ErrNoPath, "%s is an array; %q is not an index", where, seg)
 			}
 			j := skipSpace(b, i+1)
 			n := 0
@@ -129,11 +128,11 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 			if b[j] == ']' {
 				// Even with --allow-new: appending to an array would shift
 				// what index means between base jobs.
-				return target{}, fmt.Errorf("%w: %s has %d element(s); index %d is out of range", ErrNoPath, where, n, idx)
+				return target{}, errf(ErrNoPath, "%s has %d element(s); index %d is out of range", where, n, idx)
 			}
 			i = j
 		default:
-			return target{}, fmt.Errorf("%w: %s is a %s, not an object or array", ErrNoPath, where, kind(b[i]))
+			return target{}, errf(ErrNoPath, "%s is a %s, not an object or array", where, kind(b[i]))
 		}
 	}
 	return target{start: i, end: valueEnd(b, i)}, nil

@@ -53,10 +53,10 @@ func (s *Spec) Size() (int, error) {
 	n := max(s.Random, 1)
 	for _, a := range s.Grid {
 		if len(a.Values) == 0 {
-			return 0, fmt.Errorf("%w: grid %s has no values", ErrSyntax, a.Path)
+			return 0, errf(ErrSyntax, "grid %s has no values", a.Path)
 		}
 		if n > MaxJobs/len(a.Values) {
-			return 0, fmt.Errorf("%w: more than %d jobs", ErrTooBig, MaxJobs)
+			return 0, errf(ErrTooBig, "more than %d jobs", MaxJobs)
 		}
 		n *= len(a.Values)
 	}
@@ -66,18 +66,18 @@ func (s *Spec) Size() (int, error) {
 // check refuses specs whose parts do not fit together.
 func (s *Spec) check() error {
 	if s.Random < 0 {
-		return fmt.Errorf("%w: --random must be at least 1, got %d", ErrSyntax, s.Random)
+		return errf(ErrSyntax, "--random must be at least 1, got %d", s.Random)
 	}
 	if s.Random > 0 && len(s.Ranges) == 0 {
-		return fmt.Errorf("%w: random draws need at least one range (--range PATH=lin:LO:HI)", ErrSyntax)
+		return errf(ErrSyntax, "random draws need at least one range (--range PATH=lin:LO:HI)")
 	}
 	if s.Random == 0 && len(s.Ranges) > 0 {
-		return fmt.Errorf("%w: ranges need a number of random draws (--random N)", ErrSyntax)
+		return errf(ErrSyntax, "ranges need a number of random draws (--random N)")
 	}
 	seen := map[string]bool{}
 	for _, p := range s.Paths() {
 		if seen[p.text] {
-			return fmt.Errorf("%w: path %s is set twice", ErrSyntax, p)
+			return errf(ErrSyntax, "path %s is set twice", p)
 		}
 		seen[p.text] = true
 	}
@@ -160,10 +160,10 @@ func (p *Plan) Apply(base []byte) ([][]byte, error) {
 	for i := 1; i < len(ts); i++ {
 		a, b := ts[i-1], ts[i]
 		if b.start < a.end {
-			return nil, fmt.Errorf("%w: paths %s and %s overlap: set one or the other", ErrSyntax, p.Paths[a.slot], p.Paths[b.slot])
+			return nil, errf(ErrSyntax, "paths %s and %s overlap: set one or the other", p.Paths[a.slot], p.Paths[b.slot])
 		}
 		if a.newKey != "" && a.start == b.start && a.newKey == b.newKey {
-			return nil, fmt.Errorf("%w: paths %s and %s both add %q: add it to the base job", ErrSyntax, p.Paths[a.slot], p.Paths[b.slot], a.newKey)
+			return nil, errf(ErrSyntax, "paths %s and %s both add %q: add it to the base job", p.Paths[a.slot], p.Paths[b.slot], a.newKey)
 		}
 	}
 	extra := 0

@@ -32,7 +32,7 @@ type Axis struct {
 func ParseGrid(arg string) (Axis, error) {
 	ps, vs, ok := strings.Cut(arg, "=")
 	if !ok {
-		return Axis{}, fmt.Errorf("%w: grid %q: want PATH=V1,V2,...", ErrSyntax, arg)
+		return Axis{}, errf(ErrSyntax, "grid %q: want PATH=V1,V2,...", arg)
 	}
 	p, err := ParsePath(ps)
 	if err != nil {
@@ -50,7 +50,7 @@ func ParseGrid(arg string) (Axis, error) {
 // an error: write "" for the empty string.
 func ParseValues(s string) ([]json.RawMessage, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("%w: no values", ErrSyntax)
+		return nil, errf(ErrSyntax, "no values")
 	}
 	parts := splitTop(s)
 	vals := make([]json.RawMessage, 0, len(parts))
@@ -69,12 +69,12 @@ func ParseValues(s string) ([]json.RawMessage, error) {
 func ParseValue(s string) (json.RawMessage, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, fmt.Errorf("%w: empty value (write \"\" for the empty string)", ErrSyntax)
+		return nil, errf(ErrSyntax, "empty value (write \"\" for the empty string)")
 	}
 	if json.Valid([]byte(s)) {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, []byte(s)); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+			return nil, errf(ErrSyntax, "%v", err)
 		}
 		return buf.Bytes(), nil
 	}
@@ -136,7 +136,7 @@ func (r Range) String() string { return r.text }
 func ParseRange(arg string) (Range, error) {
 	ps, spec, ok := strings.Cut(arg, "=")
 	if !ok {
-		return Range{}, fmt.Errorf("%w: range %q: want PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", ErrSyntax, arg)
+		return Range{}, errf(ErrSyntax, "range %q: want PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", arg)
 	}
 	p, err := ParsePath(ps)
 	if err != nil {
@@ -155,7 +155,7 @@ func parseRangeSpec(spec string) (Range, error) {
 	k, rest, ok := strings.Cut(spec, ":")
 	r := Range{Kind: RangeKind(k), text: spec}
 	if !ok {
-		return Range{}, fmt.Errorf("%w: want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", ErrSyntax)
+		return Range{}, errf(ErrSyntax, "want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...")
 	}
 	if r.Kind == Choice {
 		vals, err := ParseValues(rest)
@@ -167,40 +167,40 @@ func parseRangeSpec(spec string) (Range, error) {
 	}
 	los, his, ok := strings.Cut(rest, ":")
 	if !ok || strings.Contains(his, ":") {
-		return Range{}, fmt.Errorf("%w: want %s:LO:HI", ErrSyntax, k)
+		return Range{}, errf(ErrSyntax, "want %s:LO:HI", k)
 	}
 	switch r.Kind {
 	case Int:
 		lo, err1 := strconv.ParseInt(strings.TrimSpace(los), 10, 64)
 		hi, err2 := strconv.ParseInt(strings.TrimSpace(his), 10, 64)
 		if err := errors.Join(err1, err2); err != nil {
-			return Range{}, fmt.Errorf("%w: int bounds must be integers: %q, %q", ErrSyntax, los, his)
+			return Range{}, errf(ErrSyntax, "int bounds must be integers: %q, %q", los, his)
 		}
 		if lo > hi {
-			return Range{}, fmt.Errorf("%w: LO %d is above HI %d", ErrSyntax, lo, hi)
+			return Range{}, errf(ErrSyntax, "LO %d is above HI %d", lo, hi)
 		}
 		if hi-lo < 0 || hi-lo == math.MaxInt64 { // the span and span+1 must fit
-			return Range{}, fmt.Errorf("%w: int range %d..%d is too wide", ErrSyntax, lo, hi)
+			return Range{}, errf(ErrSyntax, "int range %d..%d is too wide", lo, hi)
 		}
 		r.ILo, r.IHi = lo, hi
 	case Lin, Log:
 		lo, err1 := strconv.ParseFloat(strings.TrimSpace(los), 64)
 		hi, err2 := strconv.ParseFloat(strings.TrimSpace(his), 64)
 		if err := errors.Join(err1, err2); err != nil {
-			return Range{}, fmt.Errorf("%w: bounds must be numbers: %q, %q", ErrSyntax, los, his)
+			return Range{}, errf(ErrSyntax, "bounds must be numbers: %q, %q", los, his)
 		}
 		if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
-			return Range{}, fmt.Errorf("%w: bounds must be finite", ErrSyntax)
+			return Range{}, errf(ErrSyntax, "bounds must be finite")
 		}
 		if lo > hi {
-			return Range{}, fmt.Errorf("%w: LO %g is above HI %g", ErrSyntax, lo, hi)
+			return Range{}, errf(ErrSyntax, "LO %g is above HI %g", lo, hi)
 		}
 		if r.Kind == Log && lo <= 0 {
-			return Range{}, fmt.Errorf("%w: log needs 0 < LO, got %g", ErrSyntax, lo)
+			return Range{}, errf(ErrSyntax, "log needs 0 < LO, got %g", lo)
 		}
 		r.Lo, r.Hi = lo, hi
 	default:
-		return Range{}, fmt.Errorf("%w: unknown range kind %q (want lin, log, int or choice)", ErrSyntax, k)
+		return Range{}, errf(ErrSyntax, "unknown range kind %q (want lin, log, int or choice)", k)
 	}
 	return r, nil
 }
@@ -230,4 +230,20 @@ func (r Range) draw(rng *rand.Rand) json.RawMessage {
 // formatFloat renders f with sigDigits significant digits as JSON.
 func formatFloat(f float64) json.RawMessage {
 	return strconv.AppendFloat(nil, f, 'g', sigDigits, 64)
+}
+
+// sweepError is an error of one of the package's kinds (ErrSyntax,
+// ErrNoPath, ErrTooBig) whose message says only what is wrong, so that
+// wrapped messages do not repeat the kind.
+type sweepError struct {
+	kind error
+	msg  string
+}
+
+func (e *sweepError) Error() string        { return e.msg }
+func (e *sweepError) Is(target error) bool { return target == e.kind }
+
+// errf returns a sweepError of kind.
+func errf(kind error, format string, args ...any) error {
+	return &sweepError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
