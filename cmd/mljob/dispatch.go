@@ -44,6 +44,10 @@ func newDispatchCmd(a *app) *cobra.Command {
 machine when no hosts file is given, until no order is waiting and none of its
 runs is in flight (with --follow, until interrupted).
 
+The hosts file, scripts dir and local Python can also come from MLJOB_HOSTS,
+MLJOB_SCRIPTS and MLJOB_PYTHON, or from hosts, scripts and python in
+~/.config/mljob/config.yaml; a flag wins over both (see mljob config).
+
 Each run is detached on its host from the start: Ctrl-C stops dispatching new
 work, saves the state and leaves running jobs running (a second Ctrl-C quits
 at once).
@@ -52,7 +56,8 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 1 error (e.g. every host refused), 2 usage error, 130 interrupted.`,
 		Example: `  mljob dispatch --hosts hosts.yaml
   mljob dispatch --slots 2 --python /usr/bin/python3 -v
-  mljob dispatch --hosts hosts.yaml --follow`,
+  mljob dispatch --hosts hosts.yaml --follow
+  MLJOB_HOSTS=lab.yaml mljob dispatch --timeout 2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.slots < 1 {
