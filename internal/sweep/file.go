@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -55,6 +56,20 @@ func ParseFile(data []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&y); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// "line 3: field grd not found in type sweep.fileYAML" names
+			// our type, not the user's mistake.
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				m = strings.TrimSuffix(m, " in type sweep.fileYAML")
+				if line, key, ok := strings.Cut(m, ": field "); ok && strings.HasSuffix(key, " not found") {
+					m = line + ": unknown key " + strings.TrimSuffix(key, " not found")
+				}
+				msgs[i] = m
+			}
+			return nil, errf(ErrSyntax, "%s", strings.Join(msgs, "; "))
+		}
 		return nil, errf(ErrSyntax, "%v", err)
 	}
 	f := &File{Name: y.Name, Base: y.Base}

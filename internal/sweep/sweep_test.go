@@ -440,7 +440,7 @@ seed: 5
 	}
 
 	bad := []struct{ name, file, want string }{
-		{name: "unknown key", file: "grd:\n  a: [1]\n", want: "grd"},
+		{name: "unknown key", file: "grd:\n  a: [1]\n", want: "line 1: unknown key grd"},
 		{name: "grid not a list", file: "grid:\n  a: 1\n", want: "want a list"},
 		{name: "empty grid list", file: "grid:\n  a: []\n", want: "no values"},
 		{name: "bad range", file: "random: 1\nranges:\n  a: log:0:1\n", want: "0 < LO"},
