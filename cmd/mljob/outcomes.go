@@ -689,6 +689,17 @@ type specFlattener struct {
 	path   []byte // scratch: the path being built
 	pairs  []specPair
 	keys   []string // scratch: the keys of the object being walked
+	// A spec's leaves are staged (paths in arena) and recorded only once
+	// the walk has succeeded, so a spec that falls back to flattenJSON
+	// half-way counts once.
+	staged []stagedLeaf
+	arena  []byte
+}
+
+// stagedLeaf is a leaf found by walk: its path is arena[start:end].
+type stagedLeaf struct {
+	start, end int
+	value      string
 }
 
 // add flattens spec, the next row's, and returns its leaves.
@@ -696,26 +707,35 @@ func (f *specFlattener) add(spec []byte) []specPair {
 	if f.params == nil {
 		f.params = map[string]*specParam{}
 	}
-	f.pairs = f.pairs[:0]
-	if !f.walkSpec(spec) {
+	f.pairs, f.staged, f.arena = f.pairs[:0], f.staged[:0], f.arena[:0]
+	if f.walkSpec(spec) {
+		for _, l := range f.staged {
+			f.leaf(f.arena[l.start:l.end], l.value)
+		}
+	} else {
 		// Outside the fast path (invalid JSON, not an object, duplicate
 		// keys): flattenJSON's own answer.
-		f.pairs = f.pairs[:0]
 		flat := flattenJSON(spec)
 		for _, p := range slices.Sorted(maps.Keys(flat)) {
-			f.path = append(f.path[:0], p...)
-			f.leaf(flat[p])
+			f.leaf([]byte(p), flat[p])
 		}
 	}
 	f.rows++
 	return slices.Clone(f.pairs)
 }
 
-// leaf records the value of the path in f.path for the current row.
-func (f *specFlattener) leaf(v string) {
-	p, ok := f.params[string(f.path)]
+// stage keeps v as the value of the path in f.path, for add to record.
+func (f *specFlattener) stage(v string) {
+	start := len(f.arena)
+	f.arena = append(f.arena, f.path...)
+	f.staged = append(f.staged, stagedLeaf{start: start, end: len(f.arena), value: v})
+}
+
+// leaf records v as the value of path in the current row.
+func (f *specFlattener) leaf(path []byte, v string) {
+	p, ok := f.params[string(path)]
 	if !ok {
-		p = &specParam{path: string(f.path), row: -1, col: -1}
+		p = &specParam{path: string(path), row: -1, col: -1}
 		f.params[p.path] = p
 	}
 	if p.row == f.rows {
@@ -781,7 +801,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		i = skipSpace(spec, i+1)
 		if spec[i] == '}' {
 			if prefix > 0 {
-				f.leaf("{}")
+				f.stage("{}")
 			}
 			return i + 1, true
 		}
@@ -813,7 +833,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		prefix := len(f.path)
 		i = skipSpace(spec, i+1)
 		if spec[i] == ']' {
-			f.leaf("[]")
+			f.stage("[]")
 			return i + 1, true
 		}
 		for n := 0; ; n++ {
@@ -831,13 +851,13 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		}
 	case '"':
 		end := skipValue(spec, i)
-		f.leaf(unquoteKey(spec[i:end]))
+		f.stage(unquoteKey(spec[i:end]))
 		return end, true
 	default:
 		// Numbers stay as written (flattenJSON decodes with UseNumber);
 		// true, false and null print as themselves.
 		end := skipValue(spec, i)
-		f.leaf(string(spec[i:end]))
+		f.stage(string(spec[i:end]))
 		return end, true
 	}
 }
