@@ -39,6 +39,7 @@ type settingKey struct {
 }
 
 // settingKeys are the config keys, in the order mljob config prints them.
+// db comes first: the default scripts dir lies beside the database.
 var settingKeys = []settingKey{
 	{key: "db", flag: "db", env: "MLJOB_DB", path: true},
 	{key: "hosts", flag: "hosts", env: "MLJOB_HOSTS", path: true},
