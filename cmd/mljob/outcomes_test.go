@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -257,5 +259,84 @@ func TestAppendJSONFloatMatchesEncodingJSON(t *testing.T) {
 		if _, err := appendJSONFloat(nil, f); err == nil {
 			t.Errorf("appendJSONFloat(%v) gave no error", f)
 		}
+	}
+}
+
+// errWriter fails every write.
+type errWriter struct{}
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// mustSeedOutcomes makes a database file holding n succeeded outcomes and
+// returns its path.
+func mustSeedOutcomes(tb testing.TB, n int) string {
+	tb.Helper()
+	ctx := context.Background()
+	path := filepath.Join(tb.TempDir(), "mljob.db")
+	store, err := db.Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer store.Close()
+	jobs := make([]db.NewJob, n)
+	for i := range jobs {
+		jobs[i] = db.NewJob{Project: "p", Script: "s.py", Spec: fmt.Appendf(nil, `{"projectName":"p","lr":%d}`, i%7)}
+	}
+	if _, err := store.SubmitJobs(ctx, jobs); err != nil {
+		tb.Fatal(err)
+	}
+	for i := range n {
+		c, err := store.ClaimOrder(ctx, "h", "0", "test")
+		if err != nil || c == nil {
+			tb.Fatalf("claim %d: %v, %v", i, c, err)
+		}
+		if _, err := store.RecordOutcome(ctx, db.Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt,
+			Succeeded: true, Loss: ptrTo(float64(i) / 10), JSON: []byte(`{"i":1}`)}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return path
+}
+
+// runOutcomes reads through its second goroutine: every row arrives, in
+// order, and a writer that fails stops the reader instead of hanging.
+func TestRunOutcomesPipeline(t *testing.T) {
+	n := outcomeBatch*2 + 3
+	path := mustSeedOutcomes(t, n)
+	ctx := context.Background()
+	t.Run("json", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatJSON}
+		if err := runOutcomes(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		var rows []struct{ JobID int64 }
+		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != n || rows[0].JobID != 1 || rows[n-1].JobID != int64(n) {
+			t.Errorf("got %d rows (%v … %v), want %d in job order", len(rows), rows[0], rows[len(rows)-1], n)
+		}
+	})
+	t.Run("csv", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatCSV}
+		if err := runOutcomes(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != n+1 || lines[0] != "jobId,orderId,state,loss,metric,host,durationSeconds,lr" ||
+			lines[n] != fmt.Sprintf("%d,%d,succeeded,%g,,h,0.000,%d", n, n, float64(n-1)/10, (n-1)%7) {
+			t.Errorf("got %d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+		}
+	})
+	for _, format := range outputFormats {
+		t.Run("failing writer "+format, func(t *testing.T) {
+			var errOut bytes.Buffer
+			opts := &outcomesOptions{app: &app{io: ioStreams{Out: errWriter{}, ErrOut: &errOut}, dbPath: path}, output: format}
+			if err := runOutcomes(ctx, opts); err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Errorf("runOutcomes = %v, want the write error", err)
+			}
+		})
 	}
 }

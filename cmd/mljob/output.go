@@ -75,6 +75,9 @@ func renderTable(w io.Writer, t table) error {
 	if len(t.rows) > fastTableRows {
 		return renderPlainTable(w, t)
 	}
+	// tablewriter drops the writer's errors; ew keeps the first.
+	ew := &errWriterTo{w: w}
+	w = ew
 	align := make(tw.Alignment, len(t.headers))
 	for i := range align {
 		align[i] = tw.AlignLeft
@@ -105,7 +108,25 @@ func renderTable(w io.Writer, t table) error {
 	if err := tbl.Render(); err != nil {
 		return fmt.Errorf("render table: %w", err)
 	}
+	if ew.err != nil {
+		return fmt.Errorf("render table: %w", ew.err)
+	}
 	return nil
+}
+
+// errWriterTo passes writes to w until one fails, and keeps that error.
+type errWriterTo struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriterTo) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func anySlice(s []string) []any {
