@@ -673,12 +673,13 @@ func (c *Client) spawn(f func()) bool {
 }
 
 // gate passes reads from r or writes to w through until closed; then reads
-// see EOF and writes are discarded. Holding mu across the call means close
-// returns only once no call is in progress, so a stdin that blocks forever
-// would block Exec's return after a cancel: stdin should be a reader that
-// reaches EOF (bytes, a file).
+// see EOF and writes are discarded. A write holds mu across the call, so
+// close returns only once no write is in progress: nothing reaches the
+// caller's writers after Exec returns. A read does not: a stdin that stays
+// open (an agent's request stream) would then block Exec's return forever.
+// A read already under way when Exec returns ends with the caller's reader.
 type gate struct {
-	mu     sync.Mutex // guards closed and serialises calls to r and w
+	mu     sync.Mutex // guards closed and serialises calls to w
 	r      io.Reader
 	w      io.Writer
 	closed bool
@@ -686,8 +687,9 @@ type gate struct {
 
 func (g *gate) Read(p []byte) (int, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
 		return 0, io.EOF
 	}
 	return g.r.Read(p)

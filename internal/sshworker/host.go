@@ -43,6 +43,12 @@ type Host struct {
 	cached map[string]struct{} // hashes known to be in the host's cache
 
 	uploadMu sync.Mutex // serialises cache checks and uploads, so one file goes up once
+
+	agentMu     sync.Mutex // guards the fields below
+	agentPython string     // "" = no agent: every run starts through a shell session
+	agentWarn   func(string)
+	agentOff    bool       // the agent could not run here
+	agent       *agentConn // the live agent, if one was started
 }
 
 // NewHost returns the Host called name, reached through t, keeping its cache
@@ -54,8 +60,12 @@ func NewHost(name string, t Transport, workdir string) *Host {
 // Name is the host's name from the hosts file.
 func (h *Host) Name() string { return h.name }
 
-// Close closes the transport.
-func (h *Host) Close() error { return h.t.Close() }
+// Close stops the host's agent, if any (its runs go on), and closes the
+// transport.
+func (h *Host) Close() error {
+	h.StopAgent()
+	return h.t.Close()
+}
 
 var plainName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 
@@ -115,6 +125,17 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	}
 	if err := h.ensureCached(ctx, spec.Files); err != nil {
 		return run.Result{}, err
+	}
+	a, err := h.currentAgent(ctx)
+	if err != nil {
+		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+	}
+	if a != nil {
+		res, err := h.runAgent(ctx, a, spec, started)
+		if err != nil {
+			return res, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+		}
+		return res, nil
 	}
 	argv := []string{"sh", "-c", startScript, "mljob-run", wrapScript, h.workdir, spec.ID,
 		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), spec.ArgFile,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -36,9 +37,33 @@ func (Local) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, s
 		return errors.New("exec: empty command")
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = localWaitDelay
-	err := cmd.Run()
+	var feed io.WriteCloser
+	switch f := stdin.(type) {
+	case nil:
+	case *os.File:
+		cmd.Stdin = f
+	default:
+		// Fed by a goroutine that Exec does not wait for, as an SSH
+		// session's stdin is: a caller's stream (an agent's requests)
+		// may stay open after the process has ended, and Wait would
+		// wait on it forever.
+		var err error
+		if feed, err = cmd.StdinPipe(); err != nil {
+			return fmt.Errorf("exec %s: %w", argv[0], err)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("exec %s: %w", argv[0], err)
+	}
+	if feed != nil {
+		go func() {
+			_, _ = io.Copy(feed, stdin)
+			feed.Close()
+		}()
+	}
+	err := cmd.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

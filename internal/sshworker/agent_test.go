@@ -1,0 +1,220 @@
+package sshworker_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// hostPython is the interpreter test hosts name (it sees Debian's packages).
+const hostPython = "/usr/bin/python3"
+
+// withAgent turns a hostFactory into one whose Hosts start runs through the
+// agent; a fallback to the shell path fails the test.
+func withAgent(newHost hostFactory) hostFactory {
+	return func(t *testing.T) (*sshworker.Host, string) {
+		h, dir := newHost(t)
+		h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+		t.Cleanup(h.StopAgent) // not Close: the transport may be shared
+		return h, dir
+	}
+}
+
+func TestLocalAgentContract(t *testing.T) {
+	testHostContract(t, withAgent(localHost))
+	t.Run("kill", func(t *testing.T) { testKill(t, withAgent(localHost)) })
+}
+
+func TestSSHAgentContract(t *testing.T) {
+	newHost := withAgent(sshHosts(t))
+	testHostContract(t, newHost)
+	t.Run("kill", func(t *testing.T) { testKill(t, newHost) })
+}
+
+func TestAgentFallsBackWithoutPython(t *testing.T) {
+	h, _ := localHost(t)
+	var warnings []string
+	var mu sync.Mutex
+	h.EnableAgent(filepath.Join(t.TempDir(), "no-python"), func(msg string) {
+		mu.Lock()
+		warnings = append(warnings, msg)
+		mu.Unlock()
+	})
+	for i := 0; i < 2; i++ {
+		res, err := h.Run(context.Background(), shSpec(t, nextID(), `echo shell`), nil)
+		if err != nil || string(res.Stdout) != "shell\n" {
+			t.Fatalf("run %d: %v, stdout %q", i, err, res.Stdout)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "no-python") {
+		t.Fatalf("warnings = %q, want one naming the python", warnings)
+	}
+}
+
+// TestAgentDeathLeavesRunsRunning kills the agent mid-run: the wait ends
+// with ErrConnLost, the run finishes regardless and Attach reads it, and
+// the next Run starts a new agent.
+func TestAgentDeathLeavesRunsRunning(t *testing.T) {
+	h, _ := withAgent(localHost)(t)
+	id := nextID()
+	release := filepath.Join(t.TempDir(), "release")
+	spec := shSpec(t, id, `while [ ! -e "$1" ]; do sleep 0.05; done; echo '{"done":true}'`)
+	spec.Argv = append(spec.Argv, release)
+	started := make(chan run.Started, 1)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Run(context.Background(), spec, func(s run.Started) { started <- s })
+		errc <- err
+	}()
+	st := <-started
+	agentPID := parentPid(t, st.PID)
+	if err := syscall.Kill(agentPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
+		t.Fatalf("wait after the agent died: %v, want ErrConnLost", err)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
+	if err != nil || res.ExitCode != 0 || string(res.Stdout) != "{\"done\":true}\n" {
+		t.Fatalf("attach: %v, %+v, stdout %q", err, res, res.Stdout)
+	}
+	var st2 run.Started
+	res, err = h.Run(context.Background(), shSpec(t, nextID(), `echo again`), func(s run.Started) { st2 = s })
+	if err != nil || string(res.Stdout) != "again\n" {
+		t.Fatalf("run after the agent died: %v, stdout %q", err, res.Stdout)
+	}
+	// The agent that starts a run writes its pid into the start token.
+	token, err := os.ReadFile(filepath.Join(st2.RunDir, ".go"))
+	if err != nil || strings.TrimSpace(string(token)) == strconv.Itoa(agentPID) || len(token) < 2 {
+		t.Fatalf("second run's start token %q (%v), the dead agent was %d", token, err, agentPID)
+	}
+}
+
+// cutStdin is the local transport with the agent's stream cut mid-request:
+// the first line (a request header) and cut bytes after it arrive, then EOF.
+type cutStdin struct {
+	sshworker.Local
+	cut int
+}
+
+func (c cutStdin) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if stdin != nil {
+		stdin = &cutReader{r: stdin, after: c.cut}
+	}
+	return c.Local.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+type cutReader struct {
+	r       io.Reader
+	after   int
+	newline bool
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.newline && c.after <= 0 {
+		return 0, io.EOF
+	}
+	n, err := c.r.Read(p)
+	for i := 0; i < n; i++ {
+		if c.newline {
+			if c.after == 0 {
+				return i, io.EOF
+			}
+			c.after--
+		} else if p[i] == '\n' {
+			c.newline = true
+		}
+	}
+	return n, err
+}
+
+func TestAgentNeverStartsOnACutRequest(t *testing.T) {
+	dir := t.TempDir()
+	h := sshworker.NewHost("local", cutStdin{cut: 9}, dir)
+	h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+	defer h.Close()
+	spec := shSpec(t, nextID(), `echo ran`)
+	spec.Input.Data = []byte(`{"a":"0123456789"}`)
+	startedCalled := false
+	_, err := h.Run(context.Background(), spec, func(run.Started) { startedCalled = true })
+	if !errors.Is(err, sshworker.ErrConnLost) || startedCalled {
+		t.Fatalf("err = %v, started %v", err, startedCalled)
+	}
+	for _, f := range []string{".go", "pid"} {
+		if _, err := os.Stat(filepath.Join(dir, "runs", spec.ID, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a run started on a cut request: %s: %v", f, err)
+		}
+	}
+	// Attach finds it never started, and fences it off.
+	if _, err := h.Attach(context.Background(), spec.ID, 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
+		t.Fatalf("attach: %v", err)
+	}
+}
+
+// TestAgentRunsInOwnSession checks that a run the agent starts leads its
+// own session and process group, as setsid makes it on the shell path:
+// Kill signals that group, and the agent's end must not reach it.
+func TestAgentRunsInOwnSession(t *testing.T) {
+	h, _ := withAgent(localHost)(t)
+	res, err := h.Run(context.Background(), shSpec(t, nextID(), `ps -o sid= -o pgid= -p $$`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(res.Stdout))
+	if len(f) != 2 || f[0] != strconv.Itoa(res.PID) || f[1] != strconv.Itoa(res.PID) {
+		t.Fatalf("run's session and group = %q, want both %d (its wrapper)", f, res.PID)
+	}
+	if len(res.Stderr) != 0 {
+		t.Fatalf("stderr %q", res.Stderr)
+	}
+}
+
+// TestSSHAgentConnLost crashes the host's sshd under a run started
+// through the agent: the wait ends with ErrConnLost, as on the shell path,
+// so the dispatcher reattaches once the host is back.
+func TestSSHAgentConnLost(t *testing.T) {
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
+	c, err := sshworker.Dial(context.Background(), ConfigFor(servers[0], keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := sshworker.NewHost(servers[0].Name, c, t.TempDir())
+	h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+	release := filepath.Join(t.TempDir(), "release")
+	spec := shSpec(t, nextID(), `while [ ! -e "$1" ]; do sleep 0.05; done; echo '{"done":true}'`)
+	spec.Argv = append(spec.Argv, release)
+	started := make(chan run.Started, 1)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Run(context.Background(), spec, func(s run.Started) { started <- s })
+		errc <- err
+	}()
+	<-started
+	servers[0].Crash()
+	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
+		t.Fatalf("wait after the crash: %v, want ErrConnLost", err)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	servers[0].Restart(t)
+	res, err := h.Attach(context.Background(), spec.ID, 1000, 1000, nil)
+	if err != nil || string(res.Stdout) != "{\"done\":true}\n" {
+		t.Fatalf("attach after restart: %v, stdout %q", err, res.Stdout)
+	}
+}
