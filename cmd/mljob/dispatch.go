@@ -32,6 +32,7 @@ type dispatchOptions struct {
 	retries    int
 	timeout    time.Duration
 	lostAfter  time.Duration
+	noAgent    bool
 	retryFail  bool
 }
 
@@ -89,6 +90,7 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.IntVar(&opts.retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
 	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
 	f.BoolVar(&opts.retryFail, "retry-failed", false, "also queue again, within --retries, jobs whose script failed")
+	f.BoolVar(&opts.noAgent, "no-agent", false, "start each run through its own shell session instead of a resident agent on the host")
 	f.DurationVar(&opts.lostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
 	return cmd
 }
@@ -139,7 +141,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: errOut,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
-		LogDir: logsDir(data),
+		ShellStart: opts.noAgent,
+		LogDir:     logsDir(data),
 	})
 	close(stopWatch)
 	<-watchDone

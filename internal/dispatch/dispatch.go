@@ -77,6 +77,10 @@ type Options struct {
 	// failed (a non-zero exit, no outcome line); each attempt keeps its
 	// outcome. Timeouts and cancellations are not retried.
 	RetryFailed bool
+	// ShellStart starts each run through a shell session of its own, as
+	// hosts without a usable python (3.6 or newer) get anyway, instead of
+	// through the host's resident agent (see sshworker.Host.EnableAgent).
+	ShellStart bool
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)
@@ -180,9 +184,8 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
-		if h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
-			d.warnf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that will fail to start and be retried",
-				h.Name, len(h.SlotNames()), openSSHMaxSessions)
+		if opts.ShellStart && h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
+			d.warnf("%s", sessionsWarning(h))
 		}
 		hs := &hostState{cfg: h, running: map[int64]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
@@ -385,6 +388,9 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 		}
 		h, err := d.opts.Connect(ctx, hs.cfg)
 		<-d.dialing
+		if err == nil && !d.opts.ShellStart {
+			d.enableAgent(hs, h)
+		}
 		d.send(event{host: hs, kind: "connected", h: h, err: err})
 	}()
 }
@@ -558,6 +564,26 @@ func hostname() string {
 		return "localhost"
 	}
 	return name
+}
+
+// enableAgent has runs on h start through a resident agent run by the
+// host's python. Where the agent cannot run, the host falls back to one
+// shell session per run, and the warning says what that costs.
+func (d *dispatcher) enableAgent(hs *hostState, h *sshworker.Host) {
+	cfg := hs.cfg
+	h.EnableAgent(cfg.Python, func(msg string) {
+		if cfg.Kind != hosts.KindLocal && len(cfg.SlotNames()) > sessionsPerConn {
+			msg += "; " + sessionsWarning(cfg)
+		}
+		d.warnf("%s", msg)
+	})
+}
+
+// sessionsWarning says why more than sessionsPerConn slots on one host may
+// fail when each run holds a session.
+func sessionsWarning(h hosts.Host) string {
+	return fmt.Sprintf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that will fail to start and be retried",
+		h.Name, len(h.SlotNames()), openSSHMaxSessions)
 }
 
 // Connect opens a host: the local transport for kind local, else one SSH
