@@ -56,6 +56,10 @@ type Options struct {
 	Log io.Writer
 	// Warn receives host problems and other warnings; nil = discarded.
 	Warn io.Writer
+	// Observe, when set, is told of each state change (see Event). Calls
+	// are one at a time, from the dispatcher's goroutines; it must return
+	// quickly and never block, or the dispatch waits on it.
+	Observe func(Event)
 	// Connect opens a host; nil = sshworker over SSH, or the local
 	// transport for a host of kind local.
 	Connect func(ctx context.Context, h hosts.Host) (*sshworker.Host, error)
@@ -159,6 +163,7 @@ type dispatcher struct {
 	wg      sync.WaitGroup
 	sum     Summary
 	logMu   sync.Mutex // guards writes to opts.Log and opts.Warn
+	obsMu   sync.Mutex // makes calls of opts.Observe one at a time
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -355,6 +360,7 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 			k := &killer{}
 			hs.running[claim.Order.ID] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
+			d.observe(Event{Kind: OrderClaimed, Host: hs.cfg.Name, Slot: slot, Order: claim.Order.ID, Job: claim.Job.ID, Attempt: claim.Order.Attempt})
 			d.wg.Add(1)
 			go d.runOne(ctx, hs, slot, claim, k)
 		}
@@ -439,6 +445,7 @@ func (d *dispatcher) apply(e event) {
 		hs.status = hostUp
 		hs.bored = false
 		d.saveHost(hs, "up", false)
+		d.observe(Event{Kind: HostUp, Host: hs.cfg.Name})
 	case "probed":
 		hs.busy = false
 		if e.err != nil {
@@ -451,10 +458,13 @@ func (d *dispatcher) apply(e event) {
 			d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
 			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
 			d.saveHost(hs, "up", true)
+			d.observe(Event{Kind: HostUp, Host: hs.cfg.Name, Load: hs.load})
 		}
 		hs.bored = hs.cfg.MaxLoad <= 0 || hs.load < hs.cfg.MaxLoad
+		d.observe(Event{Kind: HostProbed, Host: hs.cfg.Name, Load: hs.load, MaxLoad: hs.cfg.MaxLoad})
 		if !hs.bored {
 			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
+			d.observe(Event{Kind: HostBusy, Host: hs.cfg.Name, Load: hs.load, MaxLoad: hs.cfg.MaxLoad})
 		}
 		hs.nextProbe = time.Now().Add(d.opts.Poll)
 	case "late":
@@ -516,6 +526,7 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 			}
 			d.warnf("%s", msg)
 			d.saveHost(hs, "refused", false)
+			d.observe(Event{Kind: HostRefused, Host: hs.cfg.Name, Reason: oneLine(err.Error())})
 		}
 		return
 	}
@@ -527,6 +538,7 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	if hs.status != hostDown {
 		d.warnf("host %s is down: %v (retrying in %s)", hs.cfg.Name, err, hs.backoff.Round(time.Millisecond))
 		d.saveHost(hs, "down", false)
+		d.observe(Event{Kind: HostDown, Host: hs.cfg.Name, Reason: oneLine(err.Error())})
 	}
 	hs.everDown = true
 	hs.status = hostDown

@@ -95,6 +95,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 			d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 		}
 		d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
+		d.observe(Event{Kind: OrderStarted, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, PID: s.PID})
 		if timeout > 0 {
 			timer = time.AfterFunc(timeout, func() {
 				d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
@@ -114,6 +115,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	case ctx.Err() != nil && startedCalled:
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
+		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
@@ -163,6 +165,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	case err == nil:
 		done.res = d.finish(d.saveCtx, hs, o, res, k)
 	case ctx.Err() != nil:
+		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
 	case errors.Is(err, sshworker.ErrNotStarted):
 		if o.State == db.StateCancelled {
@@ -239,6 +242,7 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 			return result
 		}
 		d.logf("order %d queued again after its script failed (--retry-failed, attempt %d of %d)", o.ID, o.Attempt, d.opts.Retries+1)
+		d.observe(Event{Kind: OrderRequeued, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		return "requeued"
 	}
 	return result
@@ -259,9 +263,11 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	}
 	if out.Succeeded {
 		d.logf("order %d succeeded on %s in %s%s", o.ID, hs.cfg.Name, out.Duration.Round(time.Millisecond), lossText(out))
+		d.observe(Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration})
 		return "succeeded"
 	}
 	d.logf("order %d failed on %s: %s", o.ID, hs.cfg.Name, oneLine(out.Error))
+	d.observe(Event{Kind: OrderFailed, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration, Reason: oneLine(out.Error)})
 	return "failed"
 }
 
@@ -285,6 +291,7 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 			d.warnf("order %d: fail: %v", o.ID, err)
 		}
 		d.warnf("order %d failed: %s", o.ID, oneLine(reason))
+		d.observe(Event{Kind: OrderFailed, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
 		return "failed"
 	}
 	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
@@ -296,6 +303,7 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 		return "failed"
 	}
 	d.logf("order %d requeued: %s", o.ID, oneLine(reason))
+	d.observe(Event{Kind: OrderReleased, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
 	return "requeued"
 }
 
@@ -312,6 +320,7 @@ func (d *dispatcher) abandon(ctx context.Context, hs *hostState, o db.Order, cau
 		return "failed"
 	}
 	d.warnf("order %d requeued: %s; its run there will be checked when the host answers again", o.ID, oneLine(reason))
+	d.observe(Event{Kind: OrderAbandoned, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
 	return "requeued"
 }
 

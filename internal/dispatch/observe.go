@@ -1,0 +1,89 @@
+package dispatch
+
+import "time"
+
+// EventKind names what an Event reports.
+type EventKind int
+
+// The kinds of Event. Host events name Host; order events name Host, Slot,
+// Order, Job and Attempt.
+const (
+	// HostUp: the host answered (after a connect, or again after being
+	// down); Load is set when a probe said so.
+	HostUp EventKind = iota + 1
+	// HostDown: the host stopped answering; Reason says why. It is retried.
+	HostDown
+	// HostRefused: the host is unusable for this dispatch (host key or
+	// auth); Reason says why.
+	HostRefused
+	// HostProbed: a boredom probe answered; Load is the host's load.
+	HostProbed
+	// HostBusy: a probe found the load at or over MaxLoad.
+	HostBusy
+	// OrderClaimed: an order was taken from the queue for a slot.
+	OrderClaimed
+	// OrderStarted: its run started; PID is the run's process.
+	OrderStarted
+	// OrderSucceeded: the outcome was recorded as a success.
+	OrderSucceeded
+	// OrderFailed: the outcome was recorded as a failure; Reason says why.
+	OrderFailed
+	// OrderReleased: the attempt was lost to infrastructure before its
+	// run started and the order went back to the queue; Reason says why.
+	OrderReleased
+	// OrderRequeued: a failed order went back to the queue (--retry-failed).
+	// It follows the attempt's OrderFailed.
+	OrderRequeued
+	// OrderAbandoned: the run's host stayed unreachable; the order went
+	// back to the queue and the run is looked at when the host answers.
+	OrderAbandoned
+	// OrderDetached: the dispatch stopped and left the run going on its host.
+	OrderDetached
+)
+
+var kindNames = map[EventKind]string{
+	HostUp: "host-up", HostDown: "host-down", HostRefused: "host-refused", HostProbed: "host-probed",
+	HostBusy: "host-busy", OrderClaimed: "claimed", OrderStarted: "started", OrderSucceeded: "succeeded",
+	OrderFailed: "failed", OrderReleased: "released", OrderRequeued: "requeued", OrderAbandoned: "abandoned",
+	OrderDetached: "detached",
+}
+
+// String is the kind's stable name, e.g. "host-up" or "succeeded".
+func (k EventKind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return "unknown"
+}
+
+// Event is one state change the dispatcher reports to Options.Observe.
+// It is a value: an observer may keep it.
+type Event struct {
+	Time    time.Time // UTC, from Options.Now
+	Kind    EventKind
+	Host    string
+	Slot    string
+	Order   int64
+	Job     int64
+	Attempt int
+	PID     int
+	// Load and MaxLoad are the probed load and the host's threshold.
+	Load, MaxLoad float64
+	// Duration is how long a finished run took.
+	Duration time.Duration
+	// Reason is a failure's, a requeue's or a host problem's text, on one line.
+	Reason string
+}
+
+// observe hands e to Options.Observe. Calls come from the scheduler and
+// from the workers; obsMu makes them one at a time, in the order they
+// happened, so an observer needs no lock of its own against the dispatcher.
+func (d *dispatcher) observe(e Event) {
+	if d.opts.Observe == nil {
+		return
+	}
+	d.obsMu.Lock()
+	defer d.obsMu.Unlock()
+	e.Time = d.opts.Now().UTC()
+	d.opts.Observe(e)
+}
