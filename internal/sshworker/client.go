@@ -60,6 +60,8 @@ type Client struct {
 	conn   *conn      // nil until dialled and after a loss
 	closed bool
 
+	authUsed authRecorder // which key got in (own lock); see Auth
+
 	// wg counts the watch and keepalive goroutines of every connection and
 	// the session waiters that outlive a cancelled Exec; Close waits for it.
 	wg sync.WaitGroup
@@ -421,7 +423,7 @@ func (c *Client) auth(ctx context.Context) ([]ssh.AuthMethod, net.Conn, error) {
 		if fileSigner != nil {
 			out = append(out, fileSigner)
 		}
-		return out, nil
+		return c.authUsed.wrap(out, fileSigner), nil
 	}
 	return []ssh.AuthMethod{ssh.PublicKeysCallback(signers)}, agentConn, nil
 }
