@@ -38,16 +38,43 @@ type OutcomeRow struct {
 	Outcome
 	Project string
 	Spec    []byte
+	// SweepID is the job's sweep, 0 for a job submitted on its own.
+	SweepID int64
 }
+
+// The states an outcome can be in. An outcome is written once, when its
+// attempt ends, so it is only ever one of these two (outcomes.succeeded);
+// a cancelled run that ends leaves a failed outcome.
+const (
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+)
+
+// OutcomeStates lists the values OutcomeFilter.States accepts.
+var OutcomeStates = []string{OutcomeSucceeded, OutcomeFailed}
+
+// ErrUnknownOutcomeState is returned for an OutcomeFilter.States entry that
+// is not one of OutcomeStates.
+var ErrUnknownOutcomeState = errors.New("unknown outcome state")
 
 // OutcomeFilter selects and orders the rows Outcomes returns.
 type OutcomeFilter struct {
 	Project string // "" = all
 	JobID   int64  // 0 = all
+	SweepID int64  // 0 = all
+	// States keeps only outcomes in one of these states (OutcomeStates);
+	// empty keeps all.
+	States []string
 	// Sort is "" (by job, then attempt), "loss", "-loss", "metric" or "-metric";
 	// a leading "-" means descending. Rows without the value come last
 	// either way, then ties go by outcome id.
-	Sort  string
+	Sort string
+	// Best keeps one row per (project, sweep) group, jobs outside any sweep
+	// being one group per project: the first of the group by Sort ("" is
+	// "loss") among its rows that have the sort value, so a row without it
+	// (not reported, or NaN, which SQLite stores as NULL) never wins. The
+	// rows kept are ordered by Sort.
+	Best  bool
 	Limit int // 0 = no limit
 }
 
@@ -206,35 +233,88 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 // outcomeColumns are the columns outcomeScanner reads, in its order.
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
-		j.project, j.spec`
+		j.project, j.spec, j.sweep_id`
+
+// sortColumns maps a Sort to the column Best needs a value in.
+var sortColumns = map[string]string{"loss": "o.loss", "-loss": "o.loss", "metric": "o.metric", "-metric": "o.metric"}
 
 // outcomesQuery builds the SQL of f.
 func outcomesQuery(f OutcomeFilter) (string, []any, error) {
+	if f.Best && f.Sort == "" {
+		f.Sort = "loss"
+	}
 	order, ok := outcomeSorts[f.Sort]
 	if !ok {
 		return "", nil, fmt.Errorf("unknown sort %q (want loss, -loss, metric or -metric)", f.Sort)
 	}
 	var where []string
 	var args []any
-	from := "outcomes o"
+	join := f.Best // Best partitions by the job's project and sweep
 	if f.Project != "" {
-		from += " JOIN jobs j ON j.id = o.job_id"
+		join = true
 		where = append(where, "j.project = ?")
 		args = append(args, f.Project)
+	}
+	if f.SweepID != 0 {
+		join = true
+		where = append(where, "j.sweep_id = ?")
+		args = append(args, f.SweepID)
 	}
 	if f.JobID != 0 {
 		where = append(where, "o.job_id = ?")
 		args = append(args, f.JobID)
 	}
+	if len(f.States) > 0 {
+		succeeded, failed := false, false
+		for _, s := range f.States {
+			switch s {
+			case OutcomeSucceeded:
+				succeeded = true
+			case OutcomeFailed:
+				failed = true
+			default:
+				return "", nil, fmt.Errorf("%w %q (want %s)", ErrUnknownOutcomeState, s, strings.Join(OutcomeStates, ", "))
+			}
+		}
+		// Both states is every outcome: no condition.
+		if succeeded != failed {
+			where = append(where, "o.succeeded = ?")
+			args = append(args, succeeded)
+		}
+	}
+	from := "outcomes o"
+	if join {
+		from += " JOIN jobs j ON j.id = o.job_id"
+	}
+	if f.Best {
+		where = append(where, sortColumns[f.Sort]+" IS NOT NULL")
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Best {
+		// The window numbers each group's rows in sort order; the first of
+		// each is its best. A job's sweep_id is NULL outside a sweep, and
+		// PARTITION BY puts NULLs together: one group per project.
+		ids := `SELECT b.id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY j.project, j.sweep_id ORDER BY ` + order +
+			`) AS rn FROM ` + from + cond + `) AS b WHERE b.rn = 1`
+		q := `SELECT ` + outcomeColumns + `
+		FROM (` + ids + `) AS pick
+		JOIN outcomes o ON o.id = pick.id
+		JOIN jobs j ON j.id = o.job_id
+		ORDER BY ` + order
+		if f.Limit > 0 {
+			q += " LIMIT ?"
+			args = append(args, f.Limit)
+		}
+		return q, args, nil
 	}
 	if f.Limit == 0 {
 		// Every row is read anyway: one pass over outcomes_job (the default
 		// order only sorts each job's attempts) beats picking ids first,
 		// which looks each outcome up twice.
-		if f.Project == "" {
+		if !join {
 			from += " JOIN jobs j ON j.id = o.job_id"
 		}
 		return "SELECT " + outcomeColumns + " FROM " + from + cond + " ORDER BY " + order, args, nil
@@ -256,7 +336,7 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 // from row to row: a fresh set per row was a tenth of a 100k-row read.
 type outcomeScanner struct {
 	host, errText, stdout, stderr, created sql.NullString
-	status, exitCode                       sql.NullInt64
+	status, exitCode, sweepID              sql.NullInt64
 	loss, metric, duration                 sql.NullFloat64
 	dest                                   []any
 }
@@ -264,7 +344,7 @@ type outcomeScanner struct {
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 18)
+		s.dest = make([]any, 19)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -272,11 +352,13 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[0], d[1], d[2], d[3], d[4], d[5] = &r.ID, &r.OrderID, &r.Attempt, &r.JobID, &s.host, &r.Succeeded
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
+	d[18] = &s.sweepID
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}
 	r.Host, r.Error, r.StdoutTail, r.StderrTail = s.host.String, s.errText.String, s.stdout.String, s.stderr.String
 	r.DurationSeconds = s.duration.Float64
+	r.SweepID = s.sweepID.Int64 // 0 when NULL: no sweep
 	if s.status.Valid {
 		v := int(s.status.Int64)
 		r.Status = &v

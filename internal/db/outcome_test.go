@@ -235,3 +235,120 @@ func TestOutcomesFilterAndSort(t *testing.T) {
 		t.Error("Outcomes with an unknown sort succeeded, want an error")
 	}
 }
+
+// filterJob is one job of TestOutcomeFilters' queue and its one outcome.
+type filterJob struct {
+	project   string
+	sweep     string // "" for none
+	succeeded bool
+	loss      *float64
+	metric    *float64
+}
+
+// mustRunJobs submits jobs (each sweep name made once, in the order met),
+// claims each in turn and records its outcome; it returns the sweep ids by
+// name. Job i gets id i+1.
+func mustRunJobs(tb testing.TB, db *DB, jobs []filterJob) map[string]int64 {
+	tb.Helper()
+	ctx := context.Background()
+	sweeps := map[string]int64{}
+	for _, j := range jobs {
+		opts := SubmitOptions{}
+		if j.sweep != "" && sweeps[j.sweep] == 0 {
+			opts.Sweep = &NewSweep{Name: j.sweep, Project: j.project, Definition: []byte(`{}`)}
+		}
+		res, err := db.Submit(ctx, []NewJob{{Project: j.project, Script: "nn.py",
+			Spec: []byte(`{"projectName":"` + j.project + `"}`)}}, opts)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if res.Sweep != nil {
+			sweeps[j.sweep] = res.Sweep.ID
+		} else if j.sweep != "" {
+			// Later jobs of a sweep join it directly: Submit makes a new
+			// sweep per call.
+			if _, err := db.sql.ExecContext(ctx, `UPDATE jobs SET sweep_id = ? WHERE id = ?`, sweeps[j.sweep], res.Jobs[0].JobID); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	for range jobs {
+		c := mustClaim(tb, db, "h")
+		j := jobs[c.Order.JobID-1]
+		if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Succeeded: j.succeeded,
+			Loss: j.loss, Metric: j.metric}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return sweeps
+}
+
+func TestOutcomeFilters(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	sweeps := mustRunJobs(t, db, []filterJob{
+		{project: "a", sweep: "s1", succeeded: true, loss: ptr(0.5), metric: ptr(0.1)}, // 1
+		{project: "a", sweep: "s1", succeeded: true, loss: ptr(0.2), metric: ptr(0.3)}, // 2
+		{project: "a", sweep: "s1", succeeded: false, loss: nil, metric: ptr(0.9)},     // 3
+		{project: "a", sweep: "s2", succeeded: true, loss: ptr(0.7), metric: nil},      // 4
+		{project: "a", sweep: "s2", succeeded: false, loss: nil, metric: nil},          // 5
+		{project: "a", succeeded: true, loss: ptr(0.9), metric: ptr(0.2)},              // 6
+		{project: "a", succeeded: true, loss: ptr(0.1), metric: ptr(0.0)},              // 7
+		{project: "b", succeeded: false, loss: ptr(3.0), metric: ptr(0.5)},               // 8
+		{project: "b", sweep: "s3", succeeded: true, loss: nil, metric: nil},           // 9
+	})
+	tests := []struct {
+		name string
+		f    OutcomeFilter
+		want []int64 // job ids, in order
+	}{
+		{"all", OutcomeFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"sweep", OutcomeFilter{SweepID: sweeps["s1"]}, []int64{1, 2, 3}},
+		{"sweep and project", OutcomeFilter{SweepID: sweeps["s1"], Project: "b"}, nil},
+		{"succeeded", OutcomeFilter{States: []string{OutcomeSucceeded}}, []int64{1, 2, 4, 6, 7, 9}},
+		{"failed", OutcomeFilter{States: []string{OutcomeFailed}, Project: "a"}, []int64{3, 5}},
+		{"both states", OutcomeFilter{States: []string{OutcomeFailed, OutcomeSucceeded}, SweepID: sweeps["s2"]}, []int64{4, 5}},
+		{"failed in sweep sorted", OutcomeFilter{States: []string{"failed"}, SweepID: sweeps["s1"], Sort: "-metric"}, []int64{3}},
+		// One per (project, sweep); default loss ascending; s3 and job 5
+		// have no loss, so s3 has no best.
+		{"best by loss", OutcomeFilter{Best: true}, []int64{7, 2, 4, 8}},
+		{"best by -metric", OutcomeFilter{Best: true, Sort: "-metric"}, []int64{3, 8, 6}},
+		{"best of a project", OutcomeFilter{Best: true, Project: "a", Sort: "metric"}, []int64{7, 1}},
+		{"best of succeeded", OutcomeFilter{Best: true, States: []string{"succeeded"}, Sort: "-metric"}, []int64{2, 6}},
+		{"best with limit", OutcomeFilter{Best: true, Limit: 2}, []int64{7, 2}},
+		{"best of a sweep", OutcomeFilter{Best: true, SweepID: sweeps["s2"]}, []int64{4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := db.Outcomes(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, r := range rows {
+				got = append(got, r.JobID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("jobs = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Run("sweep id on rows", func(t *testing.T) {
+		rows, err := db.Outcomes(ctx, OutcomeFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []int64{sweeps["s1"], sweeps["s1"], sweeps["s1"], sweeps["s2"], sweeps["s2"], 0, 0, 0, sweeps["s3"]}
+		for i, r := range rows {
+			if r.SweepID != want[i] {
+				t.Errorf("job %d: SweepID = %d, want %d", r.JobID, r.SweepID, want[i])
+			}
+		}
+	})
+	t.Run("unknown state", func(t *testing.T) {
+		_, err := db.Outcomes(ctx, OutcomeFilter{States: []string{"cancelled"}})
+		if !errors.Is(err, ErrUnknownOutcomeState) {
+			t.Errorf("err = %v, want ErrUnknownOutcomeState", err)
+		}
+	})
+}
