@@ -166,3 +166,11 @@ ALTER TABLE jobs ADD COLUMN spec_hash BLOB;
 CREATE INDEX jobs_sweep ON jobs(sweep_id) WHERE sweep_id IS NOT NULL;
 CREATE INDEX jobs_spec_hash ON jobs(spec_hash);
 CREATE INDEX jobs_unhashed ON jobs(id) WHERE spec_hash IS NULL;
+
+-- version: 6
+
+-- status_since is when a host's status last changed (to what status holds
+-- now), so `mljob hosts list` can say "down since 14:02". SaveHost keeps it
+-- while the status stays the same. Rows from before this version have NULL
+-- (not known) until their status next changes.
+ALTER TABLE hosts ADD COLUMN status_since TEXT;
