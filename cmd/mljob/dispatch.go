@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/live"
 )
 
 const defaultLocalPython = "python3"
@@ -34,6 +36,7 @@ type dispatchOptions struct {
 	lostAfter  time.Duration
 	noAgent    bool
 	retryFail  bool
+	plain      bool
 }
 
 func newDispatchCmd(a *app) *cobra.Command {
@@ -49,6 +52,12 @@ The hosts file, scripts dir and local Python can also come from MLJOB_HOSTS,
 MLJOB_SCRIPTS and MLJOB_PYTHON, or from hosts, scripts and python in
 ~/.config/mljob/config.yaml; a flag wins over both (see mljob config).
 
+On a terminal, dispatch shows a live view on standard error: an overall
+progress bar and a line per host. Elsewhere (a pipe, a log file, CI set, or
+--plain) it prints one timestamped line per state change instead. Either way
+it ends with a summary: counts, wall time, and each failure with the mljob
+logs command that shows its output.
+
 Each run is detached on its host from the start: Ctrl-C stops dispatching new
 work, saves the state and leaves running jobs running (a second Ctrl-C quits
 at once).
@@ -58,6 +67,7 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 		Example: `  mljob dispatch --hosts hosts.yaml
   mljob dispatch --slots 2 --python /usr/bin/python3 -v
   mljob dispatch --hosts hosts.yaml --follow
+  mljob dispatch --plain 2>&1 | grep failed
   MLJOB_HOSTS=lab.yaml mljob dispatch --timeout 2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,7 +96,8 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.StringVar(&opts.python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
 	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
-	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print a line per state change")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines too (above the live view on a terminal)")
+	f.BoolVar(&opts.plain, "plain", false, "print one plain line per state change instead of the live view")
 	f.IntVar(&opts.retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
 	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
 	f.BoolVar(&opts.retryFail, "retry-failed", false, "also queue again, within --retries, jobs whose script failed")
@@ -118,6 +129,33 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	defer store.Close()
 
 	errOut := opts.app.io.ErrOut
+	start := time.Now()
+	var names []string
+	for _, h := range hs {
+		names = append(names, h.Name)
+	}
+	// On a terminal, everything written to stderr while the view is up goes
+	// through it, printed above the redrawn lines.
+	var view *live.View
+	warn, observe := errOut, func(dispatch.Event) {}
+	tally := live.NewTally(start, names)
+	if useView(errOut, opts.plain) {
+		view = live.NewView(errOut, live.ViewOptions{Hosts: names, Start: start})
+		defer view.Stop() // also on an early return: the terminal is left clean
+		warn, observe = view, view.Observe
+	} else {
+		lines := live.NewLines(errOut)
+		observe = func(e dispatch.Event) {
+			tally.Observe(e)
+			lines.Observe(e)
+		}
+	}
+	setQueued := tally.SetQueued
+	if view != nil {
+		setQueued = view.SetQueued
+	}
+	stopCount, countDone := make(chan struct{}), make(chan struct{})
+	go countQueued(ctx, store, setQueued, stopCount, countDone)
 	stopWatch := make(chan struct{})
 	watchDone := make(chan struct{})
 	go func() {
@@ -127,43 +165,83 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 			if opts.app.stopSignals != nil {
 				opts.app.stopSignals() // a second Ctrl-C now ends the process at once
 			}
-			fmt.Fprintln(errOut, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
+			fmt.Fprintln(warn, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
 		case <-stopWatch:
 		}
 	}()
 	var log io.Writer
 	if opts.verbose {
-		log = errOut
+		log = warn
 	}
-	start := time.Now()
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
 		BeforeRecord: crashHook(os.Getenv(crashEnv)),
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
-		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: errOut,
+		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: warn, Observe: observe,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
 		ShellStart: opts.noAgent,
 		LogDir:     logsDir(data),
 	})
 	close(stopWatch)
 	<-watchDone
-	fmt.Fprintf(errOut, "Dispatched in %s: %d succeeded, %d failed", time.Since(start).Round(time.Millisecond), sum.Succeeded, sum.Failed)
-	if sum.Requeued > 0 {
-		fmt.Fprintf(errOut, ", %d requeued", sum.Requeued)
+	close(stopCount)
+	<-countDone
+	snap := tally.Snapshot()
+	if view != nil {
+		view.Stop()
+		snap = view.Snapshot()
 	}
-	fmt.Fprintln(errOut, ".")
-	if sum.Adopted > 0 {
-		fmt.Fprintf(errOut, "Adopted %d run(s) left by an earlier dispatcher.\n", sum.Adopted)
-	}
-	if sum.Detached > 0 {
-		fmt.Fprintf(errOut, "%d run(s) left running on their hosts; run mljob dispatch again (with the same hosts) to collect their outcomes.\n", sum.Detached)
-	}
-	if sum.Failed > 0 {
-		fmt.Fprintln(errOut, "See the failures with: mljob outcomes --output json")
+	// The counts come from the dispatcher (they include adopted runs); the
+	// failures from the events.
+	if werr := live.WriteSummary(errOut, live.Summary{
+		Wall: time.Since(start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled,
+		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
+	}); werr != nil && err == nil {
+		err = fmt.Errorf("write summary: %w", werr)
 	}
 	if errors.Is(err, dispatch.ErrNoUsableHost) {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}
 	}
 	return err
+}
+
+// countQueuedEvery is how often the view asks the database how many orders
+// wait: often enough for the bar, rarely enough not to load the queue.
+const countQueuedEvery = 500 * time.Millisecond
+
+// countQueued reports the number of waiting orders to set until stop is
+// closed, then closes done.
+func countQueued(ctx context.Context, store interface {
+	CountUnassigned(context.Context) (int, error)
+}, set func(int), stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(countQueuedEvery)
+	defer t.Stop()
+	for {
+		// An error here only leaves the count stale; dispatch reports its own.
+		if n, err := store.CountUnassigned(ctx); err == nil {
+			set(n)
+		}
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// useView reports whether dispatch draws the live view on errOut: only on
+// a terminal, and not with --plain, in CI or on a dumb terminal.
+func useView(errOut io.Writer, plain bool) bool {
+	if plain || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+		return false
+	}
+	f, ok := errOut.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // crashEnv names an order id before whose outcome is written dispatch

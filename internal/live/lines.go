@@ -1,0 +1,85 @@
+package live
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/mljob/mljob/internal/dispatch"
+)
+
+// Lines writes one plain line per state change: an RFC 3339 UTC time, then
+// a sentence whose wording is stable, for grep and for logs.
+//
+//	2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 7, attempt 1)
+//
+// Probes that change nothing print nothing. Its methods are safe for
+// concurrent use.
+type Lines struct {
+	mu   sync.Mutex // guards w and busy
+	w    io.Writer
+	busy map[string]bool // hosts last seen over their max_load
+}
+
+// NewLines returns a Lines writing to w.
+func NewLines(w io.Writer) *Lines {
+	return &Lines{w: w, busy: map[string]bool{}}
+}
+
+// Observe writes the line for e, if it has one. A write error is dropped:
+// a broken log pipe must not stop the dispatch.
+func (l *Lines) Observe(e dispatch.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	text := l.text(e)
+	if text == "" {
+		return
+	}
+	_, _ = fmt.Fprintf(l.w, "%s %s\n", e.Time.UTC().Format(time.RFC3339), text)
+}
+
+// text is the line for e without its time, or "" for none; l.mu is held.
+func (l *Lines) text(e dispatch.Event) string {
+	who := fmt.Sprintf("(job %d, attempt %d)", e.Job, e.Attempt)
+	switch e.Kind {
+	case dispatch.HostUp:
+		delete(l.busy, e.Host)
+		if e.Load != 0 {
+			return fmt.Sprintf("host %s up (load %.2f)", e.Host, e.Load)
+		}
+		return fmt.Sprintf("host %s up", e.Host)
+	case dispatch.HostProbed:
+		if l.busy[e.Host] && (e.MaxLoad <= 0 || e.Load < e.MaxLoad) {
+			delete(l.busy, e.Host)
+			return fmt.Sprintf("host %s bored again (load %.2f < max_load %.2f)", e.Host, e.Load, e.MaxLoad)
+		}
+	case dispatch.HostBusy:
+		if !l.busy[e.Host] {
+			l.busy[e.Host] = true
+			return fmt.Sprintf("host %s busy (load %.2f >= max_load %.2f)", e.Host, e.Load, e.MaxLoad)
+		}
+	case dispatch.HostDown:
+		delete(l.busy, e.Host)
+		return fmt.Sprintf("host %s down: %s", e.Host, e.Reason)
+	case dispatch.HostRefused:
+		return fmt.Sprintf("host %s refused: %s", e.Host, e.Reason)
+	case dispatch.OrderClaimed:
+		return fmt.Sprintf("order %d claimed for %s slot %s %s", e.Order, e.Host, e.Slot, who)
+	case dispatch.OrderStarted:
+		return fmt.Sprintf("order %d started on %s slot %s %s", e.Order, e.Host, e.Slot, who)
+	case dispatch.OrderSucceeded:
+		return fmt.Sprintf("order %d succeeded on %s in %s %s", e.Order, e.Host, e.Duration.Round(time.Millisecond), who)
+	case dispatch.OrderFailed:
+		return fmt.Sprintf("order %d failed on %s %s: %s", e.Order, e.Host, who, e.Reason)
+	case dispatch.OrderReleased:
+		return fmt.Sprintf("order %d requeued from %s %s: %s", e.Order, e.Host, who, e.Reason)
+	case dispatch.OrderRequeued:
+		return fmt.Sprintf("order %d requeued after its script failed on %s %s", e.Order, e.Host, who)
+	case dispatch.OrderAbandoned:
+		return fmt.Sprintf("order %d abandoned on %s %s: %s", e.Order, e.Host, who, e.Reason)
+	case dispatch.OrderDetached:
+		return fmt.Sprintf("order %d left running on %s %s", e.Order, e.Host, who)
+	}
+	return ""
+}

@@ -1,0 +1,74 @@
+package live
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// maxFailuresListed bounds the failures the summary names one by one; the
+// rest are counted (mljob outcomes lists them all).
+const maxFailuresListed = 20
+
+// reasonWidth is where a failure's reason is clipped, to keep it on one line.
+const reasonWidth = 100
+
+// Summary is what the dispatch did, printed when it ends.
+type Summary struct {
+	Wall               time.Duration
+	Succeeded, Failed  int
+	Cancelled          int // of Failed
+	Requeued, Detached int
+	Adopted            int
+	Failures           []Failure
+}
+
+// WriteSummary prints s: the counts, wall time and rate, then each failure
+// with its reason and the mljob logs command that shows its output.
+func WriteSummary(w io.Writer, s Summary) error {
+	ew := &errWriter{w: w}
+	ew.printf("Dispatched in %s: %d succeeded, %d failed", s.Wall.Round(time.Millisecond), s.Succeeded, s.Failed)
+	if s.Requeued > 0 {
+		ew.printf(", %d requeued", s.Requeued)
+	}
+	ew.printf(".\n")
+	rate := 0.0
+	if s.Wall > 0 {
+		rate = float64(s.Succeeded+s.Failed) / s.Wall.Minutes()
+	}
+	ew.printf("Rate %.1f runs/min; %d cancelled, %d left running.\n", rate, s.Cancelled, s.Detached)
+	if s.Adopted > 0 {
+		ew.printf("Adopted %d run(s) left by an earlier dispatcher.\n", s.Adopted)
+	}
+	if s.Detached > 0 {
+		ew.printf("%d run(s) left running on their hosts; run mljob dispatch again (with the same hosts) to collect their outcomes.\n", s.Detached)
+	}
+	if len(s.Failures) > 0 {
+		ew.printf("Failures:\n")
+		for i, f := range s.Failures {
+			if i == maxFailuresListed {
+				ew.printf("  … and %d more\n", len(s.Failures)-i)
+				break
+			}
+			ew.printf("  order %d (job %d) on %s, attempt %d: %s\n", f.Order, f.Job, f.Host, f.Attempt, clip(f.Reason, reasonWidth))
+			ew.printf("    mljob logs %d --attempt %d --stderr\n", f.Order, f.Attempt)
+		}
+	}
+	if s.Failed > 0 {
+		ew.printf("See the failures with: mljob outcomes --output json\n")
+	}
+	return ew.err
+}
+
+// errWriter keeps the first write error so that a summary checks it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, args...)
+}

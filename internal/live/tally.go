@@ -1,0 +1,207 @@
+package live
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mljob/mljob/internal/dispatch"
+)
+
+// Host states as the view and the plain lines name them.
+const (
+	HostConnecting = "connecting"
+	HostUp         = "up"
+	HostBusy       = "busy"
+	HostDown       = "down"
+	HostRefused    = "refused"
+)
+
+// Failure is one attempt that ended failed, for the summary.
+type Failure struct {
+	Order, Job int64
+	Attempt    int
+	Host       string
+	Reason     string
+}
+
+// Cancelled reports whether the attempt failed because it was cancelled
+// (mljob cancel), not because of its script or its host.
+func (f Failure) Cancelled() bool { return strings.HasPrefix(f.Reason, "cancelled") }
+
+// HostSnapshot is what is known of one host.
+type HostSnapshot struct {
+	Name    string
+	State   string
+	Running int // runs of this dispatch in flight there
+	Load    float64
+	HasLoad bool // a probe has reported Load
+	LastErr string
+}
+
+// Snapshot is a copy of a Tally's state at one moment.
+type Snapshot struct {
+	Start              time.Time
+	Succeeded, Failed  int
+	Cancelled          int // of Failed
+	Requeued, Detached int
+	Running, Queued    int
+	Hosts              []HostSnapshot
+	Failures           []Failure
+}
+
+// Done is the number of attempts that ended, succeeded or failed.
+func (s Snapshot) Done() int { return s.Succeeded + s.Failed }
+
+// Total is every order this view knows of: ended, in flight or queued.
+func (s Snapshot) Total() int { return s.Done() + s.Running + s.Queued }
+
+// Rate is the finished attempts per minute since Start, as of now.
+func (s Snapshot) Rate(now time.Time) float64 {
+	el := now.Sub(s.Start)
+	if el <= 0 {
+		return 0
+	}
+	return float64(s.Done()) / el.Minutes()
+}
+
+// ETA is how long the orders in flight and queued would take at Rate; ok
+// is false while nothing has finished yet.
+func (s Snapshot) ETA(now time.Time) (eta time.Duration, ok bool) {
+	r := s.Rate(now)
+	if r <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(s.Running+s.Queued) / r * float64(time.Minute)), true
+}
+
+// Tally keeps the counts, host states and failures of one dispatch from
+// its events. Its methods are safe for concurrent use and never block on
+// anything but its own short lock.
+type Tally struct {
+	mu       sync.Mutex // guards the fields below
+	snap     Snapshot
+	hostIdx  map[string]int
+	inFlight map[int64]string // order → host, for this dispatch's runs
+}
+
+// NewTally returns a Tally that lists hosts in the given order (hosts seen
+// later in events are added at the end) and measures the rate from start.
+func NewTally(start time.Time, hosts []string) *Tally {
+	t := &Tally{hostIdx: map[string]int{}, inFlight: map[int64]string{}}
+	t.snap.Start = start
+	for _, h := range hosts {
+		t.host(h)
+	}
+	return t
+}
+
+// host returns the index of name's entry, adding it; t.mu is held.
+func (t *Tally) host(name string) *HostSnapshot {
+	i, ok := t.hostIdx[name]
+	if !ok {
+		i = len(t.snap.Hosts)
+		t.hostIdx[name] = i
+		t.snap.Hosts = append(t.snap.Hosts, HostSnapshot{Name: name, State: HostConnecting})
+	}
+	return &t.snap.Hosts[i]
+}
+
+// SetQueued records how many orders wait in the queue.
+func (t *Tally) SetQueued(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.snap.Queued = n
+}
+
+// Observe applies one event.
+func (t *Tally) Observe(e dispatch.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e.Host == "" {
+		return
+	}
+	h := t.host(e.Host)
+	switch e.Kind {
+	case dispatch.HostUp:
+		h.State, h.LastErr = HostUp, ""
+		if e.Load != 0 {
+			h.Load, h.HasLoad = e.Load, true
+		}
+	case dispatch.HostProbed:
+		h.Load, h.HasLoad = e.Load, true
+		if e.MaxLoad <= 0 || e.Load < e.MaxLoad {
+			h.State = HostUp
+		}
+	case dispatch.HostBusy:
+		h.State, h.Load, h.HasLoad = HostBusy, e.Load, true
+	case dispatch.HostDown:
+		h.State, h.LastErr = HostDown, e.Reason
+	case dispatch.HostRefused:
+		h.State, h.LastErr = HostRefused, e.Reason
+	case dispatch.OrderClaimed:
+		t.inFlight[e.Order] = e.Host
+		// The queue count lags by up to a poll: move the claim across now.
+		t.snap.Queued = max(t.snap.Queued-1, 0)
+	case dispatch.OrderSucceeded:
+		t.end(e)
+		t.snap.Succeeded++
+	case dispatch.OrderFailed:
+		t.end(e)
+		t.snap.Failed++
+		f := Failure{Order: e.Order, Job: e.Job, Attempt: e.Attempt, Host: e.Host, Reason: e.Reason}
+		if f.Cancelled() {
+			t.snap.Cancelled++
+		}
+		t.snap.Failures = append(t.snap.Failures, f)
+		h.LastErr = e.Reason
+	case dispatch.OrderRequeued:
+		// It follows the attempt's OrderFailed: the order is not failed after all.
+		i := slices.IndexFunc(t.snap.Failures, func(f Failure) bool { return f.Order == e.Order && f.Attempt == e.Attempt })
+		if i >= 0 {
+			if t.snap.Failures[i].Cancelled() {
+				t.snap.Cancelled--
+			}
+			t.snap.Failures = slices.Delete(t.snap.Failures, i, i+1)
+			t.snap.Failed--
+		}
+		t.snap.Requeued++
+		t.snap.Queued++
+	case dispatch.OrderReleased, dispatch.OrderAbandoned:
+		t.end(e)
+		t.snap.Requeued++
+		t.snap.Queued++
+		h.LastErr = e.Reason
+	case dispatch.OrderDetached:
+		t.end(e)
+		t.snap.Detached++
+	}
+	t.recount()
+}
+
+// end forgets an attempt in flight; t.mu is held.
+func (t *Tally) end(e dispatch.Event) {
+	delete(t.inFlight, e.Order)
+}
+
+// recount derives the per-host and total runs in flight; t.mu is held.
+func (t *Tally) recount() {
+	for i := range t.snap.Hosts {
+		t.snap.Hosts[i].Running = 0
+	}
+	for _, host := range t.inFlight {
+		t.snap.Hosts[t.hostIdx[host]].Running++
+	}
+	t.snap.Running = len(t.inFlight)
+}
+
+// Snapshot returns a copy of the state.
+func (t *Tally) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.snap
+	s.Hosts = slices.Clone(s.Hosts)
+	s.Failures = slices.Clone(s.Failures)
+	return s
+}
