@@ -1,0 +1,431 @@
+package hostcheck
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultTimeout  = 15 * time.Second
+	DefaultParallel = 16
+)
+
+// Thresholds below which a host gets a warning.
+const (
+	lowDiskBytes = 1 << 30 // 1 GiB free under the workdir
+	minPython    = "3.8"
+)
+
+// probeProgram is run as python -c probeProgram WORKDIR MODULE...
+//
+//go:embed probe.py
+var probeProgram string
+
+// Verdict is a host's overall result, and a problem's severity.
+type Verdict string
+
+// Verdicts, from best to worst.
+const (
+	OK   Verdict = "ok"
+	Warn Verdict = "warn" // runs will start, but something needs a look
+	Fail Verdict = "FAIL" // runs will not work there
+)
+
+// Problem is one thing wrong with a host and how to fix it.
+type Problem struct {
+	Severity Verdict `json:"severity"`
+	Problem  string  `json:"problem"`
+	Fix      string  `json:"fix"`
+}
+
+// GPU is one line of nvidia-smi on the host.
+type GPU struct {
+	Index       string `json:"index"`
+	Name        string `json:"name"`
+	MemoryMiB   string `json:"memoryMiB"`
+	Utilization string `json:"utilization"` // percent
+}
+
+// Report is what the check found on one host. Fields the check could not
+// reach (the host is down, Python is missing) keep their zero values.
+type Report struct {
+	Host    string  `json:"host"`
+	Kind    string  `json:"kind"`    // "ssh" or "local"
+	Address string  `json:"address"` // host:port; "" for local
+	Verdict Verdict `json:"verdict"`
+
+	Reachable bool   `json:"reachable"`
+	Auth      string `json:"auth"`    // sshworker.AuthAgent, AuthIdentityFile, "local", "refused" or ""
+	HostKey   string `json:"hostKey"` // "ok", "unknown", "changed", "local" or ""
+
+	Python        string          `json:"python"`        // as configured
+	PythonPath    string          `json:"pythonPath"`    // sys.executable on the host
+	PythonVersion string          `json:"pythonVersion"` // e.g. "3.11.2"
+	Imports       map[string]bool `json:"imports"`       // third-party module -> resolves
+
+	Load     *float64 `json:"load"` // 1-minute load average
+	CPUs     int      `json:"cpus"`
+	MaxLoad  float64  `json:"maxLoad,omitempty"`
+	Workdir  string   `json:"workdir"`
+	Exists   bool     `json:"workdirExists"`
+	DiskPath string   `json:"diskPath"` // the workdir, or its nearest existing parent
+	Free     *uint64  `json:"freeBytes"`
+
+	NvidiaSMI string `json:"nvidiaSmi"` // its path; "" when not installed
+	GPUs      []GPU  `json:"gpus"`
+
+	Problems []Problem `json:"problems"`
+	Seconds  float64   `json:"seconds"` // how long the check took
+}
+
+// Options tune a check.
+type Options struct {
+	Imports   []Import      // modules the scripts need; see ScriptImports
+	Timeout   time.Duration // per host; 0 = DefaultTimeout
+	Parallel  int           // hosts checked at once; 0 = DefaultParallel
+	HostsFile string        // named in fixes; "" when checking this machine
+}
+
+// Check checks every host at once and returns their reports in the order
+// of hs. It does not fail: what goes wrong is in each report's Problems.
+func Check(ctx context.Context, hs []hosts.Host, opts Options) []Report {
+	out := make([]Report, len(hs))
+	var g errgroup.Group
+	n := opts.Parallel
+	if n <= 0 {
+		n = DefaultParallel
+	}
+	g.SetLimit(n)
+	for i, h := range hs {
+		g.Go(func() error {
+			out[i] = CheckHost(ctx, h, opts)
+			return nil
+		})
+	}
+	_ = g.Wait() // the functions return nil
+	return out
+}
+
+// CheckHost connects to h as the dispatcher would and runs the probe
+// program there with h's Python, all within opts.Timeout.
+func CheckHost(ctx context.Context, h hosts.Host, opts Options) Report {
+	start := time.Now()
+	r := checkHost(ctx, h, opts)
+	r.Seconds = time.Since(start).Seconds()
+	r.Verdict = verdict(r.Problems)
+	return r
+}
+
+func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	r := Report{Host: h.Name, Kind: string(h.Kind), Python: h.Python, Workdir: h.Workdir, MaxLoad: h.MaxLoad,
+		Imports: map[string]bool{}, GPUs: []GPU{}, Problems: []Problem{}}
+	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
+
+	var t sshworker.Transport
+	if h.Kind == hosts.KindLocal {
+		r.Reachable, r.Auth, r.HostKey = true, "local", "local"
+		t = sshworker.Local{}
+	} else {
+		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
+		cl, err := sshworker.Dial(ctx, sshworker.Config{
+			Name:           h.Name,
+			Address:        h.Address,
+			Port:           h.Port,
+			User:           h.User,
+			IdentityFile:   h.IdentityFile,
+			KnownHosts:     h.KnownHosts,
+			ConnectTimeout: h.ConnectTimeout,
+		})
+		if err != nil {
+			c.dialProblem(ctx, err)
+			return r
+		}
+		defer cl.Close()
+		r.Reachable, r.HostKey = true, "ok"
+		r.Auth = cl.Auth().Method
+		t = cl
+	}
+	c.probe(ctx, t)
+	return r
+}
+
+func verdict(ps []Problem) Verdict {
+	v := OK
+	for _, p := range ps {
+		if p.Severity == Fail {
+			return Fail
+		}
+		if p.Severity == Warn {
+			v = Warn
+		}
+	}
+	return v
+}
+
+// checker fills one report.
+type checker struct {
+	r       *Report
+	h       hosts.Host
+	opts    Options
+	timeout time.Duration
+}
+
+func (c *checker) add(sev Verdict, problem, fix string) {
+	c.r.Problems = append(c.r.Problems, Problem{Severity: sev, Problem: problem, Fix: fix})
+}
+
+// entry names the host's entry for fixes: "hosts.yaml line 12".
+func (c *checker) entry() string {
+	if c.opts.HostsFile == "" {
+		return "the hosts file"
+	}
+	if c.h.Line > 0 {
+		return fmt.Sprintf("%s line %d", c.opts.HostsFile, c.h.Line)
+	}
+	return c.opts.HostsFile
+}
+
+// dialProblem turns a failed sshworker.Dial into a problem with its fix.
+func (c *checker) dialProblem(ctx context.Context, err error) {
+	var hk *sshworker.HostKeyError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &hk):
+		c.r.Reachable = true
+		if hk.Changed {
+			c.r.HostKey = "changed"
+			c.add(Fail, fmt.Sprintf("host key CHANGED: %s:%d holds another key (offered %s)", hk.KnownHosts, hk.Line, hk.Fingerprint), hk.Hint())
+		} else {
+			c.r.HostKey = "unknown"
+			c.add(Fail, fmt.Sprintf("unknown host key: %s is not in %s (offered %s %s)", hk.Address, hk.KnownHosts, hk.KeyType, hk.Fingerprint), hk.Hint())
+		}
+	case errors.Is(err, sshworker.ErrAuth):
+		c.r.Reachable, c.r.HostKey, c.r.Auth = true, "ok", "refused"
+		user := c.h.User
+		if user == "" {
+			user = "you"
+		}
+		fix := fmt.Sprintf("add your public key to ~/.ssh/authorized_keys of %s there (ssh-copy-id -p %d %s@%s), or load the right key into ssh-agent, or set identity_file in %s",
+			user, c.h.Port, user, c.h.Address, c.entry())
+		c.add(Fail, "ssh login refused: "+err.Error(), fix)
+	case ctx.Err() != nil:
+		c.add(Fail, fmt.Sprintf("no answer within %v", c.timeout),
+			fmt.Sprintf("is %s up and reachable from here (firewall, VPN)? check address and port in %s; raise --timeout for a slow link", c.r.Address, c.entry()))
+	case errors.As(err, &op) && op.Op == "dial":
+		c.add(Fail, "unreachable: "+err.Error(),
+			fmt.Sprintf("is sshd running on %s, and is the address right (%s)?", c.r.Address, c.entry()))
+	case errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "known_hosts"):
+		c.add(Fail, err.Error(), "create the known_hosts file (ssh-keyscan the host into it) or fix known_hosts in "+c.entry())
+	case errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "identity file"):
+		c.add(Fail, err.Error(), "fix identity_file in "+c.entry())
+	case strings.Contains(err.Error(), "handshake"):
+		c.r.Reachable = true
+		c.add(Fail, err.Error(), fmt.Sprintf("something answers on %s but not as sshd should: is the port right (%s)?", c.r.Address, c.entry()))
+	default:
+		c.add(Fail, err.Error(), "check the host's entry in "+c.entry())
+	}
+}
+
+// probeResult is what probe.py prints.
+type probeResult struct {
+	Version    string          `json:"version"`
+	Executable string          `json:"executable"`
+	Debian     bool            `json:"debian"`
+	Modules    map[string]bool `json:"modules"`
+	Load       *float64        `json:"load"`
+	CPUs       int             `json:"cpus"`
+	Workdir    string          `json:"workdir"`
+	Exists     bool            `json:"workdirExists"`
+	DiskPath   string          `json:"diskPath"`
+	Free       *uint64         `json:"freeBytes"`
+	Writable   bool            `json:"writable"`
+	NvidiaSMI  string          `json:"nvidiaSmi"`
+	GPUs       []GPU           `json:"gpus"`
+	GPUError   string          `json:"gpuError"`
+}
+
+// probe runs probe.py on the host in one command and judges what it says.
+func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
+	argv := []string{c.h.Python, "-c", probeProgram, c.h.Workdir}
+	for _, im := range c.opts.Imports {
+		argv = append(argv, im.Module)
+	}
+	var stdout, stderr bytes.Buffer
+	err := t.Exec(ctx, argv, nil, &stdout, &stderr)
+	if err != nil {
+		c.execProblem(ctx, err, stderr.String())
+		return
+	}
+	var p probeResult
+	if err := json.Unmarshal(lastLine(stdout.Bytes()), &p); err != nil {
+		c.add(Fail, fmt.Sprintf("%s gave no report (%v): %s", c.h.Python, err, tail(stdout.String()+stderr.String())),
+			"run it there by hand: is it Python 3.5 or newer?")
+		return
+	}
+	r := c.r
+	r.PythonPath, r.PythonVersion = p.Executable, p.Version
+	r.Load, r.CPUs = p.Load, p.CPUs
+	r.Exists, r.DiskPath, r.Free = p.Exists, p.DiskPath, p.Free
+	r.NvidiaSMI = p.NvidiaSMI
+	if p.GPUs != nil {
+		r.GPUs = p.GPUs
+	}
+	if p.Modules != nil {
+		r.Imports = p.Modules
+	}
+
+	if versionLess(p.Version, minPython) {
+		c.add(Warn, "Python "+p.Version+" is old; the bundled scripts need "+minPython+" or newer",
+			"install a newer Python there and set python in "+c.entry())
+	}
+	for _, im := range c.opts.Imports {
+		if found, checked := p.Modules[im.Module]; checked && !found {
+			c.add(Fail, fmt.Sprintf("%s cannot import %s (needed by %s)", p.Executable, im.Module, strings.Join(im.Scripts, ", ")),
+				installFix(im.Module, p))
+		}
+	}
+	switch {
+	case !p.Writable && p.Exists:
+		c.add(Fail, "workdir "+p.Workdir+" is not writable", "chmod it, or set workdir in "+c.entry()+" to a directory you own")
+	case !p.Writable:
+		c.add(Fail, "workdir "+p.Workdir+" is missing and "+p.DiskPath+" is not writable, so it cannot be created",
+			"create it there (mkdir -p "+sshworker.Quote(p.Workdir)+"), or set workdir in "+c.entry())
+	}
+	if p.Free != nil && *p.Free < lowDiskBytes {
+		c.add(Warn, fmt.Sprintf("only %s free under %s", Bytes(*p.Free), p.DiskPath), "free some space there, or set workdir to a roomier disk")
+	}
+	if p.Load != nil && c.h.MaxLoad > 0 && *p.Load >= c.h.MaxLoad {
+		c.add(Warn, fmt.Sprintf("load %.2f is at or over max_load %g: the dispatcher starts nothing there until it drops", *p.Load, c.h.MaxLoad),
+			"wait, or raise max_load in "+c.entry())
+	}
+	if len(c.h.GPUs) > 0 {
+		switch {
+		case p.NvidiaSMI == "":
+			c.add(Warn, fmt.Sprintf("gpus %v configured but nvidia-smi is not installed", c.h.GPUs),
+				"install the NVIDIA driver there, or drop gpus from "+c.entry())
+		case p.GPUError != "":
+			c.add(Warn, "nvidia-smi failed: "+p.GPUError, "check the NVIDIA driver there (run nvidia-smi by hand)")
+		case len(p.GPUs) < len(c.h.GPUs):
+			c.add(Warn, fmt.Sprintf("gpus %v configured but nvidia-smi lists %d", c.h.GPUs, len(p.GPUs)),
+				"list only the GPUs the host has in "+c.entry())
+		}
+	}
+}
+
+// execProblem explains a probe command that did not run.
+func (c *checker) execProblem(ctx context.Context, err error, stderr string) {
+	var exit *sshworker.ExitError
+	where := "python in " + c.entry()
+	if c.h.Kind == hosts.KindLocal {
+		where = "--python (or MLJOB_PYTHON)"
+	}
+	switch {
+	case ctx.Err() != nil:
+		c.add(Fail, fmt.Sprintf("no answer from %s within %v", c.h.Python, c.timeout), "raise --timeout, or look at what slows the host")
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist),
+		errors.As(err, &exit) && (exit.Code == 127 || exit.Code == 126):
+		c.add(Fail, fmt.Sprintf("python %s not found: %s", c.h.Python, tail(stderr+" "+err.Error())),
+			"install Python 3 there, or set "+where+" to its path (e.g. /usr/bin/python3)")
+	case errors.As(err, &exit):
+		c.add(Fail, fmt.Sprintf("%s failed (%v): %s", c.h.Python, err, tail(stderr)),
+			"run it there by hand: is it Python 3.5 or newer?")
+	default:
+		c.add(Fail, "run the check: "+err.Error(), "check the connection and run mljob hosts check again")
+	}
+}
+
+// installFix says how to get a module: apt on Debian's own Python, else pip.
+func installFix(module string, p probeResult) string {
+	pipName, debName := module, "python3-"+strings.ToLower(strings.ReplaceAll(module, "_", "-"))
+	if n, ok := knownPackages[module]; ok {
+		pipName, debName = n.pip, n.deb
+	}
+	pip := sshworker.QuoteCommand([]string{p.Executable, "-m", "pip", "install", pipName})
+	if p.Debian && strings.HasPrefix(p.Executable, "/usr/bin/") {
+		return "on Debian: sudo apt-get install " + debName + " (or " + pip + ")"
+	}
+	return pip
+}
+
+// knownPackages maps import names to the package names that provide
+// them, where those differ.
+var knownPackages = map[string]struct{ pip, deb string }{
+	"sklearn":  {"scikit-learn", "python3-sklearn"},
+	"skimage":  {"scikit-image", "python3-skimage"},
+	"yaml":     {"pyyaml", "python3-yaml"},
+	"cv2":      {"opencv-python", "python3-opencv"},
+	"PIL":      {"pillow", "python3-pil"},
+	"bs4":      {"beautifulsoup4", "python3-bs4"},
+	"dateutil": {"python-dateutil", "python3-dateutil"},
+}
+
+// versionLess compares dotted versions numerically; an unreadable one is
+// not less.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, err1 := strconv.Atoi(as[i])
+		y, err2 := strconv.Atoi(bs[i])
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
+}
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}
+
+// tail keeps messages to one short line.
+func tail(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = "…" + s[len(s)-300:]
+	}
+	return s
+}
+
+// Bytes formats a size as "12.3G", "512M".
+func Bytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%c", float64(n)/float64(div), "KMGTPE"[exp])
+}
