@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/sweep"
 )
 
 // maxParamColumns bounds the job-parameter columns of the outcomes table;
@@ -31,9 +33,16 @@ var sortKeys = []string{"loss", "-loss", "metric", "-metric"}
 type outcomesOptions struct {
 	app     *app
 	project string
+	sweep   string   // --sweep: an id or a name
+	states  []string // --status: db.OutcomeStates
+	best    bool
+	columns []string // --columns, as given
 	sort    string
 	top     int
 	output  string
+
+	sweepID    int64            // the resolved --sweep
+	sweepNames map[int64]string // id → name, for the sweep column
 }
 
 func newOutcomesCmd(a *app) *cobra.Command {
@@ -45,23 +54,66 @@ func newOutcomesCmd(a *app) *cobra.Command {
 metric, host, duration, and the job fields that differ between the jobs shown,
 so a sweep's table shows its parameters.
 
+--sweep keeps one sweep's runs (by id or name); --status keeps the attempts
+that succeeded or failed (repeat it, or give a comma list). --best keeps one
+row per project and sweep (the jobs outside any sweep count as one group per
+project): the best by --sort, which is loss ascending when --sort is not
+given. A run without that value (not reported, or NaN) never wins.
+
+--columns picks the fields to show, in order. A name is one of the built-in
+columns
+  ` + strings.Join(builtinColumnNames, ", ") + `
+(status is succeeded or failed, exit the exit code, duration in seconds in
+CSV and JSON, finished the time the outcome was recorded), or a dotted path
+into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome JSON
+the script printed (outcome.metric, outcome.status). A bare name that is not
+built-in is looked up in the job first, then in the outcome, row by row; use
+the job. or outcome. prefix for a field that shares a built-in's name. A
+field a row lacks is empty in the table and CSV and null in JSON; a bare
+name found in no row is an error.
+
+NaN and infinite losses and metrics are shown as NaN, +Inf and -Inf in the
+table, as NaN, inf and -inf in CSV (what pandas.read_csv reads), and as the
+strings "NaN", "+Inf" and "-Inf" in JSON, which has no such numbers.
+
 With --output json, each object carries every field of the Outcome JSON the
 script printed, plus mljob's own: jobId, orderId, projectName, state, status,
-loss, metric, host, exitCode, durationSeconds, and error when it failed.
+loss, metric, host, exitCode, durationSeconds, and error when it failed; with
+--columns, each object has just the columns, keyed as given.
 
-Exit codes: 0 ok, 1 error, 2 usage error.`,
+Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
 		Example: `  mljob outcomes --project wine_data
   mljob outcomes --project wine_data --sort loss --top 5
-  mljob outcomes -o csv > outcomes.csv`,
+  mljob outcomes --sweep lr-grid --status succeeded --columns job,lr,hiddenLayers.0.dropout,loss,duration
+  mljob outcomes --project wine_data --best --sort -metric
+  mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.top < 0 {
 				return usagef(cmd, "--top must not be negative")
 			}
+			for _, st := range opts.states {
+				if !slices.Contains(db.OutcomeStates, st) {
+					return usagef(cmd, "--status must be one of %s, not %q", strings.Join(db.OutcomeStates, ", "), st)
+				}
+			}
+			if _, err := parseOutcomeColumns(opts.columns); err != nil {
+				return &usageError{err: err, cmd: cmd}
+			}
+			if opts.best && opts.sort == "" {
+				opts.sort = defaultBestSort
+			}
 			return runOutcomes(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.project, "project", "", "only this project")
+	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep (`ID|NAME`)")
+	cmd.Flags().StringSliceVar(&opts.states, "status", nil, "only attempts that "+strings.Join(db.OutcomeStates, "|")+" (repeatable, or a comma list)")
+	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return db.OutcomeStates, cobra.ShellCompDirectiveNoFileComp
+	})
+	cmd.Flags().BoolVar(&opts.best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
+	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
 	cmd.Flags().Var(&enumValue{value: &opts.sort, choices: sortKeys}, "sort", "sort by loss|metric, ascending; -loss|-metric descending")
 	_ = cmd.RegisterFlagCompletionFunc("sort", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return sortKeys, cobra.ShellCompDirectiveNoFileComp
@@ -70,6 +122,9 @@ Exit codes: 0 ok, 1 error, 2 usage error.`,
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
+
+// defaultBestSort is --best's sort key when --sort is not given.
+const defaultBestSort = "loss"
 
 // outcomeBatch is how many rows the reading goroutine hands over at a time:
 // enough to make the channel cheap, small enough to keep both cores busy.
@@ -81,6 +136,32 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		return err
 	}
 	defer store.Close()
+	if err := checkProject(ctx, store, opts.project); err != nil {
+		return fmt.Errorf("outcomes: %w", err)
+	}
+	if opts.sweep != "" {
+		sw, err := resolveSweep(ctx, store, opts.sweep, opts.project)
+		if err != nil {
+			return fmt.Errorf("outcomes: %w", err)
+		}
+		opts.sweepID = sw.ID
+	}
+	cols, err := parseOutcomeColumns(opts.columns)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(cols, func(c *outcomeColumn) bool { return c.builtin == "sweep" }) {
+		sweeps, err := store.Sweeps(ctx)
+		if err != nil {
+			return fmt.Errorf("outcomes: %w", err)
+		}
+		opts.sweepNames = make(map[int64]string, len(sweeps))
+		for _, sw := range sweeps {
+			opts.sweepNames[sw.ID] = sw.Name
+		}
+	}
+	filter := db.OutcomeFilter{Project: opts.project, SweepID: opts.sweepID, States: opts.states,
+		Sort: opts.sort, Best: opts.best, Limit: opts.top}
 	// One goroutine reads rows from SQLite while this one formats them: on
 	// 100,000 rows each side takes about half the time.
 	g, gctx := errgroup.WithContext(ctx)
@@ -88,8 +169,9 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	g.Go(func() error {
 		defer close(batches)
 		batch := make([]*db.OutcomeRow, 0, outcomeBatch)
-		err := store.EachOutcome(gctx, db.OutcomeFilter{Project: opts.project, Sort: opts.sort, Limit: opts.top},
+		err := store.EachOutcome(gctx, filter,
 			func(r *db.OutcomeRow) error {
+				fillNonFinite(r)
 				batch = append(batch, r)
 				if len(batch) < outcomeBatch {
 					return nil
@@ -116,12 +198,134 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	})
 	// A formatting error cancels gctx, which stops the reader's sends.
 	g.Go(func() error {
-		if opts.output == formatJSON {
+		switch {
+		case len(cols) > 0:
+			return writeOutcomeColumns(opts, cols, batches)
+		case opts.output == formatJSON:
 			return writeOutcomesJSON(opts.app.io.Out, batches)
 		}
 		return writeOutcomesTable(opts, batches)
 	})
 	return g.Wait()
+}
+
+// checkProject returns unknownProjectError, listing the known projects,
+// unless project is "" or has jobs in the queue. A known project without
+// outcomes is not an error: its table is just empty.
+func checkProject(ctx context.Context, store *db.DB, project string) error {
+	if project == "" {
+		return nil
+	}
+	ok, err := store.HasProject(ctx, project)
+	if err != nil || ok {
+		return err
+	}
+	known, err := store.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	return unknownProjectError(project, known)
+}
+
+// maxSweepsListed bounds the sweeps an unknown-sweep error lists.
+const maxSweepsListed = 10
+
+// errUnknownSweep is the cause of resolveSweep's user errors, for errors.Is.
+var errUnknownSweep = errors.New("unknown sweep")
+
+// resolveSweep finds the sweep named by idOrName, which must be in project
+// when project is not "". When there is none it returns a userError that
+// lists the most recent sweeps of project (of every project when "").
+func resolveSweep(ctx context.Context, store *db.DB, idOrName, project string) (db.Sweep, error) {
+	sw, err := store.Sweep(ctx, idOrName)
+	if err == nil && (project == "" || sw.Project == project) {
+		return sw, nil
+	}
+	if err != nil && !errors.Is(err, db.ErrSweepNotFound) {
+		return db.Sweep{}, err
+	}
+	all, lerr := store.Sweeps(ctx)
+	if lerr != nil {
+		return db.Sweep{}, lerr
+	}
+	return db.Sweep{}, unknownSweepError(idOrName, project, sw, err == nil, all)
+}
+
+// unknownSweepError says that idOrName names no sweep (of project, when
+// found is set: it names got, of another project) and lists the most recent
+// sweeps of project, newest first; all is every sweep, oldest first.
+func unknownSweepError(idOrName, project string, got db.Sweep, found bool, all []db.Sweep) error {
+	e := &userError{msg: fmt.Sprintf("no sweep %q in the queue", idOrName), err: errUnknownSweep}
+	if project != "" {
+		e.msg = fmt.Sprintf("no sweep %q in project %q", idOrName, project)
+	}
+	if found {
+		e.msg = fmt.Sprintf("sweep %q is in project %q, not %q", idOrName, got.Project, project)
+	}
+	var listed []string
+	for i := len(all) - 1; i >= 0 && len(listed) < maxSweepsListed; i-- {
+		if project == "" || all[i].Project == project {
+			listed = append(listed, fmt.Sprintf("%d %s", all[i].ID, all[i].Name))
+		}
+	}
+	switch {
+	case len(listed) > 0 && project != "":
+		e.hint = fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", project, strings.Join(listed, ", "))
+	case len(listed) > 0:
+		e.hint = "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
+	case found:
+		e.hint = fmt.Sprintf("--project %s, or no --project", got.Project)
+	default:
+		e.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
+	}
+	return e
+}
+
+// fillNonFinite gives a row the NaN or infinite loss and metric its script
+// reported. SQLite stores a NaN as NULL, so the column alone cannot tell NaN
+// from "not reported"; the Outcome JSON holds "NaN", "Infinity" or
+// "-Infinity" (pyexec.StrictJSON writes Python's bare tokens so) and says
+// which it was.
+func fillNonFinite(r *db.OutcomeRow) {
+	if r.Loss != nil && r.Metric != nil || len(r.JSON) == 0 {
+		return
+	}
+	if r.Loss == nil {
+		r.Loss = nonFiniteField(r.JSON, "loss")
+	}
+	if r.Metric == nil {
+		r.Metric = nonFiniteField(r.JSON, "metric")
+	}
+}
+
+// nonFiniteField returns the top-level field key of the JSON object js
+// when it is a string naming NaN or an infinity, else nil.
+func nonFiniteField(js []byte, key string) *float64 {
+	if !json.Valid(js) {
+		return nil
+	}
+	raw, ok := lookupJSON(js, []string{key})
+	if !ok {
+		return nil
+	}
+	if f, ok := nonFiniteString(raw); ok {
+		return &f
+	}
+	return nil
+}
+
+// nonFiniteString reads a JSON string literal naming NaN or an infinity,
+// spelled as Python's json module, pyexec.StrictJSON or Go write them.
+func nonFiniteString(raw []byte) (float64, bool) {
+	switch string(raw) {
+	case `"NaN"`, `"nan"`:
+		return math.NaN(), true
+	case `"Infinity"`, `"+Infinity"`, `"inf"`, `"+Inf"`:
+		return math.Inf(1), true
+	case `"-Infinity"`, `"-inf"`, `"-Inf"`:
+		return math.Inf(-1), true
+	}
+	return 0, false
 }
 
 // writeOutcomesJSON writes the rows as renderJSON would write their
@@ -183,6 +387,7 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 	)
 	for batch := range batches {
 		for _, r := range batch {
+			fillNonFinite(r)
 			state := "succeeded"
 			if !r.Succeeded {
 				state = "failed"
@@ -204,7 +409,7 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 		}
 	}
 	if len(lines) == 0 && opts.output == formatTable {
-		fmt.Fprintln(opts.app.io.ErrOut, "No outcomes yet. Run queued jobs with: mljob dispatch")
+		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
 		return nil
 	}
 	// The varying job fields are columns of the table and the CSV; JSON
@@ -230,6 +435,10 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 		t.keys = append(t.keys, "error")
 	}
 	width := len(t.headers)
+	missing := "-"
+	if opts.output == formatCSV {
+		missing = ""
+	}
 	t.rows = make([][]string, len(lines))
 	// One backing array for every cell: a slice per row was a visible part
 	// of the time at 100,000 rows.
@@ -238,8 +447,10 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 		l := &lines[i]
 		row := cells[i*width : (i+1)*width : (i+1)*width]
 		copy(row, l.cells[:])
+		// A field the job lacks: "-" in the table, empty in CSV, which
+		// pandas reads as NaN.
 		for j := range params {
-			row[len(l.cells)+j] = "-"
+			row[len(l.cells)+j] = missing
 		}
 		for _, sp := range l.spec {
 			if sp.param.col >= 0 {
@@ -263,6 +474,7 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 // outcomeJSON merges the script's Outcome JSON (verbatim) with mljob's own
 // fields, which win on a clash.
 func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
+	fillNonFinite(&r)
 	m := map[string]any{}
 	if len(r.JSON) > 0 {
 		var script map[string]json.RawMessage
@@ -316,8 +528,17 @@ func formatNumber(f *float64, format string) string {
 		return ""
 	}
 	if format == formatCSV {
+		// pandas.read_csv reads NaN, inf and -inf as floats; "+Inf" it
+		// does not.
+		switch {
+		case math.IsInf(*f, 1):
+			return "inf"
+		case math.IsInf(*f, -1):
+			return "-inf"
+		}
 		return strconv.FormatFloat(*f, 'g', -1, 64)
 	}
+	// NaN, +Inf and -Inf as they are.
 	return strconv.FormatFloat(*f, 'g', 6, 64)
 }
 
@@ -439,6 +660,7 @@ type outcomeEncoder struct {
 // append appends r as one element of the top-level array: indented by two,
 // no trailing comma or newline.
 func (e *outcomeEncoder) append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
+	fillNonFinite(r)
 	e.fields = scriptFields(e.fields[:0], r.JSON)
 	dst = append(dst, "  {"...)
 	first := true
@@ -860,4 +1082,442 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		f.stage(string(spec[i:end]))
 		return end, true
 	}
+}
+
+// builtinColumnNames are the built-in names --columns takes, in the order
+// --help lists them.
+var builtinColumnNames = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "loss", "metric",
+	"host", "duration", "finished", "error"}
+
+// numericBuiltins are the built-in columns that hold numbers: right-aligned
+// in the table.
+var numericBuiltins = map[string]bool{"job": true, "order": true, "attempt": true, "exit": true, "loss": true,
+	"metric": true, "duration": true}
+
+// columnSource is where a --columns path is looked up.
+type columnSource int
+
+const (
+	sourceJob     columnSource = iota + 1 // job.PATH
+	sourceOutcome                         // outcome.PATH
+	sourceEither                          // a bare PATH: the job's, else the outcome's
+)
+
+// outcomeColumn is one --columns entry.
+type outcomeColumn struct {
+	name    string // as given: the CSV header and the JSON key
+	builtin string // one of builtinColumnNames, or "" for a path
+	source  columnSource
+	path    []string // the keys and indices of a path
+	found   bool     // some row has the path
+}
+
+// parseOutcomeColumns reads --columns. A name that is a built-in column is
+// that column; job. and outcome. name a path into the job or the Outcome
+// JSON; any other name is a path looked up in the job, then the outcome.
+// Built-ins come first so that `status` or `metric` keep their meaning
+// whatever a job's fields are called.
+func parseOutcomeColumns(names []string) ([]*outcomeColumn, error) {
+	var cols []*outcomeColumn
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, errors.New("--columns: empty column name")
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("--columns: %s named twice", n)
+		}
+		seen[n] = true
+		c := &outcomeColumn{name: n}
+		var rest string
+		switch {
+		case slices.Contains(builtinColumnNames, n):
+			c.builtin = n
+		case strings.HasPrefix(n, "job."):
+			c.source, rest = sourceJob, n[len("job."):]
+		case strings.HasPrefix(n, "outcome."):
+			c.source, rest = sourceOutcome, n[len("outcome."):]
+		default:
+			c.source, rest = sourceEither, n
+		}
+		if c.builtin == "" {
+			p, err := parseColumnPath(rest)
+			if err != nil {
+				return nil, fmt.Errorf("--columns %s: %w", n, err)
+			}
+			c.path = p
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
+
+// parseColumnPath splits a dotted path as sweep.ParsePath reads one (a
+// backslash escapes the next character, so "a\.b" is one key); ParsePath
+// checks it, but keeps its parts to itself.
+func parseColumnPath(s string) ([]string, error) {
+	if _, err := sweep.ParsePath(s); err != nil {
+		return nil, err
+	}
+	var segs []string
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			i++
+			b.WriteByte(s[i])
+		case '.':
+			segs = append(segs, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(segs, b.String()), nil
+}
+
+// lookupJSON returns the value at path in js, which must be valid JSON:
+// object keys (the last of duplicates, as json.Unmarshal keeps) and array
+// indices. It reads the bytes in place, as the specFlattener does, so a
+// column costs no decoding per row.
+func lookupJSON(js []byte, path []string) ([]byte, bool) {
+	i := skipSpace(js, 0)
+	for _, seg := range path {
+		if i >= len(js) {
+			return nil, false
+		}
+		found := -1
+		switch js[i] {
+		case '{':
+			j := skipSpace(js, i+1)
+			for js[j] != '}' {
+				end := skipValue(js, j)
+				match := keyEquals(js[j:end], seg)
+				j = skipSpace(js, skipSpace(js, end)+1) // past the colon
+				if match {
+					found = j
+				}
+				j = skipSpace(js, skipValue(js, j))
+				if js[j] == ',' {
+					j = skipSpace(js, j+1)
+				}
+			}
+		case '[':
+			n, err := strconv.Atoi(seg)
+			if err != nil || n < 0 {
+				return nil, false
+			}
+			j := skipSpace(js, i+1)
+			for k := 0; js[j] != ']'; k++ {
+				if k == n {
+					found = j
+					break
+				}
+				j = skipSpace(js, skipValue(js, j))
+				if js[j] == ',' {
+					j = skipSpace(js, j+1)
+				}
+			}
+		}
+		if found < 0 {
+			return nil, false
+		}
+		i = found
+	}
+	return js[i:skipValue(js, i)], true
+}
+
+// keyEquals reports whether the JSON string literal lit decodes to key.
+func keyEquals(lit []byte, key string) bool {
+	body := lit[1 : len(lit)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return string(body) == key
+	}
+	return unquoteKey(lit) == key
+}
+
+// colCell is one cell of a --columns row: its text in the output format
+// (JSON text for -o json), whether the row has a value there, and whether
+// that value is a number.
+type colCell struct {
+	v       string
+	present bool
+	num     bool
+}
+
+// rowSources is a row's job spec and Outcome JSON, each checked once for
+// validity (lookupJSON needs valid JSON).
+type rowSources struct {
+	spec, out           []byte
+	specOK, outOK, done bool
+}
+
+func (s *rowSources) check() {
+	if !s.done {
+		s.specOK, s.outOK, s.done = json.Valid(s.spec), len(s.out) > 0 && json.Valid(s.out), true
+	}
+}
+
+// cell computes column c of row r in format.
+func (c *outcomeColumn) cell(r *db.OutcomeRow, src *rowSources, opts *outcomesOptions) colCell {
+	if c.builtin != "" {
+		return builtinCell(c.builtin, r, opts)
+	}
+	src.check()
+	var raw []byte
+	var ok, fromOutcome bool
+	if c.source != sourceOutcome && src.specOK {
+		raw, ok = lookupJSON(src.spec, c.path)
+	}
+	if !ok && c.source != sourceJob && src.outOK {
+		raw, ok = lookupJSON(src.out, c.path)
+		fromOutcome = true
+	}
+	if !ok {
+		return colCell{}
+	}
+	c.found = true
+	return rawCell(raw, fromOutcome, opts.output)
+}
+
+// rawCell shows a JSON value: as written in JSON; in the table and CSV,
+// strings unquoted, numbers as written, objects and arrays as compact JSON.
+// An Outcome's "NaN" and "Infinity" strings stand for numbers.
+func rawCell(raw []byte, fromOutcome bool, format string) colCell {
+	if format == formatJSON {
+		return colCell{v: string(raw), present: true, num: raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'}
+	}
+	switch raw[0] {
+	case '"':
+		if f, ok := nonFiniteString(raw); ok && fromOutcome {
+			return colCell{v: formatNumber(&f, format), present: true, num: true}
+		}
+		return colCell{v: unquoteKey(raw), present: true}
+	case '{', '[':
+		var b bytes.Buffer
+		if json.Compact(&b, raw) != nil {
+			return colCell{v: string(raw), present: true}
+		}
+		return colCell{v: b.String(), present: true}
+	case 't', 'f', 'n':
+		return colCell{v: string(raw), present: true}
+	}
+	return colCell{v: string(raw), present: true, num: true}
+}
+
+// builtinCell computes a built-in column; present is false where the row
+// has no value (no exit code, no sweep, no error, no loss).
+func builtinCell(name string, r *db.OutcomeRow, opts *outcomesOptions) colCell {
+	format := opts.output
+	str := func(s string) colCell {
+		if format == formatJSON {
+			return colCell{v: string(appendJSONString(nil, s)), present: true}
+		}
+		return colCell{v: s, present: true}
+	}
+	num := func(n int64) colCell { return colCell{v: strconv.FormatInt(n, 10), present: true, num: true} }
+	switch name {
+	case "job":
+		return num(r.JobID)
+	case "order":
+		return num(r.OrderID)
+	case "attempt":
+		return num(int64(r.Attempt))
+	case "project":
+		return str(r.Project)
+	case "sweep":
+		if r.SweepID == 0 {
+			return colCell{}
+		}
+		return str(opts.sweepNames[r.SweepID])
+	case "status":
+		if r.Succeeded {
+			return str(db.OutcomeSucceeded)
+		}
+		return str(db.OutcomeFailed)
+	case "exit":
+		if r.ExitCode == nil {
+			return colCell{}
+		}
+		return num(int64(*r.ExitCode))
+	case "loss", "metric":
+		f := r.Loss
+		if name == "metric" {
+			f = r.Metric
+		}
+		if f == nil {
+			return colCell{}
+		}
+		if format == formatJSON {
+			b, _ := appendJSONNumber(nil, f) // non-finite values are strings: no error
+			return colCell{v: string(b), present: true, num: true}
+		}
+		return colCell{v: formatNumber(f, format), present: true, num: true}
+	case "duration":
+		switch format {
+		case formatJSON:
+			b, _ := appendJSONFloat(nil, math.Round(r.DurationSeconds*1000)/1000)
+			return colCell{v: string(b), present: true, num: true}
+		case formatCSV:
+			return colCell{v: strconv.FormatFloat(r.DurationSeconds, 'f', 3, 64), present: true, num: true}
+		}
+		return colCell{v: formatDuration(r.DurationSeconds), present: true, num: true}
+	case "finished":
+		return str(r.CreatedAt.UTC().Format(time.RFC3339))
+	case "error":
+		if r.Error == "" {
+			return colCell{}
+		}
+		if format == formatJSON {
+			return str(r.Error)
+		}
+		return str(oneLineClip(r.Error, format))
+	}
+	return colCell{}
+}
+
+// writeOutcomeColumns writes the --columns form of the rows. It holds the
+// cells until the last row, since a bare name found in no row is an error
+// and the table needs every width.
+func writeOutcomeColumns(opts *outcomesOptions, cols []*outcomeColumn, batches <-chan []*db.OutcomeRow) error {
+	var cells []colCell
+	rows := 0
+	for batch := range batches {
+		for _, r := range batch {
+			fillNonFinite(r)
+			src := rowSources{spec: r.Spec, out: r.JSON}
+			for _, c := range cols {
+				cells = append(cells, c.cell(r, &src, opts))
+			}
+			rows++
+		}
+	}
+	if rows > 0 {
+		for _, c := range cols {
+			if c.source == sourceEither && !c.found {
+				return unknownColumnError(c.name)
+			}
+		}
+		for _, c := range cols {
+			if c.builtin == "" && c.source != sourceEither && !c.found {
+				fmt.Fprintf(opts.app.io.ErrOut, "No row shown has %s.\n", c.name)
+			}
+		}
+	}
+	w := len(cols)
+	switch opts.output {
+	case formatJSON:
+		return writeColumnsJSON(opts.app.io.Out, cols, cells)
+	case formatTable:
+		if rows == 0 {
+			fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
+			return nil
+		}
+	}
+	t := table{numeric: map[int]bool{}, rows: make([][]string, rows)}
+	for i, c := range cols {
+		h := c.name
+		if c.builtin != "" {
+			h = strings.ToUpper(h)
+		}
+		t.headers = append(t.headers, h)
+		t.keys = append(t.keys, c.name)
+		numeric := c.builtin == "" || numericBuiltins[c.builtin]
+		if c.builtin == "" {
+			// A path's column is numeric when every value it has is.
+			for r := range rows {
+				if cl := cells[r*w+i]; cl.present && !cl.num {
+					numeric = false
+					break
+				}
+			}
+		}
+		t.numeric[i] = numeric
+	}
+	texts := make([]string, len(cells))
+	for i, cl := range cells {
+		texts[i] = cl.v
+	}
+	for r := range rows {
+		t.rows[r] = texts[r*w : (r+1)*w : (r+1)*w]
+	}
+	return render(opts.app.io.Out, opts.output, t, nil)
+}
+
+// writeColumnsJSON writes one object per row, keyed by the column names
+// in their order, null where a row has no value.
+func writeColumnsJSON(w io.Writer, cols []*outcomeColumn, cells []colCell) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var (
+		buf []byte
+		enc outcomeEncoder
+		err error
+	)
+	keys := make([][]byte, len(cols))
+	for i, c := range cols {
+		keys[i] = appendJSONString(nil, c.name)
+	}
+	n := len(cells) / max(len(cols), 1)
+	for r := range n {
+		buf = buf[:0]
+		if r == 0 {
+			buf = append(buf, "[\n  {"...)
+		} else {
+			buf = append(buf, ",\n  {"...)
+		}
+		for i := range cols {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, "\n    "...)
+			buf = append(buf, keys[i]...)
+			buf = append(buf, ": "...)
+			cl := cells[r*len(cols)+i]
+			if !cl.present {
+				buf = append(buf, "null"...)
+				continue
+			}
+			if buf, err = enc.appendRaw(buf, []byte(cl.v)); err != nil {
+				return fmt.Errorf("render json: %w", err)
+			}
+		}
+		buf = append(buf, "\n  }"...)
+		if _, err := bw.Write(buf); err != nil {
+			return fmt.Errorf("render json: %w", err)
+		}
+	}
+	end := "\n]\n"
+	if n == 0 {
+		end = "[]\n"
+	}
+	if _, err := bw.WriteString(end); err != nil {
+		return fmt.Errorf("render json: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("render json: %w", err)
+	}
+	return nil
+}
+
+// unknownColumnError is the error for a bare --columns name that is not
+// built-in and that no row shown has in its job or its outcome.
+func unknownColumnError(name string) error {
+	list := strings.Join(builtinColumnNames, ", ")
+	e := &userError{
+		msg:  fmt.Sprintf("unknown column %q: not a built-in column, and no job or outcome shown has that field", name),
+		hint: "a built-in column (" + list + "), or a field of the job (job.PATH) or of the outcome (outcome.PATH); see a job's fields with: mljob show JOB",
+	}
+	if near := nearest(name, builtinColumnNames); near != "" {
+		e.hint = fmt.Sprintf("--columns %s (built-in columns: %s)", near, list)
+	}
+	return e
+}
+
+// noOutcomesMessage is what an empty table says on stderr.
+func noOutcomesMessage(opts *outcomesOptions) string {
+	if opts.sweep != "" || len(opts.states) > 0 {
+		return "No outcomes match."
+	}
+	return "No outcomes yet. Run queued jobs with: mljob dispatch"
 }

@@ -45,6 +45,14 @@ func tinyRows() []*db.OutcomeRow {
 				JSON: []byte(`not json`), CreatedAt: at.Add(time.Hour)},
 			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":1e-3,"layers":[],"opt":{"name":"sgd, \"fast\""}}`),
 		},
+		{
+			// As the database gives a NaN loss (NULL: SQLite has no NaN) and
+			// an infinite metric the script wrote as Python does.
+			Outcome: db.Outcome{ID: 4, OrderID: 4, JobID: 4, Attempt: 1, Host: "h", Succeeded: true,
+				Status: ptrTo(200), DurationSeconds: 1,
+				JSON: []byte(`{"status": 200, "loss": "NaN", "metric": "Infinity"}`), CreatedAt: at.Add(2 * time.Hour)},
+			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.5}`),
+		},
 	}
 }
 
