@@ -173,7 +173,7 @@ func (v *View) overall() string {
 	if d, ok := s.ETA(now); ok {
 		eta = "ETA " + d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("%d/%d  done %d  failed %d  running %d  queued %d  %.1f/min  %s",
+	return fmt.Sprintf("%d/%d  succeeded %d  failed %d  running %d  queued %d  %.1f/min  %s",
 		s.Done(), s.Total(), s.Succeeded, s.Failed, s.Running, s.Queued, s.Rate(now), eta)
 }
 
