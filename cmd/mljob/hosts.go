@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hostcheck"
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+func newHostsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hosts",
+		Short: "Check your hosts before a dispatch, and see what the dispatcher saw of them",
+		Args:  cobra.NoArgs,
+		Example: `  mljob hosts check --hosts hosts.yaml
+  mljob hosts list`,
+	}
+	cmd.AddCommand(newHostsCheckCmd(a), newHostsListCmd(a))
+	return cmd
+}
+
+// hostsCheckOptions are the flags of mljob hosts check.
+type hostsCheckOptions struct {
+	app        *app
+	hostsFile  string
+	python     string
+	scriptsDir string
+	timeout    time.Duration
+	output     string
+}
+
+func newHostsCheckCmd(a *app) *cobra.Command {
+	opts := &hostsCheckOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check that each host can run your scripts, and say how to fix what cannot",
+		Long: `Check connects to every host of the hosts file at once, as dispatch would, and
+reports: reachable, the auth method that got in (agent or identity file), the
+host key status, the host's Python and version, whether the modules the
+scripts in the scripts dir import resolve there (torch, sklearn, ...), GPUs
+(nvidia-smi), load and free disk under the workdir. Each problem is printed
+below the table with its fix. Without --hosts it checks this machine.
+
+VERDICT is ok, warn (runs will start, but look at the problem) or FAIL
+(runs will not work there).
+
+Exit codes: 0 every host ok or warn, 1 a host FAILed (or another error),
+2 usage error, 130 interrupted.`,
+		Example: `  mljob hosts check --hosts hosts.yaml
+  mljob hosts check --hosts hosts.yaml -o json
+  mljob hosts check --python /usr/bin/python3`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.timeout <= 0 {
+				return usagef(cmd, "--timeout must be positive")
+			}
+			var err error
+			opts.scriptsDir, _, err = resolveScriptsDir(cmd, a, opts.scriptsDir, "")
+			if err != nil {
+				return err
+			}
+			return runHostsCheck(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.hostsFile, "hosts", "", "hosts file (YAML); default: this machine only")
+	f.StringVar(&opts.python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
+	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts whose imports are checked (default: ./python-scripts, else the bundled scripts)")
+	f.DurationVar(&opts.timeout, "timeout", hostcheck.DefaultTimeout, "give up on a host after this long")
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
+	imports, err := hostcheck.ScriptImports(opts.scriptsDir)
+	if err != nil {
+		return &userError{msg: err.Error(), hint: "check --scripts (or MLJOB_SCRIPTS)"}
+	}
+	var hs []hosts.Host
+	if opts.hostsFile != "" {
+		f, err := hosts.DefaultResolver().Load(ctx, opts.hostsFile)
+		if err != nil {
+			return &userError{msg: err.Error(), hint: "fix the hosts file; see README.md for its format"}
+		}
+		hs = f.Hosts
+	} else {
+		data, err := opts.app.dataDir()
+		if err != nil {
+			return err
+		}
+		// The same host dispatch uses without --hosts.
+		hs = []hosts.Host{hosts.LocalHost(1, opts.python, filepath.Join(data, "local"))}
+	}
+	reports := hostcheck.Check(ctx, hs, hostcheck.Options{Imports: imports, Timeout: opts.timeout, HostsFile: opts.hostsFile})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := renderHostsCheck(opts.app.io.Out, opts.output, reports); err != nil {
+		return fmt.Errorf("hosts check: %w", err)
+	}
+	failed := 0
+	for _, r := range reports {
+		if r.Verdict == hostcheck.Fail {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return &userError{msg: fmt.Sprintf("%d of %d host(s) failed the check", failed, len(reports)),
+			hint: "apply the fixes listed, then run mljob hosts check again"}
+	}
+	return nil
+}
+
+// renderHostsCheck writes the table and the problem lines below it, or
+// the reports as JSON or CSV.
+func renderHostsCheck(w io.Writer, format string, reports []hostcheck.Report) error {
+	t := table{
+		headers: []string{"HOST", "VERDICT", "AUTH", "KEY", "PYTHON", "IMPORTS", "GPUS", "LOAD", "DISK"},
+		keys:    []string{"host", "verdict", "auth", "hostKey", "python", "imports", "gpus", "load", "disk"},
+	}
+	for _, r := range reports {
+		t.rows = append(t.rows, []string{r.Host, string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
+			importsCell(r), gpusCell(r), loadCell(r), diskCell(r)})
+	}
+	if format == formatJSON {
+		return renderJSON(w, reports)
+	}
+	if err := render(w, format, t, nil); err != nil {
+		return err
+	}
+	if format != formatTable {
+		return nil
+	}
+	var lines strings.Builder
+	for _, r := range reports {
+		for _, p := range r.Problems {
+			fmt.Fprintf(&lines, "%s: %s — %s\n", r.Host, p.Problem, p.Fix)
+		}
+	}
+	if lines.Len() > 0 {
+		_, err := io.WriteString(w, "\n"+lines.String())
+		return err
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func authCell(r hostcheck.Report) string {
+	if r.Auth == sshworker.AuthIdentityFile {
+		return "key"
+	}
+	return dash(r.Auth)
+}
+
+func pythonCell(r hostcheck.Report) string {
+	if r.PythonVersion == "" {
+		return "-"
+	}
+	return r.PythonVersion + " " + r.PythonPath
+}
+
+func importsCell(r hostcheck.Report) string {
+	if r.PythonVersion == "" {
+		return "-"
+	}
+	var missing []string
+	for m, ok := range r.Imports {
+		if !ok {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return "missing " + strings.Join(missing, ",")
+	}
+	return fmt.Sprintf("ok (%d)", len(r.Imports))
+}
+
+func gpusCell(r hostcheck.Report) string {
+	switch {
+	case r.PythonVersion == "":
+		return "-"
+	case len(r.GPUs) == 0:
+		return "none"
+	}
+	names := map[string]int{}
+	var order []string
+	for _, g := range r.GPUs {
+		if names[g.Name] == 0 {
+			order = append(order, g.Name)
+		}
+		names[g.Name]++
+	}
+	parts := make([]string, len(order))
+	for i, n := range order {
+		parts[i] = strconv.Itoa(names[n]) + "x " + n
+	}
+	return strings.Join(parts, ", ")
+}
+
+func loadCell(r hostcheck.Report) string {
+	if r.Load == nil {
+		return "-"
+	}
+	s := strconv.FormatFloat(*r.Load, 'f', 2, 64)
+	if r.CPUs > 0 {
+		s += "/" + strconv.Itoa(r.CPUs)
+	}
+	return s
+}
+
+func diskCell(r hostcheck.Report) string {
+	if r.Free == nil {
+		return "-"
+	}
+	s := hostcheck.Bytes(*r.Free) + " free"
+	if !r.Exists {
+		s += " (workdir missing, will be created)"
+	}
+	return s
+}
+
+// hostsListOptions are the flags of mljob hosts list.
+type hostsListOptions struct {
+	app    *app
+	output string
+}
+
+func newHostsListCmd(a *app) *cobra.Command {
+	opts := &hostsListOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "Show what the dispatcher last saw of each host, and its runs",
+		Long: `List shows, for each host a dispatcher has used, its status (up, down,
+refused) and since when, when it last answered, its load then, its runs
+(attempts given to it), how many succeeded, failed or are active, the mean
+run time of the finished ones and its last error. It reads the queue only;
+run mljob hosts check to look at the hosts now.
+
+Exit codes: 0 ok, 1 error, 2 usage error.`,
+		Example: `  mljob hosts list
+  mljob hosts list -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runHostsList(cmd.Context(), opts)
+		},
+	}
+	addOutputFlag(cmd, &opts.output)
+	return cmd
+}
+
+// hostRow is one host of mljob hosts list -o json.
+type hostRow struct {
+	Host           string     `json:"host"`
+	Status         string     `json:"status"`
+	Since          *time.Time `json:"since"`
+	SeenAt         *time.Time `json:"seenAt"`
+	Load           *float64   `json:"load"`
+	Runs           int        `json:"runs"`
+	Done           int        `json:"done"`
+	Failed         int        `json:"failed"`
+	Active         int        `json:"active"`
+	MeanRunSeconds *float64   `json:"meanRunSeconds"`
+	LastError      string     `json:"lastError"`
+}
+
+func runHostsList(ctx context.Context, opts *hostsListOptions) error {
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	recs, err := store.Hosts(ctx)
+	if err != nil {
+		return fmt.Errorf("hosts list: %w", err)
+	}
+	runs, err := store.HostRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("hosts list: %w", err)
+	}
+	rows := hostRows(recs, runs)
+	if len(rows) == 0 && opts.output == formatTable {
+		fmt.Fprintln(opts.app.io.ErrOut, "No hosts yet: mljob dispatch records the hosts it uses.")
+		return nil
+	}
+	t := table{
+		headers: []string{"HOST", "STATUS", "SINCE", "LAST SEEN", "LOAD", "RUNS", "DONE", "FAILED", "ACTIVE", "MEAN RUN", "LAST ERROR"},
+		keys:    []string{"host", "status", "since", "seenAt", "load", "runs", "done", "failed", "active", "meanRunSeconds", "lastError"},
+		numeric: map[int]bool{4: true, 5: true, 6: true, 7: true, 8: true, 9: true},
+	}
+	for _, r := range rows {
+		mean := "-"
+		if r.MeanRunSeconds != nil {
+			mean = (time.Duration(*r.MeanRunSeconds * float64(time.Second))).Round(100 * time.Millisecond).String()
+			if opts.output == formatCSV {
+				mean = strconv.FormatFloat(*r.MeanRunSeconds, 'f', -1, 64)
+			}
+		}
+		load := "-"
+		if r.Load != nil {
+			load = strconv.FormatFloat(*r.Load, 'f', 2, 64)
+		}
+		t.rows = append(t.rows, []string{r.Host, dash(r.Status), timeCell(r.Since, opts.output), timeCell(r.SeenAt, opts.output), load,
+			strconv.Itoa(r.Runs), strconv.Itoa(r.Done), strconv.Itoa(r.Failed), strconv.Itoa(r.Active), mean, dash(r.LastError)})
+	}
+	return render(opts.app.io.Out, opts.output, t, rows)
+}
+
+// hostRows joins the recorded hosts with their attempt counts; a host with
+// attempts but no record (an older queue) still gets a row.
+func hostRows(recs []db.HostRecord, runs []db.HostRuns) []hostRow {
+	byHost := map[string]*hostRow{}
+	rows := []hostRow{}
+	for _, h := range recs {
+		r := hostRow{Host: h.Name, Status: h.Status, Since: timePtr(h.Since), SeenAt: timePtr(h.SeenAt), Load: h.Load, LastError: h.LastError}
+		rows = append(rows, r)
+	}
+	for i := range rows {
+		byHost[rows[i].Host] = &rows[i]
+	}
+	var extra []hostRow
+	for _, n := range runs {
+		r := byHost[n.Host]
+		if r == nil {
+			extra = append(extra, hostRow{Host: n.Host})
+			r = &extra[len(extra)-1]
+		}
+		r.Runs, r.Done, r.Failed, r.Active = n.Runs, n.Succeeded, n.Failed, n.Active
+		if n.Timed > 0 {
+			s := n.MeanRun.Seconds()
+			r.MeanRunSeconds = &s
+		}
+	}
+	rows = append(rows, extra...)
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Host < rows[j].Host })
+	return rows
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// timeCell shows a time in local time for people, RFC 3339 UTC in CSV.
+func timeCell(t *time.Time, format string) string {
+	if t == nil {
+		return "-"
+	}
+	if format == formatCSV {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
