@@ -36,7 +36,7 @@ func startTmux(tb testing.TB, w, h int, argv []string) *tmuxScreen {
 	}
 	dir := tb.TempDir()
 	conf := filepath.Join(dir, "tmux.conf")
-	if err := os.WriteFile(conf, []byte("set -g remain-on-exit on\nset -g history-limit 5000\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("set -g remain-on-exit on\nset -g history-limit 5000\n# An erase from the top row is a redraw here, not a screen to keep.\nset -g scroll-on-clear off\n"), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	s := &tmuxScreen{tb: tb, sock: filepath.Join(dir, "s")}

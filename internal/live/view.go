@@ -83,7 +83,9 @@ func NewView(w io.Writer, opts ViewOptions) *View {
 		mpb.BarWidth(barWidth),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return "dispatch " })),
 		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string {
-			return clip(" "+v.overall(), s.AvailableWidth)
+			// mpb draws the bar at its width whatever is left: leave room for
+			// it, or the line wraps and the redraw no longer erases it.
+			return clip(" "+v.overall(), s.AvailableWidth-barWidth-2)
 		})),
 	))
 	for i := range opts.Hosts {
