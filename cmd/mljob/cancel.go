@@ -59,7 +59,8 @@ dispatcher that reaches the host kills the run. Finished orders are left alone.
 It prints each order it cancelled with its previous state and the action:
 "cancelled", "killed" or "kill pending".
 
-Exit codes: 0 ok, 1 error (e.g. nothing to cancel), 2 usage error.`,
+Exit codes: 0 ok, 1 error (e.g. nothing to cancel, unknown project), 2 usage
+error.`,
 		Example: `  mljob cancel 12 13
   mljob cancel --order 40
   mljob cancel --project wine_data -o json`,
@@ -123,6 +124,9 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 		return err
 	}
 	defer store.Close()
+	if err := checkProject(ctx, store, opts.project); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
 	orders, err := store.CancelOrders(ctx, selection(opts.ids, opts.byOrder, opts.project))
 	if err != nil {
 		return fmt.Errorf("cancel: %w", err)

@@ -22,6 +22,7 @@ const defaultReportFile = "report.html"
 type reportOptions struct {
 	app     *app
 	project string
+	sweep   string // --sweep: an id or a name, "" for every run
 	sort    string
 	top     int
 	outFile string // "-" writes to Out
@@ -31,22 +32,24 @@ type reportOptions struct {
 func newReportCmd(a *app) *cobra.Command {
 	opts := &reportOptions{app: a, now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "report --project P",
+		Use:   "report --project P [--sweep S]",
 		Short: "Write one HTML page comparing a project's runs",
 		Long: `Report writes one self-contained HTML file about a project's outcomes: the
 top configurations (sorted by --sort), the metric against each job field that
 varies between runs, a parallel-coordinates chart of those fields against the
 metric, run time per host, and the failures with the command that prints
-their logs. The charting library and the data are inside the file: it opens
+their logs. --sweep limits the page to one sweep of the project (by id or
+name). The charting library and the data are inside the file: it opens
 in any browser with no network.
 
 A NaN or infinite loss or metric is shown as text in the tables and left off
 the charts.
 
-Exit codes: 0 ok, 1 error (e.g. the project has no outcomes yet), 2 usage
-error, 130 interrupted.`,
+Exit codes: 0 ok, 1 error (e.g. unknown project or sweep, or no outcomes
+yet), 2 usage error, 130 interrupted.`,
 		Example: `  mljob report --project wine_data
   mljob report --project wine_data --sort -metric --top 20 -o wine.html
+  mljob report --project wine_data --sweep lr-grid -o lr-grid.html
   mljob report --project wine_data -o - > report.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,6 +69,7 @@ error, 130 interrupted.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.project, "project", "", "the project to report on (required)")
+	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep of the project (`ID|NAME`)")
 	cmd.Flags().StringVar(&opts.sort, "sort", report.DefaultSort, "sort the top table by loss|metric, ascending; -loss|-metric descending")
 	_ = cmd.RegisterFlagCompletionFunc("sort", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return report.SortKeys, cobra.ShellCompDirectiveNoFileComp
@@ -81,14 +85,28 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		return err
 	}
 	defer store.Close()
-	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.project})
+	if err := checkProject(ctx, store, opts.project); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var sw db.Sweep
+	if opts.sweep != "" {
+		if sw, err = resolveSweep(ctx, store, opts.sweep, opts.project); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.project, SweepID: sw.ID})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	if len(rows) == 0 {
-		return noOutcomesError(ctx, store, opts.project)
+		what := fmt.Sprintf("project %q", opts.project)
+		if opts.sweep != "" {
+			what = fmt.Sprintf("sweep %q of project %q", sw.Name, opts.project)
+		}
+		return &userError{msg: what + " has no outcomes yet", hint: "run its queued jobs with: mljob dispatch"}
 	}
-	r, err := report.Build(rows, report.Options{Project: opts.project, Sort: opts.sort, Top: opts.top, Now: opts.now()})
+	r, err := report.Build(rows, report.Options{Project: opts.project, SweepID: sw.ID, SweepName: sw.Name,
+		Sort: opts.sort, Top: opts.top, Now: opts.now()})
 	if err != nil {
 		return err
 	}
@@ -98,29 +116,13 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if err := writeFileAtomic(opts.outFile, r.Write); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	of := opts.project
+	if sw.Name != "" {
+		of += " sweep " + sw.Name
+	}
 	fmt.Fprintf(opts.app.io.ErrOut, "Wrote %s: %d run(s) of %s, %d succeeded, %d failed.\n",
-		opts.outFile, r.Runs, opts.project, r.Succeeded, r.Failed)
+		opts.outFile, r.Runs, of, r.Succeeded, r.Failed)
 	return nil
-}
-
-// noOutcomesError tells a project that does not exist from one whose jobs
-// have not finished yet.
-func noOutcomesError(ctx context.Context, store *db.DB, project string) error {
-	counts, err := store.StateCounts(ctx)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	var known []string
-	for _, c := range counts {
-		if c.Project == project {
-			return &userError{
-				msg:  fmt.Sprintf("project %q has no outcomes yet", project),
-				hint: "run its queued jobs with: mljob dispatch",
-			}
-		}
-		known = append(known, c.Project)
-	}
-	return unknownProjectError(project, known)
 }
 
 // writeFileAtomic writes path through write into a temporary file beside it

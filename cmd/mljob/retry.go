@@ -33,7 +33,8 @@ are kept (see mljob show JOB).
 A cancelled order whose run is still being stopped is skipped until its
 outcome is recorded.
 
-Exit codes: 0 ok, 1 error (e.g. nothing to retry), 2 usage error.`,
+Exit codes: 0 ok, 1 error (e.g. nothing to retry, unknown project), 2 usage
+error.`,
 		Example: `  mljob retry 12
   mljob retry --failed
   mljob retry --failed --project wine_data -o json`,
@@ -72,6 +73,9 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 		return err
 	}
 	defer store.Close()
+	if err := checkProject(ctx, store, opts.project); err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
 	var orders []db.Order
 	if len(opts.ids) == 0 && opts.project == "" {
 		// --failed alone: every project's failed orders. A Selection

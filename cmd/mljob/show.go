@@ -26,8 +26,10 @@ func newShowCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show JOB",
 		Short: "Show a job: its spec, every attempt and its outcomes",
-		Long: `Show prints a job's spec as submitted, every attempt of its orders (host,
-times, exit code, error) and the outcomes its script reported.
+		Long: `Show prints a job's spec as submitted, its sweep (id and name) when it was
+submitted in one, every attempt of its orders (host, times, exit code, error)
+and the outcomes its script reported. In JSON, "sweep" is {"id", "name"} or
+null.
 
 Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 		Example: `  mljob show 12
@@ -59,6 +61,12 @@ type showAttempt struct {
 	AssignedAt *string `json:"assignedAt"`
 	StartedAt  *string `json:"startedAt"`
 	FinishedAt *string `json:"finishedAt"`
+}
+
+// showSweep is the sweep a job was submitted in, as show prints it.
+type showSweep struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
 }
 
 func runShow(ctx context.Context, opts *showOptions) error {
@@ -109,11 +117,21 @@ func runShow(ctx context.Context, opts *showOptions) error {
 	if attempts == nil {
 		attempts = []showAttempt{}
 	}
+	// The job's sweep, by id and name; nil (null in JSON) outside a sweep.
+	var sw *showSweep
+	if job.SweepID != 0 {
+		got, err := store.Sweep(ctx, strconv.FormatInt(job.SweepID, 10))
+		if err != nil {
+			return fmt.Errorf("show: %w", err)
+		}
+		sw = &showSweep{ID: got.ID, Name: got.Name}
+	}
 	if opts.output == formatJSON {
 		return renderJSON(opts.app.io.Out, map[string]any{
 			"jobId": job.ID, "projectName": job.Project, "scriptName": job.Script, "dataFileName": job.DataFile,
 			"priority": job.Priority, "createdAt": job.CreatedAt.UTC().Format(time.RFC3339),
 			"spec": json.RawMessage(job.Spec), "orders": orderStates, "attempts": attempts, "outcomes": outs,
+			"sweep": sw,
 		})
 	}
 	t := table{
@@ -136,6 +154,9 @@ func runShow(ctx context.Context, opts *showOptions) error {
 	fmt.Fprintf(w, "Job %d  project %s  script %s", job.ID, job.Project, job.Script)
 	if job.DataFile != "" {
 		fmt.Fprintf(w, "  data %s", job.DataFile)
+	}
+	if sw != nil {
+		fmt.Fprintf(w, "  sweep %d (%s)", sw.ID, sw.Name)
 	}
 	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", job.Priority, job.CreatedAt.UTC().Format(time.RFC3339))
 	if err := writeIndented(w, job.Spec); err != nil {

@@ -37,10 +37,10 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 // thinks of it.
 const scriptClose = "</script"
 
-// Generate reads the outcomes of opts.Project from store and writes their
-// report to w.
+// Generate reads the outcomes of opts.Project (of sweep opts.SweepID, when
+// set) from store and writes their report to w.
 func Generate(ctx context.Context, store *db.DB, w io.Writer, opts Options) error {
-	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.Project})
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.Project, SweepID: opts.SweepID})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -40,6 +40,10 @@ var ErrUnknownSort = errors.New("unknown sort key")
 // Options say what Build puts on the page.
 type Options struct {
 	Project string
+	// SweepID, when not 0, limits Generate to that sweep's runs; SweepName
+	// is then its name, for the page's title.
+	SweepID   int64
+	SweepName string
 	// Sort orders the top table: one of SortKeys, "" for DefaultSort.
 	Sort string
 	// Top is the number of rows of the top table; 0 means DefaultTop.
@@ -50,7 +54,10 @@ type Options struct {
 
 // Report is everything the page shows, computed from a project's outcomes.
 type Report struct {
-	Project   string
+	Project string
+	// Sweep is the name of the sweep the page is about; "" for every run of
+	// the project.
+	Sweep     string
 	Generated time.Time
 	Sort      string // one of SortKeys
 	Runs      int    // outcomes, one per attempt
@@ -181,7 +188,7 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r := &Report{Project: opts.Project, Generated: now.UTC(), Sort: sortKey, Runs: len(rows)}
+	r := &Report{Project: opts.Project, Sweep: opts.SweepName, Generated: now.UTC(), Sort: sortKey, Runs: len(rows)}
 
 	runs := make([]run, len(rows))
 	jobs := map[int64]bool{}
