@@ -75,7 +75,7 @@ func NewView(w io.Writer, opts ViewOptions) *View {
 		done:  make(chan struct{}),
 	}
 	v.snap = v.tally.Snapshot()
-	v.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(opts.Refresh), mpb.ContainerOptional(mpb.ForceTTY(), opts.ForceTTY))
+	v.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(opts.Refresh), mpb.ContainerOptional(mpb.ForceTTY(), opts.ForceTTY), mpb.ContainerOptional(mpb.WithAutoRefresh(), opts.ForceTTY))
 	// Created with total 0, the bar never completes on its own: the
 	// total grows as orders are submitted, and Stop ends it.
 	v.bars = append(v.bars, v.p.New(0,

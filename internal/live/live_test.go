@@ -1,0 +1,139 @@
+package live_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/live"
+)
+
+var t0 = time.Date(2026, 11, 25, 21, 3, 4, 0, time.UTC)
+
+func ev(k dispatch.EventKind, order int64) dispatch.Event {
+	return dispatch.Event{Time: t0, Kind: k, Host: "h1", Slot: "0", Order: order, Job: order + 100, Attempt: 1}
+}
+
+func TestLines(t *testing.T) {
+	busy := dispatch.Event{Time: t0, Kind: dispatch.HostBusy, Host: "h1", Load: 3, MaxLoad: 2}
+	calm := dispatch.Event{Time: t0, Kind: dispatch.HostProbed, Host: "h1", Load: 1, MaxLoad: 2}
+	failed := ev(dispatch.OrderFailed, 12)
+	failed.Reason = "exit status 1: boom"
+	done := ev(dispatch.OrderSucceeded, 12)
+	done.Duration = 1500 * time.Millisecond
+	tests := []struct {
+		name   string
+		events []dispatch.Event
+		want   string
+	}{
+		{"started", []dispatch.Event{ev(dispatch.OrderStarted, 12)}, "2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 112, attempt 1)\n"},
+		{"succeeded", []dispatch.Event{done}, "2026-11-25T21:03:04Z order 12 succeeded on h1 in 1.5s (job 112, attempt 1)\n"},
+		{"failed", []dispatch.Event{failed}, "2026-11-25T21:03:04Z order 12 failed on h1 (job 112, attempt 1): exit status 1: boom\n"},
+		{"probe says nothing", []dispatch.Event{calm}, ""},
+		{"busy once, then bored", []dispatch.Event{busy, busy, calm},
+			"2026-11-25T21:03:04Z host h1 busy (load 3.00 >= max_load 2.00)\n" +
+				"2026-11-25T21:03:04Z host h1 bored again (load 1.00 < max_load 2.00)\n"},
+		{"down", []dispatch.Event{{Time: t0, Kind: dispatch.HostDown, Host: "h1", Reason: "dial: refused"}}, "2026-11-25T21:03:04Z host h1 down: dial: refused\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			l := live.NewLines(&b)
+			for _, e := range tt.events {
+				l.Observe(e)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestTally(t *testing.T) {
+	failed := ev(dispatch.OrderFailed, 2)
+	failed.Reason = "exit status 3"
+	cancelled := ev(dispatch.OrderFailed, 3)
+	cancelled.Reason = "cancelled"
+	tests := []struct {
+		name                                  string
+		events                                []dispatch.Event
+		succeeded, failed, cancelled, running int
+		failures                              int
+	}{
+		{"claimed is running", []dispatch.Event{ev(dispatch.OrderClaimed, 1)}, 0, 0, 0, 1, 0},
+		{"finished", []dispatch.Event{ev(dispatch.OrderClaimed, 1), ev(dispatch.OrderSucceeded, 1)}, 1, 0, 0, 0, 0},
+		{"failure kept", []dispatch.Event{ev(dispatch.OrderClaimed, 2), failed}, 0, 1, 0, 0, 1},
+		{"requeued after failing is no failure", []dispatch.Event{ev(dispatch.OrderClaimed, 2), failed, ev(dispatch.OrderRequeued, 2)}, 0, 0, 0, 0, 0},
+		{"cancelled counted", []dispatch.Event{ev(dispatch.OrderClaimed, 3), cancelled}, 0, 1, 1, 0, 1},
+		{"detached is not running", []dispatch.Event{ev(dispatch.OrderClaimed, 1), ev(dispatch.OrderDetached, 1)}, 0, 0, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := live.NewTally(t0, []string{"h1"})
+			for _, e := range tt.events {
+				ta.Observe(e)
+			}
+			s := ta.Snapshot()
+			if s.Succeeded != tt.succeeded || s.Failed != tt.failed || s.Cancelled != tt.cancelled || s.Running != tt.running || len(s.Failures) != tt.failures {
+				t.Errorf("got succeeded %d failed %d cancelled %d running %d failures %d, want %d %d %d %d %d",
+					s.Succeeded, s.Failed, s.Cancelled, s.Running, len(s.Failures), tt.succeeded, tt.failed, tt.cancelled, tt.running, tt.failures)
+			}
+			if s.Hosts[0].Running != tt.running {
+				t.Errorf("host running %d, want %d", s.Hosts[0].Running, tt.running)
+			}
+		})
+	}
+}
+
+func TestWriteSummary(t *testing.T) {
+	tests := []struct {
+		name string
+		sum  live.Summary
+		want string
+	}{
+		{"clean", live.Summary{Wall: time.Minute, Succeeded: 3},
+			"Dispatched in 1m0s: 3 succeeded, 0 failed.\nRate 3.0 runs/min; 0 cancelled, 0 left running.\n"},
+		{"failures", live.Summary{Wall: 30 * time.Second, Succeeded: 1, Failed: 1, Requeued: 2, Failures: []live.Failure{
+			{Order: 4, Job: 9, Attempt: 2, Host: "h1", Reason: "exit status 1: " + strings.Repeat("x", 200)},
+		}}, "Dispatched in 30s: 1 succeeded, 1 failed, 2 requeued.\n" +
+			"Rate 4.0 runs/min; 0 cancelled, 0 left running.\n" +
+			"Failures:\n" +
+			"  order 4 (job 9) on h1, attempt 2: exit status 1: " + strings.Repeat("x", 84) + "…\n" +
+			"    mljob logs 4 --attempt 2 --stderr\n" +
+			"See the failures with: mljob outcomes --output json\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := live.WriteSummary(&b, tt.sum); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestViewStop: the view's last frame and the lines written through it
+// reach the output by the time Stop returns.
+func TestViewStop(t *testing.T) {
+	var b syncBuffer
+	v := live.NewView(&b, live.ViewOptions{Hosts: []string{"gpu1"}, Start: t0, ForceTTY: true, Refresh: 10 * time.Millisecond})
+	v.SetQueued(1)
+	v.Observe(ev(dispatch.OrderClaimed, 1))
+	if _, err := v.Write([]byte("a log line\n")); err != nil {
+		t.Fatal(err)
+	}
+	v.Observe(dispatch.Event{Time: t0, Kind: dispatch.HostUp, Host: "gpu1", Load: 0.5})
+	v.Stop()
+	v.Stop() // idempotent
+	out := b.String()
+	for _, want := range []string{"a log line", "dispatch ", "succeeded 0", "running 1", "gpu1", "up"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%q", want, out)
+		}
+	}
+}
