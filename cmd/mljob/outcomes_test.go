@@ -348,3 +348,154 @@ func TestRunOutcomesPipeline(t *testing.T) {
 		})
 	}
 }
+
+// tinyColumns are the --columns of the tiny-columns goldens: built-ins, a
+// bare job field, a nested path with an index, outcome fields (one holding
+// "Infinity"), and a field no row has.
+var tinyColumns = []string{"job", "status", "lr", "job.layers.1", "opt.name", "loss", "metric", "outcome.metric",
+	"outcome.hist.2", "exit", "duration", "error", "job.nope"}
+
+// TestOutcomeColumnsGolden pins the --columns forms of tinyRows (run with
+// -update to rewrite testdata/outcomes/, then review the diff).
+func TestOutcomeColumnsGolden(t *testing.T) {
+	cols, err := parseOutcomeColumns(tinyColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range outputFormats {
+		t.Run(format, func(t *testing.T) {
+			for _, c := range cols {
+				c.found = false
+			}
+			var out, errOut bytes.Buffer
+			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
+			if err := writeOutcomeColumns(opts, cols, feed(tinyRows())); err != nil {
+				t.Fatal(err)
+			}
+			if want := "No row shown has job.nope.\n"; errOut.String() != want {
+				t.Errorf("stderr = %q, want %q", errOut.String(), want)
+			}
+			if format == formatJSON && !json.Valid(out.Bytes()) {
+				t.Errorf("invalid JSON:\n%s", out.String())
+			}
+			golden := filepath.Join("testdata", "outcomes", "tiny-columns."+format)
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("output differs from %s:\n--- want\n%s--- got\n%s", golden, want, out.String())
+			}
+		})
+	}
+}
+
+func TestParseOutcomeColumns(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []string
+		want    string // builtin/source:path per column
+		wantErr string
+	}{
+		{"built-ins", []string{"job", "status", "duration"}, "job status duration", ""},
+		{"prefixes", []string{"job.lr", "outcome.metric", "job.hiddenLayers.0.dropout"},
+			"job:[lr] outcome:[metric] job:[hiddenLayers 0 dropout]", ""},
+		{"bare paths", []string{"lr", "a\\.b.c"}, "either:[lr] either:[a.b c]", ""},
+		{"built-in first", []string{"metric", "outcome.status"}, "metric outcome:[status]", ""},
+		{"empty", []string{"job", ""}, "", "--columns: empty column name"},
+		{"twice", []string{"lr", "lr"}, "", "--columns: lr named twice"},
+		{"bad path", []string{"job.a..b"}, "", `--columns job.a..b: `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cols, err := parseOutcomeColumns(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q…", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cols {
+				if c.builtin != "" {
+					got = append(got, c.builtin)
+					continue
+				}
+				src := map[columnSource]string{sourceJob: "job", sourceOutcome: "outcome", sourceEither: "either"}[c.source]
+				got = append(got, fmt.Sprintf("%s:%v", src, c.path))
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("columns = %s, want %s", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestLookupJSON(t *testing.T) {
+	js := []byte(` {"a": {"b": [10, {"c": "x"}, []]}, "d": 1, "d": 2, "k\u00e9": true, "e": null, "dot.key": 3}`)
+	tests := []struct {
+		path []string
+		want string // "" = not found
+	}{
+		{[]string{"a", "b", "0"}, "10"},
+		{[]string{"a", "b", "1", "c"}, `"x"`},
+		{[]string{"a", "b", "2"}, "[]"},
+		{[]string{"a", "b", "3"}, ""},
+		{[]string{"a", "b", "-1"}, ""},
+		{[]string{"a", "b", "x"}, ""},
+		{[]string{"d"}, "2"}, // the last of duplicates, as json.Unmarshal
+		{[]string{"ké"}, "true"},
+		{[]string{"e"}, "null"},
+		{[]string{"dot.key"}, "3"},
+		{[]string{"d", "x"}, ""},
+		{[]string{"nope"}, ""},
+		{[]string{"a"}, `{"b": [10, {"c": "x"}, []]}`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.path, "."), func(t *testing.T) {
+			got, ok := lookupJSON(js, tt.path)
+			if ok != (tt.want != "") || string(got) != tt.want {
+				t.Errorf("lookupJSON = %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestFillNonFinite(t *testing.T) {
+	tests := []struct {
+		name         string
+		loss, metric *float64
+		js           string
+		want         string // loss, metric as %v
+	}{
+		{"python NaN and infinities", nil, nil, `{"loss": "NaN", "metric": "-Infinity"}`, "NaN -Inf"},
+		{"columns win", ptrTo(0.5), nil, `{"loss": "NaN", "metric": "Infinity"}`, "0.5 +Inf"},
+		{"not reported", nil, nil, `{"status": 200}`, "<nil> <nil>"},
+		{"a real string stays unreported", nil, nil, `{"loss": "high", "metric": 0.3}`, "<nil> <nil>"},
+		{"invalid JSON", nil, nil, `{"loss": "NaN"`, "<nil> <nil>"},
+		{"no JSON", nil, nil, ``, "<nil> <nil>"},
+	}
+	show := func(f *float64) string {
+		if f == nil {
+			return "<nil>"
+		}
+		return formatNumber(f, formatTable)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &db.OutcomeRow{Outcome: db.Outcome{Loss: tt.loss, Metric: tt.metric, JSON: []byte(tt.js)}}
+			fillNonFinite(r)
+			if got := show(r.Loss) + " " + show(r.Metric); got != tt.want {
+				t.Errorf("loss, metric = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
