@@ -35,6 +35,7 @@ type dispatchOptions struct {
 	timeout    time.Duration
 	lostAfter  time.Duration
 	noAgent    bool
+	coldStart  bool
 	retryFail  bool
 	plain      bool
 }
@@ -102,6 +103,7 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
 	f.BoolVar(&opts.retryFail, "retry-failed", false, "also queue again, within --retries, jobs whose script failed")
 	f.BoolVar(&opts.noAgent, "no-agent", false, "start each run through its own shell session instead of a resident agent on the host")
+	f.BoolVar(&opts.coldStart, "cold-start", false, "start every script in a new python process instead of a fork of the host agent's")
 	f.DurationVar(&opts.lostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
 	return cmd
 }
@@ -178,8 +180,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: warn, Observe: observe,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
-		ShellStart: opts.noAgent,
-		LogDir:     logsDir(data),
+		ShellStart: opts.noAgent, ColdStart: opts.coldStart,
+		LogDir: logsDir(data),
 	})
 	close(stopWatch)
 	<-watchDone

@@ -85,6 +85,10 @@ type Options struct {
 	// hosts without a usable python (3.6 or newer) get anyway, instead of
 	// through the host's resident agent (see sshworker.Host.EnableAgent).
 	ShellStart bool
+	// ColdStart starts every script in a new interpreter, as
+	// "python -u script job.json", rather than in a fork of the agent's
+	// (see sshworker.Host.EnableAgent).
+	ColdStart bool
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)
@@ -583,7 +587,7 @@ func hostname() string {
 // shell session per run, and the warning says what that costs.
 func (d *dispatcher) enableAgent(hs *hostState, h *sshworker.Host) {
 	cfg := hs.cfg
-	h.EnableAgent(cfg.Python, func(msg string) {
+	h.EnableAgent(cfg.Python, !d.opts.ColdStart, func(msg string) {
 		if cfg.Kind != hosts.KindLocal && len(cfg.SlotNames()) > sessionsPerConn {
 			msg += "; " + sessionsWarning(cfg)
 		}

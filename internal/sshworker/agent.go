@@ -85,19 +85,26 @@ type agentRequest struct {
 	Files   [][2]string `json:"files,omitempty"`
 	Env     []string    `json:"env,omitempty"`
 	Argv    []string    `json:"argv"`
+	Warm    bool        `json:"warm,omitempty"`
 	N       int         `json:"n"`
 }
 
 // EnableAgent makes Run start runs through a resident agent run by python
 // on the host, instead of one shell session per run: one session per host
-// in all, and no shell, mkdir, ln, cat or setsid per start. Runs keep the
-// same run dirs, so Attach, Kill and Output work on them as before. Where
-// the agent cannot run (no python, or one older than 3.6) Run falls back to
-// the shell path and warn, if not nil, is told why, once.
-func (h *Host) EnableAgent(python string, warn func(string)) {
+// in all, and no shell, mkdir, ln, cat, setsid or mv per start (the run's
+// wrapper is a fork of the agent). Runs keep the same run dirs, so Attach,
+// Kill and Output work on them as before. Where the agent cannot run (no
+// python, or one older than 3.6) Run falls back to the shell path and
+// warn, if not nil, is told why, once.
+//
+// With warm, a run whose command is "PYTHON -u SCRIPT ARGS..." (PYTHON
+// being the agent's) skips the interpreter's start as well: the script
+// runs in a fork of the agent, as __main__, with that command's argv,
+// sys.path, unbuffered output and exit status.
+func (h *Host) EnableAgent(python string, warm bool, warn func(string)) {
 	h.agentMu.Lock()
 	defer h.agentMu.Unlock()
-	h.agentPython, h.agentWarn = python, warn
+	h.agentPython, h.agentWarm, h.agentWarn = python, warm, warn
 }
 
 // StopAgent stops the host's agent, if one runs: its runs go on, detached,
@@ -151,7 +158,7 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 	stderr.limit = 4096
 	exited := make(chan error, 1)
 	go func() {
-		argv := []string{h.agentPython, "-c", agentSource, "mljob-agent", h.workdir, wrapScript}
+		argv := []string{h.agentPython, "-c", agentSource, "mljob-agent", h.workdir}
 		err := h.t.Exec(actx, argv, inR, outW, &stderr)
 		inR.Close()
 		outW.CloseWithError(io.EOF)
@@ -323,6 +330,7 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	for _, w := range spec.Argv {
 		req.Argv = append(req.Argv, base64.StdEncoding.EncodeToString([]byte(w)))
 	}
+	req.Warm = h.agentWarm && len(spec.Argv) >= 3 && spec.Argv[0] == h.agentPython && spec.Argv[1] == "-u"
 	ch, err := a.send(req, spec.Input.Data)
 	if err != nil {
 		return run.Result{}, err

@@ -3,26 +3,34 @@
 # starts the run detached in its own session and reports when it ends. It
 # keeps the run contract of the shell scripts in scripts.go to the letter
 # (mkdir claims the run dir, the ".go" token is taken exclusively before the
-# start, the wrapper writes exit_code), so a run started here can be attached,
-# killed or fenced by the shell scripts, by this dispatcher or another. What it
-# saves is the shell, mkdir, cat, wc, ln, setsid and session of every start.
+# start, "pid" names the run's session, and its wrapper writes exit_code
+# whatever happens to the agent), so a run started here can be attached,
+# killed or fenced by the shell scripts, by this dispatcher or another.
+#
+# What it saves is the shell session, sh, mkdir, cat, wc, ln, setsid and mv
+# of every start: the wrapper is a fork of the agent, not a new program. A
+# "warm" start saves the interpreter's start too: the script runs in a fork
+# of the wrapper, as python -u would run it (see run_warm).
 #
 # It is a program text, not a file on the host: "python3 -c <this> mljob-agent
-# WORKDIR WRAP". Every value from a job reaches it as data on stdin, never as
+# WORKDIR". Every value from a job reaches it as data on stdin, never as
 # program text.
 #
 # Protocol: each message is one JSON line, followed by the raw bytes its "n"
 # field counts. Requests: {"op": "start", ...}. Replies: "hello" once, then
-# "started" or "error" per start, then "result" when the run ends. Standard
-# library only; Python 3.6 or newer.
+# "started" or "error" per start, then "result" when the run ends.
+#
+# The agent is one thread, on purpose: it forks, and a fork of a process
+# with threads can inherit a lock some other thread held. Standard library
+# only; Python 3.6 or newer.
 import base64
 import errno
 import json
 import os
+import select
 import shutil
-import subprocess
+import signal
 import sys
-import threading
 
 PROTOCOL = 1
 # Keep one argv word under Linux's MAX_ARG_STRLEN (131072), as wrapScript does.
@@ -36,16 +44,14 @@ ERR_LINK = 93
 ERR_ENV = 94
 ERR_START = 98
 
-out = sys.stdout.buffer
-out_lock = threading.Lock()
+out_fd = 1
 
 
 def send(msg, *payload):
     msg["n"] = sum(len(p) for p in payload)
-    data = json.dumps(msg, separators=(",", ":")).encode() + b"\n" + b"".join(payload)
-    with out_lock:
-        out.write(data)
-        out.flush()
+    data = memoryview(json.dumps(msg, separators=(",", ":")).encode() + b"\n" + b"".join(payload))
+    while data:
+        data = data[os.write(out_fd, data):]
 
 
 def expand_workdir(wd):
@@ -64,10 +70,6 @@ class StartError(Exception):
     def __init__(self, code, msg):
         Exception.__init__(self, msg)
         self.code = code
-
-
-def b64(s):
-    return base64.b64decode(s)
 
 
 def claim_run_dir(wd, run_id):
@@ -91,20 +93,23 @@ def claim_run_dir(wd, run_id):
         raise StartError(ERR_RUN_DIR, "mljob: cannot make run dir %s: %s" % (run, e.strerror))
 
 
-def write_file(path, data, code):
+def write_file(path, data, code, flags=os.O_TRUNC):
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
+    except FileExistsError:
+        raise
     except OSError as e:
         raise StartError(code, "mljob: cannot write %s: %s" % (path, e.strerror))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
-def start(wd, wrap, req, data):
+def prepare(wd, req, data):
+    """Claims and fills the run dir; returns it with the argv and env."""
     run = claim_run_dir(wd, req["id"])
     inp = req.get("input", "")
     if inp:
@@ -123,34 +128,171 @@ def start(wd, wrap, req, data):
                 raise StartError(ERR_LINK, "mljob: cannot link %s from the cache: %s" % (name, e.strerror))
     env = dict(os.environb)
     for word in req.get("env", []):
-        key, sep, value = b64(word).partition(b"=")
+        key, sep, value = base64.b64decode(word).partition(b"=")
         if not sep or not key:
             raise StartError(ERR_ENV, "mljob: bad environment entry")
         env[key] = value
-    argv = [b64(a) for a in req["argv"]]
+    argv = [base64.b64decode(a) for a in req["argv"]]
     argfile = req.get("argfile", "")
     if argfile:
-        arg = data if argfile == inp else open(os.path.join(run, argfile), "rb").read()
+        if argfile == inp:
+            arg = data
+        else:
+            with open(os.path.join(run, argfile), "rb") as f:
+                arg = f.read()
         argv.append(arg if len(arg) <= MAX_ARG else argfile.encode())
+    if any(b"\0" in a for a in argv):
+        raise StartError(ERR_START, "mljob: a command word holds a NUL byte")
     # The start token, taken exclusively before the launch (see attachScript).
     try:
-        fd = os.open(os.path.join(run, ".go"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        write_file(os.path.join(run, ".go"), b"%d\n" % os.getpid(), ERR_START, os.O_EXCL)
     except FileExistsError:
         raise StartError(ERR_RUN_DIR_USED, "mljob: run dir %s was fenced off; refusing to start" % run)
-    os.write(fd, b"%d\n" % os.getpid())
-    os.close(fd)
+    return run, argv, env
+
+
+def wrapper(run, argv, env, warm, keep_fds):
+    """The run's wrapper, in a fork of the agent: what wrapScript does.
+
+    It leads its own session (as setsid makes it), runs the script in a child
+    and writes the child's exit status to exit_code, atomically, whatever
+    the status. It never returns."""
+    code = 1
     try:
-        # The wrapper reads no argfile: the agent appended the argument.
-        proc = subprocess.Popen(
-            [b"sh", b"-c", wrap, b"mljob-wrap", b""] + argv,
-            cwd=run, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    except (OSError, ValueError) as e:
-        # The token stays: this attempt is spent, as when a start dies.
-        raise StartError(ERR_START, "mljob: cannot start the run: %s" % e)
-    write_file(os.path.join(run, "pid.tmp"), b"%d\n" % proc.pid, ERR_START)
-    os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
-    return run, proc
+        os.setsid()
+        signalled = []
+        # Handled, not ignored: Kill's TERM to the group must leave the
+        # wrapper alive to write the exit code, while the script (which
+        # gets the default action back) dies of it.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda s, f: signalled.append(s))
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        for fd in keep_fds:
+            os.close(fd)
+        if signalled:
+            status = 143  # stopped before its script began
+        else:
+            pid = os.fork()
+            if pid == 0:
+                run_script(run, argv, env, warm)
+            while True:
+                try:
+                    _, st = os.waitpid(pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            if os.WIFSIGNALED(st):
+                status = 128 + os.WTERMSIG(st)
+            else:
+                status = os.WEXITSTATUS(st)
+        tmp = os.path.join(run, "exit_code.tmp")
+        with open(tmp, "w") as f:
+            f.write("%d\n" % status)
+        os.rename(tmp, os.path.join(run, "exit_code"))
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def run_script(run, argv, env, warm):
+    """The script's process: a fork of the wrapper. It never returns."""
+    warm = warm and len(argv) >= 3 and argv[1] == b"-u"
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(run)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            f = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            os.dup2(f, fd)
+            os.close(f)
+        if not warm:
+            # As subprocess's restore_signals: python ignores these, and
+            # an ignored signal stays ignored across exec.
+            for name in ("SIGPIPE", "SIGXFSZ"):
+                if hasattr(signal, name):
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
+            os.execvpe(argv[0], argv, env)
+        os.environb.clear()
+        os.environb.update(env)
+    except BaseException as e:
+        try:
+            os.write(2, ("mljob: cannot start %r: %s\n" % (argv[0], e)).encode())
+        finally:
+            os._exit(127)
+    os._exit(run_warm(run, argv))
+
+
+def run_warm(run, argv):
+    """Runs python -u SCRIPT ARGS... in this process, as that command would:
+    the script as __main__, sys.argv, sys.path[0] the run dir, unbuffered
+    output, a traceback and status 1 for an uncaught exception, SystemExit's
+    status, then non-daemon threads joined and atexit handlers run."""
+    import builtins
+    import importlib.machinery
+    import io
+    import threading
+    import traceback
+    import types
+    script = os.fsdecode(argv[2])
+    path = os.path.join(run, script)
+    sys.argv = [script] + [os.fsdecode(a) for a in argv[3:]]
+    sys.path[0] = os.path.dirname(path)
+    enc = sys.stdout.encoding if sys.stdout else "utf-8"
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=enc, errors="strict", write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=enc, errors="backslashreplace", write_through=True)
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=enc)
+    # A __main__ module as python SCRIPT makes it.
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = builtins
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__cached__ = None
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        try:
+            with open(path, "rb") as f:
+                code = compile(f.read(), path, "exec")
+            exec(code, main.__dict__)
+        finally:
+            shutdown = getattr(threading, "_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+    except SystemExit as e:
+        status = exit_status(e.code)
+    except BaseException as e:
+        etype, value, tb = sys.exc_info()
+        # Leave the agent's frames out, as python SCRIPT's traceback has none.
+        while tb is not None and tb.tb_frame.f_code.co_filename != path:
+            tb = tb.tb_next
+        traceback.print_exception(etype, value, tb)
+        status = 128 + signal.SIGINT if isinstance(e, KeyboardInterrupt) else 1
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    return status
+
+
+def exit_status(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write("%s\n" % (code,))
+    except BaseException:
+        pass
+    return 1
 
 
 def read_tail(path, size, take):
@@ -160,14 +302,6 @@ def read_tail(path, size, take):
         if size > take:
             f.seek(size - take)
         return f.read(take)
-
-
-def finish(tag, run, proc, outlim, errlim):
-    proc.wait()
-    try:
-        report(tag, run, outlim, errlim)
-    except Exception as e:  # the dispatcher then reads the run dir itself
-        send({"ev": "unread", "tag": tag, "msg": "mljob agent: reading %s: %r" % (run, e)})
 
 
 def report(tag, run, outlim, errlim):
@@ -193,51 +327,96 @@ def report(tag, run, outlim, errlim):
     send(msg, *parts)
 
 
-def read_exact(f, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = f.read(n - len(buf))
-        if not chunk:
+class Requests:
+    """Splits the bytes read from stdin into requests."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def feed(self, chunk):
+        self.buf += chunk
+
+    def next(self):
+        nl = self.buf.find(b"\n")
+        if nl < 0:
             return None
-        buf += chunk
-    return buf
+        req = json.loads(bytes(self.buf[:nl]))
+        n = req.get("n", 0)
+        if len(self.buf) < nl + 1 + n:
+            return None  # its payload is still on the way
+        data = bytes(self.buf[nl + 1:nl + 1 + n])
+        del self.buf[:nl + 1 + n]
+        return req, data
 
 
 def main():
-    # python3 -c: sys.argv is ["-c", "mljob-agent", WORKDIR, WRAP].
+    # python3 -c: sys.argv is ["-c", "mljob-agent", WORKDIR].
     wd = expand_workdir(sys.argv[2])
-    wrap = os.fsencode(sys.argv[3])
+    # A handler, so that SIGCHLD (ignored by default) wakes the loop.
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.signal(signal.SIGCHLD, lambda s, f: None)
+    signal.set_wakeup_fd(wake_w)
     send({"ev": "hello", "protocol": PROTOCOL, "pid": os.getpid()})
-    inp = sys.stdin.buffer
-    while True:
-        line = inp.readline()
-        if not line:
-            break  # the dispatcher went away; the runs go on, detached
-        req = json.loads(line)
-        data = b""
-        if req.get("n"):
-            data = read_exact(inp, req["n"])
-            if data is None:
-                break  # cut mid-request: never start on a short input
-        if req.get("op") != "start":
-            send({"ev": "error", "tag": req.get("tag"), "code": ERR_START, "msg": "mljob agent: unknown op"})
-            continue
-        tag = req["tag"]
-        try:
-            run, proc = start(wd, wrap, req, data)
-        except StartError as e:
-            send({"ev": "error", "tag": tag, "code": e.code, "msg": str(e)})
-            continue
-        except Exception as e:  # a bug here must not strand other runs
-            send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
-            continue
-        send({"ev": "started", "tag": tag, "pid": proc.pid, "run": run})
-        t = threading.Thread(target=finish, args=(tag, run, proc, req["outlim"], req["errlim"]))
-        t.daemon = True
-        t.start()
+    runs = {}  # wrapper pid -> (tag, run dir, stdout tail, stderr tail)
+    reqs = Requests()
+    stdin_open = True
+    while stdin_open:
+        ready, _, _ = select.select([0, wake_r], [], [])
+        if wake_r in ready:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        if 0 in ready:
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                stdin_open = False  # the dispatcher went away; runs go on
+            reqs.feed(chunk)
+            while stdin_open:
+                got = reqs.next()
+                if got is None:
+                    break
+                req, data = got
+                tag = req.get("tag")
+                if req.get("op") != "start":
+                    send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: unknown op"})
+                    continue
+                try:
+                    run, argv, env = prepare(wd, req, data)
+                except StartError as e:
+                    send({"ev": "error", "tag": tag, "code": e.code, "msg": str(e)})
+                    continue
+                except Exception as e:  # a bug here must not strand other runs
+                    send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    wrapper(run, argv, env, bool(req.get("warm")), (wake_r, wake_w))
+                write_file(os.path.join(run, "pid.tmp"), b"%d\n" % pid, ERR_START)
+                os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
+                runs[pid] = (tag, run, req["outlim"], req["errlim"])
+                send({"ev": "started", "tag": tag, "pid": pid, "run": run})
+        while runs:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in runs:
+                tag, run, outlim, errlim = runs.pop(pid)
+                try:
+                    report(tag, run, outlim, errlim)
+                except OSError as e:
+                    if e.errno == errno.EPIPE:
+                        raise
+                    # The dispatcher reads the run dir itself instead.
+                    send({"ev": "unread", "tag": tag, "msg": "mljob agent: reading %s: %s" % (run, e)})
     # Leave without waiting: the runs are detached, and their results are
     # read from the run dirs by whoever attaches next.
-    out.flush()
     os._exit(0)
 
 

@@ -25,7 +25,7 @@ const hostPython = "/usr/bin/python3"
 func withAgent(newHost hostFactory) hostFactory {
 	return func(t *testing.T) (*sshworker.Host, string) {
 		h, dir := newHost(t)
-		h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+		h.EnableAgent(hostPython, true, func(msg string) { t.Errorf("agent not used: %s", msg) })
 		t.Cleanup(h.StopAgent) // not Close: the transport may be shared
 		return h, dir
 	}
@@ -46,7 +46,7 @@ func TestAgentFallsBackWithoutPython(t *testing.T) {
 	h, _ := localHost(t)
 	var warnings []string
 	var mu sync.Mutex
-	h.EnableAgent(filepath.Join(t.TempDir(), "no-python"), func(msg string) {
+	h.EnableAgent(filepath.Join(t.TempDir(), "no-python"), true, func(msg string) {
 		mu.Lock()
 		warnings = append(warnings, msg)
 		mu.Unlock()
@@ -145,7 +145,7 @@ func (c *cutReader) Read(p []byte) (int, error) {
 func TestAgentNeverStartsOnACutRequest(t *testing.T) {
 	dir := t.TempDir()
 	h := sshworker.NewHost("local", cutStdin{cut: 9}, dir)
-	h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+	h.EnableAgent(hostPython, true, func(msg string) { t.Errorf("agent not used: %s", msg) })
 	defer h.Close()
 	spec := shSpec(t, nextID(), `echo ran`)
 	spec.Input.Data = []byte(`{"a":"0123456789"}`)
@@ -194,7 +194,7 @@ func TestSSHAgentConnLost(t *testing.T) {
 	}
 	defer c.Close()
 	h := sshworker.NewHost(servers[0].Name, c, t.TempDir())
-	h.EnableAgent(hostPython, func(msg string) { t.Errorf("agent not used: %s", msg) })
+	h.EnableAgent(hostPython, true, func(msg string) { t.Errorf("agent not used: %s", msg) })
 	release := filepath.Join(t.TempDir(), "release")
 	spec := shSpec(t, nextID(), `while [ ! -e "$1" ]; do sleep 0.05; done; echo '{"done":true}'`)
 	spec.Argv = append(spec.Argv, release)
@@ -216,5 +216,22 @@ func TestSSHAgentConnLost(t *testing.T) {
 	res, err := h.Attach(context.Background(), spec.ID, 1000, 1000, nil)
 	if err != nil || string(res.Stdout) != "{\"done\":true}\n" {
 		t.Fatalf("attach after restart: %v, stdout %q", err, res.Stdout)
+	}
+}
+
+// TestAgentRunsGetDefaultSignals checks that a command the agent starts
+// does not inherit python's ignored SIGPIPE: "yes | head" must end yes
+// quietly, as under a shell.
+func TestAgentRunsGetDefaultSignals(t *testing.T) {
+	h, _ := withAgent(localHost)(t)
+	res, err := h.Run(context.Background(), shSpec(t, nextID(), `yes | head -c 1 > /dev/null; grep -E '^Sig(Ign|Blk)' /proc/self/status`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stderr) != 0 || res.ExitCode != 0 {
+		t.Fatalf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	if !strings.Contains(string(res.Stdout), "SigIgn:\t0000000000000000") {
+		t.Fatalf("a run's command starts with signals ignored:\n%s", res.Stdout)
 	}
 }

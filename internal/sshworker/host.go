@@ -46,6 +46,7 @@ type Host struct {
 
 	agentMu     sync.Mutex // guards the fields below
 	agentPython string     // "" = no agent: every run starts through a shell session
+	agentWarm   bool       // python scripts start in a fork of the agent
 	agentWarn   func(string)
 	agentOff    bool       // the agent could not run here
 	agent       *agentConn // the live agent, if one was started
