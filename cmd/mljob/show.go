@@ -28,8 +28,8 @@ func newShowCmd(a *app) *cobra.Command {
 		Short: "Show a job: its spec, every attempt and its outcomes",
 		Long: `Show prints a job's spec as submitted, its sweep (id and name) when it was
 submitted in one, every attempt of its orders (host, times, exit code, error)
-and the outcomes its script reported. In JSON, "sweep" is {"id", "name"} or
-null.
+and the outcomes its script reported. In JSON, a job of a sweep has
+"sweep": {"id", "name"}.
 
 Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 		Example: `  mljob show 12
@@ -117,7 +117,7 @@ func runShow(ctx context.Context, opts *showOptions) error {
 	if attempts == nil {
 		attempts = []showAttempt{}
 	}
-	// The job's sweep, by id and name; nil (null in JSON) outside a sweep.
+	// The job's sweep, by id and name; nil outside a sweep.
 	var sw *showSweep
 	if job.SweepID != 0 {
 		got, err := store.Sweep(ctx, strconv.FormatInt(job.SweepID, 10))
@@ -127,12 +127,17 @@ func runShow(ctx context.Context, opts *showOptions) error {
 		sw = &showSweep{ID: got.ID, Name: got.Name}
 	}
 	if opts.output == formatJSON {
-		return renderJSON(opts.app.io.Out, map[string]any{
+		m := map[string]any{
 			"jobId": job.ID, "projectName": job.Project, "scriptName": job.Script, "dataFileName": job.DataFile,
 			"priority": job.Priority, "createdAt": job.CreatedAt.UTC().Format(time.RFC3339),
 			"spec": json.RawMessage(job.Spec), "orders": orderStates, "attempts": attempts, "outcomes": outs,
-			"sweep": sw,
-		})
+		}
+		// Only a job of a sweep gets the key: the JSON of every other job
+		// stays as it was.
+		if sw != nil {
+			m["sweep"] = sw
+		}
+		return renderJSON(opts.app.io.Out, m)
 	}
 	t := table{
 		headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
