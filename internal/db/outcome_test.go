@@ -294,7 +294,7 @@ func TestOutcomeFilters(t *testing.T) {
 		{project: "a", sweep: "s2", succeeded: false, loss: nil, metric: nil},          // 5
 		{project: "a", succeeded: true, loss: ptr(0.9), metric: ptr(0.2)},              // 6
 		{project: "a", succeeded: true, loss: ptr(0.1), metric: ptr(0.0)},              // 7
-		{project: "b", succeeded: false, loss: ptr(3.0), metric: ptr(0.5)},               // 8
+		{project: "b", succeeded: false, loss: ptr(3.0), metric: ptr(0.5)},             // 8
 		{project: "b", sweep: "s3", succeeded: true, loss: nil, metric: nil},           // 9
 	})
 	tests := []struct {
