@@ -176,7 +176,7 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 		h, _ := newHost(t)
 		id := nextID()
 		release := filepath.Join(t.TempDir(), "release")
-		spec := shSpec(t, id, `while [ ! -e "$1" ]; do sleep 0.05; done; echo '{"done":true}'`)
+		spec := shSpec(t, id, `while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done; echo '{"done":true}'`)
 		spec.Argv = append(spec.Argv, release)
 		ctx, cancel := context.WithCancel(context.Background())
 		started := make(chan run.Started, 1)

@@ -165,7 +165,7 @@ func testFollowLive(t *testing.T, h *sshworker.Host) {
 	runDone := make(chan error, 1)
 	go func() {
 		_, err := h.Run(context.Background(),
-			shSpec(t, id, `echo first; while [ ! -e go ]; do sleep 0.05; done; echo second`),
+			shSpec(t, id, `echo first; while [ ! -e go ] && [ -d "$PWD" ]; do sleep 0.05; done; echo second`),
 			func(s run.Started) { started <- s })
 		runDone <- err
 	}()
