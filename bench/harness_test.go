@@ -160,7 +160,16 @@ func measure(ctx context.Context, env []string, stdin io.Reader, argv ...string)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	var hwm int64
+	if err == nil {
+		stop := make(chan struct{})
+		watched := make(chan int64, 1)
+		go func() { watched <- watchHWM(cmd.Process.Pid, stop) }()
+		err = cmd.Wait()
+		close(stop)
+		hwm = <-watched
+	}
 	m := measured{wall: time.Since(start), stdout: out.String(), stderr: errOut.String(), err: err}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -168,10 +177,45 @@ func measure(ctx context.Context, env []string, stdin io.Reader, argv ...string)
 			m.maxRSS = ru.Maxrss
 		}
 	}
+	// ru_maxrss of a child Go started is at least the Go process's own
+	// peak: Go starts children with vfork semantics (CLONE_VM), and exec
+	// carries the shared mm's high-water mark into the child's maxrss. So
+	// the child's own peak comes from its VmHWM, read while it runs; the
+	// children it waits for (parallel's ssh) are not in it, so the larger
+	// of the two counts only where the child's own peak is unknown.
+	if hwm > 0 {
+		m.maxRSS = hwm
+	}
 	if err != nil {
 		m.err = fmt.Errorf("%s: %w\nstderr:\n%s", strings.Join(argv, " "), err, tail(errOut.String(), 2000))
 	}
 	return m
+}
+
+// watchHWM reads the peak resident set (VmHWM, kB) of pid every 10 ms
+// until stop closes, and returns the last value read (0 if none was). The
+// peak only grows, so the last read misses at most the final 10 ms.
+func watchHWM(pid int, stop <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var last int64
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for line := range strings.Lines(string(b)) {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil && kb > last {
+						last = kb
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return last
+		case <-tick.C:
+		}
+	}
 }
 
 // mljobEnv is the environment of an mljob command: its own HOME and
