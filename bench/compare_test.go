@@ -90,13 +90,25 @@ func TestCompare(t *testing.T) {
 			},
 		},
 	}
+	// The same dispatcher with its two speed-ups taken away, one at a
+	// time: a new interpreter per run (--cold-start), then no host agent
+	// at all, one shell session per run (--no-agent).
+	for _, flag := range []string{"--cold-start", "--no-agent"} {
+		ds = append(ds, dispatcher{
+			name:    "mljob " + flag,
+			command: fmt.Sprintf("mljob submit jobs.json; mljob dispatch --hosts hosts.yaml --poll %s %s", pollInterval, flag),
+			run: func(tb testing.TB, jobs []benchJob) (measured, string) {
+				return tl.runMljob(tb, l, jobs, flag)
+			},
+		})
+	}
 	rep.dispatchers = ds
 
 	t.Run("compare", func(t *testing.T) {
 		rep.compare = alternate(t, ds, rounds, makeJobs("bench", nJobs, 0))
 	})
 	t.Run("utilisation", func(t *testing.T) {
-		rep.util = alternate(t, []dispatcher{ds[0], ds[3]}, rounds, makeJobs("util", utilJobs, utilSleep))
+		rep.util = alternate(t, []dispatcher{ds[0], ds[4], ds[3]}, rounds, makeJobs("util", utilJobs, utilSleep))
 	})
 	t.Run("submit", func(t *testing.T) {
 		rep.submit = tl.benchSubmit(t, rounds)
@@ -162,12 +174,13 @@ func alternate(t *testing.T, ds []dispatcher, rounds int, jobs []benchJob) map[s
 
 // runMljob submits jobs to a fresh database and times mljob dispatch over
 // the lab until the queue is empty; submit is not part of the figure.
-func (t *tools) runMljob(tb testing.TB, l *lab, jobs []benchJob) (measured, string) {
+func (t *tools) runMljob(tb testing.TB, l *lab, jobs []benchJob, flags ...string) (measured, string) {
 	tb.Helper()
 	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "db-"), "mljob.db")
 	t.mustMljob(tb, dbPath, nil, "submit", "--scripts", t.scripts, jobsJSON(tb, t.dir, jobs))
-	m := measure(context.Background(), t.mljobEnv(dbPath), nil, t.mljob, "dispatch", "--hosts", l.hostsYAML,
-		"--scripts", t.scripts, "--poll", pollInterval.String())
+	argv := append([]string{t.mljob, "dispatch", "--hosts", l.hostsYAML,
+		"--scripts", t.scripts, "--poll", pollInterval.String()}, flags...)
+	m := measure(context.Background(), t.mljobEnv(dbPath), nil, argv...)
 	if m.err != nil {
 		return m, m.err.Error()
 	}

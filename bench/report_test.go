@@ -76,7 +76,9 @@ func (r *report) markdown() string {
 		"every dispatcher alike. Every run's output is checked: every job exactly once; a run that loses or\n" +
 		"duplicates jobs is listed as a problem and not timed as a success. Wall for mljob is `dispatch` alone\n" +
 		"(the queue was filled by `submit` first). CPU is user+sys of the dispatcher process and the children it\n" +
-		"waited for (parallel's ssh clients and perl), from wait4's rusage; sshd's side is not counted.\n\n")
+		"waited for (parallel's ssh clients and perl), from wait4's rusage; sshd's side is not counted. Peak RSS is the\n" +
+		"dispatcher process's own VmHWM, read every 10 ms while it runs (wait4's ru_maxrss would include the harness's:\n" +
+		"Go starts children with vfork semantics).\n\n")
 	b.WriteString("| dispatcher | wall median (min–max) | jobs/s | CPU per job, ms (min–max) | peak RSS, MB | runs ok |\n|---|---|---|---|---|---|\n")
 	for _, d := range r.dispatchers {
 		res := r.compare[d.name]
@@ -150,9 +152,10 @@ func (r *report) markdown() string {
 	ideal := utilJobs * utilSleep / float64(r.hosts*r.slots)
 	fmt.Fprintf(&b, "### Slot utilisation: %d jobs of %.1f s on %d slots\n\n", utilJobs, utilSleep, r.hosts*r.slots)
 	fmt.Fprintf(&b, "Utilisation = ideal wall (%.2f s: the sleeps alone, perfectly packed) ÷ measured wall. The jobs are\n"+
-		"echo.py with `sleepSeconds: %.1f`, so Python's own start-up (~30 ms a job) counts against every dispatcher.\n\n", ideal, utilSleep)
+		"echo.py with `sleepSeconds: %.1f`, so Python's own start-up (~20–30 ms a job) counts against every dispatcher\n"+
+		"that starts a new interpreter per job: the floor and `mljob --cold-start`, not mljob's default warm start.\n\n", ideal, utilSleep)
 	b.WriteString("| dispatcher | wall median (min–max) | utilisation (median) | runs ok |\n|---|---|---|---|\n")
-	for _, name := range []string{"mljob", "floor"} {
+	for _, name := range []string{"mljob", "mljob --cold-start", "floor"} {
 		res := r.util[name]
 		if res == nil {
 			continue
@@ -277,7 +280,7 @@ func (r *report) markdown() string {
 	b.WriteString("### Many hosts: RSS\n\n")
 	if s.hosts > 0 {
 		fmt.Fprintf(&b, "%d loopback sshd daemons × %d slots, %d trivial jobs, one `mljob dispatch`: wall %.2f s, CPU %.2f ms per job,\n"+
-			"peak RSS %.1f MB (ru_maxrss).", s.hosts, s.slots, s.jobs, s.m.wall.Seconds(),
+			"peak RSS %.1f MB (its own VmHWM).", s.hosts, s.slots, s.jobs, s.m.wall.Seconds(),
 			float64(s.m.cpu.Microseconds())/1000/math.Max(1, float64(s.jobs)), float64(s.m.maxRSS)/1024)
 		if s.problem != "" {
 			fmt.Fprintf(&b, " Problem: %s.", oneLine(s.problem))
