@@ -608,7 +608,18 @@ func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
 	if h.Kind == hosts.KindLocal {
 		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
 	}
-	c, err := sshworker.Dial(ctx, sshworker.Config{
+	c, err := sshworker.Dial(ctx, SSHConfig(h))
+	if err != nil {
+		return nil, err
+	}
+	return sshworker.NewHost(h.Name, c, h.Workdir), nil
+}
+
+// SSHConfig is how an ssh host of the hosts file is dialled. It lives here,
+// not in hosts, because hosts must not depend on sshworker; hosts check uses
+// it so that it connects exactly as dispatch does.
+func SSHConfig(h hosts.Host) sshworker.Config {
+	return sshworker.Config{
 		Name:           h.Name,
 		Address:        h.Address,
 		Port:           h.Port,
@@ -616,11 +627,7 @@ func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
 		IdentityFile:   h.IdentityFile,
 		KnownHosts:     h.KnownHosts,
 		ConnectTimeout: h.ConnectTimeout,
-	})
-	if err != nil {
-		return nil, err
 	}
-	return sshworker.NewHost(h.Name, c, h.Workdir), nil
 }
 
 func envFor(h hosts.Host, slot string) []string {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -150,15 +151,7 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 		t = sshworker.Local{}
 	} else {
 		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
-		cl, err := sshworker.Dial(ctx, sshworker.Config{
-			Name:           h.Name,
-			Address:        h.Address,
-			Port:           h.Port,
-			User:           h.User,
-			IdentityFile:   h.IdentityFile,
-			KnownHosts:     h.KnownHosts,
-			ConnectTimeout: h.ConnectTimeout,
-		})
+		cl, err := sshworker.Dial(ctx, dispatch.SSHConfig(h))
 		if err != nil {
 			c.dialProblem(ctx, err)
 			return r
