@@ -137,11 +137,54 @@ func (c *Client) init() error {
 			existing = append(existing, f)
 		}
 	}
-	if c.hostKeys, err = knownhosts.New(existing...); err != nil {
+	if c.hostKeys, err = loadKnownHosts(existing); err != nil {
 		return fmt.Errorf("known_hosts: %w", err)
 	}
 	c.keyAlgos = knownKeyAlgorithms(c.hostKeys, c.addr)
 	return nil
+}
+
+// knownHostsCache shares one parsed known_hosts among the clients that
+// name the same files: a dispatch to a hundred hosts listed in one file
+// would otherwise parse it a hundred times and keep a hundred copies. An
+// entry is used only while every file keeps its size and modification
+// time, so a key added meanwhile (ssh-keyscan) is seen by the next dial.
+var knownHostsCache struct {
+	sync.Mutex
+	m map[string]knownHostsEntry
+}
+
+type knownHostsEntry struct {
+	stamp    string
+	callback ssh.HostKeyCallback
+}
+
+// loadKnownHosts returns the host key callback of files, parsed once per
+// version of them.
+func loadKnownHosts(files []string) (ssh.HostKeyCallback, error) {
+	var key, stamp strings.Builder
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&key, "%s\x00", f)
+		fmt.Fprintf(&stamp, "%d:%d\x00", st.Size(), st.ModTime().UnixNano())
+	}
+	knownHostsCache.Lock()
+	defer knownHostsCache.Unlock()
+	if e, ok := knownHostsCache.m[key.String()]; ok && e.stamp == stamp.String() {
+		return e.callback, nil
+	}
+	cb, err := knownhosts.New(files...)
+	if err != nil {
+		return nil, err
+	}
+	if knownHostsCache.m == nil {
+		knownHostsCache.m = map[string]knownHostsEntry{}
+	}
+	knownHostsCache.m[key.String()] = knownHostsEntry{stamp: stamp.String(), callback: cb}
+	return cb, nil
 }
 
 // knownHostsFiles returns the files to verify against: the named ones,
@@ -704,6 +747,57 @@ func (g *gate) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return g.w.Write(p)
+}
+
+// gateBuf is the copy buffer of a gated stream. An SSH session copies each
+// of its streams with io.Copy, whose own buffer is 32 KiB; with a long-lived
+// session per host (the agent's) and a hundred hosts, those buffers were a
+// large part of the dispatcher's heap.
+const gateBuf = 4 << 10
+
+// ReadFrom copies r through the gate with a small buffer; io.Copy uses it
+// when the gate is a session's stdout or stderr.
+func (g *gate) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, gateBuf)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			if _, werr := g.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// WriteTo copies the gate's reader to w with a small buffer; io.Copy uses
+// it when the gate is a session's stdin.
+func (g *gate) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, gateBuf)
+	var n int64
+	for {
+		k, err := g.Read(buf)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 func (g *gate) close() {
