@@ -12,6 +12,7 @@ packages=(
   python3-pytest   # python-scripts/tests
   util-linux       # setsid: detached runs
   chromium         # headless browser: the report's page test
+  tmux             # a terminal for the dispatch live view test
 )
 
 missing=()
