@@ -11,7 +11,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/jobfields"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -560,82 +560,22 @@ func oneLineClip(s, format string) string {
 	return s
 }
 
-// flattenJSON maps each leaf of a JSON object to its dotted path
+// flattenJSON maps each leaf of a JSON value to its dotted path
 // ("hiddenLayers.0.dropout"), with the value as shown in a table.
 func flattenJSON(spec []byte) map[string]string {
-	out := map[string]string{}
-	dec := json.NewDecoder(bytes.NewReader(spec))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return out
+	fields, _ := jobfields.Flatten(spec)
+	out := make(map[string]string, len(fields))
+	for p, v := range fields {
+		out[p] = jobfields.Text(v)
 	}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if len(x) == 0 && prefix != "" {
-				out[prefix] = "{}"
-			}
-			for k, e := range x {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				walk(p, e)
-			}
-		case []any:
-			if len(x) == 0 {
-				out[prefix] = "[]"
-			}
-			for i, e := range x {
-				walk(prefix+"."+strconv.Itoa(i), e)
-			}
-		case string:
-			out[prefix] = x
-		case nil:
-			out[prefix] = "null"
-		default:
-			out[prefix] = fmt.Sprint(x)
-		}
-	}
-	walk("", v)
 	return out
 }
 
 // varyingPaths returns the paths whose value is not the same in
-// every spec (missing counts as a value).
+// every spec (missing counts as a value): what specFlattener.varying
+// works out as the rows come.
 func varyingPaths(specs []map[string]string) []string {
-	if len(specs) < 2 {
-		return nil
-	}
-	all := map[string]bool{}
-	for _, s := range specs {
-		for k := range s {
-			all[k] = true
-		}
-	}
-	var out []string
-	for p := range all {
-		first, firstOK := specs[0][p]
-		for _, s := range specs[1:] {
-			v, ok := s[p]
-			if ok != firstOK || v != first {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	// Top-level fields first: a sweep's knobs are usually there, and nested
-	// paths (hiddenLayers.0.dropout) are long.
-	sort.Slice(out, func(i, j int) bool {
-		di, dj := strings.Count(out[i], "."), strings.Count(out[j], ".")
-		if di != dj {
-			return di < dj
-		}
-		return out[i] < out[j]
-	})
-	return out
+	return jobfields.Varying(specs)
 }
 
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
@@ -985,15 +925,7 @@ func (f *specFlattener) varying() []*specParam {
 			out = append(out, p)
 		}
 	}
-	// Top-level fields first: a sweep's knobs are usually there, and nested
-	// paths (hiddenLayers.0.dropout) are long.
-	slices.SortFunc(out, func(a, b *specParam) int {
-		da, db := strings.Count(a.path, "."), strings.Count(b.path, ".")
-		if da != db {
-			return da - db
-		}
-		return strings.Compare(a.path, b.path)
-	})
+	slices.SortFunc(out, func(a, b *specParam) int { return jobfields.ComparePaths(a.path, b.path) })
 	return out
 }
 

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/jobfields"
 )
 
 // SortKeys are the accepted values of Options.Sort: ascending by loss or
@@ -614,20 +614,7 @@ func (l leaf) text() string {
 	if !l.present {
 		return "—"
 	}
-	switch x := l.v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-func (l leaf) equal(m leaf) bool {
-	return l.present == m.present && l.text() == m.text() && fmt.Sprintf("%T", l.v) == fmt.Sprintf("%T", m.v)
+	return jobfields.Text(l.v)
 }
 
 // flatten maps each leaf of a JSON object to its dotted path
@@ -635,73 +622,19 @@ func (l leaf) equal(m leaf) bool {
 // fields.
 func flatten(spec []byte) map[string]leaf {
 	out := map[string]leaf{}
-	dec := json.NewDecoder(bytes.NewReader(spec))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
+	fields, object := jobfields.Flatten(spec)
+	if !object {
 		return out
 	}
-	if _, ok := v.(map[string]any); !ok {
-		return out
+	for p, v := range fields {
+		out[p] = leaf{v: v, present: true}
 	}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if len(x) == 0 && prefix != "" {
-				out[prefix] = leaf{v: "{}", present: true}
-			}
-			for k, e := range x {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				walk(p, e)
-			}
-		case []any:
-			if len(x) == 0 {
-				out[prefix] = leaf{v: "[]", present: true}
-			}
-			for i, e := range x {
-				walk(prefix+"."+strconv.Itoa(i), e)
-			}
-		default:
-			out[prefix] = leaf{v: x, present: true}
-		}
-	}
-	walk("", v)
 	return out
 }
 
 // varyingPaths returns the paths whose value is not the same in every spec
-// (absent counts as a value), top-level fields first, then by name.
+// (absent counts as a value), top-level fields first, then by name. Leaves
+// compare with ==: the same type and the same text.
 func varyingPaths(specs []map[string]leaf) []string {
-	if len(specs) < 2 {
-		return nil
-	}
-	all := map[string]bool{}
-	for _, s := range specs {
-		for k := range s {
-			all[k] = true
-		}
-	}
-	var out []string
-	for p := range all {
-		first := specs[0][p]
-		for _, s := range specs[1:] {
-			if !s[p].equal(first) {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	// A sweep's knobs are usually top-level, and nested paths are long.
-	sort.Slice(out, func(i, j int) bool {
-		di, dj := strings.Count(out[i], "."), strings.Count(out[j], ".")
-		if di != dj {
-			return di < dj
-		}
-		return out[i] < out[j]
-	})
-	return out
+	return jobfields.Varying(specs)
 }

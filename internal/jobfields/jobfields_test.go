@@ -1,0 +1,105 @@
+package jobfields
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestFlatten(t *testing.T) {
+	tests := []struct {
+		name       string
+		spec       string
+		want       map[string]any
+		wantObject bool
+	}{
+		{"scalars", `{"lr":0.10,"n":"adam","b":true,"z":null}`,
+			map[string]any{"lr": json.Number("0.10"), "n": "adam", "b": true, "z": nil}, true},
+		{"nested", `{"h":[{"d":0.1},{"d":2}],"o":{"m":1}}`,
+			map[string]any{"h.0.d": json.Number("0.1"), "h.1.d": json.Number("2"), "o.m": json.Number("1")}, true},
+		{"empty containers", `{"l":[],"o":{}}`, map[string]any{"l": "[]", "o": "{}"}, true},
+		{"empty object", `{}`, map[string]any{}, true},
+		{"first value only", `{"a":1} {"b":2}`, map[string]any{"a": json.Number("1")}, true},
+		{"top-level array", `[1,[]]`, map[string]any{".0": json.Number("1"), ".1": "[]"}, false},
+		{"top-level scalar", `null`, map[string]any{"": nil}, false},
+		{"invalid", `nonsense`, map[string]any{}, false},
+		{"empty", ``, map[string]any{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, object := Flatten([]byte(tt.spec))
+			if !reflect.DeepEqual(got, tt.want) || object != tt.wantObject {
+				t.Errorf("Flatten(%s) = %#v, %v; want %#v, %v", tt.spec, got, object, tt.want, tt.wantObject)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		leaf any
+		want string
+	}{
+		{nil, "null"},
+		{"x y", "x y"},
+		{json.Number("1e0"), "1e0"},
+		{true, "true"},
+		{"{}", "{}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := Text(tt.leaf); got != tt.want {
+				t.Errorf("Text(%#v) = %q, want %q", tt.leaf, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVarying(t *testing.T) {
+	tests := []struct {
+		name  string
+		specs []string
+		want  []string
+	}{
+		{"one spec varies nothing", []string{`{"a":1}`}, nil},
+		{"same everywhere", []string{`{"a":1,"b":[1]}`, `{"a":1,"b":[1]}`}, nil},
+		{"top-level first, then by name", []string{`{"z":1,"a":{"b":1},"c":1}`, `{"z":2,"a":{"b":2},"c":2}`},
+			[]string{"c", "z", "a.b"}},
+		{"absent counts", []string{`{"a":1}`, `{"a":1,"b":"x"}`}, []string{"b"}},
+		{"absent first", []string{`{}`, `{"a":1}`, `{"a":1}`}, []string{"a"}},
+		{"number and string differ", []string{`{"a":1}`, `{"a":"1"}`}, []string{"a"}},
+		{"numbers as written", []string{`{"a":1}`, `{"a":1.0}`}, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			specs := make([]map[string]any, len(tt.specs))
+			for i, s := range tt.specs {
+				specs[i], _ = Flatten([]byte(s))
+			}
+			if got := Varying(specs); !slices.Equal(got, tt.want) {
+				t.Errorf("Varying = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestComparePaths(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"a", "a", 0},
+		{"b", "a.a", -1},
+		{"a.b.c", "z", 1},
+		{"a.b", "a.c", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.a+" "+tt.b, func(t *testing.T) {
+			got := ComparePaths(tt.a, tt.b)
+			if (got < 0) != (tt.want < 0) || (got > 0) != (tt.want > 0) {
+				t.Errorf("ComparePaths(%q, %q) = %d, want sign of %d", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}
