@@ -971,17 +971,11 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 				f.path = append(f.path, '.')
 			}
 			f.path = append(f.path, k...)
-			i = skipSpace(spec, skipSpace(spec, end)+1)
-			var ok bool
-			if i, ok = f.walk(spec, i); !ok {
-				return 0, false
+			i = skipSpace(spec, skipSpace(spec, end)+1) // past the colon
+			var last, ok bool
+			if i, last, ok = f.member(spec, i, prefix, '}'); last || !ok {
+				return i, ok
 			}
-			f.path = f.path[:prefix]
-			i = skipSpace(spec, i)
-			if spec[i] == '}' {
-				return i + 1, true
-			}
-			i = skipSpace(spec, i+1)
 		}
 	case '[':
 		prefix := len(f.path)
@@ -992,16 +986,10 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		}
 		for n := 0; ; n++ {
 			f.path = strconv.AppendInt(append(f.path[:prefix], '.'), int64(n), 10)
-			var ok bool
-			if i, ok = f.walk(spec, i); !ok {
-				return 0, false
+			var last, ok bool
+			if i, last, ok = f.member(spec, i, prefix, ']'); last || !ok {
+				return i, ok
 			}
-			f.path = f.path[:prefix]
-			i = skipSpace(spec, i)
-			if spec[i] == ']' {
-				return i + 1, true
-			}
-			i = skipSpace(spec, i+1)
 		}
 	case '"':
 		end := skipValue(spec, i)
@@ -1014,6 +1002,22 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		f.stage(string(spec[i:end]))
 		return end, true
 	}
+}
+
+// member walks the value at spec[i], a member of the object or array that
+// closes with end, under f.path, then cuts f.path back to prefix. It
+// returns where the next member starts, or just past end when this was the
+// last one (last).
+func (f *specFlattener) member(spec []byte, i, prefix int, end byte) (next int, last, ok bool) {
+	if i, ok = f.walk(spec, i); !ok {
+		return 0, false, false
+	}
+	f.path = f.path[:prefix]
+	i = skipSpace(spec, i)
+	if spec[i] == end {
+		return i + 1, true, true
+	}
+	return skipSpace(spec, i+1), false, true
 }
 
 // builtinColumnNames are the built-in names --columns takes, in the order
