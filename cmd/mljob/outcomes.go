@@ -734,21 +734,21 @@ func scriptFields(dst []scriptField, js []byte) []scriptField {
 	if len(js) == 0 || !json.Valid(js) {
 		return dst
 	}
-	i := skipSpace(js, 0)
+	i := jobfields.SkipSpace(js, 0)
 	if js[i] != '{' {
 		return dst // null, or not an object
 	}
-	i = skipSpace(js, i+1)
+	i = jobfields.SkipSpace(js, i+1)
 	for js[i] != '}' {
-		end := skipValue(js, i)
+		end := jobfields.ValueEnd(js, i)
 		k := unquoteKey(js[i:end])
-		i = skipSpace(js, end)
-		i = skipSpace(js, i+1) // the colon
-		end = skipValue(js, i)
+		i = jobfields.SkipSpace(js, end)
+		i = jobfields.SkipSpace(js, i+1) // the colon
+		end = jobfields.ValueEnd(js, i)
 		dst = append(dst, scriptField{key: k, raw: js[i:end]})
-		i = skipSpace(js, end)
+		i = jobfields.SkipSpace(js, end)
 		if js[i] == ',' {
-			i = skipSpace(js, i+1)
+			i = jobfields.SkipSpace(js, i+1)
 		}
 	}
 	// Stable, so that the last of equal keys stays last; json.Unmarshal
@@ -777,51 +777,6 @@ func unquoteKey(lit []byte) string {
 	var s string
 	_ = json.Unmarshal(lit, &s) // lit is valid: json.Valid passed
 	return s
-}
-
-// skipSpace returns the index of the first non-space byte of js from i.
-func skipSpace(js []byte, i int) int {
-	for i < len(js) && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the end of the JSON value starting at js[i], which
-// must be valid.
-func skipValue(js []byte, i int) int {
-	switch js[i] {
-	case '"':
-		for i++; ; i++ {
-			switch js[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-	case '{', '[':
-		depth := 0
-		for ; i < len(js); i++ {
-			switch js[i] {
-			case '"':
-				i = skipValue(js, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	default:
-		for i < len(js) && !strings.ContainsRune(" \t\n\r,}]", rune(js[i])) {
-			i++
-		}
-		return i
-	}
 }
 
 // specParam is one dotted path seen in the specs of the rows so far, with
@@ -935,7 +890,7 @@ func (f *specFlattener) walkSpec(spec []byte) bool {
 	if !json.Valid(spec) {
 		return false
 	}
-	i := skipSpace(spec, 0)
+	i := jobfields.SkipSpace(spec, 0)
 	if spec[i] != '{' {
 		return false
 	}
@@ -952,7 +907,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		prefix := len(f.path)
 		keys0 := len(f.keys)
 		defer func() { f.keys = f.keys[:keys0] }()
-		i = skipSpace(spec, i+1)
+		i = jobfields.SkipSpace(spec, i+1)
 		if spec[i] == '}' {
 			if prefix > 0 {
 				f.stage("{}")
@@ -960,7 +915,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 			return i + 1, true
 		}
 		for {
-			end := skipValue(spec, i)
+			end := jobfields.ValueEnd(spec, i)
 			k := unquoteKey(spec[i:end])
 			if slices.Contains(f.keys[keys0:], k) {
 				return 0, false // a later duplicate replaces a whole subtree
@@ -971,7 +926,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 				f.path = append(f.path, '.')
 			}
 			f.path = append(f.path, k...)
-			i = skipSpace(spec, skipSpace(spec, end)+1) // past the colon
+			i = jobfields.SkipSpace(spec, jobfields.SkipSpace(spec, end)+1) // past the colon
 			var last, ok bool
 			if i, last, ok = f.member(spec, i, prefix, '}'); last || !ok {
 				return i, ok
@@ -979,7 +934,7 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 		}
 	case '[':
 		prefix := len(f.path)
-		i = skipSpace(spec, i+1)
+		i = jobfields.SkipSpace(spec, i+1)
 		if spec[i] == ']' {
 			f.stage("[]")
 			return i + 1, true
@@ -992,13 +947,13 @@ func (f *specFlattener) walk(spec []byte, i int) (int, bool) {
 			}
 		}
 	case '"':
-		end := skipValue(spec, i)
+		end := jobfields.ValueEnd(spec, i)
 		f.stage(unquoteKey(spec[i:end]))
 		return end, true
 	default:
 		// Numbers stay as written (flattenJSON decodes with UseNumber);
 		// true, false and null print as themselves.
-		end := skipValue(spec, i)
+		end := jobfields.ValueEnd(spec, i)
 		f.stage(string(spec[i:end]))
 		return end, true
 	}
@@ -1013,11 +968,11 @@ func (f *specFlattener) member(spec []byte, i, prefix int, end byte) (next int, 
 		return 0, false, false
 	}
 	f.path = f.path[:prefix]
-	i = skipSpace(spec, i)
+	i = jobfields.SkipSpace(spec, i)
 	if spec[i] == end {
 		return i + 1, true, true
 	}
-	return skipSpace(spec, i+1), false, true
+	return jobfields.SkipSpace(spec, i+1), false, true
 }
 
 // builtinColumnNames are the built-in names --columns takes, in the order
@@ -1090,27 +1045,13 @@ func parseOutcomeColumns(names []string) ([]*outcomeColumn, error) {
 }
 
 // parseColumnPath splits a dotted path as sweep.ParsePath reads one (a
-// backslash escapes the next character, so "a\.b" is one key); ParsePath
-// checks it, but keeps its parts to itself.
+// backslash escapes the next character, so "a\.b" is one key).
 func parseColumnPath(s string) ([]string, error) {
-	if _, err := sweep.ParsePath(s); err != nil {
+	p, err := sweep.ParsePath(s)
+	if err != nil {
 		return nil, err
 	}
-	var segs []string
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			i++
-			b.WriteByte(s[i])
-		case '.':
-			segs = append(segs, b.String())
-			b.Reset()
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return append(segs, b.String()), nil
+	return p.Parts(), nil
 }
 
 // lookupJSON returns the value at path in js, which must be valid JSON:
@@ -1118,7 +1059,7 @@ func parseColumnPath(s string) ([]string, error) {
 // indices. It reads the bytes in place, as the specFlattener does, so a
 // column costs no decoding per row.
 func lookupJSON(js []byte, path []string) ([]byte, bool) {
-	i := skipSpace(js, 0)
+	i := jobfields.SkipSpace(js, 0)
 	for _, seg := range path {
 		if i >= len(js) {
 			return nil, false
@@ -1126,17 +1067,17 @@ func lookupJSON(js []byte, path []string) ([]byte, bool) {
 		found := -1
 		switch js[i] {
 		case '{':
-			j := skipSpace(js, i+1)
+			j := jobfields.SkipSpace(js, i+1)
 			for js[j] != '}' {
-				end := skipValue(js, j)
+				end := jobfields.ValueEnd(js, j)
 				match := keyEquals(js[j:end], seg)
-				j = skipSpace(js, skipSpace(js, end)+1) // past the colon
+				j = jobfields.SkipSpace(js, jobfields.SkipSpace(js, end)+1) // past the colon
 				if match {
 					found = j
 				}
-				j = skipSpace(js, skipValue(js, j))
+				j = jobfields.SkipSpace(js, jobfields.ValueEnd(js, j))
 				if js[j] == ',' {
-					j = skipSpace(js, j+1)
+					j = jobfields.SkipSpace(js, j+1)
 				}
 			}
 		case '[':
@@ -1144,15 +1085,15 @@ func lookupJSON(js []byte, path []string) ([]byte, bool) {
 			if err != nil || n < 0 {
 				return nil, false
 			}
-			j := skipSpace(js, i+1)
+			j := jobfields.SkipSpace(js, i+1)
 			for k := 0; js[j] != ']'; k++ {
 				if k == n {
 					found = j
 					break
 				}
-				j = skipSpace(js, skipValue(js, j))
+				j = jobfields.SkipSpace(js, jobfields.ValueEnd(js, j))
 				if js[j] == ',' {
-					j = skipSpace(js, j+1)
+					j = jobfields.SkipSpace(js, j+1)
 				}
 			}
 		}
@@ -1161,7 +1102,7 @@ func lookupJSON(js []byte, path []string) ([]byte, bool) {
 		}
 		i = found
 	}
-	return js[i:skipValue(js, i)], true
+	return js[i:jobfields.ValueEnd(js, i)], true
 }
 
 // keyEquals reports whether the JSON string literal lit decodes to key.

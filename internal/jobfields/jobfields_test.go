@@ -2,6 +2,7 @@ package jobfields
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -99,6 +100,50 @@ func TestComparePaths(t *testing.T) {
 			got := ComparePaths(tt.a, tt.b)
 			if (got < 0) != (tt.want < 0) || (got > 0) != (tt.want > 0) {
 				t.Errorf("ComparePaths(%q, %q) = %d, want sign of %d", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValueEnd(t *testing.T) {
+	tests := []struct {
+		name string
+		js   string
+		i    int
+		want string // js[i:ValueEnd(js, i)]
+	}{
+		{"number", `1.5e3, 2`, 0, `1.5e3`},
+		{"number last", `{"a":12}`, 5, `12`},
+		{"literal", `[true ]`, 1, `true`},
+		{"string with escapes", `"a\"}]\\" x`, 0, `"a\"}]\\"`},
+		{"object", `{"a":[1,{"b":"}"}],"c":{}} x`, 0, `{"a":[1,{"b":"}"}],"c":{}}`},
+		{"array in object", `{"a": [1, [2]] }`, 6, `[1, [2]]`},
+		{"empty", `[] `, 0, `[]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.js[tt.i:ValueEnd([]byte(tt.js), tt.i)]; got != tt.want {
+				t.Errorf("value = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSkipSpace(t *testing.T) {
+	tests := []struct {
+		js   string
+		i    int
+		want int
+	}{
+		{" \t\r\n1", 0, 4},
+		{"1 ", 0, 0},
+		{"1  ", 1, 3},
+		{"", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q@%d", tt.js, tt.i), func(t *testing.T) {
+			if got := SkipSpace([]byte(tt.js), tt.i); got != tt.want {
+				t.Errorf("SkipSpace = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -3,8 +3,11 @@ package sweep
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mljob/mljob/internal/jobfields"
 )
 
 // Path is a parsed dotted path into a job: object keys and array indices.
@@ -48,6 +51,10 @@ func ParsePath(s string) (Path, error) {
 // String returns the path as written.
 func (p Path) String() string { return p.text }
 
+// Parts returns the keys and indices of the path, escapes undone: "a\.b.0"
+// is ["a.b", "0"].
+func (p Path) Parts() []string { return slices.Clone(p.segs) }
+
 // target is where one path's value goes in a base job: the bytes
 // [start, end) are replaced by prefix + value + suffix. For a path that
 // exists, prefix and suffix are empty; a new path (allowed by AllowNew) is
@@ -64,7 +71,7 @@ type target struct {
 // (and any keys below it) as the last member of the deepest object that
 // exists. Duplicate keys resolve to the last one, as JSON decoders do.
 func locate(b []byte, p Path, allowNew bool) (target, error) {
-	i := skipSpace(b, 0)
+	i := jobfields.SkipSpace(b, 0)
 	for si, seg := range p.segs {
 		where := strings.Join(p.segs[:si], ".")
 		if where == "" {
@@ -73,18 +80,18 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 		switch b[i] {
 		case '{':
 			found, lastEnd := -1, -1
-			j := skipSpace(b, i+1)
+			j := jobfields.SkipSpace(b, i+1)
 			for b[j] != '}' {
-				kEnd := valueEnd(b, j)
+				kEnd := jobfields.ValueEnd(b, j)
 				if keyIs(b[j:kEnd], seg) {
-					found = skipSpace(b, skipSpace(b, kEnd)+1) // past the ':'
+					found = jobfields.SkipSpace(b, jobfields.SkipSpace(b, kEnd)+1) // past the ':'
 				}
-				j = skipSpace(b, skipSpace(b, kEnd)+1)
-				j = valueEnd(b, j)
+				j = jobfields.SkipSpace(b, jobfields.SkipSpace(b, kEnd)+1)
+				j = jobfields.ValueEnd(b, j)
 				lastEnd = j
-				j = skipSpace(b, j)
+				j = jobfields.SkipSpace(b, j)
 				if b[j] == ',' {
-					j = skipSpace(b, j+1)
+					j = jobfields.SkipSpace(b, j+1)
 				}
 			}
 			if found >= 0 {
@@ -113,15 +120,15 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 			if err != nil || idx < 0 {
 				return target{}, errf(ErrNoPath, "%s is an array; %q is not an index", where, seg)
 			}
-			j := skipSpace(b, i+1)
+			j := jobfields.SkipSpace(b, i+1)
 			n := 0
 			for b[j] != ']' {
 				if n == idx {
 					break
 				}
-				j = skipSpace(b, valueEnd(b, j))
+				j = jobfields.SkipSpace(b, jobfields.ValueEnd(b, j))
 				if b[j] == ',' {
-					j = skipSpace(b, j+1)
+					j = jobfields.SkipSpace(b, j+1)
 				}
 				n++
 			}
@@ -135,7 +142,7 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 			return target{}, errf(ErrNoPath, "%s is a %s, not an object or array", where, kind(b[i]))
 		}
 	}
-	return target{start: i, end: valueEnd(b, i)}, nil
+	return target{start: i, end: jobfields.ValueEnd(b, i)}, nil
 }
 
 // kind names the JSON type starting with c.
@@ -167,54 +174,4 @@ func quote(s string) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	return strings.TrimSuffix(buf.String(), "\n")
-}
-
-// skipSpace returns the index of the first non-space byte at or after i.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// valueEnd returns the index just past the JSON value starting at i. b
-// must be valid JSON: the scanner trusts it.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-		return len(b)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = valueEnd(b, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(b)
-	default:
-		j := i
-		for ; j < len(b); j++ {
-			switch b[j] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return j
-			}
-		}
-		return j
-	}
 }
