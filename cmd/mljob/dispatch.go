@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mljob/mljob/internal/dispatch"
-	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/live"
 )
 
@@ -89,12 +87,11 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 			return runDispatch(cmd.Context(), opts)
 		},
 	}
+	addHostsFlags(cmd, &opts.hostsFile, &opts.python)
 	f := cmd.Flags()
-	f.StringVar(&opts.hostsFile, "hosts", "", "hosts file (YAML); default: this machine only")
 	f.BoolVar(&opts.follow, "follow", false, "keep dispatching new submissions until interrupted")
 	f.IntVar(&opts.slots, "slots", runtime.NumCPU(), "concurrent runs on this machine when no --hosts is given")
 	f.DurationVar(&opts.poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
-	f.StringVar(&opts.python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
 	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines too (above the live view on a terminal)")
@@ -113,16 +110,9 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if err != nil {
 		return err
 	}
-	var hs []hosts.Host
-	if opts.hostsFile != "" {
-		f, err := hosts.DefaultResolver().Load(ctx, opts.hostsFile)
-		if err != nil {
-			return &userError{msg: err.Error(), hint: "fix the hosts file; see README.md for its format"}
-		}
-		hs = f.Hosts
-	} else {
-		// Local runs live beside the database they belong to.
-		hs = []hosts.Host{hosts.LocalHost(opts.slots, opts.python, filepath.Join(data, "local"))}
+	hs, err := opts.app.loadHosts(ctx, opts.hostsFile, opts.slots, opts.python)
+	if err != nil {
+		return err
 	}
 	store, err := opts.app.openDB(ctx)
 	if err != nil {

@@ -73,13 +73,39 @@ Exit codes: 0 every host ok or warn, 1 a host FAILed (or another error),
 			return runHostsCheck(cmd.Context(), opts)
 		},
 	}
+	addHostsFlags(cmd, &opts.hostsFile, &opts.python)
 	f := cmd.Flags()
-	f.StringVar(&opts.hostsFile, "hosts", "", "hosts file (YAML); default: this machine only")
-	f.StringVar(&opts.python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
 	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts whose imports are checked (default: ./python-scripts, else the bundled scripts)")
 	f.DurationVar(&opts.timeout, "timeout", hostcheck.DefaultTimeout, "give up on a host after this long")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
+}
+
+// addHostsFlags adds --hosts and --python, which pick the hosts of
+// dispatch and hosts check: the same flags, so that hosts check checks
+// what dispatch would run on.
+func addHostsFlags(cmd *cobra.Command, hostsFile, python *string) {
+	f := cmd.Flags()
+	f.StringVar(hostsFile, "hosts", "", "hosts file (YAML); default: this machine only")
+	f.StringVar(python, "python", defaultLocalPython, "Python interpreter on this machine when no --hosts is given")
+}
+
+// loadHosts returns the hosts of hostsFile or, without one, this machine
+// with slots slots and python as its interpreter. Local runs live beside
+// the database they belong to.
+func (a *app) loadHosts(ctx context.Context, hostsFile string, slots int, python string) ([]hosts.Host, error) {
+	if hostsFile != "" {
+		f, err := hosts.DefaultResolver().Load(ctx, hostsFile)
+		if err != nil {
+			return nil, &userError{msg: err.Error(), hint: "fix the hosts file; see README.md for its format"}
+		}
+		return f.Hosts, nil
+	}
+	data, err := a.dataDir()
+	if err != nil {
+		return nil, err
+	}
+	return []hosts.Host{hosts.LocalHost(slots, python, filepath.Join(data, "local"))}, nil
 }
 
 func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
@@ -87,20 +113,10 @@ func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
 	if err != nil {
 		return &userError{msg: err.Error(), hint: "check --scripts (or MLJOB_SCRIPTS)"}
 	}
-	var hs []hosts.Host
-	if opts.hostsFile != "" {
-		f, err := hosts.DefaultResolver().Load(ctx, opts.hostsFile)
-		if err != nil {
-			return &userError{msg: err.Error(), hint: "fix the hosts file; see README.md for its format"}
-		}
-		hs = f.Hosts
-	} else {
-		data, err := opts.app.dataDir()
-		if err != nil {
-			return err
-		}
-		// The same host dispatch uses without --hosts.
-		hs = []hosts.Host{hosts.LocalHost(1, opts.python, filepath.Join(data, "local"))}
+	// Without --hosts, the same host dispatch uses (with one slot).
+	hs, err := opts.app.loadHosts(ctx, opts.hostsFile, 1, opts.python)
+	if err != nil {
+		return err
 	}
 	reports := hostcheck.Check(ctx, hs, hostcheck.Options{Imports: imports, Timeout: opts.timeout, HostsFile: opts.hostsFile})
 	if err := ctx.Err(); err != nil {
