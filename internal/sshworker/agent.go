@@ -330,7 +330,8 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	for _, w := range spec.Argv {
 		req.Argv = append(req.Argv, base64.StdEncoding.EncodeToString([]byte(w)))
 	}
-	req.Warm = h.agentWarm && len(spec.Argv) >= 3 && spec.Argv[0] == h.agentPython && spec.Argv[1] == "-u"
+	req.Warm = h.agentWarm && len(spec.Argv) >= 3 && spec.Argv[0] == h.agentPython && spec.Argv[1] == "-u" &&
+		!setsPythonStartup(spec.Env)
 	ch, err := a.send(req, spec.Input.Data)
 	if err != nil {
 		return run.Result{}, err
@@ -368,6 +369,18 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 		a.forget(req.Tag)
 		return res, ctx.Err()
 	}
+}
+
+// setsPythonStartup reports whether env sets a PYTHON* variable: the
+// interpreter reads those (PYTHONPATH, PYTHONHASHSEED, ...) as it starts,
+// so a run that sets one needs a new interpreter, not a fork of the agent.
+func setsPythonStartup(env []string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, "PYTHON") {
+			return true
+		}
+	}
+	return false
 }
 
 // resultFromAgent fills res from a "result" reply, as parseFramed does from

@@ -136,3 +136,29 @@ func TestWarmStartSkipsTheInterpreterStart(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmStartLeavesPythonStartupVariables checks that a run whose
+// environment sets a variable the interpreter reads as it starts
+// (PYTHONPATH here) gets a new interpreter, where the variable counts.
+func TestWarmStartLeavesPythonStartupVariables(t *testing.T) {
+	lib := t.TempDir()
+	if err := os.WriteFile(filepath.Join(lib, "extra.py"), []byte("WHERE = 'from PYTHONPATH'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "p.py")
+	if err := os.WriteFile(script, []byte("import extra, sys\nprint(extra.WHERE, 'select' in sys.modules)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := localHost(t)
+	h.EnableAgent(hostPython, true, func(msg string) { t.Errorf("agent not used: %s", msg) })
+	defer h.StopAgent()
+	spec := run.Spec{ID: nextID(), Files: []run.File{fileOf(t, "p.py", script)},
+		Argv: []string{hostPython, "-u", "p.py"}, Env: []string{"PYTHONPATH=" + lib}, StdoutTail: 100, StderrTail: 1000}
+	res, err := h.Run(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "from PYTHONPATH False\n" {
+		t.Fatalf("stdout %q, stderr %q: want the module found through PYTHONPATH by a new interpreter", res.Stdout, res.Stderr)
+	}
+}
