@@ -33,7 +33,7 @@ test-python:
 demo: deps build
 	rm -rf .demo
 	MLJOB_DB=$(DEMO_DB) $(BIN) submit examples/wine_data/*.json
-	MLJOB_DB=$(DEMO_DB) $(BIN) dispatch --python $(PYTHON) --slots 2 -v
+	MLJOB_DB=$(DEMO_DB) $(BIN) dispatch --python $(PYTHON) --slots 2
 	MLJOB_DB=$(DEMO_DB) $(BIN) outcomes --project wine_data --sort loss
 
 clean:

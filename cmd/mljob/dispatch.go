@@ -94,7 +94,7 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.DurationVar(&opts.poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
 	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
-	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines too (above the live view on a terminal)")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines (above the live view on a terminal, instead of the plain lines elsewhere)")
 	f.BoolVar(&opts.plain, "plain", false, "print one plain line per state change instead of the live view")
 	f.IntVar(&opts.retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
 	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
@@ -139,7 +139,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		lines := live.NewLines(errOut)
 		observe = func(e dispatch.Event) {
 			tally.Observe(e)
-			lines.Observe(e)
+			// With -v the dispatcher's own lines say the same, in more
+			// detail: one line per state change either way.
+			if !opts.verbose {
+				lines.Observe(e)
+			}
 		}
 	}
 	setQueued := tally.SetQueued
