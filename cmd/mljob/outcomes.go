@@ -356,17 +356,7 @@ func writeOutcomesJSON(w io.Writer, batches <-chan []*db.OutcomeRow) error {
 			n++
 		}
 	}
-	end := "\n]\n"
-	if n == 0 {
-		end = "[]\n"
-	}
-	if _, err := bw.WriteString(end); err != nil {
-		return fmt.Errorf("render json: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("render json: %w", err)
-	}
-	return nil
+	return endJSONArray(bw, n)
 }
 
 // outcomeLine is one row of the outcomes table or CSV before the parameter
@@ -1364,17 +1354,7 @@ func writeColumnsJSON(w io.Writer, cols []*outcomeColumn, cells []colCell) error
 			return fmt.Errorf("render json: %w", err)
 		}
 	}
-	end := "\n]\n"
-	if n == 0 {
-		end = "[]\n"
-	}
-	if _, err := bw.WriteString(end); err != nil {
-		return fmt.Errorf("render json: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("render json: %w", err)
-	}
-	return nil
+	return endJSONArray(bw, n)
 }
 
 // unknownColumnError is the error for a bare --columns name that is not
@@ -1397,4 +1377,20 @@ func noOutcomesMessage(opts *outcomesOptions) string {
 		return "No outcomes match."
 	}
 	return "No outcomes yet. Run queued jobs with: mljob dispatch"
+}
+
+// endJSONArray closes a JSON array of n objects written row by row ("[]"
+// when there were none) and flushes it.
+func endJSONArray(bw *bufio.Writer, n int) error {
+	end := "\n]\n"
+	if n == 0 {
+		end = "[]\n"
+	}
+	if _, err := bw.WriteString(end); err != nil {
+		return fmt.Errorf("render json: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("render json: %w", err)
+	}
+	return nil
 }
