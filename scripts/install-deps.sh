@@ -13,6 +13,10 @@ packages=(
   util-linux       # setsid: detached runs
   chromium         # headless browser: the report's page test
   tmux             # a terminal for the dispatch live view test
+  slurmctld        # internal/slurmtest: a single-node Slurm cluster
+  slurmd
+  slurm-client     # sbatch, scontrol, sinfo, scancel, squeue
+  munge            # munged: Slurm's authentication
 )
 
 missing=()
