@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mljob/mljob/internal/testdep"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,12 +28,10 @@ type tmuxScreen struct {
 // the command exits so that its last screen can be read.
 func startTmux(tb testing.TB, w, h int, argv []string) *tmuxScreen {
 	tb.Helper()
-	tmux, err := exec.LookPath("tmux")
+	testdep.Require(tb, "apt-get install tmux (scripts/install-deps.sh)", "tmux")
+	tmux, err := testdep.LookPath("tmux")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("tmux is needed for the live view test: %v", err)
-		}
-		tb.Skipf("SKIPPING the live view test: tmux not found (%v); apt-get install tmux", err)
+		tb.Fatal(err)
 	}
 	dir := tb.TempDir()
 	conf := filepath.Join(dir, "tmux.conf")

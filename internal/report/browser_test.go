@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/mljob/mljob/internal/testdep"
 	"image/png"
 	"os"
 	"os/exec"
@@ -28,11 +29,7 @@ func chromiumPath(tb testing.TB) string {
 			return p
 		}
 	}
-	const msg = "chromium not found: install it with scripts/install-deps.sh (apt-get install chromium)"
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip("SKIPPING the report's browser test: " + msg)
+	testdep.Missing(tb, "chromium not found: install it with scripts/install-deps.sh (apt-get install chromium)")
 	return ""
 }
 

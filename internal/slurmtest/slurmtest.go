@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/testdep"
 	"net"
 	"os"
 	"os/exec"
@@ -401,7 +402,7 @@ func freePorts(n int) ([]int, error) {
 
 func mustLookPath(tb testing.TB, name string) string {
 	tb.Helper()
-	p, err := lookPath(name)
+	p, err := testdep.LookPath(name)
 	if err != nil {
 		tb.Fatalf("slurmtest: %v", err)
 	}

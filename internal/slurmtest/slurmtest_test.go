@@ -5,9 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -225,67 +223,6 @@ func hasPID(ps []proc, pid int) bool {
 		}
 	}
 	return false
-}
-
-func TestRequire(t *testing.T) {
-	root := os.Geteuid() == 0
-	tests := []struct {
-		name        string
-		ci          string
-		bins        []string
-		wantFailed  bool
-		wantSkipped bool
-	}{
-		{"missing, not in CI", "", []string{"mljob-no-such-slurmd"}, false, true},
-		{"missing, CI=false", "false", []string{"mljob-no-such-slurmd"}, false, true},
-		{"missing, CI=true", "true", []string{"sh", "mljob-no-such-slurmd"}, true, false},
-		{"present, CI=true", "true", []string{"sh"}, !root, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("CI", tc.ci)
-			rec := &recordingTB{TB: t}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				Require(rec, tc.bins...)
-			}()
-			<-done
-			if rec.failed != tc.wantFailed || rec.skipped != tc.wantSkipped {
-				t.Fatalf("failed=%v skipped=%v (%q), want failed=%v skipped=%v",
-					rec.failed, rec.skipped, rec.msg, tc.wantFailed, tc.wantSkipped)
-			}
-			if strings.Contains(tc.bins[len(tc.bins)-1], "no-such") && !strings.Contains(rec.msg, "mljob-no-such-slurmd") {
-				t.Errorf("message %q does not name the missing program", rec.msg)
-			}
-		})
-	}
-}
-
-// recordingTB records Fatalf and Skipf and ends the goroutine, as testing
-// does.
-type recordingTB struct {
-	testing.TB
-	mu      sync.Mutex // guards skipped, failed and msg
-	skipped bool
-	failed  bool
-	msg     string
-}
-
-func (r *recordingTB) Helper() {}
-
-func (r *recordingTB) Fatalf(format string, args ...any) {
-	r.mu.Lock()
-	r.failed, r.msg = true, fmt.Sprintf(format, args...)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recordingTB) Skipf(format string, args ...any) {
-	r.mu.Lock()
-	r.skipped, r.msg = true, fmt.Sprintf(format, args...)
-	r.mu.Unlock()
-	runtime.Goexit()
 }
 
 // TestTimeLimit checks that a job past its --time ends as TIMEOUT. Slurm

@@ -2,6 +2,7 @@ package sshtest
 
 import (
 	"fmt"
+	"github.com/mljob/mljob/internal/testdep"
 	"os"
 	"os/exec"
 	"strings"
@@ -33,13 +34,7 @@ var netnsSeq atomic.Int32
 // kernel or a sandbox refuses namespaces, it skips with the reason.
 func NewNetns(tb testing.TB) *Netns {
 	tb.Helper()
-	if _, err := lookPath("ip"); err != nil {
-		msg := "NETNS TEST NOT RUN: ip not found; install iproute2"
-		if inCI() {
-			tb.Fatalf("%s (CI is set, so this is a failure)", msg)
-		}
-		tb.Skipf("%s (set CI=true to make this a failure)", msg)
-	}
+	testdep.Require(tb, "install iproute2", "ip")
 	if os.Geteuid() != 0 {
 		tb.Skipf("NETNS TEST NOT RUN: network namespaces need root (euid %d)", os.Geteuid())
 	}
@@ -122,7 +117,7 @@ func ipCmd(args ...string) (string, error) {
 
 // mustIP is the path of iproute2's ip, or "ip" for exec to report.
 func mustIP() string {
-	p, err := lookPath("ip")
+	p, err := testdep.LookPath("ip")
 	if err != nil {
 		return "ip"
 	}

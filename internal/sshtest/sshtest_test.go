@@ -5,10 +5,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mljob/mljob/internal/sshtest"
@@ -140,64 +138,5 @@ func TestStopRestart(t *testing.T) {
 	s.Restart(t)
 	if out := MustSSH(t, s, keys, "echo back"); out != "back\n" {
 		t.Errorf("after Restart: %q", out)
-	}
-}
-
-// recordingTB records how Require ended a test instead of ending ours.
-type recordingTB struct {
-	testing.TB
-	mu      sync.Mutex
-	skipped bool
-	failed  bool
-	msg     string
-}
-
-func (r *recordingTB) Helper() {}
-
-func (r *recordingTB) Fatalf(format string, args ...any) {
-	r.mu.Lock()
-	r.failed, r.msg = true, fmt.Sprintf(format, args...)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recordingTB) Skipf(format string, args ...any) {
-	r.mu.Lock()
-	r.skipped, r.msg = true, fmt.Sprintf(format, args...)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func TestRequire(t *testing.T) {
-	tests := []struct {
-		name        string
-		ci          string
-		bins        []string
-		wantFailed  bool
-		wantSkipped bool
-	}{
-		{"missing, not in CI", "", []string{"mljob-no-such-sshd"}, false, true},
-		{"missing, CI=false", "false", []string{"mljob-no-such-sshd"}, false, true},
-		{"missing, CI=true", "true", []string{"sh", "mljob-no-such-sshd"}, true, false},
-		{"present, CI=true", "true", []string{"sh"}, false, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("CI", tc.ci)
-			rec := &recordingTB{TB: t}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				sshtest.Require(rec, tc.bins...)
-			}()
-			<-done
-			if rec.failed != tc.wantFailed || rec.skipped != tc.wantSkipped {
-				t.Fatalf("failed=%v skipped=%v (%q), want failed=%v skipped=%v",
-					rec.failed, rec.skipped, rec.msg, tc.wantFailed, tc.wantSkipped)
-			}
-			if (tc.wantFailed || tc.wantSkipped) && !strings.Contains(rec.msg, "mljob-no-such-sshd") {
-				t.Errorf("message %q does not name the missing program", rec.msg)
-			}
-		})
 	}
 }

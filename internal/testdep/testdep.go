@@ -1,0 +1,75 @@
+// Package testdep is how tests that need a real program (sshd, Slurm's
+// daemons, Chromium, tmux) find it and what they do without it: on a CI
+// machine (the CI variable set) a missing program fails the test, so such
+// a machine cannot pass by skipping; elsewhere the test is skipped with a
+// loud reason saying what to install.
+package testdep
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// sbinDirs are searched after PATH: a normal user's PATH often lacks them,
+// and that is where distributions install daemons.
+var sbinDirs = []string{"/usr/sbin", "/usr/local/sbin", "/sbin"}
+
+// InCI reports whether the CI variable asks for strictness; CI systems set
+// it to "true", and an explicit "false" or "0" turns it off.
+func InCI() bool {
+	v := os.Getenv("CI")
+	if v == "" {
+		return false
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	return true
+}
+
+// LookPath finds name in PATH, then in the sbin directories, and returns
+// an absolute path.
+func LookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range sbinDirs {
+			if q, qerr := exec.LookPath(filepath.Join(dir, name)); qerr == nil {
+				p, err = q, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+// Missing ends a test that cannot run here: it fails it in CI and skips it
+// elsewhere. msg says what is missing and how to get it.
+func Missing(tb testing.TB, msg string) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatalf("TEST NOT RUN: %s (CI is set, so this is a failure)", msg)
+	}
+	tb.Skipf("TEST NOT RUN: %s (set CI=true to make this a failure)", msg)
+}
+
+// Require calls Missing unless every program in bins is found by LookPath;
+// install says how to get them.
+func Require(tb testing.TB, install string, bins ...string) {
+	tb.Helper()
+	var missing []string
+	for _, b := range bins {
+		if _, err := LookPath(b); err != nil {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		Missing(tb, fmt.Sprintf("%q not found in PATH or %v; %s", missing, sbinDirs, install))
+	}
+}
