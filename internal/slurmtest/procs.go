@@ -1,6 +1,7 @@
 package slurmtest
 
 import (
+	"github.com/mljob/mljob/internal/proctree"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,30 +115,15 @@ func clusterProcs(dir string, roots []int) []int {
 // so the set stays whole while it is collected. Process groups are
 // signalled too, for children that moved between two reads of /proc.
 func killCluster(dir string, roots []int) []int {
-	stopped := map[int]bool{}
-	for {
-		grew := false
-		for _, p := range clusterProcs(dir, roots) {
-			if !stopped[p] {
-				_ = syscall.Kill(p, syscall.SIGSTOP)
-				stopped[p] = true
-				grew = true
-			}
-		}
-		if !grew {
-			break
-		}
-	}
+	stopped := proctree.Freeze(func() []int { return clusterProcs(dir, roots) })
 	for _, r := range roots {
 		// Start gave each daemon its own group (Setpgid), whose id is its pid.
 		_ = syscall.Kill(-r, syscall.SIGKILL)
 	}
-	pids := make([]int, 0, len(stopped))
-	for p := range stopped {
+	for _, p := range stopped {
 		_ = syscall.Kill(p, syscall.SIGKILL)
-		pids = append(pids, p)
 	}
-	return pids
+	return stopped
 }
 
 // waitGone waits until none of pids is alive; a zombie counts as gone, as

@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"github.com/mljob/mljob/internal/proctree"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,18 +27,16 @@ func (s *Server) Crash() {
 	// Stop the sshd processes before killing any, as killTree does: a
 	// stopped daemon cannot accept, so the set is whole when collected.
 	sshds := map[int]bool{}
-	for {
-		grew := false
+	for _, p := range proctree.Freeze(func() []int {
+		var ps []int
 		for _, p := range append([]int{root}, descendants(root)...) {
-			if !sshds[p] && isSSHD(p) {
-				_ = syscall.Kill(p, syscall.SIGSTOP)
-				sshds[p] = true
-				grew = true
+			if isSSHD(p) {
+				ps = append(ps, p)
 			}
 		}
-		if !grew {
-			break
-		}
+		return ps
+	}) {
+		sshds[p] = true
 	}
 	var orphans []proc
 	for _, p := range descendants(root) {

@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"github.com/mljob/mljob/internal/proctree"
 	"os"
 	"strconv"
 	"strings"
@@ -13,25 +14,10 @@ import (
 // of a "vanished" host. The tree is read from /proc; where there is none,
 // only pid is killed.
 //
-// Every process is stopped before any is killed: a stopped process cannot
-// fork, and its children keep it as parent, so the tree stays whole while
-// it is collected.
+// Every process is stopped before any is killed (proctree.Freeze), so the
+// tree stays whole while it is collected.
 func killTree(pid int) {
-	stopped := map[int]bool{}
-	for {
-		grew := false
-		for _, p := range append([]int{pid}, descendants(pid)...) {
-			if !stopped[p] {
-				_ = syscall.Kill(p, syscall.SIGSTOP)
-				stopped[p] = true
-				grew = true
-			}
-		}
-		if !grew {
-			break
-		}
-	}
-	for p := range stopped {
+	for _, p := range proctree.Freeze(func() []int { return append([]int{pid}, descendants(pid)...) }) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 }
