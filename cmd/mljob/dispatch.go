@@ -146,12 +146,14 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 			}
 		}
 	}
-	setQueued := tally.SetQueued
-	if view != nil {
-		setQueued = view.SetQueued
-	}
+	// Only the view shows how many orders wait: off a terminal, nothing
+	// would read the count.
 	stopCount, countDone := make(chan struct{}), make(chan struct{})
-	go countQueued(ctx, store, setQueued, stopCount, countDone)
+	if view != nil {
+		go countQueued(ctx, store, view.SetQueued, stopCount, countDone)
+	} else {
+		close(countDone)
+	}
 	stopWatch := make(chan struct{})
 	watchDone := make(chan struct{})
 	go func() {
