@@ -561,13 +561,6 @@ func flattenJSON(spec []byte) map[string]string {
 	return out
 }
 
-// varyingPaths returns the paths whose value is not the same in
-// every spec (missing counts as a value): what specFlattener.varying
-// works out as the rows come.
-func varyingPaths(specs []map[string]string) []string {
-	return jobfields.Varying(specs)
-}
-
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
 // encoding/json sorts map keys. "error" is written only when there is one;
 // the script's own fields never override any of these.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/jobfields"
 	"math"
 	"os"
 	"path/filepath"
@@ -219,7 +220,7 @@ func TestSpecFlattenerMatchesFlattenJSON(t *testing.T) {
 			for _, p := range f.varying() {
 				got = append(got, p.path)
 			}
-			if w := varyingPaths(want); !slices.Equal(got, w) {
+			if w := jobfields.Varying(want); !slices.Equal(got, w) {
 				t.Errorf("varying = %q, want %q", got, w)
 			}
 		})

@@ -221,7 +221,7 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	for i := range runs {
 		specs[i] = runs[i].fields
 	}
-	paths := varyingPaths(specs)
+	paths := jobfields.Varying(specs)
 	if len(paths) > maxParams {
 		r.HiddenParams = len(paths) - maxParams
 		paths = paths[:maxParams]
@@ -630,11 +630,4 @@ func flatten(spec []byte) map[string]leaf {
 		out[p] = leaf{v: v, present: true}
 	}
 	return out
-}
-
-// varyingPaths returns the paths whose value is not the same in every spec
-// (absent counts as a value), top-level fields first, then by name. Leaves
-// compare with ==: the same type and the same text.
-func varyingPaths(specs []map[string]leaf) []string {
-	return jobfields.Varying(specs)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/mljob/mljob/internal/jobfields"
 	"math"
 	"slices"
 	"strings"
@@ -254,7 +255,7 @@ func TestVaryingPaths(t *testing.T) {
 			for i, s := range tt.specs {
 				specs[i] = flatten([]byte(s))
 			}
-			if got := varyingPaths(specs); !slices.Equal(got, tt.want) {
+			if got := jobfields.Varying(specs); !slices.Equal(got, tt.want) {
 				t.Errorf("varyingPaths = %v, want %v", got, tt.want)
 			}
 		})
