@@ -25,13 +25,21 @@ cd "$run" 2> /dev/null || exit 96
 [ -f pid ] || exit 96
 pid=$(cat pid)
 alive() { [ ! -f exit_code ] && kill -s 0 "$pid" 2> /dev/null; }
+# A batch task (see BatchTaskScript) runs on another node: its pid means
+# nothing here, so it lives until its exit code, or the note of a
+# dispatcher that found it ended without one (.ended), is written.
+batch=0
+if [ -f .task ]; then
+  batch=1
+  alive() { [ ! -f exit_code ] && [ ! -f .ended ]; }
+fi
 if [ "$follow" != 1 ]; then
   [ -f "$stream" ] && exec cat "$stream"
   exit 0
 fi
 while [ ! -f "$stream" ] && alive; do sleep 0.1; done
 [ -f "$stream" ] || exit 0
-if tail --version 2> /dev/null | head -n 1 | grep -q GNU; then
+if [ "$batch" = 0 ] && tail --version 2> /dev/null | head -n 1 | grep -q GNU; then
   # -s: how often tail checks that pid still lives.
   exec tail -c +1 -s 0.5 -f --pid="$pid" "$stream"
 fi

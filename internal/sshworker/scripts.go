@@ -89,16 +89,10 @@ fi
 echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
 `
 
-// startScript prepares a run dir, starts the wrapper detached and waits on
-// it. The 131000-byte bound in wrapScript keeps one argv word under Linux's
-// MAX_ARG_STRLEN (131072).
-// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 input
-// size, $6 argfile, $7 stdout tail, $8 stderr tail, $9 n files, then n
-// pairs (name hash), then n env, then n KEY=VALUE words, then the command.
-const startScript = `wrap=$1 wd=$2 id=$3 input=$4 inlen=$5 argfile=$6 outlim=$7 errlim=$8 n=$9
-shift 9
-` + expandWorkdir + `run=$wd/runs/$id
-# Making the run dir is the claim on it: one start per attempt, ever.
+// fillRunDir claims the run dir $run and fills it: $input (stdin, $inlen
+// bytes) and $n cache links, whose (name hash) pairs lead the positional
+// parameters and are shifted off. It leaves the shell in the run dir.
+const fillRunDir = `# Making the run dir is the claim on it: one start per attempt, ever.
 if ! mkdir "$run" 2> /dev/null; then
   mkdir -p "$wd/runs" || exit 90
   if ! mkdir "$run" 2> /dev/null; then
@@ -124,7 +118,18 @@ while [ "$n" -gt 0 ]; do
   shift 2
   n=$((n - 1))
 done
-n=$1
+`
+
+// startScript prepares a run dir, starts the wrapper detached and waits on
+// it. The 131000-byte bound in wrapScript keeps one argv word under Linux's
+// MAX_ARG_STRLEN (131072).
+// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 input
+// size, $6 argfile, $7 stdout tail, $8 stderr tail, $9 n files, then n
+// pairs (name hash), then n env, then n KEY=VALUE words, then the command.
+const startScript = `wrap=$1 wd=$2 id=$3 input=$4 inlen=$5 argfile=$6 outlim=$7 errlim=$8 n=$9
+shift 9
+` + expandWorkdir + `run=$wd/runs/$id
+` + fillRunDir + `n=$1
 shift
 while [ "$n" -gt 0 ]; do
   export "$1" || exit 94

@@ -1,0 +1,142 @@
+package sshworker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/mljob/mljob/internal/run"
+)
+
+// Files of a run dir prepared for a batch scheduler. Their names start with
+// a dot, which no file of a job can (see plainName), so they never collide.
+const (
+	// BatchCmdFile holds the run's command as shell words (see Prepare).
+	BatchCmdFile = ".cmd"
+	// BatchTaskFile names the run's task in the scheduler ("12345_7" for a
+	// Slurm array task), written once the scheduler accepted it.
+	BatchTaskFile = ".task"
+	// BatchEndedFile is written by a dispatcher that found the task ended
+	// without an exit code, so that followers of its output stop.
+	BatchEndedFile = ".ended"
+)
+
+// prepareScript claims and fills a run dir as startScript does, and writes
+// the run's command to .cmd instead of starting it: a batch scheduler
+// starts it later, on another node, through BatchTaskScript.
+// argv: $1 workdir, $2 run id, $3 input name, $4 input size, $5 the .cmd
+// text, $6 n files, then n pairs (name hash).
+const prepareScript = `wd=$1 id=$2 input=$3 inlen=$4 cmd=$5 n=$6
+shift 6
+` + expandWorkdir + `run=$wd/runs/$id
+` + fillRunDir + `printf '%s' "$cmd" > .cmd.tmp && mv .cmd.tmp .cmd || exit 92
+printf 'MLJOB-PREPARED %s\n' "$run"
+`
+
+// batchTaskHead finds the task's run dir, takes its start token and loads
+// its command; BatchTaskScript then becomes the run's wrapper.
+const batchTaskHead = `#!/bin/sh
+# mljob batch task: runs one prepared run dir, as the run contract says.
+# argv: $1 workdir (absolute), $2 the file listing the array's run ids, one
+# per line; the task's index is $MLJOB_TASK_INDEX, else $SLURM_ARRAY_TASK_ID.
+wd=$1 list=$2
+i=${MLJOB_TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}
+case $i in '' | *[!0-9]*) echo "mljob: no task index in the environment (SLURM_ARRAY_TASK_ID)" >&2; exit 90 ;; esac
+id=$(sed -n "$((i + 1))p" "$list")
+case $id in '' | .* | */*) echo "mljob: no run for task $i in $list" >&2; exit 90 ;; esac
+run=$wd/runs/$id
+cd "$run" || exit 90
+# The start token, as startScript takes it: a run dir fenced off by a
+# dispatcher that gave the attempt up is never started.
+set -C
+if ! { echo "$$" > .go; } 2> /dev/null; then
+  echo "mljob: run dir $run was fenced off; not starting" >&2
+  exit 91
+fi
+set +C
+date +%s.%N > .start 2> /dev/null
+hostname > .node 2> /dev/null
+echo "$$" > pid
+. ./.cmd || exit 94
+`
+
+// BatchTaskScript returns the program a batch scheduler runs for each task
+// of an array of prepared run dirs (see Prepare): it takes the run dir's
+// start token, then becomes the run's wrapper (wrapScript, the same as on
+// an SSH host), which writes the exit code however the command ends. The
+// run dir's pid file names the wrapper on the node that ran it.
+func BatchTaskScript() string { return batchTaskScript }
+
+// batchTaskScript passes wrapScript as one quoted word: it is a constant,
+// and Quote escapes the trap's single quotes.
+var batchTaskScript = batchTaskHead + "exec sh -c " + Quote(wrapScript) + ` mljob-wrap "$argfile" "$@"
+`
+
+// Prepare uploads the spec's files when the host's cache lacks them, then
+// claims and fills the run dir as Run does, but does not start the run:
+// the dir's .cmd file holds the command (argv, argument file and env as
+// quoted shell words) for BatchTaskScript. It returns the run dir's
+// absolute path. Errors: ErrRunDirUsed when the dir holds an earlier run.
+func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
+	if err := checkSpec(spec); err != nil {
+		return "", fmt.Errorf("prepare %s on %s: %w", spec.ID, h.name, err)
+	}
+	if err := h.ensureCached(ctx, spec.Files); err != nil {
+		return "", err
+	}
+	argv := []string{"sh", "-c", prepareScript, "mljob-prepare", h.workdir, spec.ID,
+		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), batchCommand(spec), strconv.Itoa(len(spec.Files))}
+	for _, f := range spec.Files {
+		argv = append(argv, f.Name, f.Hash)
+	}
+	var stdin io.Reader
+	if spec.Input.Name != "" {
+		stdin = bytes.NewReader(spec.Input.Data)
+	}
+	var out, errOut limitedBuffer
+	out.limit, errOut.limit = 4096, 4096
+	if err := h.t.Exec(ctx, argv, stdin, &out, &errOut); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == exitRunDirUsed {
+			return "", fmt.Errorf("prepare %s on %s: %w: %s", spec.ID, h.name, ErrRunDirUsed, strings.TrimSpace(errOut.String()))
+		}
+		return "", fmt.Errorf("prepare %s on %s: %w%s", spec.ID, h.name, err, detail(errOut.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if dir, ok := strings.CutPrefix(line, "MLJOB-PREPARED "); ok {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("prepare %s on %s: no answer from the host%s", spec.ID, h.name, detail(errOut.String()))
+}
+
+// batchCommand is the .cmd text of a spec: shell assignments that
+// BatchTaskScript sources. Every word is quoted (Quote), so no value from a
+// job reaches the shell as program text.
+func batchCommand(spec run.Spec) string {
+	var b strings.Builder
+	b.WriteString("argfile=" + Quote(spec.ArgFile) + "\n")
+	b.WriteString("set -- " + QuoteCommand(spec.Argv) + "\n")
+	for _, e := range spec.Env {
+		b.WriteString("export " + Quote(e) + "\n")
+	}
+	return b.String()
+}
+
+// Exec runs argv on the host, in a session of its own, and waits for it.
+// Errors are those of Transport.Exec.
+func (h *Host) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return h.t.Exec(ctx, argv, stdin, stdout, stderr)
+}
+
+// Workdir is the host's mljob directory as the hosts file gives it (a
+// leading ~ is expanded on the host).
+func (h *Host) Workdir() string { return h.workdir }
+
+// ExpandWorkdir is the shell text that turns $wd into an absolute path on
+// the host, for scripts of other packages that take a workdir.
+const ExpandWorkdir = expandWorkdir
