@@ -109,7 +109,7 @@ func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) 
 // RetryOrders queues again the selected orders that are failed or cancelled
 // (only failed ones with onlyFailed) and returns them as they were before.
 // An order is queued again as unassigned with infra_failures 0 and its host,
-// slot, run dir, pid, dispatcher and times cleared; its attempt counter and
+// slot, run dir, pid, dispatcher, Slurm task and times cleared; its attempt counter and
 // every attempt and outcome row are kept, so the next claim starts the next
 // attempt and the history stays readable. last_error is kept until that
 // claim.
@@ -138,7 +138,8 @@ func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) (
 			res, err := tx.ExecContext(ctx, `
 				UPDATE orders SET state = 'unassigned', infra_failures = 0,
 					host = NULL, slot = NULL, run_dir = NULL, pid = NULL, dispatcher = NULL,
-					assigned_at = NULL, started_at = NULL, finished_at = NULL
+					assigned_at = NULL, started_at = NULL, finished_at = NULL,
+					slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
 				WHERE id = ? AND state = ?`, o.ID, o.State)
 			if err := requireOne(res, err); err != nil {
 				return fmt.Errorf("order %d: %w", o.ID, err)

@@ -7,7 +7,8 @@
 // | cancelled), and each claim of it is recorded as an Attempt. An Outcome is
 // what one attempt reported; there is at most one per attempt and recording
 // it is idempotent, so a dispatcher that retries after a crash cannot record
-// a result twice.
+// a result twice. An attempt handed to Slurm also names its array task
+// (SlurmTask) and that task's state as last polled.
 //
 // Several processes may share one file (a dispatcher and a submit at the same
 // time): they coordinate through SQLite transactions, never through lock

@@ -47,6 +47,9 @@ type Order struct {
 	// InfraFailures counts attempts lost to infrastructure (ReleaseOrder)
 	// since the order was last queued by hand.
 	InfraFailures int
+	// Slurm names the current attempt's Slurm task; nil when that attempt
+	// was not handed to Slurm (see MarkSlurm).
+	Slurm *SlurmTask
 }
 
 // Claim is what a dispatcher needs to run an attempt: the claimed order (at
@@ -71,6 +74,9 @@ type Attempt struct {
 	AssignedAt time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// Slurm names the attempt's Slurm task; nil when the attempt was not
+	// handed to Slurm (see MarkSlurm).
+	Slurm *SlurmTask
 }
 
 // StateCount is the number of orders of one project in one state.
@@ -83,12 +89,14 @@ type StateCount struct {
 // orderReturning is the order column list, unqualified for RETURNING; it
 // matches the order of scanOrder.
 const orderReturning = `id, job_id, state, priority, attempt, host, slot, dispatcher, run_dir, pid,
-	last_error, created_at, assigned_at, started_at, finished_at, infra_failures`
+	last_error, created_at, assigned_at, started_at, finished_at, infra_failures,
+	slurm_job_id, slurm_array_index, slurm_state`
 
 // orderSelect reads orders with their job's project, which scanOrder takes
 // as its extra destination.
 const orderSelect = `SELECT o.id, o.job_id, o.state, o.priority, o.attempt, o.host, o.slot, o.dispatcher,
-	o.run_dir, o.pid, o.last_error, o.created_at, o.assigned_at, o.started_at, o.finished_at, o.infra_failures, j.project
+	o.run_dir, o.pid, o.last_error, o.created_at, o.assigned_at, o.started_at, o.finished_at, o.infra_failures,
+	o.slurm_job_id, o.slurm_array_index, o.slurm_state, j.project
 	FROM orders o JOIN jobs j ON j.id = o.job_id`
 
 // scanOrder reads the columns of orderReturning, then into extra.
@@ -97,13 +105,16 @@ func scanOrder(s scanner, extra ...any) (Order, error) {
 	var host, slot, dispatcher, runDir, lastErr sql.NullString
 	var pid sql.NullInt64
 	var ts timeScanner
+	var sc slurmScanner
 	dest := []any{&o.ID, &o.JobID, &o.State, &o.Priority, &o.Attempt, &host, &slot, &dispatcher, &runDir, &pid,
-		&lastErr, ts.col(&o.CreatedAt), ts.col(&o.AssignedAt), ts.col(&o.StartedAt), ts.col(&o.FinishedAt), &o.InfraFailures}
+		&lastErr, ts.col(&o.CreatedAt), ts.col(&o.AssignedAt), ts.col(&o.StartedAt), ts.col(&o.FinishedAt), &o.InfraFailures,
+		&sc.jobID, &sc.arrayIndex, &sc.state}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return Order{}, err
 	}
 	o.Host, o.Slot, o.Dispatcher, o.RunDir, o.LastError = host.String, slot.String, dispatcher.String, runDir.String, lastErr.String
 	o.PID = int(pid.Int64)
+	o.Slurm = sc.task()
 	return o, ts.parse()
 }
 
@@ -151,7 +162,8 @@ func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string) (*
 	o, err := scanOrder(tx.QueryRowContext(ctx, `
 		UPDATE orders SET state = 'assigned', attempt = attempt + 1,
 			host = ?, slot = ?, dispatcher = ?, assigned_at = ?,
-			run_dir = NULL, pid = NULL, started_at = NULL, finished_at = NULL, last_error = NULL
+			run_dir = NULL, pid = NULL, started_at = NULL, finished_at = NULL, last_error = NULL,
+			slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
 		WHERE id = (SELECT id FROM orders INDEXED BY orders_claim
 			WHERE state = 'unassigned' ORDER BY priority DESC, id LIMIT 1)
 		RETURNING `+orderReturning,
@@ -216,7 +228,8 @@ func (db *DB) ReleaseOrder(ctx context.Context, orderID int64, attempt int, reas
 		res, err := tx.ExecContext(ctx, `
 			UPDATE orders SET state = 'unassigned', last_error = ?, infra_failures = infra_failures + 1,
 				host = NULL, slot = NULL, dispatcher = NULL, run_dir = NULL, pid = NULL,
-				assigned_at = NULL, started_at = NULL, finished_at = NULL
+				assigned_at = NULL, started_at = NULL, finished_at = NULL,
+				slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
 			WHERE id = ? AND attempt = ? AND state IN ('assigned', 'running')`,
 			nullString(reason), orderID, attempt)
 		if err := requireOne(res, err); err != nil {
@@ -281,7 +294,7 @@ func (db *DB) ActiveOrders(ctx context.Context) ([]Order, error) {
 func (db *DB) Attempts(ctx context.Context, orderID int64) ([]Attempt, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 		SELECT order_id, attempt, host, slot, dispatcher, run_dir, pid, state, exit_code, error,
-			assigned_at, started_at, finished_at
+			assigned_at, started_at, finished_at, slurm_job_id, slurm_array_index, slurm_state
 		FROM attempts WHERE order_id = ? ORDER BY attempt`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of order %d: %w", orderID, err)
@@ -307,10 +320,12 @@ func scanAttempt(s scanner) (Attempt, error) {
 	var host, slot, dispatcher, runDir, errText sql.NullString
 	var pid, exitCode sql.NullInt64
 	var ts timeScanner
+	var sc slurmScanner
 	if err := s.Scan(&a.OrderID, &a.Attempt, &host, &slot, &dispatcher, &runDir, &pid, &a.State, &exitCode, &errText,
-		ts.col(&a.AssignedAt), ts.col(&a.StartedAt), ts.col(&a.FinishedAt)); err != nil {
+		ts.col(&a.AssignedAt), ts.col(&a.StartedAt), ts.col(&a.FinishedAt), &sc.jobID, &sc.arrayIndex, &sc.state); err != nil {
 		return Attempt{}, err
 	}
+	a.Slurm = sc.task()
 	a.Host, a.Slot, a.Dispatcher, a.RunDir, a.Error = host.String, slot.String, dispatcher.String, runDir.String, errText.String
 	a.PID = int(pid.Int64)
 	if exitCode.Valid {

@@ -174,3 +174,22 @@ CREATE INDEX jobs_unhashed ON jobs(id) WHERE spec_hash IS NULL;
 -- while the status stays the same. Rows from before this version have NULL
 -- (not known) until their status next changes.
 ALTER TABLE hosts ADD COLUMN status_since TEXT;
+
+-- version: 7
+
+-- A run handed to Slurm (a hosts.yaml entry of kind slurm) is one task of an
+-- `sbatch --array` job: slurm_job_id is the array job's id, slurm_array_index
+-- the task's index in it, and slurm_state the task's state as squeue or
+-- sacct last printed it (PENDING, RUNNING, COMPLETED, TIMEOUT, ...; NULL
+-- before the first poll sees it). All three are NULL for runs not handed to
+-- Slurm, and for rows from before this version. attempts keeps them per
+-- attempt for the history; orders holds the current attempt's, as it holds
+-- its host and pid, so that cancel can scancel the task, show can name it
+-- and status can count Slurm's pending and running tasks per host entry
+-- without a join.
+ALTER TABLE orders ADD COLUMN slurm_job_id INTEGER;
+ALTER TABLE orders ADD COLUMN slurm_array_index INTEGER;
+ALTER TABLE orders ADD COLUMN slurm_state TEXT;
+ALTER TABLE attempts ADD COLUMN slurm_job_id INTEGER;
+ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;
+ALTER TABLE attempts ADD COLUMN slurm_state TEXT;

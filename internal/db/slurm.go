@@ -1,0 +1,168 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// SlurmTask names an attempt's run in Slurm: the array job, the task's
+// index, and the task's state as last seen (PENDING, RUNNING, COMPLETED,
+// TIMEOUT, ... as squeue/sacct print it; "" = not seen yet).
+type SlurmTask struct {
+	JobID      int64
+	ArrayIndex int
+	State      string
+}
+
+// SlurmStateChange is a Slurm task state seen for one attempt, as
+// SetSlurmStates records it.
+type SlurmStateChange struct {
+	OrderID int64
+	Attempt int
+	State   string
+}
+
+// SlurmCount is how many of a host entry's orders Slurm has yet to start
+// (Pending) and is running (Running); see SlurmCounts.
+type SlurmCount struct {
+	Pending, Running int
+}
+
+// slurmScanner takes the slurm_job_id, slurm_array_index and slurm_state
+// columns of a row, in that order.
+type slurmScanner struct {
+	jobID, arrayIndex sql.NullInt64
+	state             sql.NullString
+}
+
+// task returns the scanned task, or nil when the row was not handed to
+// Slurm: slurm_job_id is what says so, the other two follow it.
+func (s *slurmScanner) task() *SlurmTask {
+	if !s.jobID.Valid {
+		return nil
+	}
+	return &SlurmTask{JobID: s.jobID.Int64, ArrayIndex: int(s.arrayIndex.Int64), State: s.state.String}
+}
+
+// MarkSlurm records that the order's attempt runs as task in Slurm: on the
+// attempt's row, and on the order's row when the order is still at that
+// attempt (the order's fields describe its current attempt, so a stale
+// attempt leaves them alone). The engine calls it right after MarkRunning,
+// once sbatch has accepted the task; an empty task.State is stored as "not
+// seen yet". It returns ErrStaleAttempt for an attempt that was never
+// claimed.
+func (db *DB) MarkSlurm(ctx context.Context, orderID int64, attempt int, task SlurmTask) error {
+	if task.JobID <= 0 || task.ArrayIndex < 0 {
+		return fmt.Errorf("mark order %d attempt %d in slurm: job %d_%d is not a Slurm array task", orderID, attempt, task.JobID, task.ArrayIndex)
+	}
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE attempts SET slurm_job_id = ?, slurm_array_index = ?, slurm_state = ?
+			WHERE order_id = ? AND attempt = ?`,
+			task.JobID, task.ArrayIndex, nullString(task.State), orderID, attempt)
+		if err := requireOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE orders SET slurm_job_id = ?, slurm_array_index = ?, slurm_state = ?
+			WHERE id = ? AND attempt = ?`,
+			task.JobID, task.ArrayIndex, nullString(task.State), orderID, attempt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark order %d attempt %d in slurm: %w", orderID, attempt, err)
+	}
+	return nil
+}
+
+// SetSlurmStates records the Slurm states of a poll: each change sets the
+// state of its attempt, and of its order when the order is still at that
+// attempt. The whole slice is one transaction, so a poll of 200 tasks is
+// one write and one fsync; an empty slice writes nothing. A change for an
+// attempt that MarkSlurm never marked is a caller's bug: it fails the call
+// and nothing is recorded.
+func (db *DB) SetSlurmStates(ctx context.Context, changes []SlurmStateChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		attempts, err := tx.PrepareContext(ctx, `
+			UPDATE attempts SET slurm_state = ?
+			WHERE order_id = ? AND attempt = ? AND slurm_job_id IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		defer attempts.Close()
+		orders, err := tx.PrepareContext(ctx, `
+			UPDATE orders SET slurm_state = ?
+			WHERE id = ? AND attempt = ? AND slurm_job_id IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		defer orders.Close()
+		for _, c := range changes {
+			res, err := attempts.ExecContext(ctx, nullString(c.State), c.OrderID, c.Attempt)
+			n, rerr := rowsAffected(res, err)
+			if rerr != nil {
+				return fmt.Errorf("order %d attempt %d: %w", c.OrderID, c.Attempt, rerr)
+			}
+			if n == 0 {
+				return fmt.Errorf("order %d attempt %d: not handed to Slurm (no MarkSlurm)", c.OrderID, c.Attempt)
+			}
+			if _, err := orders.ExecContext(ctx, nullString(c.State), c.OrderID, c.Attempt); err != nil {
+				return fmt.Errorf("order %d attempt %d: %w", c.OrderID, c.Attempt, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set slurm states: %w", err)
+	}
+	return nil
+}
+
+// rowsAffected returns how many rows an update changed.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SlurmCounts returns, per host entry, how many of its orders Slurm has yet
+// to start and how many it is running. It counts the orders in state
+// assigned or running whose current attempt was handed to Slurm, by their
+// Slurm state as last seen: PENDING, REQUEUED, CONFIGURING or none seen yet
+// count as Pending; RUNNING and COMPLETING count as Running; any other state
+// (COMPLETED, FAILED, TIMEOUT, CANCELLED, ...: the task is over, its outcome
+// not yet recorded) is not counted. Hosts with nothing counted are left out.
+func (db *DB) SlurmCounts(ctx context.Context) (map[string]SlurmCount, error) {
+	// The WHERE keeps the counted states only, so whatever is not running
+	// there is pending (a NULL state matches no IN list).
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT COALESCE(host, ''),
+			SUM(CASE WHEN slurm_state IN ('RUNNING', 'COMPLETING') THEN 0 ELSE 1 END),
+			SUM(CASE WHEN slurm_state IN ('RUNNING', 'COMPLETING') THEN 1 ELSE 0 END)
+		FROM orders
+		WHERE state IN ('assigned', 'running') AND slurm_job_id IS NOT NULL
+			AND (slurm_state IS NULL OR slurm_state IN ('PENDING', 'REQUEUED', 'CONFIGURING', 'RUNNING', 'COMPLETING'))
+		GROUP BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("slurm counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]SlurmCount{}
+	for rows.Next() {
+		var host string
+		var c SlurmCount
+		if err := rows.Scan(&host, &c.Pending, &c.Running); err != nil {
+			return nil, fmt.Errorf("slurm counts: %w", err)
+		}
+		out[host] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("slurm counts: %w", err)
+	}
+	return out, nil
+}
