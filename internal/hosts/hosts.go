@@ -23,11 +23,18 @@ import (
 type Kind string
 
 const (
-	// KindSSH is a machine reached over SSH; the only kind a hosts file may name today.
+	// KindSSH is a machine reached over SSH that runs jobs itself; the kind
+	// of a hosts file entry that names none.
 	KindSSH Kind = "ssh"
+	// KindSlurm is a Slurm login node: mljob hands its runs to Slurm as an
+	// array job (sbatch --array), over SSH or, with Host.Local, on this machine.
+	KindSlurm Kind = "slurm"
 	// KindLocal is the local machine, used when no hosts file is given; made by LocalHost, never read from a file.
 	KindLocal Kind = "local"
 )
+
+// fileKinds are the kinds a hosts file may name, in the order messages list them.
+var fileKinds = []Kind{KindSSH, KindSlurm}
 
 // Defaults applied when neither the host entry nor the file's defaults nor the
 // ssh config say otherwise.
@@ -43,6 +50,11 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultKnownHosts is the known_hosts file checked when nothing names one.
 	DefaultKnownHosts = "~/.ssh/known_hosts"
+	// DefaultSlurmSlots is how many array tasks of a slurm entry may be in
+	// flight at once when the entry gives no slots: the array's throttle
+	// (--array=...%N). A cluster has more room than one machine, but it is
+	// shared.
+	DefaultSlurmSlots = 100
 )
 
 // ErrInvalid matches (with errors.Is) every problem found in a hosts file, so
@@ -84,14 +96,27 @@ type Host struct {
 	// Workdir is the mljob directory on the host, default "~/.mljob"; kept with
 	// the ~ because it is a path on the remote host, expanded there.
 	Workdir string
-	Slots   int      // concurrent runs; default 1; len(GPUs) when gpus given
-	GPUs    []string // e.g. ["0","1"]; nil = no GPU slots
-	Env     []EnvVar // sorted by key
+	// Slots is how many runs may be in flight at once: default 1, len(GPUs)
+	// when gpus given; for a slurm entry the array tasks in flight, default
+	// DefaultSlurmSlots.
+	Slots int
+	GPUs  []string // e.g. ["0","1"]; nil = no GPU slots; always nil for a slurm entry
+	// Env is set for every run, sorted by key; for a slurm entry also for
+	// sbatch, squeue, sacct and scancel (SLURM_CONF names another cluster).
+	Env []EnvVar
 	// MaxLoad is the 1-minute load average at or above which the host is not
 	// bored; 0 = no threshold.
 	MaxLoad        float64
 	ConnectTimeout time.Duration // default 10s
-	Line           int           // line of the entry in the file, for messages
+	// Local marks a slurm entry whose login node is this machine: commands
+	// run here, not over SSH, and Address, Port, User, IdentityFile and
+	// KnownHosts are empty.
+	Local bool
+	// Sbatch are extra sbatch options of a slurm entry, in order, one word
+	// each (--partition=gpu); never one that mljob sets itself (--array,
+	// --output, --chdir, ...).
+	Sbatch []string
+	Line   int // line of the entry in the file, for messages
 }
 
 // EnvVar is one environment variable set for every run on a host.
@@ -170,7 +195,7 @@ func (r Resolver) Load(ctx context.Context, path string) (*File, error) {
 }
 
 // Parse parses and validates data, applies the defaults and resolves each
-// address through the ssh config. All problems come back together, joined
+// address through the ssh config (a local: true slurm entry has none). All problems come back together, joined
 // and sorted by line; each is a *Problem.
 func (r Resolver) Parse(ctx context.Context, path string, data []byte) (*File, error) {
 	p := &parser{path: path, home: r.Home}
@@ -179,6 +204,11 @@ func (r Resolver) Parse(ctx context.Context, path string, data []byte) (*File, e
 		return nil, p.err()
 	}
 	for i := range hosts {
+		if hosts[i].Local {
+			// Not reached over SSH: nothing to resolve, and ssh -G would
+			// fill in an address, user and keys that mean nothing here.
+			continue
+		}
 		if err := r.resolve(ctx, &hosts[i].Host, hosts[i].explicit); err != nil {
 			if ctx.Err() != nil {
 				// Cancelled, not a problem of the file.
@@ -219,6 +249,8 @@ type hostEntry struct {
 	Port     *int     `yaml:"port"`
 	Slots    *int     `yaml:"slots"`
 	GPUs     []string `yaml:"gpus"`
+	Local    bool     `yaml:"local"`
+	Sbatch   []string `yaml:"sbatch"`
 	settings `yaml:",inline"`
 }
 
@@ -548,13 +580,15 @@ func (p *parser) typeError(msg string) {
 	if m := cannotRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		p.badLines[line] = true
-		subject := ""
+		subject, got := "", m[3]
 		if strings.HasSuffix(m[4], "fileDoc") {
 			subject = "the file: "
-		} else if key := keyAt(p.root, line, m[2], m[3]); key != "" {
+		} else if key, v := keyAt(p.root, line, m[2], m[3]); key != "" {
 			subject = key + ": "
+			if v.Kind == yaml.ScalarNode {
+				got = v.Value // yaml.v3 shortens long values in its message
+			}
 		}
-		got := m[3]
 		if got == "" {
 			got = "a " + map[string]string{"map": "mapping", "seq": "list"}[m[2]]
 		} else {
@@ -590,6 +624,8 @@ func want(goType string) string {
 	switch strings.TrimPrefix(goType, "*") {
 	case "int":
 		return "an integer"
+	case "bool":
+		return "true or false"
 	case "float64":
 		return "a number"
 	case "string":
@@ -613,27 +649,37 @@ func want(goType string) string {
 }
 
 // keyAt finds the key whose value sits at line with the given tag (and, for
-// a scalar, equals value), so a type error can name the key.
+// a scalar, equals value), so a type error can name the key; it returns the
+// key and its value node.
 // The deepest match wins: "hosts:" and a first entry's "- name: [x]" can
 // share a line.
-func keyAt(n *yaml.Node, line int, tag, value string) string {
+func keyAt(n *yaml.Node, line int, tag, value string) (string, *yaml.Node) {
 	if n == nil {
-		return ""
+		return "", nil
 	}
 	for _, c := range n.Content {
-		if k := keyAt(c, line, tag, value); k != "" {
-			return k
+		if k, v := keyAt(c, line, tag, value); k != "" {
+			return k, v
 		}
 	}
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			v := n.Content[i+1]
-			if v.Line == line && v.ShortTag() == "!!"+tag && (v.Kind != yaml.ScalarNode || v.Value == value) {
-				return n.Content[i].Value
+			if v.Line == line && v.ShortTag() == "!!"+tag && (v.Kind != yaml.ScalarNode || sameScalar(v.Value, value)) {
+				return n.Content[i].Value, v
 			}
 		}
 	}
-	return ""
+	return "", nil
+}
+
+// sameScalar reports whether a value as yaml.v3 quotes it in a type error
+// is full: a value longer than 10 bytes comes as its first 7 and "...".
+func sameScalar(full, quoted string) bool {
+	if len(full) > 10 {
+		return len(quoted) == 10 && strings.HasSuffix(quoted, "...") && full[:7] == quoted[:7]
+	}
+	return full == quoted
 }
 
 // yamlKeys lists the yaml keys of a struct type, inlined structs included, sorted.
@@ -735,28 +781,57 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		kind = Kind(e.Kind)
 	}
 	switch kind {
-	case KindSSH:
+	case KindSSH, KindSlurm:
 	case KindLocal:
 		p.addf(line("kind"), "%s: kind %q cannot be used in a hosts file: the local machine is the host when no hosts file is given", where, e.Kind)
 	default:
 		if ok("kind") {
-			p.addf(line("kind"), "%s: unknown kind %q (supported: %s)", where, e.Kind, KindSSH)
+			kinds := make([]string, len(fileKinds))
+			for i, k := range fileKinds {
+				kinds[i] = string(k)
+			}
+			p.addf(line("kind"), "%s: unknown kind %q (supported: %s)", where, e.Kind, strings.Join(kinds, ", "))
+		}
+	}
+	slurm := kind == KindSlurm
+	local := slurm && e.Local
+
+	if kind == KindSSH {
+		// An unknown kind is reported above; these would only add noise.
+		for _, key := range []string{"local", "sbatch"} {
+			if has(key) && ok(key) {
+				p.addf(line(key), "%s: %s applies only to kind: slurm entries: add kind: slurm or remove %s", where, key, key)
+			}
 		}
 	}
 
-	switch {
-	case e.Address == "" && ok("address"):
-		p.addf(line("address"), "%s: missing address", where)
-	case strings.HasPrefix(e.Address, "-") || strings.ContainsFunc(e.Address, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		// A leading '-' would be read as an option by ssh.
-		p.addf(line("address"), "%s: bad address %q", where, e.Address)
+	if local {
+		// mljob runs sbatch and friends on this machine: connection keys
+		// would be silently ignored, so they are refused.
+		for _, key := range []string{"address", "port", "user", "identity_file", "known_hosts"} {
+			if has(key) && ok(key) {
+				p.addf(line(key), "%s: %s: a local: true entry is not reached over SSH; remove %s, or local: true to reach the login node over SSH", where, key, key)
+			}
+		}
+	} else {
+		switch {
+		case e.Address == "" && ok("address") && ok("local"):
+			// With local unreadable, whether an address is needed is unknown.
+			p.addf(line("address"), "%s: missing address", where)
+		case strings.HasPrefix(e.Address, "-") || strings.ContainsFunc(e.Address, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+			// A leading '-' would be read as an option by ssh.
+			p.addf(line("address"), "%s: bad address %q", where, e.Address)
+		}
 	}
 
-	if e.Port != nil && ok("port") && (*e.Port < 1 || *e.Port > 65535) {
+	if !local && e.Port != nil && ok("port") && (*e.Port < 1 || *e.Port > 65535) {
 		p.addf(line("port"), "%s: port must be 1-65535, got %d", where, *e.Port)
 	}
 
 	slots := 1
+	if slurm {
+		slots = DefaultSlurmSlots
+	}
 	if e.Slots != nil {
 		slots = *e.Slots
 		if slots < 1 {
@@ -764,7 +839,10 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		}
 	}
 	var gpus []string
-	if has("gpus") && ok("gpus") {
+	switch {
+	case slurm && has("gpus") && ok("gpus"):
+		p.addf(line("gpus"), "%s: a slurm entry gets GPUs from sbatch options such as --gres=gpu:1, not gpus; move them to sbatch", where)
+	case has("gpus") && ok("gpus"):
 		if e.Slots != nil {
 			p.addf(line("slots"), "%s: give slots or gpus, not both (gpus gives one slot per GPU)", where)
 		}
@@ -785,6 +863,17 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		slots = len(gpus)
 	}
 
+	if slurm && e.MaxLoad != nil && ok("max_load") {
+		p.addf(line("max_load"), "%s: max_load does not apply to a slurm entry: Slurm decides where runs go; remove it", where)
+	}
+	var sbatch []string
+	if slurm && ok("sbatch") {
+		p.checkSbatch(e.Sbatch, p.value(node, "sbatch"), where)
+		if len(e.Sbatch) > 0 {
+			sbatch = slices.Clone(e.Sbatch)
+		}
+	}
+
 	p.checkSettings(e.settings, node, where)
 
 	h := parsedHost{Host: Host{
@@ -797,26 +886,34 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		Slots:          slots,
 		GPUs:           gpus,
 		ConnectTimeout: DefaultConnectTimeout,
+		Local:          local,
+		Sbatch:         sbatch,
 		Line:           entryLine,
 	}}
-	if e.Port != nil {
-		h.Port = *e.Port
-		h.explicit.port = true
-	}
-	if v := pick(e.User, d.User); v != nil {
-		h.User = *v
-		h.explicit.user = true
-	}
-	if v := pick(e.IdentityFile, d.IdentityFile); v != nil {
-		h.IdentityFile, _ = expandHome(*v, p.home) // error reported by checkSettings
-		h.explicit.identityFile = true
-	}
-	if v := pick(e.KnownHosts, d.KnownHosts); v != nil {
-		for _, f := range *v {
-			f, _ = expandHome(f, p.home)
-			h.KnownHosts = append(h.KnownHosts, f)
+	if local {
+		// As LocalHost: no address, port, user or keys; the defaults' are
+		// for the hosts reached over SSH.
+		h.Address, h.Port = "", 0
+	} else {
+		if e.Port != nil {
+			h.Port = *e.Port
+			h.explicit.port = true
 		}
-		h.explicit.knownHosts = true
+		if v := pick(e.User, d.User); v != nil {
+			h.User = *v
+			h.explicit.user = true
+		}
+		if v := pick(e.IdentityFile, d.IdentityFile); v != nil {
+			h.IdentityFile, _ = expandHome(*v, p.home) // error reported by checkSettings
+			h.explicit.identityFile = true
+		}
+		if v := pick(e.KnownHosts, d.KnownHosts); v != nil {
+			for _, f := range *v {
+				f, _ = expandHome(f, p.home)
+				h.KnownHosts = append(h.KnownHosts, f)
+			}
+			h.explicit.knownHosts = true
+		}
 	}
 	if v := pick(e.Python, d.Python); v != nil {
 		h.Python = *v
@@ -824,7 +921,7 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 	if v := pick(e.Workdir, d.Workdir); v != nil {
 		h.Workdir = *v
 	}
-	if v := pick(e.MaxLoad, d.MaxLoad); v != nil {
+	if v := pick(e.MaxLoad, d.MaxLoad); v != nil && !slurm {
 		h.MaxLoad = *v
 	}
 	if v := pick(e.ConnectTimeout, d.ConnectTimeout); v != nil {
@@ -841,6 +938,86 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		h.Env = append(h.Env, EnvVar{Key: k, Value: env[k]})
 	}
 	return h
+}
+
+// sbatchReserved are the sbatch options mljob sets itself when it submits a
+// slurm entry's runs; one in the hosts file would fight mljob's (sbatch keeps
+// the last), so it is refused with the reason.
+var sbatchReserved = []struct {
+	long  string // without the leading --
+	short byte   // 0 when the option has no short form
+	why   string
+}{
+	{"array", 'a', "mljob sets the array itself, throttled by slots"},
+	{"output", 'o', "mljob sets the output file itself, to fetch each run's output"},
+	{"error", 'e', "mljob sets the error file itself, to fetch each run's output"},
+	{"parsable", 0, "mljob sets it itself, to read the job id sbatch prints"},
+	{"wrap", 0, "mljob submits its own batch script"},
+	{"chdir", 'D', "mljob sets the working directory itself, under workdir"},
+	{"job-name", 'J', "mljob sets the job name itself, to find its jobs in squeue and sacct"},
+	{"open-mode", 0, "mljob sets how output files are opened itself"},
+}
+
+// sbatchFlags are sbatch's short options that take no value, so getopt lets
+// another short option follow in the same word (-Oa1 is -O -a 1).
+const sbatchFlags = "HOQsvWhV"
+
+// checkSbatch validates a slurm entry's sbatch options; node is the sbatch
+// list, whose items give each option its own line.
+func (p *parser) checkSbatch(opts []string, node *yaml.Node, where string) {
+	for i, o := range opts {
+		line := lineOf(node)
+		if node != nil && node.Kind == yaml.SequenceNode && len(node.Content) == len(opts) {
+			line = node.Content[i].Line
+		}
+		if msg := sbatchProblem(o); msg != "" {
+			p.addf(line, "%s: %s", where, msg)
+		}
+	}
+}
+
+// sbatchProblem says what is wrong with one sbatch option word, or "".
+func sbatchProblem(o string) string {
+	switch {
+	case o == "":
+		return "sbatch has an empty option; remove it"
+	case strings.ContainsFunc(o, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return fmt.Sprintf("sbatch option %q has a control character (a newline, tab or NUL); remove it", o)
+	case !strings.HasPrefix(o, "-"):
+		// sbatch would take it for the batch script, and mljob's script for
+		// the script's argument.
+		return fmt.Sprintf("sbatch option %q does not start with '-': give each option as one word, such as --partition=gpu", o)
+	case o == "-" || o == "--":
+		return fmt.Sprintf("sbatch option %q is not an option: sbatch would read what follows as the batch script; remove it", o)
+	}
+	if name, ok := strings.CutPrefix(o, "--"); ok {
+		name, _, _ = strings.Cut(name, "=")
+		for _, r := range sbatchReserved {
+			if name == r.long {
+				return fmt.Sprintf("sbatch option %q: %s; remove it", o, r.why)
+			}
+		}
+		// getopt_long takes any unambiguous prefix of a long option, so
+		// --arr=0-9 is --array. No sbatch option is a prefix of these.
+		for _, r := range sbatchReserved {
+			if name != "" && strings.HasPrefix(r.long, name) {
+				return fmt.Sprintf("sbatch option %q: write options in full: sbatch may take it for --%s, and %s", o, r.long, r.why)
+			}
+		}
+		return ""
+	}
+	// Short options: -aVALUE is -a; flags that take no value may come first.
+	for _, c := range []byte(o[1:]) {
+		for _, r := range sbatchReserved {
+			if r.short != 0 && c == r.short {
+				return fmt.Sprintf("sbatch option %q: -%c is --%s: %s; remove it", o, c, r.long, r.why)
+			}
+		}
+		if !strings.ContainsRune(sbatchFlags, rune(c)) {
+			break // c takes a value: the rest of the word is that value
+		}
+	}
+	return ""
 }
 
 // pick returns the host's own value when given, else the default's.

@@ -1,7 +1,9 @@
 package hosts
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,6 +111,102 @@ hosts:
 			},
 		},
 		{
+			name: "slurm entry over SSH, every field",
+			src: `defaults:
+  user: alice
+  max_load: 4
+  env: {OMP_NUM_THREADS: "4"}
+hosts:
+  - name: campus
+    kind: slurm
+    address: login.cluster.example
+    workdir: /scratch/alice/mljob
+    slots: 200
+    sbatch: ["--partition=gpu", "--gres=gpu:1", "--time=02:00:00", "--mem=8G"]
+    env: {SLURM_CONF: /etc/slurm/other.conf}
+    python: /opt/py/bin/python
+    connect_timeout: 20s
+    local: false
+`,
+			want: []Host{{
+				Name: "campus", Kind: KindSlurm, Address: "login.cluster.example", Port: 22, User: "alice",
+				KnownHosts: []string{home + "/.ssh/known_hosts"},
+				Python:     "/opt/py/bin/python", Workdir: "/scratch/alice/mljob",
+				Slots:          200,
+				Env:            []EnvVar{{"OMP_NUM_THREADS", "4"}, {"SLURM_CONF", "/etc/slurm/other.conf"}},
+				MaxLoad:        0, // Slurm decides where runs go: the defaults' max_load is not applied
+				ConnectTimeout: 20 * time.Second,
+				Sbatch:         []string{"--partition=gpu", "--gres=gpu:1", "--time=02:00:00", "--mem=8G"},
+				Line:           6,
+			}},
+		},
+		{
+			name: "slurm entry defaults",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    sbatch: []\n",
+			want: []Host{func() Host {
+				h := base("c", "login")
+				h.Kind, h.Slots = KindSlurm, DefaultSlurmSlots
+				return h
+			}()},
+		},
+		{
+			name: "local slurm entry takes no connection settings from defaults",
+			src: `defaults:
+  user: alice
+  identity_file: ~/.ssh/id_lab
+  known_hosts: ~/kh
+  max_load: 2
+hosts:
+  - name: here
+    kind: slurm
+    local: true
+    slots: 8
+    sbatch:
+      - --partition=cpu
+      - -N1
+`,
+			want: []Host{{
+				Name: "here", Kind: KindSlurm, Local: true,
+				Python: "python3", Workdir: "~/.mljob", Slots: 8,
+				ConnectTimeout: 10 * time.Second,
+				Sbatch:         []string{"--partition=cpu", "-N1"},
+				Line:           7,
+			}},
+		},
+		{
+			name: "ssh hosts and a slurm entry in one file",
+			src: `hosts:
+  - name: gpu1
+    address: 10.0.0.5
+    gpus: [0, 1]
+    max_load: 8
+  - name: campus
+    kind: slurm
+    address: login
+    sbatch: [--qos=normal, --gres=gpu:1]   # unquoted, as YAML allows
+  - name: ws
+    kind: ssh
+    address: ws
+`,
+			want: []Host{
+				func() Host {
+					h := base("gpu1", "10.0.0.5")
+					h.GPUs, h.Slots, h.MaxLoad = []string{"0", "1"}, 2, 8
+					return h
+				}(),
+				func() Host {
+					h := base("campus", "login")
+					h.Kind, h.Slots, h.Sbatch, h.Line = KindSlurm, DefaultSlurmSlots, []string{"--qos=normal", "--gres=gpu:1"}, 6
+					return h
+				}(),
+				func() Host {
+					h := base("ws", "ws")
+					h.Line = 10
+					return h
+				}(),
+			},
+		},
+		{
 			name: "MIG ids are gpu ids",
 			src:  "hosts:\n  - name: a\n    address: a\n    gpus: [MIG-4f0e2d3c-1b2a-5c6d-8e9f-0a1b2c3d4e5f]\n",
 			want: []Host{func() Host {
@@ -132,7 +230,7 @@ hosts:
 }
 
 func TestParseErrors(t *testing.T) {
-	const known = "address, connect_timeout, env, gpus, identity_file, kind, known_hosts, max_load, name, port, python, slots, user, workdir"
+	const known = "address, connect_timeout, env, gpus, identity_file, kind, known_hosts, local, max_load, name, port, python, sbatch, slots, user, workdir"
 	tests := []struct {
 		name string
 		src  string
@@ -215,6 +313,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`hosts.yaml:4: host "a": port: want an integer, got "ssh"`},
 		},
 		{
+			name: "a long bad value is quoted in full",
+			src:  "hosts:\n  - name: a\n    address: a\n    port: twentytwentytwo\n",
+			want: []string{`hosts.yaml:4: host "a": port: want an integer, got "twentytwentytwo"`},
+		},
+		{
 			name: "bad env key in host and defaults",
 			src:  "defaults:\n  env:\n    OK: x\n    2BAD: y\nhosts:\n  - name: a\n    address: a\n    env: {A-B: z}\n",
 			want: []string{
@@ -229,8 +332,93 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown kind",
-			src:  "hosts:\n  - name: a\n    kind: slurm\n    address: a\n",
-			want: []string{`hosts.yaml:3: host "a": unknown kind "slurm" (supported: ssh)`},
+			src:  "hosts:\n  - name: a\n    kind: pbs\n    address: a\n    sbatch: [-N1]\n",
+			want: []string{`hosts.yaml:3: host "a": unknown kind "pbs" (supported: ssh, slurm)`},
+		},
+		{
+			name: "local and sbatch only with kind slurm",
+			src:  "hosts:\n  - name: a\n    address: a\n    local: true\n    sbatch: [--partition=gpu]\n  - name: b\n    kind: ssh\n    address: b\n    local: false\n",
+			want: []string{
+				`hosts.yaml:4: host "a": local applies only to kind: slurm entries: add kind: slurm or remove local`,
+				`hosts.yaml:5: host "a": sbatch applies only to kind: slurm entries: add kind: slurm or remove sbatch`,
+				`hosts.yaml:9: host "b": local applies only to kind: slurm entries: add kind: slurm or remove local`,
+			},
+		},
+		{
+			name: "local slurm entry with connection keys",
+			src: "hosts:\n  - name: here\n    kind: slurm\n    local: true\n    address: login\n    port: 22\n" +
+				"    user: alice\n    identity_file: ~/.ssh/id\n    known_hosts: ~/kh\n    connect_timeout: 5s\n",
+			want: []string{
+				`hosts.yaml:5: host "here": address: a local: true entry is not reached over SSH; remove address, or local: true to reach the login node over SSH`,
+				`hosts.yaml:6: host "here": port: a local: true entry is not reached over SSH; remove port, or local: true to reach the login node over SSH`,
+				`hosts.yaml:7: host "here": user: a local: true entry is not reached over SSH; remove user, or local: true to reach the login node over SSH`,
+				`hosts.yaml:8: host "here": identity_file: a local: true entry is not reached over SSH; remove identity_file, or local: true to reach the login node over SSH`,
+				`hosts.yaml:9: host "here": known_hosts: a local: true entry is not reached over SSH; remove known_hosts, or local: true to reach the login node over SSH`,
+			},
+		},
+		{
+			name: "slurm entry over SSH needs an address",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    local: false\n",
+			want: []string{`hosts.yaml:2: host "c": missing address`},
+		},
+		{
+			name: "local must be a boolean",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    local: here\n",
+			want: []string{`hosts.yaml:4: host "c": local: want true or false, got "here"`},
+		},
+		{
+			name: "gpus in a slurm entry",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    slots: 4\n    gpus: [0, 1]\n",
+			want: []string{`hosts.yaml:6: host "c": a slurm entry gets GPUs from sbatch options such as --gres=gpu:1, not gpus; move them to sbatch`},
+		},
+		{
+			name: "max_load in a slurm entry",
+			src:  "defaults:\n  max_load: 3\nhosts:\n  - name: c\n    kind: slurm\n    address: login\n    max_load: 4\n",
+			want: []string{`hosts.yaml:7: host "c": max_load does not apply to a slurm entry: Slurm decides where runs go; remove it`},
+		},
+		{
+			name: "slurm slots below one",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    slots: 0\n",
+			want: []string{`hosts.yaml:5: host "c": slots must be at least 1, got 0`},
+		},
+		{
+			name: "sbatch is a list",
+			src:  "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    sbatch: --partition=gpu\n",
+			want: []string{`hosts.yaml:5: host "c": sbatch: want a list, got "--partition=gpu"`},
+		},
+		{
+			name: "bad sbatch words, each at its line",
+			src: "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    sbatch:\n" +
+				"      - --partition=gpu\n      - \"\"\n      - --partition\n      - gpu\n      - \"--comment=a\\nb\"\n      - --\n",
+			want: []string{
+				`hosts.yaml:7: host "c": sbatch has an empty option; remove it`,
+				`hosts.yaml:9: host "c": sbatch option "gpu" does not start with '-': give each option as one word, such as --partition=gpu`,
+				`hosts.yaml:10: host "c": sbatch option "--comment=a\nb" has a control character (a newline, tab or NUL); remove it`,
+				`hosts.yaml:11: host "c": sbatch option "--" is not an option: sbatch would read what follows as the batch script; remove it`,
+			},
+		},
+		{
+			name: "sbatch options mljob sets itself",
+			src: "hosts:\n  - name: c\n    kind: slurm\n    address: login\n" +
+				"    sbatch: [--array=0-9, -a0-3, --output, -o/tmp/x, --error=e, -e, --parsable, --wrap=true,\n" +
+				"      --chdir=/tmp, -D/tmp, --job-name=x, -Jx, --open-mode=append, --arr=1-2, -Oa1]\n",
+			want: []string{
+				`hosts.yaml:5: host "c": sbatch option "--array=0-9": mljob sets the array itself, throttled by slots; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "-a0-3": -a is --array: mljob sets the array itself, throttled by slots; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "--output": mljob sets the output file itself, to fetch each run's output; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "-o/tmp/x": -o is --output: mljob sets the output file itself, to fetch each run's output; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "--error=e": mljob sets the error file itself, to fetch each run's output; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "-e": -e is --error: mljob sets the error file itself, to fetch each run's output; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "--parsable": mljob sets it itself, to read the job id sbatch prints; remove it`,
+				`hosts.yaml:5: host "c": sbatch option "--wrap=true": mljob submits its own batch script; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "--chdir=/tmp": mljob sets the working directory itself, under workdir; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "-D/tmp": -D is --chdir: mljob sets the working directory itself, under workdir; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "--job-name=x": mljob sets the job name itself, to find its jobs in squeue and sacct; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "-Jx": -J is --job-name: mljob sets the job name itself, to find its jobs in squeue and sacct; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "--open-mode=append": mljob sets how output files are opened itself; remove it`,
+				`hosts.yaml:6: host "c": sbatch option "--arr=1-2": write options in full: sbatch may take it for --array, and mljob sets the array itself, throttled by slots`,
+				`hosts.yaml:6: host "c": sbatch option "-Oa1": -a is --array: mljob sets the array itself, throttled by slots; remove it`,
+			},
 		},
 		{
 			name: "local kind is not for files",
@@ -379,7 +567,12 @@ func formatFile(f *File) string {
 		fmt.Fprintf(&b, "  kind %s address %s port %d user %s\n", h.Kind, h.Address, h.Port, h.User)
 		fmt.Fprintf(&b, "  identity_file %q known_hosts %q\n", h.IdentityFile, h.KnownHosts)
 		fmt.Fprintf(&b, "  python %s workdir %s connect_timeout %s max_load %g\n", h.Python, h.Workdir, h.ConnectTimeout, h.MaxLoad)
-		fmt.Fprintf(&b, "  slots %d %q gpus %q\n", h.Slots, h.SlotNames(), h.GPUs)
+		if h.Kind == KindSlurm {
+			// 100 slot names say nothing the count does not.
+			fmt.Fprintf(&b, "  slots %d local %v sbatch %q\n", h.Slots, h.Local, h.Sbatch)
+		} else {
+			fmt.Fprintf(&b, "  slots %d %q gpus %q\n", h.Slots, h.SlotNames(), h.GPUs)
+		}
 		for _, e := range h.Env {
 			fmt.Fprintf(&b, "  env %s=%s\n", e.Key, e.Value)
 		}
@@ -452,5 +645,95 @@ func TestFind(t *testing.T) {
 	}
 	if _, ok := f.Find("c"); ok {
 		t.Error("Find(c) found a host that is not in the file")
+	}
+}
+
+// TestParseLocalSlurmNoSSH proves a local: true entry is never resolved: the
+// resolver's ssh binary does not exist, so running ssh -G would be a problem
+// of the file, as the entry reached over SSH shows.
+func TestParseLocalSlurmNoSSH(t *testing.T) {
+	r := testResolver(t)
+	r.SSH = filepath.Join(t.TempDir(), "no-such-ssh")
+
+	f := mustParse(t, r, "hosts:\n  - name: here\n    kind: slurm\n    local: true\n")
+	if h := f.Hosts[0]; h.Address != "" || h.User != "" || h.KnownHosts != nil || !h.Local {
+		t.Errorf("local entry = %+v, want Local and no address, user or known_hosts", h)
+	}
+
+	_, err := r.Parse(context.Background(), "hosts.yaml", []byte("hosts:\n  - name: campus\n    kind: slurm\n    address: login\n"))
+	if err == nil || !strings.Contains(err.Error(), `hosts.yaml:2: host "campus": resolve "login" with ssh -G`) {
+		t.Errorf("slurm entry over SSH: Parse = %v, want ssh -G to be run (and fail)", err)
+	}
+}
+
+// TestHostJSON checks that a Host survives the JSON the dispatcher stores
+// it as and OpenHost reads back.
+func TestHostJSON(t *testing.T) {
+	f := mustParse(t, testResolver(t), `hosts:
+  - name: gpu1
+    address: 10.0.0.5
+    gpus: [0, 1]
+    env: {A: "1"}
+    max_load: 3
+  - name: campus
+    kind: slurm
+    address: login
+    slots: 200
+    sbatch: ["--partition=gpu", "--gres=gpu:1"]
+    env: {SLURM_CONF: /etc/slurm/other.conf}
+  - name: here
+    kind: slurm
+    local: true
+`)
+	for _, h := range f.Hosts {
+		t.Run(h.Name, func(t *testing.T) {
+			data, err := json.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Host
+			if err := json.Unmarshal(data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, h) {
+				t.Errorf("after JSON:\n%+v\nwant\n%+v\n(JSON %s)", got, h, data)
+			}
+		})
+	}
+}
+
+func TestSbatchProblem(t *testing.T) {
+	tests := []struct {
+		opt  string
+		want string // a part of the message; "" = accepted
+	}{
+		{"--partition=gpu", ""},
+		{"-pgpu", ""},
+		{"--gres=gpu:1", ""},
+		{"--time=02:00:00", ""},
+		{"-N1", ""},
+		{"--comment=two words", ""},
+		{"--exclusive", ""},
+		{"--array-like", ""},     // not --array, nor a prefix of it
+		{"--error-free", ""},     // not --error
+		{"-Ogpu", ""},            // -O, then g and the rest: none reserved
+		{"-va", "-a is --array"}, // -v takes no value, so -a follows
+		{"-pa", ""},              // -p takes the value "a"
+		{"4", "does not start with '-'"},
+		{"-", "is not an option"},
+		{"--o=x", "write options in full"}, // a prefix of --output and --open-mode
+		{"--=x", ""},                       // sbatch itself refuses it
+		{"--job-name", "mljob sets the job name itself"},
+		{"--parsable=x", "mljob sets it itself"},
+		{"--comment=\x00", "control character"},
+		{"--comment=\x7f", "control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.opt, func(t *testing.T) {
+			msg := sbatchProblem(tt.opt)
+			if tt.want == "" && msg != "" || !strings.Contains(msg, tt.want) {
+				t.Errorf("sbatchProblem(%q) = %q, want %q", tt.opt, msg, cmp.Or(tt.want, "none"))
+			}
+		})
 	}
 }
