@@ -949,13 +949,16 @@ var sbatchReserved = []struct {
 	why   string
 }{
 	{"array", 'a', "mljob sets the array itself, throttled by slots"},
-	{"output", 'o', "mljob sets the output file itself, to fetch each run's output"},
-	{"error", 'e', "mljob sets the error file itself, to fetch each run's output"},
+	{"output", 'o', "mljob sets the output file itself, under workdir"},
+	{"error", 'e', "mljob keeps a task's errors with its output, in the file it names under workdir"},
 	{"parsable", 0, "mljob sets it itself, to read the job id sbatch prints"},
 	{"wrap", 0, "mljob submits its own batch script"},
-	{"chdir", 'D', "mljob sets the working directory itself, under workdir"},
-	{"job-name", 'J', "mljob sets the job name itself, to find its jobs in squeue and sacct"},
-	{"open-mode", 0, "mljob sets how output files are opened itself"},
+	{"chdir", 'D', "mljob sets the working directory itself, to workdir"},
+	{"job-name", 'J', "mljob names its jobs itself"},
+	{"open-mode", 0, "mljob owns the output files and how they are opened"},
+	// A requeued task would find its run already started and refuse to run.
+	{"no-requeue", 0, "mljob sets --no-requeue itself and retries lost runs as new attempts"},
+	{"requeue", 0, "mljob sets --no-requeue itself and retries lost runs as new attempts"},
 }
 
 // sbatchFlags are sbatch's short options that take no value, so getopt lets
