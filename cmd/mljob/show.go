@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,8 +29,10 @@ func newShowCmd(a *app) *cobra.Command {
 		Short: "Show a job: its spec, every attempt and its outcomes",
 		Long: `Show prints a job's spec as submitted, its sweep (id and name) when it was
 submitted in one, every attempt of its orders (host, times, exit code, error)
-and the outcomes its script reported. In JSON, a job of a sweep has
-"sweep": {"id", "name"}.
+and the outcomes its script reported. An attempt handed to Slurm names its
+array task and the task's state as last seen (SLURM column: 12345_7 (RUNNING)).
+In JSON, a job of a sweep has "sweep": {"id", "name"}, and an attempt handed
+to Slurm has "slurm": {"jobId", "arrayIndex", "state"}.
 
 Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 		Example: `  mljob show 12
@@ -49,18 +52,48 @@ Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 }
 
 type showAttempt struct {
-	OrderID    int64   `json:"orderId"`
-	Attempt    int     `json:"attempt"`
-	State      string  `json:"state"`
-	Host       string  `json:"host"`
-	Slot       string  `json:"slot"`
-	RunDir     string  `json:"runDir,omitempty"`
-	PID        int     `json:"pid,omitempty"`
-	ExitCode   *int    `json:"exitCode"`
-	Error      string  `json:"error,omitempty"`
-	AssignedAt *string `json:"assignedAt"`
-	StartedAt  *string `json:"startedAt"`
-	FinishedAt *string `json:"finishedAt"`
+	OrderID int64  `json:"orderId"`
+	Attempt int    `json:"attempt"`
+	State   string `json:"state"`
+	Host    string `json:"host"`
+	Slot    string `json:"slot"`
+	RunDir  string `json:"runDir,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	// Slurm is nil, and left out, for an attempt not handed to Slurm.
+	Slurm      *showSlurm `json:"slurm,omitempty"`
+	ExitCode   *int       `json:"exitCode"`
+	Error      string     `json:"error,omitempty"`
+	AssignedAt *string    `json:"assignedAt"`
+	StartedAt  *string    `json:"startedAt"`
+	FinishedAt *string    `json:"finishedAt"`
+}
+
+// showSlurm is the Slurm array task an attempt ran as, as show prints it.
+type showSlurm struct {
+	JobID      int64  `json:"jobId"`
+	ArrayIndex int    `json:"arrayIndex"`
+	State      string `json:"state,omitempty"` // "" until a poll has seen the task
+}
+
+// newShowSlurm converts the attempt's task; nil stays nil.
+func newShowSlurm(t *db.SlurmTask) *showSlurm {
+	if t == nil {
+		return nil
+	}
+	return &showSlurm{JobID: t.JobID, ArrayIndex: t.ArrayIndex, State: t.State}
+}
+
+// text is the task as Slurm names it, then its state when seen:
+// "12345_7 (RUNNING)". A nil task is "".
+func (s *showSlurm) text() string {
+	if s == nil {
+		return ""
+	}
+	t := strconv.FormatInt(s.JobID, 10) + "_" + strconv.Itoa(s.ArrayIndex)
+	if s.State != "" {
+		t += " (" + s.State + ")"
+	}
+	return t
 }
 
 // showSweep is the sweep a job was submitted in, as show prints it.
@@ -97,7 +130,7 @@ func runShow(ctx context.Context, opts *showOptions) error {
 		for _, a := range as {
 			attempts = append(attempts, showAttempt{
 				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
-				RunDir: a.RunDir, PID: a.PID, ExitCode: a.ExitCode, Error: a.Error,
+				RunDir: a.RunDir, PID: a.PID, Slurm: newShowSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
 				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
 			})
 		}
@@ -144,13 +177,26 @@ func runShow(ctx context.Context, opts *showOptions) error {
 		keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
 		numeric: map[int]bool{0: true, 1: true, 7: true},
 	}
+	// The SLURM column (after SLOT) only when an attempt went to Slurm, so
+	// that the table and CSV of every other job stay as they were.
+	const slurmCol = 5
+	withSlurm := slices.ContainsFunc(attempts, func(a showAttempt) bool { return a.Slurm != nil })
+	if withSlurm {
+		t.headers = slices.Insert(t.headers, slurmCol, "SLURM")
+		t.keys = slices.Insert(t.keys, slurmCol, "slurm")
+		t.numeric = map[int]bool{0: true, 1: true, 8: true}
+	}
 	for _, a := range attempts {
 		exit := ""
 		if a.ExitCode != nil {
 			exit = strconv.Itoa(*a.ExitCode)
 		}
-		t.rows = append(t.rows, []string{strconv.FormatInt(a.OrderID, 10), strconv.Itoa(a.Attempt), a.State, a.Host, a.Slot,
-			deref(a.StartedAt), deref(a.FinishedAt), exit, oneLineClip(a.Error, opts.output)})
+		row := []string{strconv.FormatInt(a.OrderID, 10), strconv.Itoa(a.Attempt), a.State, a.Host, a.Slot,
+			deref(a.StartedAt), deref(a.FinishedAt), exit, oneLineClip(a.Error, opts.output)}
+		if withSlurm {
+			row = slices.Insert(row, slurmCol, a.Slurm.text())
+		}
+		t.rows = append(t.rows, row)
 	}
 	if opts.output == formatCSV {
 		return renderCSV(opts.app.io.Out, t.keys, t.rows)

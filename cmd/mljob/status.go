@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +30,11 @@ func newStatusCmd(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "Count orders per state and list the running ones",
 		Long: `Status prints, per project, how many orders are in each state, then the
-orders assigned or running, with their host and elapsed time.
+orders assigned or running, with their host and elapsed time. For each host
+entry with runs handed to Slurm, a last line counts those Slurm has yet to
+start and those it is running ("campus: Slurm 12 pending, 4 running"). In
+JSON, an active order handed to Slurm has "slurm": {"jobId", "arrayIndex",
+"state"}.
 
 Exit codes: 0 ok, 1 error, 2 usage error.`,
 		Example: `  mljob status
@@ -56,6 +64,10 @@ type activeOrder struct {
 	Attempt        int     `json:"attempt"`
 	ElapsedSeconds float64 `json:"elapsedSeconds"`
 	HostStatus     string  `json:"hostStatus,omitempty"`
+	// Slurm is nil, and left out, for an order not handed to Slurm. JSON
+	// gives each order's task rather than per-host counts: the output is
+	// an array of projects, with no place for a map of hosts.
+	Slurm *showSlurm `json:"slurm,omitempty"`
 }
 
 func runStatus(ctx context.Context, opts *statusOptions) error {
@@ -104,7 +116,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		}
 		elapsed := now.Sub(since)
 		a := activeOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host, Slot: o.Slot,
-			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: hostStatus[o.Host]}
+			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: hostStatus[o.Host], Slurm: newShowSlurm(o.Slurm)}
 		state := string(o.State)
 		if hostStatus[o.Host] == "down" {
 			// The run goes on there as far as anyone knows; it is given up
@@ -152,11 +164,36 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	}
 	if len(activeRows) > 0 {
 		fmt.Fprintln(opts.app.io.Out)
-		return renderTable(opts.app.io.Out, table{
+		if err := renderTable(opts.app.io.Out, table{
 			headers: []string{"ORDER", "JOB", "PROJECT", "STATE", "HOST", "SLOT", "ELAPSED"},
 			rows:    activeRows,
 			numeric: map[int]bool{0: true, 1: true, 6: true},
-		})
+		}); err != nil {
+			return err
+		}
+	}
+	slurm, err := store.SlurmCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	return writeSlurmCounts(opts.app.io.Out, slurm)
+}
+
+// writeSlurmCounts writes, after a blank line, one line per host entry with
+// Slurm tasks, by host name: "campus: Slurm 12 pending, 4 running". With no
+// host entry it writes nothing, so the output without Slurm is as before.
+func writeSlurmCounts(w io.Writer, counts map[string]db.SlurmCount) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, host := range slices.Sorted(maps.Keys(counts)) {
+		c := counts[host]
+		fmt.Fprintf(&b, "%s: Slurm %d pending, %d running\n", host, c.Pending, c.Running)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write slurm counts: %w", err)
 	}
 	return nil
 }
