@@ -47,6 +47,12 @@ type Started struct {
 	RunDir string // absolute path on the host
 	PID    int    // process (and process group) id of the run's wrapper
 	At     time.Time
+	// Task names the run in a batch scheduler ("12345_7": a Slurm array
+	// job and the task's index); "" for a run started on a host directly.
+	Task string
+	// Queued is true while the run waits in the scheduler's queue; a second
+	// report with Queued false says it began.
+	Queued bool
 }
 
 // Result is a finished run, read from its run dir.
@@ -62,6 +68,11 @@ type Result struct {
 	Stdout, Stderr         []byte
 	StdoutSize, StderrSize int64
 	FinishedAt             time.Time
+	// SchedState is a batch scheduler's last word on the run's task
+	// (Slurm's COMPLETED, FAILED, TIMEOUT, CANCELLED, NODE_FAIL, PREEMPTED,
+	// OUT_OF_MEMORY, ...): the second witness beside the exit code. "" on
+	// plain hosts, or when the scheduler no longer knows the task.
+	SchedState string
 }
 
 // Duration is the wall time between start and finish as the dispatcher saw it.

@@ -1,0 +1,308 @@
+package slurm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// waiter is one run waited on. Its fields past done belong to the poller.
+type waiter struct {
+	id   string
+	done chan verdict // buffered: the poller never blocks
+
+	task    string
+	state   string
+	running func() // Run: told once when the task is first seen on a node
+	attach  bool
+	started func(run.Started) // Attach: told once the run is known submitted
+	told    bool              // started was called
+	// doneSeen and endedSeen count polls that saw the exit code while
+	// Slurm still listed the task live, and polls that saw the task ended
+	// (or unlisted) without an exit code.
+	doneSeen, endedSeen int
+}
+
+type verdictKind int
+
+const (
+	finished   verdictKind = iota // exit_code is there
+	lost                          // the task ended without one
+	notStarted                    // never submitted (Attach only)
+)
+
+type verdict struct {
+	kind       verdictKind
+	state      string
+	start, end time.Time
+}
+
+// watch registers a waiter and makes sure the poller runs; from then on
+// the poller owns w's fields.
+func (s *Host) watch(w *waiter) *waiter {
+	w.done = make(chan verdict, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waiters[w.id] = w
+	if !s.polling && s.life.Err() == nil {
+		s.polling = true
+		s.wg.Add(1)
+		go s.pollLoop()
+	}
+	return w
+}
+
+func (s *Host) unwatch(w *waiter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.waiters[w.id] == w {
+		delete(s.waiters, w.id)
+	}
+}
+
+// nudge asks for a poll now (after a cancel, say), not at the next tick.
+func (s *Host) nudge() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks until the poller has a verdict on w, then reads the result
+// from the run dir.
+func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stderrTail int) (run.Result, error) {
+	var v verdict
+	select {
+	case v = <-w.done:
+	case <-ctx.Done():
+		s.unwatch(w)
+		return run.Result{}, ctx.Err()
+	}
+	switch v.kind {
+	case notStarted:
+		return run.Result{}, fmt.Errorf("attach %s on %s: %w", w.id, s.cfg.Name, sshworker.ErrNotStarted)
+	case lost:
+		return run.Result{Started: run.Started{RunDir: dir, At: v.start, Task: w.task}, Lost: true, ExitCode: -1,
+			SchedState: v.state, FinishedAt: time.Now()}, nil
+	}
+	res, err := s.h.Attach(ctx, w.id, stdoutTail, stderrTail, nil)
+	if err != nil {
+		return res, err
+	}
+	res.Task, res.Queued, res.SchedState = w.task, false, v.state
+	// The task's own clock on both ends: the time it waited in the queue
+	// is not the run's.
+	if !v.start.IsZero() && !v.end.IsZero() {
+		res.At, res.FinishedAt = v.start, v.end
+	}
+	return res, nil
+}
+
+func (s *Host) pollLoop() {
+	defer s.wg.Done()
+	t := time.NewTimer(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.life.Done():
+			s.mu.Lock()
+			s.polling = false
+			s.mu.Unlock()
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		ws := make([]*waiter, 0, len(s.waiters))
+		for _, w := range s.waiters {
+			ws = append(ws, w)
+		}
+		if len(ws) == 0 {
+			s.polling = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+		s.pollOnce(ws)
+		t.Reset(s.cfg.Poll)
+	}
+}
+
+// pollOnce asks about every waited run in one session and hands out the
+// verdicts.
+func (s *Host) pollOnce(ws []*waiter) {
+	argv := append([]string{"sh", "-c", pollScript, "mljob-slurm-poll", s.h.Workdir()}, s.env...)
+	for _, w := range ws {
+		argv = append(argv, w.id)
+	}
+	var out, errOut limited
+	out.limit, errOut.limit = 1<<22, 4096
+	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
+		if s.life.Err() == nil {
+			s.warnf("poll %s: %v%s (the runs go on in Slurm; asking again)", s.cfg.Name, err, detail(errOut.String()))
+		}
+		return
+	}
+	rep := parsePoll(out.String())
+	if rep.squeueErr != "" {
+		s.warnf("squeue on %s: %s (asking again next tick)", s.cfg.Name, rep.squeueErr)
+	}
+	s.askAccounting(ws, rep)
+	var news PollNews
+	for _, w := range ws {
+		rr, ok := rep.runs[w.id]
+		if !ok {
+			continue
+		}
+		if w.task == "" {
+			w.task = rr.task
+		}
+		before := w.state
+		s.judge(w, rr, rep.tasks)
+		if w.state != before {
+			news.Changed = append(news.Changed, TaskState{RunID: w.id, Task: w.task, State: w.state})
+		}
+	}
+	s.mu.Lock()
+	for _, w := range s.waiters {
+		switch {
+		case Running(w.state):
+			news.Running++
+		case Pending(w.state) && w.task != "":
+			news.Pending++
+		}
+	}
+	s.mu.Unlock()
+	if s.cfg.OnPoll != nil {
+		s.cfg.OnPoll(news)
+	}
+}
+
+// askAccounting fills in, from sacct, the states of tasks squeue no longer
+// lists (the controller forgets ended jobs after MinJobAge). Where
+// accounting is off it is asked once, then never again.
+func (s *Host) askAccounting(ws []*waiter, rep pollReport) {
+	if rep.tasks == nil {
+		return
+	}
+	s.mu.Lock()
+	off := s.noAcct
+	s.mu.Unlock()
+	if off {
+		return
+	}
+	jobs := map[string]bool{}
+	for _, w := range ws {
+		task := w.task
+		if task == "" {
+			task = rep.runs[w.id].task
+		}
+		if _, listed := rep.tasks[task]; task != "" && !listed {
+			jobs[task[:strings.LastIndexByte(task, '_')]] = true
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(jobs))
+	for j := range jobs {
+		ids = append(ids, j)
+	}
+	sort.Strings(ids)
+	argv := append([]string{"sh", "-c", sacctScript, "mljob-sacct"}, s.env...)
+	argv = append(argv, strings.Join(ids, ","))
+	var out, errOut limited
+	out.limit, errOut.limit = 1<<20, 4096
+	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
+		s.mu.Lock()
+		s.noAcct = true
+		s.mu.Unlock()
+		return
+	}
+	for id, state := range parseSacct(out.String()) {
+		rep.tasks[id] = state
+	}
+}
+
+// judge decides what one poll means for one run.
+func (s *Host) judge(w *waiter, rr runReport, tasks map[string]string) {
+	if w.attach && !w.told && (rr.task != "" || rr.dir == "started" || rr.dir == "done") {
+		w.told = true
+		if w.started != nil {
+			w.started(run.Started{Task: w.task, At: rr.start})
+		}
+	}
+	state, listed := "", false
+	if tasks != nil && w.task != "" {
+		state, listed = tasks[w.task]
+	}
+	switch {
+	case rr.dir == "done":
+		// Wait for Slurm's final word (TIMEOUT, CANCELLED, ...), a few
+		// polls at most: the exit code is written just before the task ends.
+		if tasks == nil || !listed || Final(state) || w.doneSeen >= settlePolls {
+			if !Final(state) {
+				state = ""
+			}
+			w.state = stateOr(state, w.state)
+			w.began() // it ran, even if no poll saw it running
+			s.decide(w, verdict{kind: finished, state: state, start: rr.start, end: rr.end})
+			return
+		}
+		w.doneSeen++
+	case rr.dir == "fenced":
+		if w.attach {
+			s.decide(w, verdict{kind: notStarted})
+			return
+		}
+		w.state = stateOr(state, w.state)
+		s.decide(w, verdict{kind: lost, state: state})
+	case w.task == "" && (rr.dir == "prepared" || rr.dir == "missing"):
+		// Never submitted (its dispatcher stopped between the run dir and
+		// sbatch): fence it, unless a task took it in between.
+		if s.end(w.id) == "fenced" {
+			s.decide(w, verdict{kind: notStarted})
+		}
+	case tasks != nil && w.task != "" && (!listed || Final(state)):
+		// Slurm says it ended, or lists it no more, and no exit code yet.
+		w.endedSeen++
+		if w.endedSeen >= settlePolls {
+			s.end(w.id)
+			w.state = stateOr(state, w.state)
+			s.decide(w, verdict{kind: lost, state: state})
+		}
+	case listed:
+		w.endedSeen = 0
+		w.state = state
+		if Running(state) || rr.dir == "started" {
+			w.began()
+		}
+	}
+}
+
+// began tells Run, once, that the task is on a node.
+func (w *waiter) began() {
+	if w.running != nil {
+		w.running()
+		w.running = nil
+	}
+}
+
+// decide hands the verdict to the waiter and forgets it.
+func (s *Host) decide(w *waiter, v verdict) {
+	s.unwatch(w)
+	w.done <- v
+}
+
+func stateOr(state, old string) string {
+	if state != "" {
+		return state
+	}
+	return old
+}
