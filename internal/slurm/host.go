@@ -94,7 +94,7 @@ type Host struct {
 	waiters map[string]*waiter
 	polling bool
 	kick    chan struct{} // buffered 1: see nudge
-	noAcct  bool // sacct said accounting is off: not asked again
+	noAcct  bool          // sacct said accounting is off: not asked again
 }
 
 // New returns the engine of a Slurm entry whose login node h reaches.
