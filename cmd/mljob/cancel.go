@@ -41,7 +41,7 @@ type cancelOptions struct {
 	project string
 	output  string
 	// openHost connects to a host as the last dispatcher recorded it.
-	openHost func(ctx context.Context, store *db.DB, name string) (*sshworker.Host, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
 }
 
 func newCancelCmd(a *app) *cobra.Command {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/pyexec"
 	runspec "github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -381,7 +382,7 @@ func TestRunCancel(t *testing.T) {
 			opts := &cancelOptions{
 				app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: dbPath},
 				ids: []int64{subs[0].JobID}, output: formatCSV,
-				openHost: func(_ context.Context, _ *db.DB, name string) (*sshworker.Host, error) {
+				openHost: func(_ context.Context, _ *db.DB, name string) (dispatch.Engine, error) {
 					if name != "h1" {
 						t.Errorf("openHost(%q), want h1", name)
 					}

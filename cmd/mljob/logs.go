@@ -24,7 +24,7 @@ type logsOptions struct {
 	follow  bool
 	attempt int // 0: the order's current attempt
 	// openHost connects to a host as the last dispatcher recorded it.
-	openHost func(ctx context.Context, store *db.DB, name string) (*sshworker.Host, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
 }
 
 func newLogsCmd(a *app) *cobra.Command {

@@ -14,6 +14,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -121,9 +122,21 @@ const (
 	hostRefused // permanent for this dispatch: key or auth problem
 )
 
+// Engine is what the dispatcher, cancel and logs need of a host entry:
+// *sshworker.Host for ssh and local hosts, *slurm.Host for Slurm entries.
+// Run, Attach and Kill keep the run contract of sshworker.Host.
+type Engine interface {
+	Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error)
+	Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error)
+	Kill(ctx context.Context, id string, grace time.Duration) error
+	Probe(ctx context.Context, pids []int) (sshworker.Probe, error)
+	Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error
+	Close() error
+}
+
 type hostState struct {
 	cfg       hosts.Host
-	h         *sshworker.Host
+	h         Engine
 	status    hostStatus
 	free      []string // free slot names
 	running   map[int64]*runHandle
@@ -144,7 +157,7 @@ type hostState struct {
 type event struct {
 	host    *hostState
 	kind    string // "connected", "probed", "late", "done"
-	h       *sshworker.Host
+	h       Engine
 	probe   sshworker.Probe
 	err     error
 	orderID int64
@@ -193,7 +206,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
-		if opts.ShellStart && h.Kind != hosts.KindLocal && len(h.SlotNames()) > sessionsPerConn {
+		if opts.ShellStart && h.Kind == hosts.KindSSH && len(h.SlotNames()) > sessionsPerConn {
 			d.warnf("%s", sessionsWarning(h))
 		}
 		hs := &hostState{cfg: h, running: map[int64]*runHandle{}, late: map[string]bool{}}
@@ -398,10 +411,18 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 		}
 		h, err := d.opts.Connect(ctx, hs.cfg)
 		<-d.dialing
-		if err == nil && !d.opts.ShellStart {
-			d.enableAgent(hs, h)
+		var e Engine
+		switch {
+		case err != nil:
+		case hs.cfg.Kind == hosts.KindSlurm:
+			e = d.slurmEngine(hs, h)
+		default:
+			if !d.opts.ShellStart {
+				d.enableAgent(hs, h)
+			}
+			e = h
 		}
-		d.send(event{host: hs, kind: "connected", h: h, err: err})
+		d.send(event{host: hs, kind: "connected", h: e, err: err})
 	}()
 }
 
@@ -588,7 +609,7 @@ func hostname() string {
 func (d *dispatcher) enableAgent(hs *hostState, h *sshworker.Host) {
 	cfg := hs.cfg
 	h.EnableAgent(cfg.Python, !d.opts.ColdStart, func(msg string) {
-		if cfg.Kind != hosts.KindLocal && len(cfg.SlotNames()) > sessionsPerConn {
+		if cfg.Kind == hosts.KindSSH && len(cfg.SlotNames()) > sessionsPerConn {
 			msg += "; " + sessionsWarning(cfg)
 		}
 		d.warnf("%s", msg)
@@ -602,10 +623,10 @@ func sessionsWarning(h hosts.Host) string {
 		h.Name, len(h.SlotNames()), openSSHMaxSessions)
 }
 
-// Connect opens a host: the local transport for kind local, else one SSH
-// connection.
+// Connect opens a host: the local transport for kind local and for a
+// Slurm entry whose login node is this machine, else one SSH connection.
 func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
-	if h.Kind == hosts.KindLocal {
+	if h.Kind == hosts.KindLocal || h.Local {
 		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
 	}
 	c, err := sshworker.Dial(ctx, SSHConfig(h))

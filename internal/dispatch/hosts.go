@@ -9,12 +9,12 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hosts"
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/slurm"
 )
 
 // OpenHost connects to a host by name as the last dispatcher recorded it,
 // for commands that run without a hosts file (cancel, logs).
-func OpenHost(ctx context.Context, store *db.DB, name string) (*sshworker.Host, error) {
+func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 	rec, err := store.Host(ctx, name)
 	if err != nil {
 		return nil, err
@@ -23,7 +23,14 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (*sshworker.Host, 
 	if err := json.Unmarshal(rec.Config, &h); err != nil {
 		return nil, fmt.Errorf("host %s: stored entry: %w", name, err)
 	}
-	return Connect(ctx, h)
+	c, err := Connect(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if h.Kind == hosts.KindSlurm {
+		return slurm.New(c, slurmConfig(h)), nil
+	}
+	return c, nil
 }
 
 // saveHost records a host's entry and state for OpenHost and for status.

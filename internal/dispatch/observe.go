@@ -39,13 +39,16 @@ const (
 	OrderAbandoned
 	// OrderDetached: the dispatch stopped and left the run going on its host.
 	OrderDetached
+	// HostQueue: a Slurm entry's runs in flight, as its last poll saw them:
+	// Pending wait in Slurm's queue, Running are on a node.
+	HostQueue
 )
 
 var kindNames = map[EventKind]string{
 	HostUp: "host-up", HostDown: "host-down", HostRefused: "host-refused", HostProbed: "host-probed",
 	HostBusy: "host-busy", OrderClaimed: "claimed", OrderStarted: "started", OrderSucceeded: "succeeded",
 	OrderFailed: "failed", OrderReleased: "released", OrderRequeued: "requeued", OrderAbandoned: "abandoned",
-	OrderDetached: "detached",
+	OrderDetached: "detached", HostQueue: "host-queue",
 }
 
 // String is the kind's stable name, e.g. "host-up" or "succeeded".
@@ -73,6 +76,10 @@ type Event struct {
 	Duration time.Duration
 	// Reason is a failure's, a requeue's or a host problem's text, on one line.
 	Reason string
+	// Task names a run handed to Slurm ("12345_7"), on OrderStarted.
+	Task string
+	// Pending and Running are HostQueue's counts.
+	Pending, Running int
 }
 
 // observe hands e to Options.Observe. Calls come from the scheduler and

@@ -87,16 +87,42 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 
 	timeout := d.timeoutOf(c.Job)
-	var timer *time.Timer
-	startedCalled := false
+	// timer and startedCalled are set by started, which a batch engine
+	// calls from its poller, maybe as Run returns: tmu guards them.
+	var (
+		tmu           sync.Mutex
+		timer         *time.Timer
+		startedCalled bool
+		returned      bool // Run returned: no timer may start now
+	)
 	started := func(s run.Started) {
+		tmu.Lock()
+		defer tmu.Unlock()
+		if returned {
+			return
+		}
+		if startedCalled {
+			// A batch task queued earlier is now on a node: its time
+			// limit counts from here.
+			if timeout > 0 && !s.Queued && timer == nil {
+				timer = time.AfterFunc(timeout, func() {
+					d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
+				})
+			}
+			return
+		}
 		startedCalled = true
 		if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
 			d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 		}
-		d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
-		d.observe(Event{Kind: OrderStarted, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, PID: s.PID})
-		if timeout > 0 {
+		d.markTask(o, hs, s.Task)
+		if s.Task != "" {
+			d.logf("order %d submitted to %s as Slurm task %s (%s)", o.ID, hs.cfg.Name, s.Task, s.RunDir)
+		} else {
+			d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
+		}
+		d.observe(Event{Kind: OrderStarted, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, PID: s.PID, Task: s.Task})
+		if timeout > 0 && !s.Queued {
 			timer = time.AfterFunc(timeout, func() {
 				d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
 			})
@@ -106,20 +132,24 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
+	tmu.Lock()
+	returned = true
 	if timer != nil {
 		timer.Stop()
 	}
+	wasStarted := startedCalled
+	tmu.Unlock()
 	switch {
 	case err == nil:
 		done.res = d.finish(d.saveCtx, hs, o, res, k)
-	case ctx.Err() != nil && startedCalled:
+	case ctx.Err() != nil && wasStarted:
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
-	case !startedCalled:
+	case !wasStarted:
 		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
@@ -145,6 +175,9 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		})
 	}
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
+		if o.Slurm == nil {
+			d.markTask(o, hs, s.Task)
+		}
 		if o.State == db.StateAssigned {
 			// The earlier dispatcher died between the start and its record.
 			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
@@ -224,10 +257,17 @@ func isExit(err error) bool {
 func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res run.Result, k *killer) string {
 	d.keepLogs(o, res)
 	why := k.why()
-	if res.Lost && why == "" {
+	sched, infra := schedVerdict(res.SchedState)
+	if infra && why == "" {
+		return d.release(ctx, hs, o, errors.New(sched))
+	}
+	if res.Lost && why == "" && sched == "" {
 		return d.release(ctx, hs, o, errors.New("lost: the run ended without an exit code (its host restarted, or it was killed from outside)"))
 	}
 	out := pyexec.ParseOutcome(res)
+	if why == "" && sched != "" {
+		why = sched
+	}
 	if why != "" {
 		out.Succeeded = false
 		out.Error = why
@@ -246,6 +286,21 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 		return "requeued"
 	}
 	return result
+}
+
+// markTask records the Slurm task a run was handed to.
+func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
+	if task == "" {
+		return
+	}
+	t, ok := slurmTask(task)
+	if !ok {
+		d.warnf("order %d on %s: Slurm task %q is not JOB_INDEX", o.ID, hs.cfg.Name, task)
+		return
+	}
+	if err := d.db.MarkSlurm(d.saveCtx, o.ID, o.Attempt, t); err != nil {
+		d.warnf("order %d on %s: record Slurm task: %v", o.ID, hs.cfg.Name, err)
+	}
 }
 
 // record writes the outcome of an attempt; it returns "succeeded" or "failed".

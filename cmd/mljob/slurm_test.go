@@ -1,0 +1,218 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mljob/mljob/internal/slurmtest"
+	"github.com/mljob/mljob/internal/sshtest"
+)
+
+// slurmWait bounds waits on the test cluster: it starts jobs in waves
+// about three seconds apart.
+const slurmWait = 2 * time.Minute
+
+// slurmEntry is a hosts.yaml entry of kind slurm whose login node is the
+// sshd login, with its workdir on the cluster's "shared filesystem" (this
+// machine's disk).
+type slurmEntry struct {
+	login   *sshtest.Server
+	cluster *slurmtest.Cluster
+	workdir string
+	slots   int
+	sbatch  []string
+}
+
+// writeMixedHosts writes a hosts file with the ssh hosts and the Slurm entry
+// "campus".
+func writeMixedHosts(tb testing.TB, dir string, ssh []*sshtest.Server, keys sshtest.Keys, e slurmEntry) string {
+	tb.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "defaults:\n  user: %q\n  identity_file: %q\n  known_hosts: %q\n  python: %q\n  connect_timeout: 10s\n",
+		keys.User, keys.IdentityFile, keys.KnownHosts, hostPython)
+	b.WriteString("hosts:\n")
+	for _, s := range ssh {
+		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n", s.Name, s.Host, s.Port, s.Workdir)
+	}
+	fmt.Fprintf(&b, "  - name: campus\n    kind: slurm\n    address: %s\n    port: %d\n    workdir: %q\n    slots: %d\n",
+		e.login.Host, e.login.Port, e.workdir, e.slots)
+	fmt.Fprintf(&b, "    env: {SLURM_CONF: %q}\n", e.cluster.Conf)
+	if len(e.sbatch) > 0 {
+		b.WriteString("    sbatch: [")
+		for i, s := range e.sbatch {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q", s)
+		}
+		b.WriteString("]\n")
+	}
+	return mustWrite(tb, dir, "hosts-*.yaml", []byte(b.String()))
+}
+
+// slurmAttempt is an attempt of show -o json with its Slurm task.
+type slurmAttempt struct {
+	OrderID int64  `json:"orderId"`
+	Attempt int    `json:"attempt"`
+	State   string `json:"state"`
+	Host    string `json:"host"`
+	Error   string `json:"error"`
+	Slurm   *struct {
+		JobID      int64  `json:"jobId"`
+		ArrayIndex int    `json:"arrayIndex"`
+		State      string `json:"state"`
+	} `json:"slurm"`
+}
+
+func (c *cli) slurmAttempts(jobID int64) []slurmAttempt {
+	c.tb.Helper()
+	var s struct {
+		Attempts []slurmAttempt `json:"attempts"`
+	}
+	r := c.mustRun("show", strconv.FormatInt(jobID, 10), "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		c.tb.Fatalf("show -o json: %v\n%s", err, r.stdout)
+	}
+	return s.Attempts
+}
+
+// slurmRunning counts the jobs whose last attempt Slurm reports RUNNING.
+func (c *cli) slurmRunning(subs []submitted) int {
+	n := 0
+	for _, s := range subs {
+		as := c.slurmAttempts(s.JobID)
+		if len(as) > 0 && as[len(as)-1].Slurm != nil && as[len(as)-1].Slurm.State == "RUNNING" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSlurmSweep: a sweep through a Slurm entry reached over a loopback
+// sshd login node. The dispatcher is killed mid-array; the array goes on in
+// Slurm and the next dispatch reattaches: every job has exactly one
+// outcome, from one attempt, and show names its Slurm task. Then a running
+// task is cancelled (scancel), and a mixed hosts file (an SSH host and the
+// Slurm entry) runs a second sweep on both.
+func TestSlurmSweep(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
+	servers, keys := startHosts(t, 2)
+	login, sshHost := servers[0], servers[1]
+	c := newCLI(t)
+	entry := slurmEntry{login: login, cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 3}
+	slurmOnly := writeMixedHosts(t, c.dir, nil, keys, entry)
+
+	base := mustWrite(t, c.dir, "base-*.json", []byte(`{"projectName": "slurm", "scriptName": "echo.py", "x": 0, "sleepSeconds": 4}`))
+	r := c.mustRun("submit", base, "--scripts", c.scripts, "--grid", "x=1,2,3,4,5,6", "--name", "array", "-o", "json")
+	var subs []submitted
+	if err := json.Unmarshal([]byte(r.stdout), &subs); err != nil || len(subs) != 6 {
+		t.Fatalf("submit: %v %+v", err, subs)
+	}
+
+	d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
+	waitFor(t, "3 Slurm tasks running", slurmWait, func() bool { return c.slurmRunning(subs) == 3 })
+	d.kill9(t)
+	job := c.slurmAttempts(subs[0].JobID)[0].Slurm.JobID
+	states := cluster.JobStates(t, strconv.FormatInt(job, 10))
+	live := 0
+	for _, st := range states {
+		if st == "RUNNING" || st == "PENDING" || st == "COMPLETED" {
+			live++
+		}
+	}
+	if live == 0 {
+		t.Fatalf("after kill -9, Slurm's array %d: %v; want it going on", job, states)
+	}
+
+	r = c.mustRun(dispatchArgs(slurmOnly, c.scripts, "-v")...)
+	if !strings.Contains(r.stderr, "adopted") {
+		t.Errorf("second dispatch adopted nothing; stderr:\n%s", r.stderr)
+	}
+	checkNothingLost(t, c, subs, []*sshtest.Server{{Workdir: entry.workdir}}, lostRules{})
+	for _, s := range subs {
+		as := c.slurmAttempts(s.JobID)
+		if len(as) != 1 || as[0].Slurm == nil || as[0].Host != "campus" || as[0].Slurm.State != "COMPLETED" {
+			t.Errorf("job %d: attempts %+v, want one on campus with a COMPLETED Slurm task", s.JobID, as)
+		}
+	}
+	for _, o := range c.outcomes() {
+		if o.Host != "campus" {
+			t.Errorf("order %d ran on %s", o.OrderID, o.Host)
+		}
+	}
+
+	t.Run("cancel a running task", func(t *testing.T) {
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-cancel", "scriptName": "echo.py", "sleepSeconds": 600})
+		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
+		waitFor(t, "the task to run", slurmWait, func() bool { return c.slurmRunning(subs) == 1 })
+		c.mustRun("cancel", strconv.FormatInt(subs[0].JobID, 10))
+		if code := d.wait(t); code != 0 {
+			t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
+		}
+		a := c.slurmAttempts(subs[0].JobID)
+		if len(a) != 1 || a[0].State != "cancelled" && a[0].State != "failed" {
+			t.Fatalf("attempts %+v, want one, cancelled", a)
+		}
+		task := fmt.Sprintf("%d_%d", a[0].Slurm.JobID, a[0].Slurm.ArrayIndex)
+		if st := cluster.JobStates(t, task)[task]; st != "CANCELLED" {
+			t.Errorf("Slurm says task %s is %s, want CANCELLED", task, st)
+		}
+	})
+
+	t.Run("mixed hosts file", func(t *testing.T) {
+		mixed := writeMixedHosts(t, c.dir, []*sshtest.Server{sshHost}, keys, entry)
+		subs := c.submit(c.scripts, echoJobs("slurm-mixed", 8, 1.5)...)
+		r := c.mustRun(dispatchArgs(mixed, c.scripts)...)
+		seen := map[string]int{}
+		for _, o := range c.outcomes() {
+			for _, s := range subs {
+				if o.OrderID == s.OrderID {
+					seen[o.Host]++
+					if o.State != "succeeded" {
+						t.Errorf("order %d: %s (%s)", o.OrderID, o.State, o.Error)
+					}
+				}
+			}
+		}
+		if seen["campus"] == 0 || seen[sshHost.Name] == 0 || seen["campus"]+seen[sshHost.Name] != 8 {
+			t.Errorf("outcomes per host %v, want all 8 over both; stderr:\n%s", seen, r.stderr)
+		}
+	})
+}
+
+// TestSlurmTimeLimit: an sbatch --time limit turns into a timeout outcome.
+// Slurm counts limits in whole minutes and checks them every 30 s, so this
+// takes 75-90 s; it runs beside the other tests.
+func TestSlurmTimeLimit(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 1, sbatch: []string{"--time=1"}}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-time", "scriptName": "echo.py", "sleepSeconds": 600})
+	ctxArgs := dispatchArgs(hostsFile, c.scripts, "-v")
+	d := c.startDispatch(nil, ctxArgs...)
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
+	}
+	outs := c.outcomes()
+	if len(outs) != 1 || outs[0].OrderID != subs[0].OrderID || outs[0].State != "failed" ||
+		!strings.Contains(outs[0].Error, "timeout: Slurm's time limit") {
+		t.Fatalf("outcomes %+v, want one failed with Slurm's timeout", outs)
+	}
+	a := c.slurmAttempts(subs[0].JobID)
+	if len(a) != 1 || a[0].Slurm == nil || a[0].Slurm.State != "TIMEOUT" {
+		t.Errorf("attempts %+v, want one whose Slurm task is TIMEOUT", a)
+	}
+	if _, err := os.Stat(filepath.Join(entry.workdir, "slurm")); err != nil {
+		t.Errorf("no slurm dir in the workdir: %v", err)
+	}
+}
