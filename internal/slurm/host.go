@@ -82,6 +82,9 @@ type Host struct {
 	env []string // "nenv" then the words, as the scripts take them
 
 	prep chan struct{} // semaphore of prepareSessions
+	kick chan struct{} // buffered 1: see nudge
+
+	lastTrouble string // the poller's last warning; only the poller uses it
 
 	life   context.Context // ends with Close: the poller and submissions
 	cancel context.CancelFunc
@@ -93,8 +96,7 @@ type Host struct {
 	timer   *time.Timer
 	waiters map[string]*waiter
 	polling bool
-	kick    chan struct{} // buffered 1: see nudge
-	noAcct  bool          // sacct said accounting is off: not asked again
+	noAcct  bool // sacct said accounting is off: not asked again
 }
 
 // New returns the engine of a Slurm entry whose login node h reaches.

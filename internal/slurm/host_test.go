@@ -14,6 +14,7 @@ import (
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/slurmtest"
+	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -32,8 +33,9 @@ type fixture struct {
 }
 
 // newFixture starts a cluster and an engine on it through t.
-func newFixture(t *testing.T, tr sshworker.Transport, wd string, c *slurmtest.Cluster, cfg slurm.Config) *fixture {
+func newFixture(t *testing.T, newTr func(*testing.T) sshworker.Transport, wd string, c *slurmtest.Cluster, cfg slurm.Config) *fixture {
 	t.Helper()
+	tr := newTr(t)
 	f := &fixture{c: c, wd: wd}
 	cfg.Name = "campus"
 	cfg.Env = append(cfg.Env, c.Env()...)
@@ -92,12 +94,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestEngineLocal(t *testing.T) {
 	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
-	testEngine(t, c, sshworker.Local{}, t.TempDir())
+	testEngine(t, c, func(*testing.T) sshworker.Transport { return sshworker.Local{} }, t.TempDir())
+}
+
+// TestEngineSSH reaches the login node over a loopback sshd, as a laptop
+// reaches a cluster's.
+func TestEngineSSH(t *testing.T) {
+	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
+	s := servers[0]
+	testEngine(t, c, func(t *testing.T) sshworker.Transport {
+		cl, err := sshworker.Dial(context.Background(), sshworker.Config{Name: s.Name, Address: s.Host, Port: s.Port,
+			User: keys.User, IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl
+	}, s.Workdir)
 }
 
 // testEngine is what a Slurm entry must do, whichever way its login node is
 // reached.
-func testEngine(t *testing.T, c *slurmtest.Cluster, tr sshworker.Transport, wd string) {
+func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworker.Transport, wd string) {
 	ctx := context.Background()
 
 	t.Run("one array, results from the run dirs", func(t *testing.T) {
@@ -239,7 +258,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr sshworker.Transport, wd s
 
 	t.Run("attach to a run never submitted fences it", func(t *testing.T) {
 		f := newFixture(t, tr, wd, c, slurm.Config{Slots: 2})
-		sh := sshworker.NewHost("campus", tr, wd)
+		sh := sshworker.NewHost("campus", tr(t), wd)
 		if _, err := sh.Prepare(ctx, shSpec("n1", "touch ran")); err != nil {
 			t.Fatal(err)
 		}
@@ -259,5 +278,28 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr sshworker.Transport, wd s
 		if err == nil || !strings.Contains(err.Error(), "invalid partition") || called {
 			t.Fatalf("err %v, started %v; want sbatch's message and no start", err, called)
 		}
+	})
+
+	// Last: it takes the node down.
+	t.Run("node failure is Slurm's word", func(t *testing.T) {
+		f := newFixture(t, tr, wd, c, slurm.Config{Slots: 1})
+		started := &startLog{}
+		done := make(chan run.Result, 1)
+		go func() {
+			r, err := f.host.Run(ctx, shSpec("nf1", "sleep 600"), started.add)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- r
+		}()
+		waitFor(t, "the task to run", func() bool { return len(started.get()) == 2 })
+		c.MustRun(t, "scontrol", "update", "NodeName=localhost", "State=DOWN", "Reason=mljob-test")
+		r := <-done
+		if r.SchedState != "NODE_FAIL" || !slurm.Infrastructure(r.SchedState) {
+			t.Errorf("after the node went down: %+v, want Slurm state NODE_FAIL", r)
+		}
+		// ReturnToService=2 brings the node back when its slurmd
+		// registers; RESUME is refused while it already is.
+		_ = c.Command("scontrol", "update", "NodeName=localhost", "State=RESUME").Run()
 	})
 }

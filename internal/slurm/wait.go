@@ -145,13 +145,15 @@ func (s *Host) pollOnce(ws []*waiter) {
 	out.limit, errOut.limit = 1<<22, 4096
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
 		if s.life.Err() == nil {
-			s.warnf("poll %s: %v%s (the runs go on in Slurm; asking again)", s.cfg.Name, err, detail(errOut.String()))
+			s.trouble(fmt.Sprintf("poll %s: %v%s (the runs go on in Slurm; asking again every %s)", s.cfg.Name, err, detail(errOut.String()), s.cfg.Poll))
 		}
 		return
 	}
 	rep := parsePoll(out.String())
 	if rep.squeueErr != "" {
-		s.warnf("squeue on %s: %s (asking again next tick)", s.cfg.Name, rep.squeueErr)
+		s.trouble(fmt.Sprintf("squeue on %s: %s (the run dirs still count; asking again every %s)", s.cfg.Name, rep.squeueErr, s.cfg.Poll))
+	} else {
+		s.trouble("")
 	}
 	s.askAccounting(ws, rep)
 	var news PollNews
@@ -182,6 +184,20 @@ func (s *Host) pollOnce(ws []*waiter) {
 	if s.cfg.OnPoll != nil {
 		s.cfg.OnPoll(news)
 	}
+}
+
+// trouble warns of a poll problem once, not every tick, and says when it
+// is over; "" means the poll went well.
+func (s *Host) trouble(msg string) {
+	if msg == s.lastTrouble {
+		return
+	}
+	if msg == "" {
+		s.warnf("%s answers again", s.cfg.Name)
+	} else {
+		s.warnf("%s", msg)
+	}
+	s.lastTrouble = msg
 }
 
 // askAccounting fills in, from sacct, the states of tasks squeue no longer
