@@ -64,7 +64,7 @@ func TestParseSacct(t *testing.T) {
 
 func TestStates(t *testing.T) {
 	tests := []struct {
-		state                           string
+		state                          string
 		final, infra, pending, running bool
 	}{
 		{"", false, false, true, false},
