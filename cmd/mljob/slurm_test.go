@@ -166,6 +166,19 @@ func TestSlurmSweep(t *testing.T) {
 		}
 	})
 
+	t.Run("logs -f follows a task to its end", func(t *testing.T) {
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-logs", "scriptName": "echo.py", "x": 7, "sleepSeconds": 3})
+		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts)...)
+		waitFor(t, "the task to run", slurmWait, func() bool { return c.slurmRunning(subs) == 1 })
+		r := c.mustRun("logs", strconv.FormatInt(subs[0].OrderID, 10), "-f")
+		if !strings.Contains(r.stdout, `"loss": 49.0`) {
+			t.Errorf("logs -f printed %q, want the outcome line (loss 49)", r.stdout)
+		}
+		if code := d.wait(t); code != 0 {
+			t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
+		}
+	})
+
 	t.Run("mixed hosts file", func(t *testing.T) {
 		mixed := writeMixedHosts(t, c.dir, []*sshtest.Server{sshHost}, keys, entry)
 		subs := c.submit(c.scripts, echoJobs("slurm-mixed", 8, 1.5)...)
@@ -183,6 +196,24 @@ func TestSlurmSweep(t *testing.T) {
 		}
 		if seen["campus"] == 0 || seen[sshHost.Name] == 0 || seen["campus"]+seen[sshHost.Name] != 8 {
 			t.Errorf("outcomes per host %v, want all 8 over both; stderr:\n%s", seen, r.stderr)
+		}
+	})
+
+	// Last: it takes the cluster's node down.
+	t.Run("node failure is retried", func(t *testing.T) {
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-nodefail", "scriptName": "echo.py", "x": 3, "sleepSeconds": 5})
+		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
+		waitFor(t, "the task to run", slurmWait, func() bool { return c.slurmRunning(subs) == 1 })
+		cluster.MustRun(t, "scontrol", "update", "NodeName=localhost", "State=DOWN", "Reason=mljob-test")
+		waitFor(t, "the attempt to be released", slurmWait, func() bool { return len(c.slurmAttempts(subs[0].JobID)) == 2 })
+		// ReturnToService=2 may have brought it back already.
+		_ = cluster.Command("scontrol", "update", "NodeName=localhost", "State=RESUME").Run()
+		if code := d.wait(t); code != 0 {
+			t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
+		}
+		as := c.slurmAttempts(subs[0].JobID)
+		if len(as) != 2 || as[0].State != "failed" || !strings.Contains(as[0].Error, "NODE_FAIL") || as[1].State != "succeeded" {
+			t.Errorf("attempts %+v, want a first failed by NODE_FAIL and a second that succeeded; stderr:\n%s", as, d.stderr)
 		}
 	})
 }
