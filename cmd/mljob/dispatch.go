@@ -136,15 +136,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		defer view.Stop() // also on an early return: the terminal is left clean
 		warn, observe = view, view.Observe
 	} else {
-		lines := live.NewLines(errOut)
-		observe = func(e dispatch.Event) {
-			tally.Observe(e)
-			// With -v the dispatcher's own lines say the same, in more
-			// detail: one line per state change either way.
-			if !opts.verbose {
-				lines.Observe(e)
-			}
-		}
+		observe = plainObserver(tally, live.NewLines(errOut), opts.verbose)
 	}
 	// Only the view shows how many orders wait: off a terminal, nothing
 	// would read the count.
@@ -200,6 +192,19 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}
 	}
 	return err
+}
+
+// plainObserver feeds the tally and, off a terminal, the plain lines.
+func plainObserver(tally *live.Tally, lines *live.Lines, verbose bool) func(dispatch.Event) {
+	return func(e dispatch.Event) {
+		tally.Observe(e)
+		// With -v the dispatcher's own lines say the same, in more detail:
+		// one line per state change either way. It writes none for a Slurm
+		// entry's counts, so those keep their plain line.
+		if !verbose || e.Kind == dispatch.HostQueue {
+			lines.Observe(e)
+		}
+	}
 }
 
 // countQueuedEvery is how often the view asks the database how many orders

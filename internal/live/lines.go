@@ -14,17 +14,22 @@ import (
 //
 //	2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 7, attempt 1)
 //
-// Probes that change nothing print nothing. Its methods are safe for
+// Probes that change nothing print nothing, and neither do a Slurm
+// entry's polls that find the same counts. Its methods are safe for
 // concurrent use.
 type Lines struct {
-	mu   sync.Mutex // guards w and busy
-	w    io.Writer
-	busy map[string]bool // hosts last seen over their max_load
+	mu    sync.Mutex // guards w, busy and queue
+	w     io.Writer
+	busy  map[string]bool        // hosts last seen over their max_load
+	queue map[string]slurmCounts // Slurm entries' counts last printed
 }
+
+// slurmCounts is a Slurm entry's runs waiting in its queue and on a node.
+type slurmCounts struct{ pending, running int }
 
 // NewLines returns a Lines writing to w.
 func NewLines(w io.Writer) *Lines {
-	return &Lines{w: w, busy: map[string]bool{}}
+	return &Lines{w: w, busy: map[string]bool{}, queue: map[string]slurmCounts{}}
 }
 
 // Observe writes the line for e, if it has one. A write error is dropped:
@@ -64,9 +69,21 @@ func (l *Lines) text(e dispatch.Event) string {
 		return fmt.Sprintf("host %s down: %s", e.Host, e.Reason)
 	case dispatch.HostRefused:
 		return fmt.Sprintf("host %s refused: %s", e.Host, e.Reason)
+	case dispatch.HostQueue:
+		// It comes with every poll: print changes only. An entry not
+		// heard of yet counts as empty, so an idle one stays quiet.
+		c := slurmCounts{e.Pending, e.Running}
+		if l.queue[e.Host] != c {
+			l.queue[e.Host] = c
+			return fmt.Sprintf("host %s: Slurm %d pending, %d running", e.Host, e.Pending, e.Running)
+		}
 	case dispatch.OrderClaimed:
 		return fmt.Sprintf("order %d claimed for %s slot %s %s", e.Order, e.Host, e.Slot, who)
 	case dispatch.OrderStarted:
+		if e.Task != "" {
+			// Handed to Slurm: its task, not a slot, finds it (squeue, sacct).
+			return fmt.Sprintf("order %d started on %s as Slurm task %s %s", e.Order, e.Host, e.Task, who)
+		}
 		return fmt.Sprintf("order %d started on %s slot %s %s", e.Order, e.Host, e.Slot, who)
 	case dispatch.OrderSucceeded:
 		return fmt.Sprintf("order %d succeeded on %s in %s %s", e.Order, e.Host, e.Duration.Round(time.Millisecond), who)

@@ -23,6 +23,11 @@ func TestLines(t *testing.T) {
 	failed.Reason = "exit status 1: boom"
 	done := ev(dispatch.OrderSucceeded, 12)
 	done.Duration = 1500 * time.Millisecond
+	queued := ev(dispatch.OrderStarted, 12)
+	queued.Host, queued.Task = "campus", "12345_3"
+	poll := func(host string, pending, running int) dispatch.Event {
+		return dispatch.Event{Time: t0, Kind: dispatch.HostQueue, Host: host, Pending: pending, Running: running}
+	}
 	tests := []struct {
 		name   string
 		events []dispatch.Event
@@ -36,6 +41,15 @@ func TestLines(t *testing.T) {
 			"2026-11-25T21:03:04Z host h1 busy (load 3.00 >= max_load 2.00)\n" +
 				"2026-11-25T21:03:04Z host h1 bored again (load 1.00 < max_load 2.00)\n"},
 		{"down", []dispatch.Event{{Time: t0, Kind: dispatch.HostDown, Host: "h1", Reason: "dial: refused"}}, "2026-11-25T21:03:04Z host h1 down: dial: refused\n"},
+		{"started as a Slurm task", []dispatch.Event{queued}, "2026-11-25T21:03:04Z order 12 started on campus as Slurm task 12345_3 (job 112, attempt 1)\n"},
+		{"Slurm counts once per change", []dispatch.Event{poll("campus", 3, 0), poll("campus", 3, 0), poll("campus", 1, 2), poll("campus", 1, 2), poll("campus", 0, 0)},
+			"2026-11-25T21:03:04Z host campus: Slurm 3 pending, 0 running\n" +
+				"2026-11-25T21:03:04Z host campus: Slurm 1 pending, 2 running\n" +
+				"2026-11-25T21:03:04Z host campus: Slurm 0 pending, 0 running\n"},
+		{"idle Slurm entry says nothing", []dispatch.Event{poll("campus", 0, 0), poll("campus", 0, 0)}, ""},
+		{"Slurm counts per entry", []dispatch.Event{poll("campus", 2, 0), poll("hpc", 2, 0), poll("campus", 2, 0)},
+			"2026-11-25T21:03:04Z host campus: Slurm 2 pending, 0 running\n" +
+				"2026-11-25T21:03:04Z host hpc: Slurm 2 pending, 0 running\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +101,37 @@ func TestTally(t *testing.T) {
 	}
 }
 
+// TestTallyHosts: a Slurm entry's host snapshot carries its last poll's
+// counts; a host that never sent them is no Slurm entry.
+func TestTallyHosts(t *testing.T) {
+	poll := func(pending, running int) dispatch.Event {
+		return dispatch.Event{Time: t0, Kind: dispatch.HostQueue, Host: "h1", Pending: pending, Running: running}
+	}
+	tests := []struct {
+		name   string
+		events []dispatch.Event
+		want   live.HostSnapshot
+	}{
+		{"ssh host", []dispatch.Event{{Time: t0, Kind: dispatch.HostUp, Host: "h1", Load: 0.5}, ev(dispatch.OrderClaimed, 1)},
+			live.HostSnapshot{Name: "h1", State: live.HostUp, Running: 1, Load: 0.5, HasLoad: true}},
+		{"Slurm entry", []dispatch.Event{{Time: t0, Kind: dispatch.HostUp, Host: "h1"}, ev(dispatch.OrderClaimed, 1), poll(1, 0)},
+			live.HostSnapshot{Name: "h1", State: live.HostUp, Running: 1, Slurm: true, SlurmPending: 1}},
+		{"last poll wins", []dispatch.Event{poll(12, 4), poll(0, 0)},
+			live.HostSnapshot{Name: "h1", State: live.HostConnecting, Slurm: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := live.NewTally(t0, []string{"h1"})
+			for _, e := range tt.events {
+				ta.Observe(e)
+			}
+			if got := ta.Snapshot().Hosts[0]; got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestWriteSummary(t *testing.T) {
 	tests := []struct {
 		name string
@@ -121,17 +166,21 @@ func TestWriteSummary(t *testing.T) {
 // reach the output by the time Stop returns.
 func TestViewStop(t *testing.T) {
 	var b syncBuffer
-	v := live.NewView(&b, live.ViewOptions{Hosts: []string{"gpu1"}, Start: t0, ForceTTY: true, Refresh: 10 * time.Millisecond})
+	v := live.NewView(&b, live.ViewOptions{Hosts: []string{"gpu1", "campus"}, Start: t0, ForceTTY: true, Refresh: 10 * time.Millisecond})
 	v.SetQueued(1)
 	v.Observe(ev(dispatch.OrderClaimed, 1))
 	if _, err := v.Write([]byte("a log line\n")); err != nil {
 		t.Fatal(err)
 	}
 	v.Observe(dispatch.Event{Time: t0, Kind: dispatch.HostUp, Host: "gpu1", Load: 0.5})
+	v.Observe(dispatch.Event{Time: t0, Kind: dispatch.HostUp, Host: "campus"})
+	v.Observe(dispatch.Event{Time: t0, Kind: dispatch.HostQueue, Host: "campus", Pending: 12, Running: 4})
 	v.Stop()
 	v.Stop() // idempotent
 	out := b.String()
-	for _, want := range []string{"a log line", "dispatch ", "succeeded 0", "running 1", "gpu1", "up"} {
+	for _, want := range []string{"a log line", "dispatch ", "succeeded 0", "running 1",
+		"  gpu1           up           0 running  load 0.50",
+		"  campus         up         slurm: 12 pending · 4 running"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%q", want, out)
 		}

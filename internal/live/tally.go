@@ -38,6 +38,10 @@ type HostSnapshot struct {
 	Load    float64
 	HasLoad bool // a probe has reported Load
 	LastErr string
+	// Slurm is set once a HostQueue event has reported the entry's
+	// counts; SlurmPending and SlurmRunning are its last poll's.
+	Slurm                      bool
+	SlurmPending, SlurmRunning int
 }
 
 // Snapshot is a copy of a Tally's state at one moment.
@@ -140,6 +144,8 @@ func (t *Tally) Observe(e dispatch.Event) {
 		h.State, h.LastErr = HostDown, e.Reason
 	case dispatch.HostRefused:
 		h.State, h.LastErr = HostRefused, e.Reason
+	case dispatch.HostQueue:
+		h.Slurm, h.SlurmPending, h.SlurmRunning = true, e.Pending, e.Running
 	case dispatch.OrderClaimed:
 		t.inFlight[e.Order] = e.Host
 		// The queue count lags by up to a poll: move the claim across now.

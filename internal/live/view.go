@@ -36,9 +36,10 @@ type ViewOptions struct {
 
 // View draws a dispatch on a terminal, redrawn in place: an overall bar
 // (done, failed, running, queued, rate, ETA) and one line per host (state,
-// runs in flight, load, last error). Events only update a Tally; mpb draws
-// from its own goroutine, reading a snapshot, so Observe never waits on
-// the terminal.
+// runs in flight, load, last error; a Slurm entry shows Slurm's pending and
+// running counts instead of runs and load). Events only update a Tally;
+// mpb draws from its own goroutine, reading a snapshot, so Observe never
+// waits on the terminal.
 type View struct {
 	tally *Tally
 	now   func() time.Time
@@ -185,12 +186,24 @@ func (v *View) hostLine(i int) string {
 	if i >= len(s.Hosts) {
 		return ""
 	}
-	h := s.Hosts[i]
-	load := "load -"
-	if h.HasLoad {
-		load = fmt.Sprintf("load %.2f", h.Load)
+	return formatHost(s.Hosts[i])
+}
+
+// formatHost is a host's line: name, state, runs in flight and load, or
+// for a Slurm entry Slurm's own counts, then the last error.
+func formatHost(h HostSnapshot) string {
+	var line string
+	if h.Slurm {
+		// Its runs wait in Slurm's queue or run on nodes; the login
+		// node's load says nothing of them, so none is shown.
+		line = fmt.Sprintf("  %-14s %-10s slurm: %d pending · %d running", h.Name, h.State, h.SlurmPending, h.SlurmRunning)
+	} else {
+		load := "load -"
+		if h.HasLoad {
+			load = fmt.Sprintf("load %.2f", h.Load)
+		}
+		line = fmt.Sprintf("  %-14s %-10s %3d running  %-10s", h.Name, h.State, h.Running, load)
 	}
-	line := fmt.Sprintf("  %-14s %-10s %3d running  %-10s", h.Name, h.State, h.Running, load)
 	if h.LastErr != "" {
 		line += "  last error: " + h.LastErr
 	}

@@ -1,0 +1,34 @@
+package live
+
+import "testing"
+
+// TestFormatHost pins the host lines: an ssh host's line is the same
+// whether or not Slurm entries share the view, and a Slurm entry shows
+// Slurm's counts and no load.
+func TestFormatHost(t *testing.T) {
+	tests := []struct {
+		name string
+		h    HostSnapshot
+		want string
+	}{
+		{"connecting", HostSnapshot{Name: "gpu1", State: HostConnecting},
+			"  gpu1           connecting   0 running  load -"},
+		{"ssh with load", HostSnapshot{Name: "gpu1", State: HostUp, Running: 2, Load: 0.5, HasLoad: true},
+			"  gpu1           up           2 running  load 0.50"},
+		{"ssh busy with error", HostSnapshot{Name: "gpu2", State: HostBusy, Running: 12, Load: 7.25, HasLoad: true, LastErr: "exit status 3"},
+			"  gpu2           busy        12 running  load 7.25   last error: exit status 3"},
+		{"ssh down", HostSnapshot{Name: "gpu3", State: HostDown, LastErr: "dial: refused"},
+			"  gpu3           down         0 running  load -      last error: dial: refused"},
+		{"slurm", HostSnapshot{Name: "campus", State: HostUp, Running: 16, Slurm: true, SlurmPending: 12, SlurmRunning: 4},
+			"  campus         up         slurm: 12 pending · 4 running"},
+		{"slurm empty with error", HostSnapshot{Name: "campus", State: HostUp, Slurm: true, LastErr: "Slurm ended the task: NODE_FAIL"},
+			"  campus         up         slurm: 0 pending · 0 running  last error: Slurm ended the task: NODE_FAIL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := formatHost(tt.h); got != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}
