@@ -199,6 +199,24 @@ func TestSlurmSweep(t *testing.T) {
 		}
 	})
 
+	t.Run("a partition Slurm does not know", func(t *testing.T) {
+		bad := entry
+		bad.sbatch = []string{"--partition=nope"}
+		subs := c.submit(c.scripts, echoJobs("slurm-badpart", 3, 0)...)
+		r := c.run(dispatchArgs(writeMixedHosts(t, c.dir, nil, keys, bad), c.scripts)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "invalid partition specified: nope") || !strings.Contains(r.stderr, "Try: fix the entry's sbatch options") {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 with sbatch's reason and what to do", r.code, r.stderr)
+		}
+		for _, s := range subs {
+			if as := c.slurmAttempts(s.JobID); len(as) > 1 || len(as) == 1 && as[0].State != "failed" {
+				t.Errorf("job %d: attempts %+v, want at most one, failed", s.JobID, as)
+			}
+		}
+		if n := c.statusCounts()["unassigned"]; n != 3 {
+			t.Errorf("%d orders queued after the refusal, want all 3 kept", n)
+		}
+	})
+
 	// Last: it takes the cluster's node down.
 	t.Run("node failure is retried", func(t *testing.T) {
 		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-nodefail", "scriptName": "echo.py", "x": 3, "sleepSeconds": 5})

@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -541,13 +542,16 @@ func (d *dispatcher) freeSlot(hs *hostState, slot string) {
 func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
 	var hk *sshworker.HostKeyError
-	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) {
+	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) || errors.Is(err, slurm.ErrRefused) {
 		if hs.status != hostRefused {
 			hs.status = hostRefused
 			d.sum.Unusable[hs.cfg.Name] = err
 			msg := fmt.Sprintf("host %s refused: %v", hs.cfg.Name, err)
-			if hk != nil {
+			switch {
+			case hk != nil:
 				msg += "\n  Try: " + hk.Hint()
+			case errors.Is(err, slurm.ErrRefused):
+				msg += "\n  Try: fix the entry's sbatch options in the hosts file (mljob hosts check lists the partitions), then mljob dispatch again; the orders wait in the queue"
 			}
 			d.warnf("%s", msg)
 			d.saveHost(hs, "refused", false)

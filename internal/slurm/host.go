@@ -173,7 +173,7 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	}
 	if got.err != nil {
 		s.end(spec.ID)
-		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, s.cfg.Name, got.err)
+		return run.Result{}, got.err
 	}
 	st := run.Started{RunDir: dir, At: time.Now(), Task: got.task, Queued: true}
 	if started != nil {
@@ -292,6 +292,10 @@ func (s *Host) submit(batch []*submission) (string, error) {
 	// The engine's life, not a run's context: once started, a submission
 	// finishes, so that its runs are either all in Slurm or all not.
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
+		var ee *sshworker.ExitError
+		if errors.As(err, &ee) && ee.Code == 97 {
+			return "", submitError(errOut.String())
+		}
 		return "", fmt.Errorf("sbatch on %s: %w%s", s.cfg.Name, err, detail(errOut.String()))
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -300,6 +304,48 @@ func (s *Host) submit(batch []*submission) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("sbatch on %s: no job id came back%s", s.cfg.Name, detail(errOut.String()))
+}
+
+// ErrRefused matches a submission Slurm refused for what it asked (a
+// partition, account, QOS or option it does not know): trying again will
+// not help until the entry's sbatch options change.
+var ErrRefused = errors.New("Slurm refused the submission")
+
+// SubmitError is a submission sbatch did not accept; Msg is what it said.
+type SubmitError struct {
+	Msg string
+	// Transient: the controller did not answer, or a limit on queued jobs
+	// was reached; the same submission may pass later.
+	Transient bool
+}
+
+func (e *SubmitError) Error() string { return "sbatch refused the array: " + e.Msg }
+
+// Is makes a SubmitError that is not transient match ErrRefused.
+func (e *SubmitError) Is(target error) bool { return target == ErrRefused && !e.Transient }
+
+// transientSbatch are the parts of sbatch's messages that mean "not now"
+// rather than "not this".
+var transientSbatch = []string{"Unable to contact slurm controller", "Socket timed out", "Zero Bytes were transmitted",
+	"Connection refused", "Slurm temporarily unable", "submit limit", "MaxSubmit", "try again"}
+
+// submitError reads sbatch's stderr.
+func submitError(stderr string) *SubmitError {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	msg := strings.Join(lines, "; ")
+	if msg == "" {
+		msg = "it printed no reason"
+	}
+	e := &SubmitError{Msg: msg}
+	for _, t := range transientSbatch {
+		e.Transient = e.Transient || strings.Contains(strings.ToLower(msg), strings.ToLower(t))
+	}
+	return e
 }
 
 // end closes a run dir that will not run: fenced when its start token is

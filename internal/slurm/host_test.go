@@ -275,7 +275,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworke
 		f := newFixture(t, tr, wd, c, slurm.Config{Slots: 2, Sbatch: []string{"--partition=nope"}})
 		called := false
 		_, err := f.host.Run(ctx, shSpec("s1", "true"), func(run.Started) { called = true })
-		if err == nil || !strings.Contains(err.Error(), "invalid partition") || called {
+		if !errors.Is(err, slurm.ErrRefused) || !strings.Contains(err.Error(), "invalid partition") || called {
 			t.Fatalf("err %v, started %v; want sbatch's message and no start", err, called)
 		}
 	})
