@@ -52,6 +52,13 @@ scripts in the scripts dir import resolve there (torch, sklearn, ...), GPUs
 (nvidia-smi), load and free disk under the workdir. Each problem is printed
 below the table with its fix. Without --hosts it checks this machine.
 
+For an entry of kind slurm it checks the login node (this machine with
+local: true) the same way, without load and GPUs: Slurm picks the nodes.
+With the entry's env it also checks that sbatch, squeue and scancel are
+found, that the controller answers, that the entry's --partition exists and
+whether sacct works, and shows Slurm's version in the SLURM column. The
+workdir must be on a filesystem the compute nodes share: check cannot tell.
+
 VERDICT is ok, warn (runs will start, but look at the problem) or FAIL
 (runs will not work there).
 
@@ -145,9 +152,23 @@ func renderHostsCheck(w io.Writer, format string, reports []hostcheck.Report) er
 		headers: []string{"HOST", "VERDICT", "AUTH", "KEY", "PYTHON", "IMPORTS", "GPUS", "LOAD", "DISK"},
 		keys:    []string{"host", "verdict", "auth", "hostKey", "python", "imports", "gpus", "load", "disk"},
 	}
+	// The SLURM column only when there is something to put in it, so the
+	// output of hosts files without Slurm stays as it was.
+	slurm := false
 	for _, r := range reports {
-		t.rows = append(t.rows, []string{r.Host, string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
-			importsCell(r), gpusCell(r), loadCell(r), diskCell(r)})
+		slurm = slurm || r.Slurm != nil
+	}
+	if slurm {
+		t.headers = append(t.headers, "SLURM")
+		t.keys = append(t.keys, "slurm")
+	}
+	for _, r := range reports {
+		row := []string{r.Host, string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
+			importsCell(r), gpusCell(r), loadCell(r), diskCell(r)}
+		if slurm {
+			row = append(row, slurmCell(r))
+		}
+		t.rows = append(t.rows, row)
 	}
 	if format == formatJSON {
 		return renderJSON(w, reports)
@@ -211,7 +232,7 @@ func importsCell(r hostcheck.Report) string {
 
 func gpusCell(r hostcheck.Report) string {
 	switch {
-	case r.PythonVersion == "":
+	case r.PythonVersion == "" || r.Kind == string(hosts.KindSlurm):
 		return "-"
 	case len(r.GPUs) == 0:
 		return "none"
@@ -251,6 +272,34 @@ func diskCell(r hostcheck.Report) string {
 		s += " (workdir missing, will be created)"
 	}
 	return s
+}
+
+// slurmCell sums up a slurm entry's cluster: "22.05.8, partition debug
+// (default), no sacct".
+func slurmCell(r hostcheck.Report) string {
+	s := r.Slurm
+	switch {
+	case s == nil:
+		return "-"
+	case s.Sbatch == "":
+		return "no sbatch"
+	}
+	parts := []string{dash(s.Version)}
+	if !s.Controller {
+		return strings.Join(append(parts, "no controller"), ", ")
+	}
+	switch {
+	case s.Partition != "":
+		parts = append(parts, "partition "+s.Partition)
+	case s.DefaultPartition != "":
+		parts = append(parts, "partition "+s.DefaultPartition+" (default)")
+	}
+	if s.Accounting {
+		parts = append(parts, "sacct")
+	} else {
+		parts = append(parts, "no sacct")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // hostsListOptions are the flags of mljob hosts list.

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/mljob/mljob/internal/hostcheck"
+	"github.com/mljob/mljob/internal/slurmtest"
 )
 
 // TestHostsCheck runs mljob hosts check against a healthy sshd host and
@@ -72,8 +75,59 @@ func TestHostsCheck(t *testing.T) {
 	if r.code != 1 || strings.Contains(r.stdout, "host1:") {
 		t.Errorf("exit %d; host1 should have no problem line:\n%s", r.code, r.stdout)
 	}
+	if strings.Contains(r.stdout, "SLURM") {
+		t.Errorf("a hosts file without slurm entries has a SLURM column:\n%s", r.stdout)
+	}
 
 	// Only the healthy host: exit 0.
 	healthy := writeHosts(t, c.dir, servers[:1], keys, hostsOptions{})
 	c.mustRun("hosts", "check", "--hosts", healthy, "--scripts", c.scripts)
+}
+
+// TestHostsCheckSlurm checks a hosts file holding an ssh host and a slurm
+// entry whose login node is an sshd, against a real single-node cluster
+// without accounting; then the entry with a partition the cluster lacks.
+func TestHostsCheckSlurm(t *testing.T) {
+	cluster := slurmtest.Start(t, slurmtest.Options{})
+	c := newCLI(t)
+	servers, keys := startHosts(t, 2)
+	entry := slurmEntry{login: servers[1], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 4,
+		sbatch: []string{"--partition=debug"}}
+	hostsFile := writeMixedHosts(t, c.dir, servers[:1], keys, entry)
+	version := strings.Fields(cluster.MustRun(t, "sbatch", "--version"))
+
+	// Accounting off is a warning: exit 0.
+	r := c.mustRun("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts, "-o", "json")
+	var reports []hostcheck.Report
+	if err := json.Unmarshal([]byte(r.stdout), &reports); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if len(reports) != 2 || reports[0].Slurm != nil || strings.Count(r.stdout, `"slurm": {`) != 1 {
+		t.Fatalf("want host1 without a slurm object, then campus with one:\n%s", r.stdout)
+	}
+	if camp := reports[1]; camp.Host != "campus" || camp.Kind != "slurm" || camp.Verdict != hostcheck.Warn ||
+		camp.Slurm.Version != version[len(version)-1] || camp.Slurm.Partition != "debug" || !camp.Slurm.Controller ||
+		camp.Slurm.Accounting || camp.Load != nil {
+		t.Errorf("campus: %+v, slurm %+v", camp, camp.Slurm)
+	}
+
+	r = c.mustRun("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts)
+	for _, re := range []string{
+		`(?m)^ HOST +VERDICT +AUTH +KEY +PYTHON +IMPORTS +GPUS +LOAD +DISK +SLURM *$`,
+		`(?m)^ host1 +ok +key +ok .* - *$`,
+		`(?m)^ campus +warn +key +ok +3\.\S+ \S+ +ok \(\d+\) +- +- +.* free.* ` + regexp.QuoteMeta(version[len(version)-1]) + `, partition debug, no sacct *$`,
+		`(?m)^campus: sacct not usable \(accounting off\?\): mljob falls back to squeue and the run dirs; tasks Slurm has forgotten count as lost — `,
+	} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("table output does not match %s:\n%s", re, r.stdout)
+		}
+	}
+
+	entry.sbatch = []string{"--partition=nope"}
+	badPart := writeMixedHosts(t, c.dir, nil, keys, entry)
+	r = c.run("hosts", "check", "--hosts", badPart, "--scripts", c.scripts)
+	if want := "campus: partition nope does not exist (sinfo lists: debug (default)) — set --partition in the sbatch options of " + badPart; r.code != 1 ||
+		!strings.Contains(r.stdout, want) || !strings.Contains(r.stderr, "1 of 1 host(s) failed the check") {
+		t.Errorf("exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
 }

@@ -67,8 +67,8 @@ type GPU struct {
 // reach (the host is down, Python is missing) keep their zero values.
 type Report struct {
 	Host    string  `json:"host"`
-	Kind    string  `json:"kind"`    // "ssh" or "local"
-	Address string  `json:"address"` // host:port; "" for local
+	Kind    string  `json:"kind"`    // "ssh", "slurm" or "local"
+	Address string  `json:"address"` // host:port; "" for local and a local: true slurm entry
 	Verdict Verdict `json:"verdict"`
 
 	Reachable bool   `json:"reachable"`
@@ -80,7 +80,7 @@ type Report struct {
 	PythonVersion string          `json:"pythonVersion"` // e.g. "3.11.2"
 	Imports       map[string]bool `json:"imports"`       // third-party module -> resolves
 
-	Load     *float64 `json:"load"` // 1-minute load average
+	Load     *float64 `json:"load"` // 1-minute load average; nil for a slurm entry
 	CPUs     int      `json:"cpus"`
 	MaxLoad  float64  `json:"maxLoad,omitempty"`
 	Workdir  string   `json:"workdir"`
@@ -89,7 +89,11 @@ type Report struct {
 	Free     *uint64  `json:"freeBytes"`
 
 	NvidiaSMI string `json:"nvidiaSmi"` // its path; "" when not installed
-	GPUs      []GPU  `json:"gpus"`
+	GPUs      []GPU  `json:"gpus"`      // empty for a slurm entry: Slurm picks the nodes
+
+	// Slurm is what a slurm entry's login node says of its cluster; nil
+	// for other hosts.
+	Slurm *SlurmReport `json:"slurm,omitempty"`
 
 	Problems []Problem `json:"problems"`
 	Seconds  float64   `json:"seconds"` // how long the check took
@@ -146,7 +150,9 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
 
 	var t sshworker.Transport
-	if h.Kind == hosts.KindLocal {
+	// As dispatch.Connect: a local: true slurm entry's login node is
+	// this machine.
+	if h.Kind == hosts.KindLocal || h.Local {
 		r.Reachable, r.Auth, r.HostKey = true, "local", "local"
 		t = sshworker.Local{}
 	} else {
@@ -162,6 +168,9 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 		t = cl
 	}
 	c.probe(ctx, t)
+	if h.Kind == hosts.KindSlurm && ctx.Err() == nil {
+		c.probeSlurm(ctx, t)
+	}
 	return r
 }
 
@@ -280,11 +289,16 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 	}
 	r := c.r
 	r.PythonPath, r.PythonVersion = p.Executable, p.Version
-	r.Load, r.CPUs = p.Load, p.CPUs
 	r.Exists, r.DiskPath, r.Free = p.Exists, p.DiskPath, p.Free
-	r.NvidiaSMI = p.NvidiaSMI
-	if p.GPUs != nil {
-		r.GPUs = p.GPUs
+	// A slurm entry's runs go where Slurm puts them: the login node's load
+	// and GPUs say nothing about them.
+	slurm := c.h.Kind == hosts.KindSlurm
+	if !slurm {
+		r.Load, r.CPUs = p.Load, p.CPUs
+		r.NvidiaSMI = p.NvidiaSMI
+		if p.GPUs != nil {
+			r.GPUs = p.GPUs
+		}
 	}
 	if p.Modules != nil {
 		r.Imports = p.Modules
@@ -309,6 +323,9 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 	}
 	if p.Free != nil && *p.Free < lowDiskBytes {
 		c.add(Warn, fmt.Sprintf("only %s free under %s", Bytes(*p.Free), p.DiskPath), "free some space there, or set workdir to a roomier disk")
+	}
+	if slurm {
+		return
 	}
 	if p.Load != nil && c.h.MaxLoad > 0 && *p.Load >= c.h.MaxLoad {
 		c.add(Warn, fmt.Sprintf("load %.2f is at or over max_load %g: the dispatcher starts nothing there until it drops", *p.Load, c.h.MaxLoad),

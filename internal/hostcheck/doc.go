@@ -5,6 +5,14 @@
 // resolve, the load, the free disk under the workdir and the GPUs. Every
 // problem found comes with the fix to apply.
 //
+// For an entry of kind slurm the host is its login node (over SSH, or this
+// machine with local: true). Besides the Python program, one shell program
+// runs there with the entry's env exported, as every Slurm command of the
+// dispatcher is: it finds sbatch, squeue and scancel, asks the controller,
+// sacct and sinfo, and reports Slurm's version. Load and GPUs of the login
+// node are not reported: Slurm picks the nodes. Whether the workdir is on a
+// filesystem the compute nodes share is beyond what a check can see.
+//
 // It imports hosts and sshworker, never the database: `mljob hosts check`
 // works on a fresh laptop with an empty queue.
 package hostcheck
