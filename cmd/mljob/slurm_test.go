@@ -118,6 +118,9 @@ func TestSlurmSweep(t *testing.T) {
 
 	d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
 	waitFor(t, "3 Slurm tasks running", slurmWait, func() bool { return c.slurmRunning(subs) == 3 })
+	if st := c.mustRun("status").stdout; !strings.Contains(st, "campus: Slurm 0 pending, 3 running") {
+		t.Errorf("status during the array:\n%s\nwant Slurm's counts for campus", st)
+	}
 	d.kill9(t)
 	job := c.slurmAttempts(subs[0].JobID)[0].Slurm.JobID
 	states := cluster.JobStates(t, strconv.FormatInt(job, 10))
@@ -163,6 +166,15 @@ func TestSlurmSweep(t *testing.T) {
 		task := fmt.Sprintf("%d_%d", a[0].Slurm.JobID, a[0].Slurm.ArrayIndex)
 		if st := cluster.JobStates(t, task)[task]; st != "CANCELLED" {
 			t.Errorf("Slurm says task %s is %s, want CANCELLED", task, st)
+		}
+	})
+
+	t.Run("a job's timeoutSeconds counts from the task's start", func(t *testing.T) {
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-timeout", "scriptName": "echo.py", "sleepSeconds": 600, "timeoutSeconds": 2})
+		r := c.mustRun(dispatchArgs(slurmOnly, c.scripts)...)
+		a := c.slurmAttempts(subs[0].JobID)
+		if len(a) != 1 || a[0].State != "failed" || !strings.Contains(a[0].Error, "timeout after 2s") || a[0].Slurm == nil || a[0].Slurm.State != "CANCELLED" {
+			t.Errorf("attempts %+v, want one failed by mljob's timeout, its task CANCELLED; stderr:\n%s", a, r.stderr)
 		}
 	})
 
