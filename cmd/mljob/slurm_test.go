@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func TestSlurmSweep(t *testing.T) {
 	entry := slurmEntry{login: login, cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 3}
 	slurmOnly := writeMixedHosts(t, c.dir, nil, keys, entry)
 
-	base := mustWrite(t, c.dir, "base-*.json", []byte(`{"projectName": "slurm", "scriptName": "echo.py", "x": 0, "sleepSeconds": 4}`))
+	base := mustWrite(t, c.dir, "base-*.json", []byte(`{"projectName": "slurm", "scriptName": "echo.py", "x": 0, "sleepSeconds": 6}`))
 	r := c.mustRun("submit", base, "--scripts", c.scripts, "--grid", "x=1,2,3,4,5,6", "--name", "array", "-o", "json")
 	var subs []submitted
 	if err := json.Unmarshal([]byte(r.stdout), &subs); err != nil || len(subs) != 6 {
@@ -117,8 +118,11 @@ func TestSlurmSweep(t *testing.T) {
 	}
 
 	d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
-	waitFor(t, "3 Slurm tasks running", slurmWait, func() bool { return c.slurmRunning(subs) == 3 })
-	if st := c.mustRun("status").stdout; !strings.Contains(st, "campus: Slurm 0 pending, 3 running") {
+	// Three in flight (slots), at least one of them on the node.
+	waitFor(t, "3 Slurm tasks in flight, one running", slurmWait, func() bool {
+		return c.statusCounts()["running"] == 3 && c.slurmRunning(subs) >= 1
+	})
+	if st := c.mustRun("status").stdout; !regexp.MustCompile(`campus: Slurm [0-2] pending, [1-3] running`).MatchString(st) {
 		t.Errorf("status during the array:\n%s\nwant Slurm's counts for campus", st)
 	}
 	d.kill9(t)

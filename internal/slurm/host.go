@@ -93,6 +93,9 @@ type Host struct {
 	mu      sync.Mutex // guards the fields below
 	batch   []*submission
 	first   time.Time // when the batch's first run came
+	// preparing counts the runs whose run dir is being prepared: the batch
+	// waits for them (up to maxBatchWait).
+	preparing int
 	timer   *time.Timer
 	waiters map[string]*waiter
 	polling bool
@@ -200,6 +203,19 @@ func (s *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int
 
 // prepare fills the run dir, a bounded number at a time.
 func (s *Host) prepare(ctx context.Context, spec run.Spec) (string, error) {
+	s.mu.Lock()
+	s.preparing++
+	s.mu.Unlock()
+	dir, err := s.prepareDir(ctx, spec)
+	if err != nil {
+		s.mu.Lock()
+		s.preparing--
+		s.mu.Unlock()
+	}
+	return dir, err
+}
+
+func (s *Host) prepareDir(ctx context.Context, spec run.Spec) (string, error) {
 	select {
 	case s.prep <- struct{}{}:
 	case <-ctx.Done():
@@ -214,6 +230,7 @@ func (s *Host) enqueue(sub *submission) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	s.preparing--
 	if len(s.batch) == 0 {
 		s.first = now
 	}
@@ -245,6 +262,13 @@ func (s *Host) withdraw(sub *submission) bool {
 // flush submits the batch as one array.
 func (s *Host) flush() {
 	s.mu.Lock()
+	if s.preparing > 0 && len(s.batch) < MaxArray && time.Since(s.first) < maxBatchWait {
+		// More runs of this burst are still being prepared: they join
+		// this array rather than making one of their own.
+		s.timer = time.AfterFunc(s.cfg.BatchWindow, s.flush)
+		s.mu.Unlock()
+		return
+	}
 	batch := s.batch
 	s.batch = nil
 	if s.life.Err() == nil && len(batch) > 0 {
