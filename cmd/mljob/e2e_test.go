@@ -241,9 +241,7 @@ func writeHosts(tb testing.TB, dir string, servers []*sshtest.Server, keys sshte
 		o.knownHosts = keys.KnownHosts
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "defaults:\n  user: %q\n  identity_file: %q\n  known_hosts: %q\n  python: %q\n  connect_timeout: 10s\n",
-		keys.User, keys.IdentityFile, o.knownHosts, hostPython)
-	b.WriteString("hosts:\n")
+	writeDefaults(&b, keys, o.knownHosts)
 	for _, s := range servers {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n", s.Name, s.Host, s.Port, s.Workdir)
 		if len(o.gpus) > 0 {
@@ -260,6 +258,15 @@ func writeHosts(tb testing.TB, dir string, servers []*sshtest.Server, keys sshte
 		}
 	}
 	return mustWrite(tb, dir, "hosts-*.yaml", []byte(b.String()))
+}
+
+// writeDefaults starts a hosts file: defaults that reach the test servers
+// as keys.User with keys.IdentityFile, checked against knownHosts; then the
+// hosts: key.
+func writeDefaults(b *strings.Builder, keys sshtest.Keys, knownHosts string) {
+	fmt.Fprintf(b, "defaults:\n  user: %q\n  identity_file: %q\n  known_hosts: %q\n  python: %q\n  connect_timeout: 10s\n",
+		keys.User, keys.IdentityFile, knownHosts, hostPython)
+	b.WriteString("hosts:\n")
 }
 
 // mustWrite writes data to a new file in dir named after pattern (as

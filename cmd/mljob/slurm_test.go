@@ -35,9 +35,7 @@ type slurmEntry struct {
 func writeMixedHosts(tb testing.TB, dir string, ssh []*sshtest.Server, keys sshtest.Keys, e slurmEntry) string {
 	tb.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "defaults:\n  user: %q\n  identity_file: %q\n  known_hosts: %q\n  python: %q\n  connect_timeout: 10s\n",
-		keys.User, keys.IdentityFile, keys.KnownHosts, hostPython)
-	b.WriteString("hosts:\n")
+	writeDefaults(&b, keys, keys.KnownHosts)
 	for _, s := range ssh {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n", s.Name, s.Host, s.Port, s.Workdir)
 	}

@@ -90,16 +90,16 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the poller and the batch timer's submissions
 
-	mu      sync.Mutex // guards the fields below
-	batch   []*submission
-	first   time.Time // when the batch's first run came
+	mu    sync.Mutex // guards the fields below
+	batch []*submission
+	first time.Time // when the batch's first run came
 	// preparing counts the runs whose run dir is being prepared: the batch
 	// waits for them (up to maxBatchWait).
 	preparing int
-	timer   *time.Timer
-	waiters map[string]*waiter
-	polling bool
-	noAcct  bool // sacct said accounting is off: not asked again
+	timer     *time.Timer
+	waiters   map[string]*waiter
+	polling   bool
+	noAcct    bool // sacct said accounting is off: not asked again
 }
 
 // New returns the engine of a Slurm entry whose login node h reaches.
@@ -311,8 +311,8 @@ func (s *Host) submit(batch []*submission) (string, error) {
 		argv = append(argv, b.id)
 	}
 	argv = append(argv, s.cfg.Sbatch...)
-	var out, errOut limited
-	out.limit, errOut.limit = 4096, 4096
+	var out, errOut sshworker.LimitedBuffer
+	out.Limit, errOut.Limit = 4096, 4096
 	// The engine's life, not a run's context: once started, a submission
 	// finishes, so that its runs are either all in Slurm or all not.
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
@@ -320,14 +320,14 @@ func (s *Host) submit(batch []*submission) (string, error) {
 		if errors.As(err, &ee) && ee.Code == 97 {
 			return "", submitError(errOut.String())
 		}
-		return "", fmt.Errorf("sbatch on %s: %w%s", s.cfg.Name, err, detail(errOut.String()))
+		return "", fmt.Errorf("sbatch on %s: %w%s", s.cfg.Name, err, sshworker.Detail(errOut.String()))
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if job, ok := strings.CutPrefix(line, "MLJOB-SUBMITTED "); ok {
 			return strings.TrimSpace(job), nil
 		}
 	}
-	return "", fmt.Errorf("sbatch on %s: no job id came back%s", s.cfg.Name, detail(errOut.String()))
+	return "", fmt.Errorf("sbatch on %s: no job id came back%s", s.cfg.Name, sshworker.Detail(errOut.String()))
 }
 
 // ErrRefused matches a submission Slurm refused for what it asked (a
@@ -375,11 +375,11 @@ func submitError(stderr string) *SubmitError {
 // end closes a run dir that will not run: fenced when its start token is
 // free, and marked ended. Best effort: the error is only logged.
 func (s *Host) end(id string) string {
-	var out, errOut limited
-	out.limit, errOut.limit = 256, 4096
+	var out, errOut sshworker.LimitedBuffer
+	out.Limit, errOut.Limit = 256, 4096
 	argv := []string{"sh", "-c", endScript, "mljob-end", s.h.Workdir(), id}
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
-		s.warnf("close run dir %s on %s: %v%s", id, s.cfg.Name, err, detail(errOut.String()))
+		s.warnf("close run dir %s on %s: %v%s", id, s.cfg.Name, err, sshworker.Detail(errOut.String()))
 		return ""
 	}
 	return strings.TrimSpace(out.String())
@@ -390,14 +390,14 @@ func (s *Host) end(id string) string {
 // (sshworker's) when the run is not submitted yet.
 func (s *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 	argv := append([]string{"sh", "-c", cancelScript, "mljob-scancel", s.h.Workdir(), id}, s.env...)
-	var errOut limited
-	errOut.limit = 4096
+	var errOut sshworker.LimitedBuffer
+	errOut.Limit = 4096
 	if err := s.h.Exec(ctx, argv, nil, io.Discard, &errOut); err != nil {
 		var ee *sshworker.ExitError
 		if errors.As(err, &ee) && ee.Code == 96 {
 			return fmt.Errorf("scancel %s on %s: %w", id, s.cfg.Name, sshworker.ErrNotStarted)
 		}
-		return fmt.Errorf("scancel %s on %s: %w%s", id, s.cfg.Name, err, detail(errOut.String()))
+		return fmt.Errorf("scancel %s on %s: %w%s", id, s.cfg.Name, err, sshworker.Detail(errOut.String()))
 	}
 	s.nudge()
 	return nil
@@ -407,10 +407,10 @@ func (s *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 // and pids mean nothing here: Slurm decides where and when runs go.
 func (s *Host) Probe(ctx context.Context, pids []int) (sshworker.Probe, error) {
 	argv := append([]string{"sh", "-c", probeScript, "mljob-slurm-probe"}, s.env...)
-	var errOut limited
-	errOut.limit = 4096
+	var errOut sshworker.LimitedBuffer
+	errOut.Limit = 4096
 	if err := s.h.Exec(ctx, argv, nil, io.Discard, &errOut); err != nil {
-		return sshworker.Probe{}, fmt.Errorf("probe %s: %w%s", s.cfg.Name, err, detail(errOut.String()))
+		return sshworker.Probe{}, fmt.Errorf("probe %s: %w%s", s.cfg.Name, err, sshworker.Detail(errOut.String()))
 	}
 	return sshworker.Probe{Alive: map[int]bool{}}, nil
 }
@@ -425,25 +425,4 @@ func (s *Host) warnf(format string, args ...any) {
 	if s.cfg.Warn != nil {
 		s.cfg.Warn(fmt.Sprintf(format, args...))
 	}
-}
-
-func detail(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	return ": " + s
-}
-
-// limited keeps the first limit bytes written to it.
-type limited struct {
-	strings.Builder
-	limit int
-}
-
-func (b *limited) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room > 0 {
-		b.Builder.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

@@ -141,11 +141,11 @@ func (s *Host) pollOnce(ws []*waiter) {
 	for _, w := range ws {
 		argv = append(argv, w.id)
 	}
-	var out, errOut limited
-	out.limit, errOut.limit = 1<<22, 4096
+	var out, errOut sshworker.LimitedBuffer
+	out.Limit, errOut.Limit = 1<<22, 4096
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
 		if s.life.Err() == nil {
-			s.trouble(fmt.Sprintf("poll %s: %v%s (the runs go on in Slurm; asking again every %s)", s.cfg.Name, err, detail(errOut.String()), s.cfg.Poll))
+			s.trouble(fmt.Sprintf("poll %s: %v%s (the runs go on in Slurm; asking again every %s)", s.cfg.Name, err, sshworker.Detail(errOut.String()), s.cfg.Poll))
 		}
 		return
 	}
@@ -233,8 +233,8 @@ func (s *Host) askAccounting(ws []*waiter, rep pollReport) {
 	sort.Strings(ids)
 	argv := append([]string{"sh", "-c", sacctScript, "mljob-sacct"}, s.env...)
 	argv = append(argv, strings.Join(ids, ","))
-	var out, errOut limited
-	out.limit, errOut.limit = 1<<20, 4096
+	var out, errOut sshworker.LimitedBuffer
+	out.Limit, errOut.Limit = 1<<20, 4096
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
 		s.mu.Lock()
 		s.noAcct = true

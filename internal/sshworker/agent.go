@@ -154,8 +154,8 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	a := &agentConn{w: inW, cancel: cancel, calls: map[uint64]chan agentMsg{}, done: make(chan struct{})}
-	var stderr limitedBuffer
-	stderr.limit = 4096
+	var stderr LimitedBuffer
+	stderr.Limit = 4096
 	exited := make(chan error, 1)
 	go func() {
 		argv := []string{h.agentPython, "-c", agentSource, "mljob-agent", h.workdir}
@@ -173,7 +173,7 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 		case err == nil:
 			err = fmt.Errorf("%w: agent on %s ended", ErrConnLost, h.name)
 		case !errors.Is(err, ErrConnLost):
-			err = fmt.Errorf("%w: agent on %s ended: %v%s", ErrConnLost, h.name, err, detail(stderr.String()))
+			err = fmt.Errorf("%w: agent on %s ended: %v%s", ErrConnLost, h.name, err, Detail(stderr.String()))
 		}
 		a.end(err)
 	}()
@@ -192,7 +192,7 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 		}
 		why := err.Error()
 		if a.execErr != nil {
-			why = fmt.Sprintf("%v%s", a.execErr, detail(stderr.String()))
+			why = fmt.Sprintf("%v%s", a.execErr, Detail(stderr.String()))
 		}
 		return nil, fmt.Errorf("%w: %s -c agent: %s", errAgentUnusable, h.agentPython, why)
 	case <-timer.C:

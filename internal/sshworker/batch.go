@@ -97,21 +97,21 @@ func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
 	if spec.Input.Name != "" {
 		stdin = bytes.NewReader(spec.Input.Data)
 	}
-	var out, errOut limitedBuffer
-	out.limit, errOut.limit = 4096, 4096
+	var out, errOut LimitedBuffer
+	out.Limit, errOut.Limit = 4096, 4096
 	if err := h.t.Exec(ctx, argv, stdin, &out, &errOut); err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) && ee.Code == exitRunDirUsed {
 			return "", fmt.Errorf("prepare %s on %s: %w: %s", spec.ID, h.name, ErrRunDirUsed, strings.TrimSpace(errOut.String()))
 		}
-		return "", fmt.Errorf("prepare %s on %s: %w%s", spec.ID, h.name, err, detail(errOut.String()))
+		return "", fmt.Errorf("prepare %s on %s: %w%s", spec.ID, h.name, err, Detail(errOut.String()))
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if dir, ok := strings.CutPrefix(line, "MLJOB-PREPARED "); ok {
 			return dir, nil
 		}
 	}
-	return "", fmt.Errorf("prepare %s on %s: no answer from the host%s", spec.ID, h.name, detail(errOut.String()))
+	return "", fmt.Errorf("prepare %s on %s: no answer from the host%s", spec.ID, h.name, Detail(errOut.String()))
 }
 
 // batchCommand is the .cmd text of a spec: shell assignments that

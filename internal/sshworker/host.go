@@ -179,8 +179,8 @@ func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int
 // runs, so started fires as soon as the run is detached.
 func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, started func(run.Started)) (run.Result, error) {
 	pr, pw := io.Pipe()
-	var stderr limitedBuffer
-	stderr.limit = 4096
+	var stderr LimitedBuffer
+	stderr.Limit = 4096
 	type parsed struct {
 		res run.Result
 		err error
@@ -316,10 +316,10 @@ func (h *Host) ensureCached(ctx context.Context, files []run.File) error {
 	for _, f := range want {
 		argv = append(argv, f.Hash)
 	}
-	var out, errOut limitedBuffer
-	out.limit, errOut.limit = 1<<16, 4096
+	var out, errOut LimitedBuffer
+	out.Limit, errOut.Limit = 1<<16, 4096
 	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
-		return fmt.Errorf("check cache on %s: %w%s", h.name, err, detail(errOut.String()))
+		return fmt.Errorf("check cache on %s: %w%s", h.name, err, Detail(errOut.String()))
 	}
 	missing := map[string]bool{}
 	for _, l := range strings.Fields(out.String()) {
@@ -344,16 +344,18 @@ func (h *Host) upload(ctx context.Context, f run.File) error {
 		return fmt.Errorf("upload %s to %s: %w", f.Name, h.name, err)
 	}
 	defer src.Close()
-	var errOut limitedBuffer
-	errOut.limit = 4096
+	var errOut LimitedBuffer
+	errOut.Limit = 4096
 	argv := []string{"sh", "-c", uploadScript, "mljob-upload", h.workdir, f.Hash, strconv.FormatInt(f.Size, 10)}
 	if err := h.t.Exec(ctx, argv, src, nil, &errOut); err != nil {
-		return fmt.Errorf("upload %s to %s: %w%s", f.Name, h.name, err, detail(errOut.String()))
+		return fmt.Errorf("upload %s to %s: %w%s", f.Name, h.name, err, Detail(errOut.String()))
 	}
 	return nil
 }
 
-func detail(s string) string {
+// Detail formats a command's stderr as the tail of an error message:
+// ": <text>", or "" when it said nothing.
+func Detail(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
@@ -361,15 +363,16 @@ func detail(s string) string {
 	return ": " + s
 }
 
-// limitedBuffer keeps the first limit bytes written to it and discards the
+// LimitedBuffer keeps the first Limit bytes written to it and discards the
 // rest, so a chatty command cannot grow the dispatcher's memory.
-type limitedBuffer struct {
+type LimitedBuffer struct {
 	bytes.Buffer
-	limit int
+	Limit int
 }
 
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - b.Len(); room > 0 {
+// Write keeps what fits under Limit and reports every byte written.
+func (b *LimitedBuffer) Write(p []byte) (int, error) {
+	if room := b.Limit - b.Len(); room > 0 {
 		if len(p) > room {
 			b.Buffer.Write(p[:room])
 		} else {

@@ -19,14 +19,14 @@ func (h *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 		return fmt.Errorf("kill %s on %s: run id is not a plain name", id, h.name)
 	}
 	tenths := int(grace / (100 * time.Millisecond))
-	var out, errOut limitedBuffer
-	out.limit, errOut.limit = 256, 4096
+	var out, errOut LimitedBuffer
+	out.Limit, errOut.Limit = 256, 4096
 	argv := []string{"sh", "-c", killScript, "mljob-kill", h.workdir, id, strconv.Itoa(tenths)}
 	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
 		if ee, ok := err.(*ExitError); ok && ee.Code == exitNotStarted {
 			return fmt.Errorf("kill %s on %s: %w", id, h.name, ErrNotStarted)
 		}
-		return fmt.Errorf("kill %s on %s: %w%s", id, h.name, err, detail(errOut.String()))
+		return fmt.Errorf("kill %s on %s: %w%s", id, h.name, err, Detail(errOut.String()))
 	}
 	if !strings.Contains(out.String(), "gone") {
 		return fmt.Errorf("kill %s on %s: processes survived SIGKILL", id, h.name)

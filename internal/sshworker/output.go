@@ -80,8 +80,8 @@ func (h *Host) Output(ctx context.Context, id, stream string, follow bool, w io.
 	if follow {
 		f = "1"
 	}
-	var errOut limitedBuffer
-	errOut.limit = 4096
+	var errOut LimitedBuffer
+	errOut.Limit = 4096
 	argv := []string{"sh", "-c", outputScript, "mljob-output", h.workdir, id, stream, f}
 	if err := h.t.Exec(ctx, argv, nil, w, &errOut); err != nil {
 		var ee *ExitError
@@ -91,7 +91,7 @@ func (h *Host) Output(ctx context.Context, id, stream string, follow bool, w io.
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("output %s of %s on %s: %w%s", stream, id, h.name, err, detail(errOut.String()))
+		return fmt.Errorf("output %s of %s on %s: %w%s", stream, id, h.name, err, Detail(errOut.String()))
 	}
 	return nil
 }

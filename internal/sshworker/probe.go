@@ -28,10 +28,10 @@ func (h *Host) Probe(ctx context.Context, pids []int) (Probe, error) {
 	for _, p := range pids {
 		argv = append(argv, strconv.Itoa(p))
 	}
-	var out, errOut limitedBuffer
-	out.limit, errOut.limit = 1<<16, 4096
+	var out, errOut LimitedBuffer
+	out.Limit, errOut.Limit = 1<<16, 4096
 	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
-		return Probe{}, fmt.Errorf("probe %s: %w%s", h.name, err, detail(errOut.String()))
+		return Probe{}, fmt.Errorf("probe %s: %w%s", h.name, err, Detail(errOut.String()))
 	}
 	return parseProbe(out.String()), nil
 }
