@@ -276,16 +276,24 @@ type errWriter struct{}
 
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
+// mustOpenDB opens a new database file in a temp dir; it returns the
+// store, for the caller to close, and the file's path.
+func mustOpenDB(tb testing.TB) (*db.DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "mljob.db")
+	store, err := db.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store, path
+}
+
 // mustSeedOutcomes makes a database file holding n succeeded outcomes and
 // returns its path.
 func mustSeedOutcomes(tb testing.TB, n int) string {
 	tb.Helper()
 	ctx := context.Background()
-	path := filepath.Join(tb.TempDir(), "mljob.db")
-	store, err := db.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	store, path := mustOpenDB(tb)
 	defer store.Close()
 	jobs := make([]db.NewJob, n)
 	for i := range jobs {

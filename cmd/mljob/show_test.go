@@ -23,11 +23,7 @@ var slurmSeedTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func mustSeedSlurm(tb testing.TB, slurm bool) string {
 	tb.Helper()
 	ctx := context.Background()
-	path := filepath.Join(tb.TempDir(), "mljob.db")
-	store, err := db.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	store, path := mustOpenDB(tb)
 	defer store.Close()
 	store.Now = func() time.Time { return slurmSeedTime }
 	if _, err := store.SubmitJobs(ctx, []db.NewJob{
