@@ -180,6 +180,31 @@ func TestSlurmSweep(t *testing.T) {
 		}
 	})
 
+	t.Run("after adoption, timeoutSeconds still counts from the task's start", func(t *testing.T) {
+		// The task may not start before 8 s from now; its limit is 3 s.
+		// Counted from the submission, the limit would cancel it before
+		// it ever ran.
+		late := entry
+		late.sbatch = []string{"--begin=now+8"}
+		lateHosts := writeMixedHosts(t, c.dir, nil, keys, late)
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-adopt-timeout", "scriptName": "echo.py", "sleepSeconds": 600, "timeoutSeconds": 3})
+		d := c.startDispatch(nil, dispatchArgs(lateHosts, c.scripts)...)
+		waitFor(t, "the task to be submitted", slurmWait, func() bool {
+			a := c.slurmAttempts(subs[0].JobID)
+			return len(a) == 1 && a[0].Slurm != nil
+		})
+		d.kill9(t)
+		r := c.mustRun(dispatchArgs(lateHosts, c.scripts)...)
+		a := c.slurmAttempts(subs[0].JobID)
+		if len(a) != 1 || a[0].State != "failed" || !strings.Contains(a[0].Error, "timeout after 3s") {
+			t.Fatalf("attempts %+v, want one failed by the 3 s timeout; stderr:\n%s", a, r.stderr)
+		}
+		dirs := runDirs(t, []*sshtest.Server{{Workdir: entry.workdir}})
+		if _, err := os.Stat(filepath.Join(dirs[subs[0].OrderID][1], ".start")); err != nil {
+			t.Errorf("the task never started (%v): its limit counted from the submission", err)
+		}
+	})
+
 	t.Run("logs -f follows a task to its end", func(t *testing.T) {
 		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-logs", "scriptName": "echo.py", "x": 7, "sleepSeconds": 3})
 		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts)...)

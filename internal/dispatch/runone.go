@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -168,14 +169,43 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	if o.State == db.StateCancelled {
 		d.kill(ctx, hs, k, id, "cancelled")
 	}
-	var timer *time.Timer
-	if timeout := d.timeoutOf(c.Job); timeout > 0 && !o.StartedAt.IsZero() {
-		timer = time.AfterFunc(max(time.Until(o.StartedAt.Add(timeout)), 0), func() {
-			d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout))
-		})
+	// timer is set here, or by the callback of a batch engine's poller,
+	// which may call as Attach returns: tmu guards it.
+	var (
+		tmu      sync.Mutex
+		timer    *time.Timer
+		returned bool
+	)
+	timeout := d.timeoutOf(c.Job)
+	startTimer := func(from time.Time) {
+		if timeout > 0 && timer == nil && !returned {
+			timer = time.AfterFunc(max(time.Until(from.Add(timeout)), 0), func() {
+				d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout))
+			})
+		}
+	}
+	batch := hs.cfg.Kind == hosts.KindSlurm
+	told := false // only the poller touches it after the first call
+	if !batch && !o.StartedAt.IsZero() {
+		startTimer(o.StartedAt)
 	}
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
-		if o.Slurm == nil {
+		if batch && !s.Queued {
+			// A batch run's limit counts from its task's start, not its
+			// submission (o.StartedAt).
+			from := s.At
+			if from.IsZero() {
+				from = time.Now()
+			}
+			tmu.Lock()
+			startTimer(from)
+			tmu.Unlock()
+		}
+		if told {
+			return // the second call: only the timer above
+		}
+		told = true
+		if s.Task != "" && o.Slurm == nil {
 			d.markTask(o, hs, s.Task)
 		}
 		if o.State == db.StateAssigned {
@@ -188,9 +218,12 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, id)
 	}
+	tmu.Lock()
+	returned = true
 	if timer != nil {
 		timer.Stop()
 	}
+	tmu.Unlock()
 	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
 		res.At = o.StartedAt // the duration counts from the real start
 	}

@@ -248,10 +248,19 @@ func (s *Host) askAccounting(ws []*waiter, rep pollReport) {
 
 // judge decides what one poll means for one run.
 func (s *Host) judge(w *waiter, rr runReport, tasks map[string]string) {
-	if w.attach && !w.told && (rr.task != "" || rr.dir == "started" || rr.dir == "done") {
-		w.told = true
-		if w.started != nil {
+	if w.attach && w.started != nil {
+		// Told once when the run is known submitted, and again (Queued
+		// false) when it is seen on a node, as Run tells.
+		onNode := rr.dir == "started" || rr.dir == "done"
+		if !w.told && (rr.task != "" || onNode) {
+			w.told = true
+			w.started(run.Started{Task: w.task, At: rr.start, Queued: !onNode})
+			if onNode {
+				w.started = nil
+			}
+		} else if w.told && onNode {
 			w.started(run.Started{Task: w.task, At: rr.start})
+			w.started = nil
 		}
 	}
 	state, listed := "", false
