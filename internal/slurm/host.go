@@ -174,6 +174,12 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		}
 		got = <-sub.done // being submitted right now: learn how it went
 	}
+	if got.err != nil && errors.Is(got.err, sshworker.ErrConnLost) {
+		// The connection dropped while sbatch ran: whether Slurm took the
+		// array is written in the run dir (.task). Read it back once the
+		// login node answers, as an adopting dispatcher would.
+		return s.resolveCut(ctx, spec, dir, started)
+	}
 	if got.err != nil {
 		s.end(spec.ID)
 		return run.Result{}, got.err
@@ -190,6 +196,24 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		}
 	}})
 	return s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
+}
+
+// resolveCut finds out whether a submission cut short reached Slurm: the
+// poller reads the run dir, and either finds its task (the run is then
+// reported started and waited on as usual) or fences it, so that no late
+// task can start it (ErrNotStarted: the attempt may go to the queue again).
+func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, started func(run.Started)) (run.Result, error) {
+	s.warnf("sbatch on %s: the connection dropped; reading the run dirs to learn whether Slurm took the array", s.cfg.Name)
+	w := s.watch(&waiter{id: spec.ID, attach: true, started: func(st run.Started) {
+		if started != nil {
+			started(run.Started{RunDir: dir, At: time.Now(), Task: st.Task, Queued: st.Queued})
+		}
+	}})
+	res, err := s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
+	if errors.Is(err, sshworker.ErrNotStarted) {
+		return res, fmt.Errorf("sbatch on %s: the connection dropped before Slurm took the array; its run dir is fenced off (%w)", s.cfg.Name, err)
+	}
+	return res, err
 }
 
 // Attach waits again for a run submitted earlier, by this process or

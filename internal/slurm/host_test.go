@@ -3,6 +3,8 @@ package slurm_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -280,6 +282,30 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworke
 		}
 	})
 
+	t.Run("a connection cut during sbatch", func(t *testing.T) {
+		for _, reached := range []bool{true, false} {
+			t.Run(fmt.Sprintf("sbatch ran: %v", reached), func(t *testing.T) {
+				cut := func(t *testing.T) sshworker.Transport { return &cutSbatch{Transport: tr(t), run: reached} }
+				f := newFixture(t, cut, wd, c, slurm.Config{Slots: 2})
+				id := fmt.Sprintf("cut-%v", reached)
+				started := &startLog{}
+				res, err := f.host.Run(ctx, shSpec(id, "echo ran"), started.add)
+				if reached {
+					if err != nil || res.ExitCode != 0 || string(res.Stdout) != "ran\n" || len(started.get()) == 0 {
+						t.Fatalf("Slurm took the array, yet: err %v, result %+v, started %v", err, res, started.get())
+					}
+					return
+				}
+				if !errors.Is(err, sshworker.ErrNotStarted) || len(started.get()) != 0 {
+					t.Fatalf("Slurm never saw the array, yet: err %v, started %v", err, started.get())
+				}
+				if _, err := os.Stat(filepath.Join(wd, "runs", id, ".fenced")); err != nil {
+					t.Errorf("the run dir is not fenced: %v", err)
+				}
+			})
+		}
+	})
+
 	// Last: it takes the node down.
 	t.Run("node failure is Slurm's word", func(t *testing.T) {
 		f := newFixture(t, tr, wd, c, slurm.Config{Slots: 1})
@@ -302,4 +328,29 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworke
 		// registers; RESUME is refused while it already is.
 		_ = c.Command("scontrol", "update", "NodeName=localhost", "State=RESUME").Run()
 	})
+
+}
+
+// cutSbatch drops the connection, as far as its caller can tell, on the
+// first sbatch: after running it (run), or before.
+type cutSbatch struct {
+	sshworker.Transport
+	run  bool
+	once sync.Once
+}
+
+func (c *cutSbatch) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cut := false
+	if len(argv) > 3 && argv[3] == "mljob-sbatch" {
+		c.once.Do(func() { cut = true })
+	}
+	if !cut {
+		return c.Transport.Exec(ctx, argv, stdin, stdout, stderr)
+	}
+	if c.run {
+		if err := c.Transport.Exec(ctx, argv, stdin, io.Discard, io.Discard); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("exec: %w: connection reset", sshworker.ErrConnLost)
 }
