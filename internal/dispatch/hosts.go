@@ -41,7 +41,8 @@ func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 		return
 	}
 	var load *float64
-	if seen {
+	// A Slurm entry's login node load says nothing of where its runs go.
+	if seen && hs.cfg.Kind != hosts.KindSlurm {
 		l := hs.load
 		load = &l
 	}
