@@ -481,7 +481,11 @@ func (d *dispatcher) apply(e event) {
 		back := hs.status != hostUp || hs.lastErr != nil
 		hs.status, hs.lastErr, hs.backoff, hs.load = hostUp, nil, 0, e.probe.Load
 		if back {
-			d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
+			if hs.cfg.Kind == hosts.KindSlurm {
+				d.logf("host %s is up (Slurm's commands answer)", hs.cfg.Name)
+			} else {
+				d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
+			}
 			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
 			d.saveHost(hs, "up", true)
 			d.observe(Event{Kind: HostUp, Host: hs.cfg.Name, Load: hs.load})
