@@ -129,7 +129,8 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	// On a terminal, everything written to stderr while the view is up goes
 	// through it, printed above the redrawn lines.
 	var view *live.View
-	warn, observe := errOut, func(dispatch.Event) {}
+	warn := errOut
+	var observe func(dispatch.Event)
 	tally := live.NewTally(start, names)
 	if useView(errOut, opts.plain) {
 		view = live.NewView(errOut, live.ViewOptions{Hosts: names, Start: start})

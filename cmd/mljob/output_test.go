@@ -13,13 +13,11 @@ func TestPlainTableMatchesTablewriter(t *testing.T) {
 		headers: []string{"JOB", "STATUS", "LOSS", "HOST", "ERROR"},
 		numeric: map[int]bool{0: true, 2: true},
 	}
-	for _, r := range [][]string{
+	tbl.rows = [][]string{
 		{"1", "succeeded", "0.125", "gpu1", ""},
 		{"12", "failed", "", "żółć-host", "exit status 1: ZeroDivisionError…"},
 		{"123", "succeeded", "1.5e+06", "本地", "-"},
 		{"4", "", "NaN", "h", "a  b"},
-	} {
-		tbl.rows = append(tbl.rows, r)
 	}
 	var want, got bytes.Buffer
 	if err := renderTable(&want, tbl); err != nil {

@@ -154,7 +154,7 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 			note += fmt.Sprintf("; attempt %d is superseded", current)
 		}
 		if dropped > 0 {
-			note += fmt.Sprintf(" and its outcome dropped as a duplicate")
+			note += " and its outcome dropped as a duplicate"
 		}
 		return nil
 	})

@@ -357,7 +357,7 @@ func (s *Host) submit(batch []*submission) (string, error) {
 // ErrRefused matches a submission Slurm refused for what it asked (a
 // partition, account, QOS or option it does not know): trying again will
 // not help until the entry's sbatch options change.
-var ErrRefused = errors.New("Slurm refused the submission")
+var ErrRefused = errors.New("submission refused by Slurm")
 
 // SubmitError is a submission sbatch did not accept; Msg is what it said.
 type SubmitError struct {
