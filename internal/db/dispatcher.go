@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -165,7 +164,7 @@ func (db *DB) OrderStates(ctx context.Context, ids []int64) (map[int64]OrderStat
 		rows, err := db.sql.QueryContext(ctx, `
 			SELECT o.id, o.state, o.attempt, a.state FROM orders o
 			LEFT JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
-			WHERE o.id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+			WHERE o.id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("order states: %w", err)
 		}

@@ -102,6 +102,26 @@ func TestReleaseCountsInfraFailures(t *testing.T) {
 	}
 }
 
+// TestOrderStatesManyIDs asks for more ids than one query takes: every
+// chunk is read, and ids with no order are left out.
+func TestOrderStatesManyIDs(t *testing.T) {
+	db := MustOpenDB(t)
+	sub := mustSubmit(t, db, "p", make([]int, 1201)...)
+	ids := []int64{99999}
+	for _, s := range sub {
+		ids = append(ids, s.OrderID)
+	}
+	states, err := db.OrderStates(context.Background(), append(ids, 99998))
+	if err != nil || len(states) != len(sub) {
+		t.Fatalf("OrderStates = %d states, %v; want %d", len(states), err, len(sub))
+	}
+	for _, s := range sub {
+		if st := states[s.OrderID]; st.ID != s.OrderID || st.State != StateUnassigned {
+			t.Fatalf("order %d: %+v", s.OrderID, st)
+		}
+	}
+}
+
 func TestSaveHost(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
