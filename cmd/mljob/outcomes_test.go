@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/mljob/mljob/internal/jobfields"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -144,22 +143,7 @@ func TestOutcomesGolden(t *testing.T) {
 			if errOut.Len() != 0 {
 				t.Errorf("stderr = %q, want nothing", errOut.String())
 			}
-			golden := filepath.Join("testdata", "outcomes", "tiny."+format)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("output differs from %s:\n--- want\n%s--- got\n%s", golden, want, out.String())
-			}
+			checkGolden(t, filepath.Join("outcomes", "tiny."+format), out.Bytes())
 		})
 	}
 }
@@ -387,19 +371,7 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 			if format == formatJSON && !json.Valid(out.Bytes()) {
 				t.Errorf("invalid JSON:\n%s", out.String())
 			}
-			golden := filepath.Join("testdata", "outcomes", "tiny-columns."+format)
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("output differs from %s:\n--- want\n%s--- got\n%s", golden, want, out.String())
-			}
+			checkGolden(t, filepath.Join("outcomes", "tiny-columns."+format), out.Bytes())
 		})
 	}
 }
