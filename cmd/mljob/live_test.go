@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/mljob/mljob/internal/testdep"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testdep"
 )
 
 // screenshotEnv names a directory that, when set, also receives the live
@@ -62,15 +64,6 @@ func (s *tmuxScreen) capture(history bool) string {
 	return strings.TrimRight(string(out), "\n")
 }
 
-// shellQuote quotes argv for sh, one word each.
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
-}
-
 // TestLiveViewOnTerminal runs a real dispatch under a pseudo-terminal:
 // the live view shows the bar and the host's line while the runs go,
 // redraws them in place, and leaves the summary below its last frame.
@@ -89,8 +82,8 @@ func TestLiveViewOnTerminal(t *testing.T) {
 
 	cmd := c.command(context.Background(), "dispatch", "--python", hostPython, "--slots", "2", "--scripts", c.scripts, "--poll", e2ePoll)
 	// The view is for terminals outside CI: clear CI in the pane only.
-	script := "env -u CI -u NO_COLOR " + shellQuote(append(cmd.Env, cmd.Args...)) + `; echo "mljob exited $?"`
-	script = "cd " + shellQuote([]string{c.dir}) + " && " + script
+	script := "env -u CI -u NO_COLOR " + sshworker.QuoteCommand(append(cmd.Env, cmd.Args...)) + `; echo "mljob exited $?"`
+	script = "cd " + sshworker.Quote(c.dir) + " && " + script
 	scr := startTmux(t, 110, 24, []string{"sh", "-c", script})
 
 	hostBusy := regexp.MustCompile(`(?m)^  local +up +[12] running +load \d+\.\d\d`)
