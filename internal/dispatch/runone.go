@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
@@ -88,58 +89,34 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 
 	timeout := d.timeoutOf(c.Job)
-	// timer and startedCalled are set by started, which a batch engine
-	// calls from its poller, maybe as Run returns: tmu guards them.
-	var (
-		tmu           sync.Mutex
-		timer         *time.Timer
-		startedCalled bool
-		returned      bool // Run returned: no timer may start now
-	)
+	limit := &deadline{}
+	// A batch engine calls started from its poller, maybe as Run returns.
+	var startedCalled atomic.Bool
 	started := func(s run.Started) {
-		tmu.Lock()
-		defer tmu.Unlock()
-		if returned {
-			return
-		}
-		if startedCalled {
-			// A batch task queued earlier is now on a node: its time
-			// limit counts from here.
-			if timeout > 0 && !s.Queued && timer == nil {
-				timer = time.AfterFunc(timeout, func() {
-					d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
-				})
+		if !startedCalled.Swap(true) {
+			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
-			return
+			d.markTask(o, hs, s.Task)
+			if s.Task != "" {
+				d.logf("order %d submitted to %s as Slurm task %s (%s)", o.ID, hs.cfg.Name, s.Task, s.RunDir)
+			} else {
+				d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
+			}
+			d.observe(Event{Kind: OrderStarted, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, PID: s.PID, Task: s.Task})
 		}
-		startedCalled = true
-		if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
-			d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
-		}
-		d.markTask(o, hs, s.Task)
-		if s.Task != "" {
-			d.logf("order %d submitted to %s as Slurm task %s (%s)", o.ID, hs.cfg.Name, s.Task, s.RunDir)
-		} else {
-			d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
-		}
-		d.observe(Event{Kind: OrderStarted, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, PID: s.PID, Task: s.Task})
-		if timeout > 0 && !s.Queued {
-			timer = time.AfterFunc(timeout, func() {
-				d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout))
-			})
+		// A batch task queued at first is reported again once on a node:
+		// its time limit counts from there.
+		if !s.Queued {
+			limit.arm(time.Now(), timeout, func() { d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout)) })
 		}
 	}
 	res, err := hs.h.Run(ctx, spec, started)
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
-	tmu.Lock()
-	returned = true
-	if timer != nil {
-		timer.Stop()
-	}
-	wasStarted := startedCalled
-	tmu.Unlock()
+	limit.stop()
+	wasStarted := startedCalled.Load()
 	switch {
 	case err == nil:
 		done.res = d.finish(d.saveCtx, hs, o, res, k)
@@ -169,26 +146,14 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	if o.State == db.StateCancelled {
 		d.kill(ctx, hs, k, id, "cancelled")
 	}
-	// timer is set here, or by the callback of a batch engine's poller,
-	// which may call as Attach returns: tmu guards it.
-	var (
-		tmu      sync.Mutex
-		timer    *time.Timer
-		returned bool
-	)
+	limit := &deadline{}
 	timeout := d.timeoutOf(c.Job)
-	startTimer := func(from time.Time) {
-		if timeout > 0 && timer == nil && !returned {
-			timer = time.AfterFunc(max(time.Until(from.Add(timeout)), 0), func() {
-				d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout))
-			})
-		}
-	}
+	expire := func() { d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout)) }
 	batch := hs.cfg.Kind == hosts.KindSlurm
-	told := false // only the poller touches it after the first call
 	if !batch && !o.StartedAt.IsZero() {
-		startTimer(o.StartedAt)
+		limit.arm(o.StartedAt, timeout, expire)
 	}
+	told := false // only the poller touches it after the first call
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
 		if batch && !s.Queued {
 			// A batch run's limit counts from its task's start, not its
@@ -197,12 +162,10 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 			if from.IsZero() {
 				from = time.Now()
 			}
-			tmu.Lock()
-			startTimer(from)
-			tmu.Unlock()
+			limit.arm(from, timeout, expire)
 		}
 		if told {
-			return // the second call: only the timer above
+			return // the second call: only the time limit above
 		}
 		told = true
 		if s.Task != "" && o.Slurm == nil {
@@ -218,12 +181,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, id)
 	}
-	tmu.Lock()
-	returned = true
-	if timer != nil {
-		timer.Stop()
-	}
-	tmu.Unlock()
+	limit.stop()
 	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
 		res.At = o.StartedAt // the duration counts from the real start
 	}
@@ -245,6 +203,36 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
 	}
 	d.send(done)
+}
+
+// deadline kills a run once its time limit has passed. It is armed when
+// the run starts, which a batch engine reports from its poller, maybe as
+// the waiting goroutine stops it: mu guards the fields.
+type deadline struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// arm starts the clock at from, once: later calls, calls after stop and a
+// timeout of 0 (none) do nothing.
+func (dl *deadline) arm(from time.Time, timeout time.Duration, expire func()) {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if timeout <= 0 || dl.timer != nil || dl.stopped {
+		return
+	}
+	dl.timer = time.AfterFunc(max(time.Until(from.Add(timeout)), 0), expire)
+}
+
+// stop ends the clock for good.
+func (dl *deadline) stop() {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	dl.stopped = true
+	if dl.timer != nil {
+		dl.timer.Stop()
+	}
 }
 
 // errHostLost ends the wait on a run whose host has not answered for
