@@ -61,10 +61,9 @@ type Config struct {
 	Warn func(string)
 }
 
-// TaskState is a run's task and its state as a poll saw it.
+// TaskState is a run's task state as a poll saw it.
 type TaskState struct {
 	RunID string
-	Task  string // "JOB_INDEX"
 	State string // squeue's or sacct's word; "" = Slurm does not list it
 }
 
@@ -119,9 +118,6 @@ func New(h *sshworker.Host, cfg Config) *Host {
 		waiters: map[string]*waiter{}, kick: make(chan struct{}, 1),
 	}
 }
-
-// Name is the entry's name.
-func (s *Host) Name() string { return s.cfg.Name }
 
 // Close stops polling and closes the login node's connection. Runs go on
 // in Slurm; waiters should have ended with their contexts.

@@ -168,7 +168,7 @@ func (s *Host) pollOnce(ws []*waiter) {
 		before := w.state
 		s.judge(w, rr, rep.tasks)
 		if w.state != before {
-			news.Changed = append(news.Changed, TaskState{RunID: w.id, Task: w.task, State: w.state})
+			news.Changed = append(news.Changed, TaskState{RunID: w.id, State: w.state})
 		}
 	}
 	s.mu.Lock()

@@ -12,18 +12,13 @@ import (
 	"github.com/mljob/mljob/internal/run"
 )
 
-// Files of a run dir prepared for a batch scheduler. Their names start with
+// A run dir prepared for a batch scheduler holds, beside the files of the
+// run contract: .cmd, the run's command as shell words (see Prepare); .task,
+// its task in the scheduler ("12345_7" for a Slurm array task), written
+// once the scheduler took it; .start and .node, written by the task as it
+// begins; .ended, written by a dispatcher that found the task ended without
+// an exit code, so that followers of its output stop. The names start with
 // a dot, which no file of a job can (see plainName), so they never collide.
-const (
-	// BatchCmdFile holds the run's command as shell words (see Prepare).
-	BatchCmdFile = ".cmd"
-	// BatchTaskFile names the run's task in the scheduler ("12345_7" for a
-	// Slurm array task), written once the scheduler accepted it.
-	BatchTaskFile = ".task"
-	// BatchEndedFile is written by a dispatcher that found the task ended
-	// without an exit code, so that followers of its output stop.
-	BatchEndedFile = ".ended"
-)
 
 // prepareScript claims and fills a run dir as startScript does, and writes
 // the run's command to .cmd instead of starting it: a batch scheduler
