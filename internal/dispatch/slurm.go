@@ -6,6 +6,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -34,7 +35,7 @@ func slurmConfig(h hosts.Host) slurm.Config {
 func (d *dispatcher) slurmNews(hs *hostState, n slurm.PollNews) {
 	var changes []db.SlurmStateChange
 	for _, c := range n.Changed {
-		order, attempt, ok := parseRunID(d.queue, c.RunID)
+		order, attempt, ok := pyexec.ParseRunID(d.queue, c.RunID)
 		if ok && c.State != "" {
 			changes = append(changes, db.SlurmStateChange{OrderID: order, Attempt: attempt, State: c.State})
 		}
@@ -43,21 +44,6 @@ func (d *dispatcher) slurmNews(hs *hostState, n slurm.PollNews) {
 		d.warnf("%s: record Slurm states: %v", hs.cfg.Name, err)
 	}
 	d.observe(Event{Kind: HostQueue, Host: hs.cfg.Name, Pending: n.Pending, Running: n.Running})
-}
-
-// parseRunID reads back pyexec.RunID.
-func parseRunID(queue, id string) (int64, int, bool) {
-	rest, ok := strings.CutPrefix(id, queue+"-")
-	if !ok {
-		return 0, 0, false
-	}
-	o, a, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, 0, false
-	}
-	order, err1 := strconv.ParseInt(o, 10, 64)
-	attempt, err2 := strconv.Atoi(a)
-	return order, attempt, err1 == nil && err2 == nil
 }
 
 // slurmTask reads a run's task name ("12345_7").

@@ -68,6 +68,24 @@ func RunID(queue string, orderID int64, attempt int) string {
 	return queue + "-" + strconv.FormatInt(orderID, 10) + "-" + strconv.Itoa(attempt)
 }
 
+// ParseRunID reads back a RunID of queue; ok is false for any other name.
+func ParseRunID(queue, id string) (orderID int64, attempt int, ok bool) {
+	rest, ok := strings.CutPrefix(id, queue+"-")
+	if !ok {
+		return 0, 0, false
+	}
+	o, a, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	orderID, err1 := strconv.ParseInt(o, 10, 64)
+	attempt, err2 := strconv.Atoi(a)
+	if err1 != nil || err2 != nil || RunID(queue, orderID, attempt) != id {
+		return 0, 0, false
+	}
+	return orderID, attempt, true
+}
+
 // Arg returns the Job JSON the script receives: the submitted object, byte
 // for byte, with "jobId" and "assignmentId" (the order id, as the seed's
 // worker set it) appended. JSON readers keep the last of duplicate keys, so

@@ -125,3 +125,25 @@ func TestSiblingModulesFollowImports(t *testing.T) {
 		t.Fatalf("shipped %q, want the script and what it imports", got)
 	}
 }
+
+func TestParseRunID(t *testing.T) {
+	tests := []struct {
+		id      string
+		order   int64
+		attempt int
+		ok      bool
+	}{
+		{RunID("1534e92f", 12, 3), 12, 3, true},
+		{"1534e92f-12", 0, 0, false},
+		{"othrqueu-12-3", 0, 0, false},
+		{"1534e92f-12-x", 0, 0, false},
+		{"1534e92f-012-3", 0, 0, false}, // not a name RunID makes
+		{"1534e92f-12-3-4", 0, 0, false},
+	}
+	for _, tt := range tests {
+		o, a, ok := ParseRunID("1534e92f", tt.id)
+		if o != tt.order || a != tt.attempt || ok != tt.ok {
+			t.Errorf("ParseRunID(%q) = %d, %d, %v; want %d, %d, %v", tt.id, o, a, ok, tt.order, tt.attempt, tt.ok)
+		}
+	}
+}
