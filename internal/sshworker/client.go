@@ -758,46 +758,15 @@ const gateBuf = 4 << 10
 // ReadFrom copies r through the gate with a small buffer; io.Copy uses it
 // when the gate is a session's stdout or stderr.
 func (g *gate) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, gateBuf)
-	var n int64
-	for {
-		k, err := r.Read(buf)
-		if k > 0 {
-			if _, werr := g.Write(buf[:k]); werr != nil {
-				return n, werr
-			}
-			n += int64(k)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	// The wrappers hide g's ReadFrom and r's WriteTo, which CopyBuffer
+	// would otherwise call instead of using buf.
+	return io.CopyBuffer(struct{ io.Writer }{g}, struct{ io.Reader }{r}, make([]byte, gateBuf))
 }
 
 // WriteTo copies the gate's reader to w with a small buffer; io.Copy uses
 // it when the gate is a session's stdin.
 func (g *gate) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, gateBuf)
-	var n int64
-	for {
-		k, err := g.Read(buf)
-		if k > 0 {
-			m, werr := w.Write(buf[:k])
-			n += int64(m)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{g}, make([]byte, gateBuf))
 }
 
 func (g *gate) close() {
