@@ -18,9 +18,9 @@ import (
 // and that is where distributions install daemons.
 var sbinDirs = []string{"/usr/sbin", "/usr/local/sbin", "/sbin"}
 
-// InCI reports whether the CI variable asks for strictness; CI systems set
+// inCI reports whether the CI variable asks for strictness; CI systems set
 // it to "true", and an explicit "false" or "0" turns it off.
-func InCI() bool {
+func inCI() bool {
 	v := os.Getenv("CI")
 	if v == "" {
 		return false
@@ -53,7 +53,7 @@ func LookPath(name string) (string, error) {
 // elsewhere. msg says what is missing and how to get it.
 func Missing(tb testing.TB, msg string) {
 	tb.Helper()
-	if InCI() {
+	if inCI() {
 		tb.Fatalf("TEST NOT RUN: %s (CI is set, so this is a failure)", msg)
 	}
 	tb.Skipf("TEST NOT RUN: %s (set CI=true to make this a failure)", msg)
