@@ -68,9 +68,7 @@ func TestAgentFallsBackWithoutPython(t *testing.T) {
 func TestAgentDeathLeavesRunsRunning(t *testing.T) {
 	h, _ := withAgent(localHost)(t)
 	id := nextID()
-	release := filepath.Join(t.TempDir(), "release")
-	spec := shSpec(t, id, `while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done; echo '{"done":true}'`)
-	spec.Argv = append(spec.Argv, release)
+	spec, release := waitingSpec(t, id)
 	started := make(chan run.Started, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -85,9 +83,7 @@ func TestAgentDeathLeavesRunsRunning(t *testing.T) {
 	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
 		t.Fatalf("wait after the agent died: %v, want ErrConnLost", err)
 	}
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
 	if err != nil || res.ExitCode != 0 || string(res.Stdout) != "{\"done\":true}\n" {
 		t.Fatalf("attach: %v, %+v, stdout %q", err, res, res.Stdout)
@@ -195,9 +191,7 @@ func TestSSHAgentConnLost(t *testing.T) {
 	defer c.Close()
 	h := sshworker.NewHost(servers[0].Name, c, t.TempDir())
 	h.EnableAgent(hostPython, true, func(msg string) { t.Errorf("agent not used: %s", msg) })
-	release := filepath.Join(t.TempDir(), "release")
-	spec := shSpec(t, nextID(), `while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done; echo '{"done":true}'`)
-	spec.Argv = append(spec.Argv, release)
+	spec, release := waitingSpec(t, nextID())
 	started := make(chan run.Started, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -209,9 +203,7 @@ func TestSSHAgentConnLost(t *testing.T) {
 	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
 		t.Fatalf("wait after the crash: %v, want ErrConnLost", err)
 	}
-	if err := os.WriteFile(release, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	servers[0].Restart(t)
 	res, err := h.Attach(context.Background(), spec.ID, 1000, 1000, nil)
 	if err != nil || string(res.Stdout) != "{\"done\":true}\n" {

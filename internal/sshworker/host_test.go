@@ -175,9 +175,7 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 	t.Run("runs survive a cancelled wait and can be reattached", func(t *testing.T) {
 		h, _ := newHost(t)
 		id := nextID()
-		release := filepath.Join(t.TempDir(), "release")
-		spec := shSpec(t, id, `while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done; echo '{"done":true}'`)
-		spec.Argv = append(spec.Argv, release)
+		spec, release := waitingSpec(t, id)
 		ctx, cancel := context.WithCancel(context.Background())
 		started := make(chan run.Started, 1)
 		errc := make(chan error, 1)
@@ -190,9 +188,7 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled run: %v", err)
 		}
-		if err := os.WriteFile(release, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		release()
 		res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -287,6 +283,22 @@ func shSpec(t *testing.T, id, script string) run.Spec {
 		ArgFile:    "job.json",
 		StdoutTail: 1 << 16,
 		StderrTail: 1 << 16,
+	}
+}
+
+// waitingSpec is a run that waits until release is called, then prints
+// {"done":true}. It also ends once the test's temp dir is gone, so a
+// failed test leaves no loop behind.
+func waitingSpec(t *testing.T, id string) (spec run.Spec, release func()) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "release")
+	spec = shSpec(t, id, `while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done; echo '{"done":true}'`)
+	spec.Argv = append(spec.Argv, file)
+	return spec, func() {
+		t.Helper()
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
