@@ -163,10 +163,11 @@ type HostTimes struct {
 
 // run is one outcome with what Build derives from it.
 type run struct {
-	row    db.OutcomeRow
-	fields map[string]leaf
-	loss   Value
-	metric Value
+	row     db.OutcomeRow
+	fields  map[string]leaf
+	loss    Value
+	metric  Value
+	scoring string // the Outcome JSON's "scoring", "" when it names none
 }
 
 // Build computes the page's contents from rows, the outcomes of one project
@@ -196,10 +197,11 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	for i, row := range rows {
 		script := outcomeFields(row.JSON)
 		runs[i] = run{
-			row:    row,
-			fields: flatten(row.Spec),
-			loss:   valueOf(row.Loss, script["loss"]),
-			metric: valueOf(row.Metric, script["metric"]),
+			row:     row,
+			fields:  flatten(row.Spec),
+			loss:    valueOf(row.Loss, script["loss"]),
+			metric:  valueOf(row.Metric, script["metric"]),
+			scoring: scoringOf(script["scoring"]),
 		}
 		jobs[row.JobID] = true
 		if row.Host != "" {
@@ -239,14 +241,15 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 		r.ValueName = "loss"
 	}
 	r.ValueLabel = r.ValueName
-	if s := commonScoring(ok); s != "" && r.ValueName == "metric" {
-		r.ValueLabel = "metric (" + s + ")"
+	scoring := commonScoring(ok)
+	if scoring != "" && r.ValueName == "metric" {
+		r.ValueLabel = "metric (" + scoring + ")"
 	}
 
 	r.Params = describeParams(paths, runs)
 	r.Top = topRuns(ok, r.Params, sortKey, top)
 	r.Failures = failures(runs)
-	r.Chart = chartData(r, ok, sortKey)
+	r.Chart = chartData(r, ok, sortKey, scoring)
 	return r, nil
 }
 
@@ -371,12 +374,13 @@ func failures(runs []run) []Failure {
 	return out
 }
 
-// chartData gathers the finite numbers the charts draw.
-func chartData(r *Report, ok []run, sortKey string) ChartData {
+// chartData gathers the finite numbers the charts draw; scoring is the
+// runs' commonScoring.
+func chartData(r *Report, ok []run, sortKey, scoring string) ChartData {
 	c := ChartData{
 		ValueName:      r.ValueName,
 		ValueLabel:     r.ValueLabel,
-		HigherIsBetter: higherIsBetter(r, ok, sortKey),
+		HigherIsBetter: higherIsBetter(r, sortKey, scoring),
 		Points:         []Point{},
 		HostTimes:      []HostTimes{},
 	}
@@ -450,8 +454,9 @@ func chartData(r *Report, ok []run, sortKey string) ChartData {
 // higherIsBetter tells the charts which end of the colour scale is good.
 // Sorting by a value says it; otherwise a metric that names an sklearn
 // scoring is "greater is better" by sklearn's convention (neg_* scores), and
-// a bare metric is taken to be an error, like nn.py's test loss.
-func higherIsBetter(r *Report, ok []run, sortKey string) bool {
+// a bare metric is taken to be an error, like nn.py's test loss. scoring
+// is the runs' commonScoring.
+func higherIsBetter(r *Report, sortKey, scoring string) bool {
 	field := strings.TrimPrefix(sortKey, "-")
 	if field == r.ValueName {
 		return strings.HasPrefix(sortKey, "-")
@@ -459,22 +464,27 @@ func higherIsBetter(r *Report, ok []run, sortKey string) bool {
 	if r.ValueName == "loss" {
 		return false
 	}
-	return commonScoring(ok) != ""
+	return scoring != ""
 }
 
-// commonScoring is the "scoring" field every run's Outcome JSON names, or
-// "" when they differ or none does.
+// commonScoring is the scoring every run names, or "" when they differ or
+// none does.
 func commonScoring(runs []run) string {
 	s := ""
 	for i, x := range runs {
-		var v string
-		if raw := outcomeFields(x.row.JSON)["scoring"]; raw != nil {
-			_ = json.Unmarshal(raw, &v)
-		}
-		if i > 0 && v != s {
+		if i > 0 && x.scoring != s {
 			return ""
 		}
-		s = v
+		s = x.scoring
+	}
+	return s
+}
+
+// scoringOf is the "scoring" field of an Outcome JSON: a string, or "".
+func scoringOf(raw json.RawMessage) string {
+	var s string
+	if raw != nil {
+		_ = json.Unmarshal(raw, &s)
 	}
 	return s
 }
