@@ -506,6 +506,8 @@ func outcomeFields(b []byte) map[string]json.RawMessage {
 // Outcome JSON said. SQLite stores a NaN as NULL, and scripts write NaN and
 // the infinities as the strings "NaN", "Infinity" and "-Infinity" (strict
 // JSON), so the JSON is what tells a NaN from a value never reported.
+// strconv.ParseFloat reads those spellings (and "nan", "inf", "+Inf", in
+// any case), as well as numbers written as strings.
 func valueOf(col *float64, raw json.RawMessage) Value {
 	if col != nil {
 		return floatValue(*col)
@@ -520,14 +522,6 @@ func valueOf(col *float64, raw json.RawMessage) Value {
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return Value{Text: "—"}
-	}
-	switch strings.TrimSpace(s) {
-	case "NaN", "nan":
-		return floatValue(math.NaN())
-	case "Infinity", "inf", "+Infinity":
-		return floatValue(math.Inf(1))
-	case "-Infinity", "-inf":
-		return floatValue(math.Inf(-1))
 	}
 	if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
 		return floatValue(f)
