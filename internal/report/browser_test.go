@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mljob/mljob/internal/testdep"
 	"image/png"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mljob/mljob/internal/testdep"
 )
 
 // chromiumPath finds Debian's chromium. Without it the test fails in CI

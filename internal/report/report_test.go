@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/mljob/mljob/internal/jobfields"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -238,31 +238,30 @@ func TestSortCategories(t *testing.T) {
 	}
 }
 
-func TestVaryingPaths(t *testing.T) {
+// TestFlatten: a job's fields are jobfields.Flatten's leaves, each marked
+// present, so that null is not absent; a spec that is not a JSON object
+// has none. (jobfields tests which paths vary.)
+func TestFlatten(t *testing.T) {
 	tests := []struct {
-		name  string
-		specs []string
-		want  []string
+		name string
+		spec string
+		want map[string]leaf
 	}{
-		{"one spec varies nothing", []string{`{"a":1}`}, nil},
-		{"same everywhere", []string{`{"a":1,"b":[1]}`, `{"a":1,"b":[1]}`}, nil},
-		{"nested and top-level", []string{`{"lr":0.1,"layers":[{"d":0.1}]}`, `{"lr":0.2,"layers":[{"d":0.3}]}`},
-			[]string{"lr", "layers.0.d"}},
-		{"absent counts", []string{`{"a":1}`, `{"a":1,"b":"x"}`}, []string{"b"}},
-		{"number and string differ", []string{`{"a":1}`, `{"a":"1"}`}, []string{"a"}},
-		{"extra list element", []string{`{"l":[1]}`, `{"l":[1,2]}`}, []string{"l.1"}},
-		{"not an object", []string{`[1]`, `{"a":1}`}, []string{"a"}},
+		{"object", `{"lr":0.10,"layers":[{"d":null}],"o":{}}`,
+			map[string]leaf{"lr": {json.Number("0.10"), true}, "layers.0.d": {nil, true}, "o": {"{}", true}}},
+		{"array", `[1]`, map[string]leaf{}},
+		{"scalar", `1`, map[string]leaf{}},
+		{"invalid", `{"a":`, map[string]leaf{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			specs := make([]map[string]leaf, len(tt.specs))
-			for i, s := range tt.specs {
-				specs[i] = flatten([]byte(s))
-			}
-			if got := jobfields.Varying(specs); !slices.Equal(got, tt.want) {
-				t.Errorf("varyingPaths = %v, want %v", got, tt.want)
+			if got := flatten([]byte(tt.spec)); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("flatten(%s) = %v, want %v", tt.spec, got, tt.want)
 			}
 		})
+	}
+	if (leaf{}).text() != "—" || (leaf{nil, true}).text() != "null" {
+		t.Error("an absent field must show as —, a null one as null")
 	}
 }
 
