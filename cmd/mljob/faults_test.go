@@ -121,9 +121,15 @@ type faultAttempt struct {
 	PID      int    `json:"pid"`
 	ExitCode *int   `json:"exitCode"`
 	Error    string `json:"error"`
+	// Slurm is the array task the attempt ran as; nil outside Slurm.
+	Slurm *struct {
+		JobID      int64  `json:"jobId"`
+		ArrayIndex int    `json:"arrayIndex"`
+		State      string `json:"state"`
+	} `json:"slurm"`
 }
 
-// faultShown is the part of show -o json the fault tests read.
+// faultShown is the part of show -o json the fault and Slurm tests read.
 type faultShown struct {
 	Attempts []faultAttempt `json:"attempts"`
 	Outcomes []outcomeRow   `json:"outcomes"`

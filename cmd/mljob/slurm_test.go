@@ -55,37 +55,11 @@ func writeMixedHosts(tb testing.TB, dir string, ssh []*sshtest.Server, keys ssht
 	return mustWrite(tb, dir, "hosts-*.yaml", []byte(b.String()))
 }
 
-// slurmAttempt is an attempt of show -o json with its Slurm task.
-type slurmAttempt struct {
-	OrderID int64  `json:"orderId"`
-	Attempt int    `json:"attempt"`
-	State   string `json:"state"`
-	Host    string `json:"host"`
-	Error   string `json:"error"`
-	Slurm   *struct {
-		JobID      int64  `json:"jobId"`
-		ArrayIndex int    `json:"arrayIndex"`
-		State      string `json:"state"`
-	} `json:"slurm"`
-}
-
-func (c *cli) slurmAttempts(jobID int64) []slurmAttempt {
-	c.tb.Helper()
-	var s struct {
-		Attempts []slurmAttempt `json:"attempts"`
-	}
-	r := c.mustRun("show", strconv.FormatInt(jobID, 10), "-o", "json")
-	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
-		c.tb.Fatalf("show -o json: %v\n%s", err, r.stdout)
-	}
-	return s.Attempts
-}
-
 // slurmRunning counts the jobs whose last attempt Slurm reports RUNNING.
 func (c *cli) slurmRunning(subs []submitted) int {
 	n := 0
 	for _, s := range subs {
-		as := c.slurmAttempts(s.JobID)
+		as := c.showAttempts(s.JobID).Attempts
 		if len(as) > 0 && as[len(as)-1].Slurm != nil && as[len(as)-1].Slurm.State == "RUNNING" {
 			n++
 		}
@@ -124,7 +98,7 @@ func TestSlurmSweep(t *testing.T) {
 		t.Errorf("status during the array:\n%s\nwant Slurm's counts for campus", st)
 	}
 	d.kill9(t)
-	job := c.slurmAttempts(subs[0].JobID)[0].Slurm.JobID
+	job := c.showAttempts(subs[0].JobID).Attempts[0].Slurm.JobID
 	states := cluster.JobStates(t, strconv.FormatInt(job, 10))
 	live := 0
 	for _, st := range states {
@@ -142,7 +116,7 @@ func TestSlurmSweep(t *testing.T) {
 	}
 	checkNothingLost(t, c, subs, []*sshtest.Server{{Workdir: entry.workdir}}, lostRules{})
 	for _, s := range subs {
-		as := c.slurmAttempts(s.JobID)
+		as := c.showAttempts(s.JobID).Attempts
 		if len(as) != 1 || as[0].Slurm == nil || as[0].Host != "campus" || as[0].Slurm.State != "COMPLETED" {
 			t.Errorf("job %d: attempts %+v, want one on campus with a COMPLETED Slurm task", s.JobID, as)
 		}
@@ -161,7 +135,7 @@ func TestSlurmSweep(t *testing.T) {
 		if code := d.wait(t); code != 0 {
 			t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
 		}
-		a := c.slurmAttempts(subs[0].JobID)
+		a := c.showAttempts(subs[0].JobID).Attempts
 		if len(a) != 1 || a[0].State != "cancelled" && a[0].State != "failed" {
 			t.Fatalf("attempts %+v, want one, cancelled", a)
 		}
@@ -174,7 +148,7 @@ func TestSlurmSweep(t *testing.T) {
 	t.Run("a job's timeoutSeconds counts from the task's start", func(t *testing.T) {
 		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-timeout", "scriptName": "echo.py", "sleepSeconds": 600, "timeoutSeconds": 2})
 		r := c.mustRun(dispatchArgs(slurmOnly, c.scripts)...)
-		a := c.slurmAttempts(subs[0].JobID)
+		a := c.showAttempts(subs[0].JobID).Attempts
 		if len(a) != 1 || a[0].State != "failed" || !strings.Contains(a[0].Error, "timeout after 2s") || a[0].Slurm == nil || a[0].Slurm.State != "CANCELLED" {
 			t.Errorf("attempts %+v, want one failed by mljob's timeout, its task CANCELLED; stderr:\n%s", a, r.stderr)
 		}
@@ -190,12 +164,12 @@ func TestSlurmSweep(t *testing.T) {
 		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-adopt-timeout", "scriptName": "echo.py", "sleepSeconds": 600, "timeoutSeconds": 3})
 		d := c.startDispatch(nil, dispatchArgs(lateHosts, c.scripts)...)
 		waitFor(t, "the task to be submitted", slurmWait, func() bool {
-			a := c.slurmAttempts(subs[0].JobID)
+			a := c.showAttempts(subs[0].JobID).Attempts
 			return len(a) == 1 && a[0].Slurm != nil
 		})
 		d.kill9(t)
 		r := c.mustRun(dispatchArgs(lateHosts, c.scripts)...)
-		a := c.slurmAttempts(subs[0].JobID)
+		a := c.showAttempts(subs[0].JobID).Attempts
 		if len(a) != 1 || a[0].State != "failed" || !strings.Contains(a[0].Error, "timeout after 3s") {
 			t.Fatalf("attempts %+v, want one failed by the 3 s timeout; stderr:\n%s", a, r.stderr)
 		}
@@ -247,7 +221,7 @@ func TestSlurmSweep(t *testing.T) {
 			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 with sbatch's reason and what to do", r.code, r.stderr)
 		}
 		for _, s := range subs {
-			if as := c.slurmAttempts(s.JobID); len(as) > 1 || len(as) == 1 && as[0].State != "failed" {
+			if as := c.showAttempts(s.JobID).Attempts; len(as) > 1 || len(as) == 1 && as[0].State != "failed" {
 				t.Errorf("job %d: attempts %+v, want at most one, failed", s.JobID, as)
 			}
 		}
@@ -262,13 +236,13 @@ func TestSlurmSweep(t *testing.T) {
 		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
 		waitFor(t, "the task to run", slurmWait, func() bool { return c.slurmRunning(subs) == 1 })
 		cluster.MustRun(t, "scontrol", "update", "NodeName=localhost", "State=DOWN", "Reason=mljob-test")
-		waitFor(t, "the attempt to be released", slurmWait, func() bool { return len(c.slurmAttempts(subs[0].JobID)) == 2 })
+		waitFor(t, "the attempt to be released", slurmWait, func() bool { return len(c.showAttempts(subs[0].JobID).Attempts) == 2 })
 		// ReturnToService=2 may have brought it back already.
 		_ = cluster.Command("scontrol", "update", "NodeName=localhost", "State=RESUME").Run()
 		if code := d.wait(t); code != 0 {
 			t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
 		}
-		as := c.slurmAttempts(subs[0].JobID)
+		as := c.showAttempts(subs[0].JobID).Attempts
 		if len(as) != 2 || as[0].State != "failed" || !strings.Contains(as[0].Error, "NODE_FAIL") || as[1].State != "succeeded" {
 			t.Errorf("attempts %+v, want a first failed by NODE_FAIL and a second that succeeded; stderr:\n%s", as, d.stderr)
 		}
@@ -296,7 +270,7 @@ func TestSlurmTimeLimit(t *testing.T) {
 		!strings.Contains(outs[0].Error, "timeout: Slurm's time limit") {
 		t.Fatalf("outcomes %+v, want one failed with Slurm's timeout", outs)
 	}
-	a := c.slurmAttempts(subs[0].JobID)
+	a := c.showAttempts(subs[0].JobID).Attempts
 	if len(a) != 1 || a[0].Slurm == nil || a[0].Slurm.State != "TIMEOUT" {
 		t.Errorf("attempts %+v, want one whose Slurm task is TIMEOUT", a)
 	}
