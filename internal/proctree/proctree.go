@@ -1,6 +1,7 @@
-// Package proctree stops a changing set of processes as a whole, for the
-// test helpers that kill a daemon together with everything it started
-// (sshtest's crashed or vanished hosts, slurmtest's cluster).
+// Package proctree reads processes from /proc and stops a changing set of
+// them as a whole, for the test helpers that kill a daemon together with
+// everything it started (sshtest's crashed or vanished hosts, slurmtest's
+// cluster) and the tests that look at process trees.
 package proctree
 
 import "syscall"

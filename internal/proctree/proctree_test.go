@@ -3,8 +3,8 @@ package proctree_test
 import (
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
+	"path/filepath"
+	"reflect"
 	"syscall"
 	"testing"
 
@@ -24,50 +24,89 @@ func TestFreezeStopsWhatAppearsMeanwhile(t *testing.T) {
 		_ = syscall.Kill(parent, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}()
-	collect := func() []int { return append([]int{parent}, children(parent)...) }
+	collect := func() []int { return proctree.Tree(proctree.List(), parent) }
 	frozen := proctree.Freeze(collect)
 	defer func() {
 		for _, p := range frozen {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}()
-	if len(frozen) == 0 || frozen[0] != parent {
-		t.Fatalf("frozen %v, want the shell %d first", frozen, parent)
+	if len(frozen) < 2 || frozen[0] != parent {
+		t.Fatalf("frozen %v, want the shell %d first, then its children", frozen, parent)
 	}
-	for _, p := range collect() {
-		if st := state(p); st != "T" && st != "Z" && st != "" {
-			t.Errorf("pid %d is in state %q after Freeze, want stopped", p, st)
+	for _, pid := range collect() {
+		if p, ok := proctree.Read(pid); ok && p.State != 'T' && p.State != 'Z' {
+			t.Errorf("pid %d is in state %q after Freeze, want stopped", pid, p.State)
 		}
 	}
 }
 
-// children lists the pids whose parent is pid, from /proc.
-func children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// state is the one-letter state of pid ("" when it is gone).
-func state(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// TestRead reads a child whose command name holds spaces and parentheses,
+// which /proc/PID/stat does not escape.
+func TestRead(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		return ""
+		t.Skip(err)
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return f[0]
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "a) b (c"
+	bin := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	p, ok := proctree.Read(cmd.Process.Pid)
+	if !ok || p.PID != cmd.Process.Pid || p.PPID != os.Getpid() || p.Comm != name || p.State == 0 || p.Start == 0 {
+		t.Fatalf("Read = %+v, %v; want pid %d, parent %d, comm %q and a start time", p, ok, cmd.Process.Pid, os.Getpid(), name)
+	}
+	if again, _ := proctree.Read(p.PID); again.Start != p.Start {
+		t.Errorf("start time changed from %d to %d", p.Start, again.Start)
+	}
+	found := false
+	for _, q := range proctree.List() {
+		found = found || q.PID == p.PID && q.Comm == name && q.Start == p.Start
+	}
+	if !found {
+		t.Errorf("List has no %+v", p)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if q, ok := proctree.Read(p.PID); ok && q.Start == p.Start {
+		t.Errorf("Read after the process was reaped = %+v", q)
+	}
+}
+
+func TestTree(t *testing.T) {
+	procs := []proctree.Proc{
+		{PID: 10, PPID: 1}, {PID: 11, PPID: 10}, {PID: 12, PPID: 10},
+		{PID: 13, PPID: 11}, {PID: 20, PPID: 1}, {PID: 21, PPID: 20},
+	}
+	tests := []struct {
+		name  string
+		roots []int
+		want  []int
+	}{
+		{"one root", []int{10}, []int{10, 11, 12, 13}},
+		{"a leaf", []int{13}, []int{13}},
+		{"roots first, each pid once", []int{11, 10}, []int{11, 10, 13, 12}},
+		{"a root not listed", []int{99}, []int{99}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := proctree.Tree(procs, tt.roots...); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Tree(%v) = %v, want %v", tt.roots, got, tt.want)
+			}
+		})
+	}
 }

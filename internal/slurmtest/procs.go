@@ -1,65 +1,36 @@
 package slurmtest
 
 import (
-	"github.com/mljob/mljob/internal/proctree"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mljob/mljob/internal/proctree"
 )
 
-// proc is one process as /proc shows it.
+// proc is one process as /proc shows it, with its working directory.
 type proc struct {
-	pid, ppid int
-	state     byte   // 'R', 'S', 'Z', ...
-	comm      string // the name in /proc/pid/stat, at most 15 bytes
-	cwd       string // "" when unreadable
+	proctree.Proc
+	cwd string // "" when unreadable
 }
 
 // listProcs reads every process from /proc.
 func listProcs() []proc {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if p, ok := readProc(pid); ok {
-			out = append(out, p)
-		}
+	ps := proctree.List()
+	out := make([]proc, len(ps))
+	for i, p := range ps {
+		out[i] = withCwd(p)
 	}
 	return out
 }
 
-// readProc reads pid's /proc/pid/stat and cwd. The command name in stat may
-// itself hold spaces and ')', so the fields are counted after the last ')'.
-func readProc(pid int) (proc, bool) {
-	dir := "/proc/" + strconv.Itoa(pid)
-	b, err := os.ReadFile(dir + "/stat")
-	if err != nil {
-		return proc{}, false
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return proc{}, false
-	}
-	f := strings.Fields(s[end+1:])
-	if len(f) < 2 || len(f[0]) == 0 {
-		return proc{}, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return proc{}, false
-	}
-	cwd, _ := os.Readlink(dir + "/cwd")
-	return proc{pid: pid, ppid: ppid, state: f[0][0], comm: s[open+1 : end], cwd: cwd}, true
+// withCwd adds p's working directory.
+func withCwd(p proctree.Proc) proc {
+	cwd, _ := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/cwd")
+	return proc{Proc: p, cwd: cwd}
 }
 
 // clusterProcs returns the live processes that belong to the cluster in
@@ -72,42 +43,25 @@ func readProc(pid int) (proc, bool) {
 // with their title; but they keep slurmd's working directory, which Start
 // sets to the cluster's own dir.
 func clusterProcs(dir string, roots []int) []int {
-	procs := listProcs()
-	children := map[int][]int{}
-	seen := map[int]bool{}
-	var queue []int
-	add := func(pid int) {
-		if !seen[pid] {
-			seen[pid] = true
-			queue = append(queue, pid)
-		}
-	}
-	live := map[int]bool{}
-	for _, p := range procs {
-		if p.state == 'Z' {
+	var live []proctree.Proc
+	alive := map[int]bool{}
+	var seeds []int
+	for _, p := range listProcs() {
+		if p.State == 'Z' {
 			continue
 		}
-		live[p.pid] = true
-		children[p.ppid] = append(children[p.ppid], p.pid)
+		live = append(live, p.Proc)
+		alive[p.PID] = true
 		if p.cwd == dir || strings.HasPrefix(p.cwd, dir+string(filepath.Separator)) {
-			add(p.pid)
+			seeds = append(seeds, p.PID)
 		}
 	}
 	for _, r := range roots {
-		if live[r] {
-			add(r)
+		if alive[r] {
+			seeds = append(seeds, r)
 		}
 	}
-	var out []int
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		out = append(out, p)
-		for _, c := range children[p] {
-			add(c)
-		}
-	}
-	return out
+	return proctree.Tree(live, seeds...)
 }
 
 // killCluster kills every process clusterProcs finds. Each is stopped
@@ -134,7 +88,7 @@ func waitGone(pids []int, timeout time.Duration) []int {
 	for {
 		var alive []int
 		for _, pid := range pids {
-			if p, ok := readProc(pid); ok && p.state != 'Z' {
+			if p, ok := proctree.Read(pid); ok && p.State != 'Z' {
 				alive = append(alive, pid)
 			}
 		}

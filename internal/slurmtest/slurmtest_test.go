@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/proctree"
 )
 
 // jobTimeout bounds a wait for a job to reach a state; jobs start in
@@ -164,8 +166,8 @@ func TestStopLeavesNothing(t *testing.T) {
 	c.Stop()
 	c.Stop() // idempotent
 	for _, p := range before {
-		if q, ok := readProc(p.pid); ok && q.state != 'Z' && q.comm == p.comm {
-			t.Errorf("%s (pid %d) outlived Stop", p.comm, p.pid)
+		if q, ok := proctree.Read(p.PID); ok && q.State != 'Z' && q.Comm == p.Comm {
+			t.Errorf("%s (pid %d) outlived Stop", p.Comm, p.PID)
 		}
 	}
 	if left := clusterMembers(c); len(left) > 0 {
@@ -194,13 +196,13 @@ func clusterMembers(c *Cluster) []proc {
 	c.mu.Unlock()
 	var out []proc
 	for _, pid := range clusterProcs(c.Dir, roots) {
-		if p, ok := readProc(pid); ok {
-			out = append(out, p)
+		if p, ok := proctree.Read(pid); ok {
+			out = append(out, withCwd(p))
 		}
 	}
 	for _, p := range listProcs() {
-		if p.state != 'Z' && p.cwd == c.Dir && !hasPID(out, p.pid) &&
-			(strings.Contains(p.comm, "slurm") || strings.Contains(p.comm, "munge")) {
+		if p.State != 'Z' && p.cwd == c.Dir && !hasPID(out, p.PID) &&
+			(strings.Contains(p.Comm, "slurm") || strings.Contains(p.Comm, "munge")) {
 			out = append(out, p)
 		}
 	}
@@ -209,7 +211,7 @@ func clusterMembers(c *Cluster) []proc {
 
 func hasComm(ps []proc, comm string) bool {
 	for _, p := range ps {
-		if p.comm == comm {
+		if p.Comm == comm {
 			return true
 		}
 	}
@@ -218,7 +220,7 @@ func hasComm(ps []proc, comm string) bool {
 
 func hasPID(ps []proc, pid int) bool {
 	for _, p := range ps {
-		if p.pid == pid {
+		if p.PID == pid {
 			return true
 		}
 	}

@@ -1,12 +1,13 @@
 package sshtest
 
 import (
-	"github.com/mljob/mljob/internal/proctree"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/mljob/mljob/internal/proctree"
 )
 
 // Crash kills the daemon and its per-connection sshd processes, and
@@ -29,7 +30,7 @@ func (s *Server) Crash() {
 	sshds := map[int]bool{}
 	for _, p := range proctree.Freeze(func() []int {
 		var ps []int
-		for _, p := range append([]int{root}, descendants(root)...) {
+		for _, p := range proctree.Tree(proctree.List(), root) {
 			if isSSHD(p) {
 				ps = append(ps, p)
 			}
@@ -38,12 +39,12 @@ func (s *Server) Crash() {
 	}) {
 		sshds[p] = true
 	}
-	var orphans []proc
-	for _, p := range descendants(root) {
+	var orphans []proctree.Proc
+	for _, p := range proctree.Tree(proctree.List(), root)[1:] {
 		if sshds[p] {
 			continue
 		}
-		if pr, ok := procOf(p); ok {
+		if pr, ok := proctree.Read(p); ok {
 			orphans = append(orphans, pr)
 		}
 	}
@@ -71,34 +72,10 @@ func isSSHD(pid int) bool {
 	return name == "sshd" || strings.HasPrefix(name, "sshd-")
 }
 
-// proc names one process across time: a pid and its start time, so that a
-// pid reused by an unrelated process is never killed.
-type proc struct {
-	pid   int
-	start string
-}
-
-// procOf reads pid's start time (field 22 of /proc/pid/stat).
-func procOf(pid int) (proc, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return proc{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return proc{}, false
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state), so field 22 is f[19].
-	if len(f) < 20 {
-		return proc{}, false
-	}
-	return proc{pid: pid, start: f[19]}, true
-}
-
-// same reports whether p still runs.
-func (p proc) same() bool {
-	q, ok := procOf(p.pid)
-	return ok && q.start == p.start
+// stillRuns reports whether p, as read before, is still running: a pid
+// reused by an unrelated process has another start time, and is never
+// killed in its place.
+func stillRuns(p proctree.Proc) bool {
+	q, ok := proctree.Read(p.PID)
+	return ok && q.Start == p.Start
 }

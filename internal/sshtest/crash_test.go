@@ -10,19 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/sshtest"
 )
 
 // alive reports whether pid runs and is not a zombie: a killed process
 // whose parent has not reaped it still has a /proc entry.
 func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
+	p, ok := proctree.Read(pid)
+	return ok && p.State != 'Z'
 }
 
 // waitUntil polls cond until it holds or timeout passes.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/proctree"
 )
 
 // Timeouts bound waits on a daemon that misbehaves; a healthy sshd is ready
@@ -49,9 +51,9 @@ type Server struct {
 	hostPubs map[string]string // ssh-keygen -t type -> "type AAAA..." public key
 	log      logBuffer
 
-	mu      sync.Mutex // guards run and orphans
-	run     *daemon    // nil when stopped
-	orphans []proc     // session processes a Crash left running
+	mu      sync.Mutex      // guards run and orphans
+	run     *daemon         // nil when stopped
+	orphans []proctree.Proc // session processes a Crash left running
 }
 
 // Options changes how Start sets up the daemons.
@@ -362,8 +364,8 @@ func (s *Server) Stop() {
 		d.kill()
 	}
 	for _, p := range orphans {
-		if p.same() {
-			killTree(p.pid)
+		if stillRuns(p) {
+			killTree(p.PID)
 		}
 	}
 }

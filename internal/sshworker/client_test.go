@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -666,32 +667,25 @@ func TestAuth(t *testing.T) {
 func sessionSSHD(tb testing.TB, pid int) []int {
 	tb.Helper()
 	for p := pid; p > 1; {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
-		if err != nil {
-			tb.Skipf("no /proc to find the session's sshd: %v", err)
+		pr, ok := proctree.Read(p)
+		if !ok {
+			tb.Skipf("no /proc entry for pid %d to find the session's sshd", p)
 		}
-		ppid := parentPid(tb, p)
-		if strings.TrimSpace(string(comm)) == "sshd" {
-			return []int{p, ppid}
+		if pr.Comm == "sshd" {
+			return []int{p, pr.PPID}
 		}
-		p = ppid
+		p = pr.PPID
 	}
 	tb.Fatalf("no sshd above pid %d", pid)
 	return nil
 }
 
-// parentPid reads the parent of pid from /proc/pid/stat, whose fourth
-// field follows the parenthesised command name.
+// parentPid reads the parent of pid from /proc.
 func parentPid(tb testing.TB, pid int) int {
 	tb.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
+	p, ok := proctree.Read(pid)
+	if !ok {
+		tb.Fatalf("no /proc entry for pid %d", pid)
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		tb.Fatalf("/proc/%d/stat: %v", pid, err)
-	}
-	return ppid
+	return p.PPID
 }
