@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ import (
 // Knobs, each overridable by an environment variable of the same name in
 // upper case with a BENCH_ prefix (BENCH_ROUNDS=5 make bench).
 const (
-	defaultRounds     = 3   // A/B/C/D alternations of the dispatcher comparison
+	defaultRounds     = 3   // rounds of the dispatcher comparison, each running every contender once
 	defaultJobs       = 400 // trivial jobs per comparison run
 	defaultHosts      = 4
 	defaultSlots      = 2
@@ -108,7 +109,7 @@ func TestCompare(t *testing.T) {
 		rep.compare = alternate(t, ds, rounds, makeJobs("bench", nJobs, 0))
 	})
 	t.Run("utilisation", func(t *testing.T) {
-		rep.util = alternate(t, []dispatcher{ds[0], ds[4], ds[3]}, rounds, makeJobs("util", utilJobs, utilSleep))
+		rep.util = alternate(t, pick(t, ds, "mljob", "mljob --cold-start", "floor"), rounds, makeJobs("util", utilJobs, utilSleep))
 	})
 	t.Run("submit", func(t *testing.T) {
 		rep.submit = tl.benchSubmit(t, rounds)
@@ -185,6 +186,21 @@ func (t *tools) runMljob(tb testing.TB, l *lab, jobs []benchJob, flags ...string
 		return m, m.err.Error()
 	}
 	return m, t.checkOutcomes(tb, dbPath, len(jobs))
+}
+
+// pick returns the dispatchers of ds with the given names, in that order,
+// so a step names its contenders as the report looks them up.
+func pick(tb testing.TB, ds []dispatcher, names ...string) []dispatcher {
+	tb.Helper()
+	var out []dispatcher
+	for _, n := range names {
+		i := slices.IndexFunc(ds, func(d dispatcher) bool { return d.name == n })
+		if i < 0 {
+			tb.Fatalf("no dispatcher named %q", n)
+		}
+		out = append(out, ds[i])
+	}
+	return out
 }
 
 // runRaw times a dispatcher that reads remote command lines on stdin and
