@@ -171,6 +171,8 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		batch := make([]*db.OutcomeRow, 0, outcomeBatch)
 		err := store.EachOutcome(gctx, filter,
 			func(r *db.OutcomeRow) error {
+				// Here, once per row: the writers read Loss and Metric as
+				// filled.
 				fillNonFinite(r)
 				batch = append(batch, r)
 				if len(batch) < outcomeBatch {
@@ -377,7 +379,6 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 	)
 	for batch := range batches {
 		for _, r := range batch {
-			fillNonFinite(r)
 			state := "succeeded"
 			if !r.Succeeded {
 				state = "failed"
@@ -580,10 +581,10 @@ type outcomeEncoder struct {
 	indent bytes.Buffer
 }
 
-// append appends r as one element of the top-level array: indented by two,
+// append appends r, its non-finite loss and metric filled in
+// (fillNonFinite), as one element of the top-level array: indented by two,
 // no trailing comma or newline.
 func (e *outcomeEncoder) append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
-	fillNonFinite(r)
 	e.fields = scriptFields(e.fields[:0], r.JSON)
 	dst = append(dst, "  {"...)
 	first := true
@@ -1245,7 +1246,6 @@ func writeOutcomeColumns(opts *outcomesOptions, cols []*outcomeColumn, batches <
 	rows := 0
 	for batch := range batches {
 		for _, r := range batch {
-			fillNonFinite(r)
 			src := rowSources{spec: r.Spec, out: r.JSON}
 			for _, c := range cols {
 				cells = append(cells, c.cell(r, &src, opts))

@@ -56,8 +56,12 @@ func tinyRows() []*db.OutcomeRow {
 	}
 }
 
-// feed sends rows in batches of two, as the reader would.
+// feed sends rows in batches of two, their non-finite loss and metric
+// filled in, as the reader would.
 func feed(rows []*db.OutcomeRow) <-chan []*db.OutcomeRow {
+	for _, r := range rows {
+		fillNonFinite(r)
+	}
 	ch := make(chan []*db.OutcomeRow, len(rows)+1)
 	for b := range slices.Chunk(rows, 2) {
 		ch <- b
