@@ -148,3 +148,66 @@ func TestSkipSpace(t *testing.T) {
 		})
 	}
 }
+
+func TestMember(t *testing.T) {
+	tests := []struct {
+		name      string
+		js        string
+		key       string
+		want      string // the value found; "" for none
+		wantAfter string // what follows the last member's value; "" for an empty object
+	}{
+		{"found", `{"a": 1, "b" : [2] }`, "b", `[2]`, ` }`},
+		{"missing", `{"a":1,"b":{"c":2}}`, "c", ``, `}`},
+		{"last of a repeated key", `{"a":1,"a":2,"z":3}`, "a", `2`, `}`},
+		{"escaped key", `{"a\u002eb":1,"a\\b":2}`, "a.b", `1`, `}`},
+		{"backslash in key", `{"a.b":1,"a\\b":2}`, `a\b`, `2`, `}`},
+		{"empty", `{ }`, "a", ``, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := []byte(tt.js)
+			value, lastEnd := Member(b, 0, tt.key)
+			got := ""
+			if value >= 0 {
+				got = tt.js[value:ValueEnd(b, value)]
+			}
+			after := ""
+			if lastEnd >= 0 {
+				after = tt.js[lastEnd:]
+			}
+			if got != tt.want || after != tt.wantAfter {
+				t.Errorf("Member(%s, %q) = %q, then %q; want %q, then %q", tt.js, tt.key, got, after, tt.want, tt.wantAfter)
+			}
+		})
+	}
+}
+
+func TestElement(t *testing.T) {
+	tests := []struct {
+		name      string
+		js        string
+		n         int
+		want      string // the element found; "" for none
+		wantCount int
+	}{
+		{"first", `[ {"a":[1]} , 2]`, 0, `{"a":[1]}`, 0},
+		{"last", `[1, "x,]", 3]`, 2, `3`, 2},
+		{"past the end", `[1, 2]`, 2, ``, 2},
+		{"empty", `[ ]`, 0, ``, 0},
+		{"negative", `[1]`, -1, ``, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := []byte(tt.js)
+			value, count := Element(b, 0, tt.n)
+			got := ""
+			if value >= 0 {
+				got = tt.js[value:ValueEnd(b, value)]
+			}
+			if got != tt.want || count != tt.wantCount {
+				t.Errorf("Element(%s, %d) = %q, %d; want %q, %d", tt.js, tt.n, got, count, tt.want, tt.wantCount)
+			}
+		})
+	}
+}

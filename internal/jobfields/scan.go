@@ -1,5 +1,10 @@
 package jobfields
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // The scanner below reads JSON in place, for the callers that look into a
 // job or an outcome once per row and must not decode it each time. It
 // trusts its input: check it with json.Valid first.
@@ -53,4 +58,52 @@ func ValueEnd(b []byte, i int) int {
 		}
 		return j
 	}
+}
+
+// Member finds key in the object that starts at b[i]: value is the index
+// of its value (of the last, for a repeated key, as JSON decoders keep), or
+// -1; lastEnd is the index just past the object's last value, where a new
+// member would follow, or -1 for an empty object. b must be valid JSON.
+func Member(b []byte, i int, key string) (value, lastEnd int) {
+	value, lastEnd = -1, -1
+	j := SkipSpace(b, i+1)
+	for b[j] != '}' {
+		kEnd := ValueEnd(b, j)
+		v := SkipSpace(b, SkipSpace(b, kEnd)+1) // past the ':'
+		if keyIs(b[j:kEnd], key) {
+			value = v
+		}
+		lastEnd = ValueEnd(b, v)
+		j = SkipSpace(b, lastEnd)
+		if b[j] == ',' {
+			j = SkipSpace(b, j+1)
+		}
+	}
+	return value, lastEnd
+}
+
+// Element finds element n (from 0) of the array that starts at b[i]:
+// value is the index of its value, or -1 when the array has only count
+// elements. b must be valid JSON.
+func Element(b []byte, i, n int) (value, count int) {
+	j := SkipSpace(b, i+1)
+	for ; b[j] != ']'; count++ {
+		if count == n {
+			return j, count
+		}
+		j = SkipSpace(b, ValueEnd(b, j))
+		if b[j] == ',' {
+			j = SkipSpace(b, j+1)
+		}
+	}
+	return -1, count
+}
+
+// keyIs reports whether the JSON string literal lit decodes to key.
+func keyIs(lit []byte, key string) bool {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1:len(lit)-1]) == key
+	}
+	var s string
+	return json.Unmarshal(lit, &s) == nil && s == key
 }

@@ -79,21 +79,7 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 		}
 		switch b[i] {
 		case '{':
-			found, lastEnd := -1, -1
-			j := jobfields.SkipSpace(b, i+1)
-			for b[j] != '}' {
-				kEnd := jobfields.ValueEnd(b, j)
-				if keyIs(b[j:kEnd], seg) {
-					found = jobfields.SkipSpace(b, jobfields.SkipSpace(b, kEnd)+1) // past the ':'
-				}
-				j = jobfields.SkipSpace(b, jobfields.SkipSpace(b, kEnd)+1)
-				j = jobfields.ValueEnd(b, j)
-				lastEnd = j
-				j = jobfields.SkipSpace(b, j)
-				if b[j] == ',' {
-					j = jobfields.SkipSpace(b, j+1)
-				}
-			}
+			found, lastEnd := jobfields.Member(b, i, seg)
 			if found >= 0 {
 				i = found
 				continue
@@ -120,24 +106,13 @@ func locate(b []byte, p Path, allowNew bool) (target, error) {
 			if err != nil || idx < 0 {
 				return target{}, errf(ErrNoPath, "%s is an array; %q is not an index", where, seg)
 			}
-			j := jobfields.SkipSpace(b, i+1)
-			n := 0
-			for b[j] != ']' {
-				if n == idx {
-					break
-				}
-				j = jobfields.SkipSpace(b, jobfields.ValueEnd(b, j))
-				if b[j] == ',' {
-					j = jobfields.SkipSpace(b, j+1)
-				}
-				n++
-			}
-			if b[j] == ']' {
+			found, n := jobfields.Element(b, i, idx)
+			if found < 0 {
 				// Even with --allow-new: appending to an array would shift
 				// what index means between base jobs.
 				return target{}, errf(ErrNoPath, "%s has %d element(s); index %d is out of range", where, n, idx)
 			}
-			i = j
+			i = found
 		default:
 			return target{}, errf(ErrNoPath, "%s is a %s, not an object or array", where, kind(b[i]))
 		}
@@ -156,15 +131,6 @@ func kind(c byte) string {
 		return "null"
 	}
 	return "number"
-}
-
-// keyIs reports whether the JSON string literal lit decodes to key.
-func keyIs(lit []byte, key string) bool {
-	if bytes.IndexByte(lit, '\\') < 0 {
-		return string(lit[1:len(lit)-1]) == key
-	}
-	var s string
-	return json.Unmarshal(lit, &s) == nil && s == key
 }
 
 // quote renders s as a JSON string without HTML escaping.
