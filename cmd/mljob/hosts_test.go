@@ -28,8 +28,7 @@ func TestHostsCheck(t *testing.T) {
 	l.Close()
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "defaults:\n  user: %q\n  identity_file: %q\n  known_hosts: %q\n  python: %q\n  connect_timeout: 5s\nhosts:\n",
-		keys.User, keys.IdentityFile, partial, hostPython)
+	writeDefaults(&b, keys, partial)
 	for _, s := range servers {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n", s.Name, s.Host, s.Port, s.Workdir)
 		if s.Name == "host3" {
