@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,22 +303,13 @@ func topRuns(ok []run, params []Param, key string, n int) []Run {
 		case !va.Finite && vb.Finite:
 			return 1
 		case va.Finite && va.F != vb.F:
-			c := 1
-			if va.F < vb.F {
-				c = -1
-			}
 			if desc {
-				c = -c
+				return cmp.Compare(vb.F, va.F)
 			}
-			return c
+			return cmp.Compare(va.F, vb.F)
 		}
-		if c := cmpInt(a.row.JobID, b.row.JobID); c != 0 {
-			return c
-		}
-		if c := cmpInt(a.row.OrderID, b.row.OrderID); c != 0 {
-			return c
-		}
-		return a.row.Attempt - b.row.Attempt
+		return cmp.Or(cmp.Compare(a.row.JobID, b.row.JobID), cmp.Compare(a.row.OrderID, b.row.OrderID),
+			cmp.Compare(a.row.Attempt, b.row.Attempt))
 	})
 	if len(sorted) > n {
 		sorted = sorted[:n]
@@ -334,16 +326,6 @@ func topRuns(ok []run, params []Param, key string, n int) []Run {
 		}
 	}
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // failures lists the failed attempts, in the order the rows came.
