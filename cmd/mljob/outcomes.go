@@ -114,10 +114,7 @@ Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
 	})
 	cmd.Flags().BoolVar(&opts.best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
-	cmd.Flags().Var(&enumValue{value: &opts.sort, choices: sortKeys}, "sort", "sort by loss|metric, ascending; -loss|-metric descending")
-	_ = cmd.RegisterFlagCompletionFunc("sort", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return sortKeys, cobra.ShellCompDirectiveNoFileComp
-	})
+	addEnumFlag(cmd, &opts.sort, "sort", "", sortKeys, "sort by loss|metric, ascending; -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.top, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd

@@ -46,13 +46,19 @@ func (e *enumValue) Set(s string) error {
 	return fmt.Errorf("valid values are %s", strings.Join(e.choices, "|"))
 }
 
+// addEnumFlag registers a flag that takes only one of choices (anything
+// else is a usage error) and completes them in the shell.
+func addEnumFlag(cmd *cobra.Command, p *string, name, short string, choices []string, usage string) {
+	cmd.Flags().VarP(&enumValue{value: p, choices: choices}, name, short, usage)
+	_ = cmd.RegisterFlagCompletionFunc(name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return choices, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
 // addOutputFlag registers --output/-o table|json|csv, completed in the shell.
 func addOutputFlag(cmd *cobra.Command, p *string) {
 	*p = formatTable
-	cmd.Flags().VarP(&enumValue{value: p, choices: outputFormats}, "output", "o", "output format: table|json|csv")
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return outputFormats, cobra.ShellCompDirectiveNoFileComp
-	})
+	addEnumFlag(cmd, p, "output", "o", outputFormats, "output format: table|json|csv")
 }
 
 // table is what a listing command produces: headers, rows, and which

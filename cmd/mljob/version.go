@@ -128,11 +128,7 @@ Exit codes: 0 ok, 2 usage error.`,
 			return runVersion(opts)
 		},
 	}
-	choices := []string{formatText, formatJSON}
-	cmd.Flags().VarP(&enumValue{value: &opts.output, choices: choices}, "output", "o", "output format: text|json")
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return choices, cobra.ShellCompDirectiveNoFileComp
-	})
+	addEnumFlag(cmd, &opts.output, "output", "o", []string{formatText, formatJSON}, "output format: text|json")
 	return cmd
 }
 
