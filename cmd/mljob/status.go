@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/slurm"
 )
 
 var orderStates = []db.OrderState{db.StateUnassigned, db.StateAssigned, db.StateRunning,
@@ -172,17 +173,44 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 			return err
 		}
 	}
-	slurm, err := store.SlurmCounts(ctx)
-	if err != nil {
-		return fmt.Errorf("status: %w", err)
+	return writeSlurmCounts(opts.app.io.Out, countSlurm(active))
+}
+
+// slurmCount is how many of a host entry's active orders Slurm has yet to
+// start and is running.
+type slurmCount struct {
+	Pending, Running int
+}
+
+// countSlurm counts the active orders handed to Slurm per host entry, by
+// their task's state as last seen, as the live view counts them
+// (slurm.Pending, slurm.Running). A task in neither class (over, its
+// outcome not yet recorded) is not counted; hosts with nothing counted are
+// left out.
+func countSlurm(active []db.Order) map[string]slurmCount {
+	counts := map[string]slurmCount{}
+	for _, o := range active {
+		if o.Slurm == nil {
+			continue
+		}
+		c := counts[o.Host]
+		switch {
+		case slurm.Running(o.Slurm.State):
+			c.Running++
+		case slurm.Pending(o.Slurm.State):
+			c.Pending++
+		default:
+			continue
+		}
+		counts[o.Host] = c
 	}
-	return writeSlurmCounts(opts.app.io.Out, slurm)
+	return counts
 }
 
 // writeSlurmCounts writes, after a blank line, one line per host entry with
 // Slurm tasks, by host name: "campus: Slurm 12 pending, 4 running". With no
 // host entry it writes nothing, so the output without Slurm is as before.
-func writeSlurmCounts(w io.Writer, counts map[string]db.SlurmCount) error {
+func writeSlurmCounts(w io.Writer, counts map[string]slurmCount) error {
 	if len(counts) == 0 {
 		return nil
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,11 +47,11 @@ func TestStatusGolden(t *testing.T) {
 func TestWriteSlurmCounts(t *testing.T) {
 	tests := []struct {
 		name   string
-		counts map[string]db.SlurmCount
+		counts map[string]slurmCount
 		want   string
 	}{
-		{name: "no Slurm", counts: map[string]db.SlurmCount{}, want: ""},
-		{name: "by host name", counts: map[string]db.SlurmCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
+		{name: "no Slurm", counts: map[string]slurmCount{}, want: ""},
+		{name: "by host name", counts: map[string]slurmCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
 			want: "\ncampus: Slurm 12 pending, 4 running\nzeta: Slurm 0 pending, 4 running\n"},
 	}
 	for _, tt := range tests {
@@ -64,9 +66,46 @@ func TestWriteSlurmCounts(t *testing.T) {
 		})
 	}
 	t.Run("failing writer", func(t *testing.T) {
-		err := writeSlurmCounts(errWriter{}, map[string]db.SlurmCount{"campus": {Pending: 1}})
+		err := writeSlurmCounts(errWriter{}, map[string]slurmCount{"campus": {Pending: 1}})
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("writeSlurmCounts = %v, want the write error", err)
 		}
 	})
+}
+
+// TestStatusSlurmCountsLikeTheLiveView: status counts a host entry's Slurm
+// tasks as the live view does (slurm.Pending, slurm.Running): a SUSPENDED
+// task waits, one in STAGE_OUT is on a node, a COMPLETED one whose outcome
+// is not yet recorded is neither.
+func TestStatusSlurmCountsLikeTheLiveView(t *testing.T) {
+	ctx := context.Background()
+	store, path := mustOpenDB(t)
+	jobs := make([]db.NewJob, 4)
+	for i := range jobs {
+		jobs[i] = db.NewJob{Project: "p", Script: "s.py", Spec: fmt.Appendf(nil, `{"projectName":"p","x":%d}`, i)}
+	}
+	if _, err := store.SubmitJobs(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	for i, state := range []string{"SUSPENDED", "STAGE_OUT", "COMPLETED", ""} {
+		c, err := store.ClaimOrder(ctx, "campus", strconv.Itoa(i), "d1")
+		if err != nil || c == nil {
+			t.Fatalf("claim: %v, %v", c, err)
+		}
+		if err := store.MarkRunning(ctx, c.Order.ID, c.Order.Attempt, "/w/"+strconv.Itoa(i), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.MarkSlurm(ctx, c.Order.ID, c.Order.Attempt, db.SlurmTask{JobID: 100, ArrayIndex: i, State: state}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+	var out, errOut bytes.Buffer
+	opts := &statusOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatTable, now: time.Now}
+	if err := runStatus(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\ncampus: Slurm 2 pending, 1 running\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("status ends\n%s\nwant it to end %q", out.String(), want)
+	}
 }
