@@ -23,12 +23,6 @@ type SlurmStateChange struct {
 	State   string
 }
 
-// SlurmCount is how many of a host entry's orders Slurm has yet to start
-// (Pending) and is running (Running); see SlurmCounts.
-type SlurmCount struct {
-	Pending, Running int
-}
-
 // slurmScanner takes the slurm_job_id, slurm_array_index and slurm_state
 // columns of a row, in that order.
 type slurmScanner struct {
@@ -128,41 +122,4 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// SlurmCounts returns, per host entry, how many of its orders Slurm has yet
-// to start and how many it is running. It counts the orders in state
-// assigned or running whose current attempt was handed to Slurm, by their
-// Slurm state as last seen: PENDING, REQUEUED, CONFIGURING or none seen yet
-// count as Pending; RUNNING and COMPLETING count as Running; any other state
-// (COMPLETED, FAILED, TIMEOUT, CANCELLED, ...: the task is over, its outcome
-// not yet recorded) is not counted. Hosts with nothing counted are left out.
-func (db *DB) SlurmCounts(ctx context.Context) (map[string]SlurmCount, error) {
-	// The WHERE keeps the counted states only, so whatever is not running
-	// there is pending (a NULL state matches no IN list).
-	rows, err := db.sql.QueryContext(ctx, `
-		SELECT COALESCE(host, ''),
-			SUM(CASE WHEN slurm_state IN ('RUNNING', 'COMPLETING') THEN 0 ELSE 1 END),
-			SUM(CASE WHEN slurm_state IN ('RUNNING', 'COMPLETING') THEN 1 ELSE 0 END)
-		FROM orders
-		WHERE state IN ('assigned', 'running') AND slurm_job_id IS NOT NULL
-			AND (slurm_state IS NULL OR slurm_state IN ('PENDING', 'REQUEUED', 'CONFIGURING', 'RUNNING', 'COMPLETING'))
-		GROUP BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("slurm counts: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]SlurmCount{}
-	for rows.Next() {
-		var host string
-		var c SlurmCount
-		if err := rows.Scan(&host, &c.Pending, &c.Running); err != nil {
-			return nil, fmt.Errorf("slurm counts: %w", err)
-		}
-		out[host] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("slurm counts: %w", err)
-	}
-	return out, nil
 }
