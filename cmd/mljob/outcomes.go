@@ -1042,40 +1042,14 @@ func parseColumnPath(s string) ([]string, error) {
 func lookupJSON(js []byte, path []string) ([]byte, bool) {
 	i := jobfields.SkipSpace(js, 0)
 	for _, seg := range path {
-		if i >= len(js) {
-			return nil, false
-		}
 		found := -1
-		switch js[i] {
-		case '{':
-			j := jobfields.SkipSpace(js, i+1)
-			for js[j] != '}' {
-				end := jobfields.ValueEnd(js, j)
-				match := keyEquals(js[j:end], seg)
-				j = jobfields.SkipSpace(js, jobfields.SkipSpace(js, end)+1) // past the colon
-				if match {
-					found = j
-				}
-				j = jobfields.SkipSpace(js, jobfields.ValueEnd(js, j))
-				if js[j] == ',' {
-					j = jobfields.SkipSpace(js, j+1)
-				}
-			}
-		case '[':
-			n, err := strconv.Atoi(seg)
-			if err != nil || n < 0 {
-				return nil, false
-			}
-			j := jobfields.SkipSpace(js, i+1)
-			for k := 0; js[j] != ']'; k++ {
-				if k == n {
-					found = j
-					break
-				}
-				j = jobfields.SkipSpace(js, jobfields.ValueEnd(js, j))
-				if js[j] == ',' {
-					j = jobfields.SkipSpace(js, j+1)
-				}
+		switch {
+		case i >= len(js):
+		case js[i] == '{':
+			found, _ = jobfields.Member(js, i, seg)
+		case js[i] == '[':
+			if n, err := strconv.Atoi(seg); err == nil && n >= 0 {
+				found, _ = jobfields.Element(js, i, n)
 			}
 		}
 		if found < 0 {
@@ -1084,15 +1058,6 @@ func lookupJSON(js []byte, path []string) ([]byte, bool) {
 		i = found
 	}
 	return js[i:jobfields.ValueEnd(js, i)], true
-}
-
-// keyEquals reports whether the JSON string literal lit decodes to key.
-func keyEquals(lit []byte, key string) bool {
-	body := lit[1 : len(lit)-1]
-	if bytes.IndexByte(body, '\\') < 0 {
-		return string(body) == key
-	}
-	return unquoteKey(lit) == key
 }
 
 // colCell is one cell of a --columns row: its text in the output format
