@@ -105,7 +105,7 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		}
 		return &userError{msg: what + " has no outcomes yet", hint: "run its queued jobs with: mljob dispatch"}
 	}
-	r, err := report.Build(rows, report.Options{Project: opts.project, SweepID: sw.ID, SweepName: sw.Name,
+	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
 		Sort: opts.sort, Top: opts.top, Now: opts.now()})
 	if err != nil {
 		return err

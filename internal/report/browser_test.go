@@ -93,7 +93,7 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := Generate(ctx, store, f, Options{Project: "wine_data", Now: reportTime}); err != nil {
+	if err := generate(ctx, store, f, Options{Project: "wine_data", Now: reportTime}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

@@ -10,7 +10,7 @@
 // html/template's escaping or inside a JSON block written by json.Marshal,
 // which escapes <, > and &, so a job field cannot close a tag or a script.
 //
-// Build reads rows that internal/db returned and does all the arithmetic;
-// Write renders a Report; Generate does both from a database. The package
-// reads the queue and never changes it.
+// Build takes the rows internal/db returned (mljob report reads them) and
+// does all the arithmetic; Write renders a Report. The package never opens
+// the queue.
 package report

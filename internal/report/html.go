@@ -2,15 +2,12 @@ package report
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"strings"
-
-	"github.com/mljob/mljob/internal/db"
 )
 
 // echartsJS is the vendored Apache ECharts build (see assets/README.md).
@@ -36,20 +33,6 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 // parser ends a <script> element at the first "</script", whatever JS
 // thinks of it.
 const scriptClose = "</script"
-
-// Generate reads the outcomes of opts.Project (of sweep opts.SweepID, when
-// set) from store and writes their report to w.
-func Generate(ctx context.Context, store *db.DB, w io.Writer, opts Options) error {
-	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.Project, SweepID: opts.SweepID})
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	r, err := Build(rows, opts)
-	if err != nil {
-		return err
-	}
-	return r.Write(w)
-}
 
 // Write renders r as one self-contained HTML page to w.
 func (r *Report) Write(w io.Writer) error {

@@ -41,9 +41,8 @@ var ErrUnknownSort = errors.New("unknown sort key")
 // Options say what Build puts on the page.
 type Options struct {
 	Project string
-	// SweepID, when not 0, limits Generate to that sweep's runs; SweepName
-	// is then its name, for the page's title.
-	SweepID   int64
+	// SweepName, when set, names the sweep the rows come from, for the
+	// page's title.
 	SweepName string
 	// Sort orders the top table: one of SortKeys, "" for DefaultSort.
 	Sort string

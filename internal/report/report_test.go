@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"reflect"
 	"slices"
@@ -369,12 +370,26 @@ func TestWriteEmpty(t *testing.T) {
 	}
 }
 
-// TestGenerate reads the queue itself.
+// generate reads the outcomes of opts.Project from store and writes their
+// report to w, as mljob report does.
+func generate(ctx context.Context, store *db.DB, w io.Writer, opts Options) error {
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.Project})
+	if err != nil {
+		return err
+	}
+	r, err := Build(rows, opts)
+	if err != nil {
+		return err
+	}
+	return r.Write(w)
+}
+
+// TestGenerate reports from the queue itself.
 func TestGenerate(t *testing.T) {
 	store := MustOpenDB(t)
 	MustSeed(t, store, seedRuns)
 	var buf bytes.Buffer
-	if err := Generate(context.Background(), store, &buf, Options{Project: "wine_data", Now: reportTime}); err != nil {
+	if err := generate(context.Background(), store, &buf, Options{Project: "wine_data", Now: reportTime}); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(buf.String(), `<tr>`); n != 6+1+2 { // top rows, failure row, two header rows
