@@ -28,8 +28,6 @@ import (
 // -o json always carries everything.
 const maxParamColumns = 8
 
-var sortKeys = []string{"loss", "-loss", "metric", "-metric"}
-
 type outcomesOptions struct {
 	app     *app
 	project string
@@ -114,7 +112,7 @@ Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
 	})
 	cmd.Flags().BoolVar(&opts.best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
-	addEnumFlag(cmd, &opts.sort, "sort", "", sortKeys, "sort by loss|metric, ascending; -loss|-metric descending")
+	addEnumFlag(cmd, &opts.sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.top, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd

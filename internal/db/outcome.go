@@ -78,6 +78,11 @@ type OutcomeFilter struct {
 	Limit int // 0 = no limit
 }
 
+// OutcomeSorts are the values OutcomeFilter.Sort takes besides "": by loss
+// or metric, ascending, or descending with a leading "-". Commands offer
+// them as --sort.
+var OutcomeSorts = []string{"loss", "-loss", "metric", "-metric"}
+
 // outcomeSorts maps OutcomeFilter.Sort to ORDER BY clauses. The clauses are
 // fixed strings, never built from input.
 var outcomeSorts = map[string]string{

@@ -352,3 +352,15 @@ func TestOutcomeFilters(t *testing.T) {
 		}
 	})
 }
+
+// TestOutcomeSortsHaveOrders: every sort offered has its ORDER BY.
+func TestOutcomeSortsHaveOrders(t *testing.T) {
+	for _, k := range OutcomeSorts {
+		if _, ok := outcomeSorts[k]; !ok || k == "" {
+			t.Errorf("sort %q has no ORDER BY", k)
+		}
+	}
+	if len(outcomeSorts) != len(OutcomeSorts)+1 {
+		t.Errorf("outcomeSorts has %d orders, OutcomeSorts %d keys (+ the default)", len(outcomeSorts), len(OutcomeSorts))
+	}
+}

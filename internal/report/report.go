@@ -16,9 +16,9 @@ import (
 	"github.com/mljob/mljob/internal/jobfields"
 )
 
-// SortKeys are the accepted values of Options.Sort: ascending by loss or
-// metric, or descending with a leading "-".
-var SortKeys = []string{"loss", "-loss", "metric", "-metric"}
+// SortKeys are the accepted values of Options.Sort: those of mljob
+// outcomes --sort (db.OutcomeSorts).
+var SortKeys = db.OutcomeSorts
 
 // DefaultSort is the sort used when Options.Sort is empty: lowest loss first.
 const DefaultSort = "loss"
