@@ -130,7 +130,7 @@ type Engine interface {
 	Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error)
 	Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error)
 	Kill(ctx context.Context, id string, grace time.Duration) error
-	Probe(ctx context.Context, pids []int) (sshworker.Probe, error)
+	Probe(ctx context.Context, runs []string) (sshworker.Probe, error)
 	Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error
 	Close() error
 }
@@ -634,14 +634,17 @@ func sessionsWarning(h hosts.Host) string {
 // Connect opens a host: the local transport for kind local and for a
 // Slurm entry whose login node is this machine, else one SSH connection.
 func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
-	if h.Kind == hosts.KindLocal || h.Local {
-		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
+	var t sshworker.Transport = sshworker.Local{}
+	if h.Kind != hosts.KindLocal && !h.Local {
+		c, err := sshworker.Dial(ctx, SSHConfig(h))
+		if err != nil {
+			return nil, err
+		}
+		t = c
 	}
-	c, err := sshworker.Dial(ctx, SSHConfig(h))
-	if err != nil {
-		return nil, err
-	}
-	return sshworker.NewHost(h.Name, c, h.Workdir), nil
+	sh := sshworker.NewHost(h.Name, t, h.Workdir)
+	sh.SetPython(h.Python) // the runs' wrapper is a Python program
+	return sh, nil
 }
 
 // SSHConfig is how an ssh host of the hosts file is dialled. It lives here,

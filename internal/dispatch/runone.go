@@ -409,11 +409,11 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	defer d.send(event{host: hs, kind: "late", orderID: o.ID, runID: id})
 	if o.PID > 0 {
-		p, err := hs.h.Probe(ctx, []int{o.PID})
+		p, err := hs.h.Probe(ctx, []string{id})
 		if err != nil {
 			return // the host is not back after all: try again later
 		}
-		if p.Alive[o.PID] {
+		if p.Alive[id] {
 			if err := hs.h.Kill(ctx, id, killGrace); err != nil {
 				d.warnf("order %d: kill the abandoned run %s on %s: %v", o.ID, id, hs.cfg.Name, err)
 				return

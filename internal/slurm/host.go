@@ -424,15 +424,15 @@ func (s *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 }
 
 // Probe checks that the login node answers and has Slurm's commands. Load
-// and pids mean nothing here: Slurm decides where and when runs go.
-func (s *Host) Probe(ctx context.Context, pids []int) (sshworker.Probe, error) {
+// and runs mean nothing here: Slurm decides where and when runs go.
+func (s *Host) Probe(ctx context.Context, runs []string) (sshworker.Probe, error) {
 	argv := append([]string{"sh", "-c", probeScript, "mljob-slurm-probe"}, s.env...)
 	var errOut sshworker.LimitedBuffer
 	errOut.Limit = 4096
 	if err := s.h.Exec(ctx, argv, nil, io.Discard, &errOut); err != nil {
 		return sshworker.Probe{}, fmt.Errorf("probe %s: %w%s", s.cfg.Name, err, sshworker.Detail(errOut.String()))
 	}
-	return sshworker.Probe{Alive: map[int]bool{}}, nil
+	return sshworker.Probe{Alive: map[string]bool{}}, nil
 }
 
 // Output copies a run's stream, as sshworker.Host.Output does; with follow

@@ -14,7 +14,20 @@
 #
 # It is a program text, not a file on the host: "python3 -c <this> mljob-agent
 # WORKDIR". Every value from a job reaches it as data on stdin, never as
-# program text.
+# program text. The same text is the run's wrapper on the shell path and in
+# a batch task: "python3 -c <this> mljob-wrap ARGFILE COMMAND..." in the run
+# dir (see wrap_main), so every run on every path has one process model.
+#
+# The process model: the wrapper leads a session of its own and is a child
+# subreaper; the script runs in a process group of its own, led by a
+# "holder" child of the wrapper, so that nothing the script does to its
+# group reaches the wrapper, and the script (not a group leader) may still
+# call setsid. Whatever leaves the group stays the wrapper's descendant (an
+# orphan is reparented to the subreaper), so a stop (TERM to the wrapper,
+# see killScript) ends every descendant, TERM then KILL after the grace in
+# ".stop", and a run's leftovers are ended once its exit code is written.
+# The pid file names the wrapper with its start time and the boot id, so
+# that a pid reused after a reboot is never taken for the run (run_alive).
 #
 # Protocol: each message is one JSON line, followed by the raw bytes its "n"
 # field counts. Requests: {"op": "start", ...}. Replies: "hello" once, then
@@ -36,6 +49,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import traceback
 import types
 
@@ -52,6 +66,17 @@ ERR_ENV = 94
 ERR_START = 98
 
 out_fd = 1
+
+# Signals that ask a wrapper to stop its run (see wrapper).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# How long a stopped run's processes get between TERM and KILL when its
+# ".stop" file does not say (killScript writes it, in tenths of a second).
+STOP_GRACE = 10.0
+# How long the processes a finished script left behind get between TERM
+# and KILL: the script is done, and its exit code already written.
+LEFTOVER_GRACE = 5.0
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def send(msg, *payload):
@@ -71,6 +96,122 @@ def expand_workdir(wd):
     if not wd.startswith("/"):
         wd = os.path.join(os.getcwd(), wd)
     return wd
+
+
+def boot_id():
+    """This boot's id, "-" where the host has none (not Linux)."""
+    try:
+        with open(BOOT_ID, "rb") as f:
+            return f.read().strip().decode("ascii", "replace") or "-"
+    except OSError:
+        return "-"
+
+
+def proc_stat(pid):
+    """(state, ppid, start) of pid from /proc/PID/stat (start: field 22, in
+    clock ticks after boot), or None when pid is gone or there is no /proc.
+    The command name may hold spaces and ')': fields count after the last."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            text = f.read()
+    except (OSError, ValueError):
+        return None
+    f = text[text.rfind(b")") + 1:].split()
+    if len(f) < 20:
+        return None
+    try:
+        return f[0].decode(), int(f[1]), f[19].decode()
+    except ValueError:
+        return None
+
+
+def pid_record(pid, boot):
+    """The pid file's text: the wrapper's pid, then its start time and the
+    boot id ("-" for what the host cannot tell)."""
+    st = proc_stat(pid)
+    return ("%d\n%s %s\n" % (pid, st[2] if st else "-", boot)).encode()
+
+
+def run_alive(run):
+    """Whether the run's wrapper, named by the run dir's pid file, still
+    runs. Where the file records the wrapper's start time and boot id (runs
+    of this mljob), both must match: after a reboot, or once the pid is
+    reused, the run is gone, and must never be waited on or signalled. An
+    older run dir (pid only) is judged by the pid alone. The shell's twin
+    is runAliveFunc in scripts.go."""
+    try:
+        with open(os.path.join(run, "pid"), "rb") as f:
+            lines = f.read().split(b"\n")
+        pid = int(lines[0])
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    ident = lines[1].split() if len(lines) > 1 else []
+    st = proc_stat(pid)
+    if len(ident) == 2 and ident[0] != b"-":
+        if ident[1] != b"-" and ident[1].decode("ascii", "replace") != boot_id():
+            return False
+        return st is not None and st[0] not in "ZXx" and st[2] == ident[0].decode("ascii", "replace")
+    if st is not None:
+        return st[0] not in "ZXx"
+    try:
+        os.kill(pid, 0)  # no /proc here
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def descendants(root):
+    """The live processes below root, from /proc; [] where there is none."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    children, live = {}, set()
+    for name in names:
+        if not name.isdigit():
+            continue
+        st = proc_stat(int(name))
+        if st is None:
+            continue
+        children.setdefault(st[1], []).append(int(name))
+        if st[0] not in "ZXx":
+            live.add(int(name))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            todo.append(c)
+            if c in live:
+                out.append(c)
+    return out
+
+
+def set_subreaper():
+    """Makes this process a child subreaper (Linux): orphans below it are
+    reparented to it, not to init, so none leaves the run's tree."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:
+        pass  # not Linux: the holder's group is what a stop reaches
+
+
+def tighten(wd):
+    """Closes the workdir and its cache and runs to other users: they hold
+    job data. The home dir is left as it is."""
+    home = os.environ.get("HOME", "")
+    for d in (wd, os.path.join(wd, "cache"), os.path.join(wd, "runs")):
+        if d.rstrip("/") == home.rstrip("/"):
+            continue
+        try:
+            if os.stat(d).st_mode & 0o077:
+                os.chmod(d, 0o700)
+        except OSError:
+            pass
 
 
 class StartError(Exception):
@@ -102,7 +243,7 @@ def claim_run_dir(wd, run_id):
 
 def write_file(path, data, code, flags=os.O_TRUNC):
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
     except FileExistsError:
         raise
     except OSError as e:
@@ -159,63 +300,228 @@ def prepare(wd, req, data):
 
 
 def wrapper(run, argv, env, warm, keep_fds):
-    """The run's wrapper, in a fork of the agent: what wrapScript does.
+    """The run's wrapper: in a fork of the agent, or the program wrap_main
+    runs (the shell path, a batch task).
 
-    It leads its own session (as setsid makes it), runs the script in a child
-    and writes the child's exit status to exit_code, atomically, whatever
-    the status. It never returns."""
+    It leads a session of its own (unless it already does), becomes a
+    child subreaper, runs the script in a process group of its own (see
+    Supervisor), and writes the script's exit status to exit_code,
+    atomically, whatever the status and whatever the script does to its
+    group. A stop signal ends the run first: every descendant, TERM then
+    KILL after the grace (see Supervisor.end_all). It never returns."""
     code = 1
     try:
-        os.setsid()
-        signalled = []
-        # Handled, not ignored: Kill's TERM to the group must leave the
-        # wrapper alive to write the exit code, while the script (which
-        # gets the default action back) dies of it.
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, lambda s, f: signalled.append(s))
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        try:
+            os.setsid()
+        except OSError:
+            pass  # a session leader already (a batch task may be)
+        os.umask(0o077)
+        stop = []
+        # Handled, not ignored: a stop must reach the wrapper, which ends
+        # the run's processes itself and then writes the exit code.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda s, f: stop.append(s))
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        signal.signal(signal.SIGCHLD, lambda s, f: None)
+        signal.set_wakeup_fd(wake_w)
+        # The agent blocked these over the fork, so that a stop sent before
+        # the handlers were set waited for them.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        set_subreaper()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
         for fd in keep_fds:
             os.close(fd)
-        if signalled:
+        os.chdir(run)
+        # Kill writes .stop before it signals: a stop sent before the
+        # handlers were set (and lost) still counts.
+        if os.path.exists(".stop"):
+            stop.append(signal.SIGTERM)
+        sup = Supervisor(wake_r, stop)
+        if stop:
             status = 143  # stopped before its script began
         else:
-            pid = os.fork()
-            if pid == 0:
-                run_script(run, argv, env, warm)
-            while True:
-                try:
-                    _, st = os.waitpid(pid, 0)
-                    break
-                except InterruptedError:
-                    continue
-            if os.WIFSIGNALED(st):
-                status = 128 + os.WTERMSIG(st)
-            else:
-                status = os.WEXITSTATUS(st)
+            status = sup.run(run, argv, env, warm, (wake_r, wake_w))
         tmp = os.path.join(run, "exit_code.tmp")
         with open(tmp, "w") as f:
             f.write("%d\n" % status)
         os.rename(tmp, os.path.join(run, "exit_code"))
         code = 0
+        # What the script left behind (a server, workers, something that
+        # left its group) ends with the run.
+        sup.end_leftovers(LEFTOVER_GRACE)
     finally:
         os._exit(code)
+
+
+class Supervisor:
+    """The wrapper's children: the holder, which leads the script's process
+    group and holds it while the script runs, the script, and whatever the
+    subreaper inherits. Reaps them all; remembers the script's status."""
+
+    def __init__(self, wake_r, stop):
+        self.wake_r = wake_r
+        self.stop = stop
+        self.holder = 0  # the holder's pid while it is not reaped
+        self.hold_w = -1
+        self.script = 0
+        self.status = None
+
+    def run(self, run, argv, env, warm, wake_fds):
+        """Starts the script and waits for it; a stop ends every descendant
+        before it returns. Returns the script's exit status."""
+        hold_r, self.hold_w = os.pipe()
+        self.holder = os.fork()
+        if self.holder == 0:
+            hold_group(hold_r, (self.hold_w,) + wake_fds)
+        os.close(hold_r)
+        # Both sides set the group, as a shell does for a job: the script
+        # must not join it before it exists.
+        try:
+            os.setpgid(self.holder, self.holder)
+        except OSError:
+            pass
+        self.script = os.fork()
+        if self.script == 0:
+            try:
+                os.close(self.hold_w)
+                for fd in wake_fds:
+                    os.close(fd)
+                signal.set_wakeup_fd(-1)
+                os.setpgid(0, self.holder)
+            except BaseException:
+                os._exit(127)
+            run_script(run, argv, env, warm)
+        try:
+            os.setpgid(self.script, self.holder)
+        except OSError:
+            pass  # it joined already, or has exec'd
+        while self.status is None and not self.stop:
+            self.reap()
+            if self.status is None and not self.stop:
+                self.sleep(None)
+        if self.status is None:
+            self.end_all(stop_grace(run))
+        if self.status is None:
+            return 143  # cannot happen: ending all reaps the script
+        return self.status
+
+    def reap(self):
+        """Reaps what has ended; False once no child is left."""
+        while True:
+            try:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.holder = 0
+                return False
+            if pid == 0:
+                return True
+            if pid == self.holder:
+                self.holder = 0
+            if pid == self.script:
+                if os.WIFSIGNALED(st):
+                    self.status = 128 + os.WTERMSIG(st)
+                else:
+                    self.status = os.WEXITSTATUS(st)
+
+    def sleep(self, timeout):
+        """Waits for a child to end or a signal, or timeout seconds."""
+        try:
+            select.select([self.wake_r], [], [], timeout)
+        except InterruptedError:
+            pass
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def signal_all(self, sig):
+        """Sends sig to every descendant (and to the script's group, which
+        is all a host without /proc shows). The holder is unreaped, so its
+        pid names our group still."""
+        for pid in descendants(os.getpid()):
+            try:
+                os.kill(pid, sig)
+                if sig == signal.SIGTERM:
+                    os.kill(pid, signal.SIGCONT)  # a stopped process must see it
+            except OSError:
+                pass
+        if self.holder:
+            try:
+                os.killpg(self.holder, sig)
+            except OSError:
+                pass
+
+    def end_all(self, grace):
+        """Ends every descendant: TERM now and each second after, KILL once
+        grace seconds have passed; returns when no child is left."""
+        deadline = time.monotonic() + grace
+        next_signal = 0.0
+        while self.reap():
+            now = time.monotonic()
+            if now >= next_signal:
+                self.signal_all(signal.SIGKILL if now >= deadline else signal.SIGTERM)
+                next_signal = min(now + 1, deadline) if now < deadline else now + 0.1
+            self.sleep(max(0.01, min(next_signal - now, 0.1)))
+
+    def end_leftovers(self, grace):
+        """Ends the holder, then whatever the script left behind."""
+        if self.hold_w >= 0:
+            os.close(self.hold_w)
+            self.hold_w = -1
+        if self.holder:
+            # Killed and reaped here: a script that stopped its group
+            # (SIGSTOP) would keep the holder from reading its pipe's end.
+            try:
+                os.kill(self.holder, signal.SIGKILL)
+                os.waitpid(self.holder, 0)
+            except OSError:
+                pass
+            self.holder = 0
+        if self.reap():  # leftovers: the rare case pays for a scan of /proc
+            self.end_all(grace)
+
+
+def stop_grace(run):
+    """The grace a stop asked for (".stop", tenths of a second)."""
+    try:
+        with open(os.path.join(run, ".stop"), "rb") as f:
+            return max(0, int(f.read().split()[0])) / 10.0
+    except (OSError, ValueError, IndexError):
+        return STOP_GRACE
+
+
+def hold_group(r, close_fds):
+    """The holder: leads the script's process group and waits until the
+    wrapper ends it, or goes (its pipe's end). It never returns."""
+    try:
+        os.setpgid(0, 0)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        for fd in close_fds:
+            os.close(fd)
+        os.read(r, 1)
+    finally:
+        os._exit(0)
 
 
 def run_script(run, argv, env, warm):
     """The script's process: a fork of the wrapper. It never returns."""
     warm = warm and len(argv) >= 3 and argv[1] == b"-u"
     try:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.chdir(run)
         for fd, name in ((1, "stdout"), (2, "stderr")):
-            f = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            f = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(f, fd)
             os.close(f)
         if not warm:
@@ -354,6 +660,9 @@ class Requests:
 def main():
     # python3 -c: sys.argv is ["-c", "mljob-agent", WORKDIR].
     wd = expand_workdir(sys.argv[2])
+    os.umask(0o077)
+    tighten(wd)
+    boot = boot_id()
     # A handler, so that SIGCHLD (ignored by default) wakes the loop.
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
@@ -394,10 +703,14 @@ def main():
                 except Exception as e:  # a bug here must not strand other runs
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
                     continue
+                # Blocked over the fork: a stop that comes before the
+                # wrapper's handlers are set waits for them.
+                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
                 pid = os.fork()
                 if pid == 0:
                     wrapper(run, argv, env, bool(req.get("warm")), (wake_r, wake_w))
-                write_file(os.path.join(run, "pid.tmp"), b"%d\n" % pid, ERR_START)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+                write_file(os.path.join(run, "pid.tmp"), pid_record(pid, boot), ERR_START)
                 os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
                 runs[pid] = (tag, run, req["outlim"], req["errlim"])
                 send({"ev": "started", "tag": tag, "pid": pid, "run": run})
@@ -422,5 +735,25 @@ def main():
     os._exit(0)
 
 
+def wrap_main():
+    """The wrapper as a program of its own, in the run dir: "python -c
+    <this> mljob-wrap ARGFILE COMMAND...", as the shell path and a batch
+    task start it. ARGFILE, when not empty, names the file whose text is
+    the command's last argument (its name instead, past MAX_ARG bytes)."""
+    argfile = sys.argv[2]
+    argv = [os.fsencode(a) for a in sys.argv[3:]]
+    if argfile:
+        try:
+            with open(argfile, "rb") as f:
+                arg = f.read()
+        except OSError:
+            arg = b""
+        argv.append(arg if len(arg) <= MAX_ARG else os.fsencode(argfile))
+    wrapper(os.getcwd(), argv, dict(os.environb), False, ())
+
+
 if __name__ == "__main__":
+    # python3 -c: sys.argv is ["-c", MODE, ...].
+    if sys.argv[1:2] == ["mljob-wrap"]:
+        wrap_main()
     main()

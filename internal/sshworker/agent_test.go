@@ -161,21 +161,29 @@ func TestAgentNeverStartsOnACutRequest(t *testing.T) {
 	}
 }
 
-// TestAgentRunsInOwnSession checks that a run the agent starts leads its
-// own session and process group, as setsid makes it on the shell path:
-// Kill signals that group, and the agent's end must not reach it.
-func TestAgentRunsInOwnSession(t *testing.T) {
-	h, _ := withAgent(localHost)(t)
-	res, err := h.Run(context.Background(), shSpec(t, nextID(), `ps -o sid= -o pgid= -p $$`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(res.Stdout))
-	if len(f) != 2 || f[0] != strconv.Itoa(res.PID) || f[1] != strconv.Itoa(res.PID) {
-		t.Fatalf("run's session and group = %q, want both %d (its wrapper)", f, res.PID)
-	}
-	if len(res.Stderr) != 0 {
-		t.Fatalf("stderr %q", res.Stderr)
+// TestRunsInOwnGroup checks the process model of a run, with the agent and
+// on the shell path: the wrapper leads the run's session; the script runs
+// in a process group of its own, apart from the wrapper's, so that nothing
+// it sends its group reaches the wrapper, and it does not lead that group,
+// so it may call setsid.
+func TestRunsInOwnGroup(t *testing.T) {
+	for name, newHost := range map[string]func(*testing.T) (*sshworker.Host, string){
+		"agent": withAgent(localHost), "shell": localHost,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, _ := newHost(t)
+			res, err := h.Run(context.Background(), shSpec(t, nextID(), `ps -o sid= -o pgid= -p $$; echo $$`), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := strings.Fields(string(res.Stdout))
+			if len(f) != 3 || f[0] != strconv.Itoa(res.PID) || f[1] == strconv.Itoa(res.PID) || f[1] == f[2] {
+				t.Fatalf("run's session, group and pid = %q, want the session %d (its wrapper), a group of neither", f, res.PID)
+			}
+			if len(res.Stderr) != 0 {
+				t.Fatalf("stderr %q", res.Stderr)
+			}
+		})
 	}
 }
 

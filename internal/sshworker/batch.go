@@ -27,6 +27,7 @@ import (
 // text, $6 n files, then n pairs (name hash).
 const prepareScript = `wd=$1 id=$2 input=$3 inlen=$4 cmd=$5 n=$6
 shift 6
+umask 077
 ` + expandWorkdir + `run=$wd/runs/$id
 ` + fillRunDir + `printf '%s' "$cmd" > .cmd.tmp && mv .cmd.tmp .cmd || exit 92
 printf 'MLJOB-PREPARED %s\n' "$run"
@@ -39,6 +40,7 @@ const batchTaskHead = `#!/bin/sh
 # argv: $1 workdir (absolute), $2 the file listing the array's run ids, one
 # per line; the task's index is $MLJOB_TASK_INDEX, else $SLURM_ARRAY_TASK_ID.
 wd=$1 list=$2
+umask 077
 i=${MLJOB_TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}
 case $i in '' | *[!0-9]*) echo "mljob: no task index in the environment (SLURM_ARRAY_TASK_ID)" >&2; exit 90 ;; esac
 id=$(sed -n "$((i + 1))p" "$list")
@@ -55,20 +57,24 @@ fi
 set +C
 date +%s.%N > .start 2> /dev/null
 hostname > .node 2> /dev/null
-echo "$$" > pid
+# This process becomes the wrapper (exec keeps its pid and start time).
+proc_ident "$$"
+printf '%s\n%s %s\n' "$$" "$ident_start" "$ident_boot" > pid
 . ./.cmd || exit 94
+command -v "$wrap_python" > /dev/null 2>&1 || { echo "mljob: $wrap_python not found on $(hostname): the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
+# Ignored until the wrapper's handlers are set (Slurm's KILL follows).
+trap '' TERM INT HUP
 `
 
 // BatchTaskScript returns the program a batch scheduler runs for each task
 // of an array of prepared run dirs (see Prepare): it takes the run dir's
-// start token, then becomes the run's wrapper (wrapScript, the same as on
-// an SSH host), which writes the exit code however the command ends. The
-// run dir's pid file names the wrapper on the node that ran it.
+// start token, then becomes the run's wrapper (agent.py, the same as on an
+// SSH host), which writes the exit code however the command ends. The run
+// dir's pid file names the wrapper on the node that ran it.
 func BatchTaskScript() string { return batchTaskScript }
 
-// batchTaskScript passes wrapScript as one quoted word: it is a constant,
-// and Quote escapes the trap's single quotes.
-var batchTaskScript = batchTaskHead + "exec sh -c " + Quote(wrapScript) + ` mljob-wrap "$argfile" "$@"
+// batchTaskScript passes agent.py as one quoted word: it is a constant.
+var batchTaskScript = batchTaskHead + "exec \"$wrap_python\" -c " + Quote(agentSource) + ` mljob-wrap "$argfile" "$@"
 `
 
 // Prepare uploads the spec's files when the host's cache lacks them, then
@@ -84,7 +90,7 @@ func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
 		return "", err
 	}
 	argv := []string{"sh", "-c", prepareScript, "mljob-prepare", h.workdir, spec.ID,
-		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), batchCommand(spec), strconv.Itoa(len(spec.Files))}
+		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), batchCommand(spec, h.Python()), strconv.Itoa(len(spec.Files))}
 	for _, f := range spec.Files {
 		argv = append(argv, f.Name, f.Hash)
 	}
@@ -112,8 +118,9 @@ func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
 // batchCommand is the .cmd text of a spec: shell assignments that
 // BatchTaskScript sources. Every word is quoted (Quote), so no value from a
 // job reaches the shell as program text.
-func batchCommand(spec run.Spec) string {
+func batchCommand(spec run.Spec, python string) string {
 	var b strings.Builder
+	b.WriteString("wrap_python=" + Quote(python) + "\n")
 	b.WriteString("argfile=" + Quote(spec.ArgFile) + "\n")
 	b.WriteString("set -- " + QuoteCommand(spec.Argv) + "\n")
 	for _, e := range spec.Env {

@@ -28,7 +28,7 @@ var ErrNotStarted = errors.New("run was never started")
 const (
 	exitRunDir     = 90
 	exitRunDirUsed = 91
-	exitNoSetsid   = 95
+	exitNoPython   = 95
 	exitNotStarted = 96
 )
 
@@ -38,6 +38,7 @@ type Host struct {
 	name    string
 	t       Transport
 	workdir string
+	python  string // runs the wrapper of a run started without the agent; "" = DefaultPython
 
 	mu     sync.Mutex          // guards cached
 	cached map[string]struct{} // hashes known to be in the host's cache
@@ -56,6 +57,22 @@ type Host struct {
 // and run dirs under workdir ("~/" is expanded on the host).
 func NewHost(name string, t Transport, workdir string) *Host {
 	return &Host{name: name, t: t, workdir: workdir, cached: map[string]struct{}{}}
+}
+
+// DefaultPython runs the wrappers of a host whose python is not set.
+const DefaultPython = "python3"
+
+// SetPython sets the python that runs the wrapper of each run started
+// without the agent (the shell path, a batch task): the wrapper is a
+// Python program (agent.py). Call it before the first Run or Prepare.
+func (h *Host) SetPython(python string) { h.python = python }
+
+// Python is the python that runs the host's wrappers.
+func (h *Host) Python() string {
+	if h.python == "" {
+		return DefaultPython
+	}
+	return h.python
 }
 
 // Name is the host's name from the hosts file.
@@ -138,7 +155,7 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		}
 		return res, nil
 	}
-	argv := []string{"sh", "-c", startScript, "mljob-run", wrapScript, h.workdir, spec.ID,
+	argv := []string{"sh", "-c", startScript, "mljob-run", h.Python(), agentSource, h.workdir, spec.ID,
 		spec.Input.Name, strconv.Itoa(len(spec.Input.Data)), spec.ArgFile,
 		strconv.Itoa(spec.StdoutTail), strconv.Itoa(spec.StderrTail), strconv.Itoa(len(spec.Files))}
 	for _, f := range spec.Files {
@@ -204,7 +221,7 @@ func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, s
 				return p.res, fmt.Errorf("%w: %s", ErrRunDirUsed, msg)
 			case exitNotStarted:
 				return p.res, ErrNotStarted
-			case exitNoSetsid:
+			case exitNoPython:
 				return p.res, errors.New(msg)
 			}
 			if msg != "" {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -250,13 +251,53 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 	})
 
 	t.Run("probe", func(t *testing.T) {
-		h, _ := newHost(t)
-		p, err := h.Probe(context.Background(), []int{os.Getpid(), 999999999})
+		h, dir := newHost(t)
+		me, ok := proctree.Read(os.Getpid())
+		if !ok {
+			t.Skip("no /proc here")
+		}
+		boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Load < 0 || !p.Alive[os.Getpid()] || p.Alive[999999999] {
-			t.Fatalf("probe = %+v", p)
+		bootID := strings.TrimSpace(string(boot))
+		pid := strconv.Itoa(os.Getpid())
+		// The pid files a run dir may hold: this process as the run's
+		// wrapper, the same pid started at another time (reused) or in
+		// another boot, an older mljob's bare pid, a pid that is gone.
+		files := map[string]string{
+			"ours":       fmt.Sprintf("%s\n%d %s\n", pid, me.Start, bootID),
+			"reused":     fmt.Sprintf("%s\n%d %s\n", pid, me.Start+1, bootID),
+			"rebooted":   fmt.Sprintf("%s\n%d %s\n", pid, me.Start, "00000000-0000-0000-0000-000000000000"),
+			"old":        pid + "\n",
+			"gone":       "999999999\n",
+			"no-pidfile": "",
+		}
+		var ids []string
+		for id, text := range files {
+			ids = append(ids, id)
+			d := filepath.Join(dir, "runs", id)
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if text != "" {
+				if err := os.WriteFile(filepath.Join(d, "pid"), []byte(text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		p, err := h.Probe(context.Background(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"ours": true, "old": true}
+		for _, id := range ids {
+			if p.Alive[id] != want[id] {
+				t.Errorf("probe: run %q alive = %v, want %v", id, p.Alive[id], want[id])
+			}
+		}
+		if p.Load < 0 {
+			t.Errorf("probe load %v", p.Load)
 		}
 	})
 }

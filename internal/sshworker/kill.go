@@ -8,12 +8,14 @@ import (
 	"time"
 )
 
-// Kill stops the run in run dir id: SIGTERM to its whole process group,
-// then SIGKILL to what is left after grace. It runs in a session of its own,
+// Kill stops the run in run dir id: SIGTERM to every process of the run,
+// then SIGKILL to what is left after grace. The run's wrapper does it (see
+// killScript and agent.py's wrapper) and then writes the exit code, so
+// Kill does not wait the grace out: it returns once the wrapper has been
+// told, and the run ends within grace. It runs in a session of its own,
 // so it works whoever is waiting on the run, and reports ErrNotStarted when
-// the run dir holds no pid. The wrapper traps TERM to write the script's
-// exit code; a Kill in the first milliseconds after the start, before the
-// trap is set, leaves the run without one (lost), as SIGKILL does.
+// the run dir holds no pid. A run whose wrapper is gone (a pid that names
+// another process now) is not signalled: there is nothing of it to stop.
 func (h *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 	if !plainName.MatchString(id) {
 		return fmt.Errorf("kill %s on %s: run id is not a plain name", id, h.name)
@@ -28,7 +30,7 @@ func (h *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 		}
 		return fmt.Errorf("kill %s on %s: %w%s", id, h.name, err, Detail(errOut.String()))
 	}
-	if !strings.Contains(out.String(), "gone") {
+	if o := out.String(); !strings.Contains(o, "gone") && !strings.Contains(o, "stopping") {
 		return fmt.Errorf("kill %s on %s: processes survived SIGKILL", id, h.name)
 	}
 	return nil

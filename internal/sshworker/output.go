@@ -20,33 +20,35 @@ import (
 // exit_code is written last, just before the wrapper exits: once it is
 // there, nothing more will be appended.
 const outputScript = `wd=$1 id=$2 stream=$3 follow=$4
-` + expandWorkdir + `run=$wd/runs/$id
+` + expandWorkdir + runAliveFunc + `run=$wd/runs/$id
 cd "$run" 2> /dev/null || exit 96
 [ -f pid ] || exit 96
-pid=$(cat pid)
-alive() { [ ! -f exit_code ] && kill -s 0 "$pid" 2> /dev/null; }
+read -r pid < pid
+# The wrapper, as run_alive knows it: a pid reused by another process
+# after the run ended is not followed.
+following() { [ ! -f exit_code ] && run_alive .; }
 # A batch task (see BatchTaskScript) runs on another node: its pid means
 # nothing here, so it lives until its exit code, or the note of a
 # dispatcher that found it ended without one (.ended), is written.
 batch=0
 if [ -f .task ]; then
   batch=1
-  alive() { [ ! -f exit_code ] && [ ! -f .ended ]; }
+  following() { [ ! -f exit_code ] && [ ! -f .ended ]; }
 fi
 if [ "$follow" != 1 ]; then
   [ -f "$stream" ] && exec cat "$stream"
   exit 0
 fi
-while [ ! -f "$stream" ] && alive; do sleep 0.1; done
+while [ ! -f "$stream" ] && following; do sleep 0.1; done
 [ -f "$stream" ] || exit 0
-if [ "$batch" = 0 ] && tail --version 2> /dev/null | head -n 1 | grep -q GNU; then
+if [ "$batch" = 0 ] && following && tail --version 2> /dev/null | head -n 1 | grep -q GNU; then
   # -s: how often tail checks that pid still lives.
   exec tail -c +1 -s 0.5 -f --pid="$pid" "$stream"
 fi
 off=0
 while :; do
   more=0
-  alive && more=1
+  following && more=1
   # Measure after the liveness check: a run found dead has written all
   # it will, so this last copy is complete.
   size=$(wc -c < "$stream")

@@ -17,16 +17,21 @@ type GPU struct {
 // Probe is what one boredom probe saw on a host.
 type Probe struct {
 	Load  float64      // 1-minute load average
-	Alive map[int]bool // which of the asked pids are alive
+	Alive map[string]bool // which of the asked runs are alive, by run id
 	GPUs  []GPU        // empty without nvidia-smi
 }
 
-// Probe asks the host for its load, GPU use and which of pids still run,
-// in one session.
-func (h *Host) Probe(ctx context.Context, pids []int) (Probe, error) {
-	argv := []string{"sh", "-c", probeScript, "mljob-probe"}
-	for _, p := range pids {
-		argv = append(argv, strconv.Itoa(p))
+// Probe asks the host for its load, GPU use and which of the runs (run
+// ids) still run, in one session. A run is alive while the wrapper its run
+// dir's pid file names runs: the same pid, started at the recorded time in
+// the same boot (see runAliveFunc), so a reused pid never counts.
+func (h *Host) Probe(ctx context.Context, runs []string) (Probe, error) {
+	argv := []string{"sh", "-c", probeScript, "mljob-probe", h.workdir}
+	for _, r := range runs {
+		if !plainName.MatchString(r) {
+			return Probe{}, fmt.Errorf("probe %s: run id %q is not a plain name", h.name, r)
+		}
+		argv = append(argv, r)
 	}
 	var out, errOut LimitedBuffer
 	out.Limit, errOut.Limit = 1<<16, 4096
@@ -37,7 +42,7 @@ func (h *Host) Probe(ctx context.Context, pids []int) (Probe, error) {
 }
 
 func parseProbe(out string) Probe {
-	p := Probe{Alive: map[int]bool{}}
+	p := Probe{Alive: map[string]bool{}}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
@@ -47,9 +52,7 @@ func parseProbe(out string) Probe {
 		case "load":
 			p.Load, _ = strconv.ParseFloat(f[1], 64)
 		case "alive":
-			if pid, err := strconv.Atoi(f[1]); err == nil {
-				p.Alive[pid] = true
-			}
+			p.Alive[f[1]] = true
 		case "gpu":
 			c := strings.Split(f[1], ",")
 			if len(c) == 3 {

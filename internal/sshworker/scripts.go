@@ -23,6 +23,46 @@ const aliveFunc = `alive() {
 }
 `
 
+// procIdentFunc defines proc_ident PID: it sets ident_start to the
+// process's start time (/proc/PID/stat field 22, clock ticks after boot)
+// and ident_boot to the boot id, each "-" where the host cannot tell (not
+// Linux). With the pid they name one process across pid reuse and reboots.
+// The command name (field 2) may hold spaces and ')': fields count from the
+// last ") ". Builtins only.
+const procIdentFunc = `proc_ident() {
+  ident_start=- ident_boot=- ident_state=
+  read -r ident_boot 2> /dev/null < /proc/sys/kernel/random/boot_id || ident_boot=-
+  _pi_st=
+  read -r _pi_st 2> /dev/null < "/proc/$1/stat" || return 0
+  _pi_st=${_pi_st##*) }
+  set -- $_pi_st
+  ident_state=$1
+  [ $# -ge 20 ] && ident_start=${20}
+  return 0
+}
+`
+
+// runAliveFunc defines run_alive DIR: true while the wrapper that DIR/pid
+// names runs. That file holds the pid, then (runs of this mljob) the
+// wrapper's start time and the boot id, as proc_ident gives them: both
+// must match, so a pid reused after a reboot or by a later process is never
+// taken for the run, waited on or signalled. A run dir of an older mljob
+// (pid only), or of a host without /proc, is judged by the pid (alive).
+// agent.py's run_alive is its twin.
+const runAliveFunc = aliveFunc + procIdentFunc + `run_alive() {
+  _ra_pid= _ra_start= _ra_boot=
+  { read -r _ra_pid; read -r _ra_start _ra_boot; } 2> /dev/null < "$1/pid"
+  case $_ra_pid in '' | *[!0-9]*) return 1 ;; esac
+  [ "$_ra_pid" -gt 0 ] || return 1
+  case $_ra_start in '' | -) alive "$_ra_pid"; return ;; esac
+  proc_ident "$_ra_pid"
+  [ "$ident_start" = "$_ra_start" ] || return 1
+  [ "$_ra_boot" = - ] || [ "$ident_boot" = "$_ra_boot" ] || return 1
+  case $ident_state in Z | X | x) return 1 ;; esac
+  return 0
+}
+`
+
 // frameResult prints the result of the run in the current dir: the exit
 // code (or "none" when the wrapper never wrote one), then stdout and
 // stderr. When both fit their limits (the common case) one wc and one cat
@@ -54,39 +94,21 @@ done
 exit 0
 `
 
-// wrapScript runs inside its own session (setsid): it runs the command
-// with stdout and stderr to files, and writes the exit code atomically when
-// the command ends, whatever the exit status.
-// argv: $1 = argfile ("" for none), $2... = the command.
-//
-// The trap matters: Kill signals the whole process group, wrapper included.
-// A handled (not ignored) TERM lets the wrapper outlive the script long
-// enough to write its exit code, while the script, after exec, gets the
-// default action.
-//
-// ${#arg} counts characters, never more than bytes; only past 32,000 of
-// them can the argument exceed the 131,000 bytes that keep one argv word
-// under Linux's MAX_ARG_STRLEN (131,072), and only then is it measured.
-const wrapScript = `trap 'signalled=1' TERM INT HUP
-argfile=$1
-shift
-if [ -n "$argfile" ]; then
-  arg=$(cat "$argfile")
-  if [ "${#arg}" -gt 32000 ] && [ "$(wc -c < "$argfile")" -gt 131000 ]; then
-    set -- "$@" "$argfile"
-  else
-    set -- "$@" "$arg"
-  fi
-fi
-# A TERM that came while the argument was read (the trap runs between
-# commands) means the run was stopped before its script began.
-if [ -n "$signalled" ]; then
-  code=143
-else
-  "$@" > stdout 2> stderr
-  code=$?
-fi
-echo "$code" > exit_code.tmp && mv exit_code.tmp exit_code
+// The run's wrapper is agent.py itself, run as "PYTHON -c <agent.py>
+// mljob-wrap ARGFILE COMMAND..." in the run dir (wrap_main there): the
+// same program, and so the same process model, as a run the agent starts.
+// A shell cannot give the script a process group of its own without a
+// terminal, nor make the wrapper a subreaper, nor tell how the script
+// ended after it killed its own group; see ARCHITECTURE.md.
+
+// umaskWorkdir keeps job data from other users of the host: everything
+// made from here on is 0700/0600, and the workdir's cache and runs (and
+// the workdir itself, unless it is the home dir) are closed if an older
+// mljob left them open.
+const umaskWorkdir = `umask 077
+mkdir -p "$wd/cache" "$wd/runs" || exit 90
+chmod go-rwx "$wd/cache" "$wd/runs" 2> /dev/null
+[ "$wd" = "$HOME" ] || chmod go-rwx "$wd" 2> /dev/null
 `
 
 // fillRunDir claims the run dir $run and fills it: $input (stdin, $inlen
@@ -121,14 +143,19 @@ done
 `
 
 // startScript prepares a run dir, starts the wrapper detached and waits on
-// it. The 131000-byte bound in wrapScript keeps one argv word under Linux's
-// MAX_ARG_STRLEN (131072).
-// argv: $1 wrap script, $2 workdir, $3 run id, $4 input name, $5 input
-// size, $6 argfile, $7 stdout tail, $8 stderr tail, $9 n files, then n
-// pairs (name hash), then n env, then n KEY=VALUE words, then the command.
-const startScript = `wrap=$1 wd=$2 id=$3 input=$4 inlen=$5 argfile=$6 outlim=$7 errlim=$8 n=$9
+// it. The wrapper (agent.py's wrap_main) sets its own session and the
+// script's process group; TERM, INT and HUP are ignored until its handlers
+// are set, and a stop sent meanwhile is seen in .stop (see killScript).
+// argv: $1 python, $2 wrapper program, $3 workdir, $4 run id, $5 input
+// name, $6 input size, $7 argfile, $8 stdout tail, $9 stderr tail, $10 n
+// files, then n pairs (name hash), then n env, then n KEY=VALUE words, then
+// the command.
+const startScript = `py=$1 wrap=$2 wd=$3 id=$4 input=$5 inlen=$6 argfile=$7 outlim=$8 errlim=$9
 shift 9
-` + expandWorkdir + `run=$wd/runs/$id
+n=$1
+shift
+umask 077
+` + expandWorkdir + procIdentFunc + `run=$wd/runs/$id
 ` + fillRunDir + `n=$1
 shift
 while [ "$n" -gt 0 ]; do
@@ -136,7 +163,7 @@ while [ "$n" -gt 0 ]; do
   shift
   n=$((n - 1))
 done
-command -v setsid > /dev/null 2>&1 || { echo "mljob: setsid not found on this host (install util-linux)" >&2; exit 95; }
+command -v "$py" > /dev/null 2>&1 || { echo "mljob: $py not found on this host: the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
 # The start token (see attachScript), taken before the launch: noclobber
 # makes the redirection an exclusive create, without a process of its own.
 set -C
@@ -145,11 +172,12 @@ if ! { echo "$$" > .go; } 2> /dev/null; then
   exit 91
 fi
 set +C
-# No fork in setsid: a background job of a non-interactive shell is never a
-# process group leader, so $! is the wrapper and its process group id.
-setsid -w sh -c "$wrap" mljob-wrap "$argfile" "$@" < /dev/null > /dev/null 2>&1 &
+# A background job of a non-interactive shell is never a process group
+# leader, so the wrapper's setsid works, and $! is the wrapper.
+( trap '' TERM INT HUP; exec "$py" -c "$wrap" mljob-wrap "$argfile" "$@" ) < /dev/null > /dev/null 2>&1 &
 pid=$!
-echo "$pid" > pid
+proc_ident "$pid"
+printf '%s\n%s %s\n' "$pid" "$ident_start" "$ident_boot" > pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 wait "$pid"
 ` + frameResult
@@ -166,7 +194,8 @@ wait "$pid"
 // it was killed in between, and the pid 0 reads as a lost run.
 // argv: $1 workdir, $2 run id, $3 stdout tail, $4 stderr tail.
 const attachScript = `wd=$1 id=$2 outlim=$3 errlim=$4
-` + expandWorkdir + aliveFunc + `run=$wd/runs/$id
+umask 077
+` + expandWorkdir + runAliveFunc + `run=$wd/runs/$id
 [ -d "$run" ] || mkdir -p "$run" 2> /dev/null
 cd "$run" 2> /dev/null || exit 96
 set -C
@@ -181,21 +210,20 @@ while [ ! -s pid ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 pid=0
 [ -s pid ] && read -r pid < pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
-while [ ! -f exit_code ] && alive "$pid"; do sleep 1; done
+while [ ! -f exit_code ] && run_alive .; do sleep 1; done
 ` + frameResult
 
 // checkCacheScript prints the hashes missing from the cache.
 // argv: $1 workdir, then hashes.
 const checkCacheScript = `wd=$1
 shift
-` + expandWorkdir + `mkdir -p "$wd/cache" "$wd/runs" || exit 90
-for h in "$@"; do [ -f "$wd/cache/$h" ] || echo "$h"; done
+` + expandWorkdir + umaskWorkdir + `for h in "$@"; do [ -f "$wd/cache/$h" ] || echo "$h"; done
 `
 
 // uploadScript stores stdin as cache/<hash>, atomically: a reader never
 // sees a partial file. argv: $1 workdir, $2 hash, $3 expected size.
 const uploadScript = `wd=$1 h=$2 want=$3
-` + expandWorkdir + `mkdir -p "$wd/cache" || exit 90
+` + expandWorkdir + umaskWorkdir + `
 tmp=$wd/cache/.$h.$$
 cat > "$tmp" || { rm -f "$tmp"; exit 92; }
 got=$(wc -c < "$tmp")
@@ -203,26 +231,52 @@ if [ "$((got + 0))" -ne "$want" ]; then rm -f "$tmp"; echo "mljob: upload of $h 
 chmod a-w "$tmp" && mv -f "$tmp" "$wd/cache/$h"
 `
 
-// probeScript reports the 1-minute load, which of the given pids are alive,
-// and GPU utilisation where nvidia-smi exists. argv: pids.
-const probeScript = aliveFunc + `if [ -r /proc/loadavg ]; then read l1 rest < /proc/loadavg; else l1=$(sysctl -n vm.loadavg 2> /dev/null | tr -d '{}' | awk '{print $1}'); fi
+// probeScript reports the 1-minute load, which of the given runs are
+// alive (run_alive), and GPU utilisation where nvidia-smi exists.
+// argv: $1 workdir, then run ids.
+const probeScript = `wd=$1
+shift
+` + expandWorkdir + runAliveFunc + `if [ -r /proc/loadavg ]; then read l1 rest < /proc/loadavg; else l1=$(sysctl -n vm.loadavg 2> /dev/null | tr -d '{}' | awk '{print $1}'); fi
 echo "load ${l1:-0}"
-for p in "$@"; do alive "$p" && echo "alive $p"; done
+for r in "$@"; do run_alive "$wd/runs/$r" && echo "alive $r"; done
 if command -v nvidia-smi > /dev/null 2>&1; then
   nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits 2> /dev/null | tr -d ' ' | sed 's/^/gpu /'
 fi
 exit 0
 `
 
-// killScript stops the run in a run dir: TERM to its process group, then,
-// if anything of the group is left after grace tenths of a second, KILL.
-// It prints "gone" when the group has ended. Killed processes linger as
-// zombies until reaped, and signal 0 still reaches a zombie, so the group's
-// live members are counted with ps. argv: $1 workdir, $2 run id, $3 grace
-// in tenths of a second.
+// killScript stops the run in a run dir. It signals nothing unless
+// run_alive says the run's wrapper still runs: a pid reused by another
+// process after the run ended is never touched.
+//
+// A wrapper of this mljob (its pid file holds its start time) ends the run
+// itself: the script writes the grace to .stop and sends it TERM; the
+// wrapper TERMs every process of the run, KILLs what is left after the
+// grace and then writes the exit code. The script waits a moment for that,
+// not the grace: it prints "gone" when the wrapper has ended, "stopping"
+// when it is still at it.
+//
+// An older run (pid only) is stopped as its shell wrapper expects: TERM to
+// its process group, then, if anything of the group is left after grace
+// tenths of a second, KILL. Killed processes linger as zombies until
+// reaped, and signal 0 still reaches a zombie, so the group's live members
+// are counted with ps.
+// argv: $1 workdir, $2 run id, $3 grace in tenths of a second.
 const killScript = `wd=$1 id=$2 grace=$3
-` + expandWorkdir + `run=$wd/runs/$id
-pid=$(cat "$run/pid" 2> /dev/null) || exit 96
+` + expandWorkdir + runAliveFunc + `run=$wd/runs/$id
+[ -f "$run/pid" ] || exit 96
+{ read -r pid; read -r start rest; } 2> /dev/null < "$run/pid"
+case $pid in '' | *[!0-9]*) exit 96 ;; esac
+if [ -n "$start" ]; then
+  run_alive "$run" || { echo gone; exit 0; }
+  echo "$grace" > "$run/.stop"
+  kill -s TERM "$pid" 2> /dev/null
+  i=0
+  while run_alive "$run" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+  if run_alive "$run"; then echo stopping; else echo gone; fi
+  exit 0
+fi
+alive "$pid" || { echo gone; exit 0; }
 group_alive() {
   ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/ { n++ } END { exit n == 0 }'
 }
