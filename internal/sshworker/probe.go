@@ -16,9 +16,9 @@ type GPU struct {
 
 // Probe is what one boredom probe saw on a host.
 type Probe struct {
-	Load  float64      // 1-minute load average
+	Load  float64         // 1-minute load average
 	Alive map[string]bool // which of the asked runs are alive, by run id
-	GPUs  []GPU        // empty without nvidia-smi
+	GPUs  []GPU           // empty without nvidia-smi
 }
 
 // Probe asks the host for its load, GPU use and which of the runs (run
