@@ -112,7 +112,10 @@ func readPID(tb testing.TB, runDir string) int {
 		if err != nil {
 			return false
 		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		// The first line is the pid; a second holds its start time and
+		// the boot id (runs of this mljob).
+		first, _, _ := strings.Cut(string(b), "\n")
+		pid, err = strconv.Atoi(strings.TrimSpace(first))
 		return err == nil
 	})
 	return pid

@@ -278,3 +278,21 @@ func TestSlurmTimeLimit(t *testing.T) {
 		t.Errorf("no slurm dir in the workdir: %v", err)
 	}
 }
+
+// TestSlurmScriptKillsItsGroup: a Slurm task whose script prints its
+// outcome and then kills its own process group has its exit status (137)
+// recorded on its one attempt, as on an SSH host: the task's wrapper is
+// not in the script's group.
+func TestSlurmScriptKillsItsGroup(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	scripts := procScripts(t, c)
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 1}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	subs := c.submit(scripts, procJob("slurm-killgroup", map[string]any{"killGroup": true}))
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, scripts, "-v")...)
+	d.wait(t)
+	checkKilledItsGroup(t, c, subs[0], d.stderr.String())
+}
