@@ -294,22 +294,29 @@ func TestProcessPrivateFiles(t *testing.T) {
 		c.submit(c.scripts, map[string]any{"scriptName": "echo.py", "projectName": "private-" + m.name, "x": 1})
 		c.mustRun(dispatchArgs(hostsFile, c.scripts, m.extra...)...)
 	}
+	checkPrivate(t, wd, 12) // the workdir, cache, runs, two run dirs and their files
+}
+
+// checkPrivate checks that nothing under dir (at least min paths) is open
+// to group or others.
+func checkPrivate(tb testing.TB, dir string, min int) {
+	tb.Helper()
 	n := 0
-	err := filepath.Walk(wd, func(path string, info os.FileInfo, err error) error {
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		n++
 		if info.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s: mode %v, want nothing for group or others", path, info.Mode().Perm())
+			tb.Errorf("%s: mode %v, want nothing for group or others", path, info.Mode().Perm())
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if n < 12 { // the workdir, cache, runs, two run dirs and their files
-		t.Errorf("only %d paths under the workdir %s", n, wd)
+	if n < min {
+		tb.Errorf("only %d paths under %s, want at least %d", n, dir, min)
 	}
 }
 

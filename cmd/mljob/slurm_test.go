@@ -295,4 +295,7 @@ func TestSlurmScriptKillsItsGroup(t *testing.T) {
 	d := c.startDispatch(nil, dispatchArgs(hostsFile, scripts, "-v")...)
 	d.wait(t)
 	checkKilledItsGroup(t, c, subs[0], d.stderr.String())
+	// What the task and the login node left on the shared disk is the
+	// user's alone.
+	checkPrivate(t, entry.workdir, 8)
 }

@@ -28,10 +28,14 @@ const submitScript = `wd=$1 text=$2 hash=$3 throttle=$4 nenv=$5
 shift 5
 ` + sshworker.ExpandWorkdir + exportEnv + `nrun=$1
 shift
+# Job data is the user's alone: what this makes, and what sbatch's tasks
+# make (Slurm passes the umask on), is 0700/0600.
+umask 077
 mkdir -p "$wd/slurm" || exit 90
+chmod go-rwx "$wd/slurm" 2> /dev/null
 task=$wd/slurm/task-$hash.sh
 if [ ! -f "$task" ]; then
-  printf '%s' "$text" > "$task.$$" && chmod 755 "$task.$$" && mv -f "$task.$$" "$task" || exit 90
+  printf '%s' "$text" > "$task.$$" && chmod 700 "$task.$$" && mv -f "$task.$$" "$task" || exit 90
 fi
 list=$wd/slurm/$1.runs
 : > "$list.tmp" || exit 90
@@ -112,6 +116,7 @@ shift
 // argv: $1 workdir, $2 run id, $3 nenv, env words.
 const cancelScript = `wd=$1 id=$2 nenv=$3
 shift 3
+umask 077
 ` + sshworker.ExpandWorkdir + exportEnv + `run=$wd/runs/$id
 task=
 [ -s "$run/.task" ] && read -r task < "$run/.task"
@@ -129,6 +134,7 @@ exit 0
 // when it took the token, "taken" when the run had begun.
 // argv: $1 workdir, $2 run id.
 const endScript = `wd=$1 id=$2
+umask 077
 ` + sshworker.ExpandWorkdir + `run=$wd/runs/$id
 mkdir -p "$run" 2> /dev/null
 cd "$run" || exit 90
