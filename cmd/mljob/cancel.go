@@ -52,7 +52,7 @@ func newCancelCmd(a *app) *cobra.Command {
 		Long: `Cancel stops jobs that have not finished: IDs are job ids (order ids with
 --order); --project adds every order of a project. Waiting orders are
 cancelled at once. The runs of assigned or running orders are killed on their
-host (SIGTERM to the run's process group, SIGKILL 10s later); when the host
+host (SIGTERM to every process of the run, SIGKILL 10s later); when the host
 cannot be reached now, the order is cancelled all the same and the next
 dispatcher that reaches the host kills the run. Finished orders are left alone.
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/pyexec"
 	runspec "github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -86,17 +87,18 @@ func (b *bgCommand) exited() bool {
 	}
 }
 
-// liveProcesses counts the processes of group pgid that are not zombies.
-func liveProcesses(tb testing.TB, pgid int) int {
+// liveProcesses counts the live (not zombie) processes of the run whose
+// wrapper is pid: the wrapper and every process below it.
+func liveProcesses(tb testing.TB, pid int) int {
 	tb.Helper()
-	out, err := exec.Command("ps", "-eo", "pgid=,stat=").Output()
-	if err != nil {
-		tb.Fatal(err)
+	procs := proctree.List()
+	state := map[int]byte{}
+	for _, p := range procs {
+		state[p.PID] = p.State
 	}
 	n := 0
-	for line := range strings.SplitSeq(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == strconv.Itoa(pgid) && !strings.HasPrefix(f[1], "Z") {
+	for _, p := range proctree.Tree(procs, pid) {
+		if st, ok := state[p]; ok && st != 'Z' {
 			n++
 		}
 	}

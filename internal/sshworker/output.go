@@ -10,9 +10,11 @@ import (
 // outputScript copies a run's stream to stdout. Without follow it prints
 // what the file holds now. With follow it goes on copying what the run
 // appends until the run's wrapper (the pid in the run dir, leader of the
-// run's process group) has ended, as tail -f would: GNU tail does it
+// run's session) has ended, as tail -f would: GNU tail does it
 // itself with --pid; elsewhere (busybox, BSD) a loop copies the new bytes
 // once a second. A run dir without a pid was never started: exit 96.
+// The wrapper's liveness is run_alive's: a pid that names another process
+// now is not followed.
 // argv: $1 workdir, $2 run id, $3 stream file name, $4 "1" to follow.
 //
 // The wrapper writes pid before it opens stdout and stderr, so a follow
