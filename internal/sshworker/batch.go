@@ -34,14 +34,14 @@ printf 'MLJOB-PREPARED %s\n' "$run"
 `
 
 // batchTaskHead finds the task's run dir, takes its start token and loads
-// its command; BatchTaskScript then becomes the run's wrapper.
+// its command; batchTaskTail then starts the run's wrapper.
 const batchTaskHead = `#!/bin/sh
 # mljob batch task: runs one prepared run dir, as the run contract says.
 # argv: $1 workdir (absolute), $2 the file listing the array's run ids, one
 # per line; the task's index is $MLJOB_TASK_INDEX, else $SLURM_ARRAY_TASK_ID.
 wd=$1 list=$2
 umask 077
-i=${MLJOB_TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}
+` + procIdentFunc + `i=${MLJOB_TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}
 case $i in '' | *[!0-9]*) echo "mljob: no task index in the environment (SLURM_ARRAY_TASK_ID)" >&2; exit 90 ;; esac
 id=$(sed -n "$((i + 1))p" "$list")
 case $id in '' | .* | */*) echo "mljob: no run for task $i in $list" >&2; exit 90 ;; esac
@@ -57,25 +57,40 @@ fi
 set +C
 date +%s.%N > .start 2> /dev/null
 hostname > .node 2> /dev/null
-# This process becomes the wrapper (exec keeps its pid and start time).
-proc_ident "$$"
-printf '%s\n%s %s\n' "$$" "$ident_start" "$ident_boot" > pid
 . ./.cmd || exit 94
 command -v "$wrap_python" > /dev/null 2>&1 || { echo "mljob: $wrap_python not found on $(hostname): the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
-# Ignored until the wrapper's handlers are set (Slurm's KILL follows).
-trap '' TERM INT HUP
+`
+
+// batchTaskTail starts the wrapper ($wrap) as startScript does, and waits
+// for it. Slurm's scancel signals every process of the task, the wrapper
+// too, but the wrapper ignores TERM until its handlers are set: so this
+// shell, on TERM, INT or HUP, writes .stop, which the wrapper reads once
+// they are set, and passes the signal on. Its exit status is the wrapper's.
+const batchTaskTail = `pid=
+trap ': > .stop; [ -n "$pid" ] && kill -s TERM "$pid" 2> /dev/null' TERM INT HUP
+( trap '' TERM INT HUP; exec "$wrap_python" -c "$wrap" mljob-wrap "$argfile" "$@" ) < /dev/null &
+pid=$!
+proc_ident "$pid"
+printf '%s\n%s %s\n' "$pid" "$ident_start" "$ident_boot" > pid
+# wait returns early (above 128) when a trapped signal comes: wait again
+# while the wrapper is not reaped (a reaped one is gone to kill -0).
+while :; do
+  wait "$pid"
+  st=$?
+  [ "$st" -gt 128 ] && kill -s 0 "$pid" 2> /dev/null && continue
+  exit "$st"
+done
 `
 
 // BatchTaskScript returns the program a batch scheduler runs for each task
 // of an array of prepared run dirs (see Prepare): it takes the run dir's
-// start token, then becomes the run's wrapper (agent.py, the same as on an
+// start token, then starts the run's wrapper (agent.py, the same as on an
 // SSH host), which writes the exit code however the command ends. The run
 // dir's pid file names the wrapper on the node that ran it.
 func BatchTaskScript() string { return batchTaskScript }
 
 // batchTaskScript passes agent.py as one quoted word: it is a constant.
-var batchTaskScript = batchTaskHead + "exec \"$wrap_python\" -c " + Quote(agentSource) + ` mljob-wrap "$argfile" "$@"
-`
+var batchTaskScript = batchTaskHead + "wrap=" + Quote(agentSource) + "\n" + batchTaskTail
 
 // Prepare uploads the spec's files when the host's cache lacks them, then
 // claims and fills the run dir as Run does, but does not start the run:
