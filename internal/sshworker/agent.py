@@ -339,7 +339,8 @@ def wrapper(run, argv, env, warm, keep_fds):
         os.chdir(run)
         # Kill writes .stop before it signals: a stop sent before the
         # handlers were set (and lost) still counts.
-        if os.path.exists(".stop"):
+        grace = take_stop()
+        if grace is not None:
             stop.append(signal.SIGTERM)
         sup = Supervisor(wake_r, stop)
         if stop:
@@ -405,7 +406,8 @@ class Supervisor:
             if self.status is None and not self.stop:
                 self.sleep(None)
         if self.status is None:
-            self.end_all(stop_grace(run))
+            grace = take_stop()
+            self.end_all(STOP_GRACE if grace is None else grace)
         if self.status is None:
             return 143  # cannot happen: ending all reaps the script
         return self.status
@@ -463,6 +465,7 @@ class Supervisor:
         deadline = time.monotonic() + grace
         next_signal = 0.0
         while self.reap():
+            take_stop()  # a later Kill waits to see its stop taken
             now = time.monotonic()
             if now >= next_signal:
                 self.signal_all(signal.SIGKILL if now >= deadline else signal.SIGTERM)
@@ -487,12 +490,19 @@ class Supervisor:
             self.end_all(grace)
 
 
-def stop_grace(run):
-    """The grace a stop asked for (".stop", tenths of a second)."""
+def take_stop():
+    """Takes the stop Kill asked for, in the run dir (the cwd): ".stop" is
+    renamed ".stopping", which tells Kill the wrapper is at it. Returns its
+    grace in seconds (STOP_GRACE when it says none), or None without one."""
     try:
-        with open(os.path.join(run, ".stop"), "rb") as f:
-            return max(0, int(f.read().split()[0])) / 10.0
-    except (OSError, ValueError, IndexError):
+        with open(".stop", "rb") as f:
+            text = f.read()
+        os.rename(".stop", ".stopping")
+    except OSError:
+        return None
+    try:
+        return max(0, int(text.split()[0])) / 10.0
+    except (ValueError, IndexError):
         return STOP_GRACE
 
 

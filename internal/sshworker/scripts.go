@@ -251,10 +251,12 @@ exit 0
 //
 // A wrapper of this mljob (its pid file holds its start time) ends the run
 // itself: the script writes the grace to .stop and sends it TERM; the
-// wrapper TERMs every process of the run, KILLs what is left after the
-// grace and then writes the exit code. The script waits a moment for that,
-// not the grace: it prints "gone" when the wrapper has ended, "stopping"
-// when it is still at it.
+// wrapper takes .stop (see take_stop in agent.py), TERMs every process of
+// the run, KILLs what is left after the grace and then writes the exit
+// code. The script waits for the wrapper to take the stop (a wrapper just
+// started sets its handlers first), then a moment for the run to end, not
+// the grace: it prints "gone" when the wrapper has ended, "stopping" when
+// it is still at it.
 //
 // An older run (pid only) is stopped as its shell wrapper expects: TERM to
 // its process group, then, if anything of the group is left after grace
@@ -271,8 +273,12 @@ if [ -n "$start" ]; then
   run_alive "$run" || { echo gone; exit 0; }
   echo "$grace" > "$run/.stop"
   kill -s TERM "$pid" 2> /dev/null
+  # The wrapper takes .stop (renames it .stopping) once its handlers are
+  # set: from then on the run's end is certain, within the grace.
   i=0
-  while run_alive "$run" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+  while [ -f "$run/.stop" ] && run_alive "$run" && [ "$i" -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  i=0
+  while run_alive "$run" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
   if run_alive "$run"; then echo stopping; else echo gone; fi
   exit 0
 fi
