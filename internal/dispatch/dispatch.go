@@ -132,6 +132,8 @@ type Engine interface {
 	Kill(ctx context.Context, id string, grace time.Duration) error
 	Probe(ctx context.Context, pids []int) (sshworker.Probe, error)
 	Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error
+	// ExecInRun runs a command in a run dir (pyexec.SearchOutcome).
+	ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error
 	Close() error
 }
 
