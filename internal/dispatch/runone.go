@@ -463,7 +463,10 @@ func (d *dispatcher) clearAbandoned(ctx context.Context, o db.Order, note string
 	}
 }
 
-// keepLogs copies what came back of a finished run's output to the log dir.
+// keepLogs copies what came back of a finished run's output to the log dir:
+// a whole stream under LogFile's name, the end of a longer one (only a tail
+// comes back) under that name plus PartialSuffix, so that mljob logs reads
+// the whole of it from the host instead.
 func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
 	if d.opts.LogDir == "" {
 		return
@@ -471,8 +474,12 @@ func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
 	for _, s := range []struct {
 		name string
 		data []byte
-	}{{"stdout", res.Stdout}, {"stderr", res.Stderr}} {
+		size int64
+	}{{"stdout", res.Stdout, res.StdoutSize}, {"stderr", res.Stderr, res.StderrSize}} {
 		path := LogFile(d.opts.LogDir, o.ID, o.Attempt, s.name)
+		if s.size > int64(len(s.data)) {
+			path += PartialSuffix
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			d.warnf("keep logs of order %d: %v", o.ID, err)
 			return
