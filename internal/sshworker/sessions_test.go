@@ -116,3 +116,36 @@ func TestAgentAttachHoldsNoSession(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentAttachLostRuns: the agent's attach reads a run whose wrapper is
+// gone without an exit code (a host restart) as lost, and so a start that
+// took the token but never wrote its pid, as the attach script does.
+func TestAgentAttachLostRuns(t *testing.T) {
+	h, dir := withAgent(localHost)(t)
+	for _, tt := range []struct {
+		name, pid string
+	}{
+		{"wrapper gone", "2147483646\n"},
+		{"no pid after the start token", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := nextID()
+			run := filepath.Join(dir, "runs", id)
+			if err := os.MkdirAll(run, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(run, ".go"), []byte("1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.pid != "" {
+				if err := os.WriteFile(filepath.Join(run, "pid"), []byte(tt.pid), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := h.Attach(context.Background(), id, 100, 100, nil)
+			if err != nil || !res.Lost {
+				t.Fatalf("attach: %v, lost %v; want a lost run", err, res.Lost)
+			}
+		})
+	}
+}
