@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -26,13 +27,21 @@ func (d *dispatcher) outcome(ctx context.Context, hs *hostState, o db.Order, res
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	since := time.Now()
 	backoff := d.opts.Poll
+	python := hs.cfg.Python
 	for {
-		s, err := pyexec.SearchOutcome(ctx, hs.h, hs.cfg.Python, id)
+		s, err := pyexec.SearchOutcome(ctx, hs.h, python, id)
 		if err == nil {
 			return pyexec.ParseSearched(res, &s), true
 		}
 		if ctx.Err() != nil {
 			return pyexec.Outcome{}, false
+		}
+		var ee *sshworker.ExitError
+		if errors.As(err, &ee) && ee.Code == 127 && python != hosts.DefaultPython {
+			// A Slurm entry's python is the nodes'; the login node, where
+			// the search runs, may lack it.
+			python = hosts.DefaultPython
+			continue
 		}
 		unanswered := errors.Is(err, sshworker.ErrConnLost) || isDialError(err)
 		if !unanswered || time.Since(since) >= d.opts.LostAfter {
