@@ -33,6 +33,10 @@ const agentHelloWait = 30 * time.Second
 // milliseconds, and an answer tells whether the run is on its way.
 const agentReplyWait = 30 * time.Second
 
+// errAgentAttach means the agent could not take an attach (a fault of its
+// own, not of the run): Attach waits through the shell instead.
+var errAgentAttach = errors.New("agent could not attach")
+
 // errAgentUnusable means the agent did not start on the host (no python
 // there, or one too old); the shell path is used instead.
 var errAgentUnusable = errors.New("agent unusable")
@@ -390,7 +394,7 @@ func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, stdoutT
 			if m.Code == exitNotStarted {
 				return res, ErrNotStarted
 			}
-			return res, errors.New(m.Msg)
+			return res, fmt.Errorf("%w: %s", errAgentAttach, m.Msg)
 		}
 		res.Started = run.Started{RunDir: m.Run, PID: m.PID, At: m.received}
 		if started != nil {

@@ -339,16 +339,21 @@ def report(tag, run, outlim, errlim):
     send(msg, *parts)
 
 
+def read_pid(run):
+    """The pid in a run dir (its first word), or None."""
+    try:
+        with open(os.path.join(run, "pid"), "rb") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_alive(run):
     """Whether the run's wrapper, the pid in its run dir, is alive: it
     exists and is not a zombie (a killed process whose parent died lingers
     as one until init reaps it). The one liveness check of the agent."""
-    try:
-        with open(os.path.join(run, "pid"), "rb") as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    if pid <= 0:
+    pid = read_pid(run)
+    if pid is None or pid <= 0:
         return False
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
@@ -368,14 +373,6 @@ def run_alive(run):
     return True
 
 
-def read_pid(run):
-    try:
-        with open(os.path.join(run, "pid"), "rb") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def fence(wd, run_id):
     """attachScript's first half: the run dir, fenced off for good when no
     start took its token. Returns the run dir, or None when the run never
@@ -392,7 +389,10 @@ def fence(wd, run_id):
     except StartError:
         return None
     else:
-        write_file(os.path.join(run, ".fenced"), b"", ERR_NOT_STARTED)
+        try:
+            write_file(os.path.join(run, ".fenced"), b"", ERR_NOT_STARTED)
+        except StartError:
+            pass  # the token alone keeps a late start out
         return None
     if os.path.exists(os.path.join(run, ".fenced")):
         return None
@@ -483,7 +483,11 @@ def main():
                 tag = req.get("tag")
                 op = req.get("op")
                 if op == "attach":
-                    run = fence(wd, req["id"])
+                    try:
+                        run = fence(wd, req["id"])
+                    except Exception as e:  # the dispatcher attaches through the shell instead
+                        send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
+                        continue
                     if run is None:
                         send({"ev": "error", "tag": tag, "code": ERR_NOT_STARTED, "msg": "mljob: run was never started"})
                     else:

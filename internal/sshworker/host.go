@@ -174,10 +174,12 @@ func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int
 	}
 	if a != nil {
 		res, err := h.attachAgent(ctx, a, id, stdoutTail, stderrTail, started)
-		if err != nil {
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, errAgentAttach) {
 			return res, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
 		}
-		return res, nil
 	}
 	argv := []string{"sh", "-c", attachScript, "mljob-attach", h.workdir, id,
 		strconv.Itoa(stdoutTail), strconv.Itoa(stderrTail)}
