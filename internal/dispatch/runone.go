@@ -182,8 +182,10 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		res, err = d.reattach(ctx, hs, o, id)
 	}
 	limit.stop()
-	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
-		res.At = o.StartedAt // the duration counts from the real start
+	if err == nil && (res.At.IsZero() || !batch) && !o.StartedAt.IsZero() {
+		// The duration counts from the real start, not from the attach (a
+		// batch run's comes from its task's own clock).
+		res.At = o.StartedAt
 	}
 	switch {
 	case err == nil:
