@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/mljob/mljob/internal/run"
 )
@@ -22,10 +23,10 @@ const MaxOutcomeLine = 16 << 20
 //go:embed findoutcome.py
 var findOutcomeSource string
 
-// RunDirExec runs a command on a run's host with the run dir as its cwd;
-// sshworker.Host satisfies it (ExecInRun). stdout gets the command's
-// standard output. ErrNotStarted-like errors (no such run dir) and
-// transport errors come back as they are.
+// RunDirExec is what SearchOutcome needs of a host: ExecInRun runs argv
+// there with run dir id as its cwd, its standard output copied to stdout.
+// sshworker.Host satisfies it; its errors (no such run dir, a non-zero
+// exit, the transport's) come back wrapped, as they are.
 type RunDirExec interface {
 	ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error
 }
@@ -63,13 +64,10 @@ func SearchOutcome(ctx context.Context, x RunDirExec, python, id string) (Search
 		return Search{}, fmt.Errorf("search the stdout of %s for its outcome: %w", id, err)
 	}
 	head, body, _ := bytes.Cut(out.Bytes(), []byte("\n"))
-	var word string
-	var n int64
-	if _, err := fmt.Sscanf(string(head), "%s %d", &word, &n); err != nil && string(head) != "none" {
-		return Search{}, fmt.Errorf("search the stdout of %s for its outcome: unexpected answer %q", id, clip(string(head), 80))
-	}
+	word, num, _ := strings.Cut(string(head), " ")
+	n, _ := strconv.ParseInt(num, 10, 64)
 	switch {
-	case string(head) == "none":
+	case word == "none" && num == "":
 		return Search{}, nil
 	case word == "found" && n == int64(len(body)):
 		return Search{Line: body}, nil
