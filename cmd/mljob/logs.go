@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +18,8 @@ import (
 
 type logsOptions struct {
 	app     *app
-	orderID int64
+	id      int64 // a job id, or an order id with byOrder
+	byOrder bool
 	stderr  bool
 	follow  bool
 	attempt int // 0: the order's current attempt
@@ -30,33 +30,41 @@ type logsOptions struct {
 func newLogsCmd(a *app) *cobra.Command {
 	opts := &logsOptions{app: a, openHost: dispatch.OpenHost}
 	cmd := &cobra.Command{
-		Use:   "logs ORDER",
+		Use:   "logs JOB [--order]",
 		Short: "Print what a job's script wrote to stdout or stderr",
-		Long: `Logs prints the standard output (with --stderr, the standard error) of an
-order's script, byte for byte: of its current attempt, or of --attempt N.
+		Long: `Logs prints the standard output (with --stderr, the standard error) of a
+job's script, byte for byte, however long: of its current attempt, or of
+--attempt N. JOB is a job id, as show, cancel and retry take; with --order
+it is an order id.
 
 A finished attempt's output is read from the copy the dispatcher kept on this
-machine. A running attempt's output is read from its host over SSH; with
---follow, logs goes on printing what the script writes until the run ends.
+machine when it holds the whole stream; otherwise (the dispatcher keeps the
+last 256 KiB of stdout and 16 KiB of stderr) from the run dir on its host. A
+running attempt's output is read from its host over SSH; with --follow, logs
+goes on printing what the script writes until the run ends. When the host
+cannot be reached and only the end of the output was kept here, logs prints
+that end and exits 1, saying so.
 
 Exit codes: 0 ok, 1 error (e.g. the attempt has not started yet, or its
-output was not kept), 2 usage error, 130 interrupted.`,
+output was not kept, or only in part), 2 usage error, 130 interrupted.`,
 		Example: `  mljob logs 12
   mljob logs 12 -f
-  mljob logs 12 --stderr --attempt 1`,
+  mljob logs 12 --stderr --attempt 1
+  mljob logs 7 --order`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usagef(cmd, "ORDER must be an order id (a positive integer), not %q", args[0])
+			ids, err := parseIDs(cmd, args, opts.byOrder)
+			if err != nil {
+				return err
 			}
 			if opts.attempt < 0 {
 				return usagef(cmd, "--attempt must be positive")
 			}
-			opts.orderID = id
+			opts.id = ids[0]
 			return runLogs(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.byOrder, "order", false, "JOB is an order id, not a job id")
 	cmd.Flags().BoolVar(&opts.stderr, "stderr", false, "print standard error instead of standard output")
 	cmd.Flags().BoolVarP(&opts.follow, "follow", "f", false, "keep printing a running attempt's output until it ends")
 	cmd.Flags().IntVar(&opts.attempt, "attempt", 0, "attempt number (default: the current attempt)")
@@ -76,19 +84,49 @@ func logsDirOf(a *app) (string, error) {
 // logsDir is the kept-logs directory of the queue whose data dir is dir.
 func logsDir(dir string) string { return filepath.Join(dir, "logs") }
 
+// logsOrder resolves the command's id to an order: the job's (its last,
+// should it have several) or, with --order, the order itself.
+func logsOrder(ctx context.Context, store *db.DB, opts *logsOptions) (int64, error) {
+	if opts.byOrder {
+		return opts.id, nil
+	}
+	if _, err := store.Job(ctx, opts.id); errors.Is(err, db.ErrJobNotFound) {
+		return 0, &userError{msg: fmt.Sprintf("job %d not found", opts.id), hint: "list jobs with: mljob outcomes, or mljob status; for an order id, add --order"}
+	} else if err != nil {
+		return 0, fmt.Errorf("logs: %w", err)
+	}
+	orders, err := store.OrdersForJob(ctx, opts.id)
+	if err != nil {
+		return 0, fmt.Errorf("logs: %w", err)
+	}
+	if len(orders) == 0 {
+		return 0, &userError{msg: fmt.Sprintf("job %d has no order", opts.id)}
+	}
+	return orders[len(orders)-1].ID, nil
+}
+
 func runLogs(ctx context.Context, opts *logsOptions) error {
 	store, err := opts.app.openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	states, err := store.OrderStates(ctx, []int64{opts.orderID})
+	orderID, err := logsOrder(ctx, store, opts)
+	if err != nil {
+		return err
+	}
+	states, err := store.OrderStates(ctx, []int64{orderID})
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
-	o, ok := states[opts.orderID]
+	o, ok := states[orderID]
 	if !ok {
-		return &userError{msg: fmt.Sprintf("order %d not found", opts.orderID), hint: "find order ids with: mljob status, or mljob show JOB"}
+		return &userError{msg: fmt.Sprintf("order %d not found", orderID), hint: "find order ids with: mljob show JOB; or give the job id, without --order"}
+	}
+	// The id as the user gave it, for the hints below.
+	again := fmt.Sprintf("mljob logs %d", opts.id)
+	if opts.byOrder {
+		again += " --order"
 	}
 	attempt := opts.attempt
 	if attempt == 0 {
@@ -110,7 +148,8 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
-	done, err := copyLocalLog(dispatch.LogFile(logDir, o.ID, attempt, stream), out)
+	kept := dispatch.LogFile(logDir, o.ID, attempt, stream)
+	done, err := copyLocalLog(kept, out)
 	if err != nil || done {
 		return err
 	}
@@ -127,7 +166,7 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	}
 	notStarted := &userError{
 		msg:  fmt.Sprintf("attempt %d of order %d has not started yet", attempt, o.ID),
-		hint: fmt.Sprintf("see its state with: mljob status; then: mljob logs %d -f", o.ID),
+		hint: fmt.Sprintf("see its state with: mljob status; then: %s -f", again),
 	}
 	notKept := &userError{
 		msg:  fmt.Sprintf("no output was kept for attempt %d of order %d", attempt, o.ID),
@@ -138,17 +177,17 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	case a.Host == "" && live:
 		return notStarted
 	case a.Host == "" || (!live && a.RunDir == ""):
-		return notKept
+		return partialOr(kept+dispatch.PartialSuffix, out, notKept, a.Host, nil)
 	}
-	// A finished attempt without a local copy (a dispatcher that kept
-	// none) may still have its run dir on the host: try it, once.
+	// A finished attempt whose whole output is not here (a dispatcher
+	// keeps only its end, or none) may still have its run dir on the host.
 	h, err := opts.openHost(ctx, store, a.Host)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if !live {
-			return notKept
+			return partialOr(kept+dispatch.PartialSuffix, out, notKept, a.Host, err)
 		}
 		return &userError{
 			msg:  fmt.Sprintf("cannot reach host %s for the output of order %d: %v", a.Host, o.ID, err),
@@ -156,16 +195,46 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 		}
 	}
 	defer h.Close()
-	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, out)
+	cw := &countWriter{w: out}
+	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, cw)
 	switch {
 	case errors.Is(err, sshworker.ErrNotStarted) && live:
 		return notStarted
-	case err != nil && ctx.Err() == nil && !live:
-		return notKept
+	case err != nil && ctx.Err() == nil && !live && cw.n == 0:
+		return partialOr(kept+dispatch.PartialSuffix, out, notKept, a.Host, err)
 	case err != nil:
 		return fmt.Errorf("logs: %w", err)
 	}
 	return nil
+}
+
+// partialOr prints the end of a stream kept at path, when there is one, and
+// says that it is only the end; otherwise it returns none.
+func partialOr(path string, w io.Writer, none error, host string, why error) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return none
+	}
+	if _, err := copyLocalLog(path, w); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("printed only the last %d bytes of the output, all that was kept on this machine", info.Size())
+	if why != nil {
+		msg += fmt.Sprintf("; the whole of it is on host %s, which could not be read: %v", host, why)
+	}
+	return &userError{msg: msg, hint: fmt.Sprintf("once host %s answers, run the command again", host)}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // copyLocalLog copies the local copy at path to w; done is false when there

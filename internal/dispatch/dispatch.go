@@ -132,6 +132,8 @@ type Engine interface {
 	Kill(ctx context.Context, id string, grace time.Duration) error
 	Probe(ctx context.Context, runs []string) (sshworker.Probe, error)
 	Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error
+	// ExecInRun runs a command in a run dir (pyexec.SearchOutcome).
+	ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error
 	Close() error
 }
 
@@ -625,9 +627,9 @@ func (d *dispatcher) enableAgent(hs *hostState, h *sshworker.Host) {
 }
 
 // sessionsWarning says why more than sessionsPerConn slots on one host may
-// fail when each run holds a session.
+// not all run at once when each run holds a session.
 func sessionsWarning(h hosts.Host) string {
-	return fmt.Sprintf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that will fail to start and be retried",
+	return fmt.Sprintf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that wait for a session to end before they start",
 		h.Name, len(h.SlotNames()), openSSHMaxSessions)
 }
 

@@ -55,6 +55,10 @@ func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 	}
 }
 
+// PartialSuffix follows LogFile's name for a copy that holds only the end
+// of its stream.
+const PartialSuffix = ".tail"
+
 // LogFile is where a finished attempt's stream ("stdout" or "stderr") is
 // kept on this machine: <logDir>/<order>-<attempt>/<stream>.
 func LogFile(logDir string, orderID int64, attempt int, stream string) string {

@@ -119,7 +119,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	wasStarted := startedCalled.Load()
 	switch {
 	case err == nil:
-		done.res = d.finish(d.saveCtx, hs, o, res, k)
+		done.res = d.finish(ctx, hs, o, res, k)
 	case ctx.Err() != nil && wasStarted:
 		// Interrupted: the run goes on, detached, on its host.
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
@@ -182,12 +182,14 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		res, err = d.reattach(ctx, hs, o, id)
 	}
 	limit.stop()
-	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
-		res.At = o.StartedAt // the duration counts from the real start
+	if err == nil && (res.At.IsZero() || !batch) && !o.StartedAt.IsZero() {
+		// The duration counts from the real start, not from the attach (a
+		// batch run's comes from its task's own clock).
+		res.At = o.StartedAt
 	}
 	switch {
 	case err == nil:
-		done.res = d.finish(d.saveCtx, hs, o, res, k)
+		done.res = d.finish(ctx, hs, o, res, k)
 	case ctx.Err() != nil:
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
@@ -274,18 +276,24 @@ func isExit(err error) bool {
 }
 
 // finish turns a finished run into the attempt's outcome: recorded, or,
-// for a run lost with its host, the order queued again.
+// for a run lost with its host, the order queued again. ctx is the run's:
+// once it ends, a search of the run's stdout still going (see outcome)
+// leaves the order running, "detached", for the next dispatch; records
+// are written whatever it says.
 func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res run.Result, k *killer) string {
 	d.keepLogs(o, res)
 	why := k.why()
 	sched, infra := schedVerdict(res.SchedState)
 	if infra && why == "" {
-		return d.release(ctx, hs, o, errors.New(sched))
+		return d.release(d.saveCtx, hs, o, errors.New(sched))
 	}
 	if res.Lost && why == "" && sched == "" {
-		return d.release(ctx, hs, o, errors.New("lost: the run ended without an exit code (its host restarted, or it was killed from outside)"))
+		return d.release(d.saveCtx, hs, o, errors.New("lost: the run ended without an exit code (its host restarted, or it was killed from outside)"))
 	}
-	out := pyexec.ParseOutcome(res)
+	out, ok := d.outcome(ctx, hs, o, res)
+	if !ok {
+		return d.detached(hs, o)
+	}
 	if why == "" && sched != "" {
 		why = sched
 	}
@@ -296,9 +304,9 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 			out.Error += " (killed)"
 		}
 	}
-	result := d.record(ctx, hs, o, out, res)
+	result := d.record(d.saveCtx, hs, o, out, res)
 	if result == "failed" && why == "" && d.opts.RetryFailed && o.Attempt <= d.opts.Retries {
-		if _, err := d.db.RetryOrders(ctx, db.Selection{OrderIDs: []int64{o.ID}}, true); err != nil {
+		if _, err := d.db.RetryOrders(d.saveCtx, db.Selection{OrderIDs: []int64{o.ID}}, true); err != nil {
 			d.warnf("order %d: retry: %v", o.ID, err)
 			return result
 		}
@@ -437,7 +445,10 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 		res.At = o.StartedAt
 	}
 	d.keepLogs(o, res)
-	out := pyexec.ParseOutcome(res)
+	out, ok := d.outcome(ctx, hs, o, res)
+	if !ok {
+		return
+	}
 	note, recorded, err := d.db.RecordLateOutcome(d.saveCtx, dbOutcome(o, hs.cfg.Name, out))
 	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
@@ -454,7 +465,10 @@ func (d *dispatcher) clearAbandoned(ctx context.Context, o db.Order, note string
 	}
 }
 
-// keepLogs copies what came back of a finished run's output to the log dir.
+// keepLogs copies what came back of a finished run's output to the log dir:
+// a whole stream under LogFile's name, the end of a longer one (only a tail
+// comes back) under that name plus PartialSuffix, so that mljob logs reads
+// the whole of it from the host instead.
 func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
 	if d.opts.LogDir == "" {
 		return
@@ -462,8 +476,12 @@ func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
 	for _, s := range []struct {
 		name string
 		data []byte
-	}{{"stdout", res.Stdout}, {"stderr", res.Stderr}} {
+		size int64
+	}{{"stdout", res.Stdout, res.StdoutSize}, {"stderr", res.Stderr, res.StderrSize}} {
 		path := LogFile(d.opts.LogDir, o.ID, o.Attempt, s.name)
+		if s.size > int64(len(s.data)) {
+			path += PartialSuffix
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			d.warnf("keep logs of order %d: %v", o.ID, err)
 			return

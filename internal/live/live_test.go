@@ -146,7 +146,7 @@ func TestWriteSummary(t *testing.T) {
 			"Rate 4.0 runs/min; 0 cancelled, 0 left running.\n" +
 			"Failures:\n" +
 			"  order 4 (job 9) on h1, attempt 2: exit status 1: " + strings.Repeat("x", 84) + "…\n" +
-			"    mljob logs 4 --attempt 2 --stderr\n" +
+			"    mljob logs 9 --attempt 2 --stderr\n" +
 			"See the failures with: mljob outcomes --output json\n"},
 	}
 	for _, tt := range tests {

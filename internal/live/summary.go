@@ -51,7 +51,7 @@ func WriteSummary(w io.Writer, s Summary) error {
 				break
 			}
 			ew.printf("  order %d (job %d) on %s, attempt %d: %s\n", f.Order, f.Job, f.Host, f.Attempt, clip(f.Reason, reasonWidth))
-			ew.printf("    mljob logs %d --attempt %d --stderr\n", f.Order, f.Attempt)
+			ew.printf("    mljob logs %d --attempt %d --stderr\n", f.Job, f.Attempt)
 		}
 	}
 	if s.Failed > 0 {

@@ -31,8 +31,15 @@ type Outcome struct {
 
 // ParseOutcome reads the Outcome of a finished run: the last stdout line
 // that is a JSON object. The run succeeded when it exited 0, printed such a
-// line, and that line's status (if any) is 2xx.
+// line, and that line's status (if any) is 2xx. Only the tail that came
+// back is read: see NeedsSearch and ParseSearched for an Outcome further up.
 func ParseOutcome(res run.Result) Outcome {
+	return ParseSearched(res, nil)
+}
+
+// ParseSearched is ParseOutcome with what SearchOutcome found in the whole
+// stdout, when the tail held no Outcome line; s nil is ParseOutcome.
+func ParseSearched(res run.Result, s *Search) Outcome {
 	o := Outcome{
 		Duration:   res.Duration(),
 		StdoutTail: tail(res.Stdout, KeepTail),
@@ -42,16 +49,10 @@ func ParseOutcome(res run.Result) Outcome {
 		code := res.ExitCode
 		o.ExitCode = &code
 	}
-	stdout := res.Stdout
-	if res.StdoutSize > int64(len(stdout)) {
-		// The tail starts mid-line: drop the partial first line.
-		if i := bytes.IndexByte(stdout, '\n'); i >= 0 {
-			stdout = stdout[i+1:]
-		} else {
-			stdout = nil
-		}
+	line, obj := lastObject(completeLines(res))
+	if obj == nil && s != nil && s.Line != nil {
+		line, obj = lastObject(s.Line)
 	}
-	line, obj := lastObject(stdout)
 	if obj != nil {
 		o.JSON = line
 		o.Status = intField(obj["status"])
@@ -72,6 +73,9 @@ func ParseOutcome(res run.Result) Outcome {
 		} else if last := lastLine(res.Stderr); last != "" {
 			o.Error += ": " + last
 		}
+	case obj == nil && s != nil && s.Oversize > 0:
+		o.Error = fmt.Sprintf("no outcome: the last stdout line that begins with \"{\" is %d bytes, over the %d MiB limit on an outcome line (stdout: %d bytes)",
+			s.Oversize, MaxOutcomeLine>>20, res.StdoutSize)
 	case obj == nil:
 		o.Error = fmt.Sprintf("no outcome: no stdout line is a JSON object (stdout: %d bytes, last line %q)",
 			res.StdoutSize, clip(lastLine(res.Stdout), 80))
@@ -84,6 +88,19 @@ func ParseOutcome(res run.Result) Outcome {
 		o.Succeeded = true
 	}
 	return o
+}
+
+// completeLines is the stdout that came back, less a partial first line
+// when it is only the tail of a longer stream.
+func completeLines(res run.Result) []byte {
+	stdout := res.Stdout
+	if res.StdoutSize > int64(len(stdout)) {
+		if i := bytes.IndexByte(stdout, '\n'); i >= 0 {
+			return stdout[i+1:]
+		}
+		return nil
+	}
+	return stdout
 }
 
 // lastObject returns the last line of out that parses as a JSON object.

@@ -339,7 +339,7 @@ func failures(runs []run) []Failure {
 			Error: x.row.Error, Stderr: lastLines(x.row.StderrTail, maxTailLines),
 			Duration: formatDuration(x.row.DurationSeconds),
 			// --attempt names this attempt even after a retry started another.
-			LogsCommand: fmt.Sprintf("mljob logs %d --attempt %d --stderr", x.row.OrderID, x.row.Attempt),
+			LogsCommand: fmt.Sprintf("mljob logs %d --attempt %d --stderr", x.row.JobID, x.row.Attempt),
 		}
 		switch {
 		case x.row.ExitCode != nil:

@@ -441,6 +441,13 @@ func (s *Host) Output(ctx context.Context, id, stream string, follow bool, w io.
 	return s.h.Output(ctx, id, stream, follow, w)
 }
 
+// ExecInRun runs argv in a run dir on the login node, as
+// sshworker.Host.ExecInRun does: the run dirs are on the cluster's shared
+// filesystem.
+func (s *Host) ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error {
+	return s.h.ExecInRun(ctx, id, argv, stdout)
+}
+
 func (s *Host) warnf(format string, args ...any) {
 	if s.cfg.Warn != nil {
 		s.cfg.Warn(fmt.Sprintf(format, args...))

@@ -74,6 +74,11 @@ type Options struct {
 	// Netns, when set, starts the daemons inside that network namespace
 	// (ip netns exec), so that a test can cut their link (see Netns).
 	Netns string
+
+	// DefaultLimits keeps OpenSSH's own limits (MaxSessions 10 sessions per
+	// connection, MaxStartups 10:30:100), as most real hosts have them,
+	// instead of the raised ones (64) the other tests run under.
+	DefaultLimits bool
 }
 
 // Keys is the client side shared by a set of servers.
@@ -196,11 +201,12 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 HostbasedAuthentication no
-MaxSessions 64
-MaxStartups 64
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
 `)
+	if !opts.DefaultLimits {
+		b.WriteString("MaxSessions 64\nMaxStartups 64\n")
+	}
 	if opts.SkipBashrc {
 		b.WriteString("SetEnv SHLVL=1\n")
 	}

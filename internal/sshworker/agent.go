@@ -33,6 +33,10 @@ const agentHelloWait = 30 * time.Second
 // milliseconds, and an answer tells whether the run is on its way.
 const agentReplyWait = 30 * time.Second
 
+// errAgentAttach means the agent could not take an attach (a fault of its
+// own, not of the run): Attach waits through the shell instead.
+var errAgentAttach = errors.New("agent could not attach")
+
 // errAgentUnusable means the agent did not start on the host (no python
 // there, or one too old); the shell path is used instead.
 var errAgentUnusable = errors.New("agent unusable")
@@ -286,8 +290,9 @@ func (a *agentConn) close() {
 	a.cancel()
 }
 
-// send writes one start request and registers for its replies.
-func (a *agentConn) send(req agentRequest, data []byte) (chan agentMsg, error) {
+// send writes one request and registers for its replies, under the tag it
+// returns.
+func (a *agentConn) send(req agentRequest, data []byte) (uint64, chan agentMsg, error) {
 	ch := make(chan agentMsg, 2)
 	a.mu.Lock()
 	a.nextTag++
@@ -297,7 +302,8 @@ func (a *agentConn) send(req agentRequest, data []byte) (chan agentMsg, error) {
 	req.N = len(data)
 	head, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		a.forget(req.Tag)
+		return 0, nil, err
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
@@ -305,9 +311,9 @@ func (a *agentConn) send(req agentRequest, data []byte) (chan agentMsg, error) {
 	buf = append(append(append(buf, head...), '\n'), data...)
 	if _, err := a.w.Write(buf); err != nil {
 		a.forget(req.Tag)
-		return nil, fmt.Errorf("%w: agent gone: %v", ErrConnLost, err)
+		return 0, nil, fmt.Errorf("%w: agent gone: %v", ErrConnLost, err)
 	}
-	return ch, nil
+	return req.Tag, ch, nil
 }
 
 func (a *agentConn) forget(tag uint64) {
@@ -332,7 +338,7 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	}
 	req.Warm = h.agentWarm && len(spec.Argv) >= 3 && spec.Argv[0] == h.agentPython && spec.Argv[1] == "-u" &&
 		!setsPythonStartup(spec.Env)
-	ch, err := a.send(req, spec.Input.Data)
+	tag, ch, err := a.send(req, spec.Input.Data)
 	if err != nil {
 		return run.Result{}, err
 	}
@@ -356,7 +362,7 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	case <-a.done:
 		return res, a.endErr
 	case <-wait.C:
-		a.forget(req.Tag)
+		a.forget(tag)
 		return res, fmt.Errorf("%w: agent on %s did not answer a start in %v", ErrConnLost, h.name, agentReplyWait)
 	}
 	select {
@@ -366,7 +372,51 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	case <-a.done:
 		return res, a.endErr
 	case <-ctx.Done():
-		a.forget(req.Tag)
+		a.forget(tag)
+		return res, ctx.Err()
+	}
+}
+
+// attachAgent is Attach through the agent: it waits on the run over the
+// agent's one session, so that any number of adopted runs need no session
+// each (sshd allows 10 per connection by default).
+func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
+	tag, ch, err := a.send(agentRequest{Op: "attach", ID: id, OutLim: stdoutTail, ErrLim: stderrTail}, nil)
+	if err != nil {
+		return run.Result{}, err
+	}
+	var res run.Result
+	wait := time.NewTimer(agentReplyWait)
+	defer wait.Stop()
+	select {
+	case m := <-ch:
+		if m.Ev == "error" {
+			if m.Code == exitNotStarted {
+				return res, ErrNotStarted
+			}
+			return res, fmt.Errorf("%w: %s", errAgentAttach, m.Msg)
+		}
+		res.Started = run.Started{RunDir: m.Run, PID: m.PID, At: m.received}
+		if started != nil {
+			started(res.Started)
+		}
+	case <-a.done:
+		return res, a.endErr
+	case <-wait.C:
+		a.forget(tag)
+		return res, fmt.Errorf("%w: agent on %s did not answer an attach in %v", ErrConnLost, h.name, agentReplyWait)
+	case <-ctx.Done():
+		a.forget(tag)
+		return res, ctx.Err()
+	}
+	select {
+	case m := <-ch:
+		res.FinishedAt = m.received
+		return res, resultFromAgent(&res, m)
+	case <-a.done:
+		return res, a.endErr
+	case <-ctx.Done():
+		a.forget(tag)
 		return res, ctx.Err()
 	}
 }

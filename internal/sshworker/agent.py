@@ -30,8 +30,11 @@
 # that a pid reused after a reboot is never taken for the run (run_alive).
 #
 # Protocol: each message is one JSON line, followed by the raw bytes its "n"
-# field counts. Requests: {"op": "start", ...}. Replies: "hello" once, then
-# "started" or "error" per start, then "result" when the run ends.
+# field counts. Requests: {"op": "start", ...} and {"op": "attach", ...}.
+# Replies: "hello" once, then "started" or "error" per request, then
+# "result" when the run ends. An attach waits on a run started earlier (by
+# any agent or start script) as attachScript does, so that a dispatcher
+# waits on all its adopted runs over this one session.
 #
 # The agent is one thread, on purpose: it forks, and a fork of a process
 # with threads can inherit a lock some other thread held. Standard library
@@ -63,7 +66,13 @@ ERR_RUN_DIR_USED = 91
 ERR_INPUT = 92
 ERR_LINK = 93
 ERR_ENV = 94
+ERR_NOT_STARTED = 96
 ERR_START = 98
+
+# How often attached runs are looked at, and how long an attach waits for
+# the pid of a start that holds the start token (as attachScript does).
+ATTACH_POLL = 0.5
+PID_WAIT = 5.0
 
 out_fd = 1
 
@@ -645,6 +654,68 @@ def report(tag, run, outlim, errlim):
     send(msg, *parts)
 
 
+def read_pid(run):
+    """The pid in a run dir (its first word), or None."""
+    try:
+        with open(os.path.join(run, "pid"), "rb") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def fence(wd, run_id):
+    """attachScript's first half: the run dir, fenced off for good when no
+    start took its token. Returns the run dir, or None when the run never
+    started (and now never will)."""
+    run = os.path.join(wd, "runs", run_id)
+    try:
+        os.makedirs(run, exist_ok=True)
+    except OSError:
+        return None
+    try:
+        write_file(os.path.join(run, ".go"), b"fenced\n", ERR_NOT_STARTED, os.O_EXCL)
+    except FileExistsError:
+        pass
+    except StartError:
+        return None
+    else:
+        try:
+            write_file(os.path.join(run, ".fenced"), b"", ERR_NOT_STARTED)
+        except StartError:
+            pass  # the token alone keeps a late start out
+        return None
+    if os.path.exists(os.path.join(run, ".fenced")):
+        return None
+    return run
+
+
+class Attached:
+    """A run waited on for an attach request."""
+
+    def __init__(self, tag, run, outlim, errlim, now):
+        self.tag, self.run, self.outlim, self.errlim = tag, run, outlim, errlim
+        self.pid_by = now + PID_WAIT
+        self.told = False
+
+    def step(self, now):
+        """Sends what is due; True once the run's result is sent."""
+        if not self.told:
+            pid = read_pid(self.run)
+            if pid is None and now < self.pid_by:
+                return False
+            self.told = True
+            send({"ev": "started", "tag": self.tag, "pid": pid or 0, "run": self.run})
+        if os.path.isfile(os.path.join(self.run, "exit_code")) or not run_alive(self.run):
+            try:
+                report(self.tag, self.run, self.outlim, self.errlim)
+            except OSError as e:
+                if e.errno == errno.EPIPE:
+                    raise
+                send({"ev": "unread", "tag": self.tag, "msg": "mljob agent: reading %s: %s" % (self.run, e)})
+            return True
+        return False
+
+
 class Requests:
     """Splits the bytes read from stdin into requests."""
 
@@ -681,10 +752,11 @@ def main():
     signal.set_wakeup_fd(wake_w)
     send({"ev": "hello", "protocol": PROTOCOL, "pid": os.getpid()})
     runs = {}  # wrapper pid -> (tag, run dir, stdout tail, stderr tail)
+    attached = []  # Attached runs, not our children: polled
     reqs = Requests()
     stdin_open = True
     while stdin_open:
-        ready, _, _ = select.select([0, wake_r], [], [])
+        ready, _, _ = select.select([0, wake_r], [], [], ATTACH_POLL if attached else None)
         if wake_r in ready:
             try:
                 while os.read(wake_r, 512):
@@ -702,7 +774,19 @@ def main():
                     break
                 req, data = got
                 tag = req.get("tag")
-                if req.get("op") != "start":
+                op = req.get("op")
+                if op == "attach":
+                    try:
+                        run = fence(wd, req["id"])
+                    except Exception as e:  # the dispatcher attaches through the shell instead
+                        send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
+                        continue
+                    if run is None:
+                        send({"ev": "error", "tag": tag, "code": ERR_NOT_STARTED, "msg": "mljob: run was never started"})
+                    else:
+                        attached.append(Attached(tag, run, req["outlim"], req["errlim"], time.monotonic()))
+                    continue
+                if op != "start":
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: unknown op"})
                     continue
                 try:
@@ -740,6 +824,9 @@ def main():
                         raise
                     # The dispatcher reads the run dir itself instead.
                     send({"ev": "unread", "tag": tag, "msg": "mljob agent: reading %s: %s" % (run, e)})
+        if attached and stdin_open:
+            now = time.monotonic()
+            attached = [a for a in attached if not a.step(now)]
     # Leave without waiting: the runs are detached, and their results are
     # read from the run dirs by whoever attaches next.
     os._exit(0)

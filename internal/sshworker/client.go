@@ -635,11 +635,27 @@ func (c *Client) Exec(ctx context.Context, argv []string, stdin io.Reader, stdou
 	return c.exitError(cn, err)
 }
 
+// sessionWait bounds how long Exec waits for the server to accept a new
+// session after it refused one; refusalBackoff is the first pause between
+// tries, doubled up to a second.
+const (
+	sessionWait    = 2 * time.Minute
+	refusalBackoff = 50 * time.Millisecond
+)
+
 // newSession opens a session on the live connection, dialling if needed. A
 // connection found dead when opening the session ran nothing, so it is
 // dropped and redialled once.
+//
+// A session the server refuses (sshd's MaxSessions, 10 per connection by
+// default, all in use) is a limit of the connection, not a failure of the
+// command: it is asked again, with backoff, until one is free, ctx ends or
+// sessionWait has passed; then the error wraps ErrConnLost, so that callers
+// treat it as they treat a host that does not answer.
 func (c *Client) newSession(ctx context.Context) (*conn, *ssh.Session, error) {
-	for attempt := 1; ; attempt++ {
+	var refusedSince time.Time
+	backoff := refusalBackoff
+	for attempt := 1; ; {
 		cn, err := c.connect(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -650,13 +666,29 @@ func (c *Client) newSession(ctx context.Context) (*conn, *ssh.Session, error) {
 		}
 		var refused *ssh.OpenChannelError
 		if errors.As(err, &refused) {
-			// The server is there and said no (MaxSessions, say).
-			return nil, nil, fmt.Errorf("open session on %s: %w", c.cfg.Name, err)
+			// The server is there and said no: wait for a session to end.
+			if refusedSince.IsZero() {
+				refusedSince = time.Now()
+			}
+			if time.Since(refusedSince) >= sessionWait {
+				return nil, nil, fmt.Errorf("open session on %s: %w: refused for %v (sshd's MaxSessions?): %v",
+					c.cfg.Name, ErrConnLost, sessionWait, err)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, nil, ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
 		c.drop(cn)
 		if attempt == 2 {
 			return nil, nil, fmt.Errorf("open session on %s: %w: %v", c.cfg.Name, ErrConnLost, err)
 		}
+		attempt++
 	}
 }
 

@@ -178,10 +178,25 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 // Attach waits for the run in run dir id, started earlier by Run (by this
 // process or another), and returns its result. ErrNotStarted when the run
 // dir is missing or holds no pid. A run that ended without an exit code
-// comes back with Lost set.
+// comes back with Lost set. With the agent enabled, the wait goes through
+// it, over its one session; otherwise each Attach holds a session of its
+// own while it waits.
 func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
 	if !plainName.MatchString(id) {
 		return run.Result{}, fmt.Errorf("attach %s on %s: run id is not a plain name", id, h.name)
+	}
+	a, err := h.currentAgent(ctx)
+	if err != nil {
+		return run.Result{}, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
+	}
+	if a != nil {
+		res, err := h.attachAgent(ctx, a, id, stdoutTail, stderrTail, started)
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, errAgentAttach) {
+			return res, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
+		}
 	}
 	argv := []string{"sh", "-c", attachScript, "mljob-attach", h.workdir, id,
 		strconv.Itoa(stdoutTail), strconv.Itoa(stderrTail)}

@@ -99,3 +99,40 @@ func (h *Host) Output(ctx context.Context, id, stream string, follow bool, w io.
 	}
 	return nil
 }
+
+// inRunScript runs a command with a run dir as its cwd. argv: $1 workdir,
+// $2 run id, then the command.
+const inRunScript = `wd=$1 id=$2
+shift 2
+` + expandWorkdir + `cd "$wd/runs/$id" 2> /dev/null || exit 96
+exec "$@"
+`
+
+// ExecInRun runs argv on the host with run dir id as its cwd, in a session
+// of its own, and copies its standard output to stdout. It returns
+// ErrNotStarted when the run dir is missing, an *ExitError for another
+// non-zero exit, and the transport's errors. What the command does with
+// the run dir is the caller's business: pyexec reads a run's whole stdout
+// this way, on the host, for its outcome.
+func (h *Host) ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error {
+	if !plainName.MatchString(id) {
+		return fmt.Errorf("exec in %s on %s: run id is not a plain name", id, h.name)
+	}
+	if len(argv) == 0 {
+		return fmt.Errorf("exec in %s on %s: empty command", id, h.name)
+	}
+	var errOut LimitedBuffer
+	errOut.Limit = 4096
+	full := append([]string{"sh", "-c", inRunScript, "mljob-in-run", h.workdir, id}, argv...)
+	if err := h.t.Exec(ctx, full, nil, stdout, &errOut); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == exitNotStarted {
+			return fmt.Errorf("exec in %s on %s: %w", id, h.name, ErrNotStarted)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("exec in %s on %s: %w%s", id, h.name, err, Detail(errOut.String()))
+	}
+	return nil
+}
