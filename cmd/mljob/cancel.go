@@ -119,7 +119,7 @@ type cancelRow struct {
 }
 
 func runCancel(ctx context.Context, opts *cancelOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/live"
 )
@@ -114,7 +115,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
 		return err
 	}

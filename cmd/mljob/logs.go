@@ -77,7 +77,7 @@ func logsDirOf(a *app) (string, error) {
 func logsDir(dir string) string { return filepath.Join(dir, "logs") }
 
 func runLogs(ctx context.Context, opts *logsOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestE2EReadOnlyDatabase: a queue file its reader may not write (another
+// user's, a read-only copy, a read-only directory) still answers every
+// command that only reads; a command that writes says so and changes
+// nothing. As root, permissions do not bind, so the commands run as nobody.
+func TestE2EReadOnlyDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a local dispatch")
+	}
+	c := newCLI(t)
+	// A tree other users may enter: t.TempDir's directories are 0700.
+	root, err := os.MkdirTemp("", "mljob-ro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		_ = os.RemoveAll(root)
+	})
+	qdir := filepath.Join(root, "queue")
+	c.db = filepath.Join(qdir, "mljob.db")
+	c.home = filepath.Join(root, "home")
+	out := filepath.Join(root, "out")
+	for _, d := range []string{c.home, out} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.dir = root
+	bin := filepath.Join(root, "mljob")
+	data, err := os.ReadFile(c.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.bin = bin
+
+	c.submit(c.scripts, echoJobs("ro", 2, 0)...)
+	c.mustRun("dispatch", "--scripts", c.scripts, "--python", hostPython)
+
+	for _, tc := range []struct {
+		name   string
+		dirRO  bool // the directory too: no -wal or -shm can be made
+		fileRO bool
+	}{
+		{name: "read-only file", fileRO: true},
+		{name: "read-only directory", dirRO: true, fileRO: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The kept logs are the queue owner's too.
+			_ = filepath.WalkDir(filepath.Join(qdir, "logs"), func(p string, d os.DirEntry, err error) error {
+				if err == nil {
+					_ = os.Chmod(p, map[bool]os.FileMode{true: 0o755, false: 0o644}[d.IsDir()])
+				}
+				return nil
+			})
+			for _, p := range []string{root, qdir} {
+				if err := os.Chmod(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.fileRO {
+				if err := os.Chmod(c.db, 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.dirRO {
+				if err := os.Chmod(qdir, 0o555); err != nil {
+					t.Fatal(err)
+				}
+			}
+			asReader := func(args ...string) result {
+				t.Helper()
+				cmd := c.command(t.Context(), args...)
+				if os.Geteuid() == 0 {
+					cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+				}
+				var so, se strings.Builder
+				cmd.Stdout, cmd.Stderr = &so, &se
+				err := cmd.Run()
+				r := result{stdout: so.String(), stderr: se.String()}
+				if ee, ok := err.(*exec.ExitError); ok {
+					r.code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			for _, args := range [][]string{
+				{"status"},
+				{"outcomes", "-o", "json"},
+				{"show", "1"},
+				{"logs", "1"},
+				{"hosts", "list"},
+				{"report", "--project", "ro", "-o", filepath.Join(out, "r.html")},
+			} {
+				r := asReader(args...)
+				if r.code != 0 {
+					t.Errorf("mljob %s on a read-only queue: exit %d\nstderr:\n%s", strings.Join(args, " "), r.code, r.stderr)
+				}
+				if args[0] == "outcomes" && strings.Count(r.stdout, `"jobId"`) != 2 {
+					t.Errorf("outcomes on a read-only queue: want 2 rows, got\n%s", r.stdout)
+				}
+			}
+			r := asReader("retry", "--order", "1")
+			if r.code != 1 || !strings.Contains(r.stderr, "is read-only, and this command writes to it: nothing was changed") {
+				t.Errorf("retry on a read-only queue: exit %d, want 1 and a read-only error\nstderr:\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
