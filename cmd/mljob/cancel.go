@@ -207,6 +207,11 @@ func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host str
 			switch {
 			case err == nil:
 				rows[i].Action = actionKilled
+				// The run's outcome is read by whoever waits on it, or by
+				// the next dispatcher that adopts it.
+				if err := store.MarkKilled(ctx, o.ID, o.Attempt); err != nil {
+					fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
+				}
 			case errors.Is(err, sshworker.ErrNotStarted):
 				// Claimed but not started yet: the dispatcher starting it
 				// finds the order cancelled.

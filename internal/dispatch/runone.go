@@ -182,7 +182,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		res, err = d.reattach(ctx, hs, o, id)
 	}
 	limit.stop()
-	if err == nil && res.At.IsZero() && !o.StartedAt.IsZero() {
+	if err == nil && !res.Timed && !o.StartedAt.IsZero() {
 		res.At = o.StartedAt // the duration counts from the real start
 	}
 	switch {
@@ -278,6 +278,10 @@ func isExit(err error) bool {
 func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res run.Result, k *killer) string {
 	d.keepLogs(o, res)
 	why := k.why()
+	if why == "" && d.cancelled(ctx, o) {
+		// mljob cancel killed it before this dispatcher's next check did.
+		why = "cancelled"
+	}
 	sched, infra := schedVerdict(res.SchedState)
 	if infra && why == "" {
 		return d.release(ctx, hs, o, errors.New(sched))
@@ -307,6 +311,17 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 		return "requeued"
 	}
 	return result
+}
+
+// cancelled reports whether o was cancelled while its run went on.
+func (d *dispatcher) cancelled(ctx context.Context, o db.Order) bool {
+	st, err := d.db.OrderStates(ctx, []int64{o.ID})
+	if err != nil {
+		d.warnf("order %d: %v", o.ID, err)
+		return false
+	}
+	s, ok := st[o.ID]
+	return ok && s.State == db.StateCancelled && s.Attempt == o.Attempt
 }
 
 // markTask records the Slurm task a run was handed to.
@@ -433,7 +448,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 		d.clearAbandoned(d.saveCtx, o, "its run was lost")
 		return
 	}
-	if !o.StartedAt.IsZero() {
+	if !res.Timed && !o.StartedAt.IsZero() {
 		res.At = o.StartedAt
 	}
 	d.keepLogs(o, res)
