@@ -129,3 +129,58 @@ func TestE2EReadOnlyDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ECopiedDatabase: a copy of a queue file, dispatched to the same
+// hosts as the original, is a queue of its own: it gets its own queue id
+// (so its run dirs never collide with the original's), says so, runs its
+// jobs, and never marks a healthy host down for the original's run dirs.
+func TestE2ECopiedDatabase(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	c.submit(c.scripts, echoJobs("copy", 2, 0)...)
+	data, err := os.ReadFile(c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.db + "-wal"); err == nil {
+		t.Fatal("the queue file has a -wal beside it after submit: the copy would miss its commits")
+	}
+	c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+
+	orig := c.db
+	c.db = filepath.Join(c.dir, "copy.db")
+	if err := os.WriteFile(c.db, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(dispatchArgs(hostsFile, c.scripts)...)
+	if r.code != 0 {
+		t.Fatalf("dispatch of the copy: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "is a copy of another queue file") {
+		t.Errorf("dispatch of the copy did not say it is one; stderr:\n%s", r.stderr)
+	}
+	for line := range strings.Lines(r.stderr) {
+		// "down: context canceled" as an idle dispatch ends is another
+		// matter (the dispatch stopping its own probe), not the host.
+		down := strings.Contains(line, " is down: ") && !strings.Contains(line, "context canceled")
+		if down || strings.Contains(line, "already used") {
+			t.Errorf("dispatch of the copy marked its host down or hit the original's run dirs: %s", line)
+		}
+	}
+	for _, o := range c.outcomes() {
+		if o.State != "succeeded" {
+			t.Errorf("copy: job %d %s: %s", o.JobID, o.State, o.Error)
+		}
+	}
+	if n := len(c.outcomes()); n != 2 {
+		t.Errorf("copy: %d outcomes, want 2", n)
+	}
+	// The original is still itself: no note, nothing to do.
+	c.db = orig
+	r = c.mustRun("dispatch", "--hosts", hostsFile, "--scripts", c.scripts, "--poll", e2ePoll)
+	if strings.Contains(r.stderr, "is a copy") {
+		t.Errorf("the original was taken for a copy; stderr:\n%s", r.stderr)
+	}
+}

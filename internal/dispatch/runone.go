@@ -129,6 +129,11 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
 		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
+		if errors.Is(err, sshworker.ErrRunDirUsed) {
+			// A fact about one run dir (another queue file with this
+			// one's id used it), not about the host: keep it up.
+			done.err = nil
+		}
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
