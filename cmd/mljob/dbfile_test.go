@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestE2EReadOnlyDatabase: a queue file its reader may not write (another
@@ -182,5 +184,62 @@ func TestE2ECopiedDatabase(t *testing.T) {
 	r = c.mustRun("dispatch", "--hosts", hostsFile, "--scripts", c.scripts, "--poll", e2ePoll)
 	if strings.Contains(r.stderr, "is a copy") {
 		t.Errorf("the original was taken for a copy; stderr:\n%s", r.stderr)
+	}
+}
+
+// keyCheckPy succeeds only when the run's environment holds the API key
+// the hosts file gives: the value must reach runs though it is not stored.
+const keyCheckPy = `import json, os, sys, time
+job = json.loads(sys.argv[1])
+time.sleep(float(job.get("sleepSeconds", 0)))
+ok = os.environ.get("API_KEY") == "s3cr3t-api-key-7f3a"
+print(json.dumps({"status": 200 if ok else 500}))
+`
+
+// TestE2EHostEnvNotStored: a hosts file's env values (API keys) reach the
+// runs but never the queue file; cancel, which reads the host from the
+// queue without a hosts file, still reaches the host and kills a run.
+func TestE2EHostEnvNotStored(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-api-key-7f3a"
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	var b strings.Builder
+	writeDefaults(&b, keys, keys.KnownHosts)
+	s := servers[0]
+	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n    env:\n      API_KEY: %q\n      PLAIN: visible\n",
+		s.Name, s.Host, s.Port, s.Workdir, secret)
+	hostsFile := mustWrite(t, c.dir, "hosts-*.yaml", []byte(b.String()))
+	scripts := writeScripts(t, c.dir, map[string]string{"keycheck.py": keyCheckPy})
+	subs := c.submit(scripts,
+		map[string]any{"scriptName": "keycheck.py", "projectName": "env"},
+		map[string]any{"scriptName": "keycheck.py", "projectName": "env", "sleepSeconds": 120})
+
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, scripts)...)
+	waitFor(t, "job 1 to succeed and job 2 to run", time.Minute, func() bool {
+		st := c.statusCounts()
+		return st["succeeded"] == 1 && st["running"] == 1 || st["failed"] > 0
+	})
+	if o := c.outcomes(); len(o) != 1 || o[0].State != "succeeded" {
+		t.Fatalf("outcomes %+v: the run did not see the hosts file's API_KEY", o)
+	}
+	d.kill9(t)
+
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		data, err := os.ReadFile(c.db + suffix)
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the queue file%s holds the hosts file's env value in plain text", suffix)
+		}
+	}
+	r := c.mustRun("hosts", "list", "-o", "json")
+	if strings.Contains(r.stdout, secret) {
+		t.Errorf("hosts list shows the env value:\n%s", r.stdout)
+	}
+	r = c.mustRun("cancel", fmt.Sprint(subs[1].JobID), "-o", "json")
+	if !strings.Contains(r.stdout, `"action": "killed"`) {
+		t.Errorf("cancel without a hosts file printed\n%s\nwant the run killed; stderr:\n%s", r.stdout, r.stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/mljob/mljob/internal/db"
@@ -23,6 +24,9 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 	if err := json.Unmarshal(rec.Config, &h); err != nil {
 		return nil, fmt.Errorf("host %s: stored entry: %w", name, err)
 	}
+	// The values were not stored (see saveHost): set none rather than
+	// empty ones.
+	h.Env = slices.DeleteFunc(h.Env, func(e hosts.EnvVar) bool { return e.Value == "" })
 	c, err := Connect(ctx, h)
 	if err != nil {
 		return nil, err
@@ -34,8 +38,11 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 }
 
 // saveHost records a host's entry and state for OpenHost and for status.
+// The entry's env values are left out: they are often secrets (API keys),
+// and the queue file is copied and shared. Only their keys are kept; runs
+// take the values from the hosts file, and cancel and logs need none.
 func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
-	config, err := json.Marshal(hs.cfg)
+	config, err := json.Marshal(withoutEnvValues(hs.cfg))
 	if err != nil {
 		d.warnf("save host %s: %v", hs.cfg.Name, err)
 		return
@@ -53,6 +60,16 @@ func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 	if err := d.db.SaveHost(d.saveCtx, hs.cfg.Name, config, status, load, lastErr, seen); err != nil {
 		d.warnf("%v", err)
 	}
+}
+
+// withoutEnvValues is h with its env values blanked, keys kept.
+func withoutEnvValues(h hosts.Host) hosts.Host {
+	env := make([]hosts.EnvVar, len(h.Env))
+	for i, e := range h.Env {
+		env[i] = hosts.EnvVar{Key: e.Key}
+	}
+	h.Env = env
+	return h
 }
 
 // LogFile is where a finished attempt's stream ("stdout" or "stderr") is
