@@ -120,6 +120,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		return err
 	}
 	defer store.Close()
+	// A damaged page would fail the loop's writes over and over: find it
+	// before the first one.
+	if err := store.Check(ctx); err != nil {
+		return opts.app.dbError(store.Path(), err)
+	}
 
 	errOut := opts.app.io.ErrOut
 	start := time.Now()

@@ -132,7 +132,10 @@ func (a *app) dbError(path string, err error) error {
 
 // corruptError is the error for a database file SQLite finds damaged.
 func corruptError(path string, err error) error {
-	detail := strings.TrimPrefix(err.Error(), "open database "+path+": ")
+	detail := err.Error()
+	if i := strings.Index(detail, path+": "); i >= 0 {
+		detail = detail[i+len(path)+2:]
+	}
 	detail = strings.TrimPrefix(detail, db.ErrCorrupt.Error()+": ")
 	return &userError{
 		msg: fmt.Sprintf("the database %s is corrupt (%s); mljob stopped before changing anything", path, strings.Join(strings.Fields(detail), " ")),

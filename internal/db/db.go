@@ -108,10 +108,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // OpenMode opens the database at path in mode m (see Mode). A read-write
-// open checks the file's pages (PRAGMA quick_check) before anything is
-// written, so that a damaged file is reported (ErrCorrupt) instead of
-// written to; it also notices a file that is a copy of another queue file
-// (see Copied).
+// open notices a file that is a copy of another queue file (see Copied).
+// A damaged file is reported as ErrCorrupt (see IsCorrupt) by Open when
+// SQLite notices it there, else by the first query that reads a damaged
+// page; Check reads them all.
 func OpenMode(ctx context.Context, path string, m Mode) (*DB, error) {
 	db, err := openMode(ctx, path, m)
 	if err != nil {
@@ -158,10 +158,6 @@ func openMode(ctx context.Context, path string, m Mode) (*DB, error) {
 	}
 	db := &DB{sql: sqlDB, path: abs, Now: time.Now}
 	if err := db.init(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, err
-	}
-	if err := db.quickCheck(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
@@ -227,15 +223,17 @@ func (db *DB) initReadOnly(ctx context.Context) error {
 // ReadOnly reports whether the database was opened read-only (see Mode).
 func (db *DB) ReadOnly() bool { return db.readOnly }
 
-// quickCheck runs PRAGMA quick_check, which reads every page: a damaged
-// file is reported before anything writes to it.
-func (db *DB) quickCheck(ctx context.Context) error {
+// Check reads every page of the file (PRAGMA quick_check) and returns
+// ErrCorrupt if one is damaged. It takes about a second per 200 MB: a
+// dispatch, which runs for long and writes often, calls it before it
+// writes anything; short commands rely on their queries' errors.
+func (db *DB) Check(ctx context.Context) error {
 	var res string
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
-		return err
+		return fmt.Errorf("check database %s: %w", db.path, err)
 	}
 	if res != "ok" {
-		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, res)
+		return fmt.Errorf("check database %s: %w: quick_check: %s", db.path, ErrCorrupt, res)
 	}
 	return nil
 }
@@ -263,6 +261,9 @@ func IsCorrupt(err error) bool {
 	}
 	return false
 }
+
+// Path is the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
 
 // Copied returns the queue id the file had when Open found it to be a copy
 // of another queue file (or the same file restored or moved to another
