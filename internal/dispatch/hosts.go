@@ -14,8 +14,16 @@ import (
 )
 
 // OpenHost connects to a host by name as the last dispatcher recorded it,
-// for commands that run without a hosts file (cancel, logs).
+// for commands that run without a hosts file (cancel, logs). The entry's
+// env values are not recorded (see saveHost): it sets none of them.
 func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
+	return OpenHostWith(ctx, store, name, nil)
+}
+
+// OpenHostWith is OpenHost with the env values of the entry of that name
+// in entries (a hosts file), where there is one: a Slurm entry's
+// SLURM_CONF, say, which scancel needs.
+func OpenHostWith(ctx context.Context, store *db.DB, name string, entries []hosts.Host) (Engine, error) {
 	rec, err := store.Host(ctx, name)
 	if err != nil {
 		return nil, err
@@ -27,6 +35,9 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 	// The values were not stored (see saveHost): set none rather than
 	// empty ones.
 	h.Env = slices.DeleteFunc(h.Env, func(e hosts.EnvVar) bool { return e.Value == "" })
+	if i := slices.IndexFunc(entries, func(e hosts.Host) bool { return e.Name == name }); i >= 0 {
+		h.Env = entries[i].Env
+	}
 	c, err := Connect(ctx, h)
 	if err != nil {
 		return nil, err

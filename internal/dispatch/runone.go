@@ -393,6 +393,9 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
 		if errors.Is(err, db.ErrStaleAttempt) {
 			// Cancelled meanwhile: close the attempt with what is known.
+			if d.cancelled(ctx, o) {
+				reason = "cancelled (" + reason + ")"
+			}
 			return d.record(ctx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 		}
 		d.warnf("order %d: requeue: %v", o.ID, err)
