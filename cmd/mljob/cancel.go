@@ -14,6 +14,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -40,12 +41,15 @@ type cancelOptions struct {
 	byOrder bool
 	project string
 	output  string
-	// openHost connects to a host as the last dispatcher recorded it.
+	// hostsFile, when set, gives the env values the queue does not keep.
+	hostsFile string
+	// openHost connects to a host as the last dispatcher recorded it; nil
+	// for dispatch.OpenHostWith over hostsFile's entries.
 	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
 }
 
 func newCancelCmd(a *app) *cobra.Command {
-	opts := &cancelOptions{app: a, openHost: dispatch.OpenHost}
+	opts := &cancelOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "cancel [ID]... [--order] [--project P]",
 		Short: "Cancel queued or running jobs",
@@ -54,7 +58,13 @@ func newCancelCmd(a *app) *cobra.Command {
 cancelled at once. The runs of assigned or running orders are killed on their
 host (SIGTERM to every process of the run, SIGKILL 10s later); when the host
 cannot be reached now, the order is cancelled all the same and the next
-dispatcher that reaches the host kills the run. Finished orders are left alone.
+dispatcher that reaches the host kills the run (the attempt says "kill
+pending" until then), and records it cancelled. Finished orders are left alone.
+
+Hosts are reached as the last dispatcher recorded them. The queue keeps the
+keys of a hosts file's env but not their values (often API keys): with
+--hosts (or MLJOB_HOSTS, or hosts in the config file), a kill sets them, as a
+Slurm entry's scancel needs its SLURM_CONF.
 
 It prints each order it cancelled with its previous state and the action:
 "cancelled", "killed" or "kill pending".
@@ -78,6 +88,8 @@ error.`,
 	}
 	cmd.Flags().BoolVar(&opts.byOrder, "order", false, "IDs are order ids, not job ids")
 	cmd.Flags().StringVar(&opts.project, "project", "", "also every order of this project")
+	cmd.Flags().StringVar(&opts.hostsFile, "hosts", "",
+		"hosts file whose env values a kill uses, e.g. a Slurm entry's SLURM_CONF (env MLJOB_HOSTS, config hosts); the queue keeps env keys only")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
@@ -119,7 +131,19 @@ type cancelRow struct {
 }
 
 func runCancel(ctx context.Context, opts *cancelOptions) error {
-	store, err := opts.app.openDB(ctx)
+	if opts.openHost == nil {
+		var entries []hosts.Host
+		if opts.hostsFile != "" {
+			var err error
+			if entries, err = opts.app.loadHosts(ctx, opts.hostsFile, 1, ""); err != nil {
+				return err
+			}
+		}
+		opts.openHost = func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error) {
+			return dispatch.OpenHostWith(ctx, store, name, entries)
+		}
+	}
+	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
 		return err
 	}
@@ -207,6 +231,11 @@ func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host str
 			switch {
 			case err == nil:
 				rows[i].Action = actionKilled
+				// The run's outcome is read by whoever waits on it, or by
+				// the next dispatcher that adopts it.
+				if err := store.MarkKilled(ctx, o.ID, o.Attempt); err != nil {
+					fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
+				}
 			case errors.Is(err, sshworker.ErrNotStarted):
 				// Claimed but not started yet: the dispatcher starting it
 				// finds the order cancelled.

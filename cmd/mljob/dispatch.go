@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/live"
 )
@@ -114,11 +115,16 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	// A damaged page would fail the loop's writes over and over: find it
+	// before the first one.
+	if err := store.Check(ctx); err != nil {
+		return opts.app.dbError(store.Path(), err)
+	}
 
 	errOut := opts.app.io.ErrOut
 	start := time.Now()

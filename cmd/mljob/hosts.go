@@ -347,7 +347,7 @@ type hostRow struct {
 }
 
 func runHostsList(ctx context.Context, opts *hostsListOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func logsOrder(ctx context.Context, store *db.DB, opts *logsOptions) (int64, err
 }
 
 func runLogs(ctx context.Context, opts *logsOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

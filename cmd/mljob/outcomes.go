@@ -126,7 +126,7 @@ const defaultBestSort = "loss"
 const outcomeBatch = 512
 
 func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ yet), 2 usage error, 130 interrupted.`,
 }
 
 func runReport(ctx context.Context, opts *reportOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

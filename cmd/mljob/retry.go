@@ -68,7 +68,7 @@ type retryRow struct {
 }
 
 func runRetry(ctx context.Context, opts *retryOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
 		return err
 	}

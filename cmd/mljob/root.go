@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -71,17 +73,76 @@ func (a *app) dataDir() (string, error) {
 	return filepath.Dir(abs), nil
 }
 
-// openDB opens the database named by --db.
-func (a *app) openDB(ctx context.Context) (*db.DB, error) {
+// openDB opens the database named by --db in mode m: db.Create for the
+// commands that add work (submit), db.Existing for the others that write,
+// db.ReadOnly for those that only read. Its errors say what to do.
+func (a *app) openDB(ctx context.Context, m db.Mode) (*db.DB, error) {
 	path, err := a.dbFile()
 	if err != nil {
 		return nil, err
 	}
-	d, err := db.Open(ctx, path)
+	d, err := db.OpenMode(ctx, path, m)
 	if err != nil {
-		return nil, &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB, or db in the config file: see mljob config): " + path}
+		return nil, a.dbError(path, err)
+	}
+	if old := d.Copied(); old != "" {
+		fmt.Fprintf(a.io.ErrOut, "mljob: %s is a copy of another queue file (or was restored, or moved to another filesystem): it now has its own queue id %s (was %s), so that its runs never mix with the original's on the hosts; runs the original had in flight are started again from this file when adopted\n",
+			path, d.QueueID(), old)
 	}
 	return d, nil
+}
+
+// dbOrigin says where the database path came from, for messages.
+func (a *app) dbOrigin() string {
+	for _, s := range a.settings {
+		if s.Key == "db" && s.Source != "" && s.Source != "default" {
+			return s.From
+		}
+	}
+	return ""
+}
+
+// dbError turns an error about the database file at path into a userError
+// with what to do; other errors pass through.
+func (a *app) dbError(path string, err error) error {
+	from := ""
+	if o := a.dbOrigin(); o != "" {
+		from = " (from " + o + ")"
+	}
+	switch {
+	case errors.Is(err, db.ErrNoDatabase) && from == "":
+		return &userError{msg: fmt.Sprintf("no queue yet at %s (the default database)", path),
+			hint: "submit jobs first (only mljob submit creates the queue), e.g. mljob submit examples/wine_data/*.json; or name another database with --db",
+			err:  err}
+	case errors.Is(err, db.ErrNoDatabase):
+		return &userError{msg: fmt.Sprintf("no database at %s%s: nothing was created", path, from),
+			hint: "check the path for a typo (--db, MLJOB_DB, or db in the config file: see mljob config); only mljob submit creates a new queue, e.g. mljob --db " + path + " submit job.json",
+			err:  err}
+	case db.IsCorrupt(err):
+		return corruptError(path, err)
+	case db.IsReadOnly(err) || errors.Is(err, fs.ErrPermission):
+		return &userError{msg: fmt.Sprintf("the database %s%s is read-only, and this command writes to it: nothing was changed", path, from),
+			hint: "run it as the file's owner, or make the file and its directory writable (chmod u+w); status, outcomes, show, logs, report and hosts list work on a read-only file",
+			err:  err}
+	case errors.Is(err, db.ErrReadOnly):
+		return &userError{msg: err.Error(), hint: "make the file and its directory writable once (chmod u+w), then run any mljob command that writes", err: err}
+	}
+	return &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB, or db in the config file: see mljob config): " + path, err: err}
+}
+
+// corruptError is the error for a database file SQLite finds damaged.
+func corruptError(path string, err error) error {
+	detail := err.Error()
+	if i := strings.Index(detail, path+": "); i >= 0 {
+		detail = detail[i+len(path)+2:]
+	}
+	detail = strings.TrimPrefix(detail, db.ErrCorrupt.Error()+": ")
+	return &userError{
+		msg: fmt.Sprintf("the database %s is corrupt (%s); mljob stopped before changing anything", path, strings.Join(strings.Fields(detail), " ")),
+		hint: "restore it from a backup copy; or recover what is readable into a new file and use that:\n" +
+			"    sqlite3 " + path + " .recover | sqlite3 recovered.db && mljob --db recovered.db status",
+		err: err,
+	}
 }
 
 // defaultDBPath is $XDG_DATA_HOME/mljob/mljob.db, ~/.local/share/mljob/mljob.db without it.
@@ -178,6 +239,12 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 		}
 		return exitInterrupted
 	case errors.As(err, &uerr):
+		fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
+		return exitError
+	case db.IsCorrupt(err) || db.IsReadOnly(err):
+		// A query failed on a damaged or read-only file after it opened.
+		path, _ := a.dbFile()
+		errors.As(a.dbError(path, err), &uerr)
 		fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
 		return exitError
 	default:

@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"csvcols":  cmdCSVCols,
 			"jsonkeys": cmdJSONKeys,
 			"exitcode": cmdExitCode,
+			"damage":   cmdDamage,
 		},
 	})
 }
@@ -167,4 +168,31 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdDamage overwrites one page of a SQLite file with bytes that are no
+// b-tree page, as a bad disk block or a torn copy would:
+//
+//	damage FILE PAGE
+//
+// PAGE counts from 1 (the header page) in pages of the file's page size.
+func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: damage FILE PAGE")
+	}
+	page, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	hdr := make([]byte, 100)
+	_, err = f.ReadAt(hdr, 0)
+	ts.Check(err)
+	size := int64(hdr[16])<<8 | int64(hdr[17])
+	if size == 1 {
+		size = 65536
+	}
+	junk := bytes.Repeat([]byte{0xa5}, int(size))
+	_, err = f.WriteAt(junk, int64(page-1)*size)
+	ts.Check(err)
 }

@@ -103,7 +103,7 @@ type showSweep struct {
 }
 
 func runShow(ctx context.Context, opts *showOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

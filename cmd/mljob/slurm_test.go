@@ -145,6 +145,28 @@ func TestSlurmSweep(t *testing.T) {
 		}
 	})
 
+	t.Run("cancel with no dispatcher takes the env values from --hosts", func(t *testing.T) {
+		// The queue keeps the entry's env keys, not SLURM_CONF's value:
+		// without a hosts file scancel cannot reach this cluster.
+		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-cancel-off", "scriptName": "echo.py", "sleepSeconds": 600})
+		d := c.startDispatch(nil, dispatchArgs(slurmOnly, c.scripts, "-v")...)
+		waitFor(t, "the task to run", slurmWait, func() bool { return c.slurmRunning(subs) == 1 })
+		d.kill9(t)
+		r := c.mustRun("cancel", "--hosts", slurmOnly, strconv.FormatInt(subs[0].JobID, 10), "-o", "json")
+		if !strings.Contains(r.stdout, `"action": "killed"`) {
+			t.Fatalf("cancel --hosts printed\n%s\nwant the task killed; stderr:\n%s", r.stdout, r.stderr)
+		}
+		a := c.showAttempts(subs[0].JobID).Attempts
+		task := fmt.Sprintf("%d_%d", a[0].Slurm.JobID, a[0].Slurm.ArrayIndex)
+		waitFor(t, "Slurm to cancel the task", slurmWait, func() bool { return cluster.JobStates(t, task)[task] == "CANCELLED" })
+		// The next dispatch records it.
+		c.mustRun(dispatchArgs(slurmOnly, c.scripts)...)
+		a = c.showAttempts(subs[0].JobID).Attempts
+		if len(a) != 1 || a[0].State != "cancelled" || !strings.HasPrefix(a[0].Error, "cancelled") {
+			t.Errorf("attempts %+v, want one, cancelled", a)
+		}
+	})
+
 	t.Run("a job's timeoutSeconds counts from the task's start", func(t *testing.T) {
 		subs := c.submit(c.scripts, map[string]any{"projectName": "slurm-timeout", "scriptName": "echo.py", "sleepSeconds": 600, "timeoutSeconds": 2})
 		r := c.mustRun(dispatchArgs(slurmOnly, c.scripts)...)

@@ -72,7 +72,7 @@ type activeOrder struct {
 }
 
 func runStatus(ctx context.Context, opts *statusOptions) error {
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		return printDryRun(opts, jobs, paths, isSweep)
 	}
 
-	store, err := opts.app.openDB(ctx)
+	store, err := opts.app.openDB(ctx, db.Create)
 	if err != nil {
 		return err
 	}

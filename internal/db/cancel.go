@@ -60,6 +60,19 @@ func selectOrders(ctx context.Context, tx *dbTx, sel Selection, cond string) ([]
 	return scanOrders(rows)
 }
 
+// KillPending is the error of a cancelled attempt whose run may still be
+// going: cancelled, but nobody has confirmed yet that the run stopped.
+const KillPending = "cancelled; kill pending: its run is stopped and recorded by the next dispatcher that reaches its host"
+
+// KillConfirmed is the error of a cancelled attempt whose run mljob cancel
+// killed, until a dispatcher reads what the run left and records it.
+const KillConfirmed = "cancelled; killed by mljob cancel: the next dispatcher that reaches its host records its outcome"
+
+// liveAttempt is the SQL condition (over attempts a) of an attempt whose run
+// may still be going: assigned or running, or cancelled while it was (its
+// finished_at still NULL until its outcome is recorded).
+const liveAttempt = `(a.state IN ('assigned', 'running') OR (a.state = 'cancelled' AND a.finished_at IS NULL))`
+
 // CancelOrders cancels the selected orders that are not final (unassigned,
 // assigned or running) and returns them as they were before, so State is the
 // previous state: callers kill the runs of those that were assigned or
@@ -67,10 +80,11 @@ func selectOrders(ctx context.Context, tx *dbTx, sel Selection, cond string) ([]
 //
 // An unassigned order becomes cancelled at once; it has no live attempt. An
 // assigned or running order becomes cancelled with last_error "cancelled",
-// but its attempt row stays assigned or running: the run may still be
-// going, and whoever waits on it (or adopts it, see AdoptOrders) records its
-// outcome when it ends, which leaves the order cancelled (RecordOutcome only
-// finishes assigned or running orders). Dispatchers kill such runs.
+// and its attempt cancelled with error KillPending and no finished_at: the
+// run may still be going, and whoever waits on it (or adopts it, see
+// AdoptOrders) kills it and records its outcome when it ends, which
+// finishes the attempt (still cancelled, see RecordOutcome). Dispatchers
+// kill such runs; mljob cancel tries first (see MarkKilled).
 //
 // One transaction: a dispatcher's claim either sees the order cancelled or
 // claimed it before, and then the order is returned as assigned.
@@ -95,6 +109,15 @@ func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) 
 			}
 			res, err := tx.ExecContext(ctx, q, now, o.ID, o.State)
 			if err := requireOne(res, err); err != nil {
+				return fmt.Errorf("order %d: %w", o.ID, err)
+			}
+			if o.State == StateUnassigned {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE attempts SET state = 'cancelled', error = ?
+				WHERE order_id = ? AND attempt = ? AND state IN ('assigned', 'running')`,
+				KillPending, o.ID, o.Attempt); err != nil {
 				return fmt.Errorf("order %d: %w", o.ID, err)
 			}
 		}
@@ -130,7 +153,7 @@ func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) (
 		var err error
 		out, err = selectOrders(ctx, tx, sel, states+` AND NOT EXISTS (
 			SELECT 1 FROM attempts a WHERE a.order_id = o.id AND a.attempt = o.attempt
-			AND a.state IN ('assigned', 'running'))`)
+			AND `+liveAttempt+`)`)
 		if err != nil {
 			return err
 		}
@@ -151,4 +174,19 @@ func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) (
 		return nil, fmt.Errorf("retry orders: %w", err)
 	}
 	return out, nil
+}
+
+// MarkKilled notes on a cancelled attempt whose run is still to be recorded
+// that mljob cancel has stopped it (KillConfirmed instead of KillPending).
+func (db *DB) MarkKilled(ctx context.Context, orderID int64, attempt int) error {
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		_, err := tx.ExecContext(ctx, `
+			UPDATE attempts SET error = ? WHERE order_id = ? AND attempt = ? AND state = 'cancelled' AND finished_at IS NULL`,
+			KillConfirmed, orderID, attempt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark order %d attempt %d killed: %w", orderID, attempt, err)
+	}
+	return nil
 }

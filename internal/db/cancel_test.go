@@ -200,8 +200,13 @@ func TestCancelOrders(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if b.Attempt > 0 && (len(atts) != b.Attempt || atts[len(atts)-1].State != b.State) {
-					t.Errorf("order %d attempts = %+v, want the current one still %s", id, atts, b.State)
+				// The current attempt says it is cancelled, its kill pending:
+				// not finished until its run's outcome is recorded.
+				if b.Attempt > 0 && (b.State == StateAssigned || b.State == StateRunning) {
+					last := atts[len(atts)-1]
+					if len(atts) != b.Attempt || last.State != StateCancelled || last.Error != KillPending || !last.FinishedAt.IsZero() {
+						t.Errorf("order %d attempts = %+v, want the current one cancelled, kill pending, not finished", id, atts)
+					}
 				}
 			}
 			if n := countRows(t, db, "attempts"); n != beforeAttempts {
@@ -242,8 +247,8 @@ func TestCancelThenOutcome(t *testing.T) {
 		t.Errorf("order = %+v, want still cancelled", o)
 	}
 	atts, err := db.Attempts(ctx, c.Order.ID)
-	if err != nil || len(atts) != 1 || atts[0].State != StateFailed || atts[0].Error != "killed by signal TERM" {
-		t.Errorf("attempts = %+v, %v; want attempt 1 failed with the outcome's error", atts, err)
+	if err != nil || len(atts) != 1 || atts[0].State != StateCancelled || atts[0].Error != "killed by signal TERM" || atts[0].FinishedAt.IsZero() {
+		t.Errorf("attempts = %+v, %v; want attempt 1 cancelled and finished with the outcome's error", atts, err)
 	}
 }
 

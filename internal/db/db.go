@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,7 +15,8 @@ import (
 	"time"
 
 	// The pure-Go driver keeps the binary CGO-free; it registers as "sqlite".
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ApplicationID is stamped into PRAGMA application_id of every file mljob
@@ -57,49 +59,259 @@ type DB struct {
 	sql     *sql.DB
 	path    string
 	queueID string // see QueueID
+	// readOnly is set for a connection opened with mode=ro (see ReadOnly).
+	readOnly bool
+	// copied is the queue id the file had before Open found it to be a
+	// copy (see Copied); "" when it is not one.
+	copied string
 
 	// Now returns the current time; tests replace it to pin timestamps.
 	// Each transaction calls it once and converts the result to UTC.
 	Now func() time.Time
 }
 
+// Mode says how Open treats the file.
+type Mode int
+
+// The modes of Open.
+const (
+	// Create opens the file read-write, creating it (and its directory)
+	// when missing: only commands that add work create a queue.
+	Create Mode = iota
+	// Existing opens an existing file read-write; a missing file is
+	// ErrNoDatabase, so that a mistyped path never becomes an empty queue.
+	Existing
+	// ReadOnly opens an existing file for reading. When the file or its
+	// directory is not writable it opens a read-only connection instead of
+	// failing, and any write then fails with ErrReadOnly's message.
+	ReadOnly
+)
+
+// ErrNoDatabase is returned by Open, in modes other than Create, for a
+// file that does not exist.
+var ErrNoDatabase = errors.New("no database file")
+
+// ErrCorrupt is returned for a file whose pages SQLite finds damaged, or
+// that is not a database at all. See IsCorrupt.
+var ErrCorrupt = errors.New("database file is corrupt")
+
+// ErrReadOnly is returned by Open for a file that cannot be written but
+// needs to be (an older schema to migrate).
+var ErrReadOnly = errors.New("database is read-only")
+
 // Open opens the database at path, creating it and its parent directory if
 // missing, and migrates it to the schema this binary knows. It refuses a file
 // stamped by another application (ErrForeignDatabase) or migrated by a newer
 // mljob (ErrSchemaTooNew).
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenMode(ctx, path, Create)
+}
+
+// OpenMode opens the database at path in mode m (see Mode). A read-write
+// open notices a file that is a copy of another queue file (see Copied).
+// A damaged file is reported as ErrCorrupt (see IsCorrupt) by Open when
+// SQLite notices it there, else by the first query that reads a damaged
+// page; Check reads them all.
+func OpenMode(ctx context.Context, path string, m Mode) (*DB, error) {
+	db, err := openMode(ctx, path, m)
+	if err != nil {
+		if IsCorrupt(err) && !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func openMode(ctx context.Context, path string, m Mode) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
+	}
+	if m != Create {
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist", ErrNoDatabase, abs)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if m == ReadOnly && !writable(abs) {
+		return openReadOnly(ctx, abs)
 	}
 	// The queue names hosts, scripts and results: keep it private to the user.
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
 	}
 	// Create the file ourselves so its mode is 0600 whatever the umask lets
 	// SQLite pick; SQLite gives the -wal and -shm files the same mode.
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
 	}
 
 	sqlDB, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
 	}
 	db := &DB{sql: sqlDB, path: abs, Now: time.Now}
 	if err := db.init(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, err
+	}
+	if err := db.checkIdentity(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
 	}
 	if err := sqlDB.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'queue_id'`).Scan(&db.queueID); err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("open database %s: read queue id: %w", path, err)
+		return nil, fmt.Errorf("read queue id: %w", err)
 	}
 	return db, nil
+}
+
+// openReadOnly opens abs for reading only: its file or directory is not
+// writable. A WAL file needs its -shm index, which a reader creates when
+// missing; in a read-only directory SQLite cannot, and the file is then
+// opened as immutable (no locks, no -shm), which is what a file nobody may
+// write is.
+func openReadOnly(ctx context.Context, abs string) (*DB, error) {
+	var lastErr error
+	for _, extra := range []string{"mode=ro", "mode=ro&immutable=1"} {
+		sqlDB, err := sql.Open("sqlite", roDSN(abs, extra))
+		if err != nil {
+			return nil, err
+		}
+		db := &DB{sql: sqlDB, path: abs, readOnly: true, Now: time.Now}
+		err = db.initReadOnly(ctx)
+		if err == nil {
+			return db, nil
+		}
+		_ = sqlDB.Close()
+		if IsCorrupt(err) || errors.Is(err, ErrSchemaTooNew) || errors.Is(err, ErrForeignDatabase) || errors.Is(err, ErrReadOnly) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// initReadOnly checks a read-only file: its ids and schema version, which
+// must be this binary's (a migration would need a write), and reads the
+// queue id.
+func (db *DB) initReadOnly(ctx context.Context) error {
+	steps, err := parseSchema(schemaSQL)
+	if err != nil {
+		return err
+	}
+	appID, version, err := readIDs(ctx, db.sql)
+	if err != nil {
+		return err
+	}
+	if err := checkIDs(appID, version, len(steps)); err != nil {
+		return err
+	}
+	if version < len(steps) {
+		return fmt.Errorf("%w: the file is at schema version %d and this mljob needs %d, which takes a write (run any command that writes, e.g. mljob dispatch, with write access once)",
+			ErrReadOnly, version, len(steps))
+	}
+	return db.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'queue_id'`).Scan(&db.queueID)
+}
+
+// ReadOnly reports whether the database was opened read-only (see Mode).
+func (db *DB) ReadOnly() bool { return db.readOnly }
+
+// Check reads every page of the file (PRAGMA quick_check) and returns
+// ErrCorrupt if one is damaged. It takes about a second per 200 MB: a
+// dispatch, which runs for long and writes often, calls it before it
+// writes anything; short commands rely on their queries' errors.
+func (db *DB) Check(ctx context.Context) error {
+	var res string
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
+		return fmt.Errorf("check database %s: %w", db.path, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("check database %s: %w: quick_check: %s", db.path, ErrCorrupt, res)
+	}
+	return nil
+}
+
+// IsReadOnly reports whether err is SQLite refusing a write to a file
+// opened read-only (SQLITE_READONLY).
+func IsReadOnly(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
+}
+
+// IsCorrupt reports whether err says the database file is damaged
+// (SQLITE_CORRUPT) or not a database (SQLITE_NOTADB).
+func IsCorrupt(err error) bool {
+	if errors.Is(err, ErrCorrupt) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
+
+// Path is the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// Copied returns the queue id the file had when Open found it to be a copy
+// of another queue file (or the same file restored or moved to another
+// filesystem), and "" otherwise. Such a file got a new queue id, so that
+// its runs never take the original's run dirs on a host, and the
+// original's dispatchers are marked stopped in it.
+func (db *DB) Copied() string { return db.copied }
+
+// checkIdentity compares the file's identity (device and inode) with the
+// one recorded in meta when it was last opened for writing. A different one
+// means this file is a copy of a queue file, which may still be in use:
+// sharing its queue id would make both use the same run dirs on the hosts
+// (and each refuse the other's), and its dispatcher rows belong to the
+// original. The copy gets a new queue id and its own identity; the
+// dispatchers it lists are marked stopped, so that its orders in flight are
+// adopted and, their runs being the original's, started again here.
+func (db *DB) checkIdentity(ctx context.Context) error {
+	id, ok := fileIdentity(db.path)
+	if !ok {
+		return nil
+	}
+	return db.withTx(ctx, func(tx *dbTx) error {
+		var stored, queue string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'file_id'`).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('file_id', ?)`, id)
+			return err
+		case err != nil:
+			return fmt.Errorf("read file id: %w", err)
+		case stored == id:
+			return nil
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'queue_id'`).Scan(&queue); err != nil {
+			return fmt.Errorf("read queue id: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = lower(hex(randomblob(4))) WHERE key = 'queue_id'`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'file_id'`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dispatchers SET stopped_at = ? WHERE stopped_at IS NULL`, formatTime(tx.now)); err != nil {
+			return err
+		}
+		db.copied = queue
+		return nil
+	})
 }
 
 // QueueID names this queue file on hosts: a random id made when the file
@@ -135,6 +347,17 @@ func dsn(abs string) string {
 		"_txlock=immediate",
 	}
 	return "file:" + u.EscapedPath() + "?" + strings.Join(q, "&")
+}
+
+// roDSN is dsn for a read-only connection: no pragma that writes, and
+// query_only as a second guard.
+func roDSN(abs, extra string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	u := url.URL{Path: p}
+	return "file:" + u.EscapedPath() + "?" + extra + "&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 }
 
 // init checks the pragmas took effect and migrates the schema.

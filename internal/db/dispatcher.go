@@ -92,7 +92,7 @@ func (db *DB) AdoptOrders(ctx context.Context, me, host string, staleBefore time
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		rows, err := tx.QueryContext(ctx, `
 			SELECT o.id FROM orders o JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
-			WHERE o.host = ? AND a.state IN ('assigned', 'running')
+			WHERE o.host = ? AND `+liveAttempt+`
 			AND o.state IN ('assigned', 'running', 'cancelled')
 			AND (o.dispatcher IS NULL OR (o.dispatcher <> ? AND o.dispatcher NOT IN (
 				SELECT id FROM dispatchers WHERE stopped_at IS NULL AND heartbeat_at >= ?)))

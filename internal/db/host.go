@@ -115,7 +115,7 @@ func (db *DB) HostRuns(ctx context.Context) ([]HostRuns, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 		SELECT host, COUNT(*),
 			COALESCE(SUM(state = 'succeeded'), 0), COALESCE(SUM(state = 'failed'), 0),
-			COALESCE(SUM(state IN ('assigned', 'running')), 0),
+			COALESCE(SUM(state IN ('assigned', 'running') OR (state = 'cancelled' AND finished_at IS NULL)), 0),
 			COUNT(CASE WHEN state IN ('succeeded', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL THEN 1 END),
 			AVG(CASE WHEN state IN ('succeeded', 'failed') AND started_at IS NOT NULL AND finished_at IS NOT NULL
 				THEN (julianday(finished_at) - julianday(started_at)) * 86400.0 END),

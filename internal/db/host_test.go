@@ -131,3 +131,36 @@ func TestHostRunsEmpty(t *testing.T) {
 		t.Fatalf("HostRuns = %+v, %v; want none", got, err)
 	}
 }
+
+// TestMigrationBlanksEnvValues: host entries saved before version 8 kept
+// their env values (API keys); the step blanks them and keeps the keys.
+func TestMigrationBlanksEnvValues(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	cfg := `{"Name":"h","Env":[{"Key":"API_KEY","Value":"s3cret"},{"Key":"B","Value":"x"}],"Slots":1}`
+	if err := db.SaveHost(ctx, "h", []byte(cfg), "up", nil, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveHost(ctx, "noenv", []byte(`{"Name":"noenv","Env":null}`), "up", nil, "", true); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := parseSchema(schemaSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.sql.ExecContext(ctx, steps[7].sql); err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.Host(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Name":"h","Env":[{"Key":"API_KEY","Value":""},{"Key":"B","Value":""}],"Slots":1}`
+	if string(h.Config) != want {
+		t.Errorf("config after step 8 = %s, want %s", h.Config, want)
+	}
+	n, err := db.Host(ctx, "noenv")
+	if err != nil || string(n.Config) != `{"Name":"noenv","Env":null}` {
+		t.Errorf("entry without env after step 8 = %s, %v; want it unchanged", n.Config, err)
+	}
+}

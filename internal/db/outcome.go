@@ -103,7 +103,9 @@ var outcomeSorts = map[string]string{
 // becomes succeeded or failed (by o.Succeeded) with last_error = o.Error. An
 // outcome for an older attempt (one released, then claimed again) is kept
 // but leaves the order alone. The attempt row gets the state, exit code and
-// error unless it was already finished (a released attempt stays failed).
+// error unless it was already finished (a released attempt stays failed);
+// the current attempt of a cancelled order, and an attempt cancelled while
+// its run went on (CancelOrders), end cancelled whatever the outcome says.
 // CreatedAt is the transaction's time; o.ID and o.CreatedAt are ignored.
 //
 // It returns ErrOrderNotFound for an unknown order and ErrStaleAttempt for
@@ -142,9 +144,9 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 		return false, fmt.Errorf("outcome names job %d, order belongs to job %d", o.JobID, jobID)
 	}
 	var attemptState OrderState
-	var attemptHost sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT state, host FROM attempts WHERE order_id = ? AND attempt = ?`,
-		o.OrderID, o.Attempt).Scan(&attemptState, &attemptHost); err != nil {
+	var attemptHost, attemptFinished sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT state, host, finished_at FROM attempts WHERE order_id = ? AND attempt = ?`,
+		o.OrderID, o.Attempt).Scan(&attemptState, &attemptHost, &attemptFinished); err != nil {
 		return false, fmt.Errorf("read attempt: %w", err)
 	}
 	if o.Host == "" {
@@ -173,7 +175,13 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 			return false, fmt.Errorf("finish order: %w", err)
 		}
 	}
-	if attemptState == StateAssigned || attemptState == StateRunning {
+	// The current attempt of a cancelled order ends cancelled, whatever
+	// its run did; so does one cancelled while its run went on.
+	pendingCancel := attemptState == StateCancelled && !attemptFinished.Valid
+	if pendingCancel || (o.Attempt == current && state == StateCancelled) {
+		final = StateCancelled
+	}
+	if attemptState == StateAssigned || attemptState == StateRunning || pendingCancel {
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE attempts SET state = ?, exit_code = ?, error = ?, finished_at = ?
 			WHERE order_id = ? AND attempt = ?`,

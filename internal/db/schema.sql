@@ -193,3 +193,14 @@ ALTER TABLE orders ADD COLUMN slurm_state TEXT;
 ALTER TABLE attempts ADD COLUMN slurm_job_id INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_state TEXT;
+
+-- version: 8
+
+-- hosts.config kept each entry's env values (often API keys) in plain
+-- text. They are no longer stored: runs take them from the hosts file, and
+-- cancel and logs need none. Blank the values already stored, keeping the
+-- keys.
+UPDATE hosts SET config = json_set(config, '$.Env', json((
+	SELECT json_group_array(json_object('Key', json_extract(e.value, '$.Key'), 'Value', ''))
+	FROM json_each(hosts.config, '$.Env') AS e)))
+WHERE json_type(config, '$.Env') = 'array';

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/mljob/mljob/internal/db"
@@ -13,8 +14,16 @@ import (
 )
 
 // OpenHost connects to a host by name as the last dispatcher recorded it,
-// for commands that run without a hosts file (cancel, logs).
+// for commands that run without a hosts file (cancel, logs). The entry's
+// env values are not recorded (see saveHost): it sets none of them.
 func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
+	return OpenHostWith(ctx, store, name, nil)
+}
+
+// OpenHostWith is OpenHost with the env values of the entry of that name
+// in entries (a hosts file), where there is one: a Slurm entry's
+// SLURM_CONF, say, which scancel needs.
+func OpenHostWith(ctx context.Context, store *db.DB, name string, entries []hosts.Host) (Engine, error) {
 	rec, err := store.Host(ctx, name)
 	if err != nil {
 		return nil, err
@@ -22,6 +31,12 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 	var h hosts.Host
 	if err := json.Unmarshal(rec.Config, &h); err != nil {
 		return nil, fmt.Errorf("host %s: stored entry: %w", name, err)
+	}
+	// The values were not stored (see saveHost): set none rather than
+	// empty ones.
+	h.Env = slices.DeleteFunc(h.Env, func(e hosts.EnvVar) bool { return e.Value == "" })
+	if i := slices.IndexFunc(entries, func(e hosts.Host) bool { return e.Name == name }); i >= 0 {
+		h.Env = entries[i].Env
 	}
 	c, err := Connect(ctx, h)
 	if err != nil {
@@ -34,8 +49,11 @@ func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
 }
 
 // saveHost records a host's entry and state for OpenHost and for status.
+// The entry's env values are left out: they are often secrets (API keys),
+// and the queue file is copied and shared. Only their keys are kept; runs
+// take the values from the hosts file, and cancel and logs need none.
 func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
-	config, err := json.Marshal(hs.cfg)
+	config, err := json.Marshal(withoutEnvValues(hs.cfg))
 	if err != nil {
 		d.warnf("save host %s: %v", hs.cfg.Name, err)
 		return
@@ -58,6 +76,16 @@ func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 // PartialSuffix follows LogFile's name for a copy that holds only the end
 // of its stream.
 const PartialSuffix = ".tail"
+
+// withoutEnvValues is h with its env values blanked, keys kept.
+func withoutEnvValues(h hosts.Host) hosts.Host {
+	env := make([]hosts.EnvVar, len(h.Env))
+	for i, e := range h.Env {
+		env[i] = hosts.EnvVar{Key: e.Key}
+	}
+	h.Env = env
+	return h
+}
 
 // LogFile is where a finished attempt's stream ("stdout" or "stderr") is
 // kept on this machine: <logDir>/<order>-<attempt>/<stream>.

@@ -129,6 +129,11 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
 		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
+		if errors.Is(err, sshworker.ErrRunDirUsed) {
+			// A fact about one run dir (another queue file with this
+			// one's id used it), not about the host: keep it up.
+			done.err = nil
+		}
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
@@ -182,9 +187,9 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		res, err = d.reattach(ctx, hs, o, id)
 	}
 	limit.stop()
-	if err == nil && (res.At.IsZero() || !batch) && !o.StartedAt.IsZero() {
+	if err == nil && !res.Timed && (res.At.IsZero() || !batch) && !o.StartedAt.IsZero() {
 		// The duration counts from the real start, not from the attach (a
-		// batch run's comes from its task's own clock).
+		// run read from its run dir, or a batch run, has its own clock).
 		res.At = o.StartedAt
 	}
 	switch {
@@ -283,6 +288,10 @@ func isExit(err error) bool {
 func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res run.Result, k *killer) string {
 	d.keepLogs(o, res)
 	why := k.why()
+	if why == "" && d.cancelled(ctx, o) {
+		// mljob cancel killed it before this dispatcher's next check did.
+		why = "cancelled"
+	}
 	sched, infra := schedVerdict(res.SchedState)
 	if infra && why == "" {
 		return d.release(d.saveCtx, hs, o, errors.New(sched))
@@ -315,6 +324,17 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 		return "requeued"
 	}
 	return result
+}
+
+// cancelled reports whether o was cancelled while its run went on.
+func (d *dispatcher) cancelled(ctx context.Context, o db.Order) bool {
+	st, err := d.db.OrderStates(ctx, []int64{o.ID})
+	if err != nil {
+		d.warnf("order %d: %v", o.ID, err)
+		return false
+	}
+	s, ok := st[o.ID]
+	return ok && s.State == db.StateCancelled && s.Attempt == o.Attempt
 }
 
 // markTask records the Slurm task a run was handed to.
@@ -381,6 +401,9 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
 		if errors.Is(err, db.ErrStaleAttempt) {
 			// Cancelled meanwhile: close the attempt with what is known.
+			if d.cancelled(ctx, o) {
+				reason = "cancelled (" + reason + ")"
+			}
 			return d.record(ctx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 		}
 		d.warnf("order %d: requeue: %v", o.ID, err)
@@ -441,7 +464,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 		d.clearAbandoned(d.saveCtx, o, "its run was lost")
 		return
 	}
-	if !o.StartedAt.IsZero() {
+	if !res.Timed && !o.StartedAt.IsZero() {
 		res.At = o.StartedAt
 	}
 	d.keepLogs(o, res)

@@ -68,6 +68,10 @@ type Result struct {
 	Stdout, Stderr         []byte
 	StdoutSize, StderrSize int64
 	FinishedAt             time.Time
+	// Timed is true when At and FinishedAt were read from the run dir by
+	// the host's clock (the wrapper's start, the exit code's write), so
+	// that the duration is the run's wherever it was collected from.
+	Timed bool
 	// SchedState is a batch scheduler's last word on the run's task
 	// (Slurm's COMPLETED, FAILED, TIMEOUT, CANCELLED, NODE_FAIL, PREEMPTED,
 	// OUT_OF_MEMORY, ...): the second witness beside the exit code. "" on
@@ -75,7 +79,8 @@ type Result struct {
 	SchedState string
 }
 
-// Duration is the wall time between start and finish as the dispatcher saw it.
+// Duration is the wall time between start and finish: by the host's clock
+// when Timed, else as the dispatcher saw it.
 func (r Result) Duration() time.Duration {
 	if r.At.IsZero() || r.FinishedAt.IsZero() {
 		return 0

@@ -98,7 +98,7 @@ func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stde
 	// The task's own clock on both ends: the time it waited in the queue
 	// is not the run's.
 	if !v.start.IsZero() && !v.end.IsZero() {
-		res.At, res.FinishedAt = v.start, v.end
+		res.At, res.FinishedAt, res.Timed = v.start, v.end, true
 	}
 	return res, nil
 }

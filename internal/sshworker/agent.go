@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,17 +62,18 @@ type agentConn struct {
 
 // agentMsg is one reply from the agent; payload holds the bytes its N counts.
 type agentMsg struct {
-	Ev       string   `json:"ev"`
-	Tag      uint64   `json:"tag"`
-	N        int      `json:"n"`
-	Protocol int      `json:"protocol"`
-	PID      int      `json:"pid"`
-	Run      string   `json:"run"`
-	Code     int      `json:"code"`
-	Msg      string   `json:"msg"`
-	Exit     string   `json:"exit"`
-	Stdout   [2]int64 `json:"stdout"` // full size, bytes sent
-	Stderr   [2]int64 `json:"stderr"`
+	Ev       string    `json:"ev"`
+	Tag      uint64    `json:"tag"`
+	N        int       `json:"n"`
+	Protocol int       `json:"protocol"`
+	PID      int       `json:"pid"`
+	Run      string    `json:"run"`
+	Code     int       `json:"code"`
+	Msg      string    `json:"msg"`
+	Exit     string    `json:"exit"`
+	Stdout   [2]int64  `json:"stdout"` // full size, bytes sent
+	Stderr   [2]int64  `json:"stderr"`
+	Times    []float64 `json:"times"` // an attached run's start and end, epoch seconds by the host's clock
 	payload  []byte
 	received time.Time
 }
@@ -460,5 +462,14 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 	}
 	res.Stdout, res.StdoutSize = m.payload[:so:so], m.Stdout[0]
 	res.Stderr, res.StderrSize = m.payload[so:], m.Stderr[0]
+	if len(m.Times) == 2 && m.Times[1] >= m.Times[0] && m.Times[0] > 0 {
+		res.At, res.FinishedAt, res.Timed = epochFloat(m.Times[0]), epochFloat(m.Times[1]), true
+	}
 	return nil
+}
+
+// epochFloat is t seconds after the Unix epoch, in UTC.
+func epochFloat(t float64) time.Time {
+	sec := math.Floor(t)
+	return time.Unix(int64(sec), int64((t-sec)*1e9)).UTC()
 }

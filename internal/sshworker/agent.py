@@ -631,7 +631,24 @@ def read_tail(path, size, take):
         return f.read(take)
 
 
-def report(tag, run, outlim, errlim):
+def run_times(run):
+    """When the run started and ended by this host's clock: the mtimes of
+    its pid file (written as the wrapper starts) and of exit_code (now,
+    when there is none), as runTimes in scripts.go prints them."""
+    try:
+        start = os.stat(os.path.join(run, "pid")).st_mtime
+    except OSError:
+        return None
+    try:
+        end = os.stat(os.path.join(run, "exit_code")).st_mtime
+    except OSError:
+        end = time.time()
+    return [start, end]
+
+
+def report(tag, run, outlim, errlim, timed=False):
+    """Sends the run's result. timed: with the run's own start and end
+    (an attached run, whose waiter did not see it start)."""
     code = ""
     try:
         with open(os.path.join(run, "exit_code"), "rb") as f:
@@ -641,6 +658,10 @@ def report(tag, run, outlim, errlim):
         pass
     # "exit" is the first line of exit_code, "" when the wrapper wrote none.
     msg = {"ev": "result", "tag": tag, "exit": code}
+    if timed:
+        times = run_times(run)
+        if times is not None:
+            msg["times"] = times
     parts = []
     for name, lim in (("stdout", outlim), ("stderr", errlim)):
         path = os.path.join(run, name)
@@ -707,7 +728,7 @@ class Attached:
             send({"ev": "started", "tag": self.tag, "pid": pid or 0, "run": self.run})
         if os.path.isfile(os.path.join(self.run, "exit_code")) or not run_alive(self.run):
             try:
-                report(self.tag, self.run, self.outlim, self.errlim)
+                report(self.tag, self.run, self.outlim, self.errlim, timed=True)
             except OSError as e:
                 if e.errno == errno.EPIPE:
                     raise

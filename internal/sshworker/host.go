@@ -248,7 +248,9 @@ func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, s
 	if p.err != nil {
 		return p.res, p.err
 	}
-	p.res.FinishedAt = time.Now()
+	if !p.res.Timed {
+		p.res.FinishedAt = time.Now()
+	}
 	return p.res, nil
 }
 
@@ -284,6 +286,15 @@ func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
 			res.Started = run.Started{RunDir: f[2], PID: pid, At: time.Now()}
 			if started != nil {
 				started(res.Started)
+			}
+		case strings.HasPrefix(line, "MLJOB-TIMES "):
+			f := strings.Fields(line)
+			if len(f) == 3 {
+				start, ok1 := epochTime(f[1])
+				end, ok2 := epochTime(f[2])
+				if ok1 && ok2 && !end.Before(start) {
+					res.At, res.FinishedAt, res.Timed = start, end, true
+				}
 			}
 		case strings.HasPrefix(line, "MLJOB-RESULT "):
 			gotResult = true
@@ -412,4 +423,29 @@ func (b *LimitedBuffer) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// epochTime parses seconds since the epoch with an optional fraction
+// ("1733312345.123456789"), as date +%s.%N prints them.
+func epochTime(s string) (time.Time, bool) {
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	var ns int64
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		v, err := strconv.ParseInt(frac, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		for i := len(frac); i < 9; i++ {
+			v *= 10
+		}
+		ns = v
+	}
+	return time.Unix(n, ns), true
 }

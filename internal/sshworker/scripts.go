@@ -182,6 +182,17 @@ printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 wait "$pid"
 ` + frameResult
 
+// runTimes prints when the run started and ended by the host's clock: the
+// mtimes of its pid file (written as the wrapper starts) and of exit_code
+// (written as the script ends; now, when there is none). A run collected by
+// another dispatcher than the one that started it is timed by these, not by
+// when the collector began to wait. "-" where the host's date cannot say
+// (no GNU or BusyBox date -r).
+const runTimes = `ts=$(date -r pid +%s.%N 2> /dev/null) || ts=-
+te=$(date -r exit_code +%s.%N 2> /dev/null) || te=$(date +%s.%N 2> /dev/null) || te=-
+printf 'MLJOB-TIMES %s %s\n' "$ts" "$te"
+`
+
 // attachScript waits for a run that was started earlier (by this or another
 // dispatcher) and prints its result. A live pid is polled once a second: it
 // is not our child, so there is nothing to wait(2) on.
@@ -211,7 +222,7 @@ pid=0
 [ -s pid ] && read -r pid < pid
 printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 while [ ! -f exit_code ] && run_alive .; do sleep 1; done
-` + frameResult
+` + runTimes + frameResult
 
 // checkCacheScript prints the hashes missing from the cache.
 // argv: $1 workdir, then hashes.
