@@ -141,6 +141,7 @@ type hostState struct {
 	status    hostStatus
 	free      []string // free slot names
 	running   map[int64]*runHandle
+	held      []*db.Claim     // runs left going when the host was refused (see hold)
 	late      map[string]bool // abandoned runs being looked at, by run id
 	busy      bool            // a connect or probe is in flight
 	nextAdopt time.Time
@@ -164,13 +165,16 @@ type event struct {
 	orderID int64
 	slot    string
 	runID   string // "late": the abandoned run looked at
-	res     string // "succeeded", "failed", "requeued", "detached"
+	res     string // "succeeded", "failed", "requeued", "detached", "held"
+	claim   *db.Claim // "held": the run to collect once the host is trusted
 }
 
 type dispatcher struct {
 	// saveCtx writes state even after ctx ends: an interrupted dispatcher
 	// still records what it knows.
 	saveCtx context.Context
+	// runCtx is the loop's context for workers, ended when the loop stops.
+	runCtx context.Context
 	db      *db.DB
 	dialing chan struct{} // a semaphore of maxDials connects
 	queue   string        // the queue file's id, in every run id
@@ -254,6 +258,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 func (d *dispatcher) loop(ctx context.Context) error {
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	defer cancelRuns()
+	d.runCtx = runCtx
 	for _, hs := range d.hosts {
 		d.connect(runCtx, hs)
 	}
@@ -397,7 +402,9 @@ func (d *dispatcher) freeBoredSlot() bool {
 
 func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 	hs.busy = true
-	hs.status = hostConnecting
+	if hs.status != hostRefused { // a refused host stays so until it is trusted
+		hs.status = hostConnecting
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -430,7 +437,13 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 func (d *dispatcher) startProbes(ctx context.Context) {
 	now := time.Now()
 	for _, hs := range d.hosts {
-		if hs.busy || hs.status == hostRefused || hs.nextProbe.After(now) {
+		if hs.busy || hs.nextProbe.After(now) {
+			continue
+		}
+		if hs.status == hostRefused {
+			if len(hs.held) > 0 {
+				d.connect(ctx, hs)
+			}
 			continue
 		}
 		if hs.h == nil {
@@ -465,7 +478,12 @@ func (d *dispatcher) apply(e event) {
 			d.hostFailed(hs, e.err)
 			return
 		}
+		if hs.h != nil && hs.h != e.h {
+			hs.h.Close() // a refused host's old connection, re-dialled
+		}
 		hs.h = e.h
+		delete(d.sum.Unusable, hs.cfg.Name)
+		d.collectHeld(hs)
 		hs.nextProbe = time.Time{} // probe at once
 		hs.nextAdopt = time.Time{}
 		hs.status = hostUp
@@ -505,6 +523,10 @@ func (d *dispatcher) apply(e event) {
 			d.freeSlot(hs, e.slot)
 		}
 		d.countResult(e)
+		if e.res == "held" {
+			hs.held = append(hs.held, e.claim)
+			d.hostFailed(hs, e.err)
+		}
 		if e.res == "requeued" && e.err != nil && hs.status == hostUp {
 			// The host failed us before the run started: probe it again
 			// before trusting it with the next order.
@@ -521,9 +543,35 @@ func (d *dispatcher) countResult(e event) {
 		d.sum.Failed++
 	case "requeued":
 		d.sum.Requeued++
-	case "detached":
+	case "detached", "held":
 		d.sum.Detached++
 	}
+}
+
+// collectHeld waits again, once the host is trusted again, on the runs
+// left going when it was refused.
+func (d *dispatcher) collectHeld(hs *hostState) {
+	if d.runCtx.Err() != nil {
+		return // stopping: the next dispatch adopts them
+	}
+	for _, c := range hs.held {
+		if _, ok := hs.running[c.Order.ID]; ok {
+			continue
+		}
+		d.sum.Detached--
+		k := &killer{}
+		hs.running[c.Order.ID] = &runHandle{slot: c.Order.Slot, attempt: c.Order.Attempt, k: k}
+		for j, s := range hs.free {
+			if s == c.Order.Slot {
+				hs.free = append(hs.free[:j], hs.free[j+1:]...)
+				break
+			}
+		}
+		d.logf("order %d attempt %d on %s: the host is trusted again, reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
+		d.wg.Add(1)
+		go d.attachOne(d.runCtx, hs, c.Order.Slot, c, k)
+	}
+	hs.held = nil
 }
 
 // freeSlot gives a slot back, unless it is not one of the host's (an
@@ -547,6 +595,10 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
 	var hk *sshworker.HostKeyError
 	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) || errors.Is(err, slurm.ErrRefused) {
+		// A refused host holding runs of ours is dialled again now and
+		// then, afresh (known_hosts is read again): once it is trusted,
+		// its runs are collected (collectHeld).
+		hs.nextProbe = time.Now().Add(maxBackoff)
 		if hs.status != hostRefused {
 			hs.status = hostRefused
 			d.sum.Unusable[hs.cfg.Name] = err

@@ -112,7 +112,9 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		}
 	}
 	res, err := hs.h.Run(ctx, spec, started)
+	cut := false // the connection dropped: the run may have started unseen
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+		cut = true
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
 	limit.stop()
@@ -125,6 +127,8 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
+	case isRefusal(err) && (wasStarted || cut):
+		done.res, done.err, done.claim = d.hold(hs, slot, c, err), err, c
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
@@ -197,6 +201,8 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		} else {
 			done.res, done.err = d.release(d.saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
 		}
+	case isRefusal(err):
+		done.res, done.err, done.claim = d.hold(hs, slot, c, err), err, c
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	default:
@@ -252,13 +258,38 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 		}
 		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
 		if err == nil || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
-			return res, err
+			return res, err // a refusal too: see hold
 		}
 		if time.Since(lostSince) >= d.opts.LostAfter {
 			return run.Result{}, fmt.Errorf("%w for %s", errHostLost, d.opts.LostAfter)
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// isRefusal tells a host that answers but is not trusted (its key
+// changed, or it refused our key) from other errors: a fact about the host,
+// never about a run waited on there (see hold).
+func isRefusal(err error) bool {
+	var hk *sshworker.HostKeyError
+	return errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth)
+}
+
+// hold stops waiting on a run whose host was refused while it ran: the run
+// goes on there and its order stays assigned or running, for this
+// dispatcher to collect should the host be trusted again, or for the next
+// one to adopt. Nothing is recorded: a changed key says nothing of the run.
+func (d *dispatcher) hold(hs *hostState, slot string, c *db.Claim, cause error) string {
+	o := c.Order
+	why := "it refused our key"
+	if errors.Is(cause, sshworker.ErrHostKeyChanged) {
+		why = "its host key changed"
+	} else if errors.Is(cause, sshworker.ErrUnknownHost) {
+		why = "its host key is not known"
+	}
+	d.warnf("order %d left running on %s (%s): nothing is recorded; it is collected once the host is trusted again", o.ID, hs.cfg.Name, why)
+	d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
+	return "held"
 }
 
 // isDialError tells a host that does not answer from other errors.
