@@ -164,8 +164,8 @@ type event struct {
 	err     error
 	orderID int64
 	slot    string
-	runID   string // "late": the abandoned run looked at
-	res     string // "succeeded", "failed", "requeued", "detached", "held"
+	runID   string    // "late": the abandoned run looked at
+	res     string    // "succeeded", "failed", "requeued", "detached", "held"
 	claim   *db.Claim // "held": the run to collect once the host is trusted
 }
 
@@ -174,7 +174,7 @@ type dispatcher struct {
 	// still records what it knows.
 	saveCtx context.Context
 	// runCtx is the loop's context for workers, ended when the loop stops.
-	runCtx context.Context
+	runCtx  context.Context
 	db      *db.DB
 	dialing chan struct{} // a semaphore of maxDials connects
 	queue   string        // the queue file's id, in every run id
