@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/sshtest"
 )
 
 // The recovery tests check the dispatcher's rules for what is a fact about
@@ -75,4 +78,126 @@ func TestFaultHostKeyRotated(t *testing.T) {
 	if r := c.run("retry", "--failed", "--project", "rotated"); r.code != 1 || c.statusCounts()["unassigned"] != 0 {
 		t.Errorf("retry --failed: exit %d, want 1 (nothing failed to run again): %s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// lateRow is an outcome as outcomes -o json and show -o json give it, with
+// the note on an outcome that does not count.
+type lateRow struct {
+	JobID      int64  `json:"jobId"`
+	OrderID    int64  `json:"orderId"`
+	Attempt    int    `json:"attempt"`
+	State      string `json:"state"`
+	Host       string `json:"host"`
+	Superseded string `json:"superseded"`
+}
+
+// lateRows returns the outcomes of order from outcomes -o json.
+func (c *cli) lateRows(order int64) []lateRow {
+	c.tb.Helper()
+	r := c.mustRun("outcomes", "-o", "json")
+	var rows []lateRow
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		c.tb.Fatalf("outcomes -o json: %v\n%s", err, r.stdout)
+	}
+	var out []lateRow
+	for _, o := range rows {
+		if o.OrderID == order {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// abandoned is the scene abandonOne sets.
+type abandoned struct {
+	c         *cli
+	hostsFile string
+	d         *bgDispatch
+	victim    *sshtest.Server
+	order     int64
+}
+
+// abandonOne starts a dispatch over two hosts of one slot each with two
+// jobs, crashes the sshd of one host (its run goes on) and waits until
+// that run's order succeeded in a second attempt on the other host.
+func abandonOne(t *testing.T, extra ...string) abandoned {
+	servers, keys := startHosts(t, 2)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+	subs := c.submit(c.scripts, echoJobs("late", 2, 4)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, append([]string{"-v", "--lost-after", "2s"}, extra...)...)...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	victim := servers[0]
+	var order int64
+	for o := range ordersOn(t, victim) {
+		order = o
+	}
+	victim.Crash()
+	var job int64
+	for _, s := range subs {
+		if s.OrderID == order {
+			job = s.JobID
+		}
+	}
+	waitFor(t, "attempt 2 to succeed elsewhere", 2*time.Minute, func() bool {
+		a := c.showAttempts(job).Attempts
+		return len(a) == 2 && a[1].State == "succeeded"
+	})
+	return abandoned{c: c, hostsFile: hostsFile, d: d, victim: victim, order: order}
+}
+
+// checkBothKept checks that both outcomes of order are kept, that attempt 2
+// (recorded first) counts and attempt 1's says why it does not.
+func checkBothKept(t *testing.T, c *cli, order int64, stderr string) {
+	t.Helper()
+	rows := c.lateRows(order)
+	if len(rows) != 2 {
+		t.Fatalf("order %d: %d outcomes, want both attempts' (%+v); stderr:\n%s", order, len(rows), rows, stderr)
+	}
+	first, second := rows[0], rows[1]
+	if first.Attempt != 1 || first.State != "succeeded" || !strings.Contains(first.Superseded, "attempt 2") {
+		t.Errorf("order %d: attempt 1's outcome %+v, want succeeded, superseded naming attempt 2", order, first)
+	}
+	if second.Attempt != 2 || second.State != "succeeded" || second.Superseded != "" {
+		t.Errorf("order %d: attempt 2's outcome %+v, want succeeded and counting", order, second)
+	}
+	if counts := c.statusCounts(); counts["succeeded"] != 2 {
+		t.Errorf("status %v, want both orders succeeded", counts)
+	}
+}
+
+// TestFaultLateOutcomeKept: a run given up after --lost-after finishes
+// after all, while the job's second attempt already succeeded elsewhere.
+// When its host answers again (the same dispatch), both outcomes are kept:
+// the second counts, the first says why not.
+func TestFaultLateOutcomeKept(t *testing.T) {
+	t.Parallel()
+	a := abandonOne(t, "--follow")
+	c, d, order := a.c, a.d, a.order
+	a.victim.Restart(t)
+	job := c.lateRows(order)[0].JobID
+	waitFor(t, "attempt 1 to be found finished", time.Minute, func() bool {
+		return c.showAttempts(job).Attempts[0].State == "succeeded"
+	})
+	if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(t); code != 130 {
+		t.Errorf("dispatch --follow after SIGINT: exit %d, want 130", code)
+	}
+	checkBothKept(t, c, order, d.stderr.String())
+}
+
+// TestFaultLateOutcomeNoOtherWork: the run given up is only found finished
+// by a later dispatch that has nothing else to do; that dispatch still
+// looks at it before it exits.
+func TestFaultLateOutcomeNoOtherWork(t *testing.T) {
+	t.Parallel()
+	a := abandonOne(t)
+	if code := a.d.wait(t); code != 0 {
+		t.Fatalf("dispatch exit %d; stderr:\n%s", code, a.d.stderr)
+	}
+	a.victim.Restart(t)
+	r := a.c.mustRun(dispatchArgs(a.hostsFile, a.c.scripts, "-v")...)
+	checkBothKept(t, a.c, a.order, a.d.stderr.String()+r.stderr)
 }

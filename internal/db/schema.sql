@@ -193,3 +193,12 @@ ALTER TABLE orders ADD COLUMN slurm_state TEXT;
 ALTER TABLE attempts ADD COLUMN slurm_job_id INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_state TEXT;
+
+-- version: 8
+
+-- superseded says why an outcome is kept but does not count for its order:
+-- another attempt of the same order also finished (a run given up when its
+-- host stopped answering, found finished later), and that attempt's outcome
+-- is the order's. NULL: the outcome counts, or is an earlier attempt's
+-- history (a failed attempt retried with --retry-failed).
+ALTER TABLE outcomes ADD COLUMN superseded TEXT;

@@ -314,10 +314,12 @@ func (d *dispatcher) settled() bool {
 	return true
 }
 
+// inflight counts the runs being waited on and the abandoned runs being
+// looked at: a dispatch with nothing else to do still finishes those.
 func (d *dispatcher) inflight() int {
 	n := 0
 	for _, hs := range d.hosts {
-		n += len(hs.running)
+		n += len(hs.running) + len(hs.late)
 	}
 	return n
 }
