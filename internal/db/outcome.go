@@ -350,9 +350,9 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 // from row to row: a fresh set per row was a tenth of a 100k-row read.
 type outcomeScanner struct {
 	host, errText, stdout, stderr, created, superseded sql.NullString
-	status, exitCode, sweepID              sql.NullInt64
-	loss, metric, duration                 sql.NullFloat64
-	dest                                   []any
+	status, exitCode, sweepID                          sql.NullInt64
+	loss, metric, duration                             sql.NullFloat64
+	dest                                               []any
 }
 
 // scan reads the current row of rows into r.
