@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,4 +204,104 @@ func TestFaultLateOutcomeNoOtherWork(t *testing.T) {
 	a.victim.Restart(t)
 	r := a.c.mustRun(dispatchArgs(a.hostsFile, a.c.scripts, "-v")...)
 	checkBothKept(t, a.c, a.order, a.d.stderr.String()+r.stderr)
+}
+
+// lockDB takes the queue's write lock from a second SQLite connection, as
+// another program writing to the file would, and holds it until the
+// returned func is called (at the latest when the test ends).
+func lockDB(tb testing.TB, path string) (release func()) {
+	tb.Helper()
+	ctx := context.Background()
+	sqlDB, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		tb.Fatalf("take the write lock: %v", err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				tb.Errorf("release the write lock: %v", err)
+			}
+			conn.Close()
+			sqlDB.Close()
+		})
+	}
+	tb.Cleanup(release)
+	return release
+}
+
+// TestFaultDatabaseLocked: another program holds the queue's write lock
+// past SQLite's busy timeout while runs finish. The dispatcher keeps
+// trying, records every outcome once the lock is gone and reports only
+// what it recorded.
+func TestFaultDatabaseLocked(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	subs := c.submit(c.scripts, echoJobs("locked", 4, 1)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v")...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	release := lockDB(t, c.db)
+	// The busy timeout is 10 s: a write that waited that long failed.
+	waitFor(t, "a write to fail on the lock", time.Minute, func() bool {
+		return strings.Contains(d.stderr.String(), "database is locked")
+	})
+	release()
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("dispatch exit %d, want 0; stderr:\n%s", code, d.stderr)
+	}
+	if !strings.Contains(d.stderr.String(), "4 succeeded, 0 failed") {
+		t.Errorf("summary lacks 4 succeeded; stderr:\n%s", d.stderr)
+	}
+	checkNothingLost(t, c, subs, servers, lostRules{})
+}
+
+// TestFaultDatabaseLockedTooLong: the lock outlasts --save-timeout. The
+// dispatcher does not count what it could not record, exits 1 naming the
+// orders whose outcomes wait, and the next dispatch records them from the
+// run dirs, without running them again.
+func TestFaultDatabaseLockedTooLong(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	subs := c.submit(c.scripts, echoJobs("locked", 2, 1)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v", "--save-timeout", "1s")...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	release := lockDB(t, c.db)
+	waitFor(t, "the dispatcher to give up saving", 2*time.Minute, func() bool {
+		return strings.Count(d.stderr.String(), "outcome not saved") == 2
+	})
+	release()
+	code := d.wait(t)
+	stderr := d.stderr.String()
+	if code != 1 {
+		t.Errorf("dispatch exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"0 succeeded, 0 failed", "2 outcome(s) not saved", "Try: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("dispatch stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	for _, s := range subs {
+		if !strings.Contains(stderr, fmt.Sprintf("order %d", s.OrderID)) {
+			t.Errorf("dispatch stderr does not name order %d:\n%s", s.OrderID, stderr)
+		}
+	}
+	if n := c.statusCounts()["running"]; n != 2 {
+		t.Errorf("%d orders running, want the 2 whose outcomes were not saved", n)
+	}
+	r := c.mustRun(dispatchArgs(hostsFile, c.scripts, "-v")...)
+	if !strings.Contains(r.stderr, "Adopted 2 run(s)") {
+		t.Errorf("the next dispatch did not adopt the 2 runs; stderr:\n%s", r.stderr)
+	}
+	checkNothingLost(t, c, subs, servers, lostRules{})
 }

@@ -91,6 +91,11 @@ type Options struct {
 	// "python -u script job.json", rather than in a fork of the agent's
 	// (see sshworker.Host.EnableAgent).
 	ColdStart bool
+	// SaveTimeout is how long a write the database refuses for a reason
+	// that may pass (locked by another program, disk full) is retried
+	// before it is given up; 0 = DefaultSaveTimeout. An outcome given up is
+	// not counted (see Summary.Unsaved).
+	SaveTimeout time.Duration
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)
@@ -109,6 +114,10 @@ type Summary struct {
 	// Unusable maps hosts that were refused for good (e.g. an unknown host
 	// key) to the reason.
 	Unusable map[string]error
+	// Unsaved lists the finished attempts whose outcome the database
+	// refused past SaveTimeout: not counted above, their orders left
+	// running for the next dispatch to record.
+	Unsaved []Unsaved
 }
 
 // ErrNoUsableHost is returned when orders wait but every host was refused.
@@ -186,6 +195,8 @@ type dispatcher struct {
 	sum     Summary
 	logMu   sync.Mutex // guards writes to opts.Log and opts.Warn
 	obsMu   sync.Mutex // makes calls of opts.Observe one at a time
+	// unsavedMu guards sum.Unsaved, which workers append to.
+	unsavedMu sync.Mutex
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -207,6 +218,9 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	}
 	if opts.LostAfter <= 0 {
 		opts.LostAfter = DefaultLostAfter
+	}
+	if opts.SaveTimeout <= 0 {
+		opts.SaveTimeout = DefaultSaveTimeout
 	}
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
@@ -249,8 +263,14 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		}
 	}
 	// Stopped: whoever dispatches next may adopt the runs left behind at once.
-	if serr := d.db.StopDispatcher(d.saveCtx, d.opts.Dispatcher); serr != nil && err == nil {
+	serr := d.save("mark this dispatcher stopped", func(ctx context.Context) error {
+		return d.db.StopDispatcher(ctx, d.opts.Dispatcher)
+	})
+	if serr != nil && err == nil {
 		err = serr
+	}
+	if err == nil {
+		err = unsavedError(d.sum.Unsaved)
 	}
 	return d.sum, err
 }

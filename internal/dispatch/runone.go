@@ -94,7 +94,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	var startedCalled atomic.Bool
 	started := func(s run.Started) {
 		if !startedCalled.Swap(true) {
-			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+			if err := d.markRunning(hs, o, s); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 			d.markTask(o, hs, s.Task)
@@ -177,7 +177,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		}
 		if o.State == db.StateAssigned {
 			// The earlier dispatcher died between the start and its record.
-			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+			if err := d.markRunning(hs, o, s); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 		}
@@ -340,6 +340,13 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 	return result
 }
 
+// markRunning records that an attempt's run started.
+func (d *dispatcher) markRunning(hs *hostState, o db.Order, s run.Started) error {
+	return d.save(fmt.Sprintf("order %d on %s: mark running", o.ID, hs.cfg.Name), func(ctx context.Context) error {
+		return d.db.MarkRunning(ctx, o.ID, o.Attempt, s.RunDir, s.PID)
+	})
+}
+
 // markTask records the Slurm task a run was handed to.
 func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 	if task == "" {
@@ -361,11 +368,18 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if d.opts.BeforeRecord != nil {
 		d.opts.BeforeRecord(o.ID)
 	}
-	recorded, err := d.db.RecordOutcome(ctx, rec)
+	var recorded bool
+	err := d.save(fmt.Sprintf("order %d on %s: record outcome", o.ID, hs.cfg.Name), func(ctx context.Context) error {
+		var err error
+		recorded, err = d.db.RecordOutcome(ctx, rec)
+		return err
+	})
 	if err != nil {
-		d.warnf("order %d on %s: record outcome: %v", o.ID, hs.cfg.Name, err)
+		// Never reported as done: the order stays as it was, and the run
+		// dir keeps the outcome for the next dispatch.
+		return d.unsaved(hs, o, err)
 	}
-	if !recorded && err == nil {
+	if !recorded {
 		d.logf("order %d attempt %d: outcome already recorded; kept the first", o.ID, o.Attempt)
 	}
 	if out.Succeeded {
@@ -394,20 +408,25 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
 	if o.InfraFailures >= d.opts.Retries {
 		reason += fmt.Sprintf(" (attempt %d; no retries left of %d)", o.Attempt, d.opts.Retries)
-		if err := d.db.FailOrder(ctx, o.ID, o.Attempt, reason); err != nil {
-			d.warnf("order %d: fail: %v", o.ID, err)
+		err := d.save(fmt.Sprintf("order %d: fail", o.ID), func(ctx context.Context) error {
+			return d.db.FailOrder(ctx, o.ID, o.Attempt, reason)
+		})
+		if err != nil {
+			return d.unsaved(hs, o, err)
 		}
 		d.warnf("order %d failed: %s", o.ID, oneLine(reason))
 		d.observe(Event{Kind: OrderFailed, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
 		return "failed"
 	}
-	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
+	err := d.save(fmt.Sprintf("order %d: requeue", o.ID), func(ctx context.Context) error {
+		return d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason)
+	})
+	if err != nil {
 		if errors.Is(err, db.ErrStaleAttempt) {
 			// Cancelled meanwhile: close the attempt with what is known.
 			return d.record(ctx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 		}
-		d.warnf("order %d: requeue: %v", o.ID, err)
-		return "failed"
+		return d.unsaved(hs, o, err)
 	}
 	d.logf("order %d requeued: %s", o.ID, oneLine(reason))
 	d.observe(Event{Kind: OrderReleased, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
@@ -422,9 +441,11 @@ func (d *dispatcher) abandon(ctx context.Context, hs *hostState, o db.Order, cau
 		return d.release(ctx, hs, o, cause)
 	}
 	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
-	if err := d.db.AbandonOrder(ctx, o.ID, o.Attempt, reason); err != nil {
-		d.warnf("order %d: requeue: %v", o.ID, err)
-		return "failed"
+	err := d.save(fmt.Sprintf("order %d: requeue", o.ID), func(ctx context.Context) error {
+		return d.db.AbandonOrder(ctx, o.ID, o.Attempt, reason)
+	})
+	if err != nil {
+		return d.unsaved(hs, o, err)
 	}
 	d.warnf("order %d requeued: %s; its run there will be checked when the host answers again", o.ID, oneLine(reason))
 	d.observe(Event{Kind: OrderAbandoned, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
@@ -469,7 +490,13 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 	d.keepLogs(o, res)
 	out := pyexec.ParseOutcome(res)
-	note, recorded, err := d.db.RecordLateOutcome(d.saveCtx, dbOutcome(o, hs.cfg.Name, out))
+	var note string
+	var recorded bool
+	err = d.save(fmt.Sprintf("order %d attempt %d: record late outcome", o.ID, o.Attempt), func(ctx context.Context) error {
+		var err error
+		note, recorded, err = d.db.RecordLateOutcome(ctx, dbOutcome(o, hs.cfg.Name, out))
+		return err
+	})
 	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 		return
@@ -479,8 +506,11 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 }
 
-func (d *dispatcher) clearAbandoned(ctx context.Context, o db.Order, note string) {
-	if err := d.db.ClearAbandoned(ctx, o.ID, o.Attempt, note); err != nil {
+func (d *dispatcher) clearAbandoned(_ context.Context, o db.Order, note string) {
+	err := d.save(fmt.Sprintf("order %d attempt %d: forget the abandoned run", o.ID, o.Attempt), func(ctx context.Context) error {
+		return d.db.ClearAbandoned(ctx, o.ID, o.Attempt, note)
+	})
+	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 	}
 }
