@@ -305,3 +305,56 @@ func TestFaultDatabaseLockedTooLong(t *testing.T) {
 	}
 	checkNothingLost(t, c, subs, servers, lostRules{})
 }
+
+// TestFaultNoHostAnswers: no host ever answers (nothing listens on their
+// ports). Without --follow, dispatch gives up after --give-up-after with
+// exit 1, naming each host, its last error and the fix; the queue is
+// intact.
+func TestFaultNoHostAnswers(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 2)
+	for _, s := range servers {
+		s.Stop()
+	}
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	c.submit(c.scripts, echoJobs("nohost", 2, 0)...)
+	start := time.Now()
+	r := c.run(dispatchArgs(hostsFile, c.scripts, "--give-up-after", "3s")...)
+	if r.code != 1 {
+		t.Errorf("dispatch exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("dispatch gave up after %v, want about 3s", took)
+	}
+	for _, s := range servers {
+		line := lineWith(r.stderr, fmt.Sprintf("%s (%s:%d)", s.Name, s.Host, s.Port))
+		if !strings.Contains(line, "connection refused") {
+			t.Errorf("no line names %s with its address and last error; stderr:\n%s", s.Name, r.stderr)
+		}
+	}
+	for _, want := range []string{"Error: no host answered", "sshd", "Try: "} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("dispatch stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if counts := c.statusCounts(); counts["unassigned"] != 2 {
+		t.Errorf("status %v, want the 2 orders unassigned", counts)
+	}
+}
+
+// TestDispatchIdleEndsQuietly: a dispatch over several hosts with nothing
+// to do ends without reporting a host down: its own shutdown ending a
+// probe in flight is not a host going down.
+func TestDispatchIdleEndsQuietly(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 4)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+	for range 3 {
+		r := c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
+		if strings.Contains(r.stderr, "down") || strings.Contains(r.stderr, "context canceled") {
+			t.Fatalf("an idle dispatch reported a host down; stderr:\n%s", r.stderr)
+		}
+	}
+}

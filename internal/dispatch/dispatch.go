@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
@@ -24,7 +26,10 @@ const (
 	DefaultPoll      = 2 * time.Second
 	DefaultRetries   = 2
 	DefaultLostAfter = 10 * time.Minute
-	maxBackoff       = time.Minute
+	// DefaultGiveUpAfter is how long a dispatch without Follow waits for
+	// any host to answer.
+	DefaultGiveUpAfter = 2 * time.Minute
+	maxBackoff         = time.Minute
 
 	// heartbeatEvery and staleAfter decide when another dispatcher counts
 	// as dead, so that its orders can be adopted.
@@ -91,6 +96,10 @@ type Options struct {
 	// "python -u script job.json", rather than in a fork of the agent's
 	// (see sshworker.Host.EnableAgent).
 	ColdStart bool
+	// GiveUpAfter is how long a dispatch without Follow goes on while no
+	// host answers and none of its runs is in flight, before it returns
+	// ErrNoHostAnswered; 0 = DefaultGiveUpAfter.
+	GiveUpAfter time.Duration
 	// SaveTimeout is how long a write the database refuses for a reason
 	// that may pass (locked by another program, disk full) is retried
 	// before it is given up; 0 = DefaultSaveTimeout. An outcome given up is
@@ -122,6 +131,11 @@ type Summary struct {
 
 // ErrNoUsableHost is returned when orders wait but every host was refused.
 var ErrNoUsableHost = errors.New("no usable host")
+
+// ErrNoHostAnswered is returned when no host answered for
+// Options.GiveUpAfter (without Follow); the error lists each host's last
+// error and its fix.
+var ErrNoHostAnswered = errors.New("no host answered")
 
 type hostStatus int
 
@@ -197,6 +211,9 @@ type dispatcher struct {
 	obsMu   sync.Mutex // makes calls of opts.Observe one at a time
 	// unsavedMu guards sum.Unsaved, which workers append to.
 	unsavedMu sync.Mutex
+	// answered is when a host last answered (or the loop started); only
+	// the loop touches it.
+	answered time.Time
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -221,6 +238,9 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	}
 	if opts.SaveTimeout <= 0 {
 		opts.SaveTimeout = DefaultSaveTimeout
+	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = DefaultGiveUpAfter
 	}
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
@@ -279,6 +299,7 @@ func (d *dispatcher) loop(ctx context.Context) error {
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	defer cancelRuns()
 	d.runCtx = runCtx
+	d.answered = time.Now()
 	for _, hs := range d.hosts {
 		d.connect(runCtx, hs)
 	}
@@ -305,6 +326,11 @@ func (d *dispatcher) loop(ctx context.Context) error {
 		}
 		if inflight == 0 && d.allRefused() {
 			return fmt.Errorf("%w: every host was refused (see above)", ErrNoUsableHost)
+		}
+		if d.anyUp() {
+			d.answered = time.Now()
+		} else if !d.opts.Follow && inflight == 0 && time.Since(d.answered) >= d.opts.GiveUpAfter {
+			return d.noAnswer()
 		}
 		d.startProbes(runCtx)
 		timer.Reset(d.nextWake(noWork))
@@ -342,6 +368,67 @@ func (d *dispatcher) inflight() int {
 		n += len(hs.running) + len(hs.late)
 	}
 	return n
+}
+
+// stopping reports whether err is only this dispatch ending a connect or
+// a probe as it stops: not a fact about the host.
+func (d *dispatcher) stopping(err error) bool {
+	return d.runCtx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
+func (d *dispatcher) anyUp() bool {
+	for _, hs := range d.hosts {
+		if hs.status == hostUp {
+			return true
+		}
+	}
+	return false
+}
+
+// noAnswer is the error of a dispatch that gave up on its hosts: each
+// host's last error and what to do about it.
+func (d *dispatcher) noAnswer() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v for %s:", ErrNoHostAnswered, d.opts.GiveUpAfter)
+	for _, hs := range d.hosts {
+		addr := hs.cfg.Address
+		if hs.cfg.Port != 0 {
+			addr = net.JoinHostPort(hs.cfg.Address, strconv.Itoa(hs.cfg.Port))
+		}
+		if hs.cfg.Kind == hosts.KindLocal || hs.cfg.Local {
+			addr = "this machine"
+		}
+		last := "no answer yet"
+		if hs.lastErr != nil {
+			last = oneLine(hs.lastErr.Error())
+		}
+		fmt.Fprintf(&b, "\n  %s (%s): %s\n    fix: %s", hs.cfg.Name, addr, last, hostFix(hs.lastErr))
+	}
+	return &noAnswerError{msg: b.String()}
+}
+
+// noAnswerError is ErrNoHostAnswered with each host's detail.
+type noAnswerError struct{ msg string }
+
+func (e *noAnswerError) Error() string { return e.msg }
+func (e *noAnswerError) Unwrap() error { return ErrNoHostAnswered }
+
+// hostFix says what to do about a host's last error.
+func hostFix(err error) string {
+	var hk *sshworker.HostKeyError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &hk):
+		return hk.Hint()
+	case errors.Is(err, sshworker.ErrAuth):
+		return "check user and identity_file in the hosts file, and that the key is in the host's authorized_keys"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: start sshd on the host, or fix the port in the hosts file"
+	case errors.As(err, &op) && op.Op == "dial", errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "no answer from that address: check the address in the hosts file and the network (VPN, firewall), or raise connect_timeout"
+	default:
+		return "mljob hosts check says what is wrong with each host"
+	}
 }
 
 func (d *dispatcher) allRefused() bool {
@@ -424,7 +511,9 @@ func (d *dispatcher) freeBoredSlot() bool {
 
 func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 	hs.busy = true
-	if hs.status != hostRefused { // a refused host stays so until it is trusted
+	// A refused host stays so until it is trusted, a down one until it
+	// answers: the warning is given once.
+	if hs.status != hostRefused && hs.status != hostDown {
 		hs.status = hostConnecting
 	}
 	d.wg.Add(1)
@@ -497,6 +586,9 @@ func (d *dispatcher) apply(e event) {
 	case "connected":
 		hs.busy = false
 		if e.err != nil {
+			if d.stopping(e.err) {
+				return
+			}
 			d.hostFailed(hs, e.err)
 			return
 		}
@@ -515,6 +607,9 @@ func (d *dispatcher) apply(e event) {
 	case "probed":
 		hs.busy = false
 		if e.err != nil {
+			if d.stopping(e.err) {
+				return
+			}
 			d.hostFailed(hs, e.err)
 			return
 		}
