@@ -358,3 +358,27 @@ func TestDispatchIdleEndsQuietly(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatchHostRemoved: a host with runs going is removed from the
+// hosts file while no dispatcher runs. The next dispatch says so, naming
+// the host and what to do, and still collects its runs through the entry
+// recorded for it.
+func TestDispatchHostRemoved(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 2)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+	subs := c.submit(c.scripts, echoJobs("removed", 2, 3)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v")...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	d.kill9(t)
+
+	removed := servers[0]
+	fewer := writeHosts(t, c.dir, servers[1:], keys, hostsOptions{slots: 1})
+	r := c.mustRun(dispatchArgs(fewer, c.scripts, "-v")...)
+	line := lineWith(r.stderr, "not in the hosts file")
+	if !strings.Contains(line, removed.Name) || !strings.Contains(line, "add it back") {
+		t.Errorf("no warning names %s, removed from the hosts file, and what to do; stderr:\n%s", removed.Name, r.stderr)
+	}
+	checkNothingLost(t, c, subs, servers, lostRules{})
+}

@@ -165,6 +165,7 @@ type hostState struct {
 	free      []string // free slot names
 	running   map[int64]*runHandle
 	held      []*db.Claim     // runs left going when the host was refused (see hold)
+	removed   bool            // not in the hosts file: no new work, its runs collected (addRemovedHosts)
 	late      map[string]bool // abandoned runs being looked at, by run id
 	busy      bool            // a connect or probe is in flight
 	nextAdopt time.Time
@@ -256,6 +257,9 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		return d.sum, errors.New("no hosts")
 	}
 	if err := d.register(ctx); err != nil {
+		return d.sum, err
+	}
+	if err := d.addRemovedHosts(ctx); err != nil {
 		return d.sum, err
 	}
 	err := d.loop(ctx)
@@ -378,7 +382,7 @@ func (d *dispatcher) stopping(err error) bool {
 
 func (d *dispatcher) anyUp() bool {
 	for _, hs := range d.hosts {
-		if hs.status == hostUp {
+		if hs.status == hostUp && !hs.removed {
 			return true
 		}
 	}
@@ -433,7 +437,7 @@ func hostFix(err error) string {
 
 func (d *dispatcher) allRefused() bool {
 	for _, hs := range d.hosts {
-		if hs.status != hostRefused {
+		if hs.status != hostRefused && !hs.removed {
 			return false
 		}
 	}
@@ -694,6 +698,9 @@ func (d *dispatcher) collectHeld(hs *hostState) {
 // freeSlot gives a slot back, unless it is not one of the host's (an
 // adopted run from an older hosts file) or is already free.
 func (d *dispatcher) freeSlot(hs *hostState, slot string) {
+	if hs.removed {
+		return // takes no new work
+	}
 	known := false
 	for _, s := range hs.cfg.SlotNames() {
 		known = known || s == slot
