@@ -40,10 +40,42 @@ func finishedRuns(tb testing.TB, dirs map[int64]map[int]string) int {
 // in its one attempt, and retry --failed finds nothing to run twice.
 func TestFaultHostKeyRotated(t *testing.T) {
 	t.Parallel()
+	refusedMidRun(t, "ssh-keygen -R", func(victim *sshtest.Server) func() { return victim.RotateHostKey(t) })
+}
+
+// TestFaultAuthRevoked: as TestFaultHostKeyRotated, but the host stops
+// accepting our key (authorized_keys emptied, connections dropped) while
+// the runs go on, and accepts it again later.
+func TestFaultAuthRevoked(t *testing.T) {
+	t.Parallel()
+	refusedMidRun(t, "authorized_keys", func(victim *sshtest.Server) func() {
+		path := filepath.Join(victim.Dir, "authorized_keys")
+		authorized, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		victim.Crash() // drop the connections; the runs go on
+		victim.Restart(t)
+		return func() {
+			if err := os.WriteFile(path, authorized, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// refusedMidRun runs four jobs on two hosts, has refuse make the first
+// host refuse us while its two runs go on, and checks that the dispatch
+// leaves them running, recorded nowhere, with the fix (wantHint) printed;
+// once refuse's undo ran, the next dispatch collects them.
+func refusedMidRun(t *testing.T, wantHint string, refuse func(victim *sshtest.Server) (undo func())) {
 	servers, keys := startHosts(t, 2)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
-	subs := c.submit(c.scripts, echoJobs("rotated", 4, 4)...)
+	subs := c.submit(c.scripts, echoJobs("refused", 4, 4)...)
 
 	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v")...)
 	waitFor(t, "4 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 4 })
@@ -52,12 +84,12 @@ func TestFaultHostKeyRotated(t *testing.T) {
 	if len(on) != 2 {
 		t.Fatalf("%s runs orders %v, want 2", victim.Name, on)
 	}
-	restore := victim.RotateHostKey(t)
+	undo := refuse(victim)
 	if code := d.wait(t); code != 0 {
 		t.Fatalf("dispatch exit %d, want 0 (the other host ran the rest); stderr:\n%s", code, d.stderr)
 	}
 	stderr := d.stderr.String()
-	for _, want := range []string{"host " + victim.Name + " refused", "ssh-keygen -R", "2 left running"} {
+	for _, want := range []string{"host " + victim.Name + " refused", wantHint, "2 left running"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("dispatch stderr lacks %q:\n%s", want, stderr)
 		}
@@ -73,13 +105,13 @@ func TestFaultHostKeyRotated(t *testing.T) {
 	dirs := runDirs(t, servers[:1])
 	waitFor(t, "the refused host's runs to finish", time.Minute, func() bool { return finishedRuns(t, dirs) == 2 })
 
-	restore()
+	undo()
 	r := c.mustRun(dispatchArgs(hostsFile, c.scripts, "-v")...)
 	if !strings.Contains(r.stderr, "Adopted 2 run(s)") {
 		t.Errorf("second dispatch did not adopt the 2 runs; stderr:\n%s", r.stderr)
 	}
 	checkNothingLost(t, c, subs, servers, lostRules{})
-	if r := c.run("retry", "--failed", "--project", "rotated"); r.code != 1 || c.statusCounts()["unassigned"] != 0 {
+	if r := c.run("retry", "--failed", "--project", "refused"); r.code != 1 || c.statusCounts()["unassigned"] != 0 {
 		t.Errorf("retry --failed: exit %d, want 1 (nothing failed to run again): %s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -374,6 +374,24 @@ func (d *dispatcher) inflight() int {
 	return n
 }
 
+// authHint is the command that shows whether the host accepts our key,
+// the first step of fixing a refused one.
+func authHint(h hosts.Host) string {
+	argv := []string{"ssh"}
+	if h.Port != 0 && h.Port != sshworker.DefaultPort {
+		argv = append(argv, "-p", strconv.Itoa(h.Port))
+	}
+	if h.IdentityFile != "" {
+		argv = append(argv, "-i", h.IdentityFile)
+	}
+	target := h.Address
+	if h.User != "" {
+		target = h.User + "@" + h.Address
+	}
+	argv = append(argv, target, "true")
+	return "check that your key is in the host's authorized_keys (for identity_file, or ssh-agent): " + sshworker.QuoteCommand(argv)
+}
+
 // stopping reports whether err is only this dispatch ending a connect or
 // a probe as it stops: not a fact about the host.
 func (d *dispatcher) stopping(err error) bool {
@@ -730,6 +748,8 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 			switch {
 			case hk != nil:
 				msg += "\n  Try: " + hk.Hint()
+			case errors.Is(err, sshworker.ErrAuth):
+				msg += "\n  Try: " + authHint(hs.cfg)
 			case errors.Is(err, slurm.ErrRefused):
 				msg += "\n  Try: fix the entry's sbatch options in the hosts file (mljob hosts check lists the partitions), then mljob dispatch again; the orders wait in the queue"
 			}
