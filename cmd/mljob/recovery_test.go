@@ -414,3 +414,31 @@ func TestDispatchHostRemoved(t *testing.T) {
 	}
 	checkNothingLost(t, c, subs, servers, lostRules{})
 }
+
+// TestFaultHostKeyRestoredSameDispatch: the key of a host changes while its
+// runs go on and is restored while the same dispatch (--follow) still
+// runs: it dials the host again, and collects the runs once it trusts it.
+func TestFaultHostKeyRestoredSameDispatch(t *testing.T) {
+	t.Parallel()
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	subs := c.submit(c.scripts, echoJobs("restored", 2, 3)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v", "--follow")...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	restore := servers[0].RotateHostKey(t)
+	waitFor(t, "the host to be refused", time.Minute, func() bool {
+		return strings.Contains(d.stderr.String(), "host "+servers[0].Name+" refused")
+	})
+	dirs := runDirs(t, servers)
+	waitFor(t, "the runs to finish", time.Minute, func() bool { return finishedRuns(t, dirs) == 2 })
+	restore()
+	waitFor(t, "both outcomes", time.Minute, func() bool { return c.statusCounts()["succeeded"] == 2 })
+	if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(t); code != 130 {
+		t.Errorf("dispatch --follow after SIGINT: exit %d, want 130; stderr:\n%s", code, d.stderr)
+	}
+	checkNothingLost(t, c, subs, servers, lostRules{})
+}

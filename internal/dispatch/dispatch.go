@@ -328,7 +328,9 @@ func (d *dispatcher) loop(ctx context.Context) error {
 				return nil
 			}
 		}
-		if inflight == 0 && d.allRefused() {
+		// With --follow, a refused host holding runs is waited on: it is
+		// dialled again until it is trusted (collectHeld).
+		if inflight == 0 && d.allRefused() && !(d.opts.Follow && d.holding()) {
 			return fmt.Errorf("%w: every host was refused (see above)", ErrNoUsableHost)
 		}
 		if d.anyUp() {
@@ -396,6 +398,16 @@ func authHint(h hosts.Host) string {
 // a probe as it stops: not a fact about the host.
 func (d *dispatcher) stopping(err error) bool {
 	return d.runCtx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// holding reports whether a refused host holds runs of this dispatch.
+func (d *dispatcher) holding() bool {
+	for _, hs := range d.hosts {
+		if len(hs.held) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *dispatcher) anyUp() bool {
@@ -737,10 +749,11 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
 	var hk *sshworker.HostKeyError
 	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) || errors.Is(err, slurm.ErrRefused) {
-		// A refused host holding runs of ours is dialled again now and
-		// then, afresh (known_hosts is read again): once it is trusted,
-		// its runs are collected (collectHeld).
-		hs.nextProbe = time.Now().Add(maxBackoff)
+		// A refused host holding runs of ours is dialled again, afresh
+		// (known_hosts is read again), with backoff up to maxBackoff: once
+		// it is trusted, its runs are collected (collectHeld).
+		hs.backoff = min(max(2*hs.backoff, d.opts.Poll), maxBackoff)
+		hs.nextProbe = time.Now().Add(hs.backoff)
 		if hs.status != hostRefused {
 			hs.status = hostRefused
 			d.sum.Unusable[hs.cfg.Name] = err
