@@ -425,6 +425,11 @@ func TestFaultHostKeyRestoredSameDispatch(t *testing.T) {
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
 	subs := c.submit(c.scripts, echoJobs("restored", 2, 3)...)
 	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v", "--follow")...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dispatch stderr:\n%s", d.stderr)
+		}
+	})
 	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
 	restore := servers[0].RotateHostKey(t)
 	waitFor(t, "the host to be refused", time.Minute, func() bool {

@@ -656,6 +656,8 @@ func (d *dispatcher) apply(e event) {
 				d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
 			}
 			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
+			delete(d.sum.Unusable, hs.cfg.Name)
+			d.collectHeld(hs)
 			d.saveHost(hs, "up", true)
 			d.observe(Event{Kind: HostUp, Host: hs.cfg.Name, Load: hs.load})
 		}
