@@ -200,6 +200,16 @@ func checkBothKept(t *testing.T, c *cli, order int64, stderr string) {
 	if counts := c.statusCounts(); counts["succeeded"] != 2 {
 		t.Errorf("status %v, want both orders succeeded", counts)
 	}
+	var sh struct {
+		Outcomes []lateRow `json:"outcomes"`
+	}
+	out := c.mustRun("show", fmt.Sprint(first.JobID), "-o", "json").stdout
+	if err := json.Unmarshal([]byte(out), &sh); err != nil {
+		t.Fatalf("show -o json: %v\n%s", err, out)
+	}
+	if len(sh.Outcomes) != 2 || sh.Outcomes[0].Superseded != first.Superseded || sh.Outcomes[1].Superseded != "" {
+		t.Errorf("show lists outcomes %+v, want both, attempt 1's superseded as in outcomes", sh.Outcomes)
+	}
 }
 
 // TestFaultLateOutcomeKept: a run given up after --lost-after finishes
