@@ -92,7 +92,9 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	limit := &deadline{}
 	// A batch engine calls started from its poller, maybe as Run returns.
 	var startedCalled atomic.Bool
+	var startedAt atomic.Int64 // unix ns of the first started call
 	started := func(s run.Started) {
+		startedAt.CompareAndSwap(0, time.Now().UnixNano())
 		if !startedCalled.Swap(true) {
 			if err := d.markRunning(hs, o, s); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
@@ -128,7 +130,11 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
 	case isRefusal(err) && (wasStarted || cut):
-		done.res, done.err, done.claim = d.hold(hs, slot, c, err), err, c
+		held := *c // as attachOne will need it: running since its start
+		if at := startedAt.Load(); wasStarted && at != 0 {
+			held.Order.State, held.Order.StartedAt = db.StateRunning, time.Unix(0, at)
+		}
+		done.res, done.err, done.claim = d.hold(hs, slot, &held, err), err, &held
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
