@@ -44,17 +44,17 @@ func TestRecordLateOutcomeKeepsEvery(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.later != "running" {
-				if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 2, Succeeded: tt.later == "succeeded"}); err != nil {
+				if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 2, Succeeded: tt.later == "succeeded", Loss: ptr(0.5)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			note, done, err := db.RecordLateOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Host: "h1", Succeeded: tt.lateSucceeded})
+			note, done, err := db.RecordLateOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Host: "h1", Succeeded: tt.lateSucceeded, Loss: ptr(0.1)})
 			if err != nil || !done || note == "" {
 				t.Fatalf("RecordLateOutcome = %q, %v, %v", note, done, err)
 			}
 			if tt.later == "running" {
 				// Attempt 2's dispatcher kills it and records what it saw.
-				if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 2, Error: "superseded by another attempt (killed)"}); err != nil {
+				if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 2, Error: "superseded by another attempt (killed)", Loss: ptr(0.5)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -70,6 +70,15 @@ func TestRecordLateOutcomeKeepsEvery(t *testing.T) {
 				if want == "" && r.Superseded != "" || !strings.Contains(r.Superseded, want) {
 					t.Errorf("attempt %d: superseded %q, want %q", r.Attempt, r.Superseded, want)
 				}
+			}
+			// --best stands for the job with the outcome that counts, even
+			// where the other's loss is lower.
+			best, err := db.Outcomes(ctx, OutcomeFilter{Best: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(best) != 1 || best[0].Superseded != "" {
+				t.Errorf("best outcome %+v, want the one that counts", best)
 			}
 			if o := orderByID(t, db, c.Order.ID); o.State != tt.wantOrder {
 				t.Errorf("order %s, want %s", o.State, tt.wantOrder)

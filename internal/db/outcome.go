@@ -75,8 +75,9 @@ type OutcomeFilter struct {
 	// Best keeps one row per (project, sweep) group, jobs outside any sweep
 	// being one group per project: the first of the group by Sort ("" is
 	// "loss") among its rows that have the sort value, so a row without it
-	// (not reported, or NaN, which SQLite stores as NULL) never wins. The
-	// rows kept are ordered by Sort.
+	// (not reported, or NaN, which SQLite stores as NULL) never wins, nor
+	// does a superseded one (see Outcome.Superseded). The rows kept are
+	// ordered by Sort.
 	Best  bool
 	Limit int // 0 = no limit
 }
@@ -301,7 +302,9 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 		from += " JOIN jobs j ON j.id = o.job_id"
 	}
 	if f.Best {
-		where = append(where, sortColumns[f.Sort]+" IS NOT NULL")
+		// An outcome that does not count for its order (another attempt's
+		// does) never stands for its job.
+		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL")
 	}
 	cond := ""
 	if len(where) > 0 {
