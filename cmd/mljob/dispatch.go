@@ -33,6 +33,8 @@ type dispatchOptions struct {
 	retries    int
 	timeout    time.Duration
 	lostAfter  time.Duration
+	saveWait   time.Duration
+	giveUp     time.Duration
 	noAgent    bool
 	coldStart  bool
 	retryFail  bool
@@ -63,7 +65,9 @@ work, saves the state and leaves running jobs running (a second Ctrl-C quits
 at once).
 
 Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
-1 error (e.g. every host refused), 2 usage error, 130 interrupted.`,
+1 error (e.g. every host refused, no host answered for --give-up-after, or outcomes the database refused past
+--save-timeout: they are listed, and the next dispatch records them),
+2 usage error, 130 interrupted.`,
 		Example: `  mljob dispatch --hosts hosts.yaml
   mljob dispatch --slots 2 --python /usr/bin/python3 -v
   mljob dispatch --hosts hosts.yaml --follow
@@ -77,8 +81,8 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 			if opts.poll <= 0 {
 				return usagef(cmd, "--poll must be positive")
 			}
-			if opts.retries < 0 || opts.timeout < 0 || opts.lostAfter <= 0 {
-				return usagef(cmd, "--retries and --timeout must not be negative, --lost-after must be positive")
+			if opts.retries < 0 || opts.timeout < 0 || opts.lostAfter <= 0 || opts.saveWait <= 0 || opts.giveUp <= 0 {
+				return usagef(cmd, "--retries and --timeout must not be negative; --lost-after, --save-timeout and --give-up-after must be positive")
 			}
 			var err error
 			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
@@ -103,6 +107,8 @@ Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
 	f.BoolVar(&opts.noAgent, "no-agent", false, "start each run through its own shell session instead of a resident agent on the host")
 	f.BoolVar(&opts.coldStart, "cold-start", false, "start every script in a new python process instead of a fork of the host agent's")
 	f.DurationVar(&opts.lostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
+	f.DurationVar(&opts.giveUp, "give-up-after", dispatch.DefaultGiveUpAfter, "without --follow, exit 1 when no host has answered for this long, naming each host's last error")
+	f.DurationVar(&opts.saveWait, "save-timeout", dispatch.DefaultSaveTimeout, "keep retrying a write the database refuses (locked by another program, disk full) this long; outcomes still refused are left for the next dispatch (exit 1)")
 	return cmd
 }
 
@@ -175,6 +181,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: warn, Observe: observe,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
+		SaveTimeout: opts.saveWait, GiveUpAfter: opts.giveUp,
 		ShellStart: opts.noAgent, ColdStart: opts.coldStart,
 		LogDir: logsDir(data),
 	})
@@ -192,8 +199,15 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if werr := live.WriteSummary(errOut, live.Summary{
 		Wall: time.Since(start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled,
 		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
+		Unsaved: sum.Unsaved,
 	}); werr != nil && err == nil {
 		err = fmt.Errorf("write summary: %w", werr)
+	}
+	if errors.Is(err, dispatch.ErrNoHostAnswered) {
+		return &userError{msg: err.Error(), hint: "fix each host as said above (mljob hosts check --hosts FILE checks them all), then run mljob dispatch again; the queue is intact"}
+	}
+	if errors.Is(err, dispatch.ErrUnsaved) {
+		return &userError{msg: err.Error(), hint: "free disk space, or stop the program holding the database locked, then run mljob dispatch again with the same hosts: it records them from their run dirs"}
 	}
 	if errors.Is(err, dispatch.ErrNoUsableHost) {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}

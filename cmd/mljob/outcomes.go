@@ -495,6 +495,11 @@ func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
 	} else {
 		delete(m, "error")
 	}
+	if r.Superseded != "" {
+		m["superseded"] = r.Superseded
+	} else {
+		delete(m, "superseded")
+	}
 	return m
 }
 
@@ -558,10 +563,11 @@ func flattenJSON(spec []byte) map[string]string {
 }
 
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
-// encoding/json sorts map keys. "error" is written only when there is one;
-// the script's own fields never override any of these.
+// encoding/json sorts map keys. "error" and "superseded" (why the outcome
+// does not count for its order: another attempt's does) are written only
+// when there is one; the script's own fields never override any of these.
 var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "host", "jobId",
-	"loss", "metric", "orderId", "projectName", "state", "status"}
+	"loss", "metric", "orderId", "projectName", "state", "status", "superseded"}
 
 // scriptField is one top-level field of a script's Outcome JSON.
 type scriptField struct {
@@ -668,6 +674,11 @@ func (e *outcomeEncoder) append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
 				dst = append(dst, "200"...)
 			default:
 				dst = append(dst, "500"...) // the seed's convention, as in outcomeJSON
+			}
+		case "superseded":
+			if r.Superseded != "" {
+				key(k)
+				dst = appendJSONString(dst, r.Superseded)
 			}
 		}
 	}

@@ -114,6 +114,12 @@ func TestOutcomesJSONMatchesEncodingJSON(t *testing.T) {
 		{"whitespace", with(" \n\t{ \"a\" :\n [ 1 , 2 ] , \"b\" : { } }\r\n")},
 		{"raw strings kept", with(`{"s": "<&>\u2028 \/ é", "n": 1.0E+2}`)},
 		{"deep", with(`{"a": {"b": {"c": {"d": [true, false, null, -0.0]}}}}`)},
+		{"superseded", func() []*db.OutcomeRow {
+			rows := tinyRows()[:2]
+			rows[0].Superseded = "attempt 2's outcome counts"
+			rows[0].JSON = []byte(`{"superseded": "theirs", "tail": 1}`)
+			return rows
+		}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

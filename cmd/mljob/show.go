@@ -223,7 +223,11 @@ func runShow(ctx context.Context, opts *showOptions) error {
 	}
 	for _, o := range outs {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Outcome of order %v attempt %v:\n", o["orderId"], o["attempt"])
+		if why, ok := o["superseded"]; ok {
+			fmt.Fprintf(w, "Outcome of order %v attempt %v (kept, does not count: %v):\n", o["orderId"], o["attempt"], why)
+		} else {
+			fmt.Fprintf(w, "Outcome of order %v attempt %v:\n", o["orderId"], o["attempt"])
+		}
 		if err := renderJSON(w, o); err != nil {
 			return err
 		}

@@ -89,10 +89,21 @@ func (db *DB) ClearAbandoned(ctx context.Context, orderID int64, attempt int, no
 }
 
 // RecordLateOutcome stores the outcome of an abandoned attempt whose run
-// turned out to have finished. The earlier attempt wins: the order takes
-// its result; a later attempt still going is marked cancelled (its
-// dispatcher kills it), and a later attempt's outcome, if one was already
-// recorded, is dropped as the duplicate. A cancelled order stays cancelled.
+// turned out to have finished. Every outcome is kept; which one counts for
+// the order follows one rule, so that a result once final only ever
+// changes from a failure to a success:
+//
+//   - the order has no result yet (a later attempt is queued or in flight):
+//     the late outcome counts and the order takes it; a later attempt still
+//     going is marked cancelled (its dispatcher kills it), and its outcome,
+//     should it still record one, is marked superseded;
+//   - the order failed and the late run succeeded: the late outcome counts,
+//     the order becomes succeeded, and the later outcomes are marked
+//     superseded, naming the late attempt;
+//   - otherwise (the order succeeded, or both failed) the result stands and
+//     the late outcome is marked superseded, naming the attempt that counts;
+//   - a cancelled order stays cancelled.
+//
 // It returns what it did, for the user, and false when the attempt was no
 // longer abandoned (another dispatcher got there first).
 func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, error) {
@@ -120,16 +131,18 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 		if o.Succeeded {
 			final = StateSucceeded
 		}
-		// Drop the outcomes of later attempts: they ran the same job again.
-		res, err := tx.ExecContext(ctx, `DELETE FROM outcomes WHERE order_id = ? AND attempt > ?`, o.OrderID, o.Attempt)
-		if err != nil {
-			return err
+		counts := state != StateCancelled && state != StateSucceeded && (state != StateFailed || o.Succeeded)
+		var err error
+		switch {
+		case state == StateCancelled:
+			note = fmt.Sprintf("attempt %d finished after all (it was given up when its host stopped answering): kept its outcome; the order stays cancelled", o.Attempt)
+		case counts:
+			note, err = lateCounts(ctx, tx, o, current, state, now)
+		default:
+			o.Superseded = fmt.Sprintf("found finished after its host had stopped answering, when attempt %d had already %s: that attempt's outcome counts", current, state)
+			note = fmt.Sprintf("attempt %d finished after all (it was given up when its host stopped answering): kept its outcome, marked superseded; attempt %d's outcome (%s) counts", o.Attempt, current, state)
 		}
-		dropped, _ := res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE attempts SET state = 'cancelled', error = ?, finished_at = COALESCE(finished_at, ?)
-			WHERE order_id = ? AND attempt > ? AND state <> 'failed'`,
-			fmt.Sprintf("superseded: attempt %d finished first", o.Attempt), now, o.OrderID, o.Attempt); err != nil {
+		if err != nil {
 			return err
 		}
 		if _, err := insertOutcome(ctx, tx, o); err != nil {
@@ -141,7 +154,7 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 			final, intPtr(o.ExitCode), nullString(o.Error), now, o.OrderID, o.Attempt); err != nil {
 			return err
 		}
-		if state != StateCancelled {
+		if counts {
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE orders SET state = ?, finished_at = ?, last_error = ? WHERE id = ?`,
 				final, now, nullString(o.Error), o.OrderID); err != nil {
@@ -149,17 +162,40 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 			}
 		}
 		done = true
-		note = fmt.Sprintf("attempt %d finished after all (it was given up when its host stopped answering): kept its outcome", o.Attempt)
-		if current > o.Attempt {
-			note += fmt.Sprintf("; attempt %d is superseded", current)
-		}
-		if dropped > 0 {
-			note += " and its outcome dropped as a duplicate"
-		}
 		return nil
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("record late outcome of order %d attempt %d: %w", o.OrderID, o.Attempt, err)
 	}
 	return note, done, nil
+}
+
+// lateCounts makes way for a late outcome that counts: later attempts still
+// going are cancelled, later outcomes already recorded are marked
+// superseded. It returns the note for the user.
+func lateCounts(ctx context.Context, tx *dbTx, o Outcome, current int, state OrderState, now any) (string, error) {
+	why := fmt.Sprintf("superseded: attempt %d finished first", o.Attempt)
+	if state == StateFailed {
+		why = fmt.Sprintf("superseded: attempt %d succeeded after all (found finished when its host answered again); its outcome counts", o.Attempt)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE attempts SET state = 'cancelled', error = ?, finished_at = COALESCE(finished_at, ?)
+		WHERE order_id = ? AND attempt > ? AND state IN ('assigned', 'running')`,
+		why, now, o.OrderID, o.Attempt); err != nil {
+		return "", err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE outcomes SET superseded = ? WHERE order_id = ? AND attempt > ? AND superseded IS NULL`,
+		why, o.OrderID, o.Attempt)
+	if err != nil {
+		return "", err
+	}
+	marked, _ := res.RowsAffected()
+	note := fmt.Sprintf("attempt %d finished after all (it was given up when its host stopped answering): its outcome counts", o.Attempt)
+	if current > o.Attempt && state != StateFailed {
+		note += fmt.Sprintf("; attempt %d is superseded", current)
+	}
+	if marked > 0 {
+		note += fmt.Sprintf("; %d later outcome(s) kept, marked superseded", marked)
+	}
+	return note, nil
 }

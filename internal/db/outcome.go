@@ -26,6 +26,9 @@ type Outcome struct {
 
 	DurationSeconds float64
 	Error           string
+	// Superseded, when set, says why this outcome does not count for its
+	// order: another attempt's does (see RecordLateOutcome).
+	Superseded string
 	// JSON is the Outcome line the script printed, verbatim; nil if none.
 	JSON       []byte
 	StdoutTail string
@@ -72,8 +75,9 @@ type OutcomeFilter struct {
 	// Best keeps one row per (project, sweep) group, jobs outside any sweep
 	// being one group per project: the first of the group by Sort ("" is
 	// "loss") among its rows that have the sort value, so a row without it
-	// (not reported, or NaN, which SQLite stores as NULL) never wins. The
-	// rows kept are ordered by Sort.
+	// (not reported, or NaN, which SQLite stores as NULL) never wins, nor
+	// does a superseded one (see Outcome.Superseded). The rows kept are
+	// ordered by Sort.
 	Best  bool
 	Limit int // 0 = no limit
 }
@@ -144,13 +148,19 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 		return false, fmt.Errorf("outcome names job %d, order belongs to job %d", o.JobID, jobID)
 	}
 	var attemptState OrderState
-	var attemptHost, attemptFinished sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT state, host, finished_at FROM attempts WHERE order_id = ? AND attempt = ?`,
-		o.OrderID, o.Attempt).Scan(&attemptState, &attemptHost, &attemptFinished); err != nil {
+	var attemptHost, attemptFinished, attemptErr sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT state, host, finished_at, error FROM attempts WHERE order_id = ? AND attempt = ?`,
+		o.OrderID, o.Attempt).Scan(&attemptState, &attemptHost, &attemptFinished, &attemptErr); err != nil {
 		return false, fmt.Errorf("read attempt: %w", err)
 	}
 	if o.Host == "" {
 		o.Host = attemptHost.String
+	}
+	if attemptState == StateCancelled && o.Superseded == "" {
+		// An earlier attempt, given up and found finished, took the order
+		// while this one ran (RecordLateOutcome): this one is kept, and
+		// says so.
+		o.Superseded = attemptErr.String
 	}
 
 	now := formatTime(tx.now)
@@ -246,7 +256,7 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 // outcomeColumns are the columns outcomeScanner reads, in its order.
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
-		j.project, j.spec, j.sweep_id`
+		j.project, j.spec, j.sweep_id, o.superseded`
 
 // sortColumns maps a Sort to the column Best needs a value in.
 var sortColumns = map[string]string{"loss": "o.loss", "-loss": "o.loss", "metric": "o.metric", "-metric": "o.metric"}
@@ -300,7 +310,9 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 		from += " JOIN jobs j ON j.id = o.job_id"
 	}
 	if f.Best {
-		where = append(where, sortColumns[f.Sort]+" IS NOT NULL")
+		// An outcome that does not count for its order (another attempt's
+		// does) never stands for its job.
+		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL")
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -348,16 +360,16 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 // outcomeScanner holds the scan destinations of the Outcomes query, reused
 // from row to row: a fresh set per row was a tenth of a 100k-row read.
 type outcomeScanner struct {
-	host, errText, stdout, stderr, created sql.NullString
-	status, exitCode, sweepID              sql.NullInt64
-	loss, metric, duration                 sql.NullFloat64
-	dest                                   []any
+	host, errText, stdout, stderr, created, superseded sql.NullString
+	status, exitCode, sweepID                          sql.NullInt64
+	loss, metric, duration                             sql.NullFloat64
+	dest                                               []any
 }
 
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 19)
+		s.dest = make([]any, 20)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -365,11 +377,12 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[0], d[1], d[2], d[3], d[4], d[5] = &r.ID, &r.OrderID, &r.Attempt, &r.JobID, &s.host, &r.Succeeded
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
-	d[18] = &s.sweepID
+	d[18], d[19] = &s.sweepID, &s.superseded
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}
 	r.Host, r.Error, r.StdoutTail, r.StderrTail = s.host.String, s.errText.String, s.stdout.String, s.stderr.String
+	r.Superseded = s.superseded.String
 	r.DurationSeconds = s.duration.Float64
 	r.SweepID = s.sweepID.Int64 // 0 when NULL: no sweep
 	if s.status.Valid {
@@ -398,10 +411,10 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error) {
 	return tx.ExecContext(ctx, `
 		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
-			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id, attempt) DO NOTHING`,
 		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
 		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
-		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now))
+		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded))
 }

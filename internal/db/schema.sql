@@ -204,3 +204,12 @@ UPDATE hosts SET config = json_set(config, '$.Env', json((
 	SELECT json_group_array(json_object('Key', json_extract(e.value, '$.Key'), 'Value', ''))
 	FROM json_each(hosts.config, '$.Env') AS e)))
 WHERE json_type(config, '$.Env') = 'array';
+
+-- version: 9
+
+-- superseded says why an outcome is kept but does not count for its order:
+-- another attempt of the same order also finished (a run given up when its
+-- host stopped answering, found finished later), and that attempt's outcome
+-- is the order's. NULL: the outcome counts, or is an earlier attempt's
+-- history (a failed attempt retried with --retry-failed).
+ALTER TABLE outcomes ADD COLUMN superseded TEXT;

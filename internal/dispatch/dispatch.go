@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
@@ -24,7 +26,10 @@ const (
 	DefaultPoll      = 2 * time.Second
 	DefaultRetries   = 2
 	DefaultLostAfter = 10 * time.Minute
-	maxBackoff       = time.Minute
+	// DefaultGiveUpAfter is how long a dispatch without Follow waits for
+	// any host to answer.
+	DefaultGiveUpAfter = 2 * time.Minute
+	maxBackoff         = time.Minute
 
 	// heartbeatEvery and staleAfter decide when another dispatcher counts
 	// as dead, so that its orders can be adopted.
@@ -91,6 +96,15 @@ type Options struct {
 	// "python -u script job.json", rather than in a fork of the agent's
 	// (see sshworker.Host.EnableAgent).
 	ColdStart bool
+	// GiveUpAfter is how long a dispatch without Follow goes on while no
+	// host answers and none of its runs is in flight, before it returns
+	// ErrNoHostAnswered; 0 = DefaultGiveUpAfter.
+	GiveUpAfter time.Duration
+	// SaveTimeout is how long a write the database refuses for a reason
+	// that may pass (locked by another program, disk full) is retried
+	// before it is given up; 0 = DefaultSaveTimeout. An outcome given up is
+	// not counted (see Summary.Unsaved).
+	SaveTimeout time.Duration
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)
@@ -109,10 +123,19 @@ type Summary struct {
 	// Unusable maps hosts that were refused for good (e.g. an unknown host
 	// key) to the reason.
 	Unusable map[string]error
+	// Unsaved lists the finished attempts whose outcome the database
+	// refused past SaveTimeout: not counted above, their orders left
+	// running for the next dispatch to record.
+	Unsaved []Unsaved
 }
 
 // ErrNoUsableHost is returned when orders wait but every host was refused.
 var ErrNoUsableHost = errors.New("no usable host")
+
+// ErrNoHostAnswered is returned when no host answered for
+// Options.GiveUpAfter (without Follow); the error lists each host's last
+// error and its fix.
+var ErrNoHostAnswered = errors.New("no host answered")
 
 type hostStatus int
 
@@ -143,6 +166,8 @@ type hostState struct {
 	status    hostStatus
 	free      []string // free slot names
 	running   map[int64]*runHandle
+	held      []*db.Claim     // runs left going when the host was refused (see hold)
+	removed   bool            // not in the hosts file: no new work, its runs collected (addRemovedHosts)
 	late      map[string]bool // abandoned runs being looked at, by run id
 	busy      bool            // a connect or probe is in flight
 	nextAdopt time.Time
@@ -165,14 +190,17 @@ type event struct {
 	err     error
 	orderID int64
 	slot    string
-	runID   string // "late": the abandoned run looked at
-	res     string // "succeeded", "failed", "requeued", "detached"
+	runID   string    // "late": the abandoned run looked at
+	res     string    // "succeeded", "failed", "requeued", "detached", "held"
+	claim   *db.Claim // "held": the run to collect once the host is trusted
 }
 
 type dispatcher struct {
 	// saveCtx writes state even after ctx ends: an interrupted dispatcher
 	// still records what it knows.
 	saveCtx context.Context
+	// runCtx is the loop's context for workers, ended when the loop stops.
+	runCtx  context.Context
 	db      *db.DB
 	dialing chan struct{} // a semaphore of maxDials connects
 	queue   string        // the queue file's id, in every run id
@@ -184,6 +212,11 @@ type dispatcher struct {
 	sum     Summary
 	logMu   sync.Mutex // guards writes to opts.Log and opts.Warn
 	obsMu   sync.Mutex // makes calls of opts.Observe one at a time
+	// unsavedMu guards sum.Unsaved, which workers append to.
+	unsavedMu sync.Mutex
+	// answered is when a host last answered (or the loop started); only
+	// the loop touches it.
+	answered time.Time
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -206,6 +239,12 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.LostAfter <= 0 {
 		opts.LostAfter = DefaultLostAfter
 	}
+	if opts.SaveTimeout <= 0 {
+		opts.SaveTimeout = DefaultSaveTimeout
+	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = DefaultGiveUpAfter
+	}
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
@@ -220,6 +259,9 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		return d.sum, errors.New("no hosts")
 	}
 	if err := d.register(ctx); err != nil {
+		return d.sum, err
+	}
+	if err := d.addRemovedHosts(ctx); err != nil {
 		return d.sum, err
 	}
 	err := d.loop(ctx)
@@ -247,8 +289,14 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		}
 	}
 	// Stopped: whoever dispatches next may adopt the runs left behind at once.
-	if serr := d.db.StopDispatcher(d.saveCtx, d.opts.Dispatcher); serr != nil && err == nil {
+	serr := d.save("mark this dispatcher stopped", func(ctx context.Context) error {
+		return d.db.StopDispatcher(ctx, d.opts.Dispatcher)
+	})
+	if serr != nil && err == nil {
 		err = serr
+	}
+	if err == nil {
+		err = unsavedError(d.sum.Unsaved)
 	}
 	return d.sum, err
 }
@@ -256,6 +304,8 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 func (d *dispatcher) loop(ctx context.Context) error {
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	defer cancelRuns()
+	d.runCtx = runCtx
+	d.answered = time.Now()
 	for _, hs := range d.hosts {
 		d.connect(runCtx, hs)
 	}
@@ -280,8 +330,15 @@ func (d *dispatcher) loop(ctx context.Context) error {
 				return nil
 			}
 		}
-		if inflight == 0 && d.allRefused() {
+		// With --follow, a refused host holding runs is waited on: it is
+		// dialled again until it is trusted (collectHeld).
+		if inflight == 0 && d.allRefused() && !(d.opts.Follow && d.holding()) {
 			return fmt.Errorf("%w: every host was refused (see above)", ErrNoUsableHost)
+		}
+		if d.anyUp() {
+			d.answered = time.Now()
+		} else if !d.opts.Follow && inflight == 0 && time.Since(d.answered) >= d.opts.GiveUpAfter {
+			return d.noAnswer()
 		}
 		d.startProbes(runCtx)
 		timer.Reset(d.nextWake(noWork))
@@ -311,17 +368,108 @@ func (d *dispatcher) settled() bool {
 	return true
 }
 
+// inflight counts the runs being waited on and the abandoned runs being
+// looked at: a dispatch with nothing else to do still finishes those.
 func (d *dispatcher) inflight() int {
 	n := 0
 	for _, hs := range d.hosts {
-		n += len(hs.running)
+		n += len(hs.running) + len(hs.late)
 	}
 	return n
 }
 
+// authHint is the command that shows whether the host accepts our key,
+// the first step of fixing a refused one.
+func authHint(h hosts.Host) string {
+	argv := []string{"ssh"}
+	if h.Port != 0 && h.Port != sshworker.DefaultPort {
+		argv = append(argv, "-p", strconv.Itoa(h.Port))
+	}
+	if h.IdentityFile != "" {
+		argv = append(argv, "-i", h.IdentityFile)
+	}
+	target := h.Address
+	if h.User != "" {
+		target = h.User + "@" + h.Address
+	}
+	argv = append(argv, target, "true")
+	return "check that your key is in the host's authorized_keys (for identity_file, or ssh-agent): " + sshworker.QuoteCommand(argv)
+}
+
+// stopping reports whether err is only this dispatch ending a connect or
+// a probe as it stops: not a fact about the host.
+func (d *dispatcher) stopping(err error) bool {
+	return d.runCtx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// holding reports whether a refused host holds runs of this dispatch.
+func (d *dispatcher) holding() bool {
+	for _, hs := range d.hosts {
+		if len(hs.held) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *dispatcher) anyUp() bool {
+	for _, hs := range d.hosts {
+		if hs.status == hostUp && !hs.removed {
+			return true
+		}
+	}
+	return false
+}
+
+// noAnswer is the error of a dispatch that gave up on its hosts: each
+// host's last error and what to do about it.
+func (d *dispatcher) noAnswer() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v for %s:", ErrNoHostAnswered, d.opts.GiveUpAfter)
+	for _, hs := range d.hosts {
+		addr := hs.cfg.Address
+		if hs.cfg.Port != 0 {
+			addr = net.JoinHostPort(hs.cfg.Address, strconv.Itoa(hs.cfg.Port))
+		}
+		if hs.cfg.Kind == hosts.KindLocal || hs.cfg.Local {
+			addr = "this machine"
+		}
+		last := "no answer yet"
+		if hs.lastErr != nil {
+			last = oneLine(hs.lastErr.Error())
+		}
+		fmt.Fprintf(&b, "\n  %s (%s): %s\n    fix: %s", hs.cfg.Name, addr, last, hostFix(hs.lastErr))
+	}
+	return &noAnswerError{msg: b.String()}
+}
+
+// noAnswerError is ErrNoHostAnswered with each host's detail.
+type noAnswerError struct{ msg string }
+
+func (e *noAnswerError) Error() string { return e.msg }
+func (e *noAnswerError) Unwrap() error { return ErrNoHostAnswered }
+
+// hostFix says what to do about a host's last error.
+func hostFix(err error) string {
+	var hk *sshworker.HostKeyError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &hk):
+		return hk.Hint()
+	case errors.Is(err, sshworker.ErrAuth):
+		return "check user and identity_file in the hosts file, and that the key is in the host's authorized_keys"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: start sshd on the host, or fix the port in the hosts file"
+	case errors.As(err, &op) && op.Op == "dial", errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "no answer from that address: check the address in the hosts file and the network (VPN, firewall), or raise connect_timeout"
+	default:
+		return "mljob hosts check says what is wrong with each host"
+	}
+}
+
 func (d *dispatcher) allRefused() bool {
 	for _, hs := range d.hosts {
-		if hs.status != hostRefused {
+		if hs.status != hostRefused && !hs.removed {
 			return false
 		}
 	}
@@ -399,7 +547,11 @@ func (d *dispatcher) freeBoredSlot() bool {
 
 func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 	hs.busy = true
-	hs.status = hostConnecting
+	// A refused host stays so until it is trusted, a down one until it
+	// answers: the warning is given once.
+	if hs.status != hostRefused && hs.status != hostDown {
+		hs.status = hostConnecting
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -432,7 +584,13 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 func (d *dispatcher) startProbes(ctx context.Context) {
 	now := time.Now()
 	for _, hs := range d.hosts {
-		if hs.busy || hs.status == hostRefused || hs.nextProbe.After(now) {
+		if hs.busy || hs.nextProbe.After(now) {
+			continue
+		}
+		if hs.status == hostRefused {
+			if len(hs.held) > 0 {
+				d.connect(ctx, hs)
+			}
 			continue
 		}
 		if hs.h == nil {
@@ -464,10 +622,18 @@ func (d *dispatcher) apply(e event) {
 	case "connected":
 		hs.busy = false
 		if e.err != nil {
+			if d.stopping(e.err) {
+				return
+			}
 			d.hostFailed(hs, e.err)
 			return
 		}
+		if hs.h != nil && hs.h != e.h {
+			hs.h.Close() // a refused host's old connection, re-dialled
+		}
 		hs.h = e.h
+		delete(d.sum.Unusable, hs.cfg.Name)
+		d.collectHeld(hs)
 		hs.nextProbe = time.Time{} // probe at once
 		hs.nextAdopt = time.Time{}
 		hs.status = hostUp
@@ -477,6 +643,9 @@ func (d *dispatcher) apply(e event) {
 	case "probed":
 		hs.busy = false
 		if e.err != nil {
+			if d.stopping(e.err) {
+				return
+			}
 			d.hostFailed(hs, e.err)
 			return
 		}
@@ -489,6 +658,8 @@ func (d *dispatcher) apply(e event) {
 				d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
 			}
 			hs.nextAdopt = time.Time{} // back from down: look for its runs at once
+			delete(d.sum.Unusable, hs.cfg.Name)
+			d.collectHeld(hs)
 			d.saveHost(hs, "up", true)
 			d.observe(Event{Kind: HostUp, Host: hs.cfg.Name, Load: hs.load})
 		}
@@ -507,6 +678,10 @@ func (d *dispatcher) apply(e event) {
 			d.freeSlot(hs, e.slot)
 		}
 		d.countResult(e)
+		if e.res == "held" {
+			hs.held = append(hs.held, e.claim)
+			d.hostFailed(hs, e.err)
+		}
 		if e.res == "requeued" && e.err != nil && hs.status == hostUp {
 			// The host failed us before the run started: probe it again
 			// before trusting it with the next order.
@@ -523,14 +698,43 @@ func (d *dispatcher) countResult(e event) {
 		d.sum.Failed++
 	case "requeued":
 		d.sum.Requeued++
-	case "detached":
+	case "detached", "held":
 		d.sum.Detached++
 	}
+}
+
+// collectHeld waits again, once the host is trusted again, on the runs
+// left going when it was refused.
+func (d *dispatcher) collectHeld(hs *hostState) {
+	if d.runCtx.Err() != nil {
+		return // stopping: the next dispatch adopts them
+	}
+	for _, c := range hs.held {
+		if _, ok := hs.running[c.Order.ID]; ok {
+			continue
+		}
+		d.sum.Detached--
+		k := &killer{}
+		hs.running[c.Order.ID] = &runHandle{slot: c.Order.Slot, attempt: c.Order.Attempt, k: k}
+		for j, s := range hs.free {
+			if s == c.Order.Slot {
+				hs.free = append(hs.free[:j], hs.free[j+1:]...)
+				break
+			}
+		}
+		d.logf("order %d attempt %d on %s: the host is trusted again, reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
+		d.wg.Add(1)
+		go d.attachOne(d.runCtx, hs, c.Order.Slot, c, k)
+	}
+	hs.held = nil
 }
 
 // freeSlot gives a slot back, unless it is not one of the host's (an
 // adopted run from an older hosts file) or is already free.
 func (d *dispatcher) freeSlot(hs *hostState, slot string) {
+	if hs.removed {
+		return // takes no new work
+	}
 	known := false
 	for _, s := range hs.cfg.SlotNames() {
 		known = known || s == slot
@@ -549,6 +753,11 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
 	var hk *sshworker.HostKeyError
 	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) || errors.Is(err, slurm.ErrRefused) {
+		// A refused host holding runs of ours is dialled again, afresh
+		// (known_hosts is read again), with backoff up to maxBackoff: once
+		// it is trusted, its runs are collected (collectHeld).
+		hs.backoff = min(max(2*hs.backoff, d.opts.Poll), maxBackoff)
+		hs.nextProbe = time.Now().Add(hs.backoff)
 		if hs.status != hostRefused {
 			hs.status = hostRefused
 			d.sum.Unusable[hs.cfg.Name] = err
@@ -556,6 +765,8 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 			switch {
 			case hk != nil:
 				msg += "\n  Try: " + hk.Hint()
+			case errors.Is(err, sshworker.ErrAuth):
+				msg += "\n  Try: " + authHint(hs.cfg)
 			case errors.Is(err, slurm.ErrRefused):
 				msg += "\n  Try: fix the entry's sbatch options in the hosts file (mljob hosts check lists the partitions), then mljob dispatch again; the orders wait in the queue"
 			}

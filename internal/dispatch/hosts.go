@@ -3,10 +3,12 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hosts"
@@ -91,4 +93,48 @@ func withoutEnvValues(h hosts.Host) hosts.Host {
 // kept on this machine: <logDir>/<order>-<attempt>/<stream>.
 func LogFile(logDir string, orderID int64, attempt int, stream string) string {
 	return filepath.Join(logDir, strconv.FormatInt(orderID, 10)+"-"+strconv.Itoa(attempt), stream)
+}
+
+// addRemovedHosts finds the hosts that have runs in flight but are no
+// longer in the hosts file, says so, and adds each with a recorded entry as
+// a host that takes no new work: its runs are adopted and collected there
+// as anywhere else (once their dispatcher is gone).
+func (d *dispatcher) addRemovedHosts(ctx context.Context) error {
+	active, err := d.db.ActiveOrders(ctx)
+	if err != nil {
+		return err
+	}
+	listed := map[string]bool{}
+	for _, hs := range d.hosts {
+		listed[hs.cfg.Name] = true
+	}
+	var names []string
+	orders := map[string][]string{}
+	for _, o := range active {
+		if o.Host == "" || listed[o.Host] {
+			continue
+		}
+		if orders[o.Host] == nil {
+			names = append(names, o.Host)
+		}
+		orders[o.Host] = append(orders[o.Host], strconv.FormatInt(o.ID, 10))
+	}
+	for _, name := range names {
+		which := "order(s) " + strings.Join(orders[name], ", ")
+		rec, err := d.db.Host(ctx, name)
+		var h hosts.Host
+		if err == nil {
+			err = json.Unmarshal(rec.Config, &h)
+		}
+		switch {
+		case errors.Is(err, db.ErrHostNotFound) || err == nil && h.Name != name:
+			d.warnf("host %s is not in the hosts file, but %s are still running there and no entry is recorded for it: add it back to the hosts file to collect them, or mljob cancel them", name, which)
+			continue
+		case err != nil:
+			return fmt.Errorf("host %s: recorded entry: %w", name, err)
+		}
+		d.warnf("host %s is not in the hosts file, but %s are still running there: collecting them through its recorded entry; add it back to the hosts file to run new work there", name, which)
+		d.hosts = append(d.hosts, &hostState{cfg: h, removed: true, running: map[int64]*runHandle{}, late: map[string]bool{}})
+	}
+	return nil
 }

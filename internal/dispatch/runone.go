@@ -92,9 +92,11 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	limit := &deadline{}
 	// A batch engine calls started from its poller, maybe as Run returns.
 	var startedCalled atomic.Bool
+	var startedAt atomic.Int64 // unix ns of the first started call
 	started := func(s run.Started) {
+		startedAt.CompareAndSwap(0, time.Now().UnixNano())
 		if !startedCalled.Swap(true) {
-			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+			if err := d.markRunning(hs, o, s); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 			d.markTask(o, hs, s.Task)
@@ -112,7 +114,9 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		}
 	}
 	res, err := hs.h.Run(ctx, spec, started)
+	cut := false // the connection dropped: the run may have started unseen
 	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+		cut = true
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
 	limit.stop()
@@ -125,6 +129,12 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.logf("order %d left running on %s", o.ID, hs.cfg.Name)
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
+	case isRefusal(err) && (wasStarted || cut):
+		held := *c // as attachOne will need it: running since its start
+		if at := startedAt.Load(); wasStarted && at != 0 {
+			held.Order.State, held.Order.StartedAt = db.StateRunning, time.Unix(0, at)
+		}
+		done.res, done.err, done.claim = d.hold(hs, slot, &held, err), err, &held
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
@@ -178,7 +188,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		}
 		if o.State == db.StateAssigned {
 			// The earlier dispatcher died between the start and its record.
-			if err := d.db.MarkRunning(d.saveCtx, o.ID, o.Attempt, s.RunDir, s.PID); err != nil {
+			if err := d.markRunning(hs, o, s); err != nil {
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 		}
@@ -204,6 +214,8 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		} else {
 			done.res, done.err = d.release(d.saveCtx, hs, o, errors.New("the run never started (its dispatcher stopped first)")), nil
 		}
+	case isRefusal(err):
+		done.res, done.err, done.claim = d.hold(hs, slot, c, err), err, c
 	case errors.Is(err, errHostLost):
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	default:
@@ -259,13 +271,38 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 		}
 		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
 		if err == nil || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
-			return res, err
+			return res, err // a refusal too: see hold
 		}
 		if time.Since(lostSince) >= d.opts.LostAfter {
 			return run.Result{}, fmt.Errorf("%w for %s", errHostLost, d.opts.LostAfter)
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// isRefusal tells a host that answers but is not trusted (its key
+// changed, or it refused our key) from other errors: a fact about the host,
+// never about a run waited on there (see hold).
+func isRefusal(err error) bool {
+	var hk *sshworker.HostKeyError
+	return errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth)
+}
+
+// hold stops waiting on a run whose host was refused while it ran: the run
+// goes on there and its order stays assigned or running, for this
+// dispatcher to collect should the host be trusted again, or for the next
+// one to adopt. Nothing is recorded: a changed key says nothing of the run.
+func (d *dispatcher) hold(hs *hostState, slot string, c *db.Claim, cause error) string {
+	o := c.Order
+	why := "it refused our key"
+	if errors.Is(cause, sshworker.ErrHostKeyChanged) {
+		why = "its host key changed"
+	} else if errors.Is(cause, sshworker.ErrUnknownHost) {
+		why = "its host key is not known"
+	}
+	d.warnf("order %d left running on %s (%s): nothing is recorded; it is collected once the host is trusted again", o.ID, hs.cfg.Name, why)
+	d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
+	return "held"
 }
 
 // isDialError tells a host that does not answer from other errors.
@@ -337,6 +374,13 @@ func (d *dispatcher) cancelled(ctx context.Context, o db.Order) bool {
 	return ok && s.State == db.StateCancelled && s.Attempt == o.Attempt
 }
 
+// markRunning records that an attempt's run started.
+func (d *dispatcher) markRunning(hs *hostState, o db.Order, s run.Started) error {
+	return d.save(fmt.Sprintf("order %d on %s: mark running", o.ID, hs.cfg.Name), func(ctx context.Context) error {
+		return d.db.MarkRunning(ctx, o.ID, o.Attempt, s.RunDir, s.PID)
+	})
+}
+
 // markTask records the Slurm task a run was handed to.
 func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 	if task == "" {
@@ -358,11 +402,18 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if d.opts.BeforeRecord != nil {
 		d.opts.BeforeRecord(o.ID)
 	}
-	recorded, err := d.db.RecordOutcome(ctx, rec)
+	var recorded bool
+	err := d.save(fmt.Sprintf("order %d on %s: record outcome", o.ID, hs.cfg.Name), func(ctx context.Context) error {
+		var err error
+		recorded, err = d.db.RecordOutcome(ctx, rec)
+		return err
+	})
 	if err != nil {
-		d.warnf("order %d on %s: record outcome: %v", o.ID, hs.cfg.Name, err)
+		// Never reported as done: the order stays as it was, and the run
+		// dir keeps the outcome for the next dispatch.
+		return d.unsaved(hs, o, err)
 	}
-	if !recorded && err == nil {
+	if !recorded {
 		d.logf("order %d attempt %d: outcome already recorded; kept the first", o.ID, o.Attempt)
 	}
 	if out.Succeeded {
@@ -391,14 +442,20 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
 	if o.InfraFailures >= d.opts.Retries {
 		reason += fmt.Sprintf(" (attempt %d; no retries left of %d)", o.Attempt, d.opts.Retries)
-		if err := d.db.FailOrder(ctx, o.ID, o.Attempt, reason); err != nil {
-			d.warnf("order %d: fail: %v", o.ID, err)
+		err := d.save(fmt.Sprintf("order %d: fail", o.ID), func(ctx context.Context) error {
+			return d.db.FailOrder(ctx, o.ID, o.Attempt, reason)
+		})
+		if err != nil {
+			return d.unsaved(hs, o, err)
 		}
 		d.warnf("order %d failed: %s", o.ID, oneLine(reason))
 		d.observe(Event{Kind: OrderFailed, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
 		return "failed"
 	}
-	if err := d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason); err != nil {
+	err := d.save(fmt.Sprintf("order %d: requeue", o.ID), func(ctx context.Context) error {
+		return d.db.ReleaseOrder(ctx, o.ID, o.Attempt, reason)
+	})
+	if err != nil {
 		if errors.Is(err, db.ErrStaleAttempt) {
 			// Cancelled meanwhile: close the attempt with what is known.
 			if d.cancelled(ctx, o) {
@@ -406,8 +463,7 @@ func (d *dispatcher) release(ctx context.Context, hs *hostState, o db.Order, cau
 			}
 			return d.record(ctx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
 		}
-		d.warnf("order %d: requeue: %v", o.ID, err)
-		return "failed"
+		return d.unsaved(hs, o, err)
 	}
 	d.logf("order %d requeued: %s", o.ID, oneLine(reason))
 	d.observe(Event{Kind: OrderReleased, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
@@ -422,9 +478,11 @@ func (d *dispatcher) abandon(ctx context.Context, hs *hostState, o db.Order, cau
 		return d.release(ctx, hs, o, cause)
 	}
 	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
-	if err := d.db.AbandonOrder(ctx, o.ID, o.Attempt, reason); err != nil {
-		d.warnf("order %d: requeue: %v", o.ID, err)
-		return "failed"
+	err := d.save(fmt.Sprintf("order %d: requeue", o.ID), func(ctx context.Context) error {
+		return d.db.AbandonOrder(ctx, o.ID, o.Attempt, reason)
+	})
+	if err != nil {
+		return d.unsaved(hs, o, err)
 	}
 	d.warnf("order %d requeued: %s; its run there will be checked when the host answers again", o.ID, oneLine(reason))
 	d.observe(Event{Kind: OrderAbandoned, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Reason: oneLine(reason)})
@@ -472,7 +530,13 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	if !ok {
 		return
 	}
-	note, recorded, err := d.db.RecordLateOutcome(d.saveCtx, dbOutcome(o, hs.cfg.Name, out))
+	var note string
+	var recorded bool
+	err = d.save(fmt.Sprintf("order %d attempt %d: record late outcome", o.ID, o.Attempt), func(ctx context.Context) error {
+		var err error
+		note, recorded, err = d.db.RecordLateOutcome(ctx, dbOutcome(o, hs.cfg.Name, out))
+		return err
+	})
 	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 		return
@@ -482,8 +546,11 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 }
 
-func (d *dispatcher) clearAbandoned(ctx context.Context, o db.Order, note string) {
-	if err := d.db.ClearAbandoned(ctx, o.ID, o.Attempt, note); err != nil {
+func (d *dispatcher) clearAbandoned(_ context.Context, o db.Order, note string) {
+	err := d.save(fmt.Sprintf("order %d attempt %d: forget the abandoned run", o.ID, o.Attempt), func(ctx context.Context) error {
+		return d.db.ClearAbandoned(ctx, o.ID, o.Attempt, note)
+	})
+	if err != nil {
 		d.warnf("order %d: %v", o.ID, err)
 	}
 }

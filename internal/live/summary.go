@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/mljob/mljob/internal/dispatch"
 )
 
 // maxFailuresListed bounds the failures the summary names one by one; the
@@ -21,6 +23,9 @@ type Summary struct {
 	Requeued, Detached int
 	Adopted            int
 	Failures           []Failure
+	// Unsaved are the finished attempts whose outcome the database refused:
+	// counted nowhere above.
+	Unsaved []dispatch.Unsaved
 }
 
 // WriteSummary prints s: the counts, wall time and rate, then each failure
@@ -56,6 +61,18 @@ func WriteSummary(w io.Writer, s Summary) error {
 	}
 	if s.Failed > 0 {
 		ew.printf("See the failures with: mljob outcomes --output json\n")
+	}
+	if len(s.Unsaved) > 0 {
+		ew.printf("%d outcome(s) not saved (the database refused them: %s):\n", len(s.Unsaved),
+			clip(s.Unsaved[len(s.Unsaved)-1].Err.Error(), reasonWidth))
+		for i, u := range s.Unsaved {
+			if i == maxFailuresListed {
+				ew.printf("  … and %d more\n", len(s.Unsaved)-i)
+				break
+			}
+			ew.printf("  order %d attempt %d on %s\n", u.Order, u.Attempt, u.Host)
+		}
+		ew.printf("Their runs are finished and kept on their hosts; run mljob dispatch again (with the same hosts) once the database takes writes, and it records them.\n")
 	}
 	return ew.err
 }
