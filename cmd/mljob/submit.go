@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,8 @@ as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
 ranges, seed, name, allowNew); flags add to it. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
+One submit makes at most 1,000,000 jobs (inputs × grid × random draws),
+counted before anything is drawn; a sweep file takes no YAML aliases.
 
 A job identical to one already queued in its project (same JSON up to key
 order and layout) is queued with a warning naming the earlier job;
@@ -151,11 +154,20 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	if opts.sweepFile == "" {
 		// Check now what Plan would refuse, so a flag mistake is a usage
 		// error before any file is read.
-		if _, err := opts.spec.Plan(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
+		if _, err := opts.spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
 			return usagef(cmd, "%v", err)
 		}
 	}
 	return nil
+}
+
+// tooBigHint is the Try: line of a sweep over the limit ("" for other
+// errors).
+func tooBigHint(err error) string {
+	if errors.Is(err, sweep.ErrTooBig) {
+		return fmt.Sprintf("split it into sweeps of at most %d jobs (fewer --random draws or grid values)", sweep.MaxJobs)
+	}
+	return ""
 }
 
 // input is one job as read, before a sweep expands it.
@@ -218,7 +230,8 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if isSweep {
 		var err error
 		if plan, err = spec.Plan(); err != nil {
-			return &userError{msg: "sweep: " + err.Error()}
+			where := cmp.Or(opts.sweepFile, "sweep")
+			return &userError{msg: where + ": " + err.Error(), hint: tooBigHint(err)}
 		}
 	}
 
@@ -248,6 +261,13 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	}
 	if len(bases) == 0 {
 		return &userError{msg: "no jobs in the input (an empty array?)"}
+	}
+	perInput := 1
+	if plan != nil {
+		perInput = len(plan.Points)
+	}
+	if err := sweep.CheckTotal(len(bases), perInput); err != nil {
+		return &userError{msg: err.Error(), hint: tooBigHint(err)}
 	}
 	jobs, err := expandJobs(bases, plan, opts)
 	if err != nil {
@@ -301,7 +321,11 @@ func readSweepFile(path string) (*sweep.File, *input, error) {
 	}
 	f, err := sweep.ParseFile(data)
 	if err != nil {
-		return nil, nil, &userError{msg: fmt.Sprintf("%s: %v", path, err), hint: "see mljob submit --help for the sweep file's keys"}
+		hint := "see mljob submit --help for the sweep file's keys"
+		if errors.Is(err, sweep.ErrAlias) {
+			hint = "write the values out in full: a sweep file takes no YAML aliases"
+		}
+		return nil, nil, &userError{msg: fmt.Sprintf("%s: %v", path, err), hint: hint}
 	}
 	switch {
 	case f.Job != nil:
