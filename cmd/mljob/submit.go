@@ -543,16 +543,12 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	return nil
 }
 
-// jobHeader holds the fields mljob itself reads from a job.
-type jobHeader struct {
-	ScriptName   *string `json:"scriptName"`
-	ProjectName  *string `json:"projectName"`
-	DataFileName *string `json:"dataFileName"`
-}
-
 // parseInputs reads one input: a Job object or an array of them, each kept
 // byte for byte.
 func parseInputs(name string, data []byte) ([]input, error) {
+	// A UTF-8 byte order mark, as some Windows editors write, is not JSON;
+	// it says nothing either, so it goes.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
 		return nil, &userError{msg: name + ": not UTF-8 text", hint: "save the file as UTF-8 JSON"}
 	}
@@ -615,51 +611,32 @@ func checkJSON(data []byte) error {
 	return fmt.Errorf(" invalid JSON: %v", err)
 }
 
+// checkJob checks one job against the job contract (pyexec.ReadJob) and
+// finds its script and data file.
 func checkJob(where string, raw json.RawMessage, opts *submitOptions) (db.NewJob, error) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return db.NewJob{}, &userError{msg: where + ": a job must be a JSON object"}
-	}
-	var h jobHeader
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: %v", where, wrongType(err))}
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"scriptName", h.ScriptName}, {"projectName", h.ProjectName}} {
-		if f.v == nil || *f.v == "" {
-			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: %q is missing", where, f.name),
-				hint: `every job needs "scriptName" (e.g. "nn.py") and "projectName"`}
+	f, err := pyexec.ReadJob(raw)
+	if err != nil {
+		ue := &userError{msg: where + ": " + err.Error()}
+		var ce *pyexec.ContractError
+		if errors.As(err, &ce) {
+			ue.hint = ce.Hint
 		}
+		return db.NewJob{}, ue
 	}
-	if err := pyexec.CheckName("scriptName", *h.ScriptName); err != nil {
-		return db.NewJob{}, &userError{msg: where + ": " + err.Error()}
-	}
-	if err := opts.fileIn(opts.scriptsDir, *h.ScriptName); err != nil {
-		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: script %q not found in %s", where, *h.ScriptName, opts.scriptsDir),
+	if err := opts.fileIn(opts.scriptsDir, f.Script); err != nil {
+		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: script %q not found in %s", where, f.Script, opts.scriptsDir),
 			hint: "check the name, or point --scripts at the directory holding it"}
 	}
-	j := db.NewJob{Project: *h.ProjectName, Script: *h.ScriptName, Priority: opts.priority, Spec: []byte(raw)}
-	if h.DataFileName != nil && *h.DataFileName != "" {
-		if err := pyexec.CheckName("dataFileName", *h.DataFileName); err != nil {
-			return db.NewJob{}, &userError{msg: where + ": " + err.Error()}
-		}
-		if err := opts.fileIn(opts.dataDir, *h.DataFileName); err != nil {
-			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: data file %q not found in %s", where, *h.DataFileName, opts.dataDir),
+	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: opts.priority, Spec: []byte(raw)}
+	if f.DataFile != "" {
+		if err := opts.fileIn(opts.dataDir, f.DataFile); err != nil {
+			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: data file %q not found in %s", where, f.DataFile, opts.dataDir),
 				hint: "check the name, or point --data at the directory holding it"}
 		}
-		j.DataFile = *h.DataFileName
+		j.DataFile = f.DataFile
 	}
 	return j, nil
-}
-
-func wrongType(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("%q must be a string, not a JSON %s", te.Field, te.Value)
-	}
-	return err
 }
 
 // fileIn checks that dir/name is a regular file, once per name: a sweep
