@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -279,21 +280,11 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 			paths = append(paths, p.String())
 		}
 	}
-	if opts.dryRun {
-		return printDryRun(opts, jobs, paths, isSweep)
-	}
-
-	store, err := opts.app.openDB(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	newJobs := make([]db.NewJob, len(jobs))
 	for i, j := range jobs {
 		newJobs[i] = j.job
 	}
-	var so db.SubmitOptions
-	so.Dedupe = opts.dedupe
+	so := db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun}
 	if isSweep {
 		def, err := sweepDefinition(&spec, opts, bases)
 		if err != nil {
@@ -301,6 +292,11 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		}
 		so.Sweep = &db.NewSweep{Name: name, Definition: def}
 	}
+	store, cleanup, err := openForSubmit(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	res, err := store.Submit(ctx, newJobs, so)
 	if errors.Is(err, db.ErrSweepNameTaken) {
 		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", name),
@@ -309,7 +305,38 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if err != nil {
 		return fmt.Errorf("submit: %w (nothing was queued)", err)
 	}
+	if opts.dryRun {
+		return printDryRun(opts, jobs, paths, isSweep, res)
+	}
 	return printSubmitted(opts, jobs, paths, res)
+}
+
+// openForSubmit opens the queue for a submit. A dry run that finds no
+// queue file creates none: it runs against an empty queue in a temporary
+// directory instead, so that it still reports the duplicates within the
+// submit that --dedupe would skip.
+func openForSubmit(ctx context.Context, opts *submitOptions) (*db.DB, func(), error) {
+	path, err := opts.app.dbFile()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(path); opts.dryRun && errors.Is(err, fs.ErrNotExist) {
+		dir, err := os.MkdirTemp("", "mljob-dry-run-")
+		if err != nil {
+			return nil, nil, err
+		}
+		store, err := db.Open(ctx, filepath.Join(dir, "mljob.db"))
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("dry run: %w", err)
+		}
+		return store, func() { store.Close(); os.RemoveAll(dir) }, nil
+	}
+	store, err := opts.app.openDB(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, func() { store.Close() }, nil
 }
 
 // readSweepFile parses a sweep file and reads the base job it names (nil
@@ -433,8 +460,10 @@ func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage
 	return m
 }
 
-// printDryRun shows the jobs a submit would queue.
-func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bool) error {
+// printDryRun shows the jobs a submit would queue, as res (a dry run of
+// db.Submit) says: those --dedupe would skip are left out, and duplicates
+// are reported as printSubmitted does.
+func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bool, res db.SubmitResult) error {
 	type row struct {
 		Index       int                        `json:"index"`
 		ProjectName string                     `json:"projectName"`
@@ -446,24 +475,86 @@ func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bo
 		keys:    append([]string{"index", "projectName", "scriptName"}, paths...),
 		numeric: map[int]bool{0: true},
 	}
-	rows := make([]row, len(jobs))
+	rows := []row{}
 	for i, j := range jobs {
-		rows[i] = row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values)}
+		if res.Jobs[i].Skipped {
+			continue
+		}
+		rows = append(rows, row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values)})
 		r := []string{strconv.Itoa(i + 1), j.job.Project, j.job.Script}
 		for _, v := range j.values {
 			r = append(r, valueText(v))
 		}
 		t.rows = append(t.rows, r)
 	}
-	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
-		return err
+	if len(rows) > 0 {
+		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+			return err
+		}
 	}
-	what := ""
-	if isSweep {
-		what = " in a new sweep"
+	reportDuplicates(opts.app.io.ErrOut, jobs, res, true)
+	switch {
+	case len(rows) == 0:
+		fmt.Fprintln(opts.app.io.ErrOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
+	case isSweep:
+		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", len(rows))
+	default:
+		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s); nothing was written.\n", len(rows))
 	}
-	fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s)%s; nothing was written.\n", len(jobs), what)
 	return nil
+}
+
+// reportDuplicates writes, for the jobs identical to ones in the queue (or
+// earlier in this submit), a line each (up to maxListed) and the counts.
+// In a dry run, a job is "this job" and an earlier job of this submit is
+// named by its index (#N), as the ids are not real.
+func reportDuplicates(errOut io.Writer, jobs []toQueue, res db.SubmitResult, dryRun bool) {
+	index := map[int64]int{} // job id → index in this submit, for a dry run
+	if dryRun {
+		for i, s := range res.Jobs {
+			if !s.Skipped {
+				index[s.JobID] = i + 1
+			}
+		}
+	}
+	var dups, skipped int
+	for i, s := range res.Jobs {
+		if len(s.Duplicates) == 0 {
+			continue
+		}
+		ids := make([]string, len(s.Duplicates))
+		for k, id := range s.Duplicates {
+			if n, ok := index[id]; ok {
+				ids[k] = "#" + strconv.Itoa(n) + " of this submit"
+			} else {
+				ids[k] = strconv.FormatInt(id, 10)
+			}
+		}
+		project := jobs[i].job.Project
+		this := "job " + strconv.FormatInt(s.JobID, 10)
+		if dryRun {
+			this = "this job"
+		}
+		if s.Skipped {
+			if skipped++; skipped <= maxListed {
+				fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), project)
+			}
+		} else if dups++; dups <= maxListed {
+			fmt.Fprintf(errOut, "Warning: %s is identical to job %s in project %s\n", this, strings.Join(ids, ", "), project)
+		}
+	}
+	if dups > maxListed {
+		fmt.Fprintf(errOut, "Warning: and %d more\n", dups-maxListed)
+	}
+	if dups > 0 {
+		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", dups)
+	}
+	if skipped > maxListed {
+		fmt.Fprintf(errOut, "Skipped %d more\n", skipped-maxListed)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
+	}
 }
 
 // printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
@@ -485,22 +576,8 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	}
 	rows := []row{}
 	errOut := opts.app.io.ErrOut
-	var dups, skipped int
 	for i, s := range res.Jobs {
 		j := jobs[i].job
-		if len(s.Duplicates) > 0 {
-			ids := make([]string, len(s.Duplicates))
-			for k, id := range s.Duplicates {
-				ids[k] = strconv.FormatInt(id, 10)
-			}
-			if s.Skipped {
-				if skipped++; skipped <= maxListed {
-					fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), j.Project)
-				}
-			} else if dups++; dups <= maxListed {
-				fmt.Fprintf(errOut, "Warning: job %d is identical to job %s in project %s\n", s.JobID, strings.Join(ids, ", "), j.Project)
-			}
-		}
 		if s.Skipped {
 			continue
 		}
@@ -520,18 +597,7 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 			return err
 		}
 	}
-	if dups > maxListed {
-		fmt.Fprintf(errOut, "Warning: and %d more\n", dups-maxListed)
-	}
-	if dups > 0 {
-		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", dups)
-	}
-	if skipped > maxListed {
-		fmt.Fprintf(errOut, "Skipped %d more\n", skipped-maxListed)
-	}
-	if skipped > 0 {
-		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
-	}
+	reportDuplicates(errOut, jobs, res, false)
 	if len(rows) == 0 {
 		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
 		return nil

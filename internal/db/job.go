@@ -45,7 +45,14 @@ type SubmitOptions struct {
 	// Dedupe skips each job identical to one already queued in its project
 	// instead of only reporting it.
 	Dedupe bool
+	// DryRun does all of the above in a transaction that is rolled back:
+	// the result says what a real Submit would do (the ids it reports are
+	// the ones it would have used), and nothing is written.
+	DryRun bool
 }
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
 
 // SubmitResult is what Submit did.
 type SubmitResult struct {
@@ -93,9 +100,12 @@ func (db *DB) Submit(ctx context.Context, jobs []NewJob, opts SubmitOptions) (Su
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
 		res, err = submit(ctx, tx, jobs, opts)
+		if err == nil && opts.DryRun {
+			return errDryRun
+		}
 		return err
 	})
-	if err != nil {
+	if err != nil && !(opts.DryRun && errors.Is(err, errDryRun)) {
 		return SubmitResult{}, fmt.Errorf("submit jobs: %w", err)
 	}
 	return res, nil
