@@ -75,10 +75,13 @@ ranges, seed, name, allowNew); flags add to it. A sweep gets an id and a name
 One submit makes at most 1,000,000 jobs (inputs × grid × random draws),
 counted before anything is drawn; a sweep file takes no YAML aliases.
 
+Each job queued is printed with the input it came from (INPUT: the file,
+the job's place in an array, the sweep job's number).
+
 A job identical to one already queued in its project (same JSON up to key
 order and layout) is queued with a warning naming the earlier job;
---dedupe skips it instead. --dry-run prints the jobs it would queue and
-writes nothing.
+--dedupe skips it instead. --dry-run prints the jobs it would queue, with
+the same warnings and skips, and writes nothing.
 
 Everything is checked before anything is written: valid JSON, the required
 fields, plain file names, the script in --scripts, the data file in --data.
@@ -177,9 +180,11 @@ type input struct {
 	raw   json.RawMessage
 }
 
-// toQueue is a job to queue, with the sweep values that made it.
+// toQueue is a job to queue, with the input it came from and the sweep
+// values that made it.
 type toQueue struct {
 	job    db.NewJob
+	where  string            // the input, as errors name it: "jobs.json: job 2: sweep job 3"
 	values []json.RawMessage // nil outside a sweep
 }
 
@@ -388,7 +393,7 @@ func expandJobs(bases []input, plan *sweep.Plan, opts *submitOptions) ([]toQueue
 			if err != nil {
 				return nil, err
 			}
-			jobs = append(jobs, toQueue{job: j})
+			jobs = append(jobs, toQueue{job: j, where: b.where})
 			continue
 		}
 		specs, err := plan.Apply(bytes.TrimSpace(b.raw))
@@ -400,11 +405,12 @@ func expandJobs(bases []input, plan *sweep.Plan, opts *submitOptions) ([]toQueue
 			return nil, ue
 		}
 		for i, sp := range specs {
-			j, err := checkJob(fmt.Sprintf("%s: sweep job %d", b.where, i+1), sp, opts)
+			where := fmt.Sprintf("%s: sweep job %d", b.where, i+1)
+			j, err := checkJob(where, sp, opts)
 			if err != nil {
 				return nil, err
 			}
-			jobs = append(jobs, toQueue{job: j, values: plan.Points[i]})
+			jobs = append(jobs, toQueue{job: j, where: where, values: plan.Points[i]})
 		}
 	}
 	return jobs, nil
@@ -469,10 +475,11 @@ func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bo
 		ProjectName string                     `json:"projectName"`
 		ScriptName  string                     `json:"scriptName"`
 		Values      map[string]json.RawMessage `json:"values,omitempty"`
+		Input       string                     `json:"input"`
 	}
 	t := table{
-		headers: append([]string{"#", "PROJECT", "SCRIPT"}, paths...),
-		keys:    append([]string{"index", "projectName", "scriptName"}, paths...),
+		headers: append(append([]string{"#", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		keys:    append(append([]string{"index", "projectName", "scriptName"}, paths...), "input"),
 		numeric: map[int]bool{0: true},
 	}
 	rows := []row{}
@@ -480,12 +487,12 @@ func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bo
 		if res.Jobs[i].Skipped {
 			continue
 		}
-		rows = append(rows, row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values)})
+		rows = append(rows, row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values), j.where})
 		r := []string{strconv.Itoa(i + 1), j.job.Project, j.job.Script}
 		for _, v := range j.values {
 			r = append(r, valueText(v))
 		}
-		t.rows = append(t.rows, r)
+		t.rows = append(t.rows, append(r, j.where))
 	}
 	if len(rows) > 0 {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
@@ -568,10 +575,11 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 		SweepID     int64                      `json:"sweepId,omitempty"`
 		SweepName   string                     `json:"sweepName,omitempty"`
 		Values      map[string]json.RawMessage `json:"values,omitempty"`
+		Input       string                     `json:"input"`
 	}
 	t := table{
-		headers: append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...),
-		keys:    append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...),
+		headers: append(append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		keys:    append(append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...), "input"),
 		numeric: map[int]bool{0: true, 1: true},
 	}
 	rows := []row{}
@@ -581,7 +589,7 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 		if s.Skipped {
 			continue
 		}
-		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].values)}
+		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].values), Input: jobs[i].where}
 		if res.Sweep != nil {
 			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
 		}
@@ -590,7 +598,7 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 		for _, v := range jobs[i].values {
 			cells = append(cells, valueText(v))
 		}
-		t.rows = append(t.rows, cells)
+		t.rows = append(t.rows, append(cells, jobs[i].where))
 	}
 	if len(rows) > 0 {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
