@@ -389,6 +389,9 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 			if r.Error != "" {
 				anyErr = true
 				l.err = oneLineClip(r.Error, opts.output)
+			} else if r.Warning != "" {
+				anyErr = true
+				l.err = oneLineClip("warning: "+r.Warning, opts.output)
 			}
 			l.spec = fl.add(r.Spec)
 			lines = append(lines, l)
@@ -495,6 +498,11 @@ func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
 	} else {
 		delete(m, "error")
 	}
+	if r.Warning != "" {
+		m["outcomeWarning"] = r.Warning
+	} else {
+		delete(m, "outcomeWarning")
+	}
 	return m
 }
 
@@ -558,10 +566,11 @@ func flattenJSON(spec []byte) map[string]string {
 }
 
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
-// encoding/json sorts map keys. "error" is written only when there is one;
+// encoding/json sorts map keys. "error" and "outcomeWarning" are written
+// only when there is one;
 // the script's own fields never override any of these.
 var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "host", "jobId",
-	"loss", "metric", "orderId", "projectName", "state", "status"}
+	"loss", "metric", "orderId", "outcomeWarning", "projectName", "state", "status"}
 
 // scriptField is one top-level field of a script's Outcome JSON.
 type scriptField struct {
@@ -618,6 +627,11 @@ func (e *outcomeEncoder) append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
 			if r.Error != "" {
 				key(k)
 				dst = appendJSONString(dst, r.Error)
+			}
+		case "outcomeWarning":
+			if r.Warning != "" {
+				key(k)
+				dst = appendJSONString(dst, r.Warning)
 			}
 		case "exitCode":
 			key(k)
@@ -957,7 +971,7 @@ func (f *specFlattener) member(spec []byte, i, prefix int, end byte) (next int, 
 // builtinColumnNames are the built-in names --columns takes, in the order
 // --help lists them.
 var builtinColumnNames = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "loss", "metric",
-	"host", "duration", "finished", "error"}
+	"host", "duration", "finished", "error", "warning"}
 
 // numericBuiltins are the built-in columns that hold numbers: right-aligned
 // in the table.
@@ -1194,6 +1208,14 @@ func builtinCell(name string, r *db.OutcomeRow, opts *outcomesOptions) colCell {
 			return str(r.Error)
 		}
 		return str(oneLineClip(r.Error, format))
+	case "warning":
+		if r.Warning == "" {
+			return colCell{}
+		}
+		if format == formatJSON {
+			return str(r.Warning)
+		}
+		return str(oneLineClip(r.Warning, format))
 	}
 	return colCell{}
 }

@@ -193,3 +193,11 @@ ALTER TABLE orders ADD COLUMN slurm_state TEXT;
 ALTER TABLE attempts ADD COLUMN slurm_job_id INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;
 ALTER TABLE attempts ADD COLUMN slurm_state TEXT;
+
+-- version: 8
+
+-- warning says what of a script's Outcome line mljob could not read, on an
+-- outcome that may well have succeeded: a "loss" or "metric" that is not a
+-- number (recorded as NULL), no "status" (the exit code decided). NULL when
+-- nothing, and for rows from before this version.
+ALTER TABLE outcomes ADD COLUMN warning TEXT;
