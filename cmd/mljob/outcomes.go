@@ -82,7 +82,7 @@ loss, metric, host, exitCode, durationSeconds, and error when it failed; with
 Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
 		Example: `  mljob outcomes --project wine_data
   mljob outcomes --project wine_data --sort loss --top 5
-  mljob outcomes --sweep lr-grid --status succeeded --columns job,lr,hiddenLayers.0.dropout,loss,duration
+  mljob outcomes --sweep lr-grid --status succeeded --columns job,learningRate,hiddenLayers.0.dropout,outcome.epochsRun,loss,duration
   mljob outcomes --project wine_data --best --sort -metric
   mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
@@ -1137,6 +1137,13 @@ func rawCell(raw []byte, fromOutcome bool, format string) colCell {
 		return colCell{v: b.String(), present: true}
 	case 't', 'f', 'n':
 		return colCell{v: string(raw), present: true}
+	}
+	// A number: in the table, a fraction as the built-in loss and metric
+	// show one (six significant digits); CSV keeps it as written, in full.
+	if format == formatTable && bytes.ContainsAny(raw, ".eE") {
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+			return colCell{v: formatNumber(&f, format), present: true, num: true}
+		}
 	}
 	return colCell{v: string(raw), present: true, num: true}
 }
