@@ -59,9 +59,9 @@ func TestParseOutcome(t *testing.T) {
 			warnHas: `"loss" is beyond a float64's range (1e400): recorded as missing`,
 		},
 		{
-			name:   "status not an integer fails",
-			res:    result(0, `{"status":"abc","loss":1}`),
-			loss:   fp(1), json: `{"status":"abc","loss":1}`,
+			name: "status not an integer fails",
+			res:  result(0, `{"status":"abc","loss":1}`),
+			loss: fp(1), json: `{"status":"abc","loss":1}`,
 			errHas: `outcome line: "status" must be an integer such as 200, not "abc"`,
 		},
 		{
