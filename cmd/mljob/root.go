@@ -149,6 +149,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newVersionCmd(a),
 		newCompletionCmd(),
 	)
+	registerCompletions(a, root)
 	return root
 }
 
