@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -14,12 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/jobinput"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -165,67 +163,10 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	return nil
 }
 
-// tooBigHint is the Try: line of a sweep over the limit ("" for other
-// errors).
-func tooBigHint(err error) string {
-	if errors.Is(err, sweep.ErrTooBig) {
-		return fmt.Sprintf("split it into sweeps of at most %d jobs (fewer --random draws or grid values)", sweep.MaxJobs)
-	}
-	return ""
-}
-
-// input is one job as read, before a sweep expands it.
-type input struct {
-	where string
-	raw   json.RawMessage
-}
-
-// toQueue is a job to queue, with the input it came from and the sweep
-// values that made it.
-type toQueue struct {
-	job    db.NewJob
-	where  string            // the input, as errors name it: "jobs.json: job 2: sweep job 3"
-	values []json.RawMessage // nil outside a sweep
-}
-
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	spec := opts.spec
-	name := opts.name
-	var bases []input
-	if opts.sweepFile != "" {
-		f, base, err := readSweepFile(opts.sweepFile)
-		if err != nil {
-			return err
-		}
-		if base != nil && len(opts.inputs) > 0 {
-			return &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
-				hint: "drop base/job from the sweep file, or the job files from the command line"}
-		}
-		if base == nil && len(opts.inputs) == 0 {
-			return &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
-		}
-		if base != nil {
-			bases = append(bases, *base)
-		}
-		// Flags add to the file: grid and ranges are appended; --random,
-		// --seed and --name win.
-		spec.Grid = append(f.Spec.Grid, spec.Grid...)
-		spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
-		spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
-		if opts.random == 0 {
-			spec.Random = f.Spec.Random
-		}
-		if !opts.seedSet && f.HasSeed {
-			spec.Seed, opts.seedSet = f.Spec.Seed, true
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if name != "" {
-			if err := db.CheckSweepName(name); err != nil {
-				return &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
-			}
-		}
+	spec, name, bases, err := opts.readSweep()
+	if err != nil {
+		return err
 	}
 	if spec.Random > 0 && !opts.seedSet {
 		spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
@@ -234,37 +175,16 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	isSweep := opts.sweepFile != "" || spec.Varies()
 	var plan *sweep.Plan
 	if isSweep {
-		var err error
 		if plan, err = spec.Plan(); err != nil {
 			where := cmp.Or(opts.sweepFile, "sweep")
-			return &userError{msg: where + ": " + err.Error(), hint: tooBigHint(err)}
+			return &userError{msg: where + ": " + err.Error(), hint: jobinput.TooBigHint(err)}
 		}
 	}
-
-	stdinUsed := false
-	for _, in := range opts.inputs {
-		var data []byte
-		var err error
-		name := in
-		if in == "-" {
-			if stdinUsed {
-				return &userError{msg: "standard input named twice"}
-			}
-			stdinUsed = true
-			name = "<stdin>"
-			data, err = io.ReadAll(opts.app.io.In)
-		} else {
-			data, err = os.ReadFile(in)
-		}
-		if err != nil {
-			return &userError{msg: fmt.Sprintf("read %s: %v", name, err)}
-		}
-		got, err := parseInputs(name, data)
-		if err != nil {
-			return err
-		}
-		bases = append(bases, got...)
+	got, err := jobinput.Read(opts.inputs, opts.app.io.In)
+	if err != nil {
+		return inputError(err)
 	}
+	bases = append(bases, got...)
 	if len(bases) == 0 {
 		return &userError{msg: "no jobs in the input (an empty array?)"}
 	}
@@ -273,11 +193,12 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		perInput = len(plan.Points)
 	}
 	if err := sweep.CheckTotal(len(bases), perInput); err != nil {
-		return &userError{msg: err.Error(), hint: tooBigHint(err)}
+		return &userError{msg: err.Error(), hint: jobinput.TooBigHint(err)}
 	}
-	jobs, err := expandJobs(bases, plan, opts)
+	checker := &jobinput.Checker{ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir, Priority: opts.priority}
+	jobs, err := checker.Expand(bases, plan)
 	if err != nil {
-		return err
+		return inputError(err)
 	}
 	var paths []string
 	if plan != nil {
@@ -287,11 +208,11 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	}
 	newJobs := make([]db.NewJob, len(jobs))
 	for i, j := range jobs {
-		newJobs[i] = j.job
+		newJobs[i] = j.NewJob
 	}
 	so := db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun}
 	if isSweep {
-		def, err := sweepDefinition(&spec, opts, bases)
+		def, err := jobinput.Definition(&spec, bases, opts.sweepFile)
 		if err != nil {
 			return err
 		}
@@ -314,6 +235,59 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		return printDryRun(opts, jobs, paths, isSweep, res)
 	}
 	return printSubmitted(opts, jobs, paths, res)
+}
+
+// readSweep reads --sweep FILE, when given, and adds the flags to it: grid
+// and ranges are appended; --random, --seed and --name win. It returns the
+// spec, the sweep's name ("" for the default) and the base job the file
+// names, if any.
+func (opts *submitOptions) readSweep() (sweep.Spec, string, []jobinput.Input, error) {
+	spec, name := opts.spec, opts.name
+	if opts.sweepFile == "" {
+		return spec, name, nil, nil
+	}
+	f, base, err := jobinput.ReadSweepFile(opts.sweepFile)
+	if err != nil {
+		return spec, name, nil, inputError(err)
+	}
+	if base != nil && len(opts.inputs) > 0 {
+		return spec, name, nil, &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
+			hint: "drop base/job from the sweep file, or the job files from the command line"}
+	}
+	if base == nil && len(opts.inputs) == 0 {
+		return spec, name, nil, &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
+	}
+	var bases []jobinput.Input
+	if base != nil {
+		bases = append(bases, *base)
+	}
+	spec.Grid = append(f.Spec.Grid, spec.Grid...)
+	spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
+	spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
+	if opts.random == 0 {
+		spec.Random = f.Spec.Random
+	}
+	if !opts.seedSet && f.HasSeed {
+		spec.Seed, opts.seedSet = f.Spec.Seed, true
+	}
+	if name == "" {
+		name = f.Name
+	}
+	if name != "" {
+		if err := db.CheckSweepName(name); err != nil {
+			return spec, name, nil, &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
+		}
+	}
+	return spec, name, bases, nil
+}
+
+// inputError shows a *jobinput.Error as a userError, with its hint.
+func inputError(err error) error {
+	var e *jobinput.Error
+	if errors.As(err, &e) {
+		return &userError{msg: e.Msg, hint: e.Hint}
+	}
+	return err
 }
 
 // openForSubmit opens the queue for a submit. A dry run that finds no
@@ -344,107 +318,6 @@ func openForSubmit(ctx context.Context, opts *submitOptions) (*db.DB, func(), er
 	return store, func() { store.Close() }, nil
 }
 
-// readSweepFile parses a sweep file and reads the base job it names (nil
-// when it names none).
-func readSweepFile(path string) (*sweep.File, *input, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, &userError{msg: fmt.Sprintf("read %s: %v", path, err)}
-	}
-	f, err := sweep.ParseFile(data)
-	if err != nil {
-		hint := "see mljob submit --help for the sweep file's keys"
-		if errors.Is(err, sweep.ErrAlias) {
-			hint = "write the values out in full: a sweep file takes no YAML aliases"
-		}
-		return nil, nil, &userError{msg: fmt.Sprintf("%s: %v", path, err), hint: hint}
-	}
-	switch {
-	case f.Job != nil:
-		return f, &input{where: path + ": job", raw: f.Job}, nil
-	case f.Base != "":
-		// A relative base is beside the sweep file, wherever mljob runs.
-		bp := f.Base
-		if !filepath.IsAbs(bp) {
-			bp = filepath.Join(filepath.Dir(path), bp)
-		}
-		data, err := os.ReadFile(bp)
-		if err != nil {
-			return nil, nil, &userError{msg: fmt.Sprintf("%s: read base %s: %v", path, f.Base, err)}
-		}
-		ins, err := parseInputs(bp, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(ins) != 1 {
-			return nil, nil, &userError{msg: fmt.Sprintf("%s: base %s holds %d jobs, want one", path, f.Base, len(ins))}
-		}
-		return f, &ins[0], nil
-	}
-	return f, nil, nil
-}
-
-// expandJobs applies plan (nil: none) to every base and checks each job.
-func expandJobs(bases []input, plan *sweep.Plan, opts *submitOptions) ([]toQueue, error) {
-	var jobs []toQueue
-	for _, b := range bases {
-		if plan == nil {
-			j, err := checkJob(b.where, b.raw, opts)
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, toQueue{job: j, where: b.where})
-			continue
-		}
-		specs, err := plan.Apply(bytes.TrimSpace(b.raw))
-		if err != nil {
-			ue := &userError{msg: fmt.Sprintf("%s: %v", b.where, err)}
-			if errors.Is(err, sweep.ErrNoPath) && !plan.AllowNew {
-				ue.hint = "check the path, or pass --allow-new to add the field"
-			}
-			return nil, ue
-		}
-		for i, sp := range specs {
-			where := fmt.Sprintf("%s: sweep job %d", b.where, i+1)
-			j, err := checkJob(where, sp, opts)
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, toQueue{job: j, where: where, values: plan.Points[i]})
-		}
-	}
-	return jobs, nil
-}
-
-// sweepDefinition is what the sweeps table keeps: the spec (see
-// sweep.Spec.Definition) and where the base jobs came from.
-func sweepDefinition(spec *sweep.Spec, opts *submitOptions, bases []input) ([]byte, error) {
-	def, err := spec.Definition()
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(def, &m); err != nil {
-		return nil, fmt.Errorf("sweep definition: %w", err)
-	}
-	var from []string
-	for _, b := range bases {
-		from = append(from, b.where)
-	}
-	extra := map[string]any{"bases": from}
-	if opts.sweepFile != "" {
-		extra["sweepFile"] = opts.sweepFile
-	}
-	for k, v := range extra {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("sweep definition: %w", err)
-		}
-		m[k] = b
-	}
-	return json.Marshal(m)
-}
-
 // valueText shows a sweep value in a table: strings without their quotes.
 func valueText(v json.RawMessage) string {
 	var s string
@@ -469,7 +342,7 @@ func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage
 // printDryRun shows the jobs a submit would queue, as res (a dry run of
 // db.Submit) says: those --dedupe would skip are left out, and duplicates
 // are reported as printSubmitted does.
-func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bool, res db.SubmitResult) error {
+func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSweep bool, res db.SubmitResult) error {
 	type row struct {
 		Index       int                        `json:"index"`
 		ProjectName string                     `json:"projectName"`
@@ -487,12 +360,12 @@ func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bo
 		if res.Jobs[i].Skipped {
 			continue
 		}
-		rows = append(rows, row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values), j.where})
-		r := []string{strconv.Itoa(i + 1), j.job.Project, j.job.Script}
-		for _, v := range j.values {
+		rows = append(rows, row{i + 1, j.Project, j.Script, valueMap(paths, j.Values), j.Where})
+		r := []string{strconv.Itoa(i + 1), j.Project, j.Script}
+		for _, v := range j.Values {
 			r = append(r, valueText(v))
 		}
-		t.rows = append(t.rows, append(r, j.where))
+		t.rows = append(t.rows, append(r, j.Where))
 	}
 	if len(rows) > 0 {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
@@ -515,7 +388,7 @@ func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bo
 // earlier in this submit), a line each (up to maxListed) and the counts.
 // In a dry run, a job is "this job" and an earlier job of this submit is
 // named by its index (#N), as the ids are not real.
-func reportDuplicates(errOut io.Writer, jobs []toQueue, res db.SubmitResult, dryRun bool) {
+func reportDuplicates(errOut io.Writer, jobs []jobinput.Job, res db.SubmitResult, dryRun bool) {
 	index := map[int64]int{} // job id → index in this submit, for a dry run
 	if dryRun {
 		for i, s := range res.Jobs {
@@ -537,7 +410,7 @@ func reportDuplicates(errOut io.Writer, jobs []toQueue, res db.SubmitResult, dry
 				ids[k] = strconv.FormatInt(id, 10)
 			}
 		}
-		project := jobs[i].job.Project
+		project := jobs[i].Project
 		this := "job " + strconv.FormatInt(s.JobID, 10)
 		if dryRun {
 			this = "this job"
@@ -566,7 +439,7 @@ func reportDuplicates(errOut io.Writer, jobs []toQueue, res db.SubmitResult, dry
 
 // printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
 // duplicates and counts on ErrOut.
-func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.SubmitResult) error {
+func printSubmitted(opts *submitOptions, jobs []jobinput.Job, paths []string, res db.SubmitResult) error {
 	type row struct {
 		JobID       int64                      `json:"jobId"`
 		OrderID     int64                      `json:"orderId"`
@@ -585,20 +458,20 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	rows := []row{}
 	errOut := opts.app.io.ErrOut
 	for i, s := range res.Jobs {
-		j := jobs[i].job
+		j := jobs[i]
 		if s.Skipped {
 			continue
 		}
-		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].values), Input: jobs[i].where}
+		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].Values), Input: jobs[i].Where}
 		if res.Sweep != nil {
 			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
 		}
 		rows = append(rows, r)
 		cells := []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), j.Project, j.Script}
-		for _, v := range jobs[i].values {
+		for _, v := range jobs[i].Values {
 			cells = append(cells, valueText(v))
 		}
-		t.rows = append(t.rows, append(cells, jobs[i].where))
+		t.rows = append(t.rows, append(cells, jobs[i].Where))
 	}
 	if len(rows) > 0 {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
@@ -615,118 +488,4 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	}
 	fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", len(rows))
 	return nil
-}
-
-// parseInputs reads one input: a Job object or an array of them, each kept
-// byte for byte.
-func parseInputs(name string, data []byte) ([]input, error) {
-	// A UTF-8 byte order mark, as some Windows editors write, is not JSON;
-	// it says nothing either, so it goes.
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(data) {
-		return nil, &userError{msg: name + ": not UTF-8 text", hint: "save the file as UTF-8 JSON"}
-	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, &userError{msg: name + ": empty input", hint: "give a Job JSON object or an array of them"}
-	}
-	if err := checkJSON(data); err != nil {
-		return nil, &userError{msg: fmt.Sprintf("%s:%s", name, err), hint: "fix the JSON; nothing was queued"}
-	}
-	var raws []json.RawMessage
-	switch trimmed[0] {
-	case '{':
-		raws = []json.RawMessage{json.RawMessage(trimmed)}
-	case '[':
-		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, &userError{msg: fmt.Sprintf("%s: %v", name, err)}
-		}
-	default:
-		return nil, &userError{msg: name + ": expected a Job object or an array of Job objects"}
-	}
-	ins := make([]input, 0, len(raws))
-	for i, raw := range raws {
-		where := name
-		if trimmed[0] == '[' {
-			where = fmt.Sprintf("%s: job %d", name, i+1)
-		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '{' {
-			return nil, &userError{msg: where + ": a job must be a JSON object"}
-		}
-		ins = append(ins, input{where: where, raw: raw})
-	}
-	return ins, nil
-}
-
-// checkJSON validates data and turns a syntax error's offset into line:column.
-func checkJSON(data []byte) error {
-	// json.Valid allocates nothing: a 100,000-job sweep is decoded once, later.
-	if json.Valid(data) {
-		return nil
-	}
-	var v any
-	err := json.Unmarshal(data, &v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := 1, 1
-		for _, c := range data[:min(max(int(se.Offset)-1, 0), len(data))] { // Offset counts the bad byte itself
-			if c == '\n' {
-				line, col = line+1, 1
-			} else {
-				col++
-			}
-		}
-		return fmt.Errorf("%d:%d: invalid JSON: %v", line, col, se)
-	}
-	return fmt.Errorf(" invalid JSON: %v", err)
-}
-
-// checkJob checks one job against the job contract (pyexec.ReadJob) and
-// finds its script and data file.
-func checkJob(where string, raw json.RawMessage, opts *submitOptions) (db.NewJob, error) {
-	raw = bytes.TrimSpace(raw)
-	f, err := pyexec.ReadJob(raw)
-	if err != nil {
-		ue := &userError{msg: where + ": " + err.Error()}
-		var ce *pyexec.ContractError
-		if errors.As(err, &ce) {
-			ue.hint = ce.Hint
-		}
-		return db.NewJob{}, ue
-	}
-	if err := opts.fileIn(opts.scriptsDir, f.Script); err != nil {
-		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: script %q not found in %s", where, f.Script, opts.scriptsDir),
-			hint: "check the name, or point --scripts at the directory holding it"}
-	}
-	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: opts.priority, Spec: []byte(raw)}
-	if f.DataFile != "" {
-		if err := opts.fileIn(opts.dataDir, f.DataFile); err != nil {
-			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: data file %q not found in %s", where, f.DataFile, opts.dataDir),
-				hint: "check the name, or point --data at the directory holding it"}
-		}
-		j.DataFile = f.DataFile
-	}
-	return j, nil
-}
-
-// fileIn checks that dir/name is a regular file, once per name: a sweep
-// names the same script in every job.
-func (opts *submitOptions) fileIn(dir, name string) error {
-	path := filepath.Join(dir, name)
-	if err, ok := opts.checked[path]; ok {
-		return err
-	}
-	st, err := os.Stat(path)
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", name)
-	}
-	if opts.checked == nil {
-		opts.checked = map[string]error{}
-	}
-	opts.checked[path] = err
-	return err
 }
