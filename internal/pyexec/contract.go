@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,11 +186,25 @@ func CheckProject(name string) error {
 
 // stringValue reads a contract field that wants a JSON string.
 func stringValue(key string, v []byte) (string, error) {
-	var s string
-	if v[0] != '"' || json.Unmarshal(v, &s) != nil {
+	if v[0] != '"' {
+		return "", wrongType(key, "a string", v)
+	}
+	s, err := unquote(v)
+	if err != nil {
 		return "", wrongType(key, "a string", v)
 	}
 	return s, nil
+}
+
+// unquote decodes the JSON string literal lit (valid JSON), through
+// encoding/json only when it holds an escape.
+func unquote(lit []byte) (string, error) {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1 : len(lit)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(lit, &s)
+	return s, err
 }
 
 // timeoutValue reads timeoutSeconds: a JSON number, 0 < n <= MaxTimeoutSeconds.
@@ -240,12 +255,15 @@ func wrongType(key, want string, v []byte) error {
 func walkKeys(b []byte, i int, path string, fn func(path, key string, v []byte) error) error {
 	switch b[i] {
 	case '{':
-		seen := map[string]bool{}
+		// A job is read once per job of a sweep (a million of them, at
+		// most): keys are compared in a slice, and decoded only when they
+		// hold an escape.
+		var seen []string
 		j := jobfields.SkipSpace(b, i+1)
 		for b[j] != '}' {
 			kEnd := jobfields.ValueEnd(b, j)
-			var key string
-			if err := json.Unmarshal(b[j:kEnd], &key); err != nil {
+			key, err := unquote(b[j:kEnd])
+			if err != nil {
 				return &ContractError{Msg: fmt.Sprintf("bad key %s", b[j:kEnd])}
 			}
 			v := jobfields.SkipSpace(b, jobfields.SkipSpace(b, kEnd)+1) // past the ':'
@@ -254,7 +272,7 @@ func walkKeys(b []byte, i int, path string, fn func(path, key string, v []byte) 
 			if path != "" {
 				full = path + "." + key
 			}
-			if seen[key] {
+			if slices.Contains(seen, key) {
 				where := ""
 				if path != "" {
 					where = " in " + path
@@ -262,7 +280,7 @@ func walkKeys(b []byte, i int, path string, fn func(path, key string, v []byte) 
 				return &ContractError{Key: full, Msg: fmt.Sprintf("key %q appears twice%s", key, where),
 					Hint: "keep one of them: JSON readers differ on which one counts"}
 			}
-			seen[key] = true
+			seen = append(seen, key)
 			if err := fn(path, key, b[v:vEnd]); err != nil {
 				return err
 			}
