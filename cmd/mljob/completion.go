@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/db"
 )
 
 // completionShells are the shells cobra writes completion scripts for.
@@ -17,8 +26,9 @@ func newCompletionCmd() *cobra.Command {
 		Use:   "completion bash|zsh|fish|powershell",
 		Short: "Print the shell completion script",
 		Long: `Completion prints a script that makes your shell complete mljob's commands,
-flags and flag values (e.g. -o table|json|csv, --sort). Load it once per
-session, or install it as below so every new shell has it.
+flags and flag values (e.g. -o table|json|csv, --sort), and from the queue:
+--project, --sweep, and the ids of show, logs, cancel and retry. Load it once
+per session, or install it as below so every new shell has it.
 
 Bash (needs the bash-completion package):
   mljob completion bash > ~/.local/share/bash-completion/completions/mljob
@@ -63,5 +73,130 @@ Exit codes: 0 ok, 2 usage error (e.g. an unknown shell).`,
 			}
 			return nil
 		},
+	}
+}
+
+// Completion reads the queue to offer what exists: projects, sweeps, and
+// job or order ids. It never creates a queue, and gives up quietly (no
+// suggestions) when the queue cannot be read in completionTimeout.
+const (
+	completionTimeout = 2 * time.Second
+	completionMaxIDs  = 200 // the newest ids offered
+)
+
+// registerCompletions adds the completions that read the queue to root's
+// commands: --project, --sweep, and the ids each command takes.
+func registerCompletions(a *app, root *cobra.Command) {
+	active := []db.OrderState{db.StateUnassigned, db.StateAssigned, db.StateRunning}
+	ended := []db.OrderState{db.StateFailed, db.StateCancelled}
+	for _, cmd := range root.Commands() {
+		if cmd.Flags().Lookup("project") != nil {
+			_ = cmd.RegisterFlagCompletionFunc("project", a.completeProjects)
+		}
+		switch cmd.Name() {
+		case "outcomes", "report":
+			_ = cmd.RegisterFlagCompletionFunc("sweep", a.completeSweeps)
+		case "show":
+			cmd.ValidArgsFunction = a.completeIDs(false, true)
+		case "logs":
+			cmd.ValidArgsFunction = a.completeIDs(true, true)
+		case "cancel":
+			cmd.ValidArgsFunction = a.completeIDs(false, false, active...)
+		case "retry":
+			cmd.ValidArgsFunction = a.completeIDs(false, false, ended...)
+		}
+	}
+}
+
+// completionDB opens the queue the command would use (--db, MLJOB_DB, the
+// config file, the default), only if the file exists; nil otherwise.
+func (a *app) completionDB(ctx context.Context, cmd *cobra.Command) *db.DB {
+	_ = a.applyConfig(cmd) // resolves the db path; other settings' problems do not matter here
+	path, err := a.dbFile()
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || err != nil {
+		return nil
+	}
+	store, err := db.Open(ctx, path)
+	if err != nil {
+		return nil
+	}
+	return store
+}
+
+// completeProjects offers the queue's projects.
+func (a *app) completeProjects(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
+	store := a.completionDB(ctx, cmd)
+	if store == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer store.Close()
+	projects, _ := store.Projects(ctx)
+	var out []string
+	for _, p := range projects {
+		if strings.HasPrefix(p, toComplete) {
+			out = append(out, p)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeSweeps offers the sweeps' names (those of --project, when given),
+// each described by its id, project and size.
+func (a *app) completeSweeps(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
+	store := a.completionDB(ctx, cmd)
+	if store == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer store.Close()
+	project, _ := cmd.Flags().GetString("project")
+	sweeps, _ := store.Sweeps(ctx)
+	var out []string
+	for _, sw := range sweeps {
+		if (project == "" || sw.Project == project) && strings.HasPrefix(sw.Name, toComplete) {
+			out = append(out, fmt.Sprintf("%s\tsweep %d, project %s, %d job(s)", sw.Name, sw.ID, sw.Project, sw.Jobs))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeIDs offers the newest job ids (order ids when orders, or with
+// --order), each described by its project, script and state; with states,
+// only the jobs whose order is in one of them. one: the command takes a
+// single id.
+func (a *app) completeIDs(orders, one bool, states ...db.OrderState) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if one && len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		store := a.completionDB(ctx, cmd)
+		if store == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer store.Close()
+		if byOrder, err := cmd.Flags().GetBool("order"); err == nil && byOrder {
+			orders = true
+		}
+		jobs, _ := store.RecentJobs(ctx, completionMaxIDs, states...)
+		var out []string
+		for _, j := range jobs {
+			id, what := j.JobID, fmt.Sprintf("order %d", j.OrderID)
+			if orders {
+				id, what = j.OrderID, fmt.Sprintf("job %d", j.JobID)
+			}
+			s := strconv.FormatInt(id, 10)
+			if strings.HasPrefix(s, toComplete) {
+				out = append(out, fmt.Sprintf("%s\t%s, %s %s, %s", s, what, j.Project, j.Script, j.State))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }

@@ -82,7 +82,7 @@ loss, metric, host, exitCode, durationSeconds, and error when it failed; with
 Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
 		Example: `  mljob outcomes --project wine_data
   mljob outcomes --project wine_data --sort loss --top 5
-  mljob outcomes --sweep lr-grid --status succeeded --columns job,lr,hiddenLayers.0.dropout,loss,duration
+  mljob outcomes --sweep lr-grid --status succeeded --columns job,learningRate,hiddenLayers.0.dropout,outcome.epochsRun,loss,duration
   mljob outcomes --project wine_data --best --sort -metric
   mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
@@ -389,6 +389,9 @@ func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) 
 			if r.Error != "" {
 				anyErr = true
 				l.err = oneLineClip(r.Error, opts.output)
+			} else if r.Warning != "" {
+				anyErr = true
+				l.err = oneLineClip("warning: "+r.Warning, opts.output)
 			}
 			l.spec = fl.add(r.Spec)
 			lines = append(lines, l)
@@ -500,6 +503,11 @@ func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
 	} else {
 		delete(m, "superseded")
 	}
+	if r.Warning != "" {
+		m["outcomeWarning"] = r.Warning
+	} else {
+		delete(m, "outcomeWarning")
+	}
 	return m
 }
 
@@ -563,11 +571,12 @@ func flattenJSON(spec []byte) map[string]string {
 }
 
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
-// encoding/json sorts map keys. "error" and "superseded" (why the outcome
-// does not count for its order: another attempt's does) are written only
-// when there is one; the script's own fields never override any of these.
+// encoding/json sorts map keys. "error", "outcomeWarning" and "superseded"
+// (why the outcome does not count for its order: another attempt's does)
+// are written only when there is one; the script's own fields never
+// override any of these.
 var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "host", "jobId",
-	"loss", "metric", "orderId", "projectName", "state", "status", "superseded"}
+	"loss", "metric", "orderId", "outcomeWarning", "projectName", "state", "status", "superseded"}
 
 // scriptField is one top-level field of a script's Outcome JSON.
 type scriptField struct {
@@ -624,6 +633,11 @@ func (e *outcomeEncoder) append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
 			if r.Error != "" {
 				key(k)
 				dst = appendJSONString(dst, r.Error)
+			}
+		case "outcomeWarning":
+			if r.Warning != "" {
+				key(k)
+				dst = appendJSONString(dst, r.Warning)
 			}
 		case "exitCode":
 			key(k)
@@ -968,7 +982,7 @@ func (f *specFlattener) member(spec []byte, i, prefix int, end byte) (next int, 
 // builtinColumnNames are the built-in names --columns takes, in the order
 // --help lists them.
 var builtinColumnNames = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "loss", "metric",
-	"host", "duration", "finished", "error"}
+	"host", "duration", "finished", "error", "warning"}
 
 // numericBuiltins are the built-in columns that hold numbers: right-aligned
 // in the table.
@@ -1135,6 +1149,13 @@ func rawCell(raw []byte, fromOutcome bool, format string) colCell {
 	case 't', 'f', 'n':
 		return colCell{v: string(raw), present: true}
 	}
+	// A number: in the table, a fraction as the built-in loss and metric
+	// show one (six significant digits); CSV keeps it as written, in full.
+	if format == formatTable && bytes.ContainsAny(raw, ".eE") {
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+			return colCell{v: formatNumber(&f, format), present: true, num: true}
+		}
+	}
 	return colCell{v: string(raw), present: true, num: true}
 }
 
@@ -1205,6 +1226,14 @@ func builtinCell(name string, r *db.OutcomeRow, opts *outcomesOptions) colCell {
 			return str(r.Error)
 		}
 		return str(oneLineClip(r.Error, format))
+	case "warning":
+		if r.Warning == "" {
+			return colCell{}
+		}
+		if format == formatJSON {
+			return str(r.Warning)
+		}
+		return str(oneLineClip(r.Warning, format))
 	}
 	return colCell{}
 }

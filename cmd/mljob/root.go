@@ -210,6 +210,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newVersionCmd(a),
 		newCompletionCmd(),
 	)
+	registerCompletions(a, root)
 	return root
 }
 

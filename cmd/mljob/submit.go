@@ -1,23 +1,23 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/jobinput"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -70,11 +70,16 @@ as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
 ranges, seed, name, allowNew); flags add to it. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
+One submit makes at most 1,000,000 jobs (inputs × grid × random draws),
+counted before anything is drawn; a sweep file takes no YAML aliases.
+
+Each job queued is printed with the input it came from (INPUT: the file,
+the job's place in an array, the sweep job's number).
 
 A job identical to one already queued in its project (same JSON up to key
 order and layout) is queued with a warning naming the earlier job;
---dedupe skips it instead. --dry-run prints the jobs it would queue and
-writes nothing.
+--dedupe skips it instead. --dry-run prints the jobs it would queue, with
+the same warnings and skips, and writes nothing.
 
 Everything is checked before anything is written: valid JSON, the required
 fields, plain file names, the script in --scripts, the data file in --data.
@@ -151,63 +156,17 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	if opts.sweepFile == "" {
 		// Check now what Plan would refuse, so a flag mistake is a usage
 		// error before any file is read.
-		if _, err := opts.spec.Plan(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
+		if _, err := opts.spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
 			return usagef(cmd, "%v", err)
 		}
 	}
 	return nil
 }
 
-// input is one job as read, before a sweep expands it.
-type input struct {
-	where string
-	raw   json.RawMessage
-}
-
-// toQueue is a job to queue, with the sweep values that made it.
-type toQueue struct {
-	job    db.NewJob
-	values []json.RawMessage // nil outside a sweep
-}
-
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	spec := opts.spec
-	name := opts.name
-	var bases []input
-	if opts.sweepFile != "" {
-		f, base, err := readSweepFile(opts.sweepFile)
-		if err != nil {
-			return err
-		}
-		if base != nil && len(opts.inputs) > 0 {
-			return &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
-				hint: "drop base/job from the sweep file, or the job files from the command line"}
-		}
-		if base == nil && len(opts.inputs) == 0 {
-			return &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
-		}
-		if base != nil {
-			bases = append(bases, *base)
-		}
-		// Flags add to the file: grid and ranges are appended; --random,
-		// --seed and --name win.
-		spec.Grid = append(f.Spec.Grid, spec.Grid...)
-		spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
-		spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
-		if opts.random == 0 {
-			spec.Random = f.Spec.Random
-		}
-		if !opts.seedSet && f.HasSeed {
-			spec.Seed, opts.seedSet = f.Spec.Seed, true
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if name != "" {
-			if err := db.CheckSweepName(name); err != nil {
-				return &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
-			}
-		}
+	spec, name, bases, err := opts.readSweep()
+	if err != nil {
+		return err
 	}
 	if spec.Random > 0 && !opts.seedSet {
 		spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
@@ -216,42 +175,30 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	isSweep := opts.sweepFile != "" || spec.Varies()
 	var plan *sweep.Plan
 	if isSweep {
-		var err error
 		if plan, err = spec.Plan(); err != nil {
-			return &userError{msg: "sweep: " + err.Error()}
+			where := cmp.Or(opts.sweepFile, "sweep")
+			return &userError{msg: where + ": " + err.Error(), hint: jobinput.TooBigHint(err)}
 		}
 	}
-
-	stdinUsed := false
-	for _, in := range opts.inputs {
-		var data []byte
-		var err error
-		name := in
-		if in == "-" {
-			if stdinUsed {
-				return &userError{msg: "standard input named twice"}
-			}
-			stdinUsed = true
-			name = "<stdin>"
-			data, err = io.ReadAll(opts.app.io.In)
-		} else {
-			data, err = os.ReadFile(in)
-		}
-		if err != nil {
-			return &userError{msg: fmt.Sprintf("read %s: %v", name, err)}
-		}
-		got, err := parseInputs(name, data)
-		if err != nil {
-			return err
-		}
-		bases = append(bases, got...)
+	got, err := jobinput.Read(opts.inputs, opts.app.io.In)
+	if err != nil {
+		return inputError(err)
 	}
+	bases = append(bases, got...)
 	if len(bases) == 0 {
 		return &userError{msg: "no jobs in the input (an empty array?)"}
 	}
-	jobs, err := expandJobs(bases, plan, opts)
+	perInput := 1
+	if plan != nil {
+		perInput = len(plan.Points)
+	}
+	if err := sweep.CheckTotal(len(bases), perInput); err != nil {
+		return &userError{msg: err.Error(), hint: jobinput.TooBigHint(err)}
+	}
+	checker := &jobinput.Checker{ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir, Priority: opts.priority}
+	jobs, err := checker.Expand(bases, plan)
 	if err != nil {
-		return err
+		return inputError(err)
 	}
 	var paths []string
 	if plan != nil {
@@ -259,28 +206,23 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 			paths = append(paths, p.String())
 		}
 	}
-	if opts.dryRun {
-		return printDryRun(opts, jobs, paths, isSweep)
-	}
-
-	store, err := opts.app.openDB(ctx, db.Create)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	newJobs := make([]db.NewJob, len(jobs))
 	for i, j := range jobs {
-		newJobs[i] = j.job
+		newJobs[i] = j.NewJob
 	}
-	var so db.SubmitOptions
-	so.Dedupe = opts.dedupe
+	so := db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun}
 	if isSweep {
-		def, err := sweepDefinition(&spec, opts, bases)
+		def, err := jobinput.Definition(&spec, bases, opts.sweepFile)
 		if err != nil {
 			return err
 		}
 		so.Sweep = &db.NewSweep{Name: name, Definition: def}
 	}
+	store, cleanup, err := openForSubmit(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	res, err := store.Submit(ctx, newJobs, so)
 	if errors.Is(err, db.ErrSweepNameTaken) {
 		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", name),
@@ -289,103 +231,91 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if err != nil {
 		return fmt.Errorf("submit: %w (nothing was queued)", err)
 	}
+	if opts.dryRun {
+		return printDryRun(opts, jobs, paths, isSweep, res)
+	}
 	return printSubmitted(opts, jobs, paths, res)
 }
 
-// readSweepFile parses a sweep file and reads the base job it names (nil
-// when it names none).
-func readSweepFile(path string) (*sweep.File, *input, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, &userError{msg: fmt.Sprintf("read %s: %v", path, err)}
+// readSweep reads --sweep FILE, when given, and adds the flags to it: grid
+// and ranges are appended; --random, --seed and --name win. It returns the
+// spec, the sweep's name ("" for the default) and the base job the file
+// names, if any.
+func (opts *submitOptions) readSweep() (sweep.Spec, string, []jobinput.Input, error) {
+	spec, name := opts.spec, opts.name
+	if opts.sweepFile == "" {
+		return spec, name, nil, nil
 	}
-	f, err := sweep.ParseFile(data)
+	f, base, err := jobinput.ReadSweepFile(opts.sweepFile)
 	if err != nil {
-		return nil, nil, &userError{msg: fmt.Sprintf("%s: %v", path, err), hint: "see mljob submit --help for the sweep file's keys"}
+		return spec, name, nil, inputError(err)
 	}
-	switch {
-	case f.Job != nil:
-		return f, &input{where: path + ": job", raw: f.Job}, nil
-	case f.Base != "":
-		// A relative base is beside the sweep file, wherever mljob runs.
-		bp := f.Base
-		if !filepath.IsAbs(bp) {
-			bp = filepath.Join(filepath.Dir(path), bp)
+	if base != nil && len(opts.inputs) > 0 {
+		return spec, name, nil, &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
+			hint: "drop base/job from the sweep file, or the job files from the command line"}
+	}
+	if base == nil && len(opts.inputs) == 0 {
+		return spec, name, nil, &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
+	}
+	var bases []jobinput.Input
+	if base != nil {
+		bases = append(bases, *base)
+	}
+	spec.Grid = append(f.Spec.Grid, spec.Grid...)
+	spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
+	spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
+	if opts.random == 0 {
+		spec.Random = f.Spec.Random
+	}
+	if !opts.seedSet && f.HasSeed {
+		spec.Seed, opts.seedSet = f.Spec.Seed, true
+	}
+	if name == "" {
+		name = f.Name
+	}
+	if name != "" {
+		if err := db.CheckSweepName(name); err != nil {
+			return spec, name, nil, &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
 		}
-		data, err := os.ReadFile(bp)
-		if err != nil {
-			return nil, nil, &userError{msg: fmt.Sprintf("%s: read base %s: %v", path, f.Base, err)}
-		}
-		ins, err := parseInputs(bp, data)
+	}
+	return spec, name, bases, nil
+}
+
+// inputError shows a *jobinput.Error as a userError, with its hint.
+func inputError(err error) error {
+	var e *jobinput.Error
+	if errors.As(err, &e) {
+		return &userError{msg: e.Msg, hint: e.Hint}
+	}
+	return err
+}
+
+// openForSubmit opens the queue for a submit. A dry run that finds no
+// queue file creates none: it runs against an empty queue in a temporary
+// directory instead, so that it still reports the duplicates within the
+// submit that --dedupe would skip.
+func openForSubmit(ctx context.Context, opts *submitOptions) (*db.DB, func(), error) {
+	path, err := opts.app.dbFile()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(path); opts.dryRun && errors.Is(err, fs.ErrNotExist) {
+		dir, err := os.MkdirTemp("", "mljob-dry-run-")
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(ins) != 1 {
-			return nil, nil, &userError{msg: fmt.Sprintf("%s: base %s holds %d jobs, want one", path, f.Base, len(ins))}
-		}
-		return f, &ins[0], nil
-	}
-	return f, nil, nil
-}
-
-// expandJobs applies plan (nil: none) to every base and checks each job.
-func expandJobs(bases []input, plan *sweep.Plan, opts *submitOptions) ([]toQueue, error) {
-	var jobs []toQueue
-	for _, b := range bases {
-		if plan == nil {
-			j, err := checkJob(b.where, b.raw, opts)
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, toQueue{job: j})
-			continue
-		}
-		specs, err := plan.Apply(bytes.TrimSpace(b.raw))
+		store, err := db.Open(ctx, filepath.Join(dir, "mljob.db"))
 		if err != nil {
-			ue := &userError{msg: fmt.Sprintf("%s: %v", b.where, err)}
-			if errors.Is(err, sweep.ErrNoPath) && !plan.AllowNew {
-				ue.hint = "check the path, or pass --allow-new to add the field"
-			}
-			return nil, ue
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("dry run: %w", err)
 		}
-		for i, sp := range specs {
-			j, err := checkJob(fmt.Sprintf("%s: sweep job %d", b.where, i+1), sp, opts)
-			if err != nil {
-				return nil, err
-			}
-			jobs = append(jobs, toQueue{job: j, values: plan.Points[i]})
-		}
+		return store, func() { store.Close(); os.RemoveAll(dir) }, nil
 	}
-	return jobs, nil
-}
-
-// sweepDefinition is what the sweeps table keeps: the spec (see
-// sweep.Spec.Definition) and where the base jobs came from.
-func sweepDefinition(spec *sweep.Spec, opts *submitOptions, bases []input) ([]byte, error) {
-	def, err := spec.Definition()
+	store, err := opts.app.openDB(ctx, db.Create)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(def, &m); err != nil {
-		return nil, fmt.Errorf("sweep definition: %w", err)
-	}
-	var from []string
-	for _, b := range bases {
-		from = append(from, b.where)
-	}
-	extra := map[string]any{"bases": from}
-	if opts.sweepFile != "" {
-		extra["sweepFile"] = opts.sweepFile
-	}
-	for k, v := range extra {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("sweep definition: %w", err)
-		}
-		m[k] = b
-	}
-	return json.Marshal(m)
+	return store, func() { store.Close() }, nil
 }
 
 // valueText shows a sweep value in a table: strings without their quotes.
@@ -409,91 +339,88 @@ func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage
 	return m
 }
 
-// printDryRun shows the jobs a submit would queue.
-func printDryRun(opts *submitOptions, jobs []toQueue, paths []string, isSweep bool) error {
+// printDryRun shows the jobs a submit would queue, as res (a dry run of
+// db.Submit) says: those --dedupe would skip are left out, and duplicates
+// are reported as printSubmitted does.
+func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSweep bool, res db.SubmitResult) error {
 	type row struct {
 		Index       int                        `json:"index"`
 		ProjectName string                     `json:"projectName"`
 		ScriptName  string                     `json:"scriptName"`
 		Values      map[string]json.RawMessage `json:"values,omitempty"`
+		Input       string                     `json:"input"`
 	}
 	t := table{
-		headers: append([]string{"#", "PROJECT", "SCRIPT"}, paths...),
-		keys:    append([]string{"index", "projectName", "scriptName"}, paths...),
+		headers: append(append([]string{"#", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		keys:    append(append([]string{"index", "projectName", "scriptName"}, paths...), "input"),
 		numeric: map[int]bool{0: true},
 	}
-	rows := make([]row, len(jobs))
-	for i, j := range jobs {
-		rows[i] = row{i + 1, j.job.Project, j.job.Script, valueMap(paths, j.values)}
-		r := []string{strconv.Itoa(i + 1), j.job.Project, j.job.Script}
-		for _, v := range j.values {
-			r = append(r, valueText(v))
-		}
-		t.rows = append(t.rows, r)
-	}
-	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
-		return err
-	}
-	what := ""
-	if isSweep {
-		what = " in a new sweep"
-	}
-	fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s)%s; nothing was written.\n", len(jobs), what)
-	return nil
-}
-
-// printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
-// duplicates and counts on ErrOut.
-func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.SubmitResult) error {
-	type row struct {
-		JobID       int64                      `json:"jobId"`
-		OrderID     int64                      `json:"orderId"`
-		ProjectName string                     `json:"projectName"`
-		ScriptName  string                     `json:"scriptName"`
-		SweepID     int64                      `json:"sweepId,omitempty"`
-		SweepName   string                     `json:"sweepName,omitempty"`
-		Values      map[string]json.RawMessage `json:"values,omitempty"`
-	}
-	t := table{
-		headers: append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...),
-		keys:    append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...),
-		numeric: map[int]bool{0: true, 1: true},
-	}
 	rows := []row{}
-	errOut := opts.app.io.ErrOut
-	var dups, skipped int
-	for i, s := range res.Jobs {
-		j := jobs[i].job
-		if len(s.Duplicates) > 0 {
-			ids := make([]string, len(s.Duplicates))
-			for k, id := range s.Duplicates {
-				ids[k] = strconv.FormatInt(id, 10)
-			}
-			if s.Skipped {
-				if skipped++; skipped <= maxListed {
-					fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), j.Project)
-				}
-			} else if dups++; dups <= maxListed {
-				fmt.Fprintf(errOut, "Warning: job %d is identical to job %s in project %s\n", s.JobID, strings.Join(ids, ", "), j.Project)
-			}
-		}
-		if s.Skipped {
+	for i, j := range jobs {
+		if res.Jobs[i].Skipped {
 			continue
 		}
-		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].values)}
-		if res.Sweep != nil {
-			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
+		rows = append(rows, row{i + 1, j.Project, j.Script, valueMap(paths, j.Values), j.Where})
+		r := []string{strconv.Itoa(i + 1), j.Project, j.Script}
+		for _, v := range j.Values {
+			r = append(r, valueText(v))
 		}
-		rows = append(rows, r)
-		cells := []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), j.Project, j.Script}
-		for _, v := range jobs[i].values {
-			cells = append(cells, valueText(v))
-		}
-		t.rows = append(t.rows, cells)
+		t.rows = append(t.rows, append(r, j.Where))
 	}
 	if len(rows) > 0 {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
+		}
+	}
+	reportDuplicates(opts.app.io.ErrOut, jobs, res, true)
+	switch {
+	case len(rows) == 0:
+		fmt.Fprintln(opts.app.io.ErrOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
+	case isSweep:
+		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", len(rows))
+	default:
+		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s); nothing was written.\n", len(rows))
+	}
+	return nil
+}
+
+// reportDuplicates writes, for the jobs identical to ones in the queue (or
+// earlier in this submit), a line each (up to maxListed) and the counts.
+// In a dry run, a job is "this job" and an earlier job of this submit is
+// named by its index (#N), as the ids are not real.
+func reportDuplicates(errOut io.Writer, jobs []jobinput.Job, res db.SubmitResult, dryRun bool) {
+	index := map[int64]int{} // job id → index in this submit, for a dry run
+	if dryRun {
+		for i, s := range res.Jobs {
+			if !s.Skipped {
+				index[s.JobID] = i + 1
+			}
+		}
+	}
+	var dups, skipped int
+	for i, s := range res.Jobs {
+		if len(s.Duplicates) == 0 {
+			continue
+		}
+		ids := make([]string, len(s.Duplicates))
+		for k, id := range s.Duplicates {
+			if n, ok := index[id]; ok {
+				ids[k] = "#" + strconv.Itoa(n) + " of this submit"
+			} else {
+				ids[k] = strconv.FormatInt(id, 10)
+			}
+		}
+		project := jobs[i].Project
+		this := "job " + strconv.FormatInt(s.JobID, 10)
+		if dryRun {
+			this = "this job"
+		}
+		if s.Skipped {
+			if skipped++; skipped <= maxListed {
+				fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), project)
+			}
+		} else if dups++; dups <= maxListed {
+			fmt.Fprintf(errOut, "Warning: %s is identical to job %s in project %s\n", this, strings.Join(ids, ", "), project)
 		}
 	}
 	if dups > maxListed {
@@ -508,6 +435,50 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	if skipped > 0 {
 		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
 	}
+}
+
+// printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
+// duplicates and counts on ErrOut.
+func printSubmitted(opts *submitOptions, jobs []jobinput.Job, paths []string, res db.SubmitResult) error {
+	type row struct {
+		JobID       int64                      `json:"jobId"`
+		OrderID     int64                      `json:"orderId"`
+		ProjectName string                     `json:"projectName"`
+		ScriptName  string                     `json:"scriptName"`
+		SweepID     int64                      `json:"sweepId,omitempty"`
+		SweepName   string                     `json:"sweepName,omitempty"`
+		Values      map[string]json.RawMessage `json:"values,omitempty"`
+		Input       string                     `json:"input"`
+	}
+	t := table{
+		headers: append(append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		keys:    append(append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...), "input"),
+		numeric: map[int]bool{0: true, 1: true},
+	}
+	rows := []row{}
+	errOut := opts.app.io.ErrOut
+	for i, s := range res.Jobs {
+		j := jobs[i]
+		if s.Skipped {
+			continue
+		}
+		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].Values), Input: jobs[i].Where}
+		if res.Sweep != nil {
+			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
+		}
+		rows = append(rows, r)
+		cells := []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), j.Project, j.Script}
+		for _, v := range jobs[i].Values {
+			cells = append(cells, valueText(v))
+		}
+		t.rows = append(t.rows, append(cells, jobs[i].Where))
+	}
+	if len(rows) > 0 {
+		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+			return err
+		}
+	}
+	reportDuplicates(errOut, jobs, res, false)
 	if len(rows) == 0 {
 		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
 		return nil
@@ -517,141 +488,4 @@ func printSubmitted(opts *submitOptions, jobs []toQueue, paths []string, res db.
 	}
 	fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", len(rows))
 	return nil
-}
-
-// jobHeader holds the fields mljob itself reads from a job.
-type jobHeader struct {
-	ScriptName   *string `json:"scriptName"`
-	ProjectName  *string `json:"projectName"`
-	DataFileName *string `json:"dataFileName"`
-}
-
-// parseInputs reads one input: a Job object or an array of them, each kept
-// byte for byte.
-func parseInputs(name string, data []byte) ([]input, error) {
-	if !utf8.Valid(data) {
-		return nil, &userError{msg: name + ": not UTF-8 text", hint: "save the file as UTF-8 JSON"}
-	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, &userError{msg: name + ": empty input", hint: "give a Job JSON object or an array of them"}
-	}
-	if err := checkJSON(data); err != nil {
-		return nil, &userError{msg: fmt.Sprintf("%s:%s", name, err), hint: "fix the JSON; nothing was queued"}
-	}
-	var raws []json.RawMessage
-	switch trimmed[0] {
-	case '{':
-		raws = []json.RawMessage{json.RawMessage(trimmed)}
-	case '[':
-		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, &userError{msg: fmt.Sprintf("%s: %v", name, err)}
-		}
-	default:
-		return nil, &userError{msg: name + ": expected a Job object or an array of Job objects"}
-	}
-	ins := make([]input, 0, len(raws))
-	for i, raw := range raws {
-		where := name
-		if trimmed[0] == '[' {
-			where = fmt.Sprintf("%s: job %d", name, i+1)
-		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '{' {
-			return nil, &userError{msg: where + ": a job must be a JSON object"}
-		}
-		ins = append(ins, input{where: where, raw: raw})
-	}
-	return ins, nil
-}
-
-// checkJSON validates data and turns a syntax error's offset into line:column.
-func checkJSON(data []byte) error {
-	// json.Valid allocates nothing: a 100,000-job sweep is decoded once, later.
-	if json.Valid(data) {
-		return nil
-	}
-	var v any
-	err := json.Unmarshal(data, &v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := 1, 1
-		for _, c := range data[:min(max(int(se.Offset)-1, 0), len(data))] { // Offset counts the bad byte itself
-			if c == '\n' {
-				line, col = line+1, 1
-			} else {
-				col++
-			}
-		}
-		return fmt.Errorf("%d:%d: invalid JSON: %v", line, col, se)
-	}
-	return fmt.Errorf(" invalid JSON: %v", err)
-}
-
-func checkJob(where string, raw json.RawMessage, opts *submitOptions) (db.NewJob, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return db.NewJob{}, &userError{msg: where + ": a job must be a JSON object"}
-	}
-	var h jobHeader
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: %v", where, wrongType(err))}
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"scriptName", h.ScriptName}, {"projectName", h.ProjectName}} {
-		if f.v == nil || *f.v == "" {
-			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: %q is missing", where, f.name),
-				hint: `every job needs "scriptName" (e.g. "nn.py") and "projectName"`}
-		}
-	}
-	if err := pyexec.CheckName("scriptName", *h.ScriptName); err != nil {
-		return db.NewJob{}, &userError{msg: where + ": " + err.Error()}
-	}
-	if err := opts.fileIn(opts.scriptsDir, *h.ScriptName); err != nil {
-		return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: script %q not found in %s", where, *h.ScriptName, opts.scriptsDir),
-			hint: "check the name, or point --scripts at the directory holding it"}
-	}
-	j := db.NewJob{Project: *h.ProjectName, Script: *h.ScriptName, Priority: opts.priority, Spec: []byte(raw)}
-	if h.DataFileName != nil && *h.DataFileName != "" {
-		if err := pyexec.CheckName("dataFileName", *h.DataFileName); err != nil {
-			return db.NewJob{}, &userError{msg: where + ": " + err.Error()}
-		}
-		if err := opts.fileIn(opts.dataDir, *h.DataFileName); err != nil {
-			return db.NewJob{}, &userError{msg: fmt.Sprintf("%s: data file %q not found in %s", where, *h.DataFileName, opts.dataDir),
-				hint: "check the name, or point --data at the directory holding it"}
-		}
-		j.DataFile = *h.DataFileName
-	}
-	return j, nil
-}
-
-func wrongType(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("%q must be a string, not a JSON %s", te.Field, te.Value)
-	}
-	return err
-}
-
-// fileIn checks that dir/name is a regular file, once per name: a sweep
-// names the same script in every job.
-func (opts *submitOptions) fileIn(dir, name string) error {
-	path := filepath.Join(dir, name)
-	if err, ok := opts.checked[path]; ok {
-		return err
-	}
-	st, err := os.Stat(path)
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", name)
-	}
-	if opts.checked == nil {
-		opts.checked = map[string]error{}
-	}
-	opts.checked[path] = err
-	return err
 }

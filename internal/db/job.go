@@ -45,7 +45,15 @@ type SubmitOptions struct {
 	// Dedupe skips each job identical to one already queued in its project
 	// instead of only reporting it.
 	Dedupe bool
+	// DryRun reports what Submit would do, duplicates and skips included,
+	// and writes nothing: no sweep, job or order is inserted (a job's
+	// JobID is then -(its index + 1), which is also how Duplicates names
+	// an earlier job of the batch; OrderID is 0).
+	DryRun bool
 }
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
 
 // SubmitResult is what Submit did.
 type SubmitResult struct {
@@ -93,9 +101,12 @@ func (db *DB) Submit(ctx context.Context, jobs []NewJob, opts SubmitOptions) (Su
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
 		res, err = submit(ctx, tx, jobs, opts)
+		if err == nil && opts.DryRun {
+			return errDryRun
+		}
 		return err
 	})
-	if err != nil {
+	if err != nil && !(opts.DryRun && errors.Is(err, errDryRun)) {
 		return SubmitResult{}, fmt.Errorf("submit jobs: %w", err)
 	}
 	return res, nil
@@ -109,12 +120,21 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 	}
 	var res SubmitResult
 	var sweepID any // NULL without a sweep
-	if opts.Sweep != nil {
+	if opts.Sweep != nil && !opts.DryRun {
 		sw, err := createSweep(ctx, tx, *opts.Sweep, jobs)
 		if err != nil {
 			return SubmitResult{}, err
 		}
 		res.Sweep, sweepID = &sw, sw.ID
+	}
+	if opts.Sweep != nil && opts.DryRun && opts.Sweep.Name != "" {
+		var taken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sweeps WHERE name = ?)`, opts.Sweep.Name).Scan(&taken); err != nil {
+			return SubmitResult{}, fmt.Errorf("find sweep %q: %w", opts.Sweep.Name, err)
+		}
+		if taken {
+			return SubmitResult{}, ErrSweepNameTaken
+		}
 	}
 	insJob, err := tx.PrepareContext(ctx, `
 		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash)
@@ -158,6 +178,15 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		if opts.Dedupe && len(s.Duplicates) > 0 {
 			s.Skipped = true
 			res.Jobs = append(res.Jobs, s)
+			continue
+		}
+		if opts.DryRun {
+			s.JobID = -int64(i + 1)
+			if hashes[i] != nil {
+				seen[key] = append(seen[key], hashedJob{s.JobID, j.Project})
+			}
+			res.Jobs = append(res.Jobs, s)
+			inserted++
 			continue
 		}
 		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i])

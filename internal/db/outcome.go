@@ -29,6 +29,9 @@ type Outcome struct {
 	// Superseded, when set, says why this outcome does not count for its
 	// order: another attempt's does (see RecordLateOutcome).
 	Superseded string
+	// Warning says what of the Outcome line could not be read (a loss
+	// that is not a number, no status); "" when nothing.
+	Warning string
 	// JSON is the Outcome line the script printed, verbatim; nil if none.
 	JSON       []byte
 	StdoutTail string
@@ -256,7 +259,7 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 // outcomeColumns are the columns outcomeScanner reads, in its order.
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
-		j.project, j.spec, j.sweep_id, o.superseded`
+		j.project, j.spec, j.sweep_id, o.superseded, o.warning`
 
 // sortColumns maps a Sort to the column Best needs a value in.
 var sortColumns = map[string]string{"loss": "o.loss", "-loss": "o.loss", "metric": "o.metric", "-metric": "o.metric"}
@@ -361,6 +364,7 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 // from row to row: a fresh set per row was a tenth of a 100k-row read.
 type outcomeScanner struct {
 	host, errText, stdout, stderr, created, superseded sql.NullString
+	warning                                            sql.NullString
 	status, exitCode, sweepID                          sql.NullInt64
 	loss, metric, duration                             sql.NullFloat64
 	dest                                               []any
@@ -369,7 +373,7 @@ type outcomeScanner struct {
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 20)
+		s.dest = make([]any, 21)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -377,13 +381,14 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[0], d[1], d[2], d[3], d[4], d[5] = &r.ID, &r.OrderID, &r.Attempt, &r.JobID, &s.host, &r.Succeeded
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
-	d[18], d[19] = &s.sweepID, &s.superseded
+	d[18], d[19], d[20] = &s.sweepID, &s.superseded, &s.warning
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}
 	r.Host, r.Error, r.StdoutTail, r.StderrTail = s.host.String, s.errText.String, s.stdout.String, s.stderr.String
 	r.Superseded = s.superseded.String
 	r.DurationSeconds = s.duration.Float64
+	r.Warning = s.warning.String
 	r.SweepID = s.sweepID.Int64 // 0 when NULL: no sweep
 	if s.status.Valid {
 		v := int(s.status.Int64)
@@ -411,10 +416,10 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error) {
 	return tx.ExecContext(ctx, `
 		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
-			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded, warning)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id, attempt) DO NOTHING`,
 		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
 		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
-		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded))
+		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded), nullString(o.Warning))
 }

@@ -23,7 +23,7 @@ func TestRecordOutcomeIdempotent(t *testing.T) {
 	first := Outcome{
 		OrderID: c.Order.ID, Attempt: 1, Succeeded: true, Status: ptr(0), Loss: ptr(0.25), Metric: ptr(0.9),
 		ExitCode: ptr(0), DurationSeconds: 12.5, JSON: []byte(`{"status": 0, "loss": 0.25}`),
-		StdoutTail: "epoch 10\n", StderrTail: "warn\n",
+		StdoutTail: "epoch 10\n", StderrTail: "warn\n", Warning: `"metric" is not a number`,
 	}
 	recorded, err := db.RecordOutcome(ctx, first)
 	if err != nil || !recorded {
@@ -52,7 +52,7 @@ func TestRecordOutcomeIdempotent(t *testing.T) {
 	if !got.Succeeded || got.JobID != sub[0].JobID || got.Host != "gpu1" || *got.Status != 0 || *got.Loss != 0.25 ||
 		*got.Metric != 0.9 || *got.ExitCode != 0 || got.DurationSeconds != 12.5 || got.Error != "" ||
 		!bytes.Equal(got.JSON, first.JSON) || got.StdoutTail != first.StdoutTail || got.StderrTail != first.StderrTail ||
-		got.Project != "p" || string(got.Spec) != `{"projectName":"p"}` {
+		got.Project != "p" || string(got.Spec) != `{"projectName":"p"}` || got.Warning != first.Warning {
 		t.Errorf("outcome = %+v, want the first one", got)
 	}
 	atts, err := db.Attempts(ctx, c.Order.ID)

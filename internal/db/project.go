@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Projects returns the distinct projects of the queue's jobs, sorted. A
@@ -38,4 +39,44 @@ func (db *DB) HasProject(ctx context.Context, project string) (bool, error) {
 		return false, fmt.Errorf("find project %q: %w", project, err)
 	}
 	return ok, nil
+}
+
+// JobSummary is a job as shell completion lists it: its id, its order's id
+// and state, project and script.
+type JobSummary struct {
+	JobID, OrderID  int64
+	Project, Script string
+	State           OrderState
+}
+
+// RecentJobs returns the newest jobs first, at most limit, each with its
+// order; with states, only the jobs whose order is in one of them.
+func (db *DB) RecentJobs(ctx context.Context, limit int, states ...OrderState) ([]JobSummary, error) {
+	q := `SELECT j.id, o.id, j.project, j.script, o.state FROM jobs j JOIN orders o ON o.job_id = j.id`
+	var args []any
+	if len(states) > 0 {
+		q += ` WHERE o.state IN (?` + strings.Repeat(`, ?`, len(states)-1) + `)`
+		for _, s := range states {
+			args = append(args, s)
+		}
+	}
+	q += ` ORDER BY j.id DESC, o.id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobSummary
+	for rows.Next() {
+		var s JobSummary
+		if err := rows.Scan(&s.JobID, &s.OrderID, &s.Project, &s.Script, &s.State); err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
 }

@@ -213,3 +213,11 @@ WHERE json_type(config, '$.Env') = 'array';
 -- is the order's. NULL: the outcome counts, or is an earlier attempt's
 -- history (a failed attempt retried with --retry-failed).
 ALTER TABLE outcomes ADD COLUMN superseded TEXT;
+
+-- version: 10
+
+-- warning says what of a script's Outcome line mljob could not read, on an
+-- outcome that may well have succeeded: a "loss" or "metric" that is not a
+-- number (recorded as NULL), no "status" (the exit code decided). NULL when
+-- nothing, and for rows from before this version.
+ALTER TABLE outcomes ADD COLUMN warning TEXT;

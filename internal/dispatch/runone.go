@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -431,7 +430,7 @@ func dbOutcome(o db.Order, host string, out pyexec.Outcome) db.Outcome {
 	return db.Outcome{
 		OrderID: o.ID, JobID: o.JobID, Attempt: o.Attempt, Host: host,
 		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
-		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error,
+		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error, Warning: out.Warning,
 		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
 	}
 }
@@ -585,11 +584,8 @@ func (d *dispatcher) keepLogs(o db.Order, res run.Result) {
 
 // timeoutOf is the job's "timeoutSeconds" field, else Options.Timeout.
 func (d *dispatcher) timeoutOf(j db.Job) time.Duration {
-	var f struct {
-		TimeoutSeconds *float64 `json:"timeoutSeconds"`
-	}
-	if json.Unmarshal(j.Spec, &f) == nil && f.TimeoutSeconds != nil && *f.TimeoutSeconds > 0 {
-		return time.Duration(*f.TimeoutSeconds * float64(time.Second))
+	if t := pyexec.JobTimeout(j.Spec); t > 0 {
+		return t
 	}
 	return d.opts.Timeout
 }

@@ -55,8 +55,11 @@ func CheckName(field, name string) error {
 	if name == "" {
 		return fmt.Errorf("%s is empty", field)
 	}
-	if !plainName.MatchString(name) || name == JobFile {
+	if !plainName.MatchString(name) {
 		return fmt.Errorf("%s %q is not a plain file name (letters, digits, . _ + -; no / and no leading dot)", field, name)
+	}
+	if isRunFile(name) {
+		return fmt.Errorf("%s %q is the name of a file mljob writes in every run dir", field, name)
 	}
 	return nil
 }

@@ -24,7 +24,11 @@ type Outcome struct {
 	JSON     []byte
 	ExitCode *int
 	// Error says why the run failed; "" when it succeeded.
-	Error                  string
+	Error string
+	// Warning says what of the Outcome line mljob could not read, on a
+	// run that may well have succeeded (see ReadOutcomeLine); "" when
+	// nothing.
+	Warning                string
 	Duration               time.Duration
 	StdoutTail, StderrTail string
 }
@@ -53,11 +57,11 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 	if obj == nil && s != nil && s.Line != nil {
 		line, obj = lastObject(s.Line)
 	}
+	var read OutcomeLine
 	if obj != nil {
 		o.JSON = line
-		o.Status = intField(obj["status"])
-		o.Loss = floatField(obj["loss"])
-		o.Metric = floatField(obj["metric"])
+		read = ReadOutcomeLine(obj)
+		o.Status, o.Loss, o.Metric = read.Status, read.Loss, read.Metric
 	}
 	scriptErr := stringField(obj["error"])
 	switch {
@@ -79,6 +83,8 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 	case obj == nil:
 		o.Error = fmt.Sprintf("no outcome: no stdout line is a JSON object (stdout: %d bytes, last line %q)",
 			res.StdoutSize, clip(lastLine(res.Stdout), 80))
+	case read.BadStatus != "":
+		o.Error = read.BadStatus
 	case o.Status != nil && (*o.Status < 200 || *o.Status > 299):
 		o.Error = fmt.Sprintf("script reported status %d", *o.Status)
 		if scriptErr != "" {
@@ -86,8 +92,64 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 		}
 	default:
 		o.Succeeded = true
+		if o.Status == nil {
+			read.Warnings = append(read.Warnings, `no "status" in the outcome line: counted as succeeded because the script exited 0`)
+		}
 	}
+	o.Warning = strings.Join(read.Warnings, "; ")
 	return o
+}
+
+// OutcomeLine is what mljob reads of a script's Outcome line, the outcome
+// contract:
+//
+//   - "status": optional; an integer (a JSON number, or a string of one,
+//     as the seed's scripts wrote). 200–299 is success; any other fails the
+//     run. Missing or null: the exit code decides, with a warning. Any
+//     other value fails the run (BadStatus), as mljob cannot tell what the
+//     script meant.
+//   - "loss", "metric": optional; a JSON number, a numeric string, or NaN,
+//     Infinity, -Infinity (as Python's json writes them, bare or quoted).
+//     Missing or null: none. Any other value (a word, a boolean, an
+//     object, a number beyond float64 such as 1e400) is recorded as
+//     missing, with a warning naming it; the run's success does not depend
+//     on it.
+//   - "error": optional; a string, shown as the reason of a failed run.
+//
+// Every other field is the script's, kept verbatim.
+type OutcomeLine struct {
+	Status       *int
+	Loss, Metric *float64
+	BadStatus    string   // why "status" cannot be read; "" when it can
+	Warnings     []string // what else could not be read
+}
+
+// ReadOutcomeLine reads the fields of the outcome contract from obj, the
+// Outcome line's members (after StrictJSON).
+func ReadOutcomeLine(obj map[string]json.RawMessage) OutcomeLine {
+	var l OutcomeLine
+	if raw, ok := obj["status"]; ok && string(raw) != "null" {
+		if l.Status = intField(raw); l.Status == nil {
+			l.BadStatus = fmt.Sprintf(`outcome line: "status" must be an integer such as 200, not %s`, clip(string(raw), 40))
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst **float64
+	}{{"loss", &l.Loss}, {"metric", &l.Metric}} {
+		raw, ok := obj[f.key]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		if *f.dst = floatField(raw); *f.dst == nil {
+			why := "not a number"
+			if raw[0] != '"' && raw[0] != '{' && raw[0] != '[' && raw[0] != 't' && raw[0] != 'f' {
+				why = "beyond a float64's range"
+			}
+			l.Warnings = append(l.Warnings, fmt.Sprintf("%q is %s (%s): recorded as missing", f.key, why, clip(string(raw), 40)))
+		}
+	}
+	return l
 }
 
 // completeLines is the stdout that came back, less a partial first line

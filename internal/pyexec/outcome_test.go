@@ -21,6 +21,7 @@ func TestParseOutcome(t *testing.T) {
 		metric    *float64
 		json      string
 		errHas    string
+		warnHas   string
 	}{
 		{
 			name:      "seed outcome",
@@ -43,6 +44,31 @@ func TestParseOutcome(t *testing.T) {
 			name:      "no status field still succeeds",
 			res:       result(0, `{"loss":3}`),
 			succeeded: true, loss: fp(3), json: `{"loss":3}`,
+			warnHas: `no "status" in the outcome line: counted as succeeded because the script exited 0`,
+		},
+		{
+			name:      "loss not a number is flagged, not silently null",
+			res:       result(0, `{"status":200,"loss":"abc","metric":true}`),
+			succeeded: true, status: ip(200), json: `{"status":200,"loss":"abc","metric":true}`,
+			warnHas: `"loss" is not a number ("abc"): recorded as missing; "metric" is not a number (true): recorded as missing`,
+		},
+		{
+			name:      "loss beyond float64",
+			res:       result(0, `{"status":200,"loss":1e400,"metric":null}`),
+			succeeded: true, status: ip(200), json: `{"status":200,"loss":1e400,"metric":null}`,
+			warnHas: `"loss" is beyond a float64's range (1e400): recorded as missing`,
+		},
+		{
+			name: "status not an integer fails",
+			res:  result(0, `{"status":"abc","loss":1}`),
+			loss: fp(1), json: `{"status":"abc","loss":1}`,
+			errHas: `outcome line: "status" must be an integer such as 200, not "abc"`,
+		},
+		{
+			name:   "status a boolean fails",
+			res:    result(0, `{"status":true}`),
+			json:   `{"status":true}`,
+			errHas: `"status" must be an integer such as 200, not true`,
 		},
 		{
 			name:   "no JSON",
@@ -116,6 +142,12 @@ func TestParseOutcome(t *testing.T) {
 			}
 			if tt.errHas != "" && !strings.Contains(o.Error, tt.errHas) {
 				t.Errorf("Error = %q, want it to contain %q", o.Error, tt.errHas)
+			}
+			if tt.warnHas == "" && o.Warning != "" {
+				t.Errorf("Warning = %q, want none", o.Warning)
+			}
+			if !strings.Contains(o.Warning, tt.warnHas) {
+				t.Errorf("Warning = %q, want it to contain %q", o.Warning, tt.warnHas)
 			}
 			if o.Succeeded != (o.Error == "") {
 				t.Errorf("Succeeded %v with Error %q", o.Succeeded, o.Error)

@@ -4,7 +4,10 @@
 // the other: both speak these types.
 package run
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // File is a local file shipped to a host. It is uploaded once per content
 // hash into the host's cache and linked into each run dir under Name.
@@ -87,3 +90,11 @@ func (r Result) Duration() time.Duration {
 	}
 	return r.FinishedAt.Sub(r.At)
 }
+
+// Reserved lists the files the run contract writes into every run dir
+// besides Spec.Input: a shipped file may not take one of these names. (The
+// contract's other files start with a dot, which no shipped file may.)
+var Reserved = []string{"pid", "pid.tmp", "stdout", "stderr", "exit_code", "exit_code.tmp"}
+
+// IsReserved reports whether name is one of Reserved.
+func IsReserved(name string) bool { return slices.Contains(Reserved, name) }

@@ -107,7 +107,7 @@ func checkSpec(spec run.Spec) error {
 		names = append(names, f.Name)
 	}
 	for _, n := range names {
-		if n != "" && (!plainName.MatchString(n) || isReserved(n)) {
+		if n != "" && (!plainName.MatchString(n) || run.IsReserved(n)) {
 			return fmt.Errorf("file name %q is not a plain file name", n)
 		}
 	}
@@ -117,15 +117,6 @@ func checkSpec(spec run.Spec) error {
 		}
 	}
 	return nil
-}
-
-// isReserved names the files the run contract itself writes in a run dir.
-func isReserved(name string) bool {
-	switch name {
-	case "pid", "pid.tmp", "stdout", "stderr", "exit_code", "exit_code.tmp":
-		return true
-	}
-	return false
 }
 
 // Run uploads the spec's files when the host's cache lacks them, prepares

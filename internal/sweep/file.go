@@ -52,6 +52,9 @@ type fileYAML struct {
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
 // not silently drop part of a sweep.
 func ParseFile(data []byte) (*File, error) {
+	if err := refuseAliases(data); err != nil {
+		return nil, err
+	}
 	var y fileYAML
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -129,6 +132,38 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// ErrAlias is returned by ParseFile for a sweep file that uses a YAML
+// alias (*name).
+var ErrAlias = errors.New("YAML alias in a sweep file")
+
+// refuseAliases refuses a file that uses a YAML alias, before anything
+// decodes it: an alias may refer to itself (an endless expansion) or nest
+// (a few hundred bytes that expand to gigabytes), and a sweep file is short
+// enough to write out in full. The node tree keeps each alias as one node,
+// so walking it expands nothing.
+func refuseAliases(data []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil // ParseFile's own decode reports it
+	}
+	var find func(n *yaml.Node) *yaml.Node
+	find = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.AliasNode {
+			return n
+		}
+		for _, c := range n.Content {
+			if a := find(c); a != nil {
+				return a
+			}
+		}
+		return nil
+	}
+	if a := find(&root); a != nil {
+		return &sweepError{kind: ErrAlias, msg: fmt.Sprintf("line %d: YAML aliases (*%s) are not supported in a sweep file", a.Line, a.Value)}
+	}
+	return nil
 }
 
 // eachPair calls fn for each key and value of the mapping n, in order; a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 )
@@ -48,19 +49,37 @@ func (s *Spec) Paths() []Path {
 	return ps
 }
 
-// Size returns how many points the spec has, or ErrTooBig.
+// Size checks the spec and returns how many points it has: ErrSyntax when
+// its parts do not fit together, ErrTooBig when that is more than MaxJobs.
+// It only counts: nothing is drawn or allocated.
 func (s *Spec) Size() (int, error) {
-	n := max(s.Random, 1)
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	n := big.NewInt(int64(max(s.Random, 1)))
 	for _, a := range s.Grid {
 		if len(a.Values) == 0 {
 			return 0, errf(ErrSyntax, "grid %s has no values", a.Path)
 		}
-		if n > MaxJobs/len(a.Values) {
-			return 0, errf(ErrTooBig, "more than %d jobs", MaxJobs)
-		}
-		n *= len(a.Values)
+		n.Mul(n, big.NewInt(int64(len(a.Values))))
 	}
-	return n, nil
+	if n.Cmp(big.NewInt(MaxJobs)) > 0 {
+		return 0, errf(ErrTooBig, "sweep too big: %s jobs, more than the limit of %d", n, MaxJobs)
+	}
+	return int(n.Int64()), nil
+}
+
+// CheckTotal refuses a submit of inputs base jobs, each expanded into
+// perInput jobs, when that makes more than MaxJobs jobs in all.
+func CheckTotal(inputs, perInput int) error {
+	n := new(big.Int).Mul(big.NewInt(int64(inputs)), big.NewInt(int64(max(perInput, 1))))
+	if n.Cmp(big.NewInt(MaxJobs)) <= 0 {
+		return nil
+	}
+	if perInput <= 1 {
+		return errf(ErrTooBig, "too many jobs: %d, more than the limit of %d", inputs, MaxJobs)
+	}
+	return errf(ErrTooBig, "sweep too big: %d input jobs × %d = %s jobs, more than the limit of %d", inputs, perInput, n, MaxJobs)
 }
 
 // check refuses specs whose parts do not fit together.
@@ -96,9 +115,6 @@ type Plan struct {
 // point is the outer loop: jobs [0, G) share the first random point, where
 // G is the grid's size.
 func (s *Spec) Plan() (*Plan, error) {
-	if err := s.check(); err != nil {
-		return nil, err
-	}
 	n, err := s.Size()
 	if err != nil {
 		return nil, err

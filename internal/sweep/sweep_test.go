@@ -340,6 +340,8 @@ func TestErrors(t *testing.T) {
 		{name: "random without range", random: 3, want: ErrSyntax, wantMsg: "range"},
 		{name: "negative random", random: -1, want: ErrSyntax},
 		{name: "grid and range on one path", grid: []string{"tag=1"}, ranges: []string{"tag=int:1:2"}, random: 1, want: ErrSyntax, wantMsg: "set twice"},
+		{name: "random too big", ranges: []string{"tag=int:1:2"}, random: 999_999_999_999, want: ErrTooBig, wantMsg: "999999999999 jobs"},
+		{name: "random times grid too big", grid: []string{"opt.lr=1,2"}, ranges: []string{"tag=int:1:2"}, random: 600_000, want: ErrTooBig, wantMsg: "1200000 jobs"},
 		{name: "too big", grid: []string{"a=" + strings.Repeat("1,", 999) + "1", "b=" + strings.Repeat("1,", 999) + "1", "c=1,2"}, allowNew: true, want: ErrTooBig},
 	}
 	for _, tt := range tests {
@@ -490,4 +492,23 @@ func seq(n int) string {
 		parts[i] = fmt.Sprint(i + 1)
 	}
 	return strings.Join(parts, ",")
+}
+
+// TestParseFileRefusesAliases: an alias is refused with its line before
+// anything expands it; a self-referring one used to overflow the stack, a
+// few nested ones to take gigabytes.
+func TestParseFileRefusesAliases(t *testing.T) {
+	tests := []struct{ name, file, want string }{
+		{name: "self", file: "grid: {x: &a [1, *a]}\n", want: "line 1: YAML aliases (*a)"},
+		{name: "nested", file: "job:\n  a: &a [x, x, x]\n  b: &b [*a, *a, *a]\ngrid:\n  x: [*b, *b]\n", want: "line 3: YAML aliases (*a)"},
+		{name: "scalar", file: "random: &n 3\nseed: *n\n", want: "line 2: YAML aliases (*n)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseFile([]byte(tt.file))
+			if !errors.Is(err, ErrAlias) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseFile error = %v, want ErrAlias containing %q", err, tt.want)
+			}
+		})
+	}
 }
