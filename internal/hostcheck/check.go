@@ -369,15 +369,28 @@ func (c *checker) execProblem(ctx context.Context, err error, stderr string) {
 
 // installFix says how to get a module: apt on Debian's own Python, else pip.
 func installFix(module string, p probeResult) string {
-	pipName, debName := module, "python3-"+strings.ToLower(strings.ReplaceAll(module, "_", "-"))
-	if n, ok := knownPackages[module]; ok {
-		pipName, debName = n.pip, n.deb
-	}
-	pip := sshworker.QuoteCommand([]string{p.Executable, "-m", "pip", "install", pipName})
+	pip := sshworker.QuoteCommand([]string{p.Executable, "-m", "pip", "install", PipPackage(module)})
 	if p.Debian && strings.HasPrefix(p.Executable, "/usr/bin/") {
-		return "on Debian: sudo apt-get install " + debName + " (or " + pip + ")"
+		return "on Debian: sudo apt-get install " + DebianPackage(module) + " (or " + pip + ")"
 	}
 	return pip
+}
+
+// DebianPackage is the Debian package that provides a module to Debian's
+// python3: python3-<name> unless knownPackages says otherwise.
+func DebianPackage(module string) string {
+	if n, ok := knownPackages[module]; ok {
+		return n.deb
+	}
+	return "python3-" + strings.ToLower(strings.ReplaceAll(module, "_", "-"))
+}
+
+// PipPackage is the name pip installs a module by.
+func PipPackage(module string) string {
+	if n, ok := knownPackages[module]; ok {
+		return n.pip
+	}
+	return module
 }
 
 // knownPackages maps import names to the package names that provide
