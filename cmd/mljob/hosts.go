@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hostcheck"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -116,7 +117,7 @@ func (a *app) loadHosts(ctx context.Context, hostsFile string, slots int, python
 }
 
 func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
-	imports, err := hostcheck.ScriptImports(opts.scriptsDir)
+	imports, err := pyexec.ScriptImports(opts.scriptsDir)
 	if err != nil {
 		return &userError{msg: err.Error(), hint: "check --scripts (or MLJOB_SCRIPTS)"}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshtest"
 )
 
@@ -66,7 +67,7 @@ func TestCheckSSHHosts(t *testing.T) {
 	down := sshHost(servers[0], keys, partial)
 	down.Name, down.Port = "down", closedPort(t)
 
-	opts := Options{Imports: []Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: 20 * time.Second, HostsFile: "hosts.yaml"}
+	opts := Options{Imports: []pyexec.Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: 20 * time.Second, HostsFile: "hosts.yaml"}
 	reports := Check(context.Background(), []hosts.Host{healthy, unknownKey, noPython, down}, opts)
 
 	tests := []struct {
@@ -118,7 +119,7 @@ func TestCheckSSHHosts(t *testing.T) {
 // lacks fails the host, and the fix names the package.
 func TestCheckMissingImport(t *testing.T) {
 	h := hosts.LocalHost(1, hostPython, filepath.Join(t.TempDir(), "work"))
-	imports := []Import{
+	imports := []pyexec.Import{
 		{Module: "mljob_no_such_module", Scripts: []string{"train.py"}},
 		{Module: "json", Scripts: []string{"train.py"}},
 	}
@@ -142,7 +143,7 @@ func TestCheckMissingImport(t *testing.T) {
 // TestCheckLocal: this machine with its Debian Python passes, with the
 // repository's scripts' imports.
 func TestCheckLocal(t *testing.T) {
-	imports, err := ScriptImports(filepath.Join("..", "..", "python-scripts"))
+	imports, err := pyexec.ScriptImports(filepath.Join("..", "..", "python-scripts"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mljob/mljob/internal/pyexec"
 )
 
 // repoRoot is the repository's top directory, from this package's.
@@ -42,7 +44,7 @@ func TestDemoDeps(t *testing.T) {
 			t.Errorf("the tests' packages lack %s", p)
 		}
 	}
-	imports, err := ScriptImports(filepath.Join(repoRoot, "python-scripts"))
+	imports, err := pyexec.ScriptImports(filepath.Join(repoRoot, "python-scripts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestDemoDeps(t *testing.T) {
 		if !slices.Contains(im.Scripts, "nn.py") {
 			continue
 		}
-		if p := DebianPackage(im.Module); !slices.Contains(demo, p) {
+		if p := pyexec.DebianPackage(im.Module); !slices.Contains(demo, p) {
 			t.Errorf("nn.py imports %s, but the demo does not install %s", im.Module, p)
 		}
 	}
