@@ -190,7 +190,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		err = fmt.Errorf("write summary: %w", werr)
 	}
 	if errors.Is(err, dispatch.ErrScriptsRefused) {
-		return &userError{msg: err.Error(), hint: "the orders wait in the queue: point each host at a python that has their modules (as said above), then mljob dispatch again"}
+		return &userError{msg: err.Error(), hint: "the orders wait in the queue: point each host at a python that has their modules (each host's Try: line above says how), then mljob dispatch again"}
 	}
 	if errors.Is(err, dispatch.ErrNoUsableHost) {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}

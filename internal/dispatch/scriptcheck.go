@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,7 +256,7 @@ func (d *dispatcher) scriptsStuck(ctx context.Context) error {
 			case hs.status == hostRefused:
 			case d.checks.refusal(hs.cfg.Name, s) != nil:
 				ref := d.checks.refusal(hs.cfg.Name, s)
-				lines = append(lines, fmt.Sprintf("%s on %s: %s\n  Try: %s", s, hs.cfg.Name, ref.msg, ref.fix))
+				lines = append(lines, fmt.Sprintf("  %s on %s: %s", s, hs.cfg.Name, ref.msg))
 			default:
 				return nil
 			}
@@ -270,6 +269,5 @@ func (d *dispatcher) scriptsStuck(ctx context.Context) error {
 	for _, c := range scripts {
 		n += c
 	}
-	lines = slices.Compact(lines)
 	return fmt.Errorf("%w: %d order(s) wait for %s\n%s", ErrScriptsRefused, n, strings.Join(names, ", "), strings.Join(lines, "\n"))
 }

@@ -74,6 +74,11 @@ type Options struct {
 	// Netns, when set, starts the daemons inside that network namespace
 	// (ip netns exec), so that a test can cut their link (see Netns).
 	Netns string
+
+	// Env holds KEY=VALUE pairs set in every session (sshd SetEnv, which
+	// wins over sshd's own PATH): the host's environment, e.g. a PATH
+	// holding a fake nvidia-smi. Values must not hold spaces or quotes.
+	Env []string
 }
 
 // Keys is the client side shared by a set of servers.
@@ -201,8 +206,14 @@ MaxStartups 64
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
 `)
+	var env []string
 	if opts.SkipBashrc {
-		b.WriteString("SetEnv SHLVL=1\n")
+		env = append(env, "SHLVL=1")
+	}
+	env = append(env, opts.Env...)
+	if len(env) > 0 {
+		// sshd takes the first SetEnv line only: all pairs go on one.
+		b.WriteString("SetEnv " + strings.Join(env, " ") + "\n")
 	}
 	return b.String()
 }
