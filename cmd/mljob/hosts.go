@@ -49,9 +49,10 @@ func newHostsCheckCmd(a *app) *cobra.Command {
 		Long: `Check connects to every host of the hosts file at once, as dispatch would, and
 reports: reachable, the auth method that got in (agent or identity file), the
 host key status, the host's Python and version, the modules the scripts in
-the scripts dir import (torch, sklearn, ...), each imported there with the
-entry's env for its version, GPUs (nvidia-smi) and whether torch sees CUDA,
-load and free disk under the workdir. Each problem is printed below the table
+the scripts dir import (torch, sklearn, ...) as the host's python finds them
+with the entry's env, each with its installed version, GPUs (nvidia-smi) and,
+where nvidia-smi is, whether torch sees CUDA, load and free disk under the
+workdir. Each problem is printed below the table
 with its fix. A module that will not import, and an entry listing more gpus
 than nvidia-smi shows, are FAIL. Without --hosts it checks this machine.
 

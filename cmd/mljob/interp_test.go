@@ -152,7 +152,8 @@ func TestDispatchLocalChecksImports(t *testing.T) {
 }
 
 // TestHostsCheckModulesAndGPUs: hosts check shows the version of each
-// module the scripts import and whether torch sees CUDA; a host listing
+// module the scripts import and, with nvidia-smi there, whether torch sees
+// CUDA; a host listing
 // more gpus than nvidia-smi shows (a fake nvidia-smi on the sshd host's
 // PATH lists one) FAILs, one listing as many does not.
 func TestHostsCheckModulesAndGPUs(t *testing.T) {
@@ -170,7 +171,9 @@ func TestHostsCheckModulesAndGPUs(t *testing.T) {
 	hostsFile := writeHosts(t, c.dir, servers[:1], keys, hostsOptions{gpus: []string{"0", "1"}})
 	one := writeHosts(t, c.dir, servers[1:], keys, hostsOptions{gpus: []string{"0"}})
 
-	r := c.run("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts, "-o", "json")
+	// Importing torch for CUDA takes seconds, many on a loaded machine.
+	const timeout = "90s"
+	r := c.run("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts, "--timeout", timeout, "-o", "json")
 	// The fields read, spelled as in the JSON: hostcheck.Report.
 	type report struct {
 		Verdict hostcheck.Verdict `json:"verdict"`
@@ -201,7 +204,7 @@ func TestHostsCheckModulesAndGPUs(t *testing.T) {
 		t.Errorf("cuda %+v, want torch's answer: not available (no GPU here)", rep.CUDA)
 	}
 
-	r = c.run("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts)
+	r = c.run("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts, "--timeout", timeout)
 	for _, re := range []string{
 		`(?m)^host1: gpus \[0 1\] configured but nvidia-smi lists 1 — list only the GPUs the host has in `,
 		`numpy \d\S*, pandas \d\S*, sklearn \d\S*, torch \d\S*`,
@@ -212,7 +215,7 @@ func TestHostsCheckModulesAndGPUs(t *testing.T) {
 		}
 	}
 
-	r = c.run("hosts", "check", "--hosts", one, "--scripts", c.scripts, "-o", "json")
+	r = c.run("hosts", "check", "--hosts", one, "--scripts", c.scripts, "--timeout", timeout, "-o", "json")
 	reports = nil
 	if err := json.Unmarshal([]byte(r.stdout), &reports); err != nil || len(reports) != 1 {
 		t.Fatalf("json: %v\n%s", err, r.stdout)

@@ -276,6 +276,10 @@ type probeResult struct {
 
 // probe runs probe.py on the host in one command and judges what it says.
 func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
+	// The module check runs beside the probe, in a session of its own: a
+	// host's python may take seconds to start under load.
+	modules := c.startModules(ctx, t)
+	defer modules.wait()
 	argv := []string{c.h.Python, "-c", probeProgram, c.h.Workdir}
 	var stdout, stderr bytes.Buffer
 	err := t.Exec(ctx, argv, nil, &stdout, &stderr)
@@ -302,7 +306,7 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 			r.GPUs = p.GPUs
 		}
 	}
-	c.modules(ctx, t, p)
+	c.modules(modules, p)
 
 	if versionLess(p.Version, minPython) {
 		c.add(Warn, "Python "+p.Version+" is old; the bundled scripts need "+minPython+" or newer",
@@ -345,12 +349,27 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 	}
 }
 
-// modules checks the scripts' imports with the module check the
-// dispatcher runs before a script's first run on a host, with the entry's
-// env as runs get it, importing each module for its version.
-func (c *checker) modules(ctx context.Context, t sshworker.Transport, p probeResult) {
+// moduleRun is the module check in flight.
+type moduleRun struct {
+	done           chan struct{}
+	err            error
+	stdout, stderr bytes.Buffer
+}
+
+// wait returns once the check has ended; a nil run has nothing to wait for.
+func (m *moduleRun) wait() {
+	if m != nil {
+		<-m.done
+	}
+}
+
+// startModules starts the module check the dispatcher runs before a
+// script's first run on a host (pyexec's modules.py), with the entry's env
+// as runs get it and each module's version; nil when the scripts import
+// nothing to check.
+func (c *checker) startModules(ctx context.Context, t sshworker.Transport) *moduleRun {
 	if len(c.opts.Imports) == 0 {
-		return
+		return nil
 	}
 	names := make([]string, len(c.opts.Imports))
 	for i, im := range c.opts.Imports {
@@ -360,18 +379,30 @@ func (c *checker) modules(ctx context.Context, t sshworker.Transport, p probeRes
 	for _, e := range c.h.Env {
 		env = append(env, e.Key+"="+e.Value)
 	}
-	var stdout, stderr bytes.Buffer
-	err := t.Exec(ctx, pyexec.ModulesArgv(c.h.Python, env, true, names), nil, &stdout, &stderr)
-	mc, perr := pyexec.ParseModuleCheck(stdout.Bytes())
-	if err != nil || perr != nil {
-		c.add(Fail, fmt.Sprintf("the scripts' imports could not be checked: %v %s", errors.Join(err, perr), tail(stderr.String())),
+	m := &moduleRun{done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		m.err = t.Exec(ctx, pyexec.ModulesArgv(c.h.Python, env, true, names), nil, &m.stdout, &m.stderr)
+	}()
+	return m
+}
+
+// modules judges what the module check found.
+func (c *checker) modules(m *moduleRun, p probeResult) {
+	if m == nil {
+		return
+	}
+	m.wait()
+	mc, perr := pyexec.ParseModuleCheck(m.stdout.Bytes())
+	if m.err != nil || perr != nil {
+		c.add(Fail, fmt.Sprintf("the scripts' imports could not be checked: %v %s", errors.Join(m.err, perr), tail(m.stderr.String())),
 			"run "+c.h.Python+" there by hand and import them")
 		return
 	}
 	r := c.r
 	r.Modules, r.CUDA = mc.Modules, mc.CUDA
-	for m, st := range mc.Modules {
-		r.Imports[m] = st.Found
+	for name, st := range mc.Modules {
+		r.Imports[name] = st.Found
 	}
 	for _, im := range mc.Missing(c.opts.Imports) {
 		why := ""
