@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,10 +163,11 @@ func (d *dispatcher) runScriptCheck(ctx context.Context, ex interface {
 	var exit *sshworker.ExitError
 	switch {
 	case err == nil:
-	case errors.As(err, &exit):
-		// The interpreter is missing, or no Python 3 at all.
+	case errors.As(err, &exit), errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		// The interpreter is missing (over SSH: exit 127; here: not
+		// found), or no Python 3 at all.
 		return &scriptRefusal{host: hs.cfg.Name, script: script,
-			msg: fmt.Sprintf("%s did not run (%v): %s", python, err, oneLine(lastBytes(stderr.String(), 300))),
+			msg: strings.TrimSuffix(fmt.Sprintf("%s did not run (%v): %s", python, err, oneLine(lastBytes(stderr.String(), 300))), ": "),
 			fix: d.pythonFix(hs, "an interpreter that exists there")}
 	default:
 		return fmt.Errorf("check the imports of %s on %s: %w", script, hs.cfg.Name, err)
