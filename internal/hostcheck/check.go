@@ -79,7 +79,7 @@ type Report struct {
 	Python        string          `json:"python"`        // as configured
 	PythonPath    string          `json:"pythonPath"`    // sys.executable on the host
 	PythonVersion string          `json:"pythonVersion"` // e.g. "3.11.2"
-	Imports       map[string]bool `json:"imports"`       // third-party module -> imports
+	Imports       map[string]bool `json:"imports"`       // third-party module -> found
 	// Modules holds each third-party module's version, or why it would
 	// not import; CUDA what torch says of the GPUs, when a script imports
 	// torch (nil otherwise).
