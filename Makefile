@@ -1,5 +1,6 @@
 # mljob: `make demo` runs the wine_data sweep on this machine; `make test`
-# runs every test. Both install what they need first.
+# runs every test. Each installs what it needs first: the demo only Python's
+# ML packages, the tests also sshd, Slurm, Chromium and tmux.
 
 GO      ?= go
 PYTHON  := /usr/bin/python3
@@ -10,12 +11,15 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Go lives in /usr/local/go on a fresh Debian machine of ours, not always on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build test test-go test-python demo clean
+.PHONY: all deps deps-demo build test test-go test-python demo clean
 
 all: build
 
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh test
+
+deps-demo:
+	@./scripts/install-deps.sh demo
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$$(git rev-parse HEAD 2>/dev/null) -X main.date=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o $(BIN) ./cmd/mljob
@@ -30,7 +34,7 @@ test-go:
 test-python:
 	$(PYTHON) -m pytest -q python-scripts/tests
 
-demo: deps build
+demo: deps-demo build
 	rm -rf .demo
 	MLJOB_DB=$(DEMO_DB) $(BIN) submit examples/wine_data/*.json
 	MLJOB_DB=$(DEMO_DB) $(BIN) dispatch --python $(PYTHON) --slots 2

@@ -60,13 +60,20 @@ progress bar and a line per host. Elsewhere (a pipe, a log file, CI set, or
 it ends with a summary: counts, wall time, and each failure with the mljob
 logs command that shows its output.
 
+Before a script's first run on a host, dispatch checks once that the host's
+python finds every module the script imports (as mljob hosts check does). A
+host that lacks one runs nothing of that script: its orders wait for a host
+that has them, and the warning says how to name another python (python: in
+the hosts file; --python, MLJOB_PYTHON or the config file for this machine).
+
 Each run is detached on its host from the start: Ctrl-C stops dispatching new
 work, saves the state and leaves running jobs running (a second Ctrl-C quits
 at once).
 
 Exit codes: 0 ok (even when some jobs failed: see mljob outcomes),
-1 error (e.g. every host refused, no host answered for --give-up-after, or outcomes the database refused past
---save-timeout: they are listed, and the next dispatch records them),
+1 error (e.g. every host refused, no host answered for --give-up-after, no host's
+python can run the scripts of the orders that wait, or outcomes the database refused
+past --save-timeout: they are listed, and the next dispatch records them),
 2 usage error, 130 interrupted.`,
 		Example: `  mljob dispatch --hosts hosts.yaml
   mljob dispatch --slots 2 --python /usr/bin/python3 -v
@@ -208,6 +215,9 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	}
 	if errors.Is(err, dispatch.ErrUnsaved) {
 		return &userError{msg: err.Error(), hint: "free disk space, or stop the program holding the database locked, then run mljob dispatch again with the same hosts: it records them from their run dirs"}
+	}
+	if errors.Is(err, dispatch.ErrScriptsRefused) {
+		return &userError{msg: err.Error(), hint: "the orders wait in the queue: point each host at a python that has their modules (each host's Try: line above says how), then mljob dispatch again"}
 	}
 	if errors.Is(err, dispatch.ErrNoUsableHost) {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}

@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/hostcheck"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -47,10 +48,13 @@ func newHostsCheckCmd(a *app) *cobra.Command {
 		Short: "Check that each host can run your scripts, and say how to fix what cannot",
 		Long: `Check connects to every host of the hosts file at once, as dispatch would, and
 reports: reachable, the auth method that got in (agent or identity file), the
-host key status, the host's Python and version, whether the modules the
-scripts in the scripts dir import resolve there (torch, sklearn, ...), GPUs
-(nvidia-smi), load and free disk under the workdir. Each problem is printed
-below the table with its fix. Without --hosts it checks this machine.
+host key status, the host's Python and version, the modules the scripts in
+the scripts dir import (torch, sklearn, ...) as the host's python finds them
+with the entry's env, each with its installed version, GPUs (nvidia-smi) and,
+where nvidia-smi is, whether torch sees CUDA, load and free disk under the
+workdir. Each problem is printed below the table
+with its fix. A module that will not import, and an entry listing more gpus
+than nvidia-smi shows, are FAIL. Without --hosts it checks this machine.
 
 For an entry of kind slurm it checks the login node (this machine with
 local: true) the same way, without load and GPUs: Slurm picks the nodes.
@@ -116,7 +120,7 @@ func (a *app) loadHosts(ctx context.Context, hostsFile string, slots int, python
 }
 
 func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
-	imports, err := hostcheck.ScriptImports(opts.scriptsDir)
+	imports, err := pyexec.ScriptImports(opts.scriptsDir)
 	if err != nil {
 		return &userError{msg: err.Error(), hint: "check --scripts (or MLJOB_SCRIPTS)"}
 	}
@@ -213,24 +217,49 @@ func pythonCell(r hostcheck.Report) string {
 	return r.PythonVersion + " " + r.PythonPath
 }
 
+// importsCell lists the scripts' third-party modules with their versions
+// ("numpy 1.24.2, torch 2.1.0"), or the missing ones.
 func importsCell(r hostcheck.Report) string {
 	if r.PythonVersion == "" {
 		return "-"
 	}
-	var missing []string
+	var missing, found []string
 	for m, ok := range r.Imports {
 		if !ok {
 			missing = append(missing, m)
+			continue
 		}
+		if v := r.Modules[m].Version; v != "" {
+			m += " " + v
+		}
+		found = append(found, m)
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return "missing " + strings.Join(missing, ",")
 	}
-	return fmt.Sprintf("ok (%d)", len(r.Imports))
+	if len(found) == 0 {
+		return "ok (0)"
+	}
+	sort.Strings(found)
+	return strings.Join(found, ", ")
 }
 
+// gpusCell is what nvidia-smi lists, then whether torch sees CUDA when a
+// script imports torch: "2x A100 · torch: CUDA 2", "none · torch: no CUDA".
 func gpusCell(r hostcheck.Report) string {
+	s := gpusList(r)
+	if s != "-" && r.CUDA != nil {
+		if r.CUDA.Available {
+			s += " · torch: CUDA " + strconv.Itoa(r.CUDA.Devices)
+		} else {
+			s += " · torch: no CUDA"
+		}
+	}
+	return s
+}
+
+func gpusList(r hostcheck.Report) string {
 	switch {
 	case r.PythonVersion == "" || r.Kind == string(hosts.KindSlurm):
 		return "-"

@@ -114,7 +114,7 @@ func TestHostsCheckSlurm(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^ HOST +VERDICT +AUTH +KEY +PYTHON +IMPORTS +GPUS +LOAD +DISK +SLURM *$`,
 		`(?m)^ host1 +ok +key +ok .* - *$`,
-		`(?m)^ campus +warn +key +ok +3\.\S+ \S+ +ok \(\d+\) +- +- +.* free.* ` + regexp.QuoteMeta(version[len(version)-1]) + `, partition debug, no sacct *$`,
+		`(?m)^ campus +warn +key +ok +3\.\S+ \S+ +numpy \S+, pandas \S+, sklearn \S+, torch \S+ +- +- +.* free.* ` + regexp.QuoteMeta(version[len(version)-1]) + `, partition debug, no sacct *$`,
 		`(?m)^campus: sacct not usable \(accounting off\?\): mljob falls back to squeue and the run dirs; tasks Slurm has forgotten count as lost — `,
 	} {
 		if !regexp.MustCompile(re).MatchString(r.stdout) {

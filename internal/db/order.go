@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -141,10 +142,17 @@ func scanOrders(rows *sql.Rows) ([]Order, error) {
 // Claims are safe across processes: each is one IMMEDIATE transaction whose
 // single UPDATE picks and takes the order, so no order is handed out twice.
 func (db *DB) ClaimOrder(ctx context.Context, host, slot, dispatcher string) (*Claim, error) {
+	return db.ClaimOrderSkipping(ctx, host, slot, dispatcher, nil)
+}
+
+// ClaimOrderSkipping is ClaimOrder passing over the orders whose job runs
+// one of the scripts in skip (those the host cannot run). It returns nil
+// when no other order is unassigned.
+func (db *DB) ClaimOrderSkipping(ctx context.Context, host, slot, dispatcher string, skip []string) (*Claim, error) {
 	var c *Claim
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
-		c, err = claimOrder(ctx, tx, host, slot, dispatcher)
+		c, err = claimOrder(ctx, tx, host, slot, dispatcher, skip)
 		return err
 	})
 	if err != nil {
@@ -154,8 +162,18 @@ func (db *DB) ClaimOrder(ctx context.Context, host, slot, dispatcher string) (*C
 }
 
 // claimOrder takes the order, opens its attempt row and reads its job.
-func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string) (*Claim, error) {
+func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, skip []string) (*Claim, error) {
 	now := formatTime(tx.now)
+	// The orders of skipped scripts are walked past in the index's order,
+	// each looked up in jobs: a claim costs one probe per order passed over.
+	skipWhere := ""
+	args := []any{nullString(host), nullString(slot), nullString(dispatcher), now}
+	if len(skip) > 0 {
+		skipWhere = ` AND (SELECT script FROM jobs WHERE jobs.id = orders.job_id) NOT IN (?` + strings.Repeat(", ?", len(skip)-1) + `)`
+		for _, s := range skip {
+			args = append(args, s)
+		}
+	}
 	// INDEXED BY: without statistics the planner prefers orders_state and
 	// sorts every unassigned order, making a claim linear in the queue
 	// (22 ms at 100k queued); orders_claim yields the first row directly.
@@ -165,9 +183,8 @@ func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string) (*
 			run_dir = NULL, pid = NULL, started_at = NULL, finished_at = NULL, last_error = NULL,
 			slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
 		WHERE id = (SELECT id FROM orders INDEXED BY orders_claim
-			WHERE state = 'unassigned' ORDER BY priority DESC, id LIMIT 1)
-		RETURNING `+orderReturning,
-		nullString(host), nullString(slot), nullString(dispatcher), now))
+			WHERE state = 'unassigned'`+skipWhere+` ORDER BY priority DESC, id LIMIT 1)
+		RETURNING `+orderReturning, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -245,6 +262,58 @@ func (db *DB) ReleaseOrder(ctx context.Context, orderID int64, attempt int, reas
 		return fmt.Errorf("release order %d attempt %d: %w", orderID, attempt, err)
 	}
 	return nil
+}
+
+// UnclaimOrder undoes the claim of an attempt that never reached its host
+// (the host cannot run the job's script): the order goes back to
+// unassigned at its previous attempt, with reason as its last error, and
+// the attempt's row is deleted, so that nothing counts it as tried or lost.
+// It returns ErrStaleAttempt unless the order is at that attempt and
+// assigned.
+func (db *DB) UnclaimOrder(ctx context.Context, orderID int64, attempt int, reason string) error {
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE orders SET state = 'unassigned', attempt = attempt - 1, last_error = ?,
+				host = NULL, slot = NULL, dispatcher = NULL, run_dir = NULL, pid = NULL,
+				assigned_at = NULL, started_at = NULL, finished_at = NULL,
+				slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+			WHERE id = ? AND attempt = ? AND state = 'assigned'`,
+			nullString(reason), orderID, attempt)
+		if err := requireOne(res, err); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM attempts WHERE order_id = ? AND attempt = ? AND state = 'assigned'`, orderID, attempt)
+		return requireOne(res, err)
+	})
+	if err != nil {
+		return fmt.Errorf("unclaim order %d attempt %d: %w", orderID, attempt, err)
+	}
+	return nil
+}
+
+// UnassignedScripts returns how many unassigned orders wait for each
+// script.
+func (db *DB) UnassignedScripts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT j.script, COUNT(*) FROM orders o JOIN jobs j ON j.id = o.job_id
+		WHERE o.state = 'unassigned' GROUP BY j.script`)
+	if err != nil {
+		return nil, fmt.Errorf("unassigned scripts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("unassigned scripts: %w", err)
+		}
+		out[s] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unassigned scripts: %w", err)
+	}
+	return out, nil
 }
 
 // requireOne turns an update that matched no row into ErrStaleAttempt.

@@ -272,3 +272,51 @@ func TestActiveOrdersAndStateCounts(t *testing.T) {
 		t.Errorf("StateCounts = %v, want %v", counts, want)
 	}
 }
+
+// TestClaimSkippingAndUnclaim: a host that cannot run a script passes over
+// its orders; an unclaimed order waits again as if never claimed, with no
+// attempt and no infrastructure loss counted.
+func TestClaimSkippingAndUnclaim(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	sub, err := db.SubmitJobs(ctx, []NewJob{
+		{Project: "p", Script: "nn.py", Spec: []byte(`{"a":1}`)},
+		{Project: "p", Script: "echo.py", Spec: []byte(`{"a":2}`)},
+		{Project: "p", Script: "nn.py", Spec: []byte(`{"a":3}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.ClaimOrderSkipping(ctx, "bad", "0", "d", []string{"nn.py", "other.py"})
+	if err != nil || c == nil || c.Job.ID != sub[1].JobID {
+		t.Fatalf("claim skipping nn.py = %+v, %v; want job %d", c, err, sub[1].JobID)
+	}
+	if c, err := db.ClaimOrderSkipping(ctx, "bad", "1", "d", []string{"nn.py"}); c != nil || err != nil {
+		t.Fatalf("claim with only skipped scripts left = %+v, %v; want nothing", c, err)
+	}
+	scripts, err := db.UnassignedScripts(ctx)
+	if err != nil || len(scripts) != 1 || scripts["nn.py"] != 2 {
+		t.Errorf("UnassignedScripts = %v, %v; want nn.py: 2", scripts, err)
+	}
+
+	c = mustClaim(t, db, "bad")
+	if c.Job.ID != sub[0].JobID || c.Order.Attempt != 1 {
+		t.Fatalf("claim = %+v", c.Order)
+	}
+	if err := db.UnclaimOrder(ctx, c.Order.ID, 1, "bad: python3 cannot import torch"); err != nil {
+		t.Fatal(err)
+	}
+	o := mustOrder(t, db, sub[0].JobID)
+	if o.State != StateUnassigned || o.Attempt != 0 || o.InfraFailures != 0 || o.Host != "" || o.LastError != "bad: python3 cannot import torch" {
+		t.Errorf("unclaimed order = %+v", o)
+	}
+	if atts, err := db.Attempts(ctx, o.ID); err != nil || len(atts) != 0 {
+		t.Errorf("attempts of the unclaimed order = %+v, %v; want none", atts, err)
+	}
+	if err := db.UnclaimOrder(ctx, c.Order.ID, 1, "again"); !errors.Is(err, ErrStaleAttempt) {
+		t.Errorf("second UnclaimOrder = %v, want ErrStaleAttempt", err)
+	}
+	if c2 := mustClaim(t, db, "good"); c2.Order.ID != o.ID || c2.Order.Attempt != 1 {
+		t.Errorf("reclaimed = %+v, want order %d at attempt 1", c2.Order, o.ID)
+	}
+}

@@ -206,6 +206,7 @@ type dispatcher struct {
 	queue   string        // the queue file's id, in every run id
 	opts    Options
 	files   pyexec.Files
+	checks  scriptChecks // per host: can its python run each script?
 	hosts   []*hostState
 	ev      chan event
 	wg      sync.WaitGroup
@@ -328,6 +329,9 @@ func (d *dispatcher) loop(ctx context.Context) error {
 			}
 			if n == 0 {
 				return nil
+			}
+			if err := d.scriptsStuck(ctx); err != nil {
+				return err
 			}
 		}
 		// With --follow, a refused host holding runs is waited on: it is
@@ -511,18 +515,24 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 			return true
 		}
 	}
+	dry := false
 	for _, hs := range d.hosts {
+		skip := d.checks.skipped(hs.cfg.Name) // scripts its python cannot run
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
 			slot := hs.free[0]
-			claim, err := d.db.ClaimOrder(ctx, hs.cfg.Name, slot, d.opts.Dispatcher)
+			claim, err := d.db.ClaimOrderSkipping(ctx, hs.cfg.Name, slot, d.opts.Dispatcher, skip)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.warnf("claim an order for %s: %v", hs.cfg.Name, err)
 				}
 				return false
 			}
-			if claim == nil {
+			if claim == nil && len(skip) == 0 {
 				return true
+			}
+			if claim == nil {
+				dry = true // for this host: another may run what it skips
+				break
 			}
 			hs.free = hs.free[1:]
 			k := &killer{}
@@ -533,7 +543,7 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 			go d.runOne(ctx, hs, slot, claim, k)
 		}
 	}
-	return false
+	return dry
 }
 
 func (d *dispatcher) freeBoredSlot() bool {

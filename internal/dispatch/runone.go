@@ -73,16 +73,30 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	o := c.Order
 	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
 
-	spec, err := pyexec.Spec(pyexec.Job{
+	job := pyexec.Job{
 		Queue: d.queue, JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,
 		Script: c.Job.Script, DataFile: c.Job.DataFile,
-	}, pyexec.Settings{
+	}
+	env := envFor(hs.cfg, slot)
+	spec, err := pyexec.Spec(job, pyexec.Settings{
 		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
-		Python: hs.cfg.Python, Env: envFor(hs.cfg, slot),
+		Python: hs.cfg.Python, Env: env,
 	}, &d.files)
 	if err != nil {
 		// The job's own files are missing or bad here: no host can run it.
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
+		d.send(done)
+		return
+	}
+	// Before the script's first run here: can this host's python import
+	// what it needs? If not, the order goes back untried.
+	if err := d.checkScript(ctx, hs, job, spec, env); err != nil {
+		var ref *scriptRefusal
+		if errors.As(err, &ref) {
+			done.res = d.unclaim(d.saveCtx, hs, o, ref)
+		} else {
+			done.res, done.err = d.release(d.saveCtx, hs, o, err), err
+		}
 		d.send(done)
 		return
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -33,7 +34,7 @@ const (
 	minPython    = "3.8"
 )
 
-// probeProgram is run as python -c probeProgram WORKDIR MODULE...
+// probeProgram is run as python -c probeProgram WORKDIR.
 //
 //go:embed probe.py
 var probeProgram string
@@ -78,7 +79,12 @@ type Report struct {
 	Python        string          `json:"python"`        // as configured
 	PythonPath    string          `json:"pythonPath"`    // sys.executable on the host
 	PythonVersion string          `json:"pythonVersion"` // e.g. "3.11.2"
-	Imports       map[string]bool `json:"imports"`       // third-party module -> resolves
+	Imports       map[string]bool `json:"imports"`       // third-party module -> found
+	// Modules holds each third-party module's version, or why it would
+	// not import; CUDA what torch says of the GPUs, when a script imports
+	// torch (nil otherwise).
+	Modules map[string]pyexec.Module `json:"modules"`
+	CUDA    *pyexec.CUDA             `json:"cuda"`
 
 	Load     *float64 `json:"load"` // 1-minute load average; nil for a slurm entry
 	CPUs     int      `json:"cpus"`
@@ -101,10 +107,10 @@ type Report struct {
 
 // Options tune a check.
 type Options struct {
-	Imports   []Import      // modules the scripts need; see ScriptImports
-	Timeout   time.Duration // per host; 0 = DefaultTimeout
-	Parallel  int           // hosts checked at once; 0 = DefaultParallel
-	HostsFile string        // named in fixes; "" when checking this machine
+	Imports   []pyexec.Import // modules the scripts need; see pyexec.ScriptImports
+	Timeout   time.Duration   // per host; 0 = DefaultTimeout
+	Parallel  int             // hosts checked at once; 0 = DefaultParallel
+	HostsFile string          // named in fixes; "" when checking this machine
 }
 
 // Check checks every host at once and returns their reports in the order
@@ -146,7 +152,7 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 	defer cancel()
 
 	r := Report{Host: h.Name, Kind: string(h.Kind), Python: h.Python, Workdir: h.Workdir, MaxLoad: h.MaxLoad,
-		Imports: map[string]bool{}, GPUs: []GPU{}, Problems: []Problem{}}
+		Imports: map[string]bool{}, Modules: map[string]pyexec.Module{}, GPUs: []GPU{}, Problems: []Problem{}}
 	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
 
 	var t sshworker.Transport
@@ -253,28 +259,28 @@ func (c *checker) dialProblem(ctx context.Context, err error) {
 
 // probeResult is what probe.py prints.
 type probeResult struct {
-	Version    string          `json:"version"`
-	Executable string          `json:"executable"`
-	Debian     bool            `json:"debian"`
-	Modules    map[string]bool `json:"modules"`
-	Load       *float64        `json:"load"`
-	CPUs       int             `json:"cpus"`
-	Workdir    string          `json:"workdir"`
-	Exists     bool            `json:"workdirExists"`
-	DiskPath   string          `json:"diskPath"`
-	Free       *uint64         `json:"freeBytes"`
-	Writable   bool            `json:"writable"`
-	NvidiaSMI  string          `json:"nvidiaSmi"`
-	GPUs       []GPU           `json:"gpus"`
-	GPUError   string          `json:"gpuError"`
+	Version    string   `json:"version"`
+	Executable string   `json:"executable"`
+	Debian     bool     `json:"debian"`
+	Load       *float64 `json:"load"`
+	CPUs       int      `json:"cpus"`
+	Workdir    string   `json:"workdir"`
+	Exists     bool     `json:"workdirExists"`
+	DiskPath   string   `json:"diskPath"`
+	Free       *uint64  `json:"freeBytes"`
+	Writable   bool     `json:"writable"`
+	NvidiaSMI  string   `json:"nvidiaSmi"`
+	GPUs       []GPU    `json:"gpus"`
+	GPUError   string   `json:"gpuError"`
 }
 
 // probe runs probe.py on the host in one command and judges what it says.
 func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
+	// The module check runs beside the probe, in a session of its own: a
+	// host's python may take seconds to start under load.
+	modules := c.startModules(ctx, t)
+	defer modules.wait()
 	argv := []string{c.h.Python, "-c", probeProgram, c.h.Workdir}
-	for _, im := range c.opts.Imports {
-		argv = append(argv, im.Module)
-	}
 	var stdout, stderr bytes.Buffer
 	err := t.Exec(ctx, argv, nil, &stdout, &stderr)
 	if err != nil {
@@ -300,19 +306,11 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 			r.GPUs = p.GPUs
 		}
 	}
-	if p.Modules != nil {
-		r.Imports = p.Modules
-	}
+	c.modules(modules, p)
 
 	if versionLess(p.Version, minPython) {
 		c.add(Warn, "Python "+p.Version+" is old; the bundled scripts need "+minPython+" or newer",
 			"install a newer Python there and set python in "+c.entry())
-	}
-	for _, im := range c.opts.Imports {
-		if found, checked := p.Modules[im.Module]; checked && !found {
-			c.add(Fail, fmt.Sprintf("%s cannot import %s (needed by %s)", p.Executable, im.Module, strings.Join(im.Scripts, ", ")),
-				installFix(im.Module, p))
-		}
 	}
 	switch {
 	case !p.Writable && p.Exists:
@@ -333,16 +331,102 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 	}
 	if len(c.h.GPUs) > 0 {
 		switch {
+		// Runs on a GPU that is not there fail, or fall back to the CPU
+		// unseen: a fault of the entry, not a warning.
 		case p.NvidiaSMI == "":
-			c.add(Warn, fmt.Sprintf("gpus %v configured but nvidia-smi is not installed", c.h.GPUs),
+			c.add(Fail, fmt.Sprintf("gpus %v configured but nvidia-smi is not installed", c.h.GPUs),
 				"install the NVIDIA driver there, or drop gpus from "+c.entry())
 		case p.GPUError != "":
-			c.add(Warn, "nvidia-smi failed: "+p.GPUError, "check the NVIDIA driver there (run nvidia-smi by hand)")
+			c.add(Fail, "nvidia-smi failed: "+p.GPUError, "check the NVIDIA driver there (run nvidia-smi by hand)")
 		case len(p.GPUs) < len(c.h.GPUs):
-			c.add(Warn, fmt.Sprintf("gpus %v configured but nvidia-smi lists %d", c.h.GPUs, len(p.GPUs)),
+			c.add(Fail, fmt.Sprintf("gpus %v configured but nvidia-smi lists %d", c.h.GPUs, len(p.GPUs)),
 				"list only the GPUs the host has in "+c.entry())
 		}
+		if r.CUDA != nil && !r.CUDA.Available {
+			c.add(Warn, fmt.Sprintf("gpus %v configured but torch sees no CUDA device%s", c.h.GPUs, suffix(r.CUDA.Error)),
+				"install a CUDA build of torch for "+p.Executable+", or drop gpus from "+c.entry())
+		}
 	}
+}
+
+// moduleRun is the module check in flight.
+type moduleRun struct {
+	done           chan struct{}
+	err            error
+	stdout, stderr bytes.Buffer
+}
+
+// wait returns once the check has ended; a nil run has nothing to wait for.
+func (m *moduleRun) wait() {
+	if m != nil {
+		<-m.done
+	}
+}
+
+// startModules starts the module check the dispatcher runs before a
+// script's first run on a host (pyexec's modules.py), with the entry's env
+// as runs get it and each module's version; nil when the scripts import
+// nothing to check.
+func (c *checker) startModules(ctx context.Context, t sshworker.Transport) *moduleRun {
+	if len(c.opts.Imports) == 0 {
+		return nil
+	}
+	names := make([]string, len(c.opts.Imports))
+	for i, im := range c.opts.Imports {
+		names[i] = im.Module
+	}
+	var env []string
+	for _, e := range c.h.Env {
+		env = append(env, e.Key+"="+e.Value)
+	}
+	m := &moduleRun{done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		m.err = t.Exec(ctx, pyexec.ModulesArgv(c.h.Python, env, true, names), nil, &m.stdout, &m.stderr)
+	}()
+	return m
+}
+
+// modules judges what the module check found.
+func (c *checker) modules(m *moduleRun, p probeResult) {
+	if m == nil {
+		return
+	}
+	m.wait()
+	mc, perr := pyexec.ParseModuleCheck(m.stdout.Bytes())
+	if m.err != nil || perr != nil {
+		c.add(Fail, fmt.Sprintf("the scripts' imports could not be checked: %v %s", errors.Join(m.err, perr), tail(m.stderr.String())),
+			"run "+c.h.Python+" there by hand and import them")
+		return
+	}
+	r := c.r
+	r.Modules, r.CUDA = mc.Modules, mc.CUDA
+	for name, st := range mc.Modules {
+		r.Imports[name] = st.Found
+	}
+	for _, im := range mc.Missing(c.opts.Imports) {
+		why := ""
+		if e := mc.Modules[im.Module].Error; e != "" && !strings.HasPrefix(e, "ModuleNotFoundError") {
+			why = " (" + e + ")"
+		}
+		c.add(Fail, fmt.Sprintf("%s cannot import %s%s (needed by %s)", p.Executable, im.Module, why, strings.Join(im.Scripts, ", ")),
+			pyexec.InstallHint(im.Module, p.Executable, p.Debian)+", or set "+c.pythonSetting()+" to a python that has it")
+	}
+}
+
+// pythonSetting names where the host's python is set.
+func (c *checker) pythonSetting() string {
+	if c.h.Kind == hosts.KindLocal {
+		return "--python (or MLJOB_PYTHON, or python in the config file)"
+	}
+	return "python in " + c.entry()
+}
+
+func suffix(err string) string {
+	if err == "" {
+		return ""
+	}
+	return " (" + err + ")"
 }
 
 // execProblem explains a probe command that did not run.
@@ -365,31 +449,6 @@ func (c *checker) execProblem(ctx context.Context, err error, stderr string) {
 	default:
 		c.add(Fail, "run the check: "+err.Error(), "check the connection and run mljob hosts check again")
 	}
-}
-
-// installFix says how to get a module: apt on Debian's own Python, else pip.
-func installFix(module string, p probeResult) string {
-	pipName, debName := module, "python3-"+strings.ToLower(strings.ReplaceAll(module, "_", "-"))
-	if n, ok := knownPackages[module]; ok {
-		pipName, debName = n.pip, n.deb
-	}
-	pip := sshworker.QuoteCommand([]string{p.Executable, "-m", "pip", "install", pipName})
-	if p.Debian && strings.HasPrefix(p.Executable, "/usr/bin/") {
-		return "on Debian: sudo apt-get install " + debName + " (or " + pip + ")"
-	}
-	return pip
-}
-
-// knownPackages maps import names to the package names that provide
-// them, where those differ.
-var knownPackages = map[string]struct{ pip, deb string }{
-	"sklearn":  {"scikit-learn", "python3-sklearn"},
-	"skimage":  {"scikit-image", "python3-skimage"},
-	"yaml":     {"pyyaml", "python3-yaml"},
-	"cv2":      {"opencv-python", "python3-opencv"},
-	"PIL":      {"pillow", "python3-pil"},
-	"bs4":      {"beautifulsoup4", "python3-bs4"},
-	"dateutil": {"python-dateutil", "python3-dateutil"},
 }
 
 // versionLess compares dotted versions numerically; an unreadable one is

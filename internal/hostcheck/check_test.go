@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshtest"
 )
 
@@ -66,7 +67,7 @@ func TestCheckSSHHosts(t *testing.T) {
 	down := sshHost(servers[0], keys, partial)
 	down.Name, down.Port = "down", closedPort(t)
 
-	opts := Options{Imports: []Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: 20 * time.Second, HostsFile: "hosts.yaml"}
+	opts := Options{Imports: []pyexec.Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: 20 * time.Second, HostsFile: "hosts.yaml"}
 	reports := Check(context.Background(), []hosts.Host{healthy, unknownKey, noPython, down}, opts)
 
 	tests := []struct {
@@ -118,7 +119,7 @@ func TestCheckSSHHosts(t *testing.T) {
 // lacks fails the host, and the fix names the package.
 func TestCheckMissingImport(t *testing.T) {
 	h := hosts.LocalHost(1, hostPython, filepath.Join(t.TempDir(), "work"))
-	imports := []Import{
+	imports := []pyexec.Import{
 		{Module: "mljob_no_such_module", Scripts: []string{"train.py"}},
 		{Module: "json", Scripts: []string{"train.py"}},
 	}
@@ -142,7 +143,7 @@ func TestCheckMissingImport(t *testing.T) {
 // TestCheckLocal: this machine with its Debian Python passes, with the
 // repository's scripts' imports.
 func TestCheckLocal(t *testing.T) {
-	imports, err := ScriptImports(filepath.Join("..", "..", "python-scripts"))
+	imports, err := pyexec.ScriptImports(filepath.Join("..", "..", "python-scripts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,3 +167,64 @@ func TestCheckLocalNoPython(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestCheckGPUsAndModules: an entry listing more gpus than nvidia-smi shows
+// (a fake one on PATH lists one) FAILs; the scripts' modules come with
+// their versions, found with the entry's env (a PYTHONPATH), and torch,
+// with nvidia-smi there, says whether it sees CUDA.
+func TestCheckGPUsAndModules(t *testing.T) {
+	dir := t.TempDir()
+	bin, mods := filepath.Join(dir, "bin"), filepath.Join(dir, "mods")
+	for path, src := range map[string]string{
+		filepath.Join(bin, "nvidia-smi"):        "#!/bin/sh\necho '0, Fake GPU, 16384, 3'\n",
+		filepath.Join(mods, "mljob_env_mod.py"): "",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	imports := []pyexec.Import{
+		{Module: "numpy", Scripts: []string{"train.py"}},
+		{Module: "torch", Scripts: []string{"train.py"}},
+		{Module: "mljob_env_mod", Scripts: []string{"train.py"}},
+	}
+	tests := []struct {
+		name     string
+		gpus     []string
+		verdict  Verdict
+		problems []string // in order
+	}{
+		{"more gpus than shown", []string{"0", "1"}, Fail, []string{"gpus [0 1] configured but nvidia-smi lists 1", "gpus [0 1] configured but torch sees no CUDA device"}},
+		{"as many as shown", []string{"0"}, Warn, []string{"gpus [0] configured but torch sees no CUDA device"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hosts.LocalHost(1, hostPython, filepath.Join(dir, "work"))
+			h.GPUs = tt.gpus
+			h.Env = []hosts.EnvVar{{Key: "PYTHONPATH", Value: mods}}
+			r := CheckHost(context.Background(), h, Options{Imports: imports, Timeout: 2 * time.Minute})
+			ok := r.Verdict == tt.verdict && len(r.Problems) == len(tt.problems)
+			for i := 0; ok && i < len(tt.problems); i++ {
+				ok = strings.Contains(r.Problems[i].Problem, tt.problems[i])
+			}
+			if !ok {
+				t.Errorf("verdict %s, problems %+v; want %s with %q", r.Verdict, r.Problems, tt.verdict, tt.problems)
+			}
+			for _, m := range []string{"numpy", "torch"} {
+				if st := r.Modules[m]; !st.Found || st.Version == "" {
+					t.Errorf("%s: %+v, want found with a version", m, st)
+				}
+			}
+			if !r.Modules["mljob_env_mod"].Found {
+				t.Errorf("mljob_env_mod: %+v, want found on the entry's PYTHONPATH", r.Modules["mljob_env_mod"])
+			}
+			if r.CUDA == nil || r.CUDA.Available || len(r.GPUs) != 1 {
+				t.Errorf("cuda %+v, gpus %+v; want torch's answer (no CUDA here) and nvidia-smi's one GPU", r.CUDA, r.GPUs)
+			}
+		})
+	}
+}

@@ -1,9 +1,11 @@
 // Package hostcheck answers "will my runs work on this host?" before a
 // dispatch: for each host of a hosts file (or this machine) it connects as
 // the dispatcher would, then runs one small Python program with the host's
-// interpreter that reports the version, which of the scripts' imports
-// resolve, the load, the free disk under the workdir and the GPUs. Every
-// problem found comes with the fix to apply.
+// interpreter that reports the version, the load, the free disk under the
+// workdir and the GPUs, and beside it pyexec's module check, the one the
+// dispatcher runs before a script's first run on a host: which of the
+// scripts' imports resolve, their versions and, where nvidia-smi is,
+// whether torch sees CUDA. Every problem found comes with the fix to apply.
 //
 // For an entry of kind slurm the host is its login node (over SSH, or this
 // machine with local: true). Besides the Python program, one shell program

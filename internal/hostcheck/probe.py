@@ -1,8 +1,8 @@
-# The one program `mljob hosts check` runs on a host, with the host's
-# Python: python -c PROGRAM WORKDIR MODULE... It prints one JSON object.
+# The program `mljob hosts check` runs on a host, with the host's Python:
+# python -c PROGRAM WORKDIR. It prints one JSON object. The scripts' imports
+# are checked by pyexec's modules.py, the program the dispatcher runs too.
 # Values arrive as argv words, never as program text. Keep it working on
 # old Pythons (3.5+): the point is to report them, not to crash on them.
-import importlib.util
 import json
 import os
 import shutil
@@ -15,16 +15,6 @@ out = {
     "executable": sys.executable,
     "debian": os.path.exists("/etc/debian_version"),
 }
-std = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
-mods = {}
-for m in sys.argv[2:]:
-    if m in std:
-        continue
-    try:
-        mods[m] = importlib.util.find_spec(m) is not None
-    except Exception:
-        mods[m] = False
-out["modules"] = mods
 try:
     out["load"] = os.getloadavg()[0]
 except (OSError, AttributeError):

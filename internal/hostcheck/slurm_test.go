@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/slurmtest"
 	"github.com/mljob/mljob/internal/sshtest"
 )
@@ -65,7 +66,7 @@ func TestCheckSlurm(t *testing.T) {
 		local("deadctl", []hosts.EnvVar{{Key: "SLURM_CONF", Value: deadConf}}),
 		local("nosbatch", []hosts.EnvVar{conf, {Key: "PATH", Value: noSlurm}}),
 	}
-	opts := Options{Imports: []Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: time.Minute, HostsFile: "hosts.yaml"}
+	opts := Options{Imports: []pyexec.Import{{Module: "json", Scripts: []string{"a.py"}}}, Timeout: time.Minute, HostsFile: "hosts.yaml"}
 	reports := Check(context.Background(), hs, opts)
 
 	const noAcct = "sacct not usable (accounting off?): mljob falls back to squeue and the run dirs; tasks Slurm has forgotten count as lost"

@@ -53,6 +53,16 @@ type Snapshot struct {
 	Running, Queued    int
 	Hosts              []HostSnapshot
 	Failures           []Failure
+	// RunningSince holds when each run in flight was claimed, and
+	// SlotTime how long the Timed runs that ended (succeeded or failed)
+	// held their slots, claim to end: what ETA estimates from. A slot's
+	// first run (it uploads, its imports are cold) counts apart, in
+	// ColdTime and Cold.
+	RunningSince []time.Time
+	SlotTime     time.Duration
+	Timed        int
+	ColdTime     time.Duration
+	Cold         int
 }
 
 // Done is the number of attempts that ended, succeeded or failed.
@@ -70,14 +80,46 @@ func (s Snapshot) Rate(now time.Time) float64 {
 	return float64(s.Done()) / el.Minutes()
 }
 
-// ETA is how long the orders in flight and queued would take at Rate; ok
-// is false while nothing has finished yet.
+// ETA estimates how long the orders in flight and queued will take; ok is
+// false until a run has ended, and while orders wait with none in flight.
+//
+// Each run is taken to hold its slot for the mean slot time (claim to end)
+// of the runs that ended; a slot's first run (it uploads, its imports are
+// cold) is left out of the mean once later runs have ended. A run in
+// flight has the mean less its age left (at least nothing); the queued
+// orders go to the slots in use as the dispatcher hands them out, each to
+// the slot that frees first, and the ETA is when the last slot is done.
+// A rate of finished runs since the start, as it was, counted the connect
+// time and the first wave before anything ended and forgot the runs half
+// done: on a sweep of few waves it said three times the time left.
 func (s Snapshot) ETA(now time.Time) (eta time.Duration, ok bool) {
-	r := s.Rate(now)
-	if r <= 0 {
+	if s.Timed+s.Cold == 0 {
 		return 0, false
 	}
-	return time.Duration(float64(s.Running+s.Queued) / r * float64(time.Minute)), true
+	n := len(s.RunningSince)
+	if n == 0 {
+		return 0, s.Queued == 0
+	}
+	mean := s.ColdTime / time.Duration(max(s.Cold, 1))
+	if s.Timed > 0 {
+		mean = s.SlotTime / time.Duration(s.Timed)
+	}
+	left := make([]time.Duration, n)
+	for i, since := range s.RunningSince {
+		left[i] = max(mean-now.Sub(since), 0)
+	}
+	slices.Sort(left)
+	// Every slot frees within a mean of the first, so equal runs go to
+	// them in turn, the first free first: slot i gets Queued/n runs, and
+	// one more for the first Queued%n slots.
+	for i, l := range left {
+		k := s.Queued / n
+		if i < s.Queued%n {
+			k++
+		}
+		eta = max(eta, l+time.Duration(k)*mean)
+	}
+	return eta, true
 }
 
 // Tally keeps the counts, host states and failures of one dispatch from
@@ -87,13 +129,22 @@ type Tally struct {
 	mu       sync.Mutex // guards the fields below
 	snap     Snapshot
 	hostIdx  map[string]int
-	inFlight map[int64]string // order → host, for this dispatch's runs
+	inFlight map[int64]flight // this dispatch's runs, by order
+	used     map[string]bool  // host and slot of every claim so far
+}
+
+// flight is a run in flight: its host, when it was claimed, and whether
+// it is its slot's first run in this dispatch.
+type flight struct {
+	host  string
+	since time.Time
+	cold  bool
 }
 
 // NewTally returns a Tally that lists hosts in the given order (hosts seen
 // later in events are added at the end) and measures the rate from start.
 func NewTally(start time.Time, hosts []string) *Tally {
-	t := &Tally{hostIdx: map[string]int{}, inFlight: map[int64]string{}}
+	t := &Tally{hostIdx: map[string]int{}, inFlight: map[int64]flight{}, used: map[string]bool{}}
 	t.snap.Start = start
 	for _, h := range hosts {
 		t.host(h)
@@ -147,13 +198,17 @@ func (t *Tally) Observe(e dispatch.Event) {
 	case dispatch.HostQueue:
 		h.Slurm, h.SlurmPending, h.SlurmRunning = true, e.Pending, e.Running
 	case dispatch.OrderClaimed:
-		t.inFlight[e.Order] = e.Host
+		slot := e.Host + "\x00" + e.Slot
+		t.inFlight[e.Order] = flight{host: e.Host, since: e.Time, cold: !t.used[slot]}
+		t.used[slot] = true
 		// The queue count lags by up to a poll: move the claim across now.
 		t.snap.Queued = max(t.snap.Queued-1, 0)
 	case dispatch.OrderSucceeded:
+		t.timed(e)
 		t.end(e)
 		t.snap.Succeeded++
 	case dispatch.OrderFailed:
+		t.timed(e)
 		t.end(e)
 		t.snap.Failed++
 		f := Failure{Order: e.Order, Job: e.Job, Attempt: e.Attempt, Host: e.Host, Reason: e.Reason}
@@ -186,6 +241,23 @@ func (t *Tally) Observe(e dispatch.Event) {
 	t.recount()
 }
 
+// timed adds a run that ended to the slot time; t.mu is held. Runs this
+// dispatch did not claim (adopted ones) and events without a time are left
+// out: their claim-to-end time is not known.
+func (t *Tally) timed(e dispatch.Event) {
+	f, ok := t.inFlight[e.Order]
+	if !ok || f.since.IsZero() || e.Time.Before(f.since) {
+		return
+	}
+	if f.cold {
+		t.snap.ColdTime += e.Time.Sub(f.since)
+		t.snap.Cold++
+		return
+	}
+	t.snap.SlotTime += e.Time.Sub(f.since)
+	t.snap.Timed++
+}
+
 // end forgets an attempt in flight; t.mu is held.
 func (t *Tally) end(e dispatch.Event) {
 	delete(t.inFlight, e.Order)
@@ -196,8 +268,10 @@ func (t *Tally) recount() {
 	for i := range t.snap.Hosts {
 		t.snap.Hosts[i].Running = 0
 	}
-	for _, host := range t.inFlight {
-		t.snap.Hosts[t.hostIdx[host]].Running++
+	t.snap.RunningSince = t.snap.RunningSince[:0]
+	for _, f := range t.inFlight {
+		t.snap.Hosts[t.hostIdx[f.host]].Running++
+		t.snap.RunningSince = append(t.snap.RunningSince, f.since)
 	}
 	t.snap.Running = len(t.inFlight)
 }
@@ -209,5 +283,6 @@ func (t *Tally) Snapshot() Snapshot {
 	s := t.snap
 	s.Hosts = slices.Clone(s.Hosts)
 	s.Failures = slices.Clone(s.Failures)
+	s.RunningSince = slices.Clone(s.RunningSince)
 	return s
 }

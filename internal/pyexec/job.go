@@ -252,12 +252,9 @@ func siblingModules(dir, script, dataFile string, files *Files) ([]run.File, err
 	return out, nil
 }
 
-// importLine matches the module names of an import statement at the start
-// of a line: "import a, b.c as d" and "from a.b import c".
-var importLine = regexp.MustCompile(`(?m)^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import|import[ \t]+([^\n#;]+))`)
-
 // imports lists the top-level names of the modules a Python file imports,
-// remembered while the file's size and modification time stay the same.
+// at any indentation (parseImports), remembered while the file's size and
+// modification time stay the same.
 func (fs *Files) imports(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -274,16 +271,8 @@ func (fs *Files) imports(path string) ([]string, error) {
 		return nil, err
 	}
 	var mods []string
-	for _, m := range importLine.FindAllSubmatch(src, -1) {
-		if len(m[1]) > 0 {
-			mods = append(mods, topLevel(string(m[1])))
-			continue
-		}
-		for _, part := range strings.Split(string(m[2]), ",") {
-			if f := strings.Fields(part); len(f) > 0 {
-				mods = append(mods, topLevel(f[0]))
-			}
-		}
+	for _, im := range parseImports(src) {
+		mods = append(mods, im.module)
 	}
 	fs.mu.Lock()
 	if fs.parsed == nil {
@@ -298,11 +287,4 @@ type parsedImports struct {
 	size  int64
 	mtime time.Time
 	mods  []string
-}
-
-func topLevel(mod string) string {
-	if i := strings.IndexByte(mod, '.'); i >= 0 {
-		return mod[:i]
-	}
-	return mod
 }

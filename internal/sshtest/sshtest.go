@@ -79,6 +79,10 @@ type Options struct {
 	// connection, MaxStartups 10:30:100), as most real hosts have them,
 	// instead of the raised ones (64) the other tests run under.
 	DefaultLimits bool
+	// Env holds KEY=VALUE pairs set in every session (sshd SetEnv, which
+	// wins over sshd's own PATH): the host's environment, e.g. a PATH
+	// holding a fake nvidia-smi. Values must not hold spaces or quotes.
+	Env []string
 }
 
 // Keys is the client side shared by a set of servers.
@@ -207,8 +211,14 @@ Subsystem sftp internal-sftp
 	if !opts.DefaultLimits {
 		b.WriteString("MaxSessions 64\nMaxStartups 64\n")
 	}
+	var env []string
 	if opts.SkipBashrc {
-		b.WriteString("SetEnv SHLVL=1\n")
+		env = append(env, "SHLVL=1")
+	}
+	env = append(env, opts.Env...)
+	if len(env) > 0 {
+		// sshd takes the first SetEnv line only: all pairs go on one.
+		b.WriteString("SetEnv " + strings.Join(env, " ") + "\n")
 	}
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package hostcheck
+package pyexec
 
 import (
 	"os"
@@ -26,10 +26,31 @@ func TestParseImports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := parseImports([]byte(tt.src)); !reflect.DeepEqual(got, tt.want) {
+			if got := moduleLevel(parseImports([]byte(tt.src))); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// moduleLevel keeps the modules of the imports that are not nested.
+func moduleLevel(ims []pyImport) []string {
+	var out []string
+	for _, im := range ims {
+		if !im.nested {
+			out = append(out, im.module)
+		}
+	}
+	return out
+}
+
+// TestParseNested: indented imports are kept, marked nested (a run ships
+// the sibling modules a function imports); prose in a bracket is no import.
+func TestParseNested(t *testing.T) {
+	src := "import os\ntry:\n    import ujson\nexcept ImportError:\n    pass\ndef f():\n\tfrom helper import x\nfrom a import (\n    b,\n)\n"
+	want := []pyImport{{"os", false}, {"ujson", true}, {"helper", true}, {"a", false}}
+	if got := parseImports([]byte(src)); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
 
@@ -66,49 +87,5 @@ func TestScriptImports(t *testing.T) {
 	}
 	if _, err := ScriptImports(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing dir: no error")
-	}
-}
-
-func TestInstallFix(t *testing.T) {
-	tests := []struct {
-		name   string
-		module string
-		p      probeResult
-		want   string
-	}{
-		{name: "debian system python", module: "sklearn", p: probeResult{Executable: "/usr/bin/python3", Debian: true},
-			want: "on Debian: sudo apt-get install python3-sklearn (or /usr/bin/python3 -m pip install scikit-learn)"},
-		{name: "venv on debian", module: "torch", p: probeResult{Executable: "/home/u/.venv/bin/python", Debian: true},
-			want: "/home/u/.venv/bin/python -m pip install torch"},
-		{name: "not debian", module: "my_pkg", p: probeResult{Executable: "/usr/bin/python3"},
-			want: "/usr/bin/python3 -m pip install my_pkg"},
-		{name: "debian default name", module: "my_pkg", p: probeResult{Executable: "/usr/bin/python3", Debian: true},
-			want: "on Debian: sudo apt-get install python3-my-pkg (or /usr/bin/python3 -m pip install my_pkg)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := installFix(tt.module, tt.p); got != tt.want {
-				t.Errorf("got %q\nwant %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestVersionLessAndBytes(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"3.7.3", "3.8", true}, {"3.11.2", "3.8", false}, {"3.8", "3.8", false}, {"x", "3.8", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a, func(t *testing.T) {
-			if got := versionLess(tt.a, tt.b); got != tt.want {
-				t.Errorf("versionLess(%q, %q) = %v", tt.a, tt.b, got)
-			}
-		})
-	}
-	if got := Bytes(3 << 29); got != "1.5G" {
-		t.Errorf("Bytes = %q, want 1.5G", got)
 	}
 }

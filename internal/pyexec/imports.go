@@ -1,4 +1,4 @@
-package hostcheck
+package pyexec
 
 import (
 	"bufio"
@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 )
 
 // Import is a top-level module the scripts import and the scripts that
-// import it.
+// import it. The one model of a script's imports: the sibling modules a
+// run ships (Spec), the modules a host must have before a script runs there
+// (the dispatcher's check) and those `mljob hosts check` looks for all come
+// from parseImports.
 type Import struct {
 	Module  string   `json:"module"`
 	Scripts []string `json:"scripts"` // file names, sorted
@@ -36,18 +40,33 @@ var fallbackStdlib = map[string]bool{
 }
 
 // ScriptImports returns the top-level modules the .py files directly in dir
-// import at module level ("import a.b, c" gives a and c; "from d.e import
-// f" gives d), minus relative imports, well-known standard modules and
-// the modules shipped beside the scripts (other .py files and packages in
-// dir). Imports indented under a try, an if or a def are left out: they
-// are optional or lazy, and a check must not fail a host over them.
+// import at module level; see Imports.
 func ScriptImports(dir string) ([]Import, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("script imports: %w", err)
 	}
-	siblings := map[string]bool{}
 	var scripts []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".py") {
+			scripts = append(scripts, e.Name())
+		}
+	}
+	return Imports(dir, scripts)
+}
+
+// Imports returns the top-level modules the named .py files of dir import
+// at module level ("import a.b, c" gives a and c; "from d.e import f"
+// gives d), minus relative imports, well-known standard modules and the
+// modules shipped beside the scripts (the .py files and packages in dir).
+// Imports indented under a try, an if or a def are left out: they are
+// optional or lazy, and a check must not fail a host over them.
+func Imports(dir string, scripts []string) ([]Import, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("script imports: %w", err)
+	}
+	siblings := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -55,7 +74,6 @@ func ScriptImports(dir string) ([]Import, error) {
 			siblings[name] = true
 		case strings.HasSuffix(name, ".py"):
 			siblings[strings.TrimSuffix(name, ".py")] = true
-			scripts = append(scripts, name)
 		}
 	}
 	byModule := map[string][]string{}
@@ -64,8 +82,9 @@ func ScriptImports(dir string) ([]Import, error) {
 		if err != nil {
 			return nil, fmt.Errorf("script imports: %w", err)
 		}
-		for _, m := range parseImports(data) {
-			if siblings[m] || fallbackStdlib[m] {
+		for _, im := range parseImports(data) {
+			m := im.module
+			if im.nested || siblings[m] || fallbackStdlib[m] {
 				continue
 			}
 			if !slices.Contains(byModule[m], s) {
@@ -82,12 +101,19 @@ func ScriptImports(dir string) ([]Import, error) {
 	return out, nil
 }
 
-// parseImports returns the top-level module names of the module-level
-// import statements in a Python source, in order, with repeats. It is a
-// line scanner, not a parser: it skips triple-quoted strings (a docstring
-// showing "import x" is not an import) and joins backslash continuations.
-func parseImports(src []byte) []string {
-	var out []string
+// pyImport is one module an import statement names.
+type pyImport struct {
+	module string // top-level name
+	nested bool   // indented: under a try, an if, a def or a class
+}
+
+// parseImports returns the top-level module names of the import statements
+// in a Python source, in order, with repeats, each marked nested when it is
+// indented. It is a line scanner, not a parser: it skips triple-quoted
+// strings (a docstring showing "import x" is not an import) and joins
+// backslash continuations.
+func parseImports(src []byte) []pyImport {
+	var out []pyImport
 	var inString string // the open triple quote, or ""
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
@@ -113,19 +139,21 @@ func parseImports(src []byte) []string {
 			inString = q
 			continue
 		}
-		if strings.HasPrefix(line, "import ") {
-			stmt, _, _ := strings.Cut(strings.TrimPrefix(line, "import "), "#")
+		stmt := strings.TrimLeft(line, " \t")
+		nested := len(stmt) < len(line)
+		if strings.HasPrefix(stmt, "import ") {
+			stmt, _, _ := strings.Cut(strings.TrimPrefix(stmt, "import "), "#")
 			stmt, _, _ = strings.Cut(stmt, ";")
 			for _, part := range strings.Split(stmt, ",") {
 				fields := strings.Fields(part)
-				if len(fields) > 0 {
-					out = append(out, topLevel(fields[0]))
+				if len(fields) > 0 && validModule(fields[0]) {
+					out = append(out, pyImport{topLevel(fields[0]), nested})
 				}
 			}
-		} else if strings.HasPrefix(line, "from ") {
-			fields := strings.Fields(line)
-			if len(fields) >= 3 && fields[2] == "import" && !strings.HasPrefix(fields[1], ".") {
-				out = append(out, topLevel(fields[1]))
+		} else if strings.HasPrefix(stmt, "from ") {
+			fields := strings.Fields(stmt)
+			if len(fields) >= 3 && fields[2] == "import" && !strings.HasPrefix(fields[1], ".") && validModule(fields[1]) {
+				out = append(out, pyImport{topLevel(fields[1]), nested})
 			}
 		}
 	}
@@ -146,3 +174,11 @@ func topLevel(dotted string) string {
 	name, _, _ := strings.Cut(dotted, ".")
 	return name
 }
+
+// validModule reports whether s is a dotted Python name: "import (" or a
+// line of prose inside a bracket is not one.
+func validModule(s string) bool {
+	return moduleName.MatchString(s)
+}
+
+var moduleName = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$`)
