@@ -30,6 +30,7 @@ type tmuxScreen struct {
 // the command exits so that its last screen can be read.
 func startTmux(tb testing.TB, w, h int, argv []string) *tmuxScreen {
 	tb.Helper()
+	testdep.SkipShort(tb, "tmux")
 	testdep.Require(tb, "apt-get install tmux (scripts/install-deps.sh)", "tmux")
 	tmux, err := testdep.LookPath("tmux")
 	if err != nil {

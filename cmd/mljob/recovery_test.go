@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -393,6 +394,9 @@ func TestDispatchIdleEndsQuietly(t *testing.T) {
 	servers, keys := startHosts(t, 4)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+	// A queue with nothing to run: only submit makes a queue file.
+	subs := c.submit(c.scripts, echoJobs("idle", 1, 0)...)
+	c.mustRun("cancel", strconv.FormatInt(subs[0].JobID, 10))
 	for range 3 {
 		r := c.mustRun(dispatchArgs(hostsFile, c.scripts)...)
 		if strings.Contains(r.stderr, "down") || strings.Contains(r.stderr, "context canceled") {

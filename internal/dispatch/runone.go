@@ -283,8 +283,8 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 			return run.Result{}, ctx.Err()
 		}
 		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
-		if err == nil || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
-			return res, err // a refusal too: see hold
+		if err == nil || isRefusal(err) || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
+			return res, err // a refusal (see hold), even one that ended the host's agent
 		}
 		if time.Since(lostSince) >= d.opts.LostAfter {
 			return run.Result{}, fmt.Errorf("%w for %s", errHostLost, d.opts.LostAfter)

@@ -25,6 +25,7 @@ import (
 // (CI=true), where scripts/install-deps.sh installs it, and skips elsewhere.
 func chromiumPath(tb testing.TB) string {
 	tb.Helper()
+	testdep.SkipShort(tb, "Chromium")
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p

@@ -19,6 +19,7 @@ var (
 // skips it with a loud reason otherwise.
 func Require(tb testing.TB, bins ...string) {
 	tb.Helper()
+	testdep.SkipShort(tb, "a Slurm cluster")
 	const install = "install slurmctld slurmd slurm-client munge (scripts/install-deps.sh) and run as root"
 	testdep.Require(tb, install, bins...)
 	if os.Geteuid() != 0 {

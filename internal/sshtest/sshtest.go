@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/testdep"
 	"net"
 	"os"
 	"os/exec"
@@ -106,6 +107,7 @@ type daemon struct {
 // daemon's stderr.
 func Start(tb testing.TB, n int, opts Options) ([]*Server, Keys) {
 	tb.Helper()
+	testdep.SkipShort(tb, "sshd hosts")
 	Require(tb, "sshd", "ssh-keygen")
 	sshd := mustLookPath(tb, "sshd")
 	if err := ensurePrivsepDir(); err != nil {

@@ -179,7 +179,9 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 		case err == nil:
 			err = fmt.Errorf("%w: agent on %s ended", ErrConnLost, h.name)
 		case !errors.Is(err, ErrConnLost):
-			err = fmt.Errorf("%w: agent on %s ended: %v%s", ErrConnLost, h.name, err, Detail(stderr.String()))
+			// %w twice: a refusal (host key, auth) that ended it must stay
+			// visible to errors.As beside the lost connection.
+			err = fmt.Errorf("%w: agent on %s ended: %w%s", ErrConnLost, h.name, err, Detail(stderr.String()))
 		}
 		a.end(err)
 	}()

@@ -73,3 +73,12 @@ func Require(tb testing.TB, install string, bins ...string) {
 		Missing(tb, fmt.Sprintf("%q not found in PATH or %v; %s", missing, sbinDirs, install))
 	}
 }
+
+// SkipShort skips a test that starts real daemons or a browser (what names
+// them) under go test -short, the fast loop: those suites run in make test.
+func SkipShort(tb testing.TB, what string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("-short: skips tests that need %s (make test runs them)", what)
+	}
+}
