@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -664,6 +665,10 @@ func TestE2EFollowAndInterrupt(t *testing.T) {
 	servers, keys := startHosts(t, 1)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	// Only submit makes a queue file: dispatch refuses a missing one (a
+	// mistyped --db). Start from a queue with nothing to run.
+	first := c.submit(c.scripts, map[string]any{"scriptName": "echo.py", "projectName": "follow", "x": 0})
+	c.mustRun("cancel", strconv.FormatInt(first[0].JobID, 10))
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	var stderr syncBuffer

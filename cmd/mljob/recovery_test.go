@@ -316,7 +316,9 @@ func TestFaultDatabaseLockedTooLong(t *testing.T) {
 	servers, keys := startHosts(t, 1)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
-	subs := c.submit(c.scripts, echoJobs("locked", 2, 1)...)
+	// 5 s runs: neither may end before the lock is taken, however slow
+	// the machine, or its outcome is saved and only one waits.
+	subs := c.submit(c.scripts, echoJobs("locked", 2, 5)...)
 	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v", "--save-timeout", "1s")...)
 	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
 	release := lockDB(t, c.db)
