@@ -82,7 +82,7 @@ func TestSlurmSweep(t *testing.T) {
 	entry := slurmEntry{login: login, cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 3}
 	slurmOnly := writeMixedHosts(t, c.dir, nil, keys, entry)
 
-	base := mustWrite(t, c.dir, "base-*.json", []byte(`{"projectName": "slurm", "scriptName": "echo.py", "x": 0, "sleepSeconds": 6}`))
+	base := mustWrite(t, c.dir, "base-*.json", []byte(`{"projectName": "slurm", "scriptName": "echo.py", "x": 0, "sleepSeconds": 15}`))
 	r := c.mustRun("submit", base, "--scripts", c.scripts, "--grid", "x=1,2,3,4,5,6", "--name", "array", "-o", "json")
 	var subs []submitted
 	if err := json.Unmarshal([]byte(r.stdout), &subs); err != nil || len(subs) != 6 {
