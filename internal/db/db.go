@@ -202,15 +202,8 @@ func openReadOnly(ctx context.Context, abs string) (*DB, error) {
 // must be this binary's (a migration would need a write), and reads the
 // queue id.
 func (db *DB) initReadOnly(ctx context.Context) error {
-	steps, err := parseSchema(schemaSQL)
+	steps, version, err := db.schemaState(ctx)
 	if err != nil {
-		return err
-	}
-	appID, version, err := readIDs(ctx, db.sql)
-	if err != nil {
-		return err
-	}
-	if err := checkIDs(appID, version, len(steps)); err != nil {
 		return err
 	}
 	if version < len(steps) {
@@ -410,19 +403,29 @@ func parseSchema(text string) ([]migration, error) {
 	return steps, nil
 }
 
+// schemaState returns the binary's schema steps and the file's version,
+// once the file's ids are checked: ours, and not newer than this binary.
+func (db *DB) schemaState(ctx context.Context) ([]migration, int, error) {
+	steps, err := parseSchema(schemaSQL)
+	if err != nil {
+		return nil, 0, err
+	}
+	appID, version, err := readIDs(ctx, db.sql)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkIDs(appID, version, len(steps)); err != nil {
+		return nil, 0, err
+	}
+	return steps, version, nil
+}
+
 // migrate applies every step of schema.sql above the file's user_version,
 // each in its own IMMEDIATE transaction, so that two processes opening a new
 // file at once cannot both apply a step.
 func (db *DB) migrate(ctx context.Context) error {
-	steps, err := parseSchema(schemaSQL)
+	steps, version, err := db.schemaState(ctx)
 	if err != nil {
-		return err
-	}
-	appID, version, err := readIDs(ctx, db.sql)
-	if err != nil {
-		return err
-	}
-	if err := checkIDs(appID, version, len(steps)); err != nil {
 		return err
 	}
 	for _, step := range steps {
