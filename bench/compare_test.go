@@ -49,6 +49,7 @@ type result struct {
 	walls, cpuPerJob, rss []float64 // seconds, ms, MB, of the clean runs
 	byRound               []float64 // wall per round, 0 where the run failed
 	problems              []string
+	phases                []phases // from dispatch -v's timeline, where it printed one
 }
 
 func TestCompare(t *testing.T) {
@@ -109,7 +110,14 @@ func TestCompare(t *testing.T) {
 		rep.compare = alternate(t, ds, rounds, makeJobs("bench", nJobs, 0))
 	})
 	t.Run("utilisation", func(t *testing.T) {
-		rep.util = alternate(t, pick(t, ds, "mljob", "mljob --cold-start", "floor"), rounds, makeJobs("util", utilJobs, utilSleep))
+		// -v: the timeline that splits mljob's wall time into phases.
+		verbose := func(name string, flags ...string) dispatcher {
+			return dispatcher{name: name, run: func(tb testing.TB, jobs []benchJob) (measured, string) {
+				return tl.runMljob(tb, l, jobs, append(flags, "-v")...)
+			}}
+		}
+		util := []dispatcher{verbose("mljob"), verbose("mljob --cold-start", "--cold-start")}
+		rep.util = alternate(t, append(util, pick(t, ds, "floor")...), rounds, makeJobs("util", utilJobs, utilSleep))
 	})
 	t.Run("submit", func(t *testing.T) {
 		rep.submit = tl.benchSubmit(t, rounds)
@@ -161,6 +169,9 @@ func alternate(t *testing.T, ds []dispatcher, rounds int, jobs []benchJob) map[s
 				out.problems = append(out.problems, fmt.Sprintf("round %d: %s", r+1, problem))
 				t.Errorf("%s, round %d: %s", d.name, r+1, problem)
 				continue
+			}
+			if p, ok := parsePhases(m.stderr, m.wall); ok {
+				out.phases = append(out.phases, p)
 			}
 			out.walls = append(out.walls, m.wall.Seconds())
 			out.byRound = append(out.byRound, m.wall.Seconds())
@@ -604,4 +615,32 @@ func machineInfo(tb testing.TB) string {
 		fmt.Fprintf(&b, "| %s | %s |\n", r[0], strings.ReplaceAll(r[1], "|", "\\|"))
 	}
 	return b.String()
+}
+
+// phases is where one dispatch's wall time went, in seconds from the
+// process's start, as dispatch -v's timeline prints them.
+type phases struct {
+	opened, firstUp, lastUp, firstStart, lastEnd, done, exit float64
+	inRun                                                    float64 // percent of slot time in a run, first start to last end
+	runTook, slotWait                                        float64 // seconds: a run's average, a slot's average wait between runs
+}
+
+var (
+	timelineLine = regexp.MustCompile(`Timeline: queue open and checked at ([\d.]+) s; hosts up ([\d.]+) s–([\d.]+) s; first run started at ([\d.]+) s; last run ended at ([\d.]+) s; done at ([\d.]+) s\.`)
+	slotsLine    = regexp.MustCompile(`in a run (\d+) % of the time \(a run took ([\d.]+) s on average; a slot waited ([\d.]+) s`)
+)
+
+// parsePhases reads the timeline from a dispatch's stderr; wall is the
+// process's wall time as the harness measured it.
+func parsePhases(stderr string, wall time.Duration) (phases, bool) {
+	m, s := timelineLine.FindStringSubmatch(stderr), slotsLine.FindStringSubmatch(stderr)
+	if m == nil || s == nil {
+		return phases{}, false
+	}
+	f := func(x string) float64 {
+		v, _ := strconv.ParseFloat(x, 64)
+		return v
+	}
+	return phases{opened: f(m[1]), firstUp: f(m[2]), lastUp: f(m[3]), firstStart: f(m[4]), lastEnd: f(m[5]), done: f(m[6]),
+		exit: wall.Seconds(), inRun: f(s[1]), runTook: f(s[2]), slotWait: f(s[3])}, true
 }

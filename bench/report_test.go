@@ -173,6 +173,8 @@ func (r *report) markdown() string {
 	}
 	b.WriteString("\n")
 
+	r.writePhases(&b)
+
 	// 3. Submit.
 	b.WriteString("### Submit\n\n`mljob submit jobs.json` of a generated JSON array into a fresh database, whole command (process start,\n" +
 		"parse, one transaction).\n\n| jobs | wall median (min–max) | per job | goal | met |\n|---|---|---|---|---|\n")
@@ -385,4 +387,57 @@ func writeGenerated(path, md string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writePhases splits mljob's utilisation runs into phases (medians over
+// the rounds), from dispatch -v's timeline.
+func (r *report) writePhases(b *strings.Builder) {
+	names := []string{"mljob", "mljob --cold-start"}
+	var cols []string
+	for _, n := range names {
+		if res := r.util[n]; res != nil && len(res.phases) > 0 {
+			cols = append(cols, n)
+		}
+	}
+	if len(cols) == 0 {
+		return
+	}
+	b.WriteString("Where the wall time of those dispatches goes, from `dispatch -v`'s timeline (seconds from the process's\n" +
+		"start, median over the rounds; each row is the time from the row above):\n\n| phase |")
+	for _, n := range cols {
+		fmt.Fprintf(b, " %s |", n)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(cols)) + "\n")
+	rows := []struct {
+		name string
+		val  func(p phases) float64
+		unit string
+	}{
+		{"process start → queue open and checked", func(p phases) float64 { return p.opened }, "s"},
+		{"→ every host up (SSH handshake, agent's hello)", func(p phases) float64 { return p.lastUp - p.opened }, "s"},
+		{"→ first run started (upload, import check, claim)", func(p phases) float64 { return p.firstStart - p.lastUp }, "s"},
+		{"→ last run ended (the runs)", func(p phases) float64 { return p.lastEnd - p.firstStart }, "s"},
+		{"→ dispatch done (last outcome saved, summary)", func(p phases) float64 { return p.done - p.lastEnd }, "s"},
+		{"→ process exit", func(p phases) float64 { return p.exit - p.done }, "s"},
+		{"slots in a run, first start to last end", func(p phases) float64 { return p.inRun }, "%"},
+		{fmt.Sprintf("a run, start to end (the script sleeps %.1f s)", utilSleep), func(p phases) float64 { return p.runTook }, "s"},
+		{"a slot's wait between two runs", func(p phases) float64 { return p.slotWait }, "s"},
+	}
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s |", row.name)
+		for _, n := range cols {
+			var xs []float64
+			for _, p := range r.util[n].phases {
+				xs = append(xs, row.val(p))
+			}
+			med := summarise(xs).med
+			if row.unit == "%" {
+				fmt.Fprintf(b, " %.0f %% |", med)
+			} else {
+				fmt.Fprintf(b, " %.3f s |", med)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }

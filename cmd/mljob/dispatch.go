@@ -141,6 +141,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 
 	errOut := opts.app.io.ErrOut
 	start := time.Now()
+	timeline := live.NewTimeline(processStart, start)
 	var names []string
 	for _, h := range hs {
 		names = append(names, h.Name)
@@ -182,6 +183,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	var log io.Writer
 	if opts.verbose {
 		log = warn
+		show := observe
+		observe = func(e dispatch.Event) {
+			timeline.Observe(e)
+			show(e)
+		}
 	}
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
 		BeforeRecord: crashHook(os.Getenv(crashEnv)),
@@ -209,6 +215,11 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		Unsaved: sum.Unsaved,
 	}); werr != nil && err == nil {
 		err = fmt.Errorf("write summary: %w", werr)
+	}
+	if opts.verbose {
+		if werr := timeline.Write(errOut, time.Now()); werr != nil && err == nil {
+			err = fmt.Errorf("write timeline: %w", werr)
+		}
 	}
 	if errors.Is(err, dispatch.ErrNoHostAnswered) {
 		return &userError{msg: err.Error(), hint: "fix each host as said above (mljob hosts check --hosts FILE checks them all), then run mljob dispatch again; the queue is intact"}

@@ -7,9 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 )
+
+// processStart is when the process began: dispatch -v's timeline counts
+// from it, so that the start of the process itself is in the figures.
+var processStart = time.Now()
 
 func main() {
 	os.Exit(run())

@@ -584,6 +584,12 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 		default:
 			if !d.opts.ShellStart {
 				d.enableAgent(hs, h)
+				// Now, as part of connecting: the first run would wait
+				// for it otherwise, after the claim.
+				if err = h.StartAgent(ctx); err != nil {
+					h.Close()
+					break
+				}
 			}
 			e = h
 		}
@@ -647,7 +653,10 @@ func (d *dispatcher) apply(e event) {
 		hs.nextProbe = time.Time{} // probe at once
 		hs.nextAdopt = time.Time{}
 		hs.status = hostUp
-		hs.bored = false
+		// Without a max_load the load cannot make a host busy: its slots
+		// fill now, beside the first probe. Slurm waits for the probe,
+		// which asks its commands.
+		hs.bored = hs.cfg.MaxLoad <= 0 && hs.cfg.Kind != hosts.KindSlurm
 		d.saveHost(hs, "up", false)
 		d.observe(Event{Kind: HostUp, Host: hs.cfg.Name})
 	case "probed":

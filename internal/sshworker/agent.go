@@ -73,7 +73,10 @@ type agentMsg struct {
 	Exit     string    `json:"exit"`
 	Stdout   [2]int64  `json:"stdout"` // full size, bytes sent
 	Stderr   [2]int64  `json:"stderr"`
-	Times    []float64 `json:"times"` // an attached run's start and end, epoch seconds by the host's clock
+	Times    []float64 `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
+	Load     float64   `json:"load"`    // a probe's 1-minute load average
+	GPUs     []string  `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
+	Missing  []string  `json:"missing"` // a cache check's hashes the cache lacks
 	payload  []byte
 	received time.Time
 }
@@ -92,6 +95,7 @@ type agentRequest struct {
 	Env     []string    `json:"env,omitempty"`
 	Argv    []string    `json:"argv"`
 	Warm    bool        `json:"warm,omitempty"`
+	Hashes  []string    `json:"hashes,omitempty"` // a cache check's`
 	N       int         `json:"n"`
 }
 
@@ -111,6 +115,15 @@ func (h *Host) EnableAgent(python string, warm bool, warn func(string)) {
 	h.agentMu.Lock()
 	defer h.agentMu.Unlock()
 	h.agentPython, h.agentWarm, h.agentWarn = python, warm, warn
+}
+
+// StartAgent starts the host's agent now, if runs are to start through
+// one and none runs, so that the first run does not wait for it. A host
+// whose python cannot run the agent is not an error: runs take the shell
+// path, as Run would find.
+func (h *Host) StartAgent(ctx context.Context) error {
+	_, err := h.currentAgent(ctx)
+	return err
 }
 
 // StopAgent stops the host's agent, if one runs: its runs go on, detached,
@@ -474,4 +487,66 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 func epochFloat(t float64) time.Time {
 	sec := math.Floor(t)
 	return time.Unix(int64(sec), int64((t-sec)*1e9)).UTC()
+}
+
+// probeAgent is Probe through the agent: a message on its session instead
+// of a session, a shell and a process per probe.
+func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
+	tag, ch, err := a.send(agentRequest{Op: "probe"}, nil)
+	if err != nil {
+		return Probe{}, err
+	}
+	wait := time.NewTimer(agentReplyWait)
+	defer wait.Stop()
+	select {
+	case m := <-ch:
+		if m.Ev != "probe" {
+			return Probe{}, fmt.Errorf("probe %s: the agent answered %q: %s", h.name, m.Ev, m.Msg)
+		}
+		p := Probe{Load: m.Load, Alive: map[string]bool{}}
+		for _, g := range m.GPUs {
+			if gpu, ok := parseGPU(g); ok {
+				p.GPUs = append(p.GPUs, gpu)
+			}
+		}
+		return p, nil
+	case <-a.done:
+		return Probe{}, a.endErr
+	case <-wait.C:
+		a.forget(tag)
+		return Probe{}, fmt.Errorf("%w: agent on %s did not answer a probe in %v", ErrConnLost, h.name, agentReplyWait)
+	case <-ctx.Done():
+		a.forget(tag)
+		return Probe{}, ctx.Err()
+	}
+}
+
+// missingAgent asks the agent which of hashes its host's cache lacks: a
+// message on its session instead of a session and a shell.
+func (h *Host) missingAgent(ctx context.Context, a *agentConn, hashes []string) (map[string]bool, error) {
+	tag, ch, err := a.send(agentRequest{Op: "cached", Hashes: hashes}, nil)
+	if err != nil {
+		return nil, err
+	}
+	wait := time.NewTimer(agentReplyWait)
+	defer wait.Stop()
+	select {
+	case m := <-ch:
+		if m.Ev != "cached" {
+			return nil, fmt.Errorf("the agent answered %q: %s", m.Ev, m.Msg)
+		}
+		missing := map[string]bool{}
+		for _, x := range m.Missing {
+			missing[x] = true
+		}
+		return missing, nil
+	case <-a.done:
+		return nil, a.endErr
+	case <-wait.C:
+		a.forget(tag)
+		return nil, fmt.Errorf("%w: agent on %s did not answer a cache check in %v", ErrConnLost, h.name, agentReplyWait)
+	case <-ctx.Done():
+		a.forget(tag)
+		return nil, ctx.Err()
+	}
 }

@@ -247,3 +247,45 @@ func TestAgentRunsGetDefaultSignals(t *testing.T) {
 		t.Fatalf("a run's command starts with SIGPIPE or SIGXFSZ ignored:\n%s", res.Stdout)
 	}
 }
+
+// TestAgentReportsACommandThatCannotStart: a command the agent starts
+// through posix_spawn (not python -u) that is missing, by path or on PATH,
+// ends with status 127 and says why in its stderr, as the shell path does.
+func TestAgentReportsACommandThatCannotStart(t *testing.T) {
+	h, _ := withAgent(localHost)(t)
+	for _, word := range []string{filepath.Join(t.TempDir(), "no-such-program"), "mljob-no-such-program"} {
+		spec := shSpec(t, nextID(), "")
+		spec.Argv = []string{word, "arg"}
+		res, err := h.Run(context.Background(), spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode != 127 || !strings.Contains(string(res.Stderr), "mljob: cannot start") || !strings.Contains(string(res.Stderr), word) {
+			t.Errorf("%s: exit %d, stderr %q; want 127 and a message naming it", word, res.ExitCode, res.Stderr)
+		}
+	}
+}
+
+// TestAgentProbe: with an agent, a probe is answered by it, GPUs included:
+// the shell path cannot answer here, as PATH holds no sh, only a stand-in
+// nvidia-smi.
+func TestAgentProbe(t *testing.T) {
+	bin := t.TempDir()
+	smi := "#!/bin/sh\necho '0, 37, 1234'\necho '1, 0, 5'\n"
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(smi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	h, _ := withAgent(localHost)(t)
+	p, err := h.Probe(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sshworker.GPU{{Index: "0", Utilization: 37, MemoryMiB: 1234}, {Index: "1", Utilization: 0, MemoryMiB: 5}}
+	if len(p.GPUs) != 2 || p.GPUs[0] != want[0] || p.GPUs[1] != want[1] {
+		t.Fatalf("GPUs = %+v, want %+v", p.GPUs, want)
+	}
+	if p.Load < 0 {
+		t.Fatalf("load %v", p.Load)
+	}
+}

@@ -346,18 +346,9 @@ func (h *Host) ensureCached(ctx context.Context, files []run.File) error {
 	if len(want) == 0 {
 		return nil
 	}
-	argv := []string{"sh", "-c", checkCacheScript, "mljob-cache", h.workdir}
-	for _, f := range want {
-		argv = append(argv, f.Hash)
-	}
-	var out, errOut LimitedBuffer
-	out.Limit, errOut.Limit = 1<<16, 4096
-	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
-		return fmt.Errorf("check cache on %s: %w%s", h.name, err, Detail(errOut.String()))
-	}
-	missing := map[string]bool{}
-	for _, l := range strings.Fields(out.String()) {
-		missing[l] = true
+	missing, err := h.missing(ctx, want)
+	if err != nil {
+		return err
 	}
 	for _, f := range want {
 		if missing[f.Hash] {
@@ -370,6 +361,37 @@ func (h *Host) ensureCached(ctx context.Context, files []run.File) error {
 		h.mu.Unlock()
 	}
 	return nil
+}
+
+// missing returns the hashes of files the host's cache lacks: asked
+// through the agent where one runs, else through a shell session.
+func (h *Host) missing(ctx context.Context, files []run.File) (map[string]bool, error) {
+	hashes := make([]string, len(files))
+	for i, f := range files {
+		hashes[i] = f.Hash
+	}
+	a, err := h.currentAgent(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("check cache on %s: %w", h.name, err)
+	}
+	if a != nil {
+		missing, err := h.missingAgent(ctx, a, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("check cache on %s: %w", h.name, err)
+		}
+		return missing, nil
+	}
+	argv := append([]string{"sh", "-c", checkCacheScript, "mljob-cache", h.workdir}, hashes...)
+	var out, errOut LimitedBuffer
+	out.Limit, errOut.Limit = 1<<16, 4096
+	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
+		return nil, fmt.Errorf("check cache on %s: %w%s", h.name, err, Detail(errOut.String()))
+	}
+	missing := map[string]bool{}
+	for _, l := range strings.Fields(out.String()) {
+		missing[l] = true
+	}
+	return missing, nil
 }
 
 func (h *Host) upload(ctx context.Context, f run.File) error {

@@ -25,7 +25,19 @@ type Probe struct {
 // ids) still run, in one session. A run is alive while the wrapper its run
 // dir's pid file names runs: the same pid, started at the recorded time in
 // the same boot (see runAliveFunc), so a reused pid never counts.
+//
+// Without runs to ask about, a host whose runs start through its agent is
+// asked through the agent (see probeAgent).
 func (h *Host) Probe(ctx context.Context, runs []string) (Probe, error) {
+	if len(runs) == 0 {
+		a, err := h.currentAgent(ctx)
+		if err != nil {
+			return Probe{}, fmt.Errorf("probe %s: %w", h.name, err)
+		}
+		if a != nil {
+			return h.probeAgent(ctx, a)
+		}
+	}
 	argv := []string{"sh", "-c", probeScript, "mljob-probe", h.workdir}
 	for _, r := range runs {
 		if !plainName.MatchString(r) {
@@ -54,14 +66,23 @@ func parseProbe(out string) Probe {
 		case "alive":
 			p.Alive[f[1]] = true
 		case "gpu":
-			c := strings.Split(f[1], ",")
-			if len(c) == 3 {
-				g := GPU{Index: c[0]}
-				g.Utilization, _ = strconv.ParseFloat(c[1], 64)
-				g.MemoryMiB, _ = strconv.ParseFloat(c[2], 64)
+			if g, ok := parseGPU(f[1]); ok {
 				p.GPUs = append(p.GPUs, g)
 			}
 		}
 	}
 	return p
+}
+
+// parseGPU reads one nvidia-smi line of the probe's query,
+// "index,utilization,memory" with the spaces taken out.
+func parseGPU(line string) (GPU, bool) {
+	c := strings.Split(line, ",")
+	if len(c) != 3 {
+		return GPU{}, false
+	}
+	g := GPU{Index: c[0]}
+	g.Utilization, _ = strconv.ParseFloat(c[1], 64)
+	g.MemoryMiB, _ = strconv.ParseFloat(c[2], 64)
+	return g, true
 }
