@@ -89,7 +89,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 		}
 		for i := range claims {
 			c := claims[i]
-			if _, ok := hs.running[c.Order.ID]; ok {
+			if _, ok := hs.running[keyOf(c.Order)]; ok {
 				continue
 			}
 			slot := c.Order.Slot
@@ -100,7 +100,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 				}
 			}
 			k := &killer{}
-			hs.running[c.Order.ID] = &runHandle{slot: slot, attempt: c.Order.Attempt, k: k}
+			hs.running[keyOf(c.Order)] = &runHandle{slot: slot, attempt: c.Order.Attempt, k: k}
 			d.sum.Adopted++
 			d.logf("order %d attempt %d on %s adopted: reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
 			d.wg.Add(1)
@@ -114,8 +114,8 @@ func (d *dispatcher) adopt(ctx context.Context) {
 func (d *dispatcher) checkOrders(ctx context.Context) {
 	var ids []int64
 	for _, hs := range d.hosts {
-		for id := range hs.running {
-			ids = append(ids, id)
+		for key := range hs.running {
+			ids = append(ids, key.order)
 		}
 	}
 	if len(ids) == 0 {
@@ -129,10 +129,11 @@ func (d *dispatcher) checkOrders(ctx context.Context) {
 		return
 	}
 	for _, hs := range d.hosts {
-		for id, r := range hs.running {
+		for key, r := range hs.running {
+			id := key.order
 			o, ok := states[id]
-			if !ok || hs.h == nil {
-				continue
+			if !ok || hs.h == nil || r.ended {
+				continue // an ended run's outcome is being saved: nothing to kill
 			}
 			switch {
 			case o.State == db.StateCancelled:

@@ -165,7 +165,7 @@ type hostState struct {
 	h         Engine
 	status    hostStatus
 	free      []string // free slot names
-	running   map[int64]*runHandle
+	running   map[attemptKey]*runHandle
 	held      []*db.Claim     // runs left going when the host was refused (see hold)
 	removed   bool            // not in the hosts file: no new work, its runs collected (addRemovedHosts)
 	late      map[string]bool // abandoned runs being looked at, by run id
@@ -184,11 +184,12 @@ type hostState struct {
 // alone owns the hostStates.
 type event struct {
 	host    *hostState
-	kind    string // "connected", "probed", "late", "done"
+	kind    string // "connected", "probed", "late", "ended", "done"
 	h       Engine
 	probe   sshworker.Probe
 	err     error
 	orderID int64
+	attempt int // "ended", "done": of orderID
 	slot    string
 	runID   string    // "late": the abandoned run looked at
 	res     string    // "succeeded", "failed", "requeued", "detached", "held"
@@ -252,7 +253,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		if opts.ShellStart && h.Kind == hosts.KindSSH && len(h.SlotNames()) > sessionsPerConn {
 			d.warnf("%s", sessionsWarning(h))
 		}
-		hs := &hostState{cfg: h, running: map[int64]*runHandle{}, late: map[string]bool{}}
+		hs := &hostState{cfg: h, running: map[attemptKey]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
 	}
@@ -536,7 +537,7 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 			}
 			hs.free = hs.free[1:]
 			k := &killer{}
-			hs.running[claim.Order.ID] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
+			hs.running[keyOf(claim.Order)] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
 			d.observe(Event{Kind: OrderClaimed, Host: hs.cfg.Name, Slot: slot, Order: claim.Order.ID, Job: claim.Job.ID, Attempt: claim.Order.Attempt})
 			d.wg.Add(1)
@@ -691,10 +692,17 @@ func (d *dispatcher) apply(e event) {
 		hs.nextProbe = time.Now().Add(d.opts.Poll)
 	case "late":
 		delete(hs.late, e.runID)
+	case "ended":
+		if r, ok := hs.running[attemptKey{e.orderID, e.attempt}]; ok && !r.ended {
+			r.ended = true
+			d.freeSlot(hs, r.slot)
+		}
 	case "done":
-		if _, ok := hs.running[e.orderID]; ok {
-			delete(hs.running, e.orderID)
-			d.freeSlot(hs, e.slot)
+		if r, ok := hs.running[attemptKey{e.orderID, e.attempt}]; ok {
+			delete(hs.running, attemptKey{e.orderID, e.attempt})
+			if !r.ended {
+				d.freeSlot(hs, e.slot)
+			}
 		}
 		d.countResult(e)
 		if e.res == "held" {
@@ -729,12 +737,12 @@ func (d *dispatcher) collectHeld(hs *hostState) {
 		return // stopping: the next dispatch adopts them
 	}
 	for _, c := range hs.held {
-		if _, ok := hs.running[c.Order.ID]; ok {
+		if _, ok := hs.running[keyOf(c.Order)]; ok {
 			continue
 		}
 		d.sum.Detached--
 		k := &killer{}
-		hs.running[c.Order.ID] = &runHandle{slot: c.Order.Slot, attempt: c.Order.Attempt, k: k}
+		hs.running[keyOf(c.Order)] = &runHandle{slot: c.Order.Slot, attempt: c.Order.Attempt, k: k}
 		for j, s := range hs.free {
 			if s == c.Order.Slot {
 				hs.free = append(hs.free[:j], hs.free[j+1:]...)

@@ -134,7 +134,7 @@ func (d *dispatcher) addRemovedHosts(ctx context.Context) error {
 			return fmt.Errorf("host %s: recorded entry: %w", name, err)
 		}
 		d.warnf("host %s is not in the hosts file, but %s are still running there: collecting them through its recorded entry; add it back to the hosts file to run new work there", name, which)
-		d.hosts = append(d.hosts, &hostState{cfg: h, removed: true, running: map[int64]*runHandle{}, late: map[string]bool{}})
+		d.hosts = append(d.hosts, &hostState{cfg: h, removed: true, running: map[attemptKey]*runHandle{}, late: map[string]bool{}})
 	}
 	return nil
 }

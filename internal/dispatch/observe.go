@@ -42,13 +42,17 @@ const (
 	// HostQueue: a Slurm entry's runs in flight, as its last poll saw them:
 	// Pending wait in Slurm's queue, Running are on a node.
 	HostQueue
+	// OrderEnded: its run is over on its host; the outcome is being read
+	// and saved (OrderSucceeded or OrderFailed follows), and the slot is
+	// free for the next order meanwhile.
+	OrderEnded
 )
 
 var kindNames = map[EventKind]string{
 	HostUp: "host-up", HostDown: "host-down", HostRefused: "host-refused", HostProbed: "host-probed",
 	HostBusy: "host-busy", OrderClaimed: "claimed", OrderStarted: "started", OrderSucceeded: "succeeded",
 	OrderFailed: "failed", OrderReleased: "released", OrderRequeued: "requeued", OrderAbandoned: "abandoned",
-	OrderDetached: "detached", HostQueue: "host-queue",
+	OrderDetached: "detached", HostQueue: "host-queue", OrderEnded: "ended",
 }
 
 // String is the kind's stable name, e.g. "host-up" or "succeeded".

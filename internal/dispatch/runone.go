@@ -20,11 +20,21 @@ import (
 // killGrace is how long a run gets between SIGTERM and SIGKILL.
 const killGrace = 10 * time.Second
 
+// attemptKey names one attempt of an order: a retried order's next
+// attempt may start while the outcome of the one before is still saved.
+type attemptKey struct {
+	order   int64
+	attempt int
+}
+
+func keyOf(o db.Order) attemptKey { return attemptKey{o.ID, o.Attempt} }
+
 // runHandle is one attempt in flight on a host, as the scheduler sees it.
 type runHandle struct {
 	slot    string
 	attempt int
 	k       *killer
+	ended   bool // its run is over on the host: the slot is free again while the outcome is saved
 }
 
 // killer stops a run at most once and remembers why, so that the outcome
@@ -71,7 +81,7 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
 	o := c.Order
-	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
+	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
 
 	job := pyexec.Job{
 		Queue: d.queue, JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,
@@ -136,6 +146,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	wasStarted := startedCalled.Load()
 	switch {
 	case err == nil:
+		d.ended(hs, slot, o)
 		done.res = d.finish(ctx, hs, o, res, k)
 	case ctx.Err() != nil && wasStarted:
 		// Interrupted: the run goes on, detached, on its host.
@@ -170,7 +181,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	defer d.wg.Done()
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
-	done := event{host: hs, kind: "done", orderID: o.ID, slot: slot}
+	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
 	if o.State == db.StateCancelled {
 		d.kill(ctx, hs, k, id, "cancelled")
 	}
@@ -217,6 +228,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	}
 	switch {
 	case err == nil:
+		d.ended(hs, slot, o)
 		done.res = d.finish(ctx, hs, o, res, k)
 	case ctx.Err() != nil:
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
@@ -625,4 +637,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// ended tells the scheduler that order's run is over on its host, before
+// its outcome is read and saved: its slot takes the next order meanwhile,
+// so that a database commit is not a gap between two runs.
+func (d *dispatcher) ended(hs *hostState, slot string, o db.Order) {
+	d.observe(Event{Kind: OrderEnded, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
+	d.send(event{host: hs, kind: "ended", orderID: o.ID, attempt: o.Attempt})
 }

@@ -20,7 +20,7 @@ type Timeline struct {
 	lastUp     time.Time
 	firstStart time.Time
 	lastEnd    time.Time
-	running    map[int64]runSpan // by order: where and since when
+	running    map[[2]int64]runSpan // by order and attempt: where and since when
 	slots      map[string]bool   // host/slot pairs that ran something
 	inRuns     time.Duration     // the sum of the runs' spans
 	gaps       time.Duration     // the sum of the waits between a slot's runs
@@ -36,7 +36,7 @@ type runSpan struct {
 // NewTimeline starts a timeline for a process that started at start and
 // had its queue open and checked at opened.
 func NewTimeline(start, opened time.Time) *Timeline {
-	return &Timeline{start: start, opened: opened, running: map[int64]runSpan{},
+	return &Timeline{start: start, opened: opened, running: map[[2]int64]runSpan{},
 		slots: map[string]bool{}, freed: map[string]time.Time{}}
 }
 
@@ -60,13 +60,14 @@ func (t *Timeline) Observe(e dispatch.Event) {
 			delete(t.freed, slot)
 		}
 		t.slots[slot] = true
-		t.running[e.Order] = runSpan{slot: slot, since: e.Time}
-	case dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderAbandoned, dispatch.OrderDetached:
-		span, ok := t.running[e.Order]
+		t.running[[2]int64{e.Order, int64(e.Attempt)}] = runSpan{slot: slot, since: e.Time}
+	case dispatch.OrderEnded, dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderAbandoned, dispatch.OrderDetached:
+		key := [2]int64{e.Order, int64(e.Attempt)}
+		span, ok := t.running[key]
 		if !ok {
-			return // an adopted run: its start was not seen here
+			return // ended before (its outcome saved now), or adopted: its start was not seen here
 		}
-		delete(t.running, e.Order)
+		delete(t.running, key)
 		t.inRuns += e.Time.Sub(span.since)
 		t.runs++
 		t.lastEnd = e.Time
