@@ -4,16 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/testdep"
 )
 
 // The recovery tests check the dispatcher's rules for what is a fact about
@@ -343,6 +347,100 @@ func TestFaultDatabaseLockedTooLong(t *testing.T) {
 	}
 	if n := c.statusCounts()["running"]; n != 2 {
 		t.Errorf("%d orders running, want the 2 whose outcomes were not saved", n)
+	}
+	r := c.mustRun(dispatchArgs(hostsFile, c.scripts, "-v")...)
+	if !strings.Contains(r.stderr, "Adopted 2 run(s)") {
+		t.Errorf("the next dispatch did not adopt the 2 runs; stderr:\n%s", r.stderr)
+	}
+	checkNothingLost(t, c, subs, servers, lostRules{})
+}
+
+// smallDisk mounts a tmpfs of size bytes for the test: a disk that fills
+// up. Mounting needs root.
+func smallDisk(tb testing.TB, size int) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		testdep.Missing(tb, fmt.Sprintf("mount a tmpfs (run the tests as root): %v: %s", err, out))
+	}
+	tb.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			tb.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a file into dir until its filesystem is full, and
+// returns the file's name.
+func fillDisk(tb testing.TB, dir string) string {
+	tb.Helper()
+	name := filepath.Join(dir, "filler")
+	f, err := os.Create(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				tb.Fatalf("fill %s: %v", dir, err)
+			}
+			break
+		}
+	}
+	// The last bytes too: a write smaller than the chunk may still fit.
+	for {
+		if _, err := f.Write(chunk[:512]); err != nil {
+			break
+		}
+	}
+	return name
+}
+
+// TestFaultDatabaseDiskFull: the disk holding the queue fills up while
+// runs finish. As with a lock held too long, the dispatcher does not count
+// what it could not record, exits 1 naming the orders whose outcomes wait,
+// and once there is room again the next dispatch records them from the run
+// dirs, without running them again.
+func TestFaultDatabaseDiskFull(t *testing.T) {
+	t.Parallel()
+	disk := smallDisk(t, 8<<20)
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	c.db = filepath.Join(disk, "mljob.db")
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	// 5 s runs: neither may end before the disk is full, however slow the
+	// machine.
+	subs := c.submit(c.scripts, echoJobs("full", 2, 5)...)
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, "-v", "--save-timeout", "1s")...)
+	waitFor(t, "2 runs to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 2 })
+	filler := fillDisk(t, disk)
+	waitFor(t, "the dispatcher to give up saving", 2*time.Minute, func() bool {
+		return strings.Count(d.stderr.String(), "outcome not saved") == 2
+	})
+	code := d.wait(t)
+	stderr := d.stderr.String()
+	if code != 1 {
+		t.Errorf("dispatch exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"disk is full", "0 succeeded, 0 failed", "2 outcome(s) not saved", "Try: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("dispatch stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	for _, s := range subs {
+		if !strings.Contains(stderr, fmt.Sprintf("order %d", s.OrderID)) {
+			t.Errorf("dispatch stderr does not name order %d:\n%s", s.OrderID, stderr)
+		}
+	}
+	if n := c.statusCounts()["running"]; n != 2 {
+		t.Errorf("%d orders running, want the 2 whose outcomes were not saved", n)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
 	}
 	r := c.mustRun(dispatchArgs(hostsFile, c.scripts, "-v")...)
 	if !strings.Contains(r.stderr, "Adopted 2 run(s)") {

@@ -294,13 +294,12 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	serr := d.save("mark this dispatcher stopped", func(ctx context.Context) error {
 		return d.db.StopDispatcher(ctx, d.opts.Dispatcher)
 	})
-	if serr != nil && err == nil {
-		err = serr
-	}
 	if err == nil {
 		err = unsavedError(d.sum.Unsaved)
 	}
-	return d.sum, err
+	// Beside the dispatch's own error, not instead of it: outcomes left
+	// unsaved (a full disk) must still be reported as such, with their fix.
+	return d.sum, errors.Join(err, serr)
 }
 
 func (d *dispatcher) loop(ctx context.Context) error {
