@@ -21,8 +21,6 @@ import (
 	"github.com/mljob/mljob/internal/sweep"
 )
 
-const defaultScriptsDir = "./python-scripts"
-
 // maxListed is how many duplicate jobs submit names one by one before it
 // only counts them.
 const maxListed = 10
@@ -109,7 +107,7 @@ Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
+	addScriptsFlag(cmd, &opts.scriptsDir, "directory holding the scripts jobs name")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
 	// StringArray, not StringSlice: values hold commas of their own.
@@ -143,7 +141,9 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 		}
 		opts.spec.Ranges = append(opts.spec.Ranges, rg)
 	}
-	if opts.random < 0 {
+	// --random N is a number of draws: 0 would draw none, so it is refused
+	// as a negative N is, not taken for "not given".
+	if cmd.Flags().Changed("random") && opts.random < 1 {
 		return usagef(cmd, "--random must be at least 1, got %d", opts.random)
 	}
 	opts.spec.Random, opts.spec.Seed, opts.spec.AllowNew = opts.random, opts.seed, opts.allowNew
@@ -367,7 +367,9 @@ func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSwe
 		}
 		t.rows = append(t.rows, append(r, j.Where))
 	}
-	if len(rows) > 0 {
+	// An empty table prints nothing (ErrOut says why); JSON and CSV print
+	// their empty array and header, so a script can still parse them.
+	if len(rows) > 0 || opts.output != formatTable {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
@@ -473,7 +475,9 @@ func printSubmitted(opts *submitOptions, jobs []jobinput.Job, paths []string, re
 		}
 		t.rows = append(t.rows, append(cells, jobs[i].Where))
 	}
-	if len(rows) > 0 {
+	// An empty table prints nothing (ErrOut says why); JSON and CSV print
+	// their empty array and header, so a script can still parse them.
+	if len(rows) > 0 || opts.output != formatTable {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
