@@ -46,12 +46,8 @@ type submitOptions struct {
 	flags     jobinput.Flags // the sweep flags, parsed
 }
 
-func newSubmitCmd(a *app) *cobra.Command {
-	opts := &submitOptions{app: a}
-	cmd := &cobra.Command{
-		Use:   "submit [FILE|-]...",
-		Short: "Add jobs to the queue",
-		Long: `Submit adds jobs to the queue. Each input (a file, or - for standard input)
+// submitHelp is the long help of submit.
+const submitHelp = `Submit adds jobs to the queue. Each input (a file, or - for standard input)
 holds one Job object or an array of them. A job needs "scriptName" and
 "projectName"; "dataFileName" is optional. Every other field is kept verbatim
 and handed to the script as its argv[1].
@@ -81,7 +77,14 @@ Everything is checked before anything is written: valid JSON, the required
 fields, plain file names, the script in --scripts, the data file in --data.
 All inputs go into the queue in one transaction, or none do.
 
-Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
+Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`
+
+func newSubmitCmd(a *app) *cobra.Command {
+	opts := &submitOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "submit [FILE|-]...",
+		Short: "Add jobs to the queue",
+		Long:  submitHelp,
 		Example: `  mljob submit examples/wine_data/job.json
   mljob submit --priority 10 jobs.json
   cat job.json | mljob submit -
