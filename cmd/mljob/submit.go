@@ -165,6 +165,8 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	return nil
 }
 
+// runSubmit is wiring: jobinput reads and checks the jobs (picking a seed
+// here, as it is printed), db.Submit queues them, and the rows are printed.
 func runSubmit(ctx context.Context, opts *submitOptions) error {
 	sw, err := jobinput.ReadSweep(opts.sweepFile, opts.flags, len(opts.inputs) > 0)
 	if err != nil {
