@@ -104,7 +104,7 @@ past --save-timeout: they are listed, and the next dispatch records them),
 	f.BoolVar(&opts.follow, "follow", false, "keep dispatching new submissions until interrupted")
 	f.IntVar(&opts.slots, "slots", runtime.NumCPU(), "concurrent runs on this machine when no --hosts is given")
 	f.DurationVar(&opts.poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
-	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
+	addScriptsFlag(cmd, &opts.scriptsDir, "directory holding the scripts jobs name")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines (above the live view on a terminal, instead of the plain lines elsewhere)")
 	f.BoolVar(&opts.plain, "plain", false, "print one plain line per state change instead of the live view")

@@ -86,7 +86,7 @@ Exit codes: 0 every host ok or warn, 1 a host FAILed (or another error),
 	}
 	addHostsFlags(cmd, &opts.hostsFile, &opts.python)
 	f := cmd.Flags()
-	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts whose imports are checked (default: ./python-scripts, else the bundled scripts)")
+	addScriptsFlag(cmd, &opts.scriptsDir, "directory holding the scripts whose imports are checked")
 	f.DurationVar(&opts.timeout, "timeout", hostcheck.DefaultTimeout, "give up on a host after this long")
 	addOutputFlag(cmd, &opts.output)
 	return cmd

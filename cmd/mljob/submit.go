@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,10 +17,9 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobinput"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sweep"
 )
-
-const defaultScriptsDir = "./python-scripts"
 
 // maxListed is how many duplicate jobs submit names one by one before it
 // only counts them.
@@ -34,28 +32,22 @@ type submitOptions struct {
 	dataDir    string
 	priority   int
 	output     string
-	checked    map[string]error // fileIn's answers, by path
 
 	// Sweep flags.
 	grids     []string
 	ranges    []string
 	random    int
 	seed      uint64
-	seedSet   bool
 	sweepFile string
 	name      string
 	allowNew  bool
 	dryRun    bool
 	dedupe    bool
-	spec      sweep.Spec // the parsed --grid, --range, --random, --seed, --allow-new
+	flags     jobinput.Flags // the sweep flags, parsed
 }
 
-func newSubmitCmd(a *app) *cobra.Command {
-	opts := &submitOptions{app: a}
-	cmd := &cobra.Command{
-		Use:   "submit [FILE|-]...",
-		Short: "Add jobs to the queue",
-		Long: `Submit adds jobs to the queue. Each input (a file, or - for standard input)
+// submitHelp is the long help of submit.
+const submitHelp = `Submit adds jobs to the queue. Each input (a file, or - for standard input)
 holds one Job object or an array of them. A job needs "scriptName" and
 "projectName"; "dataFileName" is optional. Every other field is kept verbatim
 and handed to the script as its argv[1].
@@ -85,7 +77,14 @@ Everything is checked before anything is written: valid JSON, the required
 fields, plain file names, the script in --scripts, the data file in --data.
 All inputs go into the queue in one transaction, or none do.
 
-Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
+Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`
+
+func newSubmitCmd(a *app) *cobra.Command {
+	opts := &submitOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "submit [FILE|-]...",
+		Short: "Add jobs to the queue",
+		Long:  submitHelp,
 		Example: `  mljob submit examples/wine_data/job.json
   mljob submit --priority 10 jobs.json
   cat job.json | mljob submit -
@@ -109,7 +108,7 @@ Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.scriptsDir, "scripts", defaultScriptsDir, "directory holding the scripts jobs name (default: ./python-scripts, else the bundled scripts)")
+	addScriptsFlag(cmd, &opts.scriptsDir, "directory holding the scripts jobs name")
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
 	// StringArray, not StringSlice: values hold commas of their own.
@@ -126,7 +125,7 @@ Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`,
 	return cmd
 }
 
-// parseSweepFlags parses the sweep flags into opts.spec: a bad one is a
+// parseSweepFlags parses the sweep flags into opts.flags: a bad one is a
 // usage error.
 func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	for _, g := range opts.grids {
@@ -134,20 +133,23 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 		if err != nil {
 			return usagef(cmd, "--%v", err)
 		}
-		opts.spec.Grid = append(opts.spec.Grid, a)
+		opts.flags.Spec.Grid = append(opts.flags.Spec.Grid, a)
 	}
 	for _, r := range opts.ranges {
 		rg, err := sweep.ParseRange(r)
 		if err != nil {
 			return usagef(cmd, "--%v", err)
 		}
-		opts.spec.Ranges = append(opts.spec.Ranges, rg)
+		opts.flags.Spec.Ranges = append(opts.flags.Spec.Ranges, rg)
 	}
-	if opts.random < 0 {
+	// --random N is a number of draws: 0 would draw none, so it is refused
+	// as a negative N is, not taken for "not given".
+	if cmd.Flags().Changed("random") && opts.random < 1 {
 		return usagef(cmd, "--random must be at least 1, got %d", opts.random)
 	}
-	opts.spec.Random, opts.spec.Seed, opts.spec.AllowNew = opts.random, opts.seed, opts.allowNew
-	opts.seedSet = cmd.Flags().Changed("seed")
+	opts.flags.Spec.Random, opts.flags.Spec.Seed, opts.flags.Spec.AllowNew = opts.random, opts.seed, opts.allowNew
+	opts.flags.SeedSet = cmd.Flags().Changed("seed")
+	opts.flags.Name = opts.name
 	if cmd.Flags().Changed("name") {
 		if err := db.CheckSweepName(opts.name); err != nil {
 			return usagef(cmd, "--name: %v", err)
@@ -156,138 +158,76 @@ func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
 	if opts.sweepFile == "" {
 		// Check now what Plan would refuse, so a flag mistake is a usage
 		// error before any file is read.
-		if _, err := opts.spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
+		if _, err := opts.flags.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
 			return usagef(cmd, "%v", err)
 		}
 	}
 	return nil
 }
 
+// runSubmit is wiring: jobinput reads and checks the jobs (picking a seed
+// here, as it is printed), db.Submit queues them, and the rows are printed.
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	spec, name, bases, err := opts.readSweep()
-	if err != nil {
-		return err
-	}
-	if spec.Random > 0 && !opts.seedSet {
-		spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
-		fmt.Fprintf(opts.app.io.ErrOut, "seed %d; rerun with --seed %d\n", spec.Seed, spec.Seed)
-	}
-	isSweep := opts.sweepFile != "" || spec.Varies()
-	var plan *sweep.Plan
-	if isSweep {
-		if plan, err = spec.Plan(); err != nil {
-			where := cmp.Or(opts.sweepFile, "sweep")
-			return &userError{msg: where + ": " + err.Error(), hint: jobinput.TooBigHint(err)}
-		}
-	}
-	got, err := jobinput.Read(opts.inputs, opts.app.io.In)
+	sw, err := jobinput.ReadSweep(opts.sweepFile, opts.flags, len(opts.inputs) > 0)
 	if err != nil {
 		return inputError(err)
 	}
-	bases = append(bases, got...)
-	if len(bases) == 0 {
-		return &userError{msg: "no jobs in the input (an empty array?)"}
-	}
-	perInput := 1
-	if plan != nil {
-		perInput = len(plan.Points)
-	}
-	if err := sweep.CheckTotal(len(bases), perInput); err != nil {
-		return &userError{msg: err.Error(), hint: jobinput.TooBigHint(err)}
+	if sw.Spec.Random > 0 && !sw.SeedSet {
+		sw.Spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
+		fmt.Fprintf(opts.app.io.ErrOut, "seed %d; rerun with --seed %d\n", sw.Spec.Seed, sw.Spec.Seed)
 	}
 	checker := &jobinput.Checker{ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir, Priority: opts.priority}
-	jobs, err := checker.Expand(bases, plan)
+	b, err := checker.Build(sw, opts.inputs, opts.app.io.In)
 	if err != nil {
 		return inputError(err)
-	}
-	var paths []string
-	if plan != nil {
-		for _, p := range plan.Paths {
-			paths = append(paths, p.String())
-		}
-	}
-	newJobs := make([]db.NewJob, len(jobs))
-	for i, j := range jobs {
-		newJobs[i] = j.NewJob
-	}
-	so := db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun}
-	if isSweep {
-		def, err := jobinput.Definition(&spec, bases, opts.sweepFile)
-		if err != nil {
-			return err
-		}
-		so.Sweep = &db.NewSweep{Name: name, Definition: def}
 	}
 	store, cleanup, err := openForSubmit(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	res, err := store.Submit(ctx, newJobs, so)
+	res, err := store.Submit(ctx, b.NewJobs(), db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun, Sweep: b.Sweep})
 	if errors.Is(err, db.ErrSweepNameTaken) {
-		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", name),
+		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", b.Sweep.Name),
 			hint: "choose another --name, or leave it out for a default one"}
 	}
 	if err != nil {
 		return fmt.Errorf("submit: %w (nothing was queued)", err)
 	}
 	if opts.dryRun {
-		return printDryRun(opts, jobs, paths, isSweep, res)
+		return printDryRun(opts, b, res)
 	}
-	return printSubmitted(opts, jobs, paths, res)
+	return printSubmitted(opts, b, res)
 }
 
-// readSweep reads --sweep FILE, when given, and adds the flags to it: grid
-// and ranges are appended; --random, --seed and --name win. It returns the
-// spec, the sweep's name ("" for the default) and the base job the file
-// names, if any.
-func (opts *submitOptions) readSweep() (sweep.Spec, string, []jobinput.Input, error) {
-	spec, name := opts.spec, opts.name
-	if opts.sweepFile == "" {
-		return spec, name, nil, nil
-	}
-	f, base, err := jobinput.ReadSweepFile(opts.sweepFile)
-	if err != nil {
-		return spec, name, nil, inputError(err)
-	}
-	if base != nil && len(opts.inputs) > 0 {
-		return spec, name, nil, &userError{msg: opts.sweepFile + " names its base job, and job files were given too",
-			hint: "drop base/job from the sweep file, or the job files from the command line"}
-	}
-	if base == nil && len(opts.inputs) == 0 {
-		return spec, name, nil, &userError{msg: opts.sweepFile + ": no base job", hint: `add "base: job.json" (or "job:") to it, or name job files`}
-	}
-	var bases []jobinput.Input
-	if base != nil {
-		bases = append(bases, *base)
-	}
-	spec.Grid = append(f.Spec.Grid, spec.Grid...)
-	spec.Ranges = append(f.Spec.Ranges, spec.Ranges...)
-	spec.AllowNew = spec.AllowNew || f.Spec.AllowNew
-	if opts.random == 0 {
-		spec.Random = f.Spec.Random
-	}
-	if !opts.seedSet && f.HasSeed {
-		spec.Seed, opts.seedSet = f.Spec.Seed, true
-	}
-	if name == "" {
-		name = f.Name
-	}
-	if name != "" {
-		if err := db.CheckSweepName(name); err != nil {
-			return spec, name, nil, &userError{msg: fmt.Sprintf("%s: name: %v", opts.sweepFile, err)}
-		}
-	}
-	return spec, name, bases, nil
+// inputHints is the Try: line of each kind of jobinput problem: the
+// package says what is wrong, the command line what to do about it.
+var inputHints = map[jobinput.Kind]string{
+	jobinput.NotUTF8:      "save the file as UTF-8 JSON",
+	jobinput.EmptyInput:   "give a Job JSON object or an array of them",
+	jobinput.BadJSON:      "fix the JSON; nothing was queued",
+	jobinput.BadSweepFile: "see mljob submit --help for the sweep file's keys",
+	jobinput.SweepAlias:   "write the values out in full: a sweep file takes no YAML aliases",
+	jobinput.MissingPath:  "check the path, or pass --allow-new to add the field",
+	jobinput.TooBig:       fmt.Sprintf("split it into sweeps of at most %d jobs (fewer --random draws or grid values)", sweep.MaxJobs),
+	jobinput.NoScript:     "check the name, or point --scripts at the directory holding it",
+	jobinput.NoData:       "check the name, or point --data at the directory holding it",
+	jobinput.BaseAndJobs:  "drop base/job from the sweep file, or the job files from the command line",
+	jobinput.NoBase:       `add "base: job.json" (or "job:") to it, or name job files`,
 }
 
-// inputError shows a *jobinput.Error as a userError, with its hint.
+// inputError shows a *jobinput.Error as a userError, with the hint for its
+// kind, or the job contract's own.
 func inputError(err error) error {
 	var e *jobinput.Error
-	if errors.As(err, &e) {
-		return &userError{msg: e.Msg, hint: e.Hint}
+	if !errors.As(err, &e) {
+		return err
 	}
-	return err
+	hint := inputHints[e.Kind]
+	if ce := (*pyexec.ContractError)(nil); errors.As(err, &ce) {
+		hint = ce.Hint
+	}
+	return &userError{msg: e.Msg, hint: hint}
 }
 
 // openForSubmit opens the queue for a submit. A dry run that finds no
@@ -342,7 +282,8 @@ func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage
 // printDryRun shows the jobs a submit would queue, as res (a dry run of
 // db.Submit) says: those --dedupe would skip are left out, and duplicates
 // are reported as printSubmitted does.
-func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSweep bool, res db.SubmitResult) error {
+func printDryRun(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
+	jobs, paths := b.Jobs, b.Paths
 	type row struct {
 		Index       int                        `json:"index"`
 		ProjectName string                     `json:"projectName"`
@@ -367,7 +308,9 @@ func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSwe
 		}
 		t.rows = append(t.rows, append(r, j.Where))
 	}
-	if len(rows) > 0 {
+	// An empty table prints nothing (ErrOut says why); JSON and CSV print
+	// their empty array and header, so a script can still parse them.
+	if len(rows) > 0 || opts.output != formatTable {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
@@ -376,7 +319,7 @@ func printDryRun(opts *submitOptions, jobs []jobinput.Job, paths []string, isSwe
 	switch {
 	case len(rows) == 0:
 		fmt.Fprintln(opts.app.io.ErrOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
-	case isSweep:
+	case b.Sweep != nil:
 		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", len(rows))
 	default:
 		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s); nothing was written.\n", len(rows))
@@ -439,7 +382,8 @@ func reportDuplicates(errOut io.Writer, jobs []jobinput.Job, res db.SubmitResult
 
 // printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
 // duplicates and counts on ErrOut.
-func printSubmitted(opts *submitOptions, jobs []jobinput.Job, paths []string, res db.SubmitResult) error {
+func printSubmitted(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
+	jobs, paths := b.Jobs, b.Paths
 	type row struct {
 		JobID       int64                      `json:"jobId"`
 		OrderID     int64                      `json:"orderId"`
@@ -473,7 +417,9 @@ func printSubmitted(opts *submitOptions, jobs []jobinput.Job, paths []string, re
 		}
 		t.rows = append(t.rows, append(cells, jobs[i].Where))
 	}
-	if len(rows) > 0 {
+	// An empty table prints nothing (ErrOut says why); JSON and CSV print
+	// their empty array and header, so a script can still parse them.
+	if len(rows) > 0 || opts.output != formatTable {
 		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}

@@ -15,13 +15,47 @@ import (
 	"github.com/mljob/mljob/internal/sweep"
 )
 
+// Kind is the sort of problem an Error is, for the caller to advise on:
+// the package says what is wrong, the command line what to do about it.
+type Kind int
+
+// The kinds of Error.
+const (
+	Invalid      Kind = iota // none of the kinds below: the message says it all
+	NotUTF8                  // an input is not UTF-8 text
+	EmptyInput               // an input holds nothing but space
+	BadJSON                  // an input is not JSON: Err is a *SyntaxError
+	BadSweepFile             // the sweep file is not one (YAML, keys, values)
+	SweepAlias               // the sweep file uses a YAML alias
+	MissingPath              // a sweep path the job lacks, new fields not allowed
+	TooBig                   // the submit makes over sweep.MaxJobs jobs
+	BadJob                   // the job contract refuses a job: Err is pyexec's error
+	NoScript                 // a job's script is not in the scripts dir
+	NoData                   // a job's data file is not in the data dir
+	BaseAndJobs              // the sweep file names its base job, and job files were given too
+	NoBase                   // no job: the sweep file names none, and no job files were given
+)
+
 // Error is a problem with what submit was given: Msg says what and where,
-// Hint (may be "") what to do about it.
+// Kind what sort of problem it is, Err (may be nil) its cause.
 type Error struct {
-	Msg, Hint string
+	Kind Kind
+	Msg  string
+	Err  error
 }
 
 func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// SyntaxError is an input that is not JSON. Line and Col (from 1) place the
+// bad byte; both are 0 when the decoder did not say where.
+type SyntaxError struct {
+	Line, Col int
+	Err       error // encoding/json's error
+}
+
+func (e *SyntaxError) Error() string { return "invalid JSON: " + e.Err.Error() }
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // Input is one job as read, before a sweep expands it. Where names it as
 // errors do: "jobs.json: job 2", "<stdin>", "sweep.yaml: job".
@@ -36,15 +70,6 @@ type Job struct {
 	db.NewJob
 	Where  string            // "jobs.json: job 2: sweep job 3"
 	Values []json.RawMessage // the plan's values, by path; nil outside a sweep
-}
-
-// TooBigHint is the Try: line of a sweep over the limit ("" for other
-// errors).
-func TooBigHint(err error) string {
-	if errors.Is(err, sweep.ErrTooBig) {
-		return fmt.Sprintf("split it into sweeps of at most %d jobs (fewer --random draws or grid values)", sweep.MaxJobs)
-	}
-	return ""
 }
 
 // Read reads the named inputs, in order: files, or "-" for stdin (once).
@@ -77,20 +102,20 @@ func Read(names []string, stdin io.Reader) ([]Input, error) {
 	return out, nil
 }
 
-// ReadSweepFile parses a sweep file and reads the base job it names (nil
+// readSweepFile parses a sweep file and reads the base job it names (nil
 // when it names none).
-func ReadSweepFile(path string) (*sweep.File, *Input, error) {
+func readSweepFile(path string) (*sweep.File, *Input, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, &Error{Msg: fmt.Sprintf("read %s: %v", path, err)}
 	}
 	f, err := sweep.ParseFile(data)
 	if err != nil {
-		hint := "see mljob submit --help for the sweep file's keys"
+		kind := BadSweepFile
 		if errors.Is(err, sweep.ErrAlias) {
-			hint = "write the values out in full: a sweep file takes no YAML aliases"
+			kind = SweepAlias
 		}
-		return nil, nil, &Error{Msg: fmt.Sprintf("%s: %v", path, err), Hint: hint}
+		return nil, nil, &Error{Kind: kind, Msg: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	switch {
 	case f.Job != nil:
@@ -139,9 +164,9 @@ func (c *Checker) Expand(bases []Input, plan *sweep.Plan) ([]Job, error) {
 		}
 		specs, err := plan.Apply(bytes.TrimSpace(b.Raw))
 		if err != nil {
-			e := &Error{Msg: fmt.Sprintf("%s: %v", b.Where, err)}
+			e := &Error{Msg: fmt.Sprintf("%s: %v", b.Where, err), Err: err}
 			if errors.Is(err, sweep.ErrNoPath) && !plan.AllowNew {
-				e.Hint = "check the path, or pass --allow-new to add the field"
+				e.Kind = MissingPath
 			}
 			return nil, e
 		}
@@ -157,10 +182,10 @@ func (c *Checker) Expand(bases []Input, plan *sweep.Plan) ([]Job, error) {
 	return jobs, nil
 }
 
-// Definition is what the sweeps table keeps: the spec (see
+// definition is what the sweeps table keeps: the spec (see
 // sweep.Spec.Definition), where the base jobs came from and the sweep file
 // ("" for none).
-func Definition(spec *sweep.Spec, bases []Input, sweepFile string) ([]byte, error) {
+func definition(spec *sweep.Spec, bases []Input, sweepFile string) ([]byte, error) {
 	def, err := spec.Definition()
 	if err != nil {
 		return nil, err
@@ -194,14 +219,18 @@ func Parse(name string, data []byte) ([]Input, error) {
 	// it says nothing either, so it goes.
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
-		return nil, &Error{Msg: name + ": not UTF-8 text", Hint: "save the file as UTF-8 JSON"}
+		return nil, &Error{Kind: NotUTF8, Msg: name + ": not UTF-8 text"}
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, &Error{Msg: name + ": empty input", Hint: "give a Job JSON object or an array of them"}
+		return nil, &Error{Kind: EmptyInput, Msg: name + ": empty input"}
 	}
-	if err := checkJSON(data); err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s:%s", name, err), Hint: "fix the JSON; nothing was queued"}
+	if se := checkJSON(data); se != nil {
+		at := name
+		if se.Line > 0 {
+			at = fmt.Sprintf("%s:%d:%d", name, se.Line, se.Col)
+		}
+		return nil, &Error{Kind: BadJSON, Msg: at + ": " + se.Error(), Err: se}
 	}
 	var raws []json.RawMessage
 	switch trimmed[0] {
@@ -229,8 +258,9 @@ func Parse(name string, data []byte) ([]Input, error) {
 	return ins, nil
 }
 
-// checkJSON validates data and turns a syntax error's offset into line:column.
-func checkJSON(data []byte) error {
+// checkJSON validates data (nil: valid) and turns a syntax error's offset
+// into a line and column.
+func checkJSON(data []byte) *SyntaxError {
 	// json.Valid allocates nothing: a 100,000-job sweep is decoded once, later.
 	if json.Valid(data) {
 		return nil
@@ -250,9 +280,9 @@ func checkJSON(data []byte) error {
 				col++
 			}
 		}
-		return fmt.Errorf("%d:%d: invalid JSON: %v", line, col, se)
+		return &SyntaxError{Line: line, Col: col, Err: se}
 	}
-	return fmt.Errorf(" invalid JSON: %v", err)
+	return &SyntaxError{Err: err}
 }
 
 // check checks one job against the job contract (pyexec.ReadJob) and
@@ -261,22 +291,16 @@ func (c *Checker) check(where string, raw json.RawMessage) (db.NewJob, error) {
 	raw = bytes.TrimSpace(raw)
 	f, err := pyexec.ReadJob(raw)
 	if err != nil {
-		e := &Error{Msg: where + ": " + err.Error()}
-		var ce *pyexec.ContractError
-		if errors.As(err, &ce) {
-			e.Hint = ce.Hint
-		}
-		return db.NewJob{}, e
+		// pyexec's *ContractError, when it is one, carries its own advice.
+		return db.NewJob{}, &Error{Kind: BadJob, Msg: where + ": " + err.Error(), Err: err}
 	}
 	if err := c.fileIn(c.ScriptsDir, f.Script); err != nil {
-		return db.NewJob{}, &Error{Msg: fmt.Sprintf("%s: script %q not found in %s", where, f.Script, c.ScriptsDir),
-			Hint: "check the name, or point --scripts at the directory holding it"}
+		return db.NewJob{}, &Error{Kind: NoScript, Msg: fmt.Sprintf("%s: script %q not found in %s", where, f.Script, c.ScriptsDir), Err: err}
 	}
 	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: c.Priority, Spec: []byte(raw)}
 	if f.DataFile != "" {
 		if err := c.fileIn(c.DataDir, f.DataFile); err != nil {
-			return db.NewJob{}, &Error{Msg: fmt.Sprintf("%s: data file %q not found in %s", where, f.DataFile, c.DataDir),
-				Hint: "check the name, or point --data at the directory holding it"}
+			return db.NewJob{}, &Error{Kind: NoData, Msg: fmt.Sprintf("%s: data file %q not found in %s", where, f.DataFile, c.DataDir), Err: err}
 		}
 		j.DataFile = f.DataFile
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -76,7 +77,8 @@ func TestExpand(t *testing.T) {
 	}
 	_, err = c.Expand([]Input{{Where: "c.json", Raw: []byte(`{"scriptName":"s.py","projectName":"p","SCRIPTNAME":"t.py"}`)}}, nil)
 	var e *Error
-	if !errors.As(err, &e) || e.Msg != `c.json: key "SCRIPTNAME" differs from "scriptName" only by case` || e.Hint == "" {
+	var ce *pyexec.ContractError // the contract's advice, which the CLI shows
+	if !errors.As(err, &e) || e.Msg != `c.json: key "SCRIPTNAME" differs from "scriptName" only by case` || e.Kind != BadJob || !errors.As(err, &ce) || ce.Hint == "" {
 		t.Fatalf("Expand error = %#v", err)
 	}
 }

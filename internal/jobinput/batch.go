@@ -1,0 +1,143 @@
+package jobinput
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/sweep"
+)
+
+// Flags is a sweep as submit's command line gives it.
+type Flags struct {
+	Spec    sweep.Spec // --grid, --range, --random (0: not given), --seed, --allow-new
+	SeedSet bool       // --seed was given
+	Name    string     // --name; "" when not given
+}
+
+// Sweep is what a submit sweeps: the sweep file's sweep, if any, with the
+// flags added.
+type Sweep struct {
+	Spec    sweep.Spec
+	SeedSet bool    // Spec.Seed was given; else the caller picks one before Build
+	Name    string  // "" for db's default name
+	File    string  // the sweep file; "" for none
+	Bases   []Input // the base job the sweep file names, if any
+}
+
+// ReadSweep reads the sweep file at path ("" for none) and adds the flags
+// to it: grid and ranges are appended to the file's; --random, --seed and
+// --name win, and --allow-new allows what the file does not. haveJobs says
+// whether job files were named: a sweep file needs either its own base job
+// or job files, not both.
+func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
+	sw := &Sweep{Spec: flags.Spec, SeedSet: flags.SeedSet, Name: flags.Name, File: path}
+	if path == "" {
+		return sw, nil
+	}
+	f, base, err := readSweepFile(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case base != nil && haveJobs:
+		return nil, &Error{Kind: BaseAndJobs, Msg: path + " names its base job, and job files were given too"}
+	case base == nil && !haveJobs:
+		return nil, &Error{Kind: NoBase, Msg: path + ": no base job"}
+	case base != nil:
+		sw.Bases = []Input{*base}
+	}
+	sw.Spec.Grid = append(f.Spec.Grid, flags.Spec.Grid...)
+	sw.Spec.Ranges = append(f.Spec.Ranges, flags.Spec.Ranges...)
+	sw.Spec.AllowNew = flags.Spec.AllowNew || f.Spec.AllowNew
+	if flags.Spec.Random == 0 {
+		sw.Spec.Random = f.Spec.Random
+	}
+	if !flags.SeedSet && f.HasSeed {
+		sw.Spec.Seed, sw.SeedSet = f.Spec.Seed, true
+	}
+	sw.Name = cmp.Or(sw.Name, f.Name)
+	if sw.Name != "" {
+		if err := db.CheckSweepName(sw.Name); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("%s: name: %v", path, err), Err: err}
+		}
+	}
+	return sw, nil
+}
+
+// IsSweep says whether the submit makes a sweep: it has a sweep file, or
+// flags that vary its jobs.
+func (s *Sweep) IsSweep() bool { return s.File != "" || s.Spec.Varies() }
+
+// Batch is a submit's jobs, all checked, ready for db.Submit.
+type Batch struct {
+	Jobs  []Job
+	Paths []string     // the sweep's paths, in the order of each Job's Values; nil outside a sweep
+	Sweep *db.NewSweep // nil when the submit makes no sweep
+}
+
+// NewJobs returns the jobs to queue, in order.
+func (b *Batch) NewJobs() []db.NewJob {
+	out := make([]db.NewJob, len(b.Jobs))
+	for i, j := range b.Jobs {
+		out[i] = j.NewJob
+	}
+	return out
+}
+
+// Build makes a submit's jobs: it plans the sweep (its seed picked
+// already), reads the job files (names in order, "-" for stdin), counts the
+// jobs against sweep.MaxJobs before expanding anything, then expands each
+// base job by the plan and checks every job. The first problem is an
+// *Error; Build writes nothing.
+func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, error) {
+	var plan *sweep.Plan
+	if sw.IsSweep() {
+		var err error
+		if plan, err = sw.Spec.Plan(); err != nil {
+			return nil, &Error{Kind: tooBig(err), Msg: cmp.Or(sw.File, "sweep") + ": " + err.Error(), Err: err}
+		}
+	}
+	got, err := Read(names, stdin)
+	if err != nil {
+		return nil, err
+	}
+	bases := append(sw.Bases[:len(sw.Bases):len(sw.Bases)], got...)
+	if len(bases) == 0 {
+		return nil, &Error{Msg: "no jobs in the input (an empty array?)"}
+	}
+	perInput := 1
+	if plan != nil {
+		perInput = len(plan.Points)
+	}
+	if err := sweep.CheckTotal(len(bases), perInput); err != nil {
+		return nil, &Error{Kind: tooBig(err), Msg: err.Error(), Err: err}
+	}
+	jobs, err := c.Expand(bases, plan)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{Jobs: jobs}
+	if plan == nil {
+		return b, nil
+	}
+	for _, p := range plan.Paths {
+		b.Paths = append(b.Paths, p.String())
+	}
+	def, err := definition(&sw.Spec, bases, sw.File)
+	if err != nil {
+		return nil, err
+	}
+	b.Sweep = &db.NewSweep{Name: sw.Name, Definition: def}
+	return b, nil
+}
+
+// tooBig is TooBig for a sweep over the limit, Invalid for another error.
+func tooBig(err error) Kind {
+	if errors.Is(err, sweep.ErrTooBig) {
+		return TooBig
+	}
+	return Invalid
+}
