@@ -357,4 +357,3 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 		})
 	}
 }
-

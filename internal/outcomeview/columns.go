@@ -158,25 +158,19 @@ func (c *Column) cell(r *db.OutcomeRow, src *rowSources, format string, sweepNam
 	return rawCell(raw, fromOutcome, format)
 }
 
-// rawCell shows a JSON value: in the table and CSV, strings unquoted,
-// numbers as written, objects and arrays as compact JSON; in JSON as
-// written. An Outcome's string that reads as NaN or an infinity (the rule
-// of Fill) stands for that number, in every format.
+// rawCell shows a JSON value: in JSON as written (the script's own
+// value); in the table and CSV, strings unquoted, numbers as written,
+// objects and arrays as compact JSON. There, an Outcome's string that
+// reads as NaN or an infinity (Fill's rule) stands for that number.
 func rawCell(raw []byte, fromOutcome bool, format string) Cell {
-	if raw[0] == '"' && fromOutcome {
-		if f := nonFinite(raw); f != nil {
-			if format == FormatJSON {
-				b, _ := AppendNumber(nil, f) // a string: no error
-				return Cell{V: string(b), Present: true, Num: true}
-			}
-			return Cell{V: FormatNumber(f, format), Present: true, Num: true}
-		}
-	}
 	if format == FormatJSON {
 		return Cell{V: string(raw), Present: true, Num: raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'}
 	}
 	switch raw[0] {
 	case '"':
+		if f := nonFinite(raw); f != nil && fromOutcome {
+			return Cell{V: FormatNumber(f, format), Present: true, Num: true}
+		}
 		return Cell{V: jobfields.Unquote(raw), Present: true}
 	case '{', '[':
 		var b bytes.Buffer

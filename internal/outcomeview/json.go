@@ -95,4 +95,3 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 	}
 	return dst, nil
 }
-
