@@ -29,12 +29,8 @@ type outcomesOptions struct {
 	sweepNames map[int64]string // id → name, for the sweep column
 }
 
-func newOutcomesCmd(a *app) *cobra.Command {
-	opts := &outcomesOptions{app: a}
-	cmd := &cobra.Command{
-		Use:   "outcomes",
-		Short: "Show what each job's script reported",
-		Long: `Outcomes lists one row per finished attempt: job, order, status, loss,
+// outcomesLong is outcomes' --help text.
+var outcomesLong = `Outcomes lists one row per finished attempt: job, order, status, loss,
 metric, host, duration, and the job fields that differ between the jobs shown,
 so a sweep's table shows its parameters.
 
@@ -50,22 +46,32 @@ columns
 (status is succeeded or failed, exit the exit code, duration in seconds in
 CSV and JSON, finished the time the outcome was recorded), or a dotted path
 into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome JSON
-the script printed (outcome.metric, outcome.status). A bare name that is not
-built-in is looked up in the job first, then in the outcome, row by row; use
-the job. or outcome. prefix for a field that shares a built-in's name. A
-field a row lacks is empty in the table and CSV and null in JSON; a bare
-name found in no row is an error.
+the script printed (outcome.metric, outcome.status); a key holding a dot
+is written a\.b, as sweeps and the table's headers write it. A bare name
+that is not built-in is looked up in the job first, then in the outcome,
+row by row; use the job. or outcome. prefix for a field that shares a
+built-in's name. A field a row lacks is empty in the table and CSV and null
+in JSON; a bare name found in no row is an error.
 
-NaN and infinite losses and metrics are shown as NaN, +Inf and -Inf in the
-table, as NaN, inf and -inf in CSV (what pandas.read_csv reads), and as the
-strings "NaN", "+Inf" and "-Inf" in JSON, which has no such numbers.
+NaN and infinite losses and metrics, however the script spelled them
+("NaN", "nan", "-inf", "Infinity"), are shown as NaN, +Inf and -Inf in the
+table (as show and report do), as NaN, inf and -inf in CSV (what
+pandas.read_csv reads), and as the strings "NaN", "+Inf" and "-Inf" in
+JSON, which has no such numbers.
 
 With --output json, each object carries every field of the Outcome JSON the
 script printed, plus mljob's own: jobId, orderId, projectName, state, status,
 loss, metric, host, exitCode, durationSeconds, and error when it failed; with
 --columns, each object has just the columns, keyed as given.
 
-Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`,
+Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`
+
+func newOutcomesCmd(a *app) *cobra.Command {
+	opts := &outcomesOptions{app: a}
+	cmd := &cobra.Command{
+		Use:   "outcomes",
+		Short: "Show what each job's script reported",
+		Long:  outcomesLong,
 		Example: `  mljob outcomes --project wine_data
   mljob outcomes --project wine_data --sort loss --top 5
   mljob outcomes --sweep lr-grid --status succeeded --columns job,learningRate,hiddenLayers.0.dropout,outcome.epochsRun,loss,duration

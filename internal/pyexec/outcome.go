@@ -237,8 +237,8 @@ func StrictJSON(b []byte) []byte {
 // one back, since SQLite stores a NaN as NULL and only the Outcome JSON
 // still says which it was.
 func Number(raw json.RawMessage) *float64 {
-	if len(raw) == 0 {
-		return nil
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil // json.Unmarshal would leave a float 0
 	}
 	var f float64
 	if json.Unmarshal(raw, &f) == nil {
