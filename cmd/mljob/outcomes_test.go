@@ -6,15 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mljob/mljob/internal/jobfields"
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/outcomeview"
 )
 
 // ptrTo returns a pointer to v.
@@ -60,7 +61,7 @@ func tinyRows() []*db.OutcomeRow {
 // filled in, as the reader would.
 func feed(rows []*db.OutcomeRow) <-chan []*db.OutcomeRow {
 	for _, r := range rows {
-		fillNonFinite(r)
+		outcomeview.Fill(r)
 	}
 	ch := make(chan []*db.OutcomeRow, len(rows)+1)
 	for b := range slices.Chunk(rows, 2) {
@@ -68,6 +69,66 @@ func feed(rows []*db.OutcomeRow) <-chan []*db.OutcomeRow {
 	}
 	close(ch)
 	return ch
+}
+
+// outcomeJSON is the reference the encoder is held to: the script's
+// Outcome JSON (verbatim) merged with mljob's own fields, which win on a
+// clash, as a map for encoding/json.
+func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
+	outcomeview.Fill(&r)
+	m := map[string]any{}
+	if len(r.JSON) > 0 {
+		var script map[string]json.RawMessage
+		if json.Unmarshal(r.JSON, &script) == nil {
+			for k, v := range script {
+				m[k] = v
+			}
+		}
+	}
+	m["jobId"] = r.JobID
+	m["orderId"] = r.OrderID
+	m["attempt"] = r.Attempt
+	m["projectName"] = r.Project
+	m["state"] = state
+	m["status"] = r.Status
+	if r.Status == nil {
+		// The seed's convention for a run that said nothing: 500.
+		s := 500
+		if r.Succeeded {
+			s = 200
+		}
+		m["status"] = s
+	}
+	m["loss"] = jsonNumber(r.Loss)
+	m["metric"] = jsonNumber(r.Metric)
+	m["host"] = r.Host
+	m["exitCode"] = r.ExitCode
+	m["durationSeconds"] = math.Round(r.DurationSeconds*1000) / 1000
+	m["finishedAt"] = r.CreatedAt.UTC().Format(time.RFC3339)
+	delete(m, "error")
+	delete(m, "superseded")
+	delete(m, "outcomeWarning")
+	if r.Error != "" {
+		m["error"] = r.Error
+	}
+	if r.Superseded != "" {
+		m["superseded"] = r.Superseded
+	}
+	if r.Warning != "" {
+		m["outcomeWarning"] = r.Warning
+	}
+	return m
+}
+
+// jsonNumber writes non-finite floats as strings, as JSON has no NaN.
+func jsonNumber(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	if math.IsNaN(*f) || math.IsInf(*f, 0) {
+		return strconv.FormatFloat(*f, 'g', -1, 64)
+	}
+	return *f
 }
 
 // wantJSON is what renderJSON writes for rows' outcomeJSON maps: the output
@@ -179,92 +240,6 @@ func TestOutcomesTableEmpty(t *testing.T) {
 	}
 }
 
-// The flattener must give flattenJSON's leaves and varyingPaths' columns.
-func TestSpecFlattenerMatchesFlattenJSON(t *testing.T) {
-	tests := []struct {
-		name  string
-		specs []string
-	}{
-		{"sweep", []string{`{"lr":0.1,"b":"x"}`, `{"lr":0.2,"b":"x"}`, `{"lr":0.1,"b":"x","c":null}`}},
-		{"one spec", []string{`{"lr":0.1}`}},
-		{"nested", []string{`{"h":[{"d":0.1},{"d":0.2}],"o":{}}`, `{"h":[{"d":0.1}],"o":{"n":"adam"}}`, `{"h":[],"o":{}}`}},
-		{"numbers as written", []string{`{"x":1.0}`, `{"x":1}`, `{"x":1e0}`, `{"x":true}`, `{"x":false}`}},
-		{"escapes", []string{`{"k\u00e9":"a\nb","\ud83d\ude00":"\u2028"}`, "{\"k\u00e9\":\"a\\nb\",\"s\":\"\xff\"}"}},
-		{"duplicate keys", []string{`{"a":{"b":1},"a":2}`, `{"a":{"b":1}}`, `{"a":1,"a":1}`}},
-		{"not objects", []string{`[1,2]`, `nonsense`, `{"a":1} {"b":2}`, `{"a":1}`, `null`, ``}},
-		{"empty key", []string{`{"":{"a":1}}`, `{"":{"a":2},"b":[]}`}},
-		{"missing first", []string{`{}`, `{"a":1}`, `{"a":1}`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var f specFlattener
-			var want []map[string]string
-			for _, s := range tt.specs {
-				got := map[string]string{}
-				for _, p := range f.add([]byte(s)) {
-					got[p.param.path] = p.value
-				}
-				w := flattenJSON([]byte(s))
-				if fmt.Sprint(got) != fmt.Sprint(w) {
-					t.Errorf("spec %s: leaves = %v, want %v", s, got, w)
-				}
-				want = append(want, w)
-			}
-			var got []string
-			for _, p := range f.varying() {
-				got = append(got, p.path)
-			}
-			if w := jobfields.Varying(want); !slices.Equal(got, w) {
-				t.Errorf("varying = %q, want %q", got, w)
-			}
-		})
-	}
-}
-
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	tests := []string{
-		"", "plain", `quote " and \ backslash`, "<script>&amp;</script>", "\b\f\n\r\t\x00\x01\x1f\x7f",
-		"\u2028 and \u2029", "żółć 本地 😀", "bad \xff byte", "cut \xe2\x80", "\xed\xa0\x80 surrogate", "/",
-		strings.Repeat("é\u2028", 3),
-	}
-	for _, s := range tests {
-		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(s); err != nil {
-				t.Fatal(err)
-			}
-			want := strings.TrimSuffix(buf.String(), "\n")
-			if got := string(appendJSONString(nil, s)); got != want {
-				t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-			}
-		})
-	}
-}
-
-func TestAppendJSONFloatMatchesEncodingJSON(t *testing.T) {
-	tests := []float64{0, math.Copysign(0, -1), 0.1, -2.5, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 5e-324, 1e20, 1e21,
-		123456789, 1 / 3.0, math.MaxFloat64, -math.SmallestNonzeroFloat64}
-	for _, f := range tests {
-		t.Run(fmt.Sprint(f), func(t *testing.T) {
-			want, err := json.Marshal(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := appendJSONFloat(nil, f)
-			if err != nil || string(got) != string(want) {
-				t.Errorf("appendJSONFloat(%v) = %s, %v; want %s", f, got, err, want)
-			}
-		})
-	}
-	for _, f := range []float64{math.NaN(), math.Inf(1)} {
-		if _, err := appendJSONFloat(nil, f); err == nil {
-			t.Errorf("appendJSONFloat(%v) gave no error", f)
-		}
-	}
-}
-
 // errWriter fails every write.
 type errWriter struct{}
 
@@ -312,7 +287,7 @@ func mustSeedOutcomes(tb testing.TB, n int) string {
 // runOutcomes reads through its second goroutine: every row arrives, in
 // order, and a writer that fails stops the reader instead of hanging.
 func TestRunOutcomesPipeline(t *testing.T) {
-	n := outcomeBatch*2 + 3
+	n := outcomeview.BatchSize*2 + 3
 	path := mustSeedOutcomes(t, n)
 	ctx := context.Background()
 	t.Run("json", func(t *testing.T) {
@@ -361,15 +336,12 @@ var tinyColumns = []string{"job", "status", "lr", "job.layers.1", "opt.name", "l
 // TestOutcomeColumnsGolden pins the --columns forms of tinyRows (run with
 // -update to rewrite testdata/outcomes/, then review the diff).
 func TestOutcomeColumnsGolden(t *testing.T) {
-	cols, err := parseOutcomeColumns(tinyColumns)
+	cols, err := outcomeview.ParseColumns(tinyColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range outputFormats {
 		t.Run(format, func(t *testing.T) {
-			for _, c := range cols {
-				c.found = false
-			}
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
 			if err := writeOutcomeColumns(opts, cols, feed(tinyRows())); err != nil {
@@ -382,111 +354,6 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 				t.Errorf("invalid JSON:\n%s", out.String())
 			}
 			checkGolden(t, filepath.Join("outcomes", "tiny-columns."+format), out.Bytes())
-		})
-	}
-}
-
-func TestParseOutcomeColumns(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      []string
-		want    string // builtin/source:path per column
-		wantErr string
-	}{
-		{"built-ins", []string{"job", "status", "duration"}, "job status duration", ""},
-		{"prefixes", []string{"job.lr", "outcome.metric", "job.hiddenLayers.0.dropout"},
-			"job:[lr] outcome:[metric] job:[hiddenLayers 0 dropout]", ""},
-		{"bare paths", []string{"lr", "a\\.b.c"}, "either:[lr] either:[a.b c]", ""},
-		{"built-in first", []string{"metric", "outcome.status"}, "metric outcome:[status]", ""},
-		{"empty", []string{"job", ""}, "", "--columns: empty column name"},
-		{"twice", []string{"lr", "lr"}, "", "--columns: lr named twice"},
-		{"bad path", []string{"job.a..b"}, "", `--columns job.a..b: `},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cols, err := parseOutcomeColumns(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q…", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, c := range cols {
-				if c.builtin != "" {
-					got = append(got, c.builtin)
-					continue
-				}
-				src := map[columnSource]string{sourceJob: "job", sourceOutcome: "outcome", sourceEither: "either"}[c.source]
-				got = append(got, fmt.Sprintf("%s:%v", src, c.path))
-			}
-			if s := strings.Join(got, " "); s != tt.want {
-				t.Errorf("columns = %s, want %s", s, tt.want)
-			}
-		})
-	}
-}
-
-func TestLookupJSON(t *testing.T) {
-	js := []byte(` {"a": {"b": [10, {"c": "x"}, []]}, "d": 1, "d": 2, "k\u00e9": true, "e": null, "dot.key": 3}`)
-	tests := []struct {
-		path []string
-		want string // "" = not found
-	}{
-		{[]string{"a", "b", "0"}, "10"},
-		{[]string{"a", "b", "1", "c"}, `"x"`},
-		{[]string{"a", "b", "2"}, "[]"},
-		{[]string{"a", "b", "3"}, ""},
-		{[]string{"a", "b", "-1"}, ""},
-		{[]string{"a", "b", "x"}, ""},
-		{[]string{"d"}, "2"}, // the last of duplicates, as json.Unmarshal
-		{[]string{"ké"}, "true"},
-		{[]string{"e"}, "null"},
-		{[]string{"dot.key"}, "3"},
-		{[]string{"d", "x"}, ""},
-		{[]string{"nope"}, ""},
-		{[]string{"a"}, `{"b": [10, {"c": "x"}, []]}`},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.path, "."), func(t *testing.T) {
-			got, ok := lookupJSON(js, tt.path)
-			if ok != (tt.want != "") || string(got) != tt.want {
-				t.Errorf("lookupJSON = %q, %v; want %q", got, ok, tt.want)
-			}
-		})
-	}
-}
-
-func TestFillNonFinite(t *testing.T) {
-	tests := []struct {
-		name         string
-		loss, metric *float64
-		js           string
-		want         string // loss, metric as %v
-	}{
-		{"python NaN and infinities", nil, nil, `{"loss": "NaN", "metric": "-Infinity"}`, "NaN -Inf"},
-		{"columns win", ptrTo(0.5), nil, `{"loss": "NaN", "metric": "Infinity"}`, "0.5 +Inf"},
-		{"not reported", nil, nil, `{"status": 200}`, "<nil> <nil>"},
-		{"a real string stays unreported", nil, nil, `{"loss": "high", "metric": 0.3}`, "<nil> <nil>"},
-		{"invalid JSON", nil, nil, `{"loss": "NaN"`, "<nil> <nil>"},
-		{"no JSON", nil, nil, ``, "<nil> <nil>"},
-	}
-	show := func(f *float64) string {
-		if f == nil {
-			return "<nil>"
-		}
-		return formatNumber(f, formatTable)
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := &db.OutcomeRow{Outcome: db.Outcome{Loss: tt.loss, Metric: tt.metric, JSON: []byte(tt.js)}}
-			fillNonFinite(r)
-			if got := show(r.Loss) + " " + show(r.Metric); got != tt.want {
-				t.Errorf("loss, metric = %s, want %s", got, tt.want)
-			}
 		})
 	}
 }

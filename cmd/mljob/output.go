@@ -4,13 +4,9 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
 	"github.com/olekukonko/tablewriter"
@@ -31,8 +27,22 @@ var outputFormats = []string{formatTable, formatJSON, formatCSV}
 // enumValue is a string flag that accepts only its choices.
 type enumValue struct {
 	value   *string
+	name    string
 	choices []string
+	// mustBe makes a bad value's error the whole message, "--NAME must be
+	// one of A, B, not "X"", instead of pflag's "invalid argument ...:
+	// valid values are A|B".
+	mustBe bool
 }
+
+// enumError is a value an enum flag does not take. The root's flag error
+// func shows it alone when whole is set.
+type enumError struct {
+	msg   string
+	whole bool
+}
+
+func (e *enumError) Error() string { return e.msg }
 
 func (e *enumValue) String() string { return *e.value }
 func (e *enumValue) Type() string   { return "string" }
@@ -43,13 +53,22 @@ func (e *enumValue) Set(s string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("valid values are %s", strings.Join(e.choices, "|"))
+	if e.mustBe {
+		return &enumError{msg: fmt.Sprintf("--%s must be one of %s, not %q", e.name, strings.Join(e.choices, ", "), s), whole: true}
+	}
+	return &enumError{msg: "valid values are " + strings.Join(e.choices, "|")}
 }
 
 // addEnumFlag registers a flag that takes only one of choices (anything
 // else is a usage error) and completes them in the shell.
 func addEnumFlag(cmd *cobra.Command, p *string, name, short string, choices []string, usage string) {
-	cmd.Flags().VarP(&enumValue{value: p, choices: choices}, name, short, usage)
+	addEnum(cmd, &enumValue{value: p, name: name, choices: choices}, short, usage)
+}
+
+// addEnum registers e as a flag and completes its choices in the shell.
+func addEnum(cmd *cobra.Command, e *enumValue, short, usage string) {
+	name, choices := e.name, e.choices
+	cmd.Flags().VarP(e, name, short, usage)
 	_ = cmd.RegisterFlagCompletionFunc(name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return choices, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -224,95 +243,6 @@ func renderPlainTable(w io.Writer, t table) error {
 		return fmt.Errorf("render table: %w", err)
 	}
 	return nil
-}
-
-// jsonSafe marks the ASCII bytes encoding/json writes as they are inside a
-// string when HTML escaping is off.
-var jsonSafe = func() (s [utf8.RuneSelf]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		s[b] = b != '"' && b != '\\'
-	}
-	return s
-}()
-
-// appendJSONString appends s as a JSON string exactly as encoding/json does
-// with SetEscapeHTML(false): short escapes for \b \f \n \r \t, \u00XX for the
-// other control bytes, U+FFFD for invalid UTF-8, and U+2028/U+2029 escaped.
-// TestAppendJSONStringMatchesEncodingJSON holds it to that.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if jsonSafe[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// errJSONFloat is what appendJSONFloat returns for NaN and ±Inf, which JSON
-// cannot hold (encoding/json fails the same way).
-var errJSONFloat = errors.New("json: unsupported value: non-finite float")
-
-// appendJSONFloat appends f as encoding/json writes a float64: shortest
-// form, exponent only below 1e-6 or from 1e21, and e-07 cleaned to e-7.
-func appendJSONFloat(dst []byte, f float64) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return dst, errJSONFloat
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst, nil
 }
 
 // cellWidth is runewidth.StringWidth with a fast path for printable ASCII,

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,9 +54,6 @@ yet), 2 usage error, 130 interrupted.`,
 			if opts.project == "" {
 				return usagef(cmd, "--project is required")
 			}
-			if !slices.Contains(report.SortKeys, opts.sort) {
-				return usagef(cmd, "--sort must be one of %s, not %q", strings.Join(report.SortKeys, ", "), opts.sort)
-			}
 			if opts.top < 1 {
 				return usagef(cmd, "--top must be at least 1")
 			}
@@ -70,10 +65,9 @@ yet), 2 usage error, 130 interrupted.`,
 	}
 	cmd.Flags().StringVar(&opts.project, "project", "", "the project to report on (required)")
 	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep of the project (`ID|NAME`)")
-	cmd.Flags().StringVar(&opts.sort, "sort", report.DefaultSort, "sort the top table by loss|metric, ascending; -loss|-metric descending")
-	_ = cmd.RegisterFlagCompletionFunc("sort", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return report.SortKeys, cobra.ShellCompDirectiveNoFileComp
-	})
+	opts.sort = report.DefaultSort
+	addEnum(cmd, &enumValue{value: &opts.sort, name: "sort", choices: report.SortKeys, mustBe: true}, "",
+		"sort the top table by loss|metric, ascending; -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.top, "top", report.DefaultTop, "rows of the top-configurations table")
 	cmd.Flags().StringVarP(&opts.outFile, "output", "o", defaultReportFile, "HTML file to write; - for standard output")
 	return cmd

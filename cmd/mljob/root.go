@@ -193,6 +193,9 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "",
 		"config file (default $XDG_CONFIG_HOME/mljob/config.yaml, i.e. ~/.config/mljob/config.yaml)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if ee := (*enumError)(nil); errors.As(err, &ee) && ee.whole {
+			err = ee
+		}
 		return &usageError{err: err, cmd: cmd}
 	})
 	root.AddCommand(

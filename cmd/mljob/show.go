@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/outcomeview"
 )
 
 type showOptions struct {
@@ -102,76 +103,104 @@ type showSweep struct {
 	Name string `json:"name"`
 }
 
+// showData is what show prints of a job.
+type showData struct {
+	job         db.Job
+	sweep       *showSweep // nil outside a sweep
+	orderStates []map[string]any
+	attempts    []showAttempt
+	outcomes    []db.OutcomeRow // Fill applied
+}
+
 func runShow(ctx context.Context, opts *showOptions) error {
 	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	job, err := store.Job(ctx, opts.jobID)
-	if errors.Is(err, db.ErrJobNotFound) {
-		return &userError{msg: fmt.Sprintf("job %d not found", opts.jobID), hint: "list jobs with: mljob outcomes, or mljob status"}
-	}
+	d, err := loadShow(ctx, store, opts.jobID)
 	if err != nil {
-		return fmt.Errorf("show: %w", err)
+		return err
 	}
-	orders, err := store.OrdersForJob(ctx, job.ID)
-	if err != nil {
-		return fmt.Errorf("show: %w", err)
-	}
-	var attempts []showAttempt
-	var orderStates []map[string]any
-	for _, o := range orders {
-		orderStates = append(orderStates, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
-		as, err := store.Attempts(ctx, o.ID)
-		if err != nil {
+	var enc outcomeview.Encoder
+	outs := make([]json.RawMessage, len(d.outcomes))
+	for i := range d.outcomes {
+		if outs[i], err = enc.Object(&d.outcomes[i]); err != nil {
 			return fmt.Errorf("show: %w", err)
 		}
+	}
+	if opts.output == formatJSON {
+		return renderJSON(opts.app.io.Out, showJSON(d, outs))
+	}
+	t := showTable(d.attempts, opts.output)
+	if opts.output == formatCSV {
+		return renderCSV(opts.app.io.Out, t.keys, t.rows)
+	}
+	return writeShowText(opts.app.io.Out, d, t, outs)
+}
+
+// loadShow reads the job, its orders, attempts, sweep and outcomes.
+func loadShow(ctx context.Context, store *db.DB, jobID int64) (*showData, error) {
+	job, err := store.Job(ctx, jobID)
+	if errors.Is(err, db.ErrJobNotFound) {
+		return nil, &userError{msg: fmt.Sprintf("job %d not found", jobID), hint: "list jobs with: mljob outcomes, or mljob status"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("show: %w", err)
+	}
+	d := &showData{job: job, attempts: []showAttempt{}}
+	orders, err := store.OrdersForJob(ctx, job.ID)
+	if err != nil {
+		return nil, fmt.Errorf("show: %w", err)
+	}
+	for _, o := range orders {
+		d.orderStates = append(d.orderStates, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
+		as, err := store.Attempts(ctx, o.ID)
+		if err != nil {
+			return nil, fmt.Errorf("show: %w", err)
+		}
 		for _, a := range as {
-			attempts = append(attempts, showAttempt{
+			d.attempts = append(d.attempts, showAttempt{
 				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
 				RunDir: a.RunDir, PID: a.PID, Slurm: newShowSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
 				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
 			})
 		}
 	}
-	outcomes, err := store.Outcomes(ctx, db.OutcomeFilter{JobID: job.ID})
-	if err != nil {
-		return fmt.Errorf("show: %w", err)
+	if d.outcomes, err = store.Outcomes(ctx, db.OutcomeFilter{JobID: job.ID}); err != nil {
+		return nil, fmt.Errorf("show: %w", err)
 	}
-	outs := make([]map[string]any, 0, len(outcomes))
-	for _, r := range outcomes {
-		state := "succeeded"
-		if !r.Succeeded {
-			state = "failed"
-		}
-		outs = append(outs, outcomeJSON(r, state))
+	for i := range d.outcomes {
+		outcomeview.Fill(&d.outcomes[i])
 	}
-	if attempts == nil {
-		attempts = []showAttempt{}
-	}
-	// The job's sweep, by id and name; nil outside a sweep.
-	var sw *showSweep
 	if job.SweepID != 0 {
 		got, err := store.Sweep(ctx, strconv.FormatInt(job.SweepID, 10))
 		if err != nil {
-			return fmt.Errorf("show: %w", err)
+			return nil, fmt.Errorf("show: %w", err)
 		}
-		sw = &showSweep{ID: got.ID, Name: got.Name}
+		d.sweep = &showSweep{ID: got.ID, Name: got.Name}
 	}
-	if opts.output == formatJSON {
-		m := map[string]any{
-			"jobId": job.ID, "projectName": job.Project, "scriptName": job.Script, "dataFileName": job.DataFile,
-			"priority": job.Priority, "createdAt": job.CreatedAt.UTC().Format(time.RFC3339),
-			"spec": json.RawMessage(job.Spec), "orders": orderStates, "attempts": attempts, "outcomes": outs,
-		}
-		// Only a job of a sweep gets the key: the JSON of every other job
-		// stays as it was.
-		if sw != nil {
-			m["sweep"] = sw
-		}
-		return renderJSON(opts.app.io.Out, m)
+	return d, nil
+}
+
+// showJSON is show's -o json object; outs are the outcomes' objects.
+func showJSON(d *showData, outs []json.RawMessage) map[string]any {
+	job := d.job
+	m := map[string]any{
+		"jobId": job.ID, "projectName": job.Project, "scriptName": job.Script, "dataFileName": job.DataFile,
+		"priority": job.Priority, "createdAt": job.CreatedAt.UTC().Format(time.RFC3339),
+		"spec": json.RawMessage(job.Spec), "orders": d.orderStates, "attempts": d.attempts, "outcomes": outs,
 	}
+	// Only a job of a sweep gets the key: the JSON of every other job
+	// stays as it was.
+	if d.sweep != nil {
+		m["sweep"] = d.sweep
+	}
+	return m
+}
+
+// showTable is the attempts table.
+func showTable(attempts []showAttempt, format string) table {
 	t := table{
 		headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
 		keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
@@ -192,43 +221,46 @@ func runShow(ctx context.Context, opts *showOptions) error {
 			exit = strconv.Itoa(*a.ExitCode)
 		}
 		row := []string{strconv.FormatInt(a.OrderID, 10), strconv.Itoa(a.Attempt), a.State, a.Host, a.Slot,
-			deref(a.StartedAt), deref(a.FinishedAt), exit, oneLineClip(a.Error, opts.output)}
+			deref(a.StartedAt), deref(a.FinishedAt), exit, outcomeview.OneLine(a.Error, format)}
 		if withSlurm {
 			row = slices.Insert(row, slurmCol, a.Slurm.text())
 		}
 		t.rows = append(t.rows, row)
 	}
-	if opts.output == formatCSV {
-		return renderCSV(opts.app.io.Out, t.keys, t.rows)
-	}
-	w := opts.app.io.Out
+	return t
+}
+
+// writeShowText writes the job's header line, its spec, the attempts
+// table t and each outcome's object.
+func writeShowText(w io.Writer, d *showData, t table, outs []json.RawMessage) error {
+	job := d.job
 	fmt.Fprintf(w, "Job %d  project %s  script %s", job.ID, job.Project, job.Script)
 	if job.DataFile != "" {
 		fmt.Fprintf(w, "  data %s", job.DataFile)
 	}
-	if sw != nil {
-		fmt.Fprintf(w, "  sweep %d (%s)", sw.ID, sw.Name)
+	if d.sweep != nil {
+		fmt.Fprintf(w, "  sweep %d (%s)", d.sweep.ID, d.sweep.Name)
 	}
 	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", job.Priority, job.CreatedAt.UTC().Format(time.RFC3339))
 	if err := writeIndented(w, job.Spec); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	if len(attempts) == 0 {
+	if len(d.attempts) == 0 {
 		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
 		return nil
 	}
 	if err := renderTable(w, t); err != nil {
 		return err
 	}
-	for _, o := range outs {
+	for i, o := range d.outcomes {
 		fmt.Fprintln(w)
-		if why, ok := o["superseded"]; ok {
-			fmt.Fprintf(w, "Outcome of order %v attempt %v (kept, does not count: %v):\n", o["orderId"], o["attempt"], why)
+		if o.Superseded != "" {
+			fmt.Fprintf(w, "Outcome of order %d attempt %d (kept, does not count: %s):\n", o.OrderID, o.Attempt, o.Superseded)
 		} else {
-			fmt.Fprintf(w, "Outcome of order %v attempt %v:\n", o["orderId"], o["attempt"])
+			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
 		}
-		if err := renderJSON(w, o); err != nil {
+		if err := renderJSON(w, outs[i]); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,9 @@ func TestFlatten(t *testing.T) {
 		{"first value only", `{"a":1} {"b":2}`, map[string]any{"a": json.Number("1")}, true},
 		{"top-level array", `[1,[]]`, map[string]any{".0": json.Number("1"), ".1": "[]"}, false},
 		{"top-level scalar", `null`, map[string]any{"": nil}, false},
+		{"dotted key and nested key", `{"a.b":1,"a":{"b":2},"c\\d":3}`,
+			map[string]any{`a\.b`: json.Number("1"), "a.b": json.Number("2"), `c\\d`: json.Number("3")}, true},
+		{"duplicate key replaces its subtree", `{"a":{"b":1},"a":{"c":2}}`, map[string]any{"a.c": json.Number("2")}, true},
 		{"invalid", `nonsense`, map[string]any{}, false},
 		{"empty", ``, map[string]any{}, false},
 	}
@@ -94,6 +97,7 @@ func TestComparePaths(t *testing.T) {
 		{"b", "a.a", -1},
 		{"a.b.c", "z", 1},
 		{"a.b", "a.c", -1},
+		{`a\.b`, "a.a", -1}, // an escaped dot is no deeper
 	}
 	for _, tt := range tests {
 		t.Run(tt.a+" "+tt.b, func(t *testing.T) {

@@ -141,7 +141,7 @@ func ReadOutcomeLine(obj map[string]json.RawMessage) OutcomeLine {
 		if !ok || string(raw) == "null" {
 			continue
 		}
-		if *f.dst = floatField(raw); *f.dst == nil {
+		if *f.dst = Number(raw); *f.dst == nil {
 			why := "not a number"
 			if raw[0] != '"' && raw[0] != '{' && raw[0] != '[' && raw[0] != 't' && raw[0] != 'f' {
 				why = "beyond a float64's range"
@@ -228,11 +228,17 @@ func StrictJSON(b []byte) []byte {
 	return out
 }
 
-// floatField accepts a JSON number or a numeric string (the seed's later
-// scripts wrote strings), including "NaN" and "Infinity".
-func floatField(raw json.RawMessage) *float64 {
-	if len(raw) == 0 {
-		return nil
+// Number reads a "loss" or "metric" value of an Outcome line: a JSON
+// number, or a numeric string (the seed's later scripts wrote strings)
+// that strconv.ParseFloat reads once trimmed, in any case: "NaN", "nan",
+// "Inf", "+inf", "-Infinity", "infinity". Anything else is nil. It is the
+// one rule for these values: the dispatcher applies it when it records an
+// outcome, and the outcome views (internal/outcomeview) when they read
+// one back, since SQLite stores a NaN as NULL and only the Outcome JSON
+// still says which it was.
+func Number(raw json.RawMessage) *float64 {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil // json.Unmarshal would leave a float 0
 	}
 	var f float64
 	if json.Unmarshal(raw, &f) == nil {
@@ -243,12 +249,6 @@ func floatField(raw json.RawMessage) *float64 {
 		return nil
 	}
 	s = strings.TrimSpace(s)
-	switch s {
-	case "Infinity":
-		s = "+Inf"
-	case "-Infinity":
-		s = "-Inf"
-	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return nil
@@ -257,7 +257,7 @@ func floatField(raw json.RawMessage) *float64 {
 }
 
 func intField(raw json.RawMessage) *int {
-	f := floatField(raw)
+	f := Number(raw)
 	if f == nil || math.IsNaN(*f) || math.IsInf(*f, 0) || *f != math.Trunc(*f) {
 		return nil
 	}

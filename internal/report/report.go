@@ -14,6 +14,8 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobfields"
+	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/pyexec"
 )
 
 // SortKeys are the accepted values of Options.Sort: those of mljob
@@ -195,6 +197,7 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	jobs := map[int64]bool{}
 	hosts := map[string]bool{}
 	for i, row := range rows {
+		outcomeview.Fill(&row)
 		script := outcomeFields(row.JSON)
 		runs[i] = run{
 			row:     row,
@@ -483,29 +486,20 @@ func outcomeFields(b []byte) map[string]json.RawMessage {
 	return m
 }
 
-// valueOf is a loss or metric column, or, where SQLite has none, what the
-// Outcome JSON said. SQLite stores a NaN as NULL, and scripts write NaN and
-// the infinities as the strings "NaN", "Infinity" and "-Infinity" (strict
-// JSON), so the JSON is what tells a NaN from a value never reported.
-// strconv.ParseFloat reads those spellings (and "nan", "inf", "+Inf", in
-// any case), as well as numbers written as strings.
+// valueOf is a loss or metric column (Fill applied: a NaN or an infinity
+// the script reported is there), or, where it has none, what the Outcome
+// JSON said, read by the one rule (pyexec.Number), else the script's text
+// as it wrote it.
 func valueOf(col *float64, raw json.RawMessage) Value {
+	if col == nil {
+		col = pyexec.Number(raw)
+	}
 	if col != nil {
 		return floatValue(*col)
 	}
-	if len(raw) == 0 || string(raw) == "null" {
-		return Value{Text: "—"}
-	}
-	var f float64
-	if json.Unmarshal(raw, &f) == nil {
-		return floatValue(f)
-	}
 	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	if len(raw) == 0 || string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
 		return Value{Text: "—"}
-	}
-	if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-		return floatValue(f)
 	}
 	return Value{Text: s}
 }

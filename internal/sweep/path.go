@@ -16,34 +16,13 @@ type Path struct {
 	segs []string
 }
 
-// ParsePath parses a dotted path. A backslash escapes the next character,
-// so that a key holding a dot can be named ("a\.b").
+// ParsePath parses a dotted path, in jobfields' one syntax: a backslash
+// escapes the next character, so that a key holding a dot can be named
+// ("a\.b").
 func ParsePath(s string) (Path, error) {
-	if s == "" {
-		return Path{}, errf(ErrSyntax, "empty path")
-	}
-	var segs []string
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			if i+1 == len(s) {
-				return Path{}, errf(ErrSyntax, "path %q ends in a backslash", s)
-			}
-			i++
-			b.WriteByte(s[i])
-		case '.':
-			segs = append(segs, b.String())
-			b.Reset()
-		default:
-			b.WriteByte(c)
-		}
-	}
-	segs = append(segs, b.String())
-	for _, seg := range segs {
-		if seg == "" {
-			return Path{}, errf(ErrSyntax, "path %q has an empty part", s)
-		}
+	segs, err := jobfields.ParsePath(s)
+	if err != nil {
+		return Path{}, errf(ErrSyntax, "%s", strings.TrimPrefix(err.Error(), jobfields.ErrPath.Error()+": "))
 	}
 	return Path{text: s, segs: segs}, nil
 }

@@ -1,0 +1,15 @@
+// Package outcomeview is the one model of an outcome as mljob shows it,
+// shared by mljob outcomes, show and report: the NaN/Inf rule applied when
+// a row is read (Fill), the outcome JSON object (Encoder), the --columns
+// resolver (ParseColumns, Column, LookupJSON), and the rows of the outcomes
+// table with the job fields that vary (BuildTable, over jobfields'
+// Flattener). It builds rows and JSON text; cmd/mljob parses flags and
+// renders the tables.
+package outcomeview
+
+// The output formats, spelled as cmd/mljob's --output takes them.
+const (
+	FormatTable = "table"
+	FormatJSON  = "json"
+	FormatCSV   = "csv"
+)
