@@ -211,17 +211,29 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newCompletionCmd(),
 	)
 	registerCompletions(a, root)
+	markUsageErrors(root)
 	return root
 }
 
 // execute runs the command line and maps its error to an exit code.
 func execute(ctx context.Context, args []string, streams ioStreams, stopSignals func()) int {
 	a := &app{io: streams, stopSignals: stopSignals}
-	root := newRootCmd(a)
+	return executeCmd(ctx, a, newRootCmd(a), args)
+}
+
+// executeCmd runs root, built on a, with args and maps its error to an
+// exit code.
+func executeCmd(ctx context.Context, a *app, root *cobra.Command, args []string) int {
+	streams := a.io
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if _, _, ferr := root.Find(args); ferr != nil {
+		// Cobra's lookup of the command failed (an unknown command of the
+		// root): that is the error Execute returned.
+		err = &usageError{err: err}
 	}
 	var ue *usageError
 	var uerr *userError
@@ -230,6 +242,8 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", ue.err)
 		if ue.cmd != nil {
 			fmt.Fprintf(streams.ErrOut, "\n%s", ue.cmd.UsageString())
+		} else {
+			fmt.Fprintf(streams.ErrOut, "Run 'mljob --help' for usage.\n")
 		}
 		return exitUsage
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
@@ -249,10 +263,6 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 		fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
 		return exitError
 	default:
-		if isCobraUsage(err) {
-			fmt.Fprintf(streams.ErrOut, "Error: %v\nRun 'mljob --help' for usage.\n", err)
-			return exitUsage
-		}
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 		return exitError
 	}
