@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
@@ -152,7 +151,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	warn := errOut
 	var observe func(dispatch.Event)
 	tally := live.NewTally(start, names)
-	if useView(errOut, opts.plain) {
+	if useView(opts.app.io, opts.plain) {
 		view = live.NewView(errOut, live.ViewOptions{Hosts: names, Start: start})
 		defer view.Stop() // also on an early return: the terminal is left clean
 		warn, observe = view, view.Observe
@@ -190,7 +189,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 		}
 	}
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
-		BeforeRecord: crashHook(os.Getenv(crashEnv)),
+		BeforeRecord: crashHook(opts.app.io.getenv(crashEnv)),
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
 		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: warn, Observe: observe,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
@@ -276,17 +275,14 @@ func countQueued(ctx context.Context, store interface {
 	}
 }
 
-// useView reports whether dispatch draws the live view on errOut: only on
-// a terminal, and not with --plain, in CI or on a dumb terminal.
-func useView(errOut io.Writer, plain bool) bool {
-	if plain || os.Getenv("TERM") == "dumb" {
+// useView reports whether dispatch draws the live view on s.ErrOut: only
+// on a terminal, and not with --plain, in CI or on a dumb terminal.
+func useView(s ioStreams, plain bool) bool {
+	if plain || !s.ErrOutTTY || s.getenv("TERM") == "dumb" {
 		return false
 	}
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-		return false
-	}
-	f, ok := errOut.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	ci := s.getenv("CI")
+	return ci == "" || ci == "false" || ci == "0"
 }
 
 // crashEnv names an order id before whose outcome is written dispatch

@@ -23,12 +23,26 @@ const (
 	exitInterrupted = 130
 )
 
-// ioStreams are the only places commands write to.
+// ioStreams are the only places commands write to, and what they need to
+// know of the terminal and the environment to choose how to write.
 type ioStreams struct {
 	In     io.Reader
 	Out    io.Writer // data
 	ErrOut io.Writer // progress, warnings, errors
-	IsTTY  bool
+	// ErrOutTTY is whether ErrOut is a terminal: dispatch draws its live
+	// view only there.
+	ErrOutTTY bool
+	// Getenv reads the environment: os.Getenv in main, a map in tests;
+	// nil reads an empty environment.
+	Getenv func(string) string
+}
+
+// getenv is s.Getenv(key), or "" without one.
+func (s ioStreams) getenv(key string) string {
+	if s.Getenv == nil {
+		return ""
+	}
+	return s.Getenv(key)
 }
 
 // app holds what every command shares.
