@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // The end-to-end tests run the mljob command (the copy of this test binary
@@ -628,24 +628,6 @@ func lineWith(s, sub string) string {
 	return ""
 }
 
-// syncBuffer is a bytes.Buffer a process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls cond every interval until it holds or the deadline passes.
 func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
 	tb.Helper()
@@ -671,7 +653,7 @@ func TestE2EFollowAndInterrupt(t *testing.T) {
 	c.mustRun("cancel", strconv.FormatInt(first[0].JobID, 10))
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd := c.command(ctx, dispatchArgs(hostsFile, c.scripts, "--follow", "-v")...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // TestStatusGolden pins status's forms with Slurm tasks pending and running
@@ -79,7 +80,8 @@ func TestWriteSlurmCounts(t *testing.T) {
 // is not yet recorded is neither.
 func TestStatusSlurmCountsLikeTheLiveView(t *testing.T) {
 	ctx := context.Background()
-	store, path := mustOpenDB(t)
+	store := testutil.MustOpenDB(t)
+	path := store.Path()
 	jobs := make([]db.NewJob, 4)
 	for i := range jobs {
 		jobs[i] = db.NewJob{Project: "p", Script: "s.py", Spec: fmt.Appendf(nil, `{"projectName":"p","x":%d}`, i)}
