@@ -21,9 +21,9 @@ type Timeline struct {
 	firstStart time.Time
 	lastEnd    time.Time
 	running    map[[2]int64]runSpan // by order and attempt: where and since when
-	slots      map[string]bool   // host/slot pairs that ran something
-	inRuns     time.Duration     // the sum of the runs' spans
-	gaps       time.Duration     // the sum of the waits between a slot's runs
+	slots      map[string]bool      // host/slot pairs that ran something
+	inRuns     time.Duration        // the sum of the runs' spans
+	gaps       time.Duration        // the sum of the waits between a slot's runs
 	freed      map[string]time.Time
 	runs       int
 }
