@@ -822,10 +822,12 @@ func TestE2EGPUSlots(t *testing.T) {
 // dispatch on an sshd host, with few epochs to keep it quick.
 func TestE2ENeuralNet(t *testing.T) {
 	t.Parallel()
+	// The hosts first: under -short they skip the test before the seconds
+	// that importing torch takes.
+	servers, keys := startHosts(t, 1)
 	if out, err := exec.Command(hostPython, "-c", "import torch, sklearn, pandas").CombinedOutput(); err != nil {
 		t.Fatalf("%s cannot import torch, sklearn and pandas (%v): run `make test`, which installs them\n%s", hostPython, err, out)
 	}
-	servers, keys := startHosts(t, 1)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
 	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "wine_data", "job.json"))
