@@ -33,7 +33,7 @@ test-go:
 
 # test-fast is the loop while working: go test -short skips every test that
 # starts sshd, Slurm, Chromium or tmux, the soak and the tests that import
-# torch; under a minute on 2 cores. It installs nothing.
+# torch; about a minute on 2 cores. It installs nothing.
 test-fast:
 	$(GO) test -short -count=1 ./...
 
