@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Go lives in /usr/local/go on a fresh Debian machine of ours, not always on PATH.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps deps-demo build test test-go test-python demo clean
+.PHONY: all deps deps-demo build test test-go test-python test-fast demo clean
 
 all: build
 
@@ -30,6 +30,12 @@ test-go:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# test-fast is the loop while working: go test -short skips every test that
+# starts sshd, Slurm, Chromium or tmux, the soak and the tests that import
+# torch; about a minute on 2 cores. It installs nothing.
+test-fast:
+	$(GO) test -short -count=1 ./...
 
 test-python:
 	$(PYTHON) -m pytest -q python-scripts/tests

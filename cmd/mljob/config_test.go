@@ -281,7 +281,7 @@ func TestHostsFileMissingError(t *testing.T) {
 		t.Errorf("hint lacks the example:\n%s", ue.hint)
 	}
 	// The example must be a hosts file mljob accepts.
-	f, err := hosts.Parse("example.yaml", []byte(minimalHostsFile))
+	f, err := hosts.DefaultResolver().Parse(context.Background(), "example.yaml", []byte(minimalHostsFile))
 	if err != nil {
 		t.Fatalf("the example hosts file does not parse: %v", err)
 	}

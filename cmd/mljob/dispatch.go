@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
@@ -138,155 +137,81 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if err := store.Check(ctx); err != nil {
 		return opts.app.dbError(store.Path(), err)
 	}
-
-	errOut := opts.app.io.ErrOut
-	start := time.Now()
-	timeline := live.NewTimeline(processStart, start)
 	var names []string
 	for _, h := range hs {
 		names = append(names, h.Name)
 	}
 	// On a terminal, everything written to stderr while the view is up goes
 	// through it, printed above the redrawn lines.
-	var view *live.View
-	warn := errOut
-	var observe func(dispatch.Event)
-	tally := live.NewTally(start, names)
-	if useView(errOut, opts.plain) {
-		view = live.NewView(errOut, live.ViewOptions{Hosts: names, Start: start})
-		defer view.Stop() // also on an early return: the terminal is left clean
-		warn, observe = view, view.Observe
-	} else {
-		observe = plainObserver(tally, live.NewLines(errOut), opts.verbose)
-	}
-	// Only the view shows how many orders wait: off a terminal, nothing
-	// would read the count.
-	stopCount, countDone := make(chan struct{}), make(chan struct{})
-	if view != nil {
-		go countQueued(ctx, store, view.SetQueued, stopCount, countDone)
-	} else {
-		close(countDone)
-	}
-	stopWatch := make(chan struct{})
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		select {
-		case <-ctx.Done():
-			if opts.app.stopSignals != nil {
-				opts.app.stopSignals() // a second Ctrl-C now ends the process at once
-			}
-			fmt.Fprintln(warn, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
-		case <-stopWatch:
-		}
-	}()
-	var log io.Writer
-	if opts.verbose {
-		log = warn
-		show := observe
-		observe = func(e dispatch.Event) {
-			timeline.Observe(e)
-			show(e)
-		}
-	}
+	show := live.NewDisplay(ctx, opts.app.io.ErrOut, live.DisplayOptions{
+		View: useView(opts.app.io, opts.plain), Verbose: opts.verbose, Hosts: names,
+		ProcessStart: processStart, Start: time.Now(), Queued: store.CountUnassigned,
+	})
+	defer show.Stop() // also on an early return: the terminal is left clean
+	stopWatch := watchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
 	sum, err := dispatch.Run(ctx, store, dispatch.Options{
-		BeforeRecord: crashHook(os.Getenv(crashEnv)),
+		BeforeRecord: crashHook(opts.app.io.getenv(crashEnv)),
 		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
-		Poll: opts.poll, Follow: opts.follow, Log: log, Warn: warn, Observe: observe,
+		Poll: opts.poll, Follow: opts.follow, Log: show.Log(), Warn: show.Warn(), Observe: show.Observe,
 		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
 		SaveTimeout: opts.saveWait, GiveUpAfter: opts.giveUp,
 		ShellStart: opts.noAgent, ColdStart: opts.coldStart,
 		LogDir: logsDir(data),
 	})
-	close(stopWatch)
-	<-watchDone
-	close(stopCount)
-	<-countDone
-	snap := tally.Snapshot()
-	if view != nil {
-		view.Stop()
-		snap = view.Snapshot()
+	stopWatch()
+	if werr := show.Finish(sum); werr != nil && err == nil {
+		err = werr
 	}
-	// The counts come from the dispatcher (they include adopted runs); the
-	// failures from the events.
-	if werr := live.WriteSummary(errOut, live.Summary{
-		Wall: time.Since(start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled,
-		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
-		Unsaved: sum.Unsaved,
-	}); werr != nil && err == nil {
-		err = fmt.Errorf("write summary: %w", werr)
-	}
-	if opts.verbose {
-		if werr := timeline.Write(errOut, time.Now()); werr != nil && err == nil {
-			err = fmt.Errorf("write timeline: %w", werr)
+	return dispatchError(err)
+}
+
+// watchInterrupt prints, when ctx ends (Ctrl-C), that dispatch is
+// stopping, after restoring default signal handling (stopSignals) so that a
+// second Ctrl-C ends the process at once. The returned func stops the watch
+// and waits for it.
+func watchInterrupt(ctx context.Context, warn io.Writer, stopSignals func()) func() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			if stopSignals != nil {
+				stopSignals()
+			}
+			fmt.Fprintln(warn, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
+		case <-stop:
 		}
+	}()
+	return func() {
+		close(stop)
+		<-done
 	}
-	if errors.Is(err, dispatch.ErrNoHostAnswered) {
+}
+
+// dispatchError adds what to do to the errors of dispatch.Run that end a
+// dispatch for a reason the user can fix.
+func dispatchError(err error) error {
+	switch {
+	case errors.Is(err, dispatch.ErrNoHostAnswered):
 		return &userError{msg: err.Error(), hint: "fix each host as said above (mljob hosts check --hosts FILE checks them all), then run mljob dispatch again; the queue is intact"}
-	}
-	if errors.Is(err, dispatch.ErrUnsaved) {
+	case errors.Is(err, dispatch.ErrUnsaved):
 		return &userError{msg: err.Error(), hint: "free disk space, or stop the program holding the database locked, then run mljob dispatch again with the same hosts: it records them from their run dirs"}
-	}
-	if errors.Is(err, dispatch.ErrScriptsRefused) {
+	case errors.Is(err, dispatch.ErrScriptsRefused):
 		return &userError{msg: err.Error(), hint: "the orders wait in the queue: point each host at a python that has their modules (each host's Try: line above says how), then mljob dispatch again"}
-	}
-	if errors.Is(err, dispatch.ErrNoUsableHost) {
+	case errors.Is(err, dispatch.ErrNoUsableHost):
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}
 	}
 	return err
 }
 
-// plainObserver feeds the tally and, off a terminal, the plain lines.
-func plainObserver(tally *live.Tally, lines *live.Lines, verbose bool) func(dispatch.Event) {
-	return func(e dispatch.Event) {
-		tally.Observe(e)
-		// With -v the dispatcher's own lines say the same, in more detail:
-		// one line per state change either way. It writes none for a Slurm
-		// entry's counts, so those keep their plain line.
-		if !verbose || e.Kind == dispatch.HostQueue {
-			lines.Observe(e)
-		}
-	}
-}
-
-// countQueuedEvery is how often the view asks the database how many orders
-// wait: often enough for the bar, rarely enough not to load the queue.
-const countQueuedEvery = 500 * time.Millisecond
-
-// countQueued reports the number of waiting orders to set until stop is
-// closed, then closes done.
-func countQueued(ctx context.Context, store interface {
-	CountUnassigned(context.Context) (int, error)
-}, set func(int), stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(countQueuedEvery)
-	defer t.Stop()
-	for {
-		// An error here only leaves the count stale; dispatch reports its own.
-		if n, err := store.CountUnassigned(ctx); err == nil {
-			set(n)
-		}
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// useView reports whether dispatch draws the live view on errOut: only on
-// a terminal, and not with --plain, in CI or on a dumb terminal.
-func useView(errOut io.Writer, plain bool) bool {
-	if plain || os.Getenv("TERM") == "dumb" {
+// useView reports whether dispatch draws the live view on s.ErrOut: only
+// on a terminal, and not with --plain, in CI or on a dumb terminal.
+func useView(s ioStreams, plain bool) bool {
+	if plain || !s.ErrOutTTY || s.getenv("TERM") == "dumb" {
 		return false
 	}
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-		return false
-	}
-	f, ok := errOut.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	ci := s.getenv("CI")
+	return ci == "" || ci == "false" || ci == "0"
 }
 
 // crashEnv names an order id before whose outcome is written dispatch

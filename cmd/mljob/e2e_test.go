@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // The end-to-end tests run the mljob command (the copy of this test binary
@@ -628,24 +628,6 @@ func lineWith(s, sub string) string {
 	return ""
 }
 
-// syncBuffer is a bytes.Buffer a process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls cond every interval until it holds or the deadline passes.
 func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
 	tb.Helper()
@@ -671,7 +653,7 @@ func TestE2EFollowAndInterrupt(t *testing.T) {
 	c.mustRun("cancel", strconv.FormatInt(first[0].JobID, 10))
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd := c.command(ctx, dispatchArgs(hostsFile, c.scripts, "--follow", "-v")...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -840,10 +822,12 @@ func TestE2EGPUSlots(t *testing.T) {
 // dispatch on an sshd host, with few epochs to keep it quick.
 func TestE2ENeuralNet(t *testing.T) {
 	t.Parallel()
+	// The hosts first: under -short they skip the test before the seconds
+	// that importing torch takes.
+	servers, keys := startHosts(t, 1)
 	if out, err := exec.Command(hostPython, "-c", "import torch, sklearn, pandas").CombinedOutput(); err != nil {
 		t.Fatalf("%s cannot import torch, sklearn and pandas (%v): run `make test`, which installs them\n%s", hostPython, err, out)
 	}
-	servers, keys := startHosts(t, 1)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
 	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "wine_data", "job.json"))

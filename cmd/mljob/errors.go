@@ -29,7 +29,8 @@ func (e *userError) format() string {
 	return s
 }
 
-// usageError is a bad command line: main prints it with the usage, exit 2.
+// usageError is a bad command line: main prints it with cmd's usage, or,
+// with no cmd, a pointer to mljob --help; exit 2.
 type usageError struct {
 	err error
 	cmd *cobra.Command
@@ -42,10 +43,25 @@ func usagef(cmd *cobra.Command, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), cmd: cmd}
 }
 
-// isCobraUsage spots the errors cobra returns for an unknown command or flag
-// and for a wrong number of arguments (cobra.ExactArgs: "accepts N arg(s)").
-func isCobraUsage(err error) bool {
-	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "accepts ")
+// markUsageErrors makes the errors of cmd's and its subcommands' argument
+// checks (cobra.ExactArgs, cobra.NoArgs, …) usage errors where they are
+// made, so main knows them by type, not by cobra's wording. Flag errors
+// are marked by the root's flag error func; an unknown command of the root
+// is found in execute.
+func markUsageErrors(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			err := check(c, args)
+			var ue *usageError
+			if err != nil && !errors.As(err, &ue) {
+				return &usageError{err: err}
+			}
+			return err
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markUsageErrors(sub)
+	}
 }
 
 // errUnknownProject is the cause of unknownProjectError, for errors.Is.

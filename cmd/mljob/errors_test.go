@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestUnknownProjectError(t *testing.T) {
@@ -75,6 +79,51 @@ func TestEditDistance(t *testing.T) {
 		t.Run(tt.a+"/"+tt.b, func(t *testing.T) {
 			if got := editDistance(tt.a, tt.b); got != tt.want {
 				t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageErrorsByType checks that main tells a usage error by its type,
+// marked where cobra made it, not by its wording: a command's own error that
+// reads like cobra's is an error (1), and cobra's argument and command
+// errors are still usage errors (2).
+func TestUsageErrorsByType(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		runErr     error // what the version command returns instead of running
+		wantCode   int
+		wantStderr string
+	}{
+		{"a run error worded like a count of args", []string{"version"}, errors.New("accepts 2 arg(s), received 3"),
+			exitError, "Error: accepts 2 arg(s), received 3\n"},
+		{"a run error worded like a flag error", []string{"version"}, errors.New("unknown flag: --x in job.json"),
+			exitError, "Error: unknown flag: --x in job.json\n"},
+		{"a run error worded like a command error", []string{"version"}, errors.New(`unknown command "x" in the script`),
+			exitError, "Error: unknown command \"x\" in the script\n"},
+		{"too many args", []string{"show", "1", "2"}, nil,
+			exitUsage, "Error: accepts 1 arg(s), received 2\nRun 'mljob --help' for usage.\n"},
+		{"args to a command that takes none", []string{"version", "x"}, nil,
+			exitUsage, "Error: unknown command \"x\" for \"mljob version\"\nRun 'mljob --help' for usage.\n"},
+		{"an unknown command", []string{"frobnicate"}, nil,
+			exitUsage, "Error: unknown command \"frobnicate\" for \"mljob\"\nRun 'mljob --help' for usage.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			a := &app{io: ioStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}}
+			root := newRootCmd(a)
+			if tt.runErr != nil {
+				version, _, err := root.Find([]string{"version"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				version.RunE = func(*cobra.Command, []string) error { return tt.runErr }
+			}
+			code := executeCmd(context.Background(), a, root, tt.args)
+			if code != tt.wantCode || errOut.String() != tt.wantStderr {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, errOut.String(), tt.wantCode, tt.wantStderr)
 			}
 		})
 	}

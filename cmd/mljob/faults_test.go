@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // The fault tests break a dispatch the ways a laptop and its hosts break —
@@ -27,7 +28,7 @@ const faultTimeout = 3 * time.Minute
 // bgDispatch is an mljob dispatch running in the background.
 type bgDispatch struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{} // closed once cmd.Wait returned
 	err    error         // cmd.Wait's error, set before done is closed
@@ -38,7 +39,7 @@ type bgDispatch struct {
 func (c *cli) startDispatch(env []string, args ...string) *bgDispatch {
 	c.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
-	b := &bgDispatch{stderr: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
+	b := &bgDispatch{stderr: &testutil.SyncBuffer{}, cancel: cancel, done: make(chan struct{})}
 	b.cmd = c.command(ctx, args...)
 	b.cmd.Env = append(b.cmd.Env, env...)
 	b.cmd.Stderr = b.stderr

@@ -19,6 +19,7 @@ import (
 	"github.com/mljob/mljob/internal/pyexec"
 	runspec "github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // The lifecycle tests drive cancel, retry and logs end to end: the mljob
@@ -27,8 +28,8 @@ import (
 // bgCommand is an mljob command running in the background.
 type bgCommand struct {
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testutil.SyncBuffer
+	stderr testutil.SyncBuffer
 	done   chan error // receives Wait's result once
 }
 

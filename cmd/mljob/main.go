@@ -27,7 +27,8 @@ func run() int {
 	defer stop()
 	io := ioStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		IsTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		ErrOutTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		Getenv:    os.Getenv,
 	}
 	return execute(ctx, os.Args[1:], io, stop)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // ptrTo returns a pointer to v.
@@ -245,24 +246,13 @@ type errWriter struct{}
 
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-// mustOpenDB opens a new database file in a temp dir; it returns the
-// store, for the caller to close, and the file's path.
-func mustOpenDB(tb testing.TB) (*db.DB, string) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "mljob.db")
-	store, err := db.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return store, path
-}
-
 // mustSeedOutcomes makes a database file holding n succeeded outcomes and
 // returns its path.
 func mustSeedOutcomes(tb testing.TB, n int) string {
 	tb.Helper()
 	ctx := context.Background()
-	store, path := mustOpenDB(tb)
+	store := testutil.MustOpenDB(tb)
+	path := store.Path()
 	defer store.Close()
 	jobs := make([]db.NewJob, n)
 	for i := range jobs {

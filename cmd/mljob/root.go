@@ -23,12 +23,26 @@ const (
 	exitInterrupted = 130
 )
 
-// ioStreams are the only places commands write to.
+// ioStreams are the only places commands write to, and what they need to
+// know of the terminal and the environment to choose how to write.
 type ioStreams struct {
 	In     io.Reader
 	Out    io.Writer // data
 	ErrOut io.Writer // progress, warnings, errors
-	IsTTY  bool
+	// ErrOutTTY is whether ErrOut is a terminal: dispatch draws its live
+	// view only there.
+	ErrOutTTY bool
+	// Getenv reads the environment: os.Getenv in main, a map in tests;
+	// nil reads an empty environment.
+	Getenv func(string) string
+}
+
+// getenv is s.Getenv(key), or "" without one.
+func (s ioStreams) getenv(key string) string {
+	if s.Getenv == nil {
+		return ""
+	}
+	return s.Getenv(key)
 }
 
 // app holds what every command shares.
@@ -214,17 +228,29 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		newCompletionCmd(),
 	)
 	registerCompletions(a, root)
+	markUsageErrors(root)
 	return root
 }
 
 // execute runs the command line and maps its error to an exit code.
 func execute(ctx context.Context, args []string, streams ioStreams, stopSignals func()) int {
 	a := &app{io: streams, stopSignals: stopSignals}
-	root := newRootCmd(a)
+	return executeCmd(ctx, a, newRootCmd(a), args)
+}
+
+// executeCmd runs root, built on a, with args and maps its error to an
+// exit code.
+func executeCmd(ctx context.Context, a *app, root *cobra.Command, args []string) int {
+	streams := a.io
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if _, _, ferr := root.Find(args); ferr != nil {
+		// Cobra's lookup of the command failed (an unknown command of the
+		// root): that is the error Execute returned.
+		err = &usageError{err: err}
 	}
 	var ue *usageError
 	var uerr *userError
@@ -233,6 +259,8 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", ue.err)
 		if ue.cmd != nil {
 			fmt.Fprintf(streams.ErrOut, "\n%s", ue.cmd.UsageString())
+		} else {
+			fmt.Fprintf(streams.ErrOut, "Run 'mljob --help' for usage.\n")
 		}
 		return exitUsage
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
@@ -252,10 +280,6 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 		fmt.Fprintf(streams.ErrOut, "%s", uerr.format())
 		return exitError
 	default:
-		if isCobraUsage(err) {
-			fmt.Fprintf(streams.ErrOut, "Error: %v\nRun 'mljob --help' for usage.\n", err)
-			return exitUsage
-		}
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 		return exitError
 	}

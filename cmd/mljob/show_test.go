@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // slurmSeedTime is the clock of every write mustSeedSlurm makes.
@@ -23,7 +24,8 @@ var slurmSeedTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func mustSeedSlurm(tb testing.TB, slurm bool) string {
 	tb.Helper()
 	ctx := context.Background()
-	store, path := mustOpenDB(tb)
+	store := testutil.MustOpenDB(tb)
+	path := store.Path()
 	defer store.Close()
 	store.Now = func() time.Time { return slurmSeedTime }
 	if _, err := store.SubmitJobs(ctx, []db.NewJob{

@@ -13,11 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/slurm"
+	"github.com/mljob/mljob/internal/dispatch"
 )
-
-var orderStates = []db.OrderState{db.StateUnassigned, db.StateAssigned, db.StateRunning,
-	db.StateSucceeded, db.StateFailed, db.StateCancelled}
 
 type statusOptions struct {
 	app    *app
@@ -77,82 +74,12 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		return err
 	}
 	defer store.Close()
-	counts, err := store.StateCounts(ctx)
+	st, err := store.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	active, err := store.ActiveOrders(ctx)
-	if err != nil {
-		return fmt.Errorf("status: %w", err)
-	}
-	hostRecs, err := store.Hosts(ctx)
-	if err != nil {
-		return fmt.Errorf("status: %w", err)
-	}
-	hostStatus := map[string]string{}
-	for _, h := range hostRecs {
-		hostStatus[h.Name] = h.Status
-	}
-	var projects []*projectStatus
-	byName := map[string]*projectStatus{}
-	for _, c := range counts {
-		p := byName[c.Project]
-		if p == nil {
-			p = &projectStatus{ProjectName: c.Project, Counts: map[string]int{}, Active: []activeOrder{}}
-			for _, s := range orderStates {
-				p.Counts[string(s)] = 0
-			}
-			byName[c.Project] = p
-			projects = append(projects, p)
-		}
-		p.Counts[string(c.State)] += c.Count
-		p.Total += c.Count
-	}
-	now := opts.now()
-	var activeRows [][]string
-	for _, o := range active {
-		since := o.StartedAt
-		if since.IsZero() {
-			since = o.AssignedAt
-		}
-		elapsed := now.Sub(since)
-		a := activeOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host, Slot: o.Slot,
-			Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: hostStatus[o.Host], Slurm: newShowSlurm(o.Slurm)}
-		state := string(o.State)
-		if hostStatus[o.Host] == "down" {
-			// The run goes on there as far as anyone knows; it is given up
-			// only after dispatch --lost-after.
-			state += " (host unreachable)"
-		}
-		if p := byName[o.Project]; p != nil {
-			p.Active = append(p.Active, a)
-		}
-		activeRows = append(activeRows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10),
-			o.Project, state, o.Host, o.Slot, elapsed.Round(time.Second).String()})
-	}
-	t := table{
-		headers: []string{"PROJECT"},
-		keys:    []string{"projectName"},
-		numeric: map[int]bool{},
-	}
-	for i, s := range orderStates {
-		t.headers = append(t.headers, string(s))
-		t.keys = append(t.keys, string(s))
-		t.numeric[i+1] = true
-	}
-	t.headers = append(t.headers, "total")
-	t.keys = append(t.keys, "total")
-	t.numeric[len(orderStates)+1] = true
-	for _, p := range projects {
-		row := []string{p.ProjectName}
-		for _, s := range orderStates {
-			row = append(row, strconv.Itoa(p.Counts[string(s)]))
-		}
-		t.rows = append(t.rows, append(row, strconv.Itoa(p.Total)))
-	}
-	if projects == nil {
-		projects = []*projectStatus{}
-	}
+	projects, activeRows := statusRows(st, opts.now())
+	t := statusTable(projects)
 	if opts.output != formatTable {
 		return render(opts.app.io.Out, opts.output, t, projects)
 	}
@@ -173,44 +100,67 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 			return err
 		}
 	}
-	return writeSlurmCounts(opts.app.io.Out, countSlurm(active))
+	return writeSlurmCounts(opts.app.io.Out, dispatch.QueueCounts(st.Active))
 }
 
-// slurmCount is how many of a host entry's active orders Slurm has yet to
-// start and is running.
-type slurmCount struct {
-	Pending, Running int
-}
-
-// countSlurm counts the active orders handed to Slurm per host entry, by
-// their task's state as last seen, as the live view counts them
-// (slurm.Pending, slurm.Running). A task in neither class (over, its
-// outcome not yet recorded) is not counted; hosts with nothing counted are
-// left out.
-func countSlurm(active []db.Order) map[string]slurmCount {
-	counts := map[string]slurmCount{}
-	for _, o := range active {
-		if o.Slurm == nil {
-			continue
+// statusRows are st's projects as the JSON form shows them, each with its
+// active orders, and the table rows of the active orders, elapsed at now.
+func statusRows(st db.QueueStatus, now time.Time) ([]*projectStatus, [][]string) {
+	projects := []*projectStatus{}
+	byName := map[string]*projectStatus{}
+	for _, c := range st.Projects {
+		p := &projectStatus{ProjectName: c.Project, Counts: map[string]int{}, Total: c.Total, Active: []activeOrder{}}
+		for s, n := range c.Counts {
+			p.Counts[string(s)] = n
 		}
-		c := counts[o.Host]
-		switch {
-		case slurm.Running(o.Slurm.State):
-			c.Running++
-		case slurm.Pending(o.Slurm.State):
-			c.Pending++
-		default:
-			continue
-		}
-		counts[o.Host] = c
+		byName[c.Project] = p
+		projects = append(projects, p)
 	}
-	return counts
+	var rows [][]string
+	for _, o := range st.Active {
+		elapsed := now.Sub(o.Since())
+		if p := byName[o.Project]; p != nil {
+			p.Active = append(p.Active, activeOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host,
+				Slot: o.Slot, Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: st.HostStatus[o.Host],
+				Slurm: newShowSlurm(o.Slurm)})
+		}
+		state := string(o.State)
+		if st.HostStatus[o.Host] == "down" {
+			// The run goes on there as far as anyone knows; it is given up
+			// only after dispatch --lost-after.
+			state += " (host unreachable)"
+		}
+		rows = append(rows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10),
+			o.Project, state, o.Host, o.Slot, elapsed.Round(time.Second).String()})
+	}
+	return projects, rows
+}
+
+// statusTable is the counts table: a row per project, a column per state.
+func statusTable(projects []*projectStatus) table {
+	t := table{headers: []string{"PROJECT"}, keys: []string{"projectName"}, numeric: map[int]bool{}}
+	for i, s := range db.OrderStates {
+		t.headers = append(t.headers, string(s))
+		t.keys = append(t.keys, string(s))
+		t.numeric[i+1] = true
+	}
+	t.headers = append(t.headers, "total")
+	t.keys = append(t.keys, "total")
+	t.numeric[len(db.OrderStates)+1] = true
+	for _, p := range projects {
+		row := []string{p.ProjectName}
+		for _, s := range db.OrderStates {
+			row = append(row, strconv.Itoa(p.Counts[string(s)]))
+		}
+		t.rows = append(t.rows, append(row, strconv.Itoa(p.Total)))
+	}
+	return t
 }
 
 // writeSlurmCounts writes, after a blank line, one line per host entry with
 // Slurm tasks, by host name: "campus: Slurm 12 pending, 4 running". With no
 // host entry it writes nothing, so the output without Slurm is as before.
-func writeSlurmCounts(w io.Writer, counts map[string]slurmCount) error {
+func writeSlurmCounts(w io.Writer, counts map[string]dispatch.QueueCount) error {
 	if len(counts) == 0 {
 		return nil
 	}

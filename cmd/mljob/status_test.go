@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // TestStatusGolden pins status's forms with Slurm tasks pending and running
@@ -47,11 +49,11 @@ func TestStatusGolden(t *testing.T) {
 func TestWriteSlurmCounts(t *testing.T) {
 	tests := []struct {
 		name   string
-		counts map[string]slurmCount
+		counts map[string]dispatch.QueueCount
 		want   string
 	}{
-		{name: "no Slurm", counts: map[string]slurmCount{}, want: ""},
-		{name: "by host name", counts: map[string]slurmCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
+		{name: "no Slurm", counts: map[string]dispatch.QueueCount{}, want: ""},
+		{name: "by host name", counts: map[string]dispatch.QueueCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
 			want: "\ncampus: Slurm 12 pending, 4 running\nzeta: Slurm 0 pending, 4 running\n"},
 	}
 	for _, tt := range tests {
@@ -66,7 +68,7 @@ func TestWriteSlurmCounts(t *testing.T) {
 		})
 	}
 	t.Run("failing writer", func(t *testing.T) {
-		err := writeSlurmCounts(errWriter{}, map[string]slurmCount{"campus": {Pending: 1}})
+		err := writeSlurmCounts(errWriter{}, map[string]dispatch.QueueCount{"campus": {Pending: 1}})
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("writeSlurmCounts = %v, want the write error", err)
 		}
@@ -79,7 +81,8 @@ func TestWriteSlurmCounts(t *testing.T) {
 // is not yet recorded is neither.
 func TestStatusSlurmCountsLikeTheLiveView(t *testing.T) {
 	ctx := context.Background()
-	store, path := mustOpenDB(t)
+	store := testutil.MustOpenDB(t)
+	path := store.Path()
 	jobs := make([]db.NewJob, 4)
 	for i := range jobs {
 		jobs[i] = db.NewJob{Project: "p", Script: "s.py", Spec: fmt.Appendf(nil, `{"projectName":"p","x":%d}`, i)}

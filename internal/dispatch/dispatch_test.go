@@ -19,6 +19,7 @@ import (
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 const python = "/usr/bin/python3"
@@ -35,16 +36,6 @@ func scriptsDir(t *testing.T) string {
 		t.Fatalf("%s is required (make test installs it): %v", python, err)
 	}
 	return dir
-}
-
-func openDB(t *testing.T) *db.DB {
-	t.Helper()
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "mljob.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
 }
 
 func submit(t *testing.T, d *db.DB, specs ...string) []db.Submitted {
@@ -74,7 +65,7 @@ func localOptions(t *testing.T, slots int) dispatch.Options {
 }
 
 func TestRunsTheQueue(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	var specs []string
 	for i := 0; i < 8; i++ {
 		specs = append(specs, fmt.Sprintf(`{"projectName":"p","scriptName":"echo.py","x":%d}`, i))
@@ -122,7 +113,7 @@ func TestRunsTheQueue(t *testing.T) {
 }
 
 func TestPriorityOrder(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	_, err := d.SubmitJobs(ctx, []db.NewJob{
 		{Project: "p", Script: "echo.py", Spec: []byte(`{"x":1}`), Priority: 0},
@@ -148,7 +139,7 @@ func TestPriorityOrder(t *testing.T) {
 }
 
 func TestMissingScriptFailsTheJobOnly(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	if _, err := d.SubmitJobs(ctx, []db.NewJob{
 		{Project: "p", Script: "gone.py", Spec: []byte(`{}`)},
@@ -170,7 +161,7 @@ func TestMissingScriptFailsTheJobOnly(t *testing.T) {
 }
 
 func TestStartFailuresRequeueThenFail(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	submit(t, d, `{"x":1}`)
 	opts := localOptions(t, 1)
@@ -209,7 +200,7 @@ func TestStartFailuresRequeueThenFail(t *testing.T) {
 }
 
 func TestEveryHostRefusedLeavesTheQueue(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	submit(t, d, `{"x":1}`, `{"x":2}`)
 	opts := localOptions(t, 1)
@@ -235,7 +226,7 @@ func TestEveryHostRefusedLeavesTheQueue(t *testing.T) {
 }
 
 func TestInterruptLeavesRunsRunning(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	submit(t, d, `{"x":4,"sleepSeconds":1}`, `{"x":5}`)
@@ -290,7 +281,7 @@ func (f writerFunc) Write(p []byte) (int, error) {
 }
 
 func TestFollowTakesNewSubmissionsWithoutWaitingForAPoll(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	submit(t, d, `{"x":1}`)
@@ -334,7 +325,7 @@ func TestTwoQueuesShareAWorkdir(t *testing.T) {
 	ctx := context.Background()
 	opts := localOptions(t, 1)
 	for i, x := range []int{3, 5} {
-		d := openDB(t)
+		d := testutil.MustOpenDB(t)
 		submit(t, d, fmt.Sprintf(`{"x":%d}`, x))
 		sum, err := dispatch.Run(ctx, d, opts)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // cutTransport is the real local transport with a cable that can be cut:
@@ -73,7 +74,7 @@ print(json.dumps({"status": 200, "loss": float(attempt)}))
 `
 
 func TestALateOutcomeOfAnAbandonedRunIsKept(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if _, err := d.SubmitJobs(ctx, []db.NewJob{{Project: "p", Script: "slow.py", Spec: []byte(`{}`)}}); err != nil {

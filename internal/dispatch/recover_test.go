@@ -20,6 +20,7 @@ import (
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // onceScript runs long in its first attempt's run dir (<order>-1) and
@@ -75,7 +76,7 @@ func startDetached(t *testing.T, d *db.DB, opts dispatch.Options, dispatcherID s
 }
 
 func TestAdoptsTheRunsOfADeadDispatcher(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	submit(t, d, `{"x":3,"sleepSeconds":0.5}`, `{"x":4}`)
 	opts := localOptions(t, 2)
@@ -112,7 +113,7 @@ func TestAdoptsTheRunsOfADeadDispatcher(t *testing.T) {
 }
 
 func TestALostRunIsRequeued(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	opts := localOptions(t, 1)
 	withScript(t, &opts, "once.py", onceScript)
@@ -158,7 +159,7 @@ func TestALostRunIsRequeued(t *testing.T) {
 }
 
 func TestTimeoutKillsTheProcessGroup(t *testing.T) {
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	ctx := context.Background()
 	submit(t, d, `{"x":1,"sleepSeconds":60,"timeoutSeconds":0.5}`)
 	opts := localOptions(t, 1)
@@ -206,7 +207,7 @@ func TestRetryFailed(t *testing.T) {
 		{"on: retried, then succeeds", true, 2, db.StateSucceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := openDB(t)
+			d := testutil.MustOpenDB(t)
 			ctx := context.Background()
 			opts := localOptions(t, 1)
 			// Fails in its first attempt's run dir only.

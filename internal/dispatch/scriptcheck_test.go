@@ -14,6 +14,7 @@ import (
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // countingLocal is the local transport, counting the module checks run
@@ -50,7 +51,7 @@ func TestScriptCheckOncePerScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := openDB(t)
+	d := testutil.MustOpenDB(t)
 	var jobs []db.NewJob
 	for i := 0; i < 12; i++ {
 		script := []string{"a.py", "b.py", "c.py"}[i%3]

@@ -14,6 +14,7 @@ import (
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshtest"
+	"github.com/mljob/mljob/internal/testdep"
 )
 
 // hostPython sees Debian's python3-* packages; the python3 first on PATH
@@ -173,6 +174,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // their versions, found with the entry's env (a PYTHONPATH), and torch,
 // with nvidia-smi there, says whether it sees CUDA.
 func TestCheckGPUsAndModules(t *testing.T) {
+	testdep.SkipShort(t, "torch imported for its CUDA answer (seconds each)")
 	dir := t.TempDir()
 	bin, mods := filepath.Join(dir, "bin"), filepath.Join(dir, "mods")
 	for path, src := range map[string]string{

@@ -152,19 +152,6 @@ func (f *File) Find(name string) (Host, bool) {
 	return Host{}, false
 }
 
-// Load reads, parses, validates, applies defaults and resolves aliases with
-// DefaultResolver.
-func Load(path string) (*File, error) {
-	// context.Background: ssh -G makes no connection and each call has its
-	// own timeout (resolveTimeout), so there is nothing for a caller to cancel.
-	return DefaultResolver().Load(context.Background(), path)
-}
-
-// Parse is Load from bytes; path is used in messages.
-func Parse(path string, data []byte) (*File, error) {
-	return DefaultResolver().Parse(context.Background(), path, data)
-}
-
 // LocalHost is the host used when no hosts file is given: the local machine,
 // through the same run contract. A slots below 1 means 1; an empty python or
 // workdir means the default.
@@ -619,33 +606,87 @@ func prefix(where string) string {
 	return where + ": "
 }
 
-// want describes a Go type of the raw structs in the file's terms.
+// want says, in YAML's words (a list, a mapping, a number…), what a key
+// should hold, given the Go type yaml.v3 names in a type error.
 func want(goType string) string {
-	switch strings.TrimPrefix(goType, "*") {
-	case "int":
-		return "an integer"
-	case "bool":
-		return "true or false"
-	case "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	case "time.Duration":
-		return "a duration such as 10s"
-	case "[]string":
-		return "a list"
-	case "map[string]string":
-		return "a mapping of names to values"
-	case "hosts.settings":
-		return "a mapping of settings"
-	case "hosts.hostEntry":
-		return "a mapping of host settings"
-	case "[]hosts.hostEntry":
-		return "a list of host entries"
-	case "hosts.fileDoc":
-		return "a mapping with defaults and hosts"
+	name := strings.TrimPrefix(goType, "*")
+	if words, ok := wantWords[name]; ok {
+		return words
 	}
-	return goType
+	if t, ok := rawTypes[name]; ok {
+		return kindWords(t.Kind())
+	}
+	// A type outside the file's structs: guess from the shape of its name.
+	for _, k := range []reflect.Kind{reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Bool, reflect.String} {
+		if name == k.String() {
+			return kindWords(k)
+		}
+	}
+	switch {
+	case strings.HasPrefix(name, "[]"):
+		return kindWords(reflect.Slice)
+	case strings.HasPrefix(name, "map["):
+		return kindWords(reflect.Map)
+	}
+	return "another kind of value"
+}
+
+// wantWords are the types whose kind alone says too little.
+var wantWords = map[string]string{
+	"time.Duration":     "a duration such as 10s",
+	"map[string]string": "a mapping of names to values",
+	"hosts.settings":    "a mapping of settings",
+	"hosts.hostEntry":   "a mapping of host settings",
+	"[]hosts.hostEntry": "a list of host entries",
+	"hosts.fileDoc":     "a mapping with defaults and hosts",
+}
+
+// rawTypes are the types the file's keys decode into, by the name yaml.v3
+// gives them in its messages.
+var rawTypes = func() map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if _, ok := m[t.String()]; ok {
+			return
+		}
+		m[t.String()] = t
+		switch t.Kind() {
+		case reflect.Slice, reflect.Array, reflect.Map:
+			walk(t.Elem())
+		case reflect.Struct:
+			for f := range t.Fields() {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeFor[fileDoc]())
+	return m
+}()
+
+// kindWords names a kind of Go value as the YAML that decodes into it.
+func kindWords(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	}
+	return "another kind of value"
 }
 
 // keyAt finds the key whose value sits at line with the given tag (and, for

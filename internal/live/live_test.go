@@ -8,6 +8,7 @@ import (
 
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/live"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 var t0 = time.Date(2026, 11, 25, 21, 3, 4, 0, time.UTC)
@@ -165,7 +166,7 @@ func TestWriteSummary(t *testing.T) {
 // TestViewStop: the view's last frame and the lines written through it
 // reach the output by the time Stop returns.
 func TestViewStop(t *testing.T) {
-	var b syncBuffer
+	var b testutil.SyncBuffer
 	v := live.NewView(&b, live.ViewOptions{Hosts: []string{"gpu1", "campus"}, Start: t0, ForceTTY: true, Refresh: 10 * time.Millisecond})
 	v.SetQueued(1)
 	v.Observe(ev(dispatch.OrderClaimed, 1))

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mljob/mljob/internal/proctree"
 )
@@ -25,7 +26,18 @@ func TestFreezeStopsWhatAppearsMeanwhile(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	collect := func() []int { return proctree.Tree(proctree.List(), parent) }
-	frozen := proctree.Freeze(collect)
+	// Freeze only once the shell has started a child: frozen sooner, the
+	// set is whole with the shell alone, and the test would prove nothing.
+	for deadline := time.Now().Add(10 * time.Second); len(collect()) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell %d started no child in 10s", parent)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	frozen, err := proctree.Freeze(10*time.Second, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() {
 		for _, p := range frozen {
 			_ = syscall.Kill(p, syscall.SIGKILL)

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mljob/mljob/internal/testdep"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // chromiumPath finds Debian's chromium. Without it the test fails in CI
@@ -83,7 +84,7 @@ const tableJS = `Array.from(document.querySelectorAll('#top tbody tr')).map(func
 // a screenshot (also written to $MLJOB_SCREENSHOT_DIR when set).
 func TestReportInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	store := MustOpenDB(t)
+	store := testutil.MustOpenDB(t)
 	MustSeed(t, store, seedRuns)
 
 	dir := t.TempDir()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 var reportTime = time.Date(2025, 3, 15, 8, 30, 0, 0, time.UTC)
@@ -21,7 +22,7 @@ var reportTime = time.Date(2025, 3, 15, 8, 30, 0, 0, time.UTC)
 // mustRows seeds a queue with runs and reads back wine_data's outcomes.
 func mustRows(tb testing.TB, runs []seedRun) []db.OutcomeRow {
 	tb.Helper()
-	store := MustOpenDB(tb)
+	store := testutil.MustOpenDB(tb)
 	MustSeed(tb, store, runs)
 	rows, err := store.Outcomes(context.Background(), db.OutcomeFilter{Project: "wine_data"})
 	if err != nil {
@@ -386,7 +387,7 @@ func generate(ctx context.Context, store *db.DB, w io.Writer, opts Options) erro
 
 // TestGenerate reports from the queue itself.
 func TestGenerate(t *testing.T) {
-	store := MustOpenDB(t)
+	store := testutil.MustOpenDB(t)
 	MustSeed(t, store, seedRuns)
 	var buf bytes.Buffer
 	if err := generate(context.Background(), store, &buf, Options{Project: "wine_data", Now: reportTime}); err != nil {

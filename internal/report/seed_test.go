@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,17 +88,6 @@ func nnStdout(jobID int64, r seedRun) string {
 		`"seed": 0, "durationSeconds": %g}`+"\n",
 		jobID, num(r.loss), num(r.metric), num(r.metric), num(r.metric), num(r.loss), num(r.loss), r.lr, r.seconds)
 	return b.String()
-}
-
-// MustOpenDB opens a new queue file in a temporary directory.
-func MustOpenDB(tb testing.TB) *db.DB {
-	tb.Helper()
-	store, err := db.Open(context.Background(), filepath.Join(tb.TempDir(), "mljob.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	return store
 }
 
 // MustSeed submits runs as wine_data jobs, claims each on its host and

@@ -64,12 +64,18 @@ func clusterProcs(dir string, roots []int) []int {
 	return proctree.Tree(live, seeds...)
 }
 
+// freezeTimeout bounds how long killCluster waits for the processes it
+// stops to be stopped.
+const freezeTimeout = 10 * time.Second
+
 // killCluster kills every process clusterProcs finds. Each is stopped
 // before any is killed: a stopped process cannot fork or start a job step,
 // so the set stays whole while it is collected. Process groups are
 // signalled too, for children that moved between two reads of /proc.
 func killCluster(dir string, roots []int) []int {
-	stopped := proctree.Freeze(func() []int { return clusterProcs(dir, roots) })
+	// A process still running at the deadline is killed all the same, and
+	// Stop's waitGone reports one that outlives that.
+	stopped, _ := proctree.Freeze(freezeTimeout, func() []int { return clusterProcs(dir, roots) })
 	for _, r := range roots {
 		// Start gave each daemon its own group (Setpgid), whose id is its pid.
 		_ = syscall.Kill(-r, syscall.SIGKILL)

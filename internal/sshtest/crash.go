@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,7 +29,7 @@ func (s *Server) Crash() {
 	// Stop the sshd processes before killing any, as killTree does: a
 	// stopped daemon cannot accept, so the set is whole when collected.
 	sshds := map[int]bool{}
-	for _, p := range proctree.Freeze(func() []int {
+	stopped, err := proctree.Freeze(freezeTimeout, func() []int {
 		var ps []int
 		for _, p := range proctree.Tree(proctree.List(), root) {
 			if isSSHD(p) {
@@ -36,7 +37,13 @@ func (s *Server) Crash() {
 			}
 		}
 		return ps
-	}) {
+	})
+	if err != nil {
+		// They are killed all the same; the log says why a connection
+		// may have outlived the crash.
+		fmt.Fprintf(&s.log, "--- sshtest: crash: %v ---\n", err)
+	}
+	for _, p := range stopped {
 		sshds[p] = true
 	}
 	var orphans []proctree.Proc

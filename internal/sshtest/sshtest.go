@@ -2,10 +2,8 @@ package sshtest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"github.com/mljob/mljob/internal/testdep"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/proctree"
+	"github.com/mljob/mljob/internal/testdep"
+	"github.com/mljob/mljob/internal/testutil"
 )
 
 // Timeouts bound waits on a daemon that misbehaves; a healthy sshd is ready
@@ -46,11 +46,11 @@ type Server struct {
 	// build their own known_hosts.
 	HostKeyLines map[string]string
 
-	sshd     string            // absolute path: sshd refuses to re-exec itself otherwise
-	config   string            // sshd_config, rewritten whenever the port changes
-	opts     Options           // as given to Start
-	hostPubs map[string]string // ssh-keygen -t type -> "type AAAA..." public key
-	log      logBuffer
+	sshd     string              // absolute path: sshd refuses to re-exec itself otherwise
+	config   string              // sshd_config, rewritten whenever the port changes
+	opts     Options             // as given to Start
+	hostPubs map[string]string   // ssh-keygen -t type -> "type AAAA..." public key
+	log      testutil.SyncBuffer // the daemon's stderr, which its reader writes while tests read
 
 	mu      sync.Mutex      // guards run and orphans
 	run     *daemon         // nil when stopped
@@ -443,23 +443,4 @@ func ensurePrivsepDir() error {
 		return fmt.Errorf("privilege separation dir: %w", err)
 	}
 	return nil
-}
-
-// logBuffer collects a daemon's stderr; the reader goroutine writes while
-// tests read.
-type logBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
