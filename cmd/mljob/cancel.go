@@ -14,9 +14,9 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 const (
@@ -45,7 +45,7 @@ type cancelOptions struct {
 	hostsFile string
 	// openHost connects to a host as the last dispatcher recorded it; nil
 	// for dispatch.OpenHostWith over hostsFile's entries.
-	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (engine.Engine, error)
 }
 
 func newCancelCmd(a *app) *cobra.Command {
@@ -139,7 +139,7 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 				return err
 			}
 		}
-		opts.openHost = func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error) {
+		opts.openHost = func(ctx context.Context, store *db.DB, name string) (engine.Engine, error) {
 			return dispatch.OpenHostWith(ctx, store, name, entries)
 		}
 	}
@@ -236,7 +236,7 @@ func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host str
 				if err := store.MarkKilled(ctx, o.ID, o.Attempt); err != nil {
 					fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
 				}
-			case errors.Is(err, sshworker.ErrNotStarted):
+			case errors.Is(err, engine.ErrNotStarted):
 				// Claimed but not started yet: the dispatcher starting it
 				// finds the order cancelled.
 				pending(i, "its run has not started yet")

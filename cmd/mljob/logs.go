@@ -12,8 +12,8 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 type logsOptions struct {
@@ -24,7 +24,7 @@ type logsOptions struct {
 	follow  bool
 	attempt int // 0: the order's current attempt
 	// openHost connects to a host as the last dispatcher recorded it.
-	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (engine.Engine, error)
 }
 
 func newLogsCmd(a *app) *cobra.Command {
@@ -198,7 +198,7 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	cw := &countWriter{w: out}
 	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, cw)
 	switch {
-	case errors.Is(err, sshworker.ErrNotStarted) && live:
+	case errors.Is(err, engine.ErrNotStarted) && live:
 		return notStarted
 	case err != nil && ctx.Err() == nil && !live && cw.n == 0:
 		return partialOr(kept+dispatch.PartialSuffix, out, notKept, a.Host, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // SlurmTask names an attempt's run in Slurm: the array job, the task's
@@ -68,6 +70,19 @@ func (db *DB) MarkSlurm(ctx context.Context, orderID int64, attempt int, task Sl
 		return fmt.Errorf("mark order %d attempt %d in slurm: %w", orderID, attempt, err)
 	}
 	return nil
+}
+
+// MarkTask records that the order's attempt runs as the batch scheduler's
+// task named task, as its engine names it (run.Started.Task): for Slurm,
+// "JOB_INDEX", an array job and the task's index (see MarkSlurm).
+func (db *DB) MarkTask(ctx context.Context, orderID int64, attempt int, task string) error {
+	j, i, ok := strings.Cut(task, "_")
+	job, err1 := strconv.ParseInt(j, 10, 64)
+	idx, err2 := strconv.Atoi(i)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("mark order %d attempt %d in slurm: task %q is not JOB_INDEX", orderID, attempt, task)
+	}
+	return db.MarkSlurm(ctx, orderID, attempt, SlurmTask{JobID: job, ArrayIndex: idx})
 }
 
 // SetSlurmStates records the Slurm states of a poll: each change sets the

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -156,14 +156,14 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
 
 	var t sshworker.Transport
-	// As dispatch.Connect: a local: true slurm entry's login node is
+	// As engines.Connect: a local: true slurm entry's login node is
 	// this machine.
 	if h.Kind == hosts.KindLocal || h.Local {
 		r.Reachable, r.Auth, r.HostKey = true, "local", "local"
 		t = sshworker.Local{}
 	} else {
 		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
-		cl, err := sshworker.Dial(ctx, dispatch.SSHConfig(h))
+		cl, err := sshworker.Dial(ctx, engines.SSHConfig(h))
 		if err != nil {
 			c.dialProblem(ctx, err)
 			return r
