@@ -26,6 +26,10 @@ type Func func(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int
 type Engine struct {
 	name string
 	do   Func
+	// Verdict, when set before the first run, is the engine's own word on
+	// each run as it ends (run.Result.Reason and Infra), as a batch
+	// scheduler's would be.
+	Verdict func(spec run.Spec) (reason string, infra bool)
 
 	mu     sync.Mutex
 	runs   map[string]*fakeRun
@@ -110,6 +114,9 @@ func (e *Engine) Run(ctx context.Context, spec run.Spec, started func(run.Starte
 			code = 128 + 15
 		}
 		r.res = run.Result{Started: r.started, ExitCode: code, FinishedAt: time.Now()}
+		if e.Verdict != nil {
+			r.res.Reason, r.res.Infra = e.Verdict(spec)
+		}
 		e.mu.Unlock()
 		cancel()
 		close(r.done)
