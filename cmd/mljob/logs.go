@@ -13,7 +13,6 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/engine"
-	"github.com/mljob/mljob/internal/pyexec"
 )
 
 type logsOptions struct {
@@ -196,7 +195,7 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	}
 	defer h.Close()
 	cw := &countWriter{w: out}
-	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, cw)
+	err = dispatch.Output(ctx, store, h, o.ID, attempt, stream, opts.follow && live, cw)
 	switch {
 	case errors.Is(err, engine.ErrNotStarted) && live:
 		return notStarted

@@ -16,8 +16,10 @@ import (
 	"github.com/mljob/mljob/internal/run"
 )
 
-// killGrace is how long a run gets between SIGTERM and SIGKILL.
-const killGrace = 10 * time.Second
+// KillGrace is how long a run that is stopped (timed out, cancelled) gets
+// between SIGTERM and SIGKILL: long enough for a trainer to save a
+// checkpoint.
+const KillGrace = 10 * time.Second
 
 // attemptKey names one attempt of an order: a retried order's next
 // attempt may start while the outcome of the one before is still saved.
@@ -63,7 +65,7 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		err := h.Kill(ctx, id, killGrace)
+		err := h.Kill(ctx, id, KillGrace)
 		switch {
 		case errors.Is(err, engine.ErrNotStarted):
 			// Its start is still on the way: try again at the next check.
@@ -518,7 +520,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 			return // the host is not back after all: try again later
 		}
 		if p.Alive[id] {
-			if err := hs.h.Kill(ctx, id, killGrace); err != nil {
+			if err := hs.h.Kill(ctx, id, KillGrace); err != nil {
 				d.warnf("order %d: kill the abandoned run %s on %s: %v", o.ID, id, hs.cfg.Name, err)
 				return
 			}
