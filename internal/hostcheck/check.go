@@ -64,6 +64,12 @@ type GPU struct {
 	Utilization string `json:"utilization"` // percent
 }
 
+// How a host let us in (Report.Auth), as sshworker names it.
+const (
+	AuthAgent        = sshworker.AuthAgent
+	AuthIdentityFile = sshworker.AuthIdentityFile
+)
+
 // Report is what the check found on one host. Fields the check could not
 // reach (the host is down, Python is missing) keep their zero values.
 type Report struct {
@@ -73,7 +79,7 @@ type Report struct {
 	Verdict Verdict `json:"verdict"`
 
 	Reachable bool   `json:"reachable"`
-	Auth      string `json:"auth"`    // sshworker.AuthAgent, AuthIdentityFile, "local", "refused" or ""
+	Auth      string `json:"auth"`    // AuthAgent, AuthIdentityFile, "local", "refused" or ""
 	HostKey   string `json:"hostKey"` // "ok", "unknown", "changed", "local" or ""
 
 	Python        string          `json:"python"`        // as configured
