@@ -175,7 +175,7 @@ func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) (
 				UPDATE orders SET state = 'unassigned', infra_failures = 0,
 					host = NULL, slot = NULL, run_dir = NULL, pid = NULL, dispatcher = NULL,
 					assigned_at = NULL, started_at = NULL, finished_at = NULL,
-					slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+					sched_task = NULL, sched_state = NULL
 				WHERE id = ? AND state = ?`, o.ID, o.State)
 			if err := requireOne(res, err); err != nil {
 				return fmt.Errorf("order %d: %w", o.ID, err)
