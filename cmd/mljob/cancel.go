@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -14,19 +13,13 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
-	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
-const (
-	// killGrace is how long a cancelled run gets between SIGTERM and
-	// SIGKILL: long enough for a trainer to save a checkpoint.
-	killGrace = 10 * time.Second
-	// killTimeout bounds connecting to a host and killing there, so an
-	// unreachable host cannot hang cancel; the dispatchers kill later.
-	killTimeout = 20 * time.Second
-)
+// killTimeout bounds connecting to a host and killing there, so an
+// unreachable host cannot hang cancel; the dispatchers kill later.
+const killTimeout = 20 * time.Second
 
 // Actions cancel reports per order.
 const (
@@ -45,7 +38,7 @@ type cancelOptions struct {
 	hostsFile string
 	// openHost connects to a host as the last dispatcher recorded it; nil
 	// for dispatch.OpenHostWith over hostsFile's entries.
-	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (engine.Engine, error)
 }
 
 func newCancelCmd(a *app) *cobra.Command {
@@ -139,7 +132,7 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 				return err
 			}
 		}
-		opts.openHost = func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error) {
+		opts.openHost = func(ctx context.Context, store *db.DB, name string) (engine.Engine, error) {
 			return dispatch.OpenHostWith(ctx, store, name, entries)
 		}
 	}
@@ -223,29 +216,23 @@ func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host str
 		return
 	}
 	defer h.Close()
-	var wg sync.WaitGroup
-	for _, i := range idx {
-		wg.Go(func() {
-			o := orders[i]
-			err := h.Kill(ctx, pyexec.RunID(store.QueueID(), o.ID, o.Attempt), killGrace)
-			switch {
-			case err == nil:
-				rows[i].Action = actionKilled
-				// The run's outcome is read by whoever waits on it, or by
-				// the next dispatcher that adopts it.
-				if err := store.MarkKilled(ctx, o.ID, o.Attempt); err != nil {
-					fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
-				}
-			case errors.Is(err, sshworker.ErrNotStarted):
-				// Claimed but not started yet: the dispatcher starting it
-				// finds the order cancelled.
-				pending(i, "its run has not started yet")
-			default:
-				pending(i, err.Error())
-			}
-		})
+	mine := make([]db.Order, len(idx))
+	for j, i := range idx {
+		mine[j] = orders[i]
 	}
-	wg.Wait()
+	var warnMu sync.Mutex
+	res := dispatch.KillRuns(ctx, store, h, mine, func(err error) {
+		warnMu.Lock()
+		defer warnMu.Unlock()
+		fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
+	})
+	for j, i := range idx {
+		if res[j].Killed {
+			rows[i].Action = actionKilled
+		} else {
+			pending(i, res[j].Why)
+		}
+	}
 }
 
 // warnUnmatched tells, on w, which of the named ids no returned order

@@ -16,7 +16,6 @@ import (
 	"github.com/mljob/mljob/internal/hostcheck"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 func newHostsCmd(a *app) *cobra.Command {
@@ -204,7 +203,7 @@ func dash(s string) string {
 }
 
 func authCell(r hostcheck.Report) string {
-	if r.Auth == sshworker.AuthIdentityFile {
+	if r.Auth == hostcheck.AuthIdentityFile {
 		return "key"
 	}
 	return dash(r.Auth)

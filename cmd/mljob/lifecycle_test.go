@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/pyexec"
 	runspec "github.com/mljob/mljob/internal/run"
@@ -388,7 +388,7 @@ func TestRunCancel(t *testing.T) {
 			opts := &cancelOptions{
 				app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: dbPath},
 				ids: []int64{subs[0].JobID}, output: formatCSV,
-				openHost: func(_ context.Context, _ *db.DB, name string) (dispatch.Engine, error) {
+				openHost: func(_ context.Context, _ *db.DB, name string) (engine.Engine, error) {
 					if name != "h1" {
 						t.Errorf("openHost(%q), want h1", name)
 					}

@@ -12,8 +12,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
-	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/engine"
 )
 
 type logsOptions struct {
@@ -24,7 +23,7 @@ type logsOptions struct {
 	follow  bool
 	attempt int // 0: the order's current attempt
 	// openHost connects to a host as the last dispatcher recorded it.
-	openHost func(ctx context.Context, store *db.DB, name string) (dispatch.Engine, error)
+	openHost func(ctx context.Context, store *db.DB, name string) (engine.Engine, error)
 }
 
 func newLogsCmd(a *app) *cobra.Command {
@@ -196,9 +195,9 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	}
 	defer h.Close()
 	cw := &countWriter{w: out}
-	err = h.Output(ctx, pyexec.RunID(store.QueueID(), o.ID, attempt), stream, opts.follow && live, cw)
+	err = dispatch.Output(ctx, store, h, o.ID, attempt, stream, opts.follow && live, cw)
 	switch {
-	case errors.Is(err, sshworker.ErrNotStarted) && live:
+	case errors.Is(err, engine.ErrNotStarted) && live:
 		return notStarted
 	case err != nil && ctx.Err() == nil && !live && cw.n == 0:
 		return partialOr(kept+dispatch.PartialSuffix, out, notKept, a.Host, err)

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	// The engines that run hosts entries, registered by kind.
+	_ "github.com/mljob/mljob/internal/engines"
 )
 
 // processStart is when the process began: dispatch -v's timeline counts

@@ -76,29 +76,13 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	if err := checkProject(ctx, store, opts.project); err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
-	var orders []db.Order
+	sel := selection(opts.ids, opts.byOrder, opts.project)
 	if len(opts.ids) == 0 && opts.project == "" {
-		// --failed alone: every project's failed orders. A Selection
-		// names orders explicitly, so go project by project.
-		counts, err := store.StateCounts(ctx)
-		if err != nil {
-			return fmt.Errorf("retry: %w", err)
-		}
-		for _, c := range counts {
-			if c.State != db.StateFailed {
-				continue
-			}
-			got, err := store.RetryOrders(ctx, db.Selection{Project: c.Project}, true)
-			if err != nil {
-				return fmt.Errorf("retry: %w", err)
-			}
-			orders = append(orders, got...)
-		}
-	} else {
-		orders, err = store.RetryOrders(ctx, selection(opts.ids, opts.byOrder, opts.project), opts.failed)
-		if err != nil {
-			return fmt.Errorf("retry: %w", err)
-		}
+		sel = db.Selection{All: true} // --failed alone: every project's failed orders
+	}
+	orders, err := store.RetryOrders(ctx, sel, opts.failed)
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
 	}
 	errOut := opts.app.io.ErrOut
 	why := "nothing to retry (no such id, not failed or cancelled, or its run is still being stopped)"

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engines"
 )
 
 type statusOptions struct {
@@ -100,7 +100,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 			return err
 		}
 	}
-	return writeSlurmCounts(opts.app.io.Out, dispatch.QueueCounts(st.Active))
+	return writeSlurmCounts(opts.app.io.Out, engines.QueueCounts(st.Active))
 }
 
 // statusRows are st's projects as the JSON form shows them, each with its
@@ -160,7 +160,7 @@ func statusTable(projects []*projectStatus) table {
 // writeSlurmCounts writes, after a blank line, one line per host entry with
 // Slurm tasks, by host name: "campus: Slurm 12 pending, 4 running". With no
 // host entry it writes nothing, so the output without Slurm is as before.
-func writeSlurmCounts(w io.Writer, counts map[string]dispatch.QueueCount) error {
+func writeSlurmCounts(w io.Writer, counts map[string]engines.QueueCount) error {
 	if len(counts) == 0 {
 		return nil
 	}

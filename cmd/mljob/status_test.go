@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/testutil"
 )
 
@@ -49,11 +49,11 @@ func TestStatusGolden(t *testing.T) {
 func TestWriteSlurmCounts(t *testing.T) {
 	tests := []struct {
 		name   string
-		counts map[string]dispatch.QueueCount
+		counts map[string]engines.QueueCount
 		want   string
 	}{
-		{name: "no Slurm", counts: map[string]dispatch.QueueCount{}, want: ""},
-		{name: "by host name", counts: map[string]dispatch.QueueCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
+		{name: "no Slurm", counts: map[string]engines.QueueCount{}, want: ""},
+		{name: "by host name", counts: map[string]engines.QueueCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
 			want: "\ncampus: Slurm 12 pending, 4 running\nzeta: Slurm 0 pending, 4 running\n"},
 	}
 	for _, tt := range tests {
@@ -68,7 +68,7 @@ func TestWriteSlurmCounts(t *testing.T) {
 		})
 	}
 	t.Run("failing writer", func(t *testing.T) {
-		err := writeSlurmCounts(errWriter{}, map[string]dispatch.QueueCount{"campus": {Pending: 1}})
+		err := writeSlurmCounts(errWriter{}, map[string]engines.QueueCount{"campus": {Pending: 1}})
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("writeSlurmCounts = %v, want the write error", err)
 		}

@@ -3,26 +3,34 @@ package db
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 )
 
 // Selection names orders: by job ids, by order ids, or by project. The
-// three combine as a union; an empty Selection names no order.
+// three combine as a union; an empty Selection names no order. All names
+// every order.
 type Selection struct {
 	JobIDs   []int64
 	OrderIDs []int64
 	Project  string
+	// All selects every order of every project (the others are then
+	// ignored); the call's own condition (a state) narrows it.
+	All bool
 }
 
 // empty reports whether s names no order at all.
 func (s Selection) empty() bool {
-	return len(s.JobIDs) == 0 && len(s.OrderIDs) == 0 && s.Project == ""
+	return !s.All && len(s.JobIDs) == 0 && len(s.OrderIDs) == 0 && s.Project == ""
 }
 
 // where returns the SQL condition (over orderSelect's aliases o and j) that
 // matches the selected orders, and its arguments. The text is built from
 // placeholders only; the ids and the project travel as bind parameters.
 func (s Selection) where() (string, []any) {
+	if s.All {
+		return "(1)", nil
+	}
 	var terms []string
 	var args []any
 	if len(s.OrderIDs) > 0 {
@@ -130,7 +138,8 @@ func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) 
 }
 
 // RetryOrders queues again the selected orders that are failed or cancelled
-// (only failed ones with onlyFailed) and returns them as they were before.
+// (only failed ones with onlyFailed) and returns them as they were before,
+// in one transaction: by id, or, with sel.All, project by project.
 // An order is queued again as unassigned with infra_failures 0 and its host,
 // slot, run dir, pid, dispatcher, Slurm task and times cleared; its attempt counter and
 // every attempt and outcome row are kept, so the next claim starts the next
@@ -157,12 +166,16 @@ func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) (
 		if err != nil {
 			return err
 		}
+		if sel.All {
+			// Project by project, each by id.
+			sort.SliceStable(out, func(i, j int) bool { return out[i].Project < out[j].Project })
+		}
 		for _, o := range out {
 			res, err := tx.ExecContext(ctx, `
 				UPDATE orders SET state = 'unassigned', infra_failures = 0,
 					host = NULL, slot = NULL, run_dir = NULL, pid = NULL, dispatcher = NULL,
 					assigned_at = NULL, started_at = NULL, finished_at = NULL,
-					slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+					sched_task = NULL, sched_state = NULL
 				WHERE id = ? AND state = ?`, o.ID, o.State)
 			if err := requireOne(res, err); err != nil {
 				return fmt.Errorf("order %d: %w", o.ID, err)

@@ -377,3 +377,37 @@ func TestRetryStartsNextAttempt(t *testing.T) {
 		t.Errorf("attempt states %s %s %s, want failed failed assigned", atts[0].State, atts[1].State, atts[2].State)
 	}
 }
+
+// TestRetryOrdersAll: every project's failed orders are queued again in one
+// call, project by project and by id within each, and nothing else is.
+func TestRetryOrdersAll(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	mustSubmit(t, db, "zeta", 0)
+	mustSubmit(t, db, "alpha", 0, 0)
+	mustSubmit(t, db, "zeta", 0)
+	for range 4 {
+		c := mustClaim(t, db, "h")
+		if err := db.FailOrder(ctx, c.Order.ID, c.Order.Attempt, "boom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSubmit(t, db, "alpha", 0) // unassigned: left alone
+	got, err := db.RetryOrders(ctx, Selection{All: true}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, o := range got {
+		ids = append(ids, o.ID)
+	}
+	if want := []int64{2, 3, 1, 4}; !slices.Equal(ids, want) {
+		t.Fatalf("RetryOrders(All) queued %v, want %v (alpha's, then zeta's)", ids, want)
+	}
+	if o := orderByID(t, db, 5); o.State != StateUnassigned || o.Attempt != 0 {
+		t.Errorf("order 5 = %+v, want untouched", o)
+	}
+	if again, err := db.RetryOrders(ctx, Selection{All: true}, true); err != nil || len(again) != 0 {
+		t.Errorf("second RetryOrders(All) = %v, %v; want nothing", idsAndStates(again), err)
+	}
+}

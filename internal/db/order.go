@@ -91,13 +91,13 @@ type StateCount struct {
 // matches the order of scanOrder.
 const orderReturning = `id, job_id, state, priority, attempt, host, slot, dispatcher, run_dir, pid,
 	last_error, created_at, assigned_at, started_at, finished_at, infra_failures,
-	slurm_job_id, slurm_array_index, slurm_state`
+	sched_task, sched_state`
 
 // orderSelect reads orders with their job's project, which scanOrder takes
 // as its extra destination.
 const orderSelect = `SELECT o.id, o.job_id, o.state, o.priority, o.attempt, o.host, o.slot, o.dispatcher,
 	o.run_dir, o.pid, o.last_error, o.created_at, o.assigned_at, o.started_at, o.finished_at, o.infra_failures,
-	o.slurm_job_id, o.slurm_array_index, o.slurm_state, j.project
+	o.sched_task, o.sched_state, j.project
 	FROM orders o JOIN jobs j ON j.id = o.job_id`
 
 // scanOrder reads the columns of orderReturning, then into extra.
@@ -109,13 +109,13 @@ func scanOrder(s scanner, extra ...any) (Order, error) {
 	var sc slurmScanner
 	dest := []any{&o.ID, &o.JobID, &o.State, &o.Priority, &o.Attempt, &host, &slot, &dispatcher, &runDir, &pid,
 		&lastErr, ts.col(&o.CreatedAt), ts.col(&o.AssignedAt), ts.col(&o.StartedAt), ts.col(&o.FinishedAt), &o.InfraFailures,
-		&sc.jobID, &sc.arrayIndex, &sc.state}
+		&sc.task, &sc.state}
 	if err := s.Scan(append(dest, extra...)...); err != nil {
 		return Order{}, err
 	}
 	o.Host, o.Slot, o.Dispatcher, o.RunDir, o.LastError = host.String, slot.String, dispatcher.String, runDir.String, lastErr.String
 	o.PID = int(pid.Int64)
-	o.Slurm = sc.task()
+	o.Slurm = sc.slurmTask()
 	return o, ts.parse()
 }
 
@@ -181,7 +181,7 @@ func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, sk
 		UPDATE orders SET state = 'assigned', attempt = attempt + 1,
 			host = ?, slot = ?, dispatcher = ?, assigned_at = ?,
 			run_dir = NULL, pid = NULL, started_at = NULL, finished_at = NULL, last_error = NULL,
-			slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+			sched_task = NULL, sched_state = NULL
 		WHERE id = (SELECT id FROM orders INDEXED BY orders_claim
 			WHERE state = 'unassigned'`+skipWhere+` ORDER BY priority DESC, id LIMIT 1)
 		RETURNING `+orderReturning, args...))
@@ -246,7 +246,7 @@ func (db *DB) ReleaseOrder(ctx context.Context, orderID int64, attempt int, reas
 			UPDATE orders SET state = 'unassigned', last_error = ?, infra_failures = infra_failures + 1,
 				host = NULL, slot = NULL, dispatcher = NULL, run_dir = NULL, pid = NULL,
 				assigned_at = NULL, started_at = NULL, finished_at = NULL,
-				slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+				sched_task = NULL, sched_state = NULL
 			WHERE id = ? AND attempt = ? AND state IN ('assigned', 'running')`,
 			nullString(reason), orderID, attempt)
 		if err := requireOne(res, err); err != nil {
@@ -276,7 +276,7 @@ func (db *DB) UnclaimOrder(ctx context.Context, orderID int64, attempt int, reas
 			UPDATE orders SET state = 'unassigned', attempt = attempt - 1, last_error = ?,
 				host = NULL, slot = NULL, dispatcher = NULL, run_dir = NULL, pid = NULL,
 				assigned_at = NULL, started_at = NULL, finished_at = NULL,
-				slurm_job_id = NULL, slurm_array_index = NULL, slurm_state = NULL
+				sched_task = NULL, sched_state = NULL
 			WHERE id = ? AND attempt = ? AND state = 'assigned'`,
 			nullString(reason), orderID, attempt)
 		if err := requireOne(res, err); err != nil {
@@ -363,7 +363,7 @@ func (db *DB) ActiveOrders(ctx context.Context) ([]Order, error) {
 func (db *DB) Attempts(ctx context.Context, orderID int64) ([]Attempt, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 		SELECT order_id, attempt, host, slot, dispatcher, run_dir, pid, state, exit_code, error,
-			assigned_at, started_at, finished_at, slurm_job_id, slurm_array_index, slurm_state
+			assigned_at, started_at, finished_at, sched_task, sched_state
 		FROM attempts WHERE order_id = ? ORDER BY attempt`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of order %d: %w", orderID, err)
@@ -391,10 +391,10 @@ func scanAttempt(s scanner) (Attempt, error) {
 	var ts timeScanner
 	var sc slurmScanner
 	if err := s.Scan(&a.OrderID, &a.Attempt, &host, &slot, &dispatcher, &runDir, &pid, &a.State, &exitCode, &errText,
-		ts.col(&a.AssignedAt), ts.col(&a.StartedAt), ts.col(&a.FinishedAt), &sc.jobID, &sc.arrayIndex, &sc.state); err != nil {
+		ts.col(&a.AssignedAt), ts.col(&a.StartedAt), ts.col(&a.FinishedAt), &sc.task, &sc.state); err != nil {
 		return Attempt{}, err
 	}
-	a.Slurm = sc.task()
+	a.Slurm = sc.slurmTask()
 	a.Host, a.Slot, a.Dispatcher, a.RunDir, a.Error = host.String, slot.String, dispatcher.String, runDir.String, errText.String
 	a.PID = int(pid.Int64)
 	if exitCode.Valid {

@@ -221,3 +221,26 @@ ALTER TABLE outcomes ADD COLUMN superseded TEXT;
 -- number (recorded as NULL), no "status" (the exit code decided). NULL when
 -- nothing, and for rows from before this version.
 ALTER TABLE outcomes ADD COLUMN warning TEXT;
+
+-- version: 11
+
+-- A run handed to a batch scheduler is named by its engine's own task id,
+-- which mljob stores as it is given (Slurm's "JOB_INDEX": the array job and
+-- the task's index); sched_state is the task's state in the scheduler's
+-- words as last seen (NULL before the first look). Both are NULL for runs
+-- not handed to a scheduler. They replace version 7's Slurm columns, whose
+-- values move over.
+ALTER TABLE orders ADD COLUMN sched_task TEXT;
+ALTER TABLE orders ADD COLUMN sched_state TEXT;
+ALTER TABLE attempts ADD COLUMN sched_task TEXT;
+ALTER TABLE attempts ADD COLUMN sched_state TEXT;
+UPDATE orders SET sched_task = slurm_job_id || '_' || slurm_array_index, sched_state = slurm_state
+	WHERE slurm_job_id IS NOT NULL;
+UPDATE attempts SET sched_task = slurm_job_id || '_' || slurm_array_index, sched_state = slurm_state
+	WHERE slurm_job_id IS NOT NULL;
+ALTER TABLE orders DROP COLUMN slurm_job_id;
+ALTER TABLE orders DROP COLUMN slurm_array_index;
+ALTER TABLE orders DROP COLUMN slurm_state;
+ALTER TABLE attempts DROP COLUMN slurm_job_id;
+ALTER TABLE attempts DROP COLUMN slurm_array_index;
+ALTER TABLE attempts DROP COLUMN slurm_state;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // SlurmTask names an attempt's run in Slurm: the array job, the task's
@@ -23,20 +25,32 @@ type SlurmStateChange struct {
 	State   string
 }
 
-// slurmScanner takes the slurm_job_id, slurm_array_index and slurm_state
-// columns of a row, in that order.
+// slurmScanner takes the sched_task and sched_state columns of a row, in
+// that order.
 type slurmScanner struct {
-	jobID, arrayIndex sql.NullInt64
-	state             sql.NullString
+	task, state sql.NullString
 }
 
-// task returns the scanned task, or nil when the row was not handed to
-// Slurm: slurm_job_id is what says so, the other two follow it.
-func (s *slurmScanner) task() *SlurmTask {
-	if !s.jobID.Valid {
+// slurmTask returns the scanned task as Slurm's, or nil when the row was not
+// handed to a scheduler, or to one whose task ids are not Slurm's.
+func (s *slurmScanner) slurmTask() *SlurmTask {
+	if !s.task.Valid {
 		return nil
 	}
-	return &SlurmTask{JobID: s.jobID.Int64, ArrayIndex: int(s.arrayIndex.Int64), State: s.state.String}
+	t, ok := parseSlurmTask(s.task.String)
+	if !ok {
+		return nil
+	}
+	t.State = s.state.String
+	return &t
+}
+
+// parseSlurmTask reads a Slurm task id, "JOB_INDEX".
+func parseSlurmTask(task string) (SlurmTask, bool) {
+	j, i, ok := strings.Cut(task, "_")
+	job, err1 := strconv.ParseInt(j, 10, 64)
+	idx, err2 := strconv.Atoi(i)
+	return SlurmTask{JobID: job, ArrayIndex: idx}, ok && err1 == nil && err2 == nil && job > 0 && idx >= 0
 }
 
 // MarkSlurm records that the order's attempt runs as task in Slurm: on the
@@ -50,22 +64,38 @@ func (db *DB) MarkSlurm(ctx context.Context, orderID int64, attempt int, task Sl
 	if task.JobID <= 0 || task.ArrayIndex < 0 {
 		return fmt.Errorf("mark order %d attempt %d in slurm: job %d_%d is not a Slurm array task", orderID, attempt, task.JobID, task.ArrayIndex)
 	}
+	return db.markTask(ctx, orderID, attempt, strconv.FormatInt(task.JobID, 10)+"_"+strconv.Itoa(task.ArrayIndex), task.State)
+}
+
+// MarkTask records that the order's attempt runs as the batch scheduler's
+// task named task, as its engine names it (run.Started.Task; Slurm's
+// "JOB_INDEX"), not seen yet: on the attempt's row, and on the order's row
+// when the order is still at that attempt (see MarkSlurm). The id is stored
+// as it is: mljob does not read it.
+func (db *DB) MarkTask(ctx context.Context, orderID int64, attempt int, task string) error {
+	if task == "" {
+		return fmt.Errorf("mark order %d attempt %d: no task id", orderID, attempt)
+	}
+	return db.markTask(ctx, orderID, attempt, task, "")
+}
+
+func (db *DB) markTask(ctx context.Context, orderID int64, attempt int, task, state string) error {
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE attempts SET slurm_job_id = ?, slurm_array_index = ?, slurm_state = ?
+			UPDATE attempts SET sched_task = ?, sched_state = ?
 			WHERE order_id = ? AND attempt = ?`,
-			task.JobID, task.ArrayIndex, nullString(task.State), orderID, attempt)
+			task, nullString(state), orderID, attempt)
 		if err := requireOne(res, err); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `
-			UPDATE orders SET slurm_job_id = ?, slurm_array_index = ?, slurm_state = ?
+			UPDATE orders SET sched_task = ?, sched_state = ?
 			WHERE id = ? AND attempt = ?`,
-			task.JobID, task.ArrayIndex, nullString(task.State), orderID, attempt)
+			task, nullString(state), orderID, attempt)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("mark order %d attempt %d in slurm: %w", orderID, attempt, err)
+		return fmt.Errorf("mark order %d attempt %d as task %s: %w", orderID, attempt, task, err)
 	}
 	return nil
 }
@@ -82,15 +112,15 @@ func (db *DB) SetSlurmStates(ctx context.Context, changes []SlurmStateChange) er
 	}
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		attempts, err := tx.PrepareContext(ctx, `
-			UPDATE attempts SET slurm_state = ?
-			WHERE order_id = ? AND attempt = ? AND slurm_job_id IS NOT NULL`)
+			UPDATE attempts SET sched_state = ?
+			WHERE order_id = ? AND attempt = ? AND sched_task IS NOT NULL`)
 		if err != nil {
 			return err
 		}
 		defer attempts.Close()
 		orders, err := tx.PrepareContext(ctx, `
-			UPDATE orders SET slurm_state = ?
-			WHERE id = ? AND attempt = ? AND slurm_job_id IS NOT NULL`)
+			UPDATE orders SET sched_state = ?
+			WHERE id = ? AND attempt = ? AND sched_task IS NOT NULL`)
 		if err != nil {
 			return err
 		}

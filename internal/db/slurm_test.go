@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -126,9 +127,9 @@ func TestMigrateFromV6(t *testing.T) {
 	}
 	for _, table := range []string{"orders", "attempts"} {
 		var n int
-		if err := db.sql.QueryRow(`SELECT COUNT(*) FROM ` + table + ` WHERE slurm_job_id IS NULL
-			AND slurm_array_index IS NULL AND slurm_state IS NULL`).Scan(&n); err != nil || n != 1 {
-			t.Errorf("%s: %d rows with NULL slurm columns, %v; want 1", table, n, err)
+		if err := db.sql.QueryRow(`SELECT COUNT(*) FROM ` + table + ` WHERE sched_task IS NULL
+			AND sched_state IS NULL`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s: %d rows with NULL task columns, %v; want 1", table, n, err)
 		}
 	}
 	o := mustOrder(t, db, 1)
@@ -475,5 +476,63 @@ func TestOrderReadsFillSlurm(t *testing.T) {
 				t.Errorf("Slurm = %s, want %s", slurmText(got), want)
 			}
 		})
+	}
+}
+
+// TestMigrateSlurmColumnsToTask: Slurm tasks recorded before version 11,
+// in Slurm's own columns, read back the same from the scheduler-task
+// columns that replace them; rows without a task keep none.
+func TestMigrateSlurmColumnsToTask(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mljob.db")
+	raw := mustCreateAtVersion(t, path, 10)
+	const at = "2026-03-01T12:00:00.000000000Z"
+	for _, q := range []string{
+		`INSERT INTO jobs (id, project, script, spec, created_at) VALUES (1, 'p', 'nn.py', '{}', '` + at + `')`,
+		`INSERT INTO jobs (id, project, script, spec, created_at) VALUES (2, 'p', 'nn.py', '{}', '` + at + `')`,
+		`INSERT INTO orders (id, job_id, state, priority, attempt, host, slot, created_at, assigned_at, started_at,
+			slurm_job_id, slurm_array_index, slurm_state)
+			VALUES (1, 1, 'running', 0, 2, 'campus', '0', '` + at + `', '` + at + `', '` + at + `', 501, 4, 'RUNNING')`,
+		`INSERT INTO attempts (order_id, attempt, host, slot, state, assigned_at, started_at, finished_at,
+			slurm_job_id, slurm_array_index, slurm_state)
+			VALUES (1, 1, 'campus', '0', 'failed', '` + at + `', '` + at + `', '` + at + `', 500, 3, 'NODE_FAIL')`,
+		`INSERT INTO attempts (order_id, attempt, host, slot, state, assigned_at, started_at,
+			slurm_job_id, slurm_array_index, slurm_state)
+			VALUES (1, 2, 'campus', '0', 'running', '` + at + `', '` + at + `', 501, 4, 'RUNNING')`,
+		`INSERT INTO orders (id, job_id, state, priority, attempt, host, slot, created_at, assigned_at, started_at)
+			VALUES (2, 2, 'running', 0, 1, 'gpu1', '0', '` + at + `', '` + at + `', '` + at + `')`,
+		`INSERT INTO attempts (order_id, attempt, host, slot, state, assigned_at, started_at)
+			VALUES (2, 1, 'gpu1', '0', 'running', '` + at + `', '` + at + `')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := mustOpenPath(t, path)
+	if o := mustOrder(t, db, 1); slurmText(o.Slurm) != "501_4(RUNNING)" {
+		t.Errorf("order 1's task = %s, want 501_4(RUNNING)", slurmText(o.Slurm))
+	}
+	if got := attemptSlurm(t, db, 1); !slices.Equal(got, []string{"500_3(NODE_FAIL)", "501_4(RUNNING)"}) {
+		t.Errorf("order 1's attempts' tasks = %v", got)
+	}
+	if o := mustOrder(t, db, 2); o.Slurm != nil {
+		t.Errorf("order 2's task = %s, want none", slurmText(o.Slurm))
+	}
+	if got := attemptSlurm(t, db, 2); !slices.Equal(got, []string{"-"}) {
+		t.Errorf("order 2's attempts' tasks = %v, want [-]", got)
+	}
+	var task, state string
+	if err := db.sql.QueryRow(`SELECT sched_task, sched_state FROM orders WHERE id = 1`).Scan(&task, &state); err != nil || task != "501_4" || state != "RUNNING" {
+		t.Errorf("orders.sched_task, sched_state = %q, %q, %v", task, state, err)
+	}
+	if err := db.SetSlurmStates(ctx, []SlurmStateChange{{OrderID: 1, Attempt: 2, State: "COMPLETED"}}); err != nil {
+		t.Fatal(err)
+	}
+	if o := mustOrder(t, db, 1); slurmText(o.Slurm) != "501_4(COMPLETED)" {
+		t.Errorf("order 1's task after a poll = %s", slurmText(o.Slurm))
 	}
 }

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/run"
-	"github.com/mljob/mljob/internal/slurm"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 // Defaults for Options.
@@ -40,11 +38,6 @@ const (
 
 	// maxDials bounds the SSH handshakes in flight at once.
 	maxDials = 8
-
-	// openSSHMaxSessions is sshd's default MaxSessions; sessionsPerConn
-	// leaves room beside the runs for a probe and a kill.
-	openSSHMaxSessions = 10
-	sessionsPerConn    = openSSHMaxSessions - 2
 )
 
 // Options configure one dispatch.
@@ -67,9 +60,9 @@ type Options struct {
 	// are one at a time, from the dispatcher's goroutines; it must return
 	// quickly and never block, or the dispatch waits on it.
 	Observe func(Event)
-	// Connect opens a host; nil = sshworker over SSH, or the local
-	// transport for a host of kind local.
-	Connect func(ctx context.Context, h hosts.Host) (*sshworker.Host, error)
+	// Connect opens a host's engine; nil = engine.Open, the engine
+	// registered for the host's kind.
+	Connect func(ctx context.Context, h hosts.Host, o engine.Options) (engine.Engine, error)
 	// Now is the clock for log lines; nil = time.Now.
 	Now func() time.Time
 	// Retries bounds the attempts an order may lose to infrastructure
@@ -90,11 +83,11 @@ type Options struct {
 	RetryFailed bool
 	// ShellStart starts each run through a shell session of its own, as
 	// hosts without a usable python (3.6 or newer) get anyway, instead of
-	// through the host's resident agent (see sshworker.Host.EnableAgent).
+	// through the host's resident agent (see engine.Options).
 	ShellStart bool
 	// ColdStart starts every script in a new interpreter, as
 	// "python -u script job.json", rather than in a fork of the agent's
-	// (see sshworker.Host.EnableAgent).
+	// (see engine.Options).
 	ColdStart bool
 	// GiveUpAfter is how long a dispatch without Follow goes on while no
 	// host answers and none of its runs is in flight, before it returns
@@ -146,23 +139,12 @@ const (
 	hostRefused // permanent for this dispatch: key or auth problem
 )
 
-// Engine is what the dispatcher, cancel and logs need of a host entry:
-// *sshworker.Host for ssh and local hosts, *slurm.Host for Slurm entries.
-// Run, Attach and Kill keep the run contract of sshworker.Host.
-type Engine interface {
-	Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error)
-	Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error)
-	Kill(ctx context.Context, id string, grace time.Duration) error
-	Probe(ctx context.Context, runs []string) (sshworker.Probe, error)
-	Output(ctx context.Context, id, stream string, follow bool, w io.Writer) error
-	// ExecInRun runs a command in a run dir (pyexec.SearchOutcome).
-	ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error
-	Close() error
-}
-
 type hostState struct {
-	cfg       hosts.Host
-	h         Engine
+	cfg hosts.Host
+	// scheduler names the batch scheduler the host's engine hands runs
+	// to ("" for one that runs them itself): see engine.Driver.Scheduler.
+	scheduler string
+	h         engine.Engine
 	status    hostStatus
 	free      []string // free slot names
 	running   map[attemptKey]*runHandle
@@ -185,8 +167,8 @@ type hostState struct {
 type event struct {
 	host    *hostState
 	kind    string // "connected", "probed", "late", "ended", "done"
-	h       Engine
-	probe   sshworker.Probe
+	h       engine.Engine
+	probe   engine.Probe
 	err     error
 	orderID int64
 	attempt int // "ended", "done": of orderID
@@ -233,7 +215,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		opts.Now = time.Now
 	}
 	if opts.Connect == nil {
-		opts.Connect = Connect
+		opts.Connect = engine.Open
 	}
 	if opts.Dispatcher == "" {
 		opts.Dispatcher = Identity()
@@ -250,10 +232,16 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
-		if opts.ShellStart && h.Kind == hosts.KindSSH && len(h.SlotNames()) > sessionsPerConn {
-			d.warnf("%s", sessionsWarning(h))
+		drv, err := engine.Lookup(h.Kind)
+		if err != nil {
+			return d.sum, fmt.Errorf("host %s: %w", h.Name, err)
 		}
-		hs := &hostState{cfg: h, running: map[attemptKey]*runHandle{}, late: map[string]bool{}}
+		if drv.Warnings != nil {
+			for _, w := range drv.Warnings(h, d.engineOptions(nil)) {
+				d.warnf("%s", w)
+			}
+		}
+		hs := &hostState{cfg: h, scheduler: drv.Scheduler, running: map[attemptKey]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
 	}
@@ -382,24 +370,6 @@ func (d *dispatcher) inflight() int {
 	return n
 }
 
-// authHint is the command that shows whether the host accepts our key,
-// the first step of fixing a refused one.
-func authHint(h hosts.Host) string {
-	argv := []string{"ssh"}
-	if h.Port != 0 && h.Port != sshworker.DefaultPort {
-		argv = append(argv, "-p", strconv.Itoa(h.Port))
-	}
-	if h.IdentityFile != "" {
-		argv = append(argv, "-i", h.IdentityFile)
-	}
-	target := h.Address
-	if h.User != "" {
-		target = h.User + "@" + h.Address
-	}
-	argv = append(argv, target, "true")
-	return "check that your key is in the host's authorized_keys (for identity_file, or ssh-agent): " + sshworker.QuoteCommand(argv)
-}
-
 // stopping reports whether err is only this dispatch ending a connect or
 // a probe as it stops: not a fact about the host.
 func (d *dispatcher) stopping(err error) bool {
@@ -435,7 +405,7 @@ func (d *dispatcher) noAnswer() error {
 		if hs.cfg.Port != 0 {
 			addr = net.JoinHostPort(hs.cfg.Address, strconv.Itoa(hs.cfg.Port))
 		}
-		if hs.cfg.Kind == hosts.KindLocal || hs.cfg.Local {
+		if hs.cfg.OnThisMachine() {
 			addr = "this machine"
 		}
 		last := "no answer yet"
@@ -455,13 +425,10 @@ func (e *noAnswerError) Unwrap() error { return ErrNoHostAnswered }
 
 // hostFix says what to do about a host's last error.
 func hostFix(err error) string {
-	var hk *sshworker.HostKeyError
 	var op *net.OpError
 	switch {
-	case errors.As(err, &hk):
-		return hk.Hint()
-	case errors.Is(err, sshworker.ErrAuth):
-		return "check user and identity_file in the hosts file, and that the key is in the host's authorized_keys"
+	case refusal(err) != nil:
+		return refusal(err).Hint()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing listens there: start sshd on the host, or fix the port in the hosts file"
 	case errors.As(err, &op) && op.Op == "dial", errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
@@ -574,25 +541,8 @@ func (d *dispatcher) connect(ctx context.Context, hs *hostState) {
 			d.send(event{host: hs, kind: "connected", err: ctx.Err()})
 			return
 		}
-		h, err := d.opts.Connect(ctx, hs.cfg)
+		e, err := d.opts.Connect(ctx, hs.cfg, d.engineOptions(hs))
 		<-d.dialing
-		var e Engine
-		switch {
-		case err != nil:
-		case hs.cfg.Kind == hosts.KindSlurm:
-			e = d.slurmEngine(hs, h)
-		default:
-			if !d.opts.ShellStart {
-				d.enableAgent(hs, h)
-				// Now, as part of connecting: the first run would wait
-				// for it otherwise, after the claim.
-				if err = h.StartAgent(ctx); err != nil {
-					h.Close()
-					break
-				}
-			}
-			e = h
-		}
 		d.send(event{host: hs, kind: "connected", h: e, err: err})
 	}()
 }
@@ -656,7 +606,7 @@ func (d *dispatcher) apply(e event) {
 		// Without a max_load the load cannot make a host busy: its slots
 		// fill now, beside the first probe. Slurm waits for the probe,
 		// which asks its commands.
-		hs.bored = hs.cfg.MaxLoad <= 0 && hs.cfg.Kind != hosts.KindSlurm
+		hs.bored = hs.cfg.MaxLoad <= 0 && hs.scheduler == ""
 		d.saveHost(hs, "up", false)
 		d.observe(Event{Kind: HostUp, Host: hs.cfg.Name})
 	case "probed":
@@ -671,8 +621,8 @@ func (d *dispatcher) apply(e event) {
 		back := hs.status != hostUp || hs.lastErr != nil
 		hs.status, hs.lastErr, hs.backoff, hs.load = hostUp, nil, 0, e.probe.Load
 		if back {
-			if hs.cfg.Kind == hosts.KindSlurm {
-				d.logf("host %s is up (Slurm's commands answer)", hs.cfg.Name)
+			if hs.scheduler != "" {
+				d.logf("host %s is up (%s's commands answer)", hs.cfg.Name, hs.scheduler)
 			} else {
 				d.logf("host %s is up (load %.2f)", hs.cfg.Name, hs.load)
 			}
@@ -777,8 +727,7 @@ func (d *dispatcher) freeSlot(hs *hostState, slot string) {
 
 func (d *dispatcher) hostFailed(hs *hostState, err error) {
 	hs.lastErr = err
-	var hk *sshworker.HostKeyError
-	if errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth) || errors.Is(err, slurm.ErrRefused) {
+	if errors.Is(err, engine.ErrRefused) {
 		// A refused host holding runs of ours is dialled again, afresh
 		// (known_hosts is read again), with backoff up to maxBackoff: once
 		// it is trusted, its runs are collected (collectHeld).
@@ -788,13 +737,8 @@ func (d *dispatcher) hostFailed(hs *hostState, err error) {
 			hs.status = hostRefused
 			d.sum.Unusable[hs.cfg.Name] = err
 			msg := fmt.Sprintf("host %s refused: %v", hs.cfg.Name, err)
-			switch {
-			case hk != nil:
-				msg += "\n  Try: " + hk.Hint()
-			case errors.Is(err, sshworker.ErrAuth):
-				msg += "\n  Try: " + authHint(hs.cfg)
-			case errors.Is(err, slurm.ErrRefused):
-				msg += "\n  Try: fix the entry's sbatch options in the hosts file (mljob hosts check lists the partitions), then mljob dispatch again; the orders wait in the queue"
+			if r := refusal(err); r != nil {
+				msg += "\n  Try: " + r.Hint()
 			}
 			d.warnf("%s", msg)
 			d.saveHost(hs, "refused", false)
@@ -850,55 +794,23 @@ func hostname() string {
 	return name
 }
 
-// enableAgent has runs on h start through a resident agent run by the
-// host's python. Where the agent cannot run, the host falls back to one
-// shell session per run, and the warning says what that costs.
-func (d *dispatcher) enableAgent(hs *hostState, h *sshworker.Host) {
-	cfg := hs.cfg
-	h.EnableAgent(cfg.Python, !d.opts.ColdStart, func(msg string) {
-		if cfg.Kind == hosts.KindSSH && len(cfg.SlotNames()) > sessionsPerConn {
-			msg += "; " + sessionsWarning(cfg)
-		}
-		d.warnf("%s", msg)
-	})
-}
-
-// sessionsWarning says why more than sessionsPerConn slots on one host may
-// not all run at once when each run holds a session.
-func sessionsWarning(h hosts.Host) string {
-	return fmt.Sprintf("host %s has %d slots: each run holds one SSH session, and OpenSSH allows %d per connection unless its MaxSessions says more; runs past that wait for a session to end before they start",
-		h.Name, len(h.SlotNames()), openSSHMaxSessions)
-}
-
-// Connect opens a host: the local transport for kind local and for a
-// Slurm entry whose login node is this machine, else one SSH connection.
-func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
-	var t sshworker.Transport = sshworker.Local{}
-	if h.Kind != hosts.KindLocal && !h.Local {
-		c, err := sshworker.Dial(ctx, SSHConfig(h))
-		if err != nil {
-			return nil, err
-		}
-		t = c
+// engineOptions is what an engine of hs is told when it is opened; hs is
+// nil for the warnings before the dispatch starts.
+func (d *dispatcher) engineOptions(hs *hostState) engine.Options {
+	o := engine.Options{Poll: d.opts.Poll, ShellStart: d.opts.ShellStart, ColdStart: d.opts.ColdStart,
+		Warn: func(msg string) { d.warnf("%s", msg) }}
+	if hs != nil {
+		o.OnQueue = func(n engine.QueueNews) { d.queueNews(hs, n) }
 	}
-	sh := sshworker.NewHost(h.Name, t, h.Workdir)
-	sh.SetPython(h.Python) // the runs' wrapper is a Python program
-	return sh, nil
+	return o
 }
 
-// SSHConfig is how an ssh host of the hosts file is dialled. It lives here,
-// not in hosts, because hosts must not depend on sshworker; hosts check uses
-// it so that it connects exactly as dispatch does.
-func SSHConfig(h hosts.Host) sshworker.Config {
-	return sshworker.Config{
-		Name:           h.Name,
-		Address:        h.Address,
-		Port:           h.Port,
-		User:           h.User,
-		IdentityFile:   h.IdentityFile,
-		KnownHosts:     h.KnownHosts,
-		ConnectTimeout: h.ConnectTimeout,
+// refusal is the Refusal of an error matching engine.ErrRefused, or nil.
+func refusal(err error) engine.Refusal {
+	if !errors.Is(err, engine.ErrRefused) {
+		return nil
 	}
+	return engine.RefusalOf(err)
 }
 
 func envFor(h hosts.Host, slot string) []string {

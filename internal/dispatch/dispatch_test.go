@@ -16,6 +16,8 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
+	_ "github.com/mljob/mljob/internal/engines" // the engines dispatch opens
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -206,7 +208,7 @@ func TestEveryHostRefusedLeavesTheQueue(t *testing.T) {
 	opts := localOptions(t, 1)
 	opts.Hosts = append(opts.Hosts, opts.Hosts[0])
 	opts.Hosts[1].Name = "other"
-	opts.Connect = func(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
+	opts.Connect = func(ctx context.Context, h hosts.Host, _ engine.Options) (engine.Engine, error) {
 		return nil, &sshworker.HostKeyError{Host: h.Name, Address: "[127.0.0.1]:2222", KnownHosts: "/k", KeyType: "ssh-ed25519", Fingerprint: "SHA256:x"}
 	}
 	var warn bytes.Buffer

@@ -11,21 +11,21 @@ import (
 	"strings"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
-	"github.com/mljob/mljob/internal/slurm"
 )
 
 // OpenHost connects to a host by name as the last dispatcher recorded it,
 // for commands that run without a hosts file (cancel, logs). The entry's
 // env values are not recorded (see saveHost): it sets none of them.
-func OpenHost(ctx context.Context, store *db.DB, name string) (Engine, error) {
+func OpenHost(ctx context.Context, store *db.DB, name string) (engine.Engine, error) {
 	return OpenHostWith(ctx, store, name, nil)
 }
 
 // OpenHostWith is OpenHost with the env values of the entry of that name
 // in entries (a hosts file), where there is one: a Slurm entry's
 // SLURM_CONF, say, which scancel needs.
-func OpenHostWith(ctx context.Context, store *db.DB, name string, entries []hosts.Host) (Engine, error) {
+func OpenHostWith(ctx context.Context, store *db.DB, name string, entries []hosts.Host) (engine.Engine, error) {
 	rec, err := store.Host(ctx, name)
 	if err != nil {
 		return nil, err
@@ -40,14 +40,8 @@ func OpenHostWith(ctx context.Context, store *db.DB, name string, entries []host
 	if i := slices.IndexFunc(entries, func(e hosts.Host) bool { return e.Name == name }); i >= 0 {
 		h.Env = entries[i].Env
 	}
-	c, err := Connect(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if h.Kind == hosts.KindSlurm {
-		return slurm.New(c, slurmConfig(h)), nil
-	}
-	return c, nil
+	// No agent: cancel and logs each ask one thing.
+	return engine.Open(ctx, h, engine.Options{ShellStart: true})
 }
 
 // saveHost records a host's entry and state for OpenHost and for status.
@@ -62,7 +56,7 @@ func (d *dispatcher) saveHost(hs *hostState, status string, seen bool) {
 	}
 	var load *float64
 	// A Slurm entry's login node load says nothing of where its runs go.
-	if seen && hs.cfg.Kind != hosts.KindSlurm {
+	if seen && hs.scheduler == "" {
 		l := hs.load
 		load = &l
 	}

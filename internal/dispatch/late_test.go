@@ -14,6 +14,8 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -92,16 +94,16 @@ func TestALateOutcomeOfAnAbandonedRunIsKept(t *testing.T) {
 	cable := &cutTransport{cancels: map[int]context.CancelFunc{}}
 	// h2 comes up only once the job runs on h1, so that h1 gets it first.
 	h1Running := make(chan struct{})
-	opts.Connect = func(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
+	opts.Connect = func(ctx context.Context, h hosts.Host, o engine.Options) (engine.Engine, error) {
 		if h.Name == "h1" {
-			return sshworker.NewHost(h.Name, cable, h.Workdir), nil
+			return engines.SSH(ctx, sshworker.NewHost(h.Name, cable, h.Workdir), h, o)
 		}
 		select {
 		case <-h1Running:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		return sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), nil
+		return engines.SSH(ctx, sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), h, o)
 	}
 	exitCode := filepath.Join(h1.Workdir, "runs", pyexec.RunID(d.QueueID(), 1, 1), "exit_code")
 	var mu sync.Mutex

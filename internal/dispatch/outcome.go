@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 // outcome reads a finished run's Outcome. When the stdout tail that came
@@ -36,14 +36,14 @@ func (d *dispatcher) outcome(ctx context.Context, hs *hostState, o db.Order, res
 		if ctx.Err() != nil {
 			return pyexec.Outcome{}, false
 		}
-		var ee *sshworker.ExitError
+		var ee *engine.ExitError
 		if errors.As(err, &ee) && ee.Code == 127 && python != hosts.DefaultPython {
 			// A Slurm entry's python is the nodes'; the login node, where
 			// the search runs, may lack it.
 			python = hosts.DefaultPython
 			continue
 		}
-		unanswered := errors.Is(err, sshworker.ErrConnLost) || isDialError(err)
+		unanswered := errors.Is(err, engine.ErrConnLost) || isDialError(err)
 		if !unanswered || time.Since(since) >= d.opts.LostAfter {
 			out := pyexec.ParseOutcome(res)
 			if out.JSON == nil {

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
-// killGrace is how long a run gets between SIGTERM and SIGKILL.
-const killGrace = 10 * time.Second
+// KillGrace is how long a run that is stopped (timed out, cancelled) gets
+// between SIGTERM and SIGKILL: long enough for a trainer to save a
+// checkpoint.
+const KillGrace = 10 * time.Second
 
 // attemptKey names one attempt of an order: a retried order's next
 // attempt may start while the outcome of the one before is still saved.
@@ -64,9 +65,9 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		err := h.Kill(ctx, id, killGrace)
+		err := h.Kill(ctx, id, KillGrace)
 		switch {
-		case errors.Is(err, sshworker.ErrNotStarted):
+		case errors.Is(err, engine.ErrNotStarted):
 			// Its start is still on the way: try again at the next check.
 			k.mu.Lock()
 			k.reason = ""
@@ -124,7 +125,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 			}
 			d.markTask(o, hs, s.Task)
 			if s.Task != "" {
-				d.logf("order %d submitted to %s as Slurm task %s (%s)", o.ID, hs.cfg.Name, s.Task, s.RunDir)
+				d.logf("order %d submitted to %s as %s task %s (%s)", o.ID, hs.cfg.Name, hs.scheduler, s.Task, s.RunDir)
 			} else {
 				d.logf("order %d running on %s slot %s (pid %d, %s)", o.ID, hs.cfg.Name, slot, s.PID, s.RunDir)
 			}
@@ -138,7 +139,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 	res, err := hs.h.Run(ctx, spec, started)
 	cut := false // the connection dropped: the run may have started unseen
-	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
 		cut = true
 		res, err = d.reattach(ctx, hs, o, spec.ID)
 	}
@@ -163,7 +164,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	case !wasStarted:
 		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
-		if errors.Is(err, sshworker.ErrRunDirUsed) {
+		if errors.Is(err, engine.ErrRunDirUsed) {
 			// A fact about one run dir (another queue file with this
 			// one's id used it), not about the host: keep it up.
 			done.err = nil
@@ -188,7 +189,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	limit := &deadline{}
 	timeout := d.timeoutOf(c.Job)
 	expire := func() { d.kill(ctx, hs, k, id, fmt.Sprintf("timeout after %s", timeout)) }
-	batch := hs.cfg.Kind == hosts.KindSlurm
+	batch := hs.scheduler != ""
 	if !batch && !o.StartedAt.IsZero() {
 		limit.arm(o.StartedAt, timeout, expire)
 	}
@@ -217,7 +218,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 			}
 		}
 	})
-	if err != nil && ctx.Err() == nil && errors.Is(err, sshworker.ErrConnLost) {
+	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, id)
 	}
 	limit.stop()
@@ -233,7 +234,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	case ctx.Err() != nil:
 		d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
 		done.res = "detached"
-	case errors.Is(err, sshworker.ErrNotStarted):
+	case errors.Is(err, engine.ErrNotStarted):
 		if o.State == db.StateCancelled {
 			done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "cancelled before it started"}, run.Result{})
 		} else {
@@ -295,7 +296,7 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 			return run.Result{}, ctx.Err()
 		}
 		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
-		if err == nil || isRefusal(err) || !errors.Is(err, sshworker.ErrConnLost) && !isDialError(err) {
+		if err == nil || isRefusal(err) || !errors.Is(err, engine.ErrConnLost) && !isDialError(err) {
 			return res, err // a refusal (see hold), even one that ended the host's agent
 		}
 		if time.Since(lostSince) >= d.opts.LostAfter {
@@ -309,8 +310,7 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 // changed, or it refused our key) from other errors: a fact about the host,
 // never about a run waited on there (see hold).
 func isRefusal(err error) bool {
-	var hk *sshworker.HostKeyError
-	return errors.As(err, &hk) || errors.Is(err, sshworker.ErrAuth)
+	return errors.Is(err, engine.ErrRefused)
 }
 
 // hold stops waiting on a run whose host was refused while it ran: the run
@@ -319,11 +319,9 @@ func isRefusal(err error) bool {
 // one to adopt. Nothing is recorded: a changed key says nothing of the run.
 func (d *dispatcher) hold(hs *hostState, slot string, c *db.Claim, cause error) string {
 	o := c.Order
-	why := "it refused our key"
-	if errors.Is(cause, sshworker.ErrHostKeyChanged) {
-		why = "its host key changed"
-	} else if errors.Is(cause, sshworker.ErrUnknownHost) {
-		why = "its host key is not known"
+	why := "it refused us"
+	if r := refusal(cause); r != nil {
+		why = r.Why()
 	}
 	d.warnf("order %d left running on %s (%s): nothing is recorded; it is collected once the host is trusted again", o.ID, hs.cfg.Name, why)
 	d.observe(Event{Kind: OrderDetached, Host: hs.cfg.Name, Slot: slot, Order: o.ID, Job: o.JobID, Attempt: o.Attempt})
@@ -332,13 +330,12 @@ func (d *dispatcher) hold(hs *hostState, slot string, c *db.Claim, cause error) 
 
 // isDialError tells a host that does not answer from other errors.
 func isDialError(err error) bool {
-	var hk *sshworker.HostKeyError
-	return err != nil && !errors.As(err, &hk) && !errors.Is(err, sshworker.ErrAuth) &&
-		!errors.Is(err, sshworker.ErrNotStarted) && !errors.Is(err, sshworker.ErrRunDirUsed) && !isExit(err)
+	return err != nil && !errors.Is(err, engine.ErrRefused) &&
+		!errors.Is(err, engine.ErrNotStarted) && !errors.Is(err, engine.ErrRunDirUsed) && !isExit(err)
 }
 
 func isExit(err error) bool {
-	var ee *sshworker.ExitError
+	var ee *engine.ExitError
 	return errors.As(err, &ee)
 }
 
@@ -354,7 +351,7 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 		// mljob cancel killed it before this dispatcher's next check did.
 		why = "cancelled"
 	}
-	sched, infra := schedVerdict(res.SchedState)
+	sched, infra := res.Reason, res.Infra
 	if infra && why == "" {
 		return d.release(d.saveCtx, hs, o, errors.New(sched))
 	}
@@ -406,18 +403,13 @@ func (d *dispatcher) markRunning(hs *hostState, o db.Order, s run.Started) error
 	})
 }
 
-// markTask records the Slurm task a run was handed to.
+// markTask records the batch scheduler's task a run was handed to.
 func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 	if task == "" {
 		return
 	}
-	t, ok := slurmTask(task)
-	if !ok {
-		d.warnf("order %d on %s: Slurm task %q is not JOB_INDEX", o.ID, hs.cfg.Name, task)
-		return
-	}
-	if err := d.db.MarkSlurm(d.saveCtx, o.ID, o.Attempt, t); err != nil {
-		d.warnf("order %d on %s: record Slurm task: %v", o.ID, hs.cfg.Name, err)
+	if err := d.db.MarkTask(d.saveCtx, o.ID, o.Attempt, task); err != nil {
+		d.warnf("order %d on %s: record %s task: %v", o.ID, hs.cfg.Name, hs.scheduler, err)
 	}
 }
 
@@ -528,7 +520,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 			return // the host is not back after all: try again later
 		}
 		if p.Alive[id] {
-			if err := hs.h.Kill(ctx, id, killGrace); err != nil {
+			if err := hs.h.Kill(ctx, id, KillGrace); err != nil {
 				d.warnf("order %d: kill the abandoned run %s on %s: %v", o.ID, id, hs.cfg.Name, err)
 				return
 			}
@@ -538,7 +530,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	}
 	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
 	switch {
-	case errors.Is(err, sshworker.ErrNotStarted):
+	case errors.Is(err, engine.ErrNotStarted):
 		d.clearAbandoned(d.saveCtx, o, "it never started")
 		return
 	case err != nil:

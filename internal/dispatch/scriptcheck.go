@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os/exec"
 	"sort"
@@ -14,10 +13,9 @@ import (
 	"sync"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
-	"github.com/mljob/mljob/internal/sshworker"
 )
 
 // ErrScriptsRefused is returned when orders wait but no host that answers
@@ -80,13 +78,8 @@ func (sc *scriptChecks) refusal(host, script string) *scriptRefusal {
 // the login node need not share. Scripts that import only the standard
 // library and their own modules cost no session at all.
 func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.Job, spec run.Spec, env []string) error {
-	if hs.cfg.Kind == hosts.KindSlurm {
-		return nil
-	}
-	ex, ok := hs.h.(interface {
-		Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error
-	})
-	if !ok {
+	ex, ok := hs.h.(engine.Execer)
+	if !ok || hs.scheduler != "" {
 		return nil
 	}
 	// The key: host, interpreter, and the content of every file of the
@@ -143,9 +136,7 @@ func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.
 }
 
 // runScriptCheck runs pyexec's module check on the host, once.
-func (d *dispatcher) runScriptCheck(ctx context.Context, ex interface {
-	Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error
-}, hs *hostState, script string, files, env []string) error {
+func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *hostState, script string, files, env []string) error {
 	imports, err := pyexec.Imports(d.opts.ScriptsDir, files)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", script, err)
@@ -160,7 +151,7 @@ func (d *dispatcher) runScriptCheck(ctx context.Context, ex interface {
 	python := hs.cfg.Python
 	var stdout, stderr bytes.Buffer
 	err = ex.Exec(ctx, pyexec.ModulesArgv(python, env, false, names), nil, &stdout, &stderr)
-	var exit *sshworker.ExitError
+	var exit *engine.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &exit), errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
@@ -197,7 +188,7 @@ func (d *dispatcher) runScriptCheck(ctx context.Context, ex interface {
 
 // pythonFix says where the interpreter of hs is set.
 func (d *dispatcher) pythonFix(hs *hostState, what string) string {
-	if hs.cfg.Kind == hosts.KindLocal {
+	if !hs.cfg.FromFile() {
 		return "name " + what + " with --python PATH (or MLJOB_PYTHON, or python: in mljob's config file), e.g. --python /usr/bin/python3"
 	}
 	where := "the hosts file"

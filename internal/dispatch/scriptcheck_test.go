@@ -12,6 +12,8 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
@@ -63,8 +65,8 @@ func TestScriptCheckOncePerScript(t *testing.T) {
 	tr := &countingLocal{}
 	opts := localOptions(t, 3)
 	opts.ScriptsDir = dir
-	opts.Connect = func(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
-		return sshworker.NewHost(h.Name, tr, h.Workdir), nil
+	opts.Connect = func(ctx context.Context, h hosts.Host, o engine.Options) (engine.Engine, error) {
+		return engines.SSH(ctx, sshworker.NewHost(h.Name, tr, h.Workdir), h, o)
 	}
 	sum, err := dispatch.Run(context.Background(), d, opts)
 	if err != nil || sum.Succeeded != 12 {

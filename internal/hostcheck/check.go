@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshworker"
@@ -64,6 +64,12 @@ type GPU struct {
 	Utilization string `json:"utilization"` // percent
 }
 
+// How a host let us in (Report.Auth), as sshworker names it.
+const (
+	AuthAgent        = sshworker.AuthAgent
+	AuthIdentityFile = sshworker.AuthIdentityFile
+)
+
 // Report is what the check found on one host. Fields the check could not
 // reach (the host is down, Python is missing) keep their zero values.
 type Report struct {
@@ -73,7 +79,7 @@ type Report struct {
 	Verdict Verdict `json:"verdict"`
 
 	Reachable bool   `json:"reachable"`
-	Auth      string `json:"auth"`    // sshworker.AuthAgent, AuthIdentityFile, "local", "refused" or ""
+	Auth      string `json:"auth"`    // AuthAgent, AuthIdentityFile, "local", "refused" or ""
 	HostKey   string `json:"hostKey"` // "ok", "unknown", "changed", "local" or ""
 
 	Python        string          `json:"python"`        // as configured
@@ -156,14 +162,14 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
 
 	var t sshworker.Transport
-	// As dispatch.Connect: a local: true slurm entry's login node is
+	// As engines.Connect: a local: true slurm entry's login node is
 	// this machine.
 	if h.Kind == hosts.KindLocal || h.Local {
 		r.Reachable, r.Auth, r.HostKey = true, "local", "local"
 		t = sshworker.Local{}
 	} else {
 		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
-		cl, err := sshworker.Dial(ctx, dispatch.SSHConfig(h))
+		cl, err := sshworker.Dial(ctx, engines.SSHConfig(h))
 		if err != nil {
 			c.dialProblem(ctx, err)
 			return r

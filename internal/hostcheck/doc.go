@@ -15,7 +15,7 @@
 // node are not reported: Slurm picks the nodes. Whether the workdir is on a
 // filesystem the compute nodes share is beyond what a check can see.
 //
-// It dials with dispatch.SSHConfig, so it connects exactly as the
+// It dials with engines.SSHConfig, so it connects exactly as the
 // dispatcher does, and never opens the database: `mljob hosts check` works
 // on a fresh laptop with an empty queue.
 package hostcheck

@@ -80,6 +80,15 @@ type Result struct {
 	// OUT_OF_MEMORY, ...): the second witness beside the exit code. "" on
 	// plain hosts, or when the scheduler no longer knows the task.
 	SchedState string
+	// Reason, when set, is the engine's own word on why the run ended (a
+	// scheduler's time limit, out of memory, a cancel from outside mljob):
+	// the outcome fails with it, unless a kill of mljob's own says more.
+	Reason string
+	// Infra is true when the engine's infrastructure, not the script,
+	// ended the run (a node failed, the task was preempted): the attempt
+	// is lost and the order queued again, within its retries. Reason says
+	// what happened.
+	Infra bool
 }
 
 // Duration is the wall time between start and finish: by the host's clock

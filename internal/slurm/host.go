@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -353,7 +354,8 @@ func (s *Host) submit(batch []*submission) (string, error) {
 // ErrRefused matches a submission Slurm refused for what it asked (a
 // partition, account, QOS or option it does not know): trying again will
 // not help until the entry's sbatch options change.
-var ErrRefused = errors.New("submission refused by Slurm")
+// It matches engine.ErrRefused.
+var ErrRefused = engine.Mark("submission refused by Slurm", engine.ErrRefused)
 
 // SubmitError is a submission sbatch did not accept; Msg is what it said.
 type SubmitError struct {
@@ -365,8 +367,19 @@ type SubmitError struct {
 
 func (e *SubmitError) Error() string { return "sbatch refused the array: " + e.Msg }
 
-// Is makes a SubmitError that is not transient match ErrRefused.
-func (e *SubmitError) Is(target error) bool { return target == ErrRefused && !e.Transient }
+// Is makes a SubmitError that is not transient match ErrRefused (and so
+// engine.ErrRefused).
+func (e *SubmitError) Is(target error) bool {
+	return (target == ErrRefused || target == engine.ErrRefused) && !e.Transient
+}
+
+// Why says in a few words why the entry is refused.
+func (e *SubmitError) Why() string { return "Slurm refused its submission" }
+
+// Hint says what to do about a refusal.
+func (e *SubmitError) Hint() string {
+	return "fix the entry's sbatch options in the hosts file (mljob hosts check lists the partitions), then mljob dispatch again; the orders wait in the queue"
+}
 
 // transientSbatch are the parts of sbatch's messages that mean "not now"
 // rather than "not this".
@@ -425,14 +438,14 @@ func (s *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 
 // Probe checks that the login node answers and has Slurm's commands. Load
 // and runs mean nothing here: Slurm decides where and when runs go.
-func (s *Host) Probe(ctx context.Context, runs []string) (sshworker.Probe, error) {
+func (s *Host) Probe(ctx context.Context, runs []string) (engine.Probe, error) {
 	argv := append([]string{"sh", "-c", probeScript, "mljob-slurm-probe"}, s.env...)
 	var errOut sshworker.LimitedBuffer
 	errOut.Limit = 4096
 	if err := s.h.Exec(ctx, argv, nil, io.Discard, &errOut); err != nil {
-		return sshworker.Probe{}, fmt.Errorf("probe %s: %w%s", s.cfg.Name, err, sshworker.Detail(errOut.String()))
+		return engine.Probe{}, fmt.Errorf("probe %s: %w%s", s.cfg.Name, err, sshworker.Detail(errOut.String()))
 	}
-	return sshworker.Probe{Alive: map[string]bool{}}, nil
+	return engine.Probe{Alive: map[string]bool{}}, nil
 }
 
 // Output copies a run's stream, as sshworker.Host.Output does; with follow

@@ -29,3 +29,22 @@ func Pending(state string) bool { return state == "" || waiting[state] }
 
 // Running reports whether a task is on a node.
 func Running(state string) bool { return live[state] }
+
+// endReason is what Slurm's last word on a task means for its run's
+// outcome: infra is true when the cluster, not the script, ended it (the
+// attempt is retried); otherwise reason, when set, is the failure's text.
+func endReason(state string) (reason string, infra bool) {
+	switch {
+	case Infrastructure(state):
+		return "Slurm ended the task: " + state, true
+	case state == "TIMEOUT":
+		return "timeout: Slurm's time limit (sbatch --time) ended the run", false
+	case state == "CANCELLED":
+		return "cancelled in Slurm (scancel outside mljob)", false
+	case state == "OUT_OF_MEMORY":
+		return "out of memory: Slurm killed the run (raise sbatch --mem)", false
+	case state == "DEADLINE":
+		return "Slurm ended the run at its deadline", false
+	}
+	return "", false
+}

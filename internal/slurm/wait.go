@@ -87,14 +87,17 @@ func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stde
 	case notStarted:
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", w.id, s.cfg.Name, sshworker.ErrNotStarted)
 	case lost:
-		return run.Result{Started: run.Started{RunDir: dir, At: v.start, Task: w.task}, Lost: true, ExitCode: -1,
-			SchedState: v.state, FinishedAt: time.Now()}, nil
+		res := run.Result{Started: run.Started{RunDir: dir, At: v.start, Task: w.task}, Lost: true, ExitCode: -1,
+			SchedState: v.state, FinishedAt: time.Now()}
+		res.Reason, res.Infra = endReason(v.state)
+		return res, nil
 	}
 	res, err := s.h.Attach(ctx, w.id, stdoutTail, stderrTail, nil)
 	if err != nil {
 		return res, err
 	}
 	res.Task, res.Queued, res.SchedState = w.task, false, v.state
+	res.Reason, res.Infra = endReason(v.state)
 	// The task's own clock on both ends: the time it waited in the queue
 	// is not the run's.
 	if !v.start.IsZero() && !v.end.IsZero() {

@@ -412,7 +412,7 @@ func (c *Client) handshakeError(ctx, dctx context.Context, err error) error {
 		if c.cfg.IdentityFile != "" {
 			how = "ssh-agent and " + c.cfg.IdentityFile
 		}
-		return fmt.Errorf("%w as %s (tried %s): %v", ErrAuth, c.cfg.User, how, err)
+		return &AuthError{err: fmt.Errorf("%w as %s (tried %s): %v", ErrAuth, c.cfg.User, how, err), cfg: c.cfg}
 	default:
 		return fmt.Errorf("handshake: %w", err)
 	}
@@ -452,7 +452,7 @@ func (c *Client) auth(ctx context.Context) ([]ssh.AuthMethod, net.Conn, error) {
 		}
 	}
 	if ag == nil && fileSigner == nil {
-		return nil, nil, fmt.Errorf("%w: no ssh-agent (SSH_AUTH_SOCK) and no identity file", ErrAuth)
+		return nil, nil, &AuthError{err: fmt.Errorf("%w: no ssh-agent (SSH_AUTH_SOCK) and no identity file", ErrAuth), cfg: c.cfg}
 	}
 	signers := func() ([]ssh.Signer, error) {
 		var out []ssh.Signer

@@ -1,8 +1,11 @@
 package sshworker
 
 import (
+	"strconv"
+
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/engine"
 	"net"
 	"strings"
 )
@@ -19,13 +22,15 @@ var ErrHostKeyChanged = errors.New("host key changed")
 
 // ErrAuth means the server refused every key offered (agent and identity
 // file).
-var ErrAuth = errors.New("ssh authentication failed")
+// It matches engine.ErrRefused.
+var ErrAuth = engine.Mark("ssh authentication failed", engine.ErrRefused)
 
 // ErrConnLost means the connection dropped, or the command ended without an
 // exit status. The outcome of the remote command is unknown, not failed:
 // a detached run may still be going, and the caller reattaches from its
 // run dir.
-var ErrConnLost = errors.New("ssh connection lost")
+// It matches engine.ErrConnLost.
+var ErrConnLost = engine.Mark("ssh connection lost", engine.ErrConnLost)
 
 // HostKeyError carries what the user needs to fix a host-key problem. It
 // unwraps to ErrUnknownHost or ErrHostKeyChanged.
@@ -48,6 +53,18 @@ func (e *HostKeyError) Error() string {
 	return fmt.Sprintf("host key for %s is not in %s (%s %s)", e.Address, e.KnownHosts, e.KeyType, e.Fingerprint)
 }
 
+// Is makes a HostKeyError match engine.ErrRefused: the host answers but
+// is not trusted.
+func (e *HostKeyError) Is(target error) bool { return target == engine.ErrRefused }
+
+// Why says in a few words why the host is refused.
+func (e *HostKeyError) Why() string {
+	if e.Changed {
+		return "its host key changed"
+	}
+	return "its host key is not known"
+}
+
 // Unwrap returns ErrHostKeyChanged or ErrUnknownHost, so callers branch
 // with errors.Is.
 func (e *HostKeyError) Unwrap() error {
@@ -55,6 +72,37 @@ func (e *HostKeyError) Unwrap() error {
 		return ErrHostKeyChanged
 	}
 	return ErrUnknownHost
+}
+
+// AuthError is ErrAuth with how the host was dialled, to say how to check
+// the key. It unwraps to ErrAuth.
+type AuthError struct {
+	err error
+	cfg Config
+}
+
+func (e *AuthError) Error() string { return e.err.Error() }
+func (e *AuthError) Unwrap() error { return e.err }
+
+// Why says in a few words why the host is refused.
+func (e *AuthError) Why() string { return "it refused our key" }
+
+// Hint is the command that shows whether the host accepts our key, the
+// first step of fixing a refused one.
+func (e *AuthError) Hint() string {
+	argv := []string{"ssh"}
+	if e.cfg.Port != 0 && e.cfg.Port != DefaultPort {
+		argv = append(argv, "-p", strconv.Itoa(e.cfg.Port))
+	}
+	if e.cfg.IdentityFile != "" {
+		argv = append(argv, "-i", e.cfg.IdentityFile)
+	}
+	target := e.cfg.Address
+	if e.cfg.User != "" {
+		target = e.cfg.User + "@" + e.cfg.Address
+	}
+	argv = append(argv, target, "true")
+	return "check that your key is in the host's authorized_keys (for identity_file, or ssh-agent): " + QuoteCommand(argv)
 }
 
 // Hint returns the shell command that fixes the problem, ready to copy and
@@ -102,16 +150,5 @@ func keyscanType(keyType string) string {
 }
 
 // ExitError is a remote command that ran and exited non-zero, or died by a
-// signal (Code is then 128+signal number, as a shell reports it).
-type ExitError struct {
-	Code   int
-	Signal string // signal name without "SIG", e.g. "KILL"; "" for a normal exit
-}
-
-// Error reports the exit status or the signal.
-func (e *ExitError) Error() string {
-	if e.Signal != "" {
-		return fmt.Sprintf("remote command killed by signal %s (status %d)", e.Signal, e.Code)
-	}
-	return fmt.Sprintf("remote command exited with status %d", e.Code)
-}
+// signal: the engine contract's.
+type ExitError = engine.ExitError

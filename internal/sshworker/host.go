@@ -14,15 +14,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/run"
 )
 
 // ErrRunDirUsed is returned by Run when the attempt's run dir already holds
-// a run: mljob never starts over an existing one.
-var ErrRunDirUsed = errors.New("run dir already used")
+// a run: mljob never starts over an existing one. It is the engine
+// contract's.
+var ErrRunDirUsed = engine.ErrRunDirUsed
 
-// ErrNotStarted is returned by Attach when the run dir holds no started run.
-var ErrNotStarted = errors.New("run was never started")
+// ErrNotStarted is returned by Attach when the run dir holds no started
+// run. It is the engine contract's.
+var ErrNotStarted = engine.ErrNotStarted
 
 // Exit codes of the constant scripts (see scripts.go).
 const (

@@ -3,23 +3,16 @@ package sshworker
 import (
 	"context"
 	"fmt"
+	"github.com/mljob/mljob/internal/engine"
 	"strconv"
 	"strings"
 )
 
 // GPU is one GPU as nvidia-smi reports it.
-type GPU struct {
-	Index       string
-	Utilization float64 // percent
-	MemoryMiB   float64
-}
+type GPU = engine.GPU
 
 // Probe is what one boredom probe saw on a host.
-type Probe struct {
-	Load  float64         // 1-minute load average
-	Alive map[string]bool // which of the asked runs are alive, by run id
-	GPUs  []GPU           // empty without nvidia-smi
-}
+type Probe = engine.Probe
 
 // Probe asks the host for its load, GPU use and which of the runs (run
 // ids) still run, in one session. A run is alive while the wrapper its run

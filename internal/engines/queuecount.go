@@ -1,4 +1,4 @@
-package dispatch
+package engines
 
 import (
 	"github.com/mljob/mljob/internal/db"

@@ -1,0 +1,135 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/engine/fake"
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/testutil"
+)
+
+// fakeEcho is echo.py's contract as a fake run: loss x*x and metric x for
+// the job's "x", exit with its "exitCode".
+func fakeEcho(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+	var job struct {
+		X        float64 `json:"x"`
+		ExitCode int     `json:"exitCode"`
+	}
+	if err := json.Unmarshal(spec.Input.Data, &job); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, `{"status":200,"loss":%g,"metric":%g}`+"\n", job.X*job.X, job.X)
+	return job.ExitCode
+}
+
+// fakeOptions dispatches to one fake engine per host.
+func fakeOptions(t *testing.T, engines map[string]*fake.Engine, slots int) dispatch.Options {
+	opts := localOptions(t, slots)
+	opts.Hosts = nil
+	for name := range engines {
+		h := hosts.LocalHost(slots, python, t.TempDir())
+		h.Name = name
+		opts.Hosts = append(opts.Hosts, h)
+	}
+	opts.Connect = func(_ context.Context, h hosts.Host, _ engine.Options) (engine.Engine, error) {
+		return engines[h.Name], nil
+	}
+	return opts
+}
+
+// TestFakeEngineRunsTheQueue runs the queue on two hosts that start no
+// process: every run goes through the engine interface alone.
+func TestFakeEngineRunsTheQueue(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	var specs []string
+	for i := range 6 {
+		specs = append(specs, fmt.Sprintf(`{"projectName":"p","scriptName":"echo.py","x":%d}`, i))
+	}
+	specs = append(specs, `{"projectName":"p","scriptName":"echo.py","x":1,"exitCode":3}`)
+	submit(t, d, specs...)
+	engines := map[string]*fake.Engine{"a": fake.New("a", fakeEcho), "b": fake.New("b", fakeEcho)}
+	sum, err := dispatch.Run(context.Background(), d, fakeOptions(t, engines, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != 6 || sum.Failed != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if n := len(engines["a"].Runs()) + len(engines["b"].Runs()); n != 7 {
+		t.Errorf("%d runs on the engines, want 7", n)
+	}
+	rows, err := d.Outcomes(context.Background(), db.OutcomeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.JobID == 7 {
+			if r.Succeeded || r.ExitCode == nil || *r.ExitCode != 3 {
+				t.Errorf("job 7: %+v", r.Outcome)
+			}
+			continue
+		}
+		x := float64(r.JobID - 1)
+		if !r.Succeeded || r.Loss == nil || *r.Loss != x*x {
+			t.Errorf("job %d: succeeded %v loss %v error %q", r.JobID, r.Succeeded, r.Loss, r.Error)
+		}
+	}
+}
+
+// TestEngineVerdictOnTheResult: an engine's word that its infrastructure
+// ended a run releases the attempt (a new one runs), and its reason for
+// another end fails the outcome with that reason, whatever the exit code.
+func TestEngineVerdictOnTheResult(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	submit(t, d, `{"projectName":"p","scriptName":"echo.py","x":2}`, `{"projectName":"p","scriptName":"echo.py","x":3}`)
+	e := fake.New("h", fakeEcho)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	e.Verdict = func(spec run.Spec) (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		job := string(spec.Input.Data)
+		seen[job]++
+		switch {
+		case strings.Contains(job, `"x":2`) && seen[job] == 1:
+			return "the node failed", true
+		case strings.Contains(job, `"x":3`):
+			return "out of memory: the scheduler killed it", false
+		}
+		return "", false
+	}
+	sum, err := dispatch.Run(context.Background(), d, fakeOptions(t, map[string]*fake.Engine{"h": e}, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != 1 || sum.Failed != 1 || sum.Requeued != 1 {
+		t.Fatalf("summary %+v, want 1 succeeded, 1 failed, 1 requeued", sum)
+	}
+	atts, err := d.Attempts(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts) != 2 || !strings.Contains(atts[0].Error, "the node failed") || atts[1].State != db.StateSucceeded {
+		t.Errorf("order 1's attempts: %+v", atts)
+	}
+	rows, err := d.Outcomes(context.Background(), db.OutcomeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.JobID == 2 && (r.Succeeded || r.Error != "out of memory: the scheduler killed it") {
+			t.Errorf("job 2: succeeded %v error %q", r.Succeeded, r.Error)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+// Package enginetest is the conformance suite of package engine: what every
+// Engine does, run against each engine (sshworker over SSH and on this
+// machine, with and without its agent; slurm on a real test cluster; the
+// in-memory fake). A new engine passes it or it is not done.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/run"
+)
+
+// waitLimit bounds every wait in the suite: a batch scheduler takes
+// seconds to start a task.
+const waitLimit = 2 * time.Minute
+
+// Factory returns a fresh engine for one subtest; the engine is closed by
+// the suite. Its runs must see this machine's files (the suite watches
+// files it names in /tmp-like temp dirs), as test hosts on loopback do.
+type Factory func(t *testing.T) engine.Engine
+
+var idN atomic.Int64
+
+// ID is a run id no other run of this test process uses.
+func ID(prefix string) string {
+	return fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), idN.Add(1))
+}
+
+// Run runs the suite against the engines newEngine makes.
+func Run(t *testing.T, newEngine Factory) {
+	open := func(t *testing.T) engine.Engine {
+		e := newEngine(t)
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	ctx := func(t *testing.T) context.Context {
+		c, cancel := context.WithTimeout(context.Background(), waitLimit)
+		t.Cleanup(cancel)
+		return c
+	}
+
+	t.Run("exit code, streams, argument and env", func(t *testing.T) {
+		e := open(t)
+		arg := []byte(`{"a":"it's $(touch /tmp/mljob-pwned)","nl":"a\nb","u":"żółć 🚀"}`)
+		spec := Spec(ID("e"), arg, "out", "one\n", "arg", "-", "out", "\n", "env", "A", "err", "oops\n", "exit", "7")
+		spec.Env = []string{"A=x y $(id)"}
+		var mu sync.Mutex
+		var starts []run.Started
+		res, err := e.Run(ctx(t), spec, func(s run.Started) {
+			mu.Lock()
+			starts = append(starts, s)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "one\n" + string(arg) + "\nx y $(id)\n"
+		if res.ExitCode != 7 || res.Lost {
+			t.Errorf("exit %d lost %v, want 7", res.ExitCode, res.Lost)
+		}
+		if string(res.Stdout) != want || res.StdoutSize != int64(len(want)) {
+			t.Errorf("stdout %q (%d bytes), want %q", res.Stdout, res.StdoutSize, want)
+		}
+		if string(res.Stderr) != "oops\n" {
+			t.Errorf("stderr %q", res.Stderr)
+		}
+		if _, err := os.Stat("/tmp/mljob-pwned"); err == nil {
+			t.Error("the argument ran as a command")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(starts) == 0 || starts[0].RunDir == "" || starts[0].RunDir != res.RunDir {
+			t.Errorf("started %+v, result's run dir %q", starts, res.RunDir)
+		}
+	})
+
+	t.Run("tails are bounded and sizes are full", func(t *testing.T) {
+		e := open(t)
+		long := strings.Repeat("line of output\n", 2000)
+		spec := Spec(ID("t"), []byte(`{}`), "out", long, "out", `{"last":1}`+"\n")
+		spec.StdoutTail = 100
+		res, err := e.Run(ctx(t), spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Stdout) != 100 || res.StdoutSize != int64(len(long)+11) || !bytes.HasSuffix(res.Stdout, []byte("{\"last\":1}\n")) {
+			t.Fatalf("tail %d bytes of %d: %q", len(res.Stdout), res.StdoutSize, res.Stdout)
+		}
+	})
+
+	t.Run("files reach the run dir", func(t *testing.T) {
+		e := open(t)
+		src := filepath.Join(t.TempDir(), "data.csv")
+		content := bytes.Repeat([]byte("a,b\n1,2\n"), 1000)
+		if err := os.WriteFile(src, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(content)
+		f := run.File{Name: "data.csv", Path: src, Hash: hex.EncodeToString(sum[:]), Size: int64(len(content))}
+		for range 2 {
+			spec := Spec(ID("f"), []byte(`{}`), "cat", "data.csv")
+			spec.Files = []run.File{f}
+			res, err := e.Run(ctx(t), spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(res.Stdout, content) {
+				t.Fatalf("the file arrived as %d bytes, want %d", len(res.Stdout), len(content))
+			}
+		}
+	})
+
+	t.Run("a used run dir is never started over", func(t *testing.T) {
+		e := open(t)
+		id := ID("u")
+		if _, err := e.Run(ctx(t), Spec(id, []byte(`{}`), "out", "one"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Run(ctx(t), Spec(id, []byte(`{}`), "out", "two"), nil); !errors.Is(err, engine.ErrRunDirUsed) {
+			t.Fatalf("second start: %v, want ErrRunDirUsed", err)
+		}
+	})
+
+	t.Run("a run outlives its wait and is attached again", func(t *testing.T) {
+		e := open(t)
+		dir := t.TempDir()
+		id := ID("a")
+		spec := Spec(id, []byte(`{}`), "touch", filepath.Join(dir, "ready"), "wait", filepath.Join(dir, "go"), "out", `{"done":true}`+"\n")
+		runCtx, cancel := context.WithCancel(ctx(t))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := e.Run(runCtx, spec, nil)
+			errc <- err
+		}()
+		waitFile(t, filepath.Join(dir, "ready"))
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a cancelled wait: %v, want context.Canceled", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Attach(ctx(t), id, 1000, 1000, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode != 0 || res.Lost || string(res.Stdout) != "{\"done\":true}\n" {
+			t.Fatalf("attached: exit %d lost %v stdout %q", res.ExitCode, res.Lost, res.Stdout)
+		}
+	})
+
+	t.Run("a run never started is fenced off", func(t *testing.T) {
+		e := open(t)
+		id := ID("n")
+		if _, err := e.Attach(ctx(t), id, 10, 10, nil); !errors.Is(err, engine.ErrNotStarted) {
+			t.Fatalf("attach to a run never started: %v, want ErrNotStarted", err)
+		}
+		// A start arriving late (from a dispatcher that died mid-start)
+		// is refused.
+		if _, err := e.Run(ctx(t), Spec(id, []byte(`{}`), "out", "late"), nil); !errors.Is(err, engine.ErrRunDirUsed) {
+			t.Fatalf("late start after a fence: %v, want ErrRunDirUsed", err)
+		}
+		if err := e.Kill(ctx(t), ID("k"), time.Second); !errors.Is(err, engine.ErrNotStarted) {
+			t.Fatalf("kill of a run never started: %v, want ErrNotStarted", err)
+		}
+	})
+
+	t.Run("kill ends a run, which reports it", func(t *testing.T) {
+		e := open(t)
+		dir := t.TempDir()
+		id := ID("k")
+		spec := Spec(id, []byte(`{}`), "touch", filepath.Join(dir, "ready"), "wait", filepath.Join(dir, "never"), "out", "not killed")
+		type out struct {
+			res run.Result
+			err error
+		}
+		done := make(chan out, 1)
+		go func() {
+			res, err := e.Run(ctx(t), spec, nil)
+			done <- out{res, err}
+		}()
+		waitFile(t, filepath.Join(dir, "ready"))
+		if err := e.Kill(ctx(t), id, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		o := <-done
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		if !o.res.Lost && o.res.ExitCode != 128+15 || strings.Contains(string(o.res.Stdout), "not killed") {
+			t.Fatalf("killed run: exit %d lost %v stdout %q, want 143", o.res.ExitCode, o.res.Lost, o.res.Stdout)
+		}
+	})
+
+	t.Run("output of a finished run, and followed to the end", func(t *testing.T) {
+		e := open(t)
+		dir := t.TempDir()
+		id := ID("o")
+		spec := Spec(id, []byte(`{}`), "out", "first\n", "err", "e\n", "touch", filepath.Join(dir, "ready"), "wait", filepath.Join(dir, "go"), "out", "second\n")
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.Run(ctx(t), spec, nil)
+			done <- err
+		}()
+		waitFile(t, filepath.Join(dir, "ready"))
+		var followed bytes.Buffer
+		fdone := make(chan error, 1)
+		go func() { fdone <- e.Output(ctx(t), id, "stdout", true, &followed) }()
+		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-fdone; err != nil || followed.String() != "first\nsecond\n" {
+			t.Fatalf("followed stdout %q, %v", followed.String(), err)
+		}
+		for stream, want := range map[string]string{"stdout": "first\nsecond\n", "stderr": "e\n"} {
+			var b bytes.Buffer
+			if err := e.Output(ctx(t), id, stream, false, &b); err != nil || b.String() != want {
+				t.Errorf("%s: %q, %v; want %q", stream, b.String(), err, want)
+			}
+		}
+		if err := e.Output(ctx(t), ID("none"), "stdout", false, &bytes.Buffer{}); !errors.Is(err, engine.ErrNotStarted) {
+			t.Errorf("output of no run: %v, want ErrNotStarted", err)
+		}
+	})
+
+	t.Run("concurrent runs", func(t *testing.T) {
+		e := open(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			wg.Go(func() {
+				want := fmt.Sprintf("run %d\n", i)
+				res, err := e.Run(ctx(t), Spec(ID("c"), []byte(`{}`), "out", want), nil)
+				if err == nil && string(res.Stdout) != want {
+					err = fmt.Errorf("stdout %q, want %q", res.Stdout, want)
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
+	t.Run("bad specs are refused before they start", func(t *testing.T) {
+		e := open(t)
+		for name, mutate := range map[string]func(*run.Spec){
+			"id escapes": func(s *run.Spec) { s.ID = "../x" },
+			"empty argv": func(s *run.Spec) { s.Argv = nil },
+		} {
+			spec := Spec(ID("b"), []byte(`{}`), "out", "x")
+			mutate(&spec)
+			if _, err := e.Run(ctx(t), spec, func(run.Started) { t.Errorf("%s: started", name) }); err == nil {
+				t.Errorf("%s: no error", name)
+			}
+		}
+	})
+
+	t.Run("probe", func(t *testing.T) {
+		e := open(t)
+		if _, err := e.Probe(ctx(t), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// waitFile polls for path until waitLimit passes.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,22 @@
+package slurm_test
+
+import (
+	"testing"
+
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/engine/enginetest"
+	"github.com/mljob/mljob/internal/slurm"
+	"github.com/mljob/mljob/internal/slurmtest"
+	"github.com/mljob/mljob/internal/sshworker"
+)
+
+// TestConformance runs the engine contract (enginetest) on a real cluster,
+// its login node this machine.
+func TestConformance(t *testing.T) {
+	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
+	wd := t.TempDir()
+	local := func(*testing.T) sshworker.Transport { return sshworker.Local{} }
+	enginetest.Run(t, func(t *testing.T) engine.Engine {
+		return newFixture(t, local, wd, c, slurm.Config{Slots: 8}).host
+	})
+}
