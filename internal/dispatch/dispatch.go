@@ -160,6 +160,15 @@ type hostState struct {
 	load      float64
 	bored     bool
 	lastErr   error
+	// faults counts the runs that saw the host fail them and are handing
+	// their orders back, until the loop has read each one's "done" (and
+	// so marked the host failed): fill claims nothing for the host
+	// meanwhile, so a released order does not go straight back to the host
+	// that failed it (see faultFence). claimMu guards it, and is held
+	// across each claim for the host, so a claim under way when a worker
+	// raises the fence ends before that worker hands its order back.
+	claimMu sync.Mutex
+	faults  int
 }
 
 // event is what the worker goroutines report to the scheduler loop, which
@@ -176,6 +185,7 @@ type event struct {
 	runID   string    // "late": the abandoned run looked at
 	res     string    // "succeeded", "failed", "requeued", "detached", "held"
 	claim   *db.Claim // "held": the run to collect once the host is trusted
+	fault   bool      // "done": counted in host.faults (see faultFence)
 }
 
 type dispatcher struct {
@@ -487,7 +497,10 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 		skip := d.checks.skipped(hs.cfg.Name) // scripts its python cannot run
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
 			slot := hs.free[0]
-			claim, err := d.db.ClaimOrderSkipping(ctx, hs.cfg.Name, slot, d.opts.Dispatcher, skip)
+			claim, fenced, err := d.claim(ctx, hs, slot, skip)
+			if fenced {
+				break
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					d.warnf("claim an order for %s: %v", hs.cfg.Name, err)
@@ -511,6 +524,18 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 		}
 	}
 	return dry
+}
+
+// claim claims an order for slot of hs, unless a worker has raised the
+// host's fault fence (fenced).
+func (d *dispatcher) claim(ctx context.Context, hs *hostState, slot string, skip []string) (c *db.Claim, fenced bool, err error) {
+	hs.claimMu.Lock()
+	defer hs.claimMu.Unlock()
+	if hs.faults > 0 {
+		return nil, true, nil
+	}
+	c, err = d.db.ClaimOrderSkipping(ctx, hs.cfg.Name, slot, d.opts.Dispatcher, skip)
+	return c, false, err
 }
 
 func (d *dispatcher) freeBoredSlot() bool {
@@ -654,6 +679,9 @@ func (d *dispatcher) apply(e event) {
 			}
 		}
 		d.countResult(e)
+		if e.fault {
+			defer lowerFence(hs) // once hostFailed below has run
+		}
 		if e.res == "held" {
 			hs.held = append(hs.held, e.claim)
 			d.hostFailed(hs, e.err)

@@ -133,3 +133,45 @@ func TestEngineVerdictOnTheResult(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedHostGetsNoOrderBack: orders a host refuses before they start
+// go back to the queue once, and to the other host; none is claimed again
+// for the refusing host while the dispatcher has yet to mark it refused
+// (a refused sbatch once ran every order of its array twice that way).
+func TestRefusedHostGetsNoOrderBack(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	var specs []string
+	for i := range 40 {
+		specs = append(specs, fmt.Sprintf(`{"projectName":"p","scriptName":"echo.py","x":%d}`, i))
+	}
+	submit(t, d, specs...)
+	bad := fake.New("bad", fakeEcho)
+	bad.SetDown(engine.Mark("bad: the scheduler refused the submission", engine.ErrRefused))
+	const slots = 4
+	opts := fakeOptions(t, map[string]*fake.Engine{"bad": bad, "good": fake.New("good", fakeEcho)}, slots)
+	sum, err := dispatch.Run(context.Background(), d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != 40 {
+		t.Errorf("summary %+v, want all 40 succeeded on the good host", sum)
+	}
+	onBad := 0
+	for id := int64(1); id <= 40; id++ {
+		atts, err := d.Attempts(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range atts {
+			if a.Host == "bad" {
+				onBad++
+			}
+		}
+		if len(atts) > 2 {
+			t.Errorf("order %d: %d attempts %+v, want at most one on the refusing host and one that ran", id, len(atts), atts)
+		}
+	}
+	if onBad > slots {
+		t.Errorf("%d attempts on the refusing host, want at most its %d slots (claimed before it refused)", onBad, slots)
+	}
+}

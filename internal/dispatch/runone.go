@@ -106,6 +106,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		if errors.As(err, &ref) {
 			done.res = d.unclaim(d.saveCtx, hs, o, ref)
 		} else {
+			faultFence(hs, &done)
 			done.res, done.err = d.release(d.saveCtx, hs, o, err), err
 		}
 		d.send(done)
@@ -161,14 +162,15 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		}
 		done.res, done.err, done.claim = d.hold(hs, slot, &held, err), err, &held
 	case errors.Is(err, errHostLost):
+		faultFence(hs, &done)
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
+	case !wasStarted && errors.Is(err, engine.ErrRunDirUsed):
+		// A fact about one run dir (another queue file with this one's id
+		// used it), not about the host: keep it up.
+		done.res = d.release(d.saveCtx, hs, o, err)
 	case !wasStarted:
+		faultFence(hs, &done)
 		done.res, done.err = d.release(d.saveCtx, hs, o, err), err
-		if errors.Is(err, engine.ErrRunDirUsed) {
-			// A fact about one run dir (another queue file with this
-			// one's id used it), not about the host: keep it up.
-			done.err = nil
-		}
 	default:
 		reason := fmt.Sprintf("run on %s: %v", hs.cfg.Name, err)
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: reason}, run.Result{})
@@ -243,6 +245,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	case isRefusal(err):
 		done.res, done.err, done.claim = d.hold(hs, slot, c, err), err, c
 	case errors.Is(err, errHostLost):
+		faultFence(hs, &done)
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
 	default:
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: fmt.Sprintf("reattach on %s: %v", hs.cfg.Name, err)}, run.Result{})
@@ -278,6 +281,26 @@ func (dl *deadline) stop() {
 	if dl.timer != nil {
 		dl.timer.Stop()
 	}
+}
+
+// faultFence stops fill from claiming orders for hs until the loop has
+// read done: a worker calls it before handing back the order of a run its
+// host failed, so the order waits for another host, or for this one once
+// the loop has marked it down or refused and it answers again, instead of
+// being claimed for it again in between (a refused sbatch ran every order
+// of an array twice that way).
+func faultFence(hs *hostState, done *event) {
+	hs.claimMu.Lock()
+	hs.faults++
+	hs.claimMu.Unlock()
+	done.fault = true
+}
+
+// lowerFence undoes one faultFence, once the loop has read its done.
+func lowerFence(hs *hostState) {
+	hs.claimMu.Lock()
+	hs.faults--
+	hs.claimMu.Unlock()
 }
 
 // errHostLost ends the wait on a run whose host has not answered for
