@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/render"
 )
 
 // killTimeout bounds connecting to a host and killing there, so an
@@ -176,15 +177,15 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 	}
 	wg.Wait()
 
-	t := table{
-		headers: []string{"ORDER", "JOB", "PREVIOUS", "ACTION"},
-		keys:    []string{"orderId", "jobId", "previousState", "action"},
-		numeric: map[int]bool{0: true, 1: true},
+	t := render.Table{
+		Headers: []string{"ORDER", "JOB", "PREVIOUS", "ACTION"},
+		Keys:    []string{"orderId", "jobId", "previousState", "action"},
+		Numeric: map[int]bool{0: true, 1: true},
 	}
 	for _, r := range rows {
-		t.rows = append(t.rows, []string{strconv.FormatInt(r.OrderID, 10), strconv.FormatInt(r.JobID, 10), r.PreviousState, r.Action})
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(r.OrderID, 10), strconv.FormatInt(r.JobID, 10), r.PreviousState, r.Action})
 	}
-	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	for _, r := range rows {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mljob/mljob/internal/render"
 )
 
 // Where a setting's value came from, highest precedence first:
@@ -336,14 +338,14 @@ func runConfig(opts *configOptions) error {
 		file.From = "not found"
 	}
 	rows := append([]setting{file}, a.settings...)
-	t := table{headers: []string{"KEY", "VALUE", "SOURCE", "FROM"}, keys: []string{"key", "value", "source", "from"}}
+	t := render.Table{Headers: []string{"KEY", "VALUE", "SOURCE", "FROM"}, Keys: []string{"key", "value", "source", "from"}}
 	for _, s := range rows {
-		t.rows = append(t.rows, []string{s.Key, s.Value, s.Source, s.From})
+		t.Rows = append(t.Rows, []string{s.Key, s.Value, s.Source, s.From})
 		if s.Key == "hosts" && s.Value != "" {
 			if _, err := os.Stat(s.Value); err != nil {
 				fmt.Fprintf(a.io.ErrOut, "Warning: hosts file %s: %v\n", s.Value, errors.Unwrap(err))
 			}
 		}
 	}
-	return render(a.io.Out, opts.output, t, rows)
+	return render.Write(a.io.Out, opts.output, t, rows)
 }

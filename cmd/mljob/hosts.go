@@ -16,6 +16,7 @@ import (
 	"github.com/mljob/mljob/internal/hostcheck"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/render"
 )
 
 func newHostsCmd(a *app) *cobra.Command {
@@ -151,9 +152,9 @@ func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {
 // renderHostsCheck writes the table and the problem lines below it, or
 // the reports as JSON or CSV.
 func renderHostsCheck(w io.Writer, format string, reports []hostcheck.Report) error {
-	t := table{
-		headers: []string{"HOST", "VERDICT", "AUTH", "KEY", "PYTHON", "IMPORTS", "GPUS", "LOAD", "DISK"},
-		keys:    []string{"host", "verdict", "auth", "hostKey", "python", "imports", "gpus", "load", "disk"},
+	t := render.Table{
+		Headers: []string{"HOST", "VERDICT", "AUTH", "KEY", "PYTHON", "IMPORTS", "GPUS", "LOAD", "DISK"},
+		Keys:    []string{"host", "verdict", "auth", "hostKey", "python", "imports", "gpus", "load", "disk"},
 	}
 	// The SLURM column only when there is something to put in it, so the
 	// output of hosts files without Slurm stays as it was.
@@ -162,8 +163,8 @@ func renderHostsCheck(w io.Writer, format string, reports []hostcheck.Report) er
 		slurm = slurm || r.Slurm != nil
 	}
 	if slurm {
-		t.headers = append(t.headers, "SLURM")
-		t.keys = append(t.keys, "slurm")
+		t.Headers = append(t.Headers, "SLURM")
+		t.Keys = append(t.Keys, "slurm")
 	}
 	for _, r := range reports {
 		row := []string{r.Host, string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
@@ -171,15 +172,15 @@ func renderHostsCheck(w io.Writer, format string, reports []hostcheck.Report) er
 		if slurm {
 			row = append(row, slurmCell(r))
 		}
-		t.rows = append(t.rows, row)
+		t.Rows = append(t.Rows, row)
 	}
-	if format == formatJSON {
-		return renderJSON(w, reports)
+	if format == render.FormatJSON {
+		return render.JSON(w, reports)
 	}
-	if err := render(w, format, t, nil); err != nil {
+	if err := render.Write(w, format, t, nil); err != nil {
 		return err
 	}
-	if format != formatTable {
+	if format != render.FormatTable {
 		return nil
 	}
 	var lines strings.Builder
@@ -389,20 +390,20 @@ func runHostsList(ctx context.Context, opts *hostsListOptions) error {
 		return fmt.Errorf("hosts list: %w", err)
 	}
 	rows := hostRows(recs, runs)
-	if len(rows) == 0 && opts.output == formatTable {
+	if len(rows) == 0 && opts.output == render.FormatTable {
 		fmt.Fprintln(opts.app.io.ErrOut, "No hosts yet: mljob dispatch records the hosts it uses.")
 		return nil
 	}
-	t := table{
-		headers: []string{"HOST", "STATUS", "SINCE", "LAST SEEN", "LOAD", "RUNS", "DONE", "FAILED", "ACTIVE", "MEAN RUN", "LAST ERROR"},
-		keys:    []string{"host", "status", "since", "seenAt", "load", "runs", "done", "failed", "active", "meanRunSeconds", "lastError"},
-		numeric: map[int]bool{4: true, 5: true, 6: true, 7: true, 8: true, 9: true},
+	t := render.Table{
+		Headers: []string{"HOST", "STATUS", "SINCE", "LAST SEEN", "LOAD", "RUNS", "DONE", "FAILED", "ACTIVE", "MEAN RUN", "LAST ERROR"},
+		Keys:    []string{"host", "status", "since", "seenAt", "load", "runs", "done", "failed", "active", "meanRunSeconds", "lastError"},
+		Numeric: map[int]bool{4: true, 5: true, 6: true, 7: true, 8: true, 9: true},
 	}
 	for _, r := range rows {
 		mean := "-"
 		if r.MeanRunSeconds != nil {
 			mean = (time.Duration(*r.MeanRunSeconds * float64(time.Second))).Round(100 * time.Millisecond).String()
-			if opts.output == formatCSV {
+			if opts.output == render.FormatCSV {
 				mean = strconv.FormatFloat(*r.MeanRunSeconds, 'f', -1, 64)
 			}
 		}
@@ -410,10 +411,10 @@ func runHostsList(ctx context.Context, opts *hostsListOptions) error {
 		if r.Load != nil {
 			load = strconv.FormatFloat(*r.Load, 'f', 2, 64)
 		}
-		t.rows = append(t.rows, []string{r.Host, dash(r.Status), timeCell(r.Since, opts.output), timeCell(r.SeenAt, opts.output), load,
+		t.Rows = append(t.Rows, []string{r.Host, dash(r.Status), timeCell(r.Since, opts.output), timeCell(r.SeenAt, opts.output), load,
 			strconv.Itoa(r.Runs), strconv.Itoa(r.Done), strconv.Itoa(r.Failed), strconv.Itoa(r.Active), mean, dash(r.LastError)})
 	}
-	return render(opts.app.io.Out, opts.output, t, rows)
+	return render.Write(opts.app.io.Out, opts.output, t, rows)
 }
 
 // hostRows joins the recorded hosts with their attempt counts; a host with
@@ -458,7 +459,7 @@ func timeCell(t *time.Time, format string) string {
 	if t == nil {
 		return "-"
 	}
-	if format == formatCSV {
+	if format == render.FormatCSV {
 		return t.UTC().Format(time.RFC3339)
 	}
 	return t.Local().Format("2006-01-02 15:04:05")

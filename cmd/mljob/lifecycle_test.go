@@ -17,6 +17,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/render"
 	runspec "github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
@@ -387,7 +388,7 @@ func TestRunCancel(t *testing.T) {
 			var out, errOut strings.Builder
 			opts := &cancelOptions{
 				app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: dbPath},
-				ids: []int64{subs[0].JobID}, output: formatCSV,
+				ids: []int64{subs[0].JobID}, output: render.FormatCSV,
 				openHost: func(_ context.Context, _ *db.DB, name string) (engine.Engine, error) {
 					if name != "h1" {
 						t.Errorf("openHost(%q), want h1", name)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/render"
 )
 
 type outcomesOptions struct {
@@ -138,7 +139,7 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		switch {
 		case len(cols) > 0:
 			return writeOutcomeColumns(opts, cols, batches)
-		case opts.output == formatJSON:
+		case opts.output == render.FormatJSON:
 			return writeOutcomesJSON(opts.app.io.Out, batches)
 		}
 		return writeOutcomesTable(opts, batches)
@@ -253,14 +254,14 @@ func writeOutcomesJSON(w io.Writer, batches <-chan []*db.OutcomeRow) error {
 // columns and the job fields that vary.
 func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) error {
 	t := outcomeview.BuildTable(batches, opts.output)
-	if len(t.Rows) == 0 && opts.output == formatTable {
+	if len(t.Rows) == 0 && opts.output == render.FormatTable {
 		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
 		return nil
 	}
-	if err := render(opts.app.io.Out, opts.output, tableOf(t.Table), nil); err != nil {
+	if err := render.Write(opts.app.io.Out, opts.output, t.Table, nil); err != nil {
 		return err
 	}
-	if t.Hidden > 0 && opts.output == formatTable {
+	if t.Hidden > 0 && opts.output == render.FormatTable {
 		fmt.Fprintf(opts.app.io.ErrOut, "%d more job field(s) vary between these jobs; see them with --output json\n", t.Hidden)
 	}
 	return nil
@@ -280,18 +281,13 @@ func writeOutcomeColumns(opts *outcomesOptions, cols []*outcomeview.Column, batc
 		fmt.Fprintf(opts.app.io.ErrOut, "No row shown has %s.\n", name)
 	}
 	switch {
-	case opts.output == formatJSON:
+	case opts.output == render.FormatJSON:
 		return v.WriteJSON(opts.app.io.Out)
-	case opts.output == formatTable && v.Rows == 0:
+	case opts.output == render.FormatTable && v.Rows == 0:
 		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
 		return nil
 	}
-	return render(opts.app.io.Out, opts.output, tableOf(v.Table()), nil)
-}
-
-// tableOf is an outcomeview table as output.go renders one.
-func tableOf(t outcomeview.Table) table {
-	return table{headers: t.Headers, keys: t.Keys, rows: t.Rows, numeric: t.Numeric}
+	return render.Write(opts.app.io.Out, opts.output, v.Table(), nil)
 }
 
 // unknownColumnError is the error for a bare --columns name that is not

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
 )
 
@@ -145,7 +146,7 @@ func wantJSON(tb testing.TB, rows []*db.OutcomeRow) string {
 		objs = append(objs, outcomeJSON(*r, state))
 	}
 	var buf bytes.Buffer
-	if err := renderJSON(&buf, objs); err != nil {
+	if err := render.JSON(&buf, objs); err != nil {
 		tb.Fatal(err)
 	}
 	return buf.String()
@@ -199,12 +200,12 @@ func TestOutcomesJSONMatchesEncodingJSON(t *testing.T) {
 // TestOutcomesGolden pins the table, JSON and CSV forms of tinyRows (run
 // with -update to rewrite testdata/outcomes/, then review the diff).
 func TestOutcomesGolden(t *testing.T) {
-	for _, format := range outputFormats {
+	for _, format := range render.Formats {
 		t.Run(format, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
 			var err error
-			if format == formatJSON {
+			if format == render.FormatJSON {
 				err = writeOutcomesJSON(&out, feed(tinyRows()))
 			} else {
 				err = writeOutcomesTable(opts, feed(tinyRows()))
@@ -224,8 +225,8 @@ func TestOutcomesTableEmpty(t *testing.T) {
 	tests := []struct {
 		format, out, errOut string
 	}{
-		{formatTable, "", "No outcomes yet. Run queued jobs with: mljob dispatch\n"},
-		{formatCSV, "jobId,orderId,state,loss,metric,host,durationSeconds\n", ""},
+		{render.FormatTable, "", "No outcomes yet. Run queued jobs with: mljob dispatch\n"},
+		{render.FormatCSV, "jobId,orderId,state,loss,metric,host,durationSeconds\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -282,7 +283,7 @@ func TestRunOutcomesPipeline(t *testing.T) {
 	ctx := context.Background()
 	t.Run("json", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatJSON}
+		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: render.FormatJSON}
 		if err := runOutcomes(ctx, opts); err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +297,7 @@ func TestRunOutcomesPipeline(t *testing.T) {
 	})
 	t.Run("csv", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatCSV}
+		opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: render.FormatCSV}
 		if err := runOutcomes(ctx, opts); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +307,7 @@ func TestRunOutcomesPipeline(t *testing.T) {
 			t.Errorf("got %d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
 		}
 	})
-	for _, format := range outputFormats {
+	for _, format := range render.Formats {
 		t.Run("failing writer "+format, func(t *testing.T) {
 			var errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: errWriter{}, ErrOut: &errOut}, dbPath: path}, output: format}
@@ -330,7 +331,7 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range outputFormats {
+	for _, format := range render.Formats {
 		t.Run(format, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
@@ -340,7 +341,7 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 			if want := "No row shown has job.nope.\n"; errOut.String() != want {
 				t.Errorf("stderr = %q, want %q", errOut.String(), want)
 			}
-			if format == formatJSON && !json.Valid(out.Bytes()) {
+			if format == render.FormatJSON && !json.Valid(out.Bytes()) {
 				t.Errorf("invalid JSON:\n%s", out.String())
 			}
 			checkGolden(t, filepath.Join("outcomes", "tiny-columns."+format), out.Bytes())

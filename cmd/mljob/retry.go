@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/render"
 )
 
 type retryOptions struct {
@@ -97,16 +98,16 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 		}
 	}
 	rows := make([]retryRow, len(orders))
-	t := table{
-		headers: []string{"ORDER", "JOB", "PREVIOUS", "ATTEMPTS"},
-		keys:    []string{"orderId", "jobId", "previousState", "attempts"},
-		numeric: map[int]bool{0: true, 1: true, 3: true},
+	t := render.Table{
+		Headers: []string{"ORDER", "JOB", "PREVIOUS", "ATTEMPTS"},
+		Keys:    []string{"orderId", "jobId", "previousState", "attempts"},
+		Numeric: map[int]bool{0: true, 1: true, 3: true},
 	}
 	for i, o := range orders {
 		rows[i] = retryRow{OrderID: o.ID, JobID: o.JobID, PreviousState: string(o.State), Attempts: o.Attempt}
-		t.rows = append(t.rows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10), string(o.State), strconv.Itoa(o.Attempt)})
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10), string(o.State), strconv.Itoa(o.Attempt)})
 	}
-	if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
 	fmt.Fprintf(errOut, "Queued %d order(s) again. Run them with: mljob dispatch\n", len(orders))

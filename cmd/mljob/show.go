@@ -15,6 +15,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/render"
 )
 
 type showOptions struct {
@@ -129,12 +130,12 @@ func runShow(ctx context.Context, opts *showOptions) error {
 			return fmt.Errorf("show: %w", err)
 		}
 	}
-	if opts.output == formatJSON {
-		return renderJSON(opts.app.io.Out, showJSON(d, outs))
+	if opts.output == render.FormatJSON {
+		return render.JSON(opts.app.io.Out, showJSON(d, outs))
 	}
 	t := showTable(d.attempts, opts.output)
-	if opts.output == formatCSV {
-		return renderCSV(opts.app.io.Out, t.keys, t.rows)
+	if opts.output == render.FormatCSV {
+		return render.CSV(opts.app.io.Out, t.Keys, t.Rows)
 	}
 	return writeShowText(opts.app.io.Out, d, t, outs)
 }
@@ -200,20 +201,20 @@ func showJSON(d *showData, outs []json.RawMessage) map[string]any {
 }
 
 // showTable is the attempts table.
-func showTable(attempts []showAttempt, format string) table {
-	t := table{
-		headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
-		keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
-		numeric: map[int]bool{0: true, 1: true, 7: true},
+func showTable(attempts []showAttempt, format string) render.Table {
+	t := render.Table{
+		Headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
+		Keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
+		Numeric: map[int]bool{0: true, 1: true, 7: true},
 	}
 	// The SLURM column (after SLOT) only when an attempt went to Slurm, so
 	// that the table and CSV of every other job stay as they were.
 	const slurmCol = 5
 	withSlurm := slices.ContainsFunc(attempts, func(a showAttempt) bool { return a.Slurm != nil })
 	if withSlurm {
-		t.headers = slices.Insert(t.headers, slurmCol, "SLURM")
-		t.keys = slices.Insert(t.keys, slurmCol, "slurm")
-		t.numeric = map[int]bool{0: true, 1: true, 8: true}
+		t.Headers = slices.Insert(t.Headers, slurmCol, "SLURM")
+		t.Keys = slices.Insert(t.Keys, slurmCol, "slurm")
+		t.Numeric = map[int]bool{0: true, 1: true, 8: true}
 	}
 	for _, a := range attempts {
 		exit := ""
@@ -225,14 +226,14 @@ func showTable(attempts []showAttempt, format string) table {
 		if withSlurm {
 			row = slices.Insert(row, slurmCol, a.Slurm.text())
 		}
-		t.rows = append(t.rows, row)
+		t.Rows = append(t.Rows, row)
 	}
 	return t
 }
 
 // writeShowText writes the job's header line, its spec, the attempts
 // table t and each outcome's object.
-func writeShowText(w io.Writer, d *showData, t table, outs []json.RawMessage) error {
+func writeShowText(w io.Writer, d *showData, t render.Table, outs []json.RawMessage) error {
 	job := d.job
 	fmt.Fprintf(w, "Job %d  project %s  script %s", job.ID, job.Project, job.Script)
 	if job.DataFile != "" {
@@ -250,7 +251,7 @@ func writeShowText(w io.Writer, d *showData, t table, outs []json.RawMessage) er
 		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
 		return nil
 	}
-	if err := renderTable(w, t); err != nil {
+	if err := render.WriteTable(w, t); err != nil {
 		return err
 	}
 	for i, o := range d.outcomes {
@@ -260,7 +261,7 @@ func writeShowText(w io.Writer, d *showData, t table, outs []json.RawMessage) er
 		} else {
 			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
 		}
-		if err := renderJSON(w, outs[i]); err != nil {
+		if err := render.JSON(w, outs[i]); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
 )
 
@@ -112,7 +113,7 @@ func TestShowGolden(t *testing.T) {
 	}
 	paths := map[bool]string{true: mustSeedSlurm(t, true), false: mustSeedSlurm(t, false)}
 	for _, tt := range tests {
-		for _, format := range outputFormats {
+		for _, format := range render.Formats {
 			t.Run(tt.name+"/"+format, func(t *testing.T) {
 				var out, errOut bytes.Buffer
 				opts := &showOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: paths[tt.slurm]},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/render"
 )
 
 type statusOptions struct {
@@ -80,22 +81,22 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	}
 	projects, activeRows := statusRows(st, opts.now())
 	t := statusTable(projects)
-	if opts.output != formatTable {
-		return render(opts.app.io.Out, opts.output, t, projects)
+	if opts.output != render.FormatTable {
+		return render.Write(opts.app.io.Out, opts.output, t, projects)
 	}
 	if len(projects) == 0 {
 		fmt.Fprintln(opts.app.io.ErrOut, "The queue is empty. Add jobs with: mljob submit job.json")
 		return nil
 	}
-	if err := renderTable(opts.app.io.Out, t); err != nil {
+	if err := render.WriteTable(opts.app.io.Out, t); err != nil {
 		return err
 	}
 	if len(activeRows) > 0 {
 		fmt.Fprintln(opts.app.io.Out)
-		if err := renderTable(opts.app.io.Out, table{
-			headers: []string{"ORDER", "JOB", "PROJECT", "STATE", "HOST", "SLOT", "ELAPSED"},
-			rows:    activeRows,
-			numeric: map[int]bool{0: true, 1: true, 6: true},
+		if err := render.WriteTable(opts.app.io.Out, render.Table{
+			Headers: []string{"ORDER", "JOB", "PROJECT", "STATE", "HOST", "SLOT", "ELAPSED"},
+			Rows:    activeRows,
+			Numeric: map[int]bool{0: true, 1: true, 6: true},
 		}); err != nil {
 			return err
 		}
@@ -137,22 +138,22 @@ func statusRows(st db.QueueStatus, now time.Time) ([]*projectStatus, [][]string)
 }
 
 // statusTable is the counts table: a row per project, a column per state.
-func statusTable(projects []*projectStatus) table {
-	t := table{headers: []string{"PROJECT"}, keys: []string{"projectName"}, numeric: map[int]bool{}}
+func statusTable(projects []*projectStatus) render.Table {
+	t := render.Table{Headers: []string{"PROJECT"}, Keys: []string{"projectName"}, Numeric: map[int]bool{}}
 	for i, s := range db.OrderStates {
-		t.headers = append(t.headers, string(s))
-		t.keys = append(t.keys, string(s))
-		t.numeric[i+1] = true
+		t.Headers = append(t.Headers, string(s))
+		t.Keys = append(t.Keys, string(s))
+		t.Numeric[i+1] = true
 	}
-	t.headers = append(t.headers, "total")
-	t.keys = append(t.keys, "total")
-	t.numeric[len(db.OrderStates)+1] = true
+	t.Headers = append(t.Headers, "total")
+	t.Keys = append(t.Keys, "total")
+	t.Numeric[len(db.OrderStates)+1] = true
 	for _, p := range projects {
 		row := []string{p.ProjectName}
 		for _, s := range db.OrderStates {
 			row = append(row, strconv.Itoa(p.Counts[string(s)]))
 		}
-		t.rows = append(t.rows, append(row, strconv.Itoa(p.Total)))
+		t.Rows = append(t.Rows, append(row, strconv.Itoa(p.Total)))
 	}
 	return t
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
 )
 
@@ -29,7 +30,7 @@ func TestStatusGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		path := mustSeedSlurm(t, tt.slurm)
-		for _, format := range outputFormats {
+		for _, format := range render.Formats {
 			t.Run(tt.name+"/"+format, func(t *testing.T) {
 				var out, errOut bytes.Buffer
 				opts := &statusOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path},
@@ -104,7 +105,7 @@ func TestStatusSlurmCountsLikeTheLiveView(t *testing.T) {
 	}
 	store.Close()
 	var out, errOut bytes.Buffer
-	opts := &statusOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: formatTable, now: time.Now}
+	opts := &statusOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}, dbPath: path}, output: render.FormatTable, now: time.Now}
 	if err := runStatus(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobinput"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -291,10 +292,10 @@ func printDryRun(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) er
 		Values      map[string]json.RawMessage `json:"values,omitempty"`
 		Input       string                     `json:"input"`
 	}
-	t := table{
-		headers: append(append([]string{"#", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
-		keys:    append(append([]string{"index", "projectName", "scriptName"}, paths...), "input"),
-		numeric: map[int]bool{0: true},
+	t := render.Table{
+		Headers: append(append([]string{"#", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		Keys:    append(append([]string{"index", "projectName", "scriptName"}, paths...), "input"),
+		Numeric: map[int]bool{0: true},
 	}
 	rows := []row{}
 	for i, j := range jobs {
@@ -306,12 +307,12 @@ func printDryRun(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) er
 		for _, v := range j.Values {
 			r = append(r, valueText(v))
 		}
-		t.rows = append(t.rows, append(r, j.Where))
+		t.Rows = append(t.Rows, append(r, j.Where))
 	}
 	// An empty table prints nothing (ErrOut says why); JSON and CSV print
 	// their empty array and header, so a script can still parse them.
-	if len(rows) > 0 || opts.output != formatTable {
-		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+	if len(rows) > 0 || opts.output != render.FormatTable {
+		if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
 	}
@@ -394,10 +395,10 @@ func printSubmitted(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult)
 		Values      map[string]json.RawMessage `json:"values,omitempty"`
 		Input       string                     `json:"input"`
 	}
-	t := table{
-		headers: append(append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
-		keys:    append(append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...), "input"),
-		numeric: map[int]bool{0: true, 1: true},
+	t := render.Table{
+		Headers: append(append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
+		Keys:    append(append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...), "input"),
+		Numeric: map[int]bool{0: true, 1: true},
 	}
 	rows := []row{}
 	errOut := opts.app.io.ErrOut
@@ -415,12 +416,12 @@ func printSubmitted(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult)
 		for _, v := range jobs[i].Values {
 			cells = append(cells, valueText(v))
 		}
-		t.rows = append(t.rows, append(cells, jobs[i].Where))
+		t.Rows = append(t.Rows, append(cells, jobs[i].Where))
 	}
 	// An empty table prints nothing (ErrOut says why); JSON and CSV print
 	// their empty array and header, so a script can still parse them.
-	if len(rows) > 0 || opts.output != formatTable {
-		if err := render(opts.app.io.Out, opts.output, t, rows); err != nil {
+	if len(rows) > 0 || opts.output != render.FormatTable {
+		if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
 	}

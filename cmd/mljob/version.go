@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/render"
 )
 
 // Set at build time by goreleaser and `make build`:
@@ -128,15 +130,15 @@ Exit codes: 0 ok, 2 usage error.`,
 			return runVersion(opts)
 		},
 	}
-	addEnumFlag(cmd, &opts.output, "output", "o", []string{formatText, formatJSON}, "output format: text|json")
+	addEnumFlag(cmd, &opts.output, "output", "o", []string{formatText, render.FormatJSON}, "output format: text|json")
 	return cmd
 }
 
 func runVersion(opts *versionOptions) error {
 	info := opts.info()
 	out := opts.app.io.Out
-	if opts.output == formatJSON {
-		return renderJSON(out, info)
+	if opts.output == render.FormatJSON {
+		return render.JSON(out, info)
 	}
 	return info.writeText(out)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"runtime/debug"
 	"testing"
+
+	"github.com/mljob/mljob/internal/render"
 )
 
 func TestMakeBuildInfo(t *testing.T) {
@@ -70,7 +72,7 @@ func TestRunVersion(t *testing.T) {
 		want   string
 	}{
 		{output: formatText, want: "mljob 1.2.3\ncommit: abc (modified)\ndate:   2026-01-02T03:04:05Z\ngo:     go1.26.8 linux/arm64\n"},
-		{output: formatJSON, want: `{
+		{output: render.FormatJSON, want: `{
   "version": "1.2.3",
   "commit": "abc",
   "date": "2026-01-02T03:04:05Z",
@@ -90,7 +92,7 @@ func TestRunVersion(t *testing.T) {
 			if out.String() != tt.want {
 				t.Errorf("got:\n%s\nwant:\n%s", out.String(), tt.want)
 			}
-			if tt.output == formatJSON {
+			if tt.output == render.FormatJSON {
 				var back buildInfo
 				if err := json.Unmarshal(out.Bytes(), &back); err != nil || back != info {
 					t.Errorf("round trip: %+v, %v", back, err)

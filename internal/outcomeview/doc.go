@@ -7,9 +7,11 @@
 // renders the tables.
 package outcomeview
 
-// The output formats, spelled as cmd/mljob's --output takes them.
+import "github.com/mljob/mljob/internal/render"
+
+// The output formats, as package render names them.
 const (
-	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatCSV   = "csv"
+	FormatTable = render.FormatTable
+	FormatJSON  = render.FormatJSON
+	FormatCSV   = render.FormatCSV
 )

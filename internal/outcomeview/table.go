@@ -8,19 +8,15 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobfields"
+	"github.com/mljob/mljob/internal/render"
 )
 
 // MaxParamColumns bounds the job-field columns of the outcomes table; -o
 // json always carries everything.
 const MaxParamColumns = 8
 
-// Table is rows ready to render: headers for the table, keys for the CSV
-// header, and which columns hold numbers (right-aligned).
-type Table struct {
-	Headers, Keys []string
-	Numeric       map[int]bool
-	Rows          [][]string
-}
+// Table is rows ready to render.
+type Table = render.Table
 
 // Outcomes is the outcomes table: the built-in columns, the job fields
 // that vary between the rows, and ERROR when a row has an error or a

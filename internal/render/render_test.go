@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -9,21 +9,21 @@ import (
 // The plain layout used for big tables must match tablewriter's byte for
 // byte, so that a table looks the same whatever its size.
 func TestPlainTableMatchesTablewriter(t *testing.T) {
-	tbl := table{
-		headers: []string{"JOB", "STATUS", "LOSS", "HOST", "ERROR"},
-		numeric: map[int]bool{0: true, 2: true},
+	tbl := Table{
+		Headers: []string{"JOB", "STATUS", "LOSS", "HOST", "ERROR"},
+		Numeric: map[int]bool{0: true, 2: true},
 	}
-	tbl.rows = [][]string{
+	tbl.Rows = [][]string{
 		{"1", "succeeded", "0.125", "gpu1", ""},
 		{"12", "failed", "", "żółć-host", "exit status 1: ZeroDivisionError…"},
 		{"123", "succeeded", "1.5e+06", "本地", "-"},
 		{"4", "", "NaN", "h", "a  b"},
 	}
 	var want, got bytes.Buffer
-	if err := renderTable(&want, tbl); err != nil {
+	if err := WriteTable(&want, tbl); err != nil {
 		t.Fatal(err)
 	}
-	if err := renderPlainTable(&got, tbl); err != nil {
+	if err := plainTable(&got, tbl); err != nil {
 		t.Fatal(err)
 	}
 	if got.String() != want.String() {
@@ -32,13 +32,13 @@ func TestPlainTableMatchesTablewriter(t *testing.T) {
 }
 
 func BenchmarkRenderTable100k(b *testing.B) {
-	tbl := table{headers: []string{"JOB", "ORDER", "STATUS", "LOSS"}, numeric: map[int]bool{0: true, 1: true, 3: true}}
+	tbl := Table{Headers: []string{"JOB", "ORDER", "STATUS", "LOSS"}, Numeric: map[int]bool{0: true, 1: true, 3: true}}
 	for i := 0; i < 100000; i++ {
-		tbl.rows = append(tbl.rows, []string{fmt.Sprint(i), fmt.Sprint(i), "succeeded", fmt.Sprint(float64(i) / 7)})
+		tbl.Rows = append(tbl.Rows, []string{fmt.Sprint(i), fmt.Sprint(i), "succeeded", fmt.Sprint(float64(i) / 7)})
 	}
 	for b.Loop() {
 		var buf bytes.Buffer
-		if err := renderTable(&buf, tbl); err != nil {
+		if err := WriteTable(&buf, tbl); err != nil {
 			b.Fatal(err)
 		}
 	}
