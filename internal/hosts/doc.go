@@ -13,5 +13,6 @@
 // all of them at once and sorted by line, because a researcher fixing a
 // hosts file wants the whole list, not one error per run.
 //
-// The package imports nothing else of the project.
+// The package imports nothing else of the project but sbatchopt, the slurm
+// engine's rules for the sbatch options an entry may give.
 package hosts

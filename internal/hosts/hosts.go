@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mljob/mljob/internal/slurm/sbatchopt"
 )
 
 // Kind names the engine that runs a host's jobs.
@@ -981,31 +983,6 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 	return h
 }
 
-// sbatchReserved are the sbatch options mljob sets itself when it submits a
-// slurm entry's runs; one in the hosts file would fight mljob's (sbatch keeps
-// the last), so it is refused with the reason.
-var sbatchReserved = []struct {
-	long  string // without the leading --
-	short byte   // 0 when the option has no short form
-	why   string
-}{
-	{"array", 'a', "mljob sets the array itself, throttled by slots"},
-	{"output", 'o', "mljob sets the output file itself, under workdir"},
-	{"error", 'e', "mljob keeps a task's errors with its output, in the file it names under workdir"},
-	{"parsable", 0, "mljob sets it itself, to read the job id sbatch prints"},
-	{"wrap", 0, "mljob submits its own batch script"},
-	{"chdir", 'D', "mljob sets the working directory itself, to workdir"},
-	{"job-name", 'J', "mljob names its jobs itself"},
-	{"open-mode", 0, "mljob owns the output files and how they are opened"},
-	// A requeued task would find its run already started and refuse to run.
-	{"no-requeue", 0, "mljob sets --no-requeue itself and retries lost runs as new attempts"},
-	{"requeue", 0, "mljob sets --no-requeue itself and retries lost runs as new attempts"},
-}
-
-// sbatchFlags are sbatch's short options that take no value, so getopt lets
-// another short option follow in the same word (-Oa1 is -O -a 1).
-const sbatchFlags = "HOQsvWhV"
-
 // checkSbatch validates a slurm entry's sbatch options; node is the sbatch
 // list, whose items give each option its own line.
 func (p *parser) checkSbatch(opts []string, node *yaml.Node, where string) {
@@ -1014,54 +991,10 @@ func (p *parser) checkSbatch(opts []string, node *yaml.Node, where string) {
 		if node != nil && node.Kind == yaml.SequenceNode && len(node.Content) == len(opts) {
 			line = node.Content[i].Line
 		}
-		if msg := sbatchProblem(o); msg != "" {
+		if msg := sbatchopt.Problem(o); msg != "" {
 			p.addf(line, "%s: %s", where, msg)
 		}
 	}
-}
-
-// sbatchProblem says what is wrong with one sbatch option word, or "".
-func sbatchProblem(o string) string {
-	switch {
-	case o == "":
-		return "sbatch has an empty option; remove it"
-	case strings.ContainsFunc(o, func(r rune) bool { return r < ' ' || r == 0x7f }):
-		return fmt.Sprintf("sbatch option %q has a control character (a newline, tab or NUL); remove it", o)
-	case !strings.HasPrefix(o, "-"):
-		// sbatch would take it for the batch script, and mljob's script for
-		// the script's argument.
-		return fmt.Sprintf("sbatch option %q does not start with '-': give each option as one word, such as --partition=gpu", o)
-	case o == "-" || o == "--":
-		return fmt.Sprintf("sbatch option %q is not an option: sbatch would read what follows as the batch script; remove it", o)
-	}
-	if name, ok := strings.CutPrefix(o, "--"); ok {
-		name, _, _ = strings.Cut(name, "=")
-		for _, r := range sbatchReserved {
-			if name == r.long {
-				return fmt.Sprintf("sbatch option %q: %s; remove it", o, r.why)
-			}
-		}
-		// getopt_long takes any unambiguous prefix of a long option, so
-		// --arr=0-9 is --array. No sbatch option is a prefix of these.
-		for _, r := range sbatchReserved {
-			if name != "" && strings.HasPrefix(r.long, name) {
-				return fmt.Sprintf("sbatch option %q: write options in full: sbatch may take it for --%s, and %s", o, r.long, r.why)
-			}
-		}
-		return ""
-	}
-	// Short options: -aVALUE is -a; flags that take no value may come first.
-	for _, c := range []byte(o[1:]) {
-		for _, r := range sbatchReserved {
-			if r.short != 0 && c == r.short {
-				return fmt.Sprintf("sbatch option %q: -%c is --%s: %s; remove it", o, c, r.long, r.why)
-			}
-		}
-		if !strings.ContainsRune(sbatchFlags, rune(c)) {
-			break // c takes a value: the rest of the word is that value
-		}
-	}
-	return ""
 }
 
 // pick returns the host's own value when given, else the default's.
