@@ -82,119 +82,50 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// entry is one host entry being checked: its node gives each message its
+// line (the key's, else the entry's), and where names the entry.
+type entry struct {
+	p     *parser
+	node  *yaml.Node
+	where string
+}
+
+// line returns the line of key's value, or the entry's line when absent.
+func (c entry) line(key string) int { return c.p.line(c.node, key, lineOf(c.node)) }
+
+// has reports whether the entry gives key, whatever its value.
+func (c entry) has(key string) bool { return c.p.value(c.node, key) != nil }
+
+// ok reports whether key is absent or decoded without a type error, so a
+// value already reported is not reported again.
+func (c entry) ok(key string) bool { return c.p.valid(c.node, key) }
+
+// addf reports a problem of the entry at key's line, after the entry's name.
+func (c entry) addf(key, format string, args ...any) {
+	c.p.addf(c.line(key), "%s: "+format, append([]any{c.where}, args...)...)
+}
+
 // checkHost validates one entry and merges the defaults into it.
 func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d settings) parsedHost {
-	entryLine := lineOf(node)
-	line := func(key string) int { return p.line(node, key, entryLine) }
-	has := func(key string) bool { return p.value(node, key) != nil }
-	ok := func(key string) bool { return p.valid(node, key) }
-
-	switch {
-	case e.Name == "" && ok("name"):
-		p.addf(line("name"), "%s: missing name", where)
-	case e.Name != "" && !nameRE.MatchString(e.Name):
-		// The name becomes part of paths (run dirs, logs), so it is kept plain.
-		p.addf(line("name"), "%s: bad name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", where, e.Name)
-	}
-
-	kind := KindSSH
-	if e.Kind != "" {
-		kind = Kind(e.Kind)
-	}
-	switch kind {
-	case KindSSH, KindSlurm:
-	case KindLocal:
-		p.addf(line("kind"), "%s: kind %q cannot be used in a hosts file: the local machine is the host when no hosts file is given", where, e.Kind)
-	default:
-		if ok("kind") {
-			kinds := make([]string, len(fileKinds))
-			for i, k := range fileKinds {
-				kinds[i] = string(k)
-			}
-			p.addf(line("kind"), "%s: unknown kind %q (supported: %s)", where, e.Kind, strings.Join(kinds, ", "))
-		}
-	}
+	c := entry{p: p, node: node, where: where}
+	c.checkName(e.Name)
+	kind := c.checkKind(e.Kind)
 	slurm := kind == KindSlurm
 	local := slurm && e.Local
-
 	if kind == KindSSH {
-		// An unknown kind is reported above; these would only add noise.
+		// An unknown kind is reported by checkKind; these would only add noise.
 		for _, key := range []string{"local", "sbatch"} {
-			if has(key) && ok(key) {
-				p.addf(line(key), "%s: %s applies only to kind: slurm entries: add kind: slurm or remove %s", where, key, key)
+			if c.has(key) && c.ok(key) {
+				c.addf(key, "%s applies only to kind: slurm entries: add kind: slurm or remove %s", key, key)
 			}
 		}
 	}
-
-	if local {
-		// mljob runs sbatch and friends on this machine: connection keys
-		// would be silently ignored, so they are refused.
-		for _, key := range []string{"address", "port", "user", "identity_file", "known_hosts"} {
-			if has(key) && ok(key) {
-				p.addf(line(key), "%s: %s: a local: true entry is not reached over SSH; remove %s, or local: true to reach the login node over SSH", where, key, key)
-			}
-		}
-	} else {
-		switch {
-		case e.Address == "" && ok("address") && ok("local"):
-			// With local unreadable, whether an address is needed is unknown.
-			p.addf(line("address"), "%s: missing address", where)
-		case strings.HasPrefix(e.Address, "-") || strings.ContainsFunc(e.Address, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-			// A leading '-' would be read as an option by ssh.
-			p.addf(line("address"), "%s: bad address %q", where, e.Address)
-		}
-	}
-
-	if !local && e.Port != nil && ok("port") && (*e.Port < 1 || *e.Port > 65535) {
-		p.addf(line("port"), "%s: port must be 1-65535, got %d", where, *e.Port)
-	}
-
-	slots := 1
-	if slurm {
-		slots = DefaultSlurmSlots
-	}
-	if e.Slots != nil {
-		slots = *e.Slots
-		if slots < 1 {
-			p.addf(line("slots"), "%s: slots must be at least 1, got %d", where, slots)
-		}
-	}
-	var gpus []string
-	switch {
-	case slurm && has("gpus") && ok("gpus"):
-		p.addf(line("gpus"), "%s: a slurm entry gets GPUs from sbatch options such as --gres=gpu:1, not gpus; move them to sbatch", where)
-	case has("gpus") && ok("gpus"):
-		if e.Slots != nil {
-			p.addf(line("slots"), "%s: give slots or gpus, not both (gpus gives one slot per GPU)", where)
-		}
-		if len(e.GPUs) == 0 {
-			p.addf(line("gpus"), "%s: gpus must list at least one GPU id", where)
-		}
-		seen := map[string]bool{}
-		for _, g := range e.GPUs {
-			switch {
-			case !gpuRE.MatchString(g):
-				p.addf(line("gpus"), "%s: bad gpu id %q: use digits, letters and '-' (a GPU index or MIG id)", where, g)
-			case seen[g]:
-				p.addf(line("gpus"), "%s: gpu id %q listed twice", where, g)
-			}
-			seen[g] = true
-		}
-		gpus = slices.Clone(e.GPUs)
-		slots = len(gpus)
-	}
-
-	if slurm && e.MaxLoad != nil && ok("max_load") {
-		p.addf(line("max_load"), "%s: max_load does not apply to a slurm entry: Slurm decides where runs go; remove it", where)
-	}
+	c.checkConnection(e, local)
+	slots, gpus := c.checkSlots(e, slurm)
 	var sbatch []string
-	if slurm && ok("sbatch") {
-		p.checkSbatch(e.Sbatch, p.value(node, "sbatch"), where)
-		if len(e.Sbatch) > 0 {
-			sbatch = slices.Clone(e.Sbatch)
-		}
+	if slurm {
+		sbatch = c.checkSlurm(e)
 	}
-
 	p.checkSettings(e.settings, node, where)
 
 	h := parsedHost{Host: Host{
@@ -209,56 +140,185 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		ConnectTimeout: DefaultConnectTimeout,
 		Local:          local,
 		Sbatch:         sbatch,
-		Line:           entryLine,
+		Line:           lineOf(node),
 	}}
 	if local {
 		// As LocalHost: no address, port, user or keys; the defaults' are
 		// for the hosts reached over SSH.
 		h.Address, h.Port = "", 0
 	} else {
-		if e.Port != nil {
-			h.Port = *e.Port
-			h.explicit.port = true
-		}
-		if v := pick(e.User, d.User); v != nil {
-			h.User = *v
-			h.explicit.user = true
-		}
-		if v := pick(e.IdentityFile, d.IdentityFile); v != nil {
-			h.IdentityFile, _ = expandHome(*v, p.home) // error reported by checkSettings
-			h.explicit.identityFile = true
-		}
-		if v := pick(e.KnownHosts, d.KnownHosts); v != nil {
-			for _, f := range *v {
-				f, _ = expandHome(f, p.home)
-				h.KnownHosts = append(h.KnownHosts, f)
+		p.mergeConnection(&h, e, d)
+	}
+	mergeSettings(&h, e.settings, d)
+	return h
+}
+
+// checkName checks the entry's name, which becomes part of paths (run dirs,
+// logs), so it is kept plain.
+func (c entry) checkName(name string) {
+	switch {
+	case name == "" && c.ok("name"):
+		c.addf("name", "missing name")
+	case name != "" && !nameRE.MatchString(name):
+		c.addf("name", "bad name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	}
+}
+
+// checkKind checks the entry's kind and returns it; an entry that names
+// none is of kind ssh.
+func (c entry) checkKind(name string) Kind {
+	kind := KindSSH
+	if name != "" {
+		kind = Kind(name)
+	}
+	switch kind {
+	case KindSSH, KindSlurm:
+	case KindLocal:
+		c.addf("kind", "kind %q cannot be used in a hosts file: the local machine is the host when no hosts file is given", name)
+	default:
+		if c.ok("kind") {
+			kinds := make([]string, len(fileKinds))
+			for i, k := range fileKinds {
+				kinds[i] = string(k)
 			}
-			h.explicit.knownHosts = true
+			c.addf("kind", "unknown kind %q (supported: %s)", name, strings.Join(kinds, ", "))
 		}
 	}
-	if v := pick(e.Python, d.Python); v != nil {
+	return kind
+}
+
+// checkConnection checks how the entry is reached: its address and port,
+// or, for a local: true entry, that it gives no connection keys at all.
+func (c entry) checkConnection(e hostEntry, local bool) {
+	if local {
+		// mljob runs sbatch and friends on this machine: connection keys
+		// would be silently ignored, so they are refused.
+		for _, key := range []string{"address", "port", "user", "identity_file", "known_hosts"} {
+			if c.has(key) && c.ok(key) {
+				c.addf(key, "%s: a local: true entry is not reached over SSH; remove %s, or local: true to reach the login node over SSH", key, key)
+			}
+		}
+		return
+	}
+	switch {
+	case e.Address == "" && c.ok("address") && c.ok("local"):
+		// With local unreadable, whether an address is needed is unknown.
+		c.addf("address", "missing address")
+	case strings.HasPrefix(e.Address, "-") || strings.ContainsFunc(e.Address, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		// A leading '-' would be read as an option by ssh.
+		c.addf("address", "bad address %q", e.Address)
+	}
+	if e.Port != nil && c.ok("port") && (*e.Port < 1 || *e.Port > 65535) {
+		c.addf("port", "port must be 1-65535, got %d", *e.Port)
+	}
+}
+
+// checkSlots checks slots and gpus and returns the entry's slots and GPU
+// ids: one slot per GPU when gpus is given. A slurm entry's slots are its
+// array tasks in flight; its GPUs come from sbatch options instead.
+func (c entry) checkSlots(e hostEntry, slurm bool) (int, []string) {
+	slots := 1
+	if slurm {
+		slots = DefaultSlurmSlots
+	}
+	if e.Slots != nil {
+		slots = *e.Slots
+		if slots < 1 {
+			c.addf("slots", "slots must be at least 1, got %d", slots)
+		}
+	}
+	if !c.has("gpus") || !c.ok("gpus") {
+		return slots, nil
+	}
+	if slurm {
+		c.addf("gpus", "a slurm entry gets GPUs from sbatch options such as --gres=gpu:1, not gpus; move them to sbatch")
+		return slots, nil
+	}
+	if e.Slots != nil {
+		c.addf("slots", "give slots or gpus, not both (gpus gives one slot per GPU)")
+	}
+	if len(e.GPUs) == 0 {
+		c.addf("gpus", "gpus must list at least one GPU id")
+	}
+	seen := map[string]bool{}
+	for _, g := range e.GPUs {
+		switch {
+		case !gpuRE.MatchString(g):
+			c.addf("gpus", "bad gpu id %q: use digits, letters and '-' (a GPU index or MIG id)", g)
+		case seen[g]:
+			c.addf("gpus", "gpu id %q listed twice", g)
+		}
+		seen[g] = true
+	}
+	return len(e.GPUs), slices.Clone(e.GPUs)
+}
+
+// checkSlurm checks the keys of a slurm entry that Slurm, not mljob, acts
+// on, and returns the entry's sbatch options (nil when none).
+func (c entry) checkSlurm(e hostEntry) []string {
+	if e.MaxLoad != nil && c.ok("max_load") {
+		c.addf("max_load", "max_load does not apply to a slurm entry: Slurm decides where runs go; remove it")
+	}
+	if !c.ok("sbatch") {
+		return nil
+	}
+	c.p.checkSbatch(e.Sbatch, c.p.value(c.node, "sbatch"), c.where)
+	if len(e.Sbatch) == 0 {
+		return nil
+	}
+	return slices.Clone(e.Sbatch)
+}
+
+// mergeConnection sets how h is reached from the entry, else the defaults,
+// and records which values the file set itself, so the ssh config does not
+// override them.
+func (p *parser) mergeConnection(h *parsedHost, e hostEntry, d settings) {
+	if e.Port != nil {
+		h.Port = *e.Port
+		h.explicit.port = true
+	}
+	if v := pick(e.User, d.User); v != nil {
+		h.User = *v
+		h.explicit.user = true
+	}
+	if v := pick(e.IdentityFile, d.IdentityFile); v != nil {
+		h.IdentityFile, _ = expandHome(*v, p.home) // error reported by checkSettings
+		h.explicit.identityFile = true
+	}
+	if v := pick(e.KnownHosts, d.KnownHosts); v != nil {
+		for _, f := range *v {
+			f, _ = expandHome(f, p.home)
+			h.KnownHosts = append(h.KnownHosts, f)
+		}
+		h.explicit.knownHosts = true
+	}
+}
+
+// mergeSettings sets h's python, workdir, max_load, connect_timeout and env
+// from the entry's own settings, else the defaults'; env merges key by key.
+func mergeSettings(h *parsedHost, own, d settings) {
+	if v := pick(own.Python, d.Python); v != nil {
 		h.Python = *v
 	}
-	if v := pick(e.Workdir, d.Workdir); v != nil {
+	if v := pick(own.Workdir, d.Workdir); v != nil {
 		h.Workdir = *v
 	}
-	if v := pick(e.MaxLoad, d.MaxLoad); v != nil && !slurm {
+	if v := pick(own.MaxLoad, d.MaxLoad); v != nil && h.Kind != KindSlurm {
 		h.MaxLoad = *v
 	}
-	if v := pick(e.ConnectTimeout, d.ConnectTimeout); v != nil {
+	if v := pick(own.ConnectTimeout, d.ConnectTimeout); v != nil {
 		h.ConnectTimeout = *v
 	}
 	env := map[string]string{}
 	for k, v := range d.Env {
 		env[k] = v
 	}
-	for k, v := range e.Env { // host keys win
+	for k, v := range own.Env { // host keys win
 		env[k] = v
 	}
 	for _, k := range sortedKeys(env) {
 		h.Env = append(h.Env, EnvVar{Key: k, Value: env[k]})
 	}
-	return h
 }
 
 // checkSbatch validates a slurm entry's sbatch options; node is the sbatch

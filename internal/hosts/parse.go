@@ -111,19 +111,40 @@ func (p *parser) err() error {
 	return errors.Join(errs...)
 }
 
+// parse checks the whole file and returns its entries with the defaults
+// merged in; the problems go to p.problems.
 func (p *parser) parse(data []byte) []parsedHost {
+	raw, ok := p.decode(data)
+	if !ok {
+		return nil
+	}
+	var defaults settings
+	if raw.Defaults != nil {
+		defaults = *raw.Defaults
+		p.checkSettings(defaults, p.defaults, "defaults")
+	}
+	if len(raw.Hosts) == 0 {
+		p.noHosts()
+		return nil
+	}
+	return p.checkEntries(raw.Hosts, defaults)
+}
+
+// decode reads data twice: as nodes, which give messages their lines, and
+// into fileDoc, whose type errors are reworded. ok is false when data is
+// not YAML or is empty: there is nothing more to check.
+func (p *parser) decode(data []byte) (raw fileDoc, ok bool) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		p.syntaxError(data, err)
-		return nil
+		return raw, false
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.addf(1, "no hosts: the file is empty")
-		return nil
+		return raw, false
 	}
 	p.index(doc.Content[0])
 
-	var raw fileDoc
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	p.badLines = map[int]bool{}
@@ -131,42 +152,41 @@ func (p *parser) parse(data []byte) []parsedHost {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			p.syntaxError(data, err)
-			return nil
+			return raw, false
 		}
 		for _, msg := range te.Errors {
 			p.typeError(msg)
 		}
 	}
+	return raw, true
+}
 
-	var defaults settings
-	if raw.Defaults != nil {
-		defaults = *raw.Defaults
-		p.checkSettings(defaults, p.defaults, "defaults")
+// noHosts reports a file without host entries, unless a problem already
+// reported is why the list came out empty.
+func (p *parser) noHosts() {
+	if len(p.problems) > 0 {
+		return
 	}
-	if len(raw.Hosts) == 0 {
-		if len(p.problems) > 0 {
-			return nil // the hosts list is missing because of a problem already reported
-		}
-		if n := p.value(p.root, "hosts"); n == nil {
-			p.addf(1, "no hosts: add a hosts: list with at least one entry")
-		} else if !p.badLines[n.Line] {
-			p.addf(n.Line, "no hosts: the hosts list is empty")
-		}
-		return nil
+	if n := p.value(p.root, "hosts"); n == nil {
+		p.addf(1, "no hosts: add a hosts: list with at least one entry")
+	} else if !p.badLines[n.Line] {
+		p.addf(n.Line, "no hosts: the hosts list is empty")
 	}
+}
 
+// checkEntries checks each decoded entry, and that no two share a name.
+func (p *parser) checkEntries(entries []hostEntry, defaults settings) []parsedHost {
 	nodes := p.decodedEntries()
-	if len(nodes) != len(raw.Hosts) {
+	if len(nodes) != len(entries) {
 		// The decoder dropped entries in a way not foreseen; the type errors
 		// already say why, and lines could not be trusted.
 		return nil
 	}
 	seen := map[string]int{}
-	hosts := make([]parsedHost, 0, len(raw.Hosts))
-	for i, e := range raw.Hosts {
+	hosts := make([]parsedHost, 0, len(entries))
+	for i, e := range entries {
 		node := nodes[i]
 		line := lineOf(node)
-		where := p.where(line)
 		if e.Name != "" {
 			if first, dup := seen[e.Name]; dup {
 				p.addf(line, "duplicate host name %q (also at line %d)", e.Name, first)
@@ -174,7 +194,7 @@ func (p *parser) parse(data []byte) []parsedHost {
 				seen[e.Name] = line
 			}
 		}
-		hosts = append(hosts, p.checkHost(e, node, where, defaults))
+		hosts = append(hosts, p.checkHost(e, node, p.where(line), defaults))
 	}
 	return hosts
 }
