@@ -221,7 +221,8 @@ func (c entry) checkSlots(e hostEntry, slurm bool) (int, []string) {
 	if slurm {
 		slots = DefaultSlurmSlots
 	}
-	if e.Slots != nil {
+	if e.Slots != nil && c.ok("slots") {
+		// A value with a type error decodes as 0: it is reported once.
 		slots = *e.Slots
 		if slots < 1 {
 			c.addf("slots", "slots must be at least 1, got %d", slots)

@@ -284,6 +284,14 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`hosts.yaml:4: host "a": slots must be at least 1, got 0`},
 		},
 		{
+			name: "slots not a number",
+			src:  "hosts:\n  - name: a\n    address: a\n    slots: x\n  - name: c\n    kind: slurm\n    address: login\n    slots: [1]\n",
+			want: []string{
+				`hosts.yaml:4: host "a": slots: want an integer, got "x"`,
+				`hosts.yaml:8: host "c": slots: want an integer, got a list`,
+			},
+		},
+		{
 			name: "slots and gpus",
 			src:  "hosts:\n  - name: a\n    address: a\n    slots: 2\n    gpus: [0, 1]\n",
 			want: []string{`hosts.yaml:4: host "a": give slots or gpus, not both (gpus gives one slot per GPU)`},
