@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -260,4 +261,56 @@ func yamlKeys(t reflect.Type) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// The keys of an entry and of defaults that hold an integer, found from the
+// structs so that a key added later is covered too.
+var (
+	hostIntegerKeys     = integerKeys(reflect.TypeFor[hostEntry]())
+	settingsIntegerKeys = integerKeys(reflect.TypeFor[settings]())
+)
+
+// integerKeys lists the yaml keys of a struct type, inlined structs included,
+// whose value decodes into an integer (time.Duration aside: yaml.v3 wants a
+// string with a unit there and refuses a bare number itself).
+func integerKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			keys = append(keys, integerKeys(f.Type)...)
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		// Every int and uint kind: those kindWords calls "an integer".
+		if name != "" && name != "-" && ft != reflect.TypeFor[time.Duration]() && kindWords(ft.Kind()) == kindWords(reflect.Int) {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// fractions reports a number with a fraction or an exponent (YAML's !!float)
+// where the file wants an integer, in the words of the type error a string
+// there gets. yaml.v3 decodes such a number into an int without a word,
+// truncated: port: 1.5 was port 1, slots: 0.5 "slots must be at least 1,
+// got 0". Values that already have a type error are left alone.
+func (p *parser) fractions() {
+	check := func(m *yaml.Node, keys []string) {
+		for _, key := range keys {
+			v := p.value(m, key)
+			if v == nil || v.Kind != yaml.ScalarNode || v.ShortTag() != "!!float" || p.badLines[v.Line] {
+				continue
+			}
+			p.badLines[v.Line] = true
+			p.addf(v.Line, "%s%s: want %s, got %q", prefix(p.where(v.Line)), key, kindWords(reflect.Int), v.Value)
+		}
+	}
+	check(p.defaults, settingsIntegerKeys)
+	for _, e := range p.entries {
+		check(e, hostIntegerKeys)
+	}
 }

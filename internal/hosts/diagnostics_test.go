@@ -53,3 +53,15 @@ func TestWantSaysYAMLKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegerKeys checks that the keys fractions looks at are found from the
+// structs: port and slots in an entry, none in defaults (connect_timeout is a
+// duration, max_load a number).
+func TestIntegerKeys(t *testing.T) {
+	if got, want := hostIntegerKeys, []string{"port", "slots"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("hostIntegerKeys = %q, want %q", got, want)
+	}
+	if got := settingsIntegerKeys; len(got) != 0 {
+		t.Errorf("settingsIntegerKeys = %q, want none", got)
+	}
+}

@@ -325,6 +325,62 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`hosts.yaml:4: host "a": port: want an integer, got "twentytwentytwo"`},
 		},
 		{
+			// yaml.v3 truncates a float decoded into an int: port: 1.5 was port 1.
+			name: "port not a whole number",
+			src:  "hosts:\n  - name: a\n    address: a\n    port: 1.5\n  - name: b\n    address: b\n    port: 22.0\n  - name: c\n    address: c\n    port: 2.2e1\n",
+			want: []string{
+				`hosts.yaml:4: host "a": port: want an integer, got "1.5"`,
+				`hosts.yaml:7: host "b": port: want an integer, got "22.0"`,
+				`hosts.yaml:10: host "c": port: want an integer, got "2.2e1"`,
+			},
+		},
+		{
+			// Not 1 (as truncation would make it), nor "must be 1-65535, got -1".
+			name: "negative fraction for port",
+			src:  "hosts:\n  - name: a\n    address: a\n    port: -1.5\n",
+			want: []string{`hosts.yaml:4: host "a": port: want an integer, got "-1.5"`},
+		},
+		{
+			name: "port zero",
+			src:  "hosts:\n  - name: a\n    address: a\n    port: 0\n",
+			want: []string{`hosts.yaml:4: host "a": port must be 1-65535, got 0`},
+		},
+		{
+			// A quoted number is a string, refused as every typed key refuses one.
+			name: "port quoted",
+			src:  "hosts:\n  - name: a\n    address: a\n    port: \"22\"\n",
+			want: []string{`hosts.yaml:4: host "a": port: want an integer, got "22"`},
+		},
+		{
+			name: "slots not a whole number",
+			src:  "hosts:\n  - name: a\n    address: a\n    slots: 1.5\n  - name: c\n    kind: slurm\n    address: login\n    slots: 100.0\n",
+			want: []string{
+				`hosts.yaml:4: host "a": slots: want an integer, got "1.5"`,
+				`hosts.yaml:8: host "c": slots: want an integer, got "100.0"`,
+			},
+		},
+		{
+			// Not 0, which truncation would make it.
+			name: "slots a fraction below one",
+			src:  "hosts:\n  - name: a\n    address: a\n    slots: 0.5\n",
+			want: []string{`hosts.yaml:4: host "a": slots: want an integer, got "0.5"`},
+		},
+		{
+			// GPU ids are strings: a number with a point is no GPU index.
+			name: "gpu id not a whole number",
+			src:  "hosts:\n  - name: a\n    address: a\n    gpus: [0, 1.5]\n",
+			want: []string{`hosts.yaml:4: host "a": bad gpu id "1.5": use digits, letters and '-' (a GPU index or MIG id)`},
+		},
+		{
+			// A duration needs its unit; yaml.v3 refuses any bare number.
+			name: "connect_timeout a bare number",
+			src:  "defaults:\n  connect_timeout: 1.5\nhosts:\n  - name: a\n    address: a\n    connect_timeout: 10\n",
+			want: []string{
+				`hosts.yaml:2: defaults: connect_timeout: want a duration such as 10s, got "1.5"`,
+				`hosts.yaml:6: host "a": connect_timeout: want a duration such as 10s, got "10"`,
+			},
+		},
+		{
 			name: "bad env key in host and defaults",
 			src:  "defaults:\n  env:\n    OK: x\n    2BAD: y\nhosts:\n  - name: a\n    address: a\n    env: {A-B: z}\n",
 			want: []string{

@@ -158,6 +158,7 @@ func (p *parser) decode(data []byte) (raw fileDoc, ok bool) {
 			p.typeError(msg)
 		}
 	}
+	p.fractions()
 	return raw, true
 }
 
