@@ -23,7 +23,8 @@ import (
 // procPy is driven by its job's fields, each optional, in this order:
 // "escape" starts a "sleep 600" in a session of its own (its pid in the
 // run dir's escapee.pid) and then moves the script itself to a new session
-// (its pid in script.pid); "ignoreTerm" ignores SIGTERM; then it writes
+// (its pid in script.pid); "ignoreTerm" ignores SIGTERM, touching the file
+// "term" in the run dir on each one (when TERM came); then it writes
 // the file "ready" in the run dir; "holdFile" waits
 // while that file exists; "sleepSeconds" sleeps. It then prints its
 // outcome, and "killGroup" kills its own process group with SIGKILL.
@@ -37,7 +38,7 @@ if job.get("escape"):
     with open("script.pid", "w") as f:
         f.write("%d\n" % os.getpid())
 if job.get("ignoreTerm"):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: open("term", "w").close())
 open("ready", "w").close()
 while job.get("holdFile") and os.path.exists(job["holdFile"]):
     time.sleep(0.1)
@@ -321,9 +322,10 @@ func checkPrivate(tb testing.TB, dir string, min int) {
 }
 
 // TestProcessCancelManyTermIgnoring: cancelling runs that ignore SIGTERM
-// does not wait out each one's grace: the runs' wrappers escalate to
-// SIGKILL themselves, so cancel returns at once, and every run has ended
-// within about one grace.
+// does not wait out each one's grace in turn: the runs' wrappers escalate
+// to SIGKILL themselves, so every run has its TERM before the first is
+// KILLed. Ordering, not a time limit, so that a loaded machine cannot fail
+// it.
 func TestProcessCancelManyTermIgnoring(t *testing.T) {
 	t.Parallel()
 	servers, keys := startHosts(t, 1)
@@ -350,15 +352,29 @@ func TestProcessCancelManyTermIgnoring(t *testing.T) {
 			return err == nil
 		})
 	}
-	began := time.Now()
 	c.mustRun("cancel", "--project", "stubborn")
-	// The grace is 10 s; three of them waited one after another took 30 s,
-	// in parallel 10 s. The wrapper's escalation takes none of it here.
-	if took := time.Since(began); took >= 10*time.Second {
-		t.Errorf("cancel of 3 TERM-ignoring runs took %v, want less than one grace (10s)", took)
-	}
 	if code := d.wait(t, time.Minute); code != 0 {
 		t.Errorf("dispatch exit %d; stderr:\n%s", code, d.stderr.String())
+	}
+	// One grace for all: every run had its TERM before any was KILLed
+	// (its exit_code written), where one grace per run TERMs the second
+	// only once the first is dead.
+	var lastTerm, firstEnd time.Time
+	for _, dir := range runDirs {
+		term, errT := os.Stat(filepath.Join(dir, "term"))
+		end, errE := os.Stat(filepath.Join(dir, "exit_code"))
+		if errT != nil || errE != nil {
+			t.Fatalf("%s: term %v, exit_code %v; want both written", dir, errT, errE)
+		}
+		if term.ModTime().After(lastTerm) {
+			lastTerm = term.ModTime()
+		}
+		if firstEnd.IsZero() || end.ModTime().Before(firstEnd) {
+			firstEnd = end.ModTime()
+		}
+	}
+	if !lastTerm.Before(firstEnd) {
+		t.Errorf("the last TERM came at %v, after the first run ended at %v: cancel waited one grace per run", lastTerm, firstEnd)
 	}
 	for _, dir := range runDirs {
 		b, err := os.ReadFile(filepath.Join(dir, "exit_code"))
