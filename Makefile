@@ -32,8 +32,9 @@ test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # test-fast is the loop while working: go test -short skips every test that
-# starts sshd, Slurm, Chromium or tmux, the soak and the tests that import
-# torch; about a minute on 2 cores. It installs nothing.
+# starts sshd, Slurm, Chromium or tmux, the soak, the tests that import
+# torch and sshworker's slowest subtests (16 runs at once, the agent's pid
+# wait); about a minute on 2 cores. It installs nothing.
 test-fast:
 	$(GO) test -short -count=1 ./...
 

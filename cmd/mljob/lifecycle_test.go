@@ -19,6 +19,7 @@ import (
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/render"
 	runspec "github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -352,7 +353,7 @@ func TestRunCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := sshworker.NewHost("h1", sshworker.Local{}, workdir)
+			h := sshworker.NewHost("h1", sshconn.Local{}, workdir)
 			prev := "unassigned"
 			pgid := 0
 			if tt.claim || tt.start {
@@ -396,7 +397,7 @@ func TestRunCancel(t *testing.T) {
 					if !tt.reachable {
 						return nil, unreachable
 					}
-					return sshworker.NewHost("h1", sshworker.Local{}, workdir), nil
+					return sshworker.NewHost("h1", sshconn.Local{}, workdir), nil
 				},
 			}
 			if err := runCancel(ctx, opts); err != nil {

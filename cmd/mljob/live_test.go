@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/testdep"
 )
 
@@ -83,8 +83,8 @@ func TestLiveViewOnTerminal(t *testing.T) {
 
 	cmd := c.command(context.Background(), "dispatch", "--python", hostPython, "--slots", "2", "--scripts", c.scripts, "--poll", e2ePoll)
 	// The view is for terminals outside CI: clear CI in the pane only.
-	script := "env -u CI -u NO_COLOR " + sshworker.QuoteCommand(append(cmd.Env, cmd.Args...)) + `; echo "mljob exited $?"`
-	script = "cd " + sshworker.Quote(c.dir) + " && " + script
+	script := "env -u CI -u NO_COLOR " + sshconn.QuoteCommand(append(cmd.Env, cmd.Args...)) + `; echo "mljob exited $?"`
+	script = "cd " + sshconn.Quote(c.dir) + " && " + script
 	scr := startTmux(t, 110, 24, []string{"sh", "-c", script})
 
 	hostBusy := regexp.MustCompile(`(?m)^  local +up +[12] running +load \d+\.\d\d`)

@@ -20,6 +20,7 @@ import (
 	_ "github.com/mljob/mljob/internal/engines" // the engines dispatch opens
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -209,7 +210,7 @@ func TestEveryHostRefusedLeavesTheQueue(t *testing.T) {
 	opts.Hosts = append(opts.Hosts, opts.Hosts[0])
 	opts.Hosts[1].Name = "other"
 	opts.Connect = func(ctx context.Context, h hosts.Host, _ engine.Options) (engine.Engine, error) {
-		return nil, &sshworker.HostKeyError{Host: h.Name, Address: "[127.0.0.1]:2222", KnownHosts: "/k", KeyType: "ssh-ed25519", Fingerprint: "SHA256:x"}
+		return nil, &sshconn.HostKeyError{Host: h.Name, Address: "[127.0.0.1]:2222", KnownHosts: "/k", KeyType: "ssh-ed25519", Fingerprint: "SHA256:x"}
 	}
 	var warn bytes.Buffer
 	opts.Warn = &warn
@@ -265,7 +266,7 @@ func TestInterruptLeavesRunsRunning(t *testing.T) {
 		t.Fatalf("order 2 should still wait, %d unassigned", n)
 	}
 	// The run went on without the dispatcher and finishes on its own.
-	h := sshworker.NewHost("local", sshworker.Local{}, workdir)
+	h := sshworker.NewHost("local", sshconn.Local{}, workdir)
 	res, err := h.Attach(context.Background(), pyexec.RunID(d.QueueID(), 1, 1), 1<<16, 1<<16, nil)
 	if err != nil {
 		t.Fatal(err)

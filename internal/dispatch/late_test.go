@@ -18,6 +18,7 @@ import (
 	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -26,7 +27,7 @@ import (
 // while cut, commands fail as a dropped SSH connection would, and the ones
 // in flight end that way (their detached runs go on, as on a real host).
 type cutTransport struct {
-	sshworker.Local
+	sshconn.Local
 	mu      sync.Mutex // guards cut, next and cancels
 	cut     bool
 	next    int
@@ -37,7 +38,7 @@ func (c *cutTransport) Exec(ctx context.Context, argv []string, stdin io.Reader,
 	c.mu.Lock()
 	if c.cut {
 		c.mu.Unlock()
-		return fmt.Errorf("exec: %w: cable cut", sshworker.ErrConnLost)
+		return fmt.Errorf("exec: %w: cable cut", sshconn.ErrConnLost)
 	}
 	ctx2, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -50,7 +51,7 @@ func (c *cutTransport) Exec(ctx context.Context, argv []string, stdin io.Reader,
 	delete(c.cancels, id)
 	c.mu.Unlock()
 	if ctx.Err() == nil && ctx2.Err() != nil {
-		return fmt.Errorf("exec: %w: cable cut", sshworker.ErrConnLost)
+		return fmt.Errorf("exec: %w: cable cut", sshconn.ErrConnLost)
 	}
 	return err
 }
@@ -103,7 +104,7 @@ func TestALateOutcomeOfAnAbandonedRunIsKept(t *testing.T) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		return engines.SSH(ctx, sshworker.NewHost(h.Name, sshworker.Local{}, h.Workdir), h, o)
+		return engines.SSH(ctx, sshworker.NewHost(h.Name, sshconn.Local{}, h.Workdir), h, o)
 	}
 	exitCode := filepath.Join(h1.Workdir, "runs", pyexec.RunID(d.QueueID(), 1, 1), "exit_code")
 	var mu sync.Mutex

@@ -19,6 +19,7 @@ import (
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -56,7 +57,7 @@ func startDetached(t *testing.T, d *db.DB, opts dispatch.Options, dispatcherID s
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sshworker.NewHost("local", sshworker.Local{}, opts.Hosts[0].Workdir)
+	h := sshworker.NewHost("local", sshconn.Local{}, opts.Hosts[0].Workdir)
 	runCtx, cancel := context.WithCancel(ctx)
 	started := make(chan run.Started, 1)
 	errc := make(chan error, 1)

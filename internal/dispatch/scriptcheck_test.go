@@ -15,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -22,7 +23,7 @@ import (
 // countingLocal is the local transport, counting the module checks run
 // through it (the commands whose program looks modules up).
 type countingLocal struct {
-	sshworker.Local
+	sshconn.Local
 	mu     sync.Mutex // guards checks
 	checks []string   // the modules asked of each check
 }

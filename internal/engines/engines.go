@@ -12,6 +12,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/slurm"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -45,9 +46,9 @@ func init() {
 // local and for a Slurm entry whose login node is this machine, else one
 // SSH connection.
 func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
-	var t sshworker.Transport = sshworker.Local{}
+	var t sshconn.Transport = sshconn.Local{}
 	if h.Kind != hosts.KindLocal && !h.Local {
-		c, err := sshworker.Dial(ctx, SSHConfig(h))
+		c, err := sshconn.Dial(ctx, SSHConfig(h))
 		if err != nil {
 			return nil, err
 		}
@@ -102,10 +103,10 @@ func Slurm(sh *sshworker.Host, h hosts.Host, o engine.Options) engine.Engine {
 }
 
 // SSHConfig is how an ssh host of the hosts file is dialled. It lives here,
-// not in hosts, because hosts must not depend on sshworker; hosts check uses
+// not in hosts, because hosts must not depend on sshconn; hosts check uses
 // it so that it connects exactly as dispatch does.
-func SSHConfig(h hosts.Host) sshworker.Config {
-	return sshworker.Config{
+func SSHConfig(h hosts.Host) sshconn.Config {
+	return sshconn.Config{
 		Name:           h.Name,
 		Address:        h.Address,
 		Port:           h.Port,

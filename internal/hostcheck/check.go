@@ -19,7 +19,7 @@ import (
 	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // Defaults for the zero values of Options.
@@ -64,10 +64,10 @@ type GPU struct {
 	Utilization string `json:"utilization"` // percent
 }
 
-// How a host let us in (Report.Auth), as sshworker names it.
+// How a host let us in (Report.Auth), as sshconn names it.
 const (
-	AuthAgent        = sshworker.AuthAgent
-	AuthIdentityFile = sshworker.AuthIdentityFile
+	AuthAgent        = sshconn.AuthAgent
+	AuthIdentityFile = sshconn.AuthIdentityFile
 )
 
 // Report is what the check found on one host. Fields the check could not
@@ -161,15 +161,15 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 		Imports: map[string]bool{}, Modules: map[string]pyexec.Module{}, GPUs: []GPU{}, Problems: []Problem{}}
 	c := checker{r: &r, h: h, opts: opts, timeout: timeout}
 
-	var t sshworker.Transport
+	var t sshconn.Transport
 	// As engines.Connect: a local: true slurm entry's login node is
 	// this machine.
 	if h.Kind == hosts.KindLocal || h.Local {
 		r.Reachable, r.Auth, r.HostKey = true, "local", "local"
-		t = sshworker.Local{}
+		t = sshconn.Local{}
 	} else {
 		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
-		cl, err := sshworker.Dial(ctx, engines.SSHConfig(h))
+		cl, err := sshconn.Dial(ctx, engines.SSHConfig(h))
 		if err != nil {
 			c.dialProblem(ctx, err)
 			return r
@@ -222,9 +222,9 @@ func (c *checker) entry() string {
 	return c.opts.HostsFile
 }
 
-// dialProblem turns a failed sshworker.Dial into a problem with its fix.
+// dialProblem turns a failed sshconn.Dial into a problem with its fix.
 func (c *checker) dialProblem(ctx context.Context, err error) {
-	var hk *sshworker.HostKeyError
+	var hk *sshconn.HostKeyError
 	var op *net.OpError
 	switch {
 	case errors.As(err, &hk):
@@ -236,7 +236,7 @@ func (c *checker) dialProblem(ctx context.Context, err error) {
 			c.r.HostKey = "unknown"
 			c.add(Fail, fmt.Sprintf("unknown host key: %s is not in %s (offered %s %s)", hk.Address, hk.KnownHosts, hk.KeyType, hk.Fingerprint), hk.Hint())
 		}
-	case errors.Is(err, sshworker.ErrAuth):
+	case errors.Is(err, sshconn.ErrAuth):
 		c.r.Reachable, c.r.HostKey, c.r.Auth = true, "ok", "refused"
 		user := c.h.User
 		if user == "" {
@@ -281,7 +281,7 @@ type probeResult struct {
 }
 
 // probe runs probe.py on the host in one command and judges what it says.
-func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
+func (c *checker) probe(ctx context.Context, t sshconn.Transport) {
 	// The module check runs beside the probe, in a session of its own: a
 	// host's python may take seconds to start under load.
 	modules := c.startModules(ctx, t)
@@ -323,7 +323,7 @@ func (c *checker) probe(ctx context.Context, t sshworker.Transport) {
 		c.add(Fail, "workdir "+p.Workdir+" is not writable", "chmod it, or set workdir in "+c.entry()+" to a directory you own")
 	case !p.Writable:
 		c.add(Fail, "workdir "+p.Workdir+" is missing and "+p.DiskPath+" is not writable, so it cannot be created",
-			"create it there (mkdir -p "+sshworker.Quote(p.Workdir)+"), or set workdir in "+c.entry())
+			"create it there (mkdir -p "+sshconn.Quote(p.Workdir)+"), or set workdir in "+c.entry())
 	}
 	if p.Free != nil && *p.Free < lowDiskBytes {
 		c.add(Warn, fmt.Sprintf("only %s free under %s", Bytes(*p.Free), p.DiskPath), "free some space there, or set workdir to a roomier disk")
@@ -373,7 +373,7 @@ func (m *moduleRun) wait() {
 // script's first run on a host (pyexec's modules.py), with the entry's env
 // as runs get it and each module's version; nil when the scripts import
 // nothing to check.
-func (c *checker) startModules(ctx context.Context, t sshworker.Transport) *moduleRun {
+func (c *checker) startModules(ctx context.Context, t sshconn.Transport) *moduleRun {
 	if len(c.opts.Imports) == 0 {
 		return nil
 	}
@@ -437,7 +437,7 @@ func suffix(err string) string {
 
 // execProblem explains a probe command that did not run.
 func (c *checker) execProblem(ctx context.Context, err error, stderr string) {
-	var exit *sshworker.ExitError
+	var exit *sshconn.ExitError
 	where := "python in " + c.entry()
 	if c.h.Kind == hosts.KindLocal {
 		where = "--python (or MLJOB_PYTHON)"

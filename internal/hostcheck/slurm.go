@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/mljob/mljob/internal/hosts"
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // slurmProgram is run as sh -c slurmProgram mljob-slurm-check NENV ENV...
@@ -83,7 +83,7 @@ func parseSlurmSteps(b []byte) map[string][]slurmStep {
 // probeSlurm checks, on the login node and with the entry's env, that
 // Slurm's commands are there, that the controller answers, that the
 // entry's partition exists and whether accounting works.
-func (c *checker) probeSlurm(ctx context.Context, t sshworker.Transport) {
+func (c *checker) probeSlurm(ctx context.Context, t sshconn.Transport) {
 	sr := &SlurmReport{Partition: strings.Join(partitions(c.h), ","), Partitions: []string{}}
 	c.r.Slurm = sr
 	argv := []string{"sh", "-c", slurmProgram, "mljob-slurm-check", strconv.Itoa(len(c.h.Env))}
@@ -184,7 +184,7 @@ func (c *checker) probeSlurm(ctx context.Context, t sshworker.Transport) {
 		switch {
 		case p.rc != 0:
 			c.add(Warn, fmt.Sprintf("cannot check partition %s: sinfo failed (exit %d)", p.arg, p.rc),
-				"run sinfo -p "+sshworker.Quote(p.arg)+" on "+c.loginNode()+" by hand")
+				"run sinfo -p "+sshconn.Quote(p.arg)+" on "+c.loginNode()+" by hand")
 		case strings.TrimSpace(p.text()) == "":
 			c.add(Fail, fmt.Sprintf("partition %s does not exist (sinfo lists: %s)", p.arg, sr.partitionList()),
 				"set --partition in the sbatch options of "+c.entry()+" to one of "+sr.partitionList()+", or remove it for the default")

@@ -13,13 +13,14 @@ import (
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/slurmtest"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
 // countingTransport counts the sessions opened on the login node.
 type countingTransport struct {
-	sshworker.Transport
+	sshconn.Transport
 	n atomic.Int64
 }
 
@@ -38,8 +39,7 @@ func BenchmarkArray(b *testing.B) {
 	c := slurmtest.Start(b, slurmtest.Options{CPUs: perBatch})
 	servers, keys := sshtest.Start(b, 1, sshtest.Options{SkipBashrc: true})
 	s := servers[0]
-	cl, err := sshworker.Dial(context.Background(), sshworker.Config{Name: s.Name, Address: s.Host, Port: s.Port,
-		User: keys.User, IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts}})
+	cl, err := sshconn.Dial(context.Background(), s.Config(keys))
 	if err != nil {
 		b.Fatal(err)
 	}

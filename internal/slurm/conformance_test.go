@@ -7,7 +7,7 @@ import (
 	"github.com/mljob/mljob/internal/engine/enginetest"
 	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/slurmtest"
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // TestConformance runs the engine contract (enginetest) on a real cluster,
@@ -15,7 +15,7 @@ import (
 func TestConformance(t *testing.T) {
 	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
 	wd := t.TempDir()
-	local := func(*testing.T) sshworker.Transport { return sshworker.Local{} }
+	local := func(*testing.T) sshconn.Transport { return sshconn.Local{} }
 	enginetest.Run(t, func(t *testing.T) engine.Engine {
 		return newFixture(t, local, wd, c, slurm.Config{Slots: 8}).host
 	})

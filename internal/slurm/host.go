@@ -14,6 +14,7 @@ import (
 
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -171,7 +172,7 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		}
 		got = <-sub.done // being submitted right now: learn how it went
 	}
-	if got.err != nil && errors.Is(got.err, sshworker.ErrConnLost) {
+	if got.err != nil && errors.Is(got.err, sshconn.ErrConnLost) {
 		// The connection dropped while sbatch ran: whether Slurm took the
 		// array is written in the run dir (.task). Read it back once the
 		// login node answers, as an adopting dispatcher would.
@@ -337,7 +338,7 @@ func (s *Host) submit(batch []*submission) (string, error) {
 	// The engine's life, not a run's context: once started, a submission
 	// finishes, so that its runs are either all in Slurm or all not.
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
-		var ee *sshworker.ExitError
+		var ee *sshconn.ExitError
 		if errors.As(err, &ee) && ee.Code == 97 {
 			return "", submitError(errOut.String())
 		}
@@ -426,7 +427,7 @@ func (s *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 	var errOut sshworker.LimitedBuffer
 	errOut.Limit = 4096
 	if err := s.h.Exec(ctx, argv, nil, io.Discard, &errOut); err != nil {
-		var ee *sshworker.ExitError
+		var ee *sshconn.ExitError
 		if errors.As(err, &ee) && ee.Code == 96 {
 			return fmt.Errorf("scancel %s on %s: %w", id, s.cfg.Name, sshworker.ErrNotStarted)
 		}

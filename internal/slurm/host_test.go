@@ -16,6 +16,7 @@ import (
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/slurm"
 	"github.com/mljob/mljob/internal/slurmtest"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -35,7 +36,7 @@ type fixture struct {
 }
 
 // newFixture starts a cluster and an engine on it through t.
-func newFixture(t *testing.T, newTr func(*testing.T) sshworker.Transport, wd string, c *slurmtest.Cluster, cfg slurm.Config) *fixture {
+func newFixture(t *testing.T, newTr func(*testing.T) sshconn.Transport, wd string, c *slurmtest.Cluster, cfg slurm.Config) *fixture {
 	t.Helper()
 	tr := newTr(t)
 	f := &fixture{c: c, wd: wd}
@@ -96,7 +97,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestEngineLocal(t *testing.T) {
 	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
-	testEngine(t, c, func(*testing.T) sshworker.Transport { return sshworker.Local{} }, t.TempDir())
+	testEngine(t, c, func(*testing.T) sshconn.Transport { return sshconn.Local{} }, t.TempDir())
 }
 
 // TestEngineSSH reaches the login node over a loopback sshd, as a laptop
@@ -105,9 +106,8 @@ func TestEngineSSH(t *testing.T) {
 	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
 	s := servers[0]
-	testEngine(t, c, func(t *testing.T) sshworker.Transport {
-		cl, err := sshworker.Dial(context.Background(), sshworker.Config{Name: s.Name, Address: s.Host, Port: s.Port,
-			User: keys.User, IdentityFile: keys.IdentityFile, KnownHosts: []string{keys.KnownHosts}})
+	testEngine(t, c, func(t *testing.T) sshconn.Transport {
+		cl, err := sshconn.Dial(context.Background(), s.Config(keys))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestEngineSSH(t *testing.T) {
 
 // testEngine is what a Slurm entry must do, whichever way its login node is
 // reached.
-func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworker.Transport, wd string) {
+func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshconn.Transport, wd string) {
 	ctx := context.Background()
 
 	t.Run("one array, results from the run dirs", func(t *testing.T) {
@@ -285,7 +285,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworke
 	t.Run("a connection cut during sbatch", func(t *testing.T) {
 		for _, reached := range []bool{true, false} {
 			t.Run(fmt.Sprintf("sbatch ran: %v", reached), func(t *testing.T) {
-				cut := func(t *testing.T) sshworker.Transport { return &cutSbatch{Transport: tr(t), run: reached} }
+				cut := func(t *testing.T) sshconn.Transport { return &cutSbatch{Transport: tr(t), run: reached} }
 				f := newFixture(t, cut, wd, c, slurm.Config{Slots: 2})
 				id := fmt.Sprintf("cut-%v", reached)
 				started := &startLog{}
@@ -334,7 +334,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshworke
 // cutSbatch drops the connection, as far as its caller can tell, on the
 // first sbatch: after running it (run), or before.
 type cutSbatch struct {
-	sshworker.Transport
+	sshconn.Transport
 	run  bool
 	once sync.Once
 }
@@ -352,5 +352,5 @@ func (c *cutSbatch) Exec(ctx context.Context, argv []string, stdin io.Reader, st
 			return err
 		}
 	}
-	return fmt.Errorf("exec: %w: connection reset", sshworker.ErrConnLost)
+	return fmt.Errorf("exec: %w: connection reset", sshconn.ErrConnLost)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // agentSource is the host agent, run as "python -c agentSource": see the
@@ -56,7 +57,7 @@ type agentConn struct {
 	nextTag uint64
 
 	done    chan struct{} // closed once the agent's session has ended
-	endErr  error         // why it ended, wrapping ErrConnLost; written before done is closed
+	endErr  error         // why it ended, wrapping sshconn.ErrConnLost; written before done is closed
 	execErr error         // what the transport's Exec returned; written before done is closed
 }
 
@@ -190,11 +191,11 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 		a.execErr = err
 		switch {
 		case err == nil:
-			err = fmt.Errorf("%w: agent on %s ended", ErrConnLost, h.name)
-		case !errors.Is(err, ErrConnLost):
+			err = fmt.Errorf("%w: agent on %s ended", sshconn.ErrConnLost, h.name)
+		case !errors.Is(err, sshconn.ErrConnLost):
 			// %w twice: a refusal (host key, auth) that ended it must stay
 			// visible to errors.As beside the lost connection.
-			err = fmt.Errorf("%w: agent on %s ended: %w%s", ErrConnLost, h.name, err, Detail(stderr.String()))
+			err = fmt.Errorf("%w: agent on %s ended: %w%s", sshconn.ErrConnLost, h.name, err, Detail(stderr.String()))
 		}
 		a.end(err)
 	}()
@@ -228,12 +229,12 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 // agentCannotRun tells a host where the agent itself failed (python
 // missing, too old, or the agent's protocol not ours) from one the
 // transport could not reach: only the first is a reason to do without it.
-func agentCannotRun(t Transport, execErr error) bool {
-	var ee *ExitError
+func agentCannotRun(t sshconn.Transport, execErr error) bool {
+	var ee *sshconn.ExitError
 	if execErr == nil || errors.As(execErr, &ee) {
 		return true // it ran, and ended without a usable hello
 	}
-	_, local := t.(Local)
+	_, local := t.(sshconn.Local)
 	return local // a local exec fails only when python is not there
 }
 
@@ -328,7 +329,7 @@ func (a *agentConn) send(req agentRequest, data []byte) (uint64, chan agentMsg, 
 	buf = append(append(append(buf, head...), '\n'), data...)
 	if _, err := a.w.Write(buf); err != nil {
 		a.forget(req.Tag)
-		return 0, nil, fmt.Errorf("%w: agent gone: %v", ErrConnLost, err)
+		return 0, nil, fmt.Errorf("%w: agent gone: %v", sshconn.ErrConnLost, err)
 	}
 	return req.Tag, ch, nil
 }
@@ -380,7 +381,7 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 		return res, a.endErr
 	case <-wait.C:
 		a.forget(tag)
-		return res, fmt.Errorf("%w: agent on %s did not answer a start in %v", ErrConnLost, h.name, agentReplyWait)
+		return res, fmt.Errorf("%w: agent on %s did not answer a start in %v", sshconn.ErrConnLost, h.name, agentReplyWait)
 	}
 	select {
 	case m := <-ch:
@@ -421,7 +422,7 @@ func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, stdoutT
 		return res, a.endErr
 	case <-wait.C:
 		a.forget(tag)
-		return res, fmt.Errorf("%w: agent on %s did not answer an attach in %v", ErrConnLost, h.name, agentReplyWait)
+		return res, fmt.Errorf("%w: agent on %s did not answer an attach in %v", sshconn.ErrConnLost, h.name, agentReplyWait)
 	case <-ctx.Done():
 		a.forget(tag)
 		return res, ctx.Err()
@@ -458,7 +459,7 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 	case "unread":
 		// The run ended but the agent could not read its run dir: the
 		// caller reattaches and reads it through the shell.
-		return fmt.Errorf("%w: %s", ErrConnLost, m.Msg)
+		return fmt.Errorf("%w: %s", sshconn.ErrConnLost, m.Msg)
 	default:
 		return fmt.Errorf("agent sent %q where a result was due", m.Ev)
 	}
@@ -514,7 +515,7 @@ func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
 		return Probe{}, a.endErr
 	case <-wait.C:
 		a.forget(tag)
-		return Probe{}, fmt.Errorf("%w: agent on %s did not answer a probe in %v", ErrConnLost, h.name, agentReplyWait)
+		return Probe{}, fmt.Errorf("%w: agent on %s did not answer a probe in %v", sshconn.ErrConnLost, h.name, agentReplyWait)
 	case <-ctx.Done():
 		a.forget(tag)
 		return Probe{}, ctx.Err()
@@ -544,7 +545,7 @@ func (h *Host) missingAgent(ctx context.Context, a *agentConn, hashes []string) 
 		return nil, a.endErr
 	case <-wait.C:
 		a.forget(tag)
-		return nil, fmt.Errorf("%w: agent on %s did not answer a cache check in %v", ErrConnLost, h.name, agentReplyWait)
+		return nil, fmt.Errorf("%w: agent on %s did not answer a cache check in %v", sshconn.ErrConnLost, h.name, agentReplyWait)
 	case <-ctx.Done():
 		a.forget(tag)
 		return nil, ctx.Err()

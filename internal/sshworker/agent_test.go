@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mljob/mljob/internal/proctree"
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshtest"
 	"github.com/mljob/mljob/internal/sshworker"
 )
@@ -80,7 +82,7 @@ func TestAgentDeathLeavesRunsRunning(t *testing.T) {
 	if err := syscall.Kill(agentPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
+	if err := <-errc; !errors.Is(err, sshconn.ErrConnLost) {
 		t.Fatalf("wait after the agent died: %v, want ErrConnLost", err)
 	}
 	release()
@@ -103,7 +105,7 @@ func TestAgentDeathLeavesRunsRunning(t *testing.T) {
 // cutStdin is the local transport with the agent's stream cut mid-request:
 // the first line (a request header) and cut bytes after it arrive, then EOF.
 type cutStdin struct {
-	sshworker.Local
+	sshconn.Local
 	cut int
 }
 
@@ -147,7 +149,7 @@ func TestAgentNeverStartsOnACutRequest(t *testing.T) {
 	spec.Input.Data = []byte(`{"a":"0123456789"}`)
 	startedCalled := false
 	_, err := h.Run(context.Background(), spec, func(run.Started) { startedCalled = true })
-	if !errors.Is(err, sshworker.ErrConnLost) || startedCalled {
+	if !errors.Is(err, sshconn.ErrConnLost) || startedCalled {
 		t.Fatalf("err = %v, started %v", err, startedCalled)
 	}
 	for _, f := range []string{".go", "pid"} {
@@ -192,7 +194,7 @@ func TestRunsInOwnGroup(t *testing.T) {
 // so the dispatcher reattaches once the host is back.
 func TestSSHAgentConnLost(t *testing.T) {
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	c, err := sshworker.Dial(context.Background(), ConfigFor(servers[0], keys))
+	c, err := sshconn.Dial(context.Background(), servers[0].Config(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func TestSSHAgentConnLost(t *testing.T) {
 	}()
 	<-started
 	servers[0].Crash()
-	if err := <-errc; !errors.Is(err, sshworker.ErrConnLost) {
+	if err := <-errc; !errors.Is(err, sshconn.ErrConnLost) {
 		t.Fatalf("wait after the crash: %v, want ErrConnLost", err)
 	}
 	release()
@@ -288,4 +290,14 @@ func TestAgentProbe(t *testing.T) {
 	if p.Load < 0 {
 		t.Fatalf("load %v", p.Load)
 	}
+}
+
+// parentPid reads the parent of pid from /proc.
+func parentPid(tb testing.TB, pid int) int {
+	tb.Helper()
+	p, ok := proctree.Read(pid)
+	if !ok {
+		tb.Fatalf("no /proc entry for pid %d", pid)
+	}
+	return p.PPID
 }

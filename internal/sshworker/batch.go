@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // A run dir prepared for a batch scheduler holds, beside the files of the
@@ -90,7 +91,7 @@ done
 func BatchTaskScript() string { return batchTaskScript }
 
 // batchTaskScript passes agent.py as one quoted word: it is a constant.
-var batchTaskScript = batchTaskHead + "wrap=" + Quote(agentSource) + "\n" + batchTaskTail
+var batchTaskScript = batchTaskHead + "wrap=" + sshconn.Quote(agentSource) + "\n" + batchTaskTail
 
 // Prepare uploads the spec's files when the host's cache lacks them, then
 // claims and fills the run dir as Run does, but does not start the run:
@@ -116,7 +117,7 @@ func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
 	var out, errOut LimitedBuffer
 	out.Limit, errOut.Limit = 4096, 4096
 	if err := h.t.Exec(ctx, argv, stdin, &out, &errOut); err != nil {
-		var ee *ExitError
+		var ee *sshconn.ExitError
 		if errors.As(err, &ee) && ee.Code == exitRunDirUsed {
 			return "", fmt.Errorf("prepare %s on %s: %w: %s", spec.ID, h.name, ErrRunDirUsed, strings.TrimSpace(errOut.String()))
 		}
@@ -131,21 +132,21 @@ func (h *Host) Prepare(ctx context.Context, spec run.Spec) (string, error) {
 }
 
 // batchCommand is the .cmd text of a spec: shell assignments that
-// BatchTaskScript sources. Every word is quoted (Quote), so no value from a
-// job reaches the shell as program text.
+// BatchTaskScript sources. Every word is quoted (sshconn.Quote), so no
+// value from a job reaches the shell as program text.
 func batchCommand(spec run.Spec, python string) string {
 	var b strings.Builder
-	b.WriteString("wrap_python=" + Quote(python) + "\n")
-	b.WriteString("argfile=" + Quote(spec.ArgFile) + "\n")
-	b.WriteString("set -- " + QuoteCommand(spec.Argv) + "\n")
+	b.WriteString("wrap_python=" + sshconn.Quote(python) + "\n")
+	b.WriteString("argfile=" + sshconn.Quote(spec.ArgFile) + "\n")
+	b.WriteString("set -- " + sshconn.QuoteCommand(spec.Argv) + "\n")
 	for _, e := range spec.Env {
-		b.WriteString("export " + Quote(e) + "\n")
+		b.WriteString("export " + sshconn.Quote(e) + "\n")
 	}
 	return b.String()
 }
 
 // Exec runs argv on the host, in a session of its own, and waits for it.
-// Errors are those of Transport.Exec.
+// Errors are those of sshconn.Transport.Exec.
 func (h *Host) Exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return h.t.Exec(ctx, argv, stdin, stdout, stderr)
 }

@@ -1,8 +1,10 @@
-// Package sshworker owns a host: the SSH connection to it (dial, known_hosts,
-// agent, one client per host, one session per command), and the run dir
-// there — upload to the content-addressed cache, start a run detached, wait
-// on it, reattach to it, read its result. A local transport stands behind
-// the same Host type for the machine mljob itself runs on.
+// Package sshworker owns the run dir on a host: upload to the
+// content-addressed cache, start a run detached (through the host agent or
+// the shell scripts), wait on it, reattach to it, read its result, follow
+// its output, kill it, probe the host, and prepare runs for a batch
+// scheduler. It does all this over an sshconn.Transport, SSH or the local
+// machine, which it takes from the caller; the connection itself (dial,
+// known_hosts, auth, sessions, quoting) is sshconn's.
 //
 // It takes argv, files and env and returns run.Results; it knows nothing of
 // jobs, orders or the queue.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // ErrRunDirUsed is returned by Run when the attempt's run dir already holds
@@ -36,10 +37,10 @@ const (
 )
 
 // Host runs commands and runs (the detached run contract) on one machine
-// through a Transport. It is safe for concurrent use.
+// through an sshconn.Transport. It is safe for concurrent use.
 type Host struct {
 	name    string
-	t       Transport
+	t       sshconn.Transport
 	workdir string
 	python  string // runs the wrapper of a run started without the agent; "" = DefaultPython
 
@@ -58,7 +59,7 @@ type Host struct {
 
 // NewHost returns the Host called name, reached through t, keeping its cache
 // and run dirs under workdir ("~/" is expanded on the host).
-func NewHost(name string, t Transport, workdir string) *Host {
+func NewHost(name string, t sshconn.Transport, workdir string) *Host {
 	return &Host{name: name, t: t, workdir: workdir, cached: map[string]struct{}{}}
 }
 
@@ -129,8 +130,8 @@ func checkSpec(spec run.Spec) error {
 // Attach can wait for it again.
 //
 // Errors: ErrRunDirUsed (the dir holds an earlier run), errors wrapping
-// ErrConnLost or ctx.Err() — check whether started was called to know if
-// the run is on its way.
+// sshconn.ErrConnLost or ctx.Err() — check whether started was called to
+// know if the run is on its way.
 func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error) {
 	if err := checkSpec(spec); err != nil {
 		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
@@ -222,7 +223,7 @@ func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, s
 	pw.Close()
 	p := <-done
 	if execErr != nil {
-		var ee *ExitError
+		var ee *sshconn.ExitError
 		if errors.As(execErr, &ee) {
 			msg := strings.TrimSpace(stderr.String())
 			switch ee.Code {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // Kill stops the run in run dir id: SIGTERM to every process of the run,
@@ -25,7 +27,7 @@ func (h *Host) Kill(ctx context.Context, id string, grace time.Duration) error {
 	out.Limit, errOut.Limit = 256, 4096
 	argv := []string{"sh", "-c", killScript, "mljob-kill", h.workdir, id, strconv.Itoa(tenths)}
 	if err := h.t.Exec(ctx, argv, nil, &out, &errOut); err != nil {
-		if ee, ok := err.(*ExitError); ok && ee.Code == exitNotStarted {
+		if ee, ok := err.(*sshconn.ExitError); ok && ee.Code == exitNotStarted {
 			return fmt.Errorf("kill %s on %s: %w", id, h.name, ErrNotStarted)
 		}
 		return fmt.Errorf("kill %s on %s: %w%s", id, h.name, err, Detail(errOut.String()))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // outputScript copies a run's stream to stdout. Without follow it prints
@@ -88,7 +90,7 @@ func (h *Host) Output(ctx context.Context, id, stream string, follow bool, w io.
 	errOut.Limit = 4096
 	argv := []string{"sh", "-c", outputScript, "mljob-output", h.workdir, id, stream, f}
 	if err := h.t.Exec(ctx, argv, nil, w, &errOut); err != nil {
-		var ee *ExitError
+		var ee *sshconn.ExitError
 		if errors.As(err, &ee) && ee.Code == exitNotStarted {
 			return fmt.Errorf("output %s on %s: %w", id, h.name, ErrNotStarted)
 		}
@@ -110,8 +112,8 @@ exec "$@"
 
 // ExecInRun runs argv on the host with run dir id as its cwd, in a session
 // of its own, and copies its standard output to stdout. It returns
-// ErrNotStarted when the run dir is missing, an *ExitError for another
-// non-zero exit, and the transport's errors. What the command does with
+// ErrNotStarted when the run dir is missing, an *sshconn.ExitError for
+// another non-zero exit, and the transport's errors. What the command does with
 // the run dir is the caller's business: pyexec reads a run's whole stdout
 // this way, on the host, for its outcome.
 func (h *Host) ExecInRun(ctx context.Context, id string, argv []string, stdout io.Writer) error {
@@ -125,7 +127,7 @@ func (h *Host) ExecInRun(ctx context.Context, id string, argv []string, stdout i
 	errOut.Limit = 4096
 	full := append([]string{"sh", "-c", inRunScript, "mljob-in-run", h.workdir, id}, argv...)
 	if err := h.t.Exec(ctx, full, nil, stdout, &errOut); err != nil {
-		var ee *ExitError
+		var ee *sshconn.ExitError
 		if errors.As(err, &ee) && ee.Code == exitNotStarted {
 			return fmt.Errorf("exec in %s on %s: %w", id, h.name, ErrNotStarted)
 		}

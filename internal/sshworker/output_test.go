@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -33,7 +34,7 @@ func TestLocalOutputWithoutGNUTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	h := sshworker.NewHost("local", sshworker.Local{}, t.TempDir())
+	h := sshworker.NewHost("local", sshconn.Local{}, t.TempDir())
 	testFollowLive(t, h)
 }
 

@@ -3,9 +3,10 @@ package sshworker
 import (
 	"context"
 	"fmt"
-	"github.com/mljob/mljob/internal/engine"
 	"strconv"
 	"strings"
+
+	"github.com/mljob/mljob/internal/engine"
 )
 
 // GPU is one GPU as nvidia-smi reports it.

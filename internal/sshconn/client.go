@@ -1,4 +1,4 @@
-package sshworker
+package sshconn
 
 import (
 	"context"
@@ -217,11 +217,11 @@ func knownHostsFiles(named []string) ([]string, error) {
 var probeKey = sync.OnceValue(func() ssh.PublicKey {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		panic(fmt.Sprintf("sshworker: generate probe key: %v", err)) // crypto/rand does not fail
+		panic(fmt.Sprintf("sshconn: generate probe key: %v", err)) // crypto/rand does not fail
 	}
 	k, err := ssh.NewPublicKey(pub)
 	if err != nil {
-		panic(fmt.Sprintf("sshworker: probe key: %v", err))
+		panic(fmt.Sprintf("sshconn: probe key: %v", err))
 	}
 	return k
 })

@@ -1,4 +1,4 @@
-package sshworker
+package sshconn
 
 import "strings"
 

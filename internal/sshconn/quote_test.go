@@ -1,4 +1,4 @@
-package sshworker_test
+package sshconn_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mljob/mljob/internal/sshworker"
+	"github.com/mljob/mljob/internal/sshconn"
 )
 
 // shells are the interpreters a quoted command must survive: dash is
@@ -21,7 +21,7 @@ func RoundTrip(tb testing.TB, shell string, words []string) []string {
 	if err != nil {
 		tb.Skipf("no %s: %v", shell, err)
 	}
-	script := `printf '%s\0' ` + sshworker.QuoteCommand(words)
+	script := `printf '%s\0' ` + sshconn.QuoteCommand(words)
 	out, err := exec.Command(path, "-c", script).Output()
 	if err != nil {
 		tb.Fatalf("%s -c %.200q: %v", shell, script, err)
@@ -124,12 +124,12 @@ func TestQuoteForm(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := sshworker.Quote(tc.in); got != tc.want {
+			if got := sshconn.Quote(tc.in); got != tc.want {
 				t.Errorf("Quote(%q) = %s, want %s", tc.in, got, tc.want)
 			}
 		})
 	}
-	if got, want := sshworker.QuoteCommand([]string{"echo", "a b", ""}), "echo 'a b' ''"; got != want {
+	if got, want := sshconn.QuoteCommand([]string{"echo", "a b", ""}), "echo 'a b' ''"; got != want {
 		t.Errorf("QuoteCommand = %s, want %s", got, want)
 	}
 }

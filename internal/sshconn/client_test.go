@@ -1,4 +1,4 @@
-package sshworker_test
+package sshconn_test
 
 import (
 	"bytes"
@@ -22,27 +22,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mljob/mljob/internal/proctree"
+	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshtest"
-	"github.com/mljob/mljob/internal/sshworker"
 )
-
-// ConfigFor returns the Config that reaches s with the shared test keys.
-func ConfigFor(s *sshtest.Server, keys sshtest.Keys) sshworker.Config {
-	return sshworker.Config{
-		Name:         s.Name,
-		Address:      s.Host,
-		Port:         s.Port,
-		User:         keys.User,
-		IdentityFile: keys.IdentityFile,
-		KnownHosts:   []string{keys.KnownHosts},
-	}
-}
 
 // MustDial dials cfg with no ssh-agent in sight, unless the test set
 // SSH_AUTH_SOCK itself, and closes the client at cleanup.
-func MustDial(tb testing.TB, cfg sshworker.Config) *sshworker.Client {
+func MustDial(tb testing.TB, cfg sshconn.Config) *sshconn.Client {
 	tb.Helper()
-	c, err := sshworker.Dial(context.Background(), cfg)
+	c, err := sshconn.Dial(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("dial: %v", err)
 	}
@@ -88,7 +76,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // the sleep and of its parent. The hosts are this machine, so the sleep
 // is killed at cleanup: it outlives a lost or cancelled session, as
 // detached runs must.
-func StartSleep(tb testing.TB, ctx context.Context, c *sshworker.Client, seconds int) (done <-chan error, pid, ppid int) {
+func StartSleep(tb testing.TB, ctx context.Context, c *sshconn.Client, seconds int) (done <-chan error, pid, ppid int) {
 	tb.Helper()
 	stdout := &lineWriter{Lines: make(chan string, 1)}
 	errc := make(chan error, 1)
@@ -125,7 +113,7 @@ func Await(tb testing.TB, done <-chan error, what string) error {
 func TestExec(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	c := MustDial(t, ConfigFor(servers[0], keys))
+	c := MustDial(t, servers[0].Config(keys))
 	hostile := "it's $(id) `id` \"$HOME\" *\n; rm -rf ~"
 
 	tests := []struct {
@@ -134,15 +122,15 @@ func TestExec(t *testing.T) {
 		stdin      string
 		wantStdout string
 		wantStderr string
-		wantExit   *sshworker.ExitError
+		wantExit   *sshconn.ExitError
 	}{
 		{name: "stdin to stdout", argv: []string{"cat"}, stdin: "hello\nworld\n", wantStdout: "hello\nworld\n"},
 		{name: "hostile argument arrives intact", argv: []string{"printf", "%s", hostile}, wantStdout: hostile},
 		{name: "empty argument keeps its place", argv: []string{"printf", "[%s]", "", "x"}, wantStdout: "[][x]"},
 		{name: "stderr", argv: []string{"sh", "-c", "echo oops >&2"}, wantStderr: "oops\n"},
-		{name: "exit 3", argv: []string{"sh", "-c", "echo partial; exit 3"}, wantStdout: "partial\n", wantExit: &sshworker.ExitError{Code: 3}},
-		{name: "killed by signal", argv: []string{"sh", "-c", "kill -KILL $$"}, wantExit: &sshworker.ExitError{Code: 137, Signal: "KILL"}},
-		{name: "missing command", argv: []string{"mljob-no-such-command"}, wantExit: &sshworker.ExitError{Code: 127}},
+		{name: "exit 3", argv: []string{"sh", "-c", "echo partial; exit 3"}, wantStdout: "partial\n", wantExit: &sshconn.ExitError{Code: 3}},
+		{name: "killed by signal", argv: []string{"sh", "-c", "kill -KILL $$"}, wantExit: &sshconn.ExitError{Code: 137, Signal: "KILL"}},
+		{name: "missing command", argv: []string{"mljob-no-such-command"}, wantExit: &sshconn.ExitError{Code: 127}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,11 +141,11 @@ func TestExec(t *testing.T) {
 					t.Fatalf("Exec: %v (stderr %q)", err, stderr.String())
 				}
 			} else {
-				var ee *sshworker.ExitError
+				var ee *sshconn.ExitError
 				if !errors.As(err, &ee) || *ee != *tc.wantExit {
 					t.Fatalf("Exec error = %#v, want %#v", err, tc.wantExit)
 				}
-				if errors.Is(err, sshworker.ErrConnLost) {
+				if errors.Is(err, sshconn.ErrConnLost) {
 					t.Errorf("an exit status is not a lost connection: %v", err)
 				}
 			}
@@ -228,20 +216,20 @@ func TestHostKeys(t *testing.T) {
 		{
 			name:       "unknown host",
 			knownHosts: other.KnownHostsLine + "\n",
-			wantErr:    sshworker.ErrUnknownHost,
+			wantErr:    sshconn.ErrUnknownHost,
 			wantHint:   []string{"check the fingerprint, then: ssh-keyscan -p " + strconv.Itoa(s.Port) + " -t ed25519 127.0.0.1 >> "},
 		},
 		{
 			name:       "changed key",
 			knownHosts: "# first line is a comment\n" + otherKeyLine(t, addr) + "\n" + other.KnownHostsLine + "\n",
-			wantErr:    sshworker.ErrHostKeyChanged,
+			wantErr:    sshconn.ErrHostKeyChanged,
 			wantLine:   2,
 			wantHint:   []string{"if the host was really reinstalled: ssh-keygen -R '" + addr + "' -f ", ", then verify and add the new key"},
 		},
 		{
 			name:       "key filed under port 22 does not count for another port",
 			knownHosts: strings.Replace(s.KnownHostsLine, addr, "127.0.0.1", 1) + "\n",
-			wantErr:    sshworker.ErrUnknownHost,
+			wantErr:    sshconn.ErrUnknownHost,
 		},
 	}
 	for _, tc := range tests {
@@ -250,9 +238,9 @@ func TestHostKeys(t *testing.T) {
 			if err := os.WriteFile(file, []byte(tc.knownHosts), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg := ConfigFor(s, keys)
+			cfg := s.Config(keys)
 			cfg.KnownHosts = []string{file}
-			c, err := sshworker.Dial(context.Background(), cfg)
+			c, err := sshconn.Dial(context.Background(), cfg)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
@@ -270,13 +258,13 @@ func TestHostKeys(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Dial error = %v, want %v", err, tc.wantErr)
 			}
-			var hk *sshworker.HostKeyError
+			var hk *sshconn.HostKeyError
 			if !errors.As(err, &hk) {
 				t.Fatalf("Dial error %v is not a *HostKeyError", err)
 			}
-			want := sshworker.HostKeyError{
+			want := sshconn.HostKeyError{
 				Host: s.Name, Address: addr, KnownHosts: file, Fingerprint: offered, KeyType: "ssh-ed25519",
-				Changed: tc.wantErr == sshworker.ErrHostKeyChanged, Line: tc.wantLine,
+				Changed: tc.wantErr == sshconn.ErrHostKeyChanged, Line: tc.wantLine,
 			}
 			if *hk != want {
 				t.Errorf("HostKeyError = %+v, want %+v", *hk, want)
@@ -305,10 +293,10 @@ func TestHostKeys(t *testing.T) {
 		if err := os.WriteFile(file, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg := ConfigFor(s, keys)
+		cfg := s.Config(keys)
 		cfg.KnownHosts = []string{file}
-		_, err := sshworker.Dial(context.Background(), cfg)
-		var hk *sshworker.HostKeyError
+		_, err := sshconn.Dial(context.Background(), cfg)
+		var hk *sshconn.HostKeyError
 		if !errors.As(err, &hk) {
 			t.Fatalf("Dial error = %v, want a *HostKeyError", err)
 		}
@@ -324,7 +312,7 @@ func TestHostKeys(t *testing.T) {
 		if err := os.WriteFile(file, []byte(otherKeyLine(t, addr)+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err = sshworker.Dial(context.Background(), cfg)
+		_, err = sshconn.Dial(context.Background(), cfg)
 		if !errors.As(err, &hk) || !hk.Changed {
 			t.Fatalf("Dial error = %v, want a changed key", err)
 		}
@@ -333,16 +321,16 @@ func TestHostKeys(t *testing.T) {
 		if out, err := exec.Command("/bin/sh", "-c", cmd).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
 		}
-		_, err = sshworker.Dial(context.Background(), cfg)
-		if !errors.Is(err, sshworker.ErrUnknownHost) {
+		_, err = sshconn.Dial(context.Background(), cfg)
+		if !errors.Is(err, sshconn.ErrUnknownHost) {
 			t.Fatalf("after ssh-keygen -R, Dial error = %v, want ErrUnknownHost", err)
 		}
 	})
 
 	t.Run("missing named known_hosts", func(t *testing.T) {
-		cfg := ConfigFor(s, keys)
+		cfg := s.Config(keys)
 		cfg.KnownHosts = []string{filepath.Join(t.TempDir(), "nope")}
-		_, err := sshworker.Dial(context.Background(), cfg)
+		_, err := sshconn.Dial(context.Background(), cfg)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("Dial error = %v, want fs.ErrNotExist", err)
 		}
@@ -351,10 +339,10 @@ func TestHostKeys(t *testing.T) {
 	t.Run("missing default known_hosts is empty", func(t *testing.T) {
 		home := t.TempDir()
 		t.Setenv("HOME", home)
-		cfg := ConfigFor(s, keys)
+		cfg := s.Config(keys)
 		cfg.KnownHosts = nil
-		_, err := sshworker.Dial(context.Background(), cfg)
-		var hk *sshworker.HostKeyError
+		_, err := sshconn.Dial(context.Background(), cfg)
+		var hk *sshconn.HostKeyError
 		if !errors.As(err, &hk) || hk.Changed {
 			t.Fatalf("Dial error = %v, want an unknown host", err)
 		}
@@ -391,7 +379,7 @@ func TestHostKeyAlgorithms(t *testing.T) {
 			if err := os.WriteFile(file, []byte(strings.Join(tc.lines, "\n")+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg := ConfigFor(s, keys)
+			cfg := s.Config(keys)
 			cfg.KnownHosts = []string{file}
 			c := MustDial(t, cfg)
 			if err := c.Exec(context.Background(), []string{"true"}, nil, nil, nil); err != nil {
@@ -404,7 +392,7 @@ func TestHostKeyAlgorithms(t *testing.T) {
 func TestSharedConnection(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	c := MustDial(t, ConfigFor(servers[0], keys))
+	c := MustDial(t, servers[0].Config(keys))
 
 	// SSH_CONNECTION is "client_ip client_port server_ip server_port": one
 	// TCP connection means one client port across all sessions.
@@ -440,17 +428,17 @@ func TestConnLost(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
 	s := servers[0]
-	cfg := ConfigFor(s, keys)
+	cfg := s.Config(keys)
 	cfg.KeepAlive = time.Hour // the loss must be seen without the keepalive's help
 	c := MustDial(t, cfg)
 
 	done, _, _ := StartSleep(t, context.Background(), c, 60)
 	s.Stop()
 	err := Await(t, done, "the host vanished")
-	if !errors.Is(err, sshworker.ErrConnLost) {
+	if !errors.Is(err, sshconn.ErrConnLost) {
 		t.Fatalf("Exec error = %v, want ErrConnLost", err)
 	}
-	var ee *sshworker.ExitError
+	var ee *sshconn.ExitError
 	if errors.As(err, &ee) {
 		t.Fatalf("a lost connection reported as an exit: %v", err)
 	}
@@ -478,7 +466,7 @@ func TestKeepAliveDetectsLoss(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
 	s := servers[0]
-	cfg := ConfigFor(s, keys)
+	cfg := s.Config(keys)
 	cfg.KeepAlive = 100 * time.Millisecond
 	c := MustDial(t, cfg)
 
@@ -497,7 +485,7 @@ func TestKeepAliveDetectsLoss(t *testing.T) {
 		}
 	})
 
-	if err := Await(t, done, "the host froze"); !errors.Is(err, sshworker.ErrConnLost) {
+	if err := Await(t, done, "the host froze"); !errors.Is(err, sshconn.ErrConnLost) {
 		t.Fatalf("Exec error = %v, want ErrConnLost", err)
 	}
 }
@@ -505,7 +493,7 @@ func TestKeepAliveDetectsLoss(t *testing.T) {
 func TestCancel(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	c := MustDial(t, ConfigFor(servers[0], keys))
+	c := MustDial(t, servers[0].Config(keys))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -537,7 +525,7 @@ func TestCancel(t *testing.T) {
 func TestClose(t *testing.T) {
 	NoAgent(t)
 	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
-	c, err := sshworker.Dial(context.Background(), ConfigFor(servers[0], keys))
+	c, err := sshconn.Dial(context.Background(), servers[0].Config(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +536,7 @@ func TestClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := Await(t, done, "Close"); !errors.Is(err, sshworker.ErrConnLost) {
+	if err := Await(t, done, "Close"); !errors.Is(err, sshconn.ErrConnLost) {
 		t.Errorf("Exec cut by Close = %v, want ErrConnLost", err)
 	}
 	if err := c.Exec(context.Background(), []string{"true"}, nil, nil, nil); err == nil {
@@ -620,9 +608,9 @@ func TestAuth(t *testing.T) {
 		{name: "agent holds the key of an encrypted identity file", agentKeys: []string{keys.IdentityFile}, identity: encrypted},
 		{name: "agent with a stranger, identity file accepted", agentKeys: []string{stranger}, identity: keys.IdentityFile},
 		{name: "encrypted identity file without agent", identity: encrypted, wantText: "ssh-add"},
-		{name: "key not accepted", identity: stranger, wantErr: sshworker.ErrAuth},
-		{name: "agent with no accepted key", agentKeys: []string{stranger}, wantErr: sshworker.ErrAuth},
-		{name: "neither agent nor identity file", wantErr: sshworker.ErrAuth},
+		{name: "key not accepted", identity: stranger, wantErr: sshconn.ErrAuth},
+		{name: "agent with no accepted key", agentKeys: []string{stranger}, wantErr: sshconn.ErrAuth},
+		{name: "neither agent nor identity file", wantErr: sshconn.ErrAuth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -630,9 +618,9 @@ func TestAuth(t *testing.T) {
 			if tc.agentKeys != nil {
 				StartAgent(t, tc.agentKeys...)
 			}
-			cfg := ConfigFor(s, keys)
+			cfg := s.Config(keys)
 			cfg.IdentityFile = tc.identity
-			c, err := sshworker.Dial(context.Background(), cfg)
+			c, err := sshconn.Dial(context.Background(), cfg)
 			if tc.wantErr == nil && tc.wantText == "" {
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
@@ -678,14 +666,4 @@ func sessionSSHD(tb testing.TB, pid int) []int {
 	}
 	tb.Fatalf("no sshd above pid %d", pid)
 	return nil
-}
-
-// parentPid reads the parent of pid from /proc.
-func parentPid(tb testing.TB, pid int) int {
-	tb.Helper()
-	p, ok := proctree.Read(pid)
-	if !ok {
-		tb.Fatalf("no /proc entry for pid %d", pid)
-	}
-	return p.PPID
 }

@@ -1,13 +1,13 @@
-package sshworker
+package sshconn
 
 import (
-	"strconv"
-
 	"errors"
 	"fmt"
-	"github.com/mljob/mljob/internal/engine"
 	"net"
+	"strconv"
 	"strings"
+
+	"github.com/mljob/mljob/internal/engine"
 )
 
 // ErrUnknownHost means the host's key is in none of the known_hosts files.
@@ -81,7 +81,11 @@ type AuthError struct {
 	cfg Config
 }
 
+// Error says what was offered and refused, as the wrapped error does.
 func (e *AuthError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error wrapping ErrAuth, so callers branch with
+// errors.Is.
 func (e *AuthError) Unwrap() error { return e.err }
 
 // Why says in a few words why the host is refused.
