@@ -142,3 +142,48 @@ def test_env_threads(value, want, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
     assert mljob_job.env_threads() == want
 
+
+
+@pytest.mark.parametrize("fn, job, kwargs, want", [
+    (mljob_job.number, {"x": 2.0}, dict(default=1, integer=True), 2),
+    (mljob_job.number, {}, dict(default=0.5, lo=0, hi=1), 0.5),
+    (mljob_job.number, {"x": 0}, dict(default=1, lo=0), 0),
+    (mljob_job.number, {"x": None}, dict(default=None, allow_none=True), None),
+    (mljob_job.choice, {"x": "Adam"}, dict(default="sgd", choices=("adam", "sgd")), "adam"),
+    (mljob_job.choice, {"x": None}, dict(default="sgd", choices=("adam", "sgd")), "sgd"),
+    (mljob_job.choice, {"x": ""}, dict(default="a", choices=("a", "b"), blank="b"), "b"),
+    (mljob_job.boolean, {"x": None}, dict(default=True), True),
+    (mljob_job.boolean, {"x": False}, dict(default=True), False),
+], ids=["whole-float", "default", "closed-lo", "none-allowed", "lowercased", "null-default",
+        "blank", "bool-null", "bool"])
+def test_field_readers_accept(fn, job, kwargs, want):
+    got = fn(job, "x", **kwargs)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("fn, job, kwargs, reason", [
+    (mljob_job.number, {"x": True}, dict(default=1), "not a number"),
+    (mljob_job.number, {"x": "1"}, dict(default=1), "not a number"),
+    (mljob_job.number, {"x": float("nan")}, dict(default=1), "not finite"),
+    (mljob_job.number, {"x": 1.5}, dict(default=1, integer=True), "whole number"),
+    (mljob_job.number, {"x": 0}, dict(default=1, lo=0, lo_open=True), "want > 0"),
+    (mljob_job.number, {"x": 1}, dict(default=0, hi=1, hi_open=True), "want < 1"),
+    (mljob_job.number, {"x": None}, dict(default=1), "missing"),
+    (mljob_job.choice, {"x": "swish"}, dict(default="a", choices=("a",)), "want one of a"),
+    (mljob_job.choice, {"x": 3}, dict(default="a", choices=("a",)), "not a string"),
+    (mljob_job.boolean, {"x": "yes"}, dict(default=False), "not true or false"),
+    (mljob_job.string, {"x": ""}, {}, "missing"),
+    (mljob_job.string, {"x": 3}, {}, "not a string"),
+], ids=["bool", "numeric-string", "nan", "fraction", "open-lo", "open-hi", "null",
+        "unknown-choice", "choice-type", "bool-string", "empty-string", "string-type"])
+def test_field_readers_refuse(fn, job, kwargs, reason):
+    with pytest.raises(JobError, match=reason) as info:
+        fn(job, "x", **kwargs)
+    assert info.value.field == "x"
+
+
+def test_prefixed_names_the_nested_field():
+    with pytest.raises(JobError) as info:
+        mljob_job.prefixed("hiddenLayers[1]", mljob_job.number, {"dropout": 2}, "dropout", 0,
+                           hi=1)
+    assert info.value.field == "hiddenLayers[1].dropout"

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -488,12 +489,14 @@ def test_bad_fields_give_400(change, field, job, run_nn):
 
 
 def run_dir_like_mljob(tmp_path, job):
-    """run_dir_like_mljob lays out a run dir as mljob does: job.json plus links to script and data."""
+    """run_dir_like_mljob lays out a run dir as mljob does: job.json, the script, its modules, data."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "job.json").write_text(json.dumps(job))
-    for name in ("nn.py", "mljob_job.py"):
-        (run / name).symlink_to(SCRIPTS / name)
+    # Copies, not links: Python puts a linked script's real directory on
+    # sys.path, which would hide a module mljob failed to ship.
+    for name in ("nn.py", "mljob_job.py", "mljob_data.py"):
+        shutil.copy(SCRIPTS / name, run / name)
     (run / "wine_data.csv").symlink_to(SCRIPTS / "data" / "wine_data.csv")
     return run
 
