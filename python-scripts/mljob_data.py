@@ -3,9 +3,13 @@
 nn.py and baseline.py read the same Job fields for their data
 (dataFileName, dependentVariable, min/maxDependentVarValue) and for how they
 are scored (crossValidateOnly, cvFolds, crossValidationCrossingType,
-testSize), and build their features, test split and folds here, so two jobs
-with the same values of these fields are scored on the same rows and their
-outcomes compare.
+testSize, splitSeed), and build their features, test split and folds here,
+so two jobs with the same values of these fields are scored on the same rows
+and their outcomes compare.
+
+splitSeed alone draws the test split and the folds; a script's own seed
+(weight init, shuffling, its trees) never moves them, so runs that differ
+only in seed measure the seed's noise on fixed rows.
 """
 
 import numpy as np
@@ -27,6 +31,12 @@ CV_SCORERS = (
 
 # MAX_SEED keeps seeds valid for numpy's RandomState as well as torch.
 MAX_SEED = 2**32 - 1
+
+# DEFAULT_SPLIT_SEED is splitSeed when a Job sets none: the default seed (42)
+# the scripts split with before splitSeed existed, so a Job with neither
+# field keeps its test split and folds. A constant, not the Job's seed, so
+# that jobs differing only in seed are scored on the same rows.
+DEFAULT_SPLIT_SEED = 42
 
 
 def dependent_variable(job):
@@ -52,8 +62,8 @@ def data_fields(job):
     It returns them as keyword arguments for a script's Config, which must
     have these attributes: data_file_name, dependent_variable,
     min_dependent_var_value, max_dependent_var_value, cross_validate_only,
-    cv_folds, cv_scoring, test_size. Raises JobError naming the first bad
-    field.
+    cv_folds, cv_scoring, test_size, split_seed. Raises JobError naming
+    the first bad field.
     """
     fields = dict(
         data_file_name=string(job, "dataFileName"),
@@ -65,6 +75,8 @@ def data_fields(job):
         cv_scoring=choice(job, "crossValidationCrossingType", "neg_mean_squared_error",
                           CV_SCORERS),
         test_size=number(job, "testSize", 0.2, lo=0, hi=1, lo_open=True, hi_open=True),
+        split_seed=number(job, "splitSeed", DEFAULT_SPLIT_SEED, lo=0, hi=MAX_SEED,
+                          integer=True),
     )
     lo, hi = fields["min_dependent_var_value"], fields["max_dependent_var_value"]
     if lo is not None and hi is not None and lo > hi:
@@ -120,11 +132,12 @@ def load(cfg, script_dir, who):
 def holdout(cfg, n):
     """holdout returns (train, test) row indices of the train/test split of n rows.
 
-    The split is scikit-learn's train_test_split with testSize, so
-    X[train] is what train_test_split(X, ...) would return.
+    The split is scikit-learn's train_test_split with testSize and
+    random_state splitSeed, so X[train] is what train_test_split(X, ...)
+    would return.
     """
     train, test = train_test_split(np.arange(n), test_size=cfg.test_size,
-                                   random_state=cfg.seed)
+                                   random_state=cfg.split_seed)
     if len(train) < 2 or len(test) < 1:
         raise JobError("testSize", f"{cfg.test_size} leaves {len(train)} train and "
                                    f"{len(test)} test rows")
@@ -132,6 +145,9 @@ def holdout(cfg, n):
 
 
 def folds(cfg, n):
-    """folds returns the cvFolds (train, test) row-index pairs of k-fold CV over n rows (shuffled)."""
-    return list(KFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+    """folds returns the cvFolds (train, test) row-index pairs of k-fold CV over n rows.
+
+    scikit-learn's KFold, shuffled with random_state splitSeed.
+    """
+    return list(KFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.split_seed)
                 .split(np.arange(n)))

@@ -129,6 +129,7 @@ class Config:
     test_size: float = 0.2
     save_weights_only_at_end: bool = False
     seed: int = 42
+    split_seed: int = mljob_data.DEFAULT_SPLIT_SEED
     device: str = "auto"
 
     @property
@@ -656,6 +657,7 @@ def run(job, script_dir=SCRIPT_DIR, emit=None, workdir="."):
         "device": str(device),
         "threads": threads,
         "seed": cfg.seed,
+        "splitSeed": cfg.split_seed,
     })
     return outcome
 

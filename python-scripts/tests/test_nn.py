@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, train_test_split
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 import nn
@@ -112,8 +112,7 @@ def test_loss_is_the_jobs_loss_on_the_test_split(loss, job, tmp_path):
     outcome, pipe = fit(job, tmp_path)
     cfg = nn.parse_job(job)
     X, y, _ = nn.load_data(cfg)
-    from sklearn.model_selection import train_test_split
-    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.seed)
+    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.split_seed)
     err = pipe.predict(x_te) - y_te
     want = {
         "mse": np.mean(err ** 2),
@@ -200,8 +199,7 @@ def test_early_stopping_restores_best_weights(job, tmp_path):
     # The weights kept are the best epoch's: their validation loss is the best one.
     cfg = nn.parse_job(job)
     X, y, _ = nn.load_data(cfg)
-    from sklearn.model_selection import train_test_split
-    x_tr, _, y_tr, _ = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.seed)
+    x_tr, _, y_tr, _ = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.split_seed)
     xs = nn.network_inputs(pipe, x_tr)[reg.val_index_]
     val = reg.data_loss(xs, y_tr[reg.val_index_]) + reg.penalty_value()
     assert val == pytest.approx(reg.best_val_loss_, rel=1e-5)
@@ -310,7 +308,7 @@ def test_scaler_fitted_per_fold(job, tmp_path):
     cfg = nn.parse_job(job)
     X, y, names = nn.load_data(cfg)
     _, pipes = nn.cross_validate(cfg, X, y, names, workdir=tmp_path)
-    folds = KFold(3, shuffle=True, random_state=cfg.seed).split(X)
+    folds = KFold(3, shuffle=True, random_state=cfg.split_seed).split(X)
     means = []
     for pipe, (train, _) in zip(pipes, folds):
         mean = pipe.named_steps["scale"].mean_
@@ -373,6 +371,52 @@ def test_cross_validate(folds, scoring, job, tmp_path):
         assert all(s < 0 for s in outcome["cvScores"])
 
 
+def fitted_rows(pipes):
+    """fitted_rows returns, per pipeline, its scaler's mean: a fingerprint of the rows it trained on."""
+    return [pipe.named_steps["scale"].mean_ for pipe in pipes]
+
+
+def test_split_seed_not_seed_draws_the_folds(job, tmp_path):
+    job.update(crossValidateOnly=True, cvFolds=3, epochs=1)
+    X, _, _ = nn.load_data(nn.parse_job(job))
+
+    def kfold_rows(split_seed):
+        return [X[train].mean(axis=0)
+                for train, _ in KFold(3, shuffle=True, random_state=split_seed).split(X)]
+
+    def run(**fields):
+        outcome, pipes = fit(dict(job, **fields), tmp_path)
+        return outcome, fitted_rows(pipes)
+
+    # No splitSeed: the folds random_state 42 drew before splitSeed existed.
+    base, rows = run()
+    np.testing.assert_allclose(rows, kfold_rows(42))
+    # Another seed: other weights, the same folds.
+    other, rows = run(seed=7)
+    assert other["loss"] != base["loss"]
+    np.testing.assert_allclose(rows, kfold_rows(42))
+    # Another splitSeed: other folds, each fold's rows as KFold draws them.
+    _, rows = run(splitSeed=7)
+    np.testing.assert_allclose(rows, kfold_rows(7))
+    assert not any(np.allclose(a, b) for a, b in zip(rows, kfold_rows(42)))
+
+
+def test_split_seed_draws_the_test_split(job, tmp_path):
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+
+    def split_rows(split_seed):
+        x_tr, _, _, _ = train_test_split(X, y, test_size=0.2, random_state=split_seed)
+        return x_tr.mean(axis=0)
+
+    for fields, split_seed in [({}, 42), ({"seed": 7}, 42), ({"splitSeed": 7}, 7),
+                               ({"seed": 7, "splitSeed": 42}, 42)]:
+        _, pipe = fit(dict(job, **fields), tmp_path)
+        np.testing.assert_allclose(fitted_rows([pipe])[0], split_rows(split_seed),
+                                   err_msg=str(fields))
+    assert not np.allclose(split_rows(7), split_rows(42))
+
+
 def test_test_size(job, tmp_path):
     for size in (0.2, 0.5):
         outcome, _ = fit(dict(job, testSize=size), tmp_path)
@@ -405,7 +449,7 @@ def test_outcome_fields_and_progress_lines(job, run_nn):
     out = run.outcome
     assert out["status"] == 200 and out["jobId"] == "job-1" and out["assignmentId"] == "order-9"
     for key in ("loss", "metric", "valLoss", "epochsRun", "durationSeconds", "device",
-                "seed", "nFeatures", "threads"):
+                "seed", "splitSeed", "nFeatures", "threads"):
         assert key in out, key
     assert out["device"] == "cpu" or out["device"].startswith("cuda")
     progress = [json.loads(line) for line in run.lines[:-1]]
@@ -471,6 +515,8 @@ def test_diverged_run_still_ends_with_strict_json(job, run_nn):
     ({"testSize": 1}, "testSize"),
     ({"saveWeightsOnlyAtEnd": "false"}, "saveWeightsOnlyAtEnd"),
     ({"seed": -1}, "seed"),
+    ({"splitSeed": -1}, "splitSeed"),
+    ({"splitSeed": 1.5}, "splitSeed"),
     ({"device": "tpu"}, "device"),
     ({"validationSplit": 0.9}, "validationSplit"),
 ])
