@@ -1,7 +1,7 @@
 """mljob_data is the data side the training scripts share: one table, one held-out design.
 
 nn.py and baseline.py read the same Job fields for their data
-(dataFileName, dependentVariable, min/maxDependentVarValue) and for how they
+(dataFileName, dependentVariable, dropColumns, min/maxDependentVarValue) and for how they
 are scored (crossValidateOnly, cvFolds, crossValidationCrossingType,
 testSize, splitSeed), and build their features, test split and folds here,
 so two jobs with the same values of these fields are scored on the same rows
@@ -56,18 +56,38 @@ def dependent_variable(job):
     raise JobError("dependentVariable", "missing: name the column to predict")
 
 
+def drop_columns(job):
+    """drop_columns returns dropColumns, the column names to leave out of the features.
+
+    Whether each names a column is checked by load, which has the file.
+    """
+    value = job.get("dropColumns", [])
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise JobError("dropColumns", f"{value!r} is not a list of column names")
+    names = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not name:
+            raise JobError(f"dropColumns[{i}]", f"{name!r} is not a column name")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 def data_fields(job):
     """data_fields validates the Job's data and held-out fields.
 
     It returns them as keyword arguments for a script's Config, which must
     have these attributes: data_file_name, dependent_variable,
-    min_dependent_var_value, max_dependent_var_value, cross_validate_only,
+    drop_columns, min_dependent_var_value, max_dependent_var_value, cross_validate_only,
     cv_folds, cv_scoring, test_size, split_seed. Raises JobError naming
     the first bad field.
     """
     fields = dict(
         data_file_name=string(job, "dataFileName"),
         dependent_variable=dependent_variable(job),
+        drop_columns=drop_columns(job),
         min_dependent_var_value=number(job, "minDependentVarValue", None, allow_none=True),
         max_dependent_var_value=number(job, "maxDependentVarValue", None, allow_none=True),
         cross_validate_only=boolean(job, "crossValidateOnly", False),
@@ -88,8 +108,8 @@ def load(cfg, script_dir, who):
     """load reads the Job's data file and returns (X, y, feature_names).
 
     cfg carries data_fields' attributes. X holds every numeric column except
-    the dependent variable (other columns are dropped with a note on
-    stderr, prefixed with who); rows with missing values are dropped, then
+    the dependent variable and dropColumns (other columns are dropped with
+    a note on stderr, prefixed with who); rows with missing values are dropped, then
     rows whose dependent variable lies outside [minDependentVarValue,
     maxDependentVarValue] (inclusive). X and y are float64 numpy arrays.
     """
@@ -106,13 +126,21 @@ def load(cfg, script_dir, who):
     target = pd.to_numeric(frame[dep], errors="coerce")
     if target.isna().all():
         raise JobError(field, f"column {dep!r} has no numeric values")
-    features = frame.drop(columns=[dep])
+    for name in cfg.drop_columns:
+        if name == dep:
+            raise JobError("dropColumns", f"{name!r} is the dependentVariable, never a feature")
+        if name not in frame.columns:
+            raise JobError("dropColumns", f"no column {name!r} in {cfg.data_file_name} "
+                                          f"(columns: {', '.join(map(str, frame.columns))})")
+    # Dropped before the missing-value check: a left-out column's gaps cost no rows.
+    features = frame.drop(columns=[dep, *cfg.drop_columns])
     numeric = features.select_dtypes(include="number")
     dropped = [c for c in features.columns if c not in numeric.columns]
     if dropped:
         mljob_job.log(f"{who}: ignoring non-numeric columns: {', '.join(map(str, dropped))}")
     if numeric.shape[1] == 0:
-        raise JobError("dataFileName", f"{cfg.data_file_name} has no numeric feature columns")
+        raise JobError("dropColumns" if cfg.drop_columns else "dataFileName",
+                       f"{cfg.data_file_name} has no numeric feature columns left")
     keep = target.notna() & numeric.notna().all(axis=1)
     if (~keep).any():
         mljob_job.log(f"{who}: dropping {(~keep).sum()} rows with missing values")

@@ -105,6 +105,7 @@ class Config:
 
     data_file_name: str
     dependent_variable: str
+    drop_columns: tuple = ()
     hidden_layers: tuple = ()
     last_layer_activator: str = "linear"
     loss: str = "mse"

@@ -263,6 +263,40 @@ def test_filters_drop_rows(fields, want_rows, job):
     assert "proline" not in names and len(names) == 13  # 12 measurements + class
 
 
+def test_class_label_is_a_feature_unless_dropped(job):
+    X, _, names = nn.load_data(nn.parse_job(job))
+    assert "class" in names  # the cultivar: what the README warns about
+    job["dropColumns"] = ["class", "hue", "class"]
+    X2, y2, names2 = nn.load_data(nn.parse_job(job))
+    assert names2 == [n for n in names if n not in ("class", "hue")]
+    np.testing.assert_array_equal(X2, WINE.drop(columns=["proline", "class", "hue"]).to_numpy())
+    assert len(y2) == len(WINE)
+
+
+def test_drop_columns_in_outcome_and_rows(job, run_nn, tmp_path):
+    frame = WINE.head(60).copy()
+    frame.loc[3, "hue"] = np.nan  # a gap in a dropped column costs no row
+    frame["label"] = "x"
+    frame.to_csv(tmp_path / "wine_data.csv", index=False)
+    run = run_nn(dict(job, dropColumns=["hue", "label"]))
+    assert run.code == 0, run.outcome
+    assert run.outcome["nFeaturesIn"] == 12 and run.outcome["nRows"] == 60
+
+
+@pytest.mark.parametrize("drop, field, reason", [
+    (["colour"], "dropColumns", "no column 'colour' in wine_data.csv"),
+    (["class", "Hue"], "dropColumns", "no column 'Hue'"),
+    (["proline"], "dropColumns", "is the dependentVariable"),
+    ("class", "dropColumns", "not a list"),
+    (["class", 3], "dropColumns[1]", "not a column name"),
+    ([c for c in WINE.columns if c != "proline"], "dropColumns", "no numeric feature columns"),
+], ids=["unknown", "case", "target", "not-a-list", "not-a-name", "all"])
+def test_drop_columns_errors(drop, field, reason, job, run_nn):
+    run = run_nn(dict(job, dropColumns=drop))
+    assert run.code == 2 and run.outcome["field"] == field
+    assert reason in run.outcome["error"]
+
+
 def test_dependent_variable_spellings(job, run_nn):
     right = run_nn(job).outcome
     del job["dependentVariable"]
