@@ -5,7 +5,10 @@ nn.py and baseline.py read the same Job fields for their data
 are scored (crossValidateOnly, cvFolds, crossValidationCrossingType,
 testSize, splitSeed), and build their features, test split and folds here,
 so two jobs with the same values of these fields are scored on the same rows
-and their outcomes compare.
+and their held-out keys compare: testMse (train/test split) or cvMse,
+cvMseStd and foldMse (CV), the mean squared error of the predictions on rows
+the model never saw, with no penalty term, lower is better, whatever loss
+the script trained with.
 
 splitSeed alone draws the test split and the folds; a script's own seed
 (weight init, shuffling, its trees) never moves them, so runs that differ
@@ -179,3 +182,27 @@ def folds(cfg, n):
     """
     return list(KFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.split_seed)
                 .split(np.arange(n)))
+
+
+def mse(pred, y):
+    """mse returns the mean squared error of pred against y (NaN or inf when pred is)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model reports inf/NaN
+        err = np.asarray(pred, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+        return float(np.mean(err * err))
+
+
+def split_scores(pred, y):
+    """split_scores returns the held-out keys of a train/test split: {"testMse"}."""
+    return {"testMse": mse(pred, y)}
+
+
+def cv_scores(fold_mse):
+    """cv_scores returns the held-out keys of CV from each fold's test MSE.
+
+    cvMse is their mean, cvMseStd their standard deviation (numpy's
+    default, ddof=0: the spread of these k folds), foldMse the list.
+    """
+    values = np.asarray(fold_mse, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return {"cvMse": float(values.mean()), "cvMseStd": float(values.std()),
+                "foldMse": [float(v) for v in values]}

@@ -560,7 +560,9 @@ def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     """train_test fits on a train split and scores the test split; returns (outcome, pipeline).
 
     loss = test loss including the l1/l2 penalties, metric = the same loss
-    without them (as the seed reported). Checkpoints go to workdir/model.pt.
+    without them (as the seed reported), testMse = the test split's mean
+    squared error, whatever the Job's loss (the objective to compare runs
+    by). Checkpoints go to workdir/model.pt.
     """
     train, test = mljob_data.holdout(cfg, len(y))
     x_tr, x_te, y_tr, y_te = X[train], X[test], y[train], y[test]
@@ -571,6 +573,7 @@ def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     outcome = {
         "loss": metric + reg.penalty_value(),
         "metric": metric,
+        **mljob_data.split_scores(pipe.predict(x_te), y_te),
         "valLoss": reg.best_val_loss_,
         "epochsRun": reg.epochs_run_,
         "nFeatures": reg.n_features_in_,
@@ -589,11 +592,12 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
     """cross_validate runs k-fold CV (cvFolds) and returns (outcome, fitted fold pipelines).
 
     metric = mean of the crossValidationCrossingType scores, cvScores =
-    each fold's; loss = mean held-out loss including penalties. Each fold
-    checkpoints to workdir/model-fold<k>.pt.
+    each fold's; loss = mean held-out loss including penalties; cvMse,
+    cvMseStd, foldMse = the folds' mean squared errors (the objective to
+    compare runs by). Each fold checkpoints to workdir/model-fold<k>.pt.
     """
     scorer = get_scorer(cfg.cv_scoring)
-    scores, losses, val_losses, epochs, n_features, pipes = [], [], [], [], [], []
+    scores, losses, fold_mse, val_losses, epochs, n_features, pipes = [], [], [], [], [], [], []
     for k, (tr, te) in enumerate(mljob_data.folds(cfg, len(y)), start=1):
         on_epoch = None
         if emit is not None:
@@ -605,6 +609,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         reg = pipe.named_steps["nn"]
         scores.append(float(scorer(pipe, X[te], y[te])))
         losses.append(reg.data_loss(network_inputs(pipe, X[te]), y[te]) + reg.penalty_value())
+        fold_mse.append(mljob_data.mse(pipe.predict(X[te]), y[te]))
         val_losses.append(reg.best_val_loss_)
         epochs.append(reg.epochs_run_)
         n_features.append(reg.n_features_in_)
@@ -614,6 +619,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         "metric": float(np.mean(scores)),
         "cvScores": scores,
         "cvLosses": losses,
+        **mljob_data.cv_scores(fold_mse),
         "scoring": cfg.cv_scoring,
         "valLoss": float(np.mean(val_losses)),
         "epochsRun": max(epochs),

@@ -123,6 +123,43 @@ def test_loss_is_the_jobs_loss_on_the_test_split(loss, job, tmp_path):
     assert outcome["loss"] == pytest.approx(want, rel=1e-5)  # no l1/l2
 
 
+@pytest.mark.parametrize("fields", [
+    {"l1": 0.5, "l2": 0.5},
+    {"loss": "mae"},
+    {"loss": "huber", "pcaComponents": 4},
+], ids=["penalised", "mae", "huber-pca"])
+def test_test_mse_is_the_plain_mse_on_the_test_split(fields, job, tmp_path):
+    job.update(fields)
+    outcome, pipe = fit(job, tmp_path)
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size,
+                                        random_state=cfg.split_seed)
+    want = float(np.mean((pipe.predict(x_te) - y_te) ** 2))
+    assert outcome["testMse"] == pytest.approx(want, rel=1e-9)
+    # Neither the penalty nor the Job's loss function is in it.
+    assert abs(outcome["loss"] - outcome["testMse"]) > 1
+    assert not {"cvMse", "cvMseStd", "foldMse"} & set(outcome)
+
+
+def test_cv_mse_keys(job, tmp_path):
+    job.update(crossValidateOnly=True, cvFolds=3, epochs=2, l2=1.0,
+               crossValidationCrossingType="r2")
+    outcome, pipes = fit(job, tmp_path)
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+    folds = KFold(3, shuffle=True, random_state=cfg.split_seed).split(X)
+    want = [float(np.mean((pipe.predict(X[te]) - y[te]) ** 2))
+            for pipe, (_, te) in zip(pipes, folds)]
+    assert outcome["foldMse"] == pytest.approx(want, rel=1e-9)
+    assert outcome["cvMse"] == pytest.approx(np.mean(want), rel=1e-9)
+    assert outcome["cvMseStd"] == pytest.approx(np.std(want), rel=1e-9)
+    assert outcome["cvMseStd"] > 0
+    # The l2 penalty is in cvLosses, not in foldMse.
+    assert all(loss > mse for loss, mse in zip(outcome["cvLosses"], outcome["foldMse"]))
+    assert "testMse" not in outcome
+
+
 @pytest.mark.parametrize("name, cls", [
     ("adam", torch.optim.Adam), ("rmsprop", torch.optim.RMSprop), ("sgd", torch.optim.SGD),
     ("adadelta", torch.optim.Adadelta), ("nadam", torch.optim.NAdam),
