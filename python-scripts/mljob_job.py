@@ -219,9 +219,13 @@ def dumps(obj):
 def emit(obj, stream=None):
     """emit writes obj as one strict JSON line to stream (the real stdout).
 
-    Use it for per-epoch progress lines such as
-    {"epoch": 3, "loss": 0.5, "valLoss": 0.6}; run_script writes the
-    Outcome after them, so the Outcome is always the last line.
+    Use it for progress lines such as {"step": 3, "loss": 0.5, "valLoss":
+    0.6}: a JSON object with a numeric "step" is a progress report, every
+    other numeric field of it a metric at that step, and "series" (a
+    string, optional) names the curve when a run has several (e.g.
+    "fold2"); steps increase within a series. Leave out a metric that is
+    NaN or infinite. run_script writes the Outcome after them, so the
+    Outcome is always the last line.
     """
     stream = stream if stream is not None else _outcome_stream()
     stream.write(dumps(obj) + "\n")
@@ -246,7 +250,8 @@ def run_script(train, argv=None, stdout=None):
     """run_script runs train(job) under the mljob contract and returns the exit code.
 
     train gets the Job dict and returns a dict with at least "loss" and
-    "metric" (numbers, or numeric strings); its extras are kept. The Outcome
+    "metric" (numbers, or numeric strings) and no "step"; its extras are
+    kept. The Outcome
     written last to stdout is {"status", "jobId", ...train's dict,
     "durationSeconds"}, plus "assignmentId" when mljob set one. While train
     runs, print() goes to stderr, so a stray print cannot become the last
@@ -270,6 +275,10 @@ def run_script(train, argv=None, stdout=None):
             result = train(job)
             if not isinstance(result, dict):
                 raise TypeError(f"train returned {type(result).__name__}, want a dict")
+            if "step" in result:
+                # mljob would read it as one more progress line, not the Outcome.
+                raise TypeError("train returned a \"step\" field: that marks a progress "
+                                "line, so the Outcome must not have one")
             outcome = {"status": STATUS_OK, "jobId": _job_id(job)}
             outcome.update(result)
             outcome["status"] = STATUS_OK

@@ -10,8 +10,9 @@ the list and for the fixes to the seed's Keras script). Preprocessing
 (scaler, ExtraTrees selection, PCA) and the PyTorch network sit in one
 scikit-learn Pipeline, so each cross-validation fold fits its own.
 
-The last stdout line is the Outcome JSON (see mljob_job.py); per-epoch
-progress lines {"epoch", "loss", "valLoss", "lr"} come before it.
+The last stdout line is the Outcome JSON (see mljob_job.py); progress
+lines {"step": epoch, "series": "fold<k>" (CV only), "loss", "valLoss",
+"lr"} come before it.
 """
 
 import copy
@@ -337,7 +338,8 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
     the Pipeline's selection/PCA), holds out validationSplit of its rows to
     monitor, and trains with reduce-on-plateau, optional early stopping and
     checkpointing to checkpoint_path (None = no file). on_epoch, when set,
-    is called with a dict per reported epoch.
+    is called with a history row {"epoch", "loss", "valLoss", "lr"} every
+    report_every epochs and at the epoch training stopped.
     """
 
     def __init__(self, config=None, checkpoint_path=None, on_epoch=None, report_every=1):
@@ -393,6 +395,7 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
         best_state = None
         self.history_ = []
         epoch = 0
+        reported = 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             perm = torch.randperm(n_train, generator=gen).to(device)
@@ -416,6 +419,7 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
             if self.on_epoch is not None and (epoch % self.report_every == 0
                                               or epoch == cfg.epochs):
                 self.on_epoch(dict(self.history_[-1]))
+                reported = epoch
             if not math.isfinite(val_loss):
                 mljob_job.log(f"nn.py: loss is {val_loss} at epoch {epoch}: stopping")
                 break
@@ -432,6 +436,10 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
                 mljob_job.log(f"nn.py: early stopping at epoch {epoch} "
                               f"(best {best:.6g} at epoch {best_epoch})")
                 break
+        if self.on_epoch is not None and epoch and reported != epoch:
+            # A curve cut short (early stopping, divergence) still ends where
+            # training did.
+            self.on_epoch(dict(self.history_[-1]))
         if cfg.early_stopping and best_state is not None:
             model.load_state_dict(best_state)
         if self.checkpoint_path and cfg.save_weights_only_at_end:
@@ -556,6 +564,25 @@ def _selected(pipe, names):
 # ------------------------------------------------------------------- training
 
 
+def progress_line(row, series=None):
+    """progress_line returns the stdout progress report of a history row.
+
+    {"step": epoch, "series": series, "loss", "valLoss", "lr"}: the step
+    makes it a progress report, not an Outcome; every other numeric field
+    is a metric at that step, so the epoch is not repeated and a metric
+    that is NaN or infinite (a diverged run) is left out rather than
+    written as a string. series is None in split mode: one curve, no name.
+    """
+    line = {"step": row["epoch"]}
+    if series is not None:
+        line["series"] = series
+    for key in ("loss", "valLoss", "lr"):
+        value = row.get(key)
+        if value is not None and math.isfinite(value):
+            line[key] = float(value)
+    return line
+
+
 def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     """train_test fits on a train split and scores the test split; returns (outcome, pipeline).
 
@@ -566,7 +593,11 @@ def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     """
     train, test = mljob_data.holdout(cfg, len(y))
     x_tr, x_te, y_tr, y_te = X[train], X[test], y[train], y[test]
-    pipe = build_pipeline(cfg, pathlib.Path(workdir) / "model.pt", emit)
+    on_epoch = None
+    if emit is not None:
+        def on_epoch(row):
+            emit(progress_line(row))
+    pipe = build_pipeline(cfg, pathlib.Path(workdir) / "model.pt", on_epoch)
     pipe.fit(x_tr, y_tr)
     reg = pipe.named_steps["nn"]
     metric = reg.data_loss(network_inputs(pipe, x_te), y_te)
@@ -602,7 +633,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         on_epoch = None
         if emit is not None:
             def on_epoch(row, k=k):
-                emit({"fold": k, **row})
+                emit(progress_line(row, f"fold{k}"))
         mljob_job.log(f"nn.py: fold {k}/{cfg.cv_folds}")
         pipe = build_pipeline(cfg, pathlib.Path(workdir) / f"model-fold{k}.pt", on_epoch)
         pipe.fit(X[tr], y[tr])
@@ -645,7 +676,7 @@ def configure_torch():
 def run(job, script_dir=SCRIPT_DIR, emit=None, workdir="."):
     """run trains the Job in job (a dict) and returns the outcome fields.
 
-    emit, when set, gets per-epoch progress dicts. Raises JobError for a bad
+    emit, when set, gets the progress lines (see progress_line). Raises JobError for a bad
     Job.
     """
     cfg = parse_job(job)

@@ -87,7 +87,7 @@ def run_script(train, job, capsys):
 
 def test_run_script_outcomes(capsys):
     def ok(job):
-        mljob_job.emit({"epoch": 1, "loss": 2.0})
+        mljob_job.emit({"step": 1, "loss": 2.0})
         print("a stray print")  # must not become the last stdout line
         return {"loss": 1.5, "metric": float("nan"), "extra": np.int64(3)}
 
@@ -100,11 +100,15 @@ def test_run_script_outcomes(capsys):
     def not_a_dict(job):
         return [1]
 
+    def with_step(job):
+        return {"loss": 1.0, "metric": 1.0, "step": 9}
+
     cases = [
         ("ok", ok, 0, {"status": 200, "loss": 1.5, "metric": "NaN", "extra": 3}),
         ("bad job", bad, 2, {"status": 400, "field": "epochs", "error": "epochs: too small"}),
         ("crash", crash, 1, {"status": 500, "error": "RuntimeError: boom"}),
         ("not a dict", not_a_dict, 1, {"status": 500}),
+        ("step", with_step, 1, {"status": 500}),
     ]
     for name, train, want_code, want in cases:
         code, lines, outcome, err = run_script(
@@ -116,11 +120,12 @@ def test_run_script_outcomes(capsys):
         for key, value in want.items():
             assert outcome[key] == value, (name, key)
         if name == "ok":
-            assert lines[0] == '{"epoch":1,"loss":2.0}'
+            assert lines[0] == '{"step":1,"loss":2.0}'
             assert len(lines) == 2
             assert "a stray print" in err
         if name == "crash":
             assert "Traceback" in err
+        assert "step" not in outcome, name
 
 
 def test_run_script_bad_argv_and_seed_id(capsys):

@@ -22,6 +22,33 @@ SCRIPTS = pathlib.Path(nn.__file__).resolve().parent
 WINE = pd.read_csv(SCRIPTS / "data" / "wine_data.csv")
 
 
+def progress_curves(lines):
+    """progress_curves checks stdout lines against the progress contract; returns {series: steps}.
+
+    Every line is strict JSON; all but the last carry an integer step and
+    only finite numbers besides step and series; steps increase within a
+    series; the last line, the Outcome, has no step.
+    """
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+            for line in lines]
+    *progress, outcome = rows
+    assert "step" not in outcome
+    curves = {}
+    for row in progress:
+        step = row["step"]
+        assert isinstance(step, int) and not isinstance(step, bool), row
+        for key, value in row.items():
+            if key == "series":
+                assert isinstance(value, str), row
+            elif key != "step":
+                assert isinstance(value, (int, float)) and not isinstance(value, bool), row
+                assert math.isfinite(value), row
+        curves.setdefault(row.get("series"), []).append(step)
+    for series, steps in curves.items():
+        assert steps == sorted(set(steps)), series
+    return curves
+
+
 def fit(job, tmp_path):
     """fit parses job, loads its data and runs train_test or cross_validate in tmp_path."""
     cfg = nn.parse_job(job)
@@ -523,9 +550,32 @@ def test_outcome_fields_and_progress_lines(job, run_nn):
                 "seed", "splitSeed", "nFeatures", "threads"):
         assert key in out, key
     assert out["device"] == "cpu" or out["device"].startswith("cuda")
+    assert progress_curves(run.lines) == {None: [1, 2, 3]}  # split mode: one unnamed curve
     progress = [json.loads(line) for line in run.lines[:-1]]
-    assert [p["epoch"] for p in progress] == [1, 2, 3]
-    assert all({"loss", "valLoss", "lr"} <= set(p) for p in progress)
+    assert all(set(p) == {"step", "loss", "valLoss", "lr"} for p in progress)
+    assert progress[0]["lr"] == job["learningRate"]
+
+
+@pytest.mark.parametrize("fields, want", [
+    ({"crossValidateOnly": True, "cvFolds": 2, "epochs": 2},
+     {"fold1": [1, 2], "fold2": [1, 2]}),
+    ({"epochs": 120}, {None: list(range(2, 121, 2))}),  # every epochs // 50
+    ({"epochs": 7}, {None: list(range(1, 8))}),
+], ids=["cv-series", "every-2nd", "every"])
+def test_progress_steps_and_series(fields, want, job, run_nn):
+    run = run_nn(dict(job, **fields))
+    assert run.code == 0
+    assert progress_curves(run.lines) == want
+
+
+def test_progress_ends_where_early_stopping_stopped(job, run_nn):
+    job.update(epochs=300, learningRate=0.3, patienceRate=0.01, batchSize=8,
+               earlyStopping=True)
+    run = run_nn(job)
+    steps = progress_curves(run.lines)[None]
+    assert run.outcome["epochsRun"] < 300
+    assert steps[-1] == run.outcome["epochsRun"]
+    assert steps[:-1] == list(range(6, steps[-1], 6))
 
 
 def test_threads_from_env(job, run_nn, monkeypatch):
@@ -544,9 +594,11 @@ def test_diverged_run_still_ends_with_strict_json(job, run_nn):
     job.update(optimizer="sgd", learningRate=1e6, epochs=5, batchSize=8)
     run = run_nn(job)
     assert run.code == 0
-    for line in run.lines:
-        json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    curves = progress_curves(run.lines)
+    assert "loss" not in json.loads(run.lines[-2])  # NaN: left out, not written as a string
+    assert curves[None][-1] == run.outcome["epochsRun"]
     assert run.outcome["metric"] in ("NaN", "Infinity")  # diverged, reported as strings
+    assert run.outcome["testMse"] in ("NaN", "Infinity")
 
 
 @pytest.mark.parametrize("change, field", [
@@ -631,7 +683,7 @@ def test_process_contract_ok(job, tmp_path):
         proc = start(run, arg)
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
-        assert all(isinstance(json.loads(line), dict) for line in lines)
+        assert progress_curves(lines) == {"fold1": [1, 2], "fold2": [1, 2]}
         outcome = json.loads(lines[-1])
         assert outcome["status"] == 200 and outcome["jobId"] == "job-1"
         assert len(outcome["cvScores"]) == 2
