@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+import baseline
 import nn
 from mljob_job import JobError
 
@@ -23,6 +24,7 @@ SCRIPTS = pathlib.Path(nn.__file__).resolve().parent
 # SPECS are the scripts with a fields file: module, a minimal valid job.
 SPECS = {
     "nn": (nn, {"dataFileName": "wine_data.csv", "dependentVariable": "proline"}),
+    "baseline": (baseline, {"dataFileName": "wine_data.csv", "dependentVariable": "proline"}),
 }
 
 TYPES = {"number", "integer", "string", "boolean", "list", "object"}
