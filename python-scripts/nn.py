@@ -226,7 +226,7 @@ def parse_job(job):
 
 
 def load_data(cfg, script_dir=SCRIPT_DIR):
-    """load_data reads the Job's data file and returns (X, y, feature_names); see mljob_data.load."""
+    """load_data returns the Job's (X, y, feature_names); see mljob_data.load."""
     return mljob_data.load(cfg, script_dir, "nn.py")
 
 

@@ -40,7 +40,10 @@ def bjob():
 
 @pytest.fixture
 def run_baseline(tmp_path, monkeypatch):
-    """run_baseline runs baseline.main in-process in a fresh run dir; returns (code, lines, outcome)."""
+    """run_baseline runs baseline.main in-process in a fresh run dir.
+
+    It returns (exit code, stdout lines, the Outcome).
+    """
     monkeypatch.chdir(tmp_path)
 
     def run(job):
@@ -131,7 +134,8 @@ def test_baseline_trains_on_nn_rows(cv, job, bjob, tmp_path):
     for a, b in zip(nn_pipes, models):
         np.testing.assert_array_equal(a.named_steps["scale"].mean_, b.named_steps["scale"].mean_)
         assert a.named_steps["scale"].n_samples_seen_ == b.named_steps["scale"].n_samples_seen_
-    assert mljob_data.folds(bcfg, len(y))[0][1].tolist() == mljob_data.folds(ncfg, len(y))[0][1].tolist()
+    for (_, a), (_, b) in zip(mljob_data.folds(bcfg, len(y)), mljob_data.folds(ncfg, len(y))):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_seed_moves_the_forest_not_the_rows(bjob, run_baseline):

@@ -104,7 +104,10 @@ class RecordingList(list):
 
 
 def reach_every_field(base, fields):
-    """reach_every_field returns base with one item in each declared list, so item fields are read."""
+    """reach_every_field returns base with one item in each declared list.
+
+    So parse_job reads the items' fields too.
+    """
     job = copy.deepcopy(base)
     samples = {"object": {}, "string": "class", "number": 1.0, "integer": 1}
     for path, spec in fields.items():
@@ -173,7 +176,11 @@ ABSENT = object()
 
 
 def with_field(base, path, value):
-    """with_field returns a copy of base with path set to value (ABSENT: the path's container only)."""
+    """with_field returns a copy of base with path set to value.
+
+    ABSENT builds the containers above path (an empty list, or a list of
+    one empty object) and leaves the field itself out.
+    """
     job = copy.deepcopy(base)
     if path == "depedentVariable":
         del job["dependentVariable"]  # set alone: both set and unequal is its own error

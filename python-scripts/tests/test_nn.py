@@ -470,7 +470,7 @@ def test_cross_validate(folds, scoring, job, tmp_path):
 
 
 def fitted_rows(pipes):
-    """fitted_rows returns, per pipeline, its scaler's mean: a fingerprint of the rows it trained on."""
+    """fitted_rows returns each pipeline's scaler mean: a fingerprint of the rows it trained on."""
     return [pipe.named_steps["scale"].mean_ for pipe in pipes]
 
 
@@ -658,7 +658,7 @@ def test_bad_fields_give_400(change, field, job, run_nn):
 
 
 def run_dir_like_mljob(tmp_path, job):
-    """run_dir_like_mljob lays out a run dir as mljob does: job.json, the script, its modules, data."""
+    """run_dir_like_mljob lays out a run dir as mljob does: job.json, script, modules, data."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "job.json").write_text(json.dumps(job))
