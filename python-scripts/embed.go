@@ -6,7 +6,8 @@ package pyscripts
 
 import "embed"
 
-// FS holds the bundled scripts (*.py) and data files (data/*).
+// FS holds the bundled scripts (*.py), the Job fields each declares
+// (*.fields.yaml, which submit checks jobs against) and data files (data/*).
 //
-//go:embed *.py data/*.csv
+//go:embed *.py *.fields.yaml data/*.csv
 var FS embed.FS

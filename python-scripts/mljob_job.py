@@ -58,6 +58,84 @@ class JobError(ValueError):
         self.reason = reason
 
 
+# ------------------------------------------------------------ field readers
+#
+# The scripts read their Job fields through these, so every script refuses a
+# bad value the same way (a JobError naming the field) and each script's
+# *.fields.yaml can say what they enforce.
+
+
+def number(job, field, default, lo=None, hi=None, lo_open=False, hi_open=False,
+           integer=False, allow_none=False):
+    """number returns job[field] (default when absent) as a finite number in [lo, hi].
+
+    lo_open/hi_open make a bound exclusive; integer wants a whole number
+    (2.0 is accepted, as 2); allow_none lets null or an absent field with a
+    None default through as None. Booleans are not numbers.
+    """
+    value = job.get(field, default)
+    if value is None:
+        if allow_none:
+            return None
+        raise JobError(field, "missing: want a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JobError(field, f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise JobError(field, f"{value!r} is not finite")
+    if integer:
+        if value != int(value):
+            raise JobError(field, f"{value!r} is not a whole number")
+        value = int(value)
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise JobError(field, f"{value!r} is too small: want {'>' if lo_open else '>='} {lo}")
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        raise JobError(field, f"{value!r} is too large: want {'<' if hi_open else '<='} {hi}")
+    return value
+
+
+def choice(job, field, default, choices, blank=None):
+    """choice returns job[field] lowercased, refusing a value not in choices.
+
+    null means default; with blank set, "" means blank (e.g. "" = "linear").
+    """
+    value = job.get(field, default)
+    if value is None or (blank is not None and value == ""):
+        value = blank if blank is not None else default
+    if not isinstance(value, str):
+        raise JobError(field, f"{value!r} is not a string")
+    if value.lower() not in choices:
+        raise JobError(field, f"unknown {value!r}: want one of {', '.join(sorted(set(choices)))}")
+    return value.lower()
+
+
+def boolean(job, field, default):
+    """boolean returns job[field] as true or false; null means default."""
+    value = job.get(field, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise JobError(field, f"{value!r} is not true or false")
+    return value
+
+
+def string(job, field):
+    """string returns job[field], a required non-empty string."""
+    value = job.get(field)
+    if value is None or value == "":
+        raise JobError(field, "missing")
+    if not isinstance(value, str):
+        raise JobError(field, f"{value!r} is not a string")
+    return value
+
+
+def prefixed(prefix, fn, *args, **kwargs):
+    """prefixed calls fn and re-raises its JobError under prefix, e.g. hiddenLayers[1].dropout."""
+    try:
+        return fn(*args, **kwargs)
+    except JobError as err:
+        raise JobError(f"{prefix}.{err.field}", err.reason) from None
+
+
 def load_job(argv):
     """load_job returns the Job dict from argv[1].
 
@@ -141,9 +219,13 @@ def dumps(obj):
 def emit(obj, stream=None):
     """emit writes obj as one strict JSON line to stream (the real stdout).
 
-    Use it for per-epoch progress lines such as
-    {"epoch": 3, "loss": 0.5, "valLoss": 0.6}; run_script writes the
-    Outcome after them, so the Outcome is always the last line.
+    Use it for progress lines such as {"step": 3, "loss": 0.5, "valLoss":
+    0.6}: a JSON object with a numeric "step" is a progress report, every
+    other numeric field of it a metric at that step, and "series" (a
+    string, optional) names the curve when a run has several (e.g.
+    "fold2"); steps increase within a series. Leave out a metric that is
+    NaN or infinite. run_script writes the Outcome after them, so the
+    Outcome is always the last line.
     """
     stream = stream if stream is not None else _outcome_stream()
     stream.write(dumps(obj) + "\n")
@@ -168,7 +250,8 @@ def run_script(train, argv=None, stdout=None):
     """run_script runs train(job) under the mljob contract and returns the exit code.
 
     train gets the Job dict and returns a dict with at least "loss" and
-    "metric" (numbers, or numeric strings); its extras are kept. The Outcome
+    "metric" (numbers, or numeric strings) and no "step"; its extras are
+    kept. The Outcome
     written last to stdout is {"status", "jobId", ...train's dict,
     "durationSeconds"}, plus "assignmentId" when mljob set one. While train
     runs, print() goes to stderr, so a stray print cannot become the last
@@ -192,6 +275,10 @@ def run_script(train, argv=None, stdout=None):
             result = train(job)
             if not isinstance(result, dict):
                 raise TypeError(f"train returned {type(result).__name__}, want a dict")
+            if "step" in result:
+                # mljob would read it as one more progress line, not the Outcome.
+                raise TypeError("train returned a \"step\" field: that marks a progress "
+                                "line, so the Outcome must not have one")
             outcome = {"status": STATUS_OK, "jobId": _job_id(job)}
             outcome.update(result)
             outcome["status"] = STATUS_OK

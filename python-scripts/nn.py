@@ -10,8 +10,9 @@ the list and for the fixes to the seed's Keras script). Preprocessing
 (scaler, ExtraTrees selection, PCA) and the PyTorch network sit in one
 scikit-learn Pipeline, so each cross-validation fold fits its own.
 
-The last stdout line is the Outcome JSON (see mljob_job.py); per-epoch
-progress lines {"epoch", "loss", "valLoss", "lr"} come before it.
+The last stdout line is the Outcome JSON (see mljob_job.py); progress
+lines {"step": epoch, "series": "fold<k>" (CV only), "loss", "valLoss",
+"lr"} come before it.
 """
 
 import copy
@@ -24,19 +25,19 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.metrics import get_scorer
-from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from torch import nn
 
+import mljob_data
 import mljob_job
-from mljob_job import JobError
+from mljob_data import MAX_SEED
+from mljob_job import JobError, boolean, choice, number, prefixed
 
 SCRIPT_DIR = pathlib.Path(__file__).resolve().parent
 
@@ -83,23 +84,11 @@ SCALERS = {
     "none": None,
 }
 
-# CV_SCORERS lists the scikit-learn regression scorers crossValidationCrossingType
-# may name; classification scorers make no sense for a regression target.
-CV_SCORERS = (
-    "explained_variance", "r2", "max_error", "neg_median_absolute_error",
-    "neg_mean_absolute_error", "neg_mean_absolute_percentage_error",
-    "neg_mean_squared_error", "neg_mean_squared_log_error",
-    "neg_root_mean_squared_error", "neg_mean_poisson_deviance",
-    "neg_mean_gamma_deviance",
-)
-
 DEVICES = ("auto", "cpu", "cuda")
 
 # MIN_LEARNING_RATE is the reduce-on-plateau floor (the seed's min_lr).
 MIN_LEARNING_RATE = 1e-4
 
-# MAX_SEED keeps seeds valid for numpy's RandomState as well as torch.
-MAX_SEED = 2**32 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +106,7 @@ class Config:
 
     data_file_name: str
     dependent_variable: str
+    drop_columns: tuple = ()
     hidden_layers: tuple = ()
     last_layer_activator: str = "linear"
     loss: str = "mse"
@@ -141,6 +131,7 @@ class Config:
     test_size: float = 0.2
     save_weights_only_at_end: bool = False
     seed: int = 42
+    split_seed: int = mljob_data.DEFAULT_SPLIT_SEED
     device: str = "auto"
 
     @property
@@ -165,57 +156,6 @@ class Config:
 # ---------------------------------------------------------------- job parsing
 
 
-def _number(job, field, default, lo=None, hi=None, lo_open=False, hi_open=False,
-            integer=False, allow_none=False):
-    value = job.get(field, default)
-    if value is None:
-        if allow_none:
-            return None
-        raise JobError(field, "missing: want a number")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise JobError(field, f"{value!r} is not a number")
-    if not math.isfinite(value):
-        raise JobError(field, f"{value!r} is not finite")
-    if integer:
-        if value != int(value):
-            raise JobError(field, f"{value!r} is not a whole number")
-        value = int(value)
-    if lo is not None and (value < lo or (lo_open and value == lo)):
-        raise JobError(field, f"{value!r} is too small: want {'>' if lo_open else '>='} {lo}")
-    if hi is not None and (value > hi or (hi_open and value == hi)):
-        raise JobError(field, f"{value!r} is too large: want {'<' if hi_open else '<='} {hi}")
-    return value
-
-
-def _choice(job, field, default, choices, blank=None):
-    value = job.get(field, default)
-    if value is None or (blank is not None and value == ""):
-        value = blank if blank is not None else default
-    if not isinstance(value, str):
-        raise JobError(field, f"{value!r} is not a string")
-    if value.lower() not in choices:
-        raise JobError(field, f"unknown {value!r}: want one of {', '.join(sorted(set(choices)))}")
-    return value.lower()
-
-
-def _bool(job, field, default):
-    value = job.get(field, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise JobError(field, f"{value!r} is not true or false")
-    return value
-
-
-def _string(job, field):
-    value = job.get(field)
-    if value is None or value == "":
-        raise JobError(field, "missing")
-    if not isinstance(value, str):
-        raise JobError(field, f"{value!r} is not a string")
-    return value
-
-
 def _hidden_layers(job):
     layers = job.get("hiddenLayers", [])
     if layers is None:
@@ -228,33 +168,12 @@ def _hidden_layers(job):
         if not isinstance(layer, dict):
             raise JobError(name, f"{layer!r} is not an object")
         out.append(HiddenLayer(
-            activation=_prefixed(name, _choice, layer, "activation", "relu", ACTIVATIONS),
-            width_modifier=_prefixed(name, _number, layer, "widthModifier", 1.0,
+            activation=prefixed(name, choice, layer, "activation", "relu", ACTIVATIONS),
+            width_modifier=prefixed(name, number, layer, "widthModifier", 1.0,
                                      lo=0, lo_open=True),
-            dropout=_prefixed(name, _number, layer, "dropout", 0.0, lo=0, hi=1, hi_open=True),
+            dropout=prefixed(name, number, layer, "dropout", 0.0, lo=0, hi=1, hi_open=True),
         ))
     return tuple(out)
-
-
-def _prefixed(prefix, fn, *args, **kwargs):
-    # Re-raise a nested field's error with its full path, e.g. hiddenLayers[1].dropout.
-    try:
-        return fn(*args, **kwargs)
-    except JobError as err:
-        raise JobError(f"{prefix}.{err.field}", err.reason) from None
-
-
-def _dependent_variable(job):
-    # The seed's Job spells it "depedentVariable"; accept both, refuse a conflict.
-    right, wrong = job.get("dependentVariable"), job.get("depedentVariable")
-    if right is not None and wrong is not None and right != wrong:
-        raise JobError("dependentVariable",
-                       f"{right!r} conflicts with depedentVariable {wrong!r}: set one")
-    if right is not None:
-        return _string(job, "dependentVariable")
-    if wrong is not None:
-        return _string(job, "depedentVariable")
-    raise JobError("dependentVariable", "missing: name the column to predict")
 
 
 def parse_job(job):
@@ -267,7 +186,7 @@ def parse_job(job):
         raise JobError("job", "want a JSON object")
     hidden = _hidden_layers(job)
 
-    pca = _number(job, "pcaComponents", -1)
+    pca = number(job, "pcaComponents", -1)
     if pca != -1 and not (0 < pca < 1) and not (pca >= 1 and pca == int(pca)):
         raise JobError("pcaComponents",
                        f"{pca!r}: want -1 (off), a variance fraction in (0, 1), or a count >= 1")
@@ -275,40 +194,29 @@ def parse_job(job):
         pca = int(pca)
 
     cfg = Config(
-        data_file_name=_string(job, "dataFileName"),
-        dependent_variable=_dependent_variable(job),
+        **mljob_data.data_fields(job),
         hidden_layers=hidden,
-        last_layer_activator=_choice(job, "lastLayerActivator", "linear", ACTIVATIONS,
+        last_layer_activator=choice(job, "lastLayerActivator", "linear", ACTIVATIONS,
                                      blank="linear"),
-        loss=_choice(job, "loss", "mse", LOSSES),
-        optimizer=_choice(job, "optimizer", "adam", OPTIMIZERS),
-        learning_rate=_number(job, "learningRate", 0.001, lo=0, lo_open=True),
-        l1=_number(job, "l1", 0.0, lo=0),
-        l2=_number(job, "l2", 0.0, lo=0),
-        epochs=_number(job, "epochs", 100, lo=1, integer=True),
-        batch_size=_number(job, "batchSize", 32, lo=1, integer=True),
-        patience_rate=_number(job, "patienceRate", 0.0, lo=0, hi=1),
-        slow_learning_rate=_number(job, "slowLearningRate", 0.1, lo=0, hi=1,
+        loss=choice(job, "loss", "mse", LOSSES),
+        optimizer=choice(job, "optimizer", "adam", OPTIMIZERS),
+        learning_rate=number(job, "learningRate", 0.001, lo=0, lo_open=True),
+        l1=number(job, "l1", 0.0, lo=0),
+        l2=number(job, "l2", 0.0, lo=0),
+        epochs=number(job, "epochs", 100, lo=1, integer=True),
+        batch_size=number(job, "batchSize", 32, lo=1, integer=True),
+        patience_rate=number(job, "patienceRate", 0.0, lo=0, hi=1),
+        slow_learning_rate=number(job, "slowLearningRate", 0.1, lo=0, hi=1,
                                    lo_open=True, hi_open=True),
-        early_stopping=_bool(job, "earlyStopping", False),
-        validation_split=_number(job, "validationSplit", 0.1, lo=0, hi=0.5),
-        min_dependent_var_value=_number(job, "minDependentVarValue", None, allow_none=True),
-        max_dependent_var_value=_number(job, "maxDependentVarValue", None, allow_none=True),
-        scaler_type=_choice(job, "scalerType", "standard", SCALERS, blank="none"),
+        early_stopping=boolean(job, "earlyStopping", False),
+        validation_split=number(job, "validationSplit", 0.1, lo=0, hi=0.5),
+        scaler_type=choice(job, "scalerType", "standard", SCALERS, blank="none"),
         pca_components=pca,
-        extra_trees_keep_threshold=_number(job, "extraTreesKeepThreshd", 0.0, lo=0, hi=1),
-        cross_validate_only=_bool(job, "crossValidateOnly", False),
-        cv_folds=_number(job, "cvFolds", 5, lo=2, integer=True),
-        cv_scoring=_choice(job, "crossValidationCrossingType", "neg_mean_squared_error",
-                           CV_SCORERS),
-        test_size=_number(job, "testSize", 0.2, lo=0, hi=1, lo_open=True, hi_open=True),
-        save_weights_only_at_end=_bool(job, "saveWeightsOnlyAtEnd", False),
-        seed=_number(job, "seed", 42, lo=0, hi=MAX_SEED, integer=True),
-        device=_choice(job, "device", "auto", DEVICES),
+        extra_trees_keep_threshold=number(job, "extraTreesKeepThreshd", 0.0, lo=0, hi=1),
+        save_weights_only_at_end=boolean(job, "saveWeightsOnlyAtEnd", False),
+        seed=number(job, "seed", 42, lo=0, hi=MAX_SEED, integer=True),
+        device=choice(job, "device", "auto", DEVICES),
     )
-    lo, hi = cfg.min_dependent_var_value, cfg.max_dependent_var_value
-    if lo is not None and hi is not None and lo > hi:
-        raise JobError("minDependentVarValue", f"{lo!r} is above maxDependentVarValue {hi!r}")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise JobError("device", "cuda requested but torch sees no CUDA device")
     return cfg
@@ -318,48 +226,8 @@ def parse_job(job):
 
 
 def load_data(cfg, script_dir=SCRIPT_DIR):
-    """load_data reads the Job's data file and returns (X, y, feature_names).
-
-    X holds every numeric column except the dependent variable (other
-    columns are dropped with a note on stderr); rows with missing values
-    are dropped, then rows whose dependent variable lies outside
-    [minDependentVarValue, maxDependentVarValue] (inclusive). X and y are
-    float64 numpy arrays.
-    """
-    path = mljob_job.find_data_file(cfg.data_file_name, script_dir)
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise JobError("dataFileName", f"read {path}: {err}") from err
-    dep = cfg.dependent_variable
-    field = "dependentVariable"
-    if dep not in frame.columns:
-        raise JobError(field, f"column {dep!r} not in {cfg.data_file_name} "
-                              f"(columns: {', '.join(map(str, frame.columns))})")
-    target = pd.to_numeric(frame[dep], errors="coerce")
-    if target.isna().all():
-        raise JobError(field, f"column {dep!r} has no numeric values")
-    features = frame.drop(columns=[dep])
-    numeric = features.select_dtypes(include="number")
-    dropped = [c for c in features.columns if c not in numeric.columns]
-    if dropped:
-        mljob_job.log(f"nn.py: ignoring non-numeric columns: {', '.join(map(str, dropped))}")
-    if numeric.shape[1] == 0:
-        raise JobError("dataFileName", f"{cfg.data_file_name} has no numeric feature columns")
-    keep = target.notna() & numeric.notna().all(axis=1)
-    if (~keep).any():
-        mljob_job.log(f"nn.py: dropping {(~keep).sum()} rows with missing values")
-    if cfg.min_dependent_var_value is not None:
-        keep &= target >= cfg.min_dependent_var_value
-    if cfg.max_dependent_var_value is not None:
-        keep &= target <= cfg.max_dependent_var_value
-    X = numeric[keep].to_numpy(dtype=np.float64)
-    y = target[keep].to_numpy(dtype=np.float64)
-    need = 2 * cfg.cv_folds if cfg.cross_validate_only else 5
-    if len(y) < need:
-        raise JobError("minDependentVarValue/maxDependentVarValue",
-                       f"{len(y)} of {len(frame)} rows left after filtering, need at least {need}")
-    return X, y, [str(c) for c in numeric.columns]
+    """load_data returns the Job's (X, y, feature_names); see mljob_data.load."""
+    return mljob_data.load(cfg, script_dir, "nn.py")
 
 
 # ---------------------------------------------------------------------- model
@@ -470,7 +338,8 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
     the Pipeline's selection/PCA), holds out validationSplit of its rows to
     monitor, and trains with reduce-on-plateau, optional early stopping and
     checkpointing to checkpoint_path (None = no file). on_epoch, when set,
-    is called with a dict per reported epoch.
+    is called with a history row {"epoch", "loss", "valLoss", "lr"} every
+    report_every epochs and at the epoch training stopped.
     """
 
     def __init__(self, config=None, checkpoint_path=None, on_epoch=None, report_every=1):
@@ -526,6 +395,7 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
         best_state = None
         self.history_ = []
         epoch = 0
+        reported = 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             perm = torch.randperm(n_train, generator=gen).to(device)
@@ -549,6 +419,7 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
             if self.on_epoch is not None and (epoch % self.report_every == 0
                                               or epoch == cfg.epochs):
                 self.on_epoch(dict(self.history_[-1]))
+                reported = epoch
             if not math.isfinite(val_loss):
                 mljob_job.log(f"nn.py: loss is {val_loss} at epoch {epoch}: stopping")
                 break
@@ -565,6 +436,10 @@ class TorchRegressor(BaseEstimator, RegressorMixin):
                 mljob_job.log(f"nn.py: early stopping at epoch {epoch} "
                               f"(best {best:.6g} at epoch {best_epoch})")
                 break
+        if self.on_epoch is not None and epoch and reported != epoch:
+            # A curve cut short (early stopping, divergence) still ends where
+            # training did.
+            self.on_epoch(dict(self.history_[-1]))
         if cfg.early_stopping and best_state is not None:
             model.load_state_dict(best_state)
         if self.checkpoint_path and cfg.save_weights_only_at_end:
@@ -689,24 +564,47 @@ def _selected(pipe, names):
 # ------------------------------------------------------------------- training
 
 
+def progress_line(row, series=None):
+    """progress_line returns the stdout progress report of a history row.
+
+    {"step": epoch, "series": series, "loss", "valLoss", "lr"}: the step
+    makes it a progress report, not an Outcome; every other numeric field
+    is a metric at that step, so the epoch is not repeated and a metric
+    that is NaN or infinite (a diverged run) is left out rather than
+    written as a string. series is None in split mode: one curve, no name.
+    """
+    line = {"step": row["epoch"]}
+    if series is not None:
+        line["series"] = series
+    for key in ("loss", "valLoss", "lr"):
+        value = row.get(key)
+        if value is not None and math.isfinite(value):
+            line[key] = float(value)
+    return line
+
+
 def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     """train_test fits on a train split and scores the test split; returns (outcome, pipeline).
 
     loss = test loss including the l1/l2 penalties, metric = the same loss
-    without them (as the seed reported). Checkpoints go to workdir/model.pt.
+    without them (as the seed reported), testMse = the test split's mean
+    squared error, whatever the Job's loss (the objective to compare runs
+    by). Checkpoints go to workdir/model.pt.
     """
-    x_tr, x_te, y_tr, y_te = train_test_split(X, y, test_size=cfg.test_size,
-                                              random_state=cfg.seed)
-    if len(y_tr) < 2 or len(y_te) < 1:
-        raise JobError("testSize", f"{cfg.test_size} leaves {len(y_tr)} train and "
-                                   f"{len(y_te)} test rows")
-    pipe = build_pipeline(cfg, pathlib.Path(workdir) / "model.pt", emit)
+    train, test = mljob_data.holdout(cfg, len(y))
+    x_tr, x_te, y_tr, y_te = X[train], X[test], y[train], y[test]
+    on_epoch = None
+    if emit is not None:
+        def on_epoch(row):
+            emit(progress_line(row))
+    pipe = build_pipeline(cfg, pathlib.Path(workdir) / "model.pt", on_epoch)
     pipe.fit(x_tr, y_tr)
     reg = pipe.named_steps["nn"]
     metric = reg.data_loss(network_inputs(pipe, x_te), y_te)
     outcome = {
         "loss": metric + reg.penalty_value(),
         "metric": metric,
+        **mljob_data.split_scores(pipe.predict(x_te), y_te),
         "valLoss": reg.best_val_loss_,
         "epochsRun": reg.epochs_run_,
         "nFeatures": reg.n_features_in_,
@@ -725,23 +623,24 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
     """cross_validate runs k-fold CV (cvFolds) and returns (outcome, fitted fold pipelines).
 
     metric = mean of the crossValidationCrossingType scores, cvScores =
-    each fold's; loss = mean held-out loss including penalties. Each fold
-    checkpoints to workdir/model-fold<k>.pt.
+    each fold's; loss = mean held-out loss including penalties; cvMse,
+    cvMseStd, foldMse = the folds' mean squared errors (the objective to
+    compare runs by). Each fold checkpoints to workdir/model-fold<k>.pt.
     """
     scorer = get_scorer(cfg.cv_scoring)
-    folds = KFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.seed)
-    scores, losses, val_losses, epochs, n_features, pipes = [], [], [], [], [], []
-    for k, (tr, te) in enumerate(folds.split(X), start=1):
+    scores, losses, fold_mse, val_losses, epochs, n_features, pipes = [], [], [], [], [], [], []
+    for k, (tr, te) in enumerate(mljob_data.folds(cfg, len(y)), start=1):
         on_epoch = None
         if emit is not None:
             def on_epoch(row, k=k):
-                emit({"fold": k, **row})
+                emit(progress_line(row, f"fold{k}"))
         mljob_job.log(f"nn.py: fold {k}/{cfg.cv_folds}")
         pipe = build_pipeline(cfg, pathlib.Path(workdir) / f"model-fold{k}.pt", on_epoch)
         pipe.fit(X[tr], y[tr])
         reg = pipe.named_steps["nn"]
         scores.append(float(scorer(pipe, X[te], y[te])))
         losses.append(reg.data_loss(network_inputs(pipe, X[te]), y[te]) + reg.penalty_value())
+        fold_mse.append(mljob_data.mse(pipe.predict(X[te]), y[te]))
         val_losses.append(reg.best_val_loss_)
         epochs.append(reg.epochs_run_)
         n_features.append(reg.n_features_in_)
@@ -751,6 +650,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         "metric": float(np.mean(scores)),
         "cvScores": scores,
         "cvLosses": losses,
+        **mljob_data.cv_scores(fold_mse),
         "scoring": cfg.cv_scoring,
         "valLoss": float(np.mean(val_losses)),
         "epochsRun": max(epochs),
@@ -776,7 +676,7 @@ def configure_torch():
 def run(job, script_dir=SCRIPT_DIR, emit=None, workdir="."):
     """run trains the Job in job (a dict) and returns the outcome fields.
 
-    emit, when set, gets per-epoch progress dicts. Raises JobError for a bad
+    emit, when set, gets the progress lines (see progress_line). Raises JobError for a bad
     Job.
     """
     cfg = parse_job(job)
@@ -795,6 +695,7 @@ def run(job, script_dir=SCRIPT_DIR, emit=None, workdir="."):
         "device": str(device),
         "threads": threads,
         "seed": cfg.seed,
+        "splitSeed": cfg.split_seed,
     })
     return outcome
 

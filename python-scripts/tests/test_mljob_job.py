@@ -87,7 +87,7 @@ def run_script(train, job, capsys):
 
 def test_run_script_outcomes(capsys):
     def ok(job):
-        mljob_job.emit({"epoch": 1, "loss": 2.0})
+        mljob_job.emit({"step": 1, "loss": 2.0})
         print("a stray print")  # must not become the last stdout line
         return {"loss": 1.5, "metric": float("nan"), "extra": np.int64(3)}
 
@@ -100,11 +100,15 @@ def test_run_script_outcomes(capsys):
     def not_a_dict(job):
         return [1]
 
+    def with_step(job):
+        return {"loss": 1.0, "metric": 1.0, "step": 9}
+
     cases = [
         ("ok", ok, 0, {"status": 200, "loss": 1.5, "metric": "NaN", "extra": 3}),
         ("bad job", bad, 2, {"status": 400, "field": "epochs", "error": "epochs: too small"}),
         ("crash", crash, 1, {"status": 500, "error": "RuntimeError: boom"}),
         ("not a dict", not_a_dict, 1, {"status": 500}),
+        ("step", with_step, 1, {"status": 500}),
     ]
     for name, train, want_code, want in cases:
         code, lines, outcome, err = run_script(
@@ -116,11 +120,12 @@ def test_run_script_outcomes(capsys):
         for key, value in want.items():
             assert outcome[key] == value, (name, key)
         if name == "ok":
-            assert lines[0] == '{"epoch":1,"loss":2.0}'
+            assert lines[0] == '{"step":1,"loss":2.0}'
             assert len(lines) == 2
             assert "a stray print" in err
         if name == "crash":
             assert "Traceback" in err
+        assert "step" not in outcome, name
 
 
 def test_run_script_bad_argv_and_seed_id(capsys):
@@ -142,3 +147,48 @@ def test_env_threads(value, want, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
     assert mljob_job.env_threads() == want
 
+
+
+@pytest.mark.parametrize("fn, job, kwargs, want", [
+    (mljob_job.number, {"x": 2.0}, dict(default=1, integer=True), 2),
+    (mljob_job.number, {}, dict(default=0.5, lo=0, hi=1), 0.5),
+    (mljob_job.number, {"x": 0}, dict(default=1, lo=0), 0),
+    (mljob_job.number, {"x": None}, dict(default=None, allow_none=True), None),
+    (mljob_job.choice, {"x": "Adam"}, dict(default="sgd", choices=("adam", "sgd")), "adam"),
+    (mljob_job.choice, {"x": None}, dict(default="sgd", choices=("adam", "sgd")), "sgd"),
+    (mljob_job.choice, {"x": ""}, dict(default="a", choices=("a", "b"), blank="b"), "b"),
+    (mljob_job.boolean, {"x": None}, dict(default=True), True),
+    (mljob_job.boolean, {"x": False}, dict(default=True), False),
+], ids=["whole-float", "default", "closed-lo", "none-allowed", "lowercased", "null-default",
+        "blank", "bool-null", "bool"])
+def test_field_readers_accept(fn, job, kwargs, want):
+    got = fn(job, "x", **kwargs)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("fn, job, kwargs, reason", [
+    (mljob_job.number, {"x": True}, dict(default=1), "not a number"),
+    (mljob_job.number, {"x": "1"}, dict(default=1), "not a number"),
+    (mljob_job.number, {"x": float("nan")}, dict(default=1), "not finite"),
+    (mljob_job.number, {"x": 1.5}, dict(default=1, integer=True), "whole number"),
+    (mljob_job.number, {"x": 0}, dict(default=1, lo=0, lo_open=True), "want > 0"),
+    (mljob_job.number, {"x": 1}, dict(default=0, hi=1, hi_open=True), "want < 1"),
+    (mljob_job.number, {"x": None}, dict(default=1), "missing"),
+    (mljob_job.choice, {"x": "swish"}, dict(default="a", choices=("a",)), "want one of a"),
+    (mljob_job.choice, {"x": 3}, dict(default="a", choices=("a",)), "not a string"),
+    (mljob_job.boolean, {"x": "yes"}, dict(default=False), "not true or false"),
+    (mljob_job.string, {"x": ""}, {}, "missing"),
+    (mljob_job.string, {"x": 3}, {}, "not a string"),
+], ids=["bool", "numeric-string", "nan", "fraction", "open-lo", "open-hi", "null",
+        "unknown-choice", "choice-type", "bool-string", "empty-string", "string-type"])
+def test_field_readers_refuse(fn, job, kwargs, reason):
+    with pytest.raises(JobError, match=reason) as info:
+        fn(job, "x", **kwargs)
+    assert info.value.field == "x"
+
+
+def test_prefixed_names_the_nested_field():
+    with pytest.raises(JobError) as info:
+        mljob_job.prefixed("hiddenLayers[1]", mljob_job.number, {"dropout": 2}, "dropout", 0,
+                           hi=1)
+    assert info.value.field == "hiddenLayers[1].dropout"

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, train_test_split
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 import nn
@@ -19,6 +20,33 @@ from mljob_job import JobError
 
 SCRIPTS = pathlib.Path(nn.__file__).resolve().parent
 WINE = pd.read_csv(SCRIPTS / "data" / "wine_data.csv")
+
+
+def progress_curves(lines):
+    """progress_curves checks stdout lines against the progress contract; returns {series: steps}.
+
+    Every line is strict JSON; all but the last carry an integer step and
+    only finite numbers besides step and series; steps increase within a
+    series; the last line, the Outcome, has no step.
+    """
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+            for line in lines]
+    *progress, outcome = rows
+    assert "step" not in outcome
+    curves = {}
+    for row in progress:
+        step = row["step"]
+        assert isinstance(step, int) and not isinstance(step, bool), row
+        for key, value in row.items():
+            if key == "series":
+                assert isinstance(value, str), row
+            elif key != "step":
+                assert isinstance(value, (int, float)) and not isinstance(value, bool), row
+                assert math.isfinite(value), row
+        curves.setdefault(row.get("series"), []).append(step)
+    for series, steps in curves.items():
+        assert steps == sorted(set(steps)), series
+    return curves
 
 
 def fit(job, tmp_path):
@@ -111,8 +139,7 @@ def test_loss_is_the_jobs_loss_on_the_test_split(loss, job, tmp_path):
     outcome, pipe = fit(job, tmp_path)
     cfg = nn.parse_job(job)
     X, y, _ = nn.load_data(cfg)
-    from sklearn.model_selection import train_test_split
-    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.seed)
+    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.split_seed)
     err = pipe.predict(x_te) - y_te
     want = {
         "mse": np.mean(err ** 2),
@@ -121,6 +148,43 @@ def test_loss_is_the_jobs_loss_on_the_test_split(loss, job, tmp_path):
     }[loss]
     assert outcome["metric"] == pytest.approx(want, rel=1e-5)
     assert outcome["loss"] == pytest.approx(want, rel=1e-5)  # no l1/l2
+
+
+@pytest.mark.parametrize("fields", [
+    {"l1": 0.5, "l2": 0.5},
+    {"loss": "mae"},
+    {"loss": "huber", "pcaComponents": 4},
+], ids=["penalised", "mae", "huber-pca"])
+def test_test_mse_is_the_plain_mse_on_the_test_split(fields, job, tmp_path):
+    job.update(fields)
+    outcome, pipe = fit(job, tmp_path)
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+    _, x_te, _, y_te = train_test_split(X, y, test_size=cfg.test_size,
+                                        random_state=cfg.split_seed)
+    want = float(np.mean((pipe.predict(x_te) - y_te) ** 2))
+    assert outcome["testMse"] == pytest.approx(want, rel=1e-9)
+    # Neither the penalty nor the Job's loss function is in it.
+    assert abs(outcome["loss"] - outcome["testMse"]) > 1
+    assert not {"cvMse", "cvMseStd", "foldMse"} & set(outcome)
+
+
+def test_cv_mse_keys(job, tmp_path):
+    job.update(crossValidateOnly=True, cvFolds=3, epochs=2, l2=1.0,
+               crossValidationCrossingType="r2")
+    outcome, pipes = fit(job, tmp_path)
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+    folds = KFold(3, shuffle=True, random_state=cfg.split_seed).split(X)
+    want = [float(np.mean((pipe.predict(X[te]) - y[te]) ** 2))
+            for pipe, (_, te) in zip(pipes, folds)]
+    assert outcome["foldMse"] == pytest.approx(want, rel=1e-9)
+    assert outcome["cvMse"] == pytest.approx(np.mean(want), rel=1e-9)
+    assert outcome["cvMseStd"] == pytest.approx(np.std(want), rel=1e-9)
+    assert outcome["cvMseStd"] > 0
+    # The l2 penalty is in cvLosses, not in foldMse.
+    assert all(loss > mse for loss, mse in zip(outcome["cvLosses"], outcome["foldMse"]))
+    assert "testMse" not in outcome
 
 
 @pytest.mark.parametrize("name, cls", [
@@ -199,8 +263,7 @@ def test_early_stopping_restores_best_weights(job, tmp_path):
     # The weights kept are the best epoch's: their validation loss is the best one.
     cfg = nn.parse_job(job)
     X, y, _ = nn.load_data(cfg)
-    from sklearn.model_selection import train_test_split
-    x_tr, _, y_tr, _ = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.seed)
+    x_tr, _, y_tr, _ = train_test_split(X, y, test_size=cfg.test_size, random_state=cfg.split_seed)
     xs = nn.network_inputs(pipe, x_tr)[reg.val_index_]
     val = reg.data_loss(xs, y_tr[reg.val_index_]) + reg.penalty_value()
     assert val == pytest.approx(reg.best_val_loss_, rel=1e-5)
@@ -264,6 +327,40 @@ def test_filters_drop_rows(fields, want_rows, job):
     assert "proline" not in names and len(names) == 13  # 12 measurements + class
 
 
+def test_class_label_is_a_feature_unless_dropped(job):
+    X, _, names = nn.load_data(nn.parse_job(job))
+    assert "class" in names  # the cultivar: what the README warns about
+    job["dropColumns"] = ["class", "hue", "class"]
+    X2, y2, names2 = nn.load_data(nn.parse_job(job))
+    assert names2 == [n for n in names if n not in ("class", "hue")]
+    np.testing.assert_array_equal(X2, WINE.drop(columns=["proline", "class", "hue"]).to_numpy())
+    assert len(y2) == len(WINE)
+
+
+def test_drop_columns_in_outcome_and_rows(job, run_nn, tmp_path):
+    frame = WINE.head(60).copy()
+    frame.loc[3, "hue"] = np.nan  # a gap in a dropped column costs no row
+    frame["label"] = "x"
+    frame.to_csv(tmp_path / "wine_data.csv", index=False)
+    run = run_nn(dict(job, dropColumns=["hue", "label"]))
+    assert run.code == 0, run.outcome
+    assert run.outcome["nFeaturesIn"] == 12 and run.outcome["nRows"] == 60
+
+
+@pytest.mark.parametrize("drop, field, reason", [
+    (["colour"], "dropColumns", "no column 'colour' in wine_data.csv"),
+    (["class", "Hue"], "dropColumns", "no column 'Hue'"),
+    (["proline"], "dropColumns", "is the dependentVariable"),
+    ("class", "dropColumns", "not a list"),
+    (["class", 3], "dropColumns[1]", "not a column name"),
+    ([c for c in WINE.columns if c != "proline"], "dropColumns", "no numeric feature columns"),
+], ids=["unknown", "case", "target", "not-a-list", "not-a-name", "all"])
+def test_drop_columns_errors(drop, field, reason, job, run_nn):
+    run = run_nn(dict(job, dropColumns=drop))
+    assert run.code == 2 and run.outcome["field"] == field
+    assert reason in run.outcome["error"]
+
+
 def test_dependent_variable_spellings(job, run_nn):
     right = run_nn(job).outcome
     del job["dependentVariable"]
@@ -309,7 +406,7 @@ def test_scaler_fitted_per_fold(job, tmp_path):
     cfg = nn.parse_job(job)
     X, y, names = nn.load_data(cfg)
     _, pipes = nn.cross_validate(cfg, X, y, names, workdir=tmp_path)
-    folds = KFold(3, shuffle=True, random_state=cfg.seed).split(X)
+    folds = KFold(3, shuffle=True, random_state=cfg.split_seed).split(X)
     means = []
     for pipe, (train, _) in zip(pipes, folds):
         mean = pipe.named_steps["scale"].mean_
@@ -372,6 +469,52 @@ def test_cross_validate(folds, scoring, job, tmp_path):
         assert all(s < 0 for s in outcome["cvScores"])
 
 
+def fitted_rows(pipes):
+    """fitted_rows returns each pipeline's scaler mean: a fingerprint of the rows it trained on."""
+    return [pipe.named_steps["scale"].mean_ for pipe in pipes]
+
+
+def test_split_seed_not_seed_draws_the_folds(job, tmp_path):
+    job.update(crossValidateOnly=True, cvFolds=3, epochs=1)
+    X, _, _ = nn.load_data(nn.parse_job(job))
+
+    def kfold_rows(split_seed):
+        return [X[train].mean(axis=0)
+                for train, _ in KFold(3, shuffle=True, random_state=split_seed).split(X)]
+
+    def run(**fields):
+        outcome, pipes = fit(dict(job, **fields), tmp_path)
+        return outcome, fitted_rows(pipes)
+
+    # No splitSeed: the folds random_state 42 drew before splitSeed existed.
+    base, rows = run()
+    np.testing.assert_allclose(rows, kfold_rows(42))
+    # Another seed: other weights, the same folds.
+    other, rows = run(seed=7)
+    assert other["loss"] != base["loss"]
+    np.testing.assert_allclose(rows, kfold_rows(42))
+    # Another splitSeed: other folds, each fold's rows as KFold draws them.
+    _, rows = run(splitSeed=7)
+    np.testing.assert_allclose(rows, kfold_rows(7))
+    assert not any(np.allclose(a, b) for a, b in zip(rows, kfold_rows(42)))
+
+
+def test_split_seed_draws_the_test_split(job, tmp_path):
+    cfg = nn.parse_job(job)
+    X, y, _ = nn.load_data(cfg)
+
+    def split_rows(split_seed):
+        x_tr, _, _, _ = train_test_split(X, y, test_size=0.2, random_state=split_seed)
+        return x_tr.mean(axis=0)
+
+    for fields, split_seed in [({}, 42), ({"seed": 7}, 42), ({"splitSeed": 7}, 7),
+                               ({"seed": 7, "splitSeed": 42}, 42)]:
+        _, pipe = fit(dict(job, **fields), tmp_path)
+        np.testing.assert_allclose(fitted_rows([pipe])[0], split_rows(split_seed),
+                                   err_msg=str(fields))
+    assert not np.allclose(split_rows(7), split_rows(42))
+
+
 def test_test_size(job, tmp_path):
     for size in (0.2, 0.5):
         outcome, _ = fit(dict(job, testSize=size), tmp_path)
@@ -404,12 +547,35 @@ def test_outcome_fields_and_progress_lines(job, run_nn):
     out = run.outcome
     assert out["status"] == 200 and out["jobId"] == "job-1" and out["assignmentId"] == "order-9"
     for key in ("loss", "metric", "valLoss", "epochsRun", "durationSeconds", "device",
-                "seed", "nFeatures", "threads"):
+                "seed", "splitSeed", "nFeatures", "threads"):
         assert key in out, key
     assert out["device"] == "cpu" or out["device"].startswith("cuda")
+    assert progress_curves(run.lines) == {None: [1, 2, 3]}  # split mode: one unnamed curve
     progress = [json.loads(line) for line in run.lines[:-1]]
-    assert [p["epoch"] for p in progress] == [1, 2, 3]
-    assert all({"loss", "valLoss", "lr"} <= set(p) for p in progress)
+    assert all(set(p) == {"step", "loss", "valLoss", "lr"} for p in progress)
+    assert progress[0]["lr"] == job["learningRate"]
+
+
+@pytest.mark.parametrize("fields, want", [
+    ({"crossValidateOnly": True, "cvFolds": 2, "epochs": 2},
+     {"fold1": [1, 2], "fold2": [1, 2]}),
+    ({"epochs": 120}, {None: list(range(2, 121, 2))}),  # every epochs // 50
+    ({"epochs": 7}, {None: list(range(1, 8))}),
+], ids=["cv-series", "every-2nd", "every"])
+def test_progress_steps_and_series(fields, want, job, run_nn):
+    run = run_nn(dict(job, **fields))
+    assert run.code == 0
+    assert progress_curves(run.lines) == want
+
+
+def test_progress_ends_where_early_stopping_stopped(job, run_nn):
+    job.update(epochs=300, learningRate=0.3, patienceRate=0.01, batchSize=8,
+               earlyStopping=True)
+    run = run_nn(job)
+    steps = progress_curves(run.lines)[None]
+    assert run.outcome["epochsRun"] < 300
+    assert steps[-1] == run.outcome["epochsRun"]
+    assert steps[:-1] == list(range(6, steps[-1], 6))
 
 
 def test_threads_from_env(job, run_nn, monkeypatch):
@@ -428,9 +594,11 @@ def test_diverged_run_still_ends_with_strict_json(job, run_nn):
     job.update(optimizer="sgd", learningRate=1e6, epochs=5, batchSize=8)
     run = run_nn(job)
     assert run.code == 0
-    for line in run.lines:
-        json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    curves = progress_curves(run.lines)
+    assert "loss" not in json.loads(run.lines[-2])  # NaN: left out, not written as a string
+    assert curves[None][-1] == run.outcome["epochsRun"]
     assert run.outcome["metric"] in ("NaN", "Infinity")  # diverged, reported as strings
+    assert run.outcome["testMse"] in ("NaN", "Infinity")
 
 
 @pytest.mark.parametrize("change, field", [
@@ -470,6 +638,8 @@ def test_diverged_run_still_ends_with_strict_json(job, run_nn):
     ({"testSize": 1}, "testSize"),
     ({"saveWeightsOnlyAtEnd": "false"}, "saveWeightsOnlyAtEnd"),
     ({"seed": -1}, "seed"),
+    ({"splitSeed": -1}, "splitSeed"),
+    ({"splitSeed": 1.5}, "splitSeed"),
     ({"device": "tpu"}, "device"),
     ({"validationSplit": 0.9}, "validationSplit"),
 ])
@@ -488,12 +658,14 @@ def test_bad_fields_give_400(change, field, job, run_nn):
 
 
 def run_dir_like_mljob(tmp_path, job):
-    """run_dir_like_mljob lays out a run dir as mljob does: job.json plus links to script and data."""
+    """run_dir_like_mljob lays out a run dir as mljob does: job.json, script, modules, data."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "job.json").write_text(json.dumps(job))
-    for name in ("nn.py", "mljob_job.py"):
-        (run / name).symlink_to(SCRIPTS / name)
+    # Copies, not links: Python puts a linked script's real directory on
+    # sys.path, which would hide a module mljob failed to ship.
+    for name in ("nn.py", "mljob_job.py", "mljob_data.py"):
+        shutil.copy(SCRIPTS / name, run / name)
     (run / "wine_data.csv").symlink_to(SCRIPTS / "data" / "wine_data.csv")
     return run
 
@@ -511,7 +683,7 @@ def test_process_contract_ok(job, tmp_path):
         proc = start(run, arg)
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
-        assert all(isinstance(json.loads(line), dict) for line in lines)
+        assert progress_curves(lines) == {"fold1": [1, 2], "fold2": [1, 2]}
         outcome = json.loads(lines[-1])
         assert outcome["status"] == 200 and outcome["jobId"] == "job-1"
         assert len(outcome["cvScores"]) == 2
