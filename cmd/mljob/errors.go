@@ -3,10 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/suggest"
 )
 
 // userError is an error with advice: main prints "Error: msg" then "Try: hint".
@@ -72,70 +73,18 @@ var errUnknownProject = errors.New("unknown project")
 // one is a near miss (a typo or another case), offers it first. known is
 // what the queue holds, e.g. the distinct Project of db.StateCounts.
 func unknownProjectError(project string, known []string) error {
-	known = uniqueSorted(known)
+	known = suggest.UniqueSorted(known)
 	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject}
 	switch {
 	case len(known) == 0:
 		e.hint = "the queue is empty: submit jobs first, e.g. mljob submit examples/wine_data/*.json"
 	default:
 		e.hint = "known projects: " + strings.Join(known, ", ")
-		if near := nearest(project, known); near != "" {
+		if near := suggest.Nearest(project, known); near != "" {
 			e.hint = fmt.Sprintf("--project %s (known projects: %s)", near, strings.Join(known, ", "))
 		}
 	}
 	return e
-}
-
-// uniqueSorted returns the distinct non-empty strings of s, sorted.
-func uniqueSorted(s []string) []string {
-	seen := make(map[string]bool, len(s))
-	out := make([]string, 0, len(s))
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// nearest returns the candidate that is the same as s but for case, or else
-// the one within 2 edits of s (the closest, the first on a tie), or "".
-// Project names are short, so the quadratic edit distance is cheap.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if strings.EqualFold(c, s) {
-			return c
-		}
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // minimalHostsFile is the smallest useful hosts file, shown when the named

@@ -67,23 +67,6 @@ func TestUnknownProjectError(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"abc", "", 3}, {"", "abc", 3}, {"wine", "wine", 0},
-		{"wine_dta", "wine_data", 1}, {"kitten", "sitting", 3}, {"héllo", "hello", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a+"/"+tt.b, func(t *testing.T) {
-			if got := editDistance(tt.a, tt.b); got != tt.want {
-				t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-			}
-		})
-	}
-}
-
 // TestUsageErrorsByType checks that main tells a usage error by its type,
 // marked where cobra made it, not by its wording: a command's own error that
 // reads like cobra's is an error (1), and cobra's argument and command
