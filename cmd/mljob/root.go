@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/config"
 	"github.com/mljob/mljob/internal/db"
 )
 
@@ -57,9 +58,9 @@ type app struct {
 	configFile  string
 	configFrom  string
 	configFound bool
-	// settings are the resolved settings, in settingKeys order, as
+	// settings are the resolved settings, in config.Keys order, as
 	// mljob config prints them.
-	settings []setting
+	settings []config.Setting
 	// stopSignals, when set, restores default signal handling so that a
 	// second Ctrl-C ends the process at once.
 	stopSignals func()
@@ -70,7 +71,7 @@ func (a *app) dbFile() (string, error) {
 	if a.dbPath != "" {
 		return a.dbPath, nil
 	}
-	return defaultDBPath()
+	return config.DefaultDBPath(os.Getenv, os.UserHomeDir)
 }
 
 // dataDir is the absolute directory of the database file: local runs,
@@ -109,7 +110,7 @@ func (a *app) openDB(ctx context.Context, m db.Mode) (*db.DB, error) {
 // dbOrigin says where the database path came from, for messages.
 func (a *app) dbOrigin() string {
 	for _, s := range a.settings {
-		if s.Key == "db" && s.Source != "" && s.Source != "default" {
+		if s.Key == "db" && s.Source != "" && s.Source != config.SourceDefault {
 			return s.From
 		}
 	}
@@ -157,18 +158,6 @@ func corruptError(path string, err error) error {
 			"    sqlite3 " + path + " .recover | sqlite3 recovered.db && mljob --db recovered.db status",
 		err: err,
 	}
-}
-
-// defaultDBPath is $XDG_DATA_HOME/mljob/mljob.db, ~/.local/share/mljob/mljob.db without it.
-func defaultDBPath() (string, error) {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "mljob", "mljob.db"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the default database: %w (set --db or MLJOB_DB)", err)
-	}
-	return filepath.Join(home, ".local", "share", "mljob", "mljob.db"), nil
 }
 
 func newRootCmd(a *app) *cobra.Command {
