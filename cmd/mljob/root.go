@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/config"
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/queuefile"
 )
 
 // Exit codes.
@@ -118,46 +117,10 @@ func (a *app) dbOrigin() string {
 }
 
 // dbError turns an error about the database file at path into a userError
-// with what to do; other errors pass through.
+// with what to do.
 func (a *app) dbError(path string, err error) error {
-	from := ""
-	if o := a.dbOrigin(); o != "" {
-		from = " (from " + o + ")"
-	}
-	switch {
-	case errors.Is(err, db.ErrNoDatabase) && from == "":
-		return &userError{msg: fmt.Sprintf("no queue yet at %s (the default database)", path),
-			hint: "submit jobs first (only mljob submit creates the queue), e.g. mljob submit examples/wine_data/*.json; or name another database with --db",
-			err:  err}
-	case errors.Is(err, db.ErrNoDatabase):
-		return &userError{msg: fmt.Sprintf("no database at %s%s: nothing was created", path, from),
-			hint: "check the path for a typo (--db, MLJOB_DB, or db in the config file: see mljob config); only mljob submit creates a new queue, e.g. mljob --db " + path + " submit job.json",
-			err:  err}
-	case db.IsCorrupt(err):
-		return corruptError(path, err)
-	case db.IsReadOnly(err) || errors.Is(err, fs.ErrPermission):
-		return &userError{msg: fmt.Sprintf("the database %s%s is read-only, and this command writes to it: nothing was changed", path, from),
-			hint: "run it as the file's owner, or make the file and its directory writable (chmod u+w); status, outcomes, show, logs, report and hosts list work on a read-only file",
-			err:  err}
-	case errors.Is(err, db.ErrReadOnly):
-		return &userError{msg: err.Error(), hint: "make the file and its directory writable once (chmod u+w), then run any mljob command that writes", err: err}
-	}
-	return &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB, or db in the config file: see mljob config): " + path, err: err}
-}
-
-// corruptError is the error for a database file SQLite finds damaged.
-func corruptError(path string, err error) error {
-	detail := err.Error()
-	if i := strings.Index(detail, path+": "); i >= 0 {
-		detail = detail[i+len(path)+2:]
-	}
-	detail = strings.TrimPrefix(detail, db.ErrCorrupt.Error()+": ")
-	return &userError{
-		msg: fmt.Sprintf("the database %s is corrupt (%s); mljob stopped before changing anything", path, strings.Join(strings.Fields(detail), " ")),
-		hint: "restore it from a backup copy; or recover what is readable into a new file and use that:\n" +
-			"    sqlite3 " + path + " .recover | sqlite3 recovered.db && mljob --db recovered.db status",
-		err: err,
-	}
+	e := queuefile.Explain(path, a.dbOrigin(), err)
+	return &userError{msg: e.Msg, hint: e.Hint, err: err}
 }
 
 func newRootCmd(a *app) *cobra.Command {
