@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/config"
+	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -60,7 +61,8 @@ func (a *app) applyConfig(cmd *cobra.Command) error {
 		}
 		if k.Name == "hosts" && f != nil && s.Value != "" {
 			if _, err := os.Stat(s.Value); errors.Is(err, fs.ErrNotExist) {
-				return hostsFileMissingError(s.Value, s.From, err)
+				e := &hosts.MissingError{Path: s.Value, Origin: s.From, Err: err}
+				return &userError{msg: e.Error(), hint: e.Hint(), err: e}
 			}
 		}
 	}

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mljob/mljob/internal/config"
-	"github.com/mljob/mljob/internal/hosts"
 )
 
 // TestConfigEndToEnd runs the command line in process: the precedence as
@@ -114,31 +111,5 @@ func writeFile(tb testing.TB, path, data string) {
 	}
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		tb.Fatal(err)
-	}
-}
-
-func TestHostsFileMissingError(t *testing.T) {
-	cause := &fs.PathError{Op: "stat", Path: "lab.yaml", Err: fs.ErrNotExist}
-	err := hostsFileMissingError("lab.yaml", "MLJOB_HOSTS", cause)
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Error("errors.Is(err, fs.ErrNotExist) = false")
-	}
-	var ue *userError
-	if !errors.As(err, &ue) {
-		t.Fatalf("%T is not a *userError", err)
-	}
-	if got, want := ue.msg, "hosts file lab.yaml (from MLJOB_HOSTS) does not exist"; got != want {
-		t.Errorf("msg = %q, want %q", got, want)
-	}
-	if !strings.Contains(ue.hint, indent(minimalHostsFile, "    ")) {
-		t.Errorf("hint lacks the example:\n%s", ue.hint)
-	}
-	// The example must be a hosts file mljob accepts.
-	f, err := hosts.DefaultResolver().Parse(context.Background(), "example.yaml", []byte(minimalHostsFile))
-	if err != nil {
-		t.Fatalf("the example hosts file does not parse: %v", err)
-	}
-	if len(f.Hosts) != 1 || f.Hosts[0].Name != "gpu1" || f.Hosts[0].Slots != 1 {
-		t.Errorf("example parsed as %+v", f.Hosts)
 	}
 }

@@ -86,30 +86,3 @@ func unknownProjectError(project string, known []string) error {
 	}
 	return e
 }
-
-// minimalHostsFile is the smallest useful hosts file, shown when the named
-// one is missing; its format is internal/hosts (README.md has every key).
-const minimalHostsFile = `hosts:
-  - name: gpu1            # any name; shown in tables
-    address: 10.0.0.5     # or an alias from ~/.ssh/config
-    slots: 1              # concurrent runs (or gpus: [0, 1])`
-
-// hostsFileMissingError is the error for a hosts file that does not exist:
-// it says where the name came from (e.g. "--hosts", "MLJOB_HOSTS", a config
-// file line) and shows a minimal file to write there. err is the stat error,
-// kept as the cause so errors.Is(err, fs.ErrNotExist) holds.
-func hostsFileMissingError(path, origin string, err error) error {
-	msg := fmt.Sprintf("hosts file %s does not exist", path)
-	if origin != "" {
-		msg = fmt.Sprintf("hosts file %s (from %s) does not exist", path, origin)
-	}
-	hint := "write it, e.g.\n\n" + indent(minimalHostsFile, "    ") +
-		"\n\n  then trust each host's key once (ssh-keyscan HOST >> ~/.ssh/known_hosts, after checking it);\n" +
-		"  or name no hosts file at all to run on this machine"
-	return &userError{msg: msg, hint: hint, err: err}
-}
-
-// indent prefixes every line of s with prefix.
-func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
-}
