@@ -65,6 +65,25 @@ func markUsageErrors(cmd *cobra.Command) {
 	}
 }
 
+// unknownSubcommand is the usage error for a command group (subcommands,
+// no run function of its own) that cmd is, called with args: cobra checks
+// the subcommand only of the root, and runs a group given an unknown one as
+// if asked for help, exit 0. Its usage, printed after, lists the valid ones.
+func unknownSubcommand(cmd *cobra.Command) error {
+	if cmd == nil || !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() || cmd.Flags().NArg() == 0 {
+		return nil
+	}
+	arg := cmd.Flags().Arg(0)
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only where it looks up the root's
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", arg, cmd.CommandPath())
+	if near := cmd.SuggestionsFor(arg); len(near) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t")
+	}
+	return &usageError{err: errors.New(msg), cmd: cmd}
+}
+
 // errUnknownProject is the cause of unknownProjectError, for errors.Is.
 var errUnknownProject = errors.New("unknown project")
 

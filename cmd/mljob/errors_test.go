@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -109,5 +110,35 @@ func TestUsageErrorsByType(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, errOut.String(), tt.wantCode, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestUnknownSubcommandOfEveryGroup walks the command tree: every command
+// group (subcommands, no run function of its own) given an unknown
+// subcommand exits 2 naming it, as the root does, and prints nothing on
+// stdout.
+func TestUnknownSubcommandOfEveryGroup(t *testing.T) {
+	n := 0
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+			return
+		}
+		n++
+		path := strings.Fields(c.CommandPath())[1:]
+		t.Run(c.CommandPath(), func(t *testing.T) {
+			out, errOut, code := runInProcess(t, append(path, "bogus")...)
+			want := fmt.Sprintf("Error: unknown command \"bogus\" for %q\n", c.CommandPath())
+			if code != exitUsage || out != "" || !strings.HasPrefix(errOut, want) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d, no stdout, stderr starting %q", code, out, errOut, exitUsage, want)
+			}
+		})
+	}
+	walk(newRootCmd(&app{}))
+	if n == 0 {
+		t.Error("no command group found; hosts is one")
 	}
 }

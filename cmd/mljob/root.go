@@ -181,6 +181,12 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 	)
 	registerCompletions(a, root)
 	markUsageErrors(root)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if unknownSubcommand(c) == nil { // else executeCmd reports it
+			help(c, args)
+		}
+	})
 	return root
 }
 
@@ -195,7 +201,10 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 func executeCmd(ctx context.Context, a *app, root *cobra.Command, args []string) int {
 	streams := a.io
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		err = unknownSubcommand(cmd)
+	}
 	if err == nil {
 		return exitOK
 	}
