@@ -105,31 +105,22 @@ func registerCompletions(a *app, root *cobra.Command) {
 	}
 }
 
-// completionDB opens the queue the command would use (--db, MLJOB_DB, the
-// config file, the default), only if the file exists; nil otherwise.
-func (a *app) completionDB(ctx context.Context, cmd *cobra.Command) *db.DB {
-	_ = a.applyConfig(cmd) // resolves the db path; other settings' problems do not matter here
-	path, err := a.dbFile()
-	if err != nil {
-		return nil
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil
-	}
-	store, err := db.Open(ctx, path)
-	if err != nil {
-		return nil
-	}
-	return store
-}
-
-// fromQueue offers what list finds in the queue the command would use,
-// within completionTimeout; no queue, no suggestions.
+// fromQueue offers what list finds in the queue the command would use
+// (--db, MLJOB_DB, the config file, the default), within completionTimeout.
+// No queue, no suggestions: completing never creates one.
 func (a *app) fromQueue(cmd *cobra.Command, list func(context.Context, *db.DB) []string) ([]string, cobra.ShellCompDirective) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
 	defer cancel()
-	store := a.completionDB(ctx, cmd)
-	if store == nil {
+	_ = a.applyConfig(cmd) // resolves the db path; other settings' problems do not matter here
+	path, err := a.dbFile()
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	var store *db.DB
+	if err == nil {
+		store, err = db.Open(ctx, path)
+	}
+	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	defer store.Close()

@@ -36,10 +36,7 @@ func (a *app) applyConfig(cmd *cobra.Command) error {
 		}
 		return &userError{msg: err.Error(), hint: hint, err: err}
 	}
-	a.configFile, a.configFound = path, cfg != nil
-	if explicit {
-		a.configFrom = "--config"
-	}
+	a.configRow = config.FileSetting(path, explicit, cfg != nil)
 	a.settings = a.settings[:0]
 	for _, k := range config.Keys {
 		var flagValue string
@@ -71,28 +68,11 @@ func (a *app) applyConfig(cmd *cobra.Command) error {
 
 // defaultSetting is a key's value when nothing sets it, with a note on it.
 func (a *app) defaultSetting(k config.Key) config.Setting {
-	switch k.Name {
-	case "db":
-		p, err := config.DefaultDBPath(os.Getenv, os.UserHomeDir)
-		if err != nil {
-			return config.Setting{From: err.Error()}
-		}
-		return config.Setting{Value: p, From: "$XDG_DATA_HOME/mljob/mljob.db"}
-	case "hosts":
-		return config.Setting{From: "none: this machine is the one host"}
-	case "scripts":
-		if _, err := os.Stat(defaultScriptsDir); err == nil {
-			return config.Setting{Value: defaultScriptsDir}
-		}
-		data, err := a.dataDir()
-		if err != nil {
-			return config.Setting{Value: defaultScriptsDir}
-		}
-		return config.Setting{Value: filepath.Join(data, "python-scripts"), From: "bundled scripts (no " + defaultScriptsDir + " here)"}
-	case "python":
-		return config.Setting{Value: defaultLocalPython, From: "runs on this machine; a hosts file names its own"}
+	fb := config.Fallbacks{Scripts: defaultScriptsDir, Python: defaultLocalPython}
+	if data, err := a.dataDir(); err == nil {
+		fb.Bundled = filepath.Join(data, "python-scripts")
 	}
-	return config.Setting{}
+	return config.Default(k, fb, os.Getenv, os.UserHomeDir)
 }
 
 type configOptions struct {
@@ -142,14 +122,7 @@ Exit codes: 0 ok, 1 error (e.g. a bad config file), 2 usage error.`,
 
 func runConfig(opts *configOptions) error {
 	a := opts.app
-	file := config.Setting{Key: "config", Value: a.configFile, Source: config.SourceDefault}
-	switch {
-	case a.configFrom != "":
-		file.Source, file.From = config.SourceFlag, a.configFrom
-	case !a.configFound:
-		file.From = "not found"
-	}
-	rows := append([]config.Setting{file}, a.settings...)
+	rows := append([]config.Setting{a.configRow}, a.settings...)
 	t := render.Table{Headers: []string{"KEY", "VALUE", "SOURCE", "FROM"}, Keys: []string{"key", "value", "source", "from"}}
 	for _, s := range rows {
 		t.Rows = append(t.Rows, []string{s.Key, s.Value, s.Source, s.From})

@@ -51,12 +51,10 @@ type app struct {
 	// dbPath is the database file from --db, MLJOB_DB or the config file;
 	// "" means the default (see dbFile).
 	dbPath string
-	// configFlag is --config; configFile is the config file looked for,
-	// configFrom "--config" when named there, configFound whether it exists.
-	configFlag  string
-	configFile  string
-	configFrom  string
-	configFound bool
+	// configFlag is --config; configRow is the config file looked for, as
+	// mljob config shows it.
+	configFlag string
+	configRow  config.Setting
 	// settings are the resolved settings, in config.Keys order, as
 	// mljob config prints them.
 	settings []config.Setting

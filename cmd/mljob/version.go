@@ -21,10 +21,8 @@ var (
 	date    = ""
 )
 
-// Output formats of mljob version.
-const (
-	formatText = "text"
-)
+// formatText is mljob version's output for people; -o json is the other.
+const formatText = "text"
 
 // currentBuildInfo is the build info of this binary.
 func currentBuildInfo() buildinfo.Info {

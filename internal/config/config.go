@@ -228,6 +228,51 @@ func (f *File) entry(kn, vn *yaml.Node, home func() (string, error)) (v string, 
 	return v, vn.Line, ""
 }
 
+// Fallbacks are the defaults that cmd/mljob decides, for Default.
+type Fallbacks struct {
+	Scripts string // the scripts dir, when it exists: ./python-scripts
+	// Bundled is where the bundled scripts are unpacked when Scripts does
+	// not exist (beside the database); "" when unknown.
+	Bundled string
+	Python  string // the interpreter of this machine
+}
+
+// Default is k's value when nothing sets it, with a note on it in From.
+func Default(k Key, fb Fallbacks, getenv func(string) string, home func() (string, error)) Setting {
+	switch k.Name {
+	case "db":
+		p, err := DefaultDBPath(getenv, home)
+		if err != nil {
+			return Setting{From: err.Error()}
+		}
+		return Setting{Value: p, From: "$XDG_DATA_HOME/mljob/mljob.db"}
+	case "hosts":
+		return Setting{From: "none: this machine is the one host"}
+	case "scripts":
+		if _, err := os.Stat(fb.Scripts); err == nil || fb.Bundled == "" {
+			return Setting{Value: fb.Scripts}
+		}
+		return Setting{Value: fb.Bundled, From: "bundled scripts (no " + fb.Scripts + " here)"}
+	case "python":
+		return Setting{Value: fb.Python, From: "runs on this machine; a hosts file names its own"}
+	}
+	return Setting{}
+}
+
+// FileSetting is the config file's own row of mljob config: the file
+// looked for, from --config when explicit, and "not found" when there is
+// none (which is fine).
+func FileSetting(path string, explicit, found bool) Setting {
+	s := Setting{Key: "config", Value: path, Source: SourceDefault}
+	switch {
+	case explicit:
+		s.Source, s.From = SourceFlag, "--config"
+	case !found:
+		s.From = "not found"
+	}
+	return s
+}
+
 // Resolve applies the precedence flags > env > config > default to one
 // key. flagSet says the command line set the flag (to flagValue); def is
 // the key's default, with a note on it in From.

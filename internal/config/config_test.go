@@ -234,3 +234,56 @@ func TestDefaultDBPath(t *testing.T) {
 		})
 	}
 }
+
+func TestFileSetting(t *testing.T) {
+	tests := []struct {
+		name            string
+		explicit, found bool
+		want            Setting
+	}{
+		{name: "the default file", found: true, want: Setting{Key: "config", Value: "c.yaml", Source: SourceDefault}},
+		{name: "no default file: fine", want: Setting{Key: "config", Value: "c.yaml", Source: SourceDefault, From: "not found"}},
+		{name: "--config", explicit: true, found: true, want: Setting{Key: "config", Value: "c.yaml", Source: SourceFlag, From: "--config"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FileSetting("c.yaml", tt.explicit, tt.found); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefault(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string { return map[string]string{"XDG_DATA_HOME": "/data"}[k] }
+	home := func() (string, error) { return "", errors.New("$HOME is not defined") }
+	here := Fallbacks{Scripts: dir, Bundled: "/data/mljob/python-scripts", Python: "python3"}
+	absent := here
+	absent.Scripts = filepath.Join(dir, "none")
+	tests := []struct {
+		key  string
+		fb   Fallbacks
+		want Setting
+	}{
+		{key: "db", fb: here, want: Setting{Value: "/data/mljob/mljob.db", From: "$XDG_DATA_HOME/mljob/mljob.db"}},
+		{key: "hosts", fb: here, want: Setting{From: "none: this machine is the one host"}},
+		{key: "scripts", fb: here, want: Setting{Value: dir}},
+		{key: "scripts", fb: absent, want: Setting{Value: "/data/mljob/python-scripts", From: "bundled scripts (no " + absent.Scripts + " here)"}},
+		{key: "scripts", fb: Fallbacks{Scripts: absent.Scripts}, want: Setting{Value: absent.Scripts}},
+		{key: "python", fb: here, want: Setting{Value: "python3", From: "runs on this machine; a hosts file names its own"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := Default(*lookupKey(tt.key), tt.fb, getenv, home); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	t.Run("db without a home", func(t *testing.T) {
+		got := Default(*lookupKey("db"), here, func(string) string { return "" }, home)
+		if got.Value != "" || !strings.HasPrefix(got.From, "find the default database: ") {
+			t.Errorf("got %+v", got)
+		}
+	})
+}
