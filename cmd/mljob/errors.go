@@ -44,6 +44,15 @@ func usagef(cmd *cobra.Command, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), cmd: cmd}
 }
 
+// flagError is the root's flag error func: a bad flag is a usage error,
+// and an enum flag's own message, when whole, replaces pflag's.
+func flagError(cmd *cobra.Command, err error) error {
+	if ee := (*enumError)(nil); errors.As(err, &ee) && ee.whole {
+		err = ee
+	}
+	return &usageError{err: err, cmd: cmd}
+}
+
 // markUsageErrors makes the errors of cmd's and its subcommands' argument
 // checks (cobra.ExactArgs, cobra.NoArgs, …) usage errors where they are
 // made, so main knows them by type, not by cobra's wording. Flag errors
@@ -84,6 +93,17 @@ func unknownSubcommand(cmd *cobra.Command) error {
 	return &usageError{err: errors.New(msg), cmd: cmd}
 }
 
+// quietGroupHelp keeps cobra from printing a group's help for an unknown
+// subcommand (see unknownSubcommand), which executeCmd reports instead.
+func quietGroupHelp(root *cobra.Command) {
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if unknownSubcommand(c) == nil {
+			help(c, args)
+		}
+	})
+}
+
 // errUnknownProject is the cause of unknownProjectError, for errors.Is.
 var errUnknownProject = errors.New("unknown project")
 
@@ -93,15 +113,13 @@ var errUnknownProject = errors.New("unknown project")
 // what the queue holds, e.g. the distinct Project of db.StateCounts.
 func unknownProjectError(project string, known []string) error {
 	known = suggest.UniqueSorted(known)
-	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject}
-	switch {
-	case len(known) == 0:
+	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject,
+		hint: "known projects: " + strings.Join(known, ", ")}
+	if near := suggest.Nearest(project, known); near != "" {
+		e.hint = fmt.Sprintf("--project %s (%s)", near, e.hint)
+	}
+	if len(known) == 0 {
 		e.hint = "the queue is empty: submit jobs first, e.g. mljob submit examples/wine_data/*.json"
-	default:
-		e.hint = "known projects: " + strings.Join(known, ", ")
-		if near := suggest.Nearest(project, known); near != "" {
-			e.hint = fmt.Sprintf("--project %s (known projects: %s)", near, strings.Join(known, ", "))
-		}
 	}
 	return e
 }

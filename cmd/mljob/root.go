@@ -104,20 +104,10 @@ func (a *app) openDB(ctx context.Context, m db.Mode) (*db.DB, error) {
 	return d, nil
 }
 
-// dbOrigin says where the database path came from, for messages.
-func (a *app) dbOrigin() string {
-	for _, s := range a.settings {
-		if s.Key == "db" && s.Source != "" && s.Source != config.SourceDefault {
-			return s.From
-		}
-	}
-	return ""
-}
-
 // dbError turns an error about the database file at path into a userError
 // with what to do.
 func (a *app) dbError(path string, err error) error {
-	e := queuefile.Explain(path, a.dbOrigin(), err)
+	e := queuefile.Explain(path, config.Origin(a.settings, "db"), err)
 	return &userError{msg: e.Msg, hint: e.Hint, err: err}
 }
 
@@ -156,12 +146,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		"SQLite database file (env MLJOB_DB, config db; default $XDG_DATA_HOME/mljob/mljob.db)")
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "",
 		"config file (default $XDG_CONFIG_HOME/mljob/config.yaml, i.e. ~/.config/mljob/config.yaml)")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		if ee := (*enumError)(nil); errors.As(err, &ee) && ee.whole {
-			err = ee
-		}
-		return &usageError{err: err, cmd: cmd}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newSubmitCmd(a),
 		newDispatchCmd(a),
@@ -179,12 +164,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 	)
 	registerCompletions(a, root)
 	markUsageErrors(root)
-	help := root.HelpFunc()
-	root.SetHelpFunc(func(c *cobra.Command, args []string) {
-		if unknownSubcommand(c) == nil { // else executeCmd reports it
-			help(c, args)
-		}
-	})
+	quietGroupHelp(root)
 	return root
 }
 

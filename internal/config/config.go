@@ -273,6 +273,18 @@ func FileSetting(path string, explicit, found bool) Setting {
 	return s
 }
 
+// Origin is where key's value in settings came from (its From: "--db",
+// "MLJOB_DB", "PATH:LINE"), or "" when it is the default or not resolved:
+// messages about a named file say where the name came from.
+func Origin(settings []Setting, key string) string {
+	for _, s := range settings {
+		if s.Key == key && s.Source != "" && s.Source != SourceDefault {
+			return s.From
+		}
+	}
+	return ""
+}
+
 // Resolve applies the precedence flags > env > config > default to one
 // key. flagSet says the command line set the flag (to flagValue); def is
 // the key's default, with a note on it in From.

@@ -287,3 +287,15 @@ func TestDefault(t *testing.T) {
 		}
 	})
 }
+
+func TestOrigin(t *testing.T) {
+	settings := []Setting{
+		{Key: "db", Value: "q.db", Source: SourceEnv, From: "MLJOB_DB"},
+		{Key: "hosts", Source: SourceDefault, From: "none: this machine is the one host"},
+	}
+	for key, want := range map[string]string{"db": "MLJOB_DB", "hosts": "", "scripts": ""} {
+		if got := Origin(settings, key); got != want {
+			t.Errorf("Origin(%s) = %q, want %q", key, got, want)
+		}
+	}
+}
