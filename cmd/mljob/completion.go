@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/complete"
 	"github.com/mljob/mljob/internal/db"
 )
 
@@ -108,62 +105,44 @@ func registerCompletions(a *app, root *cobra.Command) {
 	}
 }
 
-// completionDB opens the queue the command would use (--db, MLJOB_DB, the
-// config file, the default), only if the file exists; nil otherwise.
-func (a *app) completionDB(ctx context.Context, cmd *cobra.Command) *db.DB {
+// fromQueue offers what list finds in the queue the command would use
+// (--db, MLJOB_DB, the config file, the default), within completionTimeout.
+// No queue, no suggestions: completing never creates one.
+func (a *app) fromQueue(cmd *cobra.Command, list func(context.Context, *db.DB) []string) ([]string, cobra.ShellCompDirective) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
 	_ = a.applyConfig(cmd) // resolves the db path; other settings' problems do not matter here
 	path, err := a.dbFile()
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	var store *db.DB
+	if err == nil {
+		store, err = db.Open(ctx, path)
+	}
 	if err != nil {
-		return nil
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || err != nil {
-		return nil
-	}
-	store, err := db.Open(ctx, path)
-	if err != nil {
-		return nil
-	}
-	return store
+	defer store.Close()
+	return list(ctx, store), cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeProjects offers the queue's projects.
 func (a *app) completeProjects(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
-	defer cancel()
-	store := a.completionDB(ctx, cmd)
-	if store == nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	defer store.Close()
-	projects, _ := store.Projects(ctx)
-	var out []string
-	for _, p := range projects {
-		if strings.HasPrefix(p, toComplete) {
-			out = append(out, p)
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return a.fromQueue(cmd, func(ctx context.Context, store *db.DB) []string {
+		projects, _ := store.Projects(ctx)
+		return complete.Projects(projects, toComplete)
+	})
 }
 
 // completeSweeps offers the sweeps' names (those of --project, when given),
 // each described by its id, project and size.
 func (a *app) completeSweeps(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
-	defer cancel()
-	store := a.completionDB(ctx, cmd)
-	if store == nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	defer store.Close()
-	project, _ := cmd.Flags().GetString("project")
-	sweeps, _ := store.Sweeps(ctx)
-	var out []string
-	for _, sw := range sweeps {
-		if (project == "" || sw.Project == project) && strings.HasPrefix(sw.Name, toComplete) {
-			out = append(out, fmt.Sprintf("%s\tsweep %d, project %s, %d job(s)", sw.Name, sw.ID, sw.Project, sw.Jobs))
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return a.fromQueue(cmd, func(ctx context.Context, store *db.DB) []string {
+		project, _ := cmd.Flags().GetString("project")
+		sweeps, _ := store.Sweeps(ctx)
+		return complete.Sweeps(sweeps, project, toComplete)
+	})
 }
 
 // completeIDs offers the newest job ids (order ids when orders, or with
@@ -175,28 +154,10 @@ func (a *app) completeIDs(orders, one bool, states ...db.OrderState) cobra.Compl
 		if one && len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
-		defer cancel()
-		store := a.completionDB(ctx, cmd)
-		if store == nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer store.Close()
-		if byOrder, err := cmd.Flags().GetBool("order"); err == nil && byOrder {
-			orders = true
-		}
-		jobs, _ := store.RecentJobs(ctx, completionMaxIDs, states...)
-		var out []string
-		for _, j := range jobs {
-			id, what := j.JobID, fmt.Sprintf("order %d", j.OrderID)
-			if orders {
-				id, what = j.OrderID, fmt.Sprintf("job %d", j.JobID)
-			}
-			s := strconv.FormatInt(id, 10)
-			if strings.HasPrefix(s, toComplete) {
-				out = append(out, fmt.Sprintf("%s\t%s, %s %s, %s", s, what, j.Project, j.Script, j.State))
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return a.fromQueue(cmd, func(ctx context.Context, store *db.DB) []string {
+			byOrder, err := cmd.Flags().GetBool("order")
+			jobs, _ := store.RecentJobs(ctx, completionMaxIDs, states...)
+			return complete.IDs(jobs, orders || (err == nil && byOrder), toComplete)
+		})
 	}
 }

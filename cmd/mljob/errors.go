@@ -3,10 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mljob/mljob/internal/suggest"
 )
 
 // userError is an error with advice: main prints "Error: msg" then "Try: hint".
@@ -43,6 +44,15 @@ func usagef(cmd *cobra.Command, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), cmd: cmd}
 }
 
+// flagError is the root's flag error func: a bad flag is a usage error,
+// and an enum flag's own message, when whole, replaces pflag's.
+func flagError(cmd *cobra.Command, err error) error {
+	if ee := (*enumError)(nil); errors.As(err, &ee) && ee.whole {
+		err = ee
+	}
+	return &usageError{err: err, cmd: cmd}
+}
+
 // markUsageErrors makes the errors of cmd's and its subcommands' argument
 // checks (cobra.ExactArgs, cobra.NoArgs, …) usage errors where they are
 // made, so main knows them by type, not by cobra's wording. Flag errors
@@ -64,6 +74,36 @@ func markUsageErrors(cmd *cobra.Command) {
 	}
 }
 
+// unknownSubcommand is the usage error for a command group (subcommands,
+// no run function of its own) that cmd is, called with args: cobra checks
+// the subcommand only of the root, and runs a group given an unknown one as
+// if asked for help, exit 0. Its usage, printed after, lists the valid ones.
+func unknownSubcommand(cmd *cobra.Command) error {
+	if cmd == nil || !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() || cmd.Flags().NArg() == 0 {
+		return nil
+	}
+	arg := cmd.Flags().Arg(0)
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only where it looks up the root's
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", arg, cmd.CommandPath())
+	if near := cmd.SuggestionsFor(arg); len(near) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t")
+	}
+	return &usageError{err: errors.New(msg), cmd: cmd}
+}
+
+// quietGroupHelp keeps cobra from printing a group's help for an unknown
+// subcommand (see unknownSubcommand), which executeCmd reports instead.
+func quietGroupHelp(root *cobra.Command) {
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if unknownSubcommand(c) == nil {
+			help(c, args)
+		}
+	})
+}
+
 // errUnknownProject is the cause of unknownProjectError, for errors.Is.
 var errUnknownProject = errors.New("unknown project")
 
@@ -72,95 +112,14 @@ var errUnknownProject = errors.New("unknown project")
 // one is a near miss (a typo or another case), offers it first. known is
 // what the queue holds, e.g. the distinct Project of db.StateCounts.
 func unknownProjectError(project string, known []string) error {
-	known = uniqueSorted(known)
-	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject}
-	switch {
-	case len(known) == 0:
+	known = suggest.UniqueSorted(known)
+	e := &userError{msg: fmt.Sprintf("no project %q in the queue", project), err: errUnknownProject,
+		hint: "known projects: " + strings.Join(known, ", ")}
+	if near := suggest.Nearest(project, known); near != "" {
+		e.hint = fmt.Sprintf("--project %s (%s)", near, e.hint)
+	}
+	if len(known) == 0 {
 		e.hint = "the queue is empty: submit jobs first, e.g. mljob submit examples/wine_data/*.json"
-	default:
-		e.hint = "known projects: " + strings.Join(known, ", ")
-		if near := nearest(project, known); near != "" {
-			e.hint = fmt.Sprintf("--project %s (known projects: %s)", near, strings.Join(known, ", "))
-		}
 	}
 	return e
-}
-
-// uniqueSorted returns the distinct non-empty strings of s, sorted.
-func uniqueSorted(s []string) []string {
-	seen := make(map[string]bool, len(s))
-	out := make([]string, 0, len(s))
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// nearest returns the candidate that is the same as s but for case, or else
-// the one within 2 edits of s (the closest, the first on a tie), or "".
-// Project names are short, so the quadratic edit distance is cheap.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if strings.EqualFold(c, s) {
-			return c
-		}
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
-// minimalHostsFile is the smallest useful hosts file, shown when the named
-// one is missing; its format is internal/hosts (README.md has every key).
-const minimalHostsFile = `hosts:
-  - name: gpu1            # any name; shown in tables
-    address: 10.0.0.5     # or an alias from ~/.ssh/config
-    slots: 1              # concurrent runs (or gpus: [0, 1])`
-
-// hostsFileMissingError is the error for a hosts file that does not exist:
-// it says where the name came from (e.g. "--hosts", "MLJOB_HOSTS", a config
-// file line) and shows a minimal file to write there. err is the stat error,
-// kept as the cause so errors.Is(err, fs.ErrNotExist) holds.
-func hostsFileMissingError(path, origin string, err error) error {
-	msg := fmt.Sprintf("hosts file %s does not exist", path)
-	if origin != "" {
-		msg = fmt.Sprintf("hosts file %s (from %s) does not exist", path, origin)
-	}
-	hint := "write it, e.g.\n\n" + indent(minimalHostsFile, "    ") +
-		"\n\n  then trust each host's key once (ssh-keyscan HOST >> ~/.ssh/known_hosts, after checking it);\n" +
-		"  or name no hosts file at all to run on this machine"
-	return &userError{msg: msg, hint: hint, err: err}
-}
-
-// indent prefixes every line of s with prefix.
-func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,23 +68,6 @@ func TestUnknownProjectError(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"abc", "", 3}, {"", "abc", 3}, {"wine", "wine", 0},
-		{"wine_dta", "wine_data", 1}, {"kitten", "sitting", 3}, {"héllo", "hello", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.a+"/"+tt.b, func(t *testing.T) {
-			if got := editDistance(tt.a, tt.b); got != tt.want {
-				t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-			}
-		})
-	}
-}
-
 // TestUsageErrorsByType checks that main tells a usage error by its type,
 // marked where cobra made it, not by its wording: a command's own error that
 // reads like cobra's is an error (1), and cobra's argument and command
@@ -126,5 +110,35 @@ func TestUsageErrorsByType(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, errOut.String(), tt.wantCode, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestUnknownSubcommandOfEveryGroup walks the command tree: every command
+// group (subcommands, no run function of its own) given an unknown
+// subcommand exits 2 naming it, as the root does, and prints nothing on
+// stdout.
+func TestUnknownSubcommandOfEveryGroup(t *testing.T) {
+	n := 0
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+			return
+		}
+		n++
+		path := strings.Fields(c.CommandPath())[1:]
+		t.Run(c.CommandPath(), func(t *testing.T) {
+			out, errOut, code := runInProcess(t, append(path, "bogus")...)
+			want := fmt.Sprintf("Error: unknown command \"bogus\" for %q\n", c.CommandPath())
+			if code != exitUsage || out != "" || !strings.HasPrefix(errOut, want) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d, no stdout, stderr starting %q", code, out, errOut, exitUsage, want)
+			}
+		})
+	}
+	walk(newRootCmd(&app{}))
+	if n == 0 {
+		t.Error("no command group found; hosts is one")
 	}
 }

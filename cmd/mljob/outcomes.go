@@ -13,6 +13,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/render"
+	"github.com/mljob/mljob/internal/suggest"
 )
 
 type outcomesOptions struct {
@@ -298,7 +299,7 @@ func unknownColumnError(name string) error {
 		msg:  fmt.Sprintf("unknown column %q: not a built-in column, and no job or outcome shown has that field", name),
 		hint: "a built-in column (" + list + "), or a field of the job (job.PATH) or of the outcome (outcome.PATH); see a job's fields with: mljob show JOB",
 	}
-	if near := nearest(name, outcomeview.BuiltinColumns); near != "" {
+	if near := suggest.Nearest(name, outcomeview.BuiltinColumns); near != "" {
 		e.hint = fmt.Sprintf("--columns %s (built-in columns: %s)", near, list)
 	}
 	return e

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/config"
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/queuefile"
 )
 
 // Exit codes.
@@ -51,15 +51,13 @@ type app struct {
 	// dbPath is the database file from --db, MLJOB_DB or the config file;
 	// "" means the default (see dbFile).
 	dbPath string
-	// configFlag is --config; configFile is the config file looked for,
-	// configFrom "--config" when named there, configFound whether it exists.
-	configFlag  string
-	configFile  string
-	configFrom  string
-	configFound bool
-	// settings are the resolved settings, in settingKeys order, as
+	// configFlag is --config; configRow is the config file looked for, as
+	// mljob config shows it.
+	configFlag string
+	configRow  config.Setting
+	// settings are the resolved settings, in config.Keys order, as
 	// mljob config prints them.
-	settings []setting
+	settings []config.Setting
 	// stopSignals, when set, restores default signal handling so that a
 	// second Ctrl-C ends the process at once.
 	stopSignals func()
@@ -70,7 +68,7 @@ func (a *app) dbFile() (string, error) {
 	if a.dbPath != "" {
 		return a.dbPath, nil
 	}
-	return defaultDBPath()
+	return config.DefaultDBPath(os.Getenv, os.UserHomeDir)
 }
 
 // dataDir is the absolute directory of the database file: local runs,
@@ -106,69 +104,11 @@ func (a *app) openDB(ctx context.Context, m db.Mode) (*db.DB, error) {
 	return d, nil
 }
 
-// dbOrigin says where the database path came from, for messages.
-func (a *app) dbOrigin() string {
-	for _, s := range a.settings {
-		if s.Key == "db" && s.Source != "" && s.Source != "default" {
-			return s.From
-		}
-	}
-	return ""
-}
-
 // dbError turns an error about the database file at path into a userError
-// with what to do; other errors pass through.
+// with what to do.
 func (a *app) dbError(path string, err error) error {
-	from := ""
-	if o := a.dbOrigin(); o != "" {
-		from = " (from " + o + ")"
-	}
-	switch {
-	case errors.Is(err, db.ErrNoDatabase) && from == "":
-		return &userError{msg: fmt.Sprintf("no queue yet at %s (the default database)", path),
-			hint: "submit jobs first (only mljob submit creates the queue), e.g. mljob submit examples/wine_data/*.json; or name another database with --db",
-			err:  err}
-	case errors.Is(err, db.ErrNoDatabase):
-		return &userError{msg: fmt.Sprintf("no database at %s%s: nothing was created", path, from),
-			hint: "check the path for a typo (--db, MLJOB_DB, or db in the config file: see mljob config); only mljob submit creates a new queue, e.g. mljob --db " + path + " submit job.json",
-			err:  err}
-	case db.IsCorrupt(err):
-		return corruptError(path, err)
-	case db.IsReadOnly(err) || errors.Is(err, fs.ErrPermission):
-		return &userError{msg: fmt.Sprintf("the database %s%s is read-only, and this command writes to it: nothing was changed", path, from),
-			hint: "run it as the file's owner, or make the file and its directory writable (chmod u+w); status, outcomes, show, logs, report and hosts list work on a read-only file",
-			err:  err}
-	case errors.Is(err, db.ErrReadOnly):
-		return &userError{msg: err.Error(), hint: "make the file and its directory writable once (chmod u+w), then run any mljob command that writes", err: err}
-	}
-	return &userError{msg: err.Error(), hint: "check --db (or MLJOB_DB, or db in the config file: see mljob config): " + path, err: err}
-}
-
-// corruptError is the error for a database file SQLite finds damaged.
-func corruptError(path string, err error) error {
-	detail := err.Error()
-	if i := strings.Index(detail, path+": "); i >= 0 {
-		detail = detail[i+len(path)+2:]
-	}
-	detail = strings.TrimPrefix(detail, db.ErrCorrupt.Error()+": ")
-	return &userError{
-		msg: fmt.Sprintf("the database %s is corrupt (%s); mljob stopped before changing anything", path, strings.Join(strings.Fields(detail), " ")),
-		hint: "restore it from a backup copy; or recover what is readable into a new file and use that:\n" +
-			"    sqlite3 " + path + " .recover | sqlite3 recovered.db && mljob --db recovered.db status",
-		err: err,
-	}
-}
-
-// defaultDBPath is $XDG_DATA_HOME/mljob/mljob.db, ~/.local/share/mljob/mljob.db without it.
-func defaultDBPath() (string, error) {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "mljob", "mljob.db"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the default database: %w (set --db or MLJOB_DB)", err)
-	}
-	return filepath.Join(home, ".local", "share", "mljob", "mljob.db"), nil
+	e := queuefile.Explain(path, config.Origin(a.settings, "db"), err)
+	return &userError{msg: e.Msg, hint: e.Hint, err: err}
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -206,12 +146,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 		"SQLite database file (env MLJOB_DB, config db; default $XDG_DATA_HOME/mljob/mljob.db)")
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "",
 		"config file (default $XDG_CONFIG_HOME/mljob/config.yaml, i.e. ~/.config/mljob/config.yaml)")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		if ee := (*enumError)(nil); errors.As(err, &ee) && ee.whole {
-			err = ee
-		}
-		return &usageError{err: err, cmd: cmd}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newSubmitCmd(a),
 		newDispatchCmd(a),
@@ -229,6 +164,7 @@ Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.`,
 	)
 	registerCompletions(a, root)
 	markUsageErrors(root)
+	quietGroupHelp(root)
 	return root
 }
 
@@ -243,7 +179,10 @@ func execute(ctx context.Context, args []string, streams ioStreams, stopSignals 
 func executeCmd(ctx context.Context, a *app, root *cobra.Command, args []string) int {
 	streams := a.io
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		err = unknownSubcommand(cmd)
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -36,7 +34,7 @@ func resolveScriptsDir(cmd *cobra.Command, a *app, scriptsDir, dataDir string) (
 				return "", "", err
 			}
 			dir := filepath.Join(data, "python-scripts")
-			if err := unpackBundled(dir); err != nil {
+			if err := pyscripts.Unpack(dir); err != nil {
 				return "", "", fmt.Errorf("unpack bundled scripts: %w", err)
 			}
 			scriptsDir = dir
@@ -46,30 +44,4 @@ func resolveScriptsDir(cmd *cobra.Command, a *app, scriptsDir, dataDir string) (
 		dataDir = filepath.Join(scriptsDir, "data")
 	}
 	return scriptsDir, dataDir, nil
-}
-
-// unpackBundled writes the embedded scripts into dir, rewriting only files
-// whose content differs (a newer mljob brings newer scripts).
-func unpackBundled(dir string) error {
-	return fs.WalkDir(pyscripts.FS, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		data, err := pyscripts.FS.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
-			return nil
-		}
-		tmp := dst + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, dst)
-	})
 }

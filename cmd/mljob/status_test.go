@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/engines"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -45,35 +44,6 @@ func TestStatusGolden(t *testing.T) {
 			})
 		}
 	}
-}
-
-func TestWriteSlurmCounts(t *testing.T) {
-	tests := []struct {
-		name   string
-		counts map[string]engines.QueueCount
-		want   string
-	}{
-		{name: "no Slurm", counts: map[string]engines.QueueCount{}, want: ""},
-		{name: "by host name", counts: map[string]engines.QueueCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
-			want: "\ncampus: Slurm 12 pending, 4 running\nzeta: Slurm 0 pending, 4 running\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			if err := writeSlurmCounts(&out, tt.counts); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got %q, want %q", out.String(), tt.want)
-			}
-		})
-	}
-	t.Run("failing writer", func(t *testing.T) {
-		err := writeSlurmCounts(errWriter{}, map[string]engines.QueueCount{"campus": {Pending: 1}})
-		if err == nil || !strings.Contains(err.Error(), "disk full") {
-			t.Errorf("writeSlurmCounts = %v, want the write error", err)
-		}
-	})
 }
 
 // TestStatusSlurmCountsLikeTheLiveView: status counts a host entry's Slurm

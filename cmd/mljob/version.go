@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/buildinfo"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -23,93 +21,19 @@ var (
 	date    = ""
 )
 
-// Output formats of mljob version.
-const (
-	formatText = "text"
-)
-
-// buildInfo is what mljob version prints.
-type buildInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`   // "" when unknown
-	Date      string `json:"date"`     // build (or commit) time, RFC 3339; "" when unknown
-	Modified  bool   `json:"modified"` // built from a work tree with uncommitted changes
-	GoVersion string `json:"goVersion"`
-	Platform  string `json:"platform"` // GOOS/GOARCH
-}
+// formatText is mljob version's output for people; -o json is the other.
+const formatText = "text"
 
 // currentBuildInfo is the build info of this binary.
-func currentBuildInfo() buildInfo {
+func currentBuildInfo() buildinfo.Info {
 	bi, _ := debug.ReadBuildInfo()
-	return makeBuildInfo(version, commit, date, bi)
-}
-
-// makeBuildInfo fills what the linker flags left empty from bi (which may
-// be nil): the module version of a `go install …@vX`, vcs.revision,
-// vcs.time and vcs.modified of a build inside a Git work tree.
-func makeBuildInfo(version, commit, date string, bi *debug.BuildInfo) buildInfo {
-	info := buildInfo{
-		Version: version, Commit: commit, Date: date,
-		GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
-	}
-	if bi == nil {
-		return info
-	}
-	if bi.GoVersion != "" {
-		info.GoVersion = bi.GoVersion
-	}
-	if (info.Version == "" || info.Version == "dev") && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		info.Version = bi.Main.Version
-	}
-	var vcsCommit, vcsTime string
-	var vcsModified bool
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			vcsCommit = s.Value
-		case "vcs.time":
-			vcsTime = s.Value
-		case "vcs.modified":
-			vcsModified = s.Value == "true"
-		}
-	}
-	// The VCS stamp is only trusted for the fields the linker did not set:
-	// it describes the tree built, which for a release is the tagged commit
-	// anyway, but a -X commit may come from elsewhere (a CI variable).
-	if info.Commit == "" {
-		info.Commit = vcsCommit
-		info.Modified = vcsModified
-	}
-	if info.Date == "" {
-		info.Date = vcsTime
-	}
-	if info.Version == "" {
-		info.Version = "dev"
-	}
-	return info
-}
-
-// writeText prints info for people, one field a line.
-func (info buildInfo) writeText(w io.Writer) error {
-	unknown := func(s string) string {
-		if s == "" {
-			return "unknown"
-		}
-		return s
-	}
-	c := unknown(info.Commit)
-	if info.Modified {
-		c += " (modified)"
-	}
-	_, err := fmt.Fprintf(w, "mljob %s\ncommit: %s\ndate:   %s\ngo:     %s %s\n",
-		info.Version, c, unknown(info.Date), info.GoVersion, info.Platform)
-	return err
+	return buildinfo.Make(version, commit, date, bi)
 }
 
 type versionOptions struct {
 	app    *app
 	output string
-	info   func() buildInfo
+	info   func() buildinfo.Info
 }
 
 func newVersionCmd(a *app) *cobra.Command {
@@ -140,5 +64,5 @@ func runVersion(opts *versionOptions) error {
 	if opts.output == render.FormatJSON {
 		return render.JSON(out, info)
 	}
-	return info.writeText(out)
+	return info.WriteText(out)
 }

@@ -1,0 +1,96 @@
+package statusview
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/engines"
+)
+
+func TestBuild(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := db.QueueStatus{
+		Projects: []db.ProjectCounts{
+			{Project: "mnist", Counts: map[db.OrderState]int{db.StateRunning: 1, db.StateAssigned: 1, db.StateSucceeded: 2}, Total: 4},
+			{Project: "wine", Counts: map[db.OrderState]int{db.StateUnassigned: 3}, Total: 3},
+		},
+		Active: []db.Order{
+			{ID: 7, JobID: 3, Project: "mnist", State: db.StateRunning, Host: "gpu1", Slot: "0", Attempt: 2,
+				AssignedAt: now.Add(-time.Hour), StartedAt: now.Add(-90 * time.Second)},
+			{ID: 8, JobID: 4, Project: "mnist", State: db.StateAssigned, Host: "campus", Slot: "1", Attempt: 1,
+				AssignedAt: now.Add(-10 * time.Second), Slurm: &db.SlurmTask{JobID: 100, ArrayIndex: 2}},
+		},
+		HostStatus: map[string]string{"gpu1": "down", "campus": "up"},
+	}
+	projects, active := Build(st, now)
+	if len(projects) != 2 || projects[1].ProjectName != "wine" || projects[1].Counts["unassigned"] != 3 || len(projects[1].Active) != 0 || projects[1].Active == nil {
+		t.Fatalf("projects %+v", projects)
+	}
+	m := projects[0]
+	if len(m.Active) != 2 || m.Active[0].ElapsedSeconds != 90 || m.Active[0].HostStatus != "down" || m.Active[0].Slurm != nil ||
+		*m.Active[1].Slurm != (SlurmTask{JobID: 100, ArrayIndex: 2}) {
+		t.Errorf("mnist's active orders %+v", m.Active)
+	}
+	want := [][]string{
+		{"7", "3", "mnist", "running (host unreachable)", "gpu1", "0", "1m30s"},
+		{"8", "4", "mnist", "assigned", "campus", "1", "10s"},
+	}
+	if !slices.EqualFunc(active.Rows, want, slices.Equal) {
+		t.Errorf("active rows\n%q\nwant\n%q", active.Rows, want)
+	}
+
+	counts := CountsTable(projects)
+	if want := []string{"PROJECT", "unassigned", "assigned", "running", "succeeded", "failed", "cancelled", "total"}; !slices.Equal(counts.Headers, want) {
+		t.Errorf("headers %q, want %q", counts.Headers, want)
+	}
+	if want := []string{"mnist", "0", "1", "1", "2", "0", "0", "4"}; !slices.Equal(counts.Rows[0], want) {
+		t.Errorf("row %q, want %q", counts.Rows[0], want)
+	}
+}
+
+func TestNewSlurmTask(t *testing.T) {
+	if NewSlurmTask(nil) != nil {
+		t.Error("NewSlurmTask(nil) is not nil")
+	}
+	if got := NewSlurmTask(&db.SlurmTask{JobID: 5, ArrayIndex: 1, State: "RUNNING"}); *got != (SlurmTask{JobID: 5, ArrayIndex: 1, State: "RUNNING"}) {
+		t.Errorf("got %+v", got)
+	}
+}
+
+type errWriter struct{}
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteSlurmCounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		counts map[string]engines.QueueCount
+		want   string
+	}{
+		{name: "no Slurm", counts: map[string]engines.QueueCount{}, want: ""},
+		{name: "by host name", counts: map[string]engines.QueueCount{"zeta": {Running: 4}, "campus": {Pending: 12, Running: 4}},
+			want: "\ncampus: Slurm 12 pending, 4 running\nzeta: Slurm 0 pending, 4 running\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := WriteSlurmCounts(&out, tt.counts); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+	t.Run("failing writer", func(t *testing.T) {
+		err := WriteSlurmCounts(errWriter{}, map[string]engines.QueueCount{"campus": {Pending: 1}})
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("WriteSlurmCounts = %v, want the write error", err)
+		}
+	})
+}
