@@ -18,7 +18,7 @@ func TestFaultAdoptMoreThanMaxSessions(t *testing.T) {
 	t.Parallel()
 	for _, second := range [][]string{nil, {"--no-agent"}} {
 		t.Run("then "+strings.Join(append([]string{"dispatch"}, second...), " "), func(t *testing.T) {
-			servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true, DefaultLimits: true})
+			servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
 			c := newCLI(t)
 			hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 16})
 			subs := c.submit(c.scripts, echoJobs("sessions", 24, 8)...)

@@ -19,7 +19,7 @@ import (
 // (MaxSessions 10) and returns it with its keys.
 func defaultLimitsHost(t *testing.T) (*sshtest.Server, sshtest.Keys) {
 	t.Helper()
-	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true, DefaultLimits: true})
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true})
 	return servers[0], keys
 }
 
