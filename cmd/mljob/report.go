@@ -84,8 +84,8 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	}
 	var sw db.Sweep
 	if opts.sweep != "" {
-		if sw, err = resolveSweep(ctx, store, opts.sweep, opts.project); err != nil {
-			return fmt.Errorf("report: %w", err)
+		if sw, err = store.ResolveSweep(ctx, opts.sweep, opts.project); err != nil {
+			return fmt.Errorf("report: %w", sweepError(err))
 		}
 	}
 	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.project, SweepID: sw.ID})
