@@ -30,18 +30,10 @@ type submitOptions struct {
 	dataDir    string
 	priority   int
 	output     string
-
-	// Sweep flags.
-	grids     []string
-	ranges    []string
-	random    int
-	seed      uint64
-	sweepFile string
-	name      string
-	allowNew  bool
-	dryRun    bool
-	dedupe    bool
-	flags     jobinput.Flags // the sweep flags, parsed
+	dryRun     bool
+	dedupe     bool
+	sweep      jobinput.FlagArgs // the sweep flags, as given
+	flags      jobinput.Flags    // the sweep flags, parsed
 }
 
 // submitHelp is the long help of submit.
@@ -91,13 +83,15 @@ func newSubmitCmd(a *app) *cobra.Command {
   mljob submit --sweep examples/wine_data/sweep.yaml --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.inputs = args
-			if len(args) == 0 && opts.sweepFile == "" {
+			if len(args) == 0 && opts.sweep.SweepFile == "" {
 				return usagef(cmd, "no input: name job files, or - for standard input")
 			}
-			if err := opts.parseSweepFlags(cmd); err != nil {
-				return err
-			}
+			f, sw := cmd.Flags(), &opts.sweep
+			sw.RandomSet, sw.SeedSet, sw.NameSet = f.Changed("random"), f.Changed("seed"), f.Changed("name")
 			var err error
+			if opts.flags, err = jobinput.ParseFlags(*sw); err != nil {
+				return &usageError{err: err, cmd: cmd}
+			}
 			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
 			if err != nil {
 				return err
@@ -110,63 +104,23 @@ func newSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
 	// StringArray, not StringSlice: values hold commas of their own.
-	f.StringArrayVar(&opts.grids, "grid", nil, "sweep PATH over values: PATH=V1,V2,... (repeatable; crossed)")
-	f.IntVar(&opts.random, "random", 0, "draw N random points from the --range flags, each crossed with the grid")
-	f.StringArrayVar(&opts.ranges, "range", nil, "where --random draws PATH: PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... (repeatable)")
-	f.Uint64Var(&opts.seed, "seed", 0, "seed of the random draws (default: picked and printed)")
-	f.StringVar(&opts.sweepFile, "sweep", "", "read the sweep from a YAML file")
-	f.StringVar(&opts.name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
-	f.BoolVar(&opts.allowNew, "allow-new", false, "let sweep paths add fields the job lacks")
+	f.StringArrayVar(&opts.sweep.Grids, "grid", nil, "sweep PATH over values: PATH=V1,V2,... (repeatable; crossed)")
+	f.IntVar(&opts.sweep.Random, "random", 0, "draw N random points from the --range flags, each crossed with the grid")
+	f.StringArrayVar(&opts.sweep.Ranges, "range", nil, "where --random draws PATH: PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... (repeatable)")
+	f.Uint64Var(&opts.sweep.Seed, "seed", 0, "seed of the random draws (default: picked and printed)")
+	f.StringVar(&opts.sweep.SweepFile, "sweep", "", "read the sweep from a YAML file")
+	f.StringVar(&opts.sweep.Name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
+	f.BoolVar(&opts.sweep.AllowNew, "allow-new", false, "let sweep paths add fields the job lacks")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
 	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
 
-// parseSweepFlags parses the sweep flags into opts.flags: a bad one is a
-// usage error.
-func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
-	for _, g := range opts.grids {
-		a, err := sweep.ParseGrid(g)
-		if err != nil {
-			return usagef(cmd, "--%v", err)
-		}
-		opts.flags.Spec.Grid = append(opts.flags.Spec.Grid, a)
-	}
-	for _, r := range opts.ranges {
-		rg, err := sweep.ParseRange(r)
-		if err != nil {
-			return usagef(cmd, "--%v", err)
-		}
-		opts.flags.Spec.Ranges = append(opts.flags.Spec.Ranges, rg)
-	}
-	// --random N is a number of draws: 0 would draw none, so it is refused
-	// as a negative N is, not taken for "not given".
-	if cmd.Flags().Changed("random") && opts.random < 1 {
-		return usagef(cmd, "--random must be at least 1, got %d", opts.random)
-	}
-	opts.flags.Spec.Random, opts.flags.Spec.Seed, opts.flags.Spec.AllowNew = opts.random, opts.seed, opts.allowNew
-	opts.flags.SeedSet = cmd.Flags().Changed("seed")
-	opts.flags.Name = opts.name
-	if cmd.Flags().Changed("name") {
-		if err := db.CheckSweepName(opts.name); err != nil {
-			return usagef(cmd, "--name: %v", err)
-		}
-	}
-	if opts.sweepFile == "" {
-		// Check now what Plan would refuse, so a flag mistake is a usage
-		// error before any file is read.
-		if _, err := opts.flags.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
-			return usagef(cmd, "%v", err)
-		}
-	}
-	return nil
-}
-
 // runSubmit is wiring: jobinput reads and checks the jobs (picking a seed
 // here, as it is printed), db.Submit queues them, and the rows are printed.
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	sw, err := jobinput.ReadSweep(opts.sweepFile, opts.flags, len(opts.inputs) > 0)
+	sw, err := jobinput.ReadSweep(opts.sweep.SweepFile, opts.flags, len(opts.inputs) > 0)
 	if err != nil {
 		return inputError(err)
 	}
