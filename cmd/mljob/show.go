@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
-	"github.com/mljob/mljob/internal/render"
 )
 
 type showOptions struct {
@@ -74,59 +70,5 @@ func runShow(ctx context.Context, opts *showOptions) error {
 	if err != nil {
 		return fmt.Errorf("show: %w", err)
 	}
-	if opts.output == render.FormatJSON {
-		return render.JSON(opts.app.io.Out, job.JSON())
-	}
-	t := job.AttemptsTable(opts.output)
-	if opts.output == render.FormatCSV {
-		return render.CSV(opts.app.io.Out, t.Keys, t.Rows)
-	}
-	return writeShowText(opts.app.io.Out, job, t)
-}
-
-// writeShowText writes the job's header line, its spec, the attempts
-// table t and each outcome's object.
-func writeShowText(w io.Writer, job *outcomeview.Job, t render.Table) error {
-	fmt.Fprintf(w, "Job %d  project %s  script %s", job.ID, job.Project, job.Script)
-	if job.DataFile != "" {
-		fmt.Fprintf(w, "  data %s", job.DataFile)
-	}
-	if job.Sweep != nil {
-		fmt.Fprintf(w, "  sweep %d (%s)", job.Sweep.ID, job.Sweep.Name)
-	}
-	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", job.Priority, job.CreatedText())
-	if err := writeIndented(w, job.Spec); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	if len(job.Attempts) == 0 {
-		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
-		return nil
-	}
-	if err := render.WriteTable(w, t); err != nil {
-		return err
-	}
-	for i, o := range job.Outcomes {
-		fmt.Fprintln(w)
-		if o.Superseded != "" {
-			fmt.Fprintf(w, "Outcome of order %d attempt %d (kept, does not count: %s):\n", o.OrderID, o.Attempt, o.Superseded)
-		} else {
-			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
-		}
-		if err := render.JSON(w, job.Objects[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeIndented(w io.Writer, spec []byte) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, spec, "", "  "); err != nil {
-		_, err = w.Write(spec)
-		return err
-	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
-	return err
+	return job.Write(opts.app.io.Out, opts.output)
 }

@@ -1,7 +1,10 @@
 package outcomeview
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -103,14 +106,70 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 	return j, nil
 }
 
-// CreatedText is when the job was submitted, as show prints it.
-func (j *Job) CreatedText() string { return j.CreatedAt.UTC().Format(time.RFC3339) }
+// createdText is when the job was submitted, as show prints it.
+func (j *Job) createdText() string { return j.CreatedAt.UTC().Format(time.RFC3339) }
+
+// Write writes the job in format: the JSON object, the attempts as CSV, or
+// as text its header line, its spec, the attempts table and each
+// outcome's object.
+func (j *Job) Write(w io.Writer, format string) error {
+	switch format {
+	case FormatJSON:
+		return render.JSON(w, j.JSON())
+	case FormatCSV:
+		t := j.AttemptsTable(format)
+		return render.CSV(w, t.Keys, t.Rows)
+	}
+	fmt.Fprintf(w, "Job %d  project %s  script %s", j.ID, j.Project, j.Script)
+	if j.DataFile != "" {
+		fmt.Fprintf(w, "  data %s", j.DataFile)
+	}
+	if j.Sweep != nil {
+		fmt.Fprintf(w, "  sweep %d (%s)", j.Sweep.ID, j.Sweep.Name)
+	}
+	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", j.Priority, j.createdText())
+	if err := writeIndented(w, j.Spec); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(j.Attempts) == 0 {
+		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
+		return nil
+	}
+	if err := render.WriteTable(w, j.AttemptsTable(format)); err != nil {
+		return err
+	}
+	for i, o := range j.Outcomes {
+		fmt.Fprintln(w)
+		if o.Superseded != "" {
+			fmt.Fprintf(w, "Outcome of order %d attempt %d (kept, does not count: %s):\n", o.OrderID, o.Attempt, o.Superseded)
+		} else {
+			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
+		}
+		if err := render.JSON(w, j.Objects[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeIndented writes the spec indented, or as it is when it is not JSON.
+func writeIndented(w io.Writer, spec []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, spec, "", "  "); err != nil {
+		_, err = w.Write(spec)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
 
 // JSON is show's -o json object.
 func (j *Job) JSON() map[string]any {
 	m := map[string]any{
 		"jobId": j.ID, "projectName": j.Project, "scriptName": j.Script, "dataFileName": j.DataFile,
-		"priority": j.Priority, "createdAt": j.CreatedText(),
+		"priority": j.Priority, "createdAt": j.createdText(),
 		"spec": json.RawMessage(j.Spec), "orders": j.Orders, "attempts": j.Attempts, "outcomes": j.Objects,
 	}
 	// Only a job of a sweep gets the key: the JSON of every other job
