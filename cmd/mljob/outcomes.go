@@ -16,16 +16,12 @@ import (
 
 type outcomesOptions struct {
 	app     *app
-	project string
 	sweep   string   // --sweep: an id or a name
-	states  []string // --status: db.OutcomeStates
-	best    bool
 	columns []string // --columns, as given
-	sort    string
-	top     int
 	output  string
-
-	sweepID    int64            // the resolved --sweep
+	// filter holds --project, --status, --sort, --best and --top (Limit);
+	// runOutcomes adds the resolved --sweep.
+	filter     db.OutcomeFilter
 	sweepNames map[int64]string // id → name, for the sweep column
 }
 
@@ -79,10 +75,10 @@ func newOutcomesCmd(a *app) *cobra.Command {
   mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.top < 0 {
+			if opts.filter.Limit < 0 {
 				return usagef(cmd, "--top must not be negative")
 			}
-			for _, st := range opts.states {
+			for _, st := range opts.filter.States {
 				if !slices.Contains(db.OutcomeStates, st) {
 					return usagef(cmd, "--status must be one of %s, not %q", strings.Join(db.OutcomeStates, ", "), st)
 				}
@@ -90,22 +86,22 @@ func newOutcomesCmd(a *app) *cobra.Command {
 			if _, err := outcomeview.ParseColumns(opts.columns); err != nil {
 				return &usageError{err: err, cmd: cmd}
 			}
-			if opts.best && opts.sort == "" {
-				opts.sort = defaultBestSort
+			if opts.filter.Best && opts.filter.Sort == "" {
+				opts.filter.Sort = defaultBestSort
 			}
 			return runOutcomes(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.project, "project", "", "only this project")
+	cmd.Flags().StringVar(&opts.filter.Project, "project", "", "only this project")
 	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep (`ID|NAME`)")
-	cmd.Flags().StringSliceVar(&opts.states, "status", nil, "only attempts that "+strings.Join(db.OutcomeStates, "|")+" (repeatable, or a comma list)")
+	cmd.Flags().StringSliceVar(&opts.filter.States, "status", nil, "only attempts that "+strings.Join(db.OutcomeStates, "|")+" (repeatable, or a comma list)")
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return db.OutcomeStates, cobra.ShellCompDirectiveNoFileComp
 	})
-	cmd.Flags().BoolVar(&opts.best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
+	cmd.Flags().BoolVar(&opts.filter.Best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
-	addEnumFlag(cmd, &opts.sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
-	cmd.Flags().IntVar(&opts.top, "top", 0, "show only the first N rows")
+	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
+	cmd.Flags().IntVar(&opts.filter.Limit, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
@@ -126,10 +122,8 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	if err := resolveOutcomesFilter(ctx, store, opts, cols); err != nil {
 		return fmt.Errorf("outcomes: %w", err)
 	}
-	filter := db.OutcomeFilter{Project: opts.project, SweepID: opts.sweepID, States: opts.states,
-		Sort: opts.sort, Best: opts.best, Limit: opts.top}
 	each := func(ctx context.Context, fn func(*db.OutcomeRow) error) error {
-		if err := store.EachOutcome(ctx, filter, fn); err != nil {
+		if err := store.EachOutcome(ctx, opts.filter, fn); err != nil {
 			return fmt.Errorf("outcomes: %w", err)
 		}
 		return nil
@@ -146,17 +140,17 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 }
 
 // resolveOutcomesFilter checks --project, resolves --sweep into
-// opts.sweepID, and reads the sweeps' names when a column shows them.
+// opts.filter, and reads the sweeps' names when a column shows them.
 func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOptions, cols []*outcomeview.Column) error {
-	if err := checkProject(ctx, store, opts.project); err != nil {
+	if err := checkProject(ctx, store, opts.filter.Project); err != nil {
 		return err
 	}
 	if opts.sweep != "" {
-		sw, err := store.ResolveSweep(ctx, opts.sweep, opts.project)
+		sw, err := store.ResolveSweep(ctx, opts.sweep, opts.filter.Project)
 		if err != nil {
 			return sweepError(err)
 		}
-		opts.sweepID = sw.ID
+		opts.filter.SweepID = sw.ID
 	}
 	if !slices.ContainsFunc(cols, func(c *outcomeview.Column) bool { return c.Builtin() == "sweep" }) {
 		return nil
@@ -258,7 +252,7 @@ func unknownColumnError(name string) error {
 
 // noOutcomesMessage is what an empty table says on stderr.
 func noOutcomesMessage(opts *outcomesOptions) string {
-	if opts.sweep != "" || len(opts.states) > 0 {
+	if opts.sweep != "" || len(opts.filter.States) > 0 {
 		return "No outcomes match."
 	}
 	return "No outcomes yet. Run queued jobs with: mljob dispatch"
