@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,17 +13,6 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/render"
-)
-
-// killTimeout bounds connecting to a host and killing there, so an
-// unreachable host cannot hang cancel; the dispatchers kill later.
-const killTimeout = 20 * time.Second
-
-// Actions cancel reports per order.
-const (
-	actionCancelled   = "cancelled"    // it was waiting: nothing ran
-	actionKilled      = "killed"       // its run was stopped just now
-	actionKillPending = "kill pending" // a dispatcher will stop its run
 )
 
 type cancelOptions struct {
@@ -38,7 +24,7 @@ type cancelOptions struct {
 	// hostsFile, when set, gives the env values the queue does not keep.
 	hostsFile string
 	// openHost connects to a host as the last dispatcher recorded it; nil
-	// for dispatch.OpenHostWith over hostsFile's entries.
+	// for dispatch.OpenHostWith over hostsFile's entries. Tests set it.
 	openHost func(ctx context.Context, store *db.DB, name string) (engine.Engine, error)
 }
 
@@ -119,22 +105,16 @@ type cancelRow struct {
 	JobID         int64  `json:"jobId"`
 	PreviousState string `json:"previousState"`
 	Action        string `json:"action"`
-
-	host string
-	why  string // why a kill is pending
 }
 
+// runCancel is wiring: dispatch.Cancel cancels the orders and kills their
+// runs; the rows and the pending kills are printed.
 func runCancel(ctx context.Context, opts *cancelOptions) error {
-	if opts.openHost == nil {
-		var entries []hosts.Host
-		if opts.hostsFile != "" {
-			var err error
-			if entries, err = opts.app.loadHosts(ctx, opts.hostsFile, 1, ""); err != nil {
-				return err
-			}
-		}
-		opts.openHost = func(ctx context.Context, store *db.DB, name string) (engine.Engine, error) {
-			return dispatch.OpenHostWith(ctx, store, name, entries)
+	var entries []hosts.Host
+	if opts.openHost == nil && opts.hostsFile != "" {
+		var err error
+		if entries, err = opts.app.loadHosts(ctx, opts.hostsFile, 1, ""); err != nil {
+			return err
 		}
 	}
 	store, err := opts.app.openDB(ctx, db.Existing)
@@ -145,113 +125,57 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 	if err := checkProject(ctx, store, opts.project); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
-	orders, err := store.CancelOrders(ctx, selection(opts.ids, opts.byOrder, opts.project))
+	res, err := dispatch.Cancel(ctx, store, selection(opts.ids, opts.byOrder, opts.project), dispatch.CancelOptions{Entries: entries, OpenHost: opts.openHost})
 	if err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	errOut := opts.app.io.ErrOut
-	warnUnmatched(errOut, orders, opts.ids, opts.byOrder, "nothing to cancel (no such id, or already finished)")
-	if len(orders) == 0 {
+	warnUnmatched(errOut, res.Missing, opts.byOrder, "nothing to cancel (no such id, or already finished)")
+	if len(res.Orders) == 0 {
 		return &userError{
 			msg:  "nothing to cancel: no named order is waiting, assigned or running",
 			hint: "see what is queued and running with: mljob status; a job's orders with: mljob show JOB",
 		}
 	}
-
-	rows := make([]cancelRow, len(orders))
-	byHost := map[string][]int{}
-	for i, o := range orders {
-		rows[i] = cancelRow{OrderID: o.ID, JobID: o.JobID, PreviousState: string(o.State), Action: actionCancelled, host: o.Host}
-		if o.State == db.StateAssigned || o.State == db.StateRunning {
-			byHost[o.Host] = append(byHost[o.Host], i)
-		}
+	for _, err := range res.Warnings {
+		fmt.Fprintf(errOut, "mljob: %v\n", err)
 	}
-	// The orders are cancelled already: from here on, a failure only
-	// delays the kill. The kill outlives an interrupt of this command by
-	// no more than killTimeout.
-	killCtx, cancel := context.WithTimeout(ctx, killTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for host, idx := range byHost {
-		wg.Go(func() { killOnHost(killCtx, opts, store, host, idx, orders, rows) })
-	}
-	wg.Wait()
+	return writeCancelled(opts, res.Orders)
+}
 
+// writeCancelled prints a row per order, then, on ErrOut, why each pending
+// kill is pending.
+func writeCancelled(opts *cancelOptions, res []dispatch.CancelResult) error {
+	rows := make([]cancelRow, len(res))
 	t := render.Table{
 		Headers: []string{"ORDER", "JOB", "PREVIOUS", "ACTION"},
 		Keys:    []string{"orderId", "jobId", "previousState", "action"},
 		Numeric: map[int]bool{0: true, 1: true},
 	}
-	for _, r := range rows {
-		t.Rows = append(t.Rows, []string{strconv.FormatInt(r.OrderID, 10), strconv.FormatInt(r.JobID, 10), r.PreviousState, r.Action})
+	for i, r := range res {
+		rows[i] = cancelRow{OrderID: r.Order.ID, JobID: r.Order.JobID, PreviousState: string(r.Order.State), Action: r.Action}
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(r.Order.ID, 10), strconv.FormatInt(r.Order.JobID, 10), rows[i].PreviousState, r.Action})
 	}
 	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
-	for _, r := range rows {
-		if r.Action == actionKillPending {
-			fmt.Fprintf(errOut, "Order %d: its run on %s will be killed by the next dispatcher that reaches %s (the order is cancelled already): %s\n",
-				r.OrderID, r.host, r.host, r.why)
+	for _, r := range res {
+		if r.Action == dispatch.ActionKillPending {
+			fmt.Fprintf(opts.app.io.ErrOut, "Order %d: its run on %s will be killed by the next dispatcher that reaches %s (the order is cancelled already): %s\n",
+				r.Order.ID, r.Order.Host, r.Order.Host, r.Why)
 		}
 	}
 	return nil
 }
 
-// killOnHost kills the runs of orders[idx] on host, one connection for
-// all, and sets their rows' actions. Each row is written by one goroutine.
-func killOnHost(ctx context.Context, opts *cancelOptions, store *db.DB, host string, idx []int, orders []db.Order, rows []cancelRow) {
-	pending := func(i int, why string) {
-		rows[i].Action, rows[i].why = actionKillPending, why
-	}
-	if host == "" {
-		for _, i := range idx {
-			pending(i, "no host recorded for its attempt")
-		}
-		return
-	}
-	h, err := opts.openHost(ctx, store, host)
-	if err != nil {
-		for _, i := range idx {
-			pending(i, "cannot reach the host now: "+err.Error())
-		}
-		return
-	}
-	defer h.Close()
-	mine := make([]db.Order, len(idx))
-	for j, i := range idx {
-		mine[j] = orders[i]
-	}
-	var warnMu sync.Mutex
-	res := dispatch.KillRuns(ctx, store, h, mine, func(err error) {
-		warnMu.Lock()
-		defer warnMu.Unlock()
-		fmt.Fprintf(opts.app.io.ErrOut, "mljob: %v\n", err)
-	})
-	for j, i := range idx {
-		if res[j].Killed {
-			rows[i].Action = actionKilled
-		} else {
-			pending(i, res[j].Why)
-		}
-	}
-}
-
-// warnUnmatched tells, on w, which of the named ids no returned order
-// matched.
-func warnUnmatched(w io.Writer, orders []db.Order, ids []int64, byOrder bool, why string) {
+// warnUnmatched tells, on w, that each of the named ids in missing (order
+// ids with byOrder, else job ids) matched no order.
+func warnUnmatched(w io.Writer, missing []int64, byOrder bool, why string) {
 	what := "Job"
 	if byOrder {
 		what = "Order"
 	}
-	for _, id := range ids {
-		found := slices.ContainsFunc(orders, func(o db.Order) bool {
-			if byOrder {
-				return o.ID == id
-			}
-			return o.JobID == id
-		})
-		if !found {
-			fmt.Fprintf(w, "%s %d: %s.\n", what, id, why)
-		}
+	for _, id := range missing {
+		fmt.Fprintf(w, "%s %d: %s.\n", what, id, why)
 	}
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,24 +18,15 @@ import (
 const defaultLocalPython = "python3"
 
 type dispatchOptions struct {
-	app        *app
-	hostsFile  string
-	follow     bool
-	slots      int
-	poll       time.Duration
-	python     string
-	scriptsDir string
-	dataDir    string
-	verbose    bool
-	retries    int
-	timeout    time.Duration
-	lostAfter  time.Duration
-	saveWait   time.Duration
-	giveUp     time.Duration
-	noAgent    bool
-	coldStart  bool
-	retryFail  bool
-	plain      bool
+	app       *app
+	hostsFile string
+	slots     int
+	python    string
+	verbose   bool
+	plain     bool
+	// run holds the flags that go to dispatch.Run as they are; runDispatch
+	// adds the hosts, the display and the logs dir.
+	run dispatch.Options
 }
 
 func newDispatchCmd(a *app) *cobra.Command {
@@ -81,41 +70,52 @@ past --save-timeout: they are listed, and the next dispatch records them),
   MLJOB_HOSTS=lab.yaml mljob dispatch --timeout 2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.slots < 1 {
-				return usagef(cmd, "--slots must be at least 1")
-			}
-			if opts.poll <= 0 {
-				return usagef(cmd, "--poll must be positive")
-			}
-			if opts.retries < 0 || opts.timeout < 0 || opts.lostAfter <= 0 || opts.saveWait <= 0 || opts.giveUp <= 0 {
-				return usagef(cmd, "--retries and --timeout must not be negative; --lost-after, --save-timeout and --give-up-after must be positive")
-			}
-			var err error
-			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
-			if err != nil {
+			if err := opts.check(cmd); err != nil {
 				return err
 			}
 			return runDispatch(cmd.Context(), opts)
 		},
 	}
 	addHostsFlags(cmd, &opts.hostsFile, &opts.python)
-	f := cmd.Flags()
-	f.BoolVar(&opts.follow, "follow", false, "keep dispatching new submissions until interrupted")
+	addScriptsFlag(cmd, &opts.run.ScriptsDir, "directory holding the scripts jobs name")
+	opts.addFlags(cmd)
+	return cmd
+}
+
+// addFlags binds dispatch's own flags to opts.
+func (opts *dispatchOptions) addFlags(cmd *cobra.Command) {
+	f, r := cmd.Flags(), &opts.run
+	f.BoolVar(&r.Follow, "follow", false, "keep dispatching new submissions until interrupted")
 	f.IntVar(&opts.slots, "slots", runtime.NumCPU(), "concurrent runs on this machine when no --hosts is given")
-	f.DurationVar(&opts.poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
-	addScriptsFlag(cmd, &opts.scriptsDir, "directory holding the scripts jobs name")
-	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
+	f.DurationVar(&r.Poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
+	f.StringVar(&r.DataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines (above the live view on a terminal, instead of the plain lines elsewhere)")
 	f.BoolVar(&opts.plain, "plain", false, "print one plain line per state change instead of the live view")
-	f.IntVar(&opts.retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
-	f.DurationVar(&opts.timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
-	f.BoolVar(&opts.retryFail, "retry-failed", false, "also queue again, within --retries, jobs whose script failed")
-	f.BoolVar(&opts.noAgent, "no-agent", false, "start each run through its own shell session instead of a resident agent on the host")
-	f.BoolVar(&opts.coldStart, "cold-start", false, "start every script in a new python process instead of a fork of the host agent's")
-	f.DurationVar(&opts.lostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
-	f.DurationVar(&opts.giveUp, "give-up-after", dispatch.DefaultGiveUpAfter, "without --follow, exit 1 when no host has answered for this long, naming each host's last error")
-	f.DurationVar(&opts.saveWait, "save-timeout", dispatch.DefaultSaveTimeout, "keep retrying a write the database refuses (locked by another program, disk full) this long; outcomes still refused are left for the next dispatch (exit 1)")
-	return cmd
+	f.IntVar(&r.Retries, "retries", dispatch.DefaultRetries, "attempts an order may lose to infrastructure (lost host, SSH or upload error) before it fails")
+	f.DurationVar(&r.Timeout, "timeout", 0, "kill runs that take longer (a job's \"timeoutSeconds\" wins); 0 = no limit")
+	f.BoolVar(&r.RetryFailed, "retry-failed", false, "also queue again, within --retries, jobs whose script failed")
+	f.BoolVar(&r.ShellStart, "no-agent", false, "start each run through its own shell session instead of a resident agent on the host")
+	f.BoolVar(&r.ColdStart, "cold-start", false, "start every script in a new python process instead of a fork of the host agent's")
+	f.DurationVar(&r.LostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
+	f.DurationVar(&r.GiveUpAfter, "give-up-after", dispatch.DefaultGiveUpAfter, "without --follow, exit 1 when no host has answered for this long, naming each host's last error")
+	f.DurationVar(&r.SaveTimeout, "save-timeout", dispatch.DefaultSaveTimeout, "keep retrying a write the database refuses (locked by another program, disk full) this long; outcomes still refused are left for the next dispatch (exit 1)")
+}
+
+// check refuses flag values out of range, and resolves the scripts dir.
+func (opts *dispatchOptions) check(cmd *cobra.Command) error {
+	r := &opts.run
+	if opts.slots < 1 {
+		return usagef(cmd, "--slots must be at least 1")
+	}
+	if r.Poll <= 0 {
+		return usagef(cmd, "--poll must be positive")
+	}
+	if r.Retries < 0 || r.Timeout < 0 || r.LostAfter <= 0 || r.SaveTimeout <= 0 || r.GiveUpAfter <= 0 {
+		return usagef(cmd, "--retries and --timeout must not be negative; --lost-after, --save-timeout and --give-up-after must be positive")
+	}
+	var err error
+	r.ScriptsDir, r.DataDir, err = resolveScriptsDir(cmd, opts.app, r.ScriptsDir, r.DataDir)
+	return err
 }
 
 func runDispatch(ctx context.Context, opts *dispatchOptions) error {
@@ -143,49 +143,22 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	}
 	// On a terminal, everything written to stderr while the view is up goes
 	// through it, printed above the redrawn lines.
-	show := live.NewDisplay(ctx, opts.app.io.ErrOut, live.DisplayOptions{
-		View: useView(opts.app.io, opts.plain), Verbose: opts.verbose, Hosts: names,
+	s := opts.app.io
+	show := live.NewDisplay(ctx, s.ErrOut, live.DisplayOptions{
+		View: live.UseView(s.ErrOutTTY, opts.plain, s.getenv), Verbose: opts.verbose, Hosts: names,
 		ProcessStart: processStart, Start: time.Now(), Queued: store.CountUnassigned,
 	})
 	defer show.Stop() // also on an early return: the terminal is left clean
-	stopWatch := watchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
-	sum, err := dispatch.Run(ctx, store, dispatch.Options{
-		BeforeRecord: crashHook(opts.app.io.getenv(crashEnv)),
-		Hosts:        hs, ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir,
-		Poll: opts.poll, Follow: opts.follow, Log: show.Log(), Warn: show.Warn(), Observe: show.Observe,
-		Retries: opts.retries, Timeout: opts.timeout, LostAfter: opts.lostAfter, RetryFailed: opts.retryFail,
-		SaveTimeout: opts.saveWait, GiveUpAfter: opts.giveUp,
-		ShellStart: opts.noAgent, ColdStart: opts.coldStart,
-		LogDir: logsDir(data),
-	})
+	stopWatch := live.WatchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
+	run := opts.run
+	run.Hosts, run.LogDir, run.BeforeRecord = hs, logsDir(data), crashHook(s.getenv(crashEnv))
+	run.Log, run.Warn, run.Observe = show.Log(), show.Warn(), show.Observe
+	sum, err := dispatch.Run(ctx, store, run)
 	stopWatch()
 	if werr := show.Finish(sum); werr != nil && err == nil {
 		err = werr
 	}
 	return dispatchError(err)
-}
-
-// watchInterrupt prints, when ctx ends (Ctrl-C), that dispatch is
-// stopping, after restoring default signal handling (stopSignals) so that a
-// second Ctrl-C ends the process at once. The returned func stops the watch
-// and waits for it.
-func watchInterrupt(ctx context.Context, warn io.Writer, stopSignals func()) func() {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-ctx.Done():
-			if stopSignals != nil {
-				stopSignals()
-			}
-			fmt.Fprintln(warn, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
-		case <-stop:
-		}
-	}()
-	return func() {
-		close(stop)
-		<-done
-	}
 }
 
 // dispatchError adds what to do to the errors of dispatch.Run that end a
@@ -202,16 +175,6 @@ func dispatchError(err error) error {
 		return &userError{msg: err.Error(), hint: "fix the host problems printed above, then run mljob dispatch again; the queue is intact"}
 	}
 	return err
-}
-
-// useView reports whether dispatch draws the live view on s.ErrOut: only
-// on a terminal, and not with --plain, in CI or on a dumb terminal.
-func useView(s ioStreams, plain bool) bool {
-	if plain || !s.ErrOutTTY || s.getenv("TERM") == "dumb" {
-		return false
-	}
-	ci := s.getenv("CI")
-	return ci == "" || ci == "false" || ci == "0"
 }
 
 // crashEnv names an order id before whose outcome is written dispatch

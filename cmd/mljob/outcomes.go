@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -18,16 +17,12 @@ import (
 
 type outcomesOptions struct {
 	app     *app
-	project string
 	sweep   string   // --sweep: an id or a name
-	states  []string // --status: db.OutcomeStates
-	best    bool
 	columns []string // --columns, as given
-	sort    string
-	top     int
 	output  string
-
-	sweepID    int64            // the resolved --sweep
+	// filter holds --project, --status, --sort, --best and --top (Limit);
+	// runOutcomes adds the resolved --sweep.
+	filter     db.OutcomeFilter
 	sweepNames map[int64]string // id → name, for the sweep column
 }
 
@@ -81,10 +76,10 @@ func newOutcomesCmd(a *app) *cobra.Command {
   mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.top < 0 {
+			if opts.filter.Limit < 0 {
 				return usagef(cmd, "--top must not be negative")
 			}
-			for _, st := range opts.states {
+			for _, st := range opts.filter.States {
 				if !slices.Contains(db.OutcomeStates, st) {
 					return usagef(cmd, "--status must be one of %s, not %q", strings.Join(db.OutcomeStates, ", "), st)
 				}
@@ -92,22 +87,22 @@ func newOutcomesCmd(a *app) *cobra.Command {
 			if _, err := outcomeview.ParseColumns(opts.columns); err != nil {
 				return &usageError{err: err, cmd: cmd}
 			}
-			if opts.best && opts.sort == "" {
-				opts.sort = defaultBestSort
+			if opts.filter.Best && opts.filter.Sort == "" {
+				opts.filter.Sort = defaultBestSort
 			}
 			return runOutcomes(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.project, "project", "", "only this project")
+	cmd.Flags().StringVar(&opts.filter.Project, "project", "", "only this project")
 	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep (`ID|NAME`)")
-	cmd.Flags().StringSliceVar(&opts.states, "status", nil, "only attempts that "+strings.Join(db.OutcomeStates, "|")+" (repeatable, or a comma list)")
+	cmd.Flags().StringSliceVar(&opts.filter.States, "status", nil, "only attempts that "+strings.Join(db.OutcomeStates, "|")+" (repeatable, or a comma list)")
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return db.OutcomeStates, cobra.ShellCompDirectiveNoFileComp
 	})
-	cmd.Flags().BoolVar(&opts.best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
+	cmd.Flags().BoolVar(&opts.filter.Best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
-	addEnumFlag(cmd, &opts.sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
-	cmd.Flags().IntVar(&opts.top, "top", 0, "show only the first N rows")
+	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
+	cmd.Flags().IntVar(&opts.filter.Limit, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
@@ -128,10 +123,8 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	if err := resolveOutcomesFilter(ctx, store, opts, cols); err != nil {
 		return fmt.Errorf("outcomes: %w", err)
 	}
-	filter := db.OutcomeFilter{Project: opts.project, SweepID: opts.sweepID, States: opts.states,
-		Sort: opts.sort, Best: opts.best, Limit: opts.top}
 	each := func(ctx context.Context, fn func(*db.OutcomeRow) error) error {
-		if err := store.EachOutcome(ctx, filter, fn); err != nil {
+		if err := store.EachOutcome(ctx, opts.filter, fn); err != nil {
 			return fmt.Errorf("outcomes: %w", err)
 		}
 		return nil
@@ -141,114 +134,67 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		case len(cols) > 0:
 			return writeOutcomeColumns(opts, cols, batches)
 		case opts.output == render.FormatJSON:
-			return writeOutcomesJSON(opts.app.io.Out, batches)
+			return outcomeview.WriteJSON(opts.app.io.Out, batches)
 		}
 		return writeOutcomesTable(opts, batches)
 	})
 }
 
 // resolveOutcomesFilter checks --project, resolves --sweep into
-// opts.sweepID, and reads the sweeps' names when a column shows them.
+// opts.filter, and reads the sweeps' names when a column shows them.
 func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOptions, cols []*outcomeview.Column) error {
-	if err := checkProject(ctx, store, opts.project); err != nil {
+	if err := checkProject(ctx, store, opts.filter.Project); err != nil {
 		return err
 	}
 	if opts.sweep != "" {
-		sw, err := resolveSweep(ctx, store, opts.sweep, opts.project)
+		sw, err := store.ResolveSweep(ctx, opts.sweep, opts.filter.Project)
 		if err != nil {
-			return err
+			return sweepError(err)
 		}
-		opts.sweepID = sw.ID
+		opts.filter.SweepID = sw.ID
 	}
 	if !slices.ContainsFunc(cols, func(c *outcomeview.Column) bool { return c.Builtin() == "sweep" }) {
 		return nil
 	}
-	sweeps, err := store.Sweeps(ctx)
-	if err != nil {
-		return err
-	}
-	opts.sweepNames = make(map[int64]string, len(sweeps))
-	for _, sw := range sweeps {
-		opts.sweepNames[sw.ID] = sw.Name
-	}
-	return nil
+	var err error
+	opts.sweepNames, err = store.SweepNames(ctx)
+	return err
 }
 
 // checkProject returns unknownProjectError, listing the known projects,
 // unless project is "" or has jobs in the queue. A known project without
 // outcomes is not an error: its table is just empty.
 func checkProject(ctx context.Context, store *db.DB, project string) error {
-	if project == "" {
-		return nil
+	err := store.CheckProject(ctx, project)
+	if e := (*db.UnknownProjectError)(nil); errors.As(err, &e) {
+		return unknownProjectError(e.Project, e.Known)
 	}
-	ok, err := store.HasProject(ctx, project)
-	if err != nil || ok {
-		return err
-	}
-	known, err := store.Projects(ctx)
-	if err != nil {
-		return err
-	}
-	return unknownProjectError(project, known)
+	return err
 }
 
-// maxSweepsListed bounds the sweeps an unknown-sweep error lists.
-const maxSweepsListed = 10
-
-// errUnknownSweep is the cause of resolveSweep's user errors, for errors.Is.
-var errUnknownSweep = errors.New("unknown sweep")
-
-// resolveSweep finds the sweep named by idOrName, which must be in project
-// when project is not "". When there is none it returns a userError that
-// lists the most recent sweeps of project (of every project when "").
-func resolveSweep(ctx context.Context, store *db.DB, idOrName, project string) (db.Sweep, error) {
-	sw, err := store.Sweep(ctx, idOrName)
-	if err == nil && (project == "" || sw.Project == project) {
-		return sw, nil
-	}
-	if err != nil && !errors.Is(err, db.ErrSweepNotFound) {
-		return db.Sweep{}, err
-	}
-	all, lerr := store.Sweeps(ctx)
-	if lerr != nil {
-		return db.Sweep{}, lerr
-	}
-	return db.Sweep{}, unknownSweepError(idOrName, project, sw, err == nil, all)
-}
-
-// unknownSweepError says that idOrName names no sweep (of project, when
-// found is set: it names got, of another project) and lists the most recent
-// sweeps of project, newest first; all is every sweep, oldest first.
-func unknownSweepError(idOrName, project string, got db.Sweep, found bool, all []db.Sweep) error {
-	e := &userError{msg: fmt.Sprintf("no sweep %q in the queue", idOrName), err: errUnknownSweep}
-	if project != "" {
-		e.msg = fmt.Sprintf("no sweep %q in project %q", idOrName, project)
-	}
-	if found {
-		e.msg = fmt.Sprintf("sweep %q is in project %q, not %q", idOrName, got.Project, project)
+// sweepError gives db's *UnknownSweepError its Try: line, which offers the
+// latest sweeps; other errors pass through.
+func sweepError(err error) error {
+	var e *db.UnknownSweepError
+	if !errors.As(err, &e) {
+		return err
 	}
 	var listed []string
-	for i := len(all) - 1; i >= 0 && len(listed) < maxSweepsListed; i-- {
-		if project == "" || all[i].Project == project {
-			listed = append(listed, fmt.Sprintf("%d %s", all[i].ID, all[i].Name))
-		}
+	for _, sw := range e.Latest {
+		listed = append(listed, fmt.Sprintf("%d %s", sw.ID, sw.Name))
 	}
+	u := &userError{msg: e.Error(), err: err}
 	switch {
-	case len(listed) > 0 && project != "":
-		e.hint = fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", project, strings.Join(listed, ", "))
+	case len(listed) > 0 && e.Project != "":
+		u.hint = fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", e.Project, strings.Join(listed, ", "))
 	case len(listed) > 0:
-		e.hint = "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
-	case found:
-		e.hint = fmt.Sprintf("--project %s, or no --project", got.Project)
+		u.hint = "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
+	case e.Elsewhere != nil:
+		u.hint = fmt.Sprintf("--project %s, or no --project", e.Elsewhere.Project)
 	default:
-		e.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
+		u.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
 	}
-	return e
-}
-
-// writeOutcomesJSON writes the rows as outcomeview.Encoder objects.
-func writeOutcomesJSON(w io.Writer, batches <-chan []*db.OutcomeRow) error {
-	return outcomeview.WriteJSON(w, batches)
+	return u
 }
 
 // writeOutcomesTable renders the outcomes table or CSV: the built-in
@@ -307,7 +253,7 @@ func unknownColumnError(name string) error {
 
 // noOutcomesMessage is what an empty table says on stderr.
 func noOutcomesMessage(opts *outcomesOptions) string {
-	if opts.sweep != "" || len(opts.states) > 0 {
+	if opts.sweep != "" || len(opts.filter.States) > 0 {
 		return "No outcomes match."
 	}
 	return "No outcomes yet. Run queued jobs with: mljob dispatch"

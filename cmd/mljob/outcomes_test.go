@@ -187,11 +187,11 @@ func TestOutcomesJSONMatchesEncodingJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got bytes.Buffer
-			if err := writeOutcomesJSON(&got, feed(tt.rows)); err != nil {
+			if err := outcomeview.WriteJSON(&got, feed(tt.rows)); err != nil {
 				t.Fatal(err)
 			}
 			if want := wantJSON(t, tt.rows); got.String() != want {
-				t.Errorf("writeOutcomesJSON differs from encoding/json:\n--- encoding/json\n%s--- got\n%s", want, got.String())
+				t.Errorf("outcomeview.WriteJSON differs from encoding/json:\n--- encoding/json\n%s--- got\n%s", want, got.String())
 			}
 		})
 	}
@@ -206,7 +206,7 @@ func TestOutcomesGolden(t *testing.T) {
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
 			var err error
 			if format == render.FormatJSON {
-				err = writeOutcomesJSON(&out, feed(tinyRows()))
+				err = outcomeview.WriteJSON(&out, feed(tinyRows()))
 			} else {
 				err = writeOutcomesTable(opts, feed(tinyRows()))
 			}

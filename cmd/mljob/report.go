@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,8 +81,8 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	}
 	var sw db.Sweep
 	if opts.sweep != "" {
-		if sw, err = resolveSweep(ctx, store, opts.sweep, opts.project); err != nil {
-			return fmt.Errorf("report: %w", err)
+		if sw, err = store.ResolveSweep(ctx, opts.sweep, opts.project); err != nil {
+			return fmt.Errorf("report: %w", sweepError(err))
 		}
 	}
 	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: opts.project, SweepID: sw.ID})
@@ -107,7 +104,7 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if opts.outFile == "-" {
 		return r.Write(opts.app.io.Out)
 	}
-	if err := writeFileAtomic(opts.outFile, r.Write); err != nil {
+	if err := r.WriteFile(opts.outFile); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	of := opts.project
@@ -117,32 +114,4 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	fmt.Fprintf(opts.app.io.ErrOut, "Wrote %s: %d run(s) of %s, %d succeeded, %d failed.\n",
 		opts.outFile, r.Runs, of, r.Succeeded, r.Failed)
 	return nil
-}
-
-// writeFileAtomic writes path through write into a temporary file beside it
-// and renames that into place, so an interrupted report never leaves a
-// half-written page where the last good one was.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; a report is for sharing, like any
-	// file the user's umask governs.
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

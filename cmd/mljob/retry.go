@@ -90,7 +90,7 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	if opts.failed {
 		why = "nothing to retry (no such id, or not failed)"
 	}
-	warnUnmatched(errOut, orders, opts.ids, opts.byOrder, why)
+	warnUnmatched(errOut, sel.Missing(orders), opts.byOrder, why)
 	if len(orders) == 0 {
 		return &userError{
 			msg:  "nothing to retry: no named order is failed or cancelled",

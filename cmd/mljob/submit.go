@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,18 +30,10 @@ type submitOptions struct {
 	dataDir    string
 	priority   int
 	output     string
-
-	// Sweep flags.
-	grids     []string
-	ranges    []string
-	random    int
-	seed      uint64
-	sweepFile string
-	name      string
-	allowNew  bool
-	dryRun    bool
-	dedupe    bool
-	flags     jobinput.Flags // the sweep flags, parsed
+	dryRun     bool
+	dedupe     bool
+	sweep      jobinput.FlagArgs // the sweep flags, as given
+	flags      jobinput.Flags    // the sweep flags, parsed
 }
 
 // submitHelp is the long help of submit.
@@ -94,13 +83,15 @@ func newSubmitCmd(a *app) *cobra.Command {
   mljob submit --sweep examples/wine_data/sweep.yaml --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.inputs = args
-			if len(args) == 0 && opts.sweepFile == "" {
+			if len(args) == 0 && opts.sweep.SweepFile == "" {
 				return usagef(cmd, "no input: name job files, or - for standard input")
 			}
-			if err := opts.parseSweepFlags(cmd); err != nil {
-				return err
-			}
+			f, sw := cmd.Flags(), &opts.sweep
+			sw.RandomSet, sw.SeedSet, sw.NameSet = f.Changed("random"), f.Changed("seed"), f.Changed("name")
 			var err error
+			if opts.flags, err = jobinput.ParseFlags(*sw); err != nil {
+				return &usageError{err: err, cmd: cmd}
+			}
 			opts.scriptsDir, opts.dataDir, err = resolveScriptsDir(cmd, a, opts.scriptsDir, opts.dataDir)
 			if err != nil {
 				return err
@@ -113,63 +104,23 @@ func newSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.dataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.IntVar(&opts.priority, "priority", 0, "priority of these jobs: higher runs first, FIFO within a priority")
 	// StringArray, not StringSlice: values hold commas of their own.
-	f.StringArrayVar(&opts.grids, "grid", nil, "sweep PATH over values: PATH=V1,V2,... (repeatable; crossed)")
-	f.IntVar(&opts.random, "random", 0, "draw N random points from the --range flags, each crossed with the grid")
-	f.StringArrayVar(&opts.ranges, "range", nil, "where --random draws PATH: PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... (repeatable)")
-	f.Uint64Var(&opts.seed, "seed", 0, "seed of the random draws (default: picked and printed)")
-	f.StringVar(&opts.sweepFile, "sweep", "", "read the sweep from a YAML file")
-	f.StringVar(&opts.name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
-	f.BoolVar(&opts.allowNew, "allow-new", false, "let sweep paths add fields the job lacks")
+	f.StringArrayVar(&opts.sweep.Grids, "grid", nil, "sweep PATH over values: PATH=V1,V2,... (repeatable; crossed)")
+	f.IntVar(&opts.sweep.Random, "random", 0, "draw N random points from the --range flags, each crossed with the grid")
+	f.StringArrayVar(&opts.sweep.Ranges, "range", nil, "where --random draws PATH: PATH=lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... (repeatable)")
+	f.Uint64Var(&opts.sweep.Seed, "seed", 0, "seed of the random draws (default: picked and printed)")
+	f.StringVar(&opts.sweep.SweepFile, "sweep", "", "read the sweep from a YAML file")
+	f.StringVar(&opts.sweep.Name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
+	f.BoolVar(&opts.sweep.AllowNew, "allow-new", false, "let sweep paths add fields the job lacks")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
 	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
 
-// parseSweepFlags parses the sweep flags into opts.flags: a bad one is a
-// usage error.
-func (opts *submitOptions) parseSweepFlags(cmd *cobra.Command) error {
-	for _, g := range opts.grids {
-		a, err := sweep.ParseGrid(g)
-		if err != nil {
-			return usagef(cmd, "--%v", err)
-		}
-		opts.flags.Spec.Grid = append(opts.flags.Spec.Grid, a)
-	}
-	for _, r := range opts.ranges {
-		rg, err := sweep.ParseRange(r)
-		if err != nil {
-			return usagef(cmd, "--%v", err)
-		}
-		opts.flags.Spec.Ranges = append(opts.flags.Spec.Ranges, rg)
-	}
-	// --random N is a number of draws: 0 would draw none, so it is refused
-	// as a negative N is, not taken for "not given".
-	if cmd.Flags().Changed("random") && opts.random < 1 {
-		return usagef(cmd, "--random must be at least 1, got %d", opts.random)
-	}
-	opts.flags.Spec.Random, opts.flags.Spec.Seed, opts.flags.Spec.AllowNew = opts.random, opts.seed, opts.allowNew
-	opts.flags.SeedSet = cmd.Flags().Changed("seed")
-	opts.flags.Name = opts.name
-	if cmd.Flags().Changed("name") {
-		if err := db.CheckSweepName(opts.name); err != nil {
-			return usagef(cmd, "--name: %v", err)
-		}
-	}
-	if opts.sweepFile == "" {
-		// Check now what Plan would refuse, so a flag mistake is a usage
-		// error before any file is read.
-		if _, err := opts.flags.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
-			return usagef(cmd, "%v", err)
-		}
-	}
-	return nil
-}
-
 // runSubmit is wiring: jobinput reads and checks the jobs (picking a seed
 // here, as it is printed), db.Submit queues them, and the rows are printed.
 func runSubmit(ctx context.Context, opts *submitOptions) error {
-	sw, err := jobinput.ReadSweep(opts.sweepFile, opts.flags, len(opts.inputs) > 0)
+	sw, err := jobinput.ReadSweep(opts.sweep.SweepFile, opts.flags, len(opts.inputs) > 0)
 	if err != nil {
 		return inputError(err)
 	}
@@ -195,10 +146,7 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if err != nil {
 		return fmt.Errorf("submit: %w (nothing was queued)", err)
 	}
-	if opts.dryRun {
-		return printDryRun(opts, b, res)
-	}
-	return printSubmitted(opts, b, res)
+	return printSubmit(opts, b, res)
 }
 
 // inputHints is the Try: line of each kind of jobinput problem: the
@@ -259,119 +207,57 @@ func openForSubmit(ctx context.Context, opts *submitOptions) (*db.DB, func(), er
 	return store, func() { store.Close() }, nil
 }
 
-// valueText shows a sweep value in a table: strings without their quotes.
-func valueText(v json.RawMessage) string {
-	var s string
-	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return string(v)
-}
-
-// valueMap is a job's sweep values for -o json, by path.
-func valueMap(paths []string, vals []json.RawMessage) map[string]json.RawMessage {
-	if vals == nil {
-		return nil
-	}
-	m := make(map[string]json.RawMessage, len(paths))
-	for k, p := range paths {
-		m[p] = vals[k]
-	}
-	return m
-}
-
-// printDryRun shows the jobs a submit would queue, as res (a dry run of
-// db.Submit) says: those --dedupe would skip are left out, and duplicates
-// are reported as printSubmitted does.
-func printDryRun(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
-	jobs, paths := b.Jobs, b.Paths
-	type row struct {
-		Index       int                        `json:"index"`
-		ProjectName string                     `json:"projectName"`
-		ScriptName  string                     `json:"scriptName"`
-		Values      map[string]json.RawMessage `json:"values,omitempty"`
-		Input       string                     `json:"input"`
-	}
-	t := render.Table{
-		Headers: append(append([]string{"#", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
-		Keys:    append(append([]string{"index", "projectName", "scriptName"}, paths...), "input"),
-		Numeric: map[int]bool{0: true},
-	}
-	rows := []row{}
-	for i, j := range jobs {
-		if res.Jobs[i].Skipped {
-			continue
-		}
-		rows = append(rows, row{i + 1, j.Project, j.Script, valueMap(paths, j.Values), j.Where})
-		r := []string{strconv.Itoa(i + 1), j.Project, j.Script}
-		for _, v := range j.Values {
-			r = append(r, valueText(v))
-		}
-		t.Rows = append(t.Rows, append(r, j.Where))
-	}
+// printSubmit shows what Submit did, or in a dry run would do: the jobs
+// on Out; the sweep, duplicates and counts on ErrOut.
+func printSubmit(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
+	errOut := opts.app.io.ErrOut
+	t, rows := b.Table(res, opts.dryRun)
+	n := len(t.Rows)
 	// An empty table prints nothing (ErrOut says why); JSON and CSV print
 	// their empty array and header, so a script can still parse them.
-	if len(rows) > 0 || opts.output != render.FormatTable {
+	if n > 0 || opts.output != render.FormatTable {
 		if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 			return err
 		}
 	}
-	reportDuplicates(opts.app.io.ErrOut, jobs, res, true)
+	reportDuplicates(errOut, b.Duplicates(res, opts.dryRun))
 	switch {
-	case len(rows) == 0:
-		fmt.Fprintln(opts.app.io.ErrOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
-	case b.Sweep != nil:
-		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", len(rows))
+	case opts.dryRun && n == 0:
+		fmt.Fprintln(errOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
+	case opts.dryRun && b.Sweep != nil:
+		fmt.Fprintf(errOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", n)
+	case opts.dryRun:
+		fmt.Fprintf(errOut, "Dry run: would queue %d job(s); nothing was written.\n", n)
+	case n == 0:
+		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
 	default:
-		fmt.Fprintf(opts.app.io.ErrOut, "Dry run: would queue %d job(s); nothing was written.\n", len(rows))
+		if res.Sweep != nil {
+			fmt.Fprintf(errOut, "Sweep %d %q: %d job(s).\n", res.Sweep.ID, res.Sweep.Name, res.Sweep.Jobs)
+		}
+		fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", n)
 	}
 	return nil
 }
 
-// reportDuplicates writes, for the jobs identical to ones in the queue (or
-// earlier in this submit), a line each (up to maxListed) and the counts.
-// In a dry run, a job is "this job" and an earlier job of this submit is
-// named by its index (#N), as the ids are not real.
-func reportDuplicates(errOut io.Writer, jobs []jobinput.Job, res db.SubmitResult, dryRun bool) {
-	index := map[int64]int{} // job id → index in this submit, for a dry run
-	if dryRun {
-		for i, s := range res.Jobs {
-			if !s.Skipped {
-				index[s.JobID] = i + 1
-			}
-		}
-	}
-	var dups, skipped int
-	for i, s := range res.Jobs {
-		if len(s.Duplicates) == 0 {
-			continue
-		}
-		ids := make([]string, len(s.Duplicates))
-		for k, id := range s.Duplicates {
-			if n, ok := index[id]; ok {
-				ids[k] = "#" + strconv.Itoa(n) + " of this submit"
-			} else {
-				ids[k] = strconv.FormatInt(id, 10)
-			}
-		}
-		project := jobs[i].Project
-		this := "job " + strconv.FormatInt(s.JobID, 10)
-		if dryRun {
-			this = "this job"
-		}
-		if s.Skipped {
+// reportDuplicates writes a line for each job identical to one in the
+// queue or earlier in the submit (up to maxListed of each kind), and the
+// counts.
+func reportDuplicates(errOut io.Writer, dups []jobinput.Duplicate) {
+	var warned, skipped int
+	for _, d := range dups {
+		if d.Skipped {
 			if skipped++; skipped <= maxListed {
-				fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", strings.Join(ids, ", "), project)
+				fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", d.Of, d.Project)
 			}
-		} else if dups++; dups <= maxListed {
-			fmt.Fprintf(errOut, "Warning: %s is identical to job %s in project %s\n", this, strings.Join(ids, ", "), project)
+		} else if warned++; warned <= maxListed {
+			fmt.Fprintf(errOut, "Warning: %s is identical to job %s in project %s\n", d.Job, d.Of, d.Project)
 		}
 	}
-	if dups > maxListed {
-		fmt.Fprintf(errOut, "Warning: and %d more\n", dups-maxListed)
+	if warned > maxListed {
+		fmt.Fprintf(errOut, "Warning: and %d more\n", warned-maxListed)
 	}
-	if dups > 0 {
-		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", dups)
+	if warned > 0 {
+		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", warned)
 	}
 	if skipped > maxListed {
 		fmt.Fprintf(errOut, "Skipped %d more\n", skipped-maxListed)
@@ -379,60 +265,4 @@ func reportDuplicates(errOut io.Writer, jobs []jobinput.Job, res db.SubmitResult
 	if skipped > 0 {
 		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
 	}
-}
-
-// printSubmitted shows what Submit did: the queued jobs on Out; the sweep,
-// duplicates and counts on ErrOut.
-func printSubmitted(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
-	jobs, paths := b.Jobs, b.Paths
-	type row struct {
-		JobID       int64                      `json:"jobId"`
-		OrderID     int64                      `json:"orderId"`
-		ProjectName string                     `json:"projectName"`
-		ScriptName  string                     `json:"scriptName"`
-		SweepID     int64                      `json:"sweepId,omitempty"`
-		SweepName   string                     `json:"sweepName,omitempty"`
-		Values      map[string]json.RawMessage `json:"values,omitempty"`
-		Input       string                     `json:"input"`
-	}
-	t := render.Table{
-		Headers: append(append([]string{"JOB", "ORDER", "PROJECT", "SCRIPT"}, paths...), "INPUT"),
-		Keys:    append(append([]string{"jobId", "orderId", "projectName", "scriptName"}, paths...), "input"),
-		Numeric: map[int]bool{0: true, 1: true},
-	}
-	rows := []row{}
-	errOut := opts.app.io.ErrOut
-	for i, s := range res.Jobs {
-		j := jobs[i]
-		if s.Skipped {
-			continue
-		}
-		r := row{JobID: s.JobID, OrderID: s.OrderID, ProjectName: j.Project, ScriptName: j.Script, Values: valueMap(paths, jobs[i].Values), Input: jobs[i].Where}
-		if res.Sweep != nil {
-			r.SweepID, r.SweepName = res.Sweep.ID, res.Sweep.Name
-		}
-		rows = append(rows, r)
-		cells := []string{strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10), j.Project, j.Script}
-		for _, v := range jobs[i].Values {
-			cells = append(cells, valueText(v))
-		}
-		t.Rows = append(t.Rows, append(cells, jobs[i].Where))
-	}
-	// An empty table prints nothing (ErrOut says why); JSON and CSV print
-	// their empty array and header, so a script can still parse them.
-	if len(rows) > 0 || opts.output != render.FormatTable {
-		if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
-			return err
-		}
-	}
-	reportDuplicates(errOut, jobs, res, false)
-	if len(rows) == 0 {
-		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
-		return nil
-	}
-	if res.Sweep != nil {
-		fmt.Fprintf(errOut, "Sweep %d %q: %d job(s).\n", res.Sweep.ID, res.Sweep.Name, res.Sweep.Jobs)
-	}
-	fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", len(rows))
-	return nil
 }

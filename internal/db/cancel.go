@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -22,6 +23,24 @@ type Selection struct {
 // empty reports whether s names no order at all.
 func (s Selection) empty() bool {
 	return !s.All && len(s.JobIDs) == 0 && len(s.OrderIDs) == 0 && s.Project == ""
+}
+
+// Missing returns the ids s names (job ids, or order ids) that none of
+// orders matches, in s's order: what a command that acted on orders says it
+// found nothing for.
+func (s Selection) Missing(orders []Order) []int64 {
+	var out []int64
+	for _, id := range s.OrderIDs {
+		if !slices.ContainsFunc(orders, func(o Order) bool { return o.ID == id }) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range s.JobIDs {
+		if !slices.ContainsFunc(orders, func(o Order) bool { return o.JobID == id }) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // where returns the SQL condition (over orderSelect's aliases o and j) that

@@ -411,3 +411,26 @@ func TestRetryOrdersAll(t *testing.T) {
 		t.Errorf("second RetryOrders(All) = %v, %v; want nothing", idsAndStates(again), err)
 	}
 }
+
+// TestSelectionMissing: the named ids no order matches, job or order ids
+// as the selection names them.
+func TestSelectionMissing(t *testing.T) {
+	orders := []Order{{ID: 10, JobID: 1}, {ID: 11, JobID: 2}}
+	tests := []struct {
+		name string
+		sel  Selection
+		want []int64
+	}{
+		{"jobs", Selection{JobIDs: []int64{3, 1, 4}}, []int64{3, 4}},
+		{"orders", Selection{OrderIDs: []int64{11, 1}}, []int64{1}},
+		{"all matched", Selection{JobIDs: []int64{2}, Project: "p"}, nil},
+		{"all", Selection{All: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.sel.Missing(orders); !slices.Equal(got, tt.want) {
+				t.Errorf("Missing = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

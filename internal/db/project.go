@@ -80,3 +80,31 @@ func (db *DB) RecentJobs(ctx context.Context, limit int, states ...OrderState) (
 	}
 	return out, nil
 }
+
+// UnknownProjectError is CheckProject's error for a project that no job of
+// the queue is in.
+type UnknownProjectError struct {
+	Project string
+	Known   []string // the queue's projects, sorted (Projects)
+}
+
+func (e *UnknownProjectError) Error() string {
+	return fmt.Sprintf("no project %q in the queue", e.Project)
+}
+
+// CheckProject returns an *UnknownProjectError unless project is "" or has
+// jobs in the queue. A project whose jobs have no outcomes yet is known.
+func (db *DB) CheckProject(ctx context.Context, project string) error {
+	if project == "" {
+		return nil
+	}
+	ok, err := db.HasProject(ctx, project)
+	if err != nil || ok {
+		return err
+	}
+	known, err := db.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	return &UnknownProjectError{Project: project, Known: known}
+}

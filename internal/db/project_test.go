@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -57,5 +58,22 @@ func TestProjectsKeepsFinishedProjects(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"old"}) {
 		t.Errorf("Projects = %q, want [old]", got)
+	}
+}
+
+// TestCheckProject: only a project no job is in is an error, and it lists
+// the known ones.
+func TestCheckProject(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	mustSubmit(t, db, "p", 0)
+	for _, p := range []string{"", "p"} {
+		if err := db.CheckProject(ctx, p); err != nil {
+			t.Errorf("CheckProject(%q) = %v, want nil", p, err)
+		}
+	}
+	var e *UnknownProjectError
+	if err := db.CheckProject(ctx, "q"); !errors.As(err, &e) || e.Project != "q" || !slices.Equal(e.Known, []string{"p"}) {
+		t.Errorf("CheckProject(q) = %#v, want an *UnknownProjectError knowing p", err)
 	}
 }

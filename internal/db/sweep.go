@@ -174,3 +174,71 @@ func (db *DB) Sweeps(ctx context.Context) ([]Sweep, error) {
 	}
 	return out, nil
 }
+
+// maxSweepsListed bounds UnknownSweepError.Latest.
+const maxSweepsListed = 10
+
+// UnknownSweepError is ResolveSweep's error for a sweep that is not in the
+// queue, or not in the project asked for. It matches ErrSweepNotFound.
+type UnknownSweepError struct {
+	IDOrName string
+	Project  string // the project asked for; "" for any
+	// Elsewhere is the sweep IDOrName names in another project than
+	// Project; nil when it names none.
+	Elsewhere *Sweep
+	// Latest are the most recent sweeps of Project (of every project when
+	// ""), newest first, at most maxSweepsListed: the ones to offer.
+	Latest []Sweep
+}
+
+func (e *UnknownSweepError) Error() string {
+	switch {
+	case e.Elsewhere != nil:
+		return fmt.Sprintf("sweep %q is in project %q, not %q", e.IDOrName, e.Elsewhere.Project, e.Project)
+	case e.Project != "":
+		return fmt.Sprintf("no sweep %q in project %q", e.IDOrName, e.Project)
+	}
+	return fmt.Sprintf("no sweep %q in the queue", e.IDOrName)
+}
+
+func (e *UnknownSweepError) Unwrap() error { return ErrSweepNotFound }
+
+// ResolveSweep finds the sweep idOrName names (as Sweep does), which must
+// be in project unless project is "". When there is none it returns an
+// *UnknownSweepError.
+func (db *DB) ResolveSweep(ctx context.Context, idOrName, project string) (Sweep, error) {
+	sw, err := db.Sweep(ctx, idOrName)
+	if err == nil && (project == "" || sw.Project == project) {
+		return sw, nil
+	}
+	if err != nil && !errors.Is(err, ErrSweepNotFound) {
+		return Sweep{}, err
+	}
+	e := &UnknownSweepError{IDOrName: idOrName, Project: project}
+	if err == nil {
+		e.Elsewhere = &sw
+	}
+	all, err := db.Sweeps(ctx)
+	if err != nil {
+		return Sweep{}, err
+	}
+	for i := len(all) - 1; i >= 0 && len(e.Latest) < maxSweepsListed; i-- {
+		if project == "" || all[i].Project == project {
+			e.Latest = append(e.Latest, all[i])
+		}
+	}
+	return Sweep{}, e
+}
+
+// SweepNames returns every sweep's name by id.
+func (db *DB) SweepNames(ctx context.Context) (map[int64]string, error) {
+	sweeps, err := db.Sweeps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[int64]string, len(sweeps))
+	for _, sw := range sweeps {
+		names[sw.ID] = sw.Name
+	}
+	return names, nil
+}

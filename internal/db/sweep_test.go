@@ -174,3 +174,41 @@ func BenchmarkSubmitSweep(b *testing.B) {
 		}
 	}
 }
+
+// TestResolveSweep: a sweep of another project, or none, is an
+// *UnknownSweepError that offers the latest sweeps of the project asked
+// for, newest first.
+func TestResolveSweep(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	def := []byte(`{}`)
+	for _, name := range []string{"a", "b"} {
+		if _, err := db.Submit(ctx, sweepJobs(1), SubmitOptions{Sweep: &NewSweep{Name: name, Definition: def}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sw, err := db.ResolveSweep(ctx, "b", "p"); err != nil || sw.ID != 2 {
+		t.Errorf("ResolveSweep(b, p) = %+v, %v; want sweep 2", sw, err)
+	}
+	tests := []struct {
+		idOrName, project string
+		msg               string
+		elsewhere         bool
+		latest            int
+	}{
+		{"c", "", `no sweep "c" in the queue`, false, 2},
+		{"c", "p", `no sweep "c" in project "p"`, false, 2},
+		{"a", "q", `sweep "a" is in project "p", not "q"`, true, 0},
+	}
+	for _, tt := range tests {
+		_, err := db.ResolveSweep(ctx, tt.idOrName, tt.project)
+		var e *UnknownSweepError
+		if !errors.As(err, &e) || !errors.Is(err, ErrSweepNotFound) || e.Error() != tt.msg ||
+			(e.Elsewhere != nil) != tt.elsewhere || len(e.Latest) != tt.latest || (tt.latest > 0 && e.Latest[0].Name != "b") {
+			t.Errorf("ResolveSweep(%s, %s) error = %#v; want %q, elsewhere %v, %d latest, b first", tt.idOrName, tt.project, err, tt.msg, tt.elsewhere, tt.latest)
+		}
+	}
+	if names, err := db.SweepNames(ctx); err != nil || len(names) != 2 || names[1] != "a" {
+		t.Errorf("SweepNames = %v, %v; want 1: a, 2: b", names, err)
+	}
+}

@@ -17,6 +17,60 @@ type Flags struct {
 	Name    string     // --name; "" when not given
 }
 
+// FlagArgs are submit's sweep flags as the command line gives them, before
+// ParseFlags.
+type FlagArgs struct {
+	Grids     []string // --grid, each PATH=V1,V2,...
+	Ranges    []string // --range, each PATH=KIND:...
+	Random    int      // --random
+	Seed      uint64   // --seed
+	Name      string   // --name
+	AllowNew  bool     // --allow-new
+	SweepFile string   // --sweep
+	// RandomSet, SeedSet and NameSet say which of those flags were given.
+	RandomSet, SeedSet, NameSet bool
+}
+
+// ParseFlags parses submit's sweep flags. Its errors name the flag
+// ("--grid ...", "--name: ..."), for the command line to show as usage
+// errors. Without a sweep file it also checks what Plan would refuse, so
+// that a flag mistake is found before any file is read.
+func ParseFlags(a FlagArgs) (Flags, error) {
+	var f Flags
+	for _, g := range a.Grids {
+		axis, err := sweep.ParseGrid(g)
+		if err != nil {
+			return Flags{}, fmt.Errorf("--%w", err)
+		}
+		f.Spec.Grid = append(f.Spec.Grid, axis)
+	}
+	for _, r := range a.Ranges {
+		rg, err := sweep.ParseRange(r)
+		if err != nil {
+			return Flags{}, fmt.Errorf("--%w", err)
+		}
+		f.Spec.Ranges = append(f.Spec.Ranges, rg)
+	}
+	// --random N is a number of draws: 0 would draw none, so it is refused
+	// as a negative N is, not taken for "not given".
+	if a.RandomSet && a.Random < 1 {
+		return Flags{}, fmt.Errorf("--random must be at least 1, got %d", a.Random)
+	}
+	f.Spec.Random, f.Spec.Seed, f.Spec.AllowNew = a.Random, a.Seed, a.AllowNew
+	f.SeedSet, f.Name = a.SeedSet, a.Name
+	if a.NameSet {
+		if err := db.CheckSweepName(a.Name); err != nil {
+			return Flags{}, fmt.Errorf("--name: %w", err)
+		}
+	}
+	if a.SweepFile == "" {
+		if _, err := f.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
+			return Flags{}, err
+		}
+	}
+	return f, nil
+}
+
 // Sweep is what a submit sweeps: the sweep file's sweep, if any, with the
 // flags added.
 type Sweep struct {

@@ -165,3 +165,39 @@ func mustRange(tb testing.TB, s string) sweep.Range {
 	}
 	return r
 }
+
+// TestParseFlags: each bad sweep flag is an error that names it; without
+// a sweep file, a sweep Plan would refuse is refused before any file is
+// read.
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    FlagArgs
+		wantErr string // a prefix; "" for none
+	}{
+		{"grid and random", FlagArgs{Grids: []string{"lr=0.1,0.2"}, Ranges: []string{"x=lin:0:1"}, Random: 3, RandomSet: true}, ""},
+		{"bad grid", FlagArgs{Grids: []string{"lr"}}, "--grid"},
+		{"bad range", FlagArgs{Ranges: []string{"x=nope:1"}}, "--range"},
+		{"random 0", FlagArgs{Random: 0, RandomSet: true}, "--random must be at least 1, got 0"},
+		{"bad name", FlagArgs{Name: "123", NameSet: true}, "--name: "},
+		{"range without random", FlagArgs{Ranges: []string{"x=lin:0:1"}}, "ranges need"},
+		{"too big", FlagArgs{Grids: []string{"a=" + strings.Repeat("1,", 1000) + "1", "b=" + strings.Repeat("1,", 1000) + "1"}}, "sweep"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseFlags(tt.args)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("ParseFlags: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("ParseFlags error = %v, want one starting %q", err, tt.wantErr)
+			case err == nil && (len(f.Spec.Grid) != len(tt.args.Grids) || f.Spec.Random != tt.args.Random):
+				t.Errorf("ParseFlags = %+v, want the flags' grid and draws", f)
+			}
+		})
+	}
+	// A sweep file may widen the sweep: its size is Build's to check.
+	if _, err := ParseFlags(FlagArgs{Grids: tests[len(tests)-1].args.Grids, SweepFile: "s.yaml"}); err != nil {
+		t.Errorf("ParseFlags with a sweep file: %v", err)
+	}
+}

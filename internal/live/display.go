@@ -171,3 +171,37 @@ func (d *Display) countQueued(ctx context.Context) {
 		}
 	}
 }
+
+// UseView reports whether dispatch draws the live view: only on a terminal
+// (tty: standard error is one), and not with plain (--plain), in CI or on
+// a dumb terminal. getenv reads the environment.
+func UseView(tty, plain bool, getenv func(string) string) bool {
+	if plain || !tty || getenv("TERM") == "dumb" {
+		return false
+	}
+	ci := getenv("CI")
+	return ci == "" || ci == "false" || ci == "0"
+}
+
+// WatchInterrupt prints on warn, when ctx ends (Ctrl-C), that the dispatch
+// is stopping, after calling stopSignals (when set), which restores
+// default signal handling so that a second Ctrl-C ends the process at
+// once. The returned func stops the watch and waits for it.
+func WatchInterrupt(ctx context.Context, warn io.Writer, stopSignals func()) func() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			if stopSignals != nil {
+				stopSignals()
+			}
+			fmt.Fprintln(warn, "Stopping: no new work will start; saving state (Ctrl-C again to quit at once).")
+		case <-stop:
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}

@@ -86,3 +86,51 @@ func TestDisplayFinish(t *testing.T) {
 		d.Stop() // after Finish: nothing more happens
 	}
 }
+
+// TestUseView: the live view needs a terminal on standard error and an
+// environment that does not turn it off.
+func TestUseView(t *testing.T) {
+	tests := []struct {
+		name  string
+		tty   bool
+		env   map[string]string
+		plain bool
+		want  bool
+	}{
+		{"a terminal", true, nil, false, true},
+		{"not a terminal", false, nil, false, false},
+		{"--plain", true, nil, true, false},
+		{"a dumb terminal", true, map[string]string{"TERM": "dumb"}, false, false},
+		{"another terminal", true, map[string]string{"TERM": "xterm-256color"}, false, true},
+		{"CI=true", true, map[string]string{"CI": "true"}, false, false},
+		{"CI=1", true, map[string]string{"CI": "1"}, false, false},
+		{"CI=false", true, map[string]string{"CI": "false"}, false, true},
+		{"CI=0", true, map[string]string{"CI": "0"}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := live.UseView(tt.tty, tt.plain, func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("UseView = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWatchInterrupt: an interrupt restores the signals and says that the
+// dispatch stops; a watch stopped first says nothing.
+func TestWatchInterrupt(t *testing.T) {
+	var buf bytes.Buffer
+	live.WatchInterrupt(context.Background(), &buf, func() { t.Error("stopSignals called without an interrupt") })()
+	if buf.Len() != 0 {
+		t.Errorf("a watch stopped before any interrupt wrote %q", buf.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	restored := make(chan struct{})
+	stop := live.WatchInterrupt(ctx, &buf, func() { close(restored) })
+	cancel()
+	<-restored
+	stop()
+	if !strings.HasPrefix(buf.String(), "Stopping: no new work will start") {
+		t.Errorf("after an interrupt the watch wrote %q", buf.String())
+	}
+}

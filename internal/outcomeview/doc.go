@@ -3,8 +3,9 @@
 // a row is read (Fill), the outcome JSON object (Encoder), the --columns
 // resolver (ParseColumns, Column, LookupJSON), and the rows of the outcomes
 // table with the job fields that vary (BuildTable, over jobfields'
-// Flattener). It builds rows and JSON text; cmd/mljob parses flags and
-// renders the tables.
+// Flattener), and a job with its attempts and outcomes as show prints it
+// (NewJob, Job.Write). It builds rows and JSON text; cmd/mljob parses
+// flags and renders the tables.
 package outcomeview
 
 import "github.com/mljob/mljob/internal/render"

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -33,6 +35,34 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 // parser ends a <script> element at the first "</script", whatever JS
 // thinks of it.
 const scriptClose = "</script"
+
+// WriteFile writes the page to path through a temporary file beside it,
+// renamed into place, so that an interrupted report never leaves a
+// half-written page where the last good one was.
+func (r *Report) WriteFile(path string) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := r.Write(tmp); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a report is for sharing, like any
+	// file the user's umask governs.
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
 
 // Write renders r as one self-contained HTML page to w.
 func (r *Report) Write(w io.Writer) error {

@@ -552,15 +552,13 @@ func sortCategories(cats []string) {
 	})
 }
 
+// formatDuration is a run time as the outcomes table shows it, or "—"
+// for none.
 func formatDuration(sec float64) string {
 	if !isFinite(sec) || sec < 0 {
 		return "—"
 	}
-	d := time.Duration(sec * float64(time.Second))
-	if d < time.Minute {
-		return strconv.FormatFloat(sec, 'f', 2, 64) + "s"
-	}
-	return d.Round(time.Second).String()
+	return outcomeview.FormatDuration(sec)
 }
 
 // lastLines returns the last n lines of s, without a trailing newline.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -368,6 +370,40 @@ func TestWriteEmpty(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), `class="chart`) {
 		t.Error("an empty report has chart containers")
+	}
+}
+
+// TestWriteFile: the page lands at its path, readable by others, with no
+// temporary file left beside it; a path in a missing directory leaves
+// nothing.
+func TestWriteFile(t *testing.T) {
+	r, err := Build(nil, Options{Project: "nothing", Now: reportTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.html")
+	if err := r.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o644 || info.Size() == 0 {
+		t.Errorf("report file: %v, %v; want a non-empty file with mode 0644", info, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("dir holds %d entries, want only the report", len(entries))
+	}
+	if err := r.WriteFile(filepath.Join(dir, "no", "report.html")); err == nil {
+		t.Error("WriteFile into a missing dir: no error")
+	}
+}
+
+// formatDuration shows a run time as outcomes does, and none as —.
+func TestFormatDuration(t *testing.T) {
+	for sec, want := range map[float64]string{12.345: "12.35s", 75.5: "1m16s", -1: "—", math.NaN(): "—"} {
+		if got := formatDuration(sec); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", sec, got, want)
+		}
 	}
 }
 

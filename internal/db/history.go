@@ -1,0 +1,47 @@
+package db
+
+import (
+	"context"
+	"strconv"
+)
+
+// JobHistory is all the queue holds of one job: what mljob show prints.
+type JobHistory struct {
+	Job Job
+	// Sweep is the sweep the job was submitted in; nil outside a sweep.
+	Sweep    *Sweep
+	Orders   []Order
+	Attempts [][]Attempt // Attempts[i] are those of Orders[i]
+	Outcomes []OutcomeRow
+}
+
+// JobHistory reads the job with the given id (or ErrJobNotFound), its
+// orders with their attempts, its outcomes and its sweep.
+func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) {
+	job, err := db.Job(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	h := &JobHistory{Job: job}
+	if h.Orders, err = db.OrdersForJob(ctx, job.ID); err != nil {
+		return nil, err
+	}
+	for _, o := range h.Orders {
+		as, err := db.Attempts(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		h.Attempts = append(h.Attempts, as)
+	}
+	if h.Outcomes, err = db.Outcomes(ctx, OutcomeFilter{JobID: job.ID}); err != nil {
+		return nil, err
+	}
+	if job.SweepID != 0 {
+		sw, err := db.Sweep(ctx, strconv.FormatInt(job.SweepID, 10))
+		if err != nil {
+			return nil, err
+		}
+		h.Sweep = &sw
+	}
+	return h, nil
+}

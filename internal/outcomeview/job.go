@@ -1,0 +1,228 @@
+package outcomeview
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/render"
+)
+
+// Job is a job as mljob show prints it, made from its history by NewJob.
+type Job struct {
+	db.Job
+	Sweep    *SweepRef // nil outside a sweep
+	Orders   []map[string]any
+	Attempts []Attempt       // never nil: JSON prints []
+	Outcomes []db.OutcomeRow // Fill applied
+	// Objects are the outcomes' JSON objects (Encoder), one per outcome.
+	Objects []json.RawMessage
+}
+
+// SweepRef is the sweep a job was submitted in, as show prints it.
+type SweepRef struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// Attempt is one attempt of a job's order, as show prints it.
+type Attempt struct {
+	OrderID int64  `json:"orderId"`
+	Attempt int    `json:"attempt"`
+	State   string `json:"state"`
+	Host    string `json:"host"`
+	Slot    string `json:"slot"`
+	RunDir  string `json:"runDir,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	// Slurm is nil, and left out, for an attempt not handed to Slurm.
+	Slurm      *Slurm  `json:"slurm,omitempty"`
+	ExitCode   *int    `json:"exitCode"`
+	Error      string  `json:"error,omitempty"`
+	AssignedAt *string `json:"assignedAt"`
+	StartedAt  *string `json:"startedAt"`
+	FinishedAt *string `json:"finishedAt"`
+}
+
+// Slurm is the Slurm array task an attempt ran as, as show and status
+// print it.
+type Slurm struct {
+	JobID      int64  `json:"jobId"`
+	ArrayIndex int    `json:"arrayIndex"`
+	State      string `json:"state,omitempty"` // "" until a poll has seen the task
+}
+
+// NewSlurm converts an attempt's task; nil stays nil.
+func NewSlurm(t *db.SlurmTask) *Slurm {
+	if t == nil {
+		return nil
+	}
+	return &Slurm{JobID: t.JobID, ArrayIndex: t.ArrayIndex, State: t.State}
+}
+
+// Text is the task as Slurm names it, then its state when seen:
+// "12345_7 (RUNNING)". A nil task is "".
+func (s *Slurm) Text() string {
+	if s == nil {
+		return ""
+	}
+	t := strconv.FormatInt(s.JobID, 10) + "_" + strconv.Itoa(s.ArrayIndex)
+	if s.State != "" {
+		t += " (" + s.State + ")"
+	}
+	return t
+}
+
+// NewJob shapes h for show: the orders' states, the attempts, and each
+// outcome read through Fill and encoded as outcomes encodes it.
+func NewJob(h *db.JobHistory) (*Job, error) {
+	j := &Job{Job: h.Job, Attempts: []Attempt{}, Outcomes: h.Outcomes}
+	for i, o := range h.Orders {
+		j.Orders = append(j.Orders, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
+		for _, a := range h.Attempts[i] {
+			j.Attempts = append(j.Attempts, Attempt{
+				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
+				RunDir: a.RunDir, PID: a.PID, Slurm: NewSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
+				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
+			})
+		}
+	}
+	if h.Sweep != nil {
+		j.Sweep = &SweepRef{ID: h.Sweep.ID, Name: h.Sweep.Name}
+	}
+	var enc Encoder
+	j.Objects = make([]json.RawMessage, len(j.Outcomes))
+	for i := range j.Outcomes {
+		Fill(&j.Outcomes[i])
+		var err error
+		if j.Objects[i], err = enc.Object(&j.Outcomes[i]); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// createdText is when the job was submitted, as show prints it.
+func (j *Job) createdText() string { return j.CreatedAt.UTC().Format(time.RFC3339) }
+
+// Write writes the job in format: the JSON object, the attempts as CSV, or
+// as text its header line, its spec, the attempts table and each
+// outcome's object.
+func (j *Job) Write(w io.Writer, format string) error {
+	switch format {
+	case FormatJSON:
+		return render.JSON(w, j.JSON())
+	case FormatCSV:
+		t := j.AttemptsTable(format)
+		return render.CSV(w, t.Keys, t.Rows)
+	}
+	fmt.Fprintf(w, "Job %d  project %s  script %s", j.ID, j.Project, j.Script)
+	if j.DataFile != "" {
+		fmt.Fprintf(w, "  data %s", j.DataFile)
+	}
+	if j.Sweep != nil {
+		fmt.Fprintf(w, "  sweep %d (%s)", j.Sweep.ID, j.Sweep.Name)
+	}
+	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", j.Priority, j.createdText())
+	if err := writeIndented(w, j.Spec); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(j.Attempts) == 0 {
+		fmt.Fprintln(w, "No attempts yet: the job is waiting in the queue.")
+		return nil
+	}
+	if err := render.WriteTable(w, j.AttemptsTable(format)); err != nil {
+		return err
+	}
+	for i, o := range j.Outcomes {
+		fmt.Fprintln(w)
+		if o.Superseded != "" {
+			fmt.Fprintf(w, "Outcome of order %d attempt %d (kept, does not count: %s):\n", o.OrderID, o.Attempt, o.Superseded)
+		} else {
+			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
+		}
+		if err := render.JSON(w, j.Objects[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeIndented writes the spec indented, or as it is when it is not JSON.
+func writeIndented(w io.Writer, spec []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, spec, "", "  "); err != nil {
+		_, err = w.Write(spec)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// JSON is show's -o json object.
+func (j *Job) JSON() map[string]any {
+	m := map[string]any{
+		"jobId": j.ID, "projectName": j.Project, "scriptName": j.Script, "dataFileName": j.DataFile,
+		"priority": j.Priority, "createdAt": j.createdText(),
+		"spec": json.RawMessage(j.Spec), "orders": j.Orders, "attempts": j.Attempts, "outcomes": j.Objects,
+	}
+	// Only a job of a sweep gets the key: the JSON of every other job
+	// stays as it was.
+	if j.Sweep != nil {
+		m["sweep"] = j.Sweep
+	}
+	return m
+}
+
+// AttemptsTable is the table of the job's attempts.
+func (j *Job) AttemptsTable(format string) render.Table {
+	t := render.Table{
+		Headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
+		Keys:    []string{"orderId", "attempt", "state", "host", "slot", "startedAt", "finishedAt", "exitCode", "error"},
+		Numeric: map[int]bool{0: true, 1: true, 7: true},
+	}
+	// The SLURM column (after SLOT) only when an attempt went to Slurm, so
+	// that the table and CSV of every other job stay as they were.
+	const slurmCol = 5
+	withSlurm := slices.ContainsFunc(j.Attempts, func(a Attempt) bool { return a.Slurm != nil })
+	if withSlurm {
+		t.Headers = slices.Insert(t.Headers, slurmCol, "SLURM")
+		t.Keys = slices.Insert(t.Keys, slurmCol, "slurm")
+		t.Numeric = map[int]bool{0: true, 1: true, 8: true}
+	}
+	for _, a := range j.Attempts {
+		exit := ""
+		if a.ExitCode != nil {
+			exit = strconv.Itoa(*a.ExitCode)
+		}
+		row := []string{strconv.FormatInt(a.OrderID, 10), strconv.Itoa(a.Attempt), a.State, a.Host, a.Slot,
+			deref(a.StartedAt), deref(a.FinishedAt), exit, OneLine(a.Error, format)}
+		if withSlurm {
+			row = slices.Insert(row, slurmCol, a.Slurm.Text())
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// timeText is t in RFC 3339, UTC; nil (JSON null) when t is zero.
+func timeText(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
