@@ -47,12 +47,6 @@ Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 	return cmd
 }
 
-// showSlurm and newShowSlurm are outcomeview's, under the names status.go
-// uses: status.go is thinned apart from show.go.
-type showSlurm = outcomeview.Slurm
-
-var newShowSlurm = outcomeview.NewSlurm
-
 func runShow(ctx context.Context, opts *showOptions) error {
 	store, err := opts.app.openDB(ctx, db.ReadOnly)
 	if err != nil {

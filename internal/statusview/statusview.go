@@ -17,6 +17,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -42,23 +43,7 @@ type ActiveOrder struct {
 	// Slurm is nil, and left out, for an order not handed to Slurm. JSON
 	// gives each order's task rather than per-host counts: the output is
 	// an array of projects, with no place for a map of hosts.
-	Slurm *SlurmTask `json:"slurm,omitempty"`
-}
-
-// SlurmTask is the Slurm array task an attempt runs as, in JSON: the same
-// object mljob show prints for an attempt.
-type SlurmTask struct {
-	JobID      int64  `json:"jobId"`
-	ArrayIndex int    `json:"arrayIndex"`
-	State      string `json:"state,omitempty"` // "" until a poll has seen the task
-}
-
-// NewSlurmTask converts an attempt's task; nil stays nil.
-func NewSlurmTask(t *db.SlurmTask) *SlurmTask {
-	if t == nil {
-		return nil
-	}
-	return &SlurmTask{JobID: t.JobID, ArrayIndex: t.ArrayIndex, State: t.State}
+	Slurm *outcomeview.Slurm `json:"slurm,omitempty"`
 }
 
 // Build returns st's projects as the JSON form shows them, each with its
@@ -83,7 +68,7 @@ func Build(st db.QueueStatus, now time.Time) ([]*Project, render.Table) {
 		if p := byName[o.Project]; p != nil {
 			p.Active = append(p.Active, ActiveOrder{OrderID: o.ID, JobID: o.JobID, State: string(o.State), Host: o.Host,
 				Slot: o.Slot, Attempt: o.Attempt, ElapsedSeconds: elapsed.Seconds(), HostStatus: st.HostStatus[o.Host],
-				Slurm: NewSlurmTask(o.Slurm)})
+				Slurm: outcomeview.NewSlurm(o.Slurm)})
 		}
 		state := string(o.State)
 		if st.HostStatus[o.Host] == "down" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/outcomeview"
 )
 
 func TestBuild(t *testing.T) {
@@ -33,7 +34,7 @@ func TestBuild(t *testing.T) {
 	}
 	m := projects[0]
 	if len(m.Active) != 2 || m.Active[0].ElapsedSeconds != 90 || m.Active[0].HostStatus != "down" || m.Active[0].Slurm != nil ||
-		*m.Active[1].Slurm != (SlurmTask{JobID: 100, ArrayIndex: 2}) {
+		*m.Active[1].Slurm != (outcomeview.Slurm{JobID: 100, ArrayIndex: 2}) {
 		t.Errorf("mnist's active orders %+v", m.Active)
 	}
 	want := [][]string{
@@ -50,15 +51,6 @@ func TestBuild(t *testing.T) {
 	}
 	if want := []string{"mnist", "0", "1", "1", "2", "0", "0", "4"}; !slices.Equal(counts.Rows[0], want) {
 		t.Errorf("row %q, want %q", counts.Rows[0], want)
-	}
-}
-
-func TestNewSlurmTask(t *testing.T) {
-	if NewSlurmTask(nil) != nil {
-		t.Error("NewSlurmTask(nil) is not nil")
-	}
-	if got := NewSlurmTask(&db.SlurmTask{JobID: 5, ArrayIndex: 1, State: "RUNNING"}); *got != (SlurmTask{JobID: 5, ArrayIndex: 1, State: "RUNNING"}) {
-		t.Errorf("got %+v", got)
 	}
 }
 
