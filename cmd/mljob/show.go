@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/metricsview"
 	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/render"
 )
@@ -111,6 +112,7 @@ type showData struct {
 	orderStates []map[string]any
 	attempts    []showAttempt
 	outcomes    []db.OutcomeRow // Fill applied
+	progress    []metricsview.Progress
 }
 
 func runShow(ctx context.Context, opts *showOptions) error {
@@ -174,6 +176,9 @@ func loadShow(ctx context.Context, store *db.DB, jobID int64) (*showData, error)
 	for i := range d.outcomes {
 		outcomeview.Fill(&d.outcomes[i])
 	}
+	if d.progress, err = progressOf(ctx, store, orders); err != nil {
+		return nil, fmt.Errorf("show: %w", err)
+	}
 	if job.SweepID != 0 {
 		got, err := store.Sweep(ctx, strconv.FormatInt(job.SweepID, 10))
 		if err != nil {
@@ -196,6 +201,9 @@ func showJSON(d *showData, outs []json.RawMessage) map[string]any {
 	// stays as it was.
 	if d.sweep != nil {
 		m["sweep"] = d.sweep
+	}
+	if len(d.progress) > 0 {
+		m["progress"] = d.progress
 	}
 	return m
 }
@@ -265,7 +273,7 @@ func writeShowText(w io.Writer, d *showData, t render.Table, outs []json.RawMess
 			return err
 		}
 	}
-	return nil
+	return writeProgress(w, d.progress)
 }
 
 func writeIndented(w io.Writer, spec []byte) error {

@@ -245,7 +245,7 @@ type ProgressSummary struct {
 }
 
 // ProgressSummaries returns the summary of every attempt of the orders
-// that has saved progress, by order and attempt.
+// that printed progress lines (taken or not), by order and attempt.
 func (db *DB) ProgressSummaries(ctx context.Context, orderIDs []int64) ([]ProgressSummary, error) {
 	if len(orderIDs) == 0 {
 		return nil, nil
@@ -295,5 +295,13 @@ func (db *DB) ProgressSummaries(ctx context.Context, orderIDs []int64) ([]Progre
 	if err := skips.Err(); err != nil {
 		return nil, fmt.Errorf("read progress: %w", err)
 	}
-	return out, nil
+	// An attempt whose stdout was read and held no progress line has a
+	// row (its offset) and nothing to say.
+	kept := out[:0]
+	for _, s := range out {
+		if s.Lines > 0 || len(s.Skipped) > 0 {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+
+	"github.com/mljob/mljob/internal/run"
 )
 
 // The progress contract's bounds.
@@ -12,7 +14,7 @@ const (
 	// MaxProgressLine bounds a progress line: a longer one is not taken
 	// (SkipTooLong). Engines deliver such a line cut to its first
 	// MaxProgressLine+1 bytes (see run.Progress).
-	MaxProgressLine = 64 << 10
+	MaxProgressLine = run.MaxProgressLine
 	// MaxProgressMetrics bounds the metrics of one progress line: a line
 	// with more is not taken (SkipTooManyMetrics).
 	MaxProgressMetrics = 100

@@ -193,7 +193,7 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 			started(r)
 		}
 	}})
-	return s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
+	return s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail, spec.Progress)
 }
 
 // resolveCut finds out whether a submission cut short reached Slurm: the
@@ -207,7 +207,7 @@ func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, starte
 			started(run.Started{RunDir: dir, At: time.Now(), Task: st.Task, Queued: st.Queued})
 		}
 	}})
-	res, err := s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
+	res, err := s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail, spec.Progress)
 	if errors.Is(err, sshworker.ErrNotStarted) {
 		return res, fmt.Errorf("sbatch on %s: the connection dropped before Slurm took the array; its run dir is fenced off (%w)", s.cfg.Name, err)
 	}
@@ -218,9 +218,9 @@ func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, starte
 // another, and returns its result. ErrNotStarted (sshworker's) when the run
 // was never submitted: its run dir is then fenced off for good, so a task
 // of a submission cut short can never start it later.
-func (s *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
-	w := s.watch(&waiter{id: id, attach: true, started: started})
-	return s.wait(ctx, w, "", stdoutTail, stderrTail)
+func (s *Host) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
+	w := s.watch(&waiter{id: id, attach: true, started: opts.Started})
+	return s.wait(ctx, w, "", opts.StdoutTail, opts.StderrTail, opts.Progress)
 }
 
 // prepare fills the run dir, a bounded number at a time.

@@ -75,7 +75,7 @@ func (s *Host) nudge() {
 
 // wait blocks until the poller has a verdict on w, then reads the result
 // from the run dir.
-func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stderrTail int) (run.Result, error) {
+func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stderrTail int, progress run.Progress) (run.Result, error) {
 	var v verdict
 	select {
 	case v = <-w.done:
@@ -92,7 +92,7 @@ func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stde
 		res.Reason, res.Infra = endReason(v.state)
 		return res, nil
 	}
-	res, err := s.h.Attach(ctx, w.id, stdoutTail, stderrTail, nil)
+	res, err := s.h.Attach(ctx, w.id, run.AttachOptions{StdoutTail: stdoutTail, StderrTail: stderrTail, Progress: progress})
 	if err != nil {
 		return res, err
 	}

@@ -829,6 +829,109 @@ class Probe:
         return True
 
 
+# Progress lines (see run.Progress in Go): a stdout line that begins with
+# "{" and holds "step" within its first MAX_PROGRESS_LINE+1 bytes is a
+# candidate, sent cut to those bytes; the dispatcher parses it. Frames hold
+# at most PROGRESS_FRAME bytes of lines (plus one line), and one look at a
+# live run reads at most PROGRESS_READ bytes of its stdout.
+MAX_PROGRESS_LINE = 64 << 10
+PROGRESS_FRAME = 256 << 10
+PROGRESS_READ = 4 << 20
+PROGRESS_POLL = 0.3
+
+
+def progress_candidate(head):
+    """run.IsProgressCandidate's twin."""
+    return head[:1] == b"{" and b'"step"' in head
+
+
+class ProgressReader:
+    """Reads a run's stdout from an offset (a line's start) for progress
+    candidates, with bounded memory however long a line is, and hands
+    them to emit(end, lines) in frames: end is the offset just past the
+    last line read, delivered or not. run.ProgressScanner's twin."""
+
+    def __init__(self, path, offset, emit):
+        self.path, self.off, self.end, self.emit = path, offset, offset, emit
+        self.sent = offset  # the end of the last frame
+        self.head = bytearray()
+        self.out = bytearray()
+
+    def read(self, limit, final):
+        """Reads up to limit bytes more (None: to the end); final: the run
+        has ended, so a last line without a newline is complete. Sends
+        what it found; returns True once it read to the end."""
+        at_end = True
+        try:
+            f = open(self.path, "rb")
+        except OSError:
+            f = None
+        if f is not None:
+            with f:
+                f.seek(self.off)
+                while limit is None or limit > 0:
+                    n = 1 << 20 if limit is None else min(1 << 20, limit)
+                    chunk = f.read(n)
+                    if not chunk:
+                        break
+                    if limit is not None:
+                        limit -= len(chunk)
+                    self.feed(chunk)
+                else:
+                    at_end = False
+        if at_end and final and self.off > self.end:
+            self.end = self.off
+            self.take()
+        if self.out or self.end != self.sent:
+            self.flush()
+        return at_end
+
+    def feed(self, b):
+        i, n = 0, len(b)
+        while i < n:
+            nl = b.find(b"\n", i)
+            stop = n if nl < 0 else nl
+            room = MAX_PROGRESS_LINE + 1 - len(self.head)
+            if room > 0:
+                self.head += b[i:min(stop, i + room)]
+            if nl < 0:
+                self.off += n - i
+                return
+            self.off += nl + 1 - i
+            self.end = self.off
+            self.take()
+            i = nl + 1
+
+    def take(self):
+        if progress_candidate(self.head):
+            self.out += self.head
+            self.out += b"\n"
+            if len(self.out) >= PROGRESS_FRAME:
+                self.flush()
+        del self.head[:]
+
+    def flush(self):
+        out, self.out = bytes(self.out), bytearray()
+        self.sent = self.end
+        self.emit(self.end, out)
+
+
+def progress_main():
+    """The progress filter as a program of its own, in the run dir:
+    "python -c <this> mljob-progress FILE FROM FINAL", for a host read
+    without the agent (the shell path at a run's end, Slurm's poller). It
+    writes frames "P END N\n" and N bytes of lines; FINAL 1 when the run
+    has ended, so its last line without a newline counts."""
+    path, offset, final = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+    out = sys.stdout.buffer
+
+    def emit(end, lines):
+        out.write(b"P %d %d\n" % (end, len(lines)) + lines)
+
+    ProgressReader(path, offset, emit).read(None if final else PROGRESS_READ, final)
+    out.flush()
+
+
 def read_pid(run):
     """The pid in a run dir (its first word), or None."""
     try:
@@ -1053,4 +1156,7 @@ if __name__ == "__main__":
     # python3 -c: sys.argv is ["-c", MODE, ...].
     if sys.argv[1:2] == ["mljob-wrap"]:
         wrap_main()
+    if sys.argv[1:2] == ["mljob-progress"]:
+        progress_main()
+        sys.exit(0)
     main()

@@ -124,10 +124,12 @@ func (e *Engine) Run(ctx context.Context, spec run.Spec, started func(run.Starte
 	if started != nil {
 		started(r.started)
 	}
-	return e.wait(ctx, r, spec.StdoutTail, spec.StderrTail)
+	return e.wait(ctx, r, spec.StdoutTail, spec.StderrTail, spec.Progress)
 }
 
-func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail int) (run.Result, error) {
+// wait waits for r to end and returns its result, its progress lines
+// delivered first, all at once.
+func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail int, progress run.Progress) (run.Result, error) {
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -137,13 +139,21 @@ func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail in
 		return run.Result{}, err
 	}
 	res := r.res
+	if progress.On() {
+		all, size := r.out.tail(-1)
+		if progress.From <= size {
+			sc := run.NewProgressScanner(progress.From)
+			lines := sc.Finish(sc.Feed(nil, all[progress.From:]))
+			progress.Lines(lines, sc.End())
+		}
+	}
 	res.Stdout, res.StdoutSize = r.out.tail(stdoutTail)
 	res.Stderr, res.StderrSize = r.errOut.tail(stderrTail)
 	return res, nil
 }
 
 // Attach waits again for run id (see engine.Engine).
-func (e *Engine) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
+func (e *Engine) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
 	if err := e.check(); err != nil {
 		return run.Result{}, err
 	}
@@ -156,10 +166,10 @@ func (e *Engine) Attach(ctx context.Context, id string, stdoutTail, stderrTail i
 	if !ok || r.fenced {
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", id, e.name, engine.ErrNotStarted)
 	}
-	if started != nil {
-		started(r.started)
+	if opts.Started != nil {
+		opts.Started(r.started)
 	}
-	return e.wait(ctx, r, stdoutTail, stderrTail)
+	return e.wait(ctx, r, opts.StdoutTail, opts.StderrTail, opts.Progress)
 }
 
 // Kill stops run id at once (the grace is not waited).
