@@ -186,14 +186,14 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	if started != nil {
 		started(st)
 	}
-	w := s.watch(&waiter{id: spec.ID, task: got.task, running: func() {
+	w := s.watch(&waiter{id: spec.ID, task: got.task, progress: spec.Progress, running: func() {
 		if started != nil {
 			r := st
 			r.Queued = false
 			started(r)
 		}
 	}})
-	return s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail, spec.Progress)
+	return s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
 }
 
 // resolveCut finds out whether a submission cut short reached Slurm: the
@@ -202,12 +202,12 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 // task can start it (ErrNotStarted: the attempt may go to the queue again).
 func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, started func(run.Started)) (run.Result, error) {
 	s.warnf("sbatch on %s: the connection dropped; reading the run dirs to learn whether Slurm took the array", s.cfg.Name)
-	w := s.watch(&waiter{id: spec.ID, attach: true, started: func(st run.Started) {
+	w := s.watch(&waiter{id: spec.ID, attach: true, progress: spec.Progress, started: func(st run.Started) {
 		if started != nil {
 			started(run.Started{RunDir: dir, At: time.Now(), Task: st.Task, Queued: st.Queued})
 		}
 	}})
-	res, err := s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail, spec.Progress)
+	res, err := s.wait(ctx, w, dir, spec.StdoutTail, spec.StderrTail)
 	if errors.Is(err, sshworker.ErrNotStarted) {
 		return res, fmt.Errorf("sbatch on %s: the connection dropped before Slurm took the array; its run dir is fenced off (%w)", s.cfg.Name, err)
 	}
@@ -219,8 +219,8 @@ func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, starte
 // was never submitted: its run dir is then fenced off for good, so a task
 // of a submission cut short can never start it later.
 func (s *Host) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
-	w := s.watch(&waiter{id: id, attach: true, started: opts.Started})
-	return s.wait(ctx, w, "", opts.StdoutTail, opts.StderrTail, opts.Progress)
+	w := s.watch(&waiter{id: id, attach: true, started: opts.Started, progress: opts.Progress})
+	return s.wait(ctx, w, "", opts.StdoutTail, opts.StderrTail)
 }
 
 // prepare fills the run dir, a bounded number at a time.

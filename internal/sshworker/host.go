@@ -144,10 +144,7 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 	}
 	if a != nil {
-		res, err := h.runAgent(ctx, a, spec, started)
-		if err == nil {
-			err = h.finishProgress(ctx, spec.ID, res, spec.Progress)
-		}
+		res, err := h.runAgent(ctx, a, spec, started) // its progress lines with it
 		if err != nil {
 			return res, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 		}
@@ -191,12 +188,9 @@ func (h *Host) Attach(ctx context.Context, id string, opts run.AttachOptions) (r
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
 	}
 	if a != nil {
-		res, err := h.attachAgent(ctx, a, id, opts.StdoutTail, opts.StderrTail, opts.Started)
+		res, err := h.attachAgent(ctx, a, id, opts) // its progress lines with it
 		if err == nil {
-			err = h.finishProgress(ctx, id, res, opts.Progress)
-			if err == nil {
-				return res, nil
-			}
+			return res, nil
 		}
 		if !errors.Is(err, errAgentAttach) {
 			return res, fmt.Errorf("attach %s on %s: %w", id, h.name, err)

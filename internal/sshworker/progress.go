@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshconn"
@@ -115,4 +116,36 @@ func clipBytes(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// ProgressProgram is agent.py, for a batch engine's poller: run as
+// "python -c ProgressProgram() mljob-progress-runs WORKDIR (ID FROM
+// FINAL)..." it reads, per run dir, at most 4 MiB of its stdout from FROM
+// (FINAL 1: the run has ended, so a last line without a newline counts)
+// and writes frames "R ID END N\n" and N bytes of candidate lines, which
+// ReadRunFrames reads.
+func ProgressProgram() string { return agentSource }
+
+// ReadRunFrames hands each frame of out (see ProgressProgram) to deliver,
+// in order, and stops at the first frame cut short or malformed (an
+// output cut at its limit): what was not delivered is read again from
+// where the last frame of its run ended.
+func ReadRunFrames(out []byte, deliver func(id string, lines []byte, end int64)) {
+	for len(out) > 0 {
+		nl := bytes.IndexByte(out, '\n')
+		if nl < 0 {
+			return
+		}
+		f := strings.Fields(string(out[:nl]))
+		if len(f) != 4 || f[0] != "R" {
+			return
+		}
+		end, err1 := strconv.ParseInt(f[2], 10, 64)
+		n, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || n < 0 || n > len(out)-nl-1 {
+			return
+		}
+		deliver(f[1], out[nl+1:nl+1+n], end)
+		out = out[nl+1+n:]
+	}
 }

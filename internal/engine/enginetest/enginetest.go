@@ -306,6 +306,60 @@ func Run(t *testing.T, newEngine Factory) {
 	})
 }
 
+// Live runs the part of the suite that engines reading a run's progress
+// lines as it runs pass (the agent, Slurm's poller, the fake), besides
+// Run's: lines printed arrive while the run still runs, also to a run
+// attached again from an offset.
+func Live(t *testing.T, newEngine Factory) {
+	e := newEngine(t)
+	t.Cleanup(func() { e.Close() })
+	c, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+	spec := Spec(ID("l"), []byte(`{}`), "out", "{\"step\":1,\"a\":1}\nnoise\n{\"step\":2,\"a\":2}\n",
+		"wait", first, "out", "{\"step\":3,\"a\":3}\n", "wait", second, "out", "{\"step\":4,\"a\":4}\n")
+	var got progressLog
+	spec.Progress = run.Progress{Lines: got.add}
+	runCtx, stop := context.WithCancel(c)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Run(runCtx, spec, nil)
+		errc <- err
+	}()
+	got.waitLines(t, 2)
+	// The wait ends; the run goes on, and is attached again from where
+	// its lines were read to.
+	stop()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled wait: %v, want context.Canceled", err)
+	}
+	got.mu.Lock()
+	from := got.end
+	got.mu.Unlock()
+	var rest progressLog
+	done := make(chan error, 1)
+	var res run.Result
+	go func() {
+		var err error
+		res, err = e.Attach(c, spec.ID, run.AttachOptions{StdoutTail: 100, StderrTail: 100,
+			Progress: run.Progress{From: from, Lines: rest.add}})
+		done <- err
+	}()
+	if err := os.WriteFile(first, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest.waitLines(t, 1)
+	if err := os.WriteFile(second, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got.check(t, "run", []string{"{\"step\":1,\"a\":1}\n", "{\"step\":2,\"a\":2}\n"}, from)
+	rest.check(t, "attach", []string{"{\"step\":3,\"a\":3}\n", "{\"step\":4,\"a\":4}\n"}, res.StdoutSize)
+}
+
 // progressSteps is a run printing progress lines among other output: the
 // Prog steps, the candidate lines an engine delivers (cut, with a
 // newline), and the stdout offset just past each of them.
@@ -367,6 +421,24 @@ func (l *progressLog) add(lines []byte, end int64) {
 		if line != "" {
 			l.lines = append(l.lines, line)
 		}
+	}
+}
+
+// waitLines waits until n lines have been delivered, up to waitLimit.
+func (l *progressLog) waitLines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		l.mu.Lock()
+		got := len(l.lines)
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %d progress lines while the run runs (%d came)", n, got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -127,25 +127,34 @@ func (e *Engine) Run(ctx context.Context, spec run.Spec, started func(run.Starte
 	return e.wait(ctx, r, spec.StdoutTail, spec.StderrTail, spec.Progress)
 }
 
-// wait waits for r to end and returns its result, its progress lines
-// delivered first, all at once.
+// wait waits for r to end and returns its result. Its progress lines are
+// read every progressPoll while it runs, and to the end before the result.
 func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail int, progress run.Progress) (run.Result, error) {
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return run.Result{}, ctx.Err()
+	var tick <-chan time.Time
+	var pr *progressReader
+	if progress.On() {
+		pr = &progressReader{p: progress, sc: run.NewProgressScanner(progress.From), fed: progress.From, sent: -1}
+		t := time.NewTicker(progressPoll)
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case <-r.done:
+			break wait
+		case <-ctx.Done():
+			return run.Result{}, ctx.Err()
+		case <-tick:
+			pr.read(&r.out, false)
+		}
 	}
 	if err := e.check(); err != nil {
 		return run.Result{}, err
 	}
 	res := r.res
-	if progress.On() {
-		all, size := r.out.tail(-1)
-		if progress.From <= size {
-			sc := run.NewProgressScanner(progress.From)
-			lines := sc.Finish(sc.Feed(nil, all[progress.From:]))
-			progress.Lines(lines, sc.End())
-		}
+	if pr != nil {
+		pr.read(&r.out, true)
 	}
 	res.Stdout, res.StdoutSize = r.out.tail(stdoutTail)
 	res.Stderr, res.StderrSize = r.errOut.tail(stderrTail)
@@ -251,6 +260,36 @@ func (e *Engine) Close() error {
 	defer e.mu.Unlock()
 	e.closed = true
 	return nil
+}
+
+// progressPoll is how often a waited run's stdout is read for progress
+// lines.
+const progressPoll = 10 * time.Millisecond
+
+// progressReader reads a run's progress lines for one wait.
+type progressReader struct {
+	p    run.Progress
+	sc   *run.ProgressScanner
+	fed  int64 // stdout bytes fed to sc
+	sent int64 // the end last delivered
+}
+
+// read feeds sc what is new in out and delivers what it found; final: the
+// run has ended.
+func (pr *progressReader) read(out *lockedBuffer, final bool) {
+	all, size := out.tail(-1)
+	if pr.fed > size {
+		return
+	}
+	lines := pr.sc.Feed(nil, all[pr.fed:])
+	pr.fed = size
+	if final {
+		lines = pr.sc.Finish(lines)
+	}
+	if len(lines) > 0 || pr.sc.End() != pr.sent || final {
+		pr.sent = pr.sc.End()
+		pr.p.Lines(lines, pr.sent)
+	}
 }
 
 // lockedBuffer is a run's stream, written by its Func and read by waiters.
