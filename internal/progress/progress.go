@@ -234,9 +234,14 @@ func (g *Ingest) thin(c *curve) {
 }
 
 // Batch hands out what was read since the last Batch, to be saved in one
-// transaction (db.SaveProgress), and forgets it; false when nothing was.
+// transaction (db.SaveProgress), and forgets it; false when there is
+// nothing to store. An offset that moved past other output alone is not
+// worth a transaction (a run without progress lines would cost one more
+// commit): the next batch carries it, and a reader that resumes from an
+// older offset finds nothing new in between.
 func (g *Ingest) Batch() (db.ProgressBatch, bool) {
-	if !g.dirty {
+	if !g.dirty || g.lines == 0 && len(g.skipped) == 0 && len(g.ops) == 0 && g.points == 0 {
+		g.dirty = false
 		return db.ProgressBatch{}, false
 	}
 	b := db.ProgressBatch{OrderID: g.orderID, Attempt: g.attempt, Offset: g.offset, Lines: g.lines,
