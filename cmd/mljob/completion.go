@@ -93,7 +93,7 @@ func registerCompletions(a *app, root *cobra.Command) {
 		switch cmd.Name() {
 		case "outcomes", "report":
 			_ = cmd.RegisterFlagCompletionFunc("sweep", a.completeSweeps)
-		case "show":
+		case "show", "metrics":
 			cmd.ValidArgsFunction = a.completeIDs(false, true)
 		case "logs":
 			cmd.ValidArgsFunction = a.completeIDs(true, true)

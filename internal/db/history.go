@@ -13,10 +13,12 @@ type JobHistory struct {
 	Orders   []Order
 	Attempts [][]Attempt // Attempts[i] are those of Orders[i]
 	Outcomes []OutcomeRow
+	// Progress sums up the attempts that printed progress lines.
+	Progress []ProgressSummary
 }
 
 // JobHistory reads the job with the given id (or ErrJobNotFound), its
-// orders with their attempts, its outcomes and its sweep.
+// orders with their attempts, its outcomes, its progress and its sweep.
 func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) {
 	job, err := db.Job(ctx, jobID)
 	if err != nil {
@@ -34,6 +36,13 @@ func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) 
 		h.Attempts = append(h.Attempts, as)
 	}
 	if h.Outcomes, err = db.Outcomes(ctx, OutcomeFilter{JobID: job.ID}); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(h.Orders))
+	for i, o := range h.Orders {
+		ids[i] = o.ID
+	}
+	if h.Progress, err = db.ProgressSummaries(ctx, ids); err != nil {
 		return nil, err
 	}
 	if job.SweepID != 0 {

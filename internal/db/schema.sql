@@ -244,3 +244,53 @@ ALTER TABLE orders DROP COLUMN slurm_state;
 ALTER TABLE attempts DROP COLUMN slurm_job_id;
 ALTER TABLE attempts DROP COLUMN slurm_array_index;
 ALTER TABLE attempts DROP COLUMN slurm_state;
+
+-- version: 12
+
+-- Progress lines: a stdout line that is a JSON object with a numeric "step"
+-- is a point on a learning curve (see pyexec.ParseProgress). progress keeps,
+-- per attempt, how far its stdout has been read for them (stdout_offset, in
+-- bytes, always at a line's start: a dispatcher that adopts the run goes on
+-- from there) and how many were taken; it is written in the transaction that
+-- writes their points, so nothing is stored twice or lost across a restart.
+CREATE TABLE progress (
+	order_id      INTEGER NOT NULL,
+	attempt       INTEGER NOT NULL,
+	stdout_offset INTEGER NOT NULL DEFAULT 0,
+	lines         INTEGER NOT NULL DEFAULT 0,
+	updated_at    TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+
+-- progress_skipped counts, per attempt and reason, the progress lines not
+-- taken (a step that is not a number or goes backwards, a line too long, too
+-- many metrics, a bad series) and the values dropped from lines taken (not
+-- finite, a name too long, too many curves).
+CREATE TABLE progress_skipped (
+	order_id INTEGER NOT NULL,
+	attempt  INTEGER NOT NULL,
+	reason   TEXT NOT NULL,
+	count    INTEGER NOT NULL,
+	PRIMARY KEY (order_id, attempt, reason),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+
+-- metrics holds the points of each curve: (order, attempt, series, name) is
+-- a curve ("" is the run's unnamed series), idx the point's number in it
+-- from 0, step and value as the script printed them, at when the dispatcher
+-- read the line. A long curve is thinned (see internal/progress): all of its
+-- first points, then a grid of the rest, and always its first, last, lowest
+-- and highest point.
+CREATE TABLE metrics (
+	order_id INTEGER NOT NULL,
+	attempt  INTEGER NOT NULL,
+	series   TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	idx      INTEGER NOT NULL,
+	step     REAL NOT NULL,
+	value    REAL NOT NULL,
+	at       TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt, series, name, idx),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+) WITHOUT ROWID;

@@ -20,6 +20,7 @@ import (
 	_ "github.com/mljob/mljob/internal/engines" // the engines dispatch opens
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshconn"
 	"github.com/mljob/mljob/internal/sshworker"
 	"github.com/mljob/mljob/internal/testutil"
@@ -267,7 +268,7 @@ func TestInterruptLeavesRunsRunning(t *testing.T) {
 	}
 	// The run went on without the dispatcher and finishes on its own.
 	h := sshworker.NewHost("local", sshconn.Local{}, workdir)
-	res, err := h.Attach(context.Background(), pyexec.RunID(d.QueueID(), 1, 1), 1<<16, 1<<16, nil)
+	res, err := h.Attach(context.Background(), pyexec.RunID(d.QueueID(), 1, 1), run.AttachOptions{StdoutTail: 1 << 16, StderrTail: 1 << 16})
 	if err != nil {
 		t.Fatal(err)
 	}

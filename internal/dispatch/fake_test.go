@@ -14,6 +14,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/engine/fake"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -173,5 +174,54 @@ func TestRefusedHostGetsNoOrderBack(t *testing.T) {
 	}
 	if onBad > slots {
 		t.Errorf("%d attempts on the refusing host, want at most its %d slots (claimed before it refused)", onBad, slots)
+	}
+}
+
+// TestProgressStoredBeforeTheOutcome: a run's progress lines, printed
+// around its outcome with a malformed one among them, are all stored by
+// the time its outcome is, the malformed one counted with its reason.
+func TestProgressStoredBeforeTheOutcome(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	submit(t, d, `{"projectName":"p","scriptName":"echo.py","x":2}`)
+	e := fake.New("h", func(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+		for i := range 30 {
+			fmt.Fprintf(stdout, `{"step":%d,"series":"fold%d","loss":%d}`+"\n", i/2, i%2+1, 100-i)
+			fmt.Fprintln(stdout, "epoch", i)
+		}
+		fmt.Fprintln(stdout, `{"step":3,"series":"fold1","loss":1}`) // backwards
+		fmt.Fprintln(stdout, `{"status":200,"loss":4}`)
+		fmt.Fprint(stdout, `{"step":20,"series":"fold1","loss":0}`) // after the outcome, no newline
+		return 0
+	})
+	opts := fakeOptions(t, map[string]*fake.Engine{"h": e}, 1)
+	var pts []db.MetricPoint
+	opts.BeforeRecord = func(order int64) {
+		var err error
+		pts, err = d.Metrics(context.Background(), db.MetricFilter{OrderID: order, Attempt: 1})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	sum, err := dispatch.Run(context.Background(), d, opts)
+	if err != nil || sum.Succeeded != 1 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if len(pts) != 31 {
+		t.Fatalf("%d points stored when the outcome was recorded, want 31: %+v", len(pts), pts)
+	}
+	last := pts[15] // fold1 sorts first: 15 points, then step 20
+	if last.Series != "fold1" || last.Step != 20 || last.Value != 0 {
+		t.Errorf("fold1's last point %+v", last)
+	}
+	sums, err := d.ProgressSummaries(context.Background(), []int64{1})
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("summaries %+v, %v", sums, err)
+	}
+	if s := sums[0]; s.Lines != 31 || s.Points != 31 || s.Skipped[pyexec.SkipBackwards] != 1 || len(s.Skipped) != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	rows, _ := d.Outcomes(context.Background(), db.OutcomeFilter{})
+	if len(rows) != 1 || rows[0].Loss == nil || *rows[0].Loss != 4 {
+		t.Errorf("outcome %+v: want loss 4, the progress lines not taken for it", rows)
 	}
 }

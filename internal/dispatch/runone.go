@@ -138,13 +138,16 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 			limit.arm(time.Now(), timeout, func() { d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout)) })
 		}
 	}
+	prog := d.openProgress(o, hs.cfg.Name, false)
+	spec.Progress = prog.progress()
 	res, err := hs.h.Run(ctx, spec, started)
 	cut := false // the connection dropped: the run may have started unseen
 	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
 		cut = true
-		res, err = d.reattach(ctx, hs, o, spec.ID)
+		res, err = d.reattach(ctx, hs, o, spec.ID, prog)
 	}
 	limit.stop()
+	prog.close() // its points saved before its outcome
 	wasStarted := startedCalled.Load()
 	switch {
 	case err == nil:
@@ -196,7 +199,9 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		limit.arm(o.StartedAt, timeout, expire)
 	}
 	told := false // only the poller touches it after the first call
-	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, func(s run.Started) {
+	prog := d.openProgress(o, hs.cfg.Name, true)
+	opts := run.AttachOptions{StdoutTail: pyexec.StdoutFetch, StderrTail: pyexec.StderrFetch, Progress: prog.progress()}
+	opts.Started = func(s run.Started) {
 		if batch && !s.Queued {
 			// A batch run's limit counts from its task's start, not its
 			// submission (o.StartedAt).
@@ -219,11 +224,13 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 				d.warnf("order %d on %s: mark running: %v", o.ID, hs.cfg.Name, err)
 			}
 		}
-	})
+	}
+	res, err := hs.h.Attach(ctx, id, opts)
 	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
-		res, err = d.reattach(ctx, hs, o, id)
+		res, err = d.reattach(ctx, hs, o, id, prog)
 	}
 	limit.stop()
+	prog.close()
 	if err == nil && !res.Timed && (res.At.IsZero() || !batch) && !o.StartedAt.IsZero() {
 		// The duration counts from the real start, not from the attach (a
 		// run read from its run dir, or a batch run, has its own clock).
@@ -310,7 +317,7 @@ var errHostLost = errors.New("host unreachable")
 // reattach waits for the host to answer again after the connection dropped
 // mid-run, then waits on the run from its run dir. It gives up after
 // LostAfter without an answer.
-func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id string) (run.Result, error) {
+func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id string, prog *progressSink) (run.Result, error) {
 	lostSince := time.Now()
 	backoff := d.opts.Poll
 	for {
@@ -318,7 +325,8 @@ func (d *dispatcher) reattach(ctx context.Context, hs *hostState, o db.Order, id
 		if !sleepCtx(ctx, backoff) {
 			return run.Result{}, ctx.Err()
 		}
-		res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
+		res, err := hs.h.Attach(ctx, id, run.AttachOptions{StdoutTail: pyexec.StdoutFetch, StderrTail: pyexec.StderrFetch,
+			Progress: prog.progress()})
 		if err == nil || isRefusal(err) || !errors.Is(err, engine.ErrConnLost) && !isDialError(err) {
 			return res, err // a refusal (see hold), even one that ended the host's agent
 		}
@@ -551,7 +559,10 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 			return
 		}
 	}
-	res, err := hs.h.Attach(ctx, id, pyexec.StdoutFetch, pyexec.StderrFetch, nil)
+	prog := d.openProgress(o, hs.cfg.Name, true)
+	res, err := hs.h.Attach(ctx, id, run.AttachOptions{StdoutTail: pyexec.StdoutFetch, StderrTail: pyexec.StderrFetch,
+		Progress: prog.progress()})
+	prog.close()
 	switch {
 	case errors.Is(err, engine.ErrNotStarted):
 		d.clearAbandoned(d.saveCtx, o, "it never started")

@@ -17,6 +17,24 @@ import (
 // A run is named by its id (run.Spec.ID), unique per attempt of an order;
 // its run dir holds everything about it, so that any dispatcher, this one
 // after a crash or another, can find it again with Attach.
+//
+// Progress. When Run's spec.Progress or Attach's opts.Progress is on, the
+// engine reads the run's stdout from offset Progress.From (a line's start)
+// and calls Progress.Lines with each complete line that is a progress
+// candidate (run.IsProgressCandidate: it begins with "{" and holds "step"
+// within its first run.MaxProgressLine+1 bytes), cut to those bytes and
+// ending in a newline; in order, each once, and no other line. end, with
+// each call, is the offset just past the last line read, delivered or not,
+// so that a caller that keeps it can attach again from there and miss
+// nothing nor get anything twice. Calls come one at a time, from the
+// engine's goroutines, while the run runs where the engine can read it as
+// it goes (the agent, Slurm's poller), else when it ends; Lines must
+// return promptly and must not call the engine. Before Run or Attach
+// returns a result, every line up to the end of stdout has been delivered
+// (a last line without a newline counts as complete once the run has
+// ended) and the last end is stdout's size. When they return an error,
+// what was delivered stands, and the caller attaches again from its last
+// end.
 type Engine interface {
 	// Run starts spec detached on the host, calls started once the run is
 	// under way (for a scheduler: once it has accepted the run, Queued,
@@ -28,12 +46,13 @@ type Engine interface {
 	// work), ErrConnLost (it may have started unseen: Attach says).
 	Run(ctx context.Context, spec run.Spec, started func(run.Started)) (run.Result, error)
 	// Attach waits again for the run id, started by Run here or elsewhere,
-	// and returns its result with up to stdoutTail and stderrTail bytes of
-	// its streams. started, when set, is called as Run calls it once the
-	// run is seen under way. ErrNotStarted: the run never started, and
-	// never will (its run dir is fenced). A run that ended without an exit
-	// code comes back with Result.Lost.
-	Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error)
+	// and returns its result with up to opts.StdoutTail and
+	// opts.StderrTail bytes of its streams. opts.Started, when set, is
+	// called as Run calls started once the run is seen under way; progress
+	// lines go to opts.Progress from its From on. ErrNotStarted: the run
+	// never started, and never will (its run dir is fenced). A run that
+	// ended without an exit code comes back with Result.Lost.
+	Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error)
 	// Kill stops the run id: its processes get grace between a polite
 	// stop and a forced one, and the run's result records the kill.
 	// ErrNotStarted: the run is not under way yet (try again later).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/metricsview"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -22,6 +23,9 @@ type Job struct {
 	Outcomes []db.OutcomeRow // Fill applied
 	// Objects are the outcomes' JSON objects (Encoder), one per outcome.
 	Objects []json.RawMessage
+	// Progress is, per attempt that printed progress lines, what they
+	// came to; nil when none did.
+	Progress []metricsview.Progress
 }
 
 // SweepRef is the sweep a job was submitted in, as show prints it.
@@ -81,6 +85,9 @@ func (s *Slurm) Text() string {
 // outcome read through Fill and encoded as outcomes encodes it.
 func NewJob(h *db.JobHistory) (*Job, error) {
 	j := &Job{Job: h.Job, Attempts: []Attempt{}, Outcomes: h.Outcomes}
+	if len(h.Progress) > 0 {
+		j.Progress = metricsview.Summaries(h.Progress)
+	}
 	for i, o := range h.Orders {
 		j.Orders = append(j.Orders, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
 		for _, a := range h.Attempts[i] {
@@ -150,7 +157,11 @@ func (j *Job) Write(w io.Writer, format string) error {
 			return err
 		}
 	}
-	return nil
+	if len(j.Progress) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return metricsview.WriteSummaries(w, j.Progress)
 }
 
 // writeIndented writes the spec indented, or as it is when it is not JSON.
@@ -176,6 +187,9 @@ func (j *Job) JSON() map[string]any {
 	// stays as it was.
 	if j.Sweep != nil {
 		m["sweep"] = j.Sweep
+	}
+	if len(j.Progress) > 0 {
+		m["progress"] = j.Progress
 	}
 	return m
 }

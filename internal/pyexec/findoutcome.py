@@ -1,5 +1,6 @@
 # mljob's outcome search: prints the last line of a run's stdout that is a
-# JSON object, when the tail the dispatcher fetched holds none (a long
+# JSON object without a "step" field (a line with one is a progress report,
+# never the Outcome), when the tail the dispatcher fetched holds none (a long
 # summary printed after the outcome, or an outcome line longer than the
 # tail). It runs in the run dir on the host, with the host's python, as
 # "python -c <this> mljob-find-outcome FILE CAP", reads FILE backwards in
@@ -7,6 +8,7 @@
 #
 #   found N\n<N bytes: the line>
 #   none\n                       no line of FILE is a JSON object
+#                                without a "step"
 #   oversize N\n                 the last line that begins with "{" is N
 #                                bytes, over CAP: it is not read
 #
@@ -30,7 +32,7 @@ def verdict(line, big, size):
         obj = json.loads(s.decode("utf-8", "replace"))
     except ValueError:
         return None
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or "step" in obj:
         return None
     return b"found %d\n" % len(s) + s
 

@@ -34,7 +34,8 @@ type Outcome struct {
 }
 
 // ParseOutcome reads the Outcome of a finished run: the last stdout line
-// that is a JSON object. The run succeeded when it exited 0, printed such a
+// that is a JSON object without a "step" field (a line with one is a
+// progress report, see ParseProgress). The run succeeded when it exited 0, printed such a
 // line, and that line's status (if any) is 2xx. Only the tail that came
 // back is read: see NeedsSearch and ParseSearched for an Outcome further up.
 func ParseOutcome(res run.Result) Outcome {
@@ -81,7 +82,7 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 		o.Error = fmt.Sprintf("no outcome: the last stdout line that begins with \"{\" is %d bytes, over the %d MiB limit on an outcome line (stdout: %d bytes)",
 			s.Oversize, MaxOutcomeLine>>20, res.StdoutSize)
 	case obj == nil:
-		o.Error = fmt.Sprintf("no outcome: no stdout line is a JSON object (stdout: %d bytes, last line %q)",
+		o.Error = fmt.Sprintf("no outcome: no stdout line is a JSON object without a \"step\" (stdout: %d bytes, last line %q)",
 			res.StdoutSize, clip(lastLine(res.Stdout), 80))
 	case read.BadStatus != "":
 		o.Error = read.BadStatus
@@ -165,7 +166,9 @@ func completeLines(res run.Result) []byte {
 	return stdout
 }
 
-// lastObject returns the last line of out that parses as a JSON object.
+// lastObject returns the last line of out that parses as a JSON object
+// without a "step" field: the Outcome line. A line with one is a progress
+// report (see ParseProgress), never the Outcome, even when it comes last.
 func lastObject(out []byte) ([]byte, map[string]json.RawMessage) {
 	lines := bytes.Split(out, []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -176,6 +179,9 @@ func lastObject(out []byte) ([]byte, map[string]json.RawMessage) {
 		line = StrictJSON(line)
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(line, &obj) == nil && obj != nil {
+			if _, progress := obj["step"]; progress {
+				continue
+			}
 			return line, obj
 		}
 	}

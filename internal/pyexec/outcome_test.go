@@ -41,6 +41,16 @@ func TestParseOutcome(t *testing.T) {
 			succeeded: true, status: ip(200), loss: fp(1), json: `{"status":200,"loss":1}`,
 		},
 		{
+			name:      "progress lines after the outcome are never the outcome",
+			res:       result(0, "{\"step\":1,\"loss\":9}\n{\"status\":200,\"loss\":1}\n{\"step\":2,\"loss\":8}\n{\"step\":\"x\"}\n"),
+			succeeded: true, status: ip(200), loss: fp(1), json: `{"status":200,"loss":1}`,
+		},
+		{
+			name:   "only progress lines: no outcome",
+			res:    result(0, "{\"step\":1,\"loss\":9}\n{\"step\":2,\"loss\":8}\n"),
+			errHas: `no outcome: no stdout line is a JSON object without a "step"`,
+		},
+		{
 			name:      "no status field still succeeds",
 			res:       result(0, `{"loss":3}`),
 			succeeded: true, loss: fp(3), json: `{"loss":3}`,
@@ -73,7 +83,7 @@ func TestParseOutcome(t *testing.T) {
 		{
 			name:   "no JSON",
 			res:    result(0, "hello\nworld\n"),
-			errHas: `no outcome: no stdout line is a JSON object (stdout: 12 bytes, last line "world")`,
+			errHas: `no outcome: no stdout line is a JSON object without a "step" (stdout: 12 bytes, last line "world")`,
 		},
 		{
 			name:   "garbage that looks like JSON",

@@ -43,6 +43,8 @@ func TestSearchOutcome(t *testing.T) {
 		{"first line, no newline, spaces", "  {\"a\": 1}  ", `{"a": 1}`, false},
 		{"arrays and invalid JSON are not outcomes", "{\"a\": 1}\n[1, 2]\n{nope}\n{\"b\": \n", `{"a": 1}`, false},
 		{"NaN as Python writes it", "{\"loss\": NaN}\nx\n", `{"loss": NaN}`, false},
+		{"progress lines after the outcome", "{\"status\": 200, \"loss\": 1}\n" + strings.Repeat("{\"step\": 3, \"loss\": 0.5}\n", 50000), `{"status": 200, "loss": 1}`, false},
+		{"only progress lines", strings.Repeat("{\"step\": 3, \"loss\": 0.5}\n", 50000), "", false},
 		{"none", strings.Repeat("plain\n", 1000), "", false},
 		{"empty", "", "", false},
 		{"a last { line over the cap hides an earlier one", "{\"a\": 1}\n{" + strings.Repeat("1", MaxOutcomeLine) + "\nend\n", "", true},

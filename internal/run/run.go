@@ -43,6 +43,21 @@ type Spec struct {
 	// StdoutTail and StderrTail bound how many trailing bytes of each
 	// stream come back in the Result.
 	StdoutTail, StderrTail int
+	// Progress, when on, gets the run's progress lines as it prints them.
+	Progress Progress
+}
+
+// AttachOptions is what Attach is asked for besides the run.
+type AttachOptions struct {
+	// StdoutTail and StderrTail bound how many trailing bytes of each
+	// stream come back in the Result.
+	StdoutTail, StderrTail int
+	// Started, when set, is called as Run calls it once the run is seen
+	// under way.
+	Started func(Started)
+	// Progress, when on, gets the run's progress lines from Progress.From
+	// on.
+	Progress Progress
 }
 
 // Started is reported once the run is detached on the host.

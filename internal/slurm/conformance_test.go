@@ -20,3 +20,14 @@ func TestConformance(t *testing.T) {
 		return newFixture(t, local, wd, c, slurm.Config{Slots: 8}).host
 	})
 }
+
+// TestLiveProgress: the poller reads a run's progress lines as it runs, in
+// its one session per poll (enginetest.Live).
+func TestLiveProgress(t *testing.T) {
+	c := slurmtest.Start(t, slurmtest.Options{CPUs: 4})
+	wd := t.TempDir()
+	local := func(*testing.T) sshconn.Transport { return sshconn.Local{} }
+	enginetest.Live(t, func(t *testing.T) engine.Engine {
+		return newFixture(t, local, wd, c, slurm.Config{Slots: 8}).host
+	})
+}

@@ -186,7 +186,7 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	if started != nil {
 		started(st)
 	}
-	w := s.watch(&waiter{id: spec.ID, task: got.task, running: func() {
+	w := s.watch(&waiter{id: spec.ID, task: got.task, progress: spec.Progress, running: func() {
 		if started != nil {
 			r := st
 			r.Queued = false
@@ -202,7 +202,7 @@ func (s *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 // task can start it (ErrNotStarted: the attempt may go to the queue again).
 func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, started func(run.Started)) (run.Result, error) {
 	s.warnf("sbatch on %s: the connection dropped; reading the run dirs to learn whether Slurm took the array", s.cfg.Name)
-	w := s.watch(&waiter{id: spec.ID, attach: true, started: func(st run.Started) {
+	w := s.watch(&waiter{id: spec.ID, attach: true, progress: spec.Progress, started: func(st run.Started) {
 		if started != nil {
 			started(run.Started{RunDir: dir, At: time.Now(), Task: st.Task, Queued: st.Queued})
 		}
@@ -218,9 +218,9 @@ func (s *Host) resolveCut(ctx context.Context, spec run.Spec, dir string, starte
 // another, and returns its result. ErrNotStarted (sshworker's) when the run
 // was never submitted: its run dir is then fenced off for good, so a task
 // of a submission cut short can never start it later.
-func (s *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
-	w := s.watch(&waiter{id: id, attach: true, started: started})
-	return s.wait(ctx, w, "", stdoutTail, stderrTail)
+func (s *Host) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
+	w := s.watch(&waiter{id: id, attach: true, started: opts.Started, progress: opts.Progress})
+	return s.wait(ctx, w, "", opts.StdoutTail, opts.StderrTail)
 }
 
 // prepare fills the run dir, a bounded number at a time.

@@ -239,7 +239,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshconn.
 		attached := &startLog{}
 		res := make(chan run.Result, 1)
 		go func() {
-			r, err := g.host.Attach(ctx, "d1", 1<<16, 1<<16, attached.add)
+			r, err := g.host.Attach(ctx, "d1", run.AttachOptions{StdoutTail: 1 << 16, StderrTail: 1 << 16, Started: attached.add})
 			if err != nil {
 				t.Error(err)
 			}
@@ -264,7 +264,7 @@ func testEngine(t *testing.T, c *slurmtest.Cluster, tr func(*testing.T) sshconn.
 		if _, err := sh.Prepare(ctx, shSpec("n1", "touch ran")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.host.Attach(ctx, "n1", 100, 100, nil)
+		_, err := f.host.Attach(ctx, "n1", run.AttachOptions{StdoutTail: 100, StderrTail: 100})
 		if !errors.Is(err, sshworker.ErrNotStarted) {
 			t.Fatalf("attach: %v, want ErrNotStarted", err)
 		}

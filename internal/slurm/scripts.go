@@ -68,13 +68,24 @@ printf 'MLJOB-SUBMITTED %s\n' "$job"
 // when the dir has no .task, STATE one of done (exit_code written; START
 // and END in seconds since the epoch, "-" when unknown), fenced, started
 // (the start token is taken), prepared, missing. Then, when any task is
-// known, squeue's lines between "squeue" and "squeue-end STATUS".
-// argv: $1 workdir, $2 nenv, env words, then run ids.
-const pollScript = `wd=$1 nenv=$2
-shift 2
-` + sshworker.ExpandWorkdir + exportEnv + `jobs=
+// known, squeue's lines between "squeue" and "squeue-end STATUS". Last,
+// for the runs given as ID@OFFSET, their progress lines from OFFSET, read
+// by $py running $agent (sshworker.ProgressProgram) after a "progress"
+// line: frames "R ID END N" and N bytes (see sshworker.ReadRunFrames).
+// argv: $1 workdir, $2 python, $3 agent.py, $4 nenv, env words, then run
+// ids, each with @OFFSET when its progress lines are asked for.
+const pollScript = `wd=$1 py=$2 agent=$3 nenv=$4
+shift 4
+` + sshworker.ExpandWorkdir + exportEnv + `jobs= prog=
 for id in "$@"; do
+  off=
+  case $id in *@*) off=${id#*@} id=${id%@*} ;; esac
   d=$wd/runs/$id
+  if [ -n "$off" ]; then
+    final=0
+    [ -f "$d/exit_code" ] && final=1
+    prog="$prog $id $off $final"
+  fi
   task=-
   [ -s "$d/.task" ] && read -r task < "$d/.task"
   if [ -f "$d/exit_code" ]; then
@@ -96,11 +107,19 @@ for id in "$@"; do
   *_*) case ${task%_*}${task##*_} in '' | *[!0-9]*) ;; *) jobs="$jobs ${task%_*}" ;; esac ;;
   esac
 done
-[ -n "$jobs" ] || exit 0
-jobs=$(printf '%s\n' $jobs | sort -u | paste -sd, -)
-echo squeue
-squeue -h -r -t all -j "$jobs" -o '%i %T' 2>&1
-echo "squeue-end $?"
+if [ -n "$jobs" ]; then
+  jobs=$(printf '%s\n' $jobs | sort -u | paste -sd, -)
+  echo squeue
+  squeue -h -r -t all -j "$jobs" -o '%i %T' 2>&1
+  echo "squeue-end $?"
+fi
+[ -n "$prog" ] || exit 0
+# The nodes' python may not be the login node's.
+command -v "$py" > /dev/null 2>&1 || py=python3
+echo progress
+# Run ids are plain names: split on spaces, never globbed.
+"$py" -c "$agent" mljob-progress-runs "$wd" $prog 2> /dev/null
+exit 0
 `
 
 // sacctScript asks Slurm's accounting about tasks squeue no longer lists.

@@ -1,20 +1,28 @@
 package slurm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
-// waiter is one run waited on. Its fields past done belong to the poller.
+// waiter is one run waited on. Its fields past pmu belong to the poller.
 type waiter struct {
 	id   string
 	done chan verdict // buffered: the poller never blocks
+
+	pmu sync.Mutex // guards progress
+	// progress is what the run's progress lines go to, its From moved on
+	// with each delivery; off once its wait is over (see stopProgress).
+	progress run.Progress
 
 	task    string
 	state   string
@@ -59,10 +67,40 @@ func (s *Host) watch(w *waiter) *waiter {
 
 func (s *Host) unwatch(w *waiter) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.waiters[w.id] == w {
 		delete(s.waiters, w.id)
 	}
+	s.mu.Unlock()
+}
+
+// progressFrom is where the run's progress lines are to be read from, and
+// whether they are asked for.
+func (w *waiter) progressFrom() (int64, bool) {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	return w.progress.From, w.progress.On()
+}
+
+// deliver hands progress lines read by a poll to the run's waiter, unless
+// its wait is over or they do not follow what it has (end before From).
+func (w *waiter) deliver(lines []byte, end int64) {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	if !w.progress.On() || end < w.progress.From {
+		return
+	}
+	w.progress.Lines(lines, end)
+	w.progress.From = end
+}
+
+// stopProgress ends the poller's deliveries and returns where they
+// stopped: no call of Lines is under way once it returns.
+func (w *waiter) stopProgress() run.Progress {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	p := w.progress
+	w.progress = run.Progress{}
+	return p
 }
 
 // nudge asks for a poll now (after a cancel, say), not at the next tick.
@@ -81,8 +119,11 @@ func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stde
 	case v = <-w.done:
 	case <-ctx.Done():
 		s.unwatch(w)
+		w.stopProgress() // a poll under way delivers no more
 		return run.Result{}, ctx.Err()
 	}
+	// The rest of the run's progress lines, from where the polls left.
+	progress := w.stopProgress()
 	switch v.kind {
 	case notStarted:
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", w.id, s.cfg.Name, sshworker.ErrNotStarted)
@@ -90,9 +131,14 @@ func (s *Host) wait(ctx context.Context, w *waiter, dir string, stdoutTail, stde
 		res := run.Result{Started: run.Started{RunDir: dir, At: v.start, Task: w.task}, Lost: true, ExitCode: -1,
 			SchedState: v.state, FinishedAt: time.Now()}
 		res.Reason, res.Infra = endReason(v.state)
+		if progress.On() {
+			// What it printed before it was lost; none, or a host that
+			// cannot say, is no reason to wait longer.
+			_ = s.h.ReadProgress(ctx, w.id, s.h.Python(), progress, true)
+		}
 		return res, nil
 	}
-	res, err := s.h.Attach(ctx, w.id, stdoutTail, stderrTail, nil)
+	res, err := s.h.Attach(ctx, w.id, run.AttachOptions{StdoutTail: stdoutTail, StderrTail: stderrTail, Progress: progress})
 	if err != nil {
 		return res, err
 	}
@@ -140,19 +186,43 @@ func (s *Host) pollLoop() {
 // pollOnce asks about every waited run in one session and hands out the
 // verdicts.
 func (s *Host) pollOnce(ws []*waiter) {
-	argv := append([]string{"sh", "-c", pollScript, "mljob-slurm-poll", s.h.Workdir()}, s.env...)
+	var ids []string
+	agent := ""
 	for _, w := range ws {
-		argv = append(argv, w.id)
+		if from, ok := w.progressFrom(); ok {
+			ids = append(ids, w.id+"@"+strconv.FormatInt(from, 10))
+			agent = sshworker.ProgressProgram()
+			continue
+		}
+		ids = append(ids, w.id)
 	}
+	argv := append([]string{"sh", "-c", pollScript, "mljob-slurm-poll", s.h.Workdir(), s.h.Python(), agent}, s.env...)
+	argv = append(argv, ids...)
 	var out, errOut sshworker.LimitedBuffer
-	out.Limit, errOut.Limit = 1<<22, 4096
+	// Room for the progress lines of many runs; a frame cut at the limit
+	// is read again at the next poll.
+	out.Limit, errOut.Limit = 16<<20, 4096
 	if err := s.h.Exec(s.life, argv, nil, &out, &errOut); err != nil {
 		if s.life.Err() == nil {
 			s.trouble(fmt.Sprintf("poll %s: %v%s (the runs go on in Slurm; asking again every %s)", s.cfg.Name, err, sshworker.Detail(errOut.String()), s.cfg.Poll))
 		}
 		return
 	}
-	rep := parsePoll(out.String())
+	report, frames, _ := bytes.Cut(out.Bytes(), []byte("\nprogress\n"))
+	rep := parsePoll(string(report))
+	if len(frames) > 0 {
+		byID := make(map[string]*waiter, len(ws))
+		for _, w := range ws {
+			byID[w.id] = w
+		}
+		// Before the verdicts: a run decided now has every line read so
+		// far, and its wait reads the rest from there.
+		sshworker.ReadRunFrames(frames, func(id string, lines []byte, end int64) {
+			if w := byID[id]; w != nil {
+				w.deliver(lines, end)
+			}
+		})
+	}
 	if rep.squeueErr != "" {
 		s.trouble(fmt.Sprintf("squeue on %s: %s (the run dirs still count; asking again every %s)", s.cfg.Name, rep.squeueErr, s.cfg.Poll))
 	} else {

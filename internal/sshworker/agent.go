@@ -52,9 +52,10 @@ type agentConn struct {
 
 	wmu sync.Mutex // serialises requests on w
 
-	mu      sync.Mutex // guards calls, nextTag
-	calls   map[uint64]chan agentMsg
-	nextTag uint64
+	mu       sync.Mutex // guards calls, progress, nextTag
+	calls    map[uint64]chan agentMsg
+	progress map[uint64]func([]byte, int64) // a call's progress lines (run.Progress.Lines)
+	nextTag  uint64
 
 	done    chan struct{} // closed once the agent's session has ended
 	endErr  error         // why it ended, wrapping sshconn.ErrConnLost; written before done is closed
@@ -78,6 +79,7 @@ type agentMsg struct {
 	Load     float64   `json:"load"`    // a probe's 1-minute load average
 	GPUs     []string  `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
 	Missing  []string  `json:"missing"` // a cache check's hashes the cache lacks
+	End      int64     `json:"end"`     // a progress frame's stdout offset
 	payload  []byte
 	received time.Time
 }
@@ -97,6 +99,7 @@ type agentRequest struct {
 	Argv    []string    `json:"argv"`
 	Warm    bool        `json:"warm,omitempty"`
 	Hashes  []string    `json:"hashes,omitempty"` // a cache check's`
+	Prog    *int64      `json:"prog,omitempty"`   // the stdout offset to send progress lines from
 	N       int         `json:"n"`
 }
 
@@ -173,7 +176,8 @@ func (h *Host) startAgent(ctx context.Context) (*agentConn, error) {
 	actx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	a := &agentConn{w: inW, cancel: cancel, calls: map[uint64]chan agentMsg{}, done: make(chan struct{})}
+	a := &agentConn{w: inW, cancel: cancel, calls: map[uint64]chan agentMsg{}, progress: map[uint64]func([]byte, int64){},
+		done: make(chan struct{})}
 	var stderr LimitedBuffer
 	stderr.Limit = 4096
 	exited := make(chan error, 1)
@@ -285,9 +289,18 @@ func (a *agentConn) read(br *bufio.Reader, hello chan<- error) {
 			}
 		}
 		a.mu.Lock()
+		if m.Ev == "progress" {
+			lines := a.progress[m.Tag]
+			a.mu.Unlock()
+			if lines != nil {
+				lines(m.payload, m.End) // in order: this goroutine reads every frame
+			}
+			continue
+		}
 		ch := a.calls[m.Tag]
 		if m.Ev != "started" { // error, result and unread end a call
 			delete(a.calls, m.Tag)
+			delete(a.progress, m.Tag)
 		}
 		a.mu.Unlock()
 		if ch != nil {
@@ -309,13 +322,19 @@ func (a *agentConn) close() {
 }
 
 // send writes one request and registers for its replies, under the tag it
-// returns.
-func (a *agentConn) send(req agentRequest, data []byte) (uint64, chan agentMsg, error) {
+// returns; with progress on, for its progress frames too, from
+// progress.From.
+func (a *agentConn) send(req agentRequest, data []byte, progress run.Progress) (uint64, chan agentMsg, error) {
 	ch := make(chan agentMsg, 2)
 	a.mu.Lock()
 	a.nextTag++
 	req.Tag = a.nextTag
 	a.calls[req.Tag] = ch
+	if progress.On() {
+		from := progress.From
+		req.Prog = &from
+		a.progress[req.Tag] = progress.Lines
+	}
 	a.mu.Unlock()
 	req.N = len(data)
 	head, err := json.Marshal(req)
@@ -337,11 +356,13 @@ func (a *agentConn) send(req agentRequest, data []byte) (uint64, chan agentMsg, 
 func (a *agentConn) forget(tag uint64) {
 	a.mu.Lock()
 	delete(a.calls, tag)
+	delete(a.progress, tag)
 	a.mu.Unlock()
 }
 
 // runAgent is Run through the agent: one request out, a "started" and a
-// "result" back.
+// "result" back, with the run's progress lines in "progress" frames
+// between them (all of them before the result).
 func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, started func(run.Started)) (run.Result, error) {
 	req := agentRequest{Op: "start", ID: spec.ID, Input: spec.Input.Name, ArgFile: spec.ArgFile,
 		OutLim: spec.StdoutTail, ErrLim: spec.StderrTail}
@@ -356,7 +377,7 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	}
 	req.Warm = h.agentWarm && len(spec.Argv) >= 3 && spec.Argv[0] == h.agentPython && spec.Argv[1] == "-u" &&
 		!setsPythonStartup(spec.Env)
-	tag, ch, err := a.send(req, spec.Input.Data)
+	tag, ch, err := a.send(req, spec.Input.Data, spec.Progress)
 	if err != nil {
 		return run.Result{}, err
 	}
@@ -398,8 +419,8 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 // attachAgent is Attach through the agent: it waits on the run over the
 // agent's one session, so that any number of adopted runs need no session
 // each (sshd allows 10 per connection by default).
-func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
-	tag, ch, err := a.send(agentRequest{Op: "attach", ID: id, OutLim: stdoutTail, ErrLim: stderrTail}, nil)
+func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, opts run.AttachOptions) (run.Result, error) {
+	tag, ch, err := a.send(agentRequest{Op: "attach", ID: id, OutLim: opts.StdoutTail, ErrLim: opts.StderrTail}, nil, opts.Progress)
 	if err != nil {
 		return run.Result{}, err
 	}
@@ -415,8 +436,8 @@ func (h *Host) attachAgent(ctx context.Context, a *agentConn, id string, stdoutT
 			return res, fmt.Errorf("%w: %s", errAgentAttach, m.Msg)
 		}
 		res.Started = run.Started{RunDir: m.Run, PID: m.PID, At: m.received}
-		if started != nil {
-			started(res.Started)
+		if opts.Started != nil {
+			opts.Started(res.Started)
 		}
 	case <-a.done:
 		return res, a.endErr
@@ -493,7 +514,7 @@ func epochFloat(t float64) time.Time {
 // probeAgent is Probe through the agent: a message on its session instead
 // of a session, a shell and a process per probe.
 func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
-	tag, ch, err := a.send(agentRequest{Op: "probe"}, nil)
+	tag, ch, err := a.send(agentRequest{Op: "probe"}, nil, run.Progress{})
 	if err != nil {
 		return Probe{}, err
 	}
@@ -525,7 +546,7 @@ func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
 // missingAgent asks the agent which of hashes its host's cache lacks: a
 // message on its session instead of a session and a shell.
 func (h *Host) missingAgent(ctx context.Context, a *agentConn, hashes []string) (map[string]bool, error) {
-	tag, ch, err := a.send(agentRequest{Op: "cached", Hashes: hashes}, nil)
+	tag, ch, err := a.send(agentRequest{Op: "cached", Hashes: hashes}, nil, run.Progress{})
 	if err != nil {
 		return nil, err
 	}

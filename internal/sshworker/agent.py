@@ -36,7 +36,11 @@
 # the run ends; "probe" (the load and the GPUs' use) per probe and "cached"
 # (the hashes the cache lacks) per cached, so that a dispatcher's boredom
 # probes and cache checks cost the host no session, shell or process (but
-# nvidia-smi, where there is one). An attach waits on a run started earlier (by
+# nvidia-smi, where there is one). A start or attach with "prog" (a stdout
+# offset) also gets "progress" frames ({"end": offset} and the candidate
+# lines read from there, see ProgressReader) while the run runs, every
+# PROGRESS_POLL seconds, and all of the rest before its "result". An attach
+# waits on a run started earlier (by
 # any agent or start script) as attachScript does, so that a dispatcher
 # waits on all its adopted runs over this one session.
 #
@@ -829,6 +833,130 @@ class Probe:
         return True
 
 
+# Progress lines (see run.Progress in Go): a stdout line that begins with
+# "{" and holds "step" within its first MAX_PROGRESS_LINE+1 bytes is a
+# candidate, sent cut to those bytes; the dispatcher parses it. Frames hold
+# at most PROGRESS_FRAME bytes of lines (plus one line), and one look at a
+# live run reads at most PROGRESS_READ bytes of its stdout.
+MAX_PROGRESS_LINE = 64 << 10
+PROGRESS_FRAME = 256 << 10
+PROGRESS_READ = 4 << 20
+PROGRESS_POLL = 0.3
+
+
+def progress_candidate(head):
+    """run.IsProgressCandidate's twin."""
+    return head[:1] == b"{" and b'"step"' in head
+
+
+class ProgressReader:
+    """Reads a run's stdout from an offset (a line's start) for progress
+    candidates, with bounded memory however long a line is, and hands
+    them to emit(end, lines) in frames: end is the offset just past the
+    last line read, delivered or not. run.ProgressScanner's twin."""
+
+    def __init__(self, path, offset, emit):
+        self.path, self.off, self.end, self.emit = path, offset, offset, emit
+        self.sent = offset  # the end of the last frame
+        self.head = bytearray()
+        self.out = bytearray()
+
+    def read(self, limit, final):
+        """Reads up to limit bytes more (None: to the end); final: the run
+        has ended, so a last line without a newline is complete. Sends
+        what it found; returns True once it read to the end."""
+        at_end = True
+        try:
+            f = open(self.path, "rb")
+        except OSError:
+            f = None
+        if f is not None:
+            with f:
+                f.seek(self.off)
+                while limit is None or limit > 0:
+                    n = 1 << 20 if limit is None else min(1 << 20, limit)
+                    chunk = f.read(n)
+                    if not chunk:
+                        break
+                    if limit is not None:
+                        limit -= len(chunk)
+                    self.feed(chunk)
+                else:
+                    at_end = False
+        if at_end and final and self.off > self.end:
+            self.end = self.off
+            self.take()
+        if self.out or self.end != self.sent:
+            self.flush()
+        return at_end
+
+    def feed(self, b):
+        i, n = 0, len(b)
+        while i < n:
+            nl = b.find(b"\n", i)
+            stop = n if nl < 0 else nl
+            room = MAX_PROGRESS_LINE + 1 - len(self.head)
+            if room > 0:
+                self.head += b[i:min(stop, i + room)]
+            if nl < 0:
+                self.off += n - i
+                return
+            self.off += nl + 1 - i
+            self.end = self.off
+            self.take()
+            i = nl + 1
+
+    def take(self):
+        if progress_candidate(self.head):
+            self.out += self.head
+            self.out += b"\n"
+            if len(self.out) >= PROGRESS_FRAME:
+                self.flush()
+        del self.head[:]
+
+    def flush(self):
+        out, self.out = bytes(self.out), bytearray()
+        self.sent = self.end
+        self.emit(self.end, out)
+
+
+def progress_main():
+    """The progress filter as a program of its own, in the run dir:
+    "python -c <this> mljob-progress FILE FROM FINAL", for a host read
+    without the agent (the shell path at a run's end, Slurm's poller). It
+    writes frames "P END N\n" and N bytes of lines; FINAL 1 when the run
+    has ended, so its last line without a newline counts."""
+    path, offset, final = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+    out = sys.stdout.buffer
+
+    def emit(end, lines):
+        out.write(b"P %d %d\n" % (end, len(lines)) + lines)
+
+    ProgressReader(path, offset, emit).read(None if final else PROGRESS_READ, final)
+    out.flush()
+
+
+def progress_runs_main():
+    """The progress filter over many run dirs, for a batch engine's poller:
+    "python -c <this> mljob-progress-runs WORKDIR (ID FROM FINAL)...". Per
+    run it reads at most PROGRESS_READ bytes of runs/ID/stdout from FROM
+    and writes frames "R ID END N\n" and N bytes of lines; FINAL 1 when
+    the run has ended."""
+    wd, args = sys.argv[2], sys.argv[3:]
+    out = sys.stdout.buffer
+    for i in range(0, len(args) - 2, 3):
+        rid, offset, final = args[i], int(args[i + 1]), args[i + 2] == "1"
+
+        def emit(end, lines, rid=rid.encode()):
+            out.write(b"R %s %d %d\n" % (rid, end, len(lines)) + lines)
+
+        try:
+            ProgressReader(os.path.join(wd, "runs", rid, "stdout"), offset, emit).read(PROGRESS_READ, final)
+        except OSError:
+            pass  # this run's stdout, this time: the next poll tries again
+    out.flush()
+
+
 def read_pid(run):
     """The pid in a run dir (its first word), or None."""
     try:
@@ -864,13 +992,42 @@ def fence(wd, run_id):
     return run
 
 
+def progress_reader(tag, run, req):
+    """The reader of a run's progress lines the request asks for ("prog":
+    the stdout offset to read from), sent as "progress" frames of tag; None
+    when it asks for none."""
+    offset = req.get("prog")
+    if not isinstance(offset, int) or offset < 0:
+        return None
+
+    def emit(end, lines):
+        send({"ev": "progress", "tag": tag, "end": end}, lines)
+
+    return ProgressReader(os.path.join(run, "stdout"), offset, emit)
+
+
+def read_progress(reader, final):
+    """Reads what is new of a run's progress lines: at most PROGRESS_READ
+    bytes of a live run, all of a finished one's. A stdout the agent cannot
+    read now is tried again at the next look (or by the dispatcher, after
+    the result)."""
+    if reader is None:
+        return
+    try:
+        reader.read(None if final else PROGRESS_READ, final)
+    except OSError as e:
+        if e.errno == errno.EPIPE:
+            raise
+
+
 class Attached:
     """A run waited on for an attach request."""
 
-    def __init__(self, tag, run, outlim, errlim, now):
+    def __init__(self, tag, run, outlim, errlim, now, reader):
         self.tag, self.run, self.outlim, self.errlim = tag, run, outlim, errlim
         self.pid_by = now + PID_WAIT
         self.told = False
+        self.reader = reader  # its progress lines, or None
 
     def step(self, now):
         """Sends what is due; True once the run's result is sent."""
@@ -881,6 +1038,7 @@ class Attached:
             self.told = True
             send({"ev": "started", "tag": self.tag, "pid": pid or 0, "run": self.run})
         if os.path.isfile(os.path.join(self.run, "exit_code")) or not run_alive(self.run):
+            read_progress(self.reader, True)  # every line before the result
             try:
                 report(self.tag, self.run, self.outlim, self.errlim, timed=True)
             except OSError as e:
@@ -934,6 +1092,8 @@ def main():
     send({"ev": "hello", "protocol": PROTOCOL, "pid": os.getpid()})
     runs = {}  # wrapper pid -> (tag, run dir, stdout tail, stderr tail)
     attached = []  # Attached runs, not our children: polled
+    readers = {}  # wrapper pid -> the ProgressReader of a run started here
+    next_progress = 0.0  # when live runs' progress lines are read next
     probes = []  # Probes waiting for nvidia-smi
     try:
         smi = find_program(b"nvidia-smi", os.environb)
@@ -943,7 +1103,12 @@ def main():
     stdin_open = True
     while stdin_open:
         fds = [0, wake_r] + [p.fd() for p in probes if p.fd() is not None]
-        ready, _, _ = select.select(fds, [], [], ATTACH_POLL if attached or probes else None)
+        timeout = None
+        if attached or probes:
+            timeout = ATTACH_POLL
+        if readers or any(a.reader is not None for a in attached):
+            timeout = PROGRESS_POLL
+        ready, _, _ = select.select(fds, [], [], timeout)
         if wake_r in ready:
             try:
                 while os.read(wake_r, 512):
@@ -981,7 +1146,8 @@ def main():
                     if run is None:
                         send({"ev": "error", "tag": tag, "code": ERR_NOT_STARTED, "msg": "mljob: run was never started"})
                     else:
-                        attached.append(Attached(tag, run, req["outlim"], req["errlim"], time.monotonic()))
+                        attached.append(Attached(tag, run, req["outlim"], req["errlim"], time.monotonic(),
+                                                 progress_reader(tag, run, req)))
                     continue
                 if op != "start":
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: unknown op"})
@@ -1005,6 +1171,9 @@ def main():
                 os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
                 runs[pid] = (tag, run, req["outlim"], req["errlim"])
                 send({"ev": "started", "tag": tag, "pid": pid, "run": run})
+                reader = progress_reader(tag, run, req)
+                if reader is not None:
+                    readers[pid] = reader
         while True:  # wrappers, and nvidia-smi once it is done
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -1014,6 +1183,7 @@ def main():
                 break
             if pid in runs:
                 tag, run, outlim, errlim = runs.pop(pid)
+                read_progress(readers.pop(pid, None), True)  # every line before the result
                 try:
                     report(tag, run, outlim, errlim)
                 except OSError as e:
@@ -1021,6 +1191,13 @@ def main():
                         raise
                     # The dispatcher reads the run dir itself instead.
                     send({"ev": "unread", "tag": tag, "msg": "mljob agent: reading %s: %s" % (run, e)})
+        now = time.monotonic()
+        if stdin_open and now >= next_progress:
+            next_progress = now + PROGRESS_POLL
+            for reader in readers.values():
+                read_progress(reader, False)
+            for a in attached:
+                read_progress(a.reader, False)
         if attached and stdin_open:
             now = time.monotonic()
             attached = [a for a in attached if not a.step(now)]
@@ -1053,4 +1230,10 @@ if __name__ == "__main__":
     # python3 -c: sys.argv is ["-c", MODE, ...].
     if sys.argv[1:2] == ["mljob-wrap"]:
         wrap_main()
+    if sys.argv[1:2] == ["mljob-progress"]:
+        progress_main()
+        sys.exit(0)
+    if sys.argv[1:2] == ["mljob-progress-runs"]:
+        progress_runs_main()
+        sys.exit(0)
     main()

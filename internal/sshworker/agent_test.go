@@ -86,7 +86,7 @@ func TestAgentDeathLeavesRunsRunning(t *testing.T) {
 		t.Fatalf("wait after the agent died: %v, want ErrConnLost", err)
 	}
 	release()
-	res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
+	res, err := h.Attach(context.Background(), id, run.AttachOptions{StdoutTail: 1000, StderrTail: 1000})
 	if err != nil || res.ExitCode != 0 || string(res.Stdout) != "{\"done\":true}\n" {
 		t.Fatalf("attach: %v, %+v, stdout %q", err, res, res.Stdout)
 	}
@@ -158,7 +158,7 @@ func TestAgentNeverStartsOnACutRequest(t *testing.T) {
 		}
 	}
 	// Attach finds it never started, and fences it off.
-	if _, err := h.Attach(context.Background(), spec.ID, 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
+	if _, err := h.Attach(context.Background(), spec.ID, run.AttachOptions{StdoutTail: 10, StderrTail: 10}); !errors.Is(err, sshworker.ErrNotStarted) {
 		t.Fatalf("attach: %v", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestSSHAgentConnLost(t *testing.T) {
 	}
 	release()
 	servers[0].Restart(t)
-	res, err := h.Attach(context.Background(), spec.ID, 1000, 1000, nil)
+	res, err := h.Attach(context.Background(), spec.ID, run.AttachOptions{StdoutTail: 1000, StderrTail: 1000})
 	if err != nil || string(res.Stdout) != "{\"done\":true}\n" {
 		t.Fatalf("attach after restart: %v, stdout %q", err, res.Stdout)
 	}

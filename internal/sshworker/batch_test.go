@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshworker"
 )
 
@@ -70,7 +71,7 @@ func TestBatchTask(t *testing.T) {
 		if out, code := runTask(t, wd, list, i); code != 0 {
 			t.Fatalf("task %d: exit %d: %s", i, code, out)
 		}
-		res, err := h.Attach(ctx, id, 1<<20, 1<<20, nil)
+		res, err := h.Attach(ctx, id, run.AttachOptions{StdoutTail: 1 << 20, StderrTail: 1 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,3 +34,16 @@ func TestConformanceSSHAgent(t *testing.T) {
 type unclosed struct{ engine.Engine }
 
 func (unclosed) Close() error { return nil }
+
+// The agent reads a run's progress lines as it runs (enginetest.Live); the
+// shell scripts read them when it ends.
+
+func TestLiveProgressLocalAgent(t *testing.T) {
+	newHost := withAgent(localHost)
+	enginetest.Live(t, func(t *testing.T) engine.Engine { h, _ := newHost(t); return h })
+}
+
+func TestLiveProgressSSHAgent(t *testing.T) {
+	newHost := withAgent(sshHosts(t))
+	enginetest.Live(t, func(t *testing.T) engine.Engine { h, _ := newHost(t); return unclosed{h} })
+}

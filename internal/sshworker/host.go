@@ -144,7 +144,7 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 	}
 	if a != nil {
-		res, err := h.runAgent(ctx, a, spec, started)
+		res, err := h.runAgent(ctx, a, spec, started) // its progress lines with it
 		if err != nil {
 			return res, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 		}
@@ -164,6 +164,9 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		stdin = bytes.NewReader(spec.Input.Data)
 	}
 	res, err := h.execFramed(ctx, argv, stdin, started)
+	if err == nil {
+		err = h.finishProgress(ctx, spec.ID, res, spec.Progress)
+	}
 	if err != nil {
 		return res, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 	}
@@ -176,7 +179,7 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 // comes back with Lost set. With the agent enabled, the wait goes through
 // it, over its one session; otherwise each Attach holds a session of its
 // own while it waits.
-func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
+func (h *Host) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
 	if !plainName.MatchString(id) {
 		return run.Result{}, fmt.Errorf("attach %s on %s: run id is not a plain name", id, h.name)
 	}
@@ -185,7 +188,7 @@ func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
 	}
 	if a != nil {
-		res, err := h.attachAgent(ctx, a, id, stdoutTail, stderrTail, started)
+		res, err := h.attachAgent(ctx, a, id, opts) // its progress lines with it
 		if err == nil {
 			return res, nil
 		}
@@ -194,8 +197,11 @@ func (h *Host) Attach(ctx context.Context, id string, stdoutTail, stderrTail int
 		}
 	}
 	argv := []string{"sh", "-c", attachScript, "mljob-attach", h.workdir, id,
-		strconv.Itoa(stdoutTail), strconv.Itoa(stderrTail)}
-	res, err := h.execFramed(ctx, argv, nil, started)
+		strconv.Itoa(opts.StdoutTail), strconv.Itoa(opts.StderrTail)}
+	res, err := h.execFramed(ctx, argv, nil, opts.Started)
+	if err == nil {
+		err = h.finishProgress(ctx, id, res, opts.Progress)
+	}
 	if err != nil {
 		return res, fmt.Errorf("attach %s on %s: %w", id, h.name, err)
 	}

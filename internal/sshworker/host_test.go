@@ -170,7 +170,7 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 			t.Fatalf("cancelled run: %v", err)
 		}
 		release()
-		res, err := h.Attach(context.Background(), id, 1000, 1000, nil)
+		res, err := h.Attach(context.Background(), id, run.AttachOptions{StdoutTail: 1000, StderrTail: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func testHostContract(t *testing.T, newHost hostFactory) {
 			t.Fatalf("attached result %+v stdout %q", res, res.Stdout)
 		}
 		never := nextID()
-		if _, err := h.Attach(context.Background(), never, 10, 10, nil); !errors.Is(err, sshworker.ErrNotStarted) {
+		if _, err := h.Attach(context.Background(), never, run.AttachOptions{StdoutTail: 10, StderrTail: 10}); !errors.Is(err, sshworker.ErrNotStarted) {
 			t.Fatalf("attach to a never-started run: %v", err)
 		}
 		// Reported as never started, it is fenced off: a start arriving

@@ -73,7 +73,7 @@ func TestAgentAttachHoldsNoSession(t *testing.T) {
 	startedN.Add(n)
 	for _, id := range ids {
 		go func() {
-			res, err := second.Attach(context.Background(), id, 1<<16, 1<<16, func(run.Started) { startedN.Done() })
+			res, err := second.Attach(context.Background(), id, run.AttachOptions{StdoutTail: 1 << 16, StderrTail: 1 << 16, Started: func(run.Started) { startedN.Done() }})
 			results <- attached{res, err}
 		}()
 	}
@@ -118,19 +118,19 @@ func TestAgentAttachLostRuns(t *testing.T) {
 				testdep.SkipShort(t, "the agent's 5 s wait for a pid that never comes")
 			}
 			id := nextID()
-			run := filepath.Join(dir, "runs", id)
-			if err := os.MkdirAll(run, 0o700); err != nil {
+			runDir := filepath.Join(dir, "runs", id)
+			if err := os.MkdirAll(runDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(run, ".go"), []byte("1\n"), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(runDir, ".go"), []byte("1\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if tt.pid != "" {
-				if err := os.WriteFile(filepath.Join(run, "pid"), []byte(tt.pid), 0o600); err != nil {
+				if err := os.WriteFile(filepath.Join(runDir, "pid"), []byte(tt.pid), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			res, err := h.Attach(context.Background(), id, 100, 100, nil)
+			res, err := h.Attach(context.Background(), id, run.AttachOptions{StdoutTail: 100, StderrTail: 100})
 			if err != nil || !res.Lost {
 				t.Fatalf("attach: %v, lost %v; want a lost run", err, res.Lost)
 			}

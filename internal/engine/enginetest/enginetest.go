@@ -153,7 +153,7 @@ func Run(t *testing.T, newEngine Factory) {
 		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		res, err := e.Attach(ctx(t), id, 1000, 1000, nil)
+		res, err := e.Attach(ctx(t), id, run.AttachOptions{StdoutTail: 1000, StderrTail: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func Run(t *testing.T, newEngine Factory) {
 	t.Run("a run never started is fenced off", func(t *testing.T) {
 		e := open(t)
 		id := ID("n")
-		if _, err := e.Attach(ctx(t), id, 10, 10, nil); !errors.Is(err, engine.ErrNotStarted) {
+		if _, err := e.Attach(ctx(t), id, run.AttachOptions{StdoutTail: 10, StderrTail: 10}); !errors.Is(err, engine.ErrNotStarted) {
 			t.Fatalf("attach to a run never started: %v, want ErrNotStarted", err)
 		}
 		// A start arriving late (from a dispatcher that died mid-start)
@@ -276,12 +276,190 @@ func Run(t *testing.T, newEngine Factory) {
 		}
 	})
 
+	t.Run("progress lines are delivered once, in order, and from an offset", func(t *testing.T) {
+		e := open(t)
+		steps, want, ends := progressSteps()
+		spec := Spec(ID("p"), []byte(`{}`), steps...)
+		var got progressLog
+		spec.Progress = run.Progress{Lines: got.add}
+		res, err := e.Run(ctx(t), spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.check(t, "run", want, res.StdoutSize)
+		// Attached again from the end of a line half-way: only the rest.
+		k := len(want) / 2
+		var rest progressLog
+		res, err = e.Attach(ctx(t), spec.ID, run.AttachOptions{StdoutTail: 100, StderrTail: 100,
+			Progress: run.Progress{From: ends[k-1], Lines: rest.add}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest.check(t, "attach from "+fmt.Sprint(ends[k-1]), want[k:], res.StdoutSize)
+	})
+
 	t.Run("probe", func(t *testing.T) {
 		e := open(t)
 		if _, err := e.Probe(ctx(t), nil); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Live runs the part of the suite that engines reading a run's progress
+// lines as it runs pass (the agent, Slurm's poller, the fake), besides
+// Run's: lines printed arrive while the run still runs, also to a run
+// attached again from an offset.
+func Live(t *testing.T, newEngine Factory) {
+	e := newEngine(t)
+	t.Cleanup(func() { e.Close() })
+	c, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+	spec := Spec(ID("l"), []byte(`{}`), "out", "{\"step\":1,\"a\":1}\nnoise\n{\"step\":2,\"a\":2}\n",
+		"wait", first, "out", "{\"step\":3,\"a\":3}\n", "wait", second, "out", "{\"step\":4,\"a\":4}\n")
+	var got progressLog
+	spec.Progress = run.Progress{Lines: got.add}
+	runCtx, stop := context.WithCancel(c)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Run(runCtx, spec, nil)
+		errc <- err
+	}()
+	got.waitLines(t, 2)
+	// The wait ends; the run goes on, and is attached again from where
+	// its lines were read to.
+	stop()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled wait: %v, want context.Canceled", err)
+	}
+	got.mu.Lock()
+	from := got.end
+	got.mu.Unlock()
+	var rest progressLog
+	done := make(chan error, 1)
+	var res run.Result
+	go func() {
+		var err error
+		res, err = e.Attach(c, spec.ID, run.AttachOptions{StdoutTail: 100, StderrTail: 100,
+			Progress: run.Progress{From: from, Lines: rest.add}})
+		done <- err
+	}()
+	if err := os.WriteFile(first, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest.waitLines(t, 1)
+	if err := os.WriteFile(second, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got.check(t, "run", []string{"{\"step\":1,\"a\":1}\n", "{\"step\":2,\"a\":2}\n"}, from)
+	rest.check(t, "attach", []string{"{\"step\":3,\"a\":3}\n", "{\"step\":4,\"a\":4}\n"}, res.StdoutSize)
+}
+
+// progressSteps is a run printing progress lines among other output: the
+// Prog steps, the candidate lines an engine delivers (cut, with a
+// newline), and the stdout offset just past each of them.
+func progressSteps() (steps, want []string, ends []int64) {
+	var off int64
+	out := func(text string, candidate bool) {
+		steps = append(steps, "out", text)
+		off += int64(len(text))
+		if candidate {
+			want = append(want, strings.TrimSuffix(text, "\n")+"\n")
+			ends = append(ends, off)
+		}
+	}
+	long := `{"step":5,"x":"` + strings.Repeat("y", run.MaxProgressLine) + `"}` + "\n"
+	for i := range 40 {
+		out(fmt.Sprintf(`{"step":%d,"loss":%g}`+"\n", i, 1/float64(i+1)), true)
+		out("epoch done: step "+fmt.Sprint(i)+"\n", false)
+		out(`{"status":200,"loss":1}`+"\n", false)
+		steps = append(steps, "err", `{"step":-1}`+"\n")
+		if i == 20 {
+			// One line over the cap, written in two pieces: delivered cut.
+			steps = append(steps, "out", long[:60000], "out", long[60000:])
+			off += int64(len(long))
+			want = append(want, long[:run.MaxProgressLine+1]+"\n")
+			ends = append(ends, off)
+		}
+	}
+	// Enough lines for several frames of the agent's.
+	steps = append(steps, "progress", "30000")
+	for i := range 30000 {
+		line := fmt.Sprintf(`{"step":%d,"series":"s","v":%d}`+"\n", i, i)
+		off += int64(len(line))
+		want = append(want, line)
+		ends = append(ends, off)
+	}
+	out(`{"step":99999,"last":1}`, true) // no newline: complete once the run ends
+	return steps, want, ends
+}
+
+// progressLog collects what an engine delivers to run.Progress.Lines.
+type progressLog struct {
+	mu    sync.Mutex
+	lines []string
+	end   int64
+	bad   []string
+}
+
+func (l *progressLog) add(lines []byte, end int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if end < l.end {
+		l.bad = append(l.bad, fmt.Sprintf("end %d after %d", end, l.end))
+	}
+	l.end = end
+	if len(lines) > 0 && lines[len(lines)-1] != '\n' {
+		l.bad = append(l.bad, fmt.Sprintf("lines not ending in a newline: %q", lines[max(0, len(lines)-20):]))
+	}
+	for _, line := range strings.SplitAfter(string(lines), "\n") {
+		if line != "" {
+			l.lines = append(l.lines, line)
+		}
+	}
+}
+
+// waitLines waits until n lines have been delivered, up to waitLimit.
+func (l *progressLog) waitLines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		l.mu.Lock()
+		got := len(l.lines)
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %d progress lines while the run runs (%d came)", n, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *progressLog) check(t *testing.T, what string, want []string, size int64) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.bad {
+		t.Errorf("%s: %s", what, b)
+	}
+	if l.end != size {
+		t.Errorf("%s: last end %d, want stdout's size %d", what, l.end, size)
+	}
+	if len(l.lines) != len(want) {
+		t.Errorf("%s: %d lines delivered, want %d", what, len(l.lines), len(want))
+	}
+	for i := range min(len(l.lines), len(want)) {
+		if l.lines[i] != want[i] {
+			t.Fatalf("%s: line %d is %.80q, want %.80q", what, i, l.lines[i], want[i])
+		}
+	}
 }
 
 // waitFile polls for path until waitLimit passes.

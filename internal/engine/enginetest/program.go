@@ -23,6 +23,7 @@ import (
 //	touch PATH  create PATH (a file the test watches)
 //	wait PATH   wait until PATH exists, or its directory is gone
 //	exit N      exit with status N
+//	progress N  N progress lines {"step":I,"series":"s","v":I}, I from 0
 //
 // Real engines run it with sh; an engine that starts no processes runs it
 // with Interpret.
@@ -37,6 +38,7 @@ while [ $# -gt 1 ]; do
   touch) : > "$2" ;;
   wait) while [ ! -e "$2" ] && [ -d "${2%/*}" ]; do sleep 0.05; done ;;
   exit) exit "$2" ;;
+  progress) i=0; while [ "$i" -lt "$2" ]; do printf '{"step":%d,"series":"s","v":%d}\n' "$i" "$i"; i=$((i + 1)); done ;;
   esac
   shift 2
 done
@@ -115,6 +117,11 @@ func Interpret(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int
 		case "exit":
 			n, _ := strconv.Atoi(v)
 			return n
+		case "progress":
+			n, _ := strconv.Atoi(v)
+			for i := range n {
+				fmt.Fprintf(stdout, `{"step":%d,"series":"s","v":%d}`+"\n", i, i)
+			}
 		}
 	}
 	return 0

@@ -124,26 +124,45 @@ func (e *Engine) Run(ctx context.Context, spec run.Spec, started func(run.Starte
 	if started != nil {
 		started(r.started)
 	}
-	return e.wait(ctx, r, spec.StdoutTail, spec.StderrTail)
+	return e.wait(ctx, r, spec.StdoutTail, spec.StderrTail, spec.Progress)
 }
 
-func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail int) (run.Result, error) {
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return run.Result{}, ctx.Err()
+// wait waits for r to end and returns its result. Its progress lines are
+// read every progressPoll while it runs, and to the end before the result.
+func (e *Engine) wait(ctx context.Context, r *fakeRun, stdoutTail, stderrTail int, progress run.Progress) (run.Result, error) {
+	var tick <-chan time.Time
+	var pr *progressReader
+	if progress.On() {
+		pr = &progressReader{p: progress, sc: run.NewProgressScanner(progress.From), fed: progress.From, sent: -1}
+		t := time.NewTicker(progressPoll)
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case <-r.done:
+			break wait
+		case <-ctx.Done():
+			return run.Result{}, ctx.Err()
+		case <-tick:
+			pr.read(&r.out, false)
+		}
 	}
 	if err := e.check(); err != nil {
 		return run.Result{}, err
 	}
 	res := r.res
+	if pr != nil {
+		pr.read(&r.out, true)
+	}
 	res.Stdout, res.StdoutSize = r.out.tail(stdoutTail)
 	res.Stderr, res.StderrSize = r.errOut.tail(stderrTail)
 	return res, nil
 }
 
 // Attach waits again for run id (see engine.Engine).
-func (e *Engine) Attach(ctx context.Context, id string, stdoutTail, stderrTail int, started func(run.Started)) (run.Result, error) {
+func (e *Engine) Attach(ctx context.Context, id string, opts run.AttachOptions) (run.Result, error) {
 	if err := e.check(); err != nil {
 		return run.Result{}, err
 	}
@@ -156,10 +175,10 @@ func (e *Engine) Attach(ctx context.Context, id string, stdoutTail, stderrTail i
 	if !ok || r.fenced {
 		return run.Result{}, fmt.Errorf("attach %s on %s: %w", id, e.name, engine.ErrNotStarted)
 	}
-	if started != nil {
-		started(r.started)
+	if opts.Started != nil {
+		opts.Started(r.started)
 	}
-	return e.wait(ctx, r, stdoutTail, stderrTail)
+	return e.wait(ctx, r, opts.StdoutTail, opts.StderrTail, opts.Progress)
 }
 
 // Kill stops run id at once (the grace is not waited).
@@ -241,6 +260,36 @@ func (e *Engine) Close() error {
 	defer e.mu.Unlock()
 	e.closed = true
 	return nil
+}
+
+// progressPoll is how often a waited run's stdout is read for progress
+// lines.
+const progressPoll = 10 * time.Millisecond
+
+// progressReader reads a run's progress lines for one wait.
+type progressReader struct {
+	p    run.Progress
+	sc   *run.ProgressScanner
+	fed  int64 // stdout bytes fed to sc
+	sent int64 // the end last delivered
+}
+
+// read feeds sc what is new in out and delivers what it found; final: the
+// run has ended.
+func (pr *progressReader) read(out *lockedBuffer, final bool) {
+	all, size := out.tail(-1)
+	if pr.fed > size {
+		return
+	}
+	lines := pr.sc.Feed(nil, all[pr.fed:])
+	pr.fed = size
+	if final {
+		lines = pr.sc.Finish(lines)
+	}
+	if len(lines) > 0 || pr.sc.End() != pr.sent || final {
+		pr.sent = pr.sc.End()
+		pr.p.Lines(lines, pr.sent)
+	}
 }
 
 // lockedBuffer is a run's stream, written by its Func and read by waiters.

@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T) engine.Engine { return fake.New("fake", enginetest.Interpret) })
 }
+
+func TestLiveProgress(t *testing.T) {
+	enginetest.Live(t, func(t *testing.T) engine.Engine { return fake.New("fake", enginetest.Interpret) })
+}
