@@ -50,8 +50,15 @@ N × (grid size) jobs per input job. PATH is a dotted path into the job, array
 indices included (hiddenLayers.0.dropout); values are JSON where they parse
 as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
-ranges, seed, name, allowNew); flags add to it. A sweep gets an id and a name
+ranges, seed, name, allowNew, objective); flags add to it. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
+
+Objective: --objective NAME:min|max (or "objective: {name: cvMse, goal:
+minimize}" in a sweep file) says what the jobs' runs are ranked by: NAME is a
+key of the Outcome line, or a dotted path into it. The default is loss:min.
+outcomes, show, status, the report and the live view rank by it, and never
+across two objectives.
+
 One submit makes at most 1,000,000 jobs (inputs × grid × random draws),
 counted before anything is drawn; a sweep file takes no YAML aliases.
 
@@ -111,6 +118,7 @@ func newSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.sweep.SweepFile, "sweep", "", "read the sweep from a YAML file")
 	f.StringVar(&opts.sweep.Name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
 	f.BoolVar(&opts.sweep.AllowNew, "allow-new", false, "let sweep paths add fields the job lacks")
+	f.StringVar(&opts.sweep.Objective, "objective", "", "what the jobs' runs are ranked by: NAME:min or NAME:max, NAME a key of the Outcome line (default loss:min, or the sweep file's objective)")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
 	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
 	addOutputFlag(cmd, &opts.output)

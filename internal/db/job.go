@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mljob/mljob/internal/objective"
 )
 
 // NewJob is a job to submit: the spec as the user wrote it and the fields
@@ -22,6 +24,9 @@ type NewJob struct {
 	// Spec is the submitted JSON object, stored byte for byte. It must not
 	// be nil.
 	Spec []byte
+	// Objective is what the job's runs are ranked by; the zero value is
+	// objective.Default.
+	Objective objective.Objective
 }
 
 // Submitted names the rows Submit created for one NewJob.
@@ -76,6 +81,7 @@ type Job struct {
 	Spec []byte
 	// SweepID is the sweep the job was submitted in, 0 for none.
 	SweepID   int64
+	Objective objective.Objective
 	CreatedAt time.Time
 }
 
@@ -137,8 +143,8 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		}
 	}
 	insJob, err := tx.PrepareContext(ctx, `
-		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash, objective, goal)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -189,7 +195,14 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 			inserted++
 			continue
 		}
-		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i])
+		obj := j.Objective
+		if obj == (objective.Objective{}) {
+			obj = objective.Default
+		}
+		if err := obj.Check(); err != nil {
+			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
+		}
+		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i], obj.Name, obj.Goal)
 		if err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
@@ -343,7 +356,8 @@ func (db *DB) Job(ctx context.Context, id int64) (Job, error) {
 }
 
 // jobColumns is the column list scanJob reads, in its order.
-const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.sweep_id, jobs.created_at`
+const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.sweep_id,
+	jobs.objective, jobs.goal, jobs.created_at`
 
 // findJob reads one job through q (the DB or a transaction).
 func findJob(ctx context.Context, q queryer, id int64) (Job, error) {
@@ -365,7 +379,7 @@ func scanJob(s scanner) (Job, error) {
 	var spec string
 	var sweepID sql.NullInt64
 	var ts timeScanner
-	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, ts.col(&j.CreatedAt)); err != nil {
+	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, &j.Objective.Name, &j.Objective.Goal, ts.col(&j.CreatedAt)); err != nil {
 		return Job{}, err
 	}
 	j.Spec, j.SweepID = []byte(spec), sweepID.Int64

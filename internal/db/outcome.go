@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mljob/mljob/internal/objective"
 )
 
 // Outcome is the result of one attempt of an order: what the script
@@ -46,6 +48,10 @@ type OutcomeRow struct {
 	Spec    []byte
 	// SweepID is the job's sweep, 0 for a job submitted on its own.
 	SweepID int64
+	// Objective is the job's; ObjectiveValue the outcome's value of it,
+	// nil when the Outcome line lacks it or it is not a number (NaN).
+	Objective      objective.Objective
+	ObjectiveValue *float64
 }
 
 // The states an outcome can be in. An outcome is written once, when its
@@ -71,13 +77,16 @@ type OutcomeFilter struct {
 	// States keeps only outcomes in one of these states (OutcomeStates);
 	// empty keeps all.
 	States []string
-	// Sort is "" (by job, then attempt), "loss", "-loss", "metric" or "-metric";
-	// a leading "-" means descending. Rows without the value come last
-	// either way, then ties go by outcome id.
+	// Sort is "" (by job, then attempt), "objective", "-objective", "loss",
+	// "-loss", "metric" or "-metric"; a leading "-" means descending.
+	// "objective" ranks best first by each job's own objective and goal,
+	// and never across objectives: rows are grouped by objective (name,
+	// then goal) first, "-objective" puts each group's worst first. Rows
+	// without the value come last either way, then ties go by outcome id.
 	Sort string
-	// Best keeps one row per (project, sweep) group, jobs outside any sweep
-	// being one group per project: the first of the group by Sort ("" is
-	// "loss") among its rows that have the sort value, so a row without it
+	// Best keeps one row per (project, sweep, objective) group, jobs
+	// outside any sweep being one group per project and objective: the
+	// first of the group by Sort ("" is "objective") among its rows that have the sort value, so a row without it
 	// (not reported, or NaN, which SQLite stores as NULL) never wins, nor
 	// does a superseded one (see Outcome.Superseded). The rows kept are
 	// ordered by Sort.
@@ -88,16 +97,18 @@ type OutcomeFilter struct {
 // OutcomeSorts are the values OutcomeFilter.Sort takes besides "": by loss
 // or metric, ascending, or descending with a leading "-". Commands offer
 // them as --sort.
-var OutcomeSorts = []string{"loss", "-loss", "metric", "-metric"}
+var OutcomeSorts = []string{"objective", "-objective", "loss", "-loss", "metric", "-metric"}
 
 // outcomeSorts maps OutcomeFilter.Sort to ORDER BY clauses. The clauses are
 // fixed strings, never built from input.
 var outcomeSorts = map[string]string{
-	"":        "o.job_id, o.attempt",
-	"loss":    "o.loss ASC NULLS LAST, o.id",
-	"-loss":   "o.loss DESC NULLS LAST, o.id",
-	"metric":  "o.metric ASC NULLS LAST, o.id",
-	"-metric": "o.metric DESC NULLS LAST, o.id",
+	"":           "o.job_id, o.attempt",
+	"objective":  "j.objective, j.goal, " + signedObjective + " ASC NULLS LAST, o.id",
+	"-objective": "j.objective, j.goal, " + signedObjective + " DESC NULLS LAST, o.id",
+	"loss":       "o.loss ASC NULLS LAST, o.id",
+	"-loss":      "o.loss DESC NULLS LAST, o.id",
+	"metric":     "o.metric ASC NULLS LAST, o.id",
+	"-metric":    "o.metric DESC NULLS LAST, o.id",
 }
 
 // RecordOutcome stores the outcome of attempt o.Attempt of order o.OrderID
@@ -259,23 +270,30 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 // outcomeColumns are the columns outcomeScanner reads, in its order.
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
-		j.project, j.spec, j.sweep_id, o.superseded, o.warning`
+		j.project, j.spec, j.sweep_id, o.superseded, o.warning, j.objective, j.goal, o.objective_value`
+
+// signedObjective is the outcome's objective value with lower always
+// better: negated where the job maximizes.
+const signedObjective = "(CASE j.goal WHEN 'maximize' THEN -o.objective_value ELSE o.objective_value END)"
 
 // sortColumns maps a Sort to the column Best needs a value in.
-var sortColumns = map[string]string{"loss": "o.loss", "-loss": "o.loss", "metric": "o.metric", "-metric": "o.metric"}
+var sortColumns = map[string]string{"objective": "o.objective_value", "-objective": "o.objective_value",
+	"loss": "o.loss", "-loss": "o.loss", "metric": "o.metric", "-metric": "o.metric"}
 
 // outcomesQuery builds the SQL of f.
 func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 	if f.Best && f.Sort == "" {
-		f.Sort = "loss"
+		f.Sort = "objective"
 	}
 	order, ok := outcomeSorts[f.Sort]
 	if !ok {
-		return "", nil, fmt.Errorf("unknown sort %q (want loss, -loss, metric or -metric)", f.Sort)
+		return "", nil, fmt.Errorf("unknown sort %q (want %s)", f.Sort, strings.Join(OutcomeSorts, ", "))
 	}
 	var where []string
 	var args []any
-	join := f.Best // Best partitions by the job's project and sweep
+	// Best partitions by the job's project, sweep and objective; the
+	// objective sorts read the job's goal.
+	join := f.Best || strings.Contains(order, "j.")
 	if f.Project != "" {
 		join = true
 		where = append(where, "j.project = ?")
@@ -325,7 +343,7 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 		// The window numbers each group's rows in sort order; the first of
 		// each is its best. A job's sweep_id is NULL outside a sweep, and
 		// PARTITION BY puts NULLs together: one group per project.
-		ids := `SELECT b.id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY j.project, j.sweep_id ORDER BY ` + order +
+		ids := `SELECT b.id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY j.project, j.sweep_id, j.objective, j.goal ORDER BY ` + order +
 			`) AS rn FROM ` + from + cond + `) AS b WHERE b.rn = 1`
 		q := `SELECT ` + outcomeColumns + `
 		FROM (` + ids + `) AS pick
@@ -366,14 +384,14 @@ type outcomeScanner struct {
 	host, errText, stdout, stderr, created, superseded sql.NullString
 	warning                                            sql.NullString
 	status, exitCode, sweepID                          sql.NullInt64
-	loss, metric, duration                             sql.NullFloat64
+	loss, metric, duration, objValue                   sql.NullFloat64
 	dest                                               []any
 }
 
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 21)
+		s.dest = make([]any, 24)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -382,6 +400,7 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
 	d[18], d[19], d[20] = &s.sweepID, &s.superseded, &s.warning
+	d[21], d[22], d[23] = &r.Objective.Name, &r.Objective.Goal, &s.objValue
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}
@@ -406,20 +425,46 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 		v := s.metric.Float64
 		r.Metric = &v
 	}
+	if s.objValue.Valid {
+		v := s.objValue.Float64
+		r.ObjectiveValue = &v
+	}
 	t, err := parseTime(s.created)
 	r.CreatedAt = t
 	return err
 }
 
+// objectiveValue is o's value of obj: read from its Outcome line, or for
+// an outcome recorded without one, its loss or metric when obj names them.
+func objectiveValue(obj objective.Objective, o Outcome) *float64 {
+	if len(o.JSON) > 0 {
+		return obj.Value(o.JSON)
+	}
+	switch obj.Name {
+	case "loss":
+		return o.Loss
+	case "metric":
+		return o.Metric
+	}
+	return nil
+}
+
 // insertOutcome adds o unless its attempt has one already (the unique key
 // makes every recording idempotent); created_at is the transaction's time.
 func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error) {
+	var obj objective.Objective
+	err := tx.QueryRowContext(ctx, `SELECT objective, goal FROM jobs WHERE id = ?`, o.JobID).Scan(&obj.Name, &obj.Goal)
+	if err != nil {
+		return nil, fmt.Errorf("objective of job %d: %w", o.JobID, err)
+	}
 	return tx.ExecContext(ctx, `
 		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
-			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded, warning)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded, warning,
+			objective_value)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id, attempt) DO NOTHING`,
 		o.OrderID, o.Attempt, o.JobID, nullString(o.Host), o.Succeeded, intPtr(o.Status), floatPtr(o.Loss),
 		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
-		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded), nullString(o.Warning))
+		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded), nullString(o.Warning),
+		floatPtr(objectiveValue(obj, o)))
 }

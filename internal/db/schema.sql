@@ -294,3 +294,16 @@ CREATE TABLE metrics (
 	PRIMARY KEY (order_id, attempt, series, name, idx),
 	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
 ) WITHOUT ROWID;
+
+-- version: 13
+
+-- The objective: what a job's runs are ranked by (see internal/objective).
+-- objective names a key of the Outcome line or a dotted path into it, goal
+-- says which way is better. A job submitted before is the seed's loss,
+-- lower is better. objective_value is the outcome's value of its job's
+-- objective, read when the outcome is recorded (NULL when the line lacks
+-- it or it is not a number), so that ranking is one ORDER BY.
+ALTER TABLE jobs ADD COLUMN objective TEXT NOT NULL DEFAULT 'loss';
+ALTER TABLE jobs ADD COLUMN goal TEXT NOT NULL DEFAULT 'minimize' CHECK (goal IN ('minimize', 'maximize'));
+ALTER TABLE outcomes ADD COLUMN objective_value REAL;
+UPDATE outcomes SET objective_value = loss;

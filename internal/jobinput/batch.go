@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -15,6 +16,8 @@ type Flags struct {
 	Spec    sweep.Spec // --grid, --range, --random (0: not given), --seed, --allow-new
 	SeedSet bool       // --seed was given
 	Name    string     // --name; "" when not given
+	// Objective is --objective; the zero value when not given.
+	Objective objective.Objective
 }
 
 // FlagArgs are submit's sweep flags as the command line gives them, before
@@ -27,6 +30,7 @@ type FlagArgs struct {
 	Name      string   // --name
 	AllowNew  bool     // --allow-new
 	SweepFile string   // --sweep
+	Objective string   // --objective NAME:min|max; "" when not given
 	// RandomSet, SeedSet and NameSet say which of those flags were given.
 	RandomSet, SeedSet, NameSet bool
 }
@@ -63,6 +67,13 @@ func ParseFlags(a FlagArgs) (Flags, error) {
 			return Flags{}, fmt.Errorf("--name: %w", err)
 		}
 	}
+	if a.Objective != "" {
+		o, err := objective.Parse(a.Objective)
+		if err != nil {
+			return Flags{}, fmt.Errorf("--objective: %w", err)
+		}
+		f.Objective = o
+	}
 	if a.SweepFile == "" {
 		if _, err := f.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
 			return Flags{}, err
@@ -79,6 +90,9 @@ type Sweep struct {
 	Name    string  // "" for db's default name
 	File    string  // the sweep file; "" for none
 	Bases   []Input // the base job the sweep file names, if any
+	// Objective is every job's: --objective, else the sweep file's, else
+	// the zero value (objective.Default when stored).
+	Objective objective.Objective
 }
 
 // ReadSweep reads the sweep file at path ("" for none) and adds the flags
@@ -87,7 +101,7 @@ type Sweep struct {
 // whether job files were named: a sweep file needs either its own base job
 // or job files, not both.
 func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
-	sw := &Sweep{Spec: flags.Spec, SeedSet: flags.SeedSet, Name: flags.Name, File: path}
+	sw := &Sweep{Spec: flags.Spec, SeedSet: flags.SeedSet, Name: flags.Name, File: path, Objective: flags.Objective}
 	if path == "" {
 		return sw, nil
 	}
@@ -113,6 +127,7 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 		sw.Spec.Seed, sw.SeedSet = f.Spec.Seed, true
 	}
 	sw.Name = cmp.Or(sw.Name, f.Name)
+	sw.Objective = cmp.Or(sw.Objective, f.Objective)
 	if sw.Name != "" {
 		if err := db.CheckSweepName(sw.Name); err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("%s: name: %v", path, err), Err: err}
@@ -172,6 +187,9 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 	jobs, err := c.Expand(bases, plan)
 	if err != nil {
 		return nil, err
+	}
+	for i := range jobs {
+		jobs[i].Objective = sw.Objective
 	}
 	b := &Batch{Jobs: jobs}
 	if plan == nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -70,6 +71,15 @@ func TestReadSweep(t *testing.T) {
 	if sw.Spec.Random != 7 || sw.Spec.Seed != 9 || sw.Name != "flag-name" {
 		t.Errorf("flags win: random %d, seed %d, name %q", sw.Spec.Random, sw.Spec.Seed, sw.Name)
 	}
+	// The objective: the flag's, else the file's.
+	withObj := MustWriteFile(t, dir, "obj.yaml", "base: job.json\nobjective: {name: acc, goal: max}\ngrid:\n  lr: [1]\n")
+	acc, mse := objective.Objective{Name: "acc", Goal: objective.Maximize}, objective.Objective{Name: "mse", Goal: objective.Minimize}
+	if sw, err := ReadSweep(withObj, Flags{}, false); err != nil || sw.Objective != acc {
+		t.Errorf("file's objective: %+v, %v", sw, err)
+	}
+	if sw, err := ReadSweep(withObj, Flags{Objective: mse}, false); err != nil || sw.Objective != mse {
+		t.Errorf("flag's objective: %+v, %v", sw, err)
+	}
 	if sw, err := ReadSweep("", Flags{}, true); err != nil || sw.IsSweep() {
 		t.Errorf("no sweep: %+v, %v", sw, err)
 	}
@@ -112,9 +122,15 @@ func TestBuild(t *testing.T) {
 		return sweep.Spec{Grid: []sweep.Axis{a}}
 	}
 
-	b, err := c.Build(&Sweep{Spec: grid("lr=1,2,3"), Name: "n"}, []string{job}, nil)
+	acc := objective.Objective{Name: "acc", Goal: objective.Maximize}
+	b, err := c.Build(&Sweep{Spec: grid("lr=1,2,3"), Name: "n", Objective: acc}, []string{job}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, j := range b.NewJobs() {
+		if j.Objective != acc {
+			t.Errorf("job's objective %v, want the sweep's %v", j.Objective, acc)
+		}
 	}
 	if len(b.Jobs) != 3 || len(b.NewJobs()) != 3 || b.NewJobs()[2].Priority != 2 || strings.Join(b.Paths, ",") != "lr" ||
 		b.Sweep == nil || b.Sweep.Name != "n" || !strings.Contains(string(b.Sweep.Definition), `"bases":["`+job+`"]`) {
@@ -180,6 +196,8 @@ func TestParseFlags(t *testing.T) {
 		{"bad range", FlagArgs{Ranges: []string{"x=nope:1"}}, "--range"},
 		{"random 0", FlagArgs{Random: 0, RandomSet: true}, "--random must be at least 1, got 0"},
 		{"bad name", FlagArgs{Name: "123", NameSet: true}, "--name: "},
+		{"objective without a goal", FlagArgs{Objective: "cvMse"}, "--objective: "},
+		{"objective", FlagArgs{Objective: "cvMse:min"}, ""},
 		{"range without random", FlagArgs{Ranges: []string{"x=lin:0:1"}}, "ranges need"},
 		{"too big", FlagArgs{Grids: []string{"a=" + strings.Repeat("1,", 1000) + "1", "b=" + strings.Repeat("1,", 1000) + "1"}}, "sweep"},
 	}

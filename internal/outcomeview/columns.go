@@ -88,30 +88,9 @@ func ParseColumns(names []string) ([]*Column, error) {
 // Builtin is the built-in column c is, or "" for a path.
 func (c *Column) Builtin() string { return c.builtin }
 
-// LookupJSON returns the value at path in js, which must be valid JSON:
-// object keys (the last of duplicates, as json.Unmarshal keeps) and array
-// indices. It reads the bytes in place, so a column costs no decoding per
-// row.
-func LookupJSON(js []byte, path []string) ([]byte, bool) {
-	i := jobfields.SkipSpace(js, 0)
-	for _, seg := range path {
-		found := -1
-		switch {
-		case i >= len(js):
-		case js[i] == '{':
-			found, _ = jobfields.Member(js, i, seg)
-		case js[i] == '[':
-			if n, err := strconv.Atoi(seg); err == nil && n >= 0 {
-				found, _ = jobfields.Element(js, i, n)
-			}
-		}
-		if found < 0 {
-			return nil, false
-		}
-		i = found
-	}
-	return js[i:jobfields.ValueEnd(js, i)], true
-}
+// LookupJSON returns the value at path in js, which must be valid JSON
+// (see jobfields.Lookup).
+func LookupJSON(js []byte, path []string) ([]byte, bool) { return jobfields.Lookup(js, path) }
 
 // Cell is one cell of a --columns row: its text in the output format (JSON
 // text for json), whether the row has a value there, and whether that

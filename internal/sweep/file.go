@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mljob/mljob/internal/objective"
 	"gopkg.in/yaml.v3"
 )
 
@@ -34,6 +35,9 @@ type File struct {
 	Spec Spec
 	// HasSeed tells a seed of 0 from no seed.
 	HasSeed bool
+	// Objective is the objective key: what the sweep's runs are ranked
+	// by; the zero value when the file has none.
+	Objective objective.Objective
 }
 
 // fileYAML is the shape of a sweep file; grid, ranges and job stay nodes
@@ -47,6 +51,8 @@ type fileYAML struct {
 	Ranges   yaml.Node `yaml:"ranges"`
 	Seed     *uint64   `yaml:"seed"`
 	AllowNew bool      `yaml:"allowNew"`
+	// Objective is {name: N, goal: minimize|maximize}, or "N:min|max".
+	Objective yaml.Node `yaml:"objective"`
 }
 
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
@@ -76,6 +82,13 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, errf(ErrSyntax, "%v", err)
 	}
 	f := &File{Name: y.Name, Base: y.Base}
+	if y.Objective.Kind != 0 {
+		o, err := fileObjective(&y.Objective)
+		if err != nil {
+			return nil, err
+		}
+		f.Objective = o
+	}
 	f.Spec.Random, f.Spec.AllowNew = y.Random, y.AllowNew
 	if y.Seed != nil {
 		f.Spec.Seed, f.HasSeed = *y.Seed, true
@@ -253,4 +266,41 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
 		return errors.New("unsupported YAML node")
 	}
 	return nil
+}
+
+// fileObjective reads the objective key: a mapping {name, goal} (goal as
+// objective.ParseGoal reads it), or the NAME:min|max of --objective.
+func fileObjective(n *yaml.Node) (objective.Objective, error) {
+	var o objective.Objective
+	var err error
+	switch n.Kind {
+	case yaml.ScalarNode:
+		o, err = objective.Parse(n.Value)
+	case yaml.MappingNode:
+		var m struct {
+			Name string `yaml:"name"`
+			Goal string `yaml:"goal"`
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "name" && k != "goal" {
+				return o, errf(ErrSyntax, "line %d: objective: unknown key %s (want name and goal)", n.Content[i].Line, k)
+			}
+		}
+		if err = n.Decode(&m); err != nil {
+			break
+		}
+		if m.Goal == "" {
+			return o, errf(ErrSyntax, "line %d: objective: no goal; add goal: minimize or goal: maximize", n.Line)
+		}
+		if o.Goal, err = objective.ParseGoal(m.Goal); err == nil {
+			o.Name = m.Name
+			err = o.Check()
+		}
+	default:
+		return o, errf(ErrSyntax, "line %d: objective: want {name: NAME, goal: minimize|maximize} or NAME:min|max", n.Line)
+	}
+	if err != nil {
+		return o, errf(ErrSyntax, "line %d: objective: %v", n.Line, err)
+	}
+	return o, nil
 }

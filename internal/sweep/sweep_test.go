@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/mljob/mljob/internal/objective"
 )
 
 const base = `{
@@ -510,5 +512,35 @@ func TestParseFileRefusesAliases(t *testing.T) {
 				t.Errorf("ParseFile error = %v, want ErrAlias containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseFileObjective(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want objective.Objective
+		err  string // a part of the error; "" for none
+	}{
+		{yaml: "objective: {name: cvMse, goal: minimize}", want: objective.Objective{Name: "cvMse", Goal: objective.Minimize}},
+		{yaml: "objective: {name: acc, goal: max}", want: objective.Objective{Name: "acc", Goal: objective.Maximize}},
+		{yaml: "objective: testMse:min", want: objective.Objective{Name: "testMse", Goal: objective.Minimize}},
+		{yaml: "name: s", want: objective.Objective{}},
+		{yaml: "objective: {name: acc}", err: "line 1: objective: no goal"},
+		{yaml: "objective: {name: acc, goal: up}", err: `goal "up" is neither`},
+		{yaml: "objective: {name: acc, goal: max, direction: up}", err: "unknown key direction"},
+		{yaml: "objective: acc", err: "names no goal"},
+		{yaml: "objective: [acc]", err: "want {name: NAME"},
+		{yaml: "objective: {goal: min}", err: "no name"},
+	} {
+		f, err := ParseFile([]byte(tc.yaml))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrSyntax) {
+				t.Errorf("%s: err = %v, want ErrSyntax with %q", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || f.Objective != tc.want {
+			t.Errorf("%s: %+v, %v; want %v", tc.yaml, f, err, tc.want)
+		}
 	}
 }
