@@ -43,13 +43,16 @@ type File struct {
 // fileYAML is the shape of a sweep file; grid, ranges and job stay nodes
 // to keep their key order.
 type fileYAML struct {
-	Name     string    `yaml:"name"`
-	Base     string    `yaml:"base"`
-	Job      yaml.Node `yaml:"job"`
-	Grid     yaml.Node `yaml:"grid"`
-	Random   int       `yaml:"random"`
+	Name string    `yaml:"name"`
+	Base string    `yaml:"base"`
+	Job  yaml.Node `yaml:"job"`
+	Grid yaml.Node `yaml:"grid"`
+	// Random and Seed stay nodes: yaml.v3 decodes 2.5 into an int as 2,
+	// and a sweep of 2 draws for a file that asked for 2.5 is a silent
+	// change of the user's sweep.
+	Random   yaml.Node `yaml:"random"`
 	Ranges   yaml.Node `yaml:"ranges"`
-	Seed     *uint64   `yaml:"seed"`
+	Seed     yaml.Node `yaml:"seed"`
 	AllowNew bool      `yaml:"allowNew"`
 	// Objective is {name: N, goal: minimize|maximize}, or "N:min|max".
 	Objective yaml.Node `yaml:"objective"`
@@ -89,9 +92,20 @@ func ParseFile(data []byte) (*File, error) {
 		}
 		f.Objective = o
 	}
-	f.Spec.Random, f.Spec.AllowNew = y.Random, y.AllowNew
-	if y.Seed != nil {
-		f.Spec.Seed, f.HasSeed = *y.Seed, true
+	f.Spec.AllowNew = y.AllowNew
+	if y.Random.Kind != 0 {
+		n, err := wholeNumber(&y.Random, "random", 63)
+		if err != nil {
+			return nil, err
+		}
+		f.Spec.Random = int(n)
+	}
+	if y.Seed.Kind != 0 {
+		n, err := wholeNumber(&y.Seed, "seed", 64)
+		if err != nil {
+			return nil, err
+		}
+		f.Spec.Seed, f.HasSeed = n, true
 	}
 	if y.Job.Kind != 0 {
 		if y.Base != "" {
@@ -303,4 +317,16 @@ func fileObjective(n *yaml.Node) (objective.Objective, error) {
 		return o, errf(ErrSyntax, "line %d: objective: %v", n.Line, err)
 	}
 	return o, nil
+}
+
+// wholeNumber reads a key's value as a whole number of at most bits bits
+// (63: one that fits an int), and refuses anything else (2.5, "x", -1)
+// with the line and key.
+func wholeNumber(n *yaml.Node, key string, bits int) (uint64, error) {
+	if n.Kind == yaml.ScalarNode {
+		if v, err := strconv.ParseUint(n.Value, 10, bits); err == nil {
+			return v, nil
+		}
+	}
+	return 0, errf(ErrSyntax, "line %d: %s: want a whole number, not %q", n.Line, key, n.Value)
 }

@@ -448,6 +448,9 @@ seed: 5
 		{name: "grid not a list", file: "grid:\n  a: 1\n", want: "want a list"},
 		{name: "empty grid list", file: "grid:\n  a: []\n", want: "no values"},
 		{name: "bad range", file: "random: 1\nranges:\n  a: log:0:1\n", want: "0 < LO"},
+		{name: "fractional random", file: "random: 2.5\nranges:\n  a: lin:0:1\n", want: `line 1: random: want a whole number, not "2.5"`},
+		{name: "negative random", file: "random: -1\n", want: `random: want a whole number, not "-1"`},
+		{name: "fractional seed", file: "seed: 1.5\n", want: `line 1: seed: want a whole number, not "1.5"`},
 		{name: "base and job", file: "base: job.json\njob: {a: 1}\n", want: "not both"},
 		{name: "job not a mapping", file: "job: [1]\n", want: "must be a mapping"},
 	}
