@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mljob/mljob/internal/slurmtest"
 )
 
 // progressScript prints job["n"] progress lines among other output (one a
@@ -106,46 +108,91 @@ func TestE2EProgressAcrossKill9(t *testing.T) {
 			if !strings.Contains(r.stderr, "1 succeeded") {
 				t.Errorf("second dispatch: want 1 succeeded; stderr:\n%s", r.stderr)
 			}
-			rows := c.metrics(job)
-			t.Logf("%d points stored before the kill, %d in all", before, len(rows))
-			// Every line once: per series, steps in order, loss and lr each.
-			want := map[string][]float64{}
-			for i := range n + 10 {
-				s := fmt.Sprintf("fold%d", i%2+1)
-				want[s+"/loss"] = append(want[s+"/loss"], float64(i), 1.0/float64(i+1))
-				want[s+"/lr"] = append(want[s+"/lr"], float64(i), 0.01)
-			}
-			want["fold1/loss"] = append(want["fold1/loss"], n+10, 0.001)
-			want["fold1/lr"] = append(want["fold1/lr"], n+10, 0.01)
-			got := map[string][]float64{}
-			for _, p := range rows {
-				k := p.Series + "/" + p.Name
-				got[k] = append(got[k], p.Step, p.Value)
-			}
-			for k, w := range want {
-				g := got[k]
-				if len(g) != len(w) {
-					t.Errorf("%s: %d points, want %d", k, len(g)/2, len(w)/2)
-					continue
-				}
-				for i := range w {
-					if g[i] != w[i] {
-						t.Errorf("%s: point %d is (step, value) %v, want %v", k, i/2, g[i&^1:i&^1+2], w[i&^1:i&^1+2])
-						break
-					}
-				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("curves %d, want %d", len(got), len(want))
-			}
-			shown := c.mustRun("show", fmt.Sprint(job)).stdout
-			wantLine := fmt.Sprintf("%d lines taken, %d points stored", n+11, 2*(n+11))
-			if !strings.Contains(shown, wantLine) || !strings.Contains(shown, "1 line not taken (step went backwards 1)") {
-				t.Errorf("show: want %q and the line not taken; got:\n%s", wantLine, shown)
-			}
-			if o := c.outcomes(); len(o) != 1 || o[0].State != "succeeded" {
-				t.Errorf("outcomes %+v, want one succeeded", o)
-			}
+			checkProgressStored(t, c, job, n, before)
 		})
 	}
+}
+
+// checkProgressStored checks what TestE2EProgressAcrossKill9's script
+// printed is stored once, each value as printed: per series, steps in
+// order, loss and lr each; and that show counts the line not taken.
+// before is how many points were stored before the run's end, for the log.
+func checkProgressStored(t *testing.T, c *cli, job int64, n, before int) {
+	t.Helper()
+	rows := c.metrics(job)
+	t.Logf("%d points stored before the end, %d in all", before, len(rows))
+	// Every line once: per series, steps in order, loss and lr each.
+	want := map[string][]float64{}
+	for i := range n + 10 {
+		s := fmt.Sprintf("fold%d", i%2+1)
+		want[s+"/loss"] = append(want[s+"/loss"], float64(i), 1.0/float64(i+1))
+		want[s+"/lr"] = append(want[s+"/lr"], float64(i), 0.01)
+	}
+	want["fold1/loss"] = append(want["fold1/loss"], float64(n+10), 0.001)
+	want["fold1/lr"] = append(want["fold1/lr"], float64(n+10), 0.01)
+	got := map[string][]float64{}
+	for _, p := range rows {
+		k := p.Series + "/" + p.Name
+		got[k] = append(got[k], p.Step, p.Value)
+	}
+	for k, w := range want {
+		g := got[k]
+		if len(g) != len(w) {
+			t.Errorf("%s: %d points, want %d", k, len(g)/2, len(w)/2)
+			continue
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				t.Errorf("%s: point %d is (step, value) %v, want %v", k, i/2, g[i&^1:i&^1+2], w[i&^1:i&^1+2])
+				break
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("curves %d, want %d", len(got), len(want))
+	}
+	shown := c.mustRun("show", fmt.Sprint(job)).stdout
+	wantLine := fmt.Sprintf("%d lines taken, %d points stored", n+11, 2*(n+11))
+	if !strings.Contains(shown, wantLine) || !strings.Contains(shown, "1 line not taken (step went backwards 1)") {
+		t.Errorf("show: want %q and the line not taken; got:\n%s", wantLine, shown)
+	}
+	if o := c.outcomes(); len(o) != 1 || o[0].State != "succeeded" {
+		t.Errorf("outcomes %+v, want one succeeded", o)
+	}
+}
+
+// TestSlurmProgress: the same script as a Slurm task, through the built
+// binary: the dispatcher's poller stores its progress lines while the task
+// runs (it waits at the gate until some are stored), and every line once
+// by the end.
+func TestSlurmProgress(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 1}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	scripts := filepath.Join(c.dir, "scripts")
+	if err := os.MkdirAll(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scripts, "progress.py"), []byte(progressScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	gate := filepath.Join(c.dir, "gate")
+	subs := c.submit(scripts, map[string]any{"scriptName": "progress.py", "projectName": "slurm-curves", "n": n, "gate": gate})
+	job := subs[0].JobID
+	d := c.startDispatch(nil, dispatchArgs(hostsFile, scripts)...)
+	waitFor(t, "progress lines stored while the Slurm task runs", slurmWait, func() bool {
+		return len(c.metrics(job)) >= 2*n
+	})
+	before := len(c.metrics(job))
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("dispatch exit %d; stderr:\n%s", code, d.stderr)
+	}
+	checkProgressStored(t, c, job, n, before)
 }
