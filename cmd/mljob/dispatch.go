@@ -141,12 +141,17 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	for _, h := range hs {
 		names = append(names, h.Name)
 	}
+	// The best runs so far count those of earlier dispatches.
+	bests, err := store.SweepProgresses(ctx)
+	if err != nil {
+		return err
+	}
 	// On a terminal, everything written to stderr while the view is up goes
 	// through it, printed above the redrawn lines.
 	s := opts.app.io
 	show := live.NewDisplay(ctx, s.ErrOut, live.DisplayOptions{
 		View: live.UseView(s.ErrOutTTY, opts.plain, s.getenv), Verbose: opts.verbose, Hosts: names,
-		ProcessStart: processStart, Start: time.Now(), Queued: store.CountUnassigned,
+		ProcessStart: processStart, Start: time.Now(), Queued: store.CountUnassigned, Bests: bests,
 	})
 	defer show.Stop() // also on an early return: the terminal is left clean
 	stopWatch := live.WatchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
