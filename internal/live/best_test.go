@@ -73,7 +73,7 @@ func sweepRun() []dispatch.Event {
 		jobEvent(dispatch.OrderClaimed, 3, "lr", cvMse, 45),
 		succeeded(3, "lr", cvMse, 46, nil), // no value: no line
 		jobEvent(dispatch.OrderClaimed, 4, "wide", acc, 47),
-		succeeded(4, "wide", acc, 48, ptr(0.8)), // below the seed's 0.9
+		succeeded(4, "wide", acc, 48, ptr(0.8)),              // below the seed's 0.9
 		progressEvent(5, "wide", acc, 49, "", 7, "acc", 0.5), // adopted: no claim
 		succeeded(5, "wide", acc, 50, ptr(0.95)),
 	}
