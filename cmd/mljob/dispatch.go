@@ -43,9 +43,13 @@ MLJOB_SCRIPTS and MLJOB_PYTHON, or from hosts, scripts and python in
 ~/.config/mljob/config.yaml; a flag wins over both (see mljob config).
 
 On a terminal, dispatch shows a live view on standard error: an overall
-progress bar and a line per host. Elsewhere (a pipe, a log file, CI set, or
---plain) it prints one timestamped line per state change instead. Either way
-it ends with a summary: counts, wall time, and each failure with the mljob
+progress bar, a line per host, each sweep's best run so far by its objective,
+and each run's latest step and value of its objective (from its progress
+lines). Elsewhere (a pipe, a log file, CI set, or --plain) it prints one
+timestamped line per state change instead, a run's progress at most every
+30 s, and a sweep's best when a run beats it. Either way it ends with a
+summary: counts, wall time, each sweep's best run ("best cvMse (lower is
+better): 24901.3 — job 17 (sweep wine-lr)"), and each failure with the mljob
 logs command that shows its output.
 
 Before a script's first run on a host, dispatch checks once that the host's
