@@ -23,13 +23,23 @@ func newStatusCmd(a *app) *cobra.Command {
 	opts := &statusOptions{app: a, now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Count orders per state and list the running ones",
-		Long: `Status prints, per project, how many orders are in each state, then the
-orders assigned or running, with their host and elapsed time. For each host
-entry with runs handed to Slurm, a last line counts those Slurm has yet to
-start and those it is running ("campus: Slurm 12 pending, 4 running"). In
-JSON, an active order handed to Slurm has "slurm": {"jobId", "arrayIndex",
-"state"}.
+		Short: "Count orders per state, show each sweep's progress and list the running ones",
+		Long: `Status prints, per project, how many orders are in each state; then each
+sweep's progress: its objective ("cvMse:min"), how many of its orders are
+done (succeeded, failed or cancelled), failed, running and queued, and its
+best succeeded run so far by that objective, with its job (a project's jobs
+outside sweeps form one row per objective: runs of two objectives are never
+ranked together); then the orders assigned or running, with their host and
+elapsed time. For each host entry with runs handed to Slurm, a last line
+counts those Slurm has yet to start and those it is running ("campus: Slurm
+12 pending, 4 running").
+
+In JSON, an active order handed to Slurm has "slurm": {"jobId",
+"arrayIndex", "state"}, and each project has "sweeps": [{"sweepId",
+"sweepName", "objective", "done", "succeeded", "failed", "cancelled",
+"running", "queued", "total", "best": {"value", "jobId", "orderId",
+"attempt"}}]: sweepId and sweepName are null for jobs outside sweeps, best
+is null before a run has a value.
 
 Exit codes: 0 ok, 1 error, 2 usage error.`,
 		Example: `  mljob status
@@ -63,6 +73,10 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		return nil
 	}
 	if err := render.WriteTable(opts.app.io.Out, t); err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.app.io.Out)
+	if err := render.WriteTable(opts.app.io.Out, statusview.SweepsTable(projects)); err != nil {
 		return err
 	}
 	if len(active.Rows) > 0 {

@@ -27,9 +27,12 @@ type QueueStatus struct {
 	// HostStatus is each recorded host's status ("up", "down",
 	// "refused", "unknown"), by name, as Hosts.
 	HostStatus map[string]string
+	// Sweeps is how far each sweep (and each project's jobs outside
+	// sweeps) has got, with its best outcome, as SweepProgresses.
+	Sweeps []SweepProgress
 }
 
-// Status reads the queue's QueueStatus. Its three reads are separate
+// Status reads the queue's QueueStatus. Its reads are separate
 // statements, as status always made them: an order that changes state in
 // between may show in a count and not among the active ones.
 func (db *DB) Status(ctx context.Context) (QueueStatus, error) {
@@ -45,7 +48,11 @@ func (db *DB) Status(ctx context.Context) (QueueStatus, error) {
 	if err != nil {
 		return QueueStatus{}, err
 	}
-	st := QueueStatus{Active: active, HostStatus: make(map[string]string, len(hosts))}
+	sweeps, err := db.SweepProgresses(ctx)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	st := QueueStatus{Active: active, HostStatus: make(map[string]string, len(hosts)), Sweeps: sweeps}
 	for _, h := range hosts {
 		st.HostStatus[h.Name] = h.Status
 	}

@@ -206,6 +206,8 @@ type dispatcher struct {
 	sum     Summary
 	logMu   sync.Mutex // guards writes to opts.Log and opts.Warn
 	obsMu   sync.Mutex // makes calls of opts.Observe one at a time
+	// jobs holds the job of each attempt in flight, for its events.
+	jobs jobInfos
 	// unsavedMu guards sum.Unsaved, which workers append to.
 	unsavedMu sync.Mutex
 	// answered is when a host last answered (or the loop started); only
@@ -518,7 +520,9 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 			k := &killer{}
 			hs.running[keyOf(claim.Order)] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
-			d.observe(Event{Kind: OrderClaimed, Host: hs.cfg.Name, Slot: slot, Order: claim.Order.ID, Job: claim.Job.ID, Attempt: claim.Order.Attempt})
+			claimed := Event{Kind: OrderClaimed, Host: hs.cfg.Name, Slot: slot, Order: claim.Order.ID, Job: claim.Job.ID, Attempt: claim.Order.Attempt}
+			d.info(claim.Job).set(&claimed)
+			d.observe(claimed)
 			d.wg.Add(1)
 			go d.runOne(ctx, hs, slot, claim, k)
 		}

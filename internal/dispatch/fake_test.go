@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/engine/fake"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/testutil"
@@ -223,5 +225,71 @@ func TestProgressStoredBeforeTheOutcome(t *testing.T) {
 	rows, _ := d.Outcomes(context.Background(), db.OutcomeFilter{})
 	if len(rows) != 1 || rows[0].Loss == nil || *rows[0].Loss != 4 {
 		t.Errorf("outcome %+v: want loss 4, the progress lines not taken for it", rows)
+	}
+}
+
+// TestEventsCarryTheJob: a run's events say its project, sweep and
+// objective; its progress is reported with the last line taken, and its
+// outcome with its value of the objective (nil without one).
+func TestEventsCarryTheJob(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	acc := objective.Objective{Name: "acc", Goal: objective.Maximize}
+	var jobs []db.NewJob
+	for _, x := range []int{3, 5} {
+		jobs = append(jobs, db.NewJob{Project: "p", Script: "echo.py", Objective: acc,
+			Spec: fmt.Appendf(nil, `{"projectName":"p","scriptName":"echo.py","x":%d}`, x)})
+	}
+	if _, err := d.Submit(context.Background(), jobs, db.SubmitOptions{Sweep: &db.NewSweep{Name: "wide", Definition: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	e := fake.New("h", func(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+		var job struct{ X int }
+		_ = json.Unmarshal(spec.Input.Data, &job)
+		fmt.Fprintf(stdout, `{"step":1,"series":"fold1","loss":9,"valAcc":0.5}`+"\n")
+		fmt.Fprintf(stdout, `{"step":2,"series":"fold2","loss":8,"acc":0.%d}`+"\n", job.X)
+		fmt.Fprintf(stdout, `{"step":1,"series":"fold2","loss":0}`+"\n") // backwards: not taken
+		if job.X == 5 {
+			fmt.Fprintln(stdout, `{"status":200,"loss":1}`) // no acc
+		} else {
+			fmt.Fprintf(stdout, `{"status":200,"acc":0.%d}`+"\n", job.X)
+		}
+		return 0
+	})
+	opts := fakeOptions(t, map[string]*fake.Engine{"h": e}, 1)
+	var events []dispatch.Event
+	opts.Observe = func(e dispatch.Event) { events = append(events, e) } // one at a time (observe)
+	if sum, err := dispatch.Run(context.Background(), d, opts); err != nil || sum.Succeeded != 2 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	kinds := map[dispatch.EventKind]int{}
+	lastProgress := map[int64]dispatch.Event{} // by job
+	for _, ev := range events {
+		switch ev.Kind {
+		case dispatch.OrderClaimed, dispatch.OrderProgress, dispatch.OrderSucceeded:
+		default:
+			continue
+		}
+		kinds[ev.Kind]++
+		if ev.Project != "p" || ev.Sweep != "wide" || ev.Objective != acc {
+			t.Errorf("%s of order %d: project %q sweep %q objective %v; want p, wide, acc:max", ev.Kind, ev.Order, ev.Project, ev.Sweep, ev.Objective)
+		}
+		x := 3 + 2*(ev.Job-1)
+		switch ev.Kind {
+		case dispatch.OrderProgress:
+			lastProgress[ev.Job] = ev
+		case dispatch.OrderSucceeded:
+			if x == 3 && (ev.Value == nil || *ev.Value != 0.3) || x == 5 && ev.Value != nil {
+				t.Errorf("job %d succeeded with value %v; want 0.3 for job 1, none for job 2", ev.Job, ev.Value)
+			}
+		}
+	}
+	if kinds[dispatch.OrderClaimed] != 2 || kinds[dispatch.OrderSucceeded] != 2 || len(lastProgress) != 2 {
+		t.Errorf("events %v, progress of jobs %v; want 2 claims, 2 successes and progress of both jobs", kinds, lastProgress)
+	}
+	for job, ev := range lastProgress {
+		want := []pyexec.Metric{{Name: "acc", Value: float64(3+2*(job-1)) / 10}, {Name: "loss", Value: 8}}
+		if ev.Step != 2 || ev.Series != "fold2" || !slices.Equal(ev.Metrics, want) {
+			t.Errorf("last progress of job %d: step %g series %q metrics %v; want fold2's step 2 with %v", job, ev.Step, ev.Series, ev.Metrics, want)
+		}
 	}
 }

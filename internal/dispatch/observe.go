@@ -1,6 +1,11 @@
 package dispatch
 
-import "time"
+import (
+	"time"
+
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/pyexec"
+)
 
 // EventKind names what an Event reports.
 type EventKind int
@@ -46,13 +51,17 @@ const (
 	// and saved (OrderSucceeded or OrderFailed follows), and the slot is
 	// free for the next order meanwhile.
 	OrderEnded
+	// OrderProgress: progress lines of its run were saved; Step, Series
+	// and Metrics are the last one's. It comes at most once per save (about
+	// a second) per run, and only when lines were taken since the last.
+	OrderProgress
 )
 
 var kindNames = map[EventKind]string{
 	HostUp: "host-up", HostDown: "host-down", HostRefused: "host-refused", HostProbed: "host-probed",
 	HostBusy: "host-busy", OrderClaimed: "claimed", OrderStarted: "started", OrderSucceeded: "succeeded",
 	OrderFailed: "failed", OrderReleased: "released", OrderRequeued: "requeued", OrderAbandoned: "abandoned",
-	OrderDetached: "detached", HostQueue: "host-queue", OrderEnded: "ended",
+	OrderDetached: "detached", HostQueue: "host-queue", OrderEnded: "ended", OrderProgress: "progress",
 }
 
 // String is the kind's stable name, e.g. "host-up" or "succeeded".
@@ -64,7 +73,8 @@ func (k EventKind) String() string {
 }
 
 // Event is one state change the dispatcher reports to Options.Observe.
-// It is a value: an observer may keep it.
+// It is a value: an observer may keep it (Value and Metrics are made for
+// each event and never changed after).
 type Event struct {
 	Time    time.Time // UTC, from Options.Now
 	Kind    EventKind
@@ -84,6 +94,24 @@ type Event struct {
 	Task string
 	// Pending and Running are HostQueue's counts.
 	Pending, Running int
+	// Project, Sweep (the sweep's name; "" for a job outside one) and
+	// Objective are the job's, on OrderClaimed, OrderProgress,
+	// OrderSucceeded and OrderFailed of the runs this dispatcher claimed or
+	// adopted: enough to group runs by sweep and rank them by their
+	// objective without reading the queue. Objective is zero where the
+	// job is not known.
+	Project, Sweep string
+	Objective      objective.Objective
+	// Value is the outcome's value of Objective, as the queue records it
+	// (objective.Value), on OrderSucceeded and OrderFailed: nil when the
+	// Outcome line has none, or it is not a number.
+	Value *float64
+	// Step, Series and Metrics are OrderProgress's: the last progress line
+	// saved, its step, its series ("" for none) and its values by name
+	// (pyexec.ProgressLine).
+	Step    float64
+	Series  string
+	Metrics []pyexec.Metric
 }
 
 // observe hands e to Options.Observe. Calls come from the scheduler and

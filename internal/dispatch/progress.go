@@ -107,6 +107,7 @@ func (s *progressSink) flush() {
 	if s.broken {
 		ok = false
 	}
+	last, taken := s.g.Last()
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -118,6 +119,13 @@ func (s *progressSink) flush() {
 		s.broken = true
 		s.mu.Unlock()
 		s.d.warnf("order %d on %s: its progress lines are no longer saved: %v", s.o.ID, s.host, oneLine(err.Error()))
+		return
+	}
+	if b.Lines > 0 && taken {
+		e := Event{Kind: OrderProgress, Host: s.host, Slot: s.o.Slot, Order: s.o.ID, Job: s.o.JobID, Attempt: s.o.Attempt,
+			Step: last.Step, Series: last.Series, Metrics: last.Metrics}
+		s.d.tracked(s.o).set(&e)
+		s.d.observe(e)
 	}
 }
 

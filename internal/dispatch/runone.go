@@ -81,6 +81,7 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 // runOne runs one claimed attempt on hs and records what became of it.
 func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
+	defer d.track(c)()
 	o := c.Order
 	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
 
@@ -185,6 +186,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 // (or from this one's earlier life), and records what became of it.
 func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
+	defer d.track(c)()
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
@@ -464,13 +466,19 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if !recorded {
 		d.logf("order %d attempt %d: outcome already recorded; kept the first", o.ID, o.Attempt)
 	}
+	e := Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration}
+	if info := d.tracked(o); info.objective.Name != "" {
+		info.set(&e)
+		e.Value = info.objective.Value(out.JSON)
+	}
 	if out.Succeeded {
 		d.logf("order %d succeeded on %s in %s%s", o.ID, hs.cfg.Name, out.Duration.Round(time.Millisecond), lossText(out))
-		d.observe(Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration})
+		d.observe(e)
 		return "succeeded"
 	}
 	d.logf("order %d failed on %s: %s", o.ID, hs.cfg.Name, oneLine(out.Error))
-	d.observe(Event{Kind: OrderFailed, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration, Reason: oneLine(out.Error)})
+	e.Kind, e.Reason = OrderFailed, oneLine(out.Error)
+	d.observe(e)
 	return "failed"
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 )
 
@@ -32,6 +33,11 @@ type DisplayOptions struct {
 	// own). Off a terminal nothing would read the count, so it is not
 	// asked.
 	Queued func(context.Context) (int, error)
+	// Bests are the queue's best runs before the dispatch, per sweep (and
+	// per project's jobs outside sweeps) and objective, as
+	// db.SweepProgresses reads them: the best so far that the view, the
+	// plain lines and the summary show counts them too.
+	Bests []db.SweepProgress
 }
 
 // Display is everything a dispatch shows on standard error: the live view
@@ -62,11 +68,14 @@ func NewDisplay(ctx context.Context, w io.Writer, opts DisplayOptions) *Display 
 		stopCount: make(chan struct{}),
 		countDone: make(chan struct{}),
 	}
+	d.tally.SeedBests(opts.Bests)
+	d.lines.SeedBests(opts.Bests)
 	if !opts.View {
 		close(d.countDone)
 		return d
 	}
 	d.view = NewView(w, ViewOptions{Hosts: opts.Hosts, Start: opts.Start})
+	d.view.SeedBests(opts.Bests)
 	if opts.Queued == nil {
 		close(d.countDone)
 		return d
@@ -140,7 +149,7 @@ func (d *Display) Finish(sum dispatch.Summary) error {
 	if err := WriteSummary(d.w, Summary{
 		Wall: end.Sub(d.opts.Start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled,
 		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
-		Unsaved: sum.Unsaved,
+		Unsaved: sum.Unsaved, Bests: snap.Bests,
 	}); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}

@@ -6,22 +6,34 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 )
+
+// progressEvery is how often a run's progress is printed at most: enough
+// to follow a long run in a log without a line per save.
+const progressEvery = 30 * time.Second
 
 // Lines writes one plain line per state change: an RFC 3339 UTC time, then
 // a sentence whose wording is stable, for grep and for logs.
 //
 //	2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 7, attempt 1)
+//	2026-11-25T21:03:09Z order 12 progress: fold2 step 37 valLoss 0.41 (job 7, attempt 1)
+//	2026-11-25T21:04:10Z best cvMse (lower is better): 24901.3 — job 7 (sweep wine-lr)
 //
 // Probes that change nothing print nothing, and neither do a Slurm
-// entry's polls that find the same counts. Its methods are safe for
-// concurrent use.
+// entry's polls that find the same counts. A run's progress prints at
+// most every progressEvery (the first report at once); a group's best
+// prints when a run of this dispatch makes it better. Its methods are
+// safe for concurrent use.
 type Lines struct {
-	mu    sync.Mutex // guards w, busy and queue
+	mu    sync.Mutex // guards the fields below
 	w     io.Writer
 	busy  map[string]bool        // hosts last seen over their max_load
 	queue map[string]slurmCounts // Slurm entries' counts last printed
+	runs  runBook
+	shown map[int64]time.Time // when each run's progress was last printed
+	bests *bestBook
 }
 
 // slurmCounts is a Slurm entry's runs waiting in its queue and on a node.
@@ -29,7 +41,16 @@ type slurmCounts struct{ pending, running int }
 
 // NewLines returns a Lines writing to w.
 func NewLines(w io.Writer) *Lines {
-	return &Lines{w: w, busy: map[string]bool{}, queue: map[string]slurmCounts{}}
+	return &Lines{w: w, busy: map[string]bool{}, queue: map[string]slurmCounts{},
+		runs: runBook{}, shown: map[int64]time.Time{}, bests: newBestBook()}
+}
+
+// SeedBests takes the best runs the queue held before the dispatch
+// (db.SweepProgresses): a run prints a best line only when it beats them.
+func (l *Lines) SeedBests(ps []db.SweepProgress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bests.seedFrom(ps)
 }
 
 // Observe writes the line for e, if it has one. A write error is dropped:
@@ -37,16 +58,39 @@ func NewLines(w io.Writer) *Lines {
 func (l *Lines) Observe(e dispatch.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	text := l.text(e)
-	if text == "" {
-		return
+	at := e.Time.UTC().Format(time.RFC3339)
+	if text := l.text(e); text != "" {
+		_, _ = fmt.Fprintf(l.w, "%s %s\n", at, text)
 	}
-	_, _ = fmt.Fprintf(l.w, "%s %s\n", e.Time.UTC().Format(time.RFC3339), text)
+	if b, better := l.bests.observe(e); better {
+		_, _ = fmt.Fprintf(l.w, "%s %s\n", at, FormatBest(b))
+	}
+}
+
+// progressText is the line of a run's progress, or "" when one was
+// printed less than progressEvery ago; l.mu is held.
+func (l *Lines) progressText(e dispatch.Event, who string) string {
+	r := l.runs.observe(e)
+	if r == nil {
+		return ""
+	}
+	if last, ok := l.shown[e.Order]; ok && e.Time.Sub(last) < progressEvery {
+		return ""
+	}
+	l.shown[e.Order] = e.Time
+	return fmt.Sprintf("order %d progress: %s %s", e.Order, formatStep(r.snapshot(e.Order)), who)
 }
 
 // text is the line for e without its time, or "" for none; l.mu is held.
 func (l *Lines) text(e dispatch.Event) string {
 	who := fmt.Sprintf("(job %d, attempt %d)", e.Job, e.Attempt)
+	if e.Kind == dispatch.OrderProgress {
+		return l.progressText(e, who)
+	}
+	l.runs.observe(e)
+	if _, running := l.runs[e.Order]; !running {
+		delete(l.shown, e.Order) // it ended
+	}
 	switch e.Kind {
 	case dispatch.HostUp:
 		delete(l.busy, e.Host)

@@ -8,8 +8,8 @@ import (
 	"github.com/mljob/mljob/internal/dispatch"
 )
 
-// maxFailuresListed bounds the failures the summary names one by one; the
-// rest are counted (mljob outcomes lists them all).
+// maxFailuresListed bounds the failures (and the bests) the summary names
+// one by one; the rest are counted (mljob outcomes lists them all).
 const maxFailuresListed = 20
 
 // reasonWidth is where a failure's reason is clipped, to keep it on one line.
@@ -26,10 +26,14 @@ type Summary struct {
 	// Unsaved are the finished attempts whose outcome the database refused:
 	// counted nowhere above.
 	Unsaved []dispatch.Unsaved
+	// Bests are the best runs so far of each group (sweep, or project
+	// outside sweeps, and objective) the dispatch ran a job of.
+	Bests []Best
 }
 
-// WriteSummary prints s: the counts, wall time and rate, then each failure
-// with its reason and the mljob logs command that shows its output.
+// WriteSummary prints s: the counts, wall time and rate, the best run so
+// far of each group the dispatch ran a job of, then each failure with its
+// reason and the mljob logs command that shows its output.
 func WriteSummary(w io.Writer, s Summary) error {
 	ew := &errWriter{w: w}
 	ew.printf("Dispatched in %s: %d succeeded, %d failed", s.Wall.Round(time.Millisecond), s.Succeeded, s.Failed)
@@ -47,6 +51,13 @@ func WriteSummary(w io.Writer, s Summary) error {
 	}
 	if s.Detached > 0 {
 		ew.printf("%d run(s) left running on their hosts; run mljob dispatch again (with the same hosts) to collect their outcomes.\n", s.Detached)
+	}
+	for i, b := range s.Bests {
+		if i == maxFailuresListed {
+			ew.printf("… and %d more\n", len(s.Bests)-i)
+			break
+		}
+		ew.printf("%s\n", FormatBest(b))
 	}
 	if len(s.Failures) > 0 {
 		ew.printf("Failures:\n")

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 )
 
@@ -63,6 +64,12 @@ type Snapshot struct {
 	Timed        int
 	ColdTime     time.Duration
 	Cold         int
+	// Runs are the runs in flight that reported progress, by order; Bests
+	// the best run of each group (sweep, or project outside sweeps, and
+	// objective) this dispatch ran a job of, counting the queue's runs
+	// before it (SeedBests), in the order first seen.
+	Runs  []RunSnapshot
+	Bests []Best
 }
 
 // Done is the number of attempts that ended, succeeded or failed.
@@ -131,6 +138,8 @@ type Tally struct {
 	hostIdx  map[string]int
 	inFlight map[int64]flight // this dispatch's runs, by order
 	used     map[string]bool  // host and slot of every claim so far
+	runs     runBook          // the progress of runs in flight
+	bests    *bestBook
 }
 
 // flight is a run in flight: its host, when it was claimed, and whether
@@ -144,7 +153,8 @@ type flight struct {
 // NewTally returns a Tally that lists hosts in the given order (hosts seen
 // later in events are added at the end) and measures the rate from start.
 func NewTally(start time.Time, hosts []string) *Tally {
-	t := &Tally{hostIdx: map[string]int{}, inFlight: map[int64]flight{}, used: map[string]bool{}}
+	t := &Tally{hostIdx: map[string]int{}, inFlight: map[int64]flight{}, used: map[string]bool{},
+		runs: runBook{}, bests: newBestBook()}
 	t.snap.Start = start
 	for _, h := range hosts {
 		t.host(h)
@@ -170,6 +180,14 @@ func (t *Tally) SetQueued(n int) {
 	t.snap.Queued = n
 }
 
+// SeedBests takes the best runs the queue held before the dispatch
+// (db.SweepProgresses), which the groups' bests start from.
+func (t *Tally) SeedBests(ps []db.SweepProgress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.bests.seedFrom(ps)
+}
+
 // Observe applies one event.
 func (t *Tally) Observe(e dispatch.Event) {
 	t.mu.Lock()
@@ -178,6 +196,8 @@ func (t *Tally) Observe(e dispatch.Event) {
 		return
 	}
 	h := t.host(e.Host)
+	t.runs.observe(e)
+	t.bests.observe(e)
 	switch e.Kind {
 	case dispatch.HostUp:
 		h.State, h.LastErr = HostUp, ""
@@ -284,5 +304,7 @@ func (t *Tally) Snapshot() Snapshot {
 	s.Hosts = slices.Clone(s.Hosts)
 	s.Failures = slices.Clone(s.Failures)
 	s.RunningSince = slices.Clone(s.RunningSince)
+	s.Runs = t.runs.snapshot()
+	s.Bests = t.bests.snapshot()
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 )
 
@@ -35,9 +36,12 @@ type ViewOptions struct {
 }
 
 // View draws a dispatch on a terminal, redrawn in place: an overall bar
-// (done, failed, running, queued, rate, ETA) and one line per host (state,
+// (done, failed, running, queued, rate, ETA), one line per host (state,
 // runs in flight, load, last error; a Slurm entry shows Slurm's pending and
-// running counts instead of runs and load). Events only update a Tally;
+// running counts instead of runs and load), then the best run so far of
+// each sweep the dispatch runs jobs of, and the latest progress of each run
+// that reports some ("job 12 fold2 step 37 valLoss 0.41"). Events only
+// update a Tally;
 // mpb draws from its own goroutine, reading a snapshot, so Observe never
 // waits on the terminal.
 type View struct {
@@ -50,8 +54,9 @@ type View struct {
 	stopped bool
 	out     io.Writer
 
-	snapMu sync.Mutex // guards snap, the copy the decorators draw from
+	snapMu sync.Mutex // guards snap and extra, the copies the decorators draw from
 	snap   Snapshot
+	extra  []string // the lines below the hosts (extraLines)
 
 	quit chan struct{} // closed by Stop: ends the sync goroutine
 	done chan struct{} // closed when the sync goroutine has returned
@@ -82,6 +87,7 @@ func NewView(w io.Writer, opts ViewOptions) *View {
 	v.bars = append(v.bars, v.p.New(0,
 		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
 		mpb.BarWidth(barWidth),
+		mpb.BarOptional(v.extraRows(), len(opts.Hosts) == 0),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return "dispatch " })),
 		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string {
 			// mpb draws the bar at its width whatever is left: leave room for
@@ -94,11 +100,16 @@ func NewView(w io.Writer, opts ViewOptions) *View {
 			mpb.PrependDecorators(decor.Any(func(s decor.Statistics) string {
 				return clip(v.hostLine(i), s.AvailableWidth)
 			})),
+			mpb.BarOptional(v.extraRows(), i == len(opts.Hosts)-1),
 		))
 	}
 	go v.sync(opts.Refresh)
 	return v
 }
+
+// SeedBests takes the best runs the queue held before the dispatch
+// (db.SweepProgresses), which the groups' bests start from.
+func (v *View) SeedBests(ps []db.SweepProgress) { v.tally.SeedBests(ps) }
 
 // Observe applies one event; it never blocks on drawing.
 func (v *View) Observe(e dispatch.Event) { v.tally.Observe(e) }
@@ -155,8 +166,9 @@ func (v *View) sync(every time.Duration) {
 
 func (v *View) copySnapshot() {
 	s := v.tally.Snapshot()
+	extra := extraLines(s)
 	v.snapMu.Lock()
-	v.snap = s
+	v.snap, v.extra = s, extra
 	v.snapMu.Unlock()
 	v.bars[0].SetTotal(int64(s.Total()), false)
 	v.bars[0].SetCurrent(int64(s.Done()))
@@ -208,6 +220,58 @@ func formatHost(h HostSnapshot) string {
 		line += "  last error: " + h.LastErr
 	}
 	return strings.TrimRight(line, " ")
+}
+
+// The most lines below the hosts: a group's best, then a run's progress.
+const (
+	maxBestLines = 4
+	maxRunLines  = 12
+)
+
+// extraRows draws the lines below the hosts, extraLines, as rows under the
+// last bar: mpb counts a row per filler, and one that writes nothing is no
+// row, so a fixed set of fillers draws as many lines as there are, up to
+// their number, and the redraw erases exactly what it drew.
+func (v *View) extraRows() mpb.BarOption {
+	fillers := make([]mpb.BarFiller, maxBestLines+maxRunLines)
+	for i := range fillers {
+		fillers[i] = mpb.BarFillerFunc(func(w io.Writer, s decor.Statistics) error {
+			v.snapMu.Lock()
+			line := ""
+			if i < len(v.extra) {
+				line = v.extra[i]
+			}
+			v.snapMu.Unlock()
+			if line == "" {
+				return nil
+			}
+			_, err := io.WriteString(w, clip(line, s.AvailableWidth)+"\n")
+			return err
+		})
+	}
+	return mpb.BarBtmExtender(fillers...)
+}
+
+// extraLines are the lines below the hosts: each group's best run so far
+// (at most maxBestLines), then each run's latest progress (at most
+// maxRunLines), the last of either saying how many more there are.
+func extraLines(s Snapshot) []string {
+	var lines []string
+	for i, b := range s.Bests {
+		if i == maxBestLines-1 && len(s.Bests) > maxBestLines {
+			lines = append(lines, fmt.Sprintf("  … and %d more", len(s.Bests)-i))
+			break
+		}
+		lines = append(lines, "  "+FormatBest(b))
+	}
+	for i, r := range s.Runs {
+		if i == maxRunLines-1 && len(s.Runs) > maxRunLines {
+			lines = append(lines, fmt.Sprintf("  … and %d more running", len(s.Runs)-i))
+			break
+		}
+		lines = append(lines, "  "+formatRun(r))
+	}
+	return lines
 }
 
 // clip keeps s within width cells: a wrapped line would break the redraw.

@@ -1,6 +1,11 @@
 package live
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/mljob/mljob/internal/objective"
+)
 
 // TestFormatHost pins the host lines: an ssh host's line is the same
 // whether or not Slurm entries share the view, and a Slurm entry shows
@@ -30,5 +35,34 @@ func TestFormatHost(t *testing.T) {
 				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestExtraLinesBounded: the lines below the hosts stay within their
+// fillers however many groups and runs there are, the last of each kind
+// counting the rest.
+func TestExtraLinesBounded(t *testing.T) {
+	var s Snapshot
+	for i := range 10 {
+		s.Bests = append(s.Bests, Best{Project: "p", Sweep: string(rune('a' + i)), Objective: objective.Default})
+	}
+	for i := range 30 {
+		s.Runs = append(s.Runs, RunSnapshot{Order: int64(i), Job: int64(i), Step: 1})
+	}
+	lines := extraLines(s)
+	if len(lines) != maxBestLines+maxRunLines {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), maxBestLines+maxRunLines, strings.Join(lines, "\n"))
+	}
+	if got := lines[maxBestLines-1]; got != "  … and 7 more" {
+		t.Errorf("last best line %q", got)
+	}
+	if got := lines[len(lines)-1]; got != "  … and 19 more running" {
+		t.Errorf("last run line %q", got)
+	}
+	if got := lines[maxBestLines]; got != "  job 0 step 1" {
+		t.Errorf("first run line %q", got)
+	}
+	if got := extraLines(Snapshot{}); len(got) != 0 {
+		t.Errorf("lines with nothing to show: %q", got)
 	}
 }

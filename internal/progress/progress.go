@@ -66,7 +66,9 @@ type Ingest struct {
 
 	offset   int64
 	curves   map[curveKey]*curve
-	lastStep map[string]float64 // by series
+	lastStep map[string]float64  // by series
+	last     pyexec.ProgressLine // the last line taken, for Last
+	taken    bool                // a line was taken since New or Resume
 
 	// Since the last Batch.
 	dirty   bool
@@ -115,6 +117,10 @@ func (g *Ingest) newCurve(k curveKey) *curve {
 // the last Add.
 func (g *Ingest) Offset() int64 { return g.offset }
 
+// Last is the last progress line taken (its values as it gave them, before
+// any thinning); false before one was.
+func (g *Ingest) Last() (pyexec.ProgressLine, bool) { return g.last, g.taken }
+
 // Pending is the number of points read and not yet handed out by Batch.
 func (g *Ingest) Pending() int { return g.points }
 
@@ -154,6 +160,7 @@ func (g *Ingest) addLine(line []byte, at time.Time) {
 	}
 	g.lastStep[p.Series] = p.Step
 	g.lines++
+	g.last, g.taken = p, true
 	for _, why := range p.Dropped {
 		g.skipped[why]++
 	}

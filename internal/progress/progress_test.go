@@ -292,3 +292,18 @@ func TestSavedAsIngested(t *testing.T) {
 		t.Errorf("state read back %+v\nwant %+v", st, want)
 	}
 }
+
+// TestLast: Last is the last line taken, not the last one read: a line
+// going backwards, or not a progress line, leaves it as it was.
+func TestLast(t *testing.T) {
+	g := New(1, 1)
+	if _, ok := g.Last(); ok {
+		t.Fatal("a last line before any was read")
+	}
+	g.Add([]byte(`{"step":1,"series":"fold1","loss":5,"valLoss":6}`+"\n"+`{"step":7,"series":"fold2","loss":4}`+"\n"+
+		`{"step":3,"series":"fold2","loss":9}`+"\n"+`{"loss":1}`+"\n"), 99, time.Unix(0, 0))
+	last, ok := g.Last()
+	if !ok || last.Step != 7 || last.Series != "fold2" || !slices.Equal(last.Metrics, []pyexec.Metric{{Name: "loss", Value: 4}}) {
+		t.Errorf("Last() = %+v, %v; want fold2's step 7 with loss 4", last, ok)
+	}
+}

@@ -1,9 +1,11 @@
 // Package statusview is what mljob status prints of the queue: per
-// project, the count of orders in each state and the active orders (their
-// host, slot and elapsed time, and the Slurm task of one handed to Slurm),
-// as a table or as JSON; and the line per host entry counting the tasks
-// Slurm has yet to start and is running (engines.QueueCounts). It builds
-// rows from a db.QueueStatus; cmd/mljob reads the queue and writes them.
+// project, the count of orders in each state, the progress of each sweep
+// (and of the project's jobs outside sweeps) with its best run by its
+// objective, and the active orders (their host, slot and elapsed time, and
+// the Slurm task of one handed to Slurm), as tables or as JSON; and the
+// line per host entry counting the tasks Slurm has yet to start and is
+// running (engines.QueueCounts). It builds rows from a db.QueueStatus;
+// cmd/mljob reads the queue and writes them.
 package statusview
 
 import (
@@ -21,13 +23,14 @@ import (
 	"github.com/mljob/mljob/internal/render"
 )
 
-// Project is one project of mljob status -o json: its counts by state and
-// its active orders.
+// Project is one project of mljob status -o json: its counts by state,
+// its active orders and its sweeps' progress.
 type Project struct {
 	ProjectName string         `json:"projectName"`
 	Counts      map[string]int `json:"counts"`
 	Total       int            `json:"total"`
 	Active      []ActiveOrder  `json:"active"`
+	Sweeps      []Sweep        `json:"sweeps"`
 }
 
 // ActiveOrder is an order assigned or running, in mljob status -o json.
@@ -52,7 +55,7 @@ func Build(st db.QueueStatus, now time.Time) ([]*Project, render.Table) {
 	projects := []*Project{}
 	byName := map[string]*Project{}
 	for _, c := range st.Projects {
-		p := &Project{ProjectName: c.Project, Counts: map[string]int{}, Total: c.Total, Active: []ActiveOrder{}}
+		p := &Project{ProjectName: c.Project, Counts: map[string]int{}, Total: c.Total, Active: []ActiveOrder{}, Sweeps: []Sweep{}}
 		for s, n := range c.Counts {
 			p.Counts[string(s)] = n
 		}
@@ -62,6 +65,11 @@ func Build(st db.QueueStatus, now time.Time) ([]*Project, render.Table) {
 	active := render.Table{
 		Headers: []string{"ORDER", "JOB", "PROJECT", "STATE", "HOST", "SLOT", "ELAPSED"},
 		Numeric: map[int]bool{0: true, 1: true, 6: true},
+	}
+	for _, sp := range st.Sweeps {
+		if p := byName[sp.Project]; p != nil {
+			p.Sweeps = append(p.Sweeps, NewSweep(sp))
+		}
 	}
 	for _, o := range st.Active {
 		elapsed := now.Sub(o.Since())

@@ -10,7 +10,9 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/outcomeview"
+	"github.com/mljob/mljob/internal/render"
 )
 
 func TestBuild(t *testing.T) {
@@ -85,4 +87,51 @@ func TestWriteSlurmCounts(t *testing.T) {
 			t.Errorf("WriteSlurmCounts = %v, want the write error", err)
 		}
 	})
+}
+
+// TestSweeps: each project lists its sweeps' progress, a loose group's
+// sweep null; the table names the objective with its goal and the best
+// run, "-" before one has a value.
+func TestSweeps(t *testing.T) {
+	acc := objective.Objective{Name: "acc", Goal: objective.Maximize}
+	counts := func(queued, running, succeeded, failed, cancelled int) map[db.OrderState]int {
+		return map[db.OrderState]int{db.StateUnassigned: queued, db.StateAssigned: 1, db.StateRunning: running - 1,
+			db.StateSucceeded: succeeded, db.StateFailed: failed, db.StateCancelled: cancelled}
+	}
+	st := db.QueueStatus{
+		Projects: []db.ProjectCounts{{Project: "wine", Total: 12}, {Project: "mnist", Total: 1}},
+		Sweeps: []db.SweepProgress{
+			{Project: "wine", SweepID: 3, Sweep: "wine-lr", Objective: acc, Counts: counts(3, 2, 4, 1, 1), Total: 11,
+				Best: &db.BestOutcome{Value: 0.912345678, JobID: 17, OrderID: 18, Attempt: 2}},
+			{Project: "wine", Objective: objective.Default, Counts: counts(0, 1, 0, 0, 0), Total: 1},
+		},
+	}
+	projects, _ := Build(st, time.Now())
+	w := projects[0].Sweeps
+	if len(w) != 2 || len(projects[1].Sweeps) != 0 || projects[1].Sweeps == nil {
+		t.Fatalf("sweeps %+v and %+v, want wine's two and mnist's none ([])", w, projects[1].Sweeps)
+	}
+	if s := w[0]; *s.SweepID != 3 || *s.SweepName != "wine-lr" || s.Done != 6 || s.Succeeded != 4 || s.Failed != 1 ||
+		s.Cancelled != 1 || s.Running != 2 || s.Queued != 3 || s.Total != 11 ||
+		*s.Best != (Best{Value: 0.912345678, JobID: 17, OrderID: 18, Attempt: 2}) {
+		t.Errorf("wine-lr %+v (best %+v)", s, s.Best)
+	}
+	if s := w[1]; s.SweepID != nil || s.SweepName != nil || s.Best != nil || s.Running != 1 {
+		t.Errorf("loose jobs %+v, want no sweep, no best, 1 running", s)
+	}
+	table := SweepsTable(projects)
+	want := [][]string{
+		{"wine", "wine-lr", "acc:max", "6", "1", "2", "3", "11", "0.912346", "17"},
+		{"wine", NoSweep, "loss:min", "0", "0", "1", "0", "1", "-", "-"},
+	}
+	if !slices.EqualFunc(table.Rows, want, slices.Equal) {
+		t.Errorf("rows\n%q\nwant\n%q", table.Rows, want)
+	}
+	var out bytes.Buffer
+	if err := render.JSON(&out, projects[0].Sweeps[1]); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"sweepId": null,`) || !strings.Contains(out.String(), `"best": null`) {
+		t.Errorf("loose jobs in JSON:\n%s\nwant sweepId and best null", out.String())
+	}
 }

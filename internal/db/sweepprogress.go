@@ -1,0 +1,160 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/mljob/mljob/internal/objective"
+)
+
+// SweepProgress is how far one group of jobs has got: a sweep's jobs, or
+// a project's jobs outside any sweep, of one objective (a project's loose
+// jobs may have several: each is a group of its own, so that no best is
+// ranked against another objective's).
+type SweepProgress struct {
+	Project string
+	// SweepID and Sweep name the sweep; 0 and "" for a project's jobs
+	// outside any sweep.
+	SweepID   int64
+	Sweep     string
+	Objective objective.Objective
+	// Counts holds the group's orders in each state of OrderStates, 0
+	// included; Total is their sum.
+	Counts map[OrderState]int
+	Total  int
+	// Best is the group's best outcome by Objective, nil before one has a
+	// value.
+	Best *BestOutcome
+}
+
+// BestOutcome is the outcome that leads a group: its value of the group's
+// objective and whose it is.
+type BestOutcome struct {
+	Value   float64
+	JobID   int64
+	OrderID int64
+	Attempt int
+}
+
+// Done is the group's orders that ended: succeeded, failed or cancelled.
+func (p SweepProgress) Done() int {
+	return p.Counts[StateSucceeded] + p.Counts[StateFailed] + p.Counts[StateCancelled]
+}
+
+// Running is the group's orders claimed by a dispatcher: assigned or
+// running.
+func (p SweepProgress) Running() int { return p.Counts[StateAssigned] + p.Counts[StateRunning] }
+
+// Queued is the group's orders waiting for a claim.
+func (p SweepProgress) Queued() int { return p.Counts[StateUnassigned] }
+
+// groupKey names a SweepProgress group.
+type groupKey struct {
+	project string
+	sweepID int64
+	obj     objective.Objective
+}
+
+// SweepProgresses returns every group's progress, by project, then sweep
+// (oldest first, a project's jobs outside any sweep last), then objective
+// name and goal.
+//
+// A group's best is its succeeded outcome with the best value of the
+// objective, by the jobs' goal; the first recorded of equals. An outcome
+// without a value (not reported, or NaN), a failed one and a superseded
+// one (another attempt's counts for its order) never lead: a failed run's
+// number is not a result.
+func (db *DB) SweepProgresses(ctx context.Context) ([]SweepProgress, error) {
+	out, err := sweepCounts(ctx, db.sql)
+	if err != nil {
+		return nil, fmt.Errorf("sweep progress: %w", err)
+	}
+	idx := make(map[groupKey]int, len(out))
+	for i, p := range out {
+		idx[groupKey{p.Project, p.SweepID, p.Objective}] = i
+	}
+	err = sweepBests(ctx, db.sql, func(k groupKey, b BestOutcome) {
+		// A group has outcomes only if it has orders; a row the counts
+		// did not see (written in between) waits for the next read.
+		if i, ok := idx[k]; ok {
+			out[i].Best = &b
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sweep progress: %w", err)
+	}
+	return out, nil
+}
+
+// sweepCounts reads each group's orders by state.
+func sweepCounts(ctx context.Context, q *sql.DB) ([]SweepProgress, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT j.project, j.sweep_id, COALESCE(s.name, ''), j.objective, j.goal, o.state, COUNT(*)
+		FROM orders o
+		JOIN jobs j ON j.id = o.job_id
+		LEFT JOIN sweeps s ON s.id = j.sweep_id
+		GROUP BY j.project, j.sweep_id, j.objective, j.goal, o.state
+		ORDER BY j.project, j.sweep_id IS NULL, j.sweep_id, j.objective, j.goal`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SweepProgress
+	for rows.Next() {
+		var p SweepProgress
+		var sweepID sql.NullInt64
+		var state OrderState
+		var n int
+		if err := rows.Scan(&p.Project, &sweepID, &p.Sweep, &p.Objective.Name, &p.Objective.Goal, &state, &n); err != nil {
+			return nil, err
+		}
+		p.SweepID = sweepID.Int64
+		// Rows come sorted by group: a group's states are adjacent.
+		if last := len(out) - 1; last < 0 || !sameGroup(out[last], p) {
+			p.Counts = make(map[OrderState]int, len(OrderStates))
+			for _, s := range OrderStates {
+				p.Counts[s] = 0
+			}
+			out = append(out, p)
+		}
+		g := &out[len(out)-1]
+		g.Counts[state] += n
+		g.Total += n
+	}
+	return out, rows.Err()
+}
+
+func sameGroup(a, b SweepProgress) bool {
+	return a.Project == b.Project && a.SweepID == b.SweepID && a.Objective == b.Objective
+}
+
+// sweepBests calls fn with each group's best outcome. The window numbers
+// each group's outcomes best first (signedObjective: lower is better for
+// both goals), as OutcomeFilter.Best does.
+func sweepBests(ctx context.Context, q *sql.DB, fn func(groupKey, BestOutcome)) error {
+	rows, err := q.QueryContext(ctx, `
+		SELECT project, sweep_id, objective, goal, value, job_id, order_id, attempt FROM (
+			SELECT j.project, j.sweep_id, j.objective, j.goal, o.objective_value AS value,
+				o.job_id, o.order_id, o.attempt,
+				ROW_NUMBER() OVER (PARTITION BY j.project, j.sweep_id, j.objective, j.goal
+					ORDER BY `+signedObjective+`, o.id) AS rn
+			FROM outcomes o JOIN jobs j ON j.id = o.job_id
+			WHERE o.objective_value IS NOT NULL AND o.succeeded AND o.superseded IS NULL
+		) WHERE rn = 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k groupKey
+		var sweepID sql.NullInt64
+		var b BestOutcome
+		if err := rows.Scan(&k.project, &sweepID, &k.obj.Name, &k.obj.Goal, &b.Value, &b.JobID, &b.OrderID, &b.Attempt); err != nil {
+			return err
+		}
+		k.sweepID = sweepID.Int64
+		fn(k, b)
+	}
+	return rows.Err()
+}
