@@ -56,14 +56,14 @@ type Encoder struct {
 	// script's key of that name). show leaves it off: the job's own JSON
 	// holds them.
 	WithJob bool
-	fields    []scriptField
-	job       []scriptField
-	flat      jobfields.Flattener
-	jobRaw    []byte   // the job fields' values, JSON
-	jobKeys   []string // "job."+path by Param.ID, made once per path
-	jobEnds   []int    // where each job field's value ends in jobRaw
-	indent    bytes.Buffer
-	first     bool // no key written yet in the current object
+	fields  []scriptField
+	job     []scriptField
+	flat    jobfields.Flattener
+	jobRaw  []byte   // the job fields' values, JSON
+	jobKeys []string // "job."+path by Param.ID, made once per path
+	jobEnds []int    // where each job field's value ends in jobRaw
+	indent  bytes.Buffer
+	first   bool // no key written yet in the current object
 }
 
 // Append appends r (Fill it first) as one element of a top-level array:
