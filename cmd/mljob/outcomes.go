@@ -117,7 +117,7 @@ func newOutcomesCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.filter.Best, "best", false, "only the best run of each project, sweep and objective, by --sort, with its whole job")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
 	opts.filter.Sort = defaultSort
-	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "objective: best first by each job's objective, within each objective; -objective worst first; loss|metric ascending, -loss|-metric descending")
+	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "objective: best first by each job's own objective, within each objective; -objective worst first; loss|metric ascending, -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.filter.Limit, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
