@@ -48,8 +48,9 @@ line on stderr says so in every format ("2 objectives among these rows
 that succeeded or failed (repeat it, or give a comma list). --best keeps one
 row per project, sweep and objective (the jobs outside any sweep count as
 one group per project): the best by --sort (the objective unless given). A
-run without that value never wins. In the table, each winner's full
-configuration follows: every field of its job, not only those that vary.
+run without that value never wins. In the table (without --columns), each
+winner's full configuration follows: every field of its job, not only
+those that vary.
 
 --columns picks the fields to show, in order. A name is one of the built-in
 columns

@@ -3,7 +3,9 @@ package outcomeview
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,5 +264,24 @@ func TestJobObjective(t *testing.T) {
 	if js.Objective != acc || len(js.Outcomes) != 2 || js.Outcomes[0]["objectiveValue"] != nil ||
 		js.Outcomes[1]["objectiveValue"] != 0.75 {
 		t.Errorf("JSON objective %+v, outcomes %v", js.Objective, js.Outcomes)
+	}
+}
+
+// TestBuildTableHidden: the table shows MaxParamColumns of the job fields
+// that vary and counts the rest; the CSV has every job field.
+func TestBuildTableHidden(t *testing.T) {
+	var rows []*db.OutcomeRow
+	for i := range 3 {
+		spec := fmt.Sprintf(`{"same":1,"f0":%d,"f1":%d,"f2":%d,"f3":%d,"f4":%d,"f5":%d,"f6":%d,"f7":%d,"f8":%d,"f9":%d}`,
+			i, i, i, i, i, i, i, i, i, i)
+		rows = append(rows, &db.OutcomeRow{Outcome: db.Outcome{JobID: int64(i + 1), Succeeded: true}, Spec: []byte(spec)})
+	}
+	tbl := BuildTable(feedRows(rows), FormatTable)
+	if tbl.Hidden != 2 || len(tbl.Headers) != tableBuiltins+MaxParamColumns {
+		t.Errorf("table: %d hidden, headers %q; want 2 hidden and %d job fields", tbl.Hidden, tbl.Headers, MaxParamColumns)
+	}
+	csv := BuildTable(feedRows(rows), FormatCSV)
+	if csv.Hidden != 0 || len(csv.Keys) != csvBuiltins+11 || !slices.Contains(csv.Keys, "job.same") {
+		t.Errorf("CSV: %d hidden, keys %q; want every job field", csv.Hidden, csv.Keys)
 	}
 }
