@@ -27,39 +27,58 @@ type outcomesOptions struct {
 }
 
 // outcomesLong is outcomes' --help text.
-var outcomesLong = `Outcomes lists one row per finished attempt: job, order, status, loss,
-metric, host, duration, and the job fields that differ between the jobs shown,
-so a sweep's table shows its parameters.
+var outcomesLong = `Outcomes lists one row per finished attempt, best first by the job's
+objective (what submit --objective or the sweep file's objective named;
+loss:min by default): job, order, status, the objective's value, loss,
+metric, host, duration, and the job fields that differ between the jobs
+shown, so a sweep's table shows its parameters. The objective's column is
+headed by the objective as --objective writes it (cvMse:min, accuracy:max),
+and a line on stderr says which way is better ("Ranked by cvMse, lower is
+better.").
+
+Runs of different objectives (another name, or the other goal) are never
+ranked against each other: the table shows one table per objective, and a
+line on stderr says so in every format ("2 objectives among these rows
+(cvMse:min 8 runs, loss:min 1 run): ranked within each, never across.").
+--sort -objective puts each objective's worst first; --sort loss|metric
+(-loss|-metric descending) sorts by those instead. A run without the value
+(not reported, or NaN) comes last.
 
 --sweep keeps one sweep's runs (by id or name); --status keeps the attempts
 that succeeded or failed (repeat it, or give a comma list). --best keeps one
-row per project and sweep (the jobs outside any sweep count as one group per
-project): the best by --sort, which is loss ascending when --sort is not
-given. A run without that value (not reported, or NaN) never wins.
+row per project, sweep and objective (the jobs outside any sweep count as
+one group per project): the best by --sort (the objective unless given). A
+run without that value never wins. In the table (without --columns), each
+winner's full configuration follows: every field of its job, not only
+those that vary.
 
 --columns picks the fields to show, in order. A name is one of the built-in
 columns
   ` + strings.Join(outcomeview.BuiltinColumns, ", ") + `
-(status is succeeded or failed, exit the exit code, duration in seconds in
-CSV and JSON, finished the time the outcome was recorded), or a dotted path
-into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome JSON
-the script printed (outcome.metric, outcome.status); a key holding a dot
-is written a\.b, as sweeps and the table's headers write it. A bare name
-that is not built-in is looked up in the job first, then in the outcome,
-row by row; use the job. or outcome. prefix for a field that shares a
-built-in's name. A field a row lacks is empty in the table and CSV and null
-in JSON; a bare name found in no row is an error.
+(status is succeeded or failed, exit the exit code, objective and goal the
+job's objective, objectiveValue the run's value of it, duration in seconds
+in CSV and JSON, finished the time the outcome was recorded), or a dotted
+path into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome
+JSON the script printed (outcome.metric, outcome.status); a key holding a
+dot is written a\.b, as sweeps and the table's headers write it. A bare
+name that is not built-in is looked up in the job first, then in the
+outcome, row by row; use the job. or outcome. prefix for a field that
+shares a built-in's name. A field a row lacks is empty in the table and
+CSV and null in JSON; a bare name found in no row is an error.
 
-NaN and infinite losses and metrics, however the script spelled them
-("NaN", "nan", "-inf", "Infinity"), are shown as NaN, +Inf and -Inf in the
-table (as show and report do), as NaN, inf and -inf in CSV (what
-pandas.read_csv reads), and as the strings "NaN", "+Inf" and "-Inf" in
-JSON, which has no such numbers.
+NaN and infinite values, however the script spelled them ("NaN", "nan",
+"-inf", "Infinity"), are shown as NaN, +Inf and -Inf in the table (as show
+and report do), as NaN, inf and -inf in CSV (what pandas.read_csv reads),
+and as the strings "NaN", "+Inf" and "-Inf" in JSON, which has no such
+numbers.
 
 With --output json, each object carries every field of the Outcome JSON the
 script printed, plus mljob's own: jobId, orderId, projectName, state, status,
-loss, metric, host, exitCode, durationSeconds, and error when it failed; with
---columns, each object has just the columns, keyed as given.
+objective, goal, objectiveValue, loss, metric, host, exitCode,
+durationSeconds, error when it failed, and every field of the job as
+job.PATH (job.learningRate, job.hiddenLayers.0.dropout). The CSV has the
+same mljob columns and every job field as job.PATH; no two columns share a
+name. With --columns, each object has just the columns, keyed as given.
 
 Exit codes: 0 ok, 1 error (e.g. unknown project or sweep), 2 usage error.`
 
@@ -69,10 +88,10 @@ func newOutcomesCmd(a *app) *cobra.Command {
 		Use:   "outcomes",
 		Short: "Show what each job's script reported",
 		Long:  outcomesLong,
-		Example: `  mljob outcomes --project wine_data
-  mljob outcomes --project wine_data --sort loss --top 5
-  mljob outcomes --sweep lr-grid --status succeeded --columns job,learningRate,hiddenLayers.0.dropout,outcome.epochsRun,loss,duration
-  mljob outcomes --project wine_data --best --sort -metric
+		Example: `  mljob outcomes --project wine_data              # best first by each job's objective
+  mljob outcomes --project wine_data --top 5
+  mljob outcomes --sweep lr-grid --status succeeded --columns job,learningRate,hiddenLayers.0.dropout,objectiveValue,loss,duration
+  mljob outcomes --project wine_data --best        # the winners, each with its whole job
   mljob outcomes --sweep 3 -o csv > outcomes.csv   # pandas.read_csv("outcomes.csv")`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,9 +106,6 @@ func newOutcomesCmd(a *app) *cobra.Command {
 			if _, err := outcomeview.ParseColumns(opts.columns); err != nil {
 				return &usageError{err: err, cmd: cmd}
 			}
-			if opts.filter.Best && opts.filter.Sort == "" {
-				opts.filter.Sort = defaultBestSort
-			}
 			return runOutcomes(cmd.Context(), opts)
 		},
 	}
@@ -99,16 +115,18 @@ func newOutcomesCmd(a *app) *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return db.OutcomeStates, cobra.ShellCompDirectiveNoFileComp
 	})
-	cmd.Flags().BoolVar(&opts.filter.Best, "best", false, "only the best run of each project and sweep, by --sort (default loss)")
+	cmd.Flags().BoolVar(&opts.filter.Best, "best", false, "only the best run of each project, sweep and objective, by --sort, with its whole job")
 	cmd.Flags().StringSliceVar(&opts.columns, "columns", nil, "the columns to show, comma-separated: built-in names, job.PATH or outcome.PATH (see above)")
-	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "sort by loss|metric, ascending; -loss|-metric descending")
+	opts.filter.Sort = defaultSort
+	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "objective: best first by each job's own objective, within each objective; -objective worst first; loss|metric ascending, -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.filter.Limit, "top", 0, "show only the first N rows")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
 
-// defaultBestSort is --best's sort key when --sort is not given.
-const defaultBestSort = "loss"
+// defaultSort is --sort's default: best first by each job's own
+// objective, never across two.
+const defaultSort = "objective"
 
 func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	store, err := opts.app.openDB(ctx, db.ReadOnly)
@@ -134,7 +152,9 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		case len(cols) > 0:
 			return writeOutcomeColumns(opts, cols, batches)
 		case opts.output == render.FormatJSON:
-			return outcomeview.WriteJSON(opts.app.io.Out, batches)
+			objs, err := outcomeview.WriteJSON(opts.app.io.Out, batches)
+			writeRankingNote(opts, objs)
+			return err
 		}
 		return writeOutcomesTable(opts, batches)
 	})
@@ -153,7 +173,9 @@ func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOpti
 		}
 		opts.filter.SweepID = sw.ID
 	}
-	if !slices.ContainsFunc(cols, func(c *outcomeview.Column) bool { return c.Builtin() == "sweep" }) {
+	// The sweep column names them, and so does --best's configuration.
+	configs := opts.filter.Best && len(cols) == 0 && opts.output == render.FormatTable
+	if !configs && !slices.ContainsFunc(cols, func(c *outcomeview.Column) bool { return c.Builtin() == "sweep" }) {
 		return nil
 	}
 	var err error
@@ -197,21 +219,35 @@ func sweepError(err error) error {
 	return u
 }
 
-// writeOutcomesTable renders the outcomes table or CSV: the built-in
-// columns and the job fields that vary.
+// writeOutcomesTable renders the outcomes table (one per objective) or
+// CSV, then, for --best's table, each winner's every job field.
 func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) error {
 	t := outcomeview.BuildTable(batches, opts.output)
 	if len(t.Rows) == 0 && opts.output == render.FormatTable {
 		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
 		return nil
 	}
-	if err := render.Write(opts.app.io.Out, opts.output, t.Table, nil); err != nil {
+	if err := t.Write(opts.app.io.Out); err != nil {
 		return err
 	}
+	if opts.filter.Best && opts.output == render.FormatTable {
+		if err := t.WriteConfigs(opts.app.io.Out, opts.sweepNames); err != nil {
+			return err
+		}
+	}
+	writeRankingNote(opts, t.Objectives)
 	if t.Hidden > 0 && opts.output == render.FormatTable {
-		fmt.Fprintf(opts.app.io.ErrOut, "%d more job field(s) vary between these jobs; see them with --output json\n", t.Hidden)
+		fmt.Fprintf(opts.app.io.ErrOut, "%d more job field(s) vary between these jobs; see them with --output json or --output csv\n", t.Hidden)
 	}
 	return nil
+}
+
+// writeRankingNote says on stderr what the rows shown rank by (see
+// outcomeview.RankingNote).
+func writeRankingNote(opts *outcomesOptions, objs outcomeview.ObjectiveCounts) {
+	if note := outcomeview.RankingNote(objs, opts.filter.Sort, opts.output); note != "" {
+		fmt.Fprintln(opts.app.io.ErrOut, note)
+	}
 }
 
 // writeOutcomeColumns renders the --columns form of the rows.
@@ -229,12 +265,17 @@ func writeOutcomeColumns(opts *outcomesOptions, cols []*outcomeview.Column, batc
 	}
 	switch {
 	case opts.output == render.FormatJSON:
-		return v.WriteJSON(opts.app.io.Out)
+		err = v.WriteJSON(opts.app.io.Out)
 	case opts.output == render.FormatTable && v.Rows == 0:
 		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
 		return nil
+	default:
+		err = render.Write(opts.app.io.Out, opts.output, v.Table(), nil)
 	}
-	return render.Write(opts.app.io.Out, opts.output, v.Table(), nil)
+	if err == nil {
+		writeRankingNote(opts, v.Objectives)
+	}
+	return err
 }
 
 // unknownColumnError is the error for a bare --columns name that is not

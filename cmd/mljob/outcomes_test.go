@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/jobfields"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
@@ -35,6 +37,7 @@ func tinyRows() []*db.OutcomeRow {
 				Status: ptrTo(0), Loss: ptrTo(0.125), Metric: ptrTo(0.9), ExitCode: ptrTo(0), DurationSeconds: 12.3456,
 				JSON: []byte(`{"status": 0, "loss": 0.125, "hist": [1, 2.50, {"a": []}], "note": "<b>&amp;\u2028"}`), CreatedAt: at},
 			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.1,"layers":[64,32],"opt":{"name":"adam"}}`),
+			ObjectiveValue: ptrTo(0.125),
 		},
 		{
 			Outcome: db.Outcome{ID: 2, OrderID: 2, JobID: 2, Attempt: 2, Host: "żółć", Succeeded: false,
@@ -54,7 +57,9 @@ func tinyRows() []*db.OutcomeRow {
 			Outcome: db.Outcome{ID: 4, OrderID: 4, JobID: 4, Attempt: 1, Host: "h", Succeeded: true,
 				Status: ptrTo(200), DurationSeconds: 1,
 				JSON: []byte(`{"status": 200, "loss": "NaN", "metric": "Infinity"}`), CreatedAt: at.Add(2 * time.Hour)},
-			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.5}`),
+			// A job field named like a built-in, beside the outcome's.
+			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.5,"loss":"huber","a.b":{"c":[]}}`),
+			Objective: objective.Default,
 		},
 	}
 }
@@ -87,6 +92,13 @@ func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
 			}
 		}
 	}
+	for path, v := range flattenJob(r.Spec) {
+		m["job."+path] = v
+	}
+	obj := outcomeview.ObjectiveOf(&r)
+	m["objective"] = obj.Name
+	m["goal"] = obj.Goal
+	m["objectiveValue"] = jsonNumber(outcomeview.ObjectiveValue(&r))
 	m["jobId"] = r.JobID
 	m["orderId"] = r.OrderID
 	m["attempt"] = r.Attempt
@@ -120,6 +132,48 @@ func outcomeJSON(r db.OutcomeRow, state string) map[string]any {
 		m["outcomeWarning"] = r.Warning
 	}
 	return m
+}
+
+// flattenJob is the reference the job fields are held to: spec decoded by
+// encoding/json, each leaf under its dotted path (a key's dots escaped),
+// an empty array or object below the top as itself.
+func flattenJob(spec []byte) map[string]any {
+	out := map[string]any{}
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return out
+	}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		join := func(k string) string {
+			if prefix == "" {
+				return k
+			}
+			return prefix + "." + k
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) == 0 && prefix != "" {
+				out[prefix] = json.RawMessage("{}")
+			}
+			for k, e := range x {
+				walk(join(string(jobfields.AppendKey(nil, k))), e)
+			}
+		case []any:
+			if len(x) == 0 {
+				out[prefix] = json.RawMessage("[]")
+			}
+			for i, e := range x {
+				walk(join(strconv.Itoa(i)), e)
+			}
+		default:
+			out[prefix] = x
+		}
+	}
+	walk("", v)
+	return out
 }
 
 // jsonNumber writes non-finite floats as strings, as JSON has no NaN.
@@ -187,7 +241,7 @@ func TestOutcomesJSONMatchesEncodingJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got bytes.Buffer
-			if err := outcomeview.WriteJSON(&got, feed(tt.rows)); err != nil {
+			if _, err := outcomeview.WriteJSON(&got, feed(tt.rows)); err != nil {
 				t.Fatal(err)
 			}
 			if want := wantJSON(t, tt.rows); got.String() != want {
@@ -203,18 +257,24 @@ func TestOutcomesGolden(t *testing.T) {
 	for _, format := range render.Formats {
 		t.Run(format, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
+			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format,
+				filter: db.OutcomeFilter{Sort: defaultSort}}
 			var err error
 			if format == render.FormatJSON {
-				err = outcomeview.WriteJSON(&out, feed(tinyRows()))
+				_, err = outcomeview.WriteJSON(&out, feed(tinyRows()))
 			} else {
 				err = writeOutcomesTable(opts, feed(tinyRows()))
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if errOut.Len() != 0 {
-				t.Errorf("stderr = %q, want nothing", errOut.String())
+			// One objective: the table says which, the data formats say nothing.
+			wantErr := ""
+			if format == render.FormatTable {
+				wantErr = "Ranked by loss, lower is better.\n"
+			}
+			if errOut.String() != wantErr {
+				t.Errorf("stderr = %q, want %q", errOut.String(), wantErr)
 			}
 			checkGolden(t, filepath.Join("outcomes", "tiny."+format), out.Bytes())
 		})
@@ -226,7 +286,7 @@ func TestOutcomesTableEmpty(t *testing.T) {
 		format, out, errOut string
 	}{
 		{render.FormatTable, "", "No outcomes yet. Run queued jobs with: mljob dispatch\n"},
-		{render.FormatCSV, "jobId,orderId,state,loss,metric,host,durationSeconds\n", ""},
+		{render.FormatCSV, "jobId,orderId,state,objective,goal,objectiveValue,loss,metric,host,durationSeconds\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -302,8 +362,11 @@ func TestRunOutcomesPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-		if len(lines) != n+1 || lines[0] != "jobId,orderId,state,loss,metric,host,durationSeconds,lr" ||
-			lines[n] != fmt.Sprintf("%d,%d,succeeded,%g,,h,0.000,%d", n, n, float64(n-1)/10, (n-1)%7) {
+		// The seed's lines ({"i":1}) lack the loss the objective names: no
+		// objectiveValue; the loss column is what RecordOutcome was given.
+		want := "jobId,orderId,state,objective,goal,objectiveValue,loss,metric,host,durationSeconds,job.lr,job.projectName"
+		if len(lines) != n+1 || lines[0] != want ||
+			lines[n] != fmt.Sprintf("%d,%d,succeeded,loss,minimize,,%g,,h,0.000,%d,p", n, n, float64(n-1)/10, (n-1)%7) {
 			t.Errorf("got %d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
 		}
 	})
@@ -338,7 +401,11 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 			if err := writeOutcomeColumns(opts, cols, feed(tinyRows())); err != nil {
 				t.Fatal(err)
 			}
-			if want := "No row shown has job.nope.\n"; errOut.String() != want {
+			want := "No row shown has job.nope.\n"
+			if format == render.FormatTable {
+				want += "The objective is loss, lower is better.\n"
+			}
+			if errOut.String() != want {
 				t.Errorf("stderr = %q, want %q", errOut.String(), want)
 			}
 			if format == render.FormatJSON && !json.Valid(out.Bytes()) {

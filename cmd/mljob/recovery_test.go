@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,8 @@ type lateRow struct {
 	Superseded string `json:"superseded"`
 }
 
-// lateRows returns the outcomes of order from outcomes -o json.
+// lateRows returns the outcomes of order from outcomes -o json, by
+// attempt.
 func (c *cli) lateRows(order int64) []lateRow {
 	c.tb.Helper()
 	r := c.mustRun("outcomes", "-o", "json")
@@ -146,6 +148,9 @@ func (c *cli) lateRows(order int64) []lateRow {
 			out = append(out, o)
 		}
 	}
+	// outcomes ranks by the objective, ties in the order they were
+	// recorded; the callers read the order's outcomes attempt by attempt.
+	slices.SortFunc(out, func(a, b lateRow) int { return a.Attempt - b.Attempt })
 	return out
 }
 

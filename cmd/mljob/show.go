@@ -24,11 +24,15 @@ func newShowCmd(a *app) *cobra.Command {
 		Use:   "show JOB",
 		Short: "Show a job: its spec, every attempt and its outcomes",
 		Long: `Show prints a job's spec as submitted, its sweep (id and name) when it was
-submitted in one, every attempt of its orders (host, times, exit code, error)
-and the outcomes its script reported. An attempt handed to Slurm names its
+submitted in one, its objective (what its runs are ranked by, and which way
+is better: "Objective: cvMse:min (lower is better)"), every attempt of its
+orders (host, times, exit code, error) and the outcomes its script reported,
+each headed by its value of the objective ("Outcome of order 3 attempt 1,
+cvMse 8.12:", or "cvMse not reported"). An attempt handed to Slurm names its
 array task and the task's state as last seen (SLURM column: 12345_7 (RUNNING)).
-In JSON, a job of a sweep has "sweep": {"id", "name"}, and an attempt handed
-to Slurm has "slurm": {"jobId", "arrayIndex", "state"}.
+In JSON, the job has "objective": {"name", "goal"} and each outcome its
+"objectiveValue"; a job of a sweep has "sweep": {"id", "name"}, and an
+attempt handed to Slurm has "slurm": {"jobId", "arrayIndex", "state"}.
 
 Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 		Example: `  mljob show 12

@@ -231,7 +231,13 @@ type Param struct {
 type Pair struct {
 	Param *Param
 	Value string
+	kind  leafKind
 }
+
+// IsString reports whether the leaf is a JSON string, so that a caller
+// writing it back as JSON quotes Value; every other leaf (a number as
+// written, true, false, null, [] or {}) is JSON as it stands.
+func (p Pair) IsString() bool { return p.kind == kindString }
 
 // Flattener flattens specs one at a time, as Flatten does, and keeps track
 // of the paths that vary as the specs come, so that a table of many rows
@@ -276,7 +282,7 @@ func (f *Flattener) leaf(path []byte, v leafValue) {
 	} else if !p.inFirst || v != p.first {
 		p.differs = true
 	}
-	f.pairs = append(f.pairs, Pair{Param: p, Value: v.text})
+	f.pairs = append(f.pairs, Pair{Param: p, Value: v.text, kind: v.kind})
 }
 
 // Params is how many paths the specs so far have had: one more than the

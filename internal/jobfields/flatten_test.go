@@ -115,6 +115,20 @@ func TestFlattenerNumberIsNotString(t *testing.T) {
 	}
 }
 
+// IsString tells the leaves a JSON writer must quote from those it
+// writes as they stand.
+func TestPairIsString(t *testing.T) {
+	var f Flattener
+	got := map[string]bool{}
+	for _, p := range f.Add([]byte(`{"n":1,"s":"1","t":true,"z":null,"e":[],"o":{"k":{}},"q":"[]"}`)) {
+		got[p.Param.Path] = p.IsString()
+	}
+	want := map[string]bool{"n": false, "s": true, "t": false, "z": false, "e": false, "o.k": false, "q": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("IsString = %v, want %v", got, want)
+	}
+}
+
 func TestParsePath(t *testing.T) {
 	tests := []struct {
 		in      string

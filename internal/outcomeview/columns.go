@@ -17,13 +17,13 @@ import (
 
 // BuiltinColumns are the built-in names --columns takes, in the order
 // --help lists them.
-var BuiltinColumns = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "loss", "metric",
-	"host", "duration", "finished", "error", "warning"}
+var BuiltinColumns = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "objective", "goal",
+	"objectiveValue", "loss", "metric", "host", "duration", "finished", "error", "warning"}
 
 // numericBuiltins are the built-in columns that hold numbers: right-aligned
 // in the table.
-var numericBuiltins = map[string]bool{"job": true, "order": true, "attempt": true, "exit": true, "loss": true,
-	"metric": true, "duration": true}
+var numericBuiltins = map[string]bool{"job": true, "order": true, "attempt": true, "exit": true,
+	"objectiveValue": true, "loss": true, "metric": true, "duration": true}
 
 // columnSource is where a --columns path is looked up.
 type columnSource int
@@ -186,6 +186,8 @@ func builtinCell(name string, r *db.OutcomeRow, format string, sweepNames map[in
 			return Cell{}
 		}
 		return num(int64(*r.ExitCode))
+	case "objectiveValue":
+		return numberCell(ObjectiveValue(r), format)
 	case "loss":
 		return numberCell(r.Loss, format)
 	case "metric":
@@ -209,6 +211,10 @@ func textOf(name string, r *db.OutcomeRow, format string, sweepNames map[int64]s
 		s = sweepNames[r.SweepID]
 	case "status":
 		s = State(r)
+	case "objective":
+		s = ObjectiveOf(r).Name
+	case "goal":
+		s = string(ObjectiveOf(r).Goal)
 	case "finished":
 		s = r.CreatedAt.UTC().Format(time.RFC3339)
 	case "error", "warning":

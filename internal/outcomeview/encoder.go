@@ -20,11 +20,24 @@ import (
 // encoding/json sorts map keys. "error", "outcomeWarning" and "superseded"
 // (why the outcome does not count for its order: another attempt's does)
 // are written only when there is one; the script's own fields never
-// override any of these.
-var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "host", "jobId",
-	"loss", "metric", "orderId", "outcomeWarning", "projectName", "state", "status", "superseded"}
+// override any of these. "objective" and "goal" are the job's objective,
+// "objectiveValue" the outcome's value of it.
+var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "goal", "host", "jobId",
+	"loss", "metric", "objective", "objectiveValue", "orderId", "outcomeWarning", "projectName", "state", "status",
+	"superseded"}
 
-// scriptField is one top-level field of a script's Outcome JSON.
+// outcomeOnlyKeys are outcomeKeys less those an Encoder without WithJob
+// leaves to the job.
+var outcomeOnlyKeys = slices.DeleteFunc(slices.Clone(outcomeKeys), func(k string) bool {
+	return k == "objective" || k == "goal"
+})
+
+// JobFieldPrefix starts the key of a job field in the outcomes' JSON and
+// CSV: "job." and the field's dotted path, as --columns takes it.
+const JobFieldPrefix = "job."
+
+// scriptField is one top-level field of a script's Outcome JSON, or one
+// job field of the row.
 type scriptField struct {
 	key string
 	raw []byte // the value as the script wrote it
@@ -37,39 +50,100 @@ type scriptField struct {
 // json writes its objects, show embeds them. It keeps its scratch space
 // from row to row; the zero value is ready to use.
 type Encoder struct {
-	fields []scriptField
-	indent bytes.Buffer
-	first  bool // no key written yet in the current object
+	// WithJob adds what the row takes from its job: its objective
+	// ("objective", the name, and "goal") and every field of its spec,
+	// flattened, as "job.PATH" (mljob's own keys, so they win over a
+	// script's key of that name). show leaves it off: the job's own JSON
+	// holds them.
+	WithJob bool
+	fields  []scriptField
+	job     []scriptField
+	flat    jobfields.Flattener
+	jobRaw  []byte   // the job fields' values, JSON
+	jobKeys []string // "job."+path by Param.ID, made once per path
+	jobEnds []int    // where each job field's value ends in jobRaw
+	indent  bytes.Buffer
+	first   bool // no key written yet in the current object
 }
 
 // Append appends r (Fill it first) as one element of a top-level array:
 // indented by two, no trailing comma or newline.
 func (e *Encoder) Append(dst []byte, r *db.OutcomeRow) ([]byte, error) {
 	e.fields = scriptFields(e.fields[:0], r.JSON)
+	e.jobFields(r.Spec)
 	dst = append(dst, "  {"...)
 	e.first = true
-	fi := 0
+	keys := outcomeOnlyKeys
+	if e.WithJob {
+		keys = outcomeKeys
+	}
+	fi, ki, ji := 0, 0, 0
 	var err error
-	for _, k := range outcomeKeys {
-		// The script's fields that sort before this key.
+	for ki < len(keys) || ji < len(e.job) {
+		// Ours next: a built-in key or a job field, whichever sorts first.
+		isJob := ki == len(keys) || ji < len(e.job) && e.job[ji].key < keys[ki]
+		k := keys[min(ki, len(keys)-1)]
+		if isJob {
+			k = e.job[ji].key
+		}
+		// The script's fields that sort before it.
 		for ; fi < len(e.fields) && e.fields[fi].key < k; fi++ {
-			if dst, err = e.appendScriptField(dst, e.fields[fi]); err != nil {
+			if dst, err = e.appendField(dst, e.fields[fi]); err != nil {
 				return dst, err
 			}
 		}
 		if fi < len(e.fields) && e.fields[fi].key == k {
 			fi++ // ours wins
 		}
-		if dst, err = e.appendOwn(dst, k, r); err != nil {
+		if isJob {
+			dst, err = e.appendField(dst, e.job[ji])
+			ji++
+		} else {
+			dst, err = e.appendOwn(dst, k, r)
+			ki++
+		}
+		if err != nil {
 			return dst, err
 		}
 	}
 	for ; fi < len(e.fields); fi++ {
-		if dst, err = e.appendScriptField(dst, e.fields[fi]); err != nil {
+		if dst, err = e.appendField(dst, e.fields[fi]); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, "\n  }"...), nil
+}
+
+// jobFields sets e.job to the fields of spec as "job.PATH" members, sorted
+// by key; none unless e.WithJob.
+func (e *Encoder) jobFields(spec []byte) {
+	e.job, e.jobRaw = e.job[:0], e.jobRaw[:0]
+	if !e.WithJob {
+		return
+	}
+	pairs := e.flat.Add(spec)
+	e.jobEnds = e.jobEnds[:0]
+	for _, p := range pairs {
+		if p.IsString() {
+			e.jobRaw = AppendString(e.jobRaw, p.Value)
+		} else {
+			e.jobRaw = append(e.jobRaw, p.Value...)
+		}
+		e.jobEnds = append(e.jobEnds, len(e.jobRaw))
+	}
+	// Sliced once e.jobRaw has stopped growing.
+	start := 0
+	for i, p := range pairs {
+		for len(e.jobKeys) <= p.Param.ID {
+			e.jobKeys = append(e.jobKeys, "")
+		}
+		if e.jobKeys[p.Param.ID] == "" {
+			e.jobKeys[p.Param.ID] = JobFieldPrefix + p.Param.Path
+		}
+		e.job = append(e.job, scriptField{key: e.jobKeys[p.Param.ID], raw: e.jobRaw[start:e.jobEnds[i]]})
+		start = e.jobEnds[i]
+	}
+	slices.SortFunc(e.job, func(a, b scriptField) int { return strings.Compare(a.key, b.key) })
 }
 
 // key appends the separator and the key of the next member.
@@ -83,7 +157,7 @@ func (e *Encoder) key(dst []byte, k string) []byte {
 	return append(dst, ": "...)
 }
 
-func (e *Encoder) appendScriptField(dst []byte, f scriptField) ([]byte, error) {
+func (e *Encoder) appendField(dst []byte, f scriptField) ([]byte, error) {
 	return e.AppendRaw(e.key(dst, f.key), f.raw)
 }
 
@@ -113,6 +187,12 @@ func (e *Encoder) appendOwn(dst []byte, k string, r *db.OutcomeRow) ([]byte, err
 			return append(dst, "null"...), nil
 		}
 		return strconv.AppendInt(dst, int64(*r.ExitCode), 10), nil
+	case "goal":
+		return AppendString(dst, string(ObjectiveOf(r).Goal)), nil
+	case "objective":
+		return AppendString(dst, ObjectiveOf(r).Name), nil
+	case "objectiveValue":
+		return AppendNumber(dst, ObjectiveValue(r))
 	case "finishedAt":
 		dst = append(dst, '"')
 		dst = r.CreatedAt.UTC().AppendFormat(dst, time.RFC3339)
@@ -212,32 +292,35 @@ func scriptFields(dst []scriptField, js []byte) []scriptField {
 	return out
 }
 
-// WriteJSON writes the rows as an indented JSON array of Encoder objects,
-// "[]" when there are none.
-func WriteJSON(w io.Writer, batches <-chan []*db.OutcomeRow) error {
+// WriteJSON writes the rows as an indented JSON array of Encoder objects
+// with their job fields, "[]" when there are none, and returns the
+// objectives of the rows.
+func WriteJSON(w io.Writer, batches <-chan []*db.OutcomeRow) (ObjectiveCounts, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var (
-		buf []byte
-		enc Encoder
-		n   int
-		err error
+		buf  []byte
+		enc  = Encoder{WithJob: true}
+		n    int
+		err  error
+		objs ObjectiveCounts
 	)
 	for batch := range batches {
 		for _, r := range batch {
+			objs.add(ObjectiveOf(r))
 			buf = append(buf[:0], ",\n"...)
 			if n == 0 {
 				buf = append(buf[:0], "[\n"...)
 			}
 			if buf, err = enc.Append(buf, r); err != nil {
-				return fmt.Errorf("render json: %w", err)
+				return nil, fmt.Errorf("render json: %w", err)
 			}
 			if _, err := bw.Write(buf); err != nil {
-				return fmt.Errorf("render json: %w", err)
+				return nil, fmt.Errorf("render json: %w", err)
 			}
 			n++
 		}
 	}
-	return endJSONArray(bw, n)
+	return objs, endJSONArray(bw, n)
 }
 
 // endJSONArray closes a JSON array of n objects written row by row ("[]"

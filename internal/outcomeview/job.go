@@ -11,6 +11,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/metricsview"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -134,7 +135,9 @@ func (j *Job) Write(w io.Writer, format string) error {
 	if j.Sweep != nil {
 		fmt.Fprintf(w, "  sweep %d (%s)", j.Sweep.ID, j.Sweep.Name)
 	}
-	fmt.Fprintf(w, "  priority %d  submitted %s\n\n", j.Priority, j.createdText())
+	fmt.Fprintf(w, "  priority %d  submitted %s\n", j.Priority, j.createdText())
+	obj := j.objective()
+	fmt.Fprintf(w, "Objective: %s (%s)\n\n", obj, obj.Better())
 	if err := writeIndented(w, j.Spec); err != nil {
 		return err
 	}
@@ -146,12 +149,17 @@ func (j *Job) Write(w io.Writer, format string) error {
 	if err := render.WriteTable(w, j.AttemptsTable(format)); err != nil {
 		return err
 	}
-	for i, o := range j.Outcomes {
+	for i := range j.Outcomes {
+		o := &j.Outcomes[i]
 		fmt.Fprintln(w)
+		value := obj.Name + " not reported"
+		if v := ObjectiveValue(o); v != nil {
+			value = obj.Name + " " + FormatNumber(v, FormatTable)
+		}
 		if o.Superseded != "" {
-			fmt.Fprintf(w, "Outcome of order %d attempt %d (kept, does not count: %s):\n", o.OrderID, o.Attempt, o.Superseded)
+			fmt.Fprintf(w, "Outcome of order %d attempt %d, %s (kept, does not count: %s):\n", o.OrderID, o.Attempt, value, o.Superseded)
 		} else {
-			fmt.Fprintf(w, "Outcome of order %d attempt %d:\n", o.OrderID, o.Attempt)
+			fmt.Fprintf(w, "Outcome of order %d attempt %d, %s:\n", o.OrderID, o.Attempt, value)
 		}
 		if err := render.JSON(w, j.Objects[i]); err != nil {
 			return err
@@ -176,11 +184,20 @@ func writeIndented(w io.Writer, spec []byte) error {
 	return err
 }
 
+// objective is what the job's runs rank by; objective.Default for a job
+// made by hand without one (the database gives every job one).
+func (j *Job) objective() objective.Objective {
+	if j.Objective == (objective.Objective{}) {
+		return objective.Default
+	}
+	return j.Objective
+}
+
 // JSON is show's -o json object.
 func (j *Job) JSON() map[string]any {
 	m := map[string]any{
 		"jobId": j.ID, "projectName": j.Project, "scriptName": j.Script, "dataFileName": j.DataFile,
-		"priority": j.Priority, "createdAt": j.createdText(),
+		"priority": j.Priority, "createdAt": j.createdText(), "objective": j.objective(),
 		"spec": json.RawMessage(j.Spec), "orders": j.Orders, "attempts": j.Attempts, "outcomes": j.Objects,
 	}
 	// Only a job of a sweep gets the key: the JSON of every other job
