@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mljob/mljob/internal/db"
@@ -168,8 +169,8 @@ func curveLimit(n int) int {
 }
 
 // meanCurve averages pts (one metric of one attempt, by series and step)
-// over its series at each step: a step only some series reached (a fold
-// that stopped early) is the mean of those.
+// over its series at each step, to six significant digits: a step only
+// some series reached (a fold that stopped early) is the mean of those.
 func meanCurve(pts []db.MetricPoint) curve {
 	type acc struct {
 		sum float64
@@ -189,10 +190,20 @@ func meanCurve(pts []db.MetricPoint) curve {
 	}
 	c := curve{series: len(series), points: make([][2]float64, 0, len(bySteps))}
 	for step, a := range bySteps {
-		c.points = append(c.points, [2]float64{step, a.sum / float64(a.n)})
+		c.points = append(c.points, [2]float64{step, sixDigits(a.sum / float64(a.n))})
 	}
 	slices.SortFunc(c.points, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
 	return c
+}
+
+// sixDigits rounds v to six significant digits: a chart cannot show
+// more, and the page's JSON is a third the size.
+func sixDigits(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 // thinCurve keeps at most limit (at least 4) of pts, evenly spaced by
