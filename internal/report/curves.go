@@ -34,8 +34,8 @@ const (
 // MetricReader reads what the queue stored of an attempt's progress lines;
 // *db.DB is one.
 type MetricReader interface {
-	// Progress lists the attempt's curves (series and metric name).
-	Progress(ctx context.Context, orderID int64, attempt int) (db.ProgressState, error)
+	// MetricCurves lists the attempt's curves (series and metric name).
+	MetricCurves(ctx context.Context, orderID int64, attempt int) ([]db.MetricCurve, error)
 	// Metrics returns the attempt's points, by series and step.
 	Metrics(ctx context.Context, f db.MetricFilter) ([]db.MetricPoint, error)
 }
@@ -101,12 +101,12 @@ func (s *CurveSet) read(ctx context.Context, src MetricReader, o objective.Objec
 	has := make([]map[string]bool, len(rows))
 	var names []string
 	for i, row := range rows {
-		st, err := src.Progress(ctx, row.OrderID, row.Attempt)
+		curves, err := src.MetricCurves(ctx, row.OrderID, row.Attempt)
 		if err != nil {
 			return err
 		}
 		has[i] = map[string]bool{}
-		for _, c := range st.Curves {
+		for _, c := range curves {
 			if !has[i][c.Name] {
 				has[i][c.Name] = true
 				names = append(names, c.Name)
