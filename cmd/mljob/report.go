@@ -29,21 +29,29 @@ func newReportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report --project P [--sweep S]",
 		Short: "Write one HTML page comparing a project's runs",
-		Long: `Report writes one self-contained HTML file about a project's outcomes: the
-top configurations (sorted by --sort), the metric against each job field that
-varies between runs, a parallel-coordinates chart of those fields against the
-metric, run time per host, and the failures with the command that prints
+		Long: `Report writes one self-contained HTML file about a project's outcomes, one
+section per objective (a job's --objective; loss:min when it had none): runs
+are ranked, coloured and charted only against runs of their own objective,
+and every chart says whether lower or higher is better. Each section has the
+top configurations (the objective first, ± its spread over CV folds when the
+outcome reports one, sorted by --sort), the learning curves (the objective
+against step from the progress lines, or their validation curve such as
+valLoss when they do not carry it; every run faint, the 5 best in colour),
+the objective against each job field that varies between runs, and a
+parallel-coordinates chart of those fields against it. A baseline run (a job
+of baseline.py, or an outcome with "baseline": true) is drawn as a dashed
+line. Then run time per host, and the failures with the command that prints
 their logs. --sweep limits the page to one sweep of the project (by id or
-name). The charting library and the data are inside the file: it opens
-in any browser with no network.
+name). The charting library and the data are inside the file: it opens in any
+browser with no network.
 
-A NaN or infinite loss or metric is shown as text in the tables and left off
-the charts.
+A NaN or infinite value is shown as text in the tables and left off the
+charts.
 
 Exit codes: 0 ok, 1 error (e.g. unknown project or sweep, or no outcomes
 yet), 2 usage error, 130 interrupted.`,
 		Example: `  mljob report --project wine_data
-  mljob report --project wine_data --sort -metric --top 20 -o wine.html
+  mljob report --project wine_data --sort loss --top 20 -o wine.html
   mljob report --project wine_data --sweep lr-grid -o lr-grid.html
   mljob report --project wine_data -o - > report.html`,
 		Args: cobra.NoArgs,
@@ -64,7 +72,7 @@ yet), 2 usage error, 130 interrupted.`,
 	cmd.Flags().StringVar(&opts.sweep, "sweep", "", "only this sweep of the project (`ID|NAME`)")
 	opts.sort = report.DefaultSort
 	addEnum(cmd, &enumValue{value: &opts.sort, name: "sort", choices: report.SortKeys, mustBe: true}, "",
-		"sort the top table by loss|metric, ascending; -loss|-metric descending")
+		"sort the top tables: objective (best first by each job's goal), -objective (worst first), loss|metric ascending, -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.top, "top", report.DefaultTop, "rows of the top-configurations table")
 	cmd.Flags().StringVarP(&opts.outFile, "output", "o", defaultReportFile, "HTML file to write; - for standard output")
 	return cmd
@@ -96,8 +104,12 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		}
 		return &userError{msg: what + " has no outcomes yet", hint: "run its queued jobs with: mljob dispatch"}
 	}
+	curves, err := report.ReadCurves(ctx, store, rows)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
-		Sort: opts.sort, Top: opts.top, Now: opts.now()})
+		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -75,33 +76,69 @@ const chartsJS = `Array.from(document.querySelectorAll('.chart')).map(function (
   return {id: el.id, kind: c ? c.tagName.toLowerCase() : '', width: r.width, height: r.height, painted: painted};
 })`
 
-const tableJS = `Array.from(document.querySelectorAll('#top tbody tr')).map(function (tr) {
-  return Array.from(tr.cells).map(function (td) { return td.textContent.trim(); });
+const tableJS = `Array.from(document.querySelectorAll('table.top')).map(function (t) {
+  return {id: t.id, rows: Array.from(t.querySelectorAll('tbody tr')).map(function (tr) {
+    return Array.from(tr.cells).map(function (td) { return td.textContent.trim(); });
+  })};
 })`
 
-// TestReportInBrowser opens a report of a seeded sweep in headless
-// Chromium: no console error, every chart drawn, the top table right, and
-// a screenshot (also written to $MLJOB_SCREENSHOT_DIR when set).
-func TestReportInBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
-	store := testutil.MustOpenDB(t)
-	MustSeed(t, store, seedRuns)
+// curveState is what the SVG of a learning-curve chart holds: its line
+// paths by stroke colour, and the data-metric the page names.
+type curveState struct {
+	Metric   string         `json:"metric"`
+	ByStroke map[string]int `json:"byStroke"`
+}
 
-	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	f, err := os.Create(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := generate(ctx, store, f, Options{Project: "wine_data", Now: reportTime}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+// curvesJS counts the unfilled paths (lines) of a curve chart's SVG by
+// their stroke colour.
+const curvesJS = `(function (id) {
+  var el = document.getElementById(id), by = {};
+  el.querySelectorAll('svg path').forEach(function (p) {
+    var fill = p.getAttribute('fill'), stroke = p.getAttribute('stroke');
+    if (stroke && (fill === 'none' || fill === null) && p.getAttribute('d').split('L').length > 3) by[stroke] = (by[stroke] || 0) + 1;
+  });
+  return {metric: el.dataset.metric, byStroke: by};
+})(%q)`
 
+// extremesJS reads, from ECharts' own model, the colour it drew the
+// highest and the lowest point of a parameter chart's scatter with.
+const extremesJS = `(function (id) {
+  var series = echarts.getInstanceByDom(document.getElementById(id)).getModel().getSeries();
+  var data = series.find(function (s) { return s.subType === 'scatter'; }).getData();
+  var hi = 0, lo = 0;
+  for (var i = 0; i < data.count(); i++) {
+    if (data.get('y', i) > data.get('y', hi)) hi = i;
+    if (data.get('y', i) < data.get('y', lo)) lo = i;
+  }
+  return [data.getItemVisual(hi, 'style').fill, data.getItemVisual(lo, 'style').fill];
+})(%q)`
+
+// hoverJS scrolls a curve chart into view and returns the viewport
+// position of the middle point of its first (best) run's line.
+const hoverJS = `(function (id) {
+  var el = document.getElementById(id);
+  el.scrollIntoView({block: 'center'});
+  var chart = echarts.getInstanceByDom(el), s = chart.getOption().series[0];
+  var px = chart.convertToPixel({seriesIndex: 0}, s.data[Math.floor(s.data.length / 2)]);
+  var r = el.getBoundingClientRect();
+  return [r.left + px[0], r.top + px[1]];
+})(%q)`
+
+// tooltipJS is the text of a curve chart's visible tooltip, "" for none.
+const tooltipJS = `(function (id) {
+  var tip = document.getElementById(id).parentNode.querySelector('.curve-tip');
+  return tip && tip.style.display === 'block' ? tip.textContent : '';
+})(%q)`
+
+// browser is a headless Chromium with the errors its pages reported.
+type browser struct {
+	ctx  context.Context
+	errs *browserErrors
+}
+
+// startBrowser starts headless Chromium for the test; it ends with it.
+func startBrowser(t *testing.T, ctx context.Context, chromium, dir string) browser {
+	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
@@ -119,23 +156,22 @@ func TestReportInBrowser(t *testing.T) {
 		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
 		chromedp.WindowSize(1280, 900),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	var chromeLog bytes.Buffer
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(format string, args ...any) {
 		fmt.Fprintf(&chromeLog, format+"\n", args...)
 	}))
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	t.Cleanup(func() {
 		if t.Failed() && chromeLog.Len() > 0 {
 			t.Logf("chromedp:\n%s", chromeLog.String())
 		}
 	})
-
-	var errs browserErrors
+	errs := &browserErrors{}
 	// Listen, unlike Events, hands over each event before the reply to any
 	// later command: once the last action returns, every error the page
 	// reported while loading and drawing has been seen.
-	err = chromedp.Listen(browserCtx, func(ev any) {
+	err := chromedp.Listen(browserCtx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
 			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
@@ -161,87 +197,201 @@ func TestReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	return browser{ctx: browserCtx, errs: errs}
+}
 
-	run := func(name string, a func() error) {
-		t.Helper()
-		if err := a(); err != nil {
-			t.Fatalf("%s: %v", name, err)
+// pageState is what a test reads of an opened report.
+type pageState struct {
+	charts []chartState
+	tables []topTable
+	pwned  bool
+}
+
+// topTable is a top-configurations table's cells.
+type topTable struct {
+	ID   string     `json:"id"`
+	Rows [][]string `json:"rows"`
+}
+
+// open loads a report page and waits until every chart is drawn.
+func (b browser) open(t *testing.T, page string) pageState {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Navigate("file://"+page)); err != nil {
+		t.Fatalf("open %s: %v", filepath.Base(page), err)
+	}
+	// ECharts paints on animation frames: wait (by polling on frames, up to
+	// a deadline) until every chart container holds a sized canvas or svg.
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('.chart')).every(function (el) {
+		var c = el.querySelector('canvas, svg'); return c && c.getBoundingClientRect().width > 0; })`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("wait for the charts of %s: %v", filepath.Base(page), err)
+	}
+	return pageState{
+		charts: evaluate[[]chartState](t, b, chartsJS),
+		tables: evaluate[[]topTable](t, b, tableJS),
+		pwned:  evaluate[bool](t, b, `window.pwned === 1`),
+	}
+}
+
+// evaluate runs js in the open page and returns its value.
+func evaluate[T any](t *testing.T, b browser, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluate %.60s…: %v", js, err)
+	}
+	return v
+}
+
+// mustPage writes the report of a seeded project to dir/name.
+func mustPage(t *testing.T, ctx context.Context, dir, name, project string, runs []seedRun) string {
+	t.Helper()
+	store := testutil.MustOpenDB(t)
+	MustSeed(t, store, runs)
+	page := filepath.Join(dir, name)
+	f, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := generate(ctx, store, f, Options{Project: project, Now: reportTime}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+func checkCharts(t *testing.T, charts []chartState, want []string) {
+	t.Helper()
+	var ids []string
+	for _, c := range charts {
+		ids = append(ids, c.ID)
+		if c.Kind != "canvas" && c.Kind != "svg" || c.Width <= 0 || c.Height <= 0 {
+			t.Errorf("chart %s: %s %gx%g, want a canvas or svg of nonzero size", c.ID, c.Kind, c.Width, c.Height)
+		}
+		if c.Kind == "canvas" && c.Painted == 0 {
+			t.Errorf("chart %s: canvas is blank", c.ID)
 		}
 	}
-	run("open the page", func() error {
-		return chromedp.Do(browserCtx, chromedp.Navigate("file://"+page), chromedp.WaitVisible("#top"))
-	})
-	// ECharts paints on animation frames: wait (by polling on frames, up to
-	// a deadline) until every chart container holds a sized canvas.
-	run("wait for the charts", func() error {
-		_, err := chromedp.Run(browserCtx, chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('.chart')).every(function (el) {
-			var c = el.querySelector('canvas'); return c && c.width > 0; })`, chromedp.WithPollingTimeout(30*time.Second)))
-		return err
-	})
-	var charts []chartState
-	var rows [][]string
-	var pwned bool
-	var shot []byte
-	run("read the charts", func() (err error) {
-		charts, err = chromedp.Run(browserCtx, chromedp.Evaluate[[]chartState](chartsJS))
-		return err
-	})
-	run("read the top table", func() (err error) {
-		rows, err = chromedp.Run(browserCtx, chromedp.Evaluate[[][]string](tableJS))
-		return err
-	})
-	run("check for injected script", func() (err error) {
-		pwned, err = chromedp.Run(browserCtx, chromedp.Evaluate[bool](`window.pwned === 1`))
-		return err
-	})
-	run("screenshot", func() (err error) {
-		shot, err = chromedp.Run(browserCtx, chromedp.FullScreenshot(100))
-		return err
-	})
+	if !slices.Equal(ids, want) {
+		t.Errorf("chart containers %v, want %v", ids, want)
+	}
+}
+
+// TestReportInBrowser opens two reports in headless Chromium: wine_data
+// (cvMse, lower is better, with a baseline and learning curves from CV
+// folds) and iris (two objectives, accuracy maximised). No console error,
+// every chart drawn, the curves drawn and named on hover, the tables
+// ranked and the points coloured by each objective's goal, and a
+// screenshot of wine_data (also written to $MLJOB_SCREENSHOT_DIR when set).
+func TestReportInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	winePage := mustPage(t, ctx, dir, "wine.html", "wine_data", seedRuns)
+	irisPage := mustPage(t, ctx, dir, "iris.html", "iris", irisRuns)
+	b := startBrowser(t, ctx, chromium, dir)
+
+	wine := b.open(t, winePage)
+	curves := evaluate[curveState](t, b, fmt.Sprintf(curvesJS, "g0-curves"))
+	wineColours := evaluate[[]string](t, b, fmt.Sprintf(extremesJS, "g0-param-0"))
+	at := evaluate[[]float64](t, b, fmt.Sprintf(hoverJS, "g0-curves"))
+	err := chromedp.Do(b.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at[0], at[1]),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(tooltipJS, "g0-curves")+".indexOf('job') >= 0", chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		t.Errorf("hover the best curve at %v: %v", at, err)
+	}
+	tip := evaluate[string](t, b, fmt.Sprintf(tooltipJS, "g0-curves"))
+	if err := chromedp.Do(b.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+
+	iris := b.open(t, irisPage)
+	irisColours := evaluate[[]string](t, b, fmt.Sprintf(extremesJS, "g0-param-0"))
+	irisCurves := evaluate[curveState](t, b, fmt.Sprintf(curvesJS, "g0-curves"))
 
 	t.Run("no console errors", func(t *testing.T) {
 		// Every event sent before the last reply has been handled: the
 		// browser sends them in order on one connection.
-		if e := errs.all(); len(e) > 0 {
-			t.Errorf("the page reported %d error(s):\n%s", len(e), strings.Join(e, "\n"))
+		if e := b.errs.all(); len(e) > 0 {
+			t.Errorf("the pages reported %d error(s):\n%s", len(e), strings.Join(e, "\n"))
 		}
-		if pwned {
+		if wine.pwned || iris.pwned {
 			t.Error("a job field ran as a script")
 		}
 	})
 	t.Run("charts drawn", func(t *testing.T) {
-		want := []string{"param-0", "param-1", "param-2", "param-3", "parallel", "hosts"}
-		var ids []string
-		for _, c := range charts {
-			ids = append(ids, c.ID)
-			if c.Kind != "canvas" && c.Kind != "svg" || c.Width <= 0 || c.Height <= 0 {
-				t.Errorf("chart %s: %s %gx%g, want a canvas or svg of nonzero size", c.ID, c.Kind, c.Width, c.Height)
-			}
-			if c.Kind == "canvas" && c.Painted == 0 {
-				t.Errorf("chart %s: canvas is blank", c.ID)
+		checkCharts(t, wine.charts, []string{"g0-curves", "g0-param-0", "g0-param-1", "g0-param-2", "g0-param-3",
+			"g0-param-4", "g0-parallel", "hosts"})
+		// iris's loss section has one run: a curve, nothing to compare.
+		checkCharts(t, iris.charts, []string{"g0-curves", "g0-param-0", "g0-param-1", "g0-parallel", "g1-curves", "hosts"})
+	})
+	t.Run("learning curves", func(t *testing.T) {
+		// Six runs with curves: the five best by cvMse in their colours,
+		// the diverged one faint.
+		if curves.Metric != "valLoss" {
+			t.Errorf("curve chart draws %q, want valLoss", curves.Metric)
+		}
+		for _, c := range []string{"#2f6fde", "#d92d20", "#12b76a", "#7a5af8", "#f79009"} {
+			if curves.ByStroke[c] != 1 {
+				t.Errorf("%d lines in %s, want 1 (lines by stroke: %v)", curves.ByStroke[c], c, curves.ByStroke)
 			}
 		}
-		if !slices.Equal(ids, want) {
-			t.Errorf("chart containers %v, want %v", ids, want)
+		if curves.ByStroke["#98a2b3"] != 1 {
+			t.Errorf("%d faint lines, want 1 (lines by stroke: %v)", curves.ByStroke["#98a2b3"], curves.ByStroke)
+		}
+		if irisCurves.Metric != "accuracy" || irisCurves.ByStroke["#2f6fde"] != 1 || irisCurves.ByStroke["#12b76a"] != 1 {
+			t.Errorf("iris curves %+v, want accuracy, three runs in colour", irisCurves)
 		}
 	})
-	t.Run("top table", func(t *testing.T) {
-		// Columns: #, job, learningRate, notes, optimizer, dropout, loss, metric, host, duration.
+	t.Run("hover names the run and its config", func(t *testing.T) {
+		for _, want := range []string{"job 2 · order 2", "#1 by cvMse", "learningRate=0.003", "optimizer=adam", "mean of 3 series"} {
+			if !strings.Contains(tip, want) {
+				t.Errorf("tooltip %q lacks %q", tip, want)
+			}
+		}
+	})
+	t.Run("colours follow the goal", func(t *testing.T) {
+		// cvMse is minimised: its lowest point is the good colour; accuracy
+		// is maximised: its highest is.
+		if !slices.Equal(wineColours, []string{"#e8a33d", "#2f6fde"}) {
+			t.Errorf("wine_data's highest and lowest cvMse drawn %v, want [bad good]", wineColours)
+		}
+		if !slices.Equal(irisColours, []string{"#2f6fde", "#e8a33d"}) {
+			t.Errorf("iris's highest and lowest accuracy drawn %v, want [good bad]", irisColours)
+		}
+	})
+	t.Run("top tables", func(t *testing.T) {
+		if len(wine.tables) != 1 || wine.tables[0].ID != "g0-top" {
+			t.Fatalf("wine_data tables %+v", wine.tables)
+		}
+		rows := wine.tables[0].Rows
+		// Columns: #, job, cvMse, learningRate, notes, optimizer, pcaComponents, dropout, loss, metric, host, duration.
 		var jobs []string
 		for _, r := range rows {
-			if len(r) != 10 {
-				t.Fatalf("row %q has %d cells, want 10", r, len(r))
+			if len(r) != 12 {
+				t.Fatalf("row %q has %d cells, want 12", r, len(r))
 			}
 			jobs = append(jobs, r[1])
 		}
-		if want := []string{"3", "2", "7", "1", "4", "5"}; !slices.Equal(jobs, want) {
-			t.Errorf("top jobs %v, want %v", jobs, want)
+		if want := []string{"2", "3", "8 baseline", "7", "4", "1", "5"}; !slices.Equal(jobs, want) {
+			t.Errorf("top jobs %q, want %q", jobs, want)
 		}
-		if want := []string{"1", "3", "0.01", hostile, "adam", "0.1", "0.1502", "-0.1391", "lab-ws", "1m3s"}; !slices.Equal(rows[0], want) {
+		if want := []string{"1", "2", "24000 ± 1080.12", "0.003", "plain", "adam", "0.9", "0.3", "0.1875", "-24000", "gpu-box", "39.20s"}; !slices.Equal(rows[0], want) {
 			t.Errorf("best row %q, want %q", rows[0], want)
 		}
-		if last := rows[len(rows)-1]; last[6] != "NaN" || last[7] != "NaN" {
-			t.Errorf("NaN run's loss and metric shown as %q, %q", last[6], last[7])
+		if last := rows[len(rows)-1]; last[2] != "NaN" || last[8] != "NaN" {
+			t.Errorf("NaN run's cvMse and loss shown as %q, %q", last[2], last[8])
+		}
+		if len(iris.tables) != 2 || iris.tables[0].Rows[0][1] != "2" || iris.tables[0].Rows[0][2] != "0.97" || len(iris.tables[1].Rows) != 1 {
+			t.Errorf("iris tables %+v, want accuracy's best (job 2, 0.97) first and loss's one run", iris.tables)
 		}
 	})
 	t.Run("screenshot", func(t *testing.T) {

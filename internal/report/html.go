@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mljob/mljob/internal/objective"
 )
 
 // echartsJS is the vendored Apache ECharts build (see assets/README.md).
@@ -29,6 +31,7 @@ var pageTemplate string
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sortLabel": sortLabel,
 	"plural":    plural,
+	"num":       func(f float64) string { return floatValue(f).Text },
 }).Parse(pageTemplate))
 
 // scriptClose is what must never appear inside an inlined script: the HTML
@@ -94,12 +97,18 @@ func (r *Report) Write(w io.Writer) error {
 	return nil
 }
 
-// sortLabel says in words how the top table is sorted.
-func sortLabel(key string) string {
-	if field, ok := strings.CutPrefix(key, "-"); ok {
+// sortLabel says in words how a top table of objective o is sorted.
+func sortLabel(key string, o objective.Objective) string {
+	field, desc := strings.CutPrefix(key, "-")
+	switch {
+	case field == "objective" && desc:
+		return o.Name + ", worst first"
+	case field == "objective":
+		return o.Name + ", best first"
+	case desc:
 		return field + ", highest first"
 	}
-	return key + ", lowest first"
+	return field + ", lowest first"
 }
 
 // plural is "1 run" or "3 runs".

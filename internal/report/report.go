@@ -14,6 +14,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobfields"
+	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/pyexec"
 )
@@ -22,16 +23,17 @@ import (
 // outcomes --sort (db.OutcomeSorts).
 var SortKeys = db.OutcomeSorts
 
-// DefaultSort is the sort used when Options.Sort is empty: lowest loss first.
-const DefaultSort = "loss"
+// DefaultSort is the sort used when Options.Sort is empty: each job's own
+// objective, best first.
+const DefaultSort = "objective"
 
-// DefaultTop is the number of rows of the top-configurations table when
+// DefaultTop is the number of rows of each top-configurations table when
 // Options.Top is zero.
 const DefaultTop = 10
 
-// maxParams bounds the varying job fields the page shows (as table columns
-// and as one chart each): a page of fifty small charts helps nobody, and a
-// sweep rarely varies more than a handful of knobs.
+// maxParams bounds the varying job fields a section shows (as table
+// columns and as one chart each): a page of fifty small charts helps
+// nobody, and a sweep rarely varies more than a handful of knobs.
 const maxParams = 16
 
 // maxTailLines is how much of a failed run's stderr the failures table shows.
@@ -46,12 +48,15 @@ type Options struct {
 	// SweepName, when set, names the sweep the rows come from, for the
 	// page's title.
 	SweepName string
-	// Sort orders the top table: one of SortKeys, "" for DefaultSort.
+	// Sort orders each top table: one of SortKeys, "" for DefaultSort.
 	Sort string
-	// Top is the number of rows of the top table; 0 means DefaultTop.
+	// Top is the number of rows of each top table; 0 means DefaultTop.
 	Top int
 	// Now is the time the page says it was made; the zero time means now.
 	Now time.Time
+	// Curves are the runs' learning curves as ReadCurves read them; nil
+	// draws none.
+	Curves *CurveSet
 }
 
 // Report is everything the page shows, computed from a project's outcomes.
@@ -67,57 +72,38 @@ type Report struct {
 	Succeeded int
 	Failed    int
 	Hosts     []string // every host that ran an attempt, sorted
-	// Params are the job fields (dotted paths into the job JSON) whose
-	// values differ between runs, top-level fields first.
-	Params []Param
-	// HiddenParams counts varying fields left off because of maxParams.
-	HiddenParams int
-	// ValueName is what the charts plot: "metric", or "loss" when no run
-	// reported a finite metric.
-	ValueName string
-	// ValueLabel is ValueName with the scoring the script named, if any
-	// ("metric (neg_mean_squared_error)").
-	ValueLabel string
-	// OffChart counts succeeded runs whose charted value is NaN, infinite
-	// or missing: JSON cannot carry them and a chart would lie about them,
-	// so they are shown only as text in the tables.
-	OffChart int
-	Top      []Run
+	// Groups are the runs by objective (name and goal), one section each,
+	// the objective with the most succeeded runs first: runs are never
+	// ranked, coloured or charted against another objective's.
+	Groups   []Group
 	Failures []Failure
 	// Chart is the data the page's script draws, embedded as JSON.
 	Chart ChartData
 }
 
-// Param is one varying job field.
-type Param struct {
-	Path    string `json:"name"`
-	Numeric bool   `json:"numeric"` // every run has it, as a number
-	Log     bool   `json:"log"`     // numeric, positive, spanning two decades or more
-	// Categories are the distinct values of a non-numeric field among the
-	// charted runs, in order (numbers by value, then text).
-	Categories []string `json:"categories,omitempty"`
-	// Boxes holds, per category, the metric's min, Q1, median, Q3 and max.
-	Boxes [][5]float64 `json:"boxes,omitempty"`
-}
-
-// Value is a loss or metric as the page shows it.
+// Value is an objective, loss or metric as the page shows it.
 type Value struct {
 	F      float64 // meaningful only when Finite
 	Finite bool
 	Text   string // "0.1234", "NaN", "+Inf", or "—" when not reported
 }
 
-// Run is one row of the top-configurations table.
+// Run is one row of a top-configurations table.
 type Run struct {
 	Rank     int
 	JobID    int64
 	OrderID  int64
 	Attempt  int
 	Host     string
-	Params   []string // the values of Report.Params, as text; "—" if absent
-	Loss     Value
-	Metric   Value
-	Duration string
+	Baseline bool // a reference run (see isBaseline), drawn as a line
+	// Objective is the run's value of its group's objective; Spread its
+	// standard deviation over folds, "" when the run reports none.
+	Objective Value
+	Spread    string
+	Params    []string // the values of the group's Params, as text; "—" if absent
+	Loss      Value
+	Metric    Value
+	Duration  string
 }
 
 // Failure is one row of the failures table.
@@ -134,52 +120,22 @@ type Failure struct {
 	LogsCommand string
 }
 
-// ChartData is what the page's script reads; it holds finite numbers only.
-type ChartData struct {
-	ValueName      string      `json:"valueName"`
-	ValueLabel     string      `json:"valueLabel"`
-	HigherIsBetter bool        `json:"higherIsBetter"`
-	Params         []Param     `json:"params"`
-	Points         []Point     `json:"points"`
-	HostTimes      []HostTimes `json:"hostTimes"`
-}
-
-// Point is one charted run: a succeeded run with a finite value.
-type Point struct {
-	JobID   int64 `json:"job"`
-	OrderID int64 `json:"order"`
-	// Values are the run's Params in order: a float64 for a numeric field,
-	// the category text otherwise.
-	Values []any    `json:"values"`
-	Loss   *float64 `json:"loss"` // nil unless finite
-	Value  float64  `json:"value"`
-}
-
-// HostTimes are the durations of one host's succeeded runs.
-type HostTimes struct {
-	Host    string     `json:"host"`
-	Seconds []float64  `json:"seconds"`
-	Box     [5]float64 `json:"box"`
-	Failed  int        `json:"failed"`
-}
-
 // run is one outcome with what Build derives from it.
 type run struct {
-	row     db.OutcomeRow
-	fields  map[string]leaf
-	loss    Value
-	metric  Value
-	scoring string // the Outcome JSON's "scoring", "" when it names none
+	row      db.OutcomeRow
+	fields   map[string]leaf
+	obj      Value    // the value of row.Objective
+	spread   *float64 // obj's standard deviation over folds; nil for none
+	loss     Value
+	metric   Value
+	baseline bool
 }
 
 // Build computes the page's contents from rows, the outcomes of one project
 // as (*db.DB).Outcomes returns them, in any order. It changes nothing in
 // rows and returns ErrUnknownSort for a bad opts.Sort.
 func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
-	sortKey := opts.Sort
-	if sortKey == "" {
-		sortKey = DefaultSort
-	}
+	sortKey := cmp.Or(opts.Sort, DefaultSort)
 	if !slices.Contains(SortKeys, sortKey) {
 		return nil, fmt.Errorf("build report: %w %q (want %s)", ErrUnknownSort, opts.Sort, strings.Join(SortKeys, ", "))
 	}
@@ -197,15 +153,7 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	jobs := map[int64]bool{}
 	hosts := map[string]bool{}
 	for i, row := range rows {
-		outcomeview.Fill(&row)
-		script := outcomeFields(row.JSON)
-		runs[i] = run{
-			row:     row,
-			fields:  flatten(row.Spec),
-			loss:    valueOf(row.Loss, script["loss"]),
-			metric:  valueOf(row.Metric, script["metric"]),
-			scoring: scoringOf(script["scoring"]),
-		}
+		runs[i] = newRun(row)
 		jobs[row.JobID] = true
 		if row.Host != "" {
 			hosts[row.Host] = true
@@ -222,112 +170,66 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	}
 	sort.Strings(r.Hosts)
 
-	specs := make([]map[string]leaf, len(runs))
-	for i := range runs {
-		specs[i] = runs[i].fields
-	}
-	paths := jobfields.Varying(specs)
-	if len(paths) > maxParams {
-		r.HiddenParams = len(paths) - maxParams
-		paths = paths[:maxParams]
-	}
-
-	var ok []run
-	for _, x := range runs {
-		if x.row.Succeeded {
-			ok = append(ok, x)
-		}
-	}
-	r.ValueName = "metric"
-	if !slices.ContainsFunc(ok, func(x run) bool { return x.metric.Finite }) &&
-		slices.ContainsFunc(ok, func(x run) bool { return x.loss.Finite }) {
-		r.ValueName = "loss"
-	}
-	r.ValueLabel = r.ValueName
-	scoring := commonScoring(ok)
-	if scoring != "" && r.ValueName == "metric" {
-		r.ValueLabel = "metric (" + scoring + ")"
-	}
-
-	r.Params = describeParams(paths, runs)
-	r.Top = topRuns(ok, r.Params, sortKey, top)
 	r.Failures = failures(runs)
-	r.Chart = chartData(r, ok, sortKey, scoring)
+	r.Groups = groups(runs, sortKey, top, opts.Curves)
+	r.Chart = ChartData{Groups: make([]GroupChart, len(r.Groups)), HostTimes: hostTimes(r, runs)}
+	for i := range r.Groups {
+		r.Chart.Groups[i] = r.Groups[i].chart
+	}
 	return r, nil
 }
 
-// chartValue is the value the charts plot for x.
-func (r *Report) chartValue(x run) Value {
-	if r.ValueName == "loss" {
-		return x.loss
+// newRun reads what the page needs of one outcome row.
+func newRun(row db.OutcomeRow) run {
+	outcomeview.Fill(&row)
+	script := outcomeFields(row.JSON)
+	x := run{
+		row:      row,
+		fields:   flatten(row.Spec),
+		loss:     valueOf(row.Loss, script["loss"]),
+		metric:   valueOf(row.Metric, script["metric"]),
+		baseline: isBaseline(row.Spec, script),
 	}
-	return x.metric
+	if row.Objective.Name == "" {
+		x.row.Objective = objective.Default
+	}
+	switch x.row.Objective.Name {
+	case "loss":
+		x.obj = x.loss
+	case "metric":
+		x.obj = x.metric
+	default:
+		x.obj = objectiveValue(x.row)
+	}
+	if x.obj.Finite {
+		x.spread, _ = spreadOf(row.JSON, x.row.Objective.Name)
+	}
+	return x
 }
 
-// describeParams says of each path whether it is numeric and whether a log
-// axis suits it; categories come later, from the charted runs.
-func describeParams(paths []string, runs []run) []Param {
-	params := make([]Param, len(paths))
-	for i, p := range paths {
-		params[i] = Param{Path: p, Numeric: true}
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, x := range runs {
-			f, isNum := x.fields[p].number()
-			if !isNum {
-				params[i].Numeric = false
-				break
-			}
-			lo, hi = min(lo, f), max(hi, f)
-		}
-		params[i].Log = params[i].Numeric && lo > 0 && hi/lo >= 100
+// objectiveValue is the row's value of its objective: the stored one
+// (NaN is stored as none), else what the Outcome line says, as text. A
+// loss or metric objective is the column (an outcome from before
+// objectives has only that).
+func objectiveValue(row db.OutcomeRow) Value {
+	if row.ObjectiveValue != nil {
+		return floatValue(*row.ObjectiveValue)
 	}
-	return params
+	return valueOf(nil, lookupOutcome(row.JSON, row.Objective.Name))
 }
 
-// topRuns sorts the succeeded runs by key and keeps the first n. Runs
-// without a finite key go last (as SQL's NULLS LAST), then ties go by job,
-// order and attempt so the table is stable.
-func topRuns(ok []run, params []Param, key string, n int) []Run {
-	desc := strings.HasPrefix(key, "-")
-	field := strings.TrimPrefix(key, "-")
-	pick := func(x run) Value {
-		if field == "metric" {
-			return x.metric
-		}
-		return x.loss
+// lookupOutcome is the raw value at a dotted path of an Outcome line; nil
+// for none.
+func lookupOutcome(js []byte, name string) json.RawMessage {
+	path, err := jobfields.ParsePath(name)
+	if err != nil || len(js) == 0 || !json.Valid(js) {
+		return nil
 	}
-	sorted := slices.Clone(ok)
-	slices.SortStableFunc(sorted, func(a, b run) int {
-		va, vb := pick(a), pick(b)
-		switch {
-		case va.Finite && !vb.Finite:
-			return -1
-		case !va.Finite && vb.Finite:
-			return 1
-		case va.Finite && va.F != vb.F:
-			if desc {
-				return cmp.Compare(vb.F, va.F)
-			}
-			return cmp.Compare(va.F, vb.F)
-		}
-		return cmp.Or(cmp.Compare(a.row.JobID, b.row.JobID), cmp.Compare(a.row.OrderID, b.row.OrderID),
-			cmp.Compare(a.row.Attempt, b.row.Attempt))
-	})
-	if len(sorted) > n {
-		sorted = sorted[:n]
+	raw, ok := jobfields.Lookup(js, path)
+	if !ok {
+		return nil
 	}
-	out := make([]Run, len(sorted))
-	for i, x := range sorted {
-		vals := make([]string, len(params))
-		for j, p := range params {
-			vals[j] = x.fields[p.Path].text()
-		}
-		out[i] = Run{
-			Rank: i + 1, JobID: x.row.JobID, OrderID: x.row.OrderID, Attempt: x.row.Attempt, Host: x.row.Host,
-			Params: vals, Loss: x.loss, Metric: x.metric, Duration: formatDuration(x.row.DurationSeconds),
-		}
-	}
-	return out
+	return raw
 }
 
 // failures lists the failed attempts, in the order the rows came.
@@ -356,121 +258,6 @@ func failures(runs []run) []Failure {
 		out = append(out, f)
 	}
 	return out
-}
-
-// chartData gathers the finite numbers the charts draw; scoring is the
-// runs' commonScoring.
-func chartData(r *Report, ok []run, sortKey, scoring string) ChartData {
-	c := ChartData{
-		ValueName:      r.ValueName,
-		ValueLabel:     r.ValueLabel,
-		HigherIsBetter: higherIsBetter(r, sortKey, scoring),
-		Points:         []Point{},
-		HostTimes:      []HostTimes{},
-	}
-	var charted []run
-	for _, x := range ok {
-		if r.chartValue(x).Finite {
-			charted = append(charted, x)
-		} else {
-			r.OffChart++
-		}
-	}
-	for _, x := range charted {
-		p := Point{JobID: x.row.JobID, OrderID: x.row.OrderID, Value: r.chartValue(x).F, Values: make([]any, len(r.Params))}
-		if x.loss.Finite {
-			p.Loss = &x.loss.F
-		}
-		for j, prm := range r.Params {
-			if f, isNum := x.fields[prm.Path].number(); prm.Numeric && isNum {
-				p.Values[j] = f
-			} else {
-				p.Values[j] = x.fields[prm.Path].text()
-			}
-		}
-		c.Points = append(c.Points, p)
-	}
-	for j := range r.Params {
-		prm := &r.Params[j]
-		if prm.Numeric {
-			continue
-		}
-		byCat := map[string][]float64{}
-		for _, p := range c.Points {
-			cat := p.Values[j].(string)
-			byCat[cat] = append(byCat[cat], p.Value)
-		}
-		for cat := range byCat {
-			prm.Categories = append(prm.Categories, cat)
-		}
-		sortCategories(prm.Categories)
-		for _, cat := range prm.Categories {
-			prm.Boxes = append(prm.Boxes, fiveNumbers(byCat[cat]))
-		}
-	}
-	c.Params = r.Params
-
-	byHost := map[string]*HostTimes{}
-	for _, h := range r.Hosts {
-		byHost[h] = &HostTimes{Host: h, Seconds: []float64{}}
-	}
-	for _, x := range ok {
-		if h := byHost[x.row.Host]; h != nil && isFinite(x.row.DurationSeconds) {
-			h.Seconds = append(h.Seconds, x.row.DurationSeconds)
-		}
-	}
-	for _, f := range r.Failures {
-		if h := byHost[f.Host]; h != nil {
-			h.Failed++
-		}
-	}
-	for _, h := range r.Hosts {
-		ht := byHost[h]
-		sort.Float64s(ht.Seconds)
-		if len(ht.Seconds) > 0 {
-			ht.Box = fiveNumbers(ht.Seconds)
-		}
-		c.HostTimes = append(c.HostTimes, *ht)
-	}
-	return c
-}
-
-// higherIsBetter tells the charts which end of the colour scale is good.
-// Sorting by a value says it; otherwise a metric that names an sklearn
-// scoring is "greater is better" by sklearn's convention (neg_* scores), and
-// a bare metric is taken to be an error, like nn.py's test loss. scoring
-// is the runs' commonScoring.
-func higherIsBetter(r *Report, sortKey, scoring string) bool {
-	field := strings.TrimPrefix(sortKey, "-")
-	if field == r.ValueName {
-		return strings.HasPrefix(sortKey, "-")
-	}
-	if r.ValueName == "loss" {
-		return false
-	}
-	return scoring != ""
-}
-
-// commonScoring is the scoring every run names, or "" when they differ or
-// none does.
-func commonScoring(runs []run) string {
-	s := ""
-	for i, x := range runs {
-		if i > 0 && x.scoring != s {
-			return ""
-		}
-		s = x.scoring
-	}
-	return s
-}
-
-// scoringOf is the "scoring" field of an Outcome JSON: a string, or "".
-func scoringOf(raw json.RawMessage) string {
-	var s string
-	if raw != nil {
-		_ = json.Unmarshal(raw, &s)
-	}
-	return s
 }
 
 // outcomeFields splits an Outcome JSON object into its fields; nil for
@@ -532,24 +319,6 @@ func fiveNumbers(vs []float64) [5]float64 {
 		return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 	}
 	return [5]float64{s[0], q(0.25), q(0.5), q(0.75), s[len(s)-1]}
-}
-
-// sortCategories puts numeric-looking values first, by value, then the
-// rest alphabetically, so "16, 32, 128" do not sort as text.
-func sortCategories(cats []string) {
-	sort.Slice(cats, func(i, j int) bool {
-		fi, ei := strconv.ParseFloat(cats[i], 64)
-		fj, ej := strconv.ParseFloat(cats[j], 64)
-		switch {
-		case ei == nil && ej == nil:
-			return fi < fj
-		case ei == nil:
-			return true
-		case ej == nil:
-			return false
-		}
-		return cats[i] < cats[j]
-	})
 }
 
 // formatDuration is a run time as the outcomes table shows it, or "—"

@@ -1,14 +1,18 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/progress"
 	"github.com/mljob/mljob/internal/pyexec"
 	runpkg "github.com/mljob/mljob/internal/run"
 )
@@ -17,46 +21,94 @@ import (
 // if the page did not escape it.
 const hostile = `</script><script>window.pwned=1</script><b>bold</b> & "quoted"`
 
-// seedRun is one job of the seeded wine_data sweep and how its run ended.
+// seedRun is one job of a seeded project and how its run ended.
 type seedRun struct {
-	lr       float64
-	opt      string
-	dropout  float64
-	note     string
-	host     string
-	seconds  float64
-	loss     string // as nn.py prints it: a number, or "NaN"
-	metric   string
-	exitCode int
-	stderr   string
+	project   string // "" is wine_data
+	script    string // "" is nn.py; baseline.py writes a baseline's job
+	objective string // as --objective takes it; "" is cvMse:min
+	lr        float64
+	opt       string
+	dropout   float64
+	pca       float64 // pcaComponents: -1 is the sentinel for "no PCA"
+	note      string
+	host      string
+	seconds   float64
+	loss      string    // as nn.py prints it: a number, or "NaN"
+	folds     []float64 // each CV fold's MSE: cvMse, cvMseStd and foldMse; nil for NaN
+	accuracy  float64   // when set, the outcome and the progress lines carry accuracy
+	epochs    int       // progress lines per fold; 0 for none
+	exitCode  int
+	stderr    string
 }
 
-// seedRuns is a small nn.py sweep over learningRate, optimizer and the
-// first layer's dropout: one run crashes and one reports NaN (diverged).
+// seedRuns is a small nn.py sweep of wine_data ranked by cvMse (lower is
+// better) over learningRate, optimizer, pcaComponents and the first
+// layer's dropout, with a baseline.py job: one run crashes and one
+// reports NaN (diverged). Its lowest loss (job 3) is not its lowest cvMse
+// (job 2), and its metric is neg-MSE (higher is better), so a page that
+// ranks or colours by either gets it wrong.
 var seedRuns = []seedRun{
-	{lr: 0.001, opt: "adam", dropout: 0.1, note: "baseline", host: "gpu-box", seconds: 41.5, loss: "0.2310", metric: "-0.2012"},
-	{lr: 0.003, opt: "adam", dropout: 0.3, note: "baseline", host: "gpu-box", seconds: 39.2, loss: "0.1875", metric: "-0.1650"},
-	{lr: 0.01, opt: "adam", dropout: 0.1, note: hostile, host: "lab-ws", seconds: 63.0, loss: "0.1502", metric: "-0.1391"},
-	{lr: 0.03, opt: "sgd", dropout: 0.3, note: "baseline", host: "lab-ws", seconds: 58.7, loss: "0.2954", metric: "-0.2710"},
-	{lr: 0.1, opt: "sgd", dropout: 0.1, note: "baseline", host: "gpu-box", seconds: 12.4, loss: "NaN", metric: "NaN"},
-	{lr: 0.01, opt: "sgd", dropout: 0.3, note: "baseline", host: "lab-ws", seconds: 3.1, exitCode: 1,
+	{lr: 0.001, opt: "adam", dropout: 0.1, pca: -1, note: "plain", host: "gpu-box", seconds: 41.5, loss: "0.2310",
+		folds: []float64{29500, 33500, 30000}, epochs: 40},
+	{lr: 0.003, opt: "adam", dropout: 0.3, pca: 0.9, note: "plain", host: "gpu-box", seconds: 39.2, loss: "0.1875",
+		folds: []float64{23000, 25500, 23500}, epochs: 40},
+	{lr: 0.01, opt: "adam", dropout: 0.1, pca: -1, note: hostile, host: "lab-ws", seconds: 63.0, loss: "0.1502",
+		folds: []float64{24500, 27500, 24500}, epochs: 40},
+	{lr: 0.03, opt: "sgd", dropout: 0.3, pca: 5, note: "plain", host: "lab-ws", seconds: 58.7, loss: "0.2954",
+		folds: []float64{28000, 31000, 28000}, epochs: 40},
+	{lr: 0.1, opt: "sgd", dropout: 0.1, pca: -1, note: "plain", host: "gpu-box", seconds: 12.4, loss: "NaN", epochs: 6},
+	{lr: 0.01, opt: "sgd", dropout: 0.3, pca: 0.9, note: "plain", host: "lab-ws", seconds: 3.1, exitCode: 1,
 		stderr: "Traceback (most recent call last):\n  File \"nn.py\", line 812, in <module>\nRuntimeError: CUDA out of memory <tried 2.00 GiB>"},
-	{lr: 0.003, opt: "sgd", dropout: 0.1, note: "baseline", host: "cloud-vm-1", seconds: 88.9, loss: "0.2105", metric: "-0.1933"},
+	{lr: 0.003, opt: "sgd", dropout: 0.1, pca: 0.9, note: "plain", host: "cloud-vm-1", seconds: 88.9, loss: "0.2105",
+		folds: []float64{27000, 29500, 27500}, epochs: 40},
+	{script: "baseline.py", host: "cloud-vm-1", seconds: 2.5, folds: []float64{25000, 27500, 25500}},
 }
 
-// wineJob is an nn.py job as in examples/wine_data/job.json with the sweep's
-// knobs set.
-func wineJob(r seedRun) []byte {
+// irisRuns is a project with two objectives: three runs maximise accuracy
+// (their progress lines carry it), one minimises loss.
+var irisRuns = []seedRun{
+	{project: "iris", objective: "accuracy:max", lr: 0.01, opt: "adam", host: "h", seconds: 5, loss: "0.40", accuracy: 0.90, epochs: 12},
+	{project: "iris", objective: "accuracy:max", lr: 0.02, opt: "adam", host: "h", seconds: 5, loss: "0.35", accuracy: 0.97, epochs: 12},
+	{project: "iris", objective: "accuracy:max", lr: 0.05, opt: "sgd", host: "h", seconds: 5, loss: "0.30", accuracy: 0.93, epochs: 12},
+	{project: "iris", objective: "loss:min", lr: 0.05, opt: "sgd", host: "h", seconds: 5, loss: "0.20", epochs: 12},
+}
+
+func (r seedRun) projectName() string {
+	if r.project == "" {
+		return "wine_data"
+	}
+	return r.project
+}
+
+// cvMse is the mean of the folds, NaN without them.
+func (r seedRun) cvMse() float64 {
+	if r.folds == nil {
+		return math.NaN()
+	}
+	var sum float64
+	for _, f := range r.folds {
+		sum += f
+	}
+	return sum / float64(len(r.folds))
+}
+
+// seedJob is the job's JSON: an nn.py job as in examples/wine_data/job.json
+// with the sweep's knobs set, or a baseline.py job.
+func seedJob(r seedRun) []byte {
 	job := map[string]any{
-		"projectName": "wine_data", "scriptName": "nn.py", "dataFileName": "wine_data.csv",
+		"projectName": r.projectName(), "scriptName": "nn.py", "dataFileName": "wine_data.csv",
 		"depedentVariable": "proline",
 		"hiddenLayers": []any{
 			map[string]any{"activation": "relu", "widthModifier": 4, "dropout": r.dropout},
 			map[string]any{"activation": "relu", "widthModifier": 2.3, "dropout": 0.3},
 		},
 		"crossValidateOnly": true, "crossValidationCrossingType": "neg_mean_squared_error",
-		"batchSize": 32, "epochs": 150, "optimizer": r.opt, "learningRate": r.lr,
+		"batchSize": 32, "epochs": 150, "optimizer": r.opt, "learningRate": r.lr, "pcaComponents": r.pca,
 		"l1": 0.1, "l2": 0.1, "scalerType": "standard", "notes": r.note,
+	}
+	if r.script == "baseline.py" {
+		job = map[string]any{"projectName": r.projectName(), "scriptName": "baseline.py", "dataFileName": "wine_data.csv",
+			"depedentVariable": "proline", "crossValidateOnly": true, "model": "ridge"}
 	}
 	b, err := json.Marshal(job)
 	if err != nil {
@@ -65,40 +117,87 @@ func wineJob(r seedRun) []byte {
 	return b
 }
 
-// nnStdout is what nn.py prints: per-epoch progress lines, then the
-// Outcome line (strict JSON: NaN as a string).
-func nnStdout(jobID int64, r seedRun) string {
+// progressLines are what nn.py prints per epoch: {"step", "series"
+// (fold<k>), "loss", "valLoss", "lr"}, valLoss falling towards the fold's
+// MSE; fold k stops early, 2(k-1) epochs before fold 1. A run with
+// accuracy prints it instead of valLoss, rising towards its final value;
+// a diverged run's valLoss grows.
+func progressLines(r seedRun) string {
 	var b strings.Builder
-	for e := 1; e <= 3; e++ {
-		fmt.Fprintf(&b, "{\"fold\": 1, \"epoch\": %d, \"loss\": 0.9, \"valLoss\": 0.95, \"lr\": %g}\n", e, r.lr)
-	}
-	if r.exitCode != 0 {
-		fmt.Fprintf(&b, "{\"status\": 500, \"jobId\": %d, \"error\": \"RuntimeError: CUDA out of memory <tried 2.00 GiB>\"}\n", jobID)
-		return b.String()
-	}
-	num := func(s string) string {
-		if s == "NaN" {
-			return `"NaN"`
+	folds := max(len(r.folds), 1)
+	for k := 1; k <= folds; k++ {
+		for e := 1; e <= r.epochs-2*(k-1); e++ {
+			decay := math.Exp(-float64(e) * r.lr * 8)
+			line := map[string]any{"step": e, "series": fmt.Sprintf("fold%d", k), "loss": 0.2 + decay, "lr": r.lr}
+			switch {
+			case r.accuracy > 0:
+				line["accuracy"] = r.accuracy * (1 - 0.5*decay)
+			case r.folds == nil:
+				line["valLoss"] = 30000 * math.Pow(2, float64(e))
+			default:
+				line["valLoss"] = r.folds[k-1] * (1 + 4*decay)
+			}
+			js, _ := json.Marshal(line)
+			b.Write(js)
+			b.WriteByte('\n')
 		}
-		return s
 	}
-	fmt.Fprintf(&b, `{"status": 200, "jobId": %d, "loss": %s, "metric": %s, "cvScores": [%s, %s], "cvLosses": [%s, %s], `+
-		`"scoring": "neg_mean_squared_error", "valLoss": 0.2, "epochsRun": 87, "nFeatures": 12, "cvNFeatures": [12, 12], `+
-		`"batchSize": 32, "finalLearningRate": %g, "nRows": 178, "nFeaturesIn": 12, "device": "cpu", "threads": 2, `+
-		`"seed": 0, "durationSeconds": %g}`+"\n",
-		jobID, num(r.loss), num(r.metric), num(r.metric), num(r.metric), num(r.loss), num(r.loss), r.lr, r.seconds)
 	return b.String()
 }
 
-// MustSeed submits runs as wine_data jobs, claims each on its host and
-// records the outcome that pyexec makes of nn.py's output, as a
-// dispatcher would.
+// outcomeLine is the Outcome line (strict JSON: NaN as a string).
+func outcomeLine(jobID int64, r seedRun) string {
+	if r.exitCode != 0 {
+		return fmt.Sprintf("{\"status\": 500, \"jobId\": %d, \"error\": \"RuntimeError: CUDA out of memory <tried 2.00 GiB>\"}\n", jobID)
+	}
+	out := map[string]any{"status": 200, "jobId": jobID, "durationSeconds": r.seconds}
+	num := func(f float64) any {
+		if math.IsNaN(f) {
+			return "NaN"
+		}
+		return f
+	}
+	if r.loss != "" {
+		loss := math.NaN()
+		fmt.Sscan(r.loss, &loss)
+		out["loss"] = num(loss)
+	}
+	if r.accuracy > 0 {
+		out["accuracy"] = r.accuracy
+	}
+	if r.project == "" {
+		mse := r.cvMse()
+		out["cvMse"], out["metric"], out["scoring"] = num(mse), num(-mse), "neg_mean_squared_error"
+		if r.folds != nil {
+			sd, _ := populationStd(r.folds)
+			out["cvMseStd"], out["foldMse"] = sd, r.folds
+		}
+		if r.script == "baseline.py" {
+			out["loss"], out["model"] = mse, "ridge"
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		panic(err)
+	}
+	return string(b) + "\n"
+}
+
+// MustSeed submits runs as jobs with their objectives, claims each on its
+// host, stores its progress lines as the dispatcher does
+// (progress.Ingest, db.SaveProgress) and records the outcome that pyexec
+// makes of its output.
 func MustSeed(tb testing.TB, store *db.DB, runs []seedRun) {
 	tb.Helper()
 	ctx := context.Background()
 	jobs := make([]db.NewJob, len(runs))
 	for i, r := range runs {
-		jobs[i] = db.NewJob{Project: "wine_data", Script: "nn.py", DataFile: "wine_data.csv", Spec: wineJob(r)}
+		obj, err := objective.Parse(cmp.Or(r.objective, "cvMse:min"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		jobs[i] = db.NewJob{Project: r.projectName(), Script: cmp.Or(r.script, "nn.py"), DataFile: "wine_data.csv",
+			Spec: seedJob(r), Objective: obj}
 	}
 	if _, err := store.SubmitJobs(ctx, jobs); err != nil {
 		tb.Fatal(err)
@@ -109,7 +208,18 @@ func MustSeed(tb testing.TB, store *db.DB, runs []seedRun) {
 		if err != nil || c == nil {
 			tb.Fatalf("claim %d: %v, %v", i, c, err)
 		}
-		stdout := nnStdout(c.Job.ID, r)
+		lines := progressLines(r)
+		if r.epochs == 0 {
+			lines = ""
+		}
+		g := progress.New(c.Order.ID, c.Order.Attempt)
+		g.Add([]byte(lines), int64(len(lines)), start)
+		if b, ok := g.Batch(); ok {
+			if err := store.SaveProgress(ctx, b); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		stdout := lines + outcomeLine(c.Job.ID, r)
 		res := runpkg.Result{
 			Started:    runpkg.Started{At: start},
 			ExitCode:   r.exitCode,
