@@ -234,28 +234,29 @@ func (w *walk) refuse(raw []byte, f *Field) {
 // nearest to it.
 func (w *walk) unknown(n *node, key string) {
 	p := pathString(w.path)
-	msg := fmt.Sprintf("field %q is not a field of %s", p, w.d.Script)
-	if near := w.d.nearest(n, key); near != "" {
-		above := w.path[:len(w.path)-1]
-		msg += fmt.Sprintf("; did you mean %q?", pathString(append(above[:len(above):len(above)], seg{key: []byte(near)})))
-	}
-	w.problems = append(w.problems, Problem{Path: p, Unknown: true, Msg: msg})
+	w.problems = append(w.problems, Problem{Path: p, Unknown: true, Msg: w.d.unknownMsg(n, key, p, w.path)})
 }
 
-// nearest is suggest.Nearest of key among n's names, remembered: a sweep
-// repeats the same typo in every job.
-func (d *Decl) nearest(n *node, key string) string {
+// unknownMsg is the message of an undeclared field at p (path, as parts),
+// key of an object declared by n. It is remembered by p: a sweep repeats
+// the same typo in every job, and finding the nearest name is the dear
+// part of a check.
+func (d *Decl) unknownMsg(n *node, key, p string, path []seg) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if near, ok := n.near[key]; ok {
-		return near
+	if msg, ok := d.unknown[p]; ok {
+		return msg
 	}
-	near := suggest.Nearest(key, n.names)
-	if n.near == nil {
-		n.near = map[string]string{}
+	msg := fmt.Sprintf("field %q is not a field of %s", p, d.Script)
+	if near := suggest.Nearest(key, n.names); near != "" {
+		above := path[:len(path)-1]
+		msg += fmt.Sprintf("; did you mean %q?", pathString(append(above[:len(above):len(above)], seg{key: []byte(near)})))
 	}
-	n.near[key] = near
-	return near
+	if d.unknown == nil {
+		d.unknown = map[string]string{}
+	}
+	d.unknown[p] = msg
+	return msg
 }
 
 // shown is a value as a message shows it: its JSON text, cut to maxShown

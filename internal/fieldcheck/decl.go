@@ -79,7 +79,8 @@ type Decl struct {
 	// none; the zero value when the file declares none.
 	Objective objective.Objective
 	root      node
-	mu        sync.Mutex // guards every node's near
+	mu        sync.Mutex        // guards unknown
+	unknown   map[string]string // unknownMsg's answers, by path
 }
 
 // node is a declared field in the tree Check walks: an object's members by
@@ -89,7 +90,6 @@ type node struct {
 	keys  map[string]*node // an object's declared members
 	item  *node            // a list's items, when declared
 	names []string         // the keys (and Standard, at the top), for did-you-mean
-	near  map[string]string
 }
 
 // FileName is the name of script's declaration, beside it: nn.py's is
