@@ -96,6 +96,7 @@ func newSubmitCmd(a *app) *cobra.Command {
 		Long:  submitHelp,
 		Example: `  mljob submit examples/wine_data/job.json
   mljob submit --priority 10 jobs.json
+  mljob submit --strict examples/wine_data/job.json
   cat job.json | mljob submit -
   mljob submit job.json --grid learningRate=0.1,0.01 --grid hiddenLayers.0.dropout=0.1,0.3
   mljob submit job.json --random 20 --range l1=log:1e-4:1e-1 --range optimizer=choice:adam,rmsprop --seed 7
