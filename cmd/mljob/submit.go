@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/fieldcheck"
 	"github.com/mljob/mljob/internal/jobinput"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/render"
@@ -32,6 +33,7 @@ type submitOptions struct {
 	output     string
 	dryRun     bool
 	dedupe     bool
+	strict     bool
 	sweep      jobinput.FlagArgs // the sweep flags, as given
 	flags      jobinput.Flags    // the sweep flags, parsed
 }
@@ -70,9 +72,19 @@ order and layout) is queued with a warning naming the earlier job;
 --dedupe skips it instead. --dry-run prints the jobs it would queue, with
 the same warnings and skips, and writes nothing.
 
+Field checks: a script may declare its fields in <script stem>.fields.yaml
+beside it (nn.py: nn.fields.yaml). Every job of such a script, each sweep
+job too, is checked against it: a value of the wrong type, out of its range
+or not one of its choices is refused, naming the field, the value and what
+is allowed; a field it does not declare is queued with a warning and the
+declared name it is nearest to (each distinct warning once, with the number
+of jobs), or refused with --strict. A script without the file is not
+checked. The file may name the script's default objective.
+
 Everything is checked before anything is written: valid JSON, the required
-fields, plain file names, the script in --scripts, the data file in --data.
-All inputs go into the queue in one transaction, or none do.
+fields, plain file names, the script in --scripts, the data file in --data,
+the declared fields. All inputs go into the queue in one transaction, or
+none do.
 
 Exit codes: 0 ok, 1 error (nothing was queued), 2 usage error.`
 
@@ -84,6 +96,7 @@ func newSubmitCmd(a *app) *cobra.Command {
 		Long:  submitHelp,
 		Example: `  mljob submit examples/wine_data/job.json
   mljob submit --priority 10 jobs.json
+  mljob submit --strict examples/wine_data/job.json
   cat job.json | mljob submit -
   mljob submit job.json --grid learningRate=0.1,0.01 --grid hiddenLayers.0.dropout=0.1,0.3
   mljob submit job.json --random 20 --range l1=log:1e-4:1e-1 --range optimizer=choice:adam,rmsprop --seed 7
@@ -121,6 +134,7 @@ func newSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.sweep.Objective, "objective", "", "what the jobs' runs are ranked by: NAME:min or NAME:max, NAME a key of the Outcome line (default loss:min, or the sweep file's objective)")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
 	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
+	f.BoolVar(&opts.strict, "strict", false, "refuse jobs holding fields their script's <stem>.fields.yaml does not declare (default: queue them with a warning)")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }
@@ -136,7 +150,7 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		sw.Spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
 		fmt.Fprintf(opts.app.io.ErrOut, "seed %d; rerun with --seed %d\n", sw.Spec.Seed, sw.Spec.Seed)
 	}
-	checker := &jobinput.Checker{ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir, Priority: opts.priority}
+	checker := &jobinput.Checker{ScriptsDir: opts.scriptsDir, DataDir: opts.dataDir, Priority: opts.priority, Strict: opts.strict}
 	b, err := checker.Build(sw, opts.inputs, opts.app.io.In)
 	if err != nil {
 		return inputError(err)
@@ -171,6 +185,10 @@ var inputHints = map[jobinput.Kind]string{
 	jobinput.NoData:       "check the name, or point --data at the directory holding it",
 	jobinput.BaseAndJobs:  "drop base/job from the sweep file, or the job files from the command line",
 	jobinput.NoBase:       `add "base: job.json" (or "job:") to it, or name job files`,
+	jobinput.BadField:     "fix the value: the script's <stem>.fields.yaml, beside it, says what each field takes; nothing was queued",
+	jobinput.UnknownField: "fix the field's name, or submit without --strict to queue the job with a warning; nothing was queued",
+	jobinput.BadFieldsFile: "fix the fields file (its format: the Field files section of python-scripts/README.md), " +
+		"or move it away to submit the script's jobs unchecked",
 }
 
 // inputError shows a *jobinput.Error as a userError, with the hint for its
@@ -228,6 +246,7 @@ func printSubmit(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) er
 			return err
 		}
 	}
+	reportFieldWarnings(errOut, b.Warnings)
 	reportDuplicates(errOut, b.Duplicates(res, opts.dryRun))
 	switch {
 	case opts.dryRun && n == 0:
@@ -245,6 +264,21 @@ func printSubmit(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) er
 		fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", n)
 	}
 	return nil
+}
+
+// reportFieldWarnings writes each distinct undeclared field (up to
+// maxListed), then how many more, then what to do.
+func reportFieldWarnings(errOut io.Writer, warnings []fieldcheck.Warning) {
+	for i, w := range warnings {
+		if i == maxListed {
+			fmt.Fprintf(errOut, "Warning: and %d more undeclared field(s)\n", len(warnings)-i)
+			break
+		}
+		fmt.Fprintf(errOut, "Warning: %s\n", w)
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintln(errOut, "Warning: a script ignores the fields its <stem>.fields.yaml does not declare; fix their names, or pass --strict to refuse such jobs")
+	}
 }
 
 // reportDuplicates writes a line for each job identical to one in the

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/fieldcheck"
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/sweep"
 )
@@ -145,6 +146,9 @@ type Batch struct {
 	Jobs  []Job
 	Paths []string     // the sweep's paths, in the order of each Job's Values; nil outside a sweep
 	Sweep *db.NewSweep // nil when the submit makes no sweep
+	// Warnings are the fields the jobs hold that their scripts do not
+	// declare, each distinct one once (see Checker).
+	Warnings []fieldcheck.Warning
 }
 
 // NewJobs returns the jobs to queue, in order.
@@ -189,9 +193,11 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 		return nil, err
 	}
 	for i := range jobs {
-		jobs[i].Objective = sw.Objective
+		// A job's script may declare its default objective; the submit's
+		// own (--objective, the sweep file's) wins.
+		jobs[i].Objective = cmp.Or(sw.Objective, c.declaredObjective(jobs[i].Script))
 	}
-	b := &Batch{Jobs: jobs}
+	b := &Batch{Jobs: jobs, Warnings: c.Warnings()}
 	if plan == nil {
 		return b, nil
 	}
@@ -204,6 +210,15 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 	}
 	b.Sweep = &db.NewSweep{Name: sw.Name, Definition: def}
 	return b, nil
+}
+
+// declaredObjective is the objective script's field declaration names,
+// or the zero value: check has read the declaration already.
+func (c *Checker) declaredObjective(script string) objective.Objective {
+	if d := c.decls[script]; d != nil {
+		return d.Objective
+	}
+	return objective.Objective{}
 }
 
 // tooBig is TooBig for a sweep over the limit, Invalid for another error.

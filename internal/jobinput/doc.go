@@ -1,7 +1,9 @@
 // Package jobinput turns what `mljob submit` is given — job files (a Job
 // object or an array of them), a sweep file and the base job it names — into
 // checked jobs to queue: each base expanded by the sweep, each job checked
-// against the job contract (pyexec.ReadJob), its script and data file found.
+// against the job contract (pyexec.ReadJob), its script and data file found,
+// and against its script's field declaration when it has one
+// (internal/fieldcheck: bad values refused, unknown fields warned about).
 // It reads files and writes nothing; the queue is internal/db's.
 //
 // ReadSweep merges the sweep file and the sweep flags; Checker.Build plans

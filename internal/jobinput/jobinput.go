@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/fieldcheck"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sweep"
 )
@@ -21,19 +23,22 @@ type Kind int
 
 // The kinds of Error.
 const (
-	Invalid      Kind = iota // none of the kinds below: the message says it all
-	NotUTF8                  // an input is not UTF-8 text
-	EmptyInput               // an input holds nothing but space
-	BadJSON                  // an input is not JSON: Err is a *SyntaxError
-	BadSweepFile             // the sweep file is not one (YAML, keys, values)
-	SweepAlias               // the sweep file uses a YAML alias
-	MissingPath              // a sweep path the job lacks, new fields not allowed
-	TooBig                   // the submit makes over sweep.MaxJobs jobs
-	BadJob                   // the job contract refuses a job: Err is pyexec's error
-	NoScript                 // a job's script is not in the scripts dir
-	NoData                   // a job's data file is not in the data dir
-	BaseAndJobs              // the sweep file names its base job, and job files were given too
-	NoBase                   // no job: the sweep file names none, and no job files were given
+	Invalid       Kind = iota // none of the kinds below: the message says it all
+	NotUTF8                   // an input is not UTF-8 text
+	EmptyInput                // an input holds nothing but space
+	BadJSON                   // an input is not JSON: Err is a *SyntaxError
+	BadSweepFile              // the sweep file is not one (YAML, keys, values)
+	SweepAlias                // the sweep file uses a YAML alias
+	MissingPath               // a sweep path the job lacks, new fields not allowed
+	TooBig                    // the submit makes over sweep.MaxJobs jobs
+	BadJob                    // the job contract refuses a job: Err is pyexec's error
+	NoScript                  // a job's script is not in the scripts dir
+	NoData                    // a job's data file is not in the data dir
+	BaseAndJobs               // the sweep file names its base job, and job files were given too
+	NoBase                    // no job: the sweep file names none, and no job files were given
+	BadField                  // a value its script's field declaration refuses (type, range, choices)
+	UnknownField              // with Strict, a field its script's declaration does not name
+	BadFieldsFile             // a script's field declaration cannot be read, or is not one
 )
 
 // Error is a problem with what submit was given: Msg says what and where,
@@ -142,12 +147,23 @@ func readSweepFile(path string) (*sweep.File, *Input, error) {
 	return f, nil, nil
 }
 
-// Checker checks jobs against the job contract and finds their files.
+// Checker checks jobs against the job contract and finds their files,
+// and checks each job against its script's field declaration
+// (internal/fieldcheck), when the script has one: a value the declaration
+// refuses is a BadField *Error; a field it does not name is a warning
+// (Warnings), or with Strict an UnknownField *Error.
 type Checker struct {
 	ScriptsDir, DataDir string
-	Priority            int              // of every job
-	checked             map[string]error // fileIn's answers, by path
+	Priority            int                         // of every job
+	Strict              bool                        // refuse undeclared fields rather than warn
+	checked             map[string]error            // fileIn's answers, by path
+	decls               map[string]*fieldcheck.Decl // by script; nil for a script without one
+	tally               fieldcheck.Tally            // the warnings so far
 }
+
+// Warnings returns each distinct undeclared-field problem of the jobs
+// checked so far, once, with the first job that had it and how many did.
+func (c *Checker) Warnings() []fieldcheck.Warning { return c.tally.Warnings() }
 
 // Expand applies plan (nil: none) to every base and checks each job; the
 // first problem is an *Error naming the job.
@@ -297,6 +313,9 @@ func (c *Checker) check(where string, raw json.RawMessage) (db.NewJob, error) {
 	if err := c.fileIn(c.ScriptsDir, f.Script); err != nil {
 		return db.NewJob{}, &Error{Kind: NoScript, Msg: fmt.Sprintf("%s: script %q not found in %s", where, f.Script, c.ScriptsDir), Err: err}
 	}
+	if err := c.checkFields(where, f.Script, raw); err != nil {
+		return db.NewJob{}, err
+	}
 	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: c.Priority, Spec: []byte(raw)}
 	if f.DataFile != "" {
 		if err := c.fileIn(c.DataDir, f.DataFile); err != nil {
@@ -305,6 +324,50 @@ func (c *Checker) check(where string, raw json.RawMessage) (db.NewJob, error) {
 		j.DataFile = f.DataFile
 	}
 	return j, nil
+}
+
+// checkFields checks a job against its script's field declaration, if it
+// has one: the refusals are one *Error (every problem of the job, so all
+// are fixed at once), the unknown fields are tallied as warnings.
+func (c *Checker) checkFields(where, script string, raw []byte) error {
+	d, err := c.decl(script)
+	if d == nil {
+		return err
+	}
+	var refused []string
+	kind := UnknownField
+	for _, p := range d.Check(raw) {
+		switch {
+		case p.Unknown && !c.Strict:
+			c.tally.Add(where, p)
+		case p.Unknown:
+			refused = append(refused, p.Msg)
+		default:
+			refused = append(refused, p.Msg)
+			kind = BadField
+		}
+	}
+	if refused != nil {
+		return &Error{Kind: kind, Msg: where + ": " + strings.Join(refused, "; ")}
+	}
+	return nil
+}
+
+// decl returns script's field declaration, read once: nil for a script
+// without one.
+func (c *Checker) decl(script string) (*fieldcheck.Decl, error) {
+	if d, ok := c.decls[script]; ok {
+		return d, nil
+	}
+	d, err := fieldcheck.Find(c.ScriptsDir, script)
+	if err != nil {
+		return nil, &Error{Kind: BadFieldsFile, Msg: err.Error(), Err: err}
+	}
+	if c.decls == nil {
+		c.decls = map[string]*fieldcheck.Decl{}
+	}
+	c.decls[script] = d
+	return d, nil
 }
 
 // fileIn checks that dir/name is a regular file, once per name: a sweep

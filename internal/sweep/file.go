@@ -282,6 +282,11 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
 	return nil
 }
 
+// ReadObjective reads an objective key's YAML node as a sweep file's
+// objective key is read, for other files that name one (a script's
+// field declaration); its errors name the line.
+func ReadObjective(n *yaml.Node) (objective.Objective, error) { return fileObjective(n) }
+
 // fileObjective reads the objective key: a mapping {name, goal} (goal as
 // objective.ParseGoal reads it), or the NAME:min|max of --objective.
 func fileObjective(n *yaml.Node) (objective.Objective, error) {

@@ -28,7 +28,7 @@ SPECS = {
 }
 
 TYPES = {"number", "integer", "string", "boolean", "list", "object"}
-KEYS = {"type", "min", "max", "exclusiveMin", "exclusiveMax", "choices", "default", "help"}
+KEYS = {"type", "min", "max", "exclusiveMin", "exclusiveMax", "choices", "default", "help", "free"}
 
 # NO_DEFAULT marks a read without a default: a required field or a list item.
 NO_DEFAULT = object()
@@ -39,7 +39,8 @@ def load_fields(name):
     text = path.read_text()
     assert text.startswith(f"# Fields of {name}.py: mljob submit checks jobs against them.\n")
     doc = yaml.safe_load(text)
-    assert list(doc) == ["fields"]
+    # objective (the script's default objective) is the only other key mljob reads.
+    assert list(doc)[0] == "fields" and set(doc) <= {"fields", "objective"}
     return doc["fields"]
 
 
@@ -163,6 +164,8 @@ def test_fields_file_format(name):
             assert all(isinstance(c, str) for c in spec["choices"]), path
         if "help" in spec:
             assert isinstance(spec["help"], str), path
+        if "free" in spec:
+            assert spec["type"] == "object" and isinstance(spec["free"], bool), path
 
 
 # ------------------------------------------------ probing what is enforced
