@@ -67,6 +67,14 @@ bench:
 	@command -v parallel >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq parallel; }
 	$(GO) test -tags bench -run TestCompare -count=1 -timeout 60m -v ./bench/
 
+# bench-progress measures the progress-line path on the same loopback hosts
+# (400 jobs printing 100 progress lines or none, one run printing a million
+# lines beside short jobs, the latency from a printed line to its row) and
+# rewrites BENCHMARKS.md's progress section (a few minutes).
+.PHONY: bench-progress
+bench-progress:
+	$(GO) test -tags bench -run TestProgress -count=1 -timeout 30m -v ./bench/
+
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,
 # never published) in a temporary clone of HEAD, so dist/ never lands here:

@@ -188,15 +188,7 @@ func alternate(t *testing.T, ds []dispatcher, rounds int, jobs []benchJob) map[s
 // the lab until the queue is empty; submit is not part of the figure.
 func (t *tools) runMljob(tb testing.TB, l *lab, jobs []benchJob, flags ...string) (measured, string) {
 	tb.Helper()
-	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "db-"), "mljob.db")
-	t.mustMljob(tb, dbPath, nil, "submit", "--scripts", t.scripts, jobsJSON(tb, t.dir, jobs))
-	argv := append([]string{t.mljob, "dispatch", "--hosts", l.hostsYAML,
-		"--scripts", t.scripts, "--poll", pollInterval.String()}, flags...)
-	m := measure(context.Background(), t.mljobEnv(dbPath), nil, argv...)
-	if m.err != nil {
-		return m, m.err.Error()
-	}
-	return m, t.checkOutcomes(tb, dbPath, len(jobs))
+	return t.dispatchChecked(tb, l, t.submitFresh(tb, "db-", jobs), len(jobs), flags...)
 }
 
 // pick returns the dispatchers of ds with the given names, in that order,
