@@ -25,6 +25,8 @@ type floodRun struct {
 	load        string
 	floodTook   float64   // seconds, the first job's order from started to finished
 	short       []float64 // seconds, each short job's order from started to finished
+	shortBeside []float64 // those of short runs on the first job's host (its other slot)
+	shortOthers []float64 // those on the other hosts
 	shortSpan   float64   // seconds, the first short start to the last short end
 	duringFlood int       // short runs that started while the first job's order ran
 	dbGrowth    int64     // bytes: the database after the dispatch less after submit
@@ -58,10 +60,10 @@ func (t *tools) benchFlood(tb testing.TB, l *lab, rounds, lines, short int) floo
 				continue
 			}
 			res.runs[v.name] = append(res.runs[v.name], run)
-			s := summarise(run.short)
-			tb.Logf("round %d %-17s wall %6.2fs  maxrss %5.1fMB  first job %6.2fs  short runs %.3fs (max %.3f), span %.2fs, %d started during it; db +%d bytes, %d rows; load %s",
-				r+1, v.name, run.m.wall.Seconds(), float64(run.m.maxRSS)/1024, run.floodTook, s.med, s.max, run.shortSpan,
-				run.duringFlood, run.dbGrowth, run.stored.rows, run.load)
+			o, b := summarise(run.shortOthers), summarise(run.shortBeside)
+			tb.Logf("round %d %-17s wall %6.2fs  maxrss %5.1fMB  first job %6.2fs  short runs: other hosts %.3fs (max %.3f), its host %.3fs (max %.3f), span %.2fs, %d started during it; db +%d bytes, %d rows; load %s",
+				r+1, v.name, run.m.wall.Seconds(), float64(run.m.maxRSS)/1024, run.floodTook, o.med, o.max, b.med, b.max,
+				run.shortSpan, run.duringFlood, run.dbGrowth, run.stored.rows, run.load)
 		}
 	}
 	return res
@@ -100,17 +102,19 @@ func (t *tools) floodTimes(tb testing.TB, path string, run *floodRun) string {
 	tb.Helper()
 	conn := openRO(tb, path)
 	defer conn.Close()
-	rows, err := conn.Query("SELECT id, started_at, finished_at FROM orders ORDER BY id")
+	// Order 1 is the first job's: rows come in id order.
+	rows, err := conn.Query("SELECT id, host, started_at, finished_at FROM orders ORDER BY id")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer rows.Close()
 	var floodStart, floodEnd, firstShort, lastShort time.Time
+	var floodHost string
 	var starts []time.Time
 	for rows.Next() {
 		var id int64
-		var started, finished string
-		if err := rows.Scan(&id, &started, &finished); err != nil {
+		var host, started, finished string
+		if err := rows.Scan(&id, &host, &started, &finished); err != nil {
 			return fmt.Sprintf("read orders: %v", err)
 		}
 		s, err1 := time.Parse(time.RFC3339Nano, started)
@@ -119,11 +123,17 @@ func (t *tools) floodTimes(tb testing.TB, path string, run *floodRun) string {
 			return fmt.Sprintf("order %d: times %q, %q", id, started, finished)
 		}
 		if id == 1 {
-			floodStart, floodEnd = s, f
+			floodStart, floodEnd, floodHost = s, f, host
 			continue
 		}
 		starts = append(starts, s)
-		run.short = append(run.short, f.Sub(s).Seconds())
+		took := f.Sub(s).Seconds()
+		run.short = append(run.short, took)
+		if host == floodHost {
+			run.shortBeside = append(run.shortBeside, took)
+		} else {
+			run.shortOthers = append(run.shortOthers, took)
+		}
 		if firstShort.IsZero() || s.Before(firstShort) {
 			firstShort = s
 		}
