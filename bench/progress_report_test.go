@@ -80,8 +80,9 @@ func (r *progressReport) writeLines(b *strings.Builder, g *goalTable) {
 		"them alternating. Wall is `mljob dispatch` alone, on a fresh database filled by `submit`. After each run with\n"+
 		"lines, the harness counts the rows of `metrics` (one per line: each line has one metric) and the lines\n"+
 		"`progress` says were taken.\n\n", res.jobs, progressLinesPerJob, res.rounds)
-	b.WriteString("| round | load average at its start | wall, with lines | wall, none | ratio |\n|---|---|---|---|---|\n")
-	var ratios []float64
+	b.WriteString("| round | load average at its start | wall, with lines | wall, none | ratio | dispatcher CPU per job, with lines | none |\n" +
+		"|---|---|---|---|---|---|---|\n")
+	var ratios, perLine []float64
 	for i := range res.rounds {
 		w, n := at(res.walls[with], i), at(res.walls[none], i)
 		ratio := "–"
@@ -89,7 +90,14 @@ func (r *progressReport) writeLines(b *strings.Builder, g *goalTable) {
 			ratios = append(ratios, w/n)
 			ratio = fmt.Sprintf("%.3f", w/n)
 		}
-		fmt.Fprintf(b, "| %d | %s | %.2f s | %.2f s | %s |\n", i+1, at(res.loads, i), w, n, ratio)
+		fmt.Fprintf(b, "| %d | %s | %.2f s | %.2f s | %s | %.2f ms | %.2f ms |\n", i+1, at(res.loads, i), w, n, ratio,
+			at(res.cpuPerJob[with], i), at(res.cpuPerJob[none], i))
+	}
+	// CPU is kept for clean runs only, so rounds pair up only when all were.
+	if len(res.cpuPerJob[with]) == res.rounds && len(res.cpuPerJob[none]) == res.rounds {
+		for i := range res.rounds {
+			perLine = append(perLine, (res.cpuPerJob[with][i]-res.cpuPerJob[none][i])*1000/progressLinesPerJob)
+		}
 	}
 	b.WriteString("\n| variant | wall median (min–max) | CPU per job, ms (median) | peak RSS, MB | runs ok |\n|---|---|---|---|---|\n")
 	for _, v := range res.variants {
@@ -101,6 +109,13 @@ func (r *progressReport) writeLines(b *strings.Builder, g *goalTable) {
 	for _, p := range res.problems {
 		fmt.Fprintf(b, "- problem: %s\n", oneLine(p))
 	}
+	r.linesGoals(b, g, ratios, perLine)
+}
+
+// linesGoals adds the comparison's lines to the goals table, and says
+// what was stored.
+func (r *progressReport) linesGoals(b *strings.Builder, g *goalTable, ratios, perLine []float64) {
+	res := r.lines
 	want := int64(res.jobs * progressLinesPerJob)
 	allStored := len(res.stored) > 0 && len(res.problems) == 0
 	for _, c := range res.stored {
@@ -115,6 +130,11 @@ func (r *progressReport) writeLines(b *strings.Builder, g *goalTable) {
 		s := summarise(ratios)
 		met := s.med <= goalLinesRatio
 		g.add(name, fmt.Sprintf("≤ %g", goalLinesRatio), fmt.Sprintf("%.3f (%.3f–%.3f)", s.med, s.min, s.max), &met)
+	}
+	if len(perLine) > 0 {
+		s := summarise(perLine)
+		g.add("dispatcher CPU per progress line (CPU per job with lines less without, ÷ 100)", "stated",
+			fmt.Sprintf("%.0f µs (%.0f–%.0f)", s.med, s.min, s.max), nil)
 	}
 	g.add("every progress line stored", fmt.Sprintf("%d rows a run", want), fmt.Sprintf("%d/%d runs", len(res.stored), res.rounds), &allStored)
 }
@@ -147,14 +167,26 @@ func (r *progressReport) writeFlood(b *strings.Builder, g *goalTable) {
 	for _, p := range res.problems {
 		fmt.Fprintf(b, "- problem: %s\n", oneLine(p))
 	}
-	var rss, growth, others, plainOthers []float64
+	r.floodGoals(g)
+}
+
+// floodGoals adds the flood's lines to the goals table.
+func (r *progressReport) floodGoals(g *goalTable) {
+	res := r.flood
+	var rss, growth, baseGrowth, rows, others, plainOthers, beside, plainBeside []float64
 	for _, run := range res.runs[res.variants[0].name] {
 		rss = append(rss, float64(run.m.maxRSS)/1024)
 		growth = append(growth, float64(run.dbGrowth))
+		rows = append(rows, float64(run.stored.rows))
 		others = append(others, run.shortOthers...)
+		beside = append(beside, run.shortBeside...)
 	}
 	for _, run := range res.runs[res.variants[1].name] {
 		plainOthers = append(plainOthers, run.shortOthers...)
+		plainBeside = append(plainBeside, run.shortBeside...)
+	}
+	for _, run := range res.runs[res.variants[2].name] {
+		baseGrowth = append(baseGrowth, float64(run.dbGrowth))
 	}
 	name := fmt.Sprintf("dispatcher peak RSS, one run printing %d progress lines", res.lines)
 	if len(rss) == 0 {
@@ -167,9 +199,13 @@ func (r *progressReport) writeFlood(b *strings.Builder, g *goalTable) {
 	o, p := summarise(others), summarise(plainOthers)
 	g.add("short runs on the other hosts meanwhile: run time, progress lines vs plain-text lines", "start and finish on time",
 		fmt.Sprintf("median %.3f s vs %.3f s, max %.2f s vs %.2f s", o.med, p.med, o.max, p.max), nil)
+	ob, pb := summarise(beside), summarise(plainBeside)
+	g.add("short runs on the flooding run's own host (its other slot): run time, progress lines vs plain-text lines", "–",
+		fmt.Sprintf("median %.3f s vs %.3f s, max %.2f s vs %.2f s", ob.med, pb.med, ob.max, pb.max), nil)
 	gs := summarise(growth)
-	g.add(fmt.Sprintf("database growth, %d progress lines", res.lines), "bounded, stated",
-		fmt.Sprintf("%.2f MB (%.2f–%.2f), ≤ %d rows a metric", gs.med/1e6, gs.min/1e6, gs.max/1e6, progress.KeepFirst+progress.KeepTail+3), nil)
+	g.add(fmt.Sprintf("database growth, %d progress lines of one metric", res.lines), "bounded, stated",
+		fmt.Sprintf("+%.2f MB (%.2f–%.2f; no lines: +%.2f MB), %.0f metric rows (≤ %d a curve)", gs.med/1e6, gs.min/1e6, gs.max/1e6,
+			summarise(baseGrowth).med/1e6, summarise(rows).med, progress.KeepFirst+progress.KeepTail+3), nil)
 }
 
 func (r *progressReport) writeLatency(b *strings.Builder, g *goalTable) {
