@@ -334,8 +334,13 @@ func (t *tools) benchLatency(tb testing.TB, l *lab, n int) latencyResult {
 	tb.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "follow-"), "mljob.db")
-	// An empty queue first: dispatch --follow needs the database to exist.
-	t.mustMljob(tb, dbPath, nil, "status")
+	// An empty queue first: dispatch --follow needs the database to exist,
+	// and only submit or internal/db's Open creates one.
+	store, err := db.Open(ctx, dbPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer store.Close()
 	cmd := exec.Command(t.mljob, "dispatch", "--follow", "--hosts", l.hostsYAML, "--scripts", t.scripts)
 	cmd.Env = t.mljobEnv(dbPath)
 	var errOut strings.Builder
@@ -362,11 +367,6 @@ func (t *tools) benchLatency(tb testing.TB, l *lab, n int) latencyResult {
 	}
 	defer stop()
 
-	store, err := db.Open(ctx, dbPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer store.Close()
 	var res latencyResult
 	// The first job warms the connections and the script cache; it is not
 	// counted.
