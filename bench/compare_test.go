@@ -188,15 +188,7 @@ func alternate(t *testing.T, ds []dispatcher, rounds int, jobs []benchJob) map[s
 // the lab until the queue is empty; submit is not part of the figure.
 func (t *tools) runMljob(tb testing.TB, l *lab, jobs []benchJob, flags ...string) (measured, string) {
 	tb.Helper()
-	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "db-"), "mljob.db")
-	t.mustMljob(tb, dbPath, nil, "submit", "--scripts", t.scripts, jobsJSON(tb, t.dir, jobs))
-	argv := append([]string{t.mljob, "dispatch", "--hosts", l.hostsYAML,
-		"--scripts", t.scripts, "--poll", pollInterval.String()}, flags...)
-	m := measure(context.Background(), t.mljobEnv(dbPath), nil, argv...)
-	if m.err != nil {
-		return m, m.err.Error()
-	}
-	return m, t.checkOutcomes(tb, dbPath, len(jobs))
+	return t.dispatchChecked(tb, l, t.submitFresh(tb, "db-", jobs), len(jobs), flags...)
 }
 
 // pick returns the dispatchers of ds with the given names, in that order,
@@ -342,8 +334,13 @@ func (t *tools) benchLatency(tb testing.TB, l *lab, n int) latencyResult {
 	tb.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "follow-"), "mljob.db")
-	// An empty queue first: dispatch --follow needs the database to exist.
-	t.mustMljob(tb, dbPath, nil, "status")
+	// An empty queue first: dispatch --follow needs the database to exist,
+	// and only submit or internal/db's Open creates one.
+	store, err := db.Open(ctx, dbPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer store.Close()
 	cmd := exec.Command(t.mljob, "dispatch", "--follow", "--hosts", l.hostsYAML, "--scripts", t.scripts)
 	cmd.Env = t.mljobEnv(dbPath)
 	var errOut strings.Builder
@@ -370,11 +367,6 @@ func (t *tools) benchLatency(tb testing.TB, l *lab, n int) latencyResult {
 	}
 	defer stop()
 
-	store, err := db.Open(ctx, dbPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer store.Close()
 	var res latencyResult
 	// The first job warms the connections and the script cache; it is not
 	// counted.

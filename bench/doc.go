@@ -4,6 +4,10 @@
 // (plain and with -M) and the floor program (bench/floor) on the same job
 // list in alternation, checks that each ran every job exactly once, and
 // writes the figures into BENCHMARKS.md between its generated-section
-// markers. It is not part of `make test`: its figures are ratios taken on
-// one machine in one run, never pass/fail timings in a unit test.
+// markers. TestProgress (`make bench-progress`) measures the progress-line
+// path on the same hosts (dispatch wall with and without progress lines,
+// a run printing a million lines, the latency from a printed line to its
+// row) and writes its own section. Neither is part of `make test`: their
+// figures are ratios taken on one machine in one run, never pass/fail
+// timings in a unit test.
 package bench

@@ -266,8 +266,9 @@ func makeJobs(project string, n int, sleep float64) []benchJob {
 	return jobs
 }
 
-// jobsJSON writes jobs as one JSON array, the fastest form for submit.
-func jobsJSON(tb testing.TB, dir string, jobs []benchJob) string {
+// jobsJSON writes jobs (a slice of job structs) as one JSON array, the
+// fastest form for submit.
+func jobsJSON(tb testing.TB, dir string, jobs any) string {
 	tb.Helper()
 	b, err := json.Marshal(jobs)
 	if err != nil {

@@ -364,19 +364,26 @@ func oneLine(s string) string {
 // the rest; a missing file, or one without markers, gets a new section at
 // its end.
 func writeGenerated(path, md string) error {
+	return writeSection(path, beginMarker, endMarker, md)
+}
+
+// writeSection replaces what lies between the markers begin and end in
+// path with md, keeping the rest; a missing file, or one without the
+// markers, gets a new section at its end.
+func writeSection(path, begin, end, md string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	section := beginMarker + "\n" + md + endMarker + "\n"
+	section := begin + "\n" + md + end + "\n"
 	text := string(old)
 	if text == "" {
 		text = "# Benchmarks\n\n"
 	}
-	i := strings.Index(text, beginMarker)
-	j := strings.Index(text, endMarker)
+	i := strings.Index(text, begin)
+	j := strings.Index(text, end)
 	if i >= 0 && j > i {
-		text = text[:i] + section + strings.TrimPrefix(text[j+len(endMarker):], "\n")
+		text = text[:i] + section + strings.TrimPrefix(text[j+len(end):], "\n")
 	} else {
 		if !strings.HasSuffix(text, "\n") {
 			text += "\n"
