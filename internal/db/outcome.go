@@ -82,7 +82,9 @@ type OutcomeFilter struct {
 	// "objective" ranks best first by each job's own objective and goal,
 	// and never across objectives: rows are grouped by objective (name,
 	// then goal) first, "-objective" puts each group's worst first. Rows
-	// without the value come last either way, then ties go by outcome id.
+	// without the value come last either way, then ties go by outcome id (for the
+	// objective sorts, by job and attempt: the order runs were queued in, not
+	// the order they happened to end in).
 	Sort string
 	// Best keeps one row per (project, sweep, objective) group, jobs
 	// outside any sweep being one group per project and objective: the
@@ -103,8 +105,8 @@ var OutcomeSorts = []string{"objective", "-objective", "loss", "-loss", "metric"
 // fixed strings, never built from input.
 var outcomeSorts = map[string]string{
 	"":           "o.job_id, o.attempt",
-	"objective":  "j.objective, j.goal, " + signedObjective + " ASC NULLS LAST, o.id",
-	"-objective": "j.objective, j.goal, " + signedObjective + " DESC NULLS LAST, o.id",
+	"objective":  "j.objective, j.goal, " + signedObjective + " ASC NULLS LAST, o.job_id, o.attempt",
+	"-objective": "j.objective, j.goal, " + signedObjective + " DESC NULLS LAST, o.job_id, o.attempt",
 	"loss":       "o.loss ASC NULLS LAST, o.id",
 	"-loss":      "o.loss DESC NULLS LAST, o.id",
 	"metric":     "o.metric ASC NULLS LAST, o.id",
