@@ -148,8 +148,8 @@ func (c *cli) lateRows(order int64) []lateRow {
 			out = append(out, o)
 		}
 	}
-	// outcomes ranks by the objective, ties in the order they were
-	// recorded; the callers read the order's outcomes attempt by attempt.
+	// outcomes ranks by the objective, and an order's attempts may have
+	// different values; the callers read them attempt by attempt.
 	slices.SortFunc(out, func(a, b lateRow) int { return a.Attempt - b.Attempt })
 	return out
 }
