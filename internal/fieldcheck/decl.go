@@ -139,7 +139,7 @@ func (d *Decl) parse(data []byte) error {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return fmt.Errorf("%s: want a map with the key fields (a map of the script's fields)", d.File)
 	}
-	if a := findAlias(&doc); a != nil {
+	if a := sweep.FindAlias(&doc); a != nil {
 		return d.errorf(a, "YAML aliases (*%s) are not supported: write the value out", a.Value)
 	}
 	top := doc.Content[0]
@@ -176,20 +176,6 @@ func (d *Decl) parse(data []byte) error {
 // errorf is an error at n's line of the file.
 func (d *Decl) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", d.File, n.Line, fmt.Sprintf(format, args...))
-}
-
-// findAlias returns the first alias node under n, or nil; walking the node
-// tree expands nothing.
-func findAlias(n *yaml.Node) *yaml.Node {
-	if n.Kind == yaml.AliasNode {
-		return n
-	}
-	for _, c := range n.Content {
-		if a := findAlias(c); a != nil {
-			return a
-		}
-	}
-	return nil
 }
 
 // didYouMean is `; did you mean "x"?` for the candidate nearest s, or "".

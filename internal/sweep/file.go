@@ -175,20 +175,23 @@ func refuseAliases(data []byte) error {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil // ParseFile's own decode reports it
 	}
-	var find func(n *yaml.Node) *yaml.Node
-	find = func(n *yaml.Node) *yaml.Node {
-		if n.Kind == yaml.AliasNode {
-			return n
-		}
-		for _, c := range n.Content {
-			if a := find(c); a != nil {
-				return a
-			}
-		}
-		return nil
-	}
-	if a := find(&root); a != nil {
+	if a := FindAlias(&root); a != nil {
 		return &sweepError{kind: ErrAlias, msg: fmt.Sprintf("line %d: YAML aliases (*%s) are not supported in a sweep file", a.Line, a.Value)}
+	}
+	return nil
+}
+
+// FindAlias returns the first alias node under n, or nil. Walking the node
+// tree expands nothing, so a YAML file that mljob reads (a sweep file, a
+// script's fields file) can be refused before a decode could expand one.
+func FindAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := FindAlias(c); a != nil {
+			return a
+		}
 	}
 	return nil
 }
