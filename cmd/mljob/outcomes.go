@@ -11,7 +11,6 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
-	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/suggest"
 )
 
@@ -22,8 +21,7 @@ type outcomesOptions struct {
 	output  string
 	// filter holds --project, --status, --sort, --best and --top (Limit);
 	// runOutcomes adds the resolved --sweep.
-	filter     db.OutcomeFilter
-	sweepNames map[int64]string // id → name, for the sweep column
+	filter db.OutcomeFilter
 }
 
 // outcomesLong is outcomes' --help text.
@@ -138,7 +136,8 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := resolveOutcomesFilter(ctx, store, opts, cols); err != nil {
+	l := opts.listing(cols)
+	if err := resolveOutcomesFilter(ctx, store, opts, l); err != nil {
 		return fmt.Errorf("outcomes: %w", err)
 	}
 	each := func(ctx context.Context, fn func(*db.OutcomeRow) error) error {
@@ -147,22 +146,22 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		}
 		return nil
 	}
-	return outcomeview.Stream(ctx, each, func(batches <-chan []*db.OutcomeRow) error {
-		switch {
-		case len(cols) > 0:
-			return writeOutcomeColumns(opts, cols, batches)
-		case opts.output == render.FormatJSON:
-			objs, err := outcomeview.WriteJSON(opts.app.io.Out, batches)
-			writeRankingNote(opts, objs)
-			return err
-		}
-		return writeOutcomesTable(opts, batches)
-	})
+	err = outcomeview.Stream(ctx, each, l.Write)
+	if unknown := (*outcomeview.UnknownColumnError)(nil); errors.As(err, &unknown) {
+		return unknownColumnError(unknown.Name)
+	}
+	return err
+}
+
+// listing is what outcomes writes, as the flags say.
+func (opts *outcomesOptions) listing(cols []*outcomeview.Column) *outcomeview.Listing {
+	return &outcomeview.Listing{Out: opts.app.io.Out, Err: opts.app.io.ErrOut, Format: opts.output, Columns: cols,
+		Sort: opts.filter.Sort, Best: opts.filter.Best, Empty: noOutcomesMessage(opts)}
 }
 
 // resolveOutcomesFilter checks --project, resolves --sweep into
-// opts.filter, and reads the sweeps' names when a column shows them.
-func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOptions, cols []*outcomeview.Column) error {
+// opts.filter, and reads the sweeps' names when l shows them.
+func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOptions, l *outcomeview.Listing) error {
 	if err := checkProject(ctx, store, opts.filter.Project); err != nil {
 		return err
 	}
@@ -173,13 +172,11 @@ func resolveOutcomesFilter(ctx context.Context, store *db.DB, opts *outcomesOpti
 		}
 		opts.filter.SweepID = sw.ID
 	}
-	// The sweep column names them, and so does --best's configuration.
-	configs := opts.filter.Best && len(cols) == 0 && opts.output == render.FormatTable
-	if !configs && !slices.ContainsFunc(cols, func(c *outcomeview.Column) bool { return c.Builtin() == "sweep" }) {
+	if !l.NeedsSweepNames() {
 		return nil
 	}
 	var err error
-	opts.sweepNames, err = store.SweepNames(ctx)
+	l.SweepNames, err = store.SweepNames(ctx)
 	return err
 }
 
@@ -217,65 +214,6 @@ func sweepError(err error) error {
 		u.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
 	}
 	return u
-}
-
-// writeOutcomesTable renders the outcomes table (one per objective) or
-// CSV, then, for --best's table, each winner's every job field.
-func writeOutcomesTable(opts *outcomesOptions, batches <-chan []*db.OutcomeRow) error {
-	t := outcomeview.BuildTable(batches, opts.output)
-	if len(t.Rows) == 0 && opts.output == render.FormatTable {
-		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
-		return nil
-	}
-	if err := t.Write(opts.app.io.Out); err != nil {
-		return err
-	}
-	if opts.filter.Best && opts.output == render.FormatTable {
-		if err := t.WriteConfigs(opts.app.io.Out, opts.sweepNames); err != nil {
-			return err
-		}
-	}
-	writeRankingNote(opts, t.Objectives)
-	if t.Hidden > 0 && opts.output == render.FormatTable {
-		fmt.Fprintf(opts.app.io.ErrOut, "%d more job field(s) vary between these jobs; see them with --output json or --output csv\n", t.Hidden)
-	}
-	return nil
-}
-
-// writeRankingNote says on stderr what the rows shown rank by (see
-// outcomeview.RankingNote).
-func writeRankingNote(opts *outcomesOptions, objs outcomeview.ObjectiveCounts) {
-	if note := outcomeview.RankingNote(objs, opts.filter.Sort, opts.output); note != "" {
-		fmt.Fprintln(opts.app.io.ErrOut, note)
-	}
-}
-
-// writeOutcomeColumns renders the --columns form of the rows.
-func writeOutcomeColumns(opts *outcomesOptions, cols []*outcomeview.Column, batches <-chan []*db.OutcomeRow) error {
-	v, err := outcomeview.BuildColumns(batches, cols, opts.output, opts.sweepNames)
-	var unknown *outcomeview.UnknownColumnError
-	if errors.As(err, &unknown) {
-		return unknownColumnError(unknown.Name)
-	}
-	if err != nil {
-		return err
-	}
-	for _, name := range v.Missing {
-		fmt.Fprintf(opts.app.io.ErrOut, "No row shown has %s.\n", name)
-	}
-	switch {
-	case opts.output == render.FormatJSON:
-		err = v.WriteJSON(opts.app.io.Out)
-	case opts.output == render.FormatTable && v.Rows == 0:
-		fmt.Fprintln(opts.app.io.ErrOut, noOutcomesMessage(opts))
-		return nil
-	default:
-		err = render.Write(opts.app.io.Out, opts.output, v.Table(), nil)
-	}
-	if err == nil {
-		writeRankingNote(opts, v.Objectives)
-	}
-	return err
 }
 
 // unknownColumnError is the error for a bare --columns name that is not

@@ -259,13 +259,7 @@ func TestOutcomesGolden(t *testing.T) {
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format,
 				filter: db.OutcomeFilter{Sort: defaultSort}}
-			var err error
-			if format == render.FormatJSON {
-				_, err = outcomeview.WriteJSON(&out, feed(tinyRows()))
-			} else {
-				err = writeOutcomesTable(opts, feed(tinyRows()))
-			}
-			if err != nil {
+			if err := opts.listing(nil).Write(feed(tinyRows())); err != nil {
 				t.Fatal(err)
 			}
 			// One objective: the table says which, the data formats say nothing.
@@ -292,7 +286,7 @@ func TestOutcomesTableEmpty(t *testing.T) {
 		t.Run(tt.format, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: tt.format}
-			if err := writeOutcomesTable(opts, feed(nil)); err != nil {
+			if err := opts.listing(nil).Write(feed(nil)); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != tt.out || errOut.String() != tt.errOut {
@@ -398,7 +392,7 @@ func TestOutcomeColumnsGolden(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			opts := &outcomesOptions{app: &app{io: ioStreams{Out: &out, ErrOut: &errOut}}, output: format}
-			if err := writeOutcomeColumns(opts, cols, feed(tinyRows())); err != nil {
+			if err := opts.listing(cols).Write(feed(tinyRows())); err != nil {
 				t.Fatal(err)
 			}
 			want := "No row shown has job.nope.\n"
