@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -13,16 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/fieldcheck"
 	"github.com/mljob/mljob/internal/jobinput"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/sweep"
 )
-
-// maxListed is how many duplicate jobs submit names one by one before it
-// only counts them.
-const maxListed = 10
 
 type submitOptions struct {
 	app        *app
@@ -236,7 +230,6 @@ func openForSubmit(ctx context.Context, opts *submitOptions) (*db.DB, func(), er
 // printSubmit shows what Submit did, or in a dry run would do: the jobs
 // on Out; the sweep, duplicates and counts on ErrOut.
 func printSubmit(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) error {
-	errOut := opts.app.io.ErrOut
 	t, rows := b.Table(res, opts.dryRun)
 	n := len(t.Rows)
 	// An empty table prints nothing (ErrOut says why); JSON and CSV print
@@ -246,65 +239,6 @@ func printSubmit(opts *submitOptions, b *jobinput.Batch, res db.SubmitResult) er
 			return err
 		}
 	}
-	reportFieldWarnings(errOut, b.Warnings)
-	reportDuplicates(errOut, b.Duplicates(res, opts.dryRun))
-	switch {
-	case opts.dryRun && n == 0:
-		fmt.Fprintln(errOut, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
-	case opts.dryRun && b.Sweep != nil:
-		fmt.Fprintf(errOut, "Dry run: would queue %d job(s) in a new sweep; nothing was written.\n", n)
-	case opts.dryRun:
-		fmt.Fprintf(errOut, "Dry run: would queue %d job(s); nothing was written.\n", n)
-	case n == 0:
-		fmt.Fprintln(errOut, "Nothing queued: every job is in the queue already.")
-	default:
-		if res.Sweep != nil {
-			fmt.Fprintf(errOut, "Sweep %d %q: %d job(s).\n", res.Sweep.ID, res.Sweep.Name, res.Sweep.Jobs)
-		}
-		fmt.Fprintf(errOut, "Queued %d job(s). Run them with: mljob dispatch [--hosts hosts.yaml]\n", n)
-	}
+	b.WriteNotes(opts.app.io.ErrOut, res, opts.dryRun, n)
 	return nil
-}
-
-// reportFieldWarnings writes each distinct undeclared field (up to
-// maxListed), then how many more, then what to do.
-func reportFieldWarnings(errOut io.Writer, warnings []fieldcheck.Warning) {
-	for i, w := range warnings {
-		if i == maxListed {
-			fmt.Fprintf(errOut, "Warning: and %d more undeclared field(s)\n", len(warnings)-i)
-			break
-		}
-		fmt.Fprintf(errOut, "Warning: %s\n", w)
-	}
-	if len(warnings) > 0 {
-		fmt.Fprintln(errOut, "Warning: a script ignores the fields its <stem>.fields.yaml does not declare; fix their names, or pass --strict to refuse such jobs")
-	}
-}
-
-// reportDuplicates writes a line for each job identical to one in the
-// queue or earlier in the submit (up to maxListed of each kind), and the
-// counts.
-func reportDuplicates(errOut io.Writer, dups []jobinput.Duplicate) {
-	var warned, skipped int
-	for _, d := range dups {
-		if d.Skipped {
-			if skipped++; skipped <= maxListed {
-				fmt.Fprintf(errOut, "Skipped a job identical to job %s in project %s\n", d.Of, d.Project)
-			}
-		} else if warned++; warned <= maxListed {
-			fmt.Fprintf(errOut, "Warning: %s is identical to job %s in project %s\n", d.Job, d.Of, d.Project)
-		}
-	}
-	if warned > maxListed {
-		fmt.Fprintf(errOut, "Warning: and %d more\n", warned-maxListed)
-	}
-	if warned > 0 {
-		fmt.Fprintf(errOut, "Warning: %d job(s) were already in the queue; --dedupe skips such jobs\n", warned)
-	}
-	if skipped > maxListed {
-		fmt.Fprintf(errOut, "Skipped %d more\n", skipped-maxListed)
-	}
-	if skipped > 0 {
-		fmt.Fprintf(errOut, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
-	}
 }

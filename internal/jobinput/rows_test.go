@@ -2,10 +2,13 @@ package jobinput
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/fieldcheck"
 )
 
 // submitted is a sweep of three jobs over lr, the second skipped by
@@ -58,5 +61,37 @@ func TestBatchDuplicates(t *testing.T) {
 	want[0].Job, want[1].Job, want[1].Of = "this job", "this job", "#1 of this submit"
 	if got := b.Duplicates(res, true); !reflect.DeepEqual(got, want) {
 		t.Errorf("dry run Duplicates = %+v, want %+v", got, want)
+	}
+}
+
+// TestWriteNotes: the duplicates and the count, and undeclared fields
+// named up to maxListed, then counted.
+func TestWriteNotes(t *testing.T) {
+	b, res := submitted()
+	for i := range maxListed + 2 {
+		b.Warnings = append(b.Warnings, fieldcheck.Warning{Msg: fmt.Sprintf("field %d", i), First: "a.json", Jobs: 1})
+	}
+	var out strings.Builder
+	b.WriteNotes(&out, res, false, 2)
+	got := out.String()
+	for _, want := range []string{
+		"Warning: a.json: field 9\n",
+		"Warning: and 2 more undeclared field(s)\n",
+		"pass --strict to refuse such jobs\n",
+		"Skipped a job identical to job 7 in project p\n",
+		"Warning: job 11 is identical to job 10 in project p\n",
+		"Queued 2 job(s).",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("notes lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "field 10") {
+		t.Errorf("notes name more than %d fields:\n%s", maxListed, got)
+	}
+	out.Reset()
+	b.WriteNotes(&out, res, true, 0)
+	if !strings.HasSuffix(out.String(), "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.\n") {
+		t.Errorf("dry run notes:\n%s", out.String())
 	}
 }
