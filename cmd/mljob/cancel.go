@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/orderview"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -99,14 +99,6 @@ func selection(ids []int64, byOrder bool, project string) db.Selection {
 	return db.Selection{JobIDs: ids, Project: project}
 }
 
-// cancelRow is one line of cancel's output.
-type cancelRow struct {
-	OrderID       int64  `json:"orderId"`
-	JobID         int64  `json:"jobId"`
-	PreviousState string `json:"previousState"`
-	Action        string `json:"action"`
-}
-
 // runCancel is wiring: dispatch.Cancel cancels the orders and kills their
 // runs; the rows and the pending kills are printed.
 func runCancel(ctx context.Context, opts *cancelOptions) error {
@@ -130,7 +122,7 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	errOut := opts.app.io.ErrOut
-	warnUnmatched(errOut, res.Missing, opts.byOrder, "nothing to cancel (no such id, or already finished)")
+	orderview.WriteUnmatched(errOut, res.Missing, opts.byOrder, "nothing to cancel (no such id, or already finished)")
 	if len(res.Orders) == 0 {
 		return &userError{
 			msg:  "nothing to cancel: no named order is waiting, assigned or running",
@@ -146,16 +138,7 @@ func runCancel(ctx context.Context, opts *cancelOptions) error {
 // writeCancelled prints a row per order, then, on ErrOut, why each pending
 // kill is pending.
 func writeCancelled(opts *cancelOptions, res []dispatch.CancelResult) error {
-	rows := make([]cancelRow, len(res))
-	t := render.Table{
-		Headers: []string{"ORDER", "JOB", "PREVIOUS", "ACTION"},
-		Keys:    []string{"orderId", "jobId", "previousState", "action"},
-		Numeric: map[int]bool{0: true, 1: true},
-	}
-	for i, r := range res {
-		rows[i] = cancelRow{OrderID: r.Order.ID, JobID: r.Order.JobID, PreviousState: string(r.Order.State), Action: r.Action}
-		t.Rows = append(t.Rows, []string{strconv.FormatInt(r.Order.ID, 10), strconv.FormatInt(r.Order.JobID, 10), rows[i].PreviousState, r.Action})
-	}
+	t, rows := orderview.CancelTable(res)
 	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
@@ -166,16 +149,4 @@ func writeCancelled(opts *cancelOptions, res []dispatch.CancelResult) error {
 		}
 	}
 	return nil
-}
-
-// warnUnmatched tells, on w, that each of the named ids in missing (order
-// ids with byOrder, else job ids) matched no order.
-func warnUnmatched(w io.Writer, missing []int64, byOrder bool, why string) {
-	what := "Job"
-	if byOrder {
-		what = "Order"
-	}
-	for _, id := range missing {
-		fmt.Fprintf(w, "%s %d: %s.\n", what, id, why)
-	}
 }

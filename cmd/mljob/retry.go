@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/orderview"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -58,16 +58,6 @@ error.`,
 	return cmd
 }
 
-// retryRow is one line of retry's output.
-type retryRow struct {
-	OrderID       int64  `json:"orderId"`
-	JobID         int64  `json:"jobId"`
-	PreviousState string `json:"previousState"`
-	// Attempts counts the attempts so far; the next run is attempt
-	// Attempts+1.
-	Attempts int `json:"attempts"`
-}
-
 func runRetry(ctx context.Context, opts *retryOptions) error {
 	store, err := opts.app.openDB(ctx, db.Existing)
 	if err != nil {
@@ -90,23 +80,14 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	if opts.failed {
 		why = "nothing to retry (no such id, or not failed)"
 	}
-	warnUnmatched(errOut, sel.Missing(orders), opts.byOrder, why)
+	orderview.WriteUnmatched(errOut, sel.Missing(orders), opts.byOrder, why)
 	if len(orders) == 0 {
 		return &userError{
 			msg:  "nothing to retry: no named order is failed or cancelled",
 			hint: "see each project's states with: mljob status; a job's attempts with: mljob show JOB",
 		}
 	}
-	rows := make([]retryRow, len(orders))
-	t := render.Table{
-		Headers: []string{"ORDER", "JOB", "PREVIOUS", "ATTEMPTS"},
-		Keys:    []string{"orderId", "jobId", "previousState", "attempts"},
-		Numeric: map[int]bool{0: true, 1: true, 3: true},
-	}
-	for i, o := range orders {
-		rows[i] = retryRow{OrderID: o.ID, JobID: o.JobID, PreviousState: string(o.State), Attempts: o.Attempt}
-		t.Rows = append(t.Rows, []string{strconv.FormatInt(o.ID, 10), strconv.FormatInt(o.JobID, 10), string(o.State), strconv.Itoa(o.Attempt)})
-	}
+	t, rows := orderview.RetryTable(orders)
 	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
