@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,15 @@ func addEnum(cmd *cobra.Command, e *enumValue, short, usage string) {
 	_ = cmd.RegisterFlagCompletionFunc(name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return choices, cobra.ShellCompDirectiveNoFileComp
 	})
+}
+
+// jobIDArg reads the JOB argument of show and metrics: a positive job id.
+func jobIDArg(cmd *cobra.Command, arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usagef(cmd, "JOB must be a job id (a positive integer), not %q", arg)
+	}
+	return id, nil
 }
 
 // addOutputFlag registers --output/-o table|json|csv, completed in the shell.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -44,25 +43,17 @@ Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
   mljob metrics --order 7 --attempt 1 -o csv`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case len(args) == 1 && opts.query.OrderID != 0:
-				return usagef(cmd, "give a job id or --order, not both")
-			case len(args) == 0 && opts.query.OrderID == 0:
-				return usagef(cmd, "give a job id, or --order N")
-			case opts.query.OrderID < 0:
-				return usagef(cmd, "--order must be an order id (a positive integer)")
-			case opts.query.Attempt < 0:
-				return usagef(cmd, "--attempt must be positive")
-			}
 			if len(args) == 1 {
-				id, err := strconv.ParseInt(args[0], 10, 64)
-				if err != nil || id < 1 {
-					return usagef(cmd, "JOB must be a job id (a positive integer), not %q", args[0])
+				var err error
+				if opts.query.JobID, err = jobIDArg(cmd, args[0]); err != nil {
+					return err
 				}
-				opts.query.JobID = id
 			}
 			if cmd.Flags().Changed("series") {
 				opts.query.Series = &opts.series
+			}
+			if err := opts.query.Check(); err != nil {
+				return &usageError{err: err, cmd: cmd}
 			}
 			return runMetrics(cmd.Context(), opts)
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -39,11 +38,10 @@ Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
   mljob show 12 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usagef(cmd, "JOB must be a job id (a positive integer), not %q", args[0])
+			var err error
+			if opts.jobID, err = jobIDArg(cmd, args[0]); err != nil {
+				return err
 			}
-			opts.jobID = id
 			return runShow(cmd.Context(), opts)
 		},
 	}

@@ -36,6 +36,22 @@ type Query struct {
 	Series  *string // nil = every series
 }
 
+// Check says what is wrong with q as the command line gave it: a job and
+// an order both or neither, or a negative order or attempt.
+func (q Query) Check() error {
+	switch {
+	case q.JobID != 0 && q.OrderID != 0:
+		return errors.New("give a job id or --order, not both")
+	case q.JobID == 0 && q.OrderID == 0:
+		return errors.New("give a job id, or --order N")
+	case q.OrderID < 0:
+		return errors.New("--order must be an order id (a positive integer)")
+	case q.Attempt < 0:
+		return errors.New("--attempt must be positive")
+	}
+	return nil
+}
+
 // Point is one stored point, as mljob metrics prints it.
 type Point struct {
 	Step   float64 `json:"step"`
