@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ type retryOptions struct {
 	ids     []int64
 	byOrder bool
 	failed  bool
+	pruned  bool
 	project string
 	output  string
 }
@@ -23,13 +25,15 @@ type retryOptions struct {
 func newRetryCmd(a *app) *cobra.Command {
 	opts := &retryOptions{app: a}
 	cmd := &cobra.Command{
-		Use:   "retry [ID]... [--order] | --failed [--project P]",
+		Use:   "retry [ID]... [--order] | --failed | --pruned [--project P]",
 		Short: "Queue failed or cancelled jobs again",
 		Long: `Retry puts failed or cancelled jobs back in the queue: IDs are job ids
 (order ids with --order); --project adds the orders of a project; --failed
-keeps only failed orders, and alone retries every failed order. The next
-dispatch runs them as a new attempt; earlier attempts and their outcomes
-are kept (see mljob show JOB).
+keeps only failed orders, and alone retries every failed order. Runs their
+pruner stopped early are left out unless --pruned is given (alone: every
+pruned order; with --failed: failed and pruned ones). The next dispatch
+runs them as a new attempt; earlier attempts and their outcomes are kept
+(see mljob show JOB).
 
 A cancelled order whose run is still being stopped is skipped until its
 outcome is recorded.
@@ -38,14 +42,15 @@ Exit codes: 0 ok, 1 error (e.g. nothing to retry, unknown project), 2 usage
 error.`,
 		Example: `  mljob retry 12
   mljob retry --failed
-  mljob retry --failed --project wine_data -o json`,
+  mljob retry --failed --project wine_data -o json
+  mljob retry --pruned --project wine_data`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := parseIDs(cmd, args, opts.byOrder)
 			if err != nil {
 				return err
 			}
-			if len(ids) == 0 && opts.project == "" && !opts.failed {
-				return usagef(cmd, "nothing named: give job ids (order ids with --order), --project or --failed")
+			if len(ids) == 0 && opts.project == "" && !opts.failed && !opts.pruned {
+				return usagef(cmd, "nothing named: give job ids (order ids with --order), --project, --failed or --pruned")
 			}
 			opts.ids = ids
 			return runRetry(cmd.Context(), opts)
@@ -53,6 +58,7 @@ error.`,
 	}
 	cmd.Flags().BoolVar(&opts.byOrder, "order", false, "IDs are order ids, not job ids")
 	cmd.Flags().BoolVar(&opts.failed, "failed", false, "only failed orders (alone: every failed order)")
+	cmd.Flags().BoolVar(&opts.pruned, "pruned", false, "also orders their pruner stopped (alone: every pruned order)")
 	cmd.Flags().StringVar(&opts.project, "project", "", "also the orders of this project")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
@@ -69,21 +75,26 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	}
 	sel := selection(opts.ids, opts.byOrder, opts.project)
 	if len(opts.ids) == 0 && opts.project == "" {
-		sel = db.Selection{All: true} // --failed alone: every project's failed orders
+		sel = db.Selection{All: true} // --failed or --pruned alone: every project's
 	}
-	orders, err := store.RetryOrders(ctx, sel, opts.failed)
+	orders, err := store.RetryOrders(ctx, sel, opts.states()...)
 	if err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
 	errOut := opts.app.io.ErrOut
 	why := "nothing to retry (no such id, not failed or cancelled, or its run is still being stopped)"
-	if opts.failed {
+	switch {
+	case opts.failed && opts.pruned:
+		why = "nothing to retry (no such id, or not failed or pruned)"
+	case opts.failed:
 		why = "nothing to retry (no such id, or not failed)"
+	case opts.pruned && len(opts.ids) == 0 && opts.project == "":
+		why = "nothing to retry (no such id, or not pruned)"
 	}
 	orderview.WriteUnmatched(errOut, sel.Missing(orders), opts.byOrder, why)
 	if len(orders) == 0 {
 		return &userError{
-			msg:  "nothing to retry: no named order is failed or cancelled",
+			msg:  "nothing to retry: no named order is " + strings.Join(stateWords(opts.states()), " or "),
 			hint: "see each project's states with: mljob status; a job's attempts with: mljob show JOB",
 		}
 	}
@@ -93,4 +104,27 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	}
 	fmt.Fprintf(errOut, "Queued %d order(s) again. Run them with: mljob dispatch\n", len(orders))
 	return nil
+}
+
+// states are the states of the orders retry queues again.
+func (o *retryOptions) states() []db.OrderState {
+	switch {
+	case o.failed && o.pruned:
+		return []db.OrderState{db.StateFailed, db.StatePruned}
+	case o.failed:
+		return []db.OrderState{db.StateFailed}
+	case o.pruned && len(o.ids) == 0 && o.project == "":
+		return []db.OrderState{db.StatePruned}
+	case o.pruned:
+		return []db.OrderState{db.StateFailed, db.StateCancelled, db.StatePruned}
+	}
+	return []db.OrderState{db.StateFailed, db.StateCancelled}
+}
+
+func stateWords(states []db.OrderState) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
 }

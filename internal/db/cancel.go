@@ -156,9 +156,10 @@ func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) 
 	return out, nil
 }
 
-// RetryOrders queues again the selected orders that are failed or cancelled
-// (only failed ones with onlyFailed) and returns them as they were before,
-// in one transaction: by id, or, with sel.All, project by project.
+// RetryOrders queues again the selected orders that ended in one of
+// states (failed, cancelled, pruned; the others are refused) and returns
+// them as they were before, in one transaction: by id, or, with sel.All,
+// project by project.
 // An order is queued again as unassigned with infra_failures 0 and its host,
 // slot, run dir, pid, dispatcher, Slurm task and times cleared; its attempt counter and
 // every attempt and outcome row are kept, so the next claim starts the next
@@ -168,18 +169,23 @@ func (db *DB) CancelOrders(ctx context.Context, sel Selection) ([]Order, error) 
 // A cancelled order whose current attempt is still assigned or running is
 // skipped: its run may still be going, and a second run of the same order
 // must not start beside it. It can be retried once its outcome is recorded.
-func (db *DB) RetryOrders(ctx context.Context, sel Selection, onlyFailed bool) ([]Order, error) {
-	if sel.empty() {
+func (db *DB) RetryOrders(ctx context.Context, sel Selection, states ...OrderState) ([]Order, error) {
+	if sel.empty() || len(states) == 0 {
 		return nil, nil
 	}
-	states := `o.state IN ('failed', 'cancelled')`
-	if onlyFailed {
-		states = `o.state = 'failed'`
+	var words []string
+	for _, s := range states {
+		if s != StateFailed && s != StateCancelled && s != StatePruned {
+			return nil, fmt.Errorf("retry orders: an order %s cannot be retried", s)
+		}
+		// A fixed word, checked above: no input reaches the SQL text.
+		words = append(words, "'"+string(s)+"'")
 	}
+	cond := `o.state IN (` + strings.Join(words, ", ") + `)`
 	var out []Order
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
-		out, err = selectOrders(ctx, tx, sel, states+` AND NOT EXISTS (
+		out, err = selectOrders(ctx, tx, sel, cond+` AND NOT EXISTS (
 			SELECT 1 FROM attempts a WHERE a.order_id = o.id AND a.attempt = o.attempt
 			AND `+liveAttempt+`)`)
 		if err != nil {

@@ -255,10 +255,10 @@ func TestCancelThenOutcome(t *testing.T) {
 func TestRetryOrders(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
-		name       string
-		sel        func(l lifecycle) Selection
-		onlyFailed bool
-		want       func(l lifecycle) []string
+		name   string
+		sel    func(l lifecycle) Selection
+		states []OrderState // default failed and cancelled
+		want   func(l lifecycle) []string
 	}{
 		{
 			name: "empty selection",
@@ -273,10 +273,10 @@ func TestRetryOrders(t *testing.T) {
 			},
 		},
 		{
-			name:       "only failed",
-			sel:        func(lifecycle) Selection { return Selection{Project: "p"} },
-			onlyFailed: true,
-			want:       func(l lifecycle) []string { return []string{formatIDState(l.failed.OrderID, StateFailed)} },
+			name:   "only failed",
+			sel:    func(lifecycle) Selection { return Selection{Project: "p"} },
+			states: []OrderState{StateFailed},
+			want:   func(l lifecycle) []string { return []string{formatIDState(l.failed.OrderID, StateFailed)} },
 		},
 		{
 			name: "by job id: active and succeeded orders are left alone",
@@ -301,7 +301,11 @@ func TestRetryOrders(t *testing.T) {
 			}
 			beforeAttempts, beforeOutcomes := countRows(t, db, "attempts"), countRows(t, db, "outcomes")
 
-			got, err := db.RetryOrders(ctx, tt.sel(l), tt.onlyFailed)
+			states := tt.states
+			if states == nil {
+				states = []OrderState{StateFailed, StateCancelled}
+			}
+			got, err := db.RetryOrders(ctx, tt.sel(l), states...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +362,7 @@ func TestRetryStartsNextAttempt(t *testing.T) {
 	if o := orderByID(t, db, c.Order.ID); o.InfraFailures != 1 || o.State != StateFailed {
 		t.Fatalf("order before retry = %+v", o)
 	}
-	got, err := db.RetryOrders(ctx, Selection{JobIDs: []int64{sub[0].JobID}}, true)
+	got, err := db.RetryOrders(ctx, Selection{JobIDs: []int64{sub[0].JobID}}, StateFailed)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("RetryOrders = %v, %v", got, err)
 	}
@@ -393,7 +397,7 @@ func TestRetryOrdersAll(t *testing.T) {
 		}
 	}
 	mustSubmit(t, db, "alpha", 0) // unassigned: left alone
-	got, err := db.RetryOrders(ctx, Selection{All: true}, true)
+	got, err := db.RetryOrders(ctx, Selection{All: true}, StateFailed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +411,7 @@ func TestRetryOrdersAll(t *testing.T) {
 	if o := orderByID(t, db, 5); o.State != StateUnassigned || o.Attempt != 0 {
 		t.Errorf("order 5 = %+v, want untouched", o)
 	}
-	if again, err := db.RetryOrders(ctx, Selection{All: true}, true); err != nil || len(again) != 0 {
+	if again, err := db.RetryOrders(ctx, Selection{All: true}, StateFailed); err != nil || len(again) != 0 {
 		t.Errorf("second RetryOrders(All) = %v, %v; want nothing", idsAndStates(again), err)
 	}
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -440,8 +441,32 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // migrateStep applies one step unless another process applied it first.
-func (db *DB) migrateStep(ctx context.Context, step migration, known int) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
+//
+// It runs on a connection of its own with foreign keys off, as SQLite's
+// procedure for rebuilding a table asks (a step that changes a CHECK
+// constraint creates the new table, copies the rows, drops the old one and
+// renames the new: with foreign keys on, the drop would delete or refuse
+// every row that references it). PRAGMA foreign_keys is a no-op inside a
+// transaction, so it is set before BEGIN; foreign_key_check then proves
+// the step left every reference whole before it commits.
+func (db *DB) migrateStep(ctx context.Context, step migration, known int) (err error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); onErr != nil {
+			// WARNING: a pooled connection must not go on without its
+			// foreign keys: drop it.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("foreign keys back on: %w", onErr))
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -464,6 +489,9 @@ func (db *DB) migrateStep(ctx context.Context, step migration, known int) error 
 	if _, err := tx.ExecContext(ctx, step.sql); err != nil {
 		return err
 	}
+	if err := checkForeignKeys(ctx, tx); err != nil {
+		return err
+	}
 	// PRAGMA takes no bind parameters, hence the formatted integers.
 	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(step.version)); err != nil {
 		return err
@@ -472,6 +500,25 @@ func (db *DB) migrateStep(ctx context.Context, step migration, known int) error 
 		return err
 	}
 	return tx.Commit()
+}
+
+// checkForeignKeys fails when a row references one that is not there.
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		return fmt.Errorf("foreign key check: a row of %s (rowid %d) references a missing row of %s", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 // queryer is what readIDs needs from a *sql.DB or *sql.Tx.

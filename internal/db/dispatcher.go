@@ -84,8 +84,8 @@ func (db *DB) Dispatchers(ctx context.Context) ([]Dispatcher, error) {
 
 // AdoptOrders hands to dispatcher me the orders on host whose
 // attempt is assigned or running but whose dispatcher is gone: unknown,
-// stopped, or silent since staleBefore. Cancelled orders whose attempt still
-// runs come too, so that their runs get killed. One transaction: two
+// stopped, or silent since staleBefore. Cancelled and pruned orders whose
+// attempt still runs come too, so that their runs get killed. One transaction: two
 // dispatchers never adopt the same order.
 func (db *DB) AdoptOrders(ctx context.Context, me, host string, staleBefore time.Time) ([]Claim, error) {
 	var out []Claim
@@ -93,7 +93,7 @@ func (db *DB) AdoptOrders(ctx context.Context, me, host string, staleBefore time
 		rows, err := tx.QueryContext(ctx, `
 			SELECT o.id FROM orders o JOIN attempts a ON a.order_id = o.id AND a.attempt = o.attempt
 			WHERE o.host = ? AND `+liveAttempt+`
-			AND o.state IN ('assigned', 'running', 'cancelled')
+			AND o.state IN ('assigned', 'running', 'cancelled', 'pruned')
 			AND (o.dispatcher IS NULL OR (o.dispatcher <> ? AND o.dispatcher NOT IN (
 				SELECT id FROM dispatchers WHERE stopped_at IS NULL AND heartbeat_at >= ?)))
 			ORDER BY o.id`, host, me, formatTime(staleBefore))

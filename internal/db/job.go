@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 )
 
 // NewJob is a job to submit: the spec as the user wrote it and the fields
@@ -27,6 +28,9 @@ type NewJob struct {
 	// Objective is what the job's runs are ranked by; the zero value is
 	// objective.Default.
 	Objective objective.Objective
+	// Pruner is the rule that stops the job's runs early; the zero value
+	// prunes nothing.
+	Pruner prune.Rule
 }
 
 // Submitted names the rows Submit created for one NewJob.
@@ -82,6 +86,8 @@ type Job struct {
 	// SweepID is the sweep the job was submitted in, 0 for none.
 	SweepID   int64
 	Objective objective.Objective
+	// Pruner is the job's pruner, the zero value for none.
+	Pruner    prune.Rule
 	CreatedAt time.Time
 }
 
@@ -143,8 +149,8 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		}
 	}
 	insJob, err := tx.PrepareContext(ctx, `
-		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash, objective, goal)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash, objective, goal, pruner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -202,7 +208,11 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		if err := obj.Check(); err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
-		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i], obj.Name, obj.Goal)
+		pruner, err := prunerText(j.Pruner)
+		if err != nil {
+			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
+		}
+		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i], obj.Name, obj.Goal, pruner)
 		if err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
@@ -357,7 +367,7 @@ func (db *DB) Job(ctx context.Context, id int64) (Job, error) {
 
 // jobColumns is the column list scanJob reads, in its order.
 const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.sweep_id,
-	jobs.objective, jobs.goal, jobs.created_at`
+	jobs.objective, jobs.goal, jobs.pruner, jobs.created_at`
 
 // findJob reads one job through q (the DB or a transaction).
 func findJob(ctx context.Context, q queryer, id int64) (Job, error) {
@@ -366,6 +376,18 @@ func findJob(ctx context.Context, q queryer, id int64) (Job, error) {
 		return Job{}, ErrJobNotFound
 	}
 	return j, err
+}
+
+// prunerText is a pruner as jobs.pruner stores it: JSON, NULL for none.
+func prunerText(r prune.Rule) (any, error) {
+	if r.IsZero() {
+		return nil, nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("pruner: %w", err)
+	}
+	return string(b), nil
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -378,10 +400,16 @@ func scanJob(s scanner) (Job, error) {
 	var j Job
 	var spec string
 	var sweepID sql.NullInt64
+	var pruner sql.NullString
 	var ts timeScanner
-	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, &j.Objective.Name, &j.Objective.Goal, ts.col(&j.CreatedAt)); err != nil {
+	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, &j.Objective.Name, &j.Objective.Goal, &pruner, ts.col(&j.CreatedAt)); err != nil {
 		return Job{}, err
 	}
 	j.Spec, j.SweepID = []byte(spec), sweepID.Int64
+	if pruner.Valid {
+		if err := json.Unmarshal([]byte(pruner.String), &j.Pruner); err != nil {
+			return Job{}, fmt.Errorf("job %d: its pruner %q: %w", j.ID, pruner.String, err)
+		}
+	}
 	return j, ts.parse()
 }

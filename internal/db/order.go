@@ -14,7 +14,8 @@ type OrderState string
 
 // The states of an order. An order goes unassigned → assigned (claimed by a
 // dispatcher for a host slot) → running (the script started) → succeeded,
-// failed or cancelled. A released attempt sends it back to unassigned.
+// failed, cancelled or pruned (stopped early by its pruner: see Prune). A
+// released attempt sends it back to unassigned.
 const (
 	StateUnassigned OrderState = "unassigned"
 	StateAssigned   OrderState = "assigned"
@@ -22,6 +23,7 @@ const (
 	StateSucceeded  OrderState = "succeeded"
 	StateFailed     OrderState = "failed"
 	StateCancelled  OrderState = "cancelled"
+	StatePruned     OrderState = "pruned"
 )
 
 // Order is the live state of one requested job. The host fields describe the

@@ -125,7 +125,8 @@ var outcomeSorts = map[string]string{
 // but leaves the order alone. The attempt row gets the state, exit code and
 // error unless it was already finished (a released attempt stays failed);
 // the current attempt of a cancelled order, and an attempt cancelled while
-// its run went on (CancelOrders), end cancelled whatever the outcome says.
+// its run went on (CancelOrders), end cancelled whatever the outcome says;
+// the current attempt of a pruned order (Prune) ends pruned.
 // CreatedAt is the transaction's time; o.ID and o.CreatedAt are ignored.
 //
 // It returns ErrOrderNotFound for an unknown order and ErrStaleAttempt for
@@ -206,6 +207,11 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 	pendingCancel := attemptState == StateCancelled && !attemptFinished.Valid
 	if pendingCancel || (o.Attempt == current && state == StateCancelled) {
 		final = StateCancelled
+	}
+	if o.Attempt == current && state == StatePruned {
+		// Its pruner stopped it (Prune): so it ends, whatever its run
+		// printed after the point it was judged on.
+		final = StatePruned
 	}
 	if attemptState == StateAssigned || attemptState == StateRunning || pendingCancel {
 		if _, err := tx.ExecContext(ctx, `

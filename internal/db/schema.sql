@@ -307,3 +307,113 @@ ALTER TABLE jobs ADD COLUMN objective TEXT NOT NULL DEFAULT 'loss';
 ALTER TABLE jobs ADD COLUMN goal TEXT NOT NULL DEFAULT 'minimize' CHECK (goal IN ('minimize', 'maximize'));
 ALTER TABLE outcomes ADD COLUMN objective_value REAL;
 UPDATE outcomes SET objective_value = loss;
+
+-- version: 14
+
+-- Pruning (see internal/prune): a job may name a pruner, a rule that stops
+-- its runs early when their progress lines say they are losing. pruner is
+-- the rule as JSON (prune.Rule), NULL for none.
+ALTER TABLE jobs ADD COLUMN pruner TEXT;
+
+-- A run stopped by its pruner ends in a state of its own, 'pruned', neither
+-- failed nor cancelled. SQLite cannot change a CHECK constraint in place,
+-- so orders and attempts are rebuilt with every column and index they have
+-- at version 13 (migrate runs a step with foreign keys off and checks them
+-- before it commits).
+CREATE TABLE orders_v14 (
+	id             INTEGER PRIMARY KEY,
+	job_id         INTEGER NOT NULL REFERENCES jobs(id),
+	state          TEXT NOT NULL CHECK (state IN ('unassigned','assigned','running','succeeded','failed','cancelled','pruned')),
+	priority       INTEGER NOT NULL,
+	attempt        INTEGER NOT NULL DEFAULT 0,
+	host           TEXT,
+	slot           TEXT,
+	dispatcher     TEXT,
+	run_dir        TEXT,
+	pid            INTEGER,
+	last_error     TEXT,
+	created_at     TEXT NOT NULL,
+	assigned_at    TEXT,
+	started_at     TEXT,
+	finished_at    TEXT,
+	infra_failures INTEGER NOT NULL DEFAULT 0,
+	sched_task     TEXT,
+	sched_state    TEXT
+);
+INSERT INTO orders_v14 (id, job_id, state, priority, attempt, host, slot, dispatcher, run_dir, pid, last_error,
+	created_at, assigned_at, started_at, finished_at, infra_failures, sched_task, sched_state)
+SELECT id, job_id, state, priority, attempt, host, slot, dispatcher, run_dir, pid, last_error,
+	created_at, assigned_at, started_at, finished_at, infra_failures, sched_task, sched_state FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_v14 RENAME TO orders;
+CREATE INDEX orders_claim ON orders(priority DESC, id) WHERE state = 'unassigned';
+CREATE INDEX orders_state ON orders(state);
+CREATE INDEX orders_job ON orders(job_id);
+
+CREATE TABLE attempts_v14 (
+	order_id    INTEGER NOT NULL REFERENCES orders(id),
+	attempt     INTEGER NOT NULL,
+	host        TEXT,
+	slot        TEXT,
+	dispatcher  TEXT,
+	run_dir     TEXT,
+	pid         INTEGER,
+	state       TEXT NOT NULL CHECK (state IN ('unassigned','assigned','running','succeeded','failed','cancelled','pruned')),
+	exit_code   INTEGER,
+	error       TEXT,
+	assigned_at TEXT,
+	started_at  TEXT,
+	finished_at TEXT,
+	abandoned   INTEGER NOT NULL DEFAULT 0,
+	sched_task  TEXT,
+	sched_state TEXT,
+	PRIMARY KEY (order_id, attempt)
+);
+INSERT INTO attempts_v14 (order_id, attempt, host, slot, dispatcher, run_dir, pid, state, exit_code, error,
+	assigned_at, started_at, finished_at, abandoned, sched_task, sched_state)
+SELECT order_id, attempt, host, slot, dispatcher, run_dir, pid, state, exit_code, error,
+	assigned_at, started_at, finished_at, abandoned, sched_task, sched_state FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_v14 RENAME TO attempts;
+CREATE INDEX attempts_abandoned ON attempts(host) WHERE abandoned = 1;
+
+-- prune_rungs holds what successive halving (rule asha) judges by: the
+-- value an attempt had, on the series it is judged on, when it reached a
+-- rung (the value of the first point at or past the rung's step, as Optuna
+-- records it). A run is compared with the values the other runs of its
+-- study (the same project, sweep and objective) recorded at that rung,
+-- whatever became of them, so the rows stay when a run is pruned, fails
+-- or is retried. A restarted dispatcher goes on from them.
+CREATE TABLE prune_rungs (
+	order_id INTEGER NOT NULL,
+	attempt  INTEGER NOT NULL,
+	rung     INTEGER NOT NULL,
+	series   TEXT NOT NULL,
+	step     REAL NOT NULL,
+	value    REAL NOT NULL,
+	at       TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt, rung),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+CREATE INDEX prune_rungs_rung ON prune_rungs(rung, series);
+
+-- prunes records why an attempt was pruned, once: its rule (JSON), the
+-- series and the point judged (step, value; value NULL when it was not a
+-- number), the rung it failed (NULL for the median rule), the value it
+-- had to reach (cutoff, NULL when none), its rank among the values
+-- compared (1 is the best) and how many there were (among).
+CREATE TABLE prunes (
+	order_id INTEGER NOT NULL,
+	attempt  INTEGER NOT NULL,
+	rule     TEXT NOT NULL,
+	series   TEXT NOT NULL,
+	rung     INTEGER,
+	step     REAL NOT NULL,
+	value    REAL,
+	cutoff   REAL,
+	rank     INTEGER,
+	among    INTEGER,
+	at       TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);

@@ -255,7 +255,7 @@ func TestSlurmClearedWithTheAttempt(t *testing.T) {
 			if err := db.FailOrder(ctx, c.Order.ID, c.Order.Attempt, "TIMEOUT"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.RetryOrders(ctx, Selection{OrderIDs: []int64{c.Order.ID}}, false); err != nil {
+			if _, err := db.RetryOrders(ctx, Selection{OrderIDs: []int64{c.Order.ID}}, StateFailed, StateCancelled); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -9,7 +9,7 @@ import (
 // OrderStates are the states of an order in lifecycle order, the order in
 // which status counts them.
 var OrderStates = []OrderState{StateUnassigned, StateAssigned, StateRunning,
-	StateSucceeded, StateFailed, StateCancelled}
+	StateSucceeded, StateFailed, StateCancelled, StatePruned}
 
 // ProjectCounts is how many orders of one project are in each state.
 type ProjectCounts struct {

@@ -37,9 +37,10 @@ type BestOutcome struct {
 	Attempt int
 }
 
-// Done is the group's orders that ended: succeeded, failed or cancelled.
+// Done is the group's orders that ended: succeeded, failed, cancelled or
+// pruned.
 func (p SweepProgress) Done() int {
-	return p.Counts[StateSucceeded] + p.Counts[StateFailed] + p.Counts[StateCancelled]
+	return p.Counts[StateSucceeded] + p.Counts[StateFailed] + p.Counts[StateCancelled] + p.Counts[StatePruned]
 }
 
 // Running is the group's orders claimed by a dispatcher: assigned or

@@ -407,7 +407,7 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 	}
 	result := d.record(d.saveCtx, hs, o, out, res)
 	if result == "failed" && why == "" && d.opts.RetryFailed && o.Attempt <= d.opts.Retries {
-		if _, err := d.db.RetryOrders(d.saveCtx, db.Selection{OrderIDs: []int64{o.ID}}, true); err != nil {
+		if _, err := d.db.RetryOrders(d.saveCtx, db.Selection{OrderIDs: []int64{o.ID}}, db.StateFailed); err != nil {
 			d.warnf("order %d: retry: %v", o.ID, err)
 			return result
 		}
