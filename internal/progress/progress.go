@@ -69,6 +69,8 @@ type Ingest struct {
 	lastStep map[string]float64  // by series
 	last     pyexec.ProgressLine // the last line taken, for Last
 	taken    bool                // a line was taken since New or Resume
+	watch    string              // the metric Watched keeps; "" none
+	watched  []Watched           // since the last Watched
 
 	// Since the last Batch.
 	dirty   bool
@@ -161,6 +163,9 @@ func (g *Ingest) addLine(line []byte, at time.Time) {
 	g.lastStep[p.Series] = p.Step
 	g.lines++
 	g.last, g.taken = p, true
+	if g.watch != "" {
+		g.keepWatched(p)
+	}
 	for _, why := range p.Dropped {
 		g.skipped[why]++
 	}
@@ -175,6 +180,36 @@ func (g *Ingest) addLine(line []byte, at time.Time) {
 			c = g.newCurve(k)
 		}
 		g.addPoint(c, p.Step, m.Value, at)
+	}
+}
+
+// Watched is a point of the metric a pruner follows, as it was read: its
+// value unthinned, a value that is not finite included.
+type Watched struct {
+	Series      string
+	Step, Value float64
+}
+
+// Watch makes g keep, from the next line on, each line's value of metric
+// name (see Watched).
+func (g *Ingest) Watch(name string) { g.watch = name }
+
+// Watched returns the points of the watched metric read since the last
+// call, in the order read, and forgets them.
+func (g *Ingest) Watched() []Watched {
+	w := g.watched
+	g.watched = nil
+	return w
+}
+
+func (g *Ingest) keepWatched(p pyexec.ProgressLine) {
+	for _, set := range [][]pyexec.Metric{p.Metrics, p.NotFinite} {
+		for _, m := range set {
+			if m.Name == g.watch {
+				g.watched = append(g.watched, Watched{Series: p.Series, Step: p.Step, Value: m.Value})
+				return
+			}
+		}
 	}
 }
 

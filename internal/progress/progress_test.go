@@ -307,3 +307,25 @@ func TestLast(t *testing.T) {
 		t.Errorf("Last() = %+v, %v; want fold2's step 7 with loss 4", last, ok)
 	}
 }
+
+// TestWatched: the watched metric's values come back in the order read,
+// NaN included and backwards steps not, each once.
+func TestWatched(t *testing.T) {
+	g := New(1, 1)
+	g.Add([]byte(`{"step":1,"loss":3}`+"\n"), 20, time.Now()) // before Watch: not kept
+	g.Watch("valLoss")
+	lines := `{"step":2,"series":"f0","valLoss":0.5,"loss":2}` + "\n" +
+		`{"step":2,"valLoss":NaN}` + "\n" +
+		`{"step":1,"valLoss":0.1}` + "\n" + // backwards: not taken
+		`{"step":3,"loss":1}` + "\n" +
+		`{"step":4,"valLoss":0.25}` + "\n"
+	g.Add([]byte(lines), 200, time.Now())
+	got := g.Watched()
+	if len(got) != 3 || got[0] != (Watched{"f0", 2, 0.5}) || got[1].Series != "" || !math.IsNaN(got[1].Value) ||
+		got[2] != (Watched{"", 4, 0.25}) {
+		t.Fatalf("Watched = %+v", got)
+	}
+	if again := g.Watched(); len(again) != 0 {
+		t.Errorf("second Watched = %+v", again)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/mljob/mljob/internal/run"
 )
@@ -63,6 +64,9 @@ type ProgressLine struct {
 	// Dropped holds a reason (SkipNotFinite, SkipLongName) per value left
 	// out of Metrics.
 	Dropped []string
+	// NotFinite are the values dropped as not finite (NaN, ±Inf), by name:
+	// not stored, but a pruner judges them (a NaN prunes).
+	NotFinite []Metric
 }
 
 // ParseProgress reads one stdout line (without its newline) under the
@@ -134,6 +138,9 @@ func ParseProgress(line []byte) (p ProgressLine, isProgress bool, skip string) {
 		switch {
 		case !ok:
 			p.Dropped = append(p.Dropped, SkipNotFinite)
+			if len(k) <= MaxProgressName {
+				p.NotFinite = append(p.NotFinite, Metric{Name: k, Value: notFinite(raw)})
+			}
 		case len(k) > MaxProgressName:
 			p.Dropped = append(p.Dropped, SkipLongName)
 		default:
@@ -157,6 +164,22 @@ func isNumber(raw json.RawMessage) bool {
 		return true
 	}
 	return false
+}
+
+// notFinite is the value of raw, a number finite refused: NaN, or ±Inf
+// for the words and for a number beyond a float64.
+func notFinite(raw json.RawMessage) float64 {
+	switch s := string(raw); {
+	case s == `"Infinity"`:
+		return math.Inf(1)
+	case s == `"-Infinity"`:
+		return math.Inf(-1)
+	case s == `"NaN"`:
+		return math.NaN()
+	case strings.HasPrefix(s, "-"):
+		return math.Inf(-1)
+	}
+	return math.Inf(1)
 }
 
 // finite reads raw as a finite JSON number.

@@ -2,7 +2,9 @@ package pyexec
 
 import (
 	"fmt"
+	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,8 +35,9 @@ func TestParseProgress(t *testing.T) {
 		{name: "non-numeric fields carry no metric", line: `{"step":1,"phase":"train","ok":true,"n":null,"a":[1],"o":{"x":1},"loss":2}`, isProgress: true,
 			want: ProgressLine{Step: 1, Metrics: []Metric{{"loss", 2}}}},
 		{name: "a step and no metric", line: `{"step":7}`, isProgress: true, want: ProgressLine{Step: 7}},
-		{name: "NaN and Infinity dropped, the rest taken", line: `{"step":1,"a":NaN,"b":-Infinity,"c":"Infinity","d":1e400,"e":4}`, isProgress: true,
-			want: ProgressLine{Step: 1, Metrics: []Metric{{"e", 4}}, Dropped: []string{SkipNotFinite, SkipNotFinite, SkipNotFinite, SkipNotFinite}}},
+		{name: "Infinity dropped, kept aside, the rest taken", line: `{"step":1,"b":-Infinity,"c":"Infinity","d":1e400,"e":4}`, isProgress: true,
+			want: ProgressLine{Step: 1, Metrics: []Metric{{"e", 4}}, Dropped: []string{SkipNotFinite, SkipNotFinite, SkipNotFinite},
+				NotFinite: []Metric{{"b", math.Inf(-1)}, {"c", math.Inf(1)}, {"d", math.Inf(1)}}}},
 		{name: "a long name dropped", line: `{"step":1,"` + strings.Repeat("n", MaxProgressName+1) + `":1,"x":2}`, isProgress: true,
 			want: ProgressLine{Step: 1, Metrics: []Metric{{"x", 2}}, Dropped: []string{SkipLongName}}},
 		{name: "step a string", line: `{"step":"3","loss":1}`, isProgress: true, skip: SkipBadStep},
@@ -83,6 +86,18 @@ func TestSkipsLines(t *testing.T) {
 	for _, r := range []string{SkipNotFinite, SkipLongName, SkipTooManyCurves} {
 		if SkipsLines(r) {
 			t.Errorf("%q: want a value skip", r)
+		}
+	}
+}
+
+// TestParseProgressNaN: a NaN is dropped from the metrics and kept aside
+// for a pruner, as bare NaN and as the string.
+func TestParseProgressNaN(t *testing.T) {
+	for _, line := range []string{`{"step":1,"a":NaN,"e":4}`, `{"step":1,"a":"NaN","e":4}`} {
+		p, isProgress, skip := ParseProgress([]byte(line))
+		if !isProgress || skip != "" || len(p.Metrics) != 1 || len(p.NotFinite) != 1 || p.NotFinite[0].Name != "a" ||
+			!math.IsNaN(p.NotFinite[0].Value) || !slices.Equal(p.Dropped, []string{SkipNotFinite}) {
+			t.Errorf("%s: %+v, %v, %q", line, p, isProgress, skip)
 		}
 	}
 }
