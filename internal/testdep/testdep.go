@@ -1,5 +1,5 @@
 // Package testdep is how tests that need a real program (sshd, Slurm's
-// daemons, Chromium, tmux) find it and what they do without it: on a CI
+// daemons, Chromium, tmux, a Python module) find it and what they do without it: on a CI
 // machine (the CI variable set) a missing program fails the test, so such
 // a machine cannot pass by skipping; elsewhere the test is skipped with a
 // loud reason saying what to install.
@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -72,6 +73,29 @@ func Require(tb testing.TB, install string, bins ...string) {
 	if len(missing) > 0 {
 		Missing(tb, fmt.Sprintf("%q not found in PATH or %v; %s", missing, sbinDirs, install))
 	}
+}
+
+// RequirePythonModule calls Missing unless python (an absolute path, or
+// a name LookPath finds) runs and imports module; install says how to get
+// it. Debian's python3-* packages are seen by /usr/bin/python3, often not
+// by the python3 first in PATH.
+func RequirePythonModule(tb testing.TB, python, module, install string) {
+	tb.Helper()
+	exe, err := LookPath(python)
+	if err != nil {
+		Missing(tb, fmt.Sprintf("%s not found; %s", python, install))
+		return
+	}
+	out, err := exec.Command(exe, "-c", "import "+module).CombinedOutput()
+	if err != nil {
+		Missing(tb, fmt.Sprintf("%s cannot import %s (%v: %s); %s", exe, module, err, lastLine(out), install))
+	}
+}
+
+// lastLine is the last non-empty line of out: a Python traceback's error.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
 }
 
 // SkipShort skips a test that starts real daemons or a browser (what names
