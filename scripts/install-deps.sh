@@ -20,6 +20,7 @@ test_packages=(
   openssh-server   # sshd: the tests' simulated hosts
   openssh-client   # ssh -G (config aliases), ssh-keygen, ssh-keyscan, ssh-agent
   python3-pytest   # python-scripts/tests
+  python3-optuna   # internal/prune: the pruner's parity test against Optuna
   chromium         # headless browser: the report's page test
   tmux             # a terminal for the dispatch live view test
   slurmctld        # internal/slurmtest: a single-node Slurm cluster

@@ -36,7 +36,7 @@ func TestDemoDeps(t *testing.T) {
 			t.Errorf("%s is in the demo's packages, not in the tests'", p)
 		}
 	}
-	for _, p := range []string{"chromium", "slurmctld", "slurmd", "slurm-client", "munge", "openssh-server", "tmux", "python3-pytest"} {
+	for _, p := range []string{"chromium", "slurmctld", "slurmd", "slurm-client", "munge", "openssh-server", "tmux", "python3-pytest", "python3-optuna"} {
 		if slices.Contains(demo, p) {
 			t.Errorf("the demo installs %s, which only the tests use", p)
 		}
