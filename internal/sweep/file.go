@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,6 +27,8 @@ import (
 //	  optimizer: choice:adam,rmsprop
 //	seed: 42                   # optional; else one is picked and printed
 //	allowNew: false
+//	objective: {name: cvMse, goal: minimize}
+//	pruner: {rule: asha, minStep: 1, reduction: 3}   # or {rule: median, startupRuns: 5}
 type File struct {
 	Name string
 	// Base is the base job's file name as written (relative to the sweep
@@ -38,6 +41,9 @@ type File struct {
 	// Objective is the objective key: what the sweep's runs are ranked
 	// by; the zero value when the file has none.
 	Objective objective.Objective
+	// Pruner is the pruner key: the rule that stops the sweep's runs that
+	// fall behind; the zero value (no pruning) when the file has none.
+	Pruner prune.Rule
 }
 
 // fileYAML is the shape of a sweep file; grid, ranges and job stay nodes
@@ -56,6 +62,8 @@ type fileYAML struct {
 	AllowNew bool      `yaml:"allowNew"`
 	// Objective is {name: N, goal: minimize|maximize}, or "N:min|max".
 	Objective yaml.Node `yaml:"objective"`
+	// Pruner is {rule: asha|median, ...its settings}, or "asha" etc.
+	Pruner yaml.Node `yaml:"pruner"`
 }
 
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
@@ -91,6 +99,13 @@ func ParseFile(data []byte) (*File, error) {
 			return nil, err
 		}
 		f.Objective = o
+	}
+	if y.Pruner.Kind != 0 {
+		r, err := filePruner(&y.Pruner)
+		if err != nil {
+			return nil, err
+		}
+		f.Pruner = r
 	}
 	f.Spec.AllowNew = y.AllowNew
 	if y.Random.Kind != 0 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 )
 
 const base = `{
@@ -544,6 +545,54 @@ func TestParseFileObjective(t *testing.T) {
 		}
 		if err != nil || f.Objective != tc.want {
 			t.Errorf("%s: %+v, %v; want %v", tc.yaml, f, err, tc.want)
+		}
+	}
+}
+
+func TestParseFilePruner(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want prune.Rule
+		err  string // a part of the error; "" for none
+	}{
+		{yaml: "name: s", want: prune.Rule{}},
+		{yaml: "pruner: {rule: asha, minStep: 1, reduction: 3, minEarlyStoppingRate: 0, series: fold0}",
+			want: prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3, Series: "fold0"}},
+		{yaml: "pruner: {rule: asha}", want: prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}},
+		{yaml: "pruner:\n  rule: asha\n  minStep: 0.5\n  reduction: 2\n", want: prune.Rule{Kind: "asha", MinStep: 0.5, Reduction: 2}},
+		{yaml: "pruner: {rule: median, startupRuns: 5, warmupSteps: 0}", want: prune.Rule{Kind: "median", StartupRuns: 5}},
+		{yaml: "pruner: {rule: median, startupRuns: 0, warmupSteps: 2.5}", want: prune.Rule{Kind: "median", WarmupSteps: 2.5}},
+		{yaml: "pruner: {rule: median}", want: prune.Rule{Kind: "median", StartupRuns: 5}},
+		{yaml: "pruner: {rule: none}", want: prune.Rule{}},
+		{yaml: "pruner: asha", want: prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}},
+		{yaml: "pruner: median:startupRuns=2", want: prune.Rule{Kind: "median", StartupRuns: 2}},
+		{yaml: "pruner: none", want: prune.Rule{}},
+		{yaml: "pruner: {minStep: 1}", err: "line 1: pruner: no rule; add rule: asha or rule: median"},
+		{yaml: "pruner: {rule: hyperband}", err: `line 1: pruner: unknown rule "hyperband"; want asha, median or none`},
+		{yaml: "pruner: {rule: [asha]}", err: "line 1: pruner: rule: want asha, median or none"},
+		{yaml: "pruner:\n  rule: asha\n  eta: 3\n", err: "line 3: pruner: unknown key eta for rule asha (want rule, minStep, reduction, minEarlyStoppingRate, series)"},
+		{yaml: "pruner: {rule: median, reduction: 3}", err: "unknown key reduction for rule median (want rule, startupRuns, warmupSteps, series)"},
+		{yaml: "pruner: {rule: none, reduction: 3}", err: "line 1: pruner: rule none takes no settings; remove reduction"},
+		{yaml: "pruner:\n  rule: asha\n  reduction: 2.5\n", err: `line 3: pruner: reduction: want a whole number, not "2.5"`},
+		{yaml: "pruner: {rule: asha, reduction: \"3\"}", err: `reduction: want a whole number, not "3"`},
+		{yaml: "pruner: {rule: asha, minStep: one}", err: `minStep: want a number, not "one"`},
+		{yaml: "pruner: {rule: asha, minStep: .nan}", err: `minStep=".nan" is not a number`},
+		{yaml: "pruner: {rule: median, warmupSteps: [1]}", err: "warmupSteps: want a single value"},
+		{yaml: "pruner: {rule: asha, series: true}", err: `series: want a series name, not "true"`},
+		{yaml: "pruner:\n  rule: asha\n  reduction: 1\n", err: "line 3: pruner: asha: reduction 1 must be 2 or more"},
+		{yaml: "pruner: {rule: median, startupRuns: -1}", err: "startupRuns -1 must be 0 or more"},
+		{yaml: "pruner: asha:eta=3", err: `line 1: pruner: asha has no setting "eta"`},
+		{yaml: "pruner: [asha]", err: "line 1: pruner: want {rule: asha|median"},
+	} {
+		f, err := ParseFile([]byte(tc.yaml))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrSyntax) {
+				t.Errorf("%s: err = %v, want ErrSyntax with %q", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || f.Pruner != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v", tc.yaml, f, err, tc.want)
 		}
 	}
 }
