@@ -61,8 +61,9 @@ func Default(kind string) (Rule, error) {
 	return Rule{}, fmt.Errorf("%w: unknown rule %q; want asha, median or none", ErrBad, kind)
 }
 
-// IsZero reports whether r prunes nothing.
-func (r Rule) IsZero() bool { return r.Kind == "" }
+// IsZero reports whether r prunes nothing: no rule, or "none" (which
+// the parsers never leave in a Rule, but a hand-written one may hold).
+func (r Rule) IsZero() bool { return r.Kind == "" || r.Kind == KindNone }
 
 // WithDefaults is r with a zero MinStep and Reduction of an ASHA rule set
 // to Optuna's defaults (1 and 3); the other fields are kept (see Rule).
@@ -83,8 +84,8 @@ func (r Rule) WithDefaults() Rule {
 func (r Rule) Validate() error {
 	r = r.WithDefaults()
 	switch r.Kind {
-	case "":
-		if r != (Rule{}) {
+	case "", KindNone:
+		if r != (Rule{Kind: r.Kind}) {
 			return fmt.Errorf("%w: settings without a rule; name rule asha or median", ErrBad)
 		}
 		return nil
