@@ -46,7 +46,7 @@ N × (grid size) jobs per input job. PATH is a dotted path into the job, array
 indices included (hiddenLayers.0.dropout); values are JSON where they parse
 as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
-ranges, seed, name, allowNew, objective); flags add to it. A sweep gets an id and a name
+ranges, seed, name, allowNew, objective, pruner); flags add to it. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
 
 Objective: --objective NAME:min|max (or "objective: {name: cvMse, goal:
@@ -54,6 +54,17 @@ minimize}" in a sweep file) says what the jobs' runs are ranked by: NAME is a
 key of the Outcome line, or a dotted path into it. The default is loss:min.
 outcomes, show, status, the report and the live view rank by it, and never
 across two objectives.
+
+Pruning: --pruner stops the runs that fall behind, judged on the progress
+lines they print, by Optuna's rules: asha (its SuccessiveHalvingPruner: at
+steps minStep·reduction^k a run must be in the best 1/reduction of the
+runs that reached that step) or median (its MedianPruner: once startupRuns
+runs have succeeded, a run whose best so far is worse than their median at
+the same step, past warmupSteps). Settings follow a colon:
+asha:minStep=1,reduction=3,minEarlyStoppingRate=0 and
+median:startupRuns=5,warmupSteps=0 are the defaults; series=NAME judges that
+series (default: the first the run prints). In a sweep file: "pruner: {rule:
+asha, reduction: 3}". --pruner none turns off a sweep file's pruner.
 
 One submit makes at most 1,000,000 jobs (inputs × grid × random draws),
 counted before anything is drawn; a sweep file takes no YAML aliases.
@@ -94,7 +105,8 @@ func newSubmitCmd(a *app) *cobra.Command {
   cat job.json | mljob submit -
   mljob submit job.json --grid learningRate=0.1,0.01 --grid hiddenLayers.0.dropout=0.1,0.3
   mljob submit job.json --random 20 --range l1=log:1e-4:1e-1 --range optimizer=choice:adam,rmsprop --seed 7
-  mljob submit --sweep examples/wine_data/sweep.yaml --dry-run`,
+  mljob submit --sweep examples/wine_data/sweep.yaml --dry-run
+  mljob submit job.json --grid learningRate=0.1,0.01,0.001 --objective valLoss:min --pruner asha:minStep=1,reduction=3`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.inputs = args
 			if len(args) == 0 && opts.sweep.SweepFile == "" {
@@ -126,6 +138,7 @@ func newSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.sweep.Name, "name", "", "name of the sweep (default <project>-<YYYYMMDD-HHMMSS>)")
 	f.BoolVar(&opts.sweep.AllowNew, "allow-new", false, "let sweep paths add fields the job lacks")
 	f.StringVar(&opts.sweep.Objective, "objective", "", "what the jobs' runs are ranked by: NAME:min or NAME:max, NAME a key of the Outcome line (default loss:min, or the sweep file's objective)")
+	f.StringVar(&opts.sweep.Pruner, "pruner", "", "stop runs that fall behind: asha or median, with settings after a colon (asha:minStep=1,reduction=3; median:startupRuns=5,warmupSteps=0), or none (default: the sweep file's pruner, else none)")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print the jobs that would be queued; write nothing")
 	f.BoolVar(&opts.dedupe, "dedupe", false, "skip jobs identical to ones already queued in their project")
 	f.BoolVar(&opts.strict, "strict", false, "refuse jobs holding fields their script's <stem>.fields.yaml does not declare (default: queue them with a warning)")

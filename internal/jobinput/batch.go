@@ -9,6 +9,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/fieldcheck"
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -19,6 +20,10 @@ type Flags struct {
 	Name    string     // --name; "" when not given
 	// Objective is --objective; the zero value when not given.
 	Objective objective.Objective
+	// Pruner is --pruner, PrunerSet whether it was given: --pruner none
+	// (the zero Rule) overrides a sweep file's pruner.
+	Pruner    prune.Rule
+	PrunerSet bool
 }
 
 // FlagArgs are submit's sweep flags as the command line gives them, before
@@ -32,6 +37,7 @@ type FlagArgs struct {
 	AllowNew  bool     // --allow-new
 	SweepFile string   // --sweep
 	Objective string   // --objective NAME:min|max; "" when not given
+	Pruner    string   // --pruner RULE[:KEY=VALUE,...] (prune.ParseFlag); "" when not given
 	// RandomSet, SeedSet and NameSet say which of those flags were given.
 	RandomSet, SeedSet, NameSet bool
 }
@@ -75,6 +81,13 @@ func ParseFlags(a FlagArgs) (Flags, error) {
 		}
 		f.Objective = o
 	}
+	if a.Pruner != "" {
+		r, err := prune.ParseFlag(a.Pruner)
+		if err != nil {
+			return Flags{}, fmt.Errorf("--pruner: %w", err)
+		}
+		f.Pruner, f.PrunerSet = r, true
+	}
 	if a.SweepFile == "" {
 		if _, err := f.Spec.Size(); errors.Is(err, sweep.ErrSyntax) || errors.Is(err, sweep.ErrTooBig) {
 			return Flags{}, err
@@ -94,6 +107,8 @@ type Sweep struct {
 	// Objective is every job's: --objective, else the sweep file's, else
 	// the zero value (objective.Default when stored).
 	Objective objective.Objective
+	// Pruner is every job's: --pruner, else the sweep file's, else none.
+	Pruner prune.Rule
 }
 
 // ReadSweep reads the sweep file at path ("" for none) and adds the flags
@@ -102,7 +117,7 @@ type Sweep struct {
 // whether job files were named: a sweep file needs either its own base job
 // or job files, not both.
 func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
-	sw := &Sweep{Spec: flags.Spec, SeedSet: flags.SeedSet, Name: flags.Name, File: path, Objective: flags.Objective}
+	sw := &Sweep{Spec: flags.Spec, SeedSet: flags.SeedSet, Name: flags.Name, File: path, Objective: flags.Objective, Pruner: flags.Pruner}
 	if path == "" {
 		return sw, nil
 	}
@@ -129,6 +144,9 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 	}
 	sw.Name = cmp.Or(sw.Name, f.Name)
 	sw.Objective = cmp.Or(sw.Objective, f.Objective)
+	if !flags.PrunerSet {
+		sw.Pruner = f.Pruner
+	}
 	if sw.Name != "" {
 		if err := db.CheckSweepName(sw.Name); err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("%s: name: %v", path, err), Err: err}
@@ -196,6 +214,7 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 		// A job's script may declare its default objective; the submit's
 		// own (--objective, the sweep file's) wins.
 		jobs[i].Objective = cmp.Or(sw.Objective, c.declaredObjective(jobs[i].Script))
+		jobs[i].Pruner = sw.Pruner
 	}
 	b := &Batch{Jobs: jobs, Warnings: c.Warnings()}
 	if plan == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 	"github.com/mljob/mljob/internal/sweep"
 )
 
@@ -80,6 +81,25 @@ func TestReadSweep(t *testing.T) {
 	if sw, err := ReadSweep(withObj, Flags{Objective: mse}, false); err != nil || sw.Objective != mse {
 		t.Errorf("flag's objective: %+v, %v", sw, err)
 	}
+	// The pruner: the flag's (none included), else the file's.
+	withPruner := MustWriteFile(t, dir, "pruner.yaml", "base: job.json\npruner: {rule: asha, reduction: 2}\ngrid:\n  lr: [1]\n")
+	asha2, median := prune.Rule{Kind: "asha", MinStep: 1, Reduction: 2}, prune.Rule{Kind: "median", StartupRuns: 5}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		flags Flags
+		want  prune.Rule
+	}{
+		{"file's", withPruner, Flags{}, asha2},
+		{"flag's over the file's", withPruner, Flags{Pruner: median, PrunerSet: true}, median},
+		{"flag's none over the file's", withPruner, Flags{PrunerSet: true}, prune.Rule{}},
+		{"flag's without a file", "", Flags{Pruner: median, PrunerSet: true}, median},
+		{"none anywhere", withObj, Flags{}, prune.Rule{}},
+	} {
+		if sw, err := ReadSweep(tc.path, tc.flags, tc.path == ""); err != nil || sw.Pruner != tc.want {
+			t.Errorf("%s pruner: %+v, %v; want %+v", tc.name, sw, err, tc.want)
+		}
+	}
 	if sw, err := ReadSweep("", Flags{}, true); err != nil || sw.IsSweep() {
 		t.Errorf("no sweep: %+v, %v", sw, err)
 	}
@@ -123,13 +143,14 @@ func TestBuild(t *testing.T) {
 	}
 
 	acc := objective.Objective{Name: "acc", Goal: objective.Maximize}
-	b, err := c.Build(&Sweep{Spec: grid("lr=1,2,3"), Name: "n", Objective: acc}, []string{job}, nil)
+	asha := prune.Rule{Kind: "asha", MinStep: 2, Reduction: 3}
+	b, err := c.Build(&Sweep{Spec: grid("lr=1,2,3"), Name: "n", Objective: acc, Pruner: asha}, []string{job}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, j := range b.NewJobs() {
-		if j.Objective != acc {
-			t.Errorf("job's objective %v, want the sweep's %v", j.Objective, acc)
+		if j.Objective != acc || j.Pruner != asha {
+			t.Errorf("job's objective %v and pruner %+v, want the sweep's %v and %+v", j.Objective, j.Pruner, acc, asha)
 		}
 	}
 	if len(b.Jobs) != 3 || len(b.NewJobs()) != 3 || b.NewJobs()[2].Priority != 2 || strings.Join(b.Paths, ",") != "lr" ||
@@ -198,6 +219,10 @@ func TestParseFlags(t *testing.T) {
 		{"bad name", FlagArgs{Name: "123", NameSet: true}, "--name: "},
 		{"objective without a goal", FlagArgs{Objective: "cvMse"}, "--objective: "},
 		{"objective", FlagArgs{Objective: "cvMse:min"}, ""},
+		{"pruner", FlagArgs{Pruner: "asha:reduction=2"}, ""},
+		{"pruner none", FlagArgs{Pruner: "none"}, ""},
+		{"bad pruner", FlagArgs{Pruner: "asha:eta=2"}, `--pruner: bad pruner: asha has no setting "eta"`},
+		{"pruner out of range", FlagArgs{Pruner: "median:startupRuns=-1"}, "--pruner: bad pruner: median: startupRuns -1 must be 0 or more"},
 		{"range without random", FlagArgs{Ranges: []string{"x=lin:0:1"}}, "ranges need"},
 		{"too big", FlagArgs{Grids: []string{"a=" + strings.Repeat("1,", 1000) + "1", "b=" + strings.Repeat("1,", 1000) + "1"}}, "sweep"},
 	}
@@ -213,6 +238,21 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("ParseFlags = %+v, want the flags' grid and draws", f)
 			}
 		})
+	}
+	// --pruner: the rule parsed, and whether it was given (none is).
+	for _, tc := range []struct {
+		arg  string
+		want prune.Rule
+		set  bool
+	}{
+		{"", prune.Rule{}, false},
+		{"none", prune.Rule{}, true},
+		{"asha", prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}, true},
+		{"median:startupRuns=0,warmupSteps=4", prune.Rule{Kind: "median", WarmupSteps: 4}, true},
+	} {
+		if f, err := ParseFlags(FlagArgs{Pruner: tc.arg}); err != nil || f.Pruner != tc.want || f.PrunerSet != tc.set {
+			t.Errorf("--pruner %q: %+v (set %v), %v; want %+v (set %v)", tc.arg, f.Pruner, f.PrunerSet, err, tc.want, tc.set)
+		}
 	}
 	// A sweep file may widen the sweep: its size is Build's to check.
 	if _, err := ParseFlags(FlagArgs{Grids: tests[len(tests)-1].args.Grids, SweepFile: "s.yaml"}); err != nil {
