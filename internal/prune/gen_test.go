@@ -19,7 +19,7 @@ func genScenario(rng *rand.Rand, rule Rule, goal objective.Goal, n int) scenario
 	for r := range runs {
 		runs[r] = genRun(rng, r)
 	}
-	sc := scenario{Rule: rule.WithDefaults(), Goal: goal, runs: n}
+	sc := scenario{Rule: rule.WithDefaults(), Goal: goal}
 	slots := 1 + rng.Intn(7)
 	var active []int
 	nextRun := 0

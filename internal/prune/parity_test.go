@@ -33,7 +33,6 @@ type scenario struct {
 	Rule   Rule           `json:"rule"`
 	Goal   objective.Goal `json:"goal"`
 	Events []event        `json:"events"`
-	runs   int
 }
 
 // outcome is what became of one event: skipped (its run was pruned
@@ -83,8 +82,12 @@ func TestParityWithOptuna(t *testing.T) {
 		got := replayGo(t, sc, &st)
 		compareScenario(t, i, sc, got, want[i], &st)
 	}
-	t.Logf("%d scenarios, %d curves, %d events, %d decisions compared (%d asha, %d median), %d prunes (%d asha, %d median, %d on NaN), %d reports that passed more than one rung, %d rung values compared",
-		len(scenarios), st.curves, st.events, st.decisions, st.ashaDecisions, st.decisions-st.ashaDecisions,
+	total := 0
+	for _, sc := range scenarios {
+		total += len(sc.Events)
+	}
+	t.Logf("%d scenarios, %d curves, %d events (%d after a prune, skipped by both), %d decisions compared (%d asha, %d median), %d prunes (%d asha, %d median, %d on NaN), %d reports that passed more than one rung, %d rung values compared",
+		len(scenarios), st.curves, total, total-st.events, st.decisions, st.ashaDecisions, st.decisions-st.ashaDecisions,
 		st.prunes, st.ashaPrunes, st.prunes-st.ashaPrunes, st.nanPrunes, st.multiRung, st.rungValues)
 	if st.prunes == 0 || st.decisions-st.prunes == 0 || st.nanPrunes == 0 || st.multiRung == 0 {
 		t.Errorf("the generated events exercise too little: %+v", st)
