@@ -75,6 +75,13 @@ bench:
 bench-progress:
 	$(GO) test -tags bench -run TestProgress -count=1 -timeout 30m -v ./bench/
 
+# bench-jump times 400 trivial jobs on 4 loopback hosts dispatched directly
+# and through one ProxyJump gateway, in alternation, and prints the ratio
+# (BENCHMARKS.md's ProxyJump section; a few minutes).
+.PHONY: bench-jump
+bench-jump:
+	$(GO) test -tags bench -run 'TestProxyJump$$' -count=1 -timeout 30m -v ./bench/
+
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,
 # never published) in a temporary clone of HEAD, so dist/ never lands here:

@@ -102,19 +102,42 @@ func Slurm(sh *sshworker.Host, h hosts.Host, o engine.Options) engine.Engine {
 	return slurm.New(sh, cfg)
 }
 
-// SSHConfig is how an ssh host of the hosts file is dialled. It lives here,
-// not in hosts, because hosts must not depend on sshconn; hosts check uses
-// it so that it connects exactly as dispatch does.
+// SSHConfig is how an ssh host of the hosts file is dialled: directly,
+// through its gateways (each one's Config behind the one before it) or
+// through its proxy command. It lives here, not in hosts, because hosts
+// must not depend on sshconn; hosts check uses it so that it connects
+// exactly as dispatch does.
 func SSHConfig(h hosts.Host) sshconn.Config {
-	return sshconn.Config{
-		Name:           h.Name,
-		Address:        h.Address,
-		Port:           h.Port,
-		User:           h.User,
-		IdentityFile:   h.IdentityFile,
-		KnownHosts:     h.KnownHosts,
-		ConnectTimeout: h.ConnectTimeout,
+	cfg := sshconn.Config{
+		Name:             h.Name,
+		Alias:            h.Alias,
+		Address:          h.Address,
+		Port:             h.Port,
+		User:             h.User,
+		IdentityFile:     h.IdentityFile,
+		KnownHosts:       h.KnownHosts,
+		CertificateFiles: h.CertificateFiles,
+		ConnectTimeout:   h.ConnectTimeout,
+		ProxyCommand:     h.ProxyCommand,
 	}
+	var jump *sshconn.Config
+	for _, hop := range h.Jump {
+		j := sshconn.Config{
+			Name:             hop.Name,
+			Address:          hop.Address,
+			Port:             hop.Port,
+			User:             hop.User,
+			IdentityFile:     hop.IdentityFile,
+			KnownHosts:       hop.KnownHosts,
+			CertificateFiles: hop.CertificateFiles,
+			ConnectTimeout:   h.ConnectTimeout,
+			ProxyCommand:     hop.ProxyCommand,
+			Jump:             jump,
+		}
+		jump = &j
+	}
+	cfg.Jump = jump
+	return cfg
 }
 
 // shellWarnings says, for a dispatch that starts each run through a shell

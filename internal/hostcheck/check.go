@@ -73,10 +73,16 @@ const (
 // Report is what the check found on one host. Fields the check could not
 // reach (the host is down, Python is missing) keep their zero values.
 type Report struct {
-	Host    string  `json:"host"`
-	Kind    string  `json:"kind"`    // "ssh", "slurm" or "local"
-	Address string  `json:"address"` // host:port; "" for local and a local: true slurm entry
-	Verdict Verdict `json:"verdict"`
+	Host    string `json:"host"`
+	Kind    string `json:"kind"`    // "ssh", "slurm" or "local"
+	Address string `json:"address"` // host:port; "" for local and a local: true slurm entry
+	// Route is how the host is reached: "" directly, else "via bastion",
+	// "via gw1, gw2" or "via proxy command" (see hosts.Host.Route).
+	Route string `json:"route,omitempty"`
+	// FailedHop is the gateway on the way that failed, when one did: the
+	// host behind it was not asked.
+	FailedHop string  `json:"failedHop,omitempty"`
+	Verdict   Verdict `json:"verdict"`
 
 	Reachable bool   `json:"reachable"`
 	Auth      string `json:"auth"`    // AuthAgent, AuthIdentityFile, "local", "refused" or ""
@@ -169,6 +175,7 @@ func checkHost(ctx context.Context, h hosts.Host, opts Options) Report {
 		t = sshconn.Local{}
 	} else {
 		r.Address = net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
+		r.Route = h.Route()
 		cl, err := sshconn.Dial(ctx, engines.SSHConfig(h))
 		if err != nil {
 			c.dialProblem(ctx, err)
@@ -222,20 +229,24 @@ func (c *checker) entry() string {
 	return c.opts.HostsFile
 }
 
-// dialProblem turns a failed sshconn.Dial into a problem with its fix.
+// dialProblem turns a failed sshconn.Dial into a problem with its fix: of
+// the host, of the gateway on its route that failed (named first), or of
+// its proxy command.
 func (c *checker) dialProblem(ctx context.Context, err error) {
+	if hop := sshconn.FailedHop(err); hop != "" {
+		c.r.FailedHop = hop
+		c.hopProblem(ctx, hop, err)
+		return
+	}
 	var hk *sshconn.HostKeyError
 	var op *net.OpError
+	var fwd *sshconn.ForwardError
+	var proxy *sshconn.ProxyError
 	switch {
 	case errors.As(err, &hk):
 		c.r.Reachable = true
-		if hk.Changed {
-			c.r.HostKey = "changed"
-			c.add(Fail, fmt.Sprintf("host key CHANGED: %s:%d holds another key (offered %s)", hk.KnownHosts, hk.Line, hk.Fingerprint), hk.Hint())
-		} else {
-			c.r.HostKey = "unknown"
-			c.add(Fail, fmt.Sprintf("unknown host key: %s is not in %s (offered %s %s)", hk.Address, hk.KnownHosts, hk.KeyType, hk.Fingerprint), hk.Hint())
-		}
+		c.r.HostKey = hostKeyState(hk)
+		c.add(Fail, hostKeyProblem(hk), hk.Hint())
 	case errors.Is(err, sshconn.ErrAuth):
 		c.r.Reachable, c.r.HostKey, c.r.Auth = true, "ok", "refused"
 		user := c.h.User
@@ -245,6 +256,12 @@ func (c *checker) dialProblem(ctx context.Context, err error) {
 		fix := fmt.Sprintf("add your public key to ~/.ssh/authorized_keys of %s there (ssh-copy-id -p %d %s@%s), or load the right key into ssh-agent, or set identity_file in %s",
 			user, c.h.Port, user, c.h.Address, c.entry())
 		c.add(Fail, "ssh login refused: "+err.Error(), fix)
+	case errors.As(err, &fwd):
+		c.add(Fail, "unreachable "+c.r.Route+": "+fwd.Error(),
+			fmt.Sprintf("is sshd running on %s, and is the address right as %s sees it (%s)? Its sshd must also allow forwarding (AllowTcpForwarding)", fwd.Target, fwd.Hop, c.entry()))
+	case errors.As(err, &proxy):
+		c.add(Fail, "the proxy command failed: "+proxy.Error(),
+			"run it by hand to see why ("+proxy.Command+"), and fix it in your ssh config or proxy_command in "+c.entry())
 	case ctx.Err() != nil:
 		c.add(Fail, fmt.Sprintf("no answer within %v", c.timeout),
 			fmt.Sprintf("is %s up and reachable from here (firewall, VPN)? check address and port in %s; raise --timeout for a slow link", c.r.Address, c.entry()))
@@ -260,6 +277,55 @@ func (c *checker) dialProblem(ctx context.Context, err error) {
 		c.add(Fail, err.Error(), fmt.Sprintf("something answers on %s but not as sshd should: is the port right (%s)?", c.r.Address, c.entry()))
 	default:
 		c.add(Fail, err.Error(), "check the host's entry in "+c.entry())
+	}
+}
+
+// hopProblem is a gateway on the host's route that failed: the problem
+// names it, and the fix is the gateway's (its key, its login, its
+// address), not the host's, which was never asked.
+func (c *checker) hopProblem(ctx context.Context, hop string, err error) {
+	var hk *sshconn.HostKeyError
+	var auth *sshconn.AuthError
+	var proxy *sshconn.ProxyError
+	gw := "gateway " + hop + " (on the way " + c.r.Route + ")"
+	switch {
+	case errors.As(err, &hk):
+		c.add(Fail, gw+": "+hostKeyProblem(hk), hk.Hint())
+	case errors.As(err, &auth):
+		c.add(Fail, gw+": ssh login refused: "+auth.Error(), auth.Hint()+"; or fix the gateway's entry in your ssh config")
+	case errors.As(err, &proxy):
+		c.add(Fail, gw+": its proxy command failed: "+proxy.Error(), "run it by hand to see why ("+proxy.Command+"), and fix it in your ssh config")
+	case ctx.Err() != nil:
+		c.add(Fail, fmt.Sprintf("%s: no answer within %v", gw, c.timeout), "is the gateway up and reachable from here (VPN)? raise --timeout for a slow link")
+	default:
+		c.add(Fail, gw+": unreachable: "+err.Error(),
+			"is the gateway up, and is it named right (ProxyJump in your ssh config, or proxy_jump in "+c.entry()+")? try: ssh "+sshconn.Quote(hop)+" true")
+	}
+}
+
+// hostKeyState is the KEY cell of a refused host key.
+func hostKeyState(hk *sshconn.HostKeyError) string {
+	switch {
+	case hk.Revoked:
+		return "revoked"
+	case hk.Changed:
+		return "changed"
+	default:
+		return "unknown"
+	}
+}
+
+// hostKeyProblem says what is wrong with a host key.
+func hostKeyProblem(hk *sshconn.HostKeyError) string {
+	switch {
+	case hk.Revoked:
+		return fmt.Sprintf("host key REVOKED: %s:%d lists it, or its CA, as @revoked (offered %s)", hk.KnownHosts, hk.Line, hk.Fingerprint)
+	case hk.CertProblem != "":
+		return fmt.Sprintf("host certificate not accepted: %s (signed by CA %s)", hk.CertProblem, hk.CA)
+	case hk.Changed:
+		return fmt.Sprintf("host key CHANGED: %s:%d holds another key (offered %s)", hk.KnownHosts, hk.Line, hk.Fingerprint)
+	default:
+		return fmt.Sprintf("unknown host key: %s is not in %s (offered %s %s)", hk.Address, hk.KnownHosts, hk.KeyType, hk.Fingerprint)
 	}
 }
 

@@ -16,6 +16,8 @@
 // filesystem the compute nodes share is beyond what a check can see.
 //
 // It dials with engines.SSHConfig, so it connects exactly as the
-// dispatcher does, and never opens the database: `mljob hosts check` works
+// dispatcher does (through the entry's gateways or proxy command, whose
+// route each report shows; a gateway that fails is named, with its own
+// fix), and never opens the database: `mljob hosts check` works
 // on a fresh laptop with an empty queue.
 package hostcheck

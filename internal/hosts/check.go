@@ -49,6 +49,7 @@ func (p *parser) checkSettings(s settings, node *yaml.Node, where string) {
 			p.addf(line("identity_file"), "%s: identity_file: %v", where, err)
 		}
 	}
+	p.checkRoute(s, line, ok, where)
 	if s.MaxLoad != nil && ok("max_load") {
 		if v := *s.MaxLoad; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 			p.addf(line("max_load"), "%s: max_load must be a number >= 0, got %v", where, v)
@@ -193,7 +194,7 @@ func (c entry) checkConnection(e hostEntry, local bool) {
 	if local {
 		// mljob runs sbatch and friends on this machine: connection keys
 		// would be silently ignored, so they are refused.
-		for _, key := range []string{"address", "port", "user", "identity_file", "known_hosts"} {
+		for _, key := range []string{"address", "port", "user", "identity_file", "known_hosts", "proxy_jump", "proxy_command"} {
 			if c.has(key) && c.ok(key) {
 				c.addf(key, "%s: a local: true entry is not reached over SSH; remove %s, or local: true to reach the login node over SSH", key, key)
 			}
@@ -292,6 +293,38 @@ func (p *parser) mergeConnection(h *parsedHost, e hostEntry, d settings) {
 			h.KnownHosts = append(h.KnownHosts, f)
 		}
 		h.explicit.knownHosts = true
+	}
+	// The entry's route, or else the defaults': never one key of each.
+	src := d
+	if e.ProxyJump != nil || e.ProxyCommand != nil {
+		src = e.settings
+	}
+	if src.ProxyJump != nil || src.ProxyCommand != nil {
+		h.explicit.route = true
+		if src.ProxyJump != nil {
+			h.explicit.jump = *src.ProxyJump
+		}
+		if src.ProxyCommand != nil {
+			h.ProxyCommand = *src.ProxyCommand
+		}
+	}
+}
+
+// checkRoute checks proxy_jump and proxy_command of one settings block.
+func (p *parser) checkRoute(s settings, line func(string) int, ok func(string) bool, where string) {
+	given := func(v *string) bool { return v != nil && strings.TrimSpace(*v) != none }
+	if s.ProxyJump != nil && ok("proxy_jump") {
+		if strings.TrimSpace(*s.ProxyJump) == "" {
+			p.addf(line("proxy_jump"), "%s: proxy_jump is empty: name the gateway ([user@]host[:port], several separated by commas), or none", where)
+		} else if _, err := parseJump(*s.ProxyJump); err != nil {
+			p.addf(line("proxy_jump"), "%s: %v", where, err)
+		}
+	}
+	if s.ProxyCommand != nil && ok("proxy_command") && strings.TrimSpace(*s.ProxyCommand) == "" {
+		p.addf(line("proxy_command"), "%s: proxy_command is empty: give the command (e.g. ssh -W %%h:%%p bastion), or none", where)
+	}
+	if given(s.ProxyJump) && given(s.ProxyCommand) && ok("proxy_jump") && ok("proxy_command") {
+		p.addf(line("proxy_command"), "%s: give proxy_jump or proxy_command, not both", where)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -76,14 +77,29 @@ type Host struct {
 	Name    string
 	Kind    Kind
 	Address string // resolved host name or IP (an ssh config alias is replaced by its HostName)
-	Port    int
-	User    string
+	// Alias is the address as the entry wrote it, before the ssh config
+	// replaced it with its HostName: ProxyCommand's %n; "" when the
+	// same as Address.
+	Alias string
+	Port  int
+	User  string
 	// IdentityFile is the private key to offer, ~ expanded; "" = agent only.
 	IdentityFile string
 	// KnownHosts are the known_hosts files checked, ~ expanded; default [~/.ssh/known_hosts].
 	// Host key verification is never off, and the files may not exist yet.
 	KnownHosts []string
-	Python     string // default "python3"
+	// CertificateFiles are user certificates to offer with their keys
+	// (the ssh config's CertificateFile, and KEY-cert.pub beside OpenSSH's
+	// default keys), ~ expanded; those that exist.
+	CertificateFiles []string
+	// Jump are the gateways the host is reached through (ProxyJump), the
+	// one nearest this machine first; nil = direct.
+	Jump []Hop
+	// ProxyCommand is the command whose stdin and stdout carry the
+	// connection (ProxyCommand), its %h %p %r %n tokens unexpanded; "" =
+	// none. Never with Jump.
+	ProxyCommand string
+	Python       string // default "python3"
 	// Workdir is the mljob directory on the host, default "~/.mljob"; kept with
 	// the ~ because it is a path on the remote host, expanded there.
 	Workdir string
@@ -108,6 +124,41 @@ type Host struct {
 	// --output, --chdir, ...).
 	Sbatch []string
 	Line   int // line of the entry in the file, for messages
+}
+
+// Hop is one gateway of a host's route, resolved through the ssh config
+// as ssh resolves it (ssh -G with the hop's name): its own address, user,
+// keys and known_hosts, whose host key is checked like any host's.
+type Hop struct {
+	Name             string // as ProxyJump gives it: "bastion", "bob@gw:2022"
+	Address          string
+	Port             int
+	User             string
+	IdentityFile     string   // "" = agent only
+	KnownHosts       []string // never empty
+	CertificateFiles []string
+	// ProxyCommand is the first hop's own ProxyCommand from the ssh
+	// config (an IAP tunnel to the bastion); "" for every other hop.
+	ProxyCommand string
+}
+
+// Route says how h is reached, for messages: "" when directly, "via
+// bastion", "via gw1, gw2" or "via proxy command".
+func (h Host) Route() string {
+	var parts []string
+	for i, j := range h.Jump {
+		if i == 0 && j.ProxyCommand != "" {
+			parts = append(parts, "proxy command")
+		}
+		parts = append(parts, j.Name)
+	}
+	if h.ProxyCommand != "" {
+		parts = append(parts, "proxy command")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "via " + strings.Join(parts, ", ")
 }
 
 // EnvVar is one environment variable set for every run on a host.

@@ -229,7 +229,7 @@ hosts:
 }
 
 func TestParseErrors(t *testing.T) {
-	const known = "address, connect_timeout, env, gpus, identity_file, kind, known_hosts, local, max_load, name, port, python, sbatch, slots, user, workdir"
+	const known = "address, connect_timeout, env, gpus, identity_file, kind, known_hosts, local, max_load, name, port, proxy_command, proxy_jump, python, sbatch, slots, user, workdir"
 	tests := []struct {
 		name string
 		src  string
@@ -243,7 +243,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in defaults",
 			src:  "defaults:\n  usr: x\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "unknown top-level key",
@@ -253,7 +253,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "port is not host-level in defaults",
 			src:  "defaults:\n  port: 22\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "duplicate names name both lines",

@@ -23,6 +23,8 @@ type settings struct {
 	Env            map[string]string `yaml:"env"`
 	MaxLoad        *float64          `yaml:"max_load"`
 	ConnectTimeout *time.Duration    `yaml:"connect_timeout"`
+	ProxyJump      *string           `yaml:"proxy_jump"`
+	ProxyCommand   *string           `yaml:"proxy_command"`
 }
 
 // hostEntry is one item of hosts: as written.
@@ -76,6 +78,11 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 // ssh config does not override them.
 type explicit struct {
 	port, user, identityFile, knownHosts bool
+	// route is set when the file gives proxy_jump or proxy_command (or
+	// "none"): the ssh config's route is not used then. jump is the
+	// proxy_jump value, hops not yet resolved.
+	route bool
+	jump  string
 }
 
 // parsedHost is a Host before alias resolution.

@@ -58,42 +58,40 @@ func DefaultResolver() Resolver {
 
 // sshConfig is the part of `ssh -G` output mljob uses.
 type sshConfig struct {
-	hostname      string
-	port          int
-	user          string
-	knownHosts    []string
-	identityFiles []string
+	hostname         string
+	port             int
+	user             string
+	knownHosts       []string
+	identityFiles    []string
+	certificateFiles []string
+	proxyJump        string // as written: "gw1,bob@gw2:2022"; "" = none
+	proxyCommand     string // tokens unexpanded; "" = none
 }
 
-// resolve fills h's address, port, user, known_hosts and identity file from
-// the ssh config, keeping every value the hosts file set explicitly.
+// resolve fills h's address, port, user, known_hosts, identity file,
+// certificates and route (ProxyJump, ProxyCommand) from the ssh config,
+// keeping every value the hosts file set explicitly.
 func (r Resolver) resolve(ctx context.Context, h *Host, ex explicit) error {
+	h.Alias = h.Address
+	var cfg sshConfig
 	if r.SSH != "" {
-		cfg, err := r.sshG(ctx, h, ex)
-		if err != nil {
+		var err error
+		port, user := 0, ""
+		if ex.port {
+			port = h.Port
+		}
+		if ex.user {
+			user = h.User
+		}
+		if cfg, err = r.sshG(ctx, h.Address, port, user); err != nil {
 			return err
 		}
-		if cfg.hostname != "" {
-			h.Address = cfg.hostname
+		if err := r.apply(h, cfg, ex); err != nil {
+			return err
 		}
-		if !ex.port && cfg.port > 0 {
-			h.Port = cfg.port
-		}
-		if !ex.user && cfg.user != "" {
-			h.User = cfg.user
-		}
-		if !ex.knownHosts && !isDefaultKnownHosts(cfg.knownHosts) {
-			for _, f := range cfg.knownHosts {
-				f, err := expandHome(f, r.Home)
-				if err != nil {
-					return fmt.Errorf("ssh config UserKnownHostsFile: %w", err)
-				}
-				h.KnownHosts = append(h.KnownHosts, f)
-			}
-		}
-		if !ex.identityFile {
-			h.IdentityFile = r.configIdentity(cfg.identityFiles)
-		}
+	}
+	if h.Alias == h.Address {
+		h.Alias = ""
 	}
 	if h.User == "" {
 		h.User = r.User
@@ -105,12 +103,40 @@ func (r Resolver) resolve(ctx context.Context, h *Host, ex explicit) error {
 		}
 		h.KnownHosts = []string{f}
 	}
+	return r.resolveRoute(ctx, h, cfg, ex)
+}
+
+// apply sets what `ssh -G` said of h, where the hosts file did not.
+func (r Resolver) apply(h *Host, cfg sshConfig, ex explicit) error {
+	if cfg.hostname != "" {
+		h.Address = cfg.hostname
+	}
+	if !ex.port && cfg.port > 0 {
+		h.Port = cfg.port
+	}
+	if !ex.user && cfg.user != "" {
+		h.User = cfg.user
+	}
+	if !ex.knownHosts && !isDefaultKnownHosts(cfg.knownHosts) {
+		for _, f := range cfg.knownHosts {
+			f, err := expandHome(f, r.Home)
+			if err != nil {
+				return fmt.Errorf("ssh config UserKnownHostsFile: %w", err)
+			}
+			h.KnownHosts = append(h.KnownHosts, f)
+		}
+	}
+	if !ex.identityFile {
+		h.IdentityFile = r.configIdentity(cfg.identityFiles)
+	}
+	h.CertificateFiles = r.certificates(cfg)
 	return nil
 }
 
-// sshG runs `ssh -G` for h: OpenSSH's own resolution of Host blocks, Match
-// rules and includes, with no connection made.
-func (r Resolver) sshG(ctx context.Context, h *Host, ex explicit) (sshConfig, error) {
+// sshG runs `ssh -G` for address: OpenSSH's own resolution of Host
+// blocks, Match rules and includes, with no connection made. A port or
+// user other than 0 and "" is passed as ssh -p and -l would be.
+func (r Resolver) sshG(ctx context.Context, address string, port int, user string) (sshConfig, error) {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	args := []string{"-G"}
@@ -123,24 +149,24 @@ func (r Resolver) sshG(ctx context.Context, h *Host, ex explicit) (sshConfig, er
 			args = append(args, "-F", cfg)
 		}
 	}
-	if ex.port {
-		args = append(args, "-p", strconv.Itoa(h.Port))
+	if port > 0 {
+		args = append(args, "-p", strconv.Itoa(port))
 	}
-	if ex.user && h.User != "" {
-		args = append(args, "-l", h.User)
+	if user != "" {
+		args = append(args, "-l", user)
 	}
 	// "--" so an address can never be read as an option (validation also
 	// refuses a leading '-').
-	args = append(args, "--", h.Address)
+	args = append(args, "--", address)
 
 	cmd := exec.CommandContext(ctx, r.SSH, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if msg := lastStderrLine(stderr.String()); msg != "" {
-			return sshConfig{}, fmt.Errorf("resolve %q with ssh -G: %s", h.Address, msg)
+			return sshConfig{}, fmt.Errorf("resolve %q with ssh -G: %s", address, msg)
 		}
-		return sshConfig{}, fmt.Errorf("resolve %q with ssh -G: %w", h.Address, err)
+		return sshConfig{}, fmt.Errorf("resolve %q with ssh -G: %w", address, err)
 	}
 	return parseSSHG(stdout.Bytes())
 }
@@ -174,6 +200,12 @@ func parseSSHG(out []byte) (sshConfig, error) {
 			cfg.knownHosts = strings.Fields(val)
 		case "identityfile":
 			cfg.identityFiles = append(cfg.identityFiles, val)
+		case "certificatefile":
+			cfg.certificateFiles = append(cfg.certificateFiles, val)
+		case "proxyjump":
+			cfg.proxyJump = val
+		case "proxycommand":
+			cfg.proxyCommand = val
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -213,4 +245,31 @@ func (r Resolver) configIdentity(files []string) string {
 		}
 	}
 	return ""
+}
+
+// certificates returns the user certificates an ssh config offers, those
+// that exist: its CertificateFile lines, and KEY-cert.pub beside each of
+// OpenSSH's default keys, which ssh offers with the agent's copy of the
+// key. (The one beside the identity file mljob uses, sshconn finds.)
+func (r Resolver) certificates(cfg sshConfig) []string {
+	var out []string
+	add := func(f string) {
+		p, err := expandHome(f, r.Home)
+		if err != nil || slices.Contains(out, p) {
+			return
+		}
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	for _, f := range cfg.certificateFiles {
+		add(f)
+	}
+	for _, f := range cfg.identityFiles {
+		dir, base := filepath.Split(f)
+		if filepath.Base(dir) == ".ssh" && slices.Contains(defaultIdentityFiles, base) {
+			add(f + "-cert.pub")
+		}
+	}
+	return out
 }

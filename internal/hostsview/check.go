@@ -29,7 +29,7 @@ func CheckTable(reports []hostcheck.Report) render.Table {
 		t.Keys = append(t.Keys, "slurm")
 	}
 	for _, r := range reports {
-		row := []string{r.Host, string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
+		row := []string{hostCell(r), string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
 			importsCell(r), gpusCell(r), loadCell(r), diskCell(r)}
 		if slurm {
 			row = append(row, slurmCell(r))
@@ -63,6 +63,15 @@ func WriteCheck(w io.Writer, format string, reports []hostcheck.Report) error {
 		return err
 	}
 	return nil
+}
+
+// hostCell is the host's name and, when it is not reached directly, its
+// route: "gpu1 via bastion", "gpu1 via proxy command".
+func hostCell(r hostcheck.Report) string {
+	if r.Route == "" {
+		return r.Host
+	}
+	return r.Host + " " + r.Route
 }
 
 // dash is s, or "-" for nothing known.

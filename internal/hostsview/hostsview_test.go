@@ -50,6 +50,11 @@ func TestCheckCells(t *testing.T) {
 			want: []string{"cpu", "FAIL", "agent", "ok", "3.9.2 /p", "missing sklearn,torch", "none · torch: no CUDA", "1.00", hostcheck.Bytes(1<<20) + " free (workdir missing, will be created)"},
 		},
 		{
+			name: "behind a gateway that failed",
+			r:    hostcheck.Report{Host: "gpu2", Verdict: hostcheck.Fail, Route: "via bastion", FailedHop: "bastion"},
+			want: []string{"gpu2 via bastion", "FAIL", "-", "-", "-", "-", "-", "-", "-"},
+		},
+		{
 			name: "no third-party imports",
 			r:    hostcheck.Report{Host: "h", Verdict: hostcheck.OK, PythonVersion: "3.12.0", PythonPath: "/p"},
 			want: []string{"h", "ok", "-", "-", "3.12.0 /p", "ok (0)", "none", "-", "-"},

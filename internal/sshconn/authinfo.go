@@ -16,7 +16,7 @@ const (
 // AuthInfo says which key the last connection authenticated with.
 type AuthInfo struct {
 	Method      string // AuthAgent or AuthIdentityFile; "" before any connection
-	KeyType     string // e.g. "ssh-ed25519"
+	KeyType     string // e.g. "ssh-ed25519", or "ssh-ed25519-cert-v01@openssh.com" for a certificate
 	Fingerprint string // SHA256:... of the public key
 }
 
@@ -36,16 +36,12 @@ type authRecorder struct {
 	info AuthInfo
 }
 
-// wrap tags each signer with where it came from; fileSigner is the identity
-// file's, every other one the agent's.
-func (r *authRecorder) wrap(signers []ssh.Signer, fileSigner ssh.Signer) []ssh.Signer {
+// wrap makes each signer record, when it signs, where it came from.
+func (r *authRecorder) wrap(signers []taggedSigner) []ssh.Signer {
 	out := make([]ssh.Signer, len(signers))
-	for i, s := range signers {
-		method := AuthAgent
-		if fileSigner != nil && s == fileSigner {
-			method = AuthIdentityFile
-		}
-		rs := recordingSigner{Signer: s, rec: r, method: method}
+	for i, ts := range signers {
+		s := ts.Signer
+		rs := recordingSigner{Signer: s, rec: r, method: ts.method}
 		// Keep the optional interfaces: without them an RSA key signs with
 		// SHA-1 only, which OpenSSH 8.8+ refuses.
 		switch s.(type) {

@@ -2,8 +2,6 @@ package sshconn
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +29,7 @@ const (
 // Config says how to reach one host over SSH.
 type Config struct {
 	Name           string        // host name from the hosts file, for messages
+	Alias          string        // the address as the hosts file wrote it, before ssh config resolution: ProxyCommand's %n; "" = Address
 	Address        string        // host name or IP as dialled
 	Port           int           // 0 = 22
 	User           string        // "" = current user
@@ -38,18 +37,39 @@ type Config struct {
 	KnownHosts     []string      // known_hosts files; empty = ~/.ssh/known_hosts. Verification is never off.
 	ConnectTimeout time.Duration // 0 = 10s; bounds TCP connect + handshake
 	KeepAlive      time.Duration // 0 = 15s; a keepalive that fails closes the connection so waiters see ErrConnLost
+
+	// CertificateFiles are OpenSSH user certificates (id_ed25519-cert.pub);
+	// each is offered with the key it certifies, the identity file's or one
+	// the agent holds, before that key alone. A file that does not exist
+	// is skipped, as ssh skips it.
+	CertificateFiles []string
+
+	// Jump is the gateway this host is reached through (ssh's ProxyJump),
+	// itself perhaps behind another; nil = dialled directly. Its host key
+	// is checked against its own KnownHosts, and one connection to it is
+	// shared by every Client behind it (see jumpPool).
+	Jump *Config
+
+	// ProxyCommand, when not "", is a command whose stdin and stdout
+	// carry the connection (ssh's ProxyCommand), run by /bin/sh with its
+	// %h, %p, %r and %n tokens expanded (see ExpandProxyCommand). It
+	// excludes Jump.
+	ProxyCommand string
 }
 
 // Client is one SSH connection to a host, shared by many concurrent
 // sessions. After the connection is lost, the next Exec redials. A Client
 // is safe for concurrent use; Close it when done.
 type Client struct {
-	cfg        Config              // defaults applied
-	addr       string              // host:port as dialled
-	knownAddr  string              // the address as known_hosts writes it
-	knownFiles []string            // known_hosts files, first = where a new key goes
-	hostKeys   ssh.HostKeyCallback // from knownHosts, read once at Dial
-	keyAlgos   []string            // HostKeyAlgorithms; nil = library default
+	cfg        Config   // defaults applied
+	addr       string   // host:port as dialled
+	knownAddr  string   // the address as known_hosts writes it
+	knownFiles []string // known_hosts files, first = where a new key goes
+
+	// jump is the shared Client of the gateway (Config.Jump), released by
+	// Close; nil when dialled directly or through a proxy command.
+	jump    *Client
+	jumpKey string // this Client's key in jumpPool when it is a gateway; "" otherwise
 
 	// dialing is a one-slot semaphore: one dial at a time, so concurrent
 	// Execs after a loss share the new connection; a channel so a waiter
@@ -83,12 +103,32 @@ func (cn *conn) isLost() bool {
 	}
 }
 
-// Dial reads the known_hosts files, connects and authenticates. The
-// errors callers branch on: a *HostKeyError (ErrUnknownHost,
-// ErrHostKeyChanged) and ErrAuth.
+// Dial reads the known_hosts files, connects (through the gateways or
+// the proxy command cfg names) and authenticates. The errors callers
+// branch on: a *HostKeyError (ErrUnknownHost, ErrHostKeyChanged,
+// ErrHostKeyRevoked) and ErrAuth, each of the host or of the gateway that
+// refused; a *JumpError says that a gateway, not the host, failed.
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.connect(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient checks cfg, applies its defaults and reads the known_hosts
+// files, without connecting; a gateway's Client is made this way and
+// connects when a host behind it first needs it.
+func newClient(cfg Config) (*Client, error) {
 	if cfg.Address == "" {
 		return nil, fmt.Errorf("dial %s: no address", cfg.Name)
+	}
+	if cfg.Jump != nil && cfg.ProxyCommand != "" {
+		return nil, fmt.Errorf("dial %s: both a jump host (%s) and a proxy command: give one", cfg.Name, cfg.Jump.Name)
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.Address
@@ -111,13 +151,18 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err := c.init(); err != nil {
 		return nil, fmt.Errorf("dial %s (%s): %w", cfg.Name, c.addr, err)
 	}
-	if _, err := c.connect(ctx); err != nil {
-		return nil, err
+	if cfg.Jump != nil {
+		j, err := jumps.acquire(*cfg.Jump)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s (%s): %w", cfg.Name, c.addr, &JumpError{Hop: cfg.Jump.Name, Err: err})
+		}
+		c.jump = j
 	}
 	return c, nil
 }
 
-// init fills in the user and the host key checks.
+// init fills in the user and checks that the known_hosts files can be
+// read; each dial reads them again (see hostKeyCheck).
 func (c *Client) init() error {
 	if c.cfg.User == "" {
 		u, err := user.Current()
@@ -131,17 +176,27 @@ func (c *Client) init() error {
 		return err
 	}
 	c.knownFiles = files
+	_, err = c.hostKeyCheck()
+	return err
+}
+
+// hostKeyCheck reads the known_hosts files (parsed once per version of
+// them) and returns the check of this host's key with the key
+// algorithms to ask for. It runs at each dial, not once: a gateway's
+// Client is shared and long-lived, and a key the user fixed in
+// known_hosts must count at its next dial.
+func (c *Client) hostKeyCheck() (hostKeyCheck, error) {
 	var existing []string
-	for _, f := range files {
+	for _, f := range c.knownFiles {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		}
 	}
-	if c.hostKeys, err = loadKnownHosts(existing); err != nil {
-		return fmt.Errorf("known_hosts: %w", err)
+	cb, err := loadKnownHosts(existing)
+	if err != nil {
+		return hostKeyCheck{}, fmt.Errorf("known_hosts: %w", err)
 	}
-	c.keyAlgos = knownKeyAlgorithms(c.hostKeys, c.addr)
-	return nil
+	return hostKeyCheck{c: c, known: cb, algos: knownKeyAlgorithms(cb, c.addr)}, nil
 }
 
 // knownHostsCache shares one parsed known_hosts among the clients that
@@ -212,93 +267,6 @@ func knownHostsFiles(named []string) ([]string, error) {
 	return files, nil
 }
 
-// probeKey is a throwaway host key, never offered by any server, used to
-// ask the known_hosts callback which keys it holds for a host.
-var probeKey = sync.OnceValue(func() ssh.PublicKey {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		panic(fmt.Sprintf("sshconn: generate probe key: %v", err)) // crypto/rand does not fail
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		panic(fmt.Sprintf("sshconn: probe key: %v", err))
-	}
-	return k
-})
-
-// knownKeyAlgorithms returns the host key algorithms to offer for hostport:
-// those of the keys known_hosts holds for it, read from the KeyError.Want
-// of a probe. Without this the server may pick a key type we hold no line
-// for (x/crypto prefers RSA to ed25519), and a known host looks changed
-// (melbahja/goph issue 80). nil means unknown host: offer the defaults.
-func knownKeyAlgorithms(hostKeys ssh.HostKeyCallback, hostport string) []string {
-	host, port, _ := net.SplitHostPort(hostport)
-	remote := &net.TCPAddr{IP: net.IPv4zero}
-	if ip := net.ParseIP(host); ip != nil {
-		remote.IP = ip
-	}
-	remote.Port, _ = strconv.Atoi(port)
-	var keyErr *knownhosts.KeyError
-	if err := hostKeys(hostport, remote, probeKey()); !errors.As(err, &keyErr) || len(keyErr.Want) == 0 {
-		return nil
-	}
-	var algos []string
-	add := func(a ...string) {
-		for _, x := range a {
-			if !containsString(algos, x) {
-				algos = append(algos, x)
-			}
-		}
-	}
-	for _, k := range keyErr.Want {
-		if t := k.Key.Type(); t == ssh.KeyAlgoRSA {
-			// An ssh-rsa key signs with SHA-2 on modern servers; OpenSSH
-			// 8.8+ refuses SHA-1 "ssh-rsa" signatures by default.
-			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		} else {
-			add(t)
-		}
-	}
-	return algos
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// checkHostKey verifies key against known_hosts and turns a mismatch into a
-// *HostKeyError that says how to fix it.
-func (c *Client) checkHostKey(hostname string, remote net.Addr, key ssh.PublicKey) error {
-	err := c.hostKeys(hostname, remote, key)
-	var keyErr *knownhosts.KeyError
-	if !errors.As(err, &keyErr) {
-		return err // nil, or a revoked key: no hint fixes that
-	}
-	e := &HostKeyError{
-		Host:        c.cfg.Name,
-		Address:     c.knownAddr,
-		KnownHosts:  c.knownFiles[0],
-		Fingerprint: ssh.FingerprintSHA256(key),
-		KeyType:     key.Type(),
-	}
-	if len(keyErr.Want) > 0 {
-		old := keyErr.Want[0]
-		for _, w := range keyErr.Want {
-			if w.Key.Type() == key.Type() {
-				old = w
-				break
-			}
-		}
-		e.Changed, e.KnownHosts, e.Line = true, old.Filename, old.Line
-	}
-	return e
-}
-
 // connect returns the live connection, dialling one if there is none.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
 	if cn, err := c.current(); cn != nil || err != nil {
@@ -352,6 +320,10 @@ func (c *Client) closedError() error {
 // dial makes one authenticated connection. The caller's ctx and
 // ConnectTimeout bound both the TCP connect and the SSH handshake.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
+	hk, err := c.hostKeyCheck()
+	if err != nil {
+		return nil, err
+	}
 	auth, agentConn, err := c.auth(ctx)
 	if err != nil {
 		return nil, err
@@ -364,36 +336,85 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	config := &ssh.ClientConfig{
 		User:              c.cfg.User,
 		Auth:              auth,
-		HostKeyCallback:   c.checkHostKey,
-		HostKeyAlgorithms: c.keyAlgos,
+		HostKeyCallback:   hk.check,
+		HostKeyAlgorithms: hk.algos,
 		Timeout:           c.cfg.ConnectTimeout,
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", c.addr)
+	nc, err := c.transport(dctx)
 	if err != nil {
 		closeAgent()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
-	// The handshake has no ctx: a deadline on the conn bounds it, and ctx
-	// ending moves that deadline into the past.
-	_ = nc.SetDeadline(time.Now().Add(c.cfg.ConnectTimeout))
-	stop := context.AfterFunc(dctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	// The handshake has no ctx: closing the conn when dctx ends bounds it.
+	// (A deadline would not do: a channel through a gateway has none.)
+	stop := context.AfterFunc(dctx, func() { nc.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(nc, c.addr, config)
 	if !stop() && err == nil {
-		// ctx ended just as the handshake finished; the deadline is in the past.
+		// ctx ended just as the handshake finished; the conn is closed.
 		sc.Close()
 		err = dctx.Err()
 	}
 	if err != nil {
+		if p, ok := nc.(*proxyConn); ok {
+			err = p.failure(err)
+		}
 		nc.Close()
 		closeAgent()
 		return nil, c.handshakeError(ctx, dctx, err)
 	}
-	_ = nc.SetDeadline(time.Time{})
 	return &conn{ssh: ssh.NewClient(sc, chans, reqs), agent: agentConn, lost: make(chan struct{})}, nil
+}
+
+// transport opens the byte stream the SSH connection runs over: TCP to
+// the host, a channel through the gateway's connection, or the proxy
+// command's stdin and stdout.
+func (c *Client) transport(ctx context.Context) (net.Conn, error) {
+	switch {
+	case c.jump != nil:
+		return c.throughJump(ctx)
+	case c.cfg.ProxyCommand != "":
+		line, err := ExpandProxyCommand(c.cfg.ProxyCommand, c.cfg)
+		if err != nil {
+			return nil, err
+		}
+		return startProxy(line)
+	default:
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", c.addr)
+	}
+}
+
+// throughJump opens a channel to the host through the gateway's
+// connection, dialling the gateway first if it has none (the gateway
+// verifies its own host key and authenticates on its own terms). The
+// gateway resolves the host's address, as ssh -W does.
+func (c *Client) throughJump(ctx context.Context) (net.Conn, error) {
+	for attempt := 1; ; attempt++ {
+		cn, err := c.jump.connect(ctx)
+		if err != nil {
+			return nil, &JumpError{Hop: c.jump.cfg.Name, Err: err}
+		}
+		nc, err := cn.ssh.DialContext(ctx, "tcp", c.addr)
+		if err == nil {
+			return nc, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var refused *ssh.OpenChannelError
+		if errors.As(err, &refused) || attempt == 2 {
+			return nil, &ForwardError{Hop: c.jump.cfg.Name, Target: c.addr, Err: err}
+		}
+		// The gateway's connection died before its Client noticed (a
+		// restarted bastion): drop it and dial the gateway once more.
+		c.jump.drop(cn)
+	}
 }
 
 // handshakeError maps a failed handshake to what callers branch on.
@@ -406,6 +427,8 @@ func (c *Client) handshakeError(ctx, dctx context.Context, err error) error {
 		return ctx.Err()
 	case dctx.Err() != nil:
 		return fmt.Errorf("handshake: no answer within %v: %w", c.cfg.ConnectTimeout, err)
+	case errors.As(err, new(*ProxyError)):
+		return err // says what the command said
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		// x/crypto has no typed error for this; the text is stable since 2014.
 		how := "ssh-agent"
@@ -419,7 +442,7 @@ func (c *Client) handshakeError(ctx, dctx context.Context, err error) error {
 }
 
 // auth returns one publickey method offering the agent's keys, then the
-// identity file's. It is one method because x/crypto tries each method
+// identity file's, each after the user certificates of that key. It is one method because x/crypto tries each method
 // name once: a second publickey method would never run.
 func (c *Client) auth(ctx context.Context) ([]ssh.AuthMethod, net.Conn, error) {
 	var agentConn net.Conn
@@ -451,22 +474,31 @@ func (c *Client) auth(ctx context.Context) ([]ssh.AuthMethod, net.Conn, error) {
 			fileSigner = s
 		}
 	}
+	certs, err := loadCertificates(certificatePaths(c.cfg.CertificateFiles, c.cfg.IdentityFile))
+	if err != nil {
+		if agentConn != nil {
+			agentConn.Close()
+		}
+		return nil, nil, err
+	}
 	if ag == nil && fileSigner == nil {
 		return nil, nil, &AuthError{err: fmt.Errorf("%w: no ssh-agent (SSH_AUTH_SOCK) and no identity file", ErrAuth), cfg: c.cfg}
 	}
 	signers := func() ([]ssh.Signer, error) {
-		var out []ssh.Signer
+		var out []taggedSigner
 		if ag != nil {
 			s, err := ag.Signers()
 			if err != nil && fileSigner == nil {
 				return nil, fmt.Errorf("ssh-agent: %w", err)
 			}
-			out = append(out, s...)
+			for _, a := range s {
+				out = append(out, taggedSigner{Signer: a, method: AuthAgent})
+			}
 		}
 		if fileSigner != nil {
-			out = append(out, fileSigner)
+			out = append(out, taggedSigner{Signer: fileSigner, method: AuthIdentityFile})
 		}
-		return c.authUsed.wrap(out, fileSigner), nil
+		return c.authUsed.wrap(withCertificates(out, certs)), nil
 	}
 	return []ssh.AuthMethod{ssh.PublicKeysCallback(signers)}, agentConn, nil
 }
@@ -727,6 +759,9 @@ func (c *Client) Close() error {
 		err = cn.ssh.Close()
 	}
 	c.wg.Wait()
+	if c.jump != nil {
+		jumps.release(c.jump)
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close %s: %w", c.cfg.Name, err)
 	}

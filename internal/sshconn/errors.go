@@ -20,6 +20,11 @@ var ErrUnknownHost = errors.New("host key not known")
 // automatically.
 var ErrHostKeyChanged = errors.New("host key changed")
 
+// ErrHostKeyRevoked means known_hosts lists the key the host offered, or
+// the CA that signed its certificate, as @revoked. Nothing but a new key
+// fixes that.
+var ErrHostKeyRevoked = errors.New("host key revoked")
+
 // ErrAuth means the server refused every key offered (agent and identity
 // file).
 // It matches engine.ErrRefused.
@@ -41,11 +46,27 @@ type HostKeyError struct {
 	Fingerprint string // SHA256:... of the key the server offered
 	KeyType     string // type of the offered key, e.g. "ssh-ed25519"
 	Changed     bool   // known_hosts holds another key for Address
-	Line        int    // line of the old key in KnownHosts when Changed
+	Revoked     bool   // known_hosts lists the key, or its CA, as @revoked
+	Line        int    // line of the old key in KnownHosts when Changed, of the @revoked line when Revoked
+
+	// CA is the SHA256 fingerprint of the CA that signed the host
+	// certificate offered; "" for a plain key.
+	CA string
+	// CertProblem says why no @cert-authority line accepted the host
+	// certificate offered (x/crypto's words); "" for a plain key.
+	CertProblem string
 }
 
 // Error says which key was offered and why it is not trusted.
 func (e *HostKeyError) Error() string {
+	if e.Revoked {
+		return fmt.Sprintf("host key for %s is REVOKED: %s:%d lists it, or the CA that signed it, as @revoked (offered %s %s)",
+			e.Address, e.KnownHosts, e.Line, e.KeyType, e.Fingerprint)
+	}
+	if e.CertProblem != "" {
+		return fmt.Sprintf("host certificate for %s is not accepted by %s: %s (offered %s %s signed by CA %s)",
+			e.Address, e.KnownHosts, e.CertProblem, e.KeyType, e.Fingerprint, e.CA)
+	}
 	if e.Changed {
 		return fmt.Sprintf("host key for %s has CHANGED: %s:%d holds another key (offered %s %s)",
 			e.Address, e.KnownHosts, e.Line, e.KeyType, e.Fingerprint)
@@ -59,6 +80,9 @@ func (e *HostKeyError) Is(target error) bool { return target == engine.ErrRefuse
 
 // Why says in a few words why the host is refused.
 func (e *HostKeyError) Why() string {
+	if e.Revoked {
+		return "its host key is revoked"
+	}
 	if e.Changed {
 		return "its host key changed"
 	}
@@ -68,6 +92,9 @@ func (e *HostKeyError) Why() string {
 // Unwrap returns ErrHostKeyChanged or ErrUnknownHost, so callers branch
 // with errors.Is.
 func (e *HostKeyError) Unwrap() error {
+	if e.Revoked {
+		return ErrHostKeyRevoked
+	}
 	if e.Changed {
 		return ErrHostKeyChanged
 	}
@@ -112,6 +139,14 @@ func (e *AuthError) Hint() string {
 // Hint returns the shell command that fixes the problem, ready to copy and
 // paste; every argument is quoted with Quote.
 func (e *HostKeyError) Hint() string {
+	if e.Revoked {
+		return "do not trust this host until its admin gives it a new key (or a certificate from a CA that is not revoked); the @revoked line is " +
+			Quote(e.KnownHosts) + ":" + strconv.Itoa(e.Line)
+	}
+	if e.CertProblem != "" {
+		return "check with the host's admin that CA " + e.CA + " signs its host keys, then add a line '@cert-authority " +
+			e.Address + " <the CA's public key>' to " + Quote(e.KnownHosts)
+	}
 	if e.Changed {
 		return "if the host was really reinstalled: ssh-keygen -R " + Quote(e.Address) +
 			" -f " + Quote(e.KnownHosts) + ", then verify and add the new key"

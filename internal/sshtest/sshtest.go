@@ -49,6 +49,7 @@ type Server struct {
 	sshd     string              // absolute path: sshd refuses to re-exec itself otherwise
 	config   string              // sshd_config, rewritten whenever the port changes
 	opts     Options             // as given to Start
+	hostCert string              // HostCertificate file, "" = none; see CA.SignHost
 	hostPubs map[string]string   // ssh-keygen -t type -> "type AAAA..." public key
 	log      testutil.SyncBuffer // the daemon's stderr, which its reader writes while tests read
 
@@ -82,6 +83,12 @@ type Options struct {
 	// limits once hid a bug where adopted runs beyond 10 were recorded
 	// failed. For a test about what the limits themselves allow.
 	RaisedLimits bool
+	// TrustedUserCAKeys names a file of CA public keys whose user
+	// certificates the daemons accept (sshd TrustedUserCAKeys); see CA.
+	TrustedUserCAKeys string
+	// NoAuthorizedKeys leaves authorized_keys empty, so that only a user
+	// certificate gets in.
+	NoAuthorizedKeys bool
 	// Env holds KEY=VALUE pairs set in every session (sshd SetEnv, which
 	// wins over sshd's own PATH): the host's environment, e.g. a PATH
 	// holding a fake nvidia-smi. Values must not hold spaces or quotes.
@@ -175,7 +182,11 @@ func newServer(tb testing.TB, dir, sshd, clientPub string, opts Options) *Server
 	if err := os.MkdirAll(s.Workdir, 0o755); err != nil {
 		tb.Fatalf("sshtest: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(clientPub+"\n"), 0o600); err != nil {
+	authorized := clientPub + "\n"
+	if opts.NoAuthorizedKeys {
+		authorized = ""
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(authorized), 0o600); err != nil {
 		tb.Fatalf("sshtest: %v", err)
 	}
 	for _, t := range append([]string{"ed25519"}, opts.ExtraHostKeyTypes...) {
@@ -200,7 +211,13 @@ func sshdConfig(s *Server, port int) string {
 	for _, t := range opts.ExtraHostKeyTypes {
 		fmt.Fprintf(&b, "HostKey %q\n", s.hostKeyFile(t))
 	}
+	if s.hostCert != "" {
+		fmt.Fprintf(&b, "HostCertificate %q\n", s.hostCert)
+	}
 	fmt.Fprintf(&b, "AuthorizedKeysFile %q\n", filepath.Join(s.Dir, "authorized_keys"))
+	if opts.TrustedUserCAKeys != "" {
+		fmt.Fprintf(&b, "TrustedUserCAKeys %q\n", opts.TrustedUserCAKeys)
+	}
 	b.WriteString(`PidFile none
 UsePAM no
 StrictModes no
