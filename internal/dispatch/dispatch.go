@@ -106,6 +106,8 @@ type Options struct {
 // Summary counts what one dispatch did.
 type Summary struct {
 	Succeeded, Failed int
+	// Pruned counts runs their pruner stopped early.
+	Pruned int
 	// Requeued counts attempts handed back to the queue (a host failed
 	// before the run started).
 	Requeued int
@@ -183,7 +185,7 @@ type event struct {
 	attempt int // "ended", "done": of orderID
 	slot    string
 	runID   string    // "late": the abandoned run looked at
-	res     string    // "succeeded", "failed", "requeued", "detached", "held"
+	res     string    // "succeeded", "failed", "pruned", "requeued", "detached", "held"
 	claim   *db.Claim // "held": the run to collect once the host is trusted
 	fault   bool      // "done": counted in host.faults (see faultFence)
 }
@@ -704,6 +706,8 @@ func (d *dispatcher) countResult(e event) {
 		d.sum.Succeeded++
 	case "failed":
 		d.sum.Failed++
+	case "pruned":
+		d.sum.Pruned++
 	case "requeued":
 		d.sum.Requeued++
 	case "detached", "held":

@@ -55,6 +55,10 @@ const (
 	// and Metrics are the last one's. It comes at most once per save (about
 	// a second) per run, and only when lines were taken since the last.
 	OrderProgress
+	// OrderPruned: the outcome was recorded pruned: its pruner stopped the
+	// run early; Reason is the verdict, Value the objective's value it
+	// was judged on (nil when not a number), Step and Series the point's.
+	OrderPruned
 )
 
 var kindNames = map[EventKind]string{
@@ -62,6 +66,7 @@ var kindNames = map[EventKind]string{
 	HostBusy: "host-busy", OrderClaimed: "claimed", OrderStarted: "started", OrderSucceeded: "succeeded",
 	OrderFailed: "failed", OrderReleased: "released", OrderRequeued: "requeued", OrderAbandoned: "abandoned",
 	OrderDetached: "detached", HostQueue: "host-queue", OrderEnded: "ended", OrderProgress: "progress",
+	OrderPruned: "pruned",
 }
 
 // String is the kind's stable name, e.g. "host-up" or "succeeded".
