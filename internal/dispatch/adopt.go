@@ -138,6 +138,8 @@ func (d *dispatcher) checkOrders(ctx context.Context) {
 			switch {
 			case o.State == db.StateCancelled:
 				d.kill(ctx, hs, r.k, pyexec.RunID(d.queue, id, r.attempt), "cancelled")
+			case o.State == db.StatePruned && o.Attempt == r.attempt:
+				d.kill(ctx, hs, r.k, pyexec.RunID(d.queue, id, r.attempt), "pruned")
 			case o.Attempt != r.attempt || o.AttemptState == db.StateCancelled:
 				d.kill(ctx, hs, r.k, pyexec.RunID(d.queue, id, r.attempt), "superseded by another attempt")
 			}

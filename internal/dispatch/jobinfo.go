@@ -26,9 +26,10 @@ func (j jobInfo) set(e *Event) {
 // of its run (progress saved, outcome recorded) carry it, and the sweep
 // names read so far. Its methods are safe for concurrent use.
 type jobInfos struct {
-	mu     sync.Mutex // guards runs and sweeps
+	mu     sync.Mutex // guards runs, sweeps and pruned
 	runs   map[attemptKey]jobInfo
 	sweeps map[int64]string
+	pruned map[attemptKey]prunedRun // attempts this dispatcher pruned, until recorded
 }
 
 // info returns j's jobInfo, reading its sweep's name once per dispatch.

@@ -34,6 +34,8 @@ type progressSink struct {
 	g      *progress.Ingest
 	broken bool // a save failed: the rest is not read
 
+	pr *pruner // nil when the job has none; used by flush only, under saveMu
+
 	saveMu sync.Mutex // one save at a time, so that batches commit in order
 
 	stop, done chan struct{}
@@ -42,8 +44,9 @@ type progressSink struct {
 // openProgress returns the progress sink of attempt o on host, resuming
 // from what was saved of it when resume is set (an attempt attached
 // again). A saved state it cannot read leaves the attempt without one
-// (nil): points read from the wrong offset would be stored twice.
-func (d *dispatcher) openProgress(o db.Order, host string, resume bool) *progressSink {
+// (nil): points read from the wrong offset would be stored twice. pr,
+// when not nil, judges the points once they are saved.
+func (d *dispatcher) openProgress(o db.Order, host string, resume bool, pr *pruner) *progressSink {
 	g := progress.New(o.ID, o.Attempt)
 	if resume {
 		st, err := d.db.Progress(d.saveCtx, o.ID, o.Attempt)
@@ -53,7 +56,10 @@ func (d *dispatcher) openProgress(o db.Order, host string, resume bool) *progres
 		}
 		g = progress.Resume(o.ID, o.Attempt, st)
 	}
-	s := &progressSink{d: d, o: o, host: host, g: g, stop: make(chan struct{}), done: make(chan struct{})}
+	if pr != nil {
+		g.Watch(pr.obj.Name)
+	}
+	s := &progressSink{d: d, o: o, host: host, g: g, pr: pr, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -108,6 +114,7 @@ func (s *progressSink) flush() {
 		ok = false
 	}
 	last, taken := s.g.Last()
+	watched := s.g.Watched()
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -126,6 +133,9 @@ func (s *progressSink) flush() {
 			Step: last.Step, Series: last.Series, Metrics: last.Metrics}
 		s.d.tracked(s.o).set(&e)
 		s.d.observe(e)
+	}
+	if s.pr != nil {
+		s.pr.judge(watched)
 	}
 }
 

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,7 +140,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 			limit.arm(time.Now(), timeout, func() { d.kill(ctx, hs, k, spec.ID, fmt.Sprintf("timeout after %s", timeout)) })
 		}
 	}
-	prog := d.openProgress(o, hs.cfg.Name, false)
+	prog := d.openProgress(o, hs.cfg.Name, false, d.newPruner(hs, c, k, spec.ID, false))
 	spec.Progress = prog.progress()
 	res, err := hs.h.Run(ctx, spec, started)
 	cut := false // the connection dropped: the run may have started unseen
@@ -190,8 +191,11 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 	o := c.Order
 	id := pyexec.RunID(d.queue, o.ID, o.Attempt)
 	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
-	if o.State == db.StateCancelled {
+	switch o.State {
+	case db.StateCancelled:
 		d.kill(ctx, hs, k, id, "cancelled")
+	case db.StatePruned:
+		d.kill(ctx, hs, k, id, cmp.Or(o.LastError, "pruned"))
 	}
 	limit := &deadline{}
 	timeout := d.timeoutOf(c.Job)
@@ -201,7 +205,7 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 		limit.arm(o.StartedAt, timeout, expire)
 	}
 	told := false // only the poller touches it after the first call
-	prog := d.openProgress(o, hs.cfg.Name, true)
+	prog := d.openProgress(o, hs.cfg.Name, true, d.newPruner(hs, c, k, id, true))
 	opts := run.AttachOptions{StdoutTail: pyexec.StdoutFetch, StderrTail: pyexec.StderrFetch, Progress: prog.progress()}
 	opts.Started = func(s run.Started) {
 		if batch && !s.Queued {
@@ -446,7 +450,8 @@ func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 	}
 }
 
-// record writes the outcome of an attempt; it returns "succeeded" or "failed".
+// record writes the outcome of an attempt; it returns "succeeded",
+// "failed" or "pruned" (its pruner stopped it: see pruner).
 func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome, res run.Result) string {
 	rec := dbOutcome(o, hs.cfg.Name, out)
 	if d.opts.BeforeRecord != nil {
@@ -470,6 +475,13 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if info := d.tracked(o); info.objective.Name != "" {
 		info.set(&e)
 		e.Value = info.objective.Value(out.JSON)
+	}
+	if pr, pruned := d.takePruned(o); pruned || o.State == db.StatePruned {
+		// Its pruner stopped it, here or before this dispatcher adopted it.
+		d.logf("order %d %s on %s", o.ID, oneLine(out.Error), hs.cfg.Name)
+		e.Kind, e.Reason, e.Value, e.Step, e.Series = OrderPruned, oneLine(out.Error), pr.value, pr.step, pr.series
+		d.observe(e)
+		return "pruned"
 	}
 	if out.Succeeded {
 		d.logf("order %d succeeded on %s in %s%s", o.ID, hs.cfg.Name, out.Duration.Round(time.Millisecond), lossText(out))
@@ -567,7 +579,7 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 			return
 		}
 	}
-	prog := d.openProgress(o, hs.cfg.Name, true)
+	prog := d.openProgress(o, hs.cfg.Name, true, nil) // a later attempt has the job: no verdict on this one
 	res, err := hs.h.Attach(ctx, id, run.AttachOptions{StdoutTail: pyexec.StdoutFetch, StderrTail: pyexec.StderrFetch,
 		Progress: prog.progress()})
 	prog.close()
