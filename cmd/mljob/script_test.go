@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
@@ -170,17 +171,33 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// rootPage is the first page of table in the SQLite file at path.
+func rootPage(path, table string) (int, error) {
+	conn, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var page int
+	err = conn.QueryRow(`SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&page)
+	return page, err
+}
+
 // cmdDamage overwrites one page of a SQLite file with bytes that are no
 // b-tree page, as a bad disk block or a torn copy would:
 //
-//	damage FILE PAGE
+//	damage FILE PAGE|TABLE
 //
-// PAGE counts from 1 (the header page) in pages of the file's page size.
+// PAGE counts from 1 (the header page) in pages of the file's page size;
+// TABLE names the table whose first page it is.
 func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: damage FILE PAGE")
+		ts.Fatalf("usage: damage FILE PAGE|TABLE")
 	}
 	page, err := strconv.Atoi(args[1])
+	if err != nil {
+		page, err = rootPage(ts.MkAbs(args[0]), args[1])
+	}
 	ts.Check(err)
 	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
 	ts.Check(err)

@@ -48,10 +48,10 @@ func TestBuild(t *testing.T) {
 	}
 
 	counts := CountsTable(projects)
-	if want := []string{"PROJECT", "unassigned", "assigned", "running", "succeeded", "failed", "cancelled", "total"}; !slices.Equal(counts.Headers, want) {
+	if want := []string{"PROJECT", "unassigned", "assigned", "running", "succeeded", "failed", "cancelled", "pruned", "total"}; !slices.Equal(counts.Headers, want) {
 		t.Errorf("headers %q, want %q", counts.Headers, want)
 	}
-	if want := []string{"mnist", "0", "1", "1", "2", "0", "0", "4"}; !slices.Equal(counts.Rows[0], want) {
+	if want := []string{"mnist", "0", "1", "1", "2", "0", "0", "0", "4"}; !slices.Equal(counts.Rows[0], want) {
 		t.Errorf("row %q, want %q", counts.Rows[0], want)
 	}
 }
