@@ -1,0 +1,96 @@
+package dispatch_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
+	"github.com/mljob/mljob/internal/testutil"
+)
+
+// curveScript prints valLoss = v·(1 + 1/step) for steps 1..steps, waits
+// hold seconds, then prints its Outcome.
+const curveScript = `import json, sys, time
+job = json.loads(sys.argv[1])
+for step in range(1, job["steps"] + 1):
+    print(json.dumps({"step": step, "valLoss": job["v"] * (1 + 1 / step)}), flush=True)
+time.sleep(job.get("hold", 0))
+print(json.dumps({"valLoss": job["v"], "loss": job["v"]}), flush=True)
+`
+
+// TestPruneStopsTheLosingRun: one slot runs three jobs of a study in turn
+// under successive halving (η=2). The second is worse than the first at
+// rung 0 and then waits a minute before its outcome: it is pruned, killed,
+// and recorded pruned with its verdict; the others succeed.
+func TestPruneStopsTheLosingRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs python processes for a few seconds")
+	}
+	ctx := context.Background()
+	d := testutil.MustOpenDB(t)
+	opts := localOptions(t, 1)
+	opts.ScriptsDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(opts.ScriptsDir, "curve.py"), []byte(curveScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rule := prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2}
+	var jobs []db.NewJob
+	for _, spec := range []string{`{"v": 1, "steps": 6}`, `{"v": 2, "steps": 6, "hold": 60}`, `{"v": 0.5, "steps": 6}`} {
+		jobs = append(jobs, db.NewJob{Project: "p", Script: "curve.py", Spec: []byte(spec),
+			Objective: objective.Objective{Name: "valLoss", Goal: objective.Minimize}, Pruner: rule})
+	}
+	subs, err := d.SubmitJobs(ctx, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var pruned []dispatch.Event
+	opts.Observe = func(e dispatch.Event) {
+		if e.Kind == dispatch.OrderPruned {
+			mu.Lock()
+			pruned = append(pruned, e)
+			mu.Unlock()
+		}
+	}
+	var log testutil.SyncBuffer
+	opts.Log = &log
+	sum, err := dispatch.Run(ctx, d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != 2 || sum.Pruned != 1 || sum.Failed != 0 {
+		t.Fatalf("summary %+v\n%s", sum, log.String())
+	}
+	for i, want := range []db.OrderState{db.StateSucceeded, db.StatePruned, db.StateSucceeded} {
+		orders, err := d.OrdersForJob(ctx, subs[i].JobID)
+		if err != nil || len(orders) != 1 || orders[0].State != want {
+			t.Fatalf("job %d: %+v, %v; want %s", subs[i].JobID, orders, err, want)
+		}
+	}
+	recs, err := d.Prunes(ctx, subs[1].OrderID)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("Prunes = %+v, %v", recs, err)
+	}
+	// At step 1 its valLoss 4 ranked 2 of 2 against the first run's 2.
+	if r := recs[0]; r.Rung != 0 || r.Step != 1 || r.Value != 4 || r.Cutoff != 2 || r.Rank != 2 || r.Of != 2 || r.Rule.Kind != prune.KindASHA {
+		t.Errorf("verdict %+v", r)
+	}
+	hist, err := d.JobHistory(ctx, subs[1].JobID)
+	if err != nil || len(hist.Outcomes) != 1 || hist.Outcomes[0].Succeeded ||
+		!strings.HasPrefix(hist.Outcomes[0].Error, "pruned at step 1 (rung 0): valLoss 4 ranked 2 of 2, the cutoff was 2") {
+		t.Fatalf("pruned run's outcome %+v, %v", hist.Outcomes, err)
+	}
+	if hist.Outcomes[0].DurationSeconds >= 60 {
+		t.Errorf("the pruned run was not stopped: it ran %.1f s", hist.Outcomes[0].DurationSeconds)
+	}
+	if len(pruned) != 1 || pruned[0].Order != subs[1].OrderID || pruned[0].Value == nil || *pruned[0].Value != 4 || pruned[0].Step != 1 {
+		t.Errorf("pruned events %+v", pruned)
+	}
+}
