@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mljob/mljob/internal/slurmtest"
 )
 
 // pruneCurveScript prints valLoss = v·(1 + 1/step) for steps 1..steps, a
@@ -26,16 +28,40 @@ print(json.dumps({"valLoss": job["v"]}), flush=True)
 `
 
 // TestE2EPrune: a sweep file with three lines of pruner, run through the
-// built binary on an sshd host with two slots. Whatever order the runs
-// reach their rungs in, the best configuration survives (it is the best at
-// every step) and the worst, started after three others ended, is pruned;
-// each pruned run's process is gone from the host, and every run is
-// recorded succeeded or pruned.
+// built binary on an sshd host with two slots (see checkPrune).
 func TestE2EPrune(t *testing.T) {
 	t.Parallel()
 	servers, keys := startHosts(t, 1)
 	c := newCLI(t)
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
+	checkPrune(t, c, hostsFile, 3)
+}
+
+// TestSlurmPrune: the same on the test Slurm cluster: a pruned task is
+// cancelled (scancel) and its process is gone from the node.
+func TestSlurmPrune(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 2}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	// Slurm's poller delivers progress lines a few seconds late: the runs
+	// wait longer after their last step, so that a loser is judged while
+	// it still runs.
+	checkPrune(t, c, hostsFile, 15)
+}
+
+// checkPrune submits a sweep of five configurations of a script whose
+// curve is better at every step the lower its v, under successive halving
+// (η=3), and dispatches it to hostsFile. Whatever order the runs reach
+// their rungs in, the best configuration survives (it is the best at every
+// step) and the worst, started after three others ended, is pruned; each
+// pruned run's process is gone from the host, and every run is recorded
+// succeeded or pruned. hold is how long each run waits after its last
+// step.
+func checkPrune(t *testing.T, c *cli, hostsFile string, hold int) {
+	t.Helper()
 	scripts := filepath.Join(c.dir, "scripts")
 	pids := filepath.Join(c.dir, "pids")
 	for _, d := range []string{scripts, pids} {
@@ -45,7 +71,7 @@ func TestE2EPrune(t *testing.T) {
 	}
 	mustWriteFile(t, filepath.Join(scripts, "curve.py"), pruneCurveScript)
 	mustWriteFile(t, filepath.Join(c.dir, "base.json"),
-		fmt.Sprintf(`{"scriptName": "curve.py", "projectName": "curves", "steps": 9, "hold": 3, "pidDir": %q, "v": 0}`, pids))
+		fmt.Sprintf(`{"scriptName": "curve.py", "projectName": "curves", "steps": 9, "hold": %d, "pidDir": %q, "v": 0}`, hold, pids))
 	sweep := filepath.Join(c.dir, "sweep.yaml")
 	mustWriteFile(t, sweep, `name: curves-asha
 base: base.json
@@ -93,9 +119,6 @@ grid:
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("v=%s: the pruned run's process %d is still there (kill 0: %v)", v, pid, err)
 		}
-	}
-	if !strings.Contains(r.stderr, fmt.Sprintf("%d pruned", len(pruned))) {
-		t.Logf("dispatch summary does not count the pruned runs yet:\n%s", r.stderr)
 	}
 }
 
