@@ -444,7 +444,7 @@ func hostFix(err error) string {
 	case refusal(err) != nil:
 		return refusal(err).Hint()
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "nothing listens there: start sshd on the host, or fix the port in the hosts file"
+		return "nothing listens there: start sshd on the host (or on the gateway the error names), or fix the port in the hosts file"
 	case errors.As(err, &op) && op.Op == "dial", errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "no answer from that address: check the address in the hosts file and the network (VPN, firewall), or raise connect_timeout"
 	default:
