@@ -82,6 +82,14 @@ bench-progress:
 bench-jump:
 	$(GO) test -tags bench -run 'TestProxyJump$$' -count=1 -timeout 30m -v ./bench/
 
+# bench-search measures pruning (issue 15's learning-curve benchmark): 81
+# seeded curves × 81 steps as a plain sweep, with asha, and through Optuna's
+# own pruner, side by side on the same hosts; rewrites BENCHMARKS.md's
+# search section (a few minutes).
+.PHONY: bench-search
+bench-search:
+	$(GO) test -tags bench -run TestSearch -count=1 -timeout 30m -v ./bench/
+
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,
 # never published) in a temporary clone of HEAD, so dist/ never lands here:

@@ -98,8 +98,11 @@ func (s *progressSink) lines(b []byte, end int64) {
 	}
 	s.g.Add(b, end, time.Now())
 	backlog := s.g.Pending() >= progressBacklog
+	// A point that reaches its pruner's next rung is judged now, not at
+	// the next tick: a run that loses there stops a second sooner.
+	due := s.pr != nil && s.pr.due(s.g.WatchedSince())
 	s.mu.Unlock()
-	if backlog {
+	if backlog || due {
 		s.flush()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/objective"
@@ -39,6 +40,34 @@ type pruner struct {
 	best     prune.Point
 	hasBest  bool
 	done     bool // pruned, or judging is broken: no more verdicts
+
+	// nextAt is the step of the next rung (asha), as float64 bits, or +Inf
+	// when no more verdicts come: read by due from the engine's delivery.
+	nextAt atomic.Uint64
+}
+
+// due reports whether one of points reaches the next rung, so that it is
+// to be judged at once. Safe to call beside judge.
+func (p *pruner) due(points []progress.Watched) bool {
+	if p.rule.Kind != prune.KindASHA {
+		return false // the median rule judges every point: at each save
+	}
+	at := math.Float64frombits(p.nextAt.Load())
+	for _, w := range points {
+		if w.Step >= at {
+			return true
+		}
+	}
+	return false
+}
+
+// setNext records the next rung's step for due.
+func (p *pruner) setNext() {
+	at := math.Inf(1)
+	if !p.done {
+		at = p.rule.RungStep(p.nextRung)
+	}
+	p.nextAt.Store(math.Float64bits(at))
 }
 
 // newPruner returns c's pruner on hs, or nil when its job has none. An
@@ -68,6 +97,7 @@ func (d *dispatcher) newPruner(hs *hostState, c *db.Claim, k *killer, runID stri
 		}
 		p.done = st.Pruned
 	}
+	p.setNext()
 	return p
 }
 
@@ -76,6 +106,7 @@ func (d *dispatcher) newPruner(hs *hostState, c *db.Claim, k *killer, runID stri
 func (p *pruner) judge(points []progress.Watched) {
 	var curves []map[float64]float64 // median: read once per call
 	var read bool
+	defer p.setNext()
 	for _, w := range points {
 		if p.done {
 			return

@@ -194,6 +194,11 @@ type Watched struct {
 // name (see Watched).
 func (g *Ingest) Watch(name string) { g.watch = name }
 
+// WatchedSince returns the points of the watched metric read since the
+// last Watched, without forgetting them; the slice is g's own, to be read
+// before the next call to g.
+func (g *Ingest) WatchedSince() []Watched { return g.watched }
+
 // Watched returns the points of the watched metric read since the last
 // call, in the order read, and forgets them.
 func (g *Ingest) Watched() []Watched {
