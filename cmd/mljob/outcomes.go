@@ -43,17 +43,18 @@ line on stderr says so in every format ("2 objectives among these rows
 (not reported, or NaN) comes last.
 
 --sweep keeps one sweep's runs (by id or name); --status keeps the attempts
-that succeeded or failed (repeat it, or give a comma list). --best keeps one
-row per project, sweep and objective (the jobs outside any sweep count as
-one group per project): the best by --sort (the objective unless given). A
-run without that value never wins. In the table (without --columns), each
+that succeeded, failed, or were pruned (stopped early by their pruner, the
+verdict in ERROR; repeat it, or give a comma list). --best keeps one row per
+project, sweep and objective (the jobs outside any sweep count as one group
+per project): the best by --sort (the objective unless given). A run
+without that value never wins, nor does a pruned one. In the table (without --columns), each
 winner's full configuration follows: every field of its job, not only
 those that vary.
 
 --columns picks the fields to show, in order. A name is one of the built-in
 columns
   ` + strings.Join(outcomeview.BuiltinColumns, ", ") + `
-(status is succeeded or failed, exit the exit code, objective and goal the
+(status is succeeded, failed or pruned, exit the exit code, objective and goal the
 job's objective, objectiveValue the run's value of it, duration in seconds
 in CSV and JSON, finished the time the outcome was recorded), or a dotted
 path into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome
