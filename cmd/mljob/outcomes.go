@@ -11,7 +11,6 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
-	"github.com/mljob/mljob/internal/suggest"
 )
 
 type outcomesOptions struct {
@@ -149,7 +148,7 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	}
 	err = outcomeview.Stream(ctx, each, l.Write)
 	if unknown := (*outcomeview.UnknownColumnError)(nil); errors.As(err, &unknown) {
-		return unknownColumnError(unknown.Name)
+		return &userError{msg: unknown.Message(), hint: unknown.Hint()}
 	}
 	return err
 }
@@ -199,36 +198,7 @@ func sweepError(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	var listed []string
-	for _, sw := range e.Latest {
-		listed = append(listed, fmt.Sprintf("%d %s", sw.ID, sw.Name))
-	}
-	u := &userError{msg: e.Error(), err: err}
-	switch {
-	case len(listed) > 0 && e.Project != "":
-		u.hint = fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", e.Project, strings.Join(listed, ", "))
-	case len(listed) > 0:
-		u.hint = "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
-	case e.Elsewhere != nil:
-		u.hint = fmt.Sprintf("--project %s, or no --project", e.Elsewhere.Project)
-	default:
-		u.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
-	}
-	return u
-}
-
-// unknownColumnError is the error for a bare --columns name that is not
-// built-in and that no row shown has in its job or its outcome.
-func unknownColumnError(name string) error {
-	list := strings.Join(outcomeview.BuiltinColumns, ", ")
-	e := &userError{
-		msg:  fmt.Sprintf("unknown column %q: not a built-in column, and no job or outcome shown has that field", name),
-		hint: "a built-in column (" + list + "), or a field of the job (job.PATH) or of the outcome (outcome.PATH); see a job's fields with: mljob show JOB",
-	}
-	if near := suggest.Nearest(name, outcomeview.BuiltinColumns); near != "" {
-		e.hint = fmt.Sprintf("--columns %s (built-in columns: %s)", near, list)
-	}
-	return e
+	return &userError{msg: e.Error(), err: err, hint: outcomeview.SweepHint(e)}
 }
 
 // noOutcomesMessage is what an empty table says on stderr.
