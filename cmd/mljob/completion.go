@@ -85,7 +85,7 @@ const (
 // commands: --project, --sweep, and the ids each command takes.
 func registerCompletions(a *app, root *cobra.Command) {
 	active := []db.OrderState{db.StateUnassigned, db.StateAssigned, db.StateRunning}
-	ended := []db.OrderState{db.StateFailed, db.StateCancelled}
+	ended := []db.OrderState{db.StateFailed, db.StateCancelled, db.StatePruned}
 	for _, cmd := range root.Commands() {
 		if cmd.Flags().Lookup("project") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("project", a.completeProjects)

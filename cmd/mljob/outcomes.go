@@ -11,7 +11,6 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/outcomeview"
-	"github.com/mljob/mljob/internal/suggest"
 )
 
 type outcomesOptions struct {
@@ -43,17 +42,18 @@ line on stderr says so in every format ("2 objectives among these rows
 (not reported, or NaN) comes last.
 
 --sweep keeps one sweep's runs (by id or name); --status keeps the attempts
-that succeeded or failed (repeat it, or give a comma list). --best keeps one
-row per project, sweep and objective (the jobs outside any sweep count as
-one group per project): the best by --sort (the objective unless given). A
-run without that value never wins. In the table (without --columns), each
+that succeeded, failed, or were pruned (stopped early by their pruner, the
+verdict in ERROR; repeat it, or give a comma list). --best keeps one row per
+project, sweep and objective (the jobs outside any sweep count as one group
+per project): the best by --sort (the objective unless given). A run
+without that value never wins, nor does a pruned one. In the table (without --columns), each
 winner's full configuration follows: every field of its job, not only
 those that vary.
 
 --columns picks the fields to show, in order. A name is one of the built-in
 columns
   ` + strings.Join(outcomeview.BuiltinColumns, ", ") + `
-(status is succeeded or failed, exit the exit code, objective and goal the
+(status is succeeded, failed or pruned, exit the exit code, objective and goal the
 job's objective, objectiveValue the run's value of it, duration in seconds
 in CSV and JSON, finished the time the outcome was recorded), or a dotted
 path into the job (job.lr, job.hiddenLayers.0.dropout) or into the Outcome
@@ -148,7 +148,7 @@ func runOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	}
 	err = outcomeview.Stream(ctx, each, l.Write)
 	if unknown := (*outcomeview.UnknownColumnError)(nil); errors.As(err, &unknown) {
-		return unknownColumnError(unknown.Name)
+		return &userError{msg: unknown.Message(), hint: unknown.Hint()}
 	}
 	return err
 }
@@ -198,36 +198,7 @@ func sweepError(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	var listed []string
-	for _, sw := range e.Latest {
-		listed = append(listed, fmt.Sprintf("%d %s", sw.ID, sw.Name))
-	}
-	u := &userError{msg: e.Error(), err: err}
-	switch {
-	case len(listed) > 0 && e.Project != "":
-		u.hint = fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", e.Project, strings.Join(listed, ", "))
-	case len(listed) > 0:
-		u.hint = "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
-	case e.Elsewhere != nil:
-		u.hint = fmt.Sprintf("--project %s, or no --project", e.Elsewhere.Project)
-	default:
-		u.hint = "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
-	}
-	return u
-}
-
-// unknownColumnError is the error for a bare --columns name that is not
-// built-in and that no row shown has in its job or its outcome.
-func unknownColumnError(name string) error {
-	list := strings.Join(outcomeview.BuiltinColumns, ", ")
-	e := &userError{
-		msg:  fmt.Sprintf("unknown column %q: not a built-in column, and no job or outcome shown has that field", name),
-		hint: "a built-in column (" + list + "), or a field of the job (job.PATH) or of the outcome (outcome.PATH); see a job's fields with: mljob show JOB",
-	}
-	if near := suggest.Nearest(name, outcomeview.BuiltinColumns); near != "" {
-		e.hint = fmt.Sprintf("--columns %s (built-in columns: %s)", near, list)
-	}
-	return e
+	return &userError{msg: e.Error(), err: err, hint: outcomeview.SweepHint(e)}
 }
 
 // noOutcomesMessage is what an empty table says on stderr.

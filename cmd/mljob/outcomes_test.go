@@ -61,6 +61,15 @@ func tinyRows() []*db.OutcomeRow {
 			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.5,"loss":"huber","a.b":{"c":[]}}`),
 			Objective: objective.Default,
 		},
+		{
+			// Stopped by its pruner: no Outcome line, the verdict as its
+			// error, its state pruned (from its attempt).
+			Outcome: db.Outcome{ID: 5, OrderID: 5, JobID: 5, Attempt: 1, Host: "h", DurationSeconds: 9,
+				Error:     "pruned at step 9 (rung 2): loss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)",
+				CreatedAt: at.Add(3 * time.Hour)},
+			Project: "wine", Spec: []byte(`{"projectName":"wine","lr":0.2,"layers":[64,32],"opt":{"name":"adam"}}`),
+			Objective: objective.Default, Pruned: true,
+		},
 	}
 }
 
@@ -194,7 +203,10 @@ func wantJSON(tb testing.TB, rows []*db.OutcomeRow) string {
 	objs := make([]map[string]any, 0, len(rows))
 	for _, r := range rows {
 		state := "succeeded"
-		if !r.Succeeded {
+		switch {
+		case r.Pruned:
+			state = "pruned"
+		case !r.Succeeded:
 			state = "failed"
 		}
 		objs = append(objs, outcomeJSON(*r, state))

@@ -123,7 +123,6 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if sw.Name != "" {
 		of += " sweep " + sw.Name
 	}
-	fmt.Fprintf(opts.app.io.ErrOut, "Wrote %s: %d run(s) of %s, %d succeeded, %d failed.\n",
-		opts.outFile, r.Runs, of, r.Succeeded, r.Failed)
+	fmt.Fprintf(opts.app.io.ErrOut, "Wrote %s: %d run(s) of %s, %s.\n", opts.outFile, r.Runs, of, r.Counts())
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -77,26 +76,16 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	if len(opts.ids) == 0 && opts.project == "" {
 		sel = db.Selection{All: true} // --failed or --pruned alone: every project's
 	}
-	orders, err := store.RetryOrders(ctx, sel, opts.states()...)
+	choice := orderview.RetryChoice{Failed: opts.failed, Pruned: opts.pruned, Named: len(opts.ids) > 0 || opts.project != ""}
+	orders, err := store.RetryOrders(ctx, sel, choice.States()...)
 	if err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
 	errOut := opts.app.io.ErrOut
-	why := "nothing to retry (no such id, not failed or cancelled, or its run is still being stopped)"
-	switch {
-	case opts.failed && opts.pruned:
-		why = "nothing to retry (no such id, or not failed or pruned)"
-	case opts.failed:
-		why = "nothing to retry (no such id, or not failed)"
-	case opts.pruned && len(opts.ids) == 0 && opts.project == "":
-		why = "nothing to retry (no such id, or not pruned)"
-	}
-	orderview.WriteUnmatched(errOut, sel.Missing(orders), opts.byOrder, why)
+	orderview.WriteUnmatched(errOut, sel.Missing(orders), opts.byOrder, choice.Unmatched())
 	if len(orders) == 0 {
-		return &userError{
-			msg:  "nothing to retry: no named order is " + strings.Join(stateWords(opts.states()), " or "),
-			hint: "see each project's states with: mljob status; a job's attempts with: mljob show JOB",
-		}
+		return &userError{msg: choice.Nothing(),
+			hint: "see each project's states with: mljob status; a job's attempts with: mljob show JOB"}
 	}
 	t, rows := orderview.RetryTable(orders)
 	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
@@ -104,27 +93,4 @@ func runRetry(ctx context.Context, opts *retryOptions) error {
 	}
 	fmt.Fprintf(errOut, "Queued %d order(s) again. Run them with: mljob dispatch\n", len(orders))
 	return nil
-}
-
-// states are the states of the orders retry queues again.
-func (o *retryOptions) states() []db.OrderState {
-	switch {
-	case o.failed && o.pruned:
-		return []db.OrderState{db.StateFailed, db.StatePruned}
-	case o.failed:
-		return []db.OrderState{db.StateFailed}
-	case o.pruned && len(o.ids) == 0 && o.project == "":
-		return []db.OrderState{db.StatePruned}
-	case o.pruned:
-		return []db.OrderState{db.StateFailed, db.StateCancelled, db.StatePruned}
-	}
-	return []db.OrderState{db.StateFailed, db.StateCancelled}
-}
-
-func stateWords(states []db.OrderState) []string {
-	out := make([]string, len(states))
-	for i, s := range states {
-		out[i] = string(s)
-	}
-	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
@@ -15,8 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/prune"
 )
 
 // update rewrites the expected output in testdata/script/*.txtar from what
@@ -56,10 +61,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"csvcols":  cmdCSVCols,
-			"jsonkeys": cmdJSONKeys,
-			"exitcode": cmdExitCode,
-			"damage":   cmdDamage,
+			"csvcols":    cmdCSVCols,
+			"jsonkeys":   cmdJSONKeys,
+			"exitcode":   cmdExitCode,
+			"damage":     cmdDamage,
+			"seedpruned": cmdSeedPruned,
 		},
 	})
 }
@@ -212,4 +218,55 @@ func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
 	junk := bytes.Repeat([]byte{0xa5}, int(size))
 	_, err = f.WriteAt(junk, int64(page-1)*size)
 	ts.Check(err)
+}
+
+// cmdSeedPruned makes the queue $MLJOB_DB with three jobs of project wine
+// (objective loss:min, pruner asha), run on host h at a pinned time: job 1
+// succeeded (loss 0.3), job 2 failed, job 3 was stopped by its pruner at
+// step 9, rung 2, its outcome recorded failed with the verdict (and a
+// better loss than job 1's):
+//
+//	seedpruned
+func cmdSeedPruned(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: seedpruned")
+	}
+	ctx := context.Background()
+	store, err := db.Open(ctx, ts.Getenv("MLJOB_DB"))
+	ts.Check(err)
+	defer store.Close()
+	store.Now = func() time.Time { return slurmSeedTime }
+	rule := prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 3}
+	var jobs []db.NewJob
+	for _, lr := range []string{"0.1", "0.01", "0.5"} {
+		jobs = append(jobs, db.NewJob{Project: "wine", Script: "nn.py", Pruner: rule,
+			Spec: []byte(`{"projectName":"wine","scriptName":"nn.py","lr":` + lr + `}`)})
+	}
+	_, err = store.SubmitJobs(ctx, jobs)
+	ts.Check(err)
+	for i := range jobs {
+		c, err := store.ClaimOrder(ctx, "h", "0", "d1")
+		ts.Check(err)
+		ts.Check(store.MarkRunning(ctx, c.Order.ID, c.Order.Attempt, "/w/runs/"+strconv.Itoa(i), 100+i))
+		o := db.Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt, DurationSeconds: float64(10 * (i + 1))}
+		switch i {
+		case 0:
+			o.Succeeded, o.Loss, o.JSON = true, ptrTo(0.3), []byte(`{"status": 200, "loss": 0.3}`)
+		case 1:
+			o.ExitCode, o.Error = ptrTo(1), "exit status 1: ZeroDivisionError"
+		case 2:
+			// An Outcome line with the best loss, printed after the point
+			// judged: a pruned run still never wins --best.
+			o.Loss, o.JSON = ptrTo(0.05), []byte(`{"status": 200, "loss": 0.05}`)
+			o.Error = "pruned at step 9 (rung 2): loss 0.53 ranked 3 of 3, the cutoff was 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"
+			ok, err := store.Prune(ctx, db.Pruning{OrderID: c.Order.ID, Attempt: c.Order.Attempt, Series: "fold0",
+				Decision: prune.Decision{Prune: true, Rung: 2, Step: 9, Value: 0.53, Cutoff: 0.41, Rank: 3, Of: 3}, Reason: o.Error})
+			ts.Check(err)
+			if !ok {
+				ts.Fatalf("order %d not pruned", c.Order.ID)
+			}
+		}
+		_, err = store.RecordOutcome(ctx, o)
+		ts.Check(err)
+	}
 }

@@ -29,6 +29,11 @@ orders (host, times, exit code, error) and the outcomes its script reported,
 each headed by its value of the objective ("Outcome of order 3 attempt 1,
 cvMse 8.12:", or "cvMse not reported"). An attempt handed to Slurm names its
 array task and the task's state as last seen (SLURM column: 12345_7 (RUNNING)).
+A job with a pruner names it ("Pruner: asha:minStep=1,..."), and an attempt
+its pruner stopped has its verdict below the table ("Pruned: order 3 attempt
+1 at step 9 (rung 2): valLoss 0.53 ranked 5 of 7, the cutoff was 0.41");
+in JSON "pruner" and the attempt's "pruned": {"rule", "series", "rung",
+"step", "value", "cutoff", "rank", "of"}, in CSV the pruned* columns.
 In JSON, the job has "objective": {"name", "goal"} and each outcome its
 "objectiveValue"; a job of a sweep has "sweep": {"id", "name"}, and an
 attempt handed to Slurm has "slurm": {"jobId", "arrayIndex", "state"}.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -22,6 +24,8 @@ var slurmSeedTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // With slurm, the campus attempts went to Slurm: job 1's first as task
 // 12345_0, last seen NODE_FAIL, its second as 12346_0, RUNNING; job 2's as
 // 12346_1, not seen yet. Without, the same history has no Slurm task.
+// Job 4 (iris, objective valLoss:min, pruner asha) ran on gpu1 until its
+// pruner stopped it at rung 2, its outcome recorded.
 func mustSeedSlurm(tb testing.TB, slurm bool) string {
 	tb.Helper()
 	ctx := context.Background()
@@ -33,6 +37,9 @@ func mustSeedSlurm(tb testing.TB, slurm bool) string {
 		{Project: "wine", Script: "nn.py", Spec: []byte(`{"projectName":"wine","scriptName":"nn.py","lr":0.1}`)},
 		{Project: "wine", Script: "nn.py", Spec: []byte(`{"projectName":"wine","scriptName":"nn.py","lr":0.01}`)},
 		{Project: "iris", Script: "nn.py", Spec: []byte(`{"projectName":"iris","scriptName":"nn.py"}`)},
+		{Project: "iris", Script: "nn.py", Spec: []byte(`{"projectName":"iris","scriptName":"nn.py","lr":0.5}`),
+			Objective: objective.Objective{Name: "valLoss", Goal: objective.Minimize},
+			Pruner:    prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 3}},
 	}); err != nil {
 		tb.Fatal(err)
 	}
@@ -73,7 +80,25 @@ func mustSeedSlurm(tb testing.TB, slurm bool) string {
 	run("campus", 0, &db.SlurmTask{JobID: 12346, ArrayIndex: 1})
 	setStates(db.SlurmStateChange{OrderID: second.Order.ID, Attempt: 2, State: "RUNNING"})
 	run("gpu1", 4242, nil)
+	mustPrune(tb, store, run("gpu1", 4343, nil))
 	return path
+}
+
+// mustPrune has c's pruner stop it at step 9, rung 2, ranked 5 of 7, and
+// records its outcome as the dispatcher does: failed, with the verdict.
+func mustPrune(tb testing.TB, store *db.DB, c *db.Claim) {
+	tb.Helper()
+	ctx := context.Background()
+	reason := "pruned at step 9 (rung 2): valLoss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"
+	if ok, err := store.Prune(ctx, db.Pruning{OrderID: c.Order.ID, Attempt: c.Order.Attempt, Series: "fold0",
+		Decision: prune.Decision{Prune: true, Rung: 2, Step: 9, Value: 0.53, Cutoff: 0.41, Rank: 5, Of: 7},
+		Reason:   reason}); !ok || err != nil {
+		tb.Fatalf("prune order %d: %v, %v", c.Order.ID, ok, err)
+	}
+	if _, err := store.RecordOutcome(ctx, db.Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt,
+		ExitCode: ptrTo(-1), DurationSeconds: 42, Error: reason}); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // checkGolden compares got with testdata/<name>, which -update rewrites.
@@ -110,6 +135,7 @@ func TestShowGolden(t *testing.T) {
 		{name: "slurm-2", slurm: true, jobID: 2}, // the task not seen yet
 		{name: "slurm-3", slurm: true, jobID: 3},
 		{name: "plain-1", slurm: false, jobID: 1},
+		{name: "pruned-4", slurm: false, jobID: 4},
 	}
 	paths := map[bool]string{true: mustSeedSlurm(t, true), false: mustSeedSlurm(t, false)}
 	for _, tt := range tests {

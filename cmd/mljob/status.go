@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/engines"
-	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/statusview"
 )
 
@@ -26,7 +24,7 @@ func newStatusCmd(a *app) *cobra.Command {
 		Short: "Count orders per state, show each sweep's progress and list the running ones",
 		Long: `Status prints, per project, how many orders are in each state; then each
 sweep's progress: its objective ("cvMse:min"), how many of its orders are
-done (succeeded, failed or cancelled), failed, running and queued, and its
+done (ended in any way), failed, pruned, running and queued, and its
 best succeeded run so far by that objective, with its job (a project's jobs
 outside sweeps form one row per objective: runs of two objectives are never
 ranked together); then the orders assigned or running, with their host and
@@ -37,7 +35,7 @@ counts those Slurm has yet to start and those it is running ("campus: Slurm
 In JSON, an active order handed to Slurm has "slurm": {"jobId",
 "arrayIndex", "state"}, and each project has "sweeps": [{"sweepId",
 "sweepName", "objective", "done", "succeeded", "failed", "cancelled",
-"running", "queued", "total", "best": {"value", "jobId", "orderId",
+"pruned", "running", "queued", "total", "best": {"value", "jobId", "orderId",
 "attempt"}}]: sweepId and sweepName are null for jobs outside sweeps, best
 is null before a run has a value.
 
@@ -63,27 +61,5 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	projects, active := statusview.Build(st, opts.now())
-	t := statusview.CountsTable(projects)
-	if opts.output != render.FormatTable {
-		return render.Write(opts.app.io.Out, opts.output, t, projects)
-	}
-	if len(projects) == 0 {
-		fmt.Fprintln(opts.app.io.ErrOut, "The queue is empty. Add jobs with: mljob submit job.json")
-		return nil
-	}
-	if err := render.WriteTable(opts.app.io.Out, t); err != nil {
-		return err
-	}
-	fmt.Fprintln(opts.app.io.Out)
-	if err := render.WriteTable(opts.app.io.Out, statusview.SweepsTable(projects)); err != nil {
-		return err
-	}
-	if len(active.Rows) > 0 {
-		fmt.Fprintln(opts.app.io.Out)
-		if err := render.WriteTable(opts.app.io.Out, active); err != nil {
-			return err
-		}
-	}
-	return statusview.WriteSlurmCounts(opts.app.io.Out, engines.QueueCounts(st.Active))
+	return statusview.Write(opts.app.io.Out, opts.app.io.ErrOut, st, opts.now(), opts.output)
 }

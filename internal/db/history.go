@@ -15,10 +15,14 @@ type JobHistory struct {
 	Outcomes []OutcomeRow
 	// Progress sums up the attempts that printed progress lines.
 	Progress []ProgressSummary
+	// Prunes are the verdicts on the attempts their pruner stopped, by
+	// order, then attempt.
+	Prunes []PruneRecord
 }
 
 // JobHistory reads the job with the given id (or ErrJobNotFound), its
-// orders with their attempts, its outcomes, its progress and its sweep.
+// orders with their attempts and the verdicts on those pruned, its
+// outcomes, its progress and its sweep.
 func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) {
 	job, err := db.Job(ctx, jobID)
 	if err != nil {
@@ -34,6 +38,11 @@ func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) 
 			return nil, err
 		}
 		h.Attempts = append(h.Attempts, as)
+		ps, err := db.Prunes(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		h.Prunes = append(h.Prunes, ps...)
 	}
 	if h.Outcomes, err = db.Outcomes(ctx, OutcomeFilter{JobID: job.ID}); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,18 +53,24 @@ type OutcomeRow struct {
 	// nil when the Outcome line lacks it or it is not a number (NaN).
 	Objective      objective.Objective
 	ObjectiveValue *float64
+	// Pruned is set when the outcome's attempt ended pruned (its pruner
+	// stopped it: attempts.state): the outcome is then in state
+	// OutcomePruned, neither succeeded nor failed.
+	Pruned bool
 }
 
 // The states an outcome can be in. An outcome is written once, when its
-// attempt ends, so it is only ever one of these two (outcomes.succeeded);
-// a cancelled run that ends leaves a failed outcome.
+// attempt ends: succeeded or failed (outcomes.succeeded), unless its
+// attempt ended pruned (attempts.state), which makes it pruned whatever
+// its run printed; a cancelled run that ends leaves a failed outcome.
 const (
 	OutcomeSucceeded = "succeeded"
 	OutcomeFailed    = "failed"
+	OutcomePruned    = "pruned"
 )
 
 // OutcomeStates lists the values OutcomeFilter.States accepts.
-var OutcomeStates = []string{OutcomeSucceeded, OutcomeFailed}
+var OutcomeStates = []string{OutcomeSucceeded, OutcomeFailed, OutcomePruned}
 
 // ErrUnknownOutcomeState is returned for an OutcomeFilter.States entry that
 // is not one of OutcomeStates.
@@ -90,7 +97,8 @@ type OutcomeFilter struct {
 	// outside any sweep being one group per project and objective: the
 	// first of the group by Sort ("" is "objective") among its rows that have the sort value, so a row without it
 	// (not reported, or NaN, which SQLite stores as NULL) never wins, nor
-	// does a superseded one (see Outcome.Superseded). The rows kept are
+	// does a superseded one (see Outcome.Superseded) or a pruned one
+	// (stopped before its end, its value is not a final one). The rows kept are
 	// ordered by Sort.
 	Best  bool
 	Limit int // 0 = no limit
@@ -278,7 +286,40 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 // outcomeColumns are the columns outcomeScanner reads, in its order.
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
-		j.project, j.spec, j.sweep_id, o.superseded, o.warning, j.objective, j.goal, o.objective_value`
+		j.project, j.spec, j.sweep_id, o.superseded, o.warning, j.objective, j.goal, o.objective_value,
+		` + prunedAttempt
+
+// prunedAttempt is the condition that outcome o's attempt ended pruned:
+// one lookup by the attempts' primary key.
+const prunedAttempt = `EXISTS (SELECT 1 FROM attempts a WHERE a.order_id = o.order_id AND a.attempt = o.attempt AND a.state = 'pruned')`
+
+// outcomeStateConds are the conditions of the outcome states, fixed
+// strings never built from input.
+var outcomeStateConds = map[string]string{
+	OutcomeSucceeded: "(o.succeeded AND NOT " + prunedAttempt + ")",
+	OutcomeFailed:    "(NOT o.succeeded AND NOT " + prunedAttempt + ")",
+	OutcomePruned:    prunedAttempt,
+}
+
+// statesCondition is the WHERE condition keeping the outcomes in one of
+// states (OutcomeStates); "" when that is every outcome.
+func statesCondition(states []string) (string, error) {
+	var conds []string
+	for _, s := range OutcomeStates {
+		if slices.Contains(states, s) {
+			conds = append(conds, outcomeStateConds[s])
+		}
+	}
+	for _, s := range states {
+		if !slices.Contains(OutcomeStates, s) {
+			return "", fmt.Errorf("%w %q (want %s)", ErrUnknownOutcomeState, s, strings.Join(OutcomeStates, ", "))
+		}
+	}
+	if len(conds) == len(OutcomeStates) {
+		return "", nil
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", nil
+}
 
 // signedObjective is the outcome's objective value with lower always
 // better: negated where the job maximizes.
@@ -317,21 +358,12 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 		args = append(args, f.JobID)
 	}
 	if len(f.States) > 0 {
-		succeeded, failed := false, false
-		for _, s := range f.States {
-			switch s {
-			case OutcomeSucceeded:
-				succeeded = true
-			case OutcomeFailed:
-				failed = true
-			default:
-				return "", nil, fmt.Errorf("%w %q (want %s)", ErrUnknownOutcomeState, s, strings.Join(OutcomeStates, ", "))
-			}
+		cond, err := statesCondition(f.States)
+		if err != nil {
+			return "", nil, err
 		}
-		// Both states is every outcome: no condition.
-		if succeeded != failed {
-			where = append(where, "o.succeeded = ?")
-			args = append(args, succeeded)
+		if cond != "" {
+			where = append(where, cond)
 		}
 	}
 	from := "outcomes o"
@@ -341,7 +373,8 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 	if f.Best {
 		// An outcome that does not count for its order (another attempt's
 		// does) never stands for its job.
-		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL")
+		// Nor does a pruned one: its value is where it was stopped.
+		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL", "NOT "+prunedAttempt)
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -399,7 +432,7 @@ type outcomeScanner struct {
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 24)
+		s.dest = make([]any, 25)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -408,7 +441,7 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
 	d[18], d[19], d[20] = &s.sweepID, &s.superseded, &s.warning
-	d[21], d[22], d[23] = &r.Objective.Name, &r.Objective.Goal, &s.objValue
+	d[21], d[22], d[23], d[24] = &r.Objective.Name, &r.Objective.Goal, &s.objValue, &r.Pruned
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/mljob/mljob/internal/prune"
 )
 
 // ptr returns a pointer to v.
@@ -241,8 +243,10 @@ type filterJob struct {
 	project   string
 	sweep     string // "" for none
 	succeeded bool
-	loss      *float64
-	metric    *float64
+	// pruned: its pruner stops it (Prune) before its outcome is recorded.
+	pruned bool
+	loss   *float64
+	metric *float64
 }
 
 // mustRunJobs submits jobs (each sweep name made once, in the order met),
@@ -275,6 +279,13 @@ func mustRunJobs(tb testing.TB, db *DB, jobs []filterJob) map[string]int64 {
 	for range jobs {
 		c := mustClaim(tb, db, "h")
 		j := jobs[c.Order.JobID-1]
+		if j.pruned {
+			if ok, err := db.Prune(ctx, Pruning{OrderID: c.Order.ID, Attempt: 1, Series: "",
+				Decision: prune.Decision{Prune: true, Rung: 0, Step: 1, Value: 0.5, Cutoff: 0.4, Rank: 3, Of: 3},
+				Reason:   "pruned at step 1 (rung 0)"}); !ok || err != nil {
+				tb.Fatalf("Prune = %v, %v", ok, err)
+			}
+		}
 		if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Succeeded: j.succeeded,
 			Loss: j.loss, Metric: j.metric}); err != nil {
 			tb.Fatal(err)
@@ -296,19 +307,25 @@ func TestOutcomeFilters(t *testing.T) {
 		{project: "a", succeeded: true, loss: ptr(0.1), metric: ptr(0.0)},              // 7
 		{project: "b", succeeded: false, loss: ptr(3.0), metric: ptr(0.5)},             // 8
 		{project: "b", sweep: "s3", succeeded: true, loss: nil, metric: nil},           // 9
+		// Pruned with the best loss and metric of s1: it never wins.
+		{project: "a", sweep: "s1", pruned: true, loss: ptr(0.05), metric: ptr(0.95)}, // 10
 	})
 	tests := []struct {
 		name string
 		f    OutcomeFilter
 		want []int64 // job ids, in order
 	}{
-		{"all", OutcomeFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"sweep", OutcomeFilter{SweepID: sweeps["s1"]}, []int64{1, 2, 3}},
+		{"all", OutcomeFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+		{"sweep", OutcomeFilter{SweepID: sweeps["s1"]}, []int64{1, 2, 3, 10}},
 		{"sweep and project", OutcomeFilter{SweepID: sweeps["s1"], Project: "b"}, nil},
 		{"succeeded", OutcomeFilter{States: []string{OutcomeSucceeded}}, []int64{1, 2, 4, 6, 7, 9}},
 		{"failed", OutcomeFilter{States: []string{OutcomeFailed}, Project: "a"}, []int64{3, 5}},
 		{"both states", OutcomeFilter{States: []string{OutcomeFailed, OutcomeSucceeded}, SweepID: sweeps["s2"]}, []int64{4, 5}},
 		{"failed in sweep sorted", OutcomeFilter{States: []string{"failed"}, SweepID: sweeps["s1"], Sort: "-metric"}, []int64{3}},
+		{"pruned", OutcomeFilter{States: []string{OutcomePruned}}, []int64{10}},
+		{"failed or pruned", OutcomeFilter{States: []string{OutcomePruned, OutcomeFailed}, SweepID: sweeps["s1"]}, []int64{3, 10}},
+		{"succeeded or pruned", OutcomeFilter{States: []string{OutcomeSucceeded, OutcomePruned}, Project: "a", Sort: "loss"}, []int64{10, 7, 2, 1, 4, 6}},
+		{"every state", OutcomeFilter{States: OutcomeStates, SweepID: sweeps["s1"]}, []int64{1, 2, 3, 10}},
 		// One per (project, sweep); default loss ascending; s3 and job 5
 		// have no loss, so s3 has no best.
 		{"best by loss", OutcomeFilter{Best: true}, []int64{7, 2, 4, 8}},
@@ -338,10 +355,13 @@ func TestOutcomeFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []int64{sweeps["s1"], sweeps["s1"], sweeps["s1"], sweeps["s2"], sweeps["s2"], 0, 0, 0, sweeps["s3"]}
+		want := []int64{sweeps["s1"], sweeps["s1"], sweeps["s1"], sweeps["s2"], sweeps["s2"], 0, 0, 0, sweeps["s3"], sweeps["s1"]}
 		for i, r := range rows {
 			if r.SweepID != want[i] {
 				t.Errorf("job %d: SweepID = %d, want %d", r.JobID, r.SweepID, want[i])
+			}
+			if r.Pruned != (r.JobID == 10) {
+				t.Errorf("job %d: Pruned = %v, want %v", r.JobID, r.Pruned, r.JobID == 10)
 			}
 		}
 	})

@@ -90,8 +90,8 @@ func (b runBook) observe(e dispatch.Event) *runProgress {
 		}
 		r.observe(e)
 		return r
-	case dispatch.OrderEnded, dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderReleased,
-		dispatch.OrderAbandoned, dispatch.OrderDetached:
+	case dispatch.OrderEnded, dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderPruned,
+		dispatch.OrderReleased, dispatch.OrderAbandoned, dispatch.OrderDetached:
 		delete(b, e.Order)
 	}
 	return nil

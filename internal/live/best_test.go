@@ -209,3 +209,34 @@ func TestViewShowsRunsAndBests(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyPruned: a pruned run is counted apart from failures (no
+// Failure listed), is done and no longer running, and never becomes its
+// group's best, even with a value better than the best's.
+func TestTallyPruned(t *testing.T) {
+	ta := live.NewTally(t0, []string{"h1"})
+	ta.SeedBests(seed)
+	pruned := jobEvent(dispatch.OrderPruned, 7, "wide", acc, 5)
+	v := 0.99
+	pruned.Reason, pruned.Value = "pruned at step 3 (rung 1)", &v
+	for _, e := range []dispatch.Event{jobEvent(dispatch.OrderClaimed, 7, "wide", acc, 0),
+		progressEvent(7, "wide", acc, 1, "", 3, "acc", 0.99), pruned} {
+		ta.Observe(e)
+	}
+	s := ta.Snapshot()
+	if s.Pruned != 1 || s.Failed != 0 || len(s.Failures) != 0 || s.Running != 0 || s.Done() != 1 || len(s.Runs) != 0 {
+		t.Errorf("pruned %d failed %d failures %v running %d done %d runs %v; want 1 pruned, done, nothing else",
+			s.Pruned, s.Failed, s.Failures, s.Running, s.Done(), s.Runs)
+	}
+	want := live.Best{Project: "wine", Sweep: "wide", Objective: acc, HasValue: true, Value: 0.9, Job: 5}
+	if len(s.Bests) != 1 || s.Bests[0] != want {
+		t.Errorf("bests %+v, want the seeded %+v", s.Bests, want)
+	}
+	var b bytes.Buffer
+	l := live.NewLines(&b)
+	l.SeedBests(seed)
+	l.Observe(pruned)
+	if strings.Contains(b.String(), "best") {
+		t.Errorf("lines print a best for a pruned run:\n%s", b.String())
+	}
+}

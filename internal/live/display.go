@@ -147,7 +147,7 @@ func (d *Display) Finish(sum dispatch.Summary) error {
 	end := time.Now()
 	snap := d.Snapshot()
 	if err := WriteSummary(d.w, Summary{
-		Wall: end.Sub(d.opts.Start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled,
+		Wall: end.Sub(d.opts.Start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled, Pruned: sum.Pruned,
 		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
 		Unsaved: sum.Unsaved, Bests: snap.Bests,
 	}); err != nil {

@@ -19,6 +19,7 @@ const progressEvery = 30 * time.Second
 //
 //	2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 7, attempt 1)
 //	2026-11-25T21:03:09Z order 12 progress: fold2 step 37 valLoss 0.41 (job 7, attempt 1)
+//	2026-11-25T21:03:10Z order 13 pruned on h1 (job 8, attempt 1): pruned at step 9 (rung 2): valLoss 0.53 ranked 5 of 7, …
 //	2026-11-25T21:04:10Z best cvMse (lower is better): 24901.3 — job 7 (sweep wine-lr)
 //
 // Probes that change nothing print nothing, and neither do a Slurm
@@ -133,6 +134,8 @@ func (l *Lines) text(e dispatch.Event) string {
 		return fmt.Sprintf("order %d succeeded on %s in %s %s", e.Order, e.Host, e.Duration.Round(time.Millisecond), who)
 	case dispatch.OrderFailed:
 		return fmt.Sprintf("order %d failed on %s %s: %s", e.Order, e.Host, who, e.Reason)
+	case dispatch.OrderPruned:
+		return fmt.Sprintf("order %d pruned on %s %s: %s", e.Order, e.Host, who, e.Reason)
 	case dispatch.OrderReleased:
 		return fmt.Sprintf("order %d requeued from %s %s: %s", e.Order, e.Host, who, e.Reason)
 	case dispatch.OrderRequeued:

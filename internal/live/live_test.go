@@ -24,6 +24,8 @@ func TestLines(t *testing.T) {
 	failed.Reason = "exit status 1: boom"
 	done := ev(dispatch.OrderSucceeded, 12)
 	done.Duration = 1500 * time.Millisecond
+	pruned := ev(dispatch.OrderPruned, 12)
+	pruned.Reason = "pruned at step 9 (rung 2): valLoss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha)"
 	queued := ev(dispatch.OrderStarted, 12)
 	queued.Host, queued.Task = "campus", "12345_3"
 	poll := func(host string, pending, running int) dispatch.Event {
@@ -37,6 +39,8 @@ func TestLines(t *testing.T) {
 		{"started", []dispatch.Event{ev(dispatch.OrderStarted, 12)}, "2026-11-25T21:03:04Z order 12 started on h1 slot 0 (job 112, attempt 1)\n"},
 		{"succeeded", []dispatch.Event{done}, "2026-11-25T21:03:04Z order 12 succeeded on h1 in 1.5s (job 112, attempt 1)\n"},
 		{"failed", []dispatch.Event{failed}, "2026-11-25T21:03:04Z order 12 failed on h1 (job 112, attempt 1): exit status 1: boom\n"},
+		{"pruned", []dispatch.Event{pruned}, "2026-11-25T21:03:04Z order 12 pruned on h1 (job 112, attempt 1): " +
+			"pruned at step 9 (rung 2): valLoss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha)\n"},
 		{"probe says nothing", []dispatch.Event{calm}, ""},
 		{"busy once, then bored", []dispatch.Event{busy, busy, calm},
 			"2026-11-25T21:03:04Z host h1 busy (load 3.00 >= max_load 2.00)\n" +
@@ -141,6 +145,9 @@ func TestWriteSummary(t *testing.T) {
 	}{
 		{"clean", live.Summary{Wall: time.Minute, Succeeded: 3},
 			"Dispatched in 1m0s: 3 succeeded, 0 failed.\nRate 3.0 runs/min; 0 cancelled, 0 left running.\n"},
+		// Pruned runs are counted apart: no failure, no "see the failures".
+		{"pruned", live.Summary{Wall: time.Minute, Succeeded: 2, Pruned: 3},
+			"Dispatched in 1m0s: 2 succeeded, 0 failed, 3 pruned.\nRate 5.0 runs/min; 0 cancelled, 0 left running.\n"},
 		{"failures", live.Summary{Wall: 30 * time.Second, Succeeded: 1, Failed: 1, Requeued: 2, Failures: []live.Failure{
 			{Order: 4, Job: 9, Attempt: 2, Host: "h1", Reason: "exit status 1: " + strings.Repeat("x", 200)},
 		}}, "Dispatched in 30s: 1 succeeded, 1 failed, 2 requeued.\n" +

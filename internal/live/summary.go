@@ -20,6 +20,7 @@ type Summary struct {
 	Wall               time.Duration
 	Succeeded, Failed  int
 	Cancelled          int // of Failed
+	Pruned             int // stopped by their pruner: apart from Failed
 	Requeued, Detached int
 	Adopted            int
 	Failures           []Failure
@@ -31,19 +32,23 @@ type Summary struct {
 	Bests []Best
 }
 
-// WriteSummary prints s: the counts, wall time and rate, the best run so
+// WriteSummary prints s: the counts (pruned runs apart from failures, and
+// only when there were some), wall time and rate, the best run so
 // far of each group the dispatch ran a job of, then each failure with its
 // reason and the mljob logs command that shows its output.
 func WriteSummary(w io.Writer, s Summary) error {
 	ew := &errWriter{w: w}
 	ew.printf("Dispatched in %s: %d succeeded, %d failed", s.Wall.Round(time.Millisecond), s.Succeeded, s.Failed)
+	if s.Pruned > 0 {
+		ew.printf(", %d pruned", s.Pruned)
+	}
 	if s.Requeued > 0 {
 		ew.printf(", %d requeued", s.Requeued)
 	}
 	ew.printf(".\n")
 	rate := 0.0
 	if s.Wall > 0 {
-		rate = float64(s.Succeeded+s.Failed) / s.Wall.Minutes()
+		rate = float64(s.Succeeded+s.Failed+s.Pruned) / s.Wall.Minutes()
 	}
 	ew.printf("Rate %.1f runs/min; %d cancelled, %d left running.\n", rate, s.Cancelled, s.Detached)
 	if s.Adopted > 0 {

@@ -50,12 +50,13 @@ type Snapshot struct {
 	Start              time.Time
 	Succeeded, Failed  int
 	Cancelled          int // of Failed
+	Pruned             int // stopped by their pruner: apart from Failed
 	Requeued, Detached int
 	Running, Queued    int
 	Hosts              []HostSnapshot
 	Failures           []Failure
 	// RunningSince holds when each run in flight was claimed, and
-	// SlotTime how long the Timed runs that ended (succeeded or failed)
+	// SlotTime how long the Timed runs that ended (succeeded, failed or pruned)
 	// held their slots, claim to end: what ETA estimates from. A slot's
 	// first run (it uploads, its imports are cold) counts apart, in
 	// ColdTime and Cold.
@@ -72,8 +73,8 @@ type Snapshot struct {
 	Bests []Best
 }
 
-// Done is the number of attempts that ended, succeeded or failed.
-func (s Snapshot) Done() int { return s.Succeeded + s.Failed }
+// Done is the number of attempts that ended: succeeded, failed or pruned.
+func (s Snapshot) Done() int { return s.Succeeded + s.Failed + s.Pruned }
 
 // Total is every order this view knows of: ended, in flight or queued.
 func (s Snapshot) Total() int { return s.Done() + s.Running + s.Queued }
@@ -237,6 +238,12 @@ func (t *Tally) Observe(e dispatch.Event) {
 		}
 		t.snap.Failures = append(t.snap.Failures, f)
 		h.LastErr = e.Reason
+	case dispatch.OrderPruned:
+		// Its pruner stopped it: counted apart, never a failure. Its slot
+		// time counts: in a pruned sweep short runs are what to expect.
+		t.timed(e)
+		t.end(e)
+		t.snap.Pruned++
 	case dispatch.OrderRequeued:
 		// It follows the attempt's OrderFailed: the order is not failed after all.
 		i := slices.IndexFunc(t.snap.Failures, func(f Failure) bool { return f.Order == e.Order && f.Attempt == e.Attempt })

@@ -61,7 +61,8 @@ func (t *Timeline) Observe(e dispatch.Event) {
 		}
 		t.slots[slot] = true
 		t.running[[2]int64{e.Order, int64(e.Attempt)}] = runSpan{slot: slot, since: e.Time}
-	case dispatch.OrderEnded, dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderAbandoned, dispatch.OrderDetached:
+	case dispatch.OrderEnded, dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderPruned,
+		dispatch.OrderAbandoned, dispatch.OrderDetached:
 		key := [2]int64{e.Order, int64(e.Attempt)}
 		span, ok := t.running[key]
 		if !ok {

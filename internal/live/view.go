@@ -188,8 +188,13 @@ func (v *View) overall() string {
 	if d, ok := s.ETA(now); ok {
 		eta = "ETA " + d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("%d/%d  succeeded %d  failed %d  running %d  queued %d  %.1f/min  %s",
-		s.Done(), s.Total(), s.Succeeded, s.Failed, s.Running, s.Queued, s.Rate(now), eta)
+	pruned := ""
+	if s.Pruned > 0 {
+		// Only when some were: a dispatch without a pruner reads as before.
+		pruned = fmt.Sprintf("  pruned %d", s.Pruned)
+	}
+	return fmt.Sprintf("%d/%d  succeeded %d  failed %d%s  running %d  queued %d  %.1f/min  %s",
+		s.Done(), s.Total(), s.Succeeded, s.Failed, pruned, s.Running, s.Queued, s.Rate(now), eta)
 }
 
 // hostLine is host i's line.

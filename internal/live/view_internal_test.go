@@ -3,6 +3,7 @@ package live
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mljob/mljob/internal/objective"
 )
@@ -64,5 +65,26 @@ func TestExtraLinesBounded(t *testing.T) {
 	}
 	if got := extraLines(Snapshot{}); len(got) != 0 {
 		t.Errorf("lines with nothing to show: %q", got)
+	}
+}
+
+// TestOverallPruned: the overall line counts pruned runs apart, and only
+// when there are some.
+func TestOverallPruned(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Snapshot
+		want string
+	}{
+		{"none pruned", Snapshot{Succeeded: 2, Failed: 1, Queued: 1}, "3/4  succeeded 2  failed 1  running 0  queued 1"},
+		{"pruned", Snapshot{Succeeded: 2, Failed: 1, Pruned: 3}, "6/6  succeeded 2  failed 1  pruned 3  running 0  queued 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &View{snap: tt.s, now: time.Now}
+			if got := v.overall(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got %q, want it to start with %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobfields"
+	"github.com/mljob/mljob/internal/suggest"
 )
 
 // BuiltinColumns are the built-in names --columns takes, in the order
@@ -264,4 +265,38 @@ func durationCell(sec float64, format string) Cell {
 		return Cell{V: strconv.FormatFloat(sec, 'f', 3, 64), Present: true, Num: true}
 	}
 	return Cell{V: FormatDuration(sec), Present: true, Num: true}
+}
+
+// Message is the error as mljob outcomes prints it.
+func (e *UnknownColumnError) Message() string {
+	return fmt.Sprintf("unknown column %q: not a built-in column, and no job or outcome shown has that field", e.Name)
+}
+
+// Hint is what to do instead: the nearest built-in column when one is
+// near, else where the columns come from.
+func (e *UnknownColumnError) Hint() string {
+	list := strings.Join(BuiltinColumns, ", ")
+	if near := suggest.Nearest(e.Name, BuiltinColumns); near != "" {
+		return fmt.Sprintf("--columns %s (built-in columns: %s)", near, list)
+	}
+	return "a built-in column (" + list + "), or a field of the job (job.PATH) or of the outcome (outcome.PATH); see a job's fields with: mljob show JOB"
+}
+
+// SweepHint is what to do about an unknown --sweep: one of the latest
+// sweeps (of the project, when one was named), the project that has it,
+// or how to make one.
+func SweepHint(e *db.UnknownSweepError) string {
+	var listed []string
+	for _, sw := range e.Latest {
+		listed = append(listed, fmt.Sprintf("%d %s", sw.ID, sw.Name))
+	}
+	switch {
+	case len(listed) > 0 && e.Project != "":
+		return fmt.Sprintf("--sweep ID or NAME, one of the latest sweeps of %s: %s", e.Project, strings.Join(listed, ", "))
+	case len(listed) > 0:
+		return "--sweep ID or NAME, one of the latest sweeps: " + strings.Join(listed, ", ")
+	case e.Elsewhere != nil:
+		return fmt.Sprintf("--project %s, or no --project", e.Elsewhere.Project)
+	}
+	return "make one with: mljob submit --grid KEY=V1,V2 JOB.json (see mljob submit --help)"
 }

@@ -222,8 +222,12 @@ func (e *Encoder) appendOwn(dst []byte, k string, r *db.OutcomeRow) ([]byte, err
 	return append(dst, "500"...), nil
 }
 
-// State is the row's state: db.OutcomeSucceeded or db.OutcomeFailed.
+// State is the row's state: db.OutcomePruned when its pruner stopped its
+// attempt, else db.OutcomeSucceeded or db.OutcomeFailed.
 func State(r *db.OutcomeRow) string {
+	if r.Pruned {
+		return db.OutcomePruned
+	}
 	if r.Succeeded {
 		return db.OutcomeSucceeded
 	}

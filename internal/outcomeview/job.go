@@ -51,6 +51,9 @@ type Attempt struct {
 	AssignedAt *string `json:"assignedAt"`
 	StartedAt  *string `json:"startedAt"`
 	FinishedAt *string `json:"finishedAt"`
+	// Pruned is why its pruner stopped it; nil, and left out, for an
+	// attempt not pruned.
+	Pruned *Verdict `json:"pruned,omitempty"`
 }
 
 // Slurm is the Slurm array task an attempt ran as, as show and status
@@ -89,6 +92,10 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 	if len(h.Progress) > 0 {
 		j.Progress = metricsview.Summaries(h.Progress)
 	}
+	verdicts := make(map[[2]int64]*Verdict, len(h.Prunes))
+	for _, p := range h.Prunes {
+		verdicts[[2]int64{p.OrderID, int64(p.Attempt)}] = NewVerdict(p)
+	}
 	for i, o := range h.Orders {
 		j.Orders = append(j.Orders, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
 		for _, a := range h.Attempts[i] {
@@ -96,6 +103,7 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
 				RunDir: a.RunDir, PID: a.PID, Slurm: NewSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
 				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
+				Pruned: verdicts[[2]int64{o.ID, int64(a.Attempt)}],
 			})
 		}
 	}
@@ -137,7 +145,11 @@ func (j *Job) Write(w io.Writer, format string) error {
 	}
 	fmt.Fprintf(w, "  priority %d  submitted %s\n", j.Priority, j.createdText())
 	obj := j.objective()
-	fmt.Fprintf(w, "Objective: %s (%s)\n\n", obj, obj.Better())
+	fmt.Fprintf(w, "Objective: %s (%s)\n", obj, obj.Better())
+	if !j.Pruner.IsZero() {
+		fmt.Fprintf(w, "Pruner: %s\n", j.Pruner)
+	}
+	fmt.Fprintln(w)
 	if err := writeIndented(w, j.Spec); err != nil {
 		return err
 	}
@@ -149,6 +161,7 @@ func (j *Job) Write(w io.Writer, format string) error {
 	if err := render.WriteTable(w, j.AttemptsTable(format)); err != nil {
 		return err
 	}
+	j.writeVerdicts(w, obj.Name)
 	for i := range j.Outcomes {
 		o := &j.Outcomes[i]
 		fmt.Fprintln(w)
@@ -170,6 +183,22 @@ func (j *Job) Write(w io.Writer, format string) error {
 	}
 	fmt.Fprintln(w)
 	return metricsview.WriteSummaries(w, j.Progress)
+}
+
+// writeVerdicts writes, after a blank line, a line per pruned attempt
+// saying why its pruner stopped it; nothing when none was pruned.
+func (j *Job) writeVerdicts(w io.Writer, name string) {
+	first := true
+	for _, a := range j.Attempts {
+		if a.Pruned == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w)
+			first = false
+		}
+		fmt.Fprintf(w, "Pruned: order %d attempt %d %s\n", a.OrderID, a.Attempt, a.Pruned.Text(name))
+	}
 }
 
 // writeIndented writes the spec indented, or as it is when it is not JSON.
@@ -205,13 +234,19 @@ func (j *Job) JSON() map[string]any {
 	if j.Sweep != nil {
 		m["sweep"] = j.Sweep
 	}
+	if !j.Pruner.IsZero() {
+		m["pruner"] = j.Pruner.String()
+	}
 	if len(j.Progress) > 0 {
 		m["progress"] = j.Progress
 	}
 	return m
 }
 
-// AttemptsTable is the table of the job's attempts.
+// AttemptsTable is the table of the job's attempts. The CSV of a job with
+// a pruned attempt ends with the verdict's columns (verdictKeys), empty
+// for the attempts not pruned; the table has the verdict's words in ERROR
+// and Write prints them whole below it.
 func (j *Job) AttemptsTable(format string) render.Table {
 	t := render.Table{
 		Headers: []string{"ORDER", "ATTEMPT", "STATE", "HOST", "SLOT", "STARTED", "FINISHED", "EXIT", "ERROR"},
@@ -227,6 +262,13 @@ func (j *Job) AttemptsTable(format string) render.Table {
 		t.Keys = slices.Insert(t.Keys, slurmCol, "slurm")
 		t.Numeric = map[int]bool{0: true, 1: true, 8: true}
 	}
+	// The verdict's columns only in CSV, and only when an attempt was
+	// pruned, so that every other job's CSV stays as it was.
+	withVerdicts := format == FormatCSV && slices.ContainsFunc(j.Attempts, func(a Attempt) bool { return a.Pruned != nil })
+	if withVerdicts {
+		t.Keys = append(t.Keys, verdictKeys...)
+		t.Headers = append(t.Headers, verdictKeys...)
+	}
 	for _, a := range j.Attempts {
 		exit := ""
 		if a.ExitCode != nil {
@@ -236,6 +278,9 @@ func (j *Job) AttemptsTable(format string) render.Table {
 			deref(a.StartedAt), deref(a.FinishedAt), exit, OneLine(a.Error, format)}
 		if withSlurm {
 			row = slices.Insert(row, slurmCol, a.Slurm.Text())
+		}
+		if withVerdicts {
+			row = append(row, a.Pruned.csvCells()...)
 		}
 		t.Rows = append(t.Rows, row)
 	}

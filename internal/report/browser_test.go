@@ -100,6 +100,34 @@ const curvesJS = `(function (id) {
   return {metric: el.dataset.metric, byStroke: by};
 })(%q)`
 
+// prunedState is what a curve chart drew of pruned runs: each series
+// named as pruned with its line type and last step, and the SVG's dotted
+// lines (paths with a dash array).
+type prunedState struct {
+	Series []struct {
+		Name string  `json:"name"`
+		Type string  `json:"type"`
+		Last float64 `json:"last"`
+	} `json:"series"`
+	Dotted int    `json:"dotted"`
+	Stats  string `json:"stats"`
+}
+
+// prunedJS reads a curve chart's pruned series from ECharts' model, counts
+// the dotted lines of its SVG, and reads the page's pruned count.
+const prunedJS = `(function (id) {
+  var el = document.getElementById(id), out = {series: [], dotted: 0};
+  echarts.getInstanceByDom(el).getOption().series.forEach(function (s) {
+    if (/\(pruned\)$/.test(s.name)) out.series.push({name: s.name, type: s.lineStyle.type, last: s.data[s.data.length - 1][0]});
+  });
+  el.querySelectorAll('svg path').forEach(function (p) {
+    if (p.getAttribute('stroke-dasharray') && p.getAttribute('d').split('L').length > 2) out.dotted++;
+  });
+  var li = document.querySelector('#stats li.pruned');
+  out.stats = li ? li.textContent : '';
+  return out;
+})(%q)`
+
 // extremesJS reads, from ECharts' own model, the colour it drew the
 // highest and the lowest point of a parameter chart's scatter with.
 const extremesJS = `(function (id) {
@@ -291,12 +319,13 @@ func TestReportInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	winePage := mustPage(t, ctx, dir, "wine.html", "wine_data", seedRuns)
+	winePage := mustPage(t, ctx, dir, "wine.html", "wine_data", append(slices.Clone(seedRuns), prunedRuns...))
 	irisPage := mustPage(t, ctx, dir, "iris.html", "iris", irisRuns)
 	b := startBrowser(t, ctx, chromium, dir)
 
 	wine := b.open(t, winePage)
 	curves := evaluate[curveState](t, b, fmt.Sprintf(curvesJS, "g0-curves"))
+	pruned := evaluate[prunedState](t, b, fmt.Sprintf(prunedJS, "g0-curves"))
 	wineColours := evaluate[[]string](t, b, fmt.Sprintf(extremesJS, "g0-param-0"))
 	at := evaluate[[]float64](t, b, fmt.Sprintf(hoverJS, "g0-curves"))
 	err := chromedp.Do(b.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at[0], at[1]),
@@ -344,11 +373,32 @@ func TestReportInBrowser(t *testing.T) {
 				t.Errorf("%d lines in %s, want 1 (lines by stroke: %v)", curves.ByStroke[c], c, curves.ByStroke)
 			}
 		}
-		if curves.ByStroke["#98a2b3"] != 1 {
-			t.Errorf("%d faint lines, want 1 (lines by stroke: %v)", curves.ByStroke["#98a2b3"], curves.ByStroke)
+		// The diverged one and pruned job 10 (pruned job 9's three points
+		// are too few for curvesJS: see "pruned runs").
+		if curves.ByStroke["#98a2b3"] != 2 {
+			t.Errorf("%d faint lines, want 2 (lines by stroke: %v)", curves.ByStroke["#98a2b3"], curves.ByStroke)
 		}
 		if irisCurves.Metric != "accuracy" || irisCurves.ByStroke["#2f6fde"] != 1 || irisCurves.ByStroke["#12b76a"] != 1 {
 			t.Errorf("iris curves %+v, want accuracy, three runs in colour", irisCurves)
+		}
+	})
+	t.Run("pruned runs", func(t *testing.T) {
+		// Jobs 9 and 10, stopped at steps 3 and 9: dotted, ending there,
+		// counted apart in the page's stats.
+		if len(pruned.Series) != 2 || pruned.Series[0].Name != "job 9 (pruned)" || pruned.Series[0].Last != 3 ||
+			pruned.Series[1].Name != "job 10 (pruned)" || pruned.Series[1].Last != 9 {
+			t.Errorf("pruned series %+v, want jobs 9 and 10 ending at steps 3 and 9", pruned.Series)
+		}
+		for _, s := range pruned.Series {
+			if s.Type != "dotted" {
+				t.Errorf("%s drawn %q, want dotted", s.Name, s.Type)
+			}
+		}
+		if pruned.Dotted != 2 {
+			t.Errorf("%d dotted lines in the SVG, want 2", pruned.Dotted)
+		}
+		if pruned.Stats != "2pruned" {
+			t.Errorf("the page's pruned count reads %q, want 2pruned", pruned.Stats)
 		}
 	})
 	t.Run("hover names the run and its config", func(t *testing.T) {

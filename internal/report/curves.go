@@ -11,6 +11,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/outcomeview"
 )
 
 // The bounds of the learning curves a page holds. The queue keeps up to
@@ -59,8 +60,9 @@ type curve struct {
 	points [][2]float64
 }
 
-// ReadCurves reads the learning curves of rows' succeeded runs (baselines
-// and superseded attempts aside) from src. Per objective it draws one
+// ReadCurves reads the learning curves of rows' succeeded and pruned runs
+// (baselines and superseded attempts aside) from src: a pruned run's
+// curve ends where its pruner stopped it. Per objective it draws one
 // metric: the objective itself when the runs' progress lines carry it,
 // else (see pickMetric) the validation curve they print. A run with
 // several series (nn.py's CV folds) is drawn as the mean over its series
@@ -73,7 +75,7 @@ func ReadCurves(ctx context.Context, src MetricReader, rows []db.OutcomeRow) (*C
 	var order []objective.Objective
 	n := 0
 	for _, row := range rows {
-		if !row.Succeeded || row.Superseded != "" || isBaseline(row.Spec, outcomeFields(row.JSON)) {
+		if !row.Succeeded && !row.Pruned || row.Superseded != "" || isBaseline(row.Spec, outcomeFields(row.JSON)) {
 			continue
 		}
 		o := row.Objective
@@ -244,7 +246,9 @@ type CurveInfo struct {
 	// Metric is the curve drawn; IsObjective when it is the objective.
 	Metric      string
 	IsObjective bool
-	Runs        int // runs with a curve
+	Runs        int // succeeded runs with a curve
+	// Pruned counts the pruned runs with a curve, drawn dashed.
+	Pruned int
 	// MaxSeries is the most series (CV folds) a run's curve averages.
 	MaxSeries int
 }
@@ -270,25 +274,30 @@ type Curve struct {
 	Config string       `json:"config"`
 	Series int          `json:"series"`
 	Points [][2]float64 `json:"points"`
+	// Pruned is, for a run its pruner stopped, the verdict (drawn dashed
+	// and faint, never ranked); "" for a run that ran to its end.
+	Pruned string `json:"pruned,omitempty"`
 }
 
 // forGroup is what the learning-curve chart of objective o draws of runs
-// (the group's succeeded candidates), best first by o; nil when none of
-// them has a curve.
-func (s *CurveSet) forGroup(o objective.Objective, params []Param, runs []run) (*CurveInfo, *Curves) {
+// (the group's succeeded candidates), best first by o, then of pruned
+// (its pruned candidates), by job; nil when none of them has a curve.
+func (s *CurveSet) forGroup(o objective.Objective, params []Param, runs, pruned []run) (*CurveInfo, *Curves) {
 	name := s.metric[o]
-	var ranked []run
-	for _, x := range runs {
-		if _, ok := s.runs[attemptKey{x.row.OrderID, x.row.Attempt}]; ok {
-			ranked = append(ranked, x)
-		}
-	}
-	if name == "" || len(ranked) == 0 {
+	ranked, stopped := s.withCurves(runs), s.withCurves(pruned)
+	if name == "" || len(ranked)+len(stopped) == 0 {
 		return nil, nil
 	}
 	rankObjective(ranked)
-	info := &CurveInfo{Metric: name, IsObjective: name == o.Name, Runs: len(ranked)}
-	cs := &Curves{Metric: name, IsObjective: info.IsObjective, Runs: make([]Curve, len(ranked))}
+	info := &CurveInfo{Metric: name, IsObjective: name == o.Name, Runs: len(ranked), Pruned: len(stopped)}
+	cs := &Curves{Metric: name, IsObjective: info.IsObjective, Runs: make([]Curve, len(ranked), len(ranked)+len(stopped))}
+	for _, x := range stopped {
+		c := s.runs[attemptKey{x.row.OrderID, x.row.Attempt}]
+		info.MaxSeries = max(info.MaxSeries, c.series)
+		cs.Runs = append(cs.Runs, Curve{JobID: x.row.JobID, OrderID: x.row.OrderID, Objective: x.obj.Text,
+			Config: configText(params, x), Series: c.series, Points: c.points,
+			Pruned: cmp.Or(outcomeview.OneLine(x.row.Error, outcomeview.FormatCSV), "pruned")})
+	}
 	for i, x := range ranked {
 		c := s.runs[attemptKey{x.row.OrderID, x.row.Attempt}]
 		info.MaxSeries = max(info.MaxSeries, c.series)
@@ -299,6 +308,17 @@ func (s *CurveSet) forGroup(o objective.Objective, params []Param, runs []run) (
 		}
 	}
 	return info, cs
+}
+
+// withCurves is those of runs that have a curve, in their order.
+func (s *CurveSet) withCurves(runs []run) []run {
+	var out []run
+	for _, x := range runs {
+		if _, ok := s.runs[attemptKey{x.row.OrderID, x.row.Attempt}]; ok {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // configText is a run's values of the varying fields: "learningRate=0.01,

@@ -24,6 +24,9 @@ type Group struct {
 	Objective objective.Objective
 	Runs      int // outcomes, one per attempt
 	Succeeded int
+	// Pruned counts the runs their pruner stopped early: neither
+	// succeeded nor failed, never ranked; their curves are drawn dashed.
+	Pruned int
 	// Params are the job fields (dotted paths into the job JSON) whose
 	// values differ between the group's runs, baselines aside, top-level
 	// fields first.
@@ -111,8 +114,14 @@ func groups(runs []run, sortKey string, top int, curves *CurveSet) []Group {
 // the project's succeeded baseline runs, of any objective.
 func newGroup(id string, o objective.Objective, runs, baselines []run, sortKey string, top int, curves *CurveSet) Group {
 	g := Group{ID: id, Objective: o, Runs: len(runs)}
-	var ok, candidates, okCandidates []run
+	var ok, candidates, okCandidates, pruned []run
 	for _, x := range runs {
+		if x.row.Pruned {
+			g.Pruned++
+			if !x.baseline {
+				pruned = append(pruned, x)
+			}
+		}
 		if x.row.Succeeded {
 			g.Succeeded++
 			ok = append(ok, x)
@@ -143,7 +152,7 @@ func newGroup(id string, o objective.Objective, runs, baselines []run, sortKey s
 	g.Baseline = baselineOf(o, baselines)
 	g.chart = groupChart(&g, okCandidates)
 	if curves != nil {
-		g.Curves, g.chart.Curves = curves.forGroup(o, g.Params, okCandidates)
+		g.Curves, g.chart.Curves = curves.forGroup(o, g.Params, okCandidates, pruned)
 	}
 	return g
 }

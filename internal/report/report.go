@@ -59,6 +59,16 @@ type Options struct {
 	Curves *CurveSet
 }
 
+// Counts is how the runs ended, as mljob report's last line says it:
+// "5 succeeded, 1 failed", then ", 3 pruned" when some were.
+func (r *Report) Counts() string {
+	s := fmt.Sprintf("%d succeeded, %d failed", r.Succeeded, r.Failed)
+	if r.Pruned > 0 {
+		s += fmt.Sprintf(", %d pruned", r.Pruned)
+	}
+	return s
+}
+
 // Report is everything the page shows, computed from a project's outcomes.
 type Report struct {
 	Project string
@@ -71,7 +81,10 @@ type Report struct {
 	Jobs      int
 	Succeeded int
 	Failed    int
-	Hosts     []string // every host that ran an attempt, sorted
+	// Pruned counts the runs their pruner stopped early: apart from
+	// Failed, never ranked, their curves drawn dashed.
+	Pruned int
+	Hosts  []string // every host that ran an attempt, sorted
 	// Groups are the runs by objective (name and goal), one section each,
 	// the objective with the most succeeded runs first: runs are never
 	// ranked, coloured or charted against another objective's.
@@ -158,9 +171,12 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 		if row.Host != "" {
 			hosts[row.Host] = true
 		}
-		if row.Succeeded {
+		switch {
+		case runs[i].row.Pruned:
+			r.Pruned++
+		case row.Succeeded:
 			r.Succeeded++
-		} else {
+		default:
 			r.Failed++
 		}
 	}
@@ -190,6 +206,9 @@ func newRun(row db.OutcomeRow) run {
 		metric:   valueOf(row.Metric, script["metric"]),
 		baseline: isBaseline(row.Spec, script),
 	}
+	// A pruned run never counts as succeeded, whatever its run printed
+	// after the point it was judged on.
+	x.row.Succeeded = x.row.Succeeded && !row.Pruned
 	if row.Objective.Name == "" {
 		x.row.Objective = objective.Default
 	}
@@ -236,7 +255,7 @@ func lookupOutcome(js []byte, name string) json.RawMessage {
 func failures(runs []run) []Failure {
 	var out []Failure
 	for _, x := range runs {
-		if x.row.Succeeded {
+		if x.row.Succeeded || x.row.Pruned {
 			continue
 		}
 		f := Failure{

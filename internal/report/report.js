@@ -224,6 +224,14 @@
       : cv.metric + ' (not the objective; colours: best by ' + g.objective + ', ' + g.better + ')';
     var series = cv.runs.map(function (c) {
       var best = c.rank > 0;
+      if (c.pruned) {
+        // Stopped by its pruner: faint and dotted, under the rest, ending
+        // at the step it was stopped at.
+        return { type: 'line', name: 'job ' + c.job + ' (pruned)', data: c.points,
+          showSymbol: false, triggerLineEvent: true, z: 1, itemStyle: { color: faint },
+          lineStyle: { width: 1, color: faint, opacity: 0.5, type: 'dotted' },
+          emphasis: { focus: 'series', lineStyle: { width: 2.5, opacity: 1 } } };
+      }
       return { type: 'line', name: best ? '#' + c.rank + ' job ' + c.job : 'job ' + c.job, data: c.points,
         showSymbol: false, triggerLineEvent: true, z: best ? 10 - c.rank : 2, // the best on top
         itemStyle: { color: best ? topColours[c.rank - 1] : faint },
@@ -270,7 +278,8 @@
 
   // curveTip is the text that names run c of group g's curves.
   function curveTip(g, c) {
-    return esc(runTip(c)) + (c.rank ? ' · #' + c.rank + ' by ' + esc(g.objective) : '') + '<br>' + esc(c.config) +
+    return esc(runTip(c)) + (c.rank ? ' · #' + c.rank + ' by ' + esc(g.objective) : '') +
+      (c.pruned ? '<br>' + esc(c.pruned) : '') + '<br>' + esc(c.config) +
       '<br>' + esc(g.objective) + ' = ' + esc(c.objective) + (c.series > 1 ? ' · mean of ' + c.series + ' series' : '');
   }
 

@@ -722,3 +722,56 @@ func TestGenerate(t *testing.T) {
 		t.Error("page has no learning-curve chart of valLoss")
 	}
 }
+
+// TestBuildPruned: pruned runs are counted apart from failures (no
+// failure card, no place in the top table), in the page's counts and
+// their section's; their curves are drawn after the ranked ones, unranked,
+// carrying the verdict, each ending at the step it was stopped at.
+func TestBuildPruned(t *testing.T) {
+	runs := append(slices.Clone(seedRuns), prunedRuns...)
+	r := mustBuild(t, mustStore(t, runs), Options{Project: "wine_data"})
+	// seedRuns: seven succeeded (the diverged one and the baseline
+	// included), one crashed.
+	if r.Pruned != 2 || r.Failed != 1 || r.Succeeded != 7 || len(r.Failures) != 1 {
+		t.Errorf("pruned %d failed %d succeeded %d failures %d; want 2, 1, 7, 1", r.Pruned, r.Failed, r.Succeeded, len(r.Failures))
+	}
+	if got, want := r.Counts(), "7 succeeded, 1 failed, 2 pruned"; got != want {
+		t.Errorf("Counts = %q, want %q", got, want)
+	}
+	g := r.Groups[0]
+	if g.Pruned != 2 || g.Succeeded != 7 || g.Curves == nil || g.Curves.Pruned != 2 || g.Curves.Runs != 6 {
+		t.Fatalf("group pruned %d succeeded %d curves %+v; want 2 pruned, 7 succeeded, 2 pruned curves", g.Pruned, g.Succeeded, g.Curves)
+	}
+	for _, top := range g.Top {
+		if top.JobID >= 9 {
+			t.Errorf("pruned job %d in the top table", top.JobID)
+		}
+	}
+	cs := r.Chart.Groups[0].Curves.Runs
+	var jobs []int64
+	for _, c := range cs {
+		jobs = append(jobs, c.JobID)
+		if (c.Pruned != "") != (c.JobID >= 9) || c.Pruned != "" && c.Rank != 0 {
+			t.Errorf("curve of job %d: pruned %q rank %d", c.JobID, c.Pruned, c.Rank)
+		}
+	}
+	if !slices.Equal(jobs, []int64{2, 3, 7, 4, 1, 5, 9, 10}) {
+		t.Errorf("curves of jobs %v, want the ranked six, then the pruned 9 and 10", jobs)
+	}
+	for i, wantLast := range []float64{3, 9} {
+		pts := cs[6+i].Points
+		if last := pts[len(pts)-1][0]; last != wantLast || !strings.HasPrefix(cs[6+i].Pruned, "pruned at step") {
+			t.Errorf("pruned curve %d ends at step %v (verdict %q), want %v", i, last, cs[6+i].Pruned, wantLast)
+		}
+	}
+	var page bytes.Buffer
+	if err := r.Write(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<li class="pruned"><b>2</b>pruned</li>`, `<span class="pruned-count">2 pruned</span>`,
+		"The 2 pruned runs are faint dotted lines"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/progress"
+	"github.com/mljob/mljob/internal/prune"
 	"github.com/mljob/mljob/internal/pyexec"
 	runpkg "github.com/mljob/mljob/internal/run"
 )
@@ -39,6 +40,9 @@ type seedRun struct {
 	epochs    int       // progress lines per fold; 0 for none
 	exitCode  int
 	stderr    string
+	// pruned: its pruner stopped it after its epochs (db.Prune), with no
+	// Outcome line.
+	pruned bool
 }
 
 // seedRuns is a small nn.py sweep of wine_data ranked by cvMse (lower is
@@ -219,6 +223,10 @@ func MustSeed(tb testing.TB, store *db.DB, runs []seedRun) {
 				tb.Fatal(err)
 			}
 		}
+		if r.pruned {
+			mustPruneRun(tb, store, c, r)
+			continue
+		}
 		stdout := lines + outcomeLine(c.Job.ID, r)
 		res := runpkg.Result{
 			Started:    runpkg.Started{At: start},
@@ -238,5 +246,32 @@ func MustSeed(tb testing.TB, store *db.DB, runs []seedRun) {
 		}); err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// prunedRuns are two runs of the wine_data sweep its pruner stopped, at
+// epochs 3 and 9, with valLoss curves worse than the rest.
+var prunedRuns = []seedRun{
+	{lr: 0.0003, opt: "sgd", dropout: 0.3, pca: -1, note: "plain", host: "gpu-box", seconds: 4,
+		folds: []float64{60000, 61000, 62000}, epochs: 3, pruned: true},
+	{lr: 0.0001, opt: "adam", dropout: 0.1, pca: 5, note: "plain", host: "lab-ws", seconds: 9,
+		folds: []float64{50000, 52000, 51000}, epochs: 9, pruned: true},
+}
+
+// mustPruneRun records run c as its pruner would have stopped it after its
+// progress lines: the verdict (db.Prune), then its outcome, failed with
+// the verdict as its error, as the dispatcher records it.
+func mustPruneRun(tb testing.TB, store *db.DB, c *db.Claim, r seedRun) {
+	tb.Helper()
+	ctx := context.Background()
+	reason := fmt.Sprintf("pruned at step %d (rung 1): valLoss %g ranked 3 of 3, the cutoff was 30000 (asha)", r.epochs, r.folds[0])
+	if ok, err := store.Prune(ctx, db.Pruning{OrderID: c.Order.ID, Attempt: c.Order.Attempt, Series: "fold1",
+		Decision: prune.Decision{Prune: true, Rung: 1, Step: float64(r.epochs), Value: r.folds[0], Cutoff: 30000, Rank: 3, Of: 3},
+		Reason:   reason}); !ok || err != nil {
+		tb.Fatalf("prune order %d: %v, %v", c.Order.ID, ok, err)
+	}
+	if _, err := store.RecordOutcome(ctx, db.Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt, Host: r.host,
+		DurationSeconds: r.seconds, Error: reason}); err != nil {
+		tb.Fatal(err)
 	}
 }

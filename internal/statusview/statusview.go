@@ -4,8 +4,9 @@
 // objective, and the active orders (their host, slot and elapsed time, and
 // the Slurm task of one handed to Slurm), as tables or as JSON; and the
 // line per host entry counting the tasks Slurm has yet to start and is
-// running (engines.QueueCounts). It builds rows from a db.QueueStatus;
-// cmd/mljob reads the queue and writes them.
+// running (engines.QueueCounts). It builds rows from a db.QueueStatus and
+// writes them (Write); cmd/mljob reads the queue. Pruned orders are
+// counted apart from failed ones.
 package statusview
 
 import (
@@ -128,4 +129,35 @@ func WriteSlurmCounts(w io.Writer, counts map[string]engines.QueueCount) error {
 		return fmt.Errorf("write slurm counts: %w", err)
 	}
 	return nil
+}
+
+// Write writes what mljob status prints of st in format: as JSON or CSV
+// the counts (JSON with each project's sweeps and active orders); as
+// tables the counts, the sweeps' progress, the active orders and the
+// Slurm counts, or on errW, for an empty queue, how to fill it.
+func Write(w, errW io.Writer, st db.QueueStatus, now time.Time, format string) error {
+	projects, active := Build(st, now)
+	t := CountsTable(projects)
+	if format != render.FormatTable {
+		return render.Write(w, format, t, projects)
+	}
+	if len(projects) == 0 {
+		fmt.Fprintln(errW, "The queue is empty. Add jobs with: mljob submit job.json")
+		return nil
+	}
+	tables := []render.Table{t, SweepsTable(projects)}
+	if len(active.Rows) > 0 {
+		tables = append(tables, active)
+	}
+	for i, t := range tables {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return fmt.Errorf("write status: %w", err)
+			}
+		}
+		if err := render.WriteTable(w, t); err != nil {
+			return err
+		}
+	}
+	return WriteSlurmCounts(w, engines.QueueCounts(st.Active))
 }

@@ -91,19 +91,20 @@ func TestWriteSlurmCounts(t *testing.T) {
 
 // TestSweeps: each project lists its sweeps' progress, a loose group's
 // sweep null; the table names the objective with its goal and the best
-// run, "-" before one has a value.
+// run, "-" before one has a value; pruned runs count as done, apart from
+// failed ones.
 func TestSweeps(t *testing.T) {
 	acc := objective.Objective{Name: "acc", Goal: objective.Maximize}
-	counts := func(queued, running, succeeded, failed, cancelled int) map[db.OrderState]int {
+	counts := func(queued, running, succeeded, failed, cancelled, pruned int) map[db.OrderState]int {
 		return map[db.OrderState]int{db.StateUnassigned: queued, db.StateAssigned: 1, db.StateRunning: running - 1,
-			db.StateSucceeded: succeeded, db.StateFailed: failed, db.StateCancelled: cancelled}
+			db.StateSucceeded: succeeded, db.StateFailed: failed, db.StateCancelled: cancelled, db.StatePruned: pruned}
 	}
 	st := db.QueueStatus{
 		Projects: []db.ProjectCounts{{Project: "wine", Total: 12}, {Project: "mnist", Total: 1}},
 		Sweeps: []db.SweepProgress{
-			{Project: "wine", SweepID: 3, Sweep: "wine-lr", Objective: acc, Counts: counts(3, 2, 4, 1, 1), Total: 11,
+			{Project: "wine", SweepID: 3, Sweep: "wine-lr", Objective: acc, Counts: counts(3, 2, 4, 1, 1, 2), Total: 13,
 				Best: &db.BestOutcome{Value: 0.912345678, JobID: 17, OrderID: 18, Attempt: 2}},
-			{Project: "wine", Objective: objective.Default, Counts: counts(0, 1, 0, 0, 0), Total: 1},
+			{Project: "wine", Objective: objective.Default, Counts: counts(0, 1, 0, 0, 0, 0), Total: 1},
 		},
 	}
 	projects, _ := Build(st, time.Now())
@@ -111,8 +112,8 @@ func TestSweeps(t *testing.T) {
 	if len(w) != 2 || len(projects[1].Sweeps) != 0 || projects[1].Sweeps == nil {
 		t.Fatalf("sweeps %+v and %+v, want wine's two and mnist's none ([])", w, projects[1].Sweeps)
 	}
-	if s := w[0]; *s.SweepID != 3 || *s.SweepName != "wine-lr" || s.Done != 6 || s.Succeeded != 4 || s.Failed != 1 ||
-		s.Cancelled != 1 || s.Running != 2 || s.Queued != 3 || s.Total != 11 ||
+	if s := w[0]; *s.SweepID != 3 || *s.SweepName != "wine-lr" || s.Done != 8 || s.Succeeded != 4 || s.Failed != 1 ||
+		s.Cancelled != 1 || s.Pruned != 2 || s.Running != 2 || s.Queued != 3 || s.Total != 13 ||
 		*s.Best != (Best{Value: 0.912345678, JobID: 17, OrderID: 18, Attempt: 2}) {
 		t.Errorf("wine-lr %+v (best %+v)", s, s.Best)
 	}
@@ -121,8 +122,8 @@ func TestSweeps(t *testing.T) {
 	}
 	table := SweepsTable(projects)
 	want := [][]string{
-		{"wine", "wine-lr", "acc:max", "6", "1", "2", "3", "11", "0.912346", "17"},
-		{"wine", NoSweep, "loss:min", "0", "0", "1", "0", "1", "-", "-"},
+		{"wine", "wine-lr", "acc:max", "8", "1", "2", "2", "3", "13", "0.912346", "17"},
+		{"wine", NoSweep, "loss:min", "0", "0", "0", "1", "0", "1", "-", "-"},
 	}
 	if !slices.EqualFunc(table.Rows, want, slices.Equal) {
 		t.Errorf("rows\n%q\nwant\n%q", table.Rows, want)

@@ -19,12 +19,14 @@ type Sweep struct {
 	SweepID   *int64              `json:"sweepId"`
 	SweepName *string             `json:"sweepName"`
 	Objective objective.Objective `json:"objective"`
-	// Done counts the orders that ended: Succeeded, Failed and Cancelled.
+	// Done counts the orders that ended: Succeeded, Failed, Cancelled and
+	// Pruned (stopped early by their pruner, counted apart from failures).
 	// Running counts those assigned or running, Queued those unassigned.
 	Done      int `json:"done"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
 	Cancelled int `json:"cancelled"`
+	Pruned    int `json:"pruned"`
 	Running   int `json:"running"`
 	Queued    int `json:"queued"`
 	Total     int `json:"total"`
@@ -45,7 +47,7 @@ type Best struct {
 // NewSweep is p as status shows it.
 func NewSweep(p db.SweepProgress) Sweep {
 	s := Sweep{Objective: p.Objective, Done: p.Done(), Succeeded: p.Counts[db.StateSucceeded],
-		Failed: p.Counts[db.StateFailed], Cancelled: p.Counts[db.StateCancelled],
+		Failed: p.Counts[db.StateFailed], Cancelled: p.Counts[db.StateCancelled], Pruned: p.Counts[db.StatePruned],
 		Running: p.Running(), Queued: p.Queued(), Total: p.Total}
 	if p.SweepID != 0 {
 		id, name := p.SweepID, p.Sweep
@@ -59,11 +61,12 @@ func NewSweep(p db.SweepProgress) Sweep {
 
 // SweepsTable is the progress table: a row per sweep, and per project's
 // jobs outside sweeps, with its objective ("cvMse:min": the goal says
-// which way is better), its counts and its best run so far.
+// which way is better), its counts (pruned apart from failed) and its
+// best run so far.
 func SweepsTable(projects []*Project) render.Table {
 	t := render.Table{
-		Headers: []string{"PROJECT", "SWEEP", "OBJECTIVE", "DONE", "FAILED", "RUNNING", "QUEUED", "TOTAL", "BEST", "JOB"},
-		Numeric: map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true},
+		Headers: []string{"PROJECT", "SWEEP", "OBJECTIVE", "DONE", "FAILED", "PRUNED", "RUNNING", "QUEUED", "TOTAL", "BEST", "JOB"},
+		Numeric: map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true},
 	}
 	for _, p := range projects {
 		for _, s := range p.Sweeps {
@@ -76,7 +79,7 @@ func SweepsTable(projects []*Project) render.Table {
 				best, job = FormatValue(s.Best.Value), strconv.FormatInt(s.Best.JobID, 10)
 			}
 			t.Rows = append(t.Rows, []string{p.ProjectName, name, s.Objective.String(),
-				strconv.Itoa(s.Done), strconv.Itoa(s.Failed), strconv.Itoa(s.Running), strconv.Itoa(s.Queued),
+				strconv.Itoa(s.Done), strconv.Itoa(s.Failed), strconv.Itoa(s.Pruned), strconv.Itoa(s.Running), strconv.Itoa(s.Queued),
 				strconv.Itoa(s.Total), best, job})
 		}
 	}
