@@ -103,6 +103,9 @@ grid:
 	if pruned["0.5"] || !pruned["4"] {
 		t.Fatalf("pruned %v: want the best (0.5) to survive and the worst (4) pruned\n%s", pruned, r.stderr)
 	}
+	if !strings.Contains(r.stderr, fmt.Sprintf(", %d pruned", len(pruned))) {
+		t.Errorf("the dispatch summary does not count %d pruned runs:\n%s", len(pruned), r.stderr)
+	}
 	counts := c.statusCounts()
 	if counts["pruned"] != len(pruned) || counts["succeeded"] != len(vs)-len(pruned) {
 		t.Errorf("status counts %v, want %d pruned", counts, len(pruned))
