@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/mljob/mljob/internal/db"
@@ -211,27 +210,11 @@ func (p *pruner) stop(d prune.Decision) {
 	p.d.kill(p.d.saveCtx, p.hs, p.k, p.runID, p.reason(d))
 }
 
-// reason is a verdict in words: the order's last error and its outcome's.
+// reason is the verdict in words: the order's last error and its
+// outcome's.
 func (p *pruner) reason(d prune.Decision) string {
-	value := fmtValue(d.Value)
-	where := "at step " + fmtValue(d.Step)
-	if p.series != "" {
-		where += " of " + strconv.Quote(p.series)
-	}
-	switch {
-	case p.rule.Kind == prune.KindASHA && math.IsNaN(d.Value):
-		return fmt.Sprintf("pruned %s (rung %d): %s is not a number (%s)", where, d.Rung, p.obj.Name, p.rule)
-	case p.rule.Kind == prune.KindASHA:
-		return fmt.Sprintf("pruned %s (rung %d): %s %s ranked %d of %d, the cutoff was %s (%s)",
-			where, d.Rung, p.obj.Name, value, d.Rank, d.Of, fmtValue(d.Cutoff), p.rule)
-	case math.IsNaN(d.Value):
-		return fmt.Sprintf("pruned %s: %s is not a number (%s)", where, p.obj.Name, p.rule)
-	}
-	return fmt.Sprintf("pruned %s: best %s %s is worse than the median %s of %d finished runs (%s)",
-		where, p.obj.Name, value, fmtValue(d.Cutoff), d.Of, p.rule)
+	return "pruned " + prune.Verdict(p.rule, p.obj.Name, p.series, d)
 }
-
-func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
 // prunedRun is what the OrderPruned event of a run this dispatcher
 // pruned says of the point it was judged on.

@@ -75,9 +75,9 @@ func TestVerdictText(t *testing.T) {
 		{"asha", db.PruneRecord{Rule: asha, Series: "fold0", Rung: 2, Step: 9, Value: 0.53, Cutoff: 0.41, Rank: 5, Of: 7},
 			"at step 9 (rung 2) of series fold0: valLoss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"},
 		{"asha NaN", db.PruneRecord{Rule: asha, Rung: 0, Step: 1, Value: math.NaN(), Cutoff: math.NaN()},
-			"at step 1 (rung 0): valLoss NaN (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"},
+			"at step 1 (rung 0): valLoss is not a number (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"},
 		{"median", db.PruneRecord{Rule: median, Rung: -1, Step: 4.5, Value: 1.25, Cutoff: 1, Of: 5},
-			"at step 4.5: valLoss 1.25 against 5 runs, the cutoff was 1 (median:startupRuns=5,warmupSteps=0)"},
+			"at step 4.5: best valLoss 1.25 is worse than the median 1 of 5 finished runs (median:startupRuns=5,warmupSteps=0)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,11 @@
 package outcomeview
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/prune"
 )
 
 // Verdict is why a pruner stopped an attempt, as show prints it: the rule
@@ -21,12 +21,14 @@ type Verdict struct {
 	Cutoff *float64 `json:"cutoff"`
 	Rank   *int     `json:"rank"`
 	Of     *int     `json:"of"`
+
+	rec db.PruneRecord // what it was made of, for Text
 }
 
 // NewVerdict is r as show prints it.
 func NewVerdict(r db.PruneRecord) *Verdict {
 	v := &Verdict{Rule: r.Rule.String(), Series: r.Series, Step: r.Step,
-		Value: finite(r.Value), Cutoff: finite(r.Cutoff)}
+		Value: finite(r.Value), Cutoff: finite(r.Cutoff), rec: r}
 	if r.Rung >= 0 {
 		v.Rung = &r.Rung
 	}
@@ -47,32 +49,11 @@ func finite(v float64) *float64 {
 	return &v
 }
 
-// Text is the verdict in words, name being the objective judged: "at step
-// 9 (rung 2) of series fold0: valLoss 0.53 ranked 5 of 7, the cutoff was
-// 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)".
+// Text is the verdict in words (prune.Verdict), name being the objective
+// judged.
 func (v *Verdict) Text(name string) string {
-	s := "at step " + strconv.FormatFloat(v.Step, 'g', -1, 64)
-	if v.Rung != nil {
-		s += " (rung " + strconv.Itoa(*v.Rung) + ")"
-	}
-	if v.Series != "" {
-		s += " of series " + v.Series
-	}
-	value := "NaN"
-	if v.Value != nil {
-		value = FormatNumber(v.Value, FormatTable)
-	}
-	s += ": " + name + " " + value
-	switch {
-	case v.Rank != nil && v.Of != nil:
-		s += fmt.Sprintf(" ranked %d of %d", *v.Rank, *v.Of)
-	case v.Of != nil:
-		s += fmt.Sprintf(" against %d runs", *v.Of)
-	}
-	if v.Cutoff != nil {
-		s += ", the cutoff was " + FormatNumber(v.Cutoff, FormatTable)
-	}
-	return s + " (" + v.Rule + ")"
+	return prune.Verdict(v.rec.Rule, name, v.rec.Series, prune.Decision{Prune: true, Rung: v.rec.Rung, Step: v.rec.Step,
+		Value: v.rec.Value, Cutoff: v.rec.Cutoff, Rank: v.rec.Rank, Of: v.rec.Of})
 }
 
 // verdictKeys are the CSV columns of a verdict, after the attempts'.

@@ -295,3 +295,30 @@ func sameDecision(a, b Decision) bool {
 		sameFloat(a.Cutoff, b.Cutoff) && a.Rank == b.Rank && a.Of == b.Of &&
 		(len(a.Records) == 0 && len(b.Records) == 0 || reflect.DeepEqual(a.Records, b.Records))
 }
+
+// TestVerdict: the three kinds of verdict in words.
+func TestVerdict(t *testing.T) {
+	asha := Rule{Kind: KindASHA, MinStep: 1, Reduction: 3}
+	median := Rule{Kind: KindMedian, StartupRuns: 5}
+	tests := []struct {
+		name   string
+		rule   Rule
+		series string
+		d      Decision
+		want   string
+	}{
+		{"asha ranked", asha, "fold0", Decision{Rung: 2, Step: 9, Value: 0.53, Cutoff: 0.41, Rank: 5, Of: 7},
+			"at step 9 (rung 2) of series fold0: valLoss 0.53 ranked 5 of 7, the cutoff was 0.41 (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"},
+		{"asha NaN", asha, "", Decision{Rung: 0, Step: 1, Value: math.NaN(), Cutoff: math.NaN()},
+			"at step 1 (rung 0): valLoss is not a number (asha:minStep=1,reduction=3,minEarlyStoppingRate=0)"},
+		{"median", median, "", Decision{Rung: -1, Step: 4, Value: 1.0 / 3, Cutoff: 0.25, Of: 6},
+			"at step 4: best valLoss 0.333333 is worse than the median 0.25 of 6 finished runs (median:startupRuns=5,warmupSteps=0)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Verdict(tt.rule, "valLoss", tt.series, tt.d); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
