@@ -208,38 +208,57 @@ func rungValues(ctx context.Context, tx *dbTx, orderID int64, attempt, rung int,
 	return out, rows.Err()
 }
 
+// AttemptRef names one attempt of an order.
+type AttemptRef struct {
+	OrderID int64
+	Attempt int
+}
+
 // StudyCurves returns the curve (series, name) of every attempt of the
-// study of orderID that succeeded, step → value, one map per attempt (an
-// empty one for an attempt without that curve): what the median rule
-// compares a run with. The curves are as stored (see internal/progress:
-// past its first 10,000 points a curve is thinned).
-func (db *DB) StudyCurves(ctx context.Context, orderID int64, series, name string) ([]map[float64]float64, error) {
+// study of orderID that succeeded, except those known holds, as step →
+// value (the first value stored at a step; an empty map for an attempt
+// without that curve): what the median rule compares a run with. A
+// succeeded attempt's curve no longer changes, so a caller keeps what it
+// read and passes it back as known: each curve is read once. The curves
+// are as stored (see internal/progress: past its first 10,000 points a
+// curve is thinned).
+func (db *DB) StudyCurves(ctx context.Context, orderID int64, series, name string, known map[AttemptRef]map[float64]float64) (map[AttemptRef]map[float64]float64, error) {
 	rows, err := db.sql.QueryContext(ctx, `WITH `+studyOf+`
-		SELECT a.order_id, a.attempt, m.step, m.value FROM study, attempts a
+		SELECT a.order_id, a.attempt FROM study, attempts a
 		JOIN orders o ON o.id = a.order_id JOIN jobs j ON j.id = o.job_id
-		LEFT JOIN metrics m ON m.order_id = a.order_id AND m.attempt = a.attempt AND m.series = ? AND m.name = ?
-		WHERE a.state = 'succeeded' AND `+inStudy+`
-		ORDER BY a.order_id, a.attempt, m.idx`, orderID, series, name)
+		WHERE a.state = 'succeeded' AND `+inStudy, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("study curves of order %d: %w", orderID, err)
 	}
-	defer rows.Close()
-	var out []map[float64]float64
-	last := [2]int64{-1, -1}
+	var fresh []AttemptRef
 	for rows.Next() {
-		var k [2]int64
-		var step, value sql.NullFloat64
-		if err := rows.Scan(&k[0], &k[1], &step, &value); err != nil {
+		var r AttemptRef
+		if err := rows.Scan(&r.OrderID, &r.Attempt); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("study curves of order %d: %w", orderID, err)
 		}
-		if k != last {
-			out, last = append(out, map[float64]float64{}), k
-		}
-		if step.Valid && value.Valid {
-			out[len(out)-1][step.Float64] = value.Float64
+		if _, ok := known[r]; !ok {
+			fresh = append(fresh, r)
 		}
 	}
-	return out, rows.Err()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("study curves of order %d: %w", orderID, err)
+	}
+	out := make(map[AttemptRef]map[float64]float64, len(fresh))
+	for _, r := range fresh {
+		pts, err := db.Metrics(ctx, MetricFilter{OrderID: r.OrderID, Attempt: r.Attempt, Name: name, Series: &series})
+		if err != nil {
+			return nil, err
+		}
+		curve := make(map[float64]float64, len(pts))
+		for _, p := range pts {
+			if _, ok := curve[p.Step]; !ok {
+				curve[p.Step] = p.Value
+			}
+		}
+		out[r] = curve
+	}
+	return out, nil
 }
 
 // PruneRecord is a stored verdict (see Prune), for show and outcomes.

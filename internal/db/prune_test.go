@@ -179,19 +179,25 @@ func TestStudyCurves(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	save(cs[0], MetricPoint{Step: 1, Value: 0.5}, MetricPoint{Step: 2, Value: 0.4})
+	save(cs[0], MetricPoint{Step: 1, Value: 0.5}, MetricPoint{Step: 2, Value: 0.4}, MetricPoint{Step: 2, Value: 0.9}) // a step printed twice: the first counts
 	save(cs[1], MetricPoint{Step: 1, Value: 0.7})
 	for _, c := range cs[:2] {
 		if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Succeeded: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	curves, err := db.StudyCurves(ctx, cs[2].Order.ID, "", "valLoss")
-	if err != nil || len(curves) != 2 || curves[0][2] != 0.4 || curves[1][1] != 0.7 || len(curves[1]) != 1 {
+	curves, err := db.StudyCurves(ctx, cs[2].Order.ID, "", "valLoss", nil)
+	one, two := AttemptRef{cs[0].Order.ID, 1}, AttemptRef{cs[1].Order.ID, 1}
+	if err != nil || len(curves) != 2 || curves[one][2] != 0.4 || curves[two][1] != 0.7 || len(curves[two]) != 1 {
 		t.Fatalf("StudyCurves = %v, %v", curves, err)
 	}
-	if curves, err := db.StudyCurves(ctx, cs[2].Order.ID, "fold0", "valLoss"); err != nil || len(curves) != 2 || len(curves[0]) != 0 {
+	if curves, err := db.StudyCurves(ctx, cs[2].Order.ID, "fold0", "valLoss", nil); err != nil || len(curves) != 2 || len(curves[one]) != 0 {
 		t.Fatalf("StudyCurves of another series = %v, %v", curves, err)
+	}
+	// What the caller has read is not read again.
+	if again, err := db.StudyCurves(ctx, cs[2].Order.ID, "", "valLoss", map[AttemptRef]map[float64]float64{one: nil}); err != nil ||
+		len(again) != 1 || again[two] == nil {
+		t.Fatalf("StudyCurves with one known = %v, %v", again, err)
 	}
 }
 

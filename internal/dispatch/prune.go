@@ -3,7 +3,9 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/mljob/mljob/internal/db"
@@ -38,7 +40,11 @@ type pruner struct {
 	lastStep float64 // the step judged last; NaN before the first
 	best     prune.Point
 	hasBest  bool
-	done     bool // pruned, or judging is broken: no more verdicts
+	// completed are the study's succeeded runs' curves read so far (the
+	// median rule's): a finished run's curve does not change, so each is
+	// read once.
+	completed map[db.AttemptRef]map[float64]float64
+	done      bool // pruned, or judging is broken: no more verdicts
 
 	// nextAt is the step of the next rung (asha), as float64 bits, or +Inf
 	// when no more verdicts come: read by due from the engine's delivery.
@@ -103,7 +109,7 @@ func (d *dispatcher) newPruner(hs *hostState, c *db.Claim, k *killer, runID stri
 // judge judges the points read since the last call (progress.Ingest's
 // Watched), after they were saved.
 func (p *pruner) judge(points []progress.Watched) {
-	var curves []map[float64]float64 // median: read once per call
+	var curves []map[float64]float64 // median: the completed runs', looked up once per call
 	var read bool
 	defer p.setNext()
 	for _, w := range points {
@@ -123,7 +129,7 @@ func (p *pruner) judge(points []progress.Watched) {
 			err = p.asha(w)
 		case prune.KindMedian:
 			if !read {
-				curves, err = p.d.db.StudyCurves(p.d.saveCtx, p.o.ID, p.series, p.obj.Name)
+				curves, err = p.completedCurves()
 				read = true
 			}
 			if err == nil {
@@ -164,6 +170,20 @@ func (p *pruner) asha(w progress.Watched) error {
 		p.done = true // the order moved on (cancelled, finished) before the verdict
 	}
 	return nil
+}
+
+// completedCurves adds the curves of the runs of the study that succeeded
+// since the last call to those read before, and returns them all.
+func (p *pruner) completedCurves() ([]map[float64]float64, error) {
+	fresh, err := p.d.db.StudyCurves(p.d.saveCtx, p.o.ID, p.series, p.obj.Name, p.completed)
+	if err != nil {
+		return nil, err
+	}
+	if p.completed == nil {
+		p.completed = map[db.AttemptRef]map[float64]float64{}
+	}
+	maps.Copy(p.completed, fresh)
+	return slices.Collect(maps.Values(p.completed)), nil
 }
 
 // median judges one point by the median rule against the succeeded runs'

@@ -25,14 +25,35 @@ time.sleep(job.get("hold", 0))
 print(json.dumps({"valLoss": job["v"], "loss": job["v"]}), flush=True)
 `
 
-// TestPruneStopsTheLosingRun: one slot runs three jobs of a study in turn
-// under successive halving (η=2). The second is worse than the first at
-// rung 0 and then waits a minute before its outcome: it is pruned, killed,
-// and recorded pruned with its verdict; the others succeed.
+// TestPruneStopsTheLosingRun: one slot runs three jobs of a study in turn,
+// under each rule. The second is worse than the first at step 1 and then
+// waits a minute before its outcome: it is pruned there, killed, and
+// recorded pruned with its verdict; the others succeed.
 func TestPruneStopsTheLosingRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs python processes for a few seconds")
 	}
+	tests := []struct {
+		name   string
+		rule   prune.Rule
+		want   db.PruneRecord // the verdict's rung, step, value, cutoff, rank and of
+		reason string         // the start of its outcome's error
+	}{
+		// At step 1 its valLoss 4 ranked 2 of 2 against the first run's 2.
+		{"asha", prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2},
+			db.PruneRecord{Rung: 0, Step: 1, Value: 4, Cutoff: 2, Rank: 2, Of: 2},
+			"pruned at step 1 (rung 0): valLoss 4 ranked 2 of 2, the cutoff was 2"},
+		// Its best so far, 4, against the median of the one finished run.
+		{"median", prune.Rule{Kind: prune.KindMedian, StartupRuns: 1},
+			db.PruneRecord{Rung: -1, Step: 1, Value: 4, Cutoff: 2, Of: 1},
+			"pruned at step 1: best valLoss 4 is worse than the median 2 of 1 finished runs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkPruneRun(t, tt.rule, tt.want, tt.reason) })
+	}
+}
+
+func checkPruneRun(t *testing.T, rule prune.Rule, want db.PruneRecord, reason string) {
 	ctx := context.Background()
 	d := testutil.MustOpenDB(t)
 	opts := localOptions(t, 1)
@@ -40,7 +61,6 @@ func TestPruneStopsTheLosingRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(opts.ScriptsDir, "curve.py"), []byte(curveScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rule := prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2}
 	var jobs []db.NewJob
 	for _, spec := range []string{`{"v": 1, "steps": 6}`, `{"v": 2, "steps": 6, "hold": 60}`, `{"v": 0.5, "steps": 6}`} {
 		jobs = append(jobs, db.NewJob{Project: "p", Script: "curve.py", Spec: []byte(spec),
@@ -78,13 +98,13 @@ func TestPruneStopsTheLosingRun(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("Prunes = %+v, %v", recs, err)
 	}
-	// At step 1 its valLoss 4 ranked 2 of 2 against the first run's 2.
-	if r := recs[0]; r.Rung != 0 || r.Step != 1 || r.Value != 4 || r.Cutoff != 2 || r.Rank != 2 || r.Of != 2 || r.Rule.Kind != prune.KindASHA {
-		t.Errorf("verdict %+v", r)
+	if r := recs[0]; r.Rung != want.Rung || r.Step != want.Step || r.Value != want.Value || r.Cutoff != want.Cutoff ||
+		r.Rank != want.Rank || r.Of != want.Of || r.Rule != rule {
+		t.Errorf("verdict %+v, want %+v", r, want)
 	}
 	hist, err := d.JobHistory(ctx, subs[1].JobID)
 	if err != nil || len(hist.Outcomes) != 1 || hist.Outcomes[0].Succeeded ||
-		!strings.HasPrefix(hist.Outcomes[0].Error, "pruned at step 1 (rung 0): valLoss 4 ranked 2 of 2, the cutoff was 2") {
+		!strings.HasPrefix(hist.Outcomes[0].Error, reason) {
 		t.Fatalf("pruned run's outcome %+v, %v", hist.Outcomes, err)
 	}
 	if hist.Outcomes[0].DurationSeconds >= 60 {
