@@ -57,7 +57,7 @@ func (d *dispatcher) openProgress(o db.Order, host string, resume bool, pr *prun
 		g = progress.Resume(o.ID, o.Attempt, st)
 	}
 	if pr != nil {
-		g.Watch(pr.obj.Name)
+		g.Watch(pr.name)
 	}
 	s := &progressSink{d: d, o: o, host: host, g: g, pr: pr, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()

@@ -34,6 +34,7 @@ type pruner struct {
 	runID    string
 	rule     prune.Rule
 	obj      objective.Objective
+	name     string // the metric judged: the rule's Metric, else the objective's
 	series   string
 	fixed    bool    // series is chosen
 	nextRung int     // asha: the first rung not recorded
@@ -87,11 +88,12 @@ func (d *dispatcher) newPruner(hs *hostState, c *db.Claim, k *killer, runID stri
 	if p.obj == (objective.Objective{}) {
 		p.obj = objective.Default
 	}
+	p.name = rule.Judged(p.obj.Name)
 	if rule.Series != "" {
 		p.series, p.fixed = rule.Series, true
 	}
 	if resume {
-		st, err := d.db.PruneState(d.saveCtx, c.Order.ID, c.Order.Attempt, p.obj.Name)
+		st, err := d.db.PruneState(d.saveCtx, c.Order.ID, c.Order.Attempt, p.name)
 		if err != nil {
 			d.warnf("order %d on %s: it is not pruned: %v", c.Order.ID, hs.cfg.Name, err)
 			return nil
@@ -175,7 +177,7 @@ func (p *pruner) asha(w progress.Watched) error {
 // completedCurves adds the curves of the runs of the study that succeeded
 // since the last call to those read before, and returns them all.
 func (p *pruner) completedCurves() ([]map[float64]float64, error) {
-	fresh, err := p.d.db.StudyCurves(p.d.saveCtx, p.o.ID, p.series, p.obj.Name, p.completed)
+	fresh, err := p.d.db.StudyCurves(p.d.saveCtx, p.o.ID, p.series, p.name, p.completed)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +235,7 @@ func (p *pruner) stop(d prune.Decision) {
 // reason is the verdict in words: the order's last error and its
 // outcome's.
 func (p *pruner) reason(d prune.Decision) string {
-	return "pruned " + prune.Verdict(p.rule, p.obj.Name, p.series, d)
+	return "pruned " + prune.Verdict(p.rule, p.name, p.series, d)
 }
 
 // prunedRun is what the OrderPruned event of a run this dispatcher

@@ -35,25 +35,31 @@ func TestPruneStopsTheLosingRun(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
+		obj    string // the objective's name: the curves print only valLoss
 		rule   prune.Rule
 		want   db.PruneRecord // the verdict's rung, step, value, cutoff, rank and of
 		reason string         // the start of its outcome's error
 	}{
 		// At step 1 its valLoss 4 ranked 2 of 2 against the first run's 2.
-		{"asha", prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2},
+		{"asha", "valLoss", prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2},
 			db.PruneRecord{Rung: 0, Step: 1, Value: 4, Cutoff: 2, Rank: 2, Of: 2},
 			"pruned at step 1 (rung 0): valLoss 4 ranked 2 of 2, the cutoff was 2"},
 		// Its best so far, 4, against the median of the one finished run.
-		{"median", prune.Rule{Kind: prune.KindMedian, StartupRuns: 1},
+		{"median", "valLoss", prune.Rule{Kind: prune.KindMedian, StartupRuns: 1},
 			db.PruneRecord{Rung: -1, Step: 1, Value: 4, Cutoff: 2, Of: 1},
 			"pruned at step 1: best valLoss 4 is worse than the median 2 of 1 finished runs"},
+		// Ranked by loss, which only the Outcome line holds: judged on the
+		// valLoss the rule's metric names.
+		{"asha on a metric", "loss", prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2, Metric: "valLoss"},
+			db.PruneRecord{Rung: 0, Step: 1, Value: 4, Cutoff: 2, Rank: 2, Of: 2},
+			"pruned at step 1 (rung 0): valLoss 4 ranked 2 of 2, the cutoff was 2"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkPruneRun(t, tt.rule, tt.want, tt.reason) })
+		t.Run(tt.name, func(t *testing.T) { checkPruneRun(t, tt.obj, tt.rule, tt.want, tt.reason) })
 	}
 }
 
-func checkPruneRun(t *testing.T, rule prune.Rule, want db.PruneRecord, reason string) {
+func checkPruneRun(t *testing.T, obj string, rule prune.Rule, want db.PruneRecord, reason string) {
 	ctx := context.Background()
 	d := testutil.MustOpenDB(t)
 	opts := localOptions(t, 1)
@@ -64,7 +70,7 @@ func checkPruneRun(t *testing.T, rule prune.Rule, want db.PruneRecord, reason st
 	var jobs []db.NewJob
 	for _, spec := range []string{`{"v": 1, "steps": 6}`, `{"v": 2, "steps": 6, "hold": 60}`, `{"v": 0.5, "steps": 6}`} {
 		jobs = append(jobs, db.NewJob{Project: "p", Script: "curve.py", Spec: []byte(spec),
-			Objective: objective.Objective{Name: "valLoss", Goal: objective.Minimize}, Pruner: rule})
+			Objective: objective.Objective{Name: obj, Goal: objective.Minimize}, Pruner: rule})
 	}
 	subs, err := d.SubmitJobs(ctx, jobs)
 	if err != nil {

@@ -52,7 +52,7 @@ func finite(v float64) *float64 {
 // Text is the verdict in words (prune.Verdict), name being the objective
 // judged.
 func (v *Verdict) Text(name string) string {
-	return prune.Verdict(v.rec.Rule, name, v.rec.Series, prune.Decision{Prune: true, Rung: v.rec.Rung, Step: v.rec.Step,
+	return prune.Verdict(v.rec.Rule, v.rec.Rule.Judged(name), v.rec.Series, prune.Decision{Prune: true, Rung: v.rec.Rung, Step: v.rec.Step,
 		Value: v.rec.Value, Cutoff: v.rec.Cutoff, Rank: v.rec.Rank, Of: v.rec.Of})
 }
 

@@ -31,8 +31,8 @@ func TestParseFlag(t *testing.T) {
 		{in: "", err: "names no rule"},
 		{in: "hyperband", err: `unknown rule "hyperband"; want asha, median or none`},
 		{in: "none:reduction=2", err: "none takes no settings"},
-		{in: "asha:startupRuns=5", err: `asha has no setting "startupRuns"; want minStep, reduction, minEarlyStoppingRate, series`},
-		{in: "median:reduction=2", err: `median has no setting "reduction"; want startupRuns, warmupSteps, series`},
+		{in: "asha:startupRuns=5", err: `asha has no setting "startupRuns"; want minStep, reduction, minEarlyStoppingRate, series, metric`},
+		{in: "median:reduction=2", err: `median has no setting "reduction"; want startupRuns, warmupSteps, series, metric`},
 		{in: "asha:reduction", err: `"reduction" is not KEY=VALUE`},
 		{in: "asha:reduction=2.5", err: `reduction="2.5" is not a whole number`},
 		{in: "asha:minStep=NaN", err: `minStep="NaN" is not a number`},
@@ -44,6 +44,8 @@ func TestParseFlag(t *testing.T) {
 		{in: "median:warmupSteps=-1", err: "warmupSteps -1 must be a number, 0 or more"},
 		{in: "asha:reduction=2,reduction=3", err: "reduction given twice"},
 		{in: "asha:series=", err: "series is empty"},
+		{in: "median:metric=valLoss,series=fold1", want: Rule{Kind: "median", StartupRuns: 5, Series: "fold1", Metric: "valLoss"}},
+		{in: "asha:metric=", err: "metric is empty"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseFlag(tc.in)
@@ -73,6 +75,7 @@ func TestString(t *testing.T) {
 		{Rule{Kind: "asha"}, "asha:minStep=1,reduction=3,minEarlyStoppingRate=0"},
 		{Rule{Kind: "asha", MinStep: 0.5, Reduction: 2, MinEarlyStoppingRate: 1, Series: "f0"}, "asha:minStep=0.5,reduction=2,minEarlyStoppingRate=1,series=f0"},
 		{Rule{Kind: "median", StartupRuns: 5}, "median:startupRuns=5,warmupSteps=0"},
+		{Rule{Kind: "asha", Metric: "valLoss"}, "asha:minStep=1,reduction=3,minEarlyStoppingRate=0,metric=valLoss"},
 	} {
 		if got := tc.r.String(); got != tc.want {
 			t.Errorf("%+v.String() = %q, want %q", tc.r, got, tc.want)
@@ -102,6 +105,15 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+func TestJudged(t *testing.T) {
+	if got := (Rule{Kind: "asha"}).Judged("cvMse"); got != "cvMse" {
+		t.Errorf("without metric: Judged = %q, want the objective cvMse", got)
+	}
+	if got := (Rule{Kind: "asha", Metric: "valLoss"}).Judged("cvMse"); got != "valLoss" {
+		t.Errorf("with metric: Judged = %q, want valLoss", got)
 	}
 }
 

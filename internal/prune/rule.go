@@ -45,6 +45,12 @@ type Rule struct {
 	StartupRuns          int     `json:"startupRuns,omitempty"`          // median: n_startup_trials; default 5 (see Default)
 	WarmupSteps          float64 `json:"warmupSteps,omitempty"`          // median: n_warmup_steps; default 0
 	Series               string  `json:"series,omitempty"`               // the series judged; "" = the first the run printed
+	// Metric is the progress metric judged, by the objective's goal; ""
+	// is the objective's own name. A script whose objective is only in
+	// its last line (nn.py's cvMse) is pruned on a metric it prints at
+	// each step (its valLoss), as an Optuna user reports one value and
+	// is ranked by another.
+	Metric string `json:"metric,omitempty"`
 }
 
 // Default is the rule of kind with Optuna's defaults: what `--pruner
@@ -64,6 +70,15 @@ func Default(kind string) (Rule, error) {
 // IsZero reports whether r prunes nothing: no rule, or "none" (which
 // the parsers never leave in a Rule, but a hand-written one may hold).
 func (r Rule) IsZero() bool { return r.Kind == "" || r.Kind == KindNone }
+
+// Judged is the name of the metric r judges when the objective is named
+// objectiveName: r.Metric, else the objective's own.
+func (r Rule) Judged(objectiveName string) string {
+	if r.Metric != "" {
+		return r.Metric
+	}
+	return objectiveName
+}
 
 // WithDefaults is r with a zero MinStep and Reduction of an ASHA rule set
 // to Optuna's defaults (1 and 3); the other fields are kept (see Rule).
@@ -106,7 +121,7 @@ func (r Rule) validateASHA() error {
 	case r.MinEarlyStoppingRate < 0:
 		return fmt.Errorf("%w: asha: minEarlyStoppingRate %d must be 0 or more", ErrBad, r.MinEarlyStoppingRate)
 	case r.StartupRuns != 0 || r.WarmupSteps != 0:
-		return fmt.Errorf("%w: asha takes minStep, reduction, minEarlyStoppingRate and series; startupRuns and warmupSteps are median's", ErrBad)
+		return fmt.Errorf("%w: asha takes minStep, reduction, minEarlyStoppingRate, series and metric; startupRuns and warmupSteps are median's", ErrBad)
 	}
 	return nil
 }
@@ -118,15 +133,15 @@ func (r Rule) validateMedian() error {
 	case !(r.WarmupSteps >= 0) || math.IsInf(r.WarmupSteps, 0):
 		return fmt.Errorf("%w: median: warmupSteps %v must be a number, 0 or more", ErrBad, r.WarmupSteps)
 	case r.MinStep != 0 || r.Reduction != 0 || r.MinEarlyStoppingRate != 0:
-		return fmt.Errorf("%w: median takes startupRuns, warmupSteps and series; minStep, reduction and minEarlyStoppingRate are asha's", ErrBad)
+		return fmt.Errorf("%w: median takes startupRuns, warmupSteps, series and metric; minStep, reduction and minEarlyStoppingRate are asha's", ErrBad)
 	}
 	return nil
 }
 
 // Keys is what each rule may be given, in the order String writes them.
 var Keys = map[string][]string{
-	KindASHA:   {"minStep", "reduction", "minEarlyStoppingRate", "series"},
-	KindMedian: {"startupRuns", "warmupSteps", "series"},
+	KindASHA:   {"minStep", "reduction", "minEarlyStoppingRate", "series", "metric"},
+	KindMedian: {"startupRuns", "warmupSteps", "series", "metric"},
 }
 
 // ParseFlag reads `submit --pruner`: a rule alone ("asha", "median",
@@ -181,6 +196,11 @@ func (r *Rule) Set(key, value string) error {
 			return fmt.Errorf("%w: %s: series is empty; name a series the script prints, or leave series out for its first", ErrBad, r.Kind)
 		}
 		r.Series = value
+	case "metric":
+		if value == "" {
+			return fmt.Errorf("%w: %s: metric is empty; name a metric the script prints at each step, or leave metric out for the objective", ErrBad, r.Kind)
+		}
+		r.Metric = value
 	case "minStep":
 		r.MinStep, err = parseNumber(value)
 	case "warmupSteps":
@@ -238,9 +258,9 @@ func (r Rule) String() string {
 	}
 	var kv []string
 	for _, k := range Keys[r.Kind] {
-		if k == "series" {
-			if r.Series != "" {
-				kv = append(kv, "series="+r.Series)
+		if k == "series" || k == "metric" {
+			if v := map[string]string{"series": r.Series, "metric": r.Metric}[k]; v != "" {
+				kv = append(kv, k+"="+v)
 			}
 			continue
 		}

@@ -91,6 +91,8 @@ func pruneKeyType(key string, v *yaml.Node) (string, bool) {
 	switch key {
 	case "series":
 		return "a series name", v.Tag == "!!str" || v.Tag == "!!int"
+	case "metric":
+		return "a metric name", v.Tag == "!!str"
 	case "minStep", "warmupSteps":
 		return "a number", v.Tag == "!!int" || v.Tag == "!!float"
 	}
