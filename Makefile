@@ -82,10 +82,11 @@ bench-progress:
 bench-jump:
 	$(GO) test -tags bench -run 'TestProxyJump$$' -count=1 -timeout 30m -v ./bench/
 
-# bench-search measures pruning (issue 15's learning-curve benchmark): 81
+# bench-search measures pruning: the learning-curve benchmark (81
 # seeded curves × 81 steps as a plain sweep, with asha, and through Optuna's
-# own pruner, side by side on the same hosts; rewrites BENCHMARKS.md's
-# search section (a few minutes).
+# own pruner, side by side on the same hosts) and nn.py's 27-configuration
+# wine sweep with and without asha; rewrites BENCHMARKS.md's search
+# sections (about 15 minutes on 2 cores).
 .PHONY: bench-search
 bench-search:
 	$(GO) test -tags bench -run TestSearch -count=1 -timeout 30m -v ./bench/
