@@ -17,6 +17,16 @@
 //     on one database, propose the same point for the same trial number and
 //     history. The points therefore differ from Optuna's for the same seed;
 //     the distributions are the same.
+//   - Kernel density. Optuna 3.1's truncated-normal log density leaves out
+//     the -log(sigma) term, so its kernels are not densities and a narrow
+//     kernel counts for less than its weight (optuna#5109, fixed in 3.5 by
+//     #5110). Here each kernel is a proper density, as in the paper and in
+//     Optuna since 3.5. Discrete (Int) kernels are probability masses in
+//     both and agree exactly.
+//   - Log-scale Int dimensions follow 3.1: sampled as a continuous
+//     log-normal over [low-0.5, high+0.5], rounded, and scored with the
+//     continuous density at the rounded value (later Optuna scores the
+//     rounded value's interval, optuna#6258).
 //   - Truncated-normal sampling inverts the CDF with Acklam's approximation
 //     and one Halley step instead of Optuna's bisection over log Φ (100
 //     iterations per draw); the two agree to rounding wherever the interval

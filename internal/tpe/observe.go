@@ -90,11 +90,15 @@ func split(all []obs, nBelow int) (below, above []obs) {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(i, j int) int {
+	// a stable sort, with the index as the last key (cheaper than SortStable)
+	slices.SortFunc(idx, func(i, j int) int {
 		if c := cmp.Compare(all[i].step, all[j].step); c != 0 {
 			return c
 		}
-		return cmp.Compare(all[i].value, all[j].value)
+		if c := cmp.Compare(all[i].value, all[j].value); c != 0 {
+			return c
+		}
+		return i - j
 	})
 	nBelow = min(nBelow, len(idx))
 	lo, hi := slices.Clone(idx[:nBelow]), slices.Clone(idx[nBelow:])

@@ -248,7 +248,7 @@ func compareEstimator(t *testing.T, name string, c estCase, want estWant) int {
 		p := newCatParzen(d.Choices, obs, opts)
 		n += closeAll(t, name+" weights", p.weights, want.Weights)
 		for k := range want.Probs {
-			n += closeAll(t, fmt.Sprintf("%s probs[%d]", name, k), p.probs[k], want.Probs[k])
+			n += closeAll(t, fmt.Sprintf("%s probs[%d]", name, k), p.kernel(k), want.Probs[k])
 		}
 		logPDF = p.logPDF
 	} else {
@@ -256,7 +256,8 @@ func compareEstimator(t *testing.T, name string, c estCase, want estWant) int {
 		n += closeAll(t, name+" weights", p.weights, want.Weights)
 		n += closeAll(t, name+" mus", p.mus, want.Mus)
 		n += closeAll(t, name+" sigmas", p.sigmas, want.Sigmas)
-		logPDF = p.logPDF
+		scratch := make([]float64, len(p.mus))
+		logPDF = func(x float64) float64 { return p.logPDF(x, scratch) }
 	}
 	got := make([]float64, len(c.Points))
 	for i, x := range c.Points {

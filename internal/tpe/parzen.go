@@ -116,7 +116,13 @@ func newNumParzen(b bounds, obs []float64, opts Options) *numParzen {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(i, j int) int { return cmpFloat(mus[i], mus[j]) })
+	// ties keep observation order (a stable sort, cheaper as a tie-break)
+	slices.SortFunc(order, func(i, j int) int {
+		if c := cmpFloat(mus[i], mus[j]); c != 0 {
+			return c
+		}
+		return i - j
+	})
 	// sorted mus with the bounds as both ends
 	ext := make([]float64, n+3)
 	ext[0], ext[n+2] = b.low, b.high
@@ -178,9 +184,9 @@ func (p *numParzen) sample(rng *rand.Rand, size int) []float64 {
 
 // logPDF is the mixture's log density at x (kernel space). For a discrete
 // dimension it is the log of the mass of [x-q/2, x+q/2] ∩ [low, high].
-func (p *numParzen) logPDF(x float64) float64 {
+// terms is scratch space of len(p.mus), reused across calls.
+func (p *numParzen) logPDF(x float64, terms []float64) float64 {
 	maxv := math.Inf(-1)
-	terms := make([]float64, len(p.mus))
 	for k, mu := range p.mus {
 		s := p.sigmas[k]
 		var v float64
@@ -190,17 +196,23 @@ func (p *numParzen) logPDF(x float64) float64 {
 			// the discrete mass is not a density: no 1/sigma factor
 			v = p.logNorm[k] + math.Log(s) + logGaussMass((lo-mu)/s, (hi-mu)/s)
 		} else {
-			v = p.logNorm[k] + normLogPDF((x-mu)/s)
+			z := (x - mu) / s
+			v = p.logNorm[k] - 0.5*z*z - logSqrt2Pi
 		}
 		terms[k] = v
-		maxv = math.Max(maxv, v)
+		if v > maxv {
+			maxv = v
+		}
 	}
 	if math.IsInf(maxv, -1) {
 		return maxv
 	}
 	var sum float64
 	for _, v := range terms {
-		sum += math.Exp(v - maxv)
+		// a term 40 nats below the largest adds < 1e-17 of it: skip its exp
+		if d := v - maxv; d > -40 {
+			sum += math.Exp(d)
+		}
 	}
 	return math.Log(sum) + maxv
 }
@@ -210,34 +222,42 @@ func (p *numParzen) logPDF(x float64) float64 {
 // prior/(n+1) on every choice, normalised; the prior's kernel is uniform.
 type catParzen struct {
 	weights []float64
-	probs   [][]float64 // probs[k][c]: kernel k's probability of choice c
-	mixture []float64   // the mixture's probability of each choice
+	obs     []float64
+	fill    float64   // prior/(n+1): every choice's share in an observation's kernel
+	mixture []float64 // the mixture's probability of each choice
 }
 
 // newCatParzen is Optuna's _calculate_categorical_params (consider_prior).
 func newCatParzen(choices int, obs []float64, opts Options) *catParzen {
 	n := len(obs)
-	p := &catParzen{weights: mixtureWeights(n, opts.PriorWeight), mixture: make([]float64, choices)}
-	fill := opts.PriorWeight / float64(n+1)
+	p := &catParzen{weights: mixtureWeights(n, opts.PriorWeight), obs: obs,
+		fill: opts.PriorWeight / float64(n+1), mixture: make([]float64, choices)}
 	for k := 0; k <= n; k++ {
-		row := make([]float64, choices)
+		row := p.kernel(k)
 		for c := range row {
-			row[c] = fill
-		}
-		if k < n {
-			row[int(obs[k])]++
-		}
-		var sum float64
-		for _, v := range row {
-			sum += v
-		}
-		for c := range row {
-			row[c] /= sum
 			p.mixture[c] += p.weights[k] * row[c]
 		}
-		p.probs = append(p.probs, row)
 	}
 	return p
+}
+
+// kernel is kernel k's probability of each choice (the prior's is last).
+func (p *catParzen) kernel(k int) []float64 {
+	row := make([]float64, len(p.mixture))
+	for c := range row {
+		row[c] = p.fill
+	}
+	if k < len(p.obs) {
+		row[int(p.obs[k])]++
+	}
+	var sum float64
+	for _, v := range row {
+		sum += v
+	}
+	for c := range row {
+		row[c] /= sum
+	}
+	return row
 }
 
 // sample draws size choices: a kernel by weight, then a choice from it.
@@ -245,7 +265,7 @@ func (p *catParzen) sample(rng *rand.Rand, size int) []float64 {
 	active := chooseN(rng, p.weights, size)
 	out := make([]float64, size)
 	for i, k := range active {
-		out[i] = float64(pick(p.probs[k], rng.Float64()))
+		out[i] = float64(pick(p.kernel(k), rng.Float64()))
 	}
 	return out
 }

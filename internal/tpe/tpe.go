@@ -219,7 +219,9 @@ func (s *Sampler) proposeDim(rng *rand.Rand, i int, d Dim, below, above []obs) f
 		for k, x := range cands {
 			cands[k] = toInternal(d, fromInternal(d, x))
 		}
-		logL, logG = l.logPDF, g.logPDF
+		scratch := make([]float64, max(len(l.mus), len(g.mus)))
+		logL = func(x float64) float64 { return l.logPDF(x, scratch[:len(l.mus)]) }
+		logG = func(x float64) float64 { return g.logPDF(x, scratch[:len(g.mus)]) }
 	}
 	best, bestScore := 0, math.Inf(-1)
 	for k, x := range cands {
