@@ -101,8 +101,9 @@ type numParzen struct {
 	weights []float64
 	mus     []float64
 	sigmas  []float64
-	// logNorm[k] is log(weight_k) - log(sigma_k) - log(mass of kernel k in
-	// [low, high]), precomputed for the log density.
+	// logNorm[k] is log(weight_k) - log(mass of kernel k in [low, high]),
+	// precomputed for the log density. Like Optuna 3.1 it has no
+	// -log(sigma_k) term (optuna#5109; see the package doc).
 	logNorm []float64
 }
 
@@ -153,7 +154,7 @@ func newNumParzen(b bounds, obs []float64, opts Options) *numParzen {
 	p.logNorm = make([]float64, n+1)
 	for k := range mus {
 		a, bb := (b.low-mus[k])/sigmas[k], (b.high-mus[k])/sigmas[k]
-		p.logNorm[k] = math.Log(p.weights[k]) - math.Log(sigmas[k]) - logGaussMass(a, bb)
+		p.logNorm[k] = math.Log(p.weights[k]) - logGaussMass(a, bb)
 	}
 	return p
 }
@@ -193,8 +194,7 @@ func (p *numParzen) logPDF(x float64, terms []float64) float64 {
 		if p.b.q > 0 {
 			lo := math.Max(x-p.b.q/2, p.b.low)
 			hi := math.Min(x+p.b.q/2, p.b.high)
-			// the discrete mass is not a density: no 1/sigma factor
-			v = p.logNorm[k] + math.Log(s) + logGaussMass((lo-mu)/s, (hi-mu)/s)
+			v = p.logNorm[k] + logGaussMass((lo-mu)/s, (hi-mu)/s)
 		} else {
 			z := (x - mu) / s
 			v = p.logNorm[k] - 0.5*z*z - logSqrt2Pi

@@ -4,8 +4,7 @@ Reads JSON on stdin:
   {"estimators": [{"dim": {...}, "obs": [...], "points": [...]}, ...],
    "splits": [{"maximize": bool, "liar": bool, "trials": [...]}, ...]}
 and writes, per estimator, the kernel weights, means and bandwidths (or the
-categorical kernel probabilities) and the log density at each point (as 3.1 computes it, and with the fix of
-optuna#5109); per
+categorical kernel probabilities) and the log density at each point; per
 split, the trial numbers Optuna puts in the "below" (good) group.
 """
 import json
@@ -19,7 +18,6 @@ from optuna import distributions
 from optuna.samplers._tpe import sampler as tpe_sampler
 from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
 from optuna.samplers._tpe.parzen_estimator import _ParzenEstimatorParameters
-from optuna.samplers._tpe import _truncnorm
 
 warnings.simplefilter("ignore")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -33,15 +31,6 @@ def distribution(d):
     return distributions.FloatDistribution(d["low"], d["high"], log=d["log"])
 
 
-_logpdf_3_1 = _truncnorm.logpdf
-
-
-def _logpdf_fixed(x, a, b, loc=0, scale=1):
-    # Optuna 3.1's truncnorm.logpdf leaves out -log(scale), so its kernels
-    # are not densities (optuna#5109, fixed by #5110 in 3.5); this is the fix.
-    return _logpdf_3_1(x, a, b, loc=loc, scale=scale) - np.log(scale)
-
-
 def estimator(case):
     dist = distribution(case["dim"])
     params = _ParzenEstimatorParameters(
@@ -52,12 +41,7 @@ def estimator(case):
     points = np.asarray([dist.to_internal_repr(v) for v in case["points"] or []], dtype=float)
     if isinstance(dist, distributions.CategoricalDistribution):
         points = points.astype(int)
-    out = {"weights": pe._weights.tolist(), "logPdf31": pe.log_pdf({"x": points}).tolist()}
-    _truncnorm.logpdf = _logpdf_fixed
-    try:
-        out["logPdf"] = pe.log_pdf({"x": points}).tolist()
-    finally:
-        _truncnorm.logpdf = _logpdf_3_1
+    out = {"weights": pe._weights.tolist(), "logPdf": pe.log_pdf({"x": points}).tolist()}
     if isinstance(dist, distributions.CategoricalDistribution):
         out["probs"] = pe._categorical_weights["x"].tolist()
     else:
