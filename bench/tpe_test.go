@@ -350,7 +350,7 @@ func tpeMarkdown(rows []tpeRow, lat map[int][2]float64, version, machine string)
 		"mljob: `internal/tpe` with its defaults; Optuna %s: `TPESampler(seed=s)`, its defaults, run by `bench/testdata/optuna_tpe.py`; "+
 		"random: uniform draws (mljob's startup sampler for every trial). "+
 		"p(worse): one-sided Mann-Whitney U test (normal approximation, tie and continuity corrections) of \"mljob's best values tend to be larger than Optuna's\"; "+
-		"mljob is *no worse within noise* when p ≥ %.2f. p(vs random): the same test of \"mljob's tend to be smaller than random search's\"; better when p < %.2f. %s\n\n",
+		"mljob is *no worse within noise* when p ≥ %.2f. p(vs random): the same test of \"mljob's tend to be smaller than random search's\"; better when p < %.2f.\n\n%s\n\n",
 		tpeSeeds, version, tpeAlpha, tpeAlpha, machine)
 	b.WriteString("| function (optimum) | trials | mljob TPE | Optuna TPE | random | p(worse than Optuna) | p(vs random) |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
