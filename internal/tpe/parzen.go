@@ -42,7 +42,11 @@ func defaultWeights(n int) []float64 {
 // with the prior's kernel last (Optuna's _calculate_weights with
 // consider_prior).
 func mixtureWeights(n int, priorWeight float64) []float64 {
-	w := append(defaultWeights(n), priorWeight)
+	return normalize(append(defaultWeights(n), priorWeight))
+}
+
+// normalize divides w by its sum in place and returns it.
+func normalize(w []float64) []float64 {
 	var sum float64
 	for _, v := range w {
 		sum += v
@@ -250,14 +254,7 @@ func (p *catParzen) kernel(k int) []float64 {
 	if k < len(p.obs) {
 		row[int(p.obs[k])]++
 	}
-	var sum float64
-	for _, v := range row {
-		sum += v
-	}
-	for c := range row {
-		row[c] /= sum
-	}
-	return row
+	return normalize(row)
 }
 
 // sample draws size choices: a kernel by weight, then a choice from it.
