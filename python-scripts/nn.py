@@ -619,6 +619,18 @@ def train_test(cfg, X, y, names=None, emit=None, workdir="."):
     return outcome, pipe
 
 
+def fold_score(scorer, pipe, X, y):
+    """fold_score returns scorer's score of pipe on (X, y), NaN for a diverged network.
+
+    scikit-learn's scorers refuse NaN or infinite predictions with a
+    ValueError; a diverged run should end with a NaN objective, which mljob
+    ranks last, not fail.
+    """
+    if not np.all(np.isfinite(pipe.predict(X))):
+        return math.nan
+    return float(scorer(pipe, X, y))
+
+
 def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
     """cross_validate runs k-fold CV (cvFolds) and returns (outcome, fitted fold pipelines).
 
@@ -638,7 +650,7 @@ def cross_validate(cfg, X, y, names=None, emit=None, workdir="."):
         pipe = build_pipeline(cfg, pathlib.Path(workdir) / f"model-fold{k}.pt", on_epoch)
         pipe.fit(X[tr], y[tr])
         reg = pipe.named_steps["nn"]
-        scores.append(float(scorer(pipe, X[te], y[te])))
+        scores.append(fold_score(scorer, pipe, X[te], y[te]))
         losses.append(reg.data_loss(network_inputs(pipe, X[te]), y[te]) + reg.penalty_value())
         fold_mse.append(mljob_data.mse(pipe.predict(X[te]), y[te]))
         val_losses.append(reg.best_val_loss_)

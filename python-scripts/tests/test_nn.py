@@ -601,6 +601,17 @@ def test_diverged_run_still_ends_with_strict_json(job, run_nn):
     assert run.outcome["testMse"] in ("NaN", "Infinity")
 
 
+def test_diverged_cross_validation_ends_with_a_nan_objective(job, run_nn):
+    # scikit-learn's scorers raise on non-finite predictions; a diverged
+    # fold scores NaN instead, so the run ends (status 200) with cvMse NaN.
+    job.update(optimizer="sgd", learningRate=1e6, epochs=5, batchSize=8,
+               crossValidateOnly=True, cvFolds=3)
+    run = run_nn(job)
+    assert run.code == 0, run.outcome
+    assert run.outcome["cvMse"] in ("NaN", "Infinity")
+    assert all(s in ("NaN", "Infinity") for s in run.outcome["cvScores"])
+
+
 @pytest.mark.parametrize("change, field", [
     ({"hiddenLayers": "wide"}, "hiddenLayers"),
     ({"hiddenLayers": [7]}, "hiddenLayers[0]"),
