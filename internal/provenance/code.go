@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/pyexec"
 )
 
 // MaxDiff is the most of a repository's uncommitted diff that is stored:
@@ -113,4 +115,30 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// Stamp gives each job the code it is submitted with: the repository of
+// scriptsDir as Capture reads it (once for all of them), and the SHA-256
+// of its script and data file, hashed as the dispatcher hashes them for
+// the upload cache (pyexec.Files: each file read once).
+func Stamp(ctx context.Context, scriptsDir, dataDir string, jobs []db.NewJob) error {
+	repo := Capture(ctx, scriptsDir, MaxDiff)
+	var files pyexec.Files
+	for i := range jobs {
+		c := repo
+		s, err := files.File(jobs[i].Script, filepath.Join(scriptsDir, jobs[i].Script))
+		if err != nil {
+			return fmt.Errorf("hash script %s: %w", jobs[i].Script, err)
+		}
+		c.ScriptHash = s.Hash
+		if jobs[i].DataFile != "" {
+			d, err := files.File(jobs[i].DataFile, filepath.Join(dataDir, jobs[i].DataFile))
+			if err != nil {
+				return fmt.Errorf("hash data file %s: %w", jobs[i].DataFile, err)
+			}
+			c.DataHash = d.Hash
+		}
+		jobs[i].Code = &c
+	}
+	return nil
 }
