@@ -63,9 +63,9 @@ func Capture(ctx context.Context, dir string, maxDiff int) db.Code {
 			return db.Code{Repo: db.RepoError, Commit: c.Commit, Dirty: true, Note: err.Error()}
 		}
 		if buf.total > 0 {
-			c.Diff, c.DiffSize = buf.Bytes(), buf.total
-			if buf.total > int64(buf.Len()) {
-				notes = append(notes, fmt.Sprintf("diff cut at %d of its %d bytes", buf.Len(), buf.total))
+			c.Diff, c.DiffSize = buf.buf.Bytes(), buf.total
+			if buf.total > int64(buf.buf.Len()) {
+				notes = append(notes, fmt.Sprintf("diff cut at %d of its %d bytes", buf.buf.Len(), buf.total))
 			}
 		}
 	}
@@ -102,17 +102,19 @@ func git(ctx context.Context, dir string, w io.Writer, args ...string) ([]byte, 
 	return out.Bytes(), nil
 }
 
-// cappedBuffer keeps the first max bytes written to it and counts them all.
+// cappedBuffer keeps the first max bytes written to it and counts them
+// all. The buffer is a field, not embedded: an embedded bytes.Buffer's
+// ReadFrom would let io.Copy bypass Write.
 type cappedBuffer struct {
-	bytes.Buffer
+	buf   bytes.Buffer
 	max   int
 	total int64
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
 	b.total += int64(len(p))
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
 }
