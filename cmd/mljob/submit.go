@@ -13,6 +13,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/jobinput"
+	"github.com/mljob/mljob/internal/provenance"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/sweep"
@@ -162,12 +163,20 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if err != nil {
 		return inputError(err)
 	}
+	jobs := b.NewJobs()
+	if !opts.dryRun {
+		// Which code the jobs run: the scripts repository's commit and
+		// diff, the script's and data's hashes (see mljob show, mljob diff).
+		if err := provenance.Stamp(ctx, opts.scriptsDir, opts.dataDir, jobs); err != nil {
+			return fmt.Errorf("submit: %w (nothing was queued)", err)
+		}
+	}
 	store, cleanup, err := openForSubmit(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	res, err := store.Submit(ctx, b.NewJobs(), db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun, Sweep: b.Sweep})
+	res, err := store.Submit(ctx, jobs, db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun, Sweep: b.Sweep})
 	if errors.Is(err, db.ErrSweepNameTaken) {
 		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", b.Sweep.Name),
 			hint: "choose another --name, or leave it out for a default one"}

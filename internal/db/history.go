@@ -18,6 +18,12 @@ type JobHistory struct {
 	// Prunes are the verdicts on the attempts their pruner stopped, by
 	// order, then attempt.
 	Prunes []PruneRecord
+	// Code is the code the job was submitted with; nil when none was
+	// recorded.
+	Code *Code
+	// Envs are the environments its attempts ran in, by order, then
+	// attempt.
+	Envs []AttemptEnv
 }
 
 // JobHistory reads the job with the given id (or ErrJobNotFound), its
@@ -52,6 +58,12 @@ func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) 
 		ids[i] = o.ID
 	}
 	if h.Progress, err = db.ProgressSummaries(ctx, ids); err != nil {
+		return nil, err
+	}
+	if h.Code, err = db.JobCode(ctx, job.ID); err != nil {
+		return nil, err
+	}
+	if h.Envs, err = db.JobEnvironments(ctx, job.ID); err != nil {
 		return nil, err
 	}
 	if job.SweepID != 0 {

@@ -31,6 +31,9 @@ type NewJob struct {
 	// Pruner is the rule that stops the job's runs early; the zero value
 	// prunes nothing.
 	Pruner prune.Rule
+	// Code is the code the job is submitted with; nil records none. Jobs
+	// of one submit may share one Code: its diff is stored once.
+	Code *Code
 }
 
 // Submitted names the rows Submit created for one NewJob.
@@ -174,6 +177,7 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 	}
 
 	now := formatTime(tx.now)
+	diffs := map[string]bool{} // diffs stored by this submit
 	res.Jobs = make([]Submitted, 0, len(jobs))
 	inserted := 0
 	for i, j := range jobs {
@@ -225,6 +229,11 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		}
 		if s.OrderID, err = r.LastInsertId(); err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: order: %w", i, err)
+		}
+		if j.Code != nil {
+			if err := insertCode(ctx, tx, s.JobID, j.Code, diffs); err != nil {
+				return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
+			}
 		}
 		if hashes[i] != nil {
 			seen[key] = append(seen[key], hashedJob{s.JobID, j.Project})

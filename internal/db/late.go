@@ -148,6 +148,11 @@ func (db *DB) RecordLateOutcome(ctx context.Context, o Outcome) (string, bool, e
 		if _, err := insertOutcome(ctx, tx, o); err != nil {
 			return err
 		}
+		if o.Env != "" {
+			if err := linkEnvironment(ctx, tx, o.OrderID, o.Attempt, o.Env); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE attempts SET state = ?, exit_code = ?, error = ?, finished_at = ?, abandoned = 0
 			WHERE order_id = ? AND attempt = ?`,

@@ -40,6 +40,9 @@ type Outcome struct {
 	StdoutTail string
 	StderrTail string
 	CreatedAt  time.Time // set by RecordOutcome
+	// Env, when set, is the key of the environment the attempt ran in
+	// (SaveEnvironment): RecordOutcome links the attempt to it.
+	Env string
 }
 
 // OutcomeRow is an outcome joined with its job.
@@ -188,6 +191,11 @@ func recordOutcome(ctx context.Context, tx *dbTx, o Outcome) (bool, error) {
 		o.Superseded = attemptErr.String
 	}
 
+	if o.Env != "" {
+		if err := linkEnvironment(ctx, tx, o.OrderID, o.Attempt, o.Env); err != nil {
+			return false, err
+		}
+	}
 	now := formatTime(tx.now)
 	res, err := insertOutcome(ctx, tx, o)
 	if err != nil {

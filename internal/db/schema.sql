@@ -417,3 +417,49 @@ CREATE TABLE prunes (
 	PRIMARY KEY (order_id, attempt),
 	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
 );
+
+-- version: 15
+-- (helper step: provenance)
+
+-- code_diffs holds the uncommitted changes of a scripts repository (the
+-- text of `git diff HEAD`), once per content: hash is the SHA-256 of data,
+-- size the whole diff's bytes (more than data's length when it was cut).
+CREATE TABLE code_diffs (
+	hash       TEXT PRIMARY KEY,
+	data       BLOB NOT NULL,
+	size       INTEGER NOT NULL,
+	created_at TEXT NOT NULL
+);
+
+-- job_code says which code a job was submitted with: repo is 'git' (with
+-- its commit, whether it was dirty and the diff, if any), 'none' (the
+-- scripts dir is not in a git repository), 'no git' (git was not found)
+-- or 'error' (git failed: note says how); note also says when the diff was
+-- cut, or what it leaves out. script_hash and data_hash are the SHA-256 of
+-- the script and data file as they were at submit ('' for no data file).
+CREATE TABLE job_code (
+	job_id      INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+	repo        TEXT NOT NULL CHECK (repo IN ('git','none','no git','error')),
+	git_commit  TEXT NOT NULL DEFAULT '',
+	dirty       INTEGER NOT NULL DEFAULT 0,
+	diff_hash   TEXT REFERENCES code_diffs(hash),
+	note        TEXT NOT NULL DEFAULT '',
+	script_hash TEXT NOT NULL DEFAULT '',
+	data_hash   TEXT NOT NULL DEFAULT ''
+);
+
+-- environments holds each distinct environment runs ran in (Python, module
+-- versions, host, CPU, GPUs), as JSON, once per content: hash is the
+-- SHA-256 of spec. attempt_envs links each attempt to the one it ran in.
+CREATE TABLE environments (
+	hash       TEXT PRIMARY KEY,
+	spec       TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE TABLE attempt_envs (
+	order_id INTEGER NOT NULL,
+	attempt  INTEGER NOT NULL,
+	env_hash TEXT NOT NULL REFERENCES environments(hash),
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt) ON DELETE CASCADE
+);

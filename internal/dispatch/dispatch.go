@@ -202,6 +202,7 @@ type dispatcher struct {
 	opts    Options
 	files   pyexec.Files
 	checks  scriptChecks // per host: can its python run each script?
+	envs    envCache     // per host, python, run env and modules: the environment runs get
 	hosts   []*hostState
 	ev      chan event
 	wg      sync.WaitGroup

@@ -103,7 +103,8 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 	// Before the script's first run here: can this host's python import
 	// what it needs? If not, the order goes back untried.
-	if err := d.checkScript(ctx, hs, job, spec, env); err != nil {
+	modules, err := d.checkScript(ctx, hs, job, spec, env)
+	if err != nil {
 		var ref *scriptRefusal
 		if errors.As(err, &ref) {
 			done.res = d.unclaim(d.saveCtx, hs, o, ref)
@@ -114,6 +115,8 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.send(done)
 		return
 	}
+	d.noteEnv(ctx, hs, o, env, modules)
+	defer d.forgetEnv(o)
 
 	timeout := d.timeoutOf(c.Job)
 	limit := &deadline{}
@@ -454,6 +457,7 @@ func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 // "failed" or "pruned" (its pruner stopped it: see pruner).
 func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome, res run.Result) string {
 	rec := dbOutcome(o, hs.cfg.Name, out)
+	rec.Env = d.envOf(o)
 	if d.opts.BeforeRecord != nil {
 		d.opts.BeforeRecord(o.ID)
 	}

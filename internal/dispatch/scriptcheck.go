@@ -44,8 +44,9 @@ type scriptChecks struct {
 // scriptCheck is one check, done or in flight: done is closed once err is
 // set (nil: runs may go).
 type scriptCheck struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
+	modules []string // the third-party modules the script imports
 }
 
 // skipped lists the scripts host cannot run, for its claims.
@@ -77,10 +78,13 @@ func (sc *scriptChecks) refusal(host, script string) *scriptRefusal {
 // Slurm entries are not checked: their runs go to nodes whose environment
 // the login node need not share. Scripts that import only the standard
 // library and their own modules cost no session at all.
-func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.Job, spec run.Spec, env []string) error {
+//
+// It also returns the modules the script imports (for its runs'
+// environment, noteEnv): the check is one read of that environment.
+func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.Job, spec run.Spec, env []string) ([]string, error) {
 	ex, ok := hs.h.(engine.Execer)
 	if !ok || hs.scheduler != "" {
-		return nil
+		return nil, nil
 	}
 	// The key: host, interpreter, and the content of every file of the
 	// script (the data file aside).
@@ -108,13 +112,13 @@ func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.
 	if ok {
 		select {
 		case <-c.done:
-			return c.err
+			return c.modules, c.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 
-	err := d.runScriptCheck(ctx, ex, hs, job.Script, names, env)
+	modules, err := d.runScriptCheck(ctx, ex, hs, job.Script, names, env)
 	var ref *scriptRefusal
 	sc.mu.Lock()
 	switch {
@@ -126,31 +130,39 @@ func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.
 	case err != nil:
 		delete(sc.entries, key.String()) // the next run asks again
 	}
-	c.err = err
+	c.err, c.modules = err, modules
 	close(c.done)
 	sc.mu.Unlock()
 	if ref != nil {
 		d.warnf("host %s cannot run %s: %s; its orders wait for another host\n  Try: %s", hs.cfg.Name, job.Script, ref.msg, ref.fix)
 	}
-	return err
+	return modules, err
 }
 
-// runScriptCheck runs pyexec's module check on the host, once.
-func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *hostState, script string, files, env []string) error {
+// runScriptCheck runs pyexec's module check on the host, once, as a read
+// of the environment its runs get (hostEnv), and returns the modules it
+// asked for.
+func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *hostState, script string, files, env []string) ([]string, error) {
 	imports, err := pyexec.Imports(d.opts.ScriptsDir, files)
 	if err != nil {
-		return fmt.Errorf("check %s: %w", script, err)
+		return nil, fmt.Errorf("check %s: %w", script, err)
 	}
 	if len(imports) == 0 {
-		return nil
+		return nil, nil
 	}
 	names := make([]string, len(imports))
 	for i, im := range imports {
 		names[i] = im.Module
 	}
+	return names, d.judgeScriptCheck(d.hostEnv(ctx, ex, hs, env, names), hs, script, imports)
+}
+
+// judgeScriptCheck reads the module check's answer: nil when the host's
+// python has every module, a *scriptRefusal when not.
+func (d *dispatcher) judgeScriptCheck(e *envEntry, hs *hostState, script string, imports []pyexec.Import) error {
 	python := hs.cfg.Python
-	var stdout, stderr bytes.Buffer
-	err = ex.Exec(ctx, pyexec.ModulesArgv(python, env, false, names), nil, &stdout, &stderr)
+	err := e.err
+	stderr := bytes.NewBufferString(e.stderr)
 	var exit *engine.ExitError
 	switch {
 	case err == nil:
@@ -163,9 +175,9 @@ func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *h
 	default:
 		return fmt.Errorf("check the imports of %s on %s: %w", script, hs.cfg.Name, err)
 	}
-	mc, err := pyexec.ParseModuleCheck(stdout.Bytes())
-	if err != nil {
-		return &scriptRefusal{host: hs.cfg.Name, script: script, msg: fmt.Sprintf("%s: %v", python, err),
+	mc := e.check
+	if e.parseErr != nil {
+		return &scriptRefusal{host: hs.cfg.Name, script: script, msg: fmt.Sprintf("%s: %v", python, e.parseErr),
 			fix: d.pythonFix(hs, "a Python 3 interpreter")}
 	}
 	missing := mc.Missing(imports)

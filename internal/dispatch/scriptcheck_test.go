@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,8 +41,10 @@ func (c *countingLocal) Exec(ctx context.Context, argv []string, stdin io.Reader
 }
 
 // TestScriptCheckOncePerScript: a dispatch checks each script's imports on
-// a host once, before its first run, however many of its runs follow; a
-// script importing only the standard library costs no check.
+// a host once, before its first run, however many of its runs follow; the
+// check is also the read of the runs' environment, so two scripts that
+// import the same modules share one, and a script importing only the
+// standard library costs one read of the environment (no modules asked).
 func TestScriptCheckOncePerScript(t *testing.T) {
 	dir := t.TempDir()
 	for name, src := range map[string]string{
@@ -75,7 +78,20 @@ func TestScriptCheckOncePerScript(t *testing.T) {
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	if len(tr.checks) != 2 || tr.checks[0] != "numpy" || tr.checks[1] != "numpy" {
-		t.Errorf("checks %q; want one for a.py and one for b.py, each of numpy (helper.py is shipped, its try'd import optional)", tr.checks)
+	got := slices.Sorted(slices.Values(tr.checks))
+	if want := []string{"--env", "--env numpy"}; !slices.Equal(got, want) {
+		t.Errorf("checks %q; want %q: one for c.py, one for a.py and b.py, both of numpy (helper.py is shipped, its try'd import optional)", got, want)
+	}
+	// Every run is linked to the environment it ran in, stored once.
+	envs := map[string]bool{}
+	for id := int64(1); id <= 12; id++ {
+		es, err := d.JobEnvironments(context.Background(), id)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("job %d: environments %v, %v; want one", id, es, err)
+		}
+		envs[es[0].Hash] = true
+	}
+	if len(envs) != 2 {
+		t.Errorf("%d distinct environments; want 2 (with numpy, without)", len(envs))
 	}
 }

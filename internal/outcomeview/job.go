@@ -12,6 +12,7 @@ import (
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/metricsview"
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/provenance"
 	"github.com/mljob/mljob/internal/render"
 )
 
@@ -27,6 +28,10 @@ type Job struct {
 	// Progress is, per attempt that printed progress lines, what they
 	// came to; nil when none did.
 	Progress []metricsview.Progress
+	// Code is the code the job was submitted with; nil when not recorded.
+	Code *db.Code
+	// Envs are the environments its attempts ran in.
+	Envs []EnvRef
 }
 
 // SweepRef is the sweep a job was submitted in, as show prints it.
@@ -88,7 +93,7 @@ func (s *Slurm) Text() string {
 // NewJob shapes h for show: the orders' states, the attempts, and each
 // outcome read through Fill and encoded as outcomes encodes it.
 func NewJob(h *db.JobHistory) (*Job, error) {
-	j := &Job{Job: h.Job, Attempts: []Attempt{}, Outcomes: h.Outcomes}
+	j := &Job{Job: h.Job, Attempts: []Attempt{}, Outcomes: h.Outcomes, Code: h.Code, Envs: newEnvs(h.Envs)}
 	if len(h.Progress) > 0 {
 		j.Progress = metricsview.Summaries(h.Progress)
 	}
@@ -149,6 +154,7 @@ func (j *Job) Write(w io.Writer, format string) error {
 	if !j.Pruner.IsZero() {
 		fmt.Fprintf(w, "Pruner: %s\n", j.Pruner)
 	}
+	j.writeCode(w)
 	fmt.Fprintln(w)
 	if err := writeIndented(w, j.Spec); err != nil {
 		return err
@@ -162,6 +168,7 @@ func (j *Job) Write(w io.Writer, format string) error {
 		return err
 	}
 	j.writeVerdicts(w, obj.Name)
+	j.writeEnvs(w)
 	for i := range j.Outcomes {
 		o := &j.Outcomes[i]
 		fmt.Fprintln(w)
@@ -240,6 +247,13 @@ func (j *Job) JSON() map[string]any {
 	if len(j.Progress) > 0 {
 		m["progress"] = j.Progress
 	}
+	// Only where recorded, so the JSON of older jobs stays as it was.
+	if j.Code != nil {
+		m["code"] = provenance.CodeJSON(j.Code)
+	}
+	if len(j.Envs) > 0 {
+		m["environments"] = j.Envs
+	}
 	return m
 }
 
@@ -269,6 +283,15 @@ func (j *Job) AttemptsTable(format string) render.Table {
 		t.Keys = append(t.Keys, verdictKeys...)
 		t.Headers = append(t.Headers, verdictKeys...)
 	}
+	// The code's and environments' columns only in CSV, and only where
+	// recorded.
+	withEnvs, withCode := format == FormatCSV && len(j.Envs) > 0, format == FormatCSV && j.Code != nil
+	if withEnvs {
+		t.Keys, t.Headers = append(t.Keys, envKeys...), append(t.Headers, envKeys...)
+	}
+	if withCode {
+		t.Keys, t.Headers = append(t.Keys, codeKeys...), append(t.Headers, codeKeys...)
+	}
 	for _, a := range j.Attempts {
 		exit := ""
 		if a.ExitCode != nil {
@@ -281,6 +304,12 @@ func (j *Job) AttemptsTable(format string) render.Table {
 		}
 		if withVerdicts {
 			row = append(row, a.Pruned.csvCells()...)
+		}
+		if withEnvs {
+			row = append(row, j.envCells(a.OrderID, a.Attempt)...)
+		}
+		if withCode {
+			row = append(row, j.codeCells()...)
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -20,6 +20,22 @@ type ModuleCheck struct {
 	Version    string            `json:"version"`    // e.g. "3.11.2"
 	Modules    map[string]Module `json:"modules"`    // the modules asked for, less standard ones
 	CUDA       *CUDA             `json:"cuda"`       // with versions, when torch was imported
+
+	// With env (EnvArgv): the host's facts.
+	Host        string `json:"host,omitempty"`        // its host name
+	Platform    string `json:"platform,omitempty"`    // platform.platform()
+	CPU         string `json:"cpu,omitempty"`         // the CPU model
+	CPUs        int    `json:"cpus,omitempty"`        // os.cpu_count()
+	GPUs        []GPU  `json:"gpus,omitempty"`        // those the run's CUDA_VISIBLE_DEVICES names
+	CUDAVersion string `json:"cudaVersion,omitempty"` // as nvidia-smi reports it
+	EnvError    string `json:"envError,omitempty"`    // why the facts are missing
+}
+
+// GPU is one GPU as nvidia-smi reports it to the env check.
+type GPU struct {
+	Index  string `json:"index"`
+	Name   string `json:"name"`
+	Driver string `json:"driver"`
 }
 
 // Module is one module as the interpreter finds it.
@@ -61,6 +77,19 @@ func ModulesArgv(python string, env []string, versions bool, modules []string) [
 	argv = append(argv, python, "-c", modulesProgram)
 	if versions {
 		argv = append(argv, "--versions")
+	}
+	return append(argv, modules...)
+}
+
+// EnvArgv is ModulesArgv's command for a run's provenance: the modules
+// looked up with their versions (none of their code run), and the host's
+// name, platform and CPU model; with gpus, the GPUs the run's
+// CUDA_VISIBLE_DEVICES names (model, driver) and the CUDA version.
+func EnvArgv(python string, env []string, gpus bool, modules []string) []string {
+	argv := ModulesArgv(python, env, false, nil)
+	argv = append(argv, "--env")
+	if gpus {
+		argv = append(argv, "--gpus")
 	}
 	return append(argv, modules...)
 }
