@@ -300,14 +300,34 @@ func tpeSeedSet() []int {
 	return seeds
 }
 
+// tpeFuncSet is the functions named in BENCH_TPE_FUNCS (comma-separated,
+// e.g. "branin"), or all of them; a run of some writes no BENCHMARKS.md.
+func tpeFuncSet(tb testing.TB) []benchFunc {
+	all := benchFuncs()
+	env := os.Getenv("BENCH_TPE_FUNCS")
+	if env == "" {
+		return all
+	}
+	var out []benchFunc
+	for _, name := range strings.Split(env, ",") {
+		i := slices.IndexFunc(all, func(f benchFunc) bool { return f.name == strings.TrimSpace(name) })
+		if i < 0 {
+			tb.Fatalf("BENCH_TPE_FUNCS: no function %q; use branin, hartmann6 or mixed", name)
+		}
+		out = append(out, all[i])
+	}
+	return out
+}
+
 // TestSearchTPE runs Branin, Hartmann-6 and a mixed space for 20 seeds ×
 // 100 sequential trials through mljob's TPE, Optuna's TPESampler (3.1
 // defaults) and random search, times a proposal at 100 and 1,000 finished
 // trials against Optuna's ask, and writes BENCHMARKS.md's TPE section
-// (unless BENCH_WRITE=0).
+// (unless BENCH_WRITE=0). BENCH_TPE_FIRST_SEED, BENCH_TPE_SEEDS and
+// BENCH_TPE_FUNCS run another seed set, more seeds or fewer functions.
 func TestSearchTPE(t *testing.T) {
 	testdep.RequirePythonModule(t, systemPython, "optuna", "apt-get install python3-optuna (scripts/install-deps.sh test)")
-	funcs := benchFuncs()
+	funcs := tpeFuncSet(t)
 	seeds := tpeSeedSet()
 	latencyAt := []int{100, 1000}
 	start := time.Now()
@@ -337,7 +357,7 @@ func TestSearchTPE(t *testing.T) {
 	}
 	md := tpeMarkdown(rows, seeds, lat, opt.Version, machineInfo(t))
 	t.Log("\n" + md)
-	if os.Getenv("BENCH_WRITE") != "0" {
+	if os.Getenv("BENCH_WRITE") != "0" && len(funcs) == len(benchFuncs()) {
 		if err := writeSection(filepath.Join(repoRoot(t), "BENCHMARKS.md"), tpeBegin, tpeEnd, md); err != nil {
 			t.Fatal(err)
 		}
