@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,7 @@ const (
 
 // The standard-function benchmark of the TPE sampler.
 const (
-	tpeSeeds       = 20
+	tpeSeeds       = 20 // default of BENCH_TPE_SEEDS
 	tpeTrials      = 100
 	tpeAlpha       = 0.05
 	latencyRepeats = 20
@@ -286,17 +287,48 @@ type tpeRow struct {
 	pNoWorse, pBeatsRand [2]float64  // at 50 and at 100 trials
 }
 
+// tpeSeedSet is the seeds both samplers run: BENCH_TPE_SEEDS of them
+// (default 20) from BENCH_TPE_FIRST_SEED on (default 1). Both sides are
+// seeded, so one seed set always gives the same table; another set is how
+// to tell a real gap from the luck of 20 seeds.
+func tpeSeedSet() []int {
+	seeds := make([]int, envInt("BENCH_TPE_SEEDS", tpeSeeds))
+	first := envInt("BENCH_TPE_FIRST_SEED", 1)
+	for i := range seeds {
+		seeds[i] = first + i
+	}
+	return seeds
+}
+
+// tpeFuncSet is the functions named in BENCH_TPE_FUNCS (comma-separated,
+// e.g. "branin"), or all of them; a run of some writes no BENCHMARKS.md.
+func tpeFuncSet(tb testing.TB) []benchFunc {
+	all := benchFuncs()
+	env := os.Getenv("BENCH_TPE_FUNCS")
+	if env == "" {
+		return all
+	}
+	var out []benchFunc
+	for _, name := range strings.Split(env, ",") {
+		i := slices.IndexFunc(all, func(f benchFunc) bool { return f.name == strings.TrimSpace(name) })
+		if i < 0 {
+			tb.Fatalf("BENCH_TPE_FUNCS: no function %q; use branin, hartmann6 or mixed", name)
+		}
+		out = append(out, all[i])
+	}
+	return out
+}
+
 // TestSearchTPE runs Branin, Hartmann-6 and a mixed space for 20 seeds ×
 // 100 sequential trials through mljob's TPE, Optuna's TPESampler (3.1
 // defaults) and random search, times a proposal at 100 and 1,000 finished
-// trials against Optuna's ask, and writes BENCHMARKS.md's TPE section.
+// trials against Optuna's ask, and writes BENCHMARKS.md's TPE section
+// (unless BENCH_WRITE=0). BENCH_TPE_FIRST_SEED, BENCH_TPE_SEEDS and
+// BENCH_TPE_FUNCS run another seed set, more seeds or fewer functions.
 func TestSearchTPE(t *testing.T) {
 	testdep.RequirePythonModule(t, systemPython, "optuna", "apt-get install python3-optuna (scripts/install-deps.sh test)")
-	funcs := benchFuncs()
-	seeds := make([]int, tpeSeeds)
-	for i := range seeds {
-		seeds[i] = i + 1
-	}
+	funcs := tpeFuncSet(t)
+	seeds := tpeSeedSet()
 	latencyAt := []int{100, 1000}
 	start := time.Now()
 	opt := runOptunaTPE(t, funcs, seeds, latencyAt)
@@ -305,8 +337,8 @@ func TestSearchTPE(t *testing.T) {
 	var rows []tpeRow
 	for _, fn := range funcs {
 		row := tpeRow{fn: fn, optuna: opt.Runs[fn.name]}
-		if len(row.optuna) != tpeSeeds {
-			t.Fatalf("%s: optuna_tpe.py ran %d seeds, want %d", fn.name, len(row.optuna), tpeSeeds)
+		if len(row.optuna) != len(seeds) {
+			t.Fatalf("%s: optuna_tpe.py ran %d seeds, want %d", fn.name, len(row.optuna), len(seeds))
 		}
 		for _, seed := range seeds {
 			row.mljob = append(row.mljob, runTPE(t, fn, uint64(seed), tpeTrials, tpe.DefaultOptions().Startup))
@@ -323,10 +355,12 @@ func TestSearchTPE(t *testing.T) {
 	for _, n := range latencyAt {
 		lat[n] = [2]float64{proposeLatency(t, n).Seconds(), opt.Latency[fmt.Sprint(n)]}
 	}
-	md := tpeMarkdown(rows, lat, opt.Version, machineInfo(t))
+	md := tpeMarkdown(rows, seeds, lat, opt.Version, machineInfo(t))
 	t.Log("\n" + md)
-	if err := writeSection(filepath.Join(repoRoot(t), "BENCHMARKS.md"), tpeBegin, tpeEnd, md); err != nil {
-		t.Fatal(err)
+	if os.Getenv("BENCH_WRITE") != "0" && len(funcs) == len(benchFuncs()) {
+		if err := writeSection(filepath.Join(repoRoot(t), "BENCHMARKS.md"), tpeBegin, tpeEnd, md); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, r := range rows {
 		for i, k := range []int{50, 100} {
@@ -343,15 +377,15 @@ func TestSearchTPE(t *testing.T) {
 	}
 }
 
-func tpeMarkdown(rows []tpeRow, lat map[int][2]float64, version, machine string) string {
+func tpeMarkdown(rows []tpeRow, seeds []int, lat map[int][2]float64, version, machine string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## TPE on standard functions (make bench-search)\n\n")
-	fmt.Fprintf(&b, "Best value found after 50 and 100 sequential trials, median [interquartile range] over %d seeds (lower is better). "+
+	fmt.Fprintf(&b, "Best value found after 50 and 100 sequential trials, median [interquartile range] over %d seeds (%d to %d, the same on both sides; lower is better). "+
 		"mljob: `internal/tpe` with its defaults; Optuna %s: `TPESampler(seed=s)`, its defaults, run by `bench/testdata/optuna_tpe.py`; "+
 		"random: uniform draws (mljob's startup sampler for every trial). "+
 		"p(worse): one-sided Mann-Whitney U test (normal approximation, tie and continuity corrections) of \"mljob's best values tend to be larger than Optuna's\"; "+
 		"mljob is *no worse within noise* when p ≥ %.2f. p(vs random): the same test of \"mljob's tend to be smaller than random search's\"; better when p < %.2f.\n\n%s\n\n",
-		tpeSeeds, version, tpeAlpha, tpeAlpha, machine)
+		len(seeds), seeds[0], seeds[len(seeds)-1], version, tpeAlpha, tpeAlpha, machine)
 	b.WriteString("| function (optimum) | trials | mljob TPE | Optuna TPE | random | p(worse than Optuna) | p(vs random) |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		for i, k := range []int{50, 100} {
