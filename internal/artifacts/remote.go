@@ -132,7 +132,7 @@ func Fetch(ctx context.Context, x RunDirExec, python, id string, files []File, d
 // mismatches are the files of one session that did not come home whole.
 type mismatches struct{ errs []error }
 
-func (m mismatches) Error() string { return errors.Join(m.errs...).Error() }
+func (m mismatches) Error() string   { return errors.Join(m.errs...).Error() }
 func (m mismatches) Unwrap() []error { return m.errs }
 
 func fetch(ctx context.Context, x RunDirExec, python, id string, files []File, dir string, done func(File) error) error {
