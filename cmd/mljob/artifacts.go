@@ -286,7 +286,7 @@ func copyChecked(src, dest, want string) error {
 	}
 	if got != want {
 		return &userError{msg: fmt.Sprintf("artifact %s has SHA-256 %s, recorded %s: the copy in the data dir changed", src, got, want),
-			hint: "remove it; a dispatch will not fetch it again, so copy it from the run dir on its host"}
+			hint: "the file in the data dir was changed after it came home; copy it again from the run dir on its host (mljob show JOB -o json: runDir)"}
 	}
 	return os.Rename(tmp.Name(), dest)
 }
