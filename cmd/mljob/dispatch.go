@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/mljob/mljob/internal/artifacts"
 	"os"
 	"runtime"
 	"strconv"
@@ -24,6 +25,8 @@ type dispatchOptions struct {
 	python    string
 	verbose   bool
 	plain     bool
+	// artifactsCap is --artifacts-cap as given ("" for the default).
+	artifactsCap string
 	// run holds the flags that go to dispatch.Run as they are; runDispatch
 	// adds the hosts, the display and the logs dir.
 	run dispatch.Options
@@ -102,6 +105,7 @@ func (opts *dispatchOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&r.ColdStart, "cold-start", false, "start every script in a new python process instead of a fork of the host agent's")
 	f.DurationVar(&r.LostAfter, "lost-after", dispatch.DefaultLostAfter, "give up on runs whose host stays unreachable this long, and queue them again")
 	f.DurationVar(&r.GiveUpAfter, "give-up-after", dispatch.DefaultGiveUpAfter, "without --follow, exit 1 when no host has answered for this long, naming each host's last error")
+	f.StringVar(&opts.artifactsCap, "artifacts-cap", "", "the most bytes of artifacts a run brings home unless its job's \"artifactsCap\" says otherwise, e.g. 500MB or 4GiB (default 1GiB)")
 	f.DurationVar(&r.SaveTimeout, "save-timeout", dispatch.DefaultSaveTimeout, "keep retrying a write the database refuses (locked by another program, disk full) this long; outcomes still refused are left for the next dispatch (exit 1)")
 }
 
@@ -116,6 +120,13 @@ func (opts *dispatchOptions) check(cmd *cobra.Command) error {
 	}
 	if r.Retries < 0 || r.Timeout < 0 || r.LostAfter <= 0 || r.SaveTimeout <= 0 || r.GiveUpAfter <= 0 {
 		return usagef(cmd, "--retries and --timeout must not be negative; --lost-after, --save-timeout and --give-up-after must be positive")
+	}
+	if opts.artifactsCap != "" {
+		n, err := artifacts.ParseSize(opts.artifactsCap)
+		if err != nil {
+			return usagef(cmd, "--artifacts-cap: %v", err)
+		}
+		r.ArtifactsCap = n
 	}
 	var err error
 	r.ScriptsDir, r.DataDir, err = resolveScriptsDir(cmd, opts.app, r.ScriptsDir, r.DataDir)
@@ -161,6 +172,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	stopWatch := live.WatchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
 	run := opts.run
 	run.Hosts, run.LogDir, run.BeforeRecord = hs, logsDir(data), crashHook(s.getenv(crashEnv))
+	run.ArtifactsDir, run.BeforeArtifacts = artifactsDir(data), crashHook(s.getenv(crashArtifactsEnv))
 	run.Log, run.Warn, run.Observe = show.Log(), show.Warn(), show.Observe
 	sum, err := dispatch.Run(ctx, store, run)
 	stopWatch()
@@ -189,6 +201,11 @@ func dispatchError(err error) error {
 // crashEnv names an order id before whose outcome is written dispatch
 // dies at once, as if killed: a test hook for recovery tests, never set in use.
 const crashEnv = "MLJOB_TEST_CRASH_BEFORE_RECORD"
+
+// crashArtifactsEnv names an order id after whose outcome is written, and
+// before its artifacts are copied, dispatch dies at once, as if killed: a
+// test hook for recovery tests, never set in use.
+const crashArtifactsEnv = "MLJOB_TEST_CRASH_BEFORE_ARTIFACTS"
 
 func crashHook(order string) func(int64) {
 	if order == "" {

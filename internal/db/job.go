@@ -34,6 +34,11 @@ type NewJob struct {
 	// Code is the code the job is submitted with; nil records none. Jobs
 	// of one submit may share one Code: its diff is stored once.
 	Code *Code
+	// Artifacts are the globs of the files its runs bring home (beside
+	// their artifacts/ dir); ArtifactsCap their cap in bytes, 0 for the
+	// dispatch's. Checked by the caller (artifacts.CheckGlobs).
+	Artifacts    []string
+	ArtifactsCap int64
 }
 
 // Submitted names the rows Submit created for one NewJob.
@@ -90,8 +95,11 @@ type Job struct {
 	SweepID   int64
 	Objective objective.Objective
 	// Pruner is the job's pruner, the zero value for none.
-	Pruner    prune.Rule
-	CreatedAt time.Time
+	Pruner prune.Rule
+	// Artifacts and ArtifactsCap are NewJob's.
+	Artifacts    []string
+	ArtifactsCap int64
+	CreatedAt    time.Time
 }
 
 // SubmitJobs stores jobs and one unassigned order for each, in one
@@ -152,8 +160,9 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		}
 	}
 	insJob, err := tx.PrepareContext(ctx, `
-		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash, objective, goal, pruner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash, objective, goal, pruner,
+			artifacts, artifacts_cap)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -216,7 +225,12 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		if err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
-		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i], obj.Name, obj.Goal, pruner)
+		globs, err := globsText(j.Artifacts)
+		if err != nil {
+			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
+		}
+		r, err := insJob.ExecContext(ctx, j.Project, j.Script, j.DataFile, j.Priority, bytesText(j.Spec), now, sweepID, hashes[i], obj.Name, obj.Goal, pruner,
+			globs, nullInt64(j.ArtifactsCap))
 		if err != nil {
 			return SubmitResult{}, fmt.Errorf("job %d: %w", i, err)
 		}
@@ -376,7 +390,7 @@ func (db *DB) Job(ctx context.Context, id int64) (Job, error) {
 
 // jobColumns is the column list scanJob reads, in its order.
 const jobColumns = `jobs.id, jobs.project, jobs.script, jobs.data_file, jobs.priority, jobs.spec, jobs.sweep_id,
-	jobs.objective, jobs.goal, jobs.pruner, jobs.created_at`
+	jobs.objective, jobs.goal, jobs.pruner, jobs.artifacts, COALESCE(jobs.artifacts_cap, 0), jobs.created_at`
 
 // findJob reads one job through q (the DB or a transaction).
 func findJob(ctx context.Context, q queryer, id int64) (Job, error) {
@@ -409,10 +423,15 @@ func scanJob(s scanner) (Job, error) {
 	var j Job
 	var spec string
 	var sweepID sql.NullInt64
-	var pruner sql.NullString
+	var pruner, globs sql.NullString
 	var ts timeScanner
-	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, &j.Objective.Name, &j.Objective.Goal, &pruner, ts.col(&j.CreatedAt)); err != nil {
+	if err := s.Scan(&j.ID, &j.Project, &j.Script, &j.DataFile, &j.Priority, &spec, &sweepID, &j.Objective.Name, &j.Objective.Goal, &pruner, &globs, &j.ArtifactsCap, ts.col(&j.CreatedAt)); err != nil {
 		return Job{}, err
+	}
+	if globs.Valid {
+		if err := json.Unmarshal([]byte(globs.String), &j.Artifacts); err != nil {
+			return Job{}, fmt.Errorf("job %d: its artifacts %q: %w", j.ID, globs.String, err)
+		}
 	}
 	j.Spec, j.SweepID = []byte(spec), sweepID.Int64
 	if pruner.Valid {
@@ -421,4 +440,24 @@ func scanJob(s scanner) (Job, error) {
 		}
 	}
 	return j, ts.parse()
+}
+
+// globsText is a job's artifact globs as stored: a JSON array, NULL for none.
+func globsText(globs []string) (any, error) {
+	if len(globs) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(globs)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// nullInt64 is n, or NULL for 0.
+func nullInt64(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }

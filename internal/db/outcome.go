@@ -506,7 +506,7 @@ func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("objective of job %d: %w", o.JobID, err)
 	}
-	return tx.ExecContext(ctx, `
+	res, err := tx.ExecContext(ctx, `
 		INSERT INTO outcomes (order_id, attempt, job_id, host, succeeded, status, loss, metric, exit_code,
 			duration_seconds, error, outcome_json, stdout_tail, stderr_tail, created_at, superseded, warning,
 			objective_value)
@@ -516,4 +516,17 @@ func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error)
 		floatPtr(o.Metric), intPtr(o.ExitCode), o.DurationSeconds, nullString(o.Error), bytesText(o.JSON),
 		nullString(o.StdoutTail), nullString(o.StderrTail), formatTime(tx.now), nullString(o.Superseded), nullString(o.Warning),
 		floatPtr(objectiveValue(obj, o)))
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return res, err
+	}
+	// The run's artifacts are owed home from now on, in the outcome's
+	// own transaction: a dispatcher that dies before copying them leaves
+	// the work to the next (see PendingFetches).
+	if err := owePendingFetch(ctx, tx, o.OrderID, o.Attempt); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

@@ -419,7 +419,6 @@ CREATE TABLE prunes (
 );
 
 -- version: 15
--- (helper step: provenance)
 
 -- code_diffs holds the uncommitted changes of a scripts repository (the
 -- text of `git diff HEAD`), once per content: hash is the SHA-256 of data,
@@ -462,4 +461,50 @@ CREATE TABLE attempt_envs (
 	env_hash TEXT NOT NULL REFERENCES environments(hash),
 	PRIMARY KEY (order_id, attempt),
 	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt) ON DELETE CASCADE
+);
+
+-- version: 16
+
+-- Artifacts (see internal/artifacts): the files a run leaves for home.
+-- jobs.artifacts is the job's globs as a JSON array (from the job, else
+-- its sweep file, else its script's field declaration; NULL: none, only
+-- the run's artifacts/ dir), jobs.artifacts_cap its cap in bytes (NULL:
+-- the dispatch's).
+ALTER TABLE jobs ADD COLUMN artifacts TEXT;
+ALTER TABLE jobs ADD COLUMN artifacts_cap INTEGER;
+
+-- artifact_fetches holds, per attempt whose run ended with an outcome, how
+-- far bringing its artifacts home got: written pending in the outcome's
+-- transaction, so that a dispatcher that dies before the copy leaves the
+-- next one the work; listed once the host's listing is stored in
+-- artifacts; done when every file is home; over_cap when the listing
+-- passed the cap (nothing copied, error says so); failed when it never
+-- can be (the run dir is gone).
+CREATE TABLE artifact_fetches (
+	order_id   INTEGER NOT NULL,
+	attempt    INTEGER NOT NULL,
+	host       TEXT NOT NULL,
+	state      TEXT NOT NULL CHECK (state IN ('pending','listed','done','over_cap','failed')),
+	total      INTEGER,
+	cap        INTEGER,
+	error      TEXT,
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+CREATE INDEX artifact_fetches_open ON artifact_fetches(host) WHERE state IN ('pending','listed');
+
+-- artifacts: one row per file of an attempt's listing, with the size and
+-- SHA-256 the host computed; state done once the file is home, whole
+-- (its bytes hashed again here and found equal).
+CREATE TABLE artifacts (
+	order_id   INTEGER NOT NULL,
+	attempt    INTEGER NOT NULL,
+	path       TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	sha256     TEXT NOT NULL,
+	state      TEXT NOT NULL CHECK (state IN ('pending','done')),
+	fetched_at TEXT,
+	PRIMARY KEY (order_id, attempt, path),
+	FOREIGN KEY (order_id, attempt) REFERENCES artifact_fetches(order_id, attempt)
 );

@@ -87,6 +87,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 			d.wg.Add(1)
 			go d.lateOne(ctx, hs, c)
 		}
+		d.adoptFetches(ctx, hs)
 		for i := range claims {
 			c := claims[i]
 			if _, ok := hs.running[keyOf(c.Order)]; ok {

@@ -101,6 +101,15 @@ type Options struct {
 	// BeforeRecord, when set, is called just before an outcome is written:
 	// a crash point for tests of recovery.
 	BeforeRecord func(orderID int64)
+	// ArtifactsDir, when set, receives each run's artifacts, under
+	// <job>/<attempt>/ (see artifacts.go); "" brings none home.
+	ArtifactsDir string
+	// ArtifactsCap is the most bytes of artifacts a run brings home unless
+	// its job says otherwise; 0 = artifacts.DefaultCap.
+	ArtifactsCap int64
+	// BeforeArtifacts, when set, is called after an outcome is written and
+	// before its run's artifacts are copied: a crash point for tests.
+	BeforeArtifacts func(orderID int64)
 }
 
 // Summary counts what one dispatch did.
@@ -216,6 +225,10 @@ type dispatcher struct {
 	// answered is when a host last answered (or the loop started); only
 	// the loop touches it.
 	answered time.Time
+	// fetching holds the attempts whose artifacts a worker of this
+	// dispatcher is copying (attemptKey → struct{}), so that adoption
+	// does not start a second copy.
+	fetching sync.Map
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs

@@ -412,7 +412,11 @@ func (d *dispatcher) finish(ctx context.Context, hs *hostState, o db.Order, res 
 			out.Error += " (killed)"
 		}
 	}
+	key := keyOf(o)
+	d.fetching.Store(key, struct{}{}) // before the record makes them owed
 	result := d.record(d.saveCtx, hs, o, out, res)
+	d.bringHome(ctx, hs, o)
+	d.fetching.Delete(key)
 	if result == "failed" && why == "" && d.opts.RetryFailed && o.Attempt <= d.opts.Retries {
 		if _, err := d.db.RetryOrders(d.saveCtx, db.Selection{OrderIDs: []int64{o.ID}}, db.StateFailed); err != nil {
 			d.warnf("order %d: retry: %v", o.ID, err)

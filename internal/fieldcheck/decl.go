@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/artifacts"
 	"io/fs"
 	"math"
 	"os"
@@ -45,7 +46,7 @@ var fieldKeys = []string{"type", "min", "max", "exclusiveMin", "exclusiveMax", "
 // Standard are the job fields mljob itself reads or adds (the job contract,
 // and the jobId and assignmentId it appends): they are fine in every job,
 // declared or not.
-var Standard = []string{pyexec.KeyScript, pyexec.KeyProject, pyexec.KeyData, pyexec.KeyTimeout, "jobId", "assignmentId"}
+var Standard = []string{pyexec.KeyScript, pyexec.KeyProject, pyexec.KeyData, pyexec.KeyTimeout, pyexec.KeyArtifacts, pyexec.KeyArtifactsCap, "jobId", "assignmentId"}
 
 // Bound is a declared min or max.
 type Bound struct {
@@ -78,6 +79,9 @@ type Decl struct {
 	// Objective is the script's default objective, for jobs that name
 	// none; the zero value when the file declares none.
 	Objective objective.Objective
+	// Artifacts are the globs of the files the script's runs bring home,
+	// for jobs that name none (the artifacts key).
+	Artifacts []string
 	root      node
 	mu        sync.Mutex        // guards unknown
 	unknown   map[string]string // unknownMsg's answers, by path
@@ -126,7 +130,7 @@ func Parse(file, script string, data []byte) (*Decl, error) {
 	return d, nil
 }
 
-// parse reads the file's two keys, fields and objective, then builds the
+// parse reads the file's keys, fields, objective and artifacts, then builds the
 // tree of declared fields.
 func (d *Decl) parse(data []byte) error {
 	var doc yaml.Node
@@ -155,8 +159,15 @@ func (d *Decl) parse(data []byte) error {
 				return fmt.Errorf("%s: %v", d.File, err) // its message starts "line N:"
 			}
 			d.Objective = o
+		case "artifacts":
+			if err := v.Decode(&d.Artifacts); err != nil {
+				return d.errorf(v, "artifacts must be a list of globs, e.g. [\"*.pt\"]")
+			}
+			if err := artifacts.CheckGlobs(d.Artifacts); err != nil {
+				return d.errorf(v, "%v", err)
+			}
 		default:
-			return d.errorf(k, "unknown key %q (want fields and objective)%s", k.Value, didYouMean(k.Value, []string{"fields", "objective"}))
+			return d.errorf(k, "unknown key %q (want fields, objective and artifacts)%s", k.Value, didYouMean(k.Value, []string{"fields", "objective", "artifacts"}))
 		}
 	}
 	if fields == nil {

@@ -18,7 +18,7 @@ func TestParseErrors(t *testing.T) {
 		{"YAML syntax", "fields:\n  a: {type: number}\n  b: c: d\n", "t.fields.yaml:3: mapping values are not allowed in this context"},
 		{"empty file", "", "t.fields.yaml: want a map with the key fields"},
 		{"no fields key", "objective: cvMse:min\n", "t.fields.yaml: no fields key"},
-		{"unknown top-level key", "fields: {}\nfeilds: {}\n", `t.fields.yaml:2: unknown key "feilds" (want fields and objective); did you mean "fields"?`},
+		{"unknown top-level key", "fields: {}\nfeilds: {}\n", `t.fields.yaml:2: unknown key "feilds" (want fields, objective and artifacts); did you mean "fields"?`},
 		{"fields not a map", "fields: [a]\n", "t.fields.yaml:1: fields must be a map"},
 		{"alias", "fields:\n  a: &x {type: number}\n  b: *x\n", "t.fields.yaml:3: YAML aliases (*x) are not supported"},
 		{"declaration not a map", "fields:\n  a: number\n", `t.fields.yaml:2: a: want {type: ...}, not "number"`},

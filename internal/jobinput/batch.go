@@ -109,6 +109,9 @@ type Sweep struct {
 	Objective objective.Objective
 	// Pruner is every job's: --pruner, else the sweep file's, else none.
 	Pruner prune.Rule
+	// Artifacts are the sweep file's artifact globs, for jobs that name
+	// none.
+	Artifacts []string
 }
 
 // ReadSweep reads the sweep file at path ("" for none) and adds the flags
@@ -144,6 +147,7 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 	}
 	sw.Name = cmp.Or(sw.Name, f.Name)
 	sw.Objective = cmp.Or(sw.Objective, f.Objective)
+	sw.Artifacts = f.Artifacts
 	if !flags.PrunerSet {
 		sw.Pruner = f.Pruner
 	}
@@ -215,6 +219,14 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 		// own (--objective, the sweep file's) wins.
 		jobs[i].Objective = cmp.Or(sw.Objective, c.declaredObjective(jobs[i].Script))
 		jobs[i].Pruner = sw.Pruner
+		// A job's own artifacts win over its sweep file's, which win over
+		// its script's declaration.
+		if len(jobs[i].Artifacts) == 0 {
+			jobs[i].Artifacts = sw.Artifacts
+		}
+		if d := c.decls[jobs[i].Script]; len(jobs[i].Artifacts) == 0 && d != nil {
+			jobs[i].Artifacts = d.Artifacts
+		}
 	}
 	b := &Batch{Jobs: jobs, Warnings: c.Warnings()}
 	if plan == nil {

@@ -316,7 +316,8 @@ func (c *Checker) check(where string, raw json.RawMessage) (db.NewJob, error) {
 	if err := c.checkFields(where, f.Script, raw); err != nil {
 		return db.NewJob{}, err
 	}
-	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: c.Priority, Spec: []byte(raw)}
+	j := db.NewJob{Project: f.Project, Script: f.Script, Priority: c.Priority, Spec: []byte(raw),
+		Artifacts: f.Artifacts, ArtifactsCap: f.ArtifactsCap}
 	if f.DataFile != "" {
 		if err := c.fileIn(c.DataDir, f.DataFile); err != nil {
 			return db.NewJob{}, &Error{Kind: NoData, Msg: fmt.Sprintf("%s: data file %q not found in %s", where, f.DataFile, c.DataDir), Err: err}

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/jobfields"
 	"github.com/mljob/mljob/internal/run"
 )
@@ -23,6 +24,12 @@ const (
 	KeyProject = "projectName"    // required: see CheckProject
 	KeyData    = "dataFileName"   // optional: a plain file name in the data dir
 	KeyTimeout = "timeoutSeconds" // optional: a number of seconds, > 0
+	// KeyArtifacts: optional, an array of globs relative to the run dir
+	// (artifacts.CheckGlob) naming the files its runs bring home.
+	KeyArtifacts = "artifacts"
+	// KeyArtifactsCap: optional, the most bytes of artifacts a run brings
+	// home: a number of bytes or a size ("100MB", artifacts.ParseSize).
+	KeyArtifactsCap = "artifactsCap"
 )
 
 // contractKeys are the keys ReadJob reads, with the type each wants.
@@ -31,6 +38,8 @@ var contractKeys = []struct{ key, want string }{
 	{KeyProject, "a string"},
 	{KeyData, "a string"},
 	{KeyTimeout, "a number of seconds"},
+	{KeyArtifacts, "an array of globs"},
+	{KeyArtifactsCap, "a size"},
 }
 
 // MaxTimeoutSeconds bounds timeoutSeconds, so that it fits a
@@ -45,6 +54,8 @@ type JobFields struct {
 	Script, Project string
 	DataFile        string        // "" when the job has none
 	Timeout         time.Duration // 0 when the job sets none
+	Artifacts       []string      // nil when the job names none
+	ArtifactsCap    int64         // 0 when the job sets none
 }
 
 // ContractError is a job that breaks the contract. Key is the key at
@@ -109,6 +120,10 @@ func ReadJob(spec []byte) (JobFields, error) {
 			f.DataFile, err = stringValue(c.key, v)
 		case KeyTimeout:
 			f.Timeout, err = timeoutValue(v)
+		case KeyArtifacts:
+			f.Artifacts, err = globsValue(v)
+		case KeyArtifactsCap:
+			f.ArtifactsCap, err = capValue(v)
 		}
 		if err != nil {
 			return JobFields{}, err
@@ -219,6 +234,47 @@ func timeoutValue(v []byte) (time.Duration, error) {
 			Hint: `leave "timeoutSeconds" out for no limit`}
 	}
 	return time.Duration(n * float64(time.Second)), nil
+}
+
+// globsValue reads artifacts: a JSON array of globs that stay in the run
+// dir.
+func globsValue(v []byte) ([]string, error) {
+	var globs []string
+	if err := json.Unmarshal(v, &globs); err != nil {
+		return nil, &ContractError{Key: KeyArtifacts,
+			Msg:  fmt.Sprintf("%q is %s: want an array of globs", KeyArtifacts, clipValue(v)),
+			Hint: `e.g. "artifacts": ["*.pt", "plots/*.png"]`}
+	}
+	if err := artifacts.CheckGlobs(globs); err != nil {
+		return nil, &ContractError{Key: KeyArtifacts, Msg: err.Error(),
+			Hint: `name files inside the run dir, e.g. "*.pt" or "plots/*.png"; a script may also write them into artifacts/ in its run dir`}
+	}
+	return globs, nil
+}
+
+// capValue reads artifactsCap: a number of bytes, or a size string.
+func capValue(v []byte) (int64, error) {
+	text := string(v)
+	if len(v) > 0 && v[0] == '"' {
+		s, err := unquote(v)
+		if err != nil {
+			return 0, err
+		}
+		text = s
+	}
+	n, err := artifacts.ParseSize(text)
+	if err != nil {
+		return 0, &ContractError{Key: KeyArtifactsCap, Msg: fmt.Sprintf("%q: %v", KeyArtifactsCap, err),
+			Hint: `e.g. "artifactsCap": "2GB"`}
+	}
+	return n, nil
+}
+
+func clipValue(v []byte) string {
+	if len(v) > 60 {
+		return string(v[:60]) + "…"
+	}
+	return string(v)
 }
 
 // wrongType is the error of a contract field holding another JSON type.

@@ -2,6 +2,7 @@ package pyexec
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ func TestReadJob(t *testing.T) {
 		{"nulls are absent", `{"scriptName":"nn.py","projectName":"p","dataFileName":null,"timeoutSeconds":null}`, JobFields{Script: "nn.py", Project: "p"}},
 		{"escaped key", `{"script\u004eame":"nn.py","projectName":"p"}`, JobFields{Script: "nn.py", Project: "p"}},
 		{"same key in sibling objects", `{"scriptName":"nn.py","projectName":"p","a":{"k":1},"b":{"k":1}}`, JobFields{Script: "nn.py", Project: "p"}},
+		{"artifacts", `{"scriptName":"nn.py","projectName":"p","artifacts":["*.pt","plots/*.png"],"artifactsCap":"10MB"}`,
+			JobFields{Script: "nn.py", Project: "p", Artifacts: []string{"*.pt", "plots/*.png"}, ArtifactsCap: 10e6}},
+		{"artifacts cap in bytes", `{"scriptName":"nn.py","projectName":"p","artifactsCap":4096}`, JobFields{Script: "nn.py", Project: "p", ArtifactsCap: 4096}},
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
@@ -25,7 +29,7 @@ func TestReadJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ReadJob = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -38,6 +42,10 @@ func TestReadJob(t *testing.T) {
 		{"duplicate nested", `{"projectName":"p","scriptName":"a.py","o":{"a":[{"x":1,"x":1}]}}`, "o.a.0.x", `appears twice in o.a.0`},
 		{"timeout string", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":"3"}`, "timeoutSeconds", `must be a number of seconds, not a JSON string`},
 		{"timeout zero", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":0}`, "timeoutSeconds", "above 0"},
+		{"artifacts escape", `{"projectName":"p","scriptName":"a.py","artifacts":["../*"]}`, "artifacts", "leaves the run dir"},
+		{"artifacts absolute", `{"projectName":"p","scriptName":"a.py","artifacts":["/etc/*"]}`, "artifacts", "is absolute"},
+		{"artifacts not an array", `{"projectName":"p","scriptName":"a.py","artifacts":"*.pt"}`, "artifacts", "want an array of globs"},
+		{"artifacts cap bad", `{"projectName":"p","scriptName":"a.py","artifactsCap":"lots"}`, "artifactsCap", "want a number of bytes"},
 		{"timeout huge", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":1e400}`, "timeoutSeconds", "at most"},
 		{"timeout bool", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":true}`, "timeoutSeconds", "not a JSON boolean"},
 		{"script number", `{"projectName":"p","scriptName":7}`, "scriptName", `"scriptName" must be a string, not a JSON number`},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mljob/mljob/internal/artifacts"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,9 @@ type File struct {
 	// Pruner is the pruner key: the rule that stops the sweep's runs that
 	// fall behind; the zero value (no pruning) when the file has none.
 	Pruner prune.Rule
+	// Artifacts is the artifacts key: the globs of the files the sweep's
+	// runs bring home, for jobs that name none (artifacts.CheckGlob).
+	Artifacts []string
 }
 
 // fileYAML is the shape of a sweep file; grid, ranges and job stay nodes
@@ -64,6 +68,8 @@ type fileYAML struct {
 	Objective yaml.Node `yaml:"objective"`
 	// Pruner is {rule: asha|median, ...its settings}, or "asha" etc.
 	Pruner yaml.Node `yaml:"pruner"`
+	// Artifacts is a list of globs.
+	Artifacts []string `yaml:"artifacts"`
 }
 
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
@@ -92,7 +98,10 @@ func ParseFile(data []byte) (*File, error) {
 		}
 		return nil, errf(ErrSyntax, "%v", err)
 	}
-	f := &File{Name: y.Name, Base: y.Base}
+	f := &File{Name: y.Name, Base: y.Base, Artifacts: y.Artifacts}
+	if err := artifacts.CheckGlobs(y.Artifacts); err != nil {
+		return nil, errf(ErrSyntax, "artifacts: %v", err)
+	}
 	if y.Objective.Kind != 0 {
 		o, err := fileObjective(&y.Objective)
 		if err != nil {
