@@ -136,6 +136,7 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 	sw.Spec.Grid = append(f.Spec.Grid, flags.Spec.Grid...)
 	sw.Spec.Ranges = append(f.Spec.Ranges, flags.Spec.Ranges...)
 	sw.Spec.AllowNew = flags.Spec.AllowNew || f.Spec.AllowNew
+	sw.Spec.Method, sw.Spec.Trials, sw.Spec.Parallel = f.Spec.Method, f.Spec.Trials, f.Spec.Parallel
 	if flags.Spec.Random == 0 {
 		sw.Spec.Random = f.Spec.Random
 	}
