@@ -247,7 +247,11 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 func (c *Checker) buildStudy(sw *Sweep, names []string, stdin io.Reader) (*Batch, error) {
 	where := cmp.Or(sw.File, "sweep")
 	if _, err := sw.Spec.Size(); err != nil {
-		return nil, &Error{Kind: tooBig(err), Msg: where + ": " + err.Error(), Err: err}
+		kind := tooBig(err)
+		if kind != TooBig && sw.File != "" {
+			kind = BadSweepFile // its Try: names the sweep file's keys
+		}
+		return nil, &Error{Kind: kind, Msg: where + ": " + err.Error(), Err: err}
 	}
 	got, err := Read(names, stdin)
 	if err != nil {
