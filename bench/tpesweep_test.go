@@ -25,7 +25,9 @@ import (
 	"github.com/mljob/mljob/internal/sweep"
 )
 
-// TestTPESweep10k (go test -tags bench -run TestTPESweep10k ./bench/)
+// TestTPESweep10k (go test -tags bench -run TestTPESweep10k -timeout 60m ./bench/;
+// a proposal reads every trial before it, so the run is quadratic: tens of
+// minutes on 2 cores)
 // dispatches a 10,000-trial tpe sweep (3-parameter space: two floats and a
 // choice) on the fake engine, 4 slots, parallel 4, so the time is the
 // dispatcher's own: each trial's proposal (read every trial, the sampler,
