@@ -32,6 +32,20 @@ func (s *Spec) Space() ([]tpe.Dim, error) {
 	return dims, nil
 }
 
+// Sampler is the tpe sweep's sampler: Optuna 3.1's defaults, the spec's
+// seed, and the constant liar on, as a sweep's trials run side by side
+// (a running trial counts as the worst value, so that parallel proposals
+// do not pile onto one point). maximize is the objective's goal.
+func (s *Spec) Sampler(maximize bool) (*tpe.Sampler, error) {
+	dims, err := s.Space()
+	if err != nil {
+		return nil, err
+	}
+	o := tpe.DefaultOptions()
+	o.Seed, o.Maximize, o.ConstantLiar = s.Seed, maximize, true
+	return tpe.New(dims, o)
+}
+
 // Trial turns a point the sampler proposed (one value per range: a
 // number, or a choice's index) into the plan of one job, and returns the
 // point as that job gets it: a float rounded to the digits a random draw
