@@ -47,7 +47,10 @@ N × (grid size) jobs per input job. PATH is a dotted path into the job, array
 indices included (hiddenLayers.0.dropout); values are JSON where they parse
 as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
-ranges, seed, name, allowNew, objective, pruner); flags add to it. A sweep gets an id and a name
+ranges, seed, name, allowNew, objective, pruner); flags add to it. With
+"method: tpe", "trials: N" (the budget), "space:" (ranges) and optionally
+"parallel: N", the sweep is a model-based search: submit queues nothing and
+mljob dispatch proposes each trial from the outcomes so far. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
 
 Objective: --objective NAME:min|max (or "objective: {name: cvMse, goal:
@@ -154,7 +157,7 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 	if err != nil {
 		return inputError(err)
 	}
-	if sw.Spec.Random > 0 && !sw.SeedSet {
+	if (sw.Spec.Random > 0 || sw.Spec.TPE()) && !sw.SeedSet {
 		sw.Spec.Seed = rand.Uint64N(1_000_000_000) // short enough to retype
 		fmt.Fprintf(opts.app.io.ErrOut, "seed %d; rerun with --seed %d\n", sw.Spec.Seed, sw.Spec.Seed)
 	}
@@ -176,7 +179,7 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		return err
 	}
 	defer cleanup()
-	res, err := store.Submit(ctx, jobs, db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun, Sweep: b.Sweep})
+	res, err := store.Submit(ctx, jobs, db.SubmitOptions{Dedupe: opts.dedupe, DryRun: opts.dryRun, Sweep: b.Sweep, Study: b.Study})
 	if errors.Is(err, db.ErrSweepNameTaken) {
 		return &userError{msg: fmt.Sprintf("a sweep named %q exists already (nothing was queued)", b.Sweep.Name),
 			hint: "choose another --name, or leave it out for a default one"}

@@ -62,6 +62,10 @@ type SubmitOptions struct {
 	// Dedupe skips each job identical to one already queued in its project
 	// instead of only reporting it.
 	Dedupe bool
+	// Study, with Sweep, registers the sweep as a study (method tpe) whose
+	// trials the dispatcher makes (NextTrial); the batch of jobs must then
+	// be empty, and the sweep is kept with none.
+	Study *NewStudy
 	// DryRun reports what Submit would do, duplicates and skips included,
 	// and writes nothing: no sweep, job or order is inserted (a job's
 	// JobID is then -(its index + 1), which is also how Duplicates names
@@ -149,6 +153,19 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 			return SubmitResult{}, err
 		}
 		res.Sweep, sweepID = &sw, sw.ID
+	}
+	if opts.Study != nil {
+		switch {
+		case opts.Sweep == nil || len(jobs) > 0:
+			return SubmitResult{}, errors.New("a study needs a sweep and no jobs: its trials are made by the dispatcher")
+		case opts.Study.Budget < 1:
+			return SubmitResult{}, fmt.Errorf("study budget %d: want at least 1 trial", opts.Study.Budget)
+		}
+		if res.Sweep != nil {
+			if err := insertStudy(ctx, tx, res.Sweep.ID, opts.Study); err != nil {
+				return SubmitResult{}, err
+			}
+		}
 	}
 	if opts.Sweep != nil && opts.DryRun && opts.Sweep.Name != "" {
 		var taken bool
@@ -255,7 +272,7 @@ func submit(ctx context.Context, tx *dbTx, jobs []NewJob, opts SubmitOptions) (S
 		res.Jobs = append(res.Jobs, s)
 		inserted++
 	}
-	if res.Sweep != nil {
+	if res.Sweep != nil && opts.Study == nil {
 		if inserted == 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sweeps WHERE id = ?`, res.Sweep.ID); err != nil {
 				return SubmitResult{}, fmt.Errorf("drop empty sweep: %w", err)

@@ -508,3 +508,38 @@ CREATE TABLE artifacts (
 	PRIMARY KEY (order_id, attempt, path),
 	FOREIGN KEY (order_id, attempt) REFERENCES artifact_fetches(order_id, attempt)
 );
+
+-- version: 17
+
+-- A study is a sweep whose points the dispatcher proposes one at a time by
+-- a model (method 'tpe', see internal/tpe), from the outcomes so far,
+-- rather than a plan queued at submit. It keeps what the dispatcher needs
+-- to make each trial's job: the budget (how many trials in all), how many
+-- may be in flight at once (parallel, NULL for every free slot), the seed,
+-- the space (JSON: [{"path":P,"range":"log:1e-4:1"}], sweep.ParseSpace)
+-- and the base job with the fields Submit stores for every job.
+CREATE TABLE studies (
+	sweep_id   INTEGER PRIMARY KEY REFERENCES sweeps(id),
+	method     TEXT NOT NULL CHECK (method IN ('tpe')),
+	budget     INTEGER NOT NULL CHECK (budget > 0),
+	parallel   INTEGER CHECK (parallel > 0),
+	seed       INTEGER NOT NULL,
+	space      TEXT NOT NULL,
+	project    TEXT NOT NULL,
+	script     TEXT NOT NULL,
+	data_file  TEXT NOT NULL,
+	priority   INTEGER NOT NULL,
+	spec       TEXT NOT NULL,
+	allow_new  INTEGER NOT NULL DEFAULT 0,
+	objective  TEXT NOT NULL,
+	goal       TEXT NOT NULL CHECK (goal IN ('minimize', 'maximize')),
+	pruner     TEXT
+);
+
+-- A study's job is a trial: trial is its number in the study from 0 (the
+-- sampler's random stream is seeded by it), params the point proposed, as
+-- JSON numbers in the order of the space (a choice by its index). The
+-- unique index is what stops two dispatchers from taking one number.
+ALTER TABLE jobs ADD COLUMN trial INTEGER;
+ALTER TABLE jobs ADD COLUMN params TEXT;
+CREATE UNIQUE INDEX jobs_trial ON jobs(sweep_id, trial) WHERE trial IS NOT NULL;

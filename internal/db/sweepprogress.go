@@ -1,9 +1,11 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/mljob/mljob/internal/objective"
 )
@@ -23,6 +25,9 @@ type SweepProgress struct {
 	// included; Total is their sum.
 	Counts map[OrderState]int
 	Total  int
+	// Budget is a tpe sweep's trials in all (its study's budget), 0 for
+	// other groups: Total counts only the trials made so far.
+	Budget int
 	// Best is the group's best outcome by Objective, nil before one has a
 	// value.
 	Best *BestOutcome
@@ -69,6 +74,9 @@ type groupKey struct {
 func (db *DB) SweepProgresses(ctx context.Context) ([]SweepProgress, error) {
 	out, err := sweepCounts(ctx, db.sql)
 	if err != nil {
+		return nil, fmt.Errorf("sweep progress: %w", err)
+	}
+	if out, err = addBudgets(ctx, db.sql, out); err != nil {
 		return nil, fmt.Errorf("sweep progress: %w", err)
 	}
 	idx := make(map[groupKey]int, len(out))
@@ -158,4 +166,55 @@ func sweepBests(ctx context.Context, q *sql.DB, fn func(groupKey, BestOutcome)) 
 		fn(k, b)
 	}
 	return rows.Err()
+}
+
+// addBudgets sets each tpe sweep's budget, and adds the ones that have no
+// trial yet (registered, not yet dispatched) with zero counts, in the
+// groups' order.
+func addBudgets(ctx context.Context, q *sql.DB, out []SweepProgress) ([]SweepProgress, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT st.sweep_id, sw.name, st.project, st.objective, st.goal, st.budget
+		FROM studies st JOIN sweeps sw ON sw.id = st.sweep_id ORDER BY st.sweep_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	added := false
+	for rows.Next() {
+		var p SweepProgress
+		if err := rows.Scan(&p.SweepID, &p.Sweep, &p.Project, &p.Objective.Name, &p.Objective.Goal, &p.Budget); err != nil {
+			return nil, err
+		}
+		found := false
+		for i := range out {
+			if sameGroup(out[i], p) {
+				out[i].Budget, found = p.Budget, true
+			}
+		}
+		if !found {
+			p.Counts = make(map[OrderState]int, len(OrderStates))
+			for _, s := range OrderStates {
+				p.Counts[s] = 0
+			}
+			out, added = append(out, p), true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if added {
+		slices.SortStableFunc(out, func(a, b SweepProgress) int {
+			return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(b2i(a.SweepID == 0), b2i(b.SweepID == 0)),
+				cmp.Compare(a.SweepID, b.SweepID))
+		})
+	}
+	return out, nil
+}
+
+// b2i is 1 for true, so that false sorts first.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -505,6 +505,7 @@ func (d *dispatcher) nextWake(noWork bool) time.Duration {
 // anything is queued, so an idle dispatcher takes no write lock.
 func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 	if wasDry && d.freeBoredSlot() {
+		d.proposeTrials(ctx) // a tpe sweep's next trial queues only now
 		n, err := d.db.CountUnassigned(ctx)
 		if err == nil && n == 0 {
 			return true
@@ -515,6 +516,7 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 		skip := d.checks.skipped(hs.cfg.Name) // scripts its python cannot run
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
 			slot := hs.free[0]
+			d.proposeTrials(ctx)
 			claim, fenced, err := d.claim(ctx, hs, slot, skip)
 			if fenced {
 				break

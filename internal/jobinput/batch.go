@@ -139,6 +139,7 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 	sw.Spec.Grid = append(f.Spec.Grid, flags.Spec.Grid...)
 	sw.Spec.Ranges = append(f.Spec.Ranges, flags.Spec.Ranges...)
 	sw.Spec.AllowNew = flags.Spec.AllowNew || f.Spec.AllowNew
+	sw.Spec.Method, sw.Spec.Trials, sw.Spec.Parallel = f.Spec.Method, f.Spec.Trials, f.Spec.Parallel
 	if flags.Spec.Random == 0 {
 		sw.Spec.Random = f.Spec.Random
 	}
@@ -168,6 +169,9 @@ type Batch struct {
 	Jobs  []Job
 	Paths []string     // the sweep's paths, in the order of each Job's Values; nil outside a sweep
 	Sweep *db.NewSweep // nil when the submit makes no sweep
+	// Study is a tpe sweep's registration (its Jobs are then none: the
+	// dispatcher makes each trial); nil for other submits.
+	Study *db.NewStudy
 	// Warnings are the fields the jobs hold that their scripts do not
 	// declare, each distinct one once (see Checker).
 	Warnings []fieldcheck.Warning
@@ -188,6 +192,9 @@ func (b *Batch) NewJobs() []db.NewJob {
 // base job by the plan and checks every job. The first problem is an
 // *Error; Build writes nothing.
 func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, error) {
+	if sw.Spec.TPE() {
+		return c.buildStudy(sw, names, stdin)
+	}
 	var plan *sweep.Plan
 	if sw.IsSweep() {
 		var err error
@@ -240,6 +247,64 @@ func (c *Checker) Build(sw *Sweep, names []string, stdin io.Reader) (*Batch, err
 		return nil, err
 	}
 	b.Sweep = &db.NewSweep{Name: sw.Name, Definition: def}
+	return b, nil
+}
+
+// buildStudy makes a tpe sweep's registration: its one base job, checked
+// as it is and as a trial makes it (the first random point of its space,
+// so that a path the base lacks is found now, not by the dispatcher), and
+// the study with the budget and space. It queues no job: each trial is
+// proposed by the dispatcher from the outcomes before it, so a job queued
+// now would be a guess made without any.
+func (c *Checker) buildStudy(sw *Sweep, names []string, stdin io.Reader) (*Batch, error) {
+	where := cmp.Or(sw.File, "sweep")
+	if _, err := sw.Spec.Size(); err != nil {
+		kind := tooBig(err)
+		if kind != TooBig && sw.File != "" {
+			kind = BadSweepFile // its Try: names the sweep file's keys
+		}
+		return nil, &Error{Kind: kind, Msg: where + ": " + err.Error(), Err: err}
+	}
+	got, err := Read(names, stdin)
+	if err != nil {
+		return nil, err
+	}
+	bases := append(sw.Bases[:len(sw.Bases):len(sw.Bases)], got...)
+	if len(bases) != 1 {
+		return nil, &Error{Msg: fmt.Sprintf("%s: method tpe searches from one base job, got %d; submit one study per base job", where, len(bases))}
+	}
+	base, err := c.check(bases[0].Where, bases[0].Raw)
+	if err != nil {
+		return nil, err
+	}
+	sampler, err := sw.Spec.Sampler(false)
+	if err != nil {
+		return nil, &Error{Msg: where + ": " + err.Error(), Err: err}
+	}
+	plan, _, err := sw.Spec.Trial(sampler.Propose(0, nil))
+	if err != nil {
+		return nil, &Error{Msg: where + ": " + err.Error(), Err: err}
+	}
+	if _, err := c.Expand(bases[:1], plan); err != nil {
+		return nil, err
+	}
+	base.Objective = cmp.Or(sw.Objective, c.declaredObjective(base.Script))
+	base.Pruner = sw.Pruner
+	space, err := sw.Spec.SpaceJSON()
+	if err != nil {
+		return nil, err
+	}
+	def, err := definition(&sw.Spec, bases, sw.File)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{Warnings: c.Warnings(), Sweep: &db.NewSweep{Name: sw.Name, Definition: def}}
+	for _, p := range sw.Spec.Paths() {
+		b.Paths = append(b.Paths, p.String())
+	}
+	b.Study = &db.NewStudy{Method: string(sweep.MethodTPE), Budget: sw.Spec.Trials, Parallel: sw.Spec.Parallel,
+		Seed: sw.Spec.Seed, Space: space, AllowNew: sw.Spec.AllowNew, Base: base}
+	b.Sweep.Project = base.Project
 	return b, nil
 }
 

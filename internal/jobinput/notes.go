@@ -3,6 +3,7 @@ package jobinput
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/fieldcheck"
@@ -19,6 +20,10 @@ const maxListed = 10
 func (b *Batch) WriteNotes(w io.Writer, res db.SubmitResult, dryRun bool, n int) {
 	writeFieldWarnings(w, b.Warnings)
 	writeDuplicates(w, b.Duplicates(res, dryRun))
+	if b.Study != nil {
+		b.writeStudy(w, res, dryRun)
+		return
+	}
 	switch {
 	case dryRun && n == 0:
 		fmt.Fprintln(w, "Dry run: would queue 0 job(s): every job is in the queue already; nothing was written.")
@@ -77,4 +82,24 @@ func writeDuplicates(w io.Writer, dups []Duplicate) {
 	if skipped > 0 {
 		fmt.Fprintf(w, "Skipped %d job(s) already in the queue (--dedupe).\n", skipped)
 	}
+}
+
+// writeStudy says what a tpe sweep's submit did, or would do: register
+// the sweep and its budget, and queue nothing.
+func (b *Batch) writeStudy(w io.Writer, res db.SubmitResult, dryRun bool) {
+	st := b.Study
+	par := "as many at once as there are free slots"
+	if st.Parallel > 0 {
+		par = fmt.Sprintf("at most %d at once", st.Parallel)
+	}
+	what := fmt.Sprintf("method tpe, %d trial(s), %s, seed %d, searching %s; no job is queued now: mljob dispatch proposes each trial from the outcomes before it when a slot is free for it",
+		st.Budget, par, st.Seed, strings.Join(b.Paths, ", "))
+	if dryRun {
+		fmt.Fprintf(w, "Dry run: would register a sweep: %s; nothing was written.\n", what)
+		return
+	}
+	if res.Sweep != nil {
+		fmt.Fprintf(w, "Sweep %d %q: %s.\n", res.Sweep.ID, res.Sweep.Name, what)
+	}
+	fmt.Fprintln(w, "Run it with: mljob dispatch [--hosts hosts.yaml]")
 }

@@ -30,6 +30,9 @@ type Sweep struct {
 	Running   int `json:"running"`
 	Queued    int `json:"queued"`
 	Total     int `json:"total"`
+	// Budget is a tpe sweep's trials in all (Total counts those made so
+	// far); left out for other sweeps.
+	Budget int `json:"budget,omitempty"`
 	// Best is the succeeded run with the best value of Objective so far;
 	// null before one has a value.
 	Best *Best `json:"best"`
@@ -48,7 +51,7 @@ type Best struct {
 func NewSweep(p db.SweepProgress) Sweep {
 	s := Sweep{Objective: p.Objective, Done: p.Done(), Succeeded: p.Counts[db.StateSucceeded],
 		Failed: p.Counts[db.StateFailed], Cancelled: p.Counts[db.StateCancelled], Pruned: p.Counts[db.StatePruned],
-		Running: p.Running(), Queued: p.Queued(), Total: p.Total}
+		Running: p.Running(), Queued: p.Queued(), Total: p.Total, Budget: p.Budget}
 	if p.SweepID != 0 {
 		id, name := p.SweepID, p.Sweep
 		s.SweepID, s.SweepName = &id, &name
@@ -61,7 +64,8 @@ func NewSweep(p db.SweepProgress) Sweep {
 
 // SweepsTable is the progress table: a row per sweep, and per project's
 // jobs outside sweeps, with its objective ("cvMse:min": the goal says
-// which way is better), its counts (pruned apart from failed) and its
+// which way is better), its counts (a tpe sweep's DONE as done/budget,
+// its TOTAL the budget) (pruned apart from failed) and its
 // best run so far.
 func SweepsTable(projects []*Project) render.Table {
 	t := render.Table{
@@ -78,9 +82,13 @@ func SweepsTable(projects []*Project) render.Table {
 			if s.Best != nil {
 				best, job = FormatValue(s.Best.Value), strconv.FormatInt(s.Best.JobID, 10)
 			}
+			done, total := strconv.Itoa(s.Done), strconv.Itoa(s.Total)
+			if s.Budget > 0 { // a tpe sweep: trials done of its budget
+				done, total = done+"/"+strconv.Itoa(s.Budget), strconv.Itoa(s.Budget)
+			}
 			t.Rows = append(t.Rows, []string{p.ProjectName, name, s.Objective.String(),
-				strconv.Itoa(s.Done), strconv.Itoa(s.Failed), strconv.Itoa(s.Pruned), strconv.Itoa(s.Running), strconv.Itoa(s.Queued),
-				strconv.Itoa(s.Total), best, job})
+				done, strconv.Itoa(s.Failed), strconv.Itoa(s.Pruned), strconv.Itoa(s.Running), strconv.Itoa(s.Queued),
+				total, best, job})
 		}
 	}
 	return t

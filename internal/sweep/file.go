@@ -30,6 +30,14 @@ import (
 //	allowNew: false
 //	objective: {name: cvMse, goal: minimize}
 //	pruner: {rule: asha, minStep: 1, reduction: 3}   # or {rule: median, startupRuns: 5}
+//
+// or, for a model-based search (see Spec.Method):
+//
+//	method: tpe                # grid | random | tpe
+//	trials: 100                # the budget: how many runs in all
+//	parallel: 8                # at most this many in flight (default: every free slot)
+//	space:                     # the ranges syntax
+//	  learningRate: log:1e-4:1e-1
 type File struct {
 	Name string
 	// Base is the base job's file name as written (relative to the sweep
@@ -70,6 +78,12 @@ type fileYAML struct {
 	Pruner yaml.Node `yaml:"pruner"`
 	// Artifacts is a list of globs.
 	Artifacts []string `yaml:"artifacts"`
+	// Method, Trials, Parallel and Space are a model-based search's
+	// (method: tpe); Trials and Parallel stay nodes as Random does.
+	Method   string    `yaml:"method"`
+	Trials   yaml.Node `yaml:"trials"`
+	Parallel yaml.Node `yaml:"parallel"`
+	Space    yaml.Node `yaml:"space"`
 }
 
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
@@ -117,6 +131,9 @@ func ParseFile(data []byte) (*File, error) {
 		f.Pruner = r
 	}
 	f.Spec.AllowNew = y.AllowNew
+	if err := fileMethod(&y, f); err != nil {
+		return nil, err
+	}
 	if y.Random.Kind != 0 {
 		n, err := wholeNumber(&y.Random, "random", 63)
 		if err != nil {
@@ -168,7 +185,11 @@ func ParseFile(data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = eachPair(&y.Ranges, "ranges", func(path string, v *yaml.Node) error {
+	ranges, what := &y.Ranges, "ranges"
+	if y.Space.Kind != 0 {
+		ranges, what = &y.Space, "space"
+	}
+	err = eachPair(ranges, what, func(path string, v *yaml.Node) error {
 		if v.Kind != yaml.ScalarNode {
 			return errf(ErrSyntax, "line %d: range %s: want lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,...", v.Line, path)
 		}
@@ -183,6 +204,46 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// fileMethod reads method, trials, parallel and which of ranges and space
+// the file may use: space is a tpe sweep's, ranges a random one's.
+func fileMethod(y *fileYAML, f *File) error {
+	switch Method(y.Method) {
+	case "", MethodGrid, MethodRandom, MethodTPE:
+		f.Spec.Method = Method(y.Method)
+	default:
+		return errf(ErrSyntax, "method: unknown method %q; want grid, random or tpe", y.Method)
+	}
+	tpe := f.Spec.Method == MethodTPE
+	switch {
+	case tpe && y.Ranges.Kind != 0:
+		return errf(ErrSyntax, "line %d: method tpe searches space:, not ranges: (rename the key to space)", y.Ranges.Line)
+	case !tpe && y.Space.Kind != 0:
+		return errf(ErrSyntax, "line %d: space: is what method: tpe searches; add method: tpe and trials: N, or use ranges: with random: N", y.Space.Line)
+	case !tpe && y.Trials.Kind != 0:
+		return errf(ErrSyntax, "line %d: trials: is the budget of method: tpe; add method: tpe, or use random: N for random draws", y.Trials.Line)
+	case !tpe && y.Parallel.Kind != 0:
+		return errf(ErrSyntax, "line %d: parallel: applies to method: tpe only; add method: tpe, or drop it", y.Parallel.Line)
+	}
+	if y.Trials.Kind != 0 {
+		n, err := wholeNumber(&y.Trials, "trials", 63)
+		if err != nil {
+			return err
+		}
+		f.Spec.Trials = int(min(n, MaxJobs+1)) // Size refuses more than MaxJobs
+	}
+	if y.Parallel.Kind != 0 {
+		n, err := wholeNumber(&y.Parallel, "parallel", 31)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errf(ErrSyntax, "line %d: parallel: want at least 1 (leave it out for every free slot)", y.Parallel.Line)
+		}
+		f.Spec.Parallel = int(n)
+	}
+	return nil
 }
 
 // ErrAlias is returned by ParseFile for a sweep file that uses a YAML

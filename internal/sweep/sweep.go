@@ -17,8 +17,28 @@ const MaxJobs = 1_000_000
 // jobs.
 var ErrTooBig = errors.New("sweep too big")
 
+// Method is how a sweep picks its points.
+type Method string
+
+// The methods: a grid and random draws are planned at submit (the empty
+// Method is either, by what the spec has); tpe proposes each point in the
+// dispatcher from the outcomes so far (see internal/tpe).
+const (
+	MethodGrid   Method = "grid"
+	MethodRandom Method = "random"
+	MethodTPE    Method = "tpe"
+)
+
 // Spec is a sweep: what varies and how.
 type Spec struct {
+	// Method is how points are picked; "" is grid and/or random, by
+	// which parts are given.
+	Method Method
+	// Trials is a tpe sweep's budget: how many runs in all.
+	Trials int
+	// Parallel is how many of a tpe sweep's runs may be in flight at
+	// once; 0 means as many as there are free slots.
+	Parallel int
 	// Grid is crossed in order, its last axis varying fastest.
 	Grid []Axis
 	// Random is how many points to draw from Ranges; 0 means no random
@@ -34,8 +54,12 @@ type Spec struct {
 }
 
 // Varies reports whether the spec changes anything (it has a grid or a
-// random part).
-func (s *Spec) Varies() bool { return len(s.Grid) > 0 || s.Random > 0 }
+// random part, or is a tpe search).
+func (s *Spec) Varies() bool { return len(s.Grid) > 0 || s.Random > 0 || s.TPE() }
+
+// TPE reports whether the sweep is a model-based search, whose points the
+// dispatcher proposes one at a time (see Space and Trial).
+func (s *Spec) TPE() bool { return s.Method == MethodTPE }
 
 // Paths returns the paths the spec sets, grid first, in the order given.
 func (s *Spec) Paths() []Path {
@@ -55,6 +79,12 @@ func (s *Spec) Paths() []Path {
 func (s *Spec) Size() (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
+	}
+	if s.TPE() {
+		if s.Trials > MaxJobs {
+			return 0, errf(ErrTooBig, "sweep too big: trials %d is more than the limit of %d", s.Trials, MaxJobs)
+		}
+		return s.Trials, nil
 	}
 	n := big.NewInt(int64(max(s.Random, 1)))
 	for _, a := range s.Grid {
@@ -84,13 +114,16 @@ func CheckTotal(inputs, perInput int) error {
 
 // check refuses specs whose parts do not fit together.
 func (s *Spec) check() error {
+	if err := s.checkMethod(); err != nil {
+		return err
+	}
 	if s.Random < 0 {
 		return errf(ErrSyntax, "--random must be at least 1, got %d", s.Random)
 	}
 	if s.Random > 0 && len(s.Ranges) == 0 {
 		return errf(ErrSyntax, "random draws need at least one range (--range PATH=lin:LO:HI)")
 	}
-	if s.Random == 0 && len(s.Ranges) > 0 {
+	if s.Random == 0 && len(s.Ranges) > 0 && !s.TPE() {
 		return errf(ErrSyntax, "ranges need a number of random draws (--random N)")
 	}
 	seen := map[string]bool{}
@@ -99,6 +132,43 @@ func (s *Spec) check() error {
 			return errf(ErrSyntax, "path %s is set twice", p)
 		}
 		seen[p.text] = true
+	}
+	return nil
+}
+
+// checkMethod refuses parts that do not go with the spec's method.
+func (s *Spec) checkMethod() error {
+	switch s.Method {
+	case MethodTPE:
+		switch {
+		case len(s.Grid) > 0:
+			return errf(ErrSyntax, "method tpe takes no grid; give each list of values as a choice:A,B,... range in space:")
+		case s.Random > 0:
+			return errf(ErrSyntax, "method tpe takes no random: N; its budget is trials: N")
+		case s.Trials <= 0:
+			return errf(ErrSyntax, "method tpe needs a budget: add trials: N (how many runs in all)")
+		case len(s.Ranges) == 0:
+			return errf(ErrSyntax, "method tpe needs a space: give at least one PATH: lin:LO:HI, log:LO:HI, int:LO:HI or choice:A,B,... under space:")
+		}
+		for _, r := range s.Ranges {
+			if (r.Kind == Lin || r.Kind == Log) && !(r.Lo < r.Hi) {
+				return errf(ErrSyntax, "space %s: %s is a single value; give LO < HI, or set the value in the base job", r.Path, r.text)
+			}
+		}
+	case MethodGrid:
+		if s.Random > 0 || len(s.Grid) == 0 {
+			return errf(ErrSyntax, "method grid needs a grid: and no random: N; use method: random for random draws")
+		}
+	case MethodRandom:
+		if s.Random == 0 {
+			return errf(ErrSyntax, "method random needs random: N (how many points to draw from ranges:)")
+		}
+	case "":
+	default:
+		return errf(ErrSyntax, "unknown method %q; want grid, random or tpe", s.Method)
+	}
+	if !s.TPE() && (s.Trials > 0 || s.Parallel > 0) {
+		return errf(ErrSyntax, "trials and parallel are for method: tpe")
 	}
 	return nil
 }
@@ -118,6 +188,9 @@ func (s *Spec) Plan() (*Plan, error) {
 	n, err := s.Size()
 	if err != nil {
 		return nil, err
+	}
+	if s.TPE() {
+		return nil, errf(ErrSyntax, "method tpe has no plan: the dispatcher proposes its points")
 	}
 	p := &Plan{Paths: s.Paths(), Points: make([][]json.RawMessage, 0, n), AllowNew: s.AllowNew}
 	// The second PCG word is fixed so that --seed is one number; changing
@@ -220,6 +293,9 @@ func (s *Spec) Definition() (json.RawMessage, error) {
 		Range string `json:"range"`
 	}
 	var d struct {
+		Method   Method  `json:"method,omitempty"`
+		Trials   int     `json:"trials,omitempty"`
+		Parallel int     `json:"parallel,omitempty"`
 		Grid     []axis  `json:"grid,omitempty"`
 		Random   int     `json:"random,omitempty"`
 		Ranges   []rng   `json:"ranges,omitempty"`
@@ -233,7 +309,8 @@ func (s *Spec) Definition() (json.RawMessage, error) {
 		d.Ranges = append(d.Ranges, rng{r.Path.text, r.text})
 	}
 	d.Random, d.AllowNew = s.Random, s.AllowNew
-	if s.Random > 0 {
+	d.Method, d.Trials, d.Parallel = s.Method, s.Trials, s.Parallel
+	if s.Random > 0 || s.TPE() {
 		d.Seed = &s.Seed
 	}
 	b, err := json.Marshal(d)

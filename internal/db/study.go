@@ -1,0 +1,309 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/tpe"
+)
+
+// NewStudy registers a sweep whose trials the dispatcher proposes one at a
+// time (method tpe) instead of jobs queued at submit: see
+// SubmitOptions.Study.
+type NewStudy struct {
+	Method string // "tpe"
+	// Budget is how many trials the study runs in all (> 0).
+	Budget int
+	// Parallel bounds the study's trials in flight; 0 is every free slot.
+	Parallel int
+	Seed     uint64
+	// Space is the search space as sweep.Spec.SpaceJSON writes it.
+	Space    []byte
+	AllowNew bool
+	// Base is the job each trial is made from (its Spec with the trial's
+	// values set at the space's paths) and whose fields it keeps.
+	Base NewJob
+}
+
+// Study is a registered study with where its trials stand.
+type Study struct {
+	SweepID  int64
+	Sweep    string
+	Method   string
+	Budget   int
+	Parallel int // 0: every free slot
+	Seed     uint64
+	Space    []byte
+	AllowNew bool
+	Base     NewJob
+	// Trials is how many trials were made so far (numbers 0 to Trials-1);
+	// InFlight how many of them are queued, claimed or running; Queued
+	// how many wait for a claim.
+	Trials, InFlight, Queued int
+}
+
+// insertStudy stores ns for the sweep just created.
+func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) error {
+	obj := ns.Base.Objective
+	if obj == (objective.Objective{}) {
+		obj = objective.Default
+	}
+	if err := obj.Check(); err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	pruner, err := prunerText(ns.Base.Pruner)
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
+			priority, spec, allow_new, objective, goal, pruner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
+		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
+		ns.AllowNew, obj.Name, obj.Goal, pruner)
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	return nil
+}
+
+// studySelect selects a study with its sweep's name and its trials'
+// counts; a trial is in flight until its order ends.
+const studySelect = `
+	SELECT st.sweep_id, sw.name, st.method, st.budget, COALESCE(st.parallel, 0), st.seed, st.space,
+		st.project, st.script, st.data_file, st.priority, st.spec, st.allow_new, st.objective, st.goal, st.pruner,
+		(SELECT COUNT(*) FROM jobs j WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL),
+		(SELECT COUNT(*) FROM jobs j JOIN orders o ON o.job_id = j.id
+			WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL AND o.state IN ('unassigned', 'assigned', 'running')),
+		(SELECT COUNT(*) FROM jobs j JOIN orders o ON o.job_id = j.id
+			WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL AND o.state = 'unassigned')
+	FROM studies st JOIN sweeps sw ON sw.id = st.sweep_id`
+
+func scanStudy(s scanner) (Study, error) {
+	var st Study
+	var seed int64
+	var space, spec string
+	var pruner sql.NullString
+	err := s.Scan(&st.SweepID, &st.Sweep, &st.Method, &st.Budget, &st.Parallel, &seed, &space,
+		&st.Base.Project, &st.Base.Script, &st.Base.DataFile, &st.Base.Priority, &spec, &st.AllowNew,
+		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner,
+		&st.Trials, &st.InFlight, &st.Queued)
+	if err != nil {
+		return Study{}, err
+	}
+	st.Seed, st.Space, st.Base.Spec = uint64(seed), []byte(space), []byte(spec)
+	if pruner.Valid {
+		if err := json.Unmarshal([]byte(pruner.String), &st.Base.Pruner); err != nil {
+			return Study{}, fmt.Errorf("study %d: pruner: %w", st.SweepID, err)
+		}
+	}
+	return st, nil
+}
+
+// Studies returns every study, oldest first, with its counts.
+func (db *DB) Studies(ctx context.Context) ([]Study, error) {
+	return db.studies(ctx, db.sql, studySelect+` ORDER BY st.sweep_id`)
+}
+
+// OpenStudies returns the studies that may take a trial now: budget left,
+// none of theirs waiting for a claim, fewer than Parallel in flight. It
+// only reads, so an idle dispatcher can ask it often; NextTrial decides.
+func (db *DB) OpenStudies(ctx context.Context) ([]Study, error) {
+	all, err := db.Studies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	open := all[:0]
+	for _, st := range all {
+		if st.mayPropose() {
+			open = append(open, st)
+		}
+	}
+	return open, nil
+}
+
+// mayPropose reports whether the study takes a trial now. One queued
+// trial at a time: a trial is made when a slot is free for it, so that it
+// is proposed from the outcomes as they are when it starts.
+func (st Study) mayPropose() bool {
+	return st.Trials < st.Budget && st.Queued == 0 && (st.Parallel <= 0 || st.InFlight < st.Parallel)
+}
+
+func (db *DB) studies(ctx context.Context, q rowsQueryer, query string, args ...any) ([]Study, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("studies: %w", err)
+	}
+	defer rows.Close()
+	var out []Study
+	for rows.Next() {
+		st, err := scanStudy(rows)
+		if err != nil {
+			return nil, fmt.Errorf("studies: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("studies: %w", err)
+	}
+	return out, nil
+}
+
+// Proposal is a trial's job as NextTrial's caller makes it: the spec (the
+// base job with the point set) and the point, as the sampler sees it.
+type Proposal struct {
+	Spec   []byte
+	Params []float64
+}
+
+// NewTrial is a trial NextTrial queued.
+type NewTrial struct {
+	Number  int
+	JobID   int64
+	OrderID int64
+	Params  []float64
+}
+
+// ErrStudyNotFound is returned by NextTrial for a sweep that is no study.
+var ErrStudyNotFound = errors.New("study not found")
+
+// NextTrial makes the study's next trial, if it may take one now (see
+// OpenStudies): in one transaction it reads the study and its trials,
+// calls propose with the next trial number and every trial so far (see
+// StudyTrials), and queues the job propose made and its order. A nil
+// result with a nil error means the study takes none now. The transaction
+// holds the write lock from its start, so two dispatchers on one database
+// take turns: neither reuses a number nor passes the budget (the unique
+// index on (sweep, trial) would refuse it anyway).
+func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Study, number int, trials []tpe.Trial) (Proposal, error)) (*NewTrial, error) {
+	var out *NewTrial
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		sts, err := db.studies(ctx, tx, studySelect+` WHERE st.sweep_id = ?`, sweepID)
+		if err != nil {
+			return err
+		}
+		if len(sts) == 0 {
+			return fmt.Errorf("%w: sweep %d", ErrStudyNotFound, sweepID)
+		}
+		st := sts[0]
+		if !st.mayPropose() {
+			return nil
+		}
+		trials, next, err := studyTrials(ctx, tx, sweepID)
+		if err != nil {
+			return err
+		}
+		p, err := propose(st, next, trials)
+		if err != nil {
+			return err
+		}
+		params, err := json.Marshal(p.Params)
+		if err != nil {
+			return fmt.Errorf("trial %d: %w", next, err)
+		}
+		pruner, err := prunerText(st.Base.Pruner)
+		if err != nil {
+			return err
+		}
+		now := formatTime(tx.now)
+		b := st.Base
+		var jobID int64
+		err = tx.QueryRowContext(ctx, `
+			INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash,
+				objective, goal, pruner, trial, params)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			b.Project, b.Script, b.DataFile, b.Priority, bytesText(p.Spec), now, sweepID, SpecHash(p.Spec),
+			b.Objective.Name, b.Objective.Goal, pruner, next, string(params)).Scan(&jobID)
+		if err != nil {
+			return fmt.Errorf("trial %d: %w", next, err)
+		}
+		var orderID int64
+		err = tx.QueryRowContext(ctx, `
+			INSERT INTO orders (job_id, state, priority, created_at) VALUES (?, 'unassigned', ?, ?) RETURNING id`,
+			jobID, b.Priority, now).Scan(&orderID)
+		if err != nil {
+			return fmt.Errorf("trial %d: order: %w", next, err)
+		}
+		out = &NewTrial{Number: next, JobID: jobID, OrderID: orderID, Params: p.Params}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("next trial of sweep %d: %w", sweepID, err)
+	}
+	return out, nil
+}
+
+// StudyTrials returns the study's trials as the sampler sees them, and
+// the next trial number (see studyTrials).
+func (db *DB) StudyTrials(ctx context.Context, sweepID int64) ([]tpe.Trial, int, error) {
+	trials, next, err := studyTrials(ctx, db.sql, sweepID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("trials of sweep %d: %w", sweepID, err)
+	}
+	return trials, next, nil
+}
+
+// studyTrials reads each trial of a study with its order's state, by
+// trial number: succeeded with a value of the objective is Complete;
+// pruned is Pruned with the value and step its pruner judged (Optuna's
+// last intermediate value), or step -1 when there is no verdict row;
+// queued, claimed or running is Running (the sampler's constant liar);
+// anything else (failed, cancelled, succeeded without a value) is Failed.
+// next is one past the highest number taken.
+func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial, int, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT j.trial, j.params, o.state,
+			(SELECT oc.objective_value FROM outcomes oc
+				WHERE oc.order_id = o.id AND oc.succeeded AND oc.superseded IS NULL
+				ORDER BY oc.id DESC LIMIT 1),
+			p.step, p.value
+		FROM jobs j
+		JOIN orders o ON o.job_id = j.id
+		LEFT JOIN prunes p ON p.order_id = o.id AND p.attempt = o.attempt
+		WHERE j.sweep_id = ? AND j.trial IS NOT NULL
+		ORDER BY j.trial`, sweepID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []tpe.Trial
+	next := 0
+	for rows.Next() {
+		var t tpe.Trial
+		var params string
+		var state OrderState
+		var value, pStep, pValue sql.NullFloat64
+		if err := rows.Scan(&t.Number, &params, &state, &value, &pStep, &pValue); err != nil {
+			return nil, 0, err
+		}
+		if err := json.Unmarshal([]byte(params), &t.Params); err != nil {
+			return nil, 0, fmt.Errorf("trial %d: params: %w", t.Number, err)
+		}
+		switch {
+		case state == StateSucceeded && value.Valid:
+			t.State, t.Value = tpe.Complete, value.Float64
+		case state == StatePruned && pStep.Valid:
+			t.State, t.Step, t.Value = tpe.Pruned, int64(pStep.Float64), nanIfNull(pValue)
+		case state == StatePruned:
+			t.State, t.Step, t.Value = tpe.Pruned, -1, math.NaN()
+		case state == StateUnassigned || state == StateAssigned || state == StateRunning:
+			t.State = tpe.Running
+		default:
+			t.State = tpe.Failed
+		}
+		out = append(out, t)
+		next = max(next, t.Number+1)
+	}
+	return out, next, rows.Err()
+}
+
+// rowsQueryer is a *sql.DB or a transaction, for queries of many rows.
+type rowsQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}

@@ -1,0 +1,220 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
+	"github.com/mljob/mljob/internal/tpe"
+)
+
+// mustSubmitTPE registers a study of budget trials (parallel 0: no bound)
+// and returns its sweep id.
+func mustSubmitTPE(tb testing.TB, db *DB, name string, budget, parallel int) int64 {
+	tb.Helper()
+	res, err := db.Submit(context.Background(), nil, SubmitOptions{
+		Sweep: &NewSweep{Name: name, Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+		Study: &NewStudy{Method: "tpe", Budget: budget, Parallel: parallel, Seed: 7, Space: []byte(`[{"path":"x","range":"lin:0:1"}]`),
+			Base: NewJob{Project: "p", Script: "q.py", Spec: []byte(`{"x": 0}`),
+				Objective: objective.Objective{Name: "loss", Goal: objective.Minimize}, Pruner: prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if res.Sweep == nil || len(res.Jobs) != 0 {
+		tb.Fatalf("submit study: %+v, want a sweep and no jobs", res)
+	}
+	return res.Sweep.ID
+}
+
+// proposeNumber is a propose that sets x to the trial number and checks
+// that it was handed every trial before it.
+func proposeNumber(tb testing.TB) func(Study, int, []tpe.Trial) (Proposal, error) {
+	return func(st Study, number int, trials []tpe.Trial) (Proposal, error) {
+		if len(trials) != number {
+			return Proposal{}, fmt.Errorf("trial %d proposed from %d trials", number, len(trials))
+		}
+		return Proposal{Spec: fmt.Appendf(nil, `{"x": %d}`, number), Params: []float64{float64(number)}}, nil
+	}
+}
+
+// TestNextTrialConcurrent: two dispatchers (two handles on one file, four
+// goroutines) making and claiming trials of one study never take one
+// number twice and stop at the budget.
+func TestNextTrialConcurrent(t *testing.T) {
+	const budget, workers = 60, 4
+	path := filepath.Join(t.TempDir(), "mljob.db")
+	handles := []*DB{mustOpenPath(t, path), mustOpenPath(t, path)}
+	sweepID := mustSubmitTPE(t, handles[0], "s", budget, 0)
+
+	var mu sync.Mutex
+	made := map[int]int{} // trial number -> times made; guarded by mu
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			db := handles[w%len(handles)]
+			ctx := context.Background()
+			for {
+				nt, err := db.NextTrial(ctx, sweepID, proposeNumber(t))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if nt != nil {
+					mu.Lock()
+					made[nt.Number]++
+					mu.Unlock()
+				}
+				c, err := db.ClaimOrder(ctx, fmt.Sprintf("h%d", w), "0", "d")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if nt == nil && c == nil {
+					st, err := db.Studies(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if st[0].Trials >= budget {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(made) != budget {
+		t.Errorf("%d distinct trial numbers made, want %d", len(made), budget)
+	}
+	for n := range budget {
+		if made[n] != 1 {
+			t.Errorf("trial %d made %d times, want once", n, made[n])
+		}
+	}
+	sts, err := handles[1].Studies(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts[0]; st.Trials != budget || st.InFlight != budget || st.Queued != 0 {
+		t.Errorf("study counts %d trials, %d in flight, %d queued; want %d, %d, 0", st.Trials, st.InFlight, st.Queued, budget, budget)
+	}
+}
+
+// TestNextTrialLimits: one queued trial at a time, at most Parallel in
+// flight, none past the budget, and a propose error queues nothing.
+func TestNextTrialLimits(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	id := mustSubmitTPE(t, db, "lim", 3, 2)
+	next := func() *NewTrial {
+		t.Helper()
+		nt, err := db.NextTrial(ctx, id, proposeNumber(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nt
+	}
+	if nt := next(); nt == nil || nt.Number != 0 {
+		t.Fatalf("first trial = %+v, want number 0", nt)
+	}
+	if nt := next(); nt != nil {
+		t.Fatalf("second trial while the first waits for a claim = %+v, want none", nt)
+	}
+	c0 := mustClaim(t, db, "h")
+	if nt := next(); nt == nil || nt.Number != 1 {
+		t.Fatalf("trial after a claim = %+v, want number 1", nt)
+	}
+	mustClaim(t, db, "h")
+	if nt := next(); nt != nil {
+		t.Fatalf("third trial with 2 in flight (parallel 2) = %+v, want none", nt)
+	}
+	boom := errors.New("boom")
+	if _, err := db.NextTrial(ctx, id, func(Study, int, []tpe.Trial) (Proposal, error) { return Proposal{}, boom }); err != nil {
+		t.Fatalf("a study that takes no trial must not call propose: %v", err)
+	}
+	if err := db.FailOrder(ctx, c0.Order.ID, c0.Order.Attempt, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NextTrial(ctx, id, func(Study, int, []tpe.Trial) (Proposal, error) { return Proposal{}, boom }); !errors.Is(err, boom) {
+		t.Fatalf("propose error = %v, want boom", err)
+	}
+	if nt := next(); nt == nil || nt.Number != 2 {
+		t.Fatalf("trial after a failure = %+v, want number 2 (the failed propose took none)", nt)
+	}
+	mustClaim(t, db, "h")
+	if nt := next(); nt != nil {
+		t.Fatalf("trial past the budget of 3 = %+v", nt)
+	}
+	if _, err := db.NextTrial(ctx, 999, proposeNumber(t)); !errors.Is(err, ErrStudyNotFound) {
+		t.Errorf("NextTrial of no study = %v, want ErrStudyNotFound", err)
+	}
+}
+
+// TestStudyTrials: each trial's state as the sampler sees it: a value of
+// the objective is Complete, a pruned run the value its pruner judged at
+// its step, a run in flight Running, a failed run Failed.
+func TestStudyTrials(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	id := mustSubmitTPE(t, db, "st", 5, 0)
+	var claims []*Claim
+	for range 4 {
+		if nt, err := db.NextTrial(ctx, id, proposeNumber(t)); err != nil || nt == nil {
+			t.Fatalf("next trial: %+v, %v", nt, err)
+		}
+		c := mustClaim(t, db, "h")
+		if err := db.MarkRunning(ctx, c.Order.ID, c.Order.Attempt, "/w/runs/x", 1); err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, c)
+	}
+	// 0 succeeds with loss 0.25, 1 fails, 2 is pruned at step 3 with 0.9, 3 runs.
+	loss := 0.25
+	if _, err := db.RecordOutcome(ctx, Outcome{OrderID: claims[0].Order.ID, Attempt: 1, JobID: claims[0].Job.ID,
+		Succeeded: true, Loss: &loss, JSON: []byte(`{"loss": 0.25}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FailOrder(ctx, claims[1].Order.ID, 1, "exit 1"); err != nil {
+		t.Fatal(err)
+	}
+	var seen []float64
+	if _, pruned, err := db.JudgeRung(ctx, Pruning{OrderID: claims[2].Order.ID, Attempt: 1}, reasonOf, judgeWith(0, 0.9, true, &seen)); err != nil || !pruned {
+		t.Fatalf("prune trial 2: %v, %v", pruned, err)
+	}
+	trials, next, err := db.StudyTrials(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tpe.Trial{
+		{Number: 0, Params: []float64{0}, State: tpe.Complete, Value: 0.25},
+		{Number: 1, Params: []float64{1}, State: tpe.Failed},
+		{Number: 2, Params: []float64{2}, State: tpe.Pruned, Value: 0.9, Step: 3},
+		{Number: 3, Params: []float64{3}, State: tpe.Running},
+	}
+	if next != 4 || len(trials) != len(want) {
+		t.Fatalf("trials %+v, next %d; want %+v, next 4", trials, next, want)
+	}
+	for i, w := range want {
+		g := trials[i]
+		if g.Number != w.Number || !slices.Equal(g.Params, w.Params) || g.State != w.State ||
+			(w.State != tpe.Failed && w.State != tpe.Running && g.Value != w.Value) || g.Step != w.Step {
+			t.Errorf("trial %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if math.IsNaN(trials[0].Value) {
+		t.Error("complete trial with a NaN value")
+	}
+}

@@ -1,0 +1,213 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
+	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/engine/fake"
+	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/run"
+	"github.com/mljob/mljob/internal/sweep"
+	"github.com/mljob/mljob/internal/testutil"
+)
+
+// quadratic is the objective the fake trials compute: its minimum 0 is at
+// x = 0.3, y = -0.2.
+func quadratic(x, y float64) float64 { return (x-0.3)*(x-0.3) + (y+0.2)*(y+0.2) }
+
+// fakeQuadratic prints the quadratic of the job's x and y as its loss.
+func fakeQuadratic(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+	var job struct{ X, Y float64 }
+	if err := json.Unmarshal(spec.Input.Data, &job); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, `{"status":200,"loss":%g}`+"\n", quadratic(job.X, job.Y))
+	return 0
+}
+
+// submitStudy registers a tpe sweep of budget trials over x and y.
+func submitStudy(t *testing.T, d *db.DB, budget, parallel int, seed uint64) int64 {
+	t.Helper()
+	f, err := sweep.ParseFile(fmt.Appendf(nil, "method: tpe\ntrials: %d\nseed: %d\nspace: {x: lin:-1:1, y: lin:-1:1}\n", budget, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, err := f.Spec.SpaceJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Submit(context.Background(), nil, db.SubmitOptions{
+		Sweep: &db.NewSweep{Name: "quad", Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+		Study: &db.NewStudy{Method: "tpe", Budget: budget, Parallel: parallel, Seed: seed, Space: space,
+			Base: db.NewJob{Project: "p", Script: "echo.py", Spec: []byte(`{"projectName":"p","scriptName":"echo.py","x":0,"y":0}`),
+				Objective: objective.Default}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Sweep.ID
+}
+
+// trialSpecs returns each trial's job spec, by trial number.
+func trialSpecs(t *testing.T, d *db.DB, sweepID int64) []string {
+	t.Helper()
+	trials, next, err := d.StudyTrials(context.Background(), sweepID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trials) != next {
+		t.Fatalf("%d trials, next number %d: numbers are not dense", len(trials), next)
+	}
+	out := make([]string, len(trials))
+	for i, tr := range trials {
+		if tr.Number != i {
+			t.Fatalf("trial %d has number %d", i, tr.Number)
+		}
+		out[i] = fmt.Sprint(tr.Params)
+	}
+	return out
+}
+
+// TestTPESweepRunsItsBudget: a tpe sweep on two hosts of three slots runs
+// exactly its budget, never more than parallel at once, every trial
+// numbered once, and the search ends better than its random start.
+func TestTPESweepRunsItsBudget(t *testing.T) {
+	const budget, parallel = 30, 2
+	d := testutil.MustOpenDB(t)
+	id := submitStudy(t, d, budget, parallel, 11)
+	var mu sync.Mutex
+	running, most, started := 0, 0, 0
+	pair := sync.NewCond(&mu)
+	// Each run waits until a second one runs beside it (or it is the last):
+	// the slots free meanwhile are where a dispatcher that ignored
+	// parallel would start a third.
+	do := func(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+		mu.Lock()
+		running++
+		started++
+		most = max(most, running)
+		pair.Broadcast()
+		for running < parallel && started < budget && ctx.Err() == nil {
+			pair.Wait()
+		}
+		mu.Unlock()
+		code := fakeQuadratic(ctx, spec, stdout, stderr)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return code
+	}
+	engines := map[string]*fake.Engine{"a": fake.New("a", do), "b": fake.New("b", do)}
+	sum, err := dispatch.Run(context.Background(), d, fakeOptions(t, engines, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != budget || sum.Failed != 0 {
+		t.Fatalf("summary %+v, want %d succeeded", sum, budget)
+	}
+	if n := len(engines["a"].Runs()) + len(engines["b"].Runs()); n != budget {
+		t.Errorf("%d runs, want %d", n, budget)
+	}
+	if most != parallel {
+		t.Errorf("at most %d runs at once, want %d (parallel)", most, parallel)
+	}
+	specs := trialSpecs(t, d, id)
+	if len(specs) != budget {
+		t.Fatalf("%d trials, want %d", len(specs), budget)
+	}
+	trials, _, err := d.StudyTrials(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var startup []float64
+	best := trials[0].Value
+	for _, tr := range trials {
+		if tr.Number < 10 {
+			startup = append(startup, tr.Value)
+		}
+		best = min(best, tr.Value)
+	}
+	slices.Sort(startup)
+	if med := (startup[4] + startup[5]) / 2; best >= med {
+		t.Errorf("best %g is no better than the median %g of the 10 random startup trials", best, med)
+	}
+}
+
+// keepOpen is a fake engine that a dispatcher's Close leaves open.
+type keepOpen struct{ *fake.Engine }
+
+func (keepOpen) Close() error { return nil }
+
+// TestTPESweepResumes: one slot, parallel 1, so each trial is proposed once
+// the one before is recorded: the same seed gives the same trials, and a
+// dispatch stopped after a few trials and started again proposes exactly
+// what an unbroken one does.
+func TestTPESweepResumes(t *testing.T) {
+	const budget = 18
+	whole := func() []string {
+		d := testutil.MustOpenDB(t)
+		id := submitStudy(t, d, budget, 1, 5)
+		sum, err := dispatch.Run(context.Background(), d, fakeOptions(t, map[string]*fake.Engine{"h": fake.New("h", fakeQuadratic)}, 1))
+		if err != nil || sum.Succeeded != budget {
+			t.Fatalf("summary %+v, %v", sum, err)
+		}
+		return trialSpecs(t, d, id)
+	}
+	want := whole()
+	if again := whole(); !slices.Equal(again, want) {
+		t.Fatalf("same seed, same order, other trials:\n%v\n%v", again, want)
+	}
+
+	d := testutil.MustOpenDB(t)
+	id := submitStudy(t, d, budget, 1, 5)
+	e := fake.New("h", fakeQuadratic)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := fakeOptions(t, map[string]*fake.Engine{"h": e}, 1)
+	// The host outlives the first dispatcher, as a real one does: a run it
+	// left going is there for the second to adopt.
+	opts.Connect = func(context.Context, hosts.Host, engine.Options) (engine.Engine, error) { return keepOpen{e}, nil }
+	var mu sync.Mutex
+	done := 0
+	opts.Observe = func(ev dispatch.Event) {
+		if ev.Kind == dispatch.OrderSucceeded {
+			mu.Lock()
+			if done++; done == 7 {
+				cancel()
+			}
+			mu.Unlock()
+		}
+	}
+	if _, err := dispatch.Run(ctx, d, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped dispatch: %v, want context.Canceled", err)
+	}
+	cancel()
+	if got := trialSpecs(t, d, id); len(got) >= budget || len(got) < 7 {
+		t.Fatalf("%d trials after the stop, want 7 to %d", len(got), budget-1)
+	}
+	opts.Observe = nil
+	if _, err := dispatch.Run(context.Background(), d, opts); err != nil {
+		t.Fatal(err)
+	}
+	got := trialSpecs(t, d, id)
+	if !slices.Equal(got, want) {
+		t.Errorf("resumed sweep's trials differ from an unbroken one's:\n%v\n%v", got, want)
+	}
+	rows, err := d.Outcomes(context.Background(), db.OutcomeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != budget {
+		t.Errorf("%d outcomes, want %d", len(rows), budget)
+	}
+}
