@@ -252,6 +252,196 @@ class StartError(Exception):
         Exception.__init__(self, msg)
         self.code = code
 
+# Leases (see ARCHITECTURE.md, "Leases on a shared host"). A run holds an
+# exclusive flock on one lease file per slot or GPU share in the host's
+# lock dir for its life: its wrapper keeps the fds open (close-on-exec, and
+# closed in every fork that is not the wrapper), so a run that ends or
+# dies frees its leases with no stale-pid logic, and a detached run keeps
+# them while the dispatcher is away. Taking the leases comes before the
+# run dir is claimed, in the one process that starts the run, so two
+# dispatchers racing for the last slot cannot both start.
+#
+# Fair sharing: a dispatcher refused a lease leaves a waiting ticket,
+# "wait.<waiter>" (its text: since when it waits; its mtime: its last
+# refresh, by each probe while it waits). A start is refused while a live
+# ticket (refreshed within TICKET_TTL) older than the starter's own (or any
+# live one, when the starter has none) waits: the one that has waited
+# longest gets the next free lease.
+ERR_LEASE_BUSY = 97
+TICKET_TTL = 10.0
+LEASE_FDS = []  # the wrapper's lease fds: closed in every fork below it
+
+
+def lease_dir(d):
+    """The lock dir, made world-writable and sticky (1777) when missing,
+    as /tmp is: every user's runs on the host share it."""
+    d = expand_workdir(d)
+    try:
+        os.mkdir(d, 0o777)
+        os.chmod(d, 0o1777)
+    except FileExistsError:
+        pass
+    return d
+
+
+def open_lease(path):
+    """Opens a lease file for writing its holder (for reading where another
+    user owns it). Without O_CREAT first: fs.protected_regular refuses
+    O_CREAT on another user's file in a sticky directory."""
+    for flags in (os.O_RDWR, os.O_RDONLY):
+        try:
+            return os.open(path, flags | os.O_CLOEXEC)
+        except FileNotFoundError:
+            break
+        except PermissionError:
+            continue
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return open_lease(path)
+    try:
+        os.fchmod(fd, 0o644)
+    except OSError:
+        pass
+    return fd
+
+
+def lease_held(d, name):
+    """Whether someone holds the lease name in d now."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(d, name), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never taken: free
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def ticket_since(path, now):
+    """A waiting ticket's "since" (epoch seconds), None when it is missing
+    or stale (not refreshed within TICKET_TTL: its dispatcher stopped
+    waiting, or died)."""
+    try:
+        if now - os.stat(path).st_mtime > TICKET_TTL:
+            return None
+        with open(path, "rb") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def ahead_of(d, waiter):
+    """Whether another dispatcher has waited longer than waiter for a lease
+    here (see the fair-sharing rule above)."""
+    now = time.time()
+    mine = ticket_since(os.path.join(d, "wait." + waiter), now) if waiter else None
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return False
+    for n in names:
+        if not n.startswith("wait.") or n == "wait." + waiter:
+            continue
+        since = ticket_since(os.path.join(d, n), now)
+        if since is not None and (mine is None or since < mine):
+            return True
+    return False
+
+
+def wait_ticket(d, waiter, waiting):
+    """Leaves, refreshes (waiting) or removes this dispatcher's ticket."""
+    if not waiter:
+        return
+    path = os.path.join(d, "wait." + waiter)
+    if not waiting:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    try:
+        os.utime(path)  # still waiting: refreshed, its "since" kept
+        if ticket_since(path, time.time()) is not None:
+            return
+    except OSError:
+        pass
+    try:
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"%.6f\n" % time.time())
+        os.close(fd)
+        os.rename(path + ".tmp", path)
+    except OSError:
+        pass
+
+
+def take_leases(lease):
+    """Takes every lease the request names, all or none: the fds, or a
+    StartError ERR_LEASE_BUSY saying which is held (or that an older waiter
+    goes first). lease: {"dir", "names", "holder", "waiter"}."""
+    import fcntl
+    try:
+        d = lease_dir(lease["dir"])
+    except OSError as e:
+        raise StartError(ERR_START, "mljob: cannot make lock dir %s: %s" % (lease["dir"], e.strerror))
+    waiter = lease.get("waiter", "")
+    if ahead_of(d, waiter):
+        wait_ticket(d, waiter, True)
+        raise StartError(ERR_LEASE_BUSY, "mljob: a dispatcher that has waited longer goes first")
+    fds = []
+    try:
+        for name in lease["names"]:
+            fd = open_lease(os.path.join(d, name))
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StartError(ERR_LEASE_BUSY, "mljob: lease %s is held: %s" % (name, lease_holder(d, name)))
+            holder = (lease.get("holder", "") + "\n").encode()
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder, 0)
+            except OSError:
+                pass  # another user's file, read-only to us: the lock is what counts
+    except BaseException as e:
+        for fd in fds:
+            os.close(fd)
+        if isinstance(e, StartError):
+            wait_ticket(d, waiter, True)
+            raise
+        if isinstance(e, OSError):
+            raise StartError(ERR_START, "mljob: lease in %s: %s" % (d, e))
+        raise
+    wait_ticket(d, waiter, False)
+    return fds
+
+
+def lease_holder(d, name):
+    """The holder a lease file records, on one line."""
+    try:
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read(4096).decode("utf-8", "replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+def lease_state(lease):
+    """A probe's view of the leases: which are held (by anyone) and whether
+    an older waiter is ahead of us; the ticket refreshed or dropped as
+    lease["waiting"] says."""
+    try:
+        d = lease_dir(lease["dir"])
+    except OSError as e:
+        return {"err": "lock dir %s: %s" % (lease["dir"], e.strerror)}
+    wait_ticket(d, lease.get("waiter", ""), bool(lease.get("waiting")))
+    held = [n for n in lease.get("names", []) if lease_held(d, n)]
+    return {"held": held, "ahead": ahead_of(d, lease.get("waiter", ""))}
+
+
 
 def claim_run_dir(wd, run_id):
     run = os.path.join(wd, "runs", run_id)
@@ -431,7 +621,7 @@ class Supervisor:
         if self.script == 0 and self.status is None:
             try:
                 os.close(self.hold_w)
-                for fd in wake_fds:
+                for fd in tuple(wake_fds) + tuple(LEASE_FDS):
                     os.close(fd)
                 signal.set_wakeup_fd(-1)
                 os.setpgid(0, self.holder)
@@ -618,7 +808,7 @@ def hold_group(r, close_fds):
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
-        for fd in close_fds:
+        for fd in tuple(close_fds) + tuple(LEASE_FDS):
             os.close(fd)
         os.read(r, 1)
     finally:
@@ -783,8 +973,9 @@ class Probe:
     where the host has one. nvidia-smi runs as a child whose output the
     main loop reads, so that runs start and end while it takes its time."""
 
-    def __init__(self, tag, smi, now):
+    def __init__(self, tag, smi, now, lease=None):
         self.tag = tag
+        self.leases = lease_state(lease) if lease else None
         self.load = 0.0
         try:
             self.load = os.getloadavg()[0]
@@ -829,7 +1020,10 @@ class Probe:
             line = line.replace(" ", "")
             if line:
                 gpus.append(line)
-        send({"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus})
+        msg = {"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus}
+        if self.leases is not None:
+            msg["leases"] = self.leases
+        send(msg)
         return True
 
 
@@ -1133,7 +1327,7 @@ def main():
                         h for h in req.get("hashes", []) if not os.path.isfile(os.path.join(cache, os.path.basename(h)))]})
                     continue
                 if op == "probe":
-                    p = Probe(tag, smi, time.monotonic())
+                    p = Probe(tag, smi, time.monotonic(), req.get("lease_q"))
                     if not p.step(time.monotonic()):
                         probes.append(p)
                     continue
@@ -1152,12 +1346,19 @@ def main():
                 if op != "start":
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: unknown op"})
                     continue
+                lease_fds = []
                 try:
+                    if req.get("lease"):
+                        lease_fds = take_leases(req["lease"])
                     run, argv, env = prepare(wd, req, data)
                 except StartError as e:
+                    for fd in lease_fds:
+                        os.close(fd)
                     send({"ev": "error", "tag": tag, "code": e.code, "msg": str(e)})
                     continue
                 except Exception as e:  # a bug here must not strand other runs
+                    for fd in lease_fds:
+                        os.close(fd)
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
                     continue
                 # Blocked over the fork: a stop that comes before the
@@ -1165,7 +1366,12 @@ def main():
                 signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
                 pid = os.fork()
                 if pid == 0:
+                    LEASE_FDS[:] = lease_fds
                     wrapper(run, argv, env, bool(req.get("warm")), (wake_r, wake_w))
+                # The wrapper holds the leases now (the same open files):
+                # the agent's copies go, or its later forks would hold them.
+                for fd in lease_fds:
+                    os.close(fd)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
                 write_file(os.path.join(run, "pid.tmp"), pid_record(pid, boot), ERR_START)
                 os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
@@ -1223,7 +1429,22 @@ def wrap_main():
         except OSError:
             arg = b""
         argv.append(arg if len(arg) <= MAX_ARG else os.fsencode(argfile))
-    wrapper(os.getcwd(), argv, dict(os.environb), False, ())
+    env = dict(os.environb)
+    lease = env.pop(b"MLJOB_LEASE", None)
+    if lease:
+        # The shell path and a batch task: the run has started when its
+        # wrapper takes the leases, so a refusal ends it with
+        # ERR_LEASE_BUSY and says why on its stderr.
+        try:
+            LEASE_FDS[:] = take_leases(json.loads(lease))
+        except StartError as e:
+            with open("stderr", "wb") as f:
+                f.write(str(e).encode() + b"\n")
+            with open("exit_code.tmp", "w") as f:
+                f.write("%d\n" % e.code)
+            os.rename("exit_code.tmp", "exit_code")
+            os._exit(0)
+    wrapper(os.getcwd(), argv, env, False, ())
 
 
 if __name__ == "__main__":

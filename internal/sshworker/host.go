@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +34,9 @@ var ErrNotStarted = engine.ErrNotStarted
 const (
 	exitRunDir     = 90
 	exitRunDirUsed = 91
+	// exitLeaseBusy is agent.py's ERR_LEASE_BUSY: the run's leases are
+	// held (or an older waiter goes first); the run did not start.
+	exitLeaseBusy  = 97
 	exitNoPython   = 95
 	exitNotStarted = 96
 )
@@ -55,6 +60,8 @@ type Host struct {
 	agentWarn   func(string)
 	agentOff    bool       // the agent could not run here
 	agent       *agentConn // the live agent, if one was started
+
+	leases func() *run.LeaseQuery // set before use (SetLeases); nil = probes ask of no lease
 }
 
 // NewHost returns the Host called name, reached through t, keeping its cache
@@ -62,6 +69,11 @@ type Host struct {
 func NewHost(name string, t sshconn.Transport, workdir string) *Host {
 	return &Host{name: name, t: t, workdir: workdir, cached: map[string]struct{}{}}
 }
+
+// SetLeases makes each probe ask of the host's leases what q returns (nil:
+// nothing); call it before the host is used. Only the agent answers: a
+// probe through the shell says nothing of leases.
+func (h *Host) SetLeases(q func() *run.LeaseQuery) { h.leases = q }
 
 // DefaultPython runs the wrappers of a host whose python is not set.
 const DefaultPython = "python3"
@@ -156,8 +168,19 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	for _, f := range spec.Files {
 		argv = append(argv, f.Name, f.Hash)
 	}
-	argv = append(argv, strconv.Itoa(len(spec.Env)))
-	argv = append(argv, spec.Env...)
+	env := spec.Env
+	if spec.Lease != nil {
+		// The shell path has no step before the start to take the leases
+		// in: the wrapper takes them (wrap_main), and a refusal ends the
+		// run with exitLeaseBusy.
+		lease, err := json.Marshal(spec.Lease)
+		if err != nil {
+			return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+		}
+		env = append(slices.Clone(env), "MLJOB_LEASE="+string(lease))
+	}
+	argv = append(argv, strconv.Itoa(len(env)))
+	argv = append(argv, env...)
 	argv = append(argv, spec.Argv...)
 	var stdin io.Reader
 	if spec.Input.Name != "" {
