@@ -245,6 +245,9 @@ func writeHosts(tb testing.TB, dir string, servers []*sshtest.Server, keys sshte
 	writeDefaults(&b, keys, o.knownHosts)
 	for _, s := range servers {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n", s.Name, s.Host, s.Port, s.Workdir)
+		// Each test server is a host of its own: its own lock dir, not the
+		// machine's, which every test server shares.
+		fmt.Fprintf(&b, "    lock_dir: %q\n", s.Workdir+"-locks")
 		if len(o.gpus) > 0 {
 			fmt.Fprintf(&b, "    gpus: [")
 			for i, g := range o.gpus {

@@ -232,7 +232,6 @@ func LocalHost(slots int, python, workdir string) Host {
 		RunsPerGPU:     1,
 		Python:         python,
 		Workdir:        workdir,
-		LockDir:        DefaultLockDir,
 		GPUBusy:        DefaultGPUBusy,
 		ConnectTimeout: DefaultConnectTimeout,
 	}

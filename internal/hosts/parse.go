@@ -32,17 +32,17 @@ type settings struct {
 
 // hostEntry is one item of hosts: as written.
 type hostEntry struct {
-	Name     string   `yaml:"name"`
-	Kind     string   `yaml:"kind"`
-	Address  string   `yaml:"address"`
-	Port     *int     `yaml:"port"`
-	Slots    *int     `yaml:"slots"`
-	GPUs     []string `yaml:"gpus"`
+	Name    string   `yaml:"name"`
+	Kind    string   `yaml:"kind"`
+	Address string   `yaml:"address"`
+	Port    *int     `yaml:"port"`
+	Slots   *int     `yaml:"slots"`
+	GPUs    []string `yaml:"gpus"`
 	// RunsPerGPU is how many runs share each GPU (GPU packing).
-	RunsPerGPU *int   `yaml:"runs_per_gpu"`
-	Local    bool     `yaml:"local"`
-	Sbatch   []string `yaml:"sbatch"`
-	settings `yaml:",inline"`
+	RunsPerGPU *int     `yaml:"runs_per_gpu"`
+	Local      bool     `yaml:"local"`
+	Sbatch     []string `yaml:"sbatch"`
+	settings   `yaml:",inline"`
 }
 
 // fileDoc is the whole file as written.

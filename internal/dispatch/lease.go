@@ -1,0 +1,159 @@
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/run"
+)
+
+// hostLeases is what a dispatcher knows of one host's leases (see
+// ARCHITECTURE.md, "Leases on a shared host"). The loop owns held and
+// ahead; waiting is read by the prober's goroutine too, so mu guards it.
+type hostLeases struct {
+	held  map[string]bool // lease names some run held at the last probe, or that refused a start since
+	ahead bool            // another dispatcher has waited longer here
+
+	mu      sync.Mutex // guards waiting
+	waiting bool       // we have work and no free lease here: keep our ticket
+}
+
+func (l *hostLeases) setWaiting(w bool) {
+	l.mu.Lock()
+	l.waiting = w
+	l.mu.Unlock()
+}
+
+func (l *hostLeases) isWaiting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waiting
+}
+
+// waiterName is this dispatcher's waiting-ticket name on every host: a
+// plain file name part, the same for the dispatcher's life.
+func waiterName(dispatcher string) string {
+	sum := sha256.Sum256([]byte(dispatcher))
+	return hex.EncodeToString(sum[:8])
+}
+
+// leaseQuery is what a probe of hs asks of its leases; nil when hs takes
+// none.
+func (d *dispatcher) leaseQuery(hs *hostState) func() *run.LeaseQuery {
+	if !hs.cfg.Leased() {
+		return nil
+	}
+	var names []string
+	for _, s := range hs.cfg.SlotNames() {
+		names = append(names, hs.cfg.LeaseName(s))
+	}
+	waiter := waiterName(d.opts.Dispatcher)
+	return func() *run.LeaseQuery {
+		return &run.LeaseQuery{Dir: hs.cfg.LockDir, Names: names, Waiter: waiter, Waiting: hs.leases.isWaiting()}
+	}
+}
+
+// leaseHolder is what a lease file records of its holder.
+type leaseHolder struct {
+	User       string `json:"user"`
+	Laptop     string `json:"laptop"`
+	Queue      string `json:"queue"`
+	Dispatcher string `json:"dispatcher"`
+	Job        int64  `json:"job"`
+	Order      int64  `json:"order"`
+	Attempt    int    `json:"attempt"`
+	Start      string `json:"start"`
+}
+
+// leaseOf is the lease a run of c in slot of hs takes; nil when hs takes
+// none.
+func (d *dispatcher) leaseOf(hs *hostState, c *db.Claim, slot string) *run.Lease {
+	if !hs.cfg.Leased() {
+		return nil
+	}
+	who := leaseHolder{Laptop: hostname(), Queue: d.queue, Dispatcher: d.opts.Dispatcher,
+		Job: c.Job.ID, Order: c.Order.ID, Attempt: c.Order.Attempt, Start: time.Now().UTC().Format(time.RFC3339)}
+	if u, err := user.Current(); err == nil {
+		who.User = u.Username
+	} else {
+		who.User = os.Getenv("USER")
+	}
+	text, _ := json.Marshal(who) // strings and numbers only: cannot fail
+	return &run.Lease{Dir: hs.cfg.LockDir, Names: []string{hs.cfg.LeaseName(slot)}, Holder: string(text),
+		Waiter: waiterName(d.opts.Dispatcher)}
+}
+
+// takeSlot picks the first free slot of hs whose lease no one holds; ok
+// is false when none is (then we wait for a
+// lease here, if we have work: waiting).
+func (d *dispatcher) takeSlot(hs *hostState) (slot string, ok bool) {
+	if hs.leases.ahead {
+		hs.leases.setWaiting(true)
+		return "", false
+	}
+	for _, s := range hs.free {
+		if !hs.leases.held[hs.cfg.LeaseName(s)] {
+			return s, true
+		}
+	}
+	hs.leases.setWaiting(true)
+	return "", false
+}
+
+// probedLeases takes what a probe saw of hs's leases.
+func (d *dispatcher) probedLeases(hs *hostState, st *run.LeaseState) {
+	if st == nil {
+		return
+	}
+	if st.Err != "" {
+		d.warnf("host %s: leases: %s", hs.cfg.Name, st.Err)
+	}
+	hs.leases.held = map[string]bool{}
+	for _, n := range st.Held {
+		hs.leases.held[n] = true
+	}
+	hs.leases.ahead = st.Ahead
+}
+
+// leaseRefused notes a start refused for its lease: the slot's lease
+// counts as held until the next probe says otherwise, and we wait for one.
+func (d *dispatcher) leaseRefused(hs *hostState, slot string) {
+	if hs.leases.held == nil {
+		hs.leases.held = map[string]bool{}
+	}
+	hs.leases.held[hs.cfg.LeaseName(slot)] = true
+	hs.leases.setWaiting(true)
+}
+
+// stopWaiting drops our waiting tickets: the queue is dry (their probes
+// remove them).
+func (d *dispatcher) stopWaiting() {
+	for _, hs := range d.hosts {
+		hs.leases.setWaiting(false)
+	}
+}
+
+// leaseBusy hands back an order whose start was refused for its lease: no
+// attempt is counted, and it goes to the next free slot, here or elsewhere.
+func (d *dispatcher) leaseBusy(ctx context.Context, hs *hostState, o db.Order, cause error) string {
+	reason := fmt.Sprintf("%s: %v", hs.cfg.Name, cause)
+	if err := d.db.UnclaimOrder(ctx, o.ID, o.Attempt, reason); err != nil {
+		if errors.Is(err, db.ErrStaleAttempt) {
+			return d.record(ctx, hs, o, pyexec.Outcome{Error: "cancelled before it started"}, run.Result{})
+		}
+		d.warnf("order %d: unclaim: %v", o.ID, err)
+		return "failed"
+	}
+	d.logf("order %d back in the queue: %s", o.ID, oneLine(reason))
+	return "unclaimed"
+}
