@@ -501,12 +501,20 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 		}
 	}
 	dry := false
+	queued := -1 // orders waiting, read once a lease is found held
 	for _, hs := range d.hosts {
 		skip := d.checks.skipped(hs.cfg.Name) // scripts its python cannot run
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
 			slot, ok := d.takeSlot(hs)
 			if !ok {
-				break // every free slot's lease is held by others, or another waits longer
+				// Every free slot's lease is held by others, or another
+				// dispatcher waits longer: wait here (a ticket) only with
+				// work to do, and look again at the next probe.
+				if queued < 0 {
+					queued = d.countQueued(ctx)
+				}
+				d.waitForLease(hs, queued > 0)
+				break
 			}
 			claim, fenced, err := d.claim(ctx, hs, slot, skip)
 			if fenced {
@@ -679,7 +687,7 @@ func (d *dispatcher) apply(e event) {
 			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
 			d.observe(Event{Kind: HostBusy, Host: hs.cfg.Name, Load: hs.load, MaxLoad: hs.cfg.MaxLoad})
 		}
-		hs.nextProbe = time.Now().Add(d.opts.Poll)
+		hs.nextProbe = time.Now().Add(d.leaseProbeEvery(hs))
 	case "late":
 		delete(hs.late, e.runID)
 	case "ended":

@@ -94,11 +94,10 @@ func (d *dispatcher) leaseOf(hs *hostState, c *db.Claim, slot string) *run.Lease
 }
 
 // takeSlot picks the first free slot of hs whose lease no one holds; ok
-// is false when none is (then we wait for a
-// lease here, if we have work: waiting).
+// is false when none is, or another dispatcher has waited longer here
+// (then fill calls waitForLease).
 func (d *dispatcher) takeSlot(hs *hostState) (slot string, ok bool) {
 	if hs.leases.ahead {
-		hs.leases.setWaiting(true)
 		return "", false
 	}
 	for _, s := range hs.free {
@@ -106,8 +105,43 @@ func (d *dispatcher) takeSlot(hs *hostState) (slot string, ok bool) {
 			return s, true
 		}
 	}
-	hs.leases.setWaiting(true)
 	return "", false
+}
+
+// leaseRecheck bounds the probe interval of a host we wait on for a
+// lease: each probe refreshes our waiting ticket there, which the host
+// counts as stale after agent.py's TICKET_TTL (10 s), so a long --poll
+// must not let it lapse.
+const leaseRecheck = 2 * time.Second
+
+// waitForLease notes that no lease of hs is ours to take now. With work
+// queued (work) we wait for one: our ticket is left at the next probe,
+// and the probes come at most leaseRecheck apart. Without work we leave
+// no ticket, so another dispatcher's starts are not held back by ours.
+func (d *dispatcher) waitForLease(hs *hostState, work bool) {
+	if work && !hs.leases.isWaiting() {
+		d.logf("host %s: no lease free for us (held by other runs, or another dispatcher waits longer): waiting", hs.cfg.Name)
+	}
+	hs.leases.setWaiting(work)
+}
+
+// countQueued is how many orders wait for a claim (0 when the database
+// cannot say: then we leave no ticket).
+func (d *dispatcher) countQueued(ctx context.Context) int {
+	n, err := d.db.CountUnassigned(ctx)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// leaseProbeEvery is the interval to hs's next probe: Poll, and at most
+// leaseRecheck while we wait there for a lease.
+func (d *dispatcher) leaseProbeEvery(hs *hostState) time.Duration {
+	if hs.leases.isWaiting() {
+		return min(d.opts.Poll, leaseRecheck)
+	}
+	return d.opts.Poll
 }
 
 // probedLeases takes what a probe saw of hs's leases.
@@ -132,7 +166,7 @@ func (d *dispatcher) leaseRefused(hs *hostState, slot string) {
 		hs.leases.held = map[string]bool{}
 	}
 	hs.leases.held[hs.cfg.LeaseName(slot)] = true
-	hs.leases.setWaiting(true)
+	d.waitForLease(hs, true) // the order is back in the queue: work to do
 }
 
 // stopWaiting drops our waiting tickets: the queue is dry (their probes
