@@ -66,6 +66,7 @@ func TestLeaseHeldWaits(t *testing.T) {
 		extra []string
 	}{
 		{"agent", nil},
+		{"shell", []string{"--no-agent"}},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
@@ -101,6 +102,65 @@ func TestLeaseHeldWaits(t *testing.T) {
 			if sh.Attempts[0].Attempt != 1 {
 				t.Errorf("ran in attempt %d, want 1: a refused start counts no attempt", sh.Attempts[0].Attempt)
 			}
+		})
+	}
+}
+
+// leaseFree reports whether no one holds the lease name in lockDir: a
+// non-blocking flock from a process of its own.
+func leaseFree(tb testing.TB, lockDir, name string) bool {
+	tb.Helper()
+	const prog = `import fcntl, os, sys
+fd = os.open(os.path.join(sys.argv[1], sys.argv[2]), os.O_RDONLY)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    print("held")
+else:
+    print("free")
+`
+	out, err := exec.Command(hostPython, "-c", prog, lockDir, name).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("flock %s: %v\n%s", name, err, out)
+	}
+	return strings.TrimSpace(string(out)) == "free"
+}
+
+// TestLeaseHeldByRun: while a run goes on, its slot's lease is held on
+// the host (by its wrapper: the dispatcher's session has nothing to do
+// with it), and it is free once the run has ended; on the agent path and
+// on the shell path alike.
+func TestLeaseHeldByRun(t *testing.T) {
+	t.Parallel()
+	for _, m := range []struct {
+		name  string
+		extra []string
+	}{
+		{"agent", nil},
+		{"shell", []string{"--no-agent"}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			servers, keys := startHosts(t, 1)
+			c := newCLI(t)
+			hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 1})
+			c.submit(c.scripts, echoJobs("hold", 1, 60)...)
+			d := c.startDispatch(nil, dispatchArgs(hostsFile, c.scripts, append([]string{"-v"}, m.extra...)...)...)
+			waitFor(t, "the run to be live", time.Minute, func() bool { return c.statusCounts()["running"] == 1 })
+			if leaseFree(t, servers[0].LockDir, "slot-0") {
+				t.Errorf("slot-0's lease is free while its run goes on")
+			}
+			d.kill9(t) // the run is detached: it keeps its lease
+			if leaseFree(t, servers[0].LockDir, "slot-0") {
+				t.Errorf("slot-0's lease is free once the dispatcher is gone, while its run goes on")
+			}
+			c.mustRun("cancel", "--project", "hold", "--hosts", hostsFile)
+			c.mustRun(dispatchArgs(hostsFile, c.scripts, m.extra...)...)
+			// The wrapper writes the exit code just before it exits, and
+			// with it goes the lease.
+			waitFor(t, "slot-0's lease to be free once the run ended", time.Minute, func() bool {
+				return leaseFree(t, servers[0].LockDir, "slot-0")
+			})
 		})
 	}
 }

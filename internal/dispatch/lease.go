@@ -147,6 +147,10 @@ func (d *dispatcher) leaseProbeEvery(hs *hostState) time.Duration {
 // probedLeases takes what a probe saw of hs's leases.
 func (d *dispatcher) probedLeases(hs *hostState, st *run.LeaseState) {
 	if st == nil {
+		// A probe that cannot tell (the shell path's): a lease that
+		// refused a start is tried again at each probe, so the host's
+		// own refusal is what waits.
+		hs.leases.held, hs.leases.ahead = nil, false
 		return
 	}
 	if st.Err != "" {

@@ -1430,27 +1430,61 @@ def wrap_main():
             arg = b""
         argv.append(arg if len(arg) <= MAX_ARG else os.fsencode(argfile))
     env = dict(os.environb)
-    lease = env.pop(b"MLJOB_LEASE", None)
-    if lease:
-        # The shell path and a batch task: the run has started when its
-        # wrapper takes the leases, so a refusal ends it with
-        # ERR_LEASE_BUSY and says why on its stderr.
-        try:
-            LEASE_FDS[:] = take_leases(json.loads(lease))
-        except StartError as e:
-            with open("stderr", "wb") as f:
-                f.write(str(e).encode() + b"\n")
-            with open("exit_code.tmp", "w") as f:
-                f.write("%d\n" % e.code)
-            os.rename("exit_code.tmp", "exit_code")
-            os._exit(0)
+    LEASE_FDS[:] = inherited_leases(env)
     wrapper(os.getcwd(), argv, env, False, ())
+
+
+def inherited_leases(env):
+    """The lease fds a wrapper on the shell path inherits from lease_main
+    (through the start script), named by MLJOB_LEASE_FDS, which env loses:
+    made close-on-exec, so that only the wrapper holds them."""
+    fds = []
+    for f in env.pop(b"MLJOB_LEASE_FDS", b"").split(b","):
+        try:
+            fd = int(f)
+            os.set_inheritable(fd, False)
+        except (ValueError, OSError):
+            continue
+        fds.append(fd)
+    return fds
+
+
+def lease_main():
+    """The shell path's first step: "python -c <this> mljob-lease LEASE
+    COMMAND...". Takes the leases LEASE (run.Lease as JSON) names, before
+    anything of the run exists on the host, and execs COMMAND (the start
+    script) with them open and named in MLJOB_LEASE_FDS; the wrapper it
+    starts keeps them for the run's life. A refusal exits ERR_LEASE_BUSY
+    with why on stderr: the run did not start and left nothing behind.
+    stdin is the start script's (the run's input): not read here."""
+    try:
+        fds = take_leases(json.loads(sys.argv[2]))
+    except StartError as e:
+        sys.stderr.write(str(e) + "\n")
+        sys.stderr.flush()
+        os._exit(e.code)
+    except ValueError as e:
+        sys.stderr.write("mljob: bad lease request: %s\n" % e)
+        sys.stderr.flush()
+        os._exit(ERR_START)
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    os.environ["MLJOB_LEASE_FDS"] = ",".join(str(fd) for fd in fds)
+    argv = sys.argv[3:]
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        sys.stderr.write("mljob: cannot run %s: %s\n" % (argv[0], e.strerror))
+        sys.stderr.flush()
+        os._exit(ERR_START)
 
 
 if __name__ == "__main__":
     # python3 -c: sys.argv is ["-c", MODE, ...].
     if sys.argv[1:2] == ["mljob-wrap"]:
         wrap_main()
+    if sys.argv[1:2] == ["mljob-lease"]:
+        lease_main()
     if sys.argv[1:2] == ["mljob-progress"]:
         progress_main()
         sys.exit(0)

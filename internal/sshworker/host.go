@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,20 +167,20 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	for _, f := range spec.Files {
 		argv = append(argv, f.Name, f.Hash)
 	}
-	env := spec.Env
+	argv = append(argv, strconv.Itoa(len(spec.Env)))
+	argv = append(argv, spec.Env...)
+	argv = append(argv, spec.Argv...)
 	if spec.Lease != nil {
-		// The shell path has no step before the start to take the leases
-		// in: the wrapper takes them (wrap_main), and a refusal ends the
-		// run with exitLeaseBusy.
+		// The leases come first, as on the agent path: leaseScript takes
+		// them and only then runs the start script, which passes them to
+		// the wrapper; a refusal exits exitLeaseBusy before the run dir
+		// exists.
 		lease, err := json.Marshal(spec.Lease)
 		if err != nil {
 			return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 		}
-		env = append(slices.Clone(env), "MLJOB_LEASE="+string(lease))
+		argv = append([]string{"sh", "-c", leaseScript, "mljob-lease", h.Python(), agentSource, string(lease)}, argv...)
 	}
-	argv = append(argv, strconv.Itoa(len(env)))
-	argv = append(argv, env...)
-	argv = append(argv, spec.Argv...)
 	var stdin io.Reader
 	if spec.Input.Name != "" {
 		stdin = bytes.NewReader(spec.Input.Data)
@@ -260,6 +259,8 @@ func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, s
 				return p.res, fmt.Errorf("%w: %s", ErrRunDirUsed, msg)
 			case exitNotStarted:
 				return p.res, ErrNotStarted
+			case exitLeaseBusy:
+				return p.res, fmt.Errorf("%w: %s", engine.ErrLeaseBusy, msg)
 			case exitNoPython:
 				return p.res, errors.New(msg)
 			}
