@@ -253,4 +253,3 @@ func mustGlob(tb testing.TB, pattern string) []string {
 	}
 	return m
 }
-
