@@ -253,3 +253,55 @@ func mustGlob(tb testing.TB, pattern string) []string {
 	}
 	return m
 }
+
+// fakeSMI is an nvidia-smi for a host with two GPUs, where GPU 1 runs a
+// compute process that is no mljob run (pid 1).
+const fakeSMI = `#!/bin/sh
+case "$*" in
+*--query-compute-apps*) echo "GPU-bbbb, 1, 2048" ;;
+*index,uuid,memory.free*) printf '0, GPU-aaaa, 80000\n1, GPU-bbbb, 78000\n' ;;
+*) printf '0, 0, 10\n1, 95, 2048\n' ;;
+esac
+`
+
+// TestGPUPacking: with a fake nvidia-smi on the host's PATH showing a
+// foreign compute process on GPU 1, runs_per_gpu: 2 puts every run on
+// GPU 0, two at once, both seeing CUDA_VISIBLE_DEVICES=0; GPU 1 is never
+// used.
+func TestGPUPacking(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(fakeSMI), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true, Env: []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin"}})
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{gpus: []string{"0", "1"}})
+	data, err := os.ReadFile(hostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hostsFile, append(data, "    runs_per_gpu: 2\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts := writeScripts(t, c.dir, map[string]string{"timeline.py": timelinePy})
+	timeline := filepath.Join(c.dir, "timeline")
+	if err := os.MkdirAll(timeline, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	subs := c.submit(scripts, timelineJobs("a", timeline, 6, 0.5)...)
+	r := c.mustRun(dispatchArgs(hostsFile, scripts, "-v")...)
+	oneOutcomeEach(t, c, subs, "a")
+	spans := readTimeline(t, timeline, servers)
+	for _, s := range spans {
+		if got := "(unset)"; s.GPUs == nil || *s.GPUs != "0" {
+			if s.GPUs != nil {
+				got = *s.GPUs
+			}
+			t.Errorf("run %d saw CUDA_VISIBLE_DEVICES=%s, want 0 (GPU 1 runs a foreign process)", s.X, got)
+		}
+	}
+	if m := maxOverlap(spans, servers[0].Name); m != 2 {
+		t.Errorf("at most %d runs at once on GPU 0, want 2 (runs_per_gpu: 2); stderr:\n%s", m, r.stderr)
+	}
+}

@@ -654,7 +654,9 @@ func (d *dispatcher) apply(e event) {
 		// Without a max_load the load cannot make a host busy: its slots
 		// fill now, beside the first probe. Slurm waits for the probe,
 		// which asks its commands.
-		hs.bored = hs.cfg.MaxLoad <= 0 && hs.scheduler == ""
+		// A leased host's GPUs wait for the probe too: it says which are
+		// in use by others (gpu_busy).
+		hs.bored = hs.cfg.MaxLoad <= 0 && hs.scheduler == "" && !gpusChecked(hs.cfg)
 		d.saveHost(hs, "up", false)
 		d.observe(Event{Kind: HostUp, Host: hs.cfg.Name})
 	case "probed":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/run"
 )
@@ -23,6 +24,8 @@ import (
 type hostLeases struct {
 	held  map[string]bool // lease names some run held at the last probe, or that refused a start since
 	ahead bool            // another dispatcher has waited longer here
+	// busyGPUs: GPUs in use by others at the last probe (gpu_busy).
+	busyGPUs map[string]bool
 
 	mu      sync.Mutex // guards waiting
 	waiting bool       // we have work and no free lease here: keep our ticket
@@ -101,11 +104,40 @@ func (d *dispatcher) takeSlot(hs *hostState) (slot string, ok bool) {
 		return "", false
 	}
 	for _, s := range hs.free {
-		if !hs.leases.held[hs.cfg.LeaseName(s)] {
+		if !hs.leases.held[hs.cfg.LeaseName(s)] && !hs.leases.gpuBusy(hs.cfg.SlotGPUs(s)) {
 			return s, true
 		}
 	}
 	return "", false
+}
+
+// gpuBusy reports whether one of gpus is in use by others (gpu_busy).
+func (l *hostLeases) gpuBusy(gpus []string) bool {
+	for _, g := range gpus {
+		if l.busyGPUs[g] {
+			return true
+		}
+	}
+	return false
+}
+
+// busyGPUs is the GPUs of use that gpu_busy (policy) counts as used by
+// others.
+func busyGPUs(policy string, use []run.GPUUse) map[string]bool {
+	p, err := hosts.ParseGPUBusy(policy)
+	if err != nil || p.Mode == "ignore" {
+		return nil
+	}
+	busy := map[string]bool{}
+	for _, u := range use {
+		switch p.Mode {
+		case "memory":
+			busy[u.Index] = u.FreeMiB < p.FreeGB*1024
+		default: // foreign-processes
+			busy[u.Index] = u.Foreign > 0
+		}
+	}
+	return busy
 }
 
 // leaseRecheck bounds the probe interval of a host we wait on for a
@@ -161,6 +193,7 @@ func (d *dispatcher) probedLeases(hs *hostState, st *run.LeaseState) {
 		hs.leases.held[n] = true
 	}
 	hs.leases.ahead = st.Ahead
+	hs.leases.busyGPUs = busyGPUs(hs.cfg.GPUBusy, st.GPUs)
 }
 
 // leaseRefused notes a start refused for its lease: the slot's lease
@@ -194,4 +227,10 @@ func (d *dispatcher) leaseBusy(ctx context.Context, hs *hostState, o db.Order, c
 	}
 	d.logf("order %d back in the queue: %s", o.ID, oneLine(reason))
 	return "unclaimed"
+}
+
+// gpusChecked reports whether h's GPUs are looked at for use by others
+// before runs go to them.
+func gpusChecked(h hosts.Host) bool {
+	return len(h.GPUs) > 0 && h.Leased() && h.GPUBusy != "ignore"
 }

@@ -41,4 +41,16 @@ type LeaseState struct {
 	Ahead bool `json:"ahead"`
 	// Err says why the lock dir could not be read ("" when it could).
 	Err string `json:"err,omitempty"`
+	// GPUs is each GPU's use as nvidia-smi shows it; empty without one.
+	GPUs []GPUUse `json:"gpus,omitempty"`
+}
+
+// GPUUse is one GPU's use by others.
+type GPUUse struct {
+	Index string `json:"index"`
+	// Foreign counts its compute processes that are not mljob runs
+	// holding leases in the lock dir.
+	Foreign int `json:"foreign"`
+	// FreeMiB is its free memory.
+	FreeMiB float64 `json:"free"`
 }

@@ -424,9 +424,19 @@ def lease_holder(d, name):
     """The holder a lease file records, on one line."""
     try:
         with open(os.path.join(d, name), "rb") as f:
-            return f.read(4096).decode("utf-8", "replace").strip() or "?"
+            return f.read(4096).decode("utf-8", "replace").split("\n")[0].strip() or "?"
     except OSError:
         return "?"
+
+
+def note_lease_pid(fds, pid):
+    """Adds "pid N" (the wrapper holding them) to the lease files: a
+    probe tells mljob's GPU processes from others' by it (gpu_use)."""
+    for fd in fds:
+        try:
+            os.pwrite(fd, b"pid %d\n" % pid, os.fstat(fd).st_size)
+        except OSError:
+            pass  # another user's file, read-only to us
 
 
 def lease_state(lease):
@@ -966,6 +976,80 @@ def report(tag, run, outlim, errlim, timed=False):
 # How long a probe waits for nvidia-smi, which a sick driver can hang.
 GPU_QUERY_WAIT = 10.0
 GPU_QUERY = ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"]
+# What a probe asks nvidia-smi ($1): the GPUs' use (GPU_QUERY), then after
+# "@uuid" each GPU's uuid and free memory (MiB), after "@apps" the compute
+# processes (gpu uuid, pid): gpu_use tells mljob's runs from others'.
+GPU_USE_QUERY = ('"$1" ' + " ".join(GPU_QUERY) + '; echo @uuid; '
+                 '"$1" --query-gpu=index,uuid,memory.free --format=csv,noheader,nounits; echo @apps; '
+                 '"$1" --query-compute-apps=gpu_uuid,pid,used_memory --format=csv,noheader,nounits')
+
+
+def lease_pids(d):
+    """The wrappers that hold leases in lock dir d: each notes its pid on
+    its lease file's second line ("pid N"), read by anyone."""
+    pids = set()
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return pids
+    for n in names:
+        if n.startswith("wait.") or n.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(d, n), "rb") as f:
+                for line in f.read(8192).splitlines()[1:]:
+                    if line.startswith(b"pid "):
+                        pids.add(int(line[4:]))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def in_run(pid, wrappers):
+    """Whether pid is a wrapper of wrappers or runs below one: its parent
+    chain, as /proc (readable by anyone) tells it."""
+    seen = 0
+    while pid > 1 and seen < 64:
+        if pid in wrappers:
+            return True
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        seen += 1
+    return False
+
+
+def gpu_use(uuids, apps, lock_dir):
+    """Per GPU: its index, free memory (MiB) and how many compute
+    processes on it are foreign: not mljob runs holding leases here."""
+    wrappers = lease_pids(expand_workdir(lock_dir)) if lock_dir else set()
+    by_uuid = {}
+    use = []
+    for line in uuids:
+        c = line.split(",")
+        if len(c) != 3:
+            continue
+        g = {"index": c[0], "free": 0.0, "foreign": 0}
+        try:
+            g["free"] = float(c[2])
+        except ValueError:
+            pass
+        by_uuid[c[1]] = g
+        use.append(g)
+    for line in apps:
+        c = line.split(",")
+        if len(c) < 2 or c[0] not in by_uuid:
+            continue
+        try:
+            pid = int(c[1])
+        except ValueError:
+            continue
+        if not in_run(pid, wrappers):
+            by_uuid[c[0]]["foreign"] += 1
+    return use
 
 
 class Probe:
@@ -984,10 +1068,11 @@ class Probe:
         self.out = bytearray()
         self.proc = None
         self.by = now + GPU_QUERY_WAIT
+        self.lock_dir = lease.get("dir") if lease else None
         if smi:
             try:
                 import subprocess
-                self.proc = subprocess.Popen([smi] + GPU_QUERY, stdin=subprocess.DEVNULL,
+                self.proc = subprocess.Popen(["sh", "-c", GPU_USE_QUERY, "mljob-smi", smi], stdin=subprocess.DEVNULL,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 os.set_blocking(self.proc.stdout.fileno(), False)
             except OSError:
@@ -1015,13 +1100,20 @@ class Probe:
                     pass
             self.proc.stdout.close()
             self.proc = None  # reaped by the main loop's waitpid
-        gpus = []
+        gpus, uuids, apps = [], [], []
+        part = gpus
         for line in bytes(self.out).decode("ascii", "replace").splitlines():
             line = line.replace(" ", "")
-            if line:
-                gpus.append(line)
+            if line == "@uuid":
+                part = uuids
+            elif line == "@apps":
+                part = apps
+            elif line:
+                part.append(line)
         msg = {"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus}
         if self.leases is not None:
+            if "err" not in self.leases:
+                self.leases["gpus"] = gpu_use(uuids, apps, self.lock_dir)
             msg["leases"] = self.leases
         send(msg)
         return True
@@ -1370,6 +1462,7 @@ def main():
                     wrapper(run, argv, env, bool(req.get("warm")), (wake_r, wake_w))
                 # The wrapper holds the leases now (the same open files):
                 # the agent's copies go, or its later forks would hold them.
+                note_lease_pid(lease_fds, pid)
                 for fd in lease_fds:
                     os.close(fd)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
@@ -1431,6 +1524,7 @@ def wrap_main():
         argv.append(arg if len(arg) <= MAX_ARG else os.fsencode(argfile))
     env = dict(os.environb)
     LEASE_FDS[:] = inherited_leases(env)
+    note_lease_pid(LEASE_FDS, os.getpid())
     wrapper(os.getcwd(), argv, env, False, ())
 
 
