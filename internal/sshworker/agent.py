@@ -1072,7 +1072,10 @@ class Probe:
         if smi:
             try:
                 import subprocess
-                self.proc = subprocess.Popen(["sh", "-c", GPU_USE_QUERY, "mljob-smi", smi], stdin=subprocess.DEVNULL,
+                # The uses by others only where leases are asked of (the
+                # same host's lock dir tells mljob's runs): two more queries.
+                argv = ["/bin/sh", "-c", GPU_USE_QUERY, "mljob-smi", smi] if self.lock_dir else [smi] + GPU_QUERY
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 os.set_blocking(self.proc.stdout.fileno(), False)
             except OSError:
