@@ -123,7 +123,7 @@ func startLab(tb testing.TB, dir string, n, slots int) *lab {
 	var cfg strings.Builder
 	var logins, addrs []string
 	for _, s := range servers {
-		fmt.Fprintf(&y, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: %d\n", s.Name, s.Host, s.Port, s.Workdir, slots)
+		fmt.Fprintf(&y, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: %d\n", s.Name, s.Host, s.Port, s.Workdir, s.LockDir, slots)
 		fmt.Fprintf(&cfg, "Host %s\n  HostName %s\n  Port %d\n", s.Name, s.Host, s.Port)
 		logins = append(logins, fmt.Sprintf("%d/%s", slots, s.Name))
 		addrs = append(addrs, fmt.Sprintf("%s:%d", s.Host, s.Port))

@@ -86,7 +86,7 @@ func jumpHostsFile(tb testing.TB, dir string, l *lab, proxyJump string) string {
 	}
 	y.WriteString("hosts:\n")
 	for _, s := range l.servers {
-		fmt.Fprintf(&y, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: %d\n", s.Name, s.Host, s.Port, s.Workdir, l.slots)
+		fmt.Fprintf(&y, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: %d\n", s.Name, s.Host, s.Port, s.Workdir, s.LockDir, l.slots)
 	}
 	name := "hosts-direct.yaml"
 	if proxyJump != "" {

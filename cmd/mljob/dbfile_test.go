@@ -207,8 +207,8 @@ func TestE2EHostEnvNotStored(t *testing.T) {
 	var b strings.Builder
 	writeDefaults(&b, keys, keys.KnownHosts)
 	s := servers[0]
-	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n    env:\n      API_KEY: %q\n      PLAIN: visible\n",
-		s.Name, s.Host, s.Port, s.Workdir, secret)
+	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n    env:\n      API_KEY: %q\n      PLAIN: visible\n",
+		s.Name, s.Host, s.Port, s.Workdir, s.LockDir, secret)
 	hostsFile := mustWrite(t, c.dir, "hosts-*.yaml", []byte(b.String()))
 	scripts := writeScripts(t, c.dir, map[string]string{"keycheck.py": keyCheckPy})
 	subs := c.submit(scripts,

@@ -245,6 +245,9 @@ func writeHosts(tb testing.TB, dir string, servers []*sshtest.Server, keys sshte
 	writeDefaults(&b, keys, o.knownHosts)
 	for _, s := range servers {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n", s.Name, s.Host, s.Port, s.Workdir)
+		// Each test server is a host of its own: its own lock dir, not the
+		// machine's, which every test server shares.
+		fmt.Fprintf(&b, "    lock_dir: %q\n", s.LockDir)
 		if len(o.gpus) > 0 {
 			fmt.Fprintf(&b, "    gpus: [")
 			for i, g := range o.gpus {
@@ -270,10 +273,26 @@ func writeDefaults(b *strings.Builder, keys sshtest.Keys, knownHosts string) {
 	b.WriteString("hosts:\n")
 }
 
+// ownLockDirs fails tb if an entry of a hosts file that runs things
+// (one with a workdir, not of kind slurm) has no lock_dir: the default is
+// the machine's, shared by every test package's sshd hosts at once, whose
+// leases would then slow or refuse each other's runs.
+func ownLockDirs(tb testing.TB, hostsYAML string) {
+	tb.Helper()
+	for _, e := range strings.Split(hostsYAML, "\n  - name: ")[1:] {
+		if strings.Contains(e, "\n    workdir: ") && !strings.Contains(e, "\n    kind: slurm") && !strings.Contains(e, "\n    lock_dir: ") {
+			tb.Fatalf("hosts entry %q has no lock_dir of its own (use sshtest.Server.LockDir)", strings.SplitN(e, "\n", 2)[0])
+		}
+	}
+}
+
 // mustWrite writes data to a new file in dir named after pattern (as
 // os.CreateTemp) and returns its path.
 func mustWrite(tb testing.TB, dir, pattern string, data []byte) string {
 	tb.Helper()
+	if strings.HasPrefix(pattern, "hosts") {
+		ownLockDirs(tb, string(data))
+	}
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		tb.Fatal(err)

@@ -30,7 +30,7 @@ func TestHostsCheck(t *testing.T) {
 	var b strings.Builder
 	writeDefaults(&b, keys, partial)
 	for _, s := range servers {
-		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n", s.Name, s.Host, s.Port, s.Workdir)
+		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n", s.Name, s.Host, s.Port, s.Workdir, s.LockDir)
 		if s.Name == "host3" {
 			b.WriteString("    python: /nonexistent/bin/python3\n")
 		}

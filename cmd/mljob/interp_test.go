@@ -60,12 +60,12 @@ func TestDispatchChecksImports(t *testing.T) {
 	good, bad := servers[0], servers[1]
 	var b strings.Builder
 	writeDefaults(&b, keys, keys.KnownHosts)
-	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n    env: {PYTHONPATH: %q}\n", good.Name, good.Host, good.Port, good.Workdir, mods)
-	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n", bad.Name, bad.Host, bad.Port, bad.Workdir)
+	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n    env: {PYTHONPATH: %q}\n", good.Name, good.Host, good.Port, good.Workdir, good.LockDir, mods)
+	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n", bad.Name, bad.Host, bad.Port, bad.Workdir, bad.LockDir)
 	both := mustWrite(t, c.dir, "hosts-*.yaml", []byte(b.String()))
 	b.Reset()
 	writeDefaults(&b, keys, keys.KnownHosts)
-	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n", bad.Name, bad.Host, bad.Port, bad.Workdir)
+	fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n", bad.Name, bad.Host, bad.Port, bad.Workdir, bad.LockDir)
 	badOnly := mustWrite(t, c.dir, "hosts-*.yaml", []byte(b.String()))
 
 	const n = 6

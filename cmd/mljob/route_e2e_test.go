@@ -41,8 +41,8 @@ func writeSSHConfig(tb testing.TB, home string, gw, target *sshtest.Server, keys
 func aliasHosts(tb testing.TB, dir string, target *sshtest.Server) string {
 	tb.Helper()
 	return mustWrite(tb, dir, "hosts-*.yaml", []byte(fmt.Sprintf(
-		"hosts:\n  - name: target\n    address: target\n    python: %q\n    workdir: %q\n    slots: 2\n    connect_timeout: 5s\n",
-		hostPython, target.Workdir)))
+		"hosts:\n  - name: target\n    address: target\n    python: %q\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n    connect_timeout: 5s\n",
+		hostPython, target.Workdir, target.LockDir)))
 }
 
 // submitEcho queues n echo.py jobs.

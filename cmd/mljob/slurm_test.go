@@ -37,7 +37,7 @@ func writeMixedHosts(tb testing.TB, dir string, ssh []*sshtest.Server, keys ssht
 	var b strings.Builder
 	writeDefaults(&b, keys, keys.KnownHosts)
 	for _, s := range ssh {
-		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    slots: 2\n", s.Name, s.Host, s.Port, s.Workdir)
+		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    workdir: %q\n    lock_dir: %q\n    slots: 2\n", s.Name, s.Host, s.Port, s.Workdir, s.LockDir)
 	}
 	fmt.Fprintf(&b, "  - name: campus\n    kind: slurm\n    address: %s\n    port: %d\n    workdir: %q\n    slots: %d\n",
 		e.login.Host, e.login.Port, e.workdir, e.slots)

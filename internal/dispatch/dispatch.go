@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,6 +181,8 @@ type hostState struct {
 	// raises the fence ends before that worker hands its order back.
 	claimMu sync.Mutex
 	faults  int
+	// leases: the host's leases as its probes and refused starts tell.
+	leases hostLeases
 }
 
 // event is what the worker goroutines report to the scheduler loop, which
@@ -197,6 +200,7 @@ type event struct {
 	res     string    // "succeeded", "failed", "pruned", "requeued", "detached", "held"
 	claim   *db.Claim // "held": the run to collect once the host is trusted
 	fault   bool      // "done": counted in host.faults (see faultFence)
+	busy    bool      // "done": the start was refused for its lease (engine.ErrLeaseBusy)
 }
 
 type dispatcher struct {
@@ -512,10 +516,21 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 		}
 	}
 	dry := false
+	queued := -1 // orders waiting, read once a lease is found held
 	for _, hs := range d.hosts {
 		skip := d.checks.skipped(hs.cfg.Name) // scripts its python cannot run
 		for hs.status == hostUp && hs.bored && len(hs.free) > 0 {
-			slot := hs.free[0]
+			slot, ok := d.takeSlot(hs)
+			if !ok {
+				// Every free slot's lease is held by others, or another
+				// dispatcher waits longer: wait here (a ticket) only with
+				// work to do, and look again at the next probe.
+				if queued < 0 {
+					queued = d.countQueued(ctx)
+				}
+				d.waitForLease(hs, queued > 0)
+				break
+			}
 			d.proposeTrials(ctx)
 			claim, fenced, err := d.claim(ctx, hs, slot, skip)
 			if fenced {
@@ -528,13 +543,15 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 				return false
 			}
 			if claim == nil && len(skip) == 0 {
+				d.stopWaiting()
 				return true
 			}
 			if claim == nil {
 				dry = true // for this host: another may run what it skips
 				break
 			}
-			hs.free = hs.free[1:]
+			hs.free = slices.DeleteFunc(hs.free, func(s string) bool { return s == slot })
+			hs.leases.setWaiting(false)
 			k := &killer{}
 			hs.running[keyOf(claim.Order)] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
 			d.logf("order %d (job %d) attempt %d assigned to %s slot %s", claim.Order.ID, claim.Job.ID, claim.Order.Attempt, hs.cfg.Name, slot)
@@ -653,7 +670,9 @@ func (d *dispatcher) apply(e event) {
 		// Without a max_load the load cannot make a host busy: its slots
 		// fill now, beside the first probe. Slurm waits for the probe,
 		// which asks its commands.
-		hs.bored = hs.cfg.MaxLoad <= 0 && hs.scheduler == ""
+		// A leased host's GPUs wait for the probe too: it says which are
+		// in use by others (gpu_busy).
+		hs.bored = hs.cfg.MaxLoad <= 0 && hs.scheduler == "" && !gpusChecked(hs.cfg)
 		d.saveHost(hs, "up", false)
 		d.observe(Event{Kind: HostUp, Host: hs.cfg.Name})
 	case "probed":
@@ -680,12 +699,13 @@ func (d *dispatcher) apply(e event) {
 			d.observe(Event{Kind: HostUp, Host: hs.cfg.Name, Load: hs.load})
 		}
 		hs.bored = hs.cfg.MaxLoad <= 0 || hs.load < hs.cfg.MaxLoad
+		d.probedLeases(hs, e.probe.Leases)
 		d.observe(Event{Kind: HostProbed, Host: hs.cfg.Name, Load: hs.load, MaxLoad: hs.cfg.MaxLoad})
 		if !hs.bored {
 			d.logf("host %s is busy: load %.2f ≥ max_load %.2f", hs.cfg.Name, hs.load, hs.cfg.MaxLoad)
 			d.observe(Event{Kind: HostBusy, Host: hs.cfg.Name, Load: hs.load, MaxLoad: hs.cfg.MaxLoad})
 		}
-		hs.nextProbe = time.Now().Add(d.opts.Poll)
+		hs.nextProbe = time.Now().Add(d.leaseProbeEvery(hs))
 	case "late":
 		delete(hs.late, e.runID)
 	case "ended":
@@ -701,6 +721,9 @@ func (d *dispatcher) apply(e event) {
 			}
 		}
 		d.countResult(e)
+		if e.busy {
+			d.leaseRefused(hs, e.slot)
+		}
 		if e.fault {
 			defer lowerFence(hs) // once hostFailed below has run
 		}
@@ -763,6 +786,7 @@ func (d *dispatcher) freeSlot(hs *hostState, slot string) {
 	if hs.removed {
 		return // takes no new work
 	}
+	delete(hs.leases.held, hs.cfg.LeaseName(slot)) // ours until now
 	known := false
 	for _, s := range hs.cfg.SlotNames() {
 		known = known || s == slot
@@ -853,6 +877,7 @@ func (d *dispatcher) engineOptions(hs *hostState) engine.Options {
 		Warn: func(msg string) { d.warnf("%s", msg) }}
 	if hs != nil {
 		o.OnQueue = func(n engine.QueueNews) { d.queueNews(hs, n) }
+		o.Leases = d.leaseQuery(hs)
 	}
 	return o
 }
@@ -870,8 +895,12 @@ func envFor(h hosts.Host, slot string) []string {
 	for _, e := range h.Env {
 		env = append(env, e.Key+"="+e.Value)
 	}
-	if len(h.GPUs) > 0 {
-		env = append(env, "CUDA_VISIBLE_DEVICES="+slot)
+	// Indices as nvidia-smi numbers them (PCI bus order), not CUDA's
+	// fastest-first default, for every run: GPU ids in hosts files and
+	// nvidia-smi's lists then name the same cards.
+	env = append(env, "CUDA_DEVICE_ORDER=PCI_BUS_ID")
+	if gpus := h.SlotGPUs(slot); len(gpus) > 0 {
+		env = append(env, "CUDA_VISIBLE_DEVICES="+strings.Join(gpus, ","))
 	}
 	return env
 }

@@ -145,6 +145,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	}
 	prog := d.openProgress(o, hs.cfg.Name, false, d.newPruner(hs, c, k, spec.ID, false))
 	spec.Progress = prog.progress()
+	spec.Lease = d.leaseOf(hs, c, slot)
 	res, err := hs.h.Run(ctx, spec, started)
 	cut := false // the connection dropped: the run may have started unseen
 	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
@@ -172,6 +173,11 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	case errors.Is(err, errHostLost):
 		faultFence(hs, &done)
 		done.res, done.err = d.abandon(d.saveCtx, hs, o, err), err
+	case !wasStarted && errors.Is(err, engine.ErrLeaseBusy):
+		// Another run holds the slot's lease (another laptop's dispatcher),
+		// or another dispatcher has waited longer: the slot is busy, not
+		// failed. The order goes back untried.
+		done.res, done.busy = d.leaseBusy(d.saveCtx, hs, o, err), true
 	case !wasStarted && errors.Is(err, engine.ErrRunDirUsed):
 		// A fact about one run dir (another queue file with this one's id
 		// used it), not about the host: keep it up.

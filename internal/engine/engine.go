@@ -84,6 +84,10 @@ type Probe struct {
 	Load  float64         // 1-minute load average
 	Alive map[string]bool // which of the asked runs are alive, by run id
 	GPUs  []GPU           // empty without nvidia-smi
+	// Leases is what the host said of the leases asked about (see
+	// Options.Leases); nil when none were asked about, or the engine
+	// cannot tell.
+	Leases *run.LeaseState
 }
 
 // GPU is one GPU as nvidia-smi reports it.
@@ -115,6 +119,11 @@ var (
 	// never about a run: runs under way there go on. An error that says
 	// more implements Refusal.
 	ErrRefused = errors.New("host refused")
+	// ErrLeaseBusy: the run's leases (run.Spec.Lease) are held by other
+	// runs, or another dispatcher has waited longer for one: the run did
+	// not start and left nothing behind. A fact about the slot now, not a
+	// failure: the caller hands the order back and tries later.
+	ErrLeaseBusy = errors.New("lease busy")
 )
 
 // Refusal is an error matching ErrRefused that says why, and how to fix it.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/hosts"
+	"github.com/mljob/mljob/internal/run"
 )
 
 // Options are what the dispatcher tells an engine it opens.
@@ -25,6 +26,10 @@ type Options struct {
 	// OnQueue, when set, gets a batch engine's news of its scheduler's
 	// queue, from the engine's goroutine; it must return quickly.
 	OnQueue func(QueueNews)
+	// Leases, when set, says what each probe asks of the host's leases
+	// (engines that hold leases ask; others ignore it). It is called from
+	// the prober's goroutine and must return quickly.
+	Leases func() *run.LeaseQuery
 }
 
 // QueueNews is what a batch engine learnt of its runs in one look at its

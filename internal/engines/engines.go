@@ -66,6 +66,7 @@ func Connect(ctx context.Context, h hosts.Host) (*sshworker.Host, error) {
 // falls back to one shell session per run, and o.Warn says what that
 // costs.
 func SSH(ctx context.Context, sh *sshworker.Host, h hosts.Host, o engine.Options) (engine.Engine, error) {
+	sh.SetLeases(o.Leases)
 	if o.ShellStart {
 		return sh, nil
 	}

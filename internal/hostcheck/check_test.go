@@ -39,7 +39,7 @@ func sshHost(s *sshtest.Server, keys sshtest.Keys, knownHosts string) hosts.Host
 	return hosts.Host{
 		Name: s.Name, Kind: hosts.KindSSH, Address: s.Host, Port: s.Port, User: keys.User,
 		IdentityFile: keys.IdentityFile, KnownHosts: []string{knownHosts}, Python: hostPython,
-		Workdir: filepath.Join(s.Workdir, "mljob"), Slots: 1, ConnectTimeout: 5 * time.Second,
+		Workdir: filepath.Join(s.Workdir, "mljob"), LockDir: s.LockDir, Slots: 1, ConnectTimeout: 5 * time.Second,
 	}
 }
 

@@ -55,6 +55,14 @@ func (p *parser) checkSettings(s settings, node *yaml.Node, where string) {
 			p.addf(line("max_load"), "%s: max_load must be a number >= 0, got %v", where, v)
 		}
 	}
+	if s.LockDir != nil && ok("lock_dir") && !strings.HasPrefix(*s.LockDir, "/") && !strings.HasPrefix(*s.LockDir, "~/") {
+		p.addf(line("lock_dir"), "%s: lock_dir must be an absolute path (or ~/...) on the host, got %q", where, *s.LockDir)
+	}
+	if s.GPUBusy != nil && ok("gpu_busy") {
+		if _, err := ParseGPUBusy(*s.GPUBusy); err != nil {
+			p.addf(line("gpu_busy"), "%s: %v", where, err)
+		}
+	}
 	if s.ConnectTimeout != nil && *s.ConnectTimeout <= 0 && ok("connect_timeout") {
 		p.addf(line("connect_timeout"), "%s: connect_timeout must be positive, got %v", where, *s.ConnectTimeout)
 	}
@@ -123,6 +131,8 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 	}
 	c.checkConnection(e, local)
 	slots, gpus := c.checkSlots(e, slurm)
+	perGPU := c.checkRunsPerGPU(e, gpus)
+	slots *= max(perGPU, 1)
 	var sbatch []string
 	if slurm {
 		sbatch = c.checkSlurm(e)
@@ -138,6 +148,9 @@ func (p *parser) checkHost(e hostEntry, node *yaml.Node, where string, d setting
 		Workdir:        DefaultWorkdir,
 		Slots:          slots,
 		GPUs:           gpus,
+		RunsPerGPU:     perGPU,
+		LockDir:        DefaultLockDir,
+		GPUBusy:        DefaultGPUBusy,
 		ConnectTimeout: DefaultConnectTimeout,
 		Local:          local,
 		Sbatch:         sbatch,
@@ -255,6 +268,24 @@ func (c entry) checkSlots(e hostEntry, slurm bool) (int, []string) {
 	return len(e.GPUs), slices.Clone(e.GPUs)
 }
 
+// checkRunsPerGPU checks runs_per_gpu: N runs share each GPU, so it needs
+// gpus.
+func (c entry) checkRunsPerGPU(e hostEntry, gpus []string) int {
+	if e.RunsPerGPU == nil || !c.ok("runs_per_gpu") {
+		return 1
+	}
+	n := *e.RunsPerGPU
+	switch {
+	case n < 1:
+		c.addf("runs_per_gpu", "runs_per_gpu must be at least 1, got %d", n)
+		return 1
+	case len(gpus) == 0:
+		c.addf("runs_per_gpu", "runs_per_gpu needs gpus: list the GPUs the runs share")
+		return 1
+	}
+	return n
+}
+
 // checkSlurm checks the keys of a slurm entry that Slurm, not mljob, acts
 // on, and returns the entry's sbatch options (nil when none).
 func (c entry) checkSlurm(e hostEntry) []string {
@@ -342,6 +373,17 @@ func mergeSettings(h *parsedHost, own, d settings) {
 	}
 	if v := pick(own.ConnectTimeout, d.ConnectTimeout); v != nil {
 		h.ConnectTimeout = *v
+	}
+	if v := pick(own.LockDir, d.LockDir); v != nil {
+		h.LockDir = *v
+	}
+	if v := pick(own.Leases, d.Leases); (v != nil && !*v) || h.Kind == KindSlurm {
+		// Slurm places a slurm entry's runs: a lease there would be on the
+		// login node, not where the run runs.
+		h.LockDir = ""
+	}
+	if v := pick(own.GPUBusy, d.GPUBusy); v != nil {
+		h.GPUBusy = *v
 	}
 	env := map[string]string{}
 	for k, v := range d.Env {

@@ -55,10 +55,10 @@ func TestWantSaysYAMLKinds(t *testing.T) {
 }
 
 // TestIntegerKeys checks that the keys fractions looks at are found from the
-// structs: port and slots in an entry, none in defaults (connect_timeout is a
+// structs: port, slots and runs_per_gpu in an entry, none in defaults (connect_timeout is a
 // duration, max_load a number).
 func TestIntegerKeys(t *testing.T) {
-	if got, want := hostIntegerKeys, []string{"port", "slots"}; !reflect.DeepEqual(got, want) {
+	if got, want := hostIntegerKeys, []string{"port", "slots", "runs_per_gpu"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("hostIntegerKeys = %q, want %q", got, want)
 	}
 	if got := settingsIntegerKeys; len(got) != 0 {

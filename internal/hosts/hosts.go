@@ -108,6 +108,16 @@ type Host struct {
 	// DefaultSlurmSlots.
 	Slots int
 	GPUs  []string // e.g. ["0","1"]; nil = no GPU slots; always nil for a slurm entry
+	// RunsPerGPU is how many runs share each GPU (runs_per_gpu); 1 unless
+	// gpus is given. Slots is then len(GPUs)*RunsPerGPU.
+	RunsPerGPU int
+	// LockDir is the directory on the host holding its lease files
+	// (lock_dir, default DefaultLockDir); "" = no leases (leases: false,
+	// and every slurm entry).
+	LockDir string
+	// GPUBusy says when a GPU counts as in use by others (gpu_busy,
+	// default DefaultGPUBusy); see ParseGPUBusy.
+	GPUBusy string
 	// Env is set for every run, sorted by key; for a slurm entry also for
 	// sbatch, squeue, sacct and scancel (SLURM_CONF names another cluster).
 	Env []EnvVar
@@ -166,8 +176,19 @@ type EnvVar struct {
 	Key, Value string
 }
 
-// SlotNames returns one name per slot: the GPU ids when GPUs are set, else "0".."Slots-1".
+// SlotNames returns one name per slot: the GPU ids when GPUs are set
+// ("ID.K" for the K-th run of a GPU shared by RunsPerGPU > 1 runs), else
+// "0".."Slots-1".
 func (h Host) SlotNames() []string {
+	if len(h.GPUs) > 0 && h.RunsPerGPU > 1 {
+		var names []string
+		for k := range h.RunsPerGPU {
+			for _, g := range h.GPUs {
+				names = append(names, g+"."+strconv.Itoa(k))
+			}
+		}
+		return names
+	}
 	if len(h.GPUs) > 0 {
 		return slices.Clone(h.GPUs)
 	}
@@ -208,8 +229,10 @@ func LocalHost(slots int, python, workdir string) Host {
 		Name:           "local",
 		Kind:           KindLocal,
 		Slots:          max(slots, 1),
+		RunsPerGPU:     1,
 		Python:         python,
 		Workdir:        workdir,
+		GPUBusy:        DefaultGPUBusy,
 		ConnectTimeout: DefaultConnectTimeout,
 	}
 }

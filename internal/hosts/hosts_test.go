@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 			Name: name, Kind: KindSSH, Address: addr, Port: 22, User: "tester",
 			KnownHosts: []string{home + "/.ssh/known_hosts"},
 			Python:     "python3", Workdir: "~/.mljob", Slots: 1,
+			RunsPerGPU: 1, LockDir: DefaultLockDir, GPUBusy: DefaultGPUBusy,
 			ConnectTimeout: 10 * time.Second, Line: 2,
 		}
 	}
@@ -91,6 +92,7 @@ hosts:
 					KnownHosts:   []string{home + "/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"},
 					Python:       "/opt/py/bin/python", Workdir: "/scratch/mljob",
 					Slots: 2, GPUs: []string{"0", "1"},
+					RunsPerGPU: 1, LockDir: DefaultLockDir, GPUBusy: DefaultGPUBusy,
 					Env:            []EnvVar{{"A_FLAG", "yes"}, {"MKL_NUM_THREADS", "2"}, {"OMP_NUM_THREADS", "8"}},
 					MaxLoad:        8.5,
 					ConnectTimeout: 30 * time.Second,
@@ -101,7 +103,8 @@ hosts:
 					IdentityFile: "",
 					KnownHosts:   []string{home + "/kh"},
 					Python:       "python3.12", Workdir: "~/w",
-					Slots:          3,
+					Slots:      3,
+					RunsPerGPU: 1, LockDir: DefaultLockDir, GPUBusy: DefaultGPUBusy,
 					Env:            []EnvVar{{"MKL_NUM_THREADS", "2"}, {"OMP_NUM_THREADS", "4"}},
 					MaxLoad:        0,
 					ConnectTimeout: time.Minute,
@@ -131,7 +134,7 @@ hosts:
 				Name: "campus", Kind: KindSlurm, Address: "login.cluster.example", Port: 22, User: "alice",
 				KnownHosts: []string{home + "/.ssh/known_hosts"},
 				Python:     "/opt/py/bin/python", Workdir: "/scratch/alice/mljob",
-				Slots:          200,
+				Slots: 200, RunsPerGPU: 1, GPUBusy: DefaultGPUBusy,
 				Env:            []EnvVar{{"OMP_NUM_THREADS", "4"}, {"SLURM_CONF", "/etc/slurm/other.conf"}},
 				MaxLoad:        0, // Slurm decides where runs go: the defaults' max_load is not applied
 				ConnectTimeout: 20 * time.Second,
@@ -144,7 +147,7 @@ hosts:
 			src:  "hosts:\n  - name: c\n    kind: slurm\n    address: login\n    sbatch: []\n",
 			want: []Host{func() Host {
 				h := base("c", "login")
-				h.Kind, h.Slots = KindSlurm, DefaultSlurmSlots
+				h.Kind, h.Slots, h.LockDir = KindSlurm, DefaultSlurmSlots, ""
 				return h
 			}()},
 		},
@@ -167,6 +170,7 @@ hosts:
 			want: []Host{{
 				Name: "here", Kind: KindSlurm, Local: true,
 				Python: "python3", Workdir: "~/.mljob", Slots: 8,
+				RunsPerGPU: 1, GPUBusy: DefaultGPUBusy,
 				ConnectTimeout: 10 * time.Second,
 				Sbatch:         []string{"--partition=cpu", "-N1"},
 				Line:           7,
@@ -196,6 +200,7 @@ hosts:
 				func() Host {
 					h := base("campus", "login")
 					h.Kind, h.Slots, h.Sbatch, h.Line = KindSlurm, DefaultSlurmSlots, []string{"--qos=normal", "--gres=gpu:1"}, 6
+					h.LockDir = "" // Slurm places its runs: no leases
 					return h
 				}(),
 				func() Host {
@@ -229,7 +234,7 @@ hosts:
 }
 
 func TestParseErrors(t *testing.T) {
-	const known = "address, connect_timeout, env, gpus, identity_file, kind, known_hosts, local, max_load, name, port, proxy_command, proxy_jump, python, sbatch, slots, user, workdir"
+	const known = "address, connect_timeout, env, gpu_busy, gpus, identity_file, kind, known_hosts, leases, local, lock_dir, max_load, name, port, proxy_command, proxy_jump, python, runs_per_gpu, sbatch, slots, user, workdir"
 	tests := []struct {
 		name string
 		src  string
@@ -243,7 +248,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in defaults",
 			src:  "defaults:\n  usr: x\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, proxy_command, proxy_jump, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "unknown top-level key",
@@ -253,7 +258,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "port is not host-level in defaults",
 			src:  "defaults:\n  port: 22\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: connect_timeout, env, identity_file, known_hosts, max_load, proxy_command, proxy_jump, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "duplicate names name both lines",

@@ -25,19 +25,24 @@ type settings struct {
 	ConnectTimeout *time.Duration    `yaml:"connect_timeout"`
 	ProxyJump      *string           `yaml:"proxy_jump"`
 	ProxyCommand   *string           `yaml:"proxy_command"`
+	LockDir        *string           `yaml:"lock_dir"`
+	Leases         *bool             `yaml:"leases"`
+	GPUBusy        *string           `yaml:"gpu_busy"`
 }
 
 // hostEntry is one item of hosts: as written.
 type hostEntry struct {
-	Name     string   `yaml:"name"`
-	Kind     string   `yaml:"kind"`
-	Address  string   `yaml:"address"`
-	Port     *int     `yaml:"port"`
-	Slots    *int     `yaml:"slots"`
-	GPUs     []string `yaml:"gpus"`
-	Local    bool     `yaml:"local"`
-	Sbatch   []string `yaml:"sbatch"`
-	settings `yaml:",inline"`
+	Name    string   `yaml:"name"`
+	Kind    string   `yaml:"kind"`
+	Address string   `yaml:"address"`
+	Port    *int     `yaml:"port"`
+	Slots   *int     `yaml:"slots"`
+	GPUs    []string `yaml:"gpus"`
+	// RunsPerGPU is how many runs share each GPU (GPU packing).
+	RunsPerGPU *int     `yaml:"runs_per_gpu"`
+	Local      bool     `yaml:"local"`
+	Sbatch     []string `yaml:"sbatch"`
+	settings   `yaml:",inline"`
 }
 
 // fileDoc is the whole file as written.

@@ -45,6 +45,9 @@ type Spec struct {
 	StdoutTail, StderrTail int
 	// Progress, when on, gets the run's progress lines as it prints them.
 	Progress Progress
+	// Lease, when set, is taken on the host before the run starts, and
+	// held by its wrapper until it ends.
+	Lease *Lease
 }
 
 // AttachOptions is what Attach is asked for besides the run.

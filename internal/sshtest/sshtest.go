@@ -37,6 +37,10 @@ type Server struct {
 
 	Dir     string // its temp dir: host keys, sshd_config, authorized_keys
 	Workdir string // a fresh per-host dir tests use as the mljob workdir
+	// LockDir is the host's own lease dir (lock_dir in a hosts file): every
+	// Server runs on this machine, so the default lock dir would make all
+	// of them, in every test package at once, share one set of leases.
+	LockDir string
 
 	HostPublicKey  string // authorized_keys-format line of its ed25519 host key
 	KnownHostsLine string // "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
@@ -173,6 +177,7 @@ func newServer(tb testing.TB, dir, sshd, clientPub string, opts Options) *Server
 		Host:         addr,
 		Dir:          dir,
 		Workdir:      filepath.Join(dir, "work"),
+		LockDir:      filepath.Join(dir, "locks"),
 		HostKeyLines: map[string]string{},
 		sshd:         sshd,
 		config:       filepath.Join(dir, "sshd_config"),

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshconn"
 )
@@ -64,22 +65,23 @@ type agentConn struct {
 
 // agentMsg is one reply from the agent; payload holds the bytes its N counts.
 type agentMsg struct {
-	Ev       string    `json:"ev"`
-	Tag      uint64    `json:"tag"`
-	N        int       `json:"n"`
-	Protocol int       `json:"protocol"`
-	PID      int       `json:"pid"`
-	Run      string    `json:"run"`
-	Code     int       `json:"code"`
-	Msg      string    `json:"msg"`
-	Exit     string    `json:"exit"`
-	Stdout   [2]int64  `json:"stdout"` // full size, bytes sent
-	Stderr   [2]int64  `json:"stderr"`
-	Times    []float64 `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
-	Load     float64   `json:"load"`    // a probe's 1-minute load average
-	GPUs     []string  `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
-	Missing  []string  `json:"missing"` // a cache check's hashes the cache lacks
-	End      int64     `json:"end"`     // a progress frame's stdout offset
+	Ev       string          `json:"ev"`
+	Tag      uint64          `json:"tag"`
+	N        int             `json:"n"`
+	Protocol int             `json:"protocol"`
+	PID      int             `json:"pid"`
+	Run      string          `json:"run"`
+	Code     int             `json:"code"`
+	Msg      string          `json:"msg"`
+	Exit     string          `json:"exit"`
+	Stdout   [2]int64        `json:"stdout"` // full size, bytes sent
+	Stderr   [2]int64        `json:"stderr"`
+	Times    []float64       `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
+	Load     float64         `json:"load"`    // a probe's 1-minute load average
+	GPUs     []string        `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
+	Missing  []string        `json:"missing"` // a cache check's hashes the cache lacks
+	End      int64           `json:"end"`     // a progress frame's stdout offset
+	Leases   *run.LeaseState `json:"leases"`  // a probe's view of the leases asked about
 	payload  []byte
 	received time.Time
 }
@@ -87,20 +89,22 @@ type agentMsg struct {
 // agentRequest is a start request; argv and env go base64-encoded because
 // JSON strings cannot carry arbitrary bytes.
 type agentRequest struct {
-	Op      string      `json:"op"`
-	Tag     uint64      `json:"tag"`
-	ID      string      `json:"id"`
-	Input   string      `json:"input,omitempty"`
-	ArgFile string      `json:"argfile,omitempty"`
-	OutLim  int         `json:"outlim"`
-	ErrLim  int         `json:"errlim"`
-	Files   [][2]string `json:"files,omitempty"`
-	Env     []string    `json:"env,omitempty"`
-	Argv    []string    `json:"argv"`
-	Warm    bool        `json:"warm,omitempty"`
-	Hashes  []string    `json:"hashes,omitempty"` // a cache check's`
-	Prog    *int64      `json:"prog,omitempty"`   // the stdout offset to send progress lines from
-	N       int         `json:"n"`
+	Op      string          `json:"op"`
+	Tag     uint64          `json:"tag"`
+	ID      string          `json:"id"`
+	Input   string          `json:"input,omitempty"`
+	ArgFile string          `json:"argfile,omitempty"`
+	OutLim  int             `json:"outlim"`
+	ErrLim  int             `json:"errlim"`
+	Files   [][2]string     `json:"files,omitempty"`
+	Env     []string        `json:"env,omitempty"`
+	Argv    []string        `json:"argv"`
+	Warm    bool            `json:"warm,omitempty"`
+	Hashes  []string        `json:"hashes,omitempty"`  // a cache check's`
+	Prog    *int64          `json:"prog,omitempty"`    // the stdout offset to send progress lines from
+	Lease   *run.Lease      `json:"lease,omitempty"`   // a start's leases, taken before the run dir is claimed
+	Probe   *run.LeaseQuery `json:"lease_q,omitempty"` // a probe's question about the leases
+	N       int             `json:"n"`
 }
 
 // EnableAgent makes Run start runs through a resident agent run by python
@@ -365,7 +369,7 @@ func (a *agentConn) forget(tag uint64) {
 // between them (all of them before the result).
 func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, started func(run.Started)) (run.Result, error) {
 	req := agentRequest{Op: "start", ID: spec.ID, Input: spec.Input.Name, ArgFile: spec.ArgFile,
-		OutLim: spec.StdoutTail, ErrLim: spec.StderrTail}
+		OutLim: spec.StdoutTail, ErrLim: spec.StderrTail, Lease: spec.Lease}
 	for _, f := range spec.Files {
 		req.Files = append(req.Files, [2]string{f.Name, f.Hash})
 	}
@@ -389,8 +393,11 @@ func (h *Host) runAgent(ctx context.Context, a *agentConn, spec run.Spec, starte
 	select {
 	case m := <-ch:
 		if m.Ev == "error" {
-			if m.Code == exitRunDirUsed {
+			switch m.Code {
+			case exitRunDirUsed:
 				return res, fmt.Errorf("%w: %s", ErrRunDirUsed, m.Msg)
+			case exitLeaseBusy:
+				return res, fmt.Errorf("%w: %s", engine.ErrLeaseBusy, m.Msg)
 			}
 			return res, errors.New(m.Msg)
 		}
@@ -514,7 +521,11 @@ func epochFloat(t float64) time.Time {
 // probeAgent is Probe through the agent: a message on its session instead
 // of a session, a shell and a process per probe.
 func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
-	tag, ch, err := a.send(agentRequest{Op: "probe"}, nil, run.Progress{})
+	req := agentRequest{Op: "probe"}
+	if h.leases != nil {
+		req.Probe = h.leases()
+	}
+	tag, ch, err := a.send(req, nil, run.Progress{})
 	if err != nil {
 		return Probe{}, err
 	}
@@ -525,7 +536,7 @@ func (h *Host) probeAgent(ctx context.Context, a *agentConn) (Probe, error) {
 		if m.Ev != "probe" {
 			return Probe{}, fmt.Errorf("probe %s: the agent answered %q: %s", h.name, m.Ev, m.Msg)
 		}
-		p := Probe{Load: m.Load, Alive: map[string]bool{}}
+		p := Probe{Load: m.Load, Alive: map[string]bool{}, Leases: m.Leases}
 		for _, g := range m.GPUs {
 			if gpu, ok := parseGPU(g); ok {
 				p.GPUs = append(p.GPUs, gpu)

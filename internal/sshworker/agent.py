@@ -252,6 +252,206 @@ class StartError(Exception):
         Exception.__init__(self, msg)
         self.code = code
 
+# Leases (see ARCHITECTURE.md, "Leases on a shared host"). A run holds an
+# exclusive flock on one lease file per slot or GPU share in the host's
+# lock dir for its life: its wrapper keeps the fds open (close-on-exec, and
+# closed in every fork that is not the wrapper), so a run that ends or
+# dies frees its leases with no stale-pid logic, and a detached run keeps
+# them while the dispatcher is away. Taking the leases comes before the
+# run dir is claimed, in the one process that starts the run, so two
+# dispatchers racing for the last slot cannot both start.
+#
+# Fair sharing: a dispatcher refused a lease leaves a waiting ticket,
+# "wait.<waiter>" (its text: since when it waits; its mtime: its last
+# refresh, by each probe while it waits). A start is refused while a live
+# ticket (refreshed within TICKET_TTL) older than the starter's own (or any
+# live one, when the starter has none) waits: the one that has waited
+# longest gets the next free lease.
+ERR_LEASE_BUSY = 97
+TICKET_TTL = 10.0
+LEASE_FDS = []  # the wrapper's lease fds: closed in every fork below it
+
+
+def lease_dir(d):
+    """The lock dir, made world-writable and sticky (1777) when missing,
+    as /tmp is: every user's runs on the host share it."""
+    d = expand_workdir(d)
+    try:
+        os.mkdir(d, 0o777)
+        os.chmod(d, 0o1777)
+    except FileExistsError:
+        pass
+    return d
+
+
+def open_lease(path):
+    """Opens a lease file for writing its holder (for reading where another
+    user owns it). Without O_CREAT first: fs.protected_regular refuses
+    O_CREAT on another user's file in a sticky directory."""
+    for flags in (os.O_RDWR, os.O_RDONLY):
+        try:
+            return os.open(path, flags | os.O_CLOEXEC)
+        except FileNotFoundError:
+            break
+        except PermissionError:
+            continue
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return open_lease(path)
+    try:
+        os.fchmod(fd, 0o644)
+    except OSError:
+        pass
+    return fd
+
+
+def lease_held(d, name):
+    """Whether someone holds the lease name in d now."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(d, name), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never taken: free
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def ticket_since(path, now):
+    """A waiting ticket's "since" (epoch seconds), None when it is missing
+    or stale (not refreshed within TICKET_TTL: its dispatcher stopped
+    waiting, or died)."""
+    try:
+        if now - os.stat(path).st_mtime > TICKET_TTL:
+            return None
+        with open(path, "rb") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def ahead_of(d, waiter):
+    """Whether another dispatcher has waited longer than waiter for a lease
+    here (see the fair-sharing rule above)."""
+    now = time.time()
+    mine = ticket_since(os.path.join(d, "wait." + waiter), now) if waiter else None
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return False
+    for n in names:
+        if not n.startswith("wait.") or n == "wait." + waiter:
+            continue
+        since = ticket_since(os.path.join(d, n), now)
+        if since is not None and (mine is None or since < mine):
+            return True
+    return False
+
+
+def wait_ticket(d, waiter, waiting):
+    """Leaves, refreshes (waiting) or removes this dispatcher's ticket."""
+    if not waiter:
+        return
+    path = os.path.join(d, "wait." + waiter)
+    if not waiting:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    try:
+        os.utime(path)  # still waiting: refreshed, its "since" kept
+        if ticket_since(path, time.time()) is not None:
+            return
+    except OSError:
+        pass
+    try:
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"%.6f\n" % time.time())
+        os.close(fd)
+        os.rename(path + ".tmp", path)
+    except OSError:
+        pass
+
+
+def take_leases(lease):
+    """Takes every lease the request names, all or none: the fds, or a
+    StartError ERR_LEASE_BUSY saying which is held (or that an older waiter
+    goes first). lease: {"dir", "names", "holder", "waiter"}."""
+    import fcntl
+    try:
+        d = lease_dir(lease["dir"])
+    except OSError as e:
+        raise StartError(ERR_START, "mljob: cannot make lock dir %s: %s" % (lease["dir"], e.strerror))
+    waiter = lease.get("waiter", "")
+    if ahead_of(d, waiter):
+        wait_ticket(d, waiter, True)
+        raise StartError(ERR_LEASE_BUSY, "mljob: a dispatcher that has waited longer goes first")
+    fds = []
+    try:
+        for name in lease["names"]:
+            fd = open_lease(os.path.join(d, name))
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StartError(ERR_LEASE_BUSY, "mljob: lease %s is held: %s" % (name, lease_holder(d, name)))
+            holder = (lease.get("holder", "") + "\n").encode()
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder, 0)
+            except OSError:
+                pass  # another user's file, read-only to us: the lock is what counts
+    except BaseException as e:
+        for fd in fds:
+            os.close(fd)
+        if isinstance(e, StartError):
+            wait_ticket(d, waiter, True)
+            raise
+        if isinstance(e, OSError):
+            raise StartError(ERR_START, "mljob: lease in %s: %s" % (d, e))
+        raise
+    wait_ticket(d, waiter, False)
+    return fds
+
+
+def lease_holder(d, name):
+    """The holder a lease file records, on one line."""
+    try:
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read(4096).decode("utf-8", "replace").split("\n")[0].strip() or "?"
+    except OSError:
+        return "?"
+
+
+def note_lease_pid(fds, pid):
+    """Adds "pid N" (the wrapper holding them) to the lease files: a
+    probe tells mljob's GPU processes from others' by it (gpu_use)."""
+    for fd in fds:
+        try:
+            os.pwrite(fd, b"pid %d\n" % pid, os.fstat(fd).st_size)
+        except OSError:
+            pass  # another user's file, read-only to us
+
+
+def lease_state(lease):
+    """A probe's view of the leases: which are held (by anyone) and whether
+    an older waiter is ahead of us; the ticket refreshed or dropped as
+    lease["waiting"] says."""
+    try:
+        d = lease_dir(lease["dir"])
+    except OSError as e:
+        return {"err": "lock dir %s: %s" % (lease["dir"], e.strerror)}
+    wait_ticket(d, lease.get("waiter", ""), bool(lease.get("waiting")))
+    held = [n for n in lease.get("names", []) if lease_held(d, n)]
+    return {"held": held, "ahead": ahead_of(d, lease.get("waiter", ""))}
+
+
 
 def claim_run_dir(wd, run_id):
     run = os.path.join(wd, "runs", run_id)
@@ -431,7 +631,7 @@ class Supervisor:
         if self.script == 0 and self.status is None:
             try:
                 os.close(self.hold_w)
-                for fd in wake_fds:
+                for fd in tuple(wake_fds) + tuple(LEASE_FDS):
                     os.close(fd)
                 signal.set_wakeup_fd(-1)
                 os.setpgid(0, self.holder)
@@ -618,7 +818,7 @@ def hold_group(r, close_fds):
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
-        for fd in close_fds:
+        for fd in tuple(close_fds) + tuple(LEASE_FDS):
             os.close(fd)
         os.read(r, 1)
     finally:
@@ -776,6 +976,80 @@ def report(tag, run, outlim, errlim, timed=False):
 # How long a probe waits for nvidia-smi, which a sick driver can hang.
 GPU_QUERY_WAIT = 10.0
 GPU_QUERY = ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits"]
+# What a probe asks nvidia-smi ($1): the GPUs' use (GPU_QUERY), then after
+# "@uuid" each GPU's uuid and free memory (MiB), after "@apps" the compute
+# processes (gpu uuid, pid): gpu_use tells mljob's runs from others'.
+GPU_USE_QUERY = ('"$1" ' + " ".join(GPU_QUERY) + '; echo @uuid; '
+                 '"$1" --query-gpu=index,uuid,memory.free --format=csv,noheader,nounits; echo @apps; '
+                 '"$1" --query-compute-apps=gpu_uuid,pid,used_memory --format=csv,noheader,nounits')
+
+
+def lease_pids(d):
+    """The wrappers that hold leases in lock dir d: each notes its pid on
+    its lease file's second line ("pid N"), read by anyone."""
+    pids = set()
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return pids
+    for n in names:
+        if n.startswith("wait.") or n.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(d, n), "rb") as f:
+                for line in f.read(8192).splitlines()[1:]:
+                    if line.startswith(b"pid "):
+                        pids.add(int(line[4:]))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def in_run(pid, wrappers):
+    """Whether pid is a wrapper of wrappers or runs below one: its parent
+    chain, as /proc (readable by anyone) tells it."""
+    seen = 0
+    while pid > 1 and seen < 64:
+        if pid in wrappers:
+            return True
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        seen += 1
+    return False
+
+
+def gpu_use(uuids, apps, lock_dir):
+    """Per GPU: its index, free memory (MiB) and how many compute
+    processes on it are foreign: not mljob runs holding leases here."""
+    wrappers = lease_pids(expand_workdir(lock_dir)) if lock_dir else set()
+    by_uuid = {}
+    use = []
+    for line in uuids:
+        c = line.split(",")
+        if len(c) != 3:
+            continue
+        g = {"index": c[0], "free": 0.0, "foreign": 0}
+        try:
+            g["free"] = float(c[2])
+        except ValueError:
+            pass
+        by_uuid[c[1]] = g
+        use.append(g)
+    for line in apps:
+        c = line.split(",")
+        if len(c) < 2 or c[0] not in by_uuid:
+            continue
+        try:
+            pid = int(c[1])
+        except ValueError:
+            continue
+        if not in_run(pid, wrappers):
+            by_uuid[c[0]]["foreign"] += 1
+    return use
 
 
 class Probe:
@@ -783,8 +1057,9 @@ class Probe:
     where the host has one. nvidia-smi runs as a child whose output the
     main loop reads, so that runs start and end while it takes its time."""
 
-    def __init__(self, tag, smi, now):
+    def __init__(self, tag, smi, now, lease=None):
         self.tag = tag
+        self.leases = lease_state(lease) if lease else None
         self.load = 0.0
         try:
             self.load = os.getloadavg()[0]
@@ -793,10 +1068,14 @@ class Probe:
         self.out = bytearray()
         self.proc = None
         self.by = now + GPU_QUERY_WAIT
+        self.lock_dir = lease.get("dir") if lease else None
         if smi:
             try:
                 import subprocess
-                self.proc = subprocess.Popen([smi] + GPU_QUERY, stdin=subprocess.DEVNULL,
+                # The uses by others only where leases are asked of (the
+                # same host's lock dir tells mljob's runs): two more queries.
+                argv = ["/bin/sh", "-c", GPU_USE_QUERY, "mljob-smi", smi] if self.lock_dir else [smi] + GPU_QUERY
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 os.set_blocking(self.proc.stdout.fileno(), False)
             except OSError:
@@ -824,12 +1103,22 @@ class Probe:
                     pass
             self.proc.stdout.close()
             self.proc = None  # reaped by the main loop's waitpid
-        gpus = []
+        gpus, uuids, apps = [], [], []
+        part = gpus
         for line in bytes(self.out).decode("ascii", "replace").splitlines():
             line = line.replace(" ", "")
-            if line:
-                gpus.append(line)
-        send({"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus})
+            if line == "@uuid":
+                part = uuids
+            elif line == "@apps":
+                part = apps
+            elif line:
+                part.append(line)
+        msg = {"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus}
+        if self.leases is not None:
+            if "err" not in self.leases:
+                self.leases["gpus"] = gpu_use(uuids, apps, self.lock_dir)
+            msg["leases"] = self.leases
+        send(msg)
         return True
 
 
@@ -1133,7 +1422,7 @@ def main():
                         h for h in req.get("hashes", []) if not os.path.isfile(os.path.join(cache, os.path.basename(h)))]})
                     continue
                 if op == "probe":
-                    p = Probe(tag, smi, time.monotonic())
+                    p = Probe(tag, smi, time.monotonic(), req.get("lease_q"))
                     if not p.step(time.monotonic()):
                         probes.append(p)
                     continue
@@ -1152,12 +1441,19 @@ def main():
                 if op != "start":
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: unknown op"})
                     continue
+                lease_fds = []
                 try:
+                    if req.get("lease"):
+                        lease_fds = take_leases(req["lease"])
                     run, argv, env = prepare(wd, req, data)
                 except StartError as e:
+                    for fd in lease_fds:
+                        os.close(fd)
                     send({"ev": "error", "tag": tag, "code": e.code, "msg": str(e)})
                     continue
                 except Exception as e:  # a bug here must not strand other runs
+                    for fd in lease_fds:
+                        os.close(fd)
                     send({"ev": "error", "tag": tag, "code": ERR_START, "msg": "mljob agent: %r" % e})
                     continue
                 # Blocked over the fork: a stop that comes before the
@@ -1165,7 +1461,13 @@ def main():
                 signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
                 pid = os.fork()
                 if pid == 0:
+                    LEASE_FDS[:] = lease_fds
                     wrapper(run, argv, env, bool(req.get("warm")), (wake_r, wake_w))
+                # The wrapper holds the leases now (the same open files):
+                # the agent's copies go, or its later forks would hold them.
+                note_lease_pid(lease_fds, pid)
+                for fd in lease_fds:
+                    os.close(fd)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
                 write_file(os.path.join(run, "pid.tmp"), pid_record(pid, boot), ERR_START)
                 os.rename(os.path.join(run, "pid.tmp"), os.path.join(run, "pid"))
@@ -1223,13 +1525,63 @@ def wrap_main():
         except OSError:
             arg = b""
         argv.append(arg if len(arg) <= MAX_ARG else os.fsencode(argfile))
-    wrapper(os.getcwd(), argv, dict(os.environb), False, ())
+    env = dict(os.environb)
+    LEASE_FDS[:] = inherited_leases(env)
+    note_lease_pid(LEASE_FDS, os.getpid())
+    wrapper(os.getcwd(), argv, env, False, ())
+
+
+def inherited_leases(env):
+    """The lease fds a wrapper on the shell path inherits from lease_main
+    (through the start script), named by MLJOB_LEASE_FDS, which env loses:
+    made close-on-exec, so that only the wrapper holds them."""
+    fds = []
+    for f in env.pop(b"MLJOB_LEASE_FDS", b"").split(b","):
+        try:
+            fd = int(f)
+            os.set_inheritable(fd, False)
+        except (ValueError, OSError):
+            continue
+        fds.append(fd)
+    return fds
+
+
+def lease_main():
+    """The shell path's first step: "python -c <this> mljob-lease LEASE
+    COMMAND...". Takes the leases LEASE (run.Lease as JSON) names, before
+    anything of the run exists on the host, and execs COMMAND (the start
+    script) with them open and named in MLJOB_LEASE_FDS; the wrapper it
+    starts keeps them for the run's life. A refusal exits ERR_LEASE_BUSY
+    with why on stderr: the run did not start and left nothing behind.
+    stdin is the start script's (the run's input): not read here."""
+    try:
+        fds = take_leases(json.loads(sys.argv[2]))
+    except StartError as e:
+        sys.stderr.write(str(e) + "\n")
+        sys.stderr.flush()
+        os._exit(e.code)
+    except ValueError as e:
+        sys.stderr.write("mljob: bad lease request: %s\n" % e)
+        sys.stderr.flush()
+        os._exit(ERR_START)
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    os.environ["MLJOB_LEASE_FDS"] = ",".join(str(fd) for fd in fds)
+    argv = sys.argv[3:]
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        sys.stderr.write("mljob: cannot run %s: %s\n" % (argv[0], e.strerror))
+        sys.stderr.flush()
+        os._exit(ERR_START)
 
 
 if __name__ == "__main__":
     # python3 -c: sys.argv is ["-c", MODE, ...].
     if sys.argv[1:2] == ["mljob-wrap"]:
         wrap_main()
+    if sys.argv[1:2] == ["mljob-lease"]:
+        lease_main()
     if sys.argv[1:2] == ["mljob-progress"]:
         progress_main()
         sys.exit(0)

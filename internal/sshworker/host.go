@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ var ErrNotStarted = engine.ErrNotStarted
 const (
 	exitRunDir     = 90
 	exitRunDirUsed = 91
+	// exitLeaseBusy is agent.py's ERR_LEASE_BUSY: the run's leases are
+	// held (or an older waiter goes first); the run did not start.
+	exitLeaseBusy  = 97
 	exitNoPython   = 95
 	exitNotStarted = 96
 )
@@ -55,6 +59,8 @@ type Host struct {
 	agentWarn   func(string)
 	agentOff    bool       // the agent could not run here
 	agent       *agentConn // the live agent, if one was started
+
+	leases func() *run.LeaseQuery // set before use (SetLeases); nil = probes ask of no lease
 }
 
 // NewHost returns the Host called name, reached through t, keeping its cache
@@ -62,6 +68,11 @@ type Host struct {
 func NewHost(name string, t sshconn.Transport, workdir string) *Host {
 	return &Host{name: name, t: t, workdir: workdir, cached: map[string]struct{}{}}
 }
+
+// SetLeases makes each probe ask of the host's leases what q returns (nil:
+// nothing); call it before the host is used. Only the agent answers: a
+// probe through the shell says nothing of leases.
+func (h *Host) SetLeases(q func() *run.LeaseQuery) { h.leases = q }
 
 // DefaultPython runs the wrappers of a host whose python is not set.
 const DefaultPython = "python3"
@@ -159,6 +170,17 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 	argv = append(argv, strconv.Itoa(len(spec.Env)))
 	argv = append(argv, spec.Env...)
 	argv = append(argv, spec.Argv...)
+	if spec.Lease != nil {
+		// The leases come first, as on the agent path: leaseScript takes
+		// them and only then runs the start script, which passes them to
+		// the wrapper; a refusal exits exitLeaseBusy before the run dir
+		// exists.
+		lease, err := json.Marshal(spec.Lease)
+		if err != nil {
+			return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
+		}
+		argv = append([]string{"sh", "-c", leaseScript, "mljob-lease", h.Python(), agentSource, string(lease)}, argv...)
+	}
 	var stdin io.Reader
 	if spec.Input.Name != "" {
 		stdin = bytes.NewReader(spec.Input.Data)
@@ -237,6 +259,8 @@ func (h *Host) execFramed(ctx context.Context, argv []string, stdin io.Reader, s
 				return p.res, fmt.Errorf("%w: %s", ErrRunDirUsed, msg)
 			case exitNotStarted:
 				return p.res, ErrNotStarted
+			case exitLeaseBusy:
+				return p.res, fmt.Errorf("%w: %s", engine.ErrLeaseBusy, msg)
 			case exitNoPython:
 				return p.res, errors.New(msg)
 			}

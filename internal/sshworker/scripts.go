@@ -182,6 +182,19 @@ printf 'MLJOB-STARTED %s %s\n' "$pid" "$run"
 wait "$pid"
 ` + frameResult
 
+// leaseScript takes a run's leases on the shell path, before anything of
+// the run exists on the host, and then execs the command after it (sh -c
+// startScript ...) holding them: agent.py's lease_main. The start script's
+// wrapper inherits them and keeps them for the run's life; the script
+// itself does not (close-on-exec). A lease held by another run exits 97
+// (exitLeaseBusy). argv: $1 python, $2 agent.py's source, $3 the leases
+// (run.Lease as JSON), then the command.
+const leaseScript = `py=$1 wrap=$2 lease=$3
+shift 3
+command -v "$py" > /dev/null 2>&1 || { echo "mljob: $py not found on this host: the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
+exec "$py" -c "$wrap" mljob-lease "$lease" "$@"
+`
+
 // runTimes prints when the run started and ended by the host's clock: the
 // mtimes of its pid file (written as the wrapper starts) and of exit_code
 // (written as the script ends; now, when there is none). A run collected by

@@ -1,0 +1,67 @@
+package hosts
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Defaults of the lease settings.
+const (
+	// DefaultLockDir is where a host's lease files live unless lock_dir
+	// says otherwise: a world-writable sticky directory (mode 1777) that
+	// every user's runs on the host share, made when missing.
+	DefaultLockDir = "/var/tmp/mljob-locks"
+	// DefaultGPUBusy: a GPU with compute processes that mljob did not
+	// start is in use by someone else.
+	DefaultGPUBusy = "foreign-processes"
+)
+
+// GPUBusy is a parsed gpu_busy setting.
+type GPUBusy struct {
+	// Mode is "foreign-processes", "memory" or "ignore".
+	Mode string
+	// FreeGB is the free memory (GB) a GPU needs to be taken, for "memory".
+	FreeGB float64
+}
+
+// ParseGPUBusy reads a gpu_busy value: foreign-processes | memory:<GB
+// free> | ignore.
+func ParseGPUBusy(s string) (GPUBusy, error) {
+	switch {
+	case s == "foreign-processes", s == "ignore":
+		return GPUBusy{Mode: s}, nil
+	case strings.HasPrefix(s, "memory:"):
+		gb, err := strconv.ParseFloat(strings.TrimPrefix(s, "memory:"), 64)
+		if err == nil && gb > 0 {
+			return GPUBusy{Mode: "memory", FreeGB: gb}, nil
+		}
+	}
+	return GPUBusy{}, fmt.Errorf("gpu_busy must be foreign-processes, memory:<GB free> (memory:20) or ignore, got %q", s)
+}
+
+// SlotGPUs returns the GPU ids a slot's run sees (its
+// CUDA_VISIBLE_DEVICES), nil for a host without GPUs.
+func (h Host) SlotGPUs(slot string) []string {
+	if len(h.GPUs) == 0 {
+		return nil
+	}
+	if i := strings.IndexByte(slot, '.'); i >= 0 {
+		return []string{slot[:i]}
+	}
+	return []string{slot}
+}
+
+// LeaseName is the lease file (in LockDir) a run in slot holds: one per
+// GPU share ("gpu-0", "gpu-0.1"), or per plain slot ("slot-0"). Two
+// dispatchers with the same entry agree on it, so they share the host's
+// slots.
+func (h Host) LeaseName(slot string) string {
+	if len(h.GPUs) > 0 {
+		return "gpu-" + slot
+	}
+	return "slot-" + slot
+}
+
+// Leased reports whether runs on h take leases.
+func (h Host) Leased() bool { return h.LockDir != "" && h.Kind != KindSlurm }
