@@ -471,7 +471,8 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if !recorded {
 		d.logf("order %d attempt %d: outcome already recorded; kept the first", o.ID, o.Attempt)
 	}
-	e := Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration}
+	e := Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration,
+		Cost: out.Cost}
 	if info := d.tracked(o); info.objective.Name != "" {
 		info.set(&e)
 		e.Value = info.objective.Value(out.JSON)
