@@ -82,10 +82,10 @@ type Decl struct {
 	// Seeds are the fields that seed the script's randomness, as the
 	// file's seeds key names them: mljob replicate gives each replicate
 	// new values of them. Nil when the file names none.
-	Seeds []Seed
-	root  node
-	mu        sync.Mutex        // guards unknown
-	unknown   map[string]string // unknownMsg's answers, by path
+	Seeds   []Seed
+	root    node
+	mu      sync.Mutex        // guards unknown
+	unknown map[string]string // unknownMsg's answers, by path
 }
 
 // Seed is a declared seed field: its path and its declared default, when
