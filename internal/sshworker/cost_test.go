@@ -22,6 +22,74 @@ while time.process_time() - t < 2.0:
 print('{"loss": 1}')
 `
 
+// burnOrphan burns 2 s of CPU in an orphan: a grandchild in a session of
+// its own whose parent exits at once, so the wrapper (a subreaper) inherits
+// and reaps it. The script waits until the orphan is gone (reaped: kill 0
+// fails), so that it was reaped before the script ended.
+const burnOrphan = `import os, subprocess, sys, time
+r, w = os.pipe()
+mid = os.fork()
+if mid == 0:
+    g = subprocess.Popen([sys.executable, "-c", """
+import time
+t = time.process_time()
+while time.process_time() - t < 2.0:
+    pass
+"""], start_new_session=True)
+    os.write(w, b"%d" % g.pid)
+    os._exit(0)
+os.waitpid(mid, 0)
+orphan = int(os.read(r, 32))
+while True:
+    try:
+        os.kill(orphan, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.05)
+print('{"loss": 1}')
+`
+
+// TestCostCountsOrphanCPU checks that an orphan's CPU counts: the wrapper
+// reaps it as a subreaper, by the shell path and through the agent.
+func TestCostCountsOrphanCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("burns 2 s of CPU per start path; skipped with -short")
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "orphan.py")
+	if err := os.WriteFile(script, []byte(burnOrphan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, agent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shell", true: "agent"}[agent], func(t *testing.T) {
+			h, _ := localHost(t)
+			if agent {
+				h.EnableAgent(hostPython, false, func(msg string) { t.Errorf("agent not used: %s", msg) })
+				t.Cleanup(h.StopAgent)
+			}
+			res, err := h.Run(context.Background(), run.Spec{
+				ID:         nextID(),
+				Files:      []run.File{fileOf(t, "orphan.py", script)},
+				Input:      run.Input{Name: "job.json", Data: []byte(`{}`)},
+				Argv:       []string{hostPython, "-u", "orphan.py"},
+				ArgFile:    "job.json",
+				StdoutTail: 1 << 16,
+				StderrTail: 1 << 16,
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitCode != 0 || res.Cost == nil {
+				t.Fatalf("exit %d, cost %+v; stderr %q", res.ExitCode, res.Cost, res.Stderr)
+			}
+			t.Logf("cost: wall %.3f s, cpu %.3f s", res.Cost.WallSeconds, res.Cost.CPUSeconds())
+			if cpu := res.Cost.CPUSeconds(); math.Abs(cpu-2) > 0.2 {
+				t.Errorf("CPU %.3f s, want the orphan's 2 s ± 10 %%", cpu)
+			}
+		})
+	}
+}
+
 // TestCostCountsChildCPU is the proof that a run's CPU-seconds count its
 // process tree: a script whose child burns 2 s of CPU reads 2 s ± 10 %,
 // through the real wrapper, by every way a run starts (the agent, warm and
