@@ -159,6 +159,11 @@ type outcomeRow struct {
 	ArgBytes           int             `json:"argBytes"`
 	Payload            json.RawMessage `json:"payload"`
 	CudaVisibleDevices *string         `json:"cudaVisibleDevices"`
+	// Cost is what the attempt cost; nil when its run dir held none.
+	Cost *struct {
+		WallSeconds float64 `json:"wallSeconds"`
+		CPUSeconds  float64 `json:"cpuSeconds"`
+	} `json:"cost"`
 }
 
 // outcomes returns outcomes -o json.

@@ -14,10 +14,13 @@ import (
 )
 
 type outcomesOptions struct {
-	app     *app
-	sweep   string   // --sweep: an id or a name
-	columns []string // --columns, as given
-	output  string
+	app   *app
+	sweep string // --sweep: an id or a name
+	// replicates: --replicates, the replicate groups' summaries instead of
+	// the runs.
+	replicates bool
+	columns    []string // --columns, as given
+	output     string
 	// filter holds --project, --status, --sort, --best and --top (Limit);
 	// runOutcomes adds the resolved --sweep.
 	filter db.OutcomeFilter
@@ -104,6 +107,12 @@ func newOutcomesCmd(a *app) *cobra.Command {
 			if _, err := outcomeview.ParseColumns(opts.columns); err != nil {
 				return &usageError{err: err, cmd: cmd}
 			}
+			if opts.replicates {
+				if opts.filter.Best || len(opts.columns) > 0 || len(opts.filter.States) > 0 || opts.filter.Limit > 0 {
+					return usagef(cmd, "--replicates shows each replicate group's configurations: not with --best, --columns, --status or --top")
+				}
+				return runReplicateOutcomes(cmd.Context(), opts)
+			}
 			return runOutcomes(cmd.Context(), opts)
 		},
 	}
@@ -118,6 +127,7 @@ func newOutcomesCmd(a *app) *cobra.Command {
 	opts.filter.Sort = defaultSort
 	addEnumFlag(cmd, &opts.filter.Sort, "sort", "", db.OutcomeSorts, "objective: best first by each job's own objective, within each objective; -objective worst first; loss|metric ascending, -loss|-metric descending")
 	cmd.Flags().IntVar(&opts.filter.Limit, "top", 0, "show only the first N rows")
+	cmd.Flags().BoolVar(&opts.replicates, "replicates", false, "per configuration of each replicate group (mljob replicate): mean ± SD, n, the values, and whether the ranking holds")
 	addOutputFlag(cmd, &opts.output)
 	return cmd
 }

@@ -96,6 +96,11 @@ grid:
 			t.Fatalf("job %d (v=%s) has no outcome", i+1, v)
 		case strings.HasPrefix(row.Error, "pruned at step "):
 			pruned[v] = true
+			// A pruned run's cost counts: its wrapper measured it as it
+			// ended the run.
+			if row.Cost == nil || row.Cost.WallSeconds <= 0 || row.Cost.CPUSeconds <= 0 {
+				t.Errorf("job %d (v=%s), pruned: cost %+v, want its wall and CPU", i+1, v, row.Cost)
+			}
 		case row.Error != "":
 			t.Errorf("job %d (v=%s) failed: %s", i+1, v, row.Error)
 		}

@@ -125,6 +125,11 @@ func TestSlurmSweep(t *testing.T) {
 		if o.Host != "campus" {
 			t.Errorf("order %d ran on %s", o.OrderID, o.Host)
 		}
+		// The task's wrapper measured the run, as on any host: it slept
+		// 15 s, and its python used some CPU.
+		if o.Cost == nil || o.Cost.WallSeconds < 15 || o.Cost.CPUSeconds <= 0 {
+			t.Errorf("order %d: cost %+v, want a wall of at least 15 s and some CPU", o.OrderID, o.Cost)
+		}
 	}
 
 	t.Run("cancel a running task", func(t *testing.T) {

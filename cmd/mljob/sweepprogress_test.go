@@ -86,9 +86,9 @@ func TestE2ESweepProgress(t *testing.T) {
 
 	st := c.mustRun("status")
 	for _, want := range []string{
-		`(?m)^ p +acc-sweep +acc:max +5 +1 +0 +0 +0 +5 +0\.4 +3 *$`,
-		`(?m)^ p +err-sweep +err:min +2 +0 +0 +0 +0 +2 +1 +7 *$`,
-		`(?m)^ p +\(no sweep\) +loss:min +1 +0 +0 +0 +0 +1 +5 +8 *$`,
+		`(?m)^ p +acc-sweep +acc:max +5 +1 +0 +0 +0 +5 +\d+\.\d\d +0\.00 +0\.4 +3 *$`,
+		`(?m)^ p +err-sweep +err:min +2 +0 +0 +0 +0 +2 +\d+\.\d\d +0\.00 +1 +7 *$`,
+		`(?m)^ p +\(no sweep\) +loss:min +1 +0 +0 +0 +0 +1 +\d+\.\d\d +0\.00 +5 +8 *$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(st.stdout) {
 			t.Errorf("status lacks %s:\n%s", want, st.stdout)

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/run"
 )
 
 // Outcome is the result of one attempt of an order: what the script
@@ -39,7 +41,10 @@ type Outcome struct {
 	JSON       []byte
 	StdoutTail string
 	StderrTail string
-	CreatedAt  time.Time // set by RecordOutcome
+	// Cost is what the attempt cost (run.Cost, from its run dir); nil
+	// when unknown. Stored in costs with the outcome, read with it.
+	Cost      *run.Cost
+	CreatedAt time.Time // set by RecordOutcome
 	// Env, when set, is the key of the environment the attempt ran in
 	// (SaveEnvironment): RecordOutcome links the attempt to it.
 	Env string
@@ -295,7 +300,24 @@ func (db *DB) EachOutcome(ctx context.Context, f OutcomeFilter, fn func(*Outcome
 const outcomeColumns = `o.id, o.order_id, o.attempt, o.job_id, o.host, o.succeeded, o.status, o.loss, o.metric,
 		o.exit_code, o.duration_seconds, o.error, o.outcome_json, o.stdout_tail, o.stderr_tail, o.created_at,
 		j.project, j.spec, j.sweep_id, o.superseded, o.warning, j.objective, j.goal, o.objective_value,
-		` + prunedAttempt
+		` + prunedAttempt + `, ` + costColumn
+
+// costColumn is the cost of outcome o's attempt as a JSON array (see
+// costFromJSON), NULL when none: one lookup by the costs' primary key.
+const costColumn = `(SELECT json_array(c.wall_seconds, c.user_seconds, c.sys_seconds, c.max_rss_bytes, c.gpus)
+		FROM costs c WHERE c.order_id = o.order_id AND c.attempt = o.attempt)`
+
+// costFromJSON reads costColumn's array; nil for NULL.
+func costFromJSON(text sql.NullString) (*run.Cost, error) {
+	if !text.Valid {
+		return nil, nil
+	}
+	var v [5]float64
+	if err := json.Unmarshal([]byte(text.String), &v); err != nil {
+		return nil, fmt.Errorf("cost: %w", err)
+	}
+	return &run.Cost{WallSeconds: v[0], UserSeconds: v[1], SysSeconds: v[2], MaxRSSBytes: int64(v[3]), GPUs: int(v[4])}, nil
+}
 
 // prunedAttempt is the condition that outcome o's attempt ended pruned:
 // one lookup by the attempts' primary key.
@@ -431,7 +453,7 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 // from row to row: a fresh set per row was a tenth of a 100k-row read.
 type outcomeScanner struct {
 	host, errText, stdout, stderr, created, superseded sql.NullString
-	warning                                            sql.NullString
+	warning, cost                                      sql.NullString
 	status, exitCode, sweepID                          sql.NullInt64
 	loss, metric, duration, objValue                   sql.NullFloat64
 	dest                                               []any
@@ -440,7 +462,7 @@ type outcomeScanner struct {
 // scan reads the current row of rows into r.
 func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	if s.dest == nil {
-		s.dest = make([]any, 25)
+		s.dest = make([]any, 26)
 	}
 	// JSON and Spec scan straight into r: convertAssign copies the bytes
 	// once, and leaves JSON nil for NULL.
@@ -449,7 +471,7 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 	d[6], d[7], d[8], d[9], d[10], d[11] = &s.status, &s.loss, &s.metric, &s.exitCode, &s.duration, &s.errText
 	d[12], d[13], d[14], d[15], d[16], d[17] = &r.JSON, &s.stdout, &s.stderr, &s.created, &r.Project, &r.Spec
 	d[18], d[19], d[20] = &s.sweepID, &s.superseded, &s.warning
-	d[21], d[22], d[23], d[24] = &r.Objective.Name, &r.Objective.Goal, &s.objValue, &r.Pruned
+	d[21], d[22], d[23], d[24], d[25] = &r.Objective.Name, &r.Objective.Goal, &s.objValue, &r.Pruned, &s.cost
 	if err := rows.Scan(d...); err != nil {
 		return err
 	}
@@ -478,6 +500,11 @@ func (s *outcomeScanner) scan(rows *sql.Rows, r *OutcomeRow) error {
 		v := s.objValue.Float64
 		r.ObjectiveValue = &v
 	}
+	cost, err := costFromJSON(s.cost)
+	if err != nil {
+		return err
+	}
+	r.Cost = cost
 	t, err := parseTime(s.created)
 	r.CreatedAt = t
 	return err
@@ -527,6 +554,17 @@ func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error)
 	// the work to the next (see PendingFetches).
 	if err := owePendingFetch(ctx, tx, o.OrderID, o.Attempt); err != nil {
 		return nil, err
+	}
+	if o.Cost == nil {
+		return res, nil
+	}
+	c := o.Cost
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO costs (order_id, attempt, wall_seconds, user_seconds, sys_seconds, max_rss_bytes, gpus)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, attempt) DO NOTHING`,
+		o.OrderID, o.Attempt, c.WallSeconds, c.UserSeconds, c.SysSeconds, c.MaxRSSBytes, c.GPUs); err != nil {
+		return nil, fmt.Errorf("cost: %w", err)
 	}
 	return res, nil
 }

@@ -543,3 +543,43 @@ CREATE TABLE studies (
 ALTER TABLE jobs ADD COLUMN trial INTEGER;
 ALTER TABLE jobs ADD COLUMN params TEXT;
 CREATE UNIQUE INDEX jobs_trial ON jobs(sweep_id, trial) WHERE trial IS NOT NULL;
+
+-- version: 18
+
+-- costs holds what each attempt cost, as its run's wrapper measured it on
+-- the host: wall seconds, CPU seconds of the run's process tree in user
+-- and system mode, the peak resident set of its largest process (bytes),
+-- and the GPUs it held. A pruned, cancelled or failed attempt has one too.
+CREATE TABLE costs (
+	order_id      INTEGER NOT NULL,
+	attempt       INTEGER NOT NULL,
+	wall_seconds  REAL NOT NULL,
+	user_seconds  REAL NOT NULL,
+	sys_seconds   REAL NOT NULL,
+	max_rss_bytes INTEGER NOT NULL,
+	gpus          INTEGER NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
+
+-- replicate_groups is one `mljob replicate`: the sweep (or named jobs) it
+-- drew the configurations from, their objective, and the new seeds per
+-- configuration; replicates names each job it queued, the job whose
+-- configuration it repeats (source_job_id) and that job's rank when the
+-- group was made (1 is the best).
+CREATE TABLE replicate_groups (
+	id         INTEGER PRIMARY KEY,
+	project    TEXT NOT NULL,
+	sweep_id   INTEGER REFERENCES sweeps(id),
+	objective  TEXT NOT NULL,
+	goal       TEXT NOT NULL,
+	seeds      INTEGER NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE TABLE replicates (
+	job_id        INTEGER PRIMARY KEY REFERENCES jobs(id),
+	group_id      INTEGER NOT NULL REFERENCES replicate_groups(id),
+	source_job_id INTEGER NOT NULL REFERENCES jobs(id),
+	source_rank   INTEGER NOT NULL
+);
+CREATE INDEX replicates_group ON replicates(group_id, source_rank);

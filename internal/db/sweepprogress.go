@@ -31,6 +31,9 @@ type SweepProgress struct {
 	// Best is the group's best outcome by Objective, nil before one has a
 	// value.
 	Best *BestOutcome
+	// CPUSeconds and GPUSeconds are what every attempt of the group cost
+	// (costs: failed, pruned and cancelled ones included); 0 before any.
+	CPUSeconds, GPUSeconds float64
 }
 
 // BestOutcome is the outcome that leads a group: its value of the group's
@@ -93,7 +96,41 @@ func (db *DB) SweepProgresses(ctx context.Context) ([]SweepProgress, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sweep progress: %w", err)
 	}
+	err = sweepCosts(ctx, db.sql, func(k groupKey, cpu, gpu float64) {
+		if i, ok := idx[k]; ok {
+			out[i].CPUSeconds, out[i].GPUSeconds = cpu, gpu
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sweep progress: %w", err)
+	}
 	return out, nil
+}
+
+// sweepCosts sums each group's attempts' costs.
+func sweepCosts(ctx context.Context, q *sql.DB, fn func(groupKey, float64, float64)) error {
+	rows, err := q.QueryContext(ctx, `
+		SELECT j.project, j.sweep_id, j.objective, j.goal,
+			SUM(c.user_seconds + c.sys_seconds), SUM(c.gpus * c.wall_seconds)
+		FROM costs c
+		JOIN orders o ON o.id = c.order_id
+		JOIN jobs j ON j.id = o.job_id
+		GROUP BY j.project, j.sweep_id, j.objective, j.goal`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k groupKey
+		var sweepID sql.NullInt64
+		var cpu, gpu float64
+		if err := rows.Scan(&k.project, &sweepID, &k.obj.Name, &k.obj.Goal, &cpu, &gpu); err != nil {
+			return err
+		}
+		k.sweepID = sweepID.Int64
+		fn(k, cpu, gpu)
+	}
+	return rows.Err()
 }
 
 // sweepCounts reads each group's orders by state.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/run"
 )
 
 // EventKind names what an Event reports.
@@ -111,6 +112,9 @@ type Event struct {
 	// (objective.Value), on OrderSucceeded and OrderFailed: nil when the
 	// Outcome line has none, or it is not a number.
 	Value *float64
+	// Cost is what the attempt cost, on OrderSucceeded, OrderFailed and
+	// OrderPruned: nil when its run dir held none.
+	Cost *run.Cost
 	// Step, Series and Metrics are OrderProgress's: the last progress line
 	// saved, its step, its series ("" for none) and its values by name
 	// (pyexec.ProgressLine).

@@ -485,7 +485,8 @@ func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out 
 	if !recorded {
 		d.logf("order %d attempt %d: outcome already recorded; kept the first", o.ID, o.Attempt)
 	}
-	e := Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration}
+	e := Event{Kind: OrderSucceeded, Host: hs.cfg.Name, Order: o.ID, Job: o.JobID, Attempt: o.Attempt, Duration: out.Duration,
+		Cost: out.Cost}
 	if info := d.tracked(o); info.objective.Name != "" {
 		info.set(&e)
 		e.Value = info.objective.Value(out.JSON)
@@ -514,7 +515,7 @@ func dbOutcome(o db.Order, host string, out pyexec.Outcome) db.Outcome {
 		OrderID: o.ID, JobID: o.JobID, Attempt: o.Attempt, Host: host,
 		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
 		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error, Warning: out.Warning,
-		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail,
+		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail, Cost: out.Cost,
 	}
 }
 

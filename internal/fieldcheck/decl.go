@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/mljob/mljob/internal/artifacts"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,9 +83,20 @@ type Decl struct {
 	// Artifacts are the globs of the files the script's runs bring home,
 	// for jobs that name none (the artifacts key).
 	Artifacts []string
-	root      node
-	mu        sync.Mutex        // guards unknown
-	unknown   map[string]string // unknownMsg's answers, by path
+	// Seeds are the fields that seed the script's randomness, as the
+	// file's seeds key names them: mljob replicate gives each replicate
+	// new values of them. Nil when the file names none.
+	Seeds   []Seed
+	root    node
+	mu      sync.Mutex        // guards unknown
+	unknown map[string]string // unknownMsg's answers, by path
+}
+
+// Seed is a declared seed field: its path and its declared default, when
+// it has one that is a whole number.
+type Seed struct {
+	Path    string
+	Default *int64
 }
 
 // node is a declared field in the tree Check walks: an object's members by
@@ -147,7 +159,7 @@ func (d *Decl) parse(data []byte) error {
 		return d.errorf(a, "YAML aliases (*%s) are not supported: write the value out", a.Value)
 	}
 	top := doc.Content[0]
-	var fields *yaml.Node
+	var fields, seeds *yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		switch k.Value {
@@ -166,8 +178,11 @@ func (d *Decl) parse(data []byte) error {
 			if err := artifacts.CheckGlobs(d.Artifacts); err != nil {
 				return d.errorf(v, "%v", err)
 			}
+		case "seeds":
+			seeds = v
 		default:
-			return d.errorf(k, "unknown key %q (want fields, objective and artifacts)%s", k.Value, didYouMean(k.Value, []string{"fields", "objective", "artifacts"}))
+			return d.errorf(k, "unknown key %q (want fields, objective, artifacts and seeds)%s", k.Value,
+				didYouMean(k.Value, []string{"fields", "objective", "artifacts", "seeds"}))
 		}
 	}
 	if fields == nil {
@@ -181,7 +196,42 @@ func (d *Decl) parse(data []byte) error {
 			return err
 		}
 	}
-	return d.build()
+	if err := d.build(); err != nil {
+		return err
+	}
+	if seeds != nil {
+		return d.readSeeds(seeds)
+	}
+	return nil
+}
+
+// readSeeds reads the seeds key: a list of declared fields of type
+// integer, each named once.
+func (d *Decl) readSeeds(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		return d.errorf(n, "seeds must be a list of the script's seed fields: seeds: [seed]")
+	}
+	for _, item := range n.Content {
+		f := d.Fields[item.Value]
+		switch {
+		case item.Kind != yaml.ScalarNode:
+			return d.errorf(item, "seeds: want a field's path, not %s", describeNode(item))
+		case f == nil:
+			return d.errorf(item, "seeds: %q is not a declared field%s", item.Value, didYouMean(item.Value, slices.Sorted(maps.Keys(d.Fields))))
+		case f.Type != Integer:
+			return d.errorf(item, "seeds: %q is declared as %s; a seed field is an integer", item.Value, f.Type)
+		case slices.ContainsFunc(d.Seeds, func(s Seed) bool { return s.Path == item.Value }):
+			return d.errorf(item, "seeds: %q is named twice", item.Value)
+		}
+		seed := Seed{Path: item.Value}
+		if f.defaultN != nil {
+			if v, err := strconv.ParseInt(f.defaultN.Value, 10, 64); err == nil {
+				seed.Default = &v
+			}
+		}
+		d.Seeds = append(d.Seeds, seed)
+	}
+	return nil
 }
 
 // errorf is an error at n's line of the file.

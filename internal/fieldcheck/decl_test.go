@@ -18,7 +18,7 @@ func TestParseErrors(t *testing.T) {
 		{"YAML syntax", "fields:\n  a: {type: number}\n  b: c: d\n", "t.fields.yaml:3: mapping values are not allowed in this context"},
 		{"empty file", "", "t.fields.yaml: want a map with the key fields"},
 		{"no fields key", "objective: cvMse:min\n", "t.fields.yaml: no fields key"},
-		{"unknown top-level key", "fields: {}\nfeilds: {}\n", `t.fields.yaml:2: unknown key "feilds" (want fields, objective and artifacts); did you mean "fields"?`},
+		{"unknown top-level key", "fields: {}\nfeilds: {}\n", `t.fields.yaml:2: unknown key "feilds" (want fields, objective, artifacts and seeds); did you mean "fields"?`},
 		{"fields not a map", "fields: [a]\n", "t.fields.yaml:1: fields must be a map"},
 		{"alias", "fields:\n  a: &x {type: number}\n  b: *x\n", "t.fields.yaml:3: YAML aliases (*x) are not supported"},
 		{"declaration not a map", "fields:\n  a: number\n", `t.fields.yaml:2: a: want {type: ...}, not "number"`},
@@ -45,6 +45,10 @@ func TestParseErrors(t *testing.T) {
 		{"default not a choice", "fields:\n  a: {type: string, choices: [x, y], default: z}\n", `a: default "z" is not one of x, y`},
 		{"default item of the wrong type", "fields:\n  a: {type: list, default: [1]}\n  a.*: {type: string}\n", "t.fields.yaml:2: a: default 0: 1 is not a string"},
 		{"bad objective", "fields: {}\nobjective: {name: cvMse}\n", "t.fields.yaml: line 2: objective: no goal"},
+		{"seeds not a list", "fields: {seed: {type: integer}}\nseeds: seed\n", "t.fields.yaml:2: seeds must be a list"},
+		{"seed not declared", "fields: {seed: {type: integer}}\nseeds: [sed]\n", `t.fields.yaml:2: seeds: "sed" is not a declared field; did you mean "seed"?`},
+		{"seed not an integer", "fields: {seed: {type: number}}\nseeds: [seed]\n", `seeds: "seed" is declared as number; a seed field is an integer`},
+		{"seed twice", "fields: {seed: {type: integer}}\nseeds: [seed, seed]\n", `seeds: "seed" is named twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +57,17 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse error = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseSeeds(t *testing.T) {
+	d := MustParse(t, "fields:\n  seed: {type: integer, default: 42}\n  splitSeed: {type: integer}\nseeds: [seed, splitSeed]\n")
+	if len(d.Seeds) != 2 || d.Seeds[0].Path != "seed" || d.Seeds[0].Default == nil || *d.Seeds[0].Default != 42 ||
+		d.Seeds[1].Path != "splitSeed" || d.Seeds[1].Default != nil {
+		t.Errorf("Seeds = %+v, want seed (default 42) and splitSeed (no default)", d.Seeds)
+	}
+	if d := MustParse(t, testDecl); d.Seeds != nil {
+		t.Errorf("Seeds of a file without them = %+v, want nil", d.Seeds)
 	}
 }
 

@@ -150,6 +150,7 @@ func (d *Display) Finish(sum dispatch.Summary) error {
 		Wall: end.Sub(d.opts.Start), Succeeded: sum.Succeeded, Failed: sum.Failed, Cancelled: snap.Cancelled, Pruned: sum.Pruned,
 		Requeued: sum.Requeued, Detached: sum.Detached, Adopted: sum.Adopted, Failures: snap.Failures,
 		Unsaved: sum.Unsaved, Bests: snap.Bests,
+		CPUSeconds: snap.CPUSeconds, GPUSeconds: snap.GPUSeconds, Costed: snap.Costed,
 	}); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}

@@ -148,6 +148,10 @@ func TestWriteSummary(t *testing.T) {
 		// Pruned runs are counted apart: no failure, no "see the failures".
 		{"pruned", live.Summary{Wall: time.Minute, Succeeded: 2, Pruned: 3},
 			"Dispatched in 1m0s: 2 succeeded, 0 failed, 3 pruned.\nRate 5.0 runs/min; 0 cancelled, 0 left running.\n"},
+		// What the runs cost, when their costs are known.
+		{"cost", live.Summary{Wall: time.Minute, Succeeded: 2, CPUSeconds: 5400, GPUSeconds: 1800, Costed: 2},
+			"Dispatched in 1m0s: 2 succeeded, 0 failed.\nRate 2.0 runs/min; 0 cancelled, 0 left running.\n" +
+				"Cost of 2 run(s): 1.500 CPU-hours (5400.0 CPU-s), 0.500 GPU-hours.\n"},
 		{"failures", live.Summary{Wall: 30 * time.Second, Succeeded: 1, Failed: 1, Requeued: 2, Failures: []live.Failure{
 			{Order: 4, Job: 9, Attempt: 2, Host: "h1", Reason: "exit status 1: " + strings.Repeat("x", 200)},
 		}}, "Dispatched in 30s: 1 succeeded, 1 failed, 2 requeued.\n" +

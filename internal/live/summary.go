@@ -3,6 +3,7 @@ package live
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/mljob/mljob/internal/dispatch"
@@ -30,6 +31,10 @@ type Summary struct {
 	// Bests are the best runs so far of each group (sweep, or project
 	// outside sweeps, and objective) the dispatch ran a job of.
 	Bests []Best
+	// CPUSeconds and GPUSeconds are what the runs that ended cost, Costed
+	// of them with a known cost; the line is left out when none has one.
+	CPUSeconds, GPUSeconds float64
+	Costed                 int
 }
 
 // WriteSummary prints s: the counts (pruned runs apart from failures, and
@@ -51,6 +56,10 @@ func WriteSummary(w io.Writer, s Summary) error {
 		rate = float64(s.Succeeded+s.Failed+s.Pruned) / s.Wall.Minutes()
 	}
 	ew.printf("Rate %.1f runs/min; %d cancelled, %d left running.\n", rate, s.Cancelled, s.Detached)
+	if s.Costed > 0 {
+		ew.printf("Cost of %d run(s): %s CPU-hours (%.1f CPU-s), %s GPU-hours.\n", s.Costed,
+			strconv.FormatFloat(s.CPUSeconds/3600, 'f', 3, 64), s.CPUSeconds, strconv.FormatFloat(s.GPUSeconds/3600, 'f', 3, 64))
+	}
 	if s.Adopted > 0 {
 		ew.printf("Adopted %d run(s) left by an earlier dispatcher.\n", s.Adopted)
 	}

@@ -71,6 +71,10 @@ type Snapshot struct {
 	// before it (SeedBests), in the order first seen.
 	Runs  []RunSnapshot
 	Bests []Best
+	// CPUSeconds and GPUSeconds are what the runs that ended cost, as far
+	// as their costs are known (Costed of them).
+	CPUSeconds, GPUSeconds float64
+	Costed                 int
 }
 
 // Done is the number of attempts that ended: succeeded, failed or pruned.
@@ -227,10 +231,12 @@ func (t *Tally) Observe(e dispatch.Event) {
 	case dispatch.OrderSucceeded:
 		t.timed(e)
 		t.end(e)
+		t.cost(e)
 		t.snap.Succeeded++
 	case dispatch.OrderFailed:
 		t.timed(e)
 		t.end(e)
+		t.cost(e)
 		t.snap.Failed++
 		f := Failure{Order: e.Order, Job: e.Job, Attempt: e.Attempt, Host: e.Host, Reason: e.Reason}
 		if f.Cancelled() {
@@ -243,6 +249,7 @@ func (t *Tally) Observe(e dispatch.Event) {
 		// time counts: in a pruned sweep short runs are what to expect.
 		t.timed(e)
 		t.end(e)
+		t.cost(e)
 		t.snap.Pruned++
 	case dispatch.OrderRequeued:
 		// It follows the attempt's OrderFailed: the order is not failed after all.
@@ -314,4 +321,14 @@ func (t *Tally) Snapshot() Snapshot {
 	s.Runs = t.runs.snapshot()
 	s.Bests = t.bests.snapshot()
 	return s
+}
+
+// cost adds what an ended run cost to the totals.
+func (t *Tally) cost(e dispatch.Event) {
+	if e.Cost == nil {
+		return
+	}
+	t.snap.CPUSeconds += e.Cost.CPUSeconds()
+	t.snap.GPUSeconds += e.Cost.GPUSeconds()
+	t.snap.Costed++
 }

@@ -19,12 +19,13 @@ import (
 // BuiltinColumns are the built-in names --columns takes, in the order
 // --help lists them.
 var BuiltinColumns = []string{"job", "order", "attempt", "project", "sweep", "status", "exit", "objective", "goal",
-	"objectiveValue", "loss", "metric", "host", "duration", "finished", "error", "warning"}
+	"objectiveValue", "loss", "metric", "host", "duration", "cpu", "wall", "peakRss", "gpu", "finished", "error", "warning"}
 
 // numericBuiltins are the built-in columns that hold numbers: right-aligned
 // in the table.
 var numericBuiltins = map[string]bool{"job": true, "order": true, "attempt": true, "exit": true,
-	"objectiveValue": true, "loss": true, "metric": true, "duration": true}
+	"objectiveValue": true, "loss": true, "metric": true, "duration": true,
+	"cpu": true, "wall": true, "peakRss": true, "gpu": true}
 
 // columnSource is where a --columns path is looked up.
 type columnSource int
@@ -195,6 +196,8 @@ func builtinCell(name string, r *db.OutcomeRow, format string, sweepNames map[in
 		return numberCell(r.Metric, format)
 	case "duration":
 		return durationCell(r.DurationSeconds, format)
+	case "cpu", "wall", "peakRss", "gpu":
+		return costCell(name, r.Cost, format)
 	}
 	return stringCell(textOf(name, r, format, sweepNames), format)
 }

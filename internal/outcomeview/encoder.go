@@ -19,10 +19,11 @@ import (
 // outcomeKeys are mljob's own keys of an outcome's JSON object, sorted as
 // encoding/json sorts map keys. "error", "outcomeWarning" and "superseded"
 // (why the outcome does not count for its order: another attempt's does)
-// are written only when there is one; the script's own fields never
+// and "cost" (what the attempt cost: cost.go) are written only when there
+// is one; the script's own fields never
 // override any of these. "objective" and "goal" are the job's objective,
 // "objectiveValue" the outcome's value of it.
-var outcomeKeys = []string{"attempt", "durationSeconds", "error", "exitCode", "finishedAt", "goal", "host", "jobId",
+var outcomeKeys = []string{"attempt", "cost", "durationSeconds", "error", "exitCode", "finishedAt", "goal", "host", "jobId",
 	"loss", "metric", "objective", "objectiveValue", "orderId", "outcomeWarning", "projectName", "state", "status",
 	"superseded"}
 
@@ -175,6 +176,16 @@ func (e *Encoder) appendOwn(dst []byte, k string, r *db.OutcomeRow) ([]byte, err
 			dst = AppendString(e.key(dst, k), s)
 		}
 		return dst, nil
+	}
+	if k == "cost" {
+		if r.Cost == nil {
+			return dst, nil
+		}
+		obj, err := appendCost(nil, r.Cost)
+		if err != nil {
+			return nil, err
+		}
+		return e.AppendRaw(e.key(dst, k), obj)
 	}
 	dst = e.key(dst, k)
 	switch k {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/provenance"
 	"github.com/mljob/mljob/internal/render"
+	"github.com/mljob/mljob/internal/run"
 )
 
 // Job is a job as mljob show prints it, made from its history by NewJob.
@@ -59,6 +61,33 @@ type Attempt struct {
 	// Pruned is why its pruner stopped it; nil, and left out, for an
 	// attempt not pruned.
 	Pruned *Verdict `json:"pruned,omitempty"`
+	// Cost is what the attempt cost (its outcome's); nil, and left out,
+	// when unknown.
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is an attempt's cost as show prints it in JSON; the keys are the
+// outcome's "cost" object's.
+type Cost struct {
+	CPUSeconds   float64 `json:"cpuSeconds"`
+	GPUSeconds   float64 `json:"gpuSeconds"`
+	GPUs         int     `json:"gpus"`
+	PeakRSSBytes int64   `json:"peakRssBytes"`
+	SysSeconds   float64 `json:"sysSeconds"`
+	UserSeconds  float64 `json:"userSeconds"`
+	WallSeconds  float64 `json:"wallSeconds"`
+	run          run.Cost
+}
+
+// newCost converts a cost for show; nil stays nil.
+func newCost(c *run.Cost) *Cost {
+	if c == nil {
+		return nil
+	}
+	ms := func(v float64) float64 { return math.Round(v*1000) / 1000 }
+	return &Cost{CPUSeconds: ms(c.CPUSeconds()), GPUSeconds: ms(c.GPUSeconds()), GPUs: c.GPUs,
+		PeakRSSBytes: c.MaxRSSBytes, SysSeconds: ms(c.SysSeconds), UserSeconds: ms(c.UserSeconds),
+		WallSeconds: ms(c.WallSeconds), run: *c}
 }
 
 // Slurm is the Slurm array task an attempt ran as, as show and status
@@ -101,6 +130,10 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 	for _, p := range h.Prunes {
 		verdicts[[2]int64{p.OrderID, int64(p.Attempt)}] = NewVerdict(p)
 	}
+	costs := make(map[[2]int64]*run.Cost, len(h.Outcomes))
+	for _, o := range h.Outcomes {
+		costs[[2]int64{o.OrderID, int64(o.Attempt)}] = o.Cost
+	}
 	for i, o := range h.Orders {
 		j.Orders = append(j.Orders, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
 		for _, a := range h.Attempts[i] {
@@ -108,7 +141,7 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 				OrderID: o.ID, Attempt: a.Attempt, State: string(a.State), Host: a.Host, Slot: a.Slot,
 				RunDir: a.RunDir, PID: a.PID, Slurm: NewSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
 				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
-				Pruned: verdicts[[2]int64{o.ID, int64(a.Attempt)}],
+				Pruned: verdicts[[2]int64{o.ID, int64(a.Attempt)}], Cost: newCost(costs[[2]int64{o.ID, int64(a.Attempt)}]),
 			})
 		}
 	}
@@ -283,6 +316,17 @@ func (j *Job) AttemptsTable(format string) render.Table {
 		t.Keys = append(t.Keys, verdictKeys...)
 		t.Headers = append(t.Headers, verdictKeys...)
 	}
+	// The cost's columns (after EXIT) only when an attempt has one, so
+	// that the table and CSV of an older queue's jobs stay as they were.
+	withCost := slices.ContainsFunc(j.Attempts, func(a Attempt) bool { return a.Cost != nil })
+	costAt := slices.Index(t.Keys, "exitCode") + 1
+	if withCost {
+		t.Headers = slices.Insert(t.Headers, costAt, "CPU", "WALL", "PEAK RSS", "GPU")
+		t.Keys = slices.Insert(t.Keys, costAt, "cpuSeconds", "wallSeconds", "peakRssBytes", "gpuSeconds")
+		for i := costAt; i < costAt+4; i++ {
+			t.Numeric[i] = true
+		}
+	}
 	// The code's and environments' columns only in CSV, and only where
 	// recorded.
 	withEnvs, withCode := format == FormatCSV && len(j.Envs) > 0, format == FormatCSV && j.Code != nil
@@ -301,6 +345,17 @@ func (j *Job) AttemptsTable(format string) render.Table {
 			deref(a.StartedAt), deref(a.FinishedAt), exit, OneLine(a.Error, format)}
 		if withSlurm {
 			row = slices.Insert(row, slurmCol, a.Slurm.Text())
+		}
+		if withCost {
+			cells := make([]string, 0, 4)
+			for _, name := range []string{"cpu", "wall", "peakRss", "gpu"} {
+				var c *run.Cost
+				if a.Cost != nil {
+					c = &a.Cost.run
+				}
+				cells = append(cells, costCell(name, c, format).V)
+			}
+			row = slices.Insert(row, costAt, cells...)
 		}
 		if withVerdicts {
 			row = append(row, a.Pruned.csvCells()...)

@@ -31,6 +31,8 @@ type Outcome struct {
 	Warning                string
 	Duration               time.Duration
 	StdoutTail, StderrTail string
+	// Cost is what the run cost (run.Result.Cost); nil when unknown.
+	Cost *run.Cost
 }
 
 // ParseOutcome reads the Outcome of a finished run: the last stdout line
@@ -49,6 +51,7 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 		Duration:   res.Duration(),
 		StdoutTail: tail(res.Stdout, KeepTail),
 		StderrTail: tail(res.Stderr, KeepTail),
+		Cost:       res.Cost,
 	}
 	if !res.Lost {
 		code := res.ExitCode

@@ -107,6 +107,9 @@ type Result struct {
 	// is lost and the order queued again, within its retries. Reason says
 	// what happened.
 	Infra bool
+	// Cost is what the run cost as its wrapper measured it; nil when the
+	// run dir holds none (a lost run, a wrapper of an older mljob).
+	Cost *Cost
 }
 
 // Duration is the wall time between start and finish: by the host's clock

@@ -76,6 +76,7 @@ type agentMsg struct {
 	Exit     string          `json:"exit"`
 	Stdout   [2]int64        `json:"stdout"` // full size, bytes sent
 	Stderr   [2]int64        `json:"stderr"`
+	Cost     string          `json:"cost"`    // the run dir's cost line (run.ParseCost), "" when none
 	Times    []float64       `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
 	Load     float64         `json:"load"`    // a probe's 1-minute load average
 	GPUs     []string        `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
@@ -506,6 +507,9 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 	}
 	res.Stdout, res.StdoutSize = m.payload[:so:so], m.Stdout[0]
 	res.Stderr, res.StderrSize = m.payload[so:], m.Stderr[0]
+	if c, err := run.ParseCost(m.Cost); err == nil {
+		res.Cost = &c
+	}
 	if len(m.Times) == 2 && m.Times[1] >= m.Times[0] && m.Times[0] > 0 {
 		res.At, res.FinishedAt, res.Timed = epochFloat(m.Times[0]), epochFloat(m.Times[1]), true
 	}

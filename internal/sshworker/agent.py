@@ -577,10 +577,13 @@ def wrapper(run, argv, env, warm, keep_fds):
         if grace is not None:
             stop.append(signal.SIGTERM)
         sup = Supervisor(wake_r, stop)
+        began = time.monotonic()
         if stop:
             status = 143  # stopped before its script began
         else:
             status = sup.run(run, argv, env, warm, (wake_r, wake_w))
+        # Before exit_code: whoever sees the exit code finds the cost.
+        write_cost(run, time.monotonic() - began, sup, env)
         tmp = os.path.join(run, "exit_code.tmp")
         with open(tmp, "w") as f:
             f.write("%d\n" % status)
@@ -591,6 +594,53 @@ def wrapper(run, argv, env, warm, keep_fds):
         sup.end_leftovers(LEFTOVER_GRACE)
     finally:
         os._exit(code)
+
+
+def gpus_held(env):
+    """The GPUs a run holds: the entries of its CUDA_VISIBLE_DEVICES (set
+    per slot by the dispatcher, by Slurm for a task given GPUs); 0 when
+    unset, empty or hiding every device ("-1", "NoDevFiles")."""
+    value = env.get(b"CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return 0
+    ids = [x.strip() for x in value.split(b",")]
+    if not ids or not ids[0] or ids[0].startswith(b"-") or ids[0] == b"NoDevFiles":
+        return 0
+    n = 0
+    for x in ids:  # CUDA stops at the first id that is not one
+        if not x or x.startswith(b"-"):
+            break
+        n += 1
+    return n
+
+
+def write_cost(run, wall, sup, env):
+    """Writes what the run cost to "cost" in the run dir, atomically:
+    "v1 WALL USER SYS MAXRSS GPUS" (seconds, seconds of CPU in user and
+    system mode, bytes, count). CPU and peak RSS are the rusage of the
+    wrapper's children as the Supervisor reaped them (wait4): the script
+    and every descendant reaped by the time it ended (the subreaper reaps
+    orphans too; a stop reaps them all). What the script leaves running
+    when it ends is ended after exit_code, and is not counted. Never fails
+    the run."""
+    try:
+        rss = sup.maxrss if sys.platform == "darwin" else sup.maxrss * 1024
+        line = "v1 %.3f %.3f %.3f %d %d\n" % (wall, sup.cpu[0], sup.cpu[1], rss, gpus_held(env))
+        tmp = os.path.join(run, "cost.tmp")
+        with open(tmp, "w") as f:
+            f.write(line)
+        os.rename(tmp, os.path.join(run, "cost"))
+    except Exception:
+        pass
+
+
+def read_cost(run):
+    """The first line of the run dir's cost, "" when there is none."""
+    try:
+        with open(os.path.join(run, "cost"), "rb") as f:
+            return f.readline().strip().decode("ascii", "replace")
+    except OSError:
+        return ""
 
 
 class Supervisor:
@@ -605,6 +655,8 @@ class Supervisor:
         self.hold_w = -1
         self.script = 0
         self.status = None
+        self.cpu = [0.0, 0.0]  # user, system seconds of the children reaped
+        self.maxrss = 0  # the largest ru_maxrss of a child reaped
 
     def run(self, run, argv, env, warm, wake_fds):
         """Starts the script and waits for it; a stop ends every descendant
@@ -658,12 +710,19 @@ class Supervisor:
         """Reaps what has ended; False once no child is left."""
         while True:
             try:
-                pid, st = os.waitpid(-1, os.WNOHANG)
+                pid, st, ru = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 self.holder = 0
                 return False
             if pid == 0:
                 return True
+            # Each child's usage as it is reaped (its own reaped children
+            # included), not getrusage(RUSAGE_CHILDREN): on the shell path
+            # the wrapper's process may have reaped children before it was
+            # exec'd (a pyenv shim's), which are not the run's.
+            self.cpu[0] += ru.ru_utime
+            self.cpu[1] += ru.ru_stime
+            self.maxrss = max(self.maxrss, ru.ru_maxrss)
             if pid == self.holder:
                 self.holder = 0
             if pid == self.script:
@@ -956,6 +1015,9 @@ def report(tag, run, outlim, errlim, timed=False):
         pass
     # "exit" is the first line of exit_code, "" when the wrapper wrote none.
     msg = {"ev": "result", "tag": tag, "exit": code}
+    cost = read_cost(run)
+    if cost:
+        msg["cost"] = cost
     if timed:
         times = run_times(run)
         if times is not None:

@@ -321,6 +321,12 @@ func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
 					res.At, res.FinishedAt, res.Timed = start, end, true
 				}
 			}
+		case strings.HasPrefix(line, "MLJOB-COST "):
+			// A cost line that does not parse is dropped: the cost is a
+			// measurement, never a reason to fail the run.
+			if c, err := run.ParseCost(strings.TrimPrefix(line, "MLJOB-COST ")); err == nil {
+				res.Cost = &c
+			}
 		case strings.HasPrefix(line, "MLJOB-RESULT "):
 			gotResult = true
 			code := strings.TrimPrefix(line, "MLJOB-RESULT ")

@@ -395,6 +395,11 @@ func testKill(t *testing.T, newHost hostFactory) {
 			if tc.wantCode >= 0 && (o.res.Lost || o.res.ExitCode != tc.wantCode) {
 				t.Fatalf("exit %d lost %v, want %d", o.res.ExitCode, o.res.Lost, tc.wantCode)
 			}
+			// A killed run's cost counts: its wrapper wrote it with the
+			// exit code.
+			if !o.res.Lost && (o.res.Cost == nil || o.res.Cost.WallSeconds <= 0) {
+				t.Errorf("killed run: cost %+v, want its wall time", o.res.Cost)
+			}
 			// Nothing of the group is left.
 			if n := liveInGroup(t, st.PID); n > 0 {
 				t.Fatalf("%d processes of group %d still alive", n, st.PID)

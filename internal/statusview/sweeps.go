@@ -1,6 +1,7 @@
 package statusview
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/mljob/mljob/internal/db"
@@ -33,6 +34,11 @@ type Sweep struct {
 	// Budget is a tpe sweep's trials in all (Total counts those made so
 	// far); left out for other sweeps.
 	Budget int `json:"budget,omitempty"`
+	// CPUHours and GPUHours are what the group's attempts cost (every
+	// attempt with a cost: failed, pruned and cancelled ones too); left
+	// out while none is known.
+	CPUHours float64 `json:"cpuHours,omitempty"`
+	GPUHours float64 `json:"gpuHours,omitempty"`
 	// Best is the succeeded run with the best value of Objective so far;
 	// null before one has a value.
 	Best *Best `json:"best"`
@@ -51,7 +57,8 @@ type Best struct {
 func NewSweep(p db.SweepProgress) Sweep {
 	s := Sweep{Objective: p.Objective, Done: p.Done(), Succeeded: p.Counts[db.StateSucceeded],
 		Failed: p.Counts[db.StateFailed], Cancelled: p.Counts[db.StateCancelled], Pruned: p.Counts[db.StatePruned],
-		Running: p.Running(), Queued: p.Queued(), Total: p.Total, Budget: p.Budget}
+		Running: p.Running(), Queued: p.Queued(), Total: p.Total, Budget: p.Budget,
+		CPUHours: p.CPUSeconds / 3600, GPUHours: p.GPUSeconds / 3600}
 	if p.SweepID != 0 {
 		id, name := p.SweepID, p.Sweep
 		s.SweepID, s.SweepName = &id, &name
@@ -72,6 +79,21 @@ func SweepsTable(projects []*Project) render.Table {
 		Headers: []string{"PROJECT", "SWEEP", "OBJECTIVE", "DONE", "FAILED", "PRUNED", "RUNNING", "QUEUED", "TOTAL", "BEST", "JOB"},
 		Numeric: map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true},
 	}
+	// The cost columns (after TOTAL) only once some attempt's cost is
+	// known, so that a queue without costs shows what it always did.
+	const costCol = 9
+	withCost := false
+	for _, p := range projects {
+		for _, s := range p.Sweeps {
+			withCost = withCost || s.CPUHours > 0 || s.GPUHours > 0
+		}
+	}
+	if withCost {
+		t.Headers = slices.Insert(t.Headers, costCol, "CPU-H", "GPU-H")
+		for i := costCol; i < len(t.Headers); i++ {
+			t.Numeric[i] = true
+		}
+	}
 	for _, p := range projects {
 		for _, s := range p.Sweeps {
 			name := NoSweep
@@ -89,6 +111,10 @@ func SweepsTable(projects []*Project) render.Table {
 			t.Rows = append(t.Rows, []string{p.ProjectName, name, s.Objective.String(),
 				done, strconv.Itoa(s.Failed), strconv.Itoa(s.Pruned), strconv.Itoa(s.Running), strconv.Itoa(s.Queued),
 				total, best, job})
+			if withCost {
+				row := &t.Rows[len(t.Rows)-1]
+				*row = slices.Insert(*row, costCol, FormatHours(s.CPUHours), FormatHours(s.GPUHours))
+			}
 		}
 	}
 	return t
@@ -97,3 +123,7 @@ func SweepsTable(projects []*Project) render.Table {
 // FormatValue shows an objective's value with six significant digits, as
 // the outcomes table shows a loss, so that the two can be matched.
 func FormatValue(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// FormatHours shows CPU- or GPU-hours with two decimals ("0.00" for a
+// few seconds' work).
+func FormatHours(h float64) string { return strconv.FormatFloat(h, 'f', 2, 64) }
