@@ -86,12 +86,12 @@ bench-jump:
 # seeded curves × 81 steps as a plain sweep, with asha, and through Optuna's
 # own pruner, side by side on the same hosts), nn.py's 27-configuration
 # wine sweep with and without asha, and the TPE benchmark (TestSearchTPE:
-# Branin, Hartmann-6 and a mixed space, 20 seeds × 100 trials, mljob
+# Branin, Hartmann-6 and a mixed space, 100 seeds × 100 trials, mljob
 # against Optuna 3.1 and random, plus proposal latency); rewrites
-# BENCHMARKS.md's search and TPE sections (about 25 minutes on 2 cores).
+# BENCHMARKS.md's search and TPE sections (about an hour on 2 cores).
 .PHONY: bench-search
 bench-search:
-	$(GO) test -tags bench -run TestSearch -count=1 -timeout 30m -v ./bench/
+	$(GO) test -tags bench -run TestSearch -count=1 -timeout 120m -v ./bench/
 
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,

@@ -27,7 +27,7 @@ const (
 
 // The standard-function benchmark of the TPE sampler.
 const (
-	tpeSeeds       = 20 // default of BENCH_TPE_SEEDS
+	tpeSeeds       = 100 // default of BENCH_TPE_SEEDS
 	tpeTrials      = 100
 	tpeAlpha       = 0.05
 	latencyRepeats = 20
@@ -288,9 +288,9 @@ type tpeRow struct {
 }
 
 // tpeSeedSet is the seeds both samplers run: BENCH_TPE_SEEDS of them
-// (default 20) from BENCH_TPE_FIRST_SEED on (default 1). Both sides are
+// (default 100) from BENCH_TPE_FIRST_SEED on (default 1). Both sides are
 // seeded, so one seed set always gives the same table; another set is how
-// to tell a real gap from the luck of 20 seeds.
+// to tell a real gap from the luck of a small seed set.
 func tpeSeedSet() []int {
 	seeds := make([]int, envInt("BENCH_TPE_SEEDS", tpeSeeds))
 	first := envInt("BENCH_TPE_FIRST_SEED", 1)
@@ -319,7 +319,7 @@ func tpeFuncSet(tb testing.TB) []benchFunc {
 	return out
 }
 
-// TestSearchTPE runs Branin, Hartmann-6 and a mixed space for 20 seeds ×
+// TestSearchTPE runs Branin, Hartmann-6 and a mixed space for 100 seeds ×
 // 100 sequential trials through mljob's TPE, Optuna's TPESampler (3.1
 // defaults) and random search, times a proposal at 100 and 1,000 finished
 // trials against Optuna's ask, and writes BENCHMARKS.md's TPE section
