@@ -25,6 +25,12 @@ type GroupChart struct {
 	Baseline       *Baseline `json:"baseline"`
 	// Curves are the learning curves; nil when there are none.
 	Curves *Curves `json:"curves"`
+	// History is the optimisation history (the runs in the order they
+	// ended, with the best so far) and Importance the parameters by how
+	// much of the objective's variance they explain; both nil with fewer
+	// than minHistory charted runs.
+	History    []HistoryPoint `json:"history"`
+	Importance []Importance   `json:"importance"`
 }
 
 // Point is one charted run: a succeeded run, not a baseline, with a

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mljob/mljob/internal/objective"
@@ -32,6 +33,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sortLabel": sortLabel,
 	"plural":    plural,
 	"num":       func(f float64) string { return floatValue(f).Text },
+	"inc":       func(i int) int { return i + 1 },
+	"pct":       func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
+	"fixed":     func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
 }).Parse(pageTemplate))
 
 // scriptClose is what must never appear inside an inlined script: the HTML

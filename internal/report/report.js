@@ -283,9 +283,53 @@
       '<br>' + esc(g.objective) + ' = ' + esc(c.objective) + (c.series > 1 ? ' · mean of ' + c.series + ' series' : '');
   }
 
+  // Optimisation history: each run's objective in the order the runs
+  // ended, coloured by it, and the best so far as a step line.
+  function drawHistory(g) {
+    var h = g.history, colour = shade(g);
+    draw(g.id + '-history', {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var p = h[it.dataIndex];
+        return 'run ' + p.n + ' to end · job ' + p.job + '<br>' + esc(g.objective) + ' = ' + esc(fmt(p.value)) +
+          '<br>best so far ' + esc(fmt(p.best));
+      } },
+      legend: { top: 0, data: ['run', 'best so far'] },
+      xAxis: { type: 'value', name: 'run (in the order they ended)', nameLocation: 'middle', nameGap: 26,
+        min: 1, max: Math.max(h.length, 2), minInterval: 1, splitLine: { show: false } },
+      yAxis: objectiveAxis(g),
+      series: [
+        { type: 'scatter', name: 'run', symbolSize: 8, z: 3, itemStyle: { color: faint },
+          data: h.map(function (p) { return { value: [p.n, p.value], itemStyle: { color: colour(p.value) } }; }) },
+        { type: 'line', name: 'best so far', step: 'end', showSymbol: false, silent: true, z: 2,
+          itemStyle: { color: ink }, lineStyle: { color: ink, width: 1.8 },
+          data: h.map(function (p) { return [p.n, p.best]; }), markLine: baselineLine(g) }
+      ]
+    });
+  }
+
+  // Parameter importance: one bar per parameter, its share of the
+  // objective's variance explained (eta squared, normalised), largest on top.
+  function drawImportance(g) {
+    var m = g.importance.slice().reverse();
+    draw(g.id + '-importance', {
+      grid: { left: 150, right: 48, top: 16, bottom: 36 },
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var x = m[it.dataIndex];
+        return esc(x.param) + '<br>share ' + esc(fmt(x.share)) + ' · eta² ' + esc(fmt(x.etaSq)) + ' over ' + x.bins + ' bins';
+      } },
+      xAxis: { type: 'value', min: 0, max: 1, name: 'share of variance explained', nameLocation: 'middle', nameGap: 22 },
+      yAxis: { type: 'category', data: m.map(function (x) { return x.param; }), axisLabel: { formatter: clip } },
+      series: [{ type: 'bar', data: m.map(function (x) { return x.share; }), itemStyle: { color: good },
+        label: { show: true, position: 'right', formatter: function (it) { return Math.round(it.value * 100) + ' %'; } } }]
+    });
+  }
+
   data.groups.forEach(function (g) {
     if (g.curves) drawCurves(g);
     if (g.points.length === 0) return;
+    if (g.history) drawHistory(g);
+    if (g.importance && g.importance.length > 0) drawImportance(g);
     g.params.forEach(function (param, i) { drawParam(g, param, i); });
     if (g.params.length > 0) drawParallel(g);
   });

@@ -1,0 +1,135 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/testutil"
+)
+
+// historyState is what ECharts drew in a history chart: the runs' points
+// and the best-so-far line, as [n, value] pairs.
+type historyState struct {
+	Runs [][2]float64 `json:"runs"`
+	Best [][2]float64 `json:"best"`
+	Step string       `json:"step"`
+}
+
+// historyJS reads a history chart's two series from ECharts' model.
+const historyJS = `(function (id) {
+  var chart = echarts.getInstanceByDom(document.getElementById(id)), out = {runs: [], best: [], step: ''};
+  chart.getModel().getSeries().forEach(function (s) {
+    var d = s.getData();
+    for (var i = 0; i < d.count(); i++) {
+      var pair = [d.get('x', i), d.get('y', i)];
+      if (s.subType === 'scatter') out.runs.push(pair); else out.best.push(pair);
+    }
+    if (s.subType === 'line') out.step = String(s.get('step'));
+  });
+  return out;
+})(%q)`
+
+// importanceState is the importance table's rows and the bar chart's
+// categories (bottom to top) and values.
+type importanceState struct {
+	Rows   [][]string `json:"rows"`
+	Labels []string   `json:"labels"`
+	Shares []float64  `json:"shares"`
+}
+
+const importanceJS = `(function (id) {
+  var rows = Array.from(document.querySelectorAll('#' + id + '-table tbody tr')).map(function (tr) {
+    return Array.from(tr.cells).map(function (td) { return td.textContent.trim(); });
+  });
+  var opt = echarts.getInstanceByDom(document.getElementById(id)).getOption();
+  return {rows: rows, labels: opt.yAxis[0].data, shares: opt.series[0].data};
+})(%q)`
+
+// mustSearchPage seeds the synthetic search into a queue and writes its
+// report to dir/name with opts; it returns the page and the queue.
+func mustSearchPage(t *testing.T, ctx context.Context, dir, name string, runs []searchRun, order []int, opts Options) (string, *db.DB) {
+	t.Helper()
+	store := testutil.MustOpenDB(t)
+	mustSeedSearch(t, store, runs, order)
+	page := filepath.Join(dir, name)
+	f, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Project, opts.Now = searchProject, reportTime
+	if err := generate(ctx, store, f, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return page, store
+}
+
+// TestSearchReportInBrowser opens the report of a synthetic search in
+// headless Chromium, where one parameter (driver) drives the score and
+// two (noise, kind) do not: the history chart draws every run in the order
+// they ended with a best-so-far step line that never gets worse, and the
+// importance table and bars rank driver first.
+func TestSearchReportInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	runs := searchRuns(30)
+	order := shuffled(len(runs), 3)
+	page, _ := mustSearchPage(t, ctx, dir, "search.html", runs, order, Options{})
+	b := startBrowser(t, ctx, chromium, dir)
+	st := b.open(t, page)
+	hist := evaluate[historyState](t, b, fmt.Sprintf(historyJS, "g0-history"))
+	imp := evaluate[importanceState](t, b, fmt.Sprintf(importanceJS, "g0-importance"))
+
+	if e := b.errs.all(); len(e) > 0 {
+		t.Errorf("the page reported %d error(s):\n%s", len(e), strings.Join(e, "\n"))
+	}
+	checkCharts(t, st.charts, []string{"g0-history", "g0-importance", "g0-param-0", "g0-param-1", "g0-param-2",
+		"g0-parallel", "hosts"})
+
+	t.Run("history", func(t *testing.T) {
+		if len(hist.Runs) != len(runs) || len(hist.Best) != len(runs) {
+			t.Fatalf("history drew %d runs and %d best-so-far points, want %d each", len(hist.Runs), len(hist.Best), len(runs))
+		}
+		best := math.Inf(1)
+		for k, p := range hist.Runs {
+			// The k-th to end is the run order[k] says.
+			if p[0] != float64(k+1) || math.Abs(p[1]-runs[order[k]].score) > 1e-9 {
+				t.Errorf("history point %d = %v, want [%d %g]", k, p, k+1, runs[order[k]].score)
+			}
+			best = min(best, runs[order[k]].score)
+			if math.Abs(hist.Best[k][1]-best) > 1e-9 {
+				t.Errorf("best so far at %d = %g, want %g", k+1, hist.Best[k][1], best)
+			}
+		}
+		if hist.Step != "end" {
+			t.Errorf("best-so-far line drawn with step %q, want end", hist.Step)
+		}
+	})
+	t.Run("importance", func(t *testing.T) {
+		if len(imp.Rows) != 3 || imp.Rows[0][1] != "driver" {
+			t.Fatalf("importance table %q, want driver first of 3", imp.Rows)
+		}
+		// The bars run bottom to top: driver's is the top one, the longest.
+		if n := len(imp.Labels); n != 3 || imp.Labels[n-1] != "driver" || imp.Shares[n-1] <= imp.Shares[0] || imp.Shares[n-1] <= imp.Shares[1] {
+			t.Errorf("importance bars %q %v, want driver on top and longest", imp.Labels, imp.Shares)
+		}
+		var sum float64
+		for _, s := range imp.Shares {
+			sum += s
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			t.Errorf("shares sum to %g, want 1", sum)
+		}
+	})
+}
