@@ -31,6 +31,9 @@ type GroupChart struct {
 	// than minHistory charted runs.
 	History    []HistoryPoint `json:"history"`
 	Importance []Importance   `json:"importance"`
+	// Cost is the objective against each run's cost; nil when no charted
+	// run has a recorded cost.
+	Cost *CostChart `json:"cost"`
 }
 
 // Point is one charted run: a succeeded run, not a baseline, with a

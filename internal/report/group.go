@@ -59,6 +59,9 @@ type Group struct {
 	chart      GroupChart
 }
 
+// Cost is what g's objective-against-cost chart draws; nil for none.
+func (g Group) Cost() *CostChart { return g.chart.Cost }
+
 // History reports whether g's section draws an optimisation history.
 func (g Group) History() bool { return len(g.chart.History) > 0 }
 
@@ -158,6 +161,7 @@ func newGroup(id string, o objective.Objective, runs, baselines []run, sortKey s
 	g.Top = topRuns(ok, g.Params, sortKey, top)
 	g.Baseline = baselineOf(o, baselines)
 	g.chart = groupChart(&g, okCandidates)
+	g.chart.Cost = costs(okCandidates)
 	if len(g.chart.Points) >= minHistory {
 		g.chart.History = history(o, okCandidates)
 		g.Importance = importance(g.Params, g.chart.Points)

@@ -325,11 +325,34 @@
     });
   }
 
+  // The objective against each run's cost (CPU- or GPU-seconds).
+  function drawCost(g) {
+    var c = g.cost, colour = shade(g);
+    var lo = Math.min.apply(null, c.points.map(function (p) { return p.cost; }));
+    var hi = Math.max.apply(null, c.points.map(function (p) { return p.cost; }));
+    var log = lo > 0 && hi / lo >= 100;
+    draw(g.id + '-cost', {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var p = c.points[it.dataIndex];
+        return 'job ' + p.job + ' · attempt ' + p.attempt + '<br>' + esc(c.unit) + ' ' + esc(fmt(p.cost)) +
+          '<br>' + esc(g.objective) + ' = ' + esc(fmt(p.value));
+      } },
+      xAxis: { type: log ? 'log' : 'value', scale: true, name: c.unit + (log ? ' (log scale)' : ''),
+        nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: fmt }, splitLine: { show: false } },
+      yAxis: objectiveAxis(g),
+      series: [{ type: 'scatter', symbolSize: 9, markLine: baselineLine(g),
+        itemStyle: { opacity: 0.85, borderColor: '#ffffff', borderWidth: 0.5 },
+        data: c.points.map(function (p) { return { value: [p.cost, p.value], itemStyle: { color: colour(p.value) } }; }) }]
+    });
+  }
+
   data.groups.forEach(function (g) {
     if (g.curves) drawCurves(g);
     if (g.points.length === 0) return;
     if (g.history) drawHistory(g);
     if (g.importance && g.importance.length > 0) drawImportance(g);
+    if (g.cost) drawCost(g);
     g.params.forEach(function (param, i) { drawParam(g, param, i); });
     if (g.params.length > 0) drawParallel(g);
   });

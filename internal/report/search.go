@@ -153,3 +153,47 @@ func binOf(prm Param, j int, points []Point) []int {
 	}
 	return bins
 }
+
+// CostPoint is one run of the objective-against-cost chart.
+type CostPoint struct {
+	JobID   int64   `json:"job"`
+	Attempt int     `json:"attempt"`
+	Cost    float64 `json:"cost"` // CPU-seconds, or GPU-seconds (see CostChart.Unit)
+	Value   float64 `json:"value"`
+}
+
+// CostChart is the objective against what each run cost.
+type CostChart struct {
+	// Unit is "GPU-seconds" when any run held a GPU, else "CPU-seconds":
+	// where GPUs were used they are what a run costs.
+	Unit   string      `json:"unit"`
+	Points []CostPoint `json:"points"`
+}
+
+// costs is the objective against cost of the runs with a finite
+// objective and a recorded cost (db.Outcome.Cost); nil when none has one.
+func costs(ok []run) *CostChart {
+	var xs []run
+	gpu := false
+	for _, x := range ok {
+		if x.obj.Finite && x.row.Cost != nil {
+			xs = append(xs, x)
+			gpu = gpu || x.row.Cost.GPUSeconds() > 0
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	c := &CostChart{Unit: "CPU-seconds", Points: make([]CostPoint, len(xs))}
+	if gpu {
+		c.Unit = "GPU-seconds"
+	}
+	for i, x := range xs {
+		v := x.row.Cost.CPUSeconds()
+		if gpu {
+			v = x.row.Cost.GPUSeconds()
+		}
+		c.Points[i] = CostPoint{JobID: x.row.JobID, Attempt: x.row.Attempt, Cost: v, Value: x.obj.F}
+	}
+	return c
+}

@@ -52,6 +52,44 @@ const importanceJS = `(function (id) {
   return {rows: rows, labels: opt.yAxis[0].data, shares: opt.series[0].data};
 })(%q)`
 
+// costState is what ECharts drew in a cost chart: [cost, value] pairs,
+// and the unit the container names.
+type costState struct {
+	Unit   string       `json:"unit"`
+	Points [][2]float64 `json:"points"`
+}
+
+const costJS = `(function (id) {
+  var el = document.getElementById(id), out = {unit: el.dataset.unit, points: []};
+  var d = echarts.getInstanceByDom(el).getModel().getSeries()[0].getData();
+  for (var i = 0; i < d.count(); i++) out.points.push([d.get('x', i), d.get('y', i)]);
+  return out;
+})(%q)`
+
+// checkCosts checks that a cost chart drew each run once at its cost.
+func checkCosts(t *testing.T, got costState, unit string, runs []searchRun, cost func(searchRun) float64) {
+	t.Helper()
+	if got.Unit != unit {
+		t.Errorf("cost chart's unit %q, want %q", got.Unit, unit)
+	}
+	var want [][2]float64
+	for _, r := range runs {
+		want = append(want, [2]float64{cost(r), r.score})
+	}
+	if len(got.Points) != len(want) {
+		t.Fatalf("cost chart drew %d points, want %d", len(got.Points), len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, p := range got.Points {
+			found = found || math.Abs(p[0]-w[0]) < 1e-9 && math.Abs(p[1]-w[1]) < 1e-9
+		}
+		if !found {
+			t.Errorf("cost chart lacks the run at %v (drew %v)", w, got.Points)
+		}
+	}
+}
+
 // mustSearchPage seeds the synthetic search into a queue and writes its
 // report to dir/name with opts; it returns the page and the queue.
 func mustSearchPage(t *testing.T, ctx context.Context, dir, name string, runs []searchRun, order []int, opts Options) (string, *db.DB) {
@@ -75,7 +113,9 @@ func mustSearchPage(t *testing.T, ctx context.Context, dir, name string, runs []
 
 // TestSearchReportInBrowser opens the report of a synthetic search in
 // headless Chromium, where one parameter (driver) drives the score and
-// two (noise, kind) do not: the history chart draws every run in the order
+// two (noise, kind) do not: the cost chart draws each run at its
+// CPU-seconds (GPU-seconds on a second page where runs held GPUs), the
+// history chart draws every run in the order
 // they ended with a best-so-far step line that never gets worse, and the
 // importance table and bars rank driver first.
 func TestSearchReportInBrowser(t *testing.T) {
@@ -90,11 +130,21 @@ func TestSearchReportInBrowser(t *testing.T) {
 	st := b.open(t, page)
 	hist := evaluate[historyState](t, b, fmt.Sprintf(historyJS, "g0-history"))
 	imp := evaluate[importanceState](t, b, fmt.Sprintf(importanceJS, "g0-importance"))
+	cpuCost := evaluate[costState](t, b, fmt.Sprintf(costJS, "g0-cost"))
+
+	// A second search where half the runs held a GPU: cost is GPU-seconds.
+	gpuRuns := searchRuns(12)
+	for i := range gpuRuns {
+		gpuRuns[i].gpus = i % 2
+	}
+	gpuPage, _ := mustSearchPage(t, ctx, dir, "gpu.html", gpuRuns, shuffled(len(gpuRuns), 4), Options{})
+	b.open(t, gpuPage)
+	gpuCost := evaluate[costState](t, b, fmt.Sprintf(costJS, "g0-cost"))
 
 	if e := b.errs.all(); len(e) > 0 {
 		t.Errorf("the page reported %d error(s):\n%s", len(e), strings.Join(e, "\n"))
 	}
-	checkCharts(t, st.charts, []string{"g0-history", "g0-importance", "g0-param-0", "g0-param-1", "g0-param-2",
+	checkCharts(t, st.charts, []string{"g0-history", "g0-importance", "g0-cost", "g0-param-0", "g0-param-1", "g0-param-2",
 		"g0-parallel", "hosts"})
 
 	t.Run("history", func(t *testing.T) {
@@ -115,6 +165,10 @@ func TestSearchReportInBrowser(t *testing.T) {
 		if hist.Step != "end" {
 			t.Errorf("best-so-far line drawn with step %q, want end", hist.Step)
 		}
+	})
+	t.Run("cost", func(t *testing.T) {
+		checkCosts(t, cpuCost, "CPU-seconds", runs, func(r searchRun) float64 { return r.cpu })
+		checkCosts(t, gpuCost, "GPU-seconds", gpuRuns, func(r searchRun) float64 { return float64(r.gpus) * r.wall })
 	})
 	t.Run("importance", func(t *testing.T) {
 		if len(imp.Rows) != 3 || imp.Rows[0][1] != "driver" {
