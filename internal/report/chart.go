@@ -4,12 +4,16 @@ import (
 	"sort"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/replicate"
 )
 
 // ChartData is what the page's script reads; it holds finite numbers only.
 type ChartData struct {
 	Groups    []GroupChart `json:"groups"`
 	HostTimes []HostTimes  `json:"hostTimes"`
+	// Replicates are the replicate groups (mljob replicate), as
+	// outcomes --replicates sums them up.
+	Replicates []replicate.GroupView `json:"replicates"`
 }
 
 // GroupChart is what one objective's charts draw: its runs only.

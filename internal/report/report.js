@@ -357,6 +357,48 @@
     if (g.params.length > 0) drawParallel(g);
   });
 
+  // Replicates: per configuration (by the rank it was picked at), each
+  // value a dot, and the mean ± SD as a diamond with a bar.
+  data.replicates.forEach(function (r, i) {
+    var labels = r.configurations.map(function (c) { return '#' + c.rank + ' job ' + c.jobId; });
+    var dots = [], means = [];
+    r.configurations.forEach(function (c, k) {
+      c.values.forEach(function (v, j) { dots.push({ value: [k, v], job: c.jobs[j] }); });
+      if (c.mean != null) means.push({ value: [k, c.mean, c.mean - (c.sd || 0), c.mean + (c.sd || 0)], c: c });
+    });
+    draw('rep-' + i, {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        if (it.seriesName === 'mean') {
+          var c = it.data.c;
+          return esc(labels[it.value[0]]) + '<br>mean ' + esc(fmt(c.mean)) + (c.sd != null ? ' ± ' + esc(fmt(c.sd)) : '') +
+            ' over ' + c.n + '<br>rank by mean ' + c.rankByMean;
+        }
+        return 'job ' + it.data.job + '<br>' + esc(r.objective) + ' = ' + esc(fmt(it.value[1]));
+      } },
+      xAxis: { type: 'category', data: labels, axisLabel: { hideOverlap: true } },
+      yAxis: { type: 'value', scale: true, name: r.objective + (r.goal === 'maximize' ? ' (higher is better)' : ' (lower is better)'),
+        nameTextStyle: { align: 'left', fontWeight: 600 }, axisLabel: { formatter: fmt },
+        splitLine: { lineStyle: { color: '#eef0f3' } } },
+      series: [
+        { type: 'scatter', name: 'value', symbolSize: 7, itemStyle: { color: faint, opacity: 0.9 }, data: dots },
+        { type: 'custom', name: 'sd', silent: true, z: 1, encode: { x: 0, y: [1, 2] },
+          data: means.map(function (m) { return [m.value[0], m.value[2], m.value[3]]; }),
+          renderItem: function (params, api) {
+            var lo = api.coord([api.value(0), api.value(1)]), hi = api.coord([api.value(0), api.value(2)]);
+            var style = { stroke: ink, lineWidth: 1.2 };
+            return { type: 'group', children: [
+              { type: 'line', shape: { x1: lo[0] + 12, y1: lo[1], x2: hi[0] + 12, y2: hi[1] }, style: style },
+              { type: 'line', shape: { x1: lo[0] + 8, y1: lo[1], x2: lo[0] + 16, y2: lo[1] }, style: style },
+              { type: 'line', shape: { x1: hi[0] + 8, y1: hi[1], x2: hi[0] + 16, y2: hi[1] }, style: style }
+            ] };
+          } },
+        { type: 'scatter', name: 'mean', symbol: 'diamond', symbolSize: 12, symbolOffset: [12, 0], z: 4,
+          itemStyle: { color: good }, data: means }
+      ]
+    });
+  });
+
   // Run time per host: a box of succeeded runs' durations, and the runs.
   if (data.hostTimes.length > 0) {
     var hosts = data.hostTimes;

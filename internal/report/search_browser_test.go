@@ -1,16 +1,20 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/replicate"
 	"github.com/mljob/mljob/internal/testutil"
 )
 
@@ -90,12 +94,40 @@ func checkCosts(t *testing.T, got costState, unit string, runs []searchRun, cost
 	}
 }
 
+// replicateState is a replicate group's table rows, the ranking note,
+// and the chart's dots and mean markers as [category, value].
+type replicateState struct {
+	Holds string       `json:"holds"`
+	Rows  [][]string   `json:"rows"`
+	Dots  [][2]float64 `json:"dots"`
+	Means [][2]float64 `json:"means"`
+}
+
+const replicateJS = `(function (id) {
+  var rows = Array.from(document.querySelectorAll('#' + id + '-table tbody tr')).map(function (tr) {
+    return Array.from(tr.cells).map(function (td) { return td.textContent.trim(); });
+  });
+  var out = {holds: document.getElementById(id + '-holds').textContent, rows: rows, dots: [], means: []};
+  echarts.getInstanceByDom(document.getElementById(id)).getModel().getSeries().forEach(function (s) {
+    if (s.subType !== 'scatter') return;
+    var d = s.getData();
+    for (var i = 0; i < d.count(); i++) (s.name === 'mean' ? out.means : out.dots).push([d.get('x', i), d.get('y', i)]);
+  });
+  return out;
+})(%q)`
+
 // mustSearchPage seeds the synthetic search into a queue and writes its
 // report to dir/name with opts; it returns the page and the queue.
-func mustSearchPage(t *testing.T, ctx context.Context, dir, name string, runs []searchRun, order []int, opts Options) (string, *db.DB) {
+// prep, when not nil, runs on the seeded queue (given the runs' job ids)
+// before the page is made, and may set opts.
+func mustSearchPage(t *testing.T, ctx context.Context, dir, name string, runs []searchRun, order []int, opts Options,
+	prep func(store *db.DB, ids []int64, opts *Options)) (string, *db.DB) {
 	t.Helper()
 	store := testutil.MustOpenDB(t)
-	mustSeedSearch(t, store, runs, order)
+	ids := mustSeedSearch(t, store, runs, order)
+	if prep != nil {
+		prep(store, ids, &opts)
+	}
 	page := filepath.Join(dir, name)
 	f, err := os.Create(page)
 	if err != nil {
@@ -125,7 +157,7 @@ func TestSearchReportInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	runs := searchRuns(30)
 	order := shuffled(len(runs), 3)
-	page, _ := mustSearchPage(t, ctx, dir, "search.html", runs, order, Options{})
+	page, _ := mustSearchPage(t, ctx, dir, "search.html", runs, order, Options{}, nil)
 	b := startBrowser(t, ctx, chromium, dir)
 	st := b.open(t, page)
 	hist := evaluate[historyState](t, b, fmt.Sprintf(historyJS, "g0-history"))
@@ -137,9 +169,28 @@ func TestSearchReportInBrowser(t *testing.T) {
 	for i := range gpuRuns {
 		gpuRuns[i].gpus = i % 2
 	}
-	gpuPage, _ := mustSearchPage(t, ctx, dir, "gpu.html", gpuRuns, shuffled(len(gpuRuns), 4), Options{})
+	gpuPage, _ := mustSearchPage(t, ctx, dir, "gpu.html", gpuRuns, shuffled(len(gpuRuns), 4), Options{}, nil)
 	b.open(t, gpuPage)
 	gpuCost := evaluate[costState](t, b, fmt.Sprintf(costJS, "g0-cost"))
+
+	// A third search with a replicate group of its three best runs, four
+	// new seeds each: by mean, the second beats the first.
+	repRuns := searchRuns(12)
+	best := make([]int, len(repRuns))
+	for i := range best {
+		best[i] = i
+	}
+	slices.SortFunc(best, func(a, b int) int { return cmp.Compare(repRuns[a].score, repRuns[b].score) })
+	extra := [][]float64{{10, 11, 12, 13}, {1, 2, 3, 4}, {20, 21, 22, 23}}
+	var wantRep []replicate.GroupView
+	repPage, _ := mustSearchPage(t, ctx, dir, "replicates.html", repRuns, shuffled(len(repRuns), 5), Options{},
+		func(store *db.DB, ids []int64, opts *Options) {
+			sources := []int64{ids[best[0]], ids[best[1]], ids[best[2]]}
+			wantRep = mustSeedReplicates(t, store, sources, extra)
+			opts.Replicates = wantRep
+		})
+	rep := b.open(t, repPage)
+	repState := evaluate[replicateState](t, b, fmt.Sprintf(replicateJS, "rep-0"))
 
 	if e := b.errs.all(); len(e) > 0 {
 		t.Errorf("the page reported %d error(s):\n%s", len(e), strings.Join(e, "\n"))
@@ -169,6 +220,47 @@ func TestSearchReportInBrowser(t *testing.T) {
 	t.Run("cost", func(t *testing.T) {
 		checkCosts(t, cpuCost, "CPU-seconds", runs, func(r searchRun) float64 { return r.cpu })
 		checkCosts(t, gpuCost, "GPU-seconds", gpuRuns, func(r searchRun) float64 { return float64(r.gpus) * r.wall })
+	})
+	t.Run("replicates", func(t *testing.T) {
+		checkCharts(t, rep.charts[len(rep.charts)-2:], []string{"rep-0", "hosts"})
+		if len(wantRep) != 1 || wantRep[0].Holds {
+			t.Fatalf("seeded replicate groups %+v, want one whose ranking does not hold", wantRep)
+		}
+		if repState.Holds != "the ranking does not hold" {
+			t.Errorf("the page says %q, want: the ranking does not hold", repState.Holds)
+		}
+		if len(repState.Rows) != 3 {
+			t.Fatalf("replicate table %q, want 3 configurations", repState.Rows)
+		}
+		// Columns: rank, job, mean ± SD, n, values, by mean, missing.
+		for k, c := range wantRep[0].Configs {
+			row := repState.Rows[k]
+			wantMean := floatValue(*c.Mean).Text + " ± " + floatValue(*c.SD).Text
+			if row[0] != strconv.Itoa(k+1) || row[1] != strconv.FormatInt(c.JobID, 10) || row[2] != wantMean || row[3] != "5" {
+				t.Errorf("row %d = %q, want rank %d, job %d, %s, n 5", k, row, k+1, c.JobID, wantMean)
+			}
+		}
+		if got := []string{repState.Rows[0][5], repState.Rows[1][5], repState.Rows[2][5]}; !slices.Equal(got, []string{"2", "1", "3"}) {
+			t.Errorf("ranks by mean %q, want 2 1 3", got)
+		}
+		// Five dots per configuration (the source and four replicates) at
+		// their values, and a mean marker each.
+		for k, c := range wantRep[0].Configs {
+			var got []float64
+			for _, d := range repState.Dots {
+				if d[0] == float64(k) {
+					got = append(got, d[1])
+				}
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.Values))
+			if !slices.Equal(got, want) {
+				t.Errorf("configuration %d: dots at %v, want %v", k+1, got, want)
+			}
+			if len(repState.Means) != 3 || math.Abs(repState.Means[k][1]-*c.Mean) > 1e-9 {
+				t.Errorf("mean markers %v, want configuration %d's at %g", repState.Means, k+1, *c.Mean)
+			}
+		}
 	})
 	t.Run("importance", func(t *testing.T) {
 		if len(imp.Rows) != 3 || imp.Rows[0][1] != "driver" {

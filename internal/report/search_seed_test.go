@@ -10,6 +10,7 @@ import (
 
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/replicate"
 	runpkg "github.com/mljob/mljob/internal/run"
 )
 
@@ -105,4 +106,56 @@ func shuffled(n int, seed uint64) []int {
 	}
 	rand.New(rand.NewPCG(seed, 1)).Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 	return order
+}
+
+// mustSeedReplicates makes one replicate group of the three best runs of
+// the seeded search (sources, best first by score) with len(extra[k])
+// replicates of source k, records extra[k] as their scores, and returns
+// the group as the report shows it (values read back from the queue, as
+// mljob report reads them).
+func mustSeedReplicates(tb testing.TB, store *db.DB, sources []int64, extra [][]float64) []replicate.GroupView {
+	tb.Helper()
+	ctx := context.Background()
+	obj, _ := objective.Parse("score:min")
+	g := db.NewReplicateGroup{Project: searchProject, Objective: obj, Seeds: len(extra[0])}
+	for k, src := range sources {
+		for s := range extra[k] {
+			spec, _ := json.Marshal(map[string]any{"projectName": searchProject, "scriptName": "train.py",
+				"replicateOf": src, "seed": s + 1})
+			g.Members = append(g.Members, db.NewReplicate{SourceJobID: src, SourceRank: k + 1,
+				Job: db.NewJob{Project: searchProject, Script: "train.py", Spec: spec, Objective: obj}})
+		}
+	}
+	if _, _, err := store.CreateReplicates(ctx, g); err != nil {
+		tb.Fatal(err)
+	}
+	for k := range sources {
+		for _, v := range extra[k] {
+			c, err := store.ClaimOrder(ctx, "worker", "0", "test-dispatcher")
+			if err != nil || c == nil {
+				tb.Fatalf("claim replicate: %v, %v", c, err)
+			}
+			if _, err := store.RecordOutcome(ctx, db.Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt, Host: "worker",
+				Succeeded: true, DurationSeconds: 1, JSON: []byte(fmt.Sprintf(`{"status": 200, "score": %s}`, formatJSONFloat(v)))}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	groups, err := store.ReplicateGroups(ctx, searchProject, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rows, err := store.Outcomes(ctx, db.OutcomeFilter{Project: searchProject, States: []string{db.OutcomeSucceeded}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	values := map[int64]*float64{}
+	for _, r := range rows {
+		values[r.JobID] = r.ObjectiveValue
+	}
+	var views []replicate.GroupView
+	for _, g := range groups {
+		views = append(views, replicate.NewGroupView(g, values))
+	}
+	return views
 }
