@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/replicate"
 	"github.com/mljob/mljob/internal/report"
 )
 
@@ -108,8 +109,20 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	groups, err := store.ReplicateGroups(ctx, opts.project, sw.ID)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var replicates []replicate.GroupView
+	for _, g := range groups {
+		values, err := jobValues(ctx, store, g)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		replicates = append(replicates, replicate.NewGroupView(g, values))
+	}
 	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
-		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves})
+		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves, Replicates: replicates})
 	if err != nil {
 		return err
 	}

@@ -357,10 +357,10 @@ func TestReportInBrowser(t *testing.T) {
 		}
 	})
 	t.Run("charts drawn", func(t *testing.T) {
-		checkCharts(t, wine.charts, []string{"g0-curves", "g0-param-0", "g0-param-1", "g0-param-2", "g0-param-3",
+		checkCharts(t, wine.charts, []string{"g0-curves", "g0-history", "g0-importance", "g0-param-0", "g0-param-1", "g0-param-2", "g0-param-3",
 			"g0-param-4", "g0-parallel", "hosts"})
 		// iris's loss section has one run: a curve, nothing to compare.
-		checkCharts(t, iris.charts, []string{"g0-curves", "g0-param-0", "g0-param-1", "g0-parallel", "g1-curves", "hosts"})
+		checkCharts(t, iris.charts, []string{"g0-curves", "g0-history", "g0-importance", "g0-param-0", "g0-param-1", "g0-parallel", "g1-curves", "hosts"})
 	})
 	t.Run("learning curves", func(t *testing.T) {
 		// Six runs with curves: the five best by cvMse in their colours,

@@ -4,12 +4,16 @@ import (
 	"sort"
 
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/replicate"
 )
 
 // ChartData is what the page's script reads; it holds finite numbers only.
 type ChartData struct {
 	Groups    []GroupChart `json:"groups"`
 	HostTimes []HostTimes  `json:"hostTimes"`
+	// Replicates are the replicate groups (mljob replicate), as
+	// outcomes --replicates sums them up.
+	Replicates []replicate.GroupView `json:"replicates"`
 }
 
 // GroupChart is what one objective's charts draw: its runs only.
@@ -25,6 +29,15 @@ type GroupChart struct {
 	Baseline       *Baseline `json:"baseline"`
 	// Curves are the learning curves; nil when there are none.
 	Curves *Curves `json:"curves"`
+	// History is the optimisation history (the runs in the order they
+	// ended, with the best so far) and Importance the parameters by how
+	// much of the objective's variance they explain; both nil with fewer
+	// than minHistory charted runs.
+	History    []HistoryPoint `json:"history"`
+	Importance []Importance   `json:"importance"`
+	// Cost is the objective against each run's cost; nil when no charted
+	// run has a recorded cost.
+	Cost *CostChart `json:"cost"`
 }
 
 // Point is one charted run: a succeeded run, not a baseline, with a

@@ -52,8 +52,18 @@ type Group struct {
 	// Curves says what the learning-curve chart draws; nil when no run of
 	// the group stored progress lines (or no curves were read).
 	Curves *CurveInfo
-	chart  GroupChart
+	// Importance ranks Params by the share of the objective's variance
+	// their values explain (see importance); nil with fewer than
+	// minHistory charted runs.
+	Importance []Importance
+	chart      GroupChart
 }
+
+// Cost is what g's objective-against-cost chart draws; nil for none.
+func (g Group) Cost() *CostChart { return g.chart.Cost }
+
+// History reports whether g's section draws an optimisation history.
+func (g Group) History() bool { return len(g.chart.History) > 0 }
 
 // Charted is the number of runs g's charts draw.
 func (g Group) Charted() int { return len(g.chart.Points) }
@@ -151,6 +161,12 @@ func newGroup(id string, o objective.Objective, runs, baselines []run, sortKey s
 	g.Top = topRuns(ok, g.Params, sortKey, top)
 	g.Baseline = baselineOf(o, baselines)
 	g.chart = groupChart(&g, okCandidates)
+	g.chart.Cost = costs(okCandidates)
+	if len(g.chart.Points) >= minHistory {
+		g.chart.History = history(o, okCandidates)
+		g.Importance = importance(g.Params, g.chart.Points)
+		g.chart.Importance = g.Importance
+	}
 	if curves != nil {
 		g.Curves, g.chart.Curves = curves.forGroup(o, g.Params, okCandidates, pruned)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mljob/mljob/internal/objective"
@@ -32,6 +33,22 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sortLabel": sortLabel,
 	"plural":    plural,
 	"num":       func(f float64) string { return floatValue(f).Text },
+	"inc":       func(i int) int { return i + 1 },
+	"optNum": func(f *float64) string {
+		if f == nil {
+			return "—"
+		}
+		return floatValue(*f).Text
+	},
+	"nums": func(fs []float64) string {
+		out := make([]string, len(fs))
+		for i, f := range fs {
+			out[i] = floatValue(f).Text
+		}
+		return strings.Join(out, " ")
+	},
+	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
+	"fixed": func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
 }).Parse(pageTemplate))
 
 // scriptClose is what must never appear inside an inlined script: the HTML

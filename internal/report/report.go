@@ -17,6 +17,7 @@ import (
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/outcomeview"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/replicate"
 )
 
 // SortKeys are the accepted values of Options.Sort: those of mljob
@@ -57,6 +58,9 @@ type Options struct {
 	// Curves are the runs' learning curves as ReadCurves read them; nil
 	// draws none.
 	Curves *CurveSet
+	// Replicates are the project's (or sweep's) replicate groups as
+	// replicate.NewGroupView sums them up; nil shows none.
+	Replicates []replicate.GroupView
 }
 
 // Counts is how the runs ended, as mljob report's last line says it:
@@ -90,6 +94,8 @@ type Report struct {
 	// ranked, coloured or charted against another objective's.
 	Groups   []Group
 	Failures []Failure
+	// Replicates are the replicate groups, one chart and table each.
+	Replicates []replicate.GroupView
 	// Chart is the data the page's script draws, embedded as JSON.
 	Chart ChartData
 }
@@ -188,7 +194,9 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 
 	r.Failures = failures(runs)
 	r.Groups = groups(runs, sortKey, top, opts.Curves)
-	r.Chart = ChartData{Groups: make([]GroupChart, len(r.Groups)), HostTimes: hostTimes(r, runs)}
+	r.Replicates = opts.Replicates
+	r.Chart = ChartData{Groups: make([]GroupChart, len(r.Groups)), HostTimes: hostTimes(r, runs),
+		Replicates: append([]replicate.GroupView{}, opts.Replicates...)}
 	for i := range r.Groups {
 		r.Chart.Groups[i] = r.Groups[i].chart
 	}

@@ -283,11 +283,120 @@
       '<br>' + esc(g.objective) + ' = ' + esc(c.objective) + (c.series > 1 ? ' · mean of ' + c.series + ' series' : '');
   }
 
+  // Optimisation history: each run's objective in the order the runs
+  // ended, coloured by it, and the best so far as a step line.
+  function drawHistory(g) {
+    var h = g.history, colour = shade(g);
+    draw(g.id + '-history', {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var p = h[it.dataIndex];
+        return 'run ' + p.n + ' to end · job ' + p.job + '<br>' + esc(g.objective) + ' = ' + esc(fmt(p.value)) +
+          '<br>best so far ' + esc(fmt(p.best));
+      } },
+      legend: { top: 0, data: ['run', 'best so far'] },
+      xAxis: { type: 'value', name: 'run (in the order they ended)', nameLocation: 'middle', nameGap: 26,
+        min: 1, max: Math.max(h.length, 2), minInterval: 1, splitLine: { show: false } },
+      yAxis: objectiveAxis(g),
+      series: [
+        { type: 'scatter', name: 'run', symbolSize: 8, z: 3, itemStyle: { color: faint },
+          data: h.map(function (p) { return { value: [p.n, p.value], itemStyle: { color: colour(p.value) } }; }) },
+        { type: 'line', name: 'best so far', step: 'end', showSymbol: false, silent: true, z: 2,
+          itemStyle: { color: ink }, lineStyle: { color: ink, width: 1.8 },
+          data: h.map(function (p) { return [p.n, p.best]; }), markLine: baselineLine(g) }
+      ]
+    });
+  }
+
+  // Parameter importance: one bar per parameter, its share of the
+  // objective's variance explained (eta squared, normalised), largest on top.
+  function drawImportance(g) {
+    var m = g.importance.slice().reverse();
+    draw(g.id + '-importance', {
+      grid: { left: 150, right: 48, top: 16, bottom: 36 },
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var x = m[it.dataIndex];
+        return esc(x.param) + '<br>share ' + esc(fmt(x.share)) + ' · eta² ' + esc(fmt(x.etaSq)) + ' over ' + x.bins + ' bins';
+      } },
+      xAxis: { type: 'value', min: 0, max: 1, name: 'share of variance explained', nameLocation: 'middle', nameGap: 22 },
+      yAxis: { type: 'category', data: m.map(function (x) { return x.param; }), axisLabel: { formatter: clip } },
+      series: [{ type: 'bar', data: m.map(function (x) { return x.share; }), itemStyle: { color: good },
+        label: { show: true, position: 'right', formatter: function (it) { return Math.round(it.value * 100) + ' %'; } } }]
+    });
+  }
+
+  // The objective against each run's cost (CPU- or GPU-seconds).
+  function drawCost(g) {
+    var c = g.cost, colour = shade(g);
+    var lo = Math.min.apply(null, c.points.map(function (p) { return p.cost; }));
+    var hi = Math.max.apply(null, c.points.map(function (p) { return p.cost; }));
+    var log = lo > 0 && hi / lo >= 100;
+    draw(g.id + '-cost', {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        var p = c.points[it.dataIndex];
+        return 'job ' + p.job + ' · attempt ' + p.attempt + '<br>' + esc(c.unit) + ' ' + esc(fmt(p.cost)) +
+          '<br>' + esc(g.objective) + ' = ' + esc(fmt(p.value));
+      } },
+      xAxis: { type: log ? 'log' : 'value', scale: true, name: c.unit + (log ? ' (log scale)' : ''),
+        nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: fmt }, splitLine: { show: false } },
+      yAxis: objectiveAxis(g),
+      series: [{ type: 'scatter', symbolSize: 9, markLine: baselineLine(g),
+        itemStyle: { opacity: 0.85, borderColor: '#ffffff', borderWidth: 0.5 },
+        data: c.points.map(function (p) { return { value: [p.cost, p.value], itemStyle: { color: colour(p.value) } }; }) }]
+    });
+  }
+
   data.groups.forEach(function (g) {
     if (g.curves) drawCurves(g);
     if (g.points.length === 0) return;
+    if (g.history) drawHistory(g);
+    if (g.importance && g.importance.length > 0) drawImportance(g);
+    if (g.cost) drawCost(g);
     g.params.forEach(function (param, i) { drawParam(g, param, i); });
     if (g.params.length > 0) drawParallel(g);
+  });
+
+  // Replicates: per configuration (by the rank it was picked at), each
+  // value a dot, and the mean ± SD as a diamond with a bar.
+  data.replicates.forEach(function (r, i) {
+    var labels = r.configurations.map(function (c) { return '#' + c.rank + ' job ' + c.jobId; });
+    var dots = [], means = [];
+    r.configurations.forEach(function (c, k) {
+      c.values.forEach(function (v, j) { dots.push({ value: [k, v], job: c.jobs[j] }); });
+      if (c.mean != null) means.push({ value: [k, c.mean, c.mean - (c.sd || 0), c.mean + (c.sd || 0)], c: c });
+    });
+    draw('rep-' + i, {
+      grid: grid,
+      tooltip: { trigger: 'item', formatter: function (it) {
+        if (it.seriesName === 'mean') {
+          var c = it.data.c;
+          return esc(labels[it.value[0]]) + '<br>mean ' + esc(fmt(c.mean)) + (c.sd != null ? ' ± ' + esc(fmt(c.sd)) : '') +
+            ' over ' + c.n + '<br>rank by mean ' + c.rankByMean;
+        }
+        return 'job ' + it.data.job + '<br>' + esc(r.objective) + ' = ' + esc(fmt(it.value[1]));
+      } },
+      xAxis: { type: 'category', data: labels, axisLabel: { hideOverlap: true } },
+      yAxis: { type: 'value', scale: true, name: r.objective + (r.goal === 'maximize' ? ' (higher is better)' : ' (lower is better)'),
+        nameTextStyle: { align: 'left', fontWeight: 600 }, axisLabel: { formatter: fmt },
+        splitLine: { lineStyle: { color: '#eef0f3' } } },
+      series: [
+        { type: 'scatter', name: 'value', symbolSize: 7, itemStyle: { color: faint, opacity: 0.9 }, data: dots },
+        { type: 'custom', name: 'sd', silent: true, z: 1, encode: { x: 0, y: [1, 2] },
+          data: means.map(function (m) { return [m.value[0], m.value[2], m.value[3]]; }),
+          renderItem: function (params, api) {
+            var lo = api.coord([api.value(0), api.value(1)]), hi = api.coord([api.value(0), api.value(2)]);
+            var style = { stroke: ink, lineWidth: 1.2 };
+            return { type: 'group', children: [
+              { type: 'line', shape: { x1: lo[0] + 12, y1: lo[1], x2: hi[0] + 12, y2: hi[1] }, style: style },
+              { type: 'line', shape: { x1: lo[0] + 8, y1: lo[1], x2: lo[0] + 16, y2: lo[1] }, style: style },
+              { type: 'line', shape: { x1: hi[0] + 8, y1: hi[1], x2: hi[0] + 16, y2: hi[1] }, style: style }
+            ] };
+          } },
+        { type: 'scatter', name: 'mean', symbol: 'diamond', symbolSize: 12, symbolOffset: [12, 0], z: 4,
+          itemStyle: { color: good }, data: means }
+      ]
+    });
   });
 
   // Run time per host: a box of succeeded runs' durations, and the runs.

@@ -714,9 +714,10 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Top rows (the baseline's is <tr class="baseline">), the failure
-	// row, two header rows.
-	if n := strings.Count(buf.String(), `<tr>`); n != 6+1+2 {
-		t.Errorf("page has %d <tr>, want 9", n)
+	// row, two header rows, and the importance table: a header and one
+	// row per varying field (5).
+	if n := strings.Count(buf.String(), `<tr>`); n != 6+1+2+1+5 {
+		t.Errorf("page has %d <tr>, want 15", n)
 	}
 	if !strings.Contains(buf.String(), `id="g0-curves" data-metric="valLoss"`) {
 		t.Error("page has no learning-curve chart of valLoss")
