@@ -108,6 +108,28 @@ func TestArtifactsE2E(t *testing.T) {
 	c.mustRun(dispatchArgs(hostsFile, scripts, "-v")...)
 	dirs := runDirs(t, servers)
 	checkHome(t, c, subs[0].JobID, dirs[subs[0].OrderID][1])
+	var shown struct {
+		Attempts []struct {
+			Artifacts struct {
+				State string `json:"state"`
+				Files []struct {
+					Path  string `json:"path"`
+					Size  int64  `json:"size"`
+					State string `json:"state"`
+				} `json:"files"`
+			} `json:"artifacts"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("show", strconv.FormatInt(subs[0].JobID, 10), "-o", "json").stdout), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if len(shown.Attempts) != 1 || shown.Attempts[0].Artifacts.State != "done" || len(shown.Attempts[0].Artifacts.Files) != 3 ||
+		shown.Attempts[0].Artifacts.Files[1].Path != "model.pt" || shown.Attempts[0].Artifacts.Files[1].Size != 3_000_000 {
+		t.Errorf("show -o json: attempts %+v, want the 3 artifacts home", shown.Attempts)
+	}
+	if r := c.mustRun("show", strconv.FormatInt(subs[0].JobID, 10)); !strings.Contains(r.stdout, "Artifacts of order") || !strings.Contains(r.stdout, "model.pt") {
+		t.Errorf("show: no artifacts listed:\n%s", r.stdout)
+	}
 
 	out := filepath.Join(c.dir, "out")
 	c.mustRun("fetch", strconv.FormatInt(subs[0].JobID, 10), "-o", out)

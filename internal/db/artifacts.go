@@ -137,6 +137,44 @@ func (db *DB) JobFetch(ctx context.Context, jobID int64) (Fetch, []ArtifactFile,
 	return f, files, err
 }
 
+// AttemptFetch is one attempt's fetch with its files (JobFetches).
+type AttemptFetch struct {
+	Fetch
+	Files []ArtifactFile
+}
+
+// JobFetches returns the fetch of every attempt of a job that owes (or
+// owed) artifacts, by order, then attempt, each with its files by path.
+func (db *DB) JobFetches(ctx context.Context, jobID int64) ([]AttemptFetch, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+fetchColumns+fetchFrom+`
+		WHERE o.job_id = ? ORDER BY f.order_id, f.attempt`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+	}
+	var out []AttemptFetch
+	for rows.Next() {
+		f, err := scanFetch(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+		}
+		out = append(out, AttemptFetch{Fetch: f})
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+	}
+	// The files are read once the fetches' rows are closed: a pool of
+	// one connection (a read-only open) would otherwise wait on itself.
+	for i := range out {
+		if out[i].Files, err = db.artifactFiles(ctx, out[i].OrderID, out[i].Attempt); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (db *DB) artifactFiles(ctx context.Context, orderID int64, attempt int) ([]ArtifactFile, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT path, size, sha256, state = 'done', fetched_at FROM artifacts
 		WHERE order_id = ? AND attempt = ? ORDER BY path`, orderID, attempt)

@@ -148,6 +148,13 @@ func TestArtifactFetchNoDir(t *testing.T) {
 			if owed := len(p) == 1; owed != (tc.want == FetchPending) {
 				t.Fatalf("pending %+v, want owed %v", p, tc.want == FetchPending)
 			}
+			all, err := db.JobFetches(ctx, c.Order.JobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 1 || all[0].State != tc.want || all[0].Attempt != 1 {
+				t.Fatalf("JobFetches %+v, want one, %s", all, tc.want)
+			}
 		})
 	}
 }
