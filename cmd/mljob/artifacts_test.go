@@ -108,6 +108,28 @@ func TestArtifactsE2E(t *testing.T) {
 	c.mustRun(dispatchArgs(hostsFile, scripts, "-v")...)
 	dirs := runDirs(t, servers)
 	checkHome(t, c, subs[0].JobID, dirs[subs[0].OrderID][1])
+	var shown struct {
+		Attempts []struct {
+			Artifacts struct {
+				State string `json:"state"`
+				Files []struct {
+					Path  string `json:"path"`
+					Size  int64  `json:"size"`
+					State string `json:"state"`
+				} `json:"files"`
+			} `json:"artifacts"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("show", strconv.FormatInt(subs[0].JobID, 10), "-o", "json").stdout), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if len(shown.Attempts) != 1 || shown.Attempts[0].Artifacts.State != "done" || len(shown.Attempts[0].Artifacts.Files) != 3 ||
+		shown.Attempts[0].Artifacts.Files[1].Path != "model.pt" || shown.Attempts[0].Artifacts.Files[1].Size != 3_000_000 {
+		t.Errorf("show -o json: attempts %+v, want the 3 artifacts home", shown.Attempts)
+	}
+	if r := c.mustRun("show", strconv.FormatInt(subs[0].JobID, 10)); !strings.Contains(r.stdout, "Artifacts of order") || !strings.Contains(r.stdout, "model.pt") {
+		t.Errorf("show: no artifacts listed:\n%s", r.stdout)
+	}
 
 	out := filepath.Join(c.dir, "out")
 	c.mustRun("fetch", strconv.FormatInt(subs[0].JobID, 10), "-o", out)
@@ -171,4 +193,47 @@ func TestArtifactsCrashBeforeFetch(t *testing.T) {
 		t.Errorf("second dispatch did not fetch the owed artifacts; stderr:\n%s", r.stderr)
 	}
 	checkHome(t, c, subs[0].JobID, runDirs(t, servers)[subs[0].OrderID][1])
+}
+
+// quietScript writes nothing but its Outcome line.
+const quietScript = `import json
+print(json.dumps({"status": 200, "loss": 1}))
+`
+
+// TestArtifactsNoExtraSession: runs that name no artifact globs and leave
+// no artifacts/ dir cost no session to list them (the run's result says
+// there is no dir); runs that name a glob are listed, one session each.
+// Each dispatch has an sshd of its own, whose log counts the sessions.
+func TestArtifactsNoExtraSession(t *testing.T) {
+	t.Parallel()
+	const n = 4
+	servers, keys := startHosts(t, 2)
+	sessions := map[bool]int{}
+	for i, globs := range []bool{false, true} {
+		c := newCLI(t)
+		scripts := writeScripts(t, c.dir, map[string]string{"q.py": quietScript})
+		hostsFile := writeHosts(t, c.dir, servers[i:i+1], keys, hostsOptions{slots: 1})
+		jobs := make([]any, n)
+		for k := range jobs {
+			j := map[string]any{"scriptName": "q.py", "projectName": "q", "x": k}
+			if globs {
+				j["artifacts"] = []string{"*.pt"}
+			}
+			jobs[k] = j
+		}
+		subs := c.submit(scripts, jobs...)
+		c.mustRun(dispatchArgs(hostsFile, scripts)...)
+		for _, s := range subs {
+			rows, r := c.artifacts(s.JobID)
+			if len(rows) != 0 || r.code != 0 {
+				t.Errorf("globs %v: job %d artifacts %+v (exit %d, %s), want none", globs, s.JobID, rows, r.code, r.stderr)
+			}
+		}
+		sessions[globs] = strings.Count(servers[i].Log(), "Starting session:")
+	}
+	t.Logf("sessions: %d without globs, %d with", sessions[false], sessions[true])
+	if sessions[true]-sessions[false] < n {
+		t.Errorf("sessions: %d without globs, %d with: want the runs without globs to save one listing each (%d)",
+			sessions[false], sessions[true], n)
+	}
 }

@@ -37,6 +37,9 @@ in JSON "pruner" and the attempt's "pruned": {"rule", "series", "rung",
 In JSON, the job has "objective": {"name", "goal"} and each outcome its
 "objectiveValue"; a job of a sweep has "sweep": {"id", "name"}, and an
 attempt handed to Slurm has "slurm": {"jobId", "arrayIndex", "state"}.
+Each attempt's artifacts are listed below the attempts (path, size, state:
+home, pending or over-cap); in JSON the attempt's "artifacts": {"state",
+"error", "files"}, in CSV an artifacts column ("path size state; ...").
 
 Exit codes: 0 ok, 1 error (e.g. no such job), 2 usage error.`,
 		Example: `  mljob show 12

@@ -44,14 +44,19 @@ type ArtifactFile struct {
 
 // owePendingFetch records, in an outcome's transaction, that the
 // attempt's artifacts are owed home: only for an attempt that had a run
-// dir on a host.
-func owePendingFetch(ctx context.Context, tx *dbTx, orderID int64, attempt int) error {
+// dir on a host. noDir (the host said the run dir has no artifacts/ dir)
+// with a job that names no globs records it done with nothing listed, so
+// that such a run costs no session to list.
+func owePendingFetch(ctx context.Context, tx *dbTx, orderID int64, attempt int, noDir bool) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO artifact_fetches (order_id, attempt, host, state, updated_at)
-		SELECT order_id, attempt, host, 'pending', ? FROM attempts
-		WHERE order_id = ? AND attempt = ? AND run_dir IS NOT NULL AND host IS NOT NULL
+		INSERT INTO artifact_fetches (order_id, attempt, host, state, total, updated_at)
+		SELECT a.order_id, a.attempt, a.host, v.state, v.total, ?
+		FROM attempts a JOIN orders o ON o.id = a.order_id JOIN jobs j ON j.id = o.job_id,
+			(SELECT 'done' AS state, 0 AS total UNION ALL SELECT 'pending', NULL) v
+		WHERE a.order_id = ? AND a.attempt = ? AND a.run_dir IS NOT NULL AND a.host IS NOT NULL
+		AND (v.state = 'done') = (? AND (j.artifacts IS NULL OR j.artifacts = '[]'))
 		ON CONFLICT (order_id, attempt) DO NOTHING`,
-		formatTime(tx.now), orderID, attempt)
+		formatTime(tx.now), orderID, attempt, noDir)
 	if err != nil {
 		return fmt.Errorf("owe artifacts: %w", err)
 	}
@@ -130,6 +135,44 @@ func (db *DB) JobFetch(ctx context.Context, jobID int64) (Fetch, []ArtifactFile,
 	}
 	files, err := db.artifactFiles(ctx, f.OrderID, f.Attempt)
 	return f, files, err
+}
+
+// AttemptFetch is one attempt's fetch with its files (JobFetches).
+type AttemptFetch struct {
+	Fetch
+	Files []ArtifactFile
+}
+
+// JobFetches returns the fetch of every attempt of a job that owes (or
+// owed) artifacts, by order, then attempt, each with its files by path.
+func (db *DB) JobFetches(ctx context.Context, jobID int64) ([]AttemptFetch, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+fetchColumns+fetchFrom+`
+		WHERE o.job_id = ? ORDER BY f.order_id, f.attempt`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+	}
+	var out []AttemptFetch
+	for rows.Next() {
+		f, err := scanFetch(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+		}
+		out = append(out, AttemptFetch{Fetch: f})
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("artifacts of job %d: %w", jobID, err)
+	}
+	// The files are read once the fetches' rows are closed: a pool of
+	// one connection (a read-only open) would otherwise wait on itself.
+	for i := range out {
+		if out[i].Files, err = db.artifactFiles(ctx, out[i].OrderID, out[i].Attempt); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (db *DB) artifactFiles(ctx context.Context, orderID int64, attempt int) ([]ArtifactFile, error) {

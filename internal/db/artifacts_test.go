@@ -105,3 +105,56 @@ func TestArtifactFetchOverCap(t *testing.T) {
 		t.Fatalf("an attempt over its cap is still pending: %+v", p)
 	}
 }
+
+// TestArtifactFetchNoDir: an outcome whose host said the run dir holds no
+// artifacts/ dir owes nothing when its job names no globs (done, empty),
+// and is still listed when it names some or the host did not say.
+func TestArtifactFetchNoDir(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		globs []string
+		noDir bool
+		want  FetchState
+	}{
+		{"no globs, no dir", nil, true, FetchDone},
+		{"no globs, dir or not said", nil, false, FetchPending},
+		{"globs, no dir", []string{"*.pt"}, true, FetchPending},
+		{"globs, dir", []string{"*.pt"}, false, FetchPending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := MustOpenDB(t)
+			if _, err := db.Submit(ctx, []NewJob{{Project: "p", Script: "s.py", Spec: []byte(`{}`), Artifacts: tc.globs}}, SubmitOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			c := mustClaim(t, db, "h")
+			if err := db.MarkRunning(ctx, c.Order.ID, 1, "/w/runs/1-1", 42); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: 1, Succeeded: true, NoArtifactsDir: tc.noDir}); err != nil {
+				t.Fatal(err)
+			}
+			f, files, err := db.GetFetch(ctx, c.Order.ID, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.State != tc.want || len(files) != 0 {
+				t.Fatalf("fetch %+v files %+v, want state %s", f, files, tc.want)
+			}
+			p, err := db.PendingFetches(ctx, "h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if owed := len(p) == 1; owed != (tc.want == FetchPending) {
+				t.Fatalf("pending %+v, want owed %v", p, tc.want == FetchPending)
+			}
+			all, err := db.JobFetches(ctx, c.Order.JobID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 1 || all[0].State != tc.want || all[0].Attempt != 1 {
+				t.Fatalf("JobFetches %+v, want one, %s", all, tc.want)
+			}
+		})
+	}
+}

@@ -24,6 +24,9 @@ type JobHistory struct {
 	// Envs are the environments its attempts ran in, by order, then
 	// attempt.
 	Envs []AttemptEnv
+	// Artifacts are the fetches of its attempts that owe (or owed)
+	// artifacts, with their files, by order, then attempt.
+	Artifacts []AttemptFetch
 }
 
 // JobHistory reads the job with the given id (or ErrJobNotFound), its
@@ -64,6 +67,9 @@ func (db *DB) JobHistory(ctx context.Context, jobID int64) (*JobHistory, error) 
 		return nil, err
 	}
 	if h.Envs, err = db.JobEnvironments(ctx, job.ID); err != nil {
+		return nil, err
+	}
+	if h.Artifacts, err = db.JobFetches(ctx, job.ID); err != nil {
 		return nil, err
 	}
 	if job.SweepID != 0 {

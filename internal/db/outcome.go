@@ -43,8 +43,12 @@ type Outcome struct {
 	StderrTail string
 	// Cost is what the attempt cost (run.Cost, from its run dir); nil
 	// when unknown. Stored in costs with the outcome, read with it.
-	Cost      *run.Cost
-	CreatedAt time.Time // set by RecordOutcome
+	Cost *run.Cost
+	// NoArtifactsDir is true when the host said the run dir holds no
+	// artifacts/ dir (run.Result.NoArtifactsDir): a job without artifact
+	// globs then owes none, and its fetch is recorded done, empty.
+	NoArtifactsDir bool
+	CreatedAt      time.Time // set by RecordOutcome
 	// Env, when set, is the key of the environment the attempt ran in
 	// (SaveEnvironment): RecordOutcome links the attempt to it.
 	Env string
@@ -552,7 +556,7 @@ func insertOutcome(ctx context.Context, tx *dbTx, o Outcome) (sql.Result, error)
 	// The run's artifacts are owed home from now on, in the outcome's
 	// own transaction: a dispatcher that dies before copying them leaves
 	// the work to the next (see PendingFetches).
-	if err := owePendingFetch(ctx, tx, o.OrderID, o.Attempt); err != nil {
+	if err := owePendingFetch(ctx, tx, o.OrderID, o.Attempt, o.NoArtifactsDir); err != nil {
 		return nil, err
 	}
 	if o.Cost == nil {

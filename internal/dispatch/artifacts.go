@@ -37,6 +37,9 @@ func (d *dispatcher) bringHome(ctx context.Context, hs *hostState, o db.Order) {
 		d.warnf("order %d: %v", o.ID, err)
 		return
 	}
+	if f.State != db.FetchPending && f.State != db.FetchListed {
+		return // nothing owed (no artifacts/ dir, no globs): no session
+	}
 	if d.opts.BeforeArtifacts != nil {
 		d.opts.BeforeArtifacts(o.ID)
 	}

@@ -516,6 +516,7 @@ func dbOutcome(o db.Order, host string, out pyexec.Outcome) db.Outcome {
 		Succeeded: out.Succeeded, Status: out.Status, Loss: out.Loss, Metric: out.Metric,
 		ExitCode: out.ExitCode, DurationSeconds: out.Duration.Seconds(), Error: out.Error, Warning: out.Warning,
 		JSON: out.JSON, StdoutTail: out.StdoutTail, StderrTail: out.StderrTail, Cost: out.Cost,
+		NoArtifactsDir: out.NoArtifactsDir,
 	}
 }
 

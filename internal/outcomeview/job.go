@@ -64,6 +64,9 @@ type Attempt struct {
 	// Cost is what the attempt cost (its outcome's); nil, and left out,
 	// when unknown.
 	Cost *Cost `json:"cost,omitempty"`
+	// Artifacts are the attempt's artifacts; nil, and left out, when it
+	// owes none (no run dir, or an older queue).
+	Artifacts *AttemptArtifacts `json:"artifacts,omitempty"`
 }
 
 // Cost is an attempt's cost as show prints it in JSON; the keys are the
@@ -134,6 +137,7 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 	for _, o := range h.Outcomes {
 		costs[[2]int64{o.OrderID, int64(o.Attempt)}] = o.Cost
 	}
+	arts := newArtifacts(h.Artifacts)
 	for i, o := range h.Orders {
 		j.Orders = append(j.Orders, map[string]any{"orderId": o.ID, "state": o.State, "attempt": o.Attempt, "priority": o.Priority})
 		for _, a := range h.Attempts[i] {
@@ -142,6 +146,7 @@ func NewJob(h *db.JobHistory) (*Job, error) {
 				RunDir: a.RunDir, PID: a.PID, Slurm: NewSlurm(a.Slurm), ExitCode: a.ExitCode, Error: a.Error,
 				AssignedAt: timeText(a.AssignedAt), StartedAt: timeText(a.StartedAt), FinishedAt: timeText(a.FinishedAt),
 				Pruned: verdicts[[2]int64{o.ID, int64(a.Attempt)}], Cost: newCost(costs[[2]int64{o.ID, int64(a.Attempt)}]),
+				Artifacts: arts[[2]int64{o.ID, int64(a.Attempt)}],
 			})
 		}
 	}
@@ -201,6 +206,9 @@ func (j *Job) Write(w io.Writer, format string) error {
 		return err
 	}
 	j.writeVerdicts(w, obj.Name)
+	if err := j.writeArtifacts(w); err != nil {
+		return err
+	}
 	j.writeEnvs(w)
 	for i := range j.Outcomes {
 		o := &j.Outcomes[i]
@@ -336,6 +344,12 @@ func (j *Job) AttemptsTable(format string) render.Table {
 	if withCode {
 		t.Keys, t.Headers = append(t.Keys, codeKeys...), append(t.Headers, codeKeys...)
 	}
+	// The artifacts' column only in CSV, and only when an attempt listed
+	// some, so that every other job's CSV stays as it was.
+	withArtifacts := format == FormatCSV && slices.ContainsFunc(j.Attempts, func(a Attempt) bool { return a.Artifacts != nil && len(a.Artifacts.Files) > 0 })
+	if withArtifacts {
+		t.Keys, t.Headers = append(t.Keys, "artifacts"), append(t.Headers, "artifacts")
+	}
 	for _, a := range j.Attempts {
 		exit := ""
 		if a.ExitCode != nil {
@@ -365,6 +379,9 @@ func (j *Job) AttemptsTable(format string) render.Table {
 		}
 		if withCode {
 			row = append(row, j.codeCells()...)
+		}
+		if withArtifacts {
+			row = append(row, artifactsCell(a.Artifacts))
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -33,6 +33,8 @@ type Outcome struct {
 	StdoutTail, StderrTail string
 	// Cost is what the run cost (run.Result.Cost); nil when unknown.
 	Cost *run.Cost
+	// NoArtifactsDir is run.Result.NoArtifactsDir.
+	NoArtifactsDir bool
 }
 
 // ParseOutcome reads the Outcome of a finished run: the last stdout line
@@ -52,6 +54,8 @@ func ParseSearched(res run.Result, s *Search) Outcome {
 		StdoutTail: tail(res.Stdout, KeepTail),
 		StderrTail: tail(res.Stderr, KeepTail),
 		Cost:       res.Cost,
+
+		NoArtifactsDir: res.NoArtifactsDir,
 	}
 	if !res.Lost {
 		code := res.ExitCode

@@ -110,6 +110,11 @@ type Result struct {
 	// Cost is what the run cost as its wrapper measured it; nil when the
 	// run dir holds none (a lost run, a wrapper of an older mljob).
 	Cost *Cost
+	// NoArtifactsDir is true when the host said the run dir holds no
+	// artifacts/ dir: a job without artifact globs then owes home nothing,
+	// and nothing need list its run dir. False when it has one, or the
+	// engine does not say.
+	NoArtifactsDir bool
 }
 
 // Duration is the wall time between start and finish: by the host's clock

@@ -77,6 +77,7 @@ type agentMsg struct {
 	Stdout   [2]int64        `json:"stdout"` // full size, bytes sent
 	Stderr   [2]int64        `json:"stderr"`
 	Cost     string          `json:"cost"`    // the run dir's cost line (run.ParseCost), "" when none
+	NoArt    bool            `json:"noart"`   // a result's run dir holds no artifacts/ dir
 	Times    []float64       `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
 	Load     float64         `json:"load"`    // a probe's 1-minute load average
 	GPUs     []string        `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
@@ -510,6 +511,7 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 	if c, err := run.ParseCost(m.Cost); err == nil {
 		res.Cost = &c
 	}
+	res.NoArtifactsDir = m.NoArt
 	if len(m.Times) == 2 && m.Times[1] >= m.Times[0] && m.Times[0] > 0 {
 		res.At, res.FinishedAt, res.Timed = epochFloat(m.Times[0]), epochFloat(m.Times[1]), true
 	}

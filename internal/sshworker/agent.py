@@ -1018,6 +1018,10 @@ def report(tag, run, outlim, errlim, timed=False):
     cost = read_cost(run)
     if cost:
         msg["cost"] = cost
+    # Said when the run dir holds no artifacts/ dir: a job with no artifact
+    # globs then owes home nothing, and costs no session to list.
+    if not os.path.isdir(os.path.join(run, "artifacts")):
+        msg["noart"] = True
     if timed:
         times = run_times(run)
         if times is not None:

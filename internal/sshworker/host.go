@@ -327,6 +327,8 @@ func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
 			if c, err := run.ParseCost(strings.TrimPrefix(line, "MLJOB-COST ")); err == nil {
 				res.Cost = &c
 			}
+		case line == "MLJOB-NOARTIFACTS":
+			res.NoArtifactsDir = true
 		case strings.HasPrefix(line, "MLJOB-RESULT "):
 			gotResult = true
 			code := strings.TrimPrefix(line, "MLJOB-RESULT ")

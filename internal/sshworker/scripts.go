@@ -65,13 +65,15 @@ const runAliveFunc = aliveFunc + procIdentFunc + `run_alive() {
 
 // frameResult prints the result of the run in the current dir: the exit
 // code (or "none" when the wrapper never wrote one), its cost line when
-// the wrapper wrote one (run.ParseCost), then stdout and stderr. When both fit their limits (the common case) one wc and one cat
+// the wrapper wrote one (run.ParseCost), MLJOB-NOARTIFACTS when the run
+// dir holds no artifacts/ dir, then stdout and stderr. When both fit their limits (the common case) one wc and one cat
 // send them whole, framed by their sizes; otherwise each gets its full size
 // and a tail. Builtins where they do: each program started costs the host
 // about a millisecond.
 const frameResult = `code=none
 [ -s exit_code ] && read -r code < exit_code
 if [ -s cost ] && read -r c < cost; then printf 'MLJOB-COST %s\n' "$c"; fi
+[ -d artifacts ] || printf 'MLJOB-NOARTIFACTS\n'
 printf 'MLJOB-RESULT %s\n' "${code:-none}"
 so=0 se=0
 [ -e stdout ] || true > stdout 2> /dev/null
