@@ -40,10 +40,12 @@ seed: %d
 pruner: {rule: asha, minStep: 1, reduction: 3}
 `
 
-// searchTPETrials is the default budget (BENCH_SEARCH_TPE_TRIALS): with
-// asha a trial runs about 20 of 81 steps (TestSearch's 1,560 for 81), so
-// 50 stay well under a fifth of the grid's 6,561 steps.
-const searchTPETrials = 50
+// searchTPETrials are the default budgets (BENCH_SEARCH_TPE_TRIALS, a
+// comma-separated list): with asha a trial runs 20 to 40 of its 81 steps
+// here (TestSearch's 1,560 for 81 runs; more when tpe proposes better
+// curves, which survive more rungs), so 30 trials fit a fifth of the
+// grid's 6,561 steps, and 50 show what more trials buy.
+const searchTPETrials = "30,50"
 
 // TestSearchTPECurves runs the learning-curve benchmark as a method: tpe
 // sweep with asha through the real dispatcher on TestSearch's loopback lab
@@ -70,24 +72,37 @@ func TestSearchTPECurves(t *testing.T) {
 		t.Fatal(err)
 	}
 	basePath := mustWriteFile(t, filepath.Join(tl.dir, "curve-base.json"), string(base), 0o644)
-	trials := envInt("BENCH_SEARCH_TPE_TRIALS", searchTPETrials)
+	var budgets []int
+	list := os.Getenv("BENCH_SEARCH_TPE_TRIALS")
+	if list == "" {
+		list = searchTPETrials
+	}
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("BENCH_SEARCH_TPE_TRIALS: %q is not a list of budgets (e.g. 30,50)", list)
+		}
+		budgets = append(budgets, n)
+	}
 	seeds := envInt("BENCH_SEARCH_TPE_SEEDS", 5)
 	parallel := l.slots * len(l.servers)
 
 	loads := []string{loadAvg()}
 	full := tl.searchSweep(t, l, configs)
 	var runs []tpeCurveRun
-	for s := range seeds {
-		loads = append(loads, loadAvg())
-		seed := s + 1
-		file := mustWriteFile(t, filepath.Join(tl.dir, fmt.Sprintf("curves-tpe-%d.yaml", seed)),
-			fmt.Sprintf(searchTPESweep, basePath, trials, parallel, seed), 0o644)
-		r := tl.searchTPESweep(t, l, file, trials, gridBest)
-		r.seed = seed
-		runs = append(runs, r)
-		t.Logf("seed %d: %+v", seed, r)
+	for _, trials := range budgets {
+		for s := range seeds {
+			loads = append(loads, loadAvg())
+			seed := s + 1
+			file := mustWriteFile(t, filepath.Join(tl.dir, fmt.Sprintf("curves-tpe-%d-%d.yaml", trials, seed)),
+				fmt.Sprintf(searchTPESweep, basePath, trials, parallel, seed), 0o644)
+			r := tl.searchTPESweep(t, l, file, trials, gridBest)
+			r.seed, r.trials = seed, trials
+			runs = append(runs, r)
+			t.Logf("%d trials, seed %d: %+v", trials, seed, r)
+		}
 	}
-	md := searchTPEMarkdown(full, runs, gridBest, trials, len(l.servers), l.slots, loads, machineInfo(t))
+	md := searchTPEMarkdown(full, runs, gridBest, len(l.servers), l.slots, loads, machineInfo(t))
 	t.Logf("\n%s", md)
 	if os.Getenv("BENCH_WRITE") != "0" {
 		if err := writeSection(filepath.Join(repoRoot(t), "BENCHMARKS.md"), searchTPEBegin, searchTPEEnd, md); err != nil {
@@ -98,6 +113,7 @@ func TestSearchTPECurves(t *testing.T) {
 
 // tpeCurveRun is one tpe sweep's figures.
 type tpeCurveRun struct {
+	trials    int // the budget
 	seed      int
 	wall      float64
 	steps     int64
@@ -161,14 +177,20 @@ func (t *tools) searchTPESweep(tb testing.TB, l *lab, sweepFile string, trials i
 	return run
 }
 
-func searchTPEMarkdown(full searchRun, runs []tpeCurveRun, gridBest float64, trials, hosts, slots int, loads []string, machine string) string {
+func searchTPEMarkdown(full searchRun, runs []tpeCurveRun, gridBest float64, hosts, slots int, loads []string, machine string) string {
+	var budgetList []string
+	for _, r := range runs {
+		if n := strconv.Itoa(r.trials); !slices.Contains(budgetList, n) {
+			budgetList = append(budgetList, n)
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Generated %s by `make bench-search` (TestSearchTPECurves): the learning-curve benchmark as a `method: tpe` "+
-		"sweep of %d trials with `pruner: {rule: asha, minStep: 1, reduction: 3}`, `parallel: %d`, over the ranges the 81 "+
+		"sweep (budgets of %s trials) with `pruner: {rule: asha, minStep: 1, reduction: 3}`, `parallel: %d`, over the ranges the 81 "+
 		"curves were drawn from (a lin:0.1:1.0, b lin:0.5:2.0, r lin:0.02:0.2; %d steps of %.0f ms), objective valLoss:min, "+
 		"through `mljob dispatch` on %d loopback sshd hosts × %d slots; against one run of the full 81-point sweep without "+
-		"pruning on the same hosts. One tpe sweep per seed. Load before the full sweep, then before each seed: %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), trials, hosts*slots, searchSteps, searchSleep*1000, hosts, slots,
+		"pruning on the same hosts. One tpe sweep per budget and seed. Load before the full sweep, then before each tpe sweep: %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.Join(budgetList, " and "), hosts*slots, searchSteps, searchSleep*1000, hosts, slots,
 		strings.Join(loads, "; "))
 	b.WriteString("#### Machine\n\n" + machine + "\n")
 	fmt.Fprintf(&b, "| sweep | wall (s) | steps run | of the full sweep's | succeeded | pruned | best final valLoss | from the grid's best (%.4f) | trial that found it | first trial within 1 %% | steps of trials 0 to it |\n|---|---|---|---|---|---|---|---|---|---|---|\n", gridBest)
@@ -189,12 +211,12 @@ func searchTPEMarkdown(full searchRun, runs []tpeCurveRun, gridBest float64, tri
 				early++
 			}
 		}
-		fmt.Fprintf(&b, "| tpe + asha, seed %d | %.1f | %d | %.3f | %d | %d | %.4f | %+.2f %% | %d | %s | %s |\n",
-			r.seed, r.wall, r.steps, ratio, r.done, r.pruned, r.best, gap, r.bestTrial, hit, hitSteps)
+		fmt.Fprintf(&b, "| tpe + asha, %d trials, seed %d | %.1f | %d | %.3f | %d | %d | %.4f | %+.2f %% | %d | %s | %s |\n",
+			r.trials, r.seed, r.wall, r.steps, ratio, r.done, r.pruned, r.best, gap, r.bestTrial, hit, hitSteps)
 	}
-	fmt.Fprintf(&b, "\n%d of %d seeds reached the grid's best final value within 1 %% with at most 1/5 of the full sweep's steps "+
+	fmt.Fprintf(&b, "\n%d of %d sweeps reached the grid's best final value within 1 %% with at most 1/5 of the full sweep's steps "+
 		"(goal: both; steps run %.3f–%.3f of the full sweep's). A negative gap is a curve better than any of the 81: tpe searches "+
-		"the ranges, not the 81 points. In %d of %d the trials up to the first one within 1 %% ran at most 1/5 of the full sweep's "+
+		"the ranges, not the 81 points. In %d of %d sweeps the trials up to the first one within 1 %% ran at most 1/5 of the full sweep's "+
 		"steps: the budget that sweep would have needed.\n", within, len(runs), slices.Min(ratios), slices.Max(ratios), early, len(runs))
 	return b.String()
 }
