@@ -95,7 +95,7 @@ bench-jump:
 # bench-replicate) replicates the demo's three best jobs.
 .PHONY: bench-search
 bench-search:
-	$(GO) test -tags bench -run TestSearch -count=1 -timeout 150m -v ./bench/
+	$(GO) test -tags bench -run TestSearch -count=1 -timeout 180m -v ./bench/
 
 .PHONY: bench-replicate
 bench-replicate:

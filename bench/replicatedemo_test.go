@@ -56,7 +56,7 @@ func TestReplicateDemo(t *testing.T) {
 	dbPath := filepath.Join(mustMkdirTemp(t, tl.dir, "demo-"), "mljob.db")
 	mustOK := func(args ...string) measured {
 		t.Helper()
-		m := measure(t.Context(), tl.mljobEnv(dbPath), nil, append([]string{tl.mljob}, args...)...)
+		m := measureWithin(t.Context(), wineTPEDispatchLimit, tl.mljobEnv(dbPath), nil, append([]string{tl.mljob}, args...)...)
 		if m.err != nil {
 			t.Fatalf("mljob %s: %v\n%s", strings.Join(args, " "), m.err, m.stderr)
 		}

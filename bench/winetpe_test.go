@@ -18,6 +18,11 @@ const (
 	wineTPEEnd   = "<!-- bench-search-wine-tpe:end -->"
 )
 
+// wineTPEDispatchLimit bounds one queue's dispatch: 40 runs of nn.py, two
+// at a time, took about 50 s each on a 2-core machine under a load of 30
+// (17 minutes), past measure's 10.
+const wineTPEDispatchLimit = 45 * time.Minute
+
 // wineTPERun is one queue's figures: a sweep's, or the baselines'.
 type wineTPERun struct {
 	name       string
@@ -95,7 +100,7 @@ func (t *tools) wineLocal(tb testing.TB, scripts, name string, n int, args ...st
 	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "wine-local-"), "mljob.db")
 	t.mustMljob(tb, dbPath, nil, append([]string{"submit", "--scripts", scripts}, args...)...)
 	argv := []string{t.mljob, "dispatch", "--scripts", scripts, "--python", hostPython, "--slots", "2", "--poll", pollInterval.String()}
-	m := measure(tb.Context(), t.mljobEnv(dbPath), nil, argv...)
+	m := measureWithin(tb.Context(), wineTPEDispatchLimit, t.mljobEnv(dbPath), nil, argv...)
 	if m.err != nil {
 		tb.Fatalf("dispatch: %v\n%s", m.err, m.stderr)
 	}
