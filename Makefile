@@ -85,13 +85,21 @@ bench-jump:
 # bench-search measures pruning: the learning-curve benchmark (81
 # seeded curves × 81 steps as a plain sweep, with asha, and through Optuna's
 # own pruner, side by side on the same hosts), nn.py's 27-configuration
-# wine sweep with and without asha, and the TPE benchmark (TestSearchTPE:
+# wine sweep with and without asha, the TPE benchmark (TestSearchTPE:
 # Branin, Hartmann-6 and a mixed space, 100 seeds × 100 trials, mljob
-# against Optuna 3.1 and random, plus proposal latency); rewrites
-# BENCHMARKS.md's search and TPE sections (about an hour on 2 cores).
+# against Optuna 3.1 and random, plus proposal latency), the curves as a
+# method: tpe sweep with asha (TestSearchTPECurves) and the example tpe
+# sweep of nn.py against the example sweep and the baselines
+# (TestSearchWineTPE); rewrites BENCHMARKS.md's search and TPE sections
+# (about an hour and a half on 2 cores). TestReplicateDemo (make
+# bench-replicate) replicates the demo's three best jobs.
 .PHONY: bench-search
 bench-search:
-	$(GO) test -tags bench -run TestSearch -count=1 -timeout 120m -v ./bench/
+	$(GO) test -tags bench -run TestSearch -count=1 -timeout 180m -v ./bench/
+
+.PHONY: bench-replicate
+bench-replicate:
+	$(GO) test -tags bench -run TestReplicateDemo -count=1 -timeout 30m -v ./bench/
 
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,

@@ -7,7 +7,11 @@
 // markers. TestProgress (`make bench-progress`) measures the progress-line
 // path on the same hosts (dispatch wall with and without progress lines,
 // a run printing a million lines, the latency from a printed line to its
-// row) and writes its own section. Neither is part of `make test`: their
-// figures are ratios taken on one machine in one run, never pass/fail
-// timings in a unit test.
+// row) and writes its own section. `make bench-search` adds the pruning
+// and tpe sections: TestSearchTPECurves runs the learning curves as a
+// method: tpe sweep with asha, TestSearchWineTPE the example tpe sweep of
+// nn.py against the example sweep and the baselines; TestReplicateDemo
+// (`make bench-replicate`) replicates the demo's best jobs. None is part
+// of `make test`: their figures are ratios taken on one machine in one
+// run, never pass/fail timings in a unit test.
 package bench

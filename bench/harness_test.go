@@ -158,7 +158,14 @@ type measured struct {
 // time and rusage. ru_maxrss of wait4 is the child's own peak; the CPU
 // figures include the children it waited for (parallel's ssh clients).
 func measure(ctx context.Context, env []string, stdin io.Reader, argv ...string) measured {
-	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	return measureWithin(ctx, cmdTimeout, env, stdin, argv...)
+}
+
+// measureWithin is measure with another bound than cmdTimeout, for the
+// dispatches of real training runs, which take tens of minutes on a
+// loaded 2-core machine.
+func measureWithin(ctx context.Context, limit time.Duration, env []string, stdin io.Reader, argv ...string) measured {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
