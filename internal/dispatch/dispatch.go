@@ -233,6 +233,9 @@ type dispatcher struct {
 	// dispatcher is copying (attemptKey → struct{}), so that adoption
 	// does not start a second copy.
 	fetching sync.Map
+	// trialLogs holds each tpe sweep's trials between proposals (sweep id
+	// → log); only the loop touches it.
+	trialLogs map[int64]*db.TrialLog
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -261,7 +264,8 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.GiveUpAfter <= 0 {
 		opts.GiveUpAfter = DefaultGiveUpAfter
 	}
-	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
+	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials),
+		trialLogs: map[int64]*db.TrialLog{}}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
 		drv, err := engine.Lookup(h.Kind)
