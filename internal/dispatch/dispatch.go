@@ -18,6 +18,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/tpe"
 )
 
 // Defaults for Options.
@@ -66,6 +67,10 @@ type Options struct {
 	Connect func(ctx context.Context, h hosts.Host, o engine.Options) (engine.Engine, error)
 	// Now is the clock for log lines; nil = time.Now.
 	Now func() time.Time
+	// Propose makes a tpe sweep's trial inside db.NextTrialFrom; nil =
+	// ProposeTrial. A caller that wraps ProposeTrial sees the trials the
+	// sampler is given.
+	Propose func(st db.Study, number int, trials []tpe.Trial) (db.Proposal, error)
 	// Retries bounds the attempts an order may lose to infrastructure
 	// (a lost host, an SSH or upload error) before it fails.
 	Retries int

@@ -35,7 +35,11 @@ func (d *dispatcher) proposeTrials(ctx context.Context) {
 			log = db.NewTrialLog(st.SweepID)
 			d.trialLogs[st.SweepID] = log
 		}
-		nt, err := d.db.NextTrialFrom(ctx, log, ProposeTrial)
+		propose := d.opts.Propose
+		if propose == nil {
+			propose = ProposeTrial
+		}
+		nt, err := d.db.NextTrialFrom(ctx, log, propose)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.warnf("sweep %s: %v", st.Sweep, err)
