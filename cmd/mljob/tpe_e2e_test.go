@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +54,11 @@ space:
 	sub := c.mustRun("submit", "--scripts", scripts, "--sweep", "sweep.yaml")
 	if !strings.Contains(sub.stderr, `"quad-tpe": method tpe, 15 trial(s)`) || strings.TrimSpace(sub.stdout) != "" {
 		t.Errorf("submit printed:\n%s\n%s", sub.stdout, sub.stderr)
+	}
+
+	// Registered, no trial yet: status tells of the sweep at 0 of 15.
+	if st := c.mustRun("status"); !strings.Contains(st.stdout, "quad-tpe") || !strings.Contains(st.stdout, "0/15") {
+		t.Errorf("status before dispatch:\n%s\n%s", st.stdout, st.stderr)
 	}
 
 	args := []string{"dispatch", "--python", hostPython, "--slots", "2", "--scripts", scripts, "--poll", e2ePoll}
@@ -115,5 +121,11 @@ space:
 	}
 	if st := c.mustRun("status"); !strings.Contains(st.stdout, "15/15") {
 		t.Errorf("status lacks 15/15:\n%s", st.stdout)
+	}
+	// A trial's job carries the code the study was submitted with.
+	if len(top) == 1 {
+		if sh := c.mustRun("show", strconv.FormatInt(top[0].JobID, 10)); !strings.Contains(sh.stdout, "Code: ") {
+			t.Errorf("show of trial job %d lacks its Code line:\n%s", top[0].JobID, sh.stdout)
+		}
 	}
 }

@@ -628,3 +628,19 @@ BEGIN
 	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = jobs.sweep_id)
 		WHERE id = (SELECT job_id FROM orders WHERE id = NEW.order_id);
 END;
+
+-- A study keeps what submit gives every job, for the trials it makes: the
+-- artifacts' globs and cap, and in study_code the code it was submitted
+-- with (as job_code, which each trial's job gets a copy of).
+ALTER TABLE studies ADD COLUMN artifacts TEXT;
+ALTER TABLE studies ADD COLUMN artifacts_cap INTEGER;
+CREATE TABLE study_code (
+	sweep_id    INTEGER PRIMARY KEY REFERENCES studies(sweep_id) ON DELETE CASCADE,
+	repo        TEXT NOT NULL CHECK (repo IN ('git','none','no git','error')),
+	git_commit  TEXT NOT NULL DEFAULT '',
+	dirty       INTEGER NOT NULL DEFAULT 0,
+	diff_hash   TEXT REFERENCES code_diffs(hash),
+	note        TEXT NOT NULL DEFAULT '',
+	script_hash TEXT NOT NULL DEFAULT '',
+	data_hash   TEXT NOT NULL DEFAULT ''
+);

@@ -60,15 +60,26 @@ func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) err
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
-			priority, spec, allow_new, objective, goal, pruner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
-		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
-		ns.AllowNew, obj.Name, obj.Goal, pruner)
+	globs, err := globsText(ns.Base.Artifacts)
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
+			priority, spec, allow_new, objective, goal, pruner, artifacts, artifacts_cap)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
+		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
+		ns.AllowNew, obj.Name, obj.Goal, pruner, globs, nullInt64(ns.Base.ArtifactsCap))
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	if ns.Base.Code != nil {
+		// Each trial's job gets a copy (NextTrialFrom), so show and diff
+		// read it as any job's.
+		if err := storeCode(ctx, tx, "study_code", "sweep_id", sweepID, ns.Base.Code, map[string]bool{}); err != nil {
+			return fmt.Errorf("study: %w", err)
+		}
 	}
 	return nil
 }
@@ -82,6 +93,7 @@ func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) err
 const studySelect = `
 	SELECT st.sweep_id, sw.name, st.method, st.budget, COALESCE(st.parallel, 0), st.seed, st.space,
 		st.project, st.script, st.data_file, st.priority, st.spec, st.allow_new, st.objective, st.goal, st.pruner,
+		st.artifacts, COALESCE(st.artifacts_cap, 0),
 		COALESCE((SELECT MAX(j.trial) + 1 FROM jobs j WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL), 0),
 		(SELECT COUNT(*) FROM orders o CROSS JOIN jobs j ON j.id = o.job_id
 			WHERE o.state IN ('unassigned', 'assigned', 'running') AND j.sweep_id = st.sweep_id AND j.trial IS NOT NULL),
@@ -93,15 +105,20 @@ func scanStudy(s scanner) (Study, error) {
 	var st Study
 	var seed int64
 	var space, spec string
-	var pruner sql.NullString
+	var pruner, globs sql.NullString
 	err := s.Scan(&st.SweepID, &st.Sweep, &st.Method, &st.Budget, &st.Parallel, &seed, &space,
 		&st.Base.Project, &st.Base.Script, &st.Base.DataFile, &st.Base.Priority, &spec, &st.AllowNew,
-		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner,
+		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner, &globs, &st.Base.ArtifactsCap,
 		&st.Trials, &st.InFlight, &st.Queued)
 	if err != nil {
 		return Study{}, err
 	}
 	st.Seed, st.Space, st.Base.Spec = uint64(seed), []byte(space), []byte(spec)
+	if globs.Valid {
+		if err := json.Unmarshal([]byte(globs.String), &st.Base.Artifacts); err != nil {
+			return Study{}, fmt.Errorf("study %d: artifacts: %w", st.SweepID, err)
+		}
+	}
 	if pruner.Valid {
 		if err := json.Unmarshal([]byte(pruner.String), &st.Base.Pruner); err != nil {
 			return Study{}, fmt.Errorf("study %d: pruner: %w", st.SweepID, err)
@@ -233,14 +250,25 @@ func (db *DB) NextTrialFrom(ctx context.Context, log *TrialLog, propose func(st 
 		now := formatTime(tx.now)
 		b := st.Base
 		var jobID int64
+		globs, err := globsText(b.Artifacts)
+		if err != nil {
+			return err
+		}
 		err = tx.QueryRowContext(ctx, `
 			INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash,
-				objective, goal, pruner, trial, params)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				objective, goal, pruner, trial, params, artifacts, artifacts_cap)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			b.Project, b.Script, b.DataFile, b.Priority, bytesText(p.Spec), now, sweepID, SpecHash(p.Spec),
-			b.Objective.Name, b.Objective.Goal, pruner, next, string(params)).Scan(&jobID)
+			b.Objective.Name, b.Objective.Goal, pruner, next, string(params), globs, nullInt64(b.ArtifactsCap)).Scan(&jobID)
 		if err != nil {
 			return fmt.Errorf("trial %d: %w", next, err)
+		}
+		// The study's code, as submit recorded it, is the trial's.
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO job_code (job_id, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash)
+			SELECT ?, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash FROM study_code WHERE sweep_id = ?`,
+			jobID, sweepID); err != nil {
+			return fmt.Errorf("trial %d: code: %w", next, err)
 		}
 		var orderID int64
 		err = tx.QueryRowContext(ctx, `

@@ -328,3 +328,43 @@ func TestTrialLog(t *testing.T) {
 	}
 	check("trial 4 made")
 }
+
+// TestTrialCarriesSubmit: a trial's job carries what submit gave the
+// study: its code (a copy of the study's, diff included), artifacts
+// globs and cap, objective and pruner.
+func TestTrialCarriesSubmit(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	code := &Code{Repo: "git", Commit: "0123abcd", Dirty: true, Diff: []byte("--- a/q.py\n+++ b/q.py\n"), DiffSize: 22,
+		ScriptHash: "aa", DataHash: "bb"}
+	obj := objective.Objective{Name: "acc", Goal: objective.Maximize}
+	rule := prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}
+	res, err := db.Submit(ctx, nil, SubmitOptions{
+		Sweep: &NewSweep{Name: "carry", Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+		Study: &NewStudy{Method: "tpe", Budget: 2, Seed: 1, Space: []byte(`[{"path":"x","range":"lin:0:1"}]`),
+			Base: NewJob{Project: "p", Script: "q.py", Spec: []byte(`{"x": 0}`), Objective: obj, Pruner: rule,
+				Artifacts: []string{"model*.pt", "plots/*.png"}, ArtifactsCap: 1 << 20, Code: code}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := db.NextTrial(ctx, res.Sweep.ID, proposeNumber(t))
+	if err != nil || nt == nil {
+		t.Fatalf("next trial: %+v, %v", nt, err)
+	}
+	j, err := db.Job(ctx, nt.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(j.Artifacts, []string{"model*.pt", "plots/*.png"}) || j.ArtifactsCap != 1<<20 || j.Objective != obj || j.Pruner != rule {
+		t.Errorf("trial job %+v, want the study's artifacts, cap, objective and pruner", j)
+	}
+	got, err := db.JobCode(ctx, nt.JobID)
+	if err != nil || got == nil {
+		t.Fatalf("trial's code: %+v, %v", got, err)
+	}
+	if got.Repo != "git" || got.Commit != "0123abcd" || !got.Dirty || string(got.Diff) != string(code.Diff) ||
+		got.ScriptHash != "aa" || got.DataHash != "bb" {
+		t.Errorf("trial's code %+v, want the study's %+v", got, code)
+	}
+}
