@@ -173,6 +173,14 @@ func runSubmit(ctx context.Context, opts *submitOptions) error {
 		if err := provenance.Stamp(ctx, opts.scriptsDir, opts.dataDir, jobs); err != nil {
 			return fmt.Errorf("submit: %w (nothing was queued)", err)
 		}
+		if b.Study != nil {
+			// A tpe sweep's trials are made later, each with this code.
+			base := []db.NewJob{b.Study.Base}
+			if err := provenance.Stamp(ctx, opts.scriptsDir, opts.dataDir, base); err != nil {
+				return fmt.Errorf("submit: %w (nothing was queued)", err)
+			}
+			b.Study.Base = base[0]
+		}
 	}
 	store, cleanup, err := openForSubmit(ctx, opts)
 	if err != nil {

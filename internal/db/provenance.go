@@ -49,6 +49,13 @@ func HashBytes(b []byte) string {
 // insertCode links job to its code, storing the diff unless a row holds
 // it already (stored tells which diffs this transaction has written).
 func insertCode(ctx context.Context, tx *dbTx, jobID int64, c *Code, stored map[string]bool) error {
+	return storeCode(ctx, tx, "job_code", "job_id", jobID, c, stored)
+}
+
+// storeCode stores c as the code of the row id of table (job_code by
+// job_id, or study_code by sweep_id: fixed names, no input reaches the
+// SQL text), and its diff as insertCode says.
+func storeCode(ctx context.Context, tx *dbTx, table, key string, id int64, c *Code, stored map[string]bool) error {
 	var diffHash any
 	if c.Diff != nil {
 		h := HashBytes(c.Diff)
@@ -63,9 +70,9 @@ func insertCode(ctx context.Context, tx *dbTx, jobID int64, c *Code, stored map[
 		diffHash = h
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO job_code (job_id, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash)
+		INSERT INTO `+table+` (`+key+`, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		jobID, c.Repo, c.Commit, c.Dirty, diffHash, c.Note, c.ScriptHash, c.DataHash); err != nil {
+		id, c.Repo, c.Commit, c.Dirty, diffHash, c.Note, c.ScriptHash, c.DataHash); err != nil {
 		return fmt.Errorf("link code: %w", err)
 	}
 	return nil

@@ -583,3 +583,64 @@ CREATE TABLE replicates (
 	source_rank   INTEGER NOT NULL
 );
 CREATE INDEX replicates_group ON replicates(group_id, source_rank);
+
+-- version: 19
+-- (helper step: tpe-trial-log)
+
+-- A study's rev counts the changes to its trials; a trial's trial_rev is
+-- the rev of its last change. The dispatcher keeps a study's trials in
+-- memory between proposals and reads only those with a trial_rev above
+-- what it saw, so a proposal does not read the whole study. The triggers
+-- mark a trial on whatever its state as the sampler sees it is made of:
+-- its job made, its order's state and attempt, its outcomes (and whether
+-- they count), its prune verdict.
+ALTER TABLE studies ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN trial_rev INTEGER;
+CREATE INDEX jobs_trial_rev ON jobs(sweep_id, trial_rev) WHERE trial IS NOT NULL;
+CREATE TRIGGER trial_made AFTER INSERT ON jobs WHEN NEW.trial IS NOT NULL
+BEGIN
+	UPDATE studies SET rev = rev + 1 WHERE sweep_id = NEW.sweep_id;
+	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = NEW.sweep_id) WHERE id = NEW.id;
+END;
+CREATE TRIGGER trial_order AFTER UPDATE OF state, attempt ON orders
+WHEN (SELECT trial FROM jobs WHERE id = NEW.job_id) IS NOT NULL
+BEGIN
+	UPDATE studies SET rev = rev + 1 WHERE sweep_id = (SELECT sweep_id FROM jobs WHERE id = NEW.job_id);
+	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = jobs.sweep_id) WHERE id = NEW.job_id;
+END;
+CREATE TRIGGER trial_outcome AFTER INSERT ON outcomes
+WHEN (SELECT trial FROM jobs WHERE id = NEW.job_id) IS NOT NULL
+BEGIN
+	UPDATE studies SET rev = rev + 1 WHERE sweep_id = (SELECT sweep_id FROM jobs WHERE id = NEW.job_id);
+	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = jobs.sweep_id) WHERE id = NEW.job_id;
+END;
+CREATE TRIGGER trial_outcome_counts AFTER UPDATE OF succeeded, superseded, objective_value ON outcomes
+WHEN (SELECT trial FROM jobs WHERE id = NEW.job_id) IS NOT NULL
+BEGIN
+	UPDATE studies SET rev = rev + 1 WHERE sweep_id = (SELECT sweep_id FROM jobs WHERE id = NEW.job_id);
+	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = jobs.sweep_id) WHERE id = NEW.job_id;
+END;
+CREATE TRIGGER trial_pruned AFTER INSERT ON prunes
+WHEN (SELECT j.trial FROM orders o JOIN jobs j ON j.id = o.job_id WHERE o.id = NEW.order_id) IS NOT NULL
+BEGIN
+	UPDATE studies SET rev = rev + 1
+		WHERE sweep_id = (SELECT j.sweep_id FROM orders o JOIN jobs j ON j.id = o.job_id WHERE o.id = NEW.order_id);
+	UPDATE jobs SET trial_rev = (SELECT rev FROM studies WHERE sweep_id = jobs.sweep_id)
+		WHERE id = (SELECT job_id FROM orders WHERE id = NEW.order_id);
+END;
+
+-- A study keeps what submit gives every job, for the trials it makes: the
+-- artifacts' globs and cap, and in study_code the code it was submitted
+-- with (as job_code, which each trial's job gets a copy of).
+ALTER TABLE studies ADD COLUMN artifacts TEXT;
+ALTER TABLE studies ADD COLUMN artifacts_cap INTEGER;
+CREATE TABLE study_code (
+	sweep_id    INTEGER PRIMARY KEY REFERENCES studies(sweep_id) ON DELETE CASCADE,
+	repo        TEXT NOT NULL CHECK (repo IN ('git','none','no git','error')),
+	git_commit  TEXT NOT NULL DEFAULT '',
+	dirty       INTEGER NOT NULL DEFAULT 0,
+	diff_hash   TEXT REFERENCES code_diffs(hash),
+	note        TEXT NOT NULL DEFAULT '',
+	script_hash TEXT NOT NULL DEFAULT '',
+	data_hash   TEXT NOT NULL DEFAULT ''
+);

@@ -60,44 +60,65 @@ func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) err
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
-			priority, spec, allow_new, objective, goal, pruner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
-		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
-		ns.AllowNew, obj.Name, obj.Goal, pruner)
+	globs, err := globsText(ns.Base.Artifacts)
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
+			priority, spec, allow_new, objective, goal, pruner, artifacts, artifacts_cap)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
+		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
+		ns.AllowNew, obj.Name, obj.Goal, pruner, globs, nullInt64(ns.Base.ArtifactsCap))
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	if ns.Base.Code != nil {
+		// Each trial's job gets a copy (NextTrialFrom), so show and diff
+		// read it as any job's.
+		if err := storeCode(ctx, tx, "study_code", "sweep_id", sweepID, ns.Base.Code, map[string]bool{}); err != nil {
+			return fmt.Errorf("study: %w", err)
+		}
 	}
 	return nil
 }
 
 // studySelect selects a study with its sweep's name and its trials'
-// counts; a trial is in flight until its order ends.
+// counts; a trial is in flight until its order ends. Each count reads an
+// index range that does not grow with the study: trials are numbered from
+// 0 without gaps (NextTrial), so the highest number plus one is how many;
+// the orders in flight are few in any queue, so they are read first
+// (CROSS JOIN keeps SQLite to that order) and their jobs looked up.
 const studySelect = `
 	SELECT st.sweep_id, sw.name, st.method, st.budget, COALESCE(st.parallel, 0), st.seed, st.space,
 		st.project, st.script, st.data_file, st.priority, st.spec, st.allow_new, st.objective, st.goal, st.pruner,
-		(SELECT COUNT(*) FROM jobs j WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL),
-		(SELECT COUNT(*) FROM jobs j JOIN orders o ON o.job_id = j.id
-			WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL AND o.state IN ('unassigned', 'assigned', 'running')),
-		(SELECT COUNT(*) FROM jobs j JOIN orders o ON o.job_id = j.id
-			WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL AND o.state = 'unassigned')
+		st.artifacts, COALESCE(st.artifacts_cap, 0),
+		COALESCE((SELECT MAX(j.trial) + 1 FROM jobs j WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL), 0),
+		(SELECT COUNT(*) FROM orders o CROSS JOIN jobs j ON j.id = o.job_id
+			WHERE o.state IN ('unassigned', 'assigned', 'running') AND j.sweep_id = st.sweep_id AND j.trial IS NOT NULL),
+		(SELECT COUNT(*) FROM orders o CROSS JOIN jobs j ON j.id = o.job_id
+			WHERE o.state = 'unassigned' AND j.sweep_id = st.sweep_id AND j.trial IS NOT NULL)
 	FROM studies st JOIN sweeps sw ON sw.id = st.sweep_id`
 
 func scanStudy(s scanner) (Study, error) {
 	var st Study
 	var seed int64
 	var space, spec string
-	var pruner sql.NullString
+	var pruner, globs sql.NullString
 	err := s.Scan(&st.SweepID, &st.Sweep, &st.Method, &st.Budget, &st.Parallel, &seed, &space,
 		&st.Base.Project, &st.Base.Script, &st.Base.DataFile, &st.Base.Priority, &spec, &st.AllowNew,
-		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner,
+		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner, &globs, &st.Base.ArtifactsCap,
 		&st.Trials, &st.InFlight, &st.Queued)
 	if err != nil {
 		return Study{}, err
 	}
 	st.Seed, st.Space, st.Base.Spec = uint64(seed), []byte(space), []byte(spec)
+	if globs.Valid {
+		if err := json.Unmarshal([]byte(globs.String), &st.Base.Artifacts); err != nil {
+			return Study{}, fmt.Errorf("study %d: artifacts: %w", st.SweepID, err)
+		}
+	}
 	if pruner.Valid {
 		if err := json.Unmarshal([]byte(pruner.String), &st.Base.Pruner); err != nil {
 			return Study{}, fmt.Errorf("study %d: pruner: %w", st.SweepID, err)
@@ -182,6 +203,16 @@ var ErrStudyNotFound = errors.New("study not found")
 // take turns: neither reuses a number nor passes the budget (the unique
 // index on (sweep, trial) would refuse it anyway).
 func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Study, number int, trials []tpe.Trial) (Proposal, error)) (*NewTrial, error) {
+	return db.NextTrialFrom(ctx, NewTrialLog(sweepID), propose)
+}
+
+// NextTrialFrom is NextTrial with the study's trials kept in log between
+// calls: inside the transaction it reads only the trials changed since
+// log last read them (see TrialLog), so a proposal's cost does not grow
+// with the study beyond the sampler's own. The trials propose is given
+// are the same as NextTrial's full read would give.
+func (db *DB) NextTrialFrom(ctx context.Context, log *TrialLog, propose func(st Study, number int, trials []tpe.Trial) (Proposal, error)) (*NewTrial, error) {
+	sweepID := log.sweepID
 	var out *NewTrial
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		sts, err := db.studies(ctx, tx, studySelect+` WHERE st.sweep_id = ?`, sweepID)
@@ -195,9 +226,14 @@ func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Stud
 		if !st.mayPropose() {
 			return nil
 		}
-		trials, next, err := studyTrials(ctx, tx, sweepID)
-		if err != nil {
+		if err := log.sync(ctx, tx); err != nil {
 			return err
+		}
+		trials, next := log.Trials(), log.next()
+		if next != st.Trials {
+			// The log and the count disagree only if numbers have gaps,
+			// which NextTrial never makes: refuse rather than reuse one.
+			return fmt.Errorf("trial log of sweep %d holds %d trials, the study %d", sweepID, next, st.Trials)
 		}
 		p, err := propose(st, next, trials)
 		if err != nil {
@@ -214,14 +250,25 @@ func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Stud
 		now := formatTime(tx.now)
 		b := st.Base
 		var jobID int64
+		globs, err := globsText(b.Artifacts)
+		if err != nil {
+			return err
+		}
 		err = tx.QueryRowContext(ctx, `
 			INSERT INTO jobs (project, script, data_file, priority, spec, created_at, sweep_id, spec_hash,
-				objective, goal, pruner, trial, params)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				objective, goal, pruner, trial, params, artifacts, artifacts_cap)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			b.Project, b.Script, b.DataFile, b.Priority, bytesText(p.Spec), now, sweepID, SpecHash(p.Spec),
-			b.Objective.Name, b.Objective.Goal, pruner, next, string(params)).Scan(&jobID)
+			b.Objective.Name, b.Objective.Goal, pruner, next, string(params), globs, nullInt64(b.ArtifactsCap)).Scan(&jobID)
 		if err != nil {
 			return fmt.Errorf("trial %d: %w", next, err)
+		}
+		// The study's code, as submit recorded it, is the trial's.
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO job_code (job_id, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash)
+			SELECT ?, repo, git_commit, dirty, diff_hash, note, script_hash, data_hash FROM study_code WHERE sweep_id = ?`,
+			jobID, sweepID); err != nil {
+			return fmt.Errorf("trial %d: code: %w", next, err)
 		}
 		var orderID int64
 		err = tx.QueryRowContext(ctx, `
@@ -249,6 +296,94 @@ func (db *DB) StudyTrials(ctx context.Context, sweepID int64) ([]tpe.Trial, int,
 	return trials, next, nil
 }
 
+// TrialLog is a study's trials as the sampler sees them, kept between
+// proposals by the one dispatcher that owns it (it is not safe for
+// concurrent use). The triggers of schema step 19 stamp a trial with the
+// study's rev each time anything the sampler sees of it changes (its job
+// made, its order's state or attempt, an outcome or whether it counts, a
+// prune verdict); sync reads only the trials stamped above the rev it last
+// saw, so a log rebuilt from SQLite (a restarted dispatcher: the first
+// sync reads every trial) and one kept in memory hold the same trials.
+type TrialLog struct {
+	sweepID int64
+	rev     int64       // the study's rev at the last sync; -1 before the first
+	trials  []tpe.Trial // by number; numbers run from 0 without gaps
+}
+
+// NewTrialLog returns an empty log of the study; its first sync reads
+// every trial.
+func NewTrialLog(sweepID int64) *TrialLog {
+	return &TrialLog{sweepID: sweepID, rev: -1}
+}
+
+// Trials returns the trials by number. The slice is the log's own: the
+// caller must not change it, and it is valid until the next sync.
+func (l *TrialLog) Trials() []tpe.Trial { return l.trials[:len(l.trials):len(l.trials)] }
+
+// next is the next trial number.
+func (l *TrialLog) next() int { return len(l.trials) }
+
+// SyncTrialLog brings log up to date outside a proposal (for tests and
+// tools that watch a study).
+func (db *DB) SyncTrialLog(ctx context.Context, log *TrialLog) error {
+	if err := log.sync(ctx, db.sql); err != nil {
+		return fmt.Errorf("trials of sweep %d: %w", log.sweepID, err)
+	}
+	return nil
+}
+
+// sync reads the trials changed since the last sync (every trial the
+// first time) and the study's rev, both in q's snapshot.
+func (l *TrialLog) sync(ctx context.Context, q rowsQueryer) error {
+	rows, err := q.QueryContext(ctx, `SELECT rev FROM studies WHERE sweep_id = ?`, l.sweepID)
+	if err != nil {
+		return err
+	}
+	var rev int64 = -1
+	for rows.Next() {
+		if err := rows.Scan(&rev); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if rev < 0 {
+		return fmt.Errorf("%w: sweep %d", ErrStudyNotFound, l.sweepID)
+	}
+	if rev == l.rev {
+		return nil
+	}
+	cond := `1`
+	if l.rev >= 0 {
+		cond = `j.trial_rev > ?`
+	}
+	args := []any{l.sweepID}
+	if l.rev >= 0 {
+		args = append(args, l.rev)
+	}
+	changed, err := readTrials(ctx, q, cond, args...)
+	if err != nil {
+		return err
+	}
+	// changed is by number and numbers run from 0 without gaps, so each
+	// row replaces a trial the log holds or is the next one.
+	for _, t := range changed {
+		switch {
+		case t.Number >= 0 && t.Number < len(l.trials):
+			l.trials[t.Number] = t
+		case t.Number == len(l.trials):
+			l.trials = append(l.trials, t)
+		default:
+			return fmt.Errorf("trial %d of sweep %d follows trial %d", t.Number, l.sweepID, len(l.trials)-1)
+		}
+	}
+	l.rev = rev
+	return nil
+}
+
 // studyTrials reads each trial of a study with its order's state, by
 // trial number: succeeded with a value of the objective is Complete;
 // pruned is Pruned with the value and step its pruner judged (Optuna's
@@ -257,6 +392,21 @@ func (db *DB) StudyTrials(ctx context.Context, sweepID int64) ([]tpe.Trial, int,
 // anything else (failed, cancelled, succeeded without a value) is Failed.
 // next is one past the highest number taken.
 func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial, int, error) {
+	out, err := readTrials(ctx, q, `1`, sweepID)
+	if err != nil {
+		return nil, 0, err
+	}
+	next := 0
+	for _, t := range out {
+		next = max(next, t.Number+1)
+	}
+	return out, next, nil
+}
+
+// readTrials reads the study's trials that meet cond (SQL text of this
+// package, with its arguments after the sweep's id), by number, as
+// studyTrials describes.
+func readTrials(ctx context.Context, q rowsQueryer, cond string, args ...any) ([]tpe.Trial, error) {
 	rows, err := q.QueryContext(ctx, `
 		SELECT j.trial, j.params, o.state,
 			(SELECT oc.objective_value FROM outcomes oc
@@ -266,24 +416,23 @@ func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial
 		FROM jobs j
 		JOIN orders o ON o.job_id = j.id
 		LEFT JOIN prunes p ON p.order_id = o.id AND p.attempt = o.attempt
-		WHERE j.sweep_id = ? AND j.trial IS NOT NULL
-		ORDER BY j.trial`, sweepID)
+		WHERE j.sweep_id = ? AND j.trial IS NOT NULL AND `+cond+`
+		ORDER BY j.trial`, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	var out []tpe.Trial
-	next := 0
 	for rows.Next() {
 		var t tpe.Trial
 		var params string
 		var state OrderState
 		var value, pStep, pValue sql.NullFloat64
 		if err := rows.Scan(&t.Number, &params, &state, &value, &pStep, &pValue); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if err := json.Unmarshal([]byte(params), &t.Params); err != nil {
-			return nil, 0, fmt.Errorf("trial %d: params: %w", t.Number, err)
+			return nil, fmt.Errorf("trial %d: params: %w", t.Number, err)
 		}
 		switch {
 		case state == StateSucceeded && value.Valid:
@@ -298,9 +447,8 @@ func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial
 			t.State = tpe.Failed
 		}
 		out = append(out, t)
-		next = max(next, t.Number+1)
 	}
-	return out, next, rows.Err()
+	return out, rows.Err()
 }
 
 // rowsQueryer is a *sql.DB or a transaction, for queries of many rows.

@@ -218,3 +218,153 @@ func TestStudyTrials(t *testing.T) {
 		t.Error("complete trial with a NaN value")
 	}
 }
+
+// sameTrials reports whether two trial lists are equal (a NaN value equals
+// a NaN value).
+func sameTrials(a, b []tpe.Trial) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		sameValue := x.Value == y.Value || (math.IsNaN(x.Value) && math.IsNaN(y.Value))
+		if x.Number != y.Number || x.State != y.State || x.Step != y.Step || !sameValue || !slices.Equal(x.Params, y.Params) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTrialLog: a log kept across proposals and synced after each change
+// (trial made, claimed, run, succeeded, failed, pruned, retried, claimed
+// again, cancelled) holds the same trials as a full read and as a log
+// rebuilt from the file, and NextTrialFrom hands propose those trials.
+func TestTrialLog(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	id := mustSubmitTPE(t, db, "log", 8, 0)
+	kept := NewTrialLog(id)
+	check := func(step string) {
+		t.Helper()
+		if err := db.SyncTrialLog(ctx, kept); err != nil {
+			t.Fatalf("%s: sync: %v", step, err)
+		}
+		full, _, err := db.StudyTrials(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := NewTrialLog(id)
+		if err := db.SyncTrialLog(ctx, fresh); err != nil {
+			t.Fatal(err)
+		}
+		if !sameTrials(kept.Trials(), full) || !sameTrials(fresh.Trials(), full) {
+			t.Fatalf("%s: kept log %+v, rebuilt %+v, full read %+v", step, kept.Trials(), fresh.Trials(), full)
+		}
+	}
+	propose := func(st Study, number int, trials []tpe.Trial) (Proposal, error) {
+		full, _, err := db.StudyTrials(ctx, id) // outside the transaction: the same committed state
+		if err != nil {
+			return Proposal{}, err
+		}
+		if !sameTrials(trials, full) {
+			return Proposal{}, fmt.Errorf("trial %d proposed from %+v, the queue holds %+v", number, trials, full)
+		}
+		return proposeNumber(t)(st, number, trials)
+	}
+	var claims []*Claim
+	for i := range 4 {
+		nt, err := db.NextTrialFrom(ctx, kept, propose)
+		if err != nil || nt == nil || nt.Number != i {
+			t.Fatalf("next trial %d: %+v, %v", i, nt, err)
+		}
+		check(fmt.Sprintf("trial %d made", i))
+		c := mustClaim(t, db, "h")
+		if err := db.MarkRunning(ctx, c.Order.ID, c.Order.Attempt, "/w/runs/x", 1); err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, c)
+		check(fmt.Sprintf("trial %d running", i))
+	}
+	loss := 0.25
+	if _, err := db.RecordOutcome(ctx, Outcome{OrderID: claims[0].Order.ID, Attempt: 1, JobID: claims[0].Job.ID,
+		Succeeded: true, Loss: &loss, JSON: []byte(`{"loss": 0.25}`)}); err != nil {
+		t.Fatal(err)
+	}
+	check("trial 0 succeeded")
+	if err := db.FailOrder(ctx, claims[1].Order.ID, 1, "exit 1"); err != nil {
+		t.Fatal(err)
+	}
+	check("trial 1 failed")
+	var seen []float64
+	if _, pruned, err := db.JudgeRung(ctx, Pruning{OrderID: claims[2].Order.ID, Attempt: 1}, reasonOf, judgeWith(0, 0.9, true, &seen)); err != nil || !pruned {
+		t.Fatalf("prune trial 2: %v, %v", pruned, err)
+	}
+	check("trial 2 pruned")
+	if got := kept.Trials(); got[1].State != tpe.Failed || got[2].State != tpe.Pruned {
+		t.Fatalf("trials 1, 2 = %+v, %+v; want failed, pruned", got[1], got[2])
+	}
+	if _, err := db.RetryOrders(ctx, Selection{OrderIDs: []int64{claims[1].Order.ID, claims[2].Order.ID}}, StateFailed, StatePruned); err != nil {
+		t.Fatal(err)
+	}
+	check("trials 1 and 2 retried")
+	// Trial 2's run has not ended (its attempt is live), so only 1 is
+	// queued again.
+	if got := kept.Trials(); got[1].State != tpe.Running {
+		t.Fatalf("retried trial 1 = %+v; want running", got[1])
+	}
+	c := mustClaim(t, db, "h")
+	loss = 0.5
+	if _, err := db.RecordOutcome(ctx, Outcome{OrderID: c.Order.ID, Attempt: c.Order.Attempt, JobID: c.Job.ID,
+		Succeeded: true, Loss: &loss, JSON: []byte(`{"loss": 0.5}`)}); err != nil {
+		t.Fatal(err)
+	}
+	check("a retried trial succeeded")
+	if _, err := db.CancelOrders(ctx, Selection{OrderIDs: []int64{claims[3].Order.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	check("trial 3 cancelled")
+	if nt, err := db.NextTrialFrom(ctx, kept, propose); err != nil || nt == nil || nt.Number != 4 {
+		t.Fatalf("next trial after the changes: %+v, %v", nt, err)
+	}
+	check("trial 4 made")
+}
+
+// TestTrialCarriesSubmit: a trial's job carries what submit gave the
+// study: its code (a copy of the study's, diff included), artifacts
+// globs and cap, objective and pruner.
+func TestTrialCarriesSubmit(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	code := &Code{Repo: "git", Commit: "0123abcd", Dirty: true, Diff: []byte("--- a/q.py\n+++ b/q.py\n"), DiffSize: 22,
+		ScriptHash: "aa", DataHash: "bb"}
+	obj := objective.Objective{Name: "acc", Goal: objective.Maximize}
+	rule := prune.Rule{Kind: "asha", MinStep: 1, Reduction: 3}
+	res, err := db.Submit(ctx, nil, SubmitOptions{
+		Sweep: &NewSweep{Name: "carry", Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+		Study: &NewStudy{Method: "tpe", Budget: 2, Seed: 1, Space: []byte(`[{"path":"x","range":"lin:0:1"}]`),
+			Base: NewJob{Project: "p", Script: "q.py", Spec: []byte(`{"x": 0}`), Objective: obj, Pruner: rule,
+				Artifacts: []string{"model*.pt", "plots/*.png"}, ArtifactsCap: 1 << 20, Code: code}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := db.NextTrial(ctx, res.Sweep.ID, proposeNumber(t))
+	if err != nil || nt == nil {
+		t.Fatalf("next trial: %+v, %v", nt, err)
+	}
+	j, err := db.Job(ctx, nt.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(j.Artifacts, []string{"model*.pt", "plots/*.png"}) || j.ArtifactsCap != 1<<20 || j.Objective != obj || j.Pruner != rule {
+		t.Errorf("trial job %+v, want the study's artifacts, cap, objective and pruner", j)
+	}
+	got, err := db.JobCode(ctx, nt.JobID)
+	if err != nil || got == nil {
+		t.Fatalf("trial's code: %+v, %v", got, err)
+	}
+	if got.Repo != "git" || got.Commit != "0123abcd" || !got.Dirty || string(got.Diff) != string(code.Diff) ||
+		got.ScriptHash != "aa" || got.DataHash != "bb" {
+		t.Errorf("trial's code %+v, want the study's %+v", got, code)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/tpe"
 )
 
 // Defaults for Options.
@@ -66,6 +67,10 @@ type Options struct {
 	Connect func(ctx context.Context, h hosts.Host, o engine.Options) (engine.Engine, error)
 	// Now is the clock for log lines; nil = time.Now.
 	Now func() time.Time
+	// Propose makes a tpe sweep's trial inside db.NextTrialFrom; nil =
+	// ProposeTrial. A caller that wraps ProposeTrial sees the trials the
+	// sampler is given.
+	Propose func(st db.Study, number int, trials []tpe.Trial) (db.Proposal, error)
 	// Retries bounds the attempts an order may lose to infrastructure
 	// (a lost host, an SSH or upload error) before it fails.
 	Retries int
@@ -233,6 +238,9 @@ type dispatcher struct {
 	// dispatcher is copying (attemptKey → struct{}), so that adoption
 	// does not start a second copy.
 	fetching sync.Map
+	// trialLogs holds each tpe sweep's trials between proposals (sweep id
+	// → log); only the loop touches it.
+	trialLogs map[int64]*db.TrialLog
 }
 
 // Run dispatches orders until none is unassigned and none of its own runs
@@ -261,7 +269,8 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 	if opts.GiveUpAfter <= 0 {
 		opts.GiveUpAfter = DefaultGiveUpAfter
 	}
-	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials)}
+	d := &dispatcher{saveCtx: context.WithoutCancel(ctx), db: store, queue: store.QueueID(), opts: opts, ev: make(chan event, 64), dialing: make(chan struct{}, maxDials),
+		trialLogs: map[int64]*db.TrialLog{}}
 	d.sum.Unusable = map[string]error{}
 	for _, h := range opts.Hosts {
 		drv, err := engine.Lookup(h.Kind)

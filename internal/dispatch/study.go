@@ -17,7 +17,9 @@ import (
 // Each trial is made in one transaction with its number and the budget
 // check (db.NextTrial); its state is all in the queue, so a dispatcher
 // that restarts, or a second one, goes on from it. A study that cannot
-// make its trial is warned about and left for the next call.
+// make its trial is warned about and left for the next call. Each study's
+// trials are kept in memory between calls (d.trialLogs, only the loop
+// touches it): a proposal reads only the trials changed since the last.
 func (d *dispatcher) proposeTrials(ctx context.Context) {
 	sts, err := d.db.OpenStudies(ctx)
 	if err != nil {
@@ -27,7 +29,17 @@ func (d *dispatcher) proposeTrials(ctx context.Context) {
 		return
 	}
 	for _, st := range sts {
-		nt, err := d.db.NextTrial(ctx, st.SweepID, ProposeTrial)
+		log := d.trialLogs[st.SweepID]
+		if log == nil {
+			// Rebuilt from SQLite: its first sync reads every trial.
+			log = db.NewTrialLog(st.SweepID)
+			d.trialLogs[st.SweepID] = log
+		}
+		propose := d.opts.Propose
+		if propose == nil {
+			propose = ProposeTrial
+		}
+		nt, err := d.db.NextTrialFrom(ctx, log, propose)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.warnf("sweep %s: %v", st.Sweep, err)

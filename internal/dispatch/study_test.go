@@ -16,9 +16,11 @@ import (
 	"github.com/mljob/mljob/internal/engine/fake"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/objective"
+	"github.com/mljob/mljob/internal/prune"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sweep"
 	"github.com/mljob/mljob/internal/testutil"
+	"github.com/mljob/mljob/internal/tpe"
 )
 
 // quadratic is the objective the fake trials compute: its minimum 0 is at
@@ -209,5 +211,101 @@ func TestTPESweepResumes(t *testing.T) {
 	}
 	if len(rows) != budget {
 		t.Errorf("%d outcomes, want %d", len(rows), budget)
+	}
+}
+
+// TestTPESweepPrunedTrials: a tpe sweep with asha on one slot, one trial
+// at a time. Trial 0 reaches step 1 at loss 1 and succeeds; trial 1 is
+// worse at step 1 (5) and waits: asha prunes it there; trial 2 fails; the
+// rest succeed. The sampler is handed trial 1 as Pruned with its value at
+// its step and trial 2 as Failed, and its proposal is the same without
+// trial 2: a failed trial is left out.
+func TestTPESweepPrunedTrials(t *testing.T) {
+	const budget = 5
+	ctx := context.Background()
+	d := testutil.MustOpenDB(t)
+	f, err := sweep.ParseFile([]byte("method: tpe\ntrials: 5\nseed: 3\nspace: {x: lin:-1:1, y: lin:-1:1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, err := f.Spec.SpaceJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Submit(ctx, nil, db.SubmitOptions{
+		Sweep: &db.NewSweep{Name: "pruned", Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+		Study: &db.NewStudy{Method: "tpe", Budget: budget, Parallel: 1, Seed: 3, Space: space,
+			Base: db.NewJob{Project: "p", Script: "echo.py", Spec: []byte(`{"projectName":"p","scriptName":"echo.py","x":0,"y":0}`),
+				Objective: objective.Default, Pruner: prune.Rule{Kind: prune.KindASHA, MinStep: 1, Reduction: 2}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := 0
+	do := func(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int {
+		mu.Lock()
+		n := calls // one slot, parallel 1: the call's index is the trial number
+		calls++
+		mu.Unlock()
+		switch n {
+		case 1:
+			fmt.Fprintln(stdout, `{"step": 1, "loss": 5}`)
+			<-ctx.Done() // until its pruner stops it
+			return 1
+		case 2:
+			fmt.Fprintln(stderr, "boom")
+			return 1
+		}
+		// Each later run is the best so far at step 1, so asha keeps it
+		// even if it judges it after the run ends.
+		v := 1 / float64(n+1)
+		fmt.Fprintf(stdout, `{"step": 1, "loss": %g}`+"\n", v)
+		fmt.Fprintf(stdout, `{"status": 200, "loss": %g}`+"\n", v)
+		return 0
+	}
+	var seen [][]tpe.Trial // what the sampler was given, by trial number
+	opts := fakeOptions(t, map[string]*fake.Engine{"a": fake.New("a", do)}, 1)
+	opts.Propose = func(st db.Study, number int, trials []tpe.Trial) (db.Proposal, error) {
+		seen = append(seen, slices.Clone(trials)) // one goroutine: the loop
+		return dispatch.ProposeTrial(st, number, trials)
+	}
+	sum, err := dispatch.Run(ctx, d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Succeeded != 3 || sum.Pruned != 1 || sum.Failed != 1 {
+		t.Fatalf("summary %+v, want 3 succeeded, 1 pruned, 1 failed", sum)
+	}
+	if len(seen) != budget {
+		t.Fatalf("%d proposals, want %d", len(seen), budget)
+	}
+	last := seen[budget-1]
+	if len(last) != budget-1 {
+		t.Fatalf("the last proposal was given %d trials, want %d", len(last), budget-1)
+	}
+	if tr := last[1]; tr.State != tpe.Pruned || tr.Value != 5 || tr.Step != 1 {
+		t.Errorf("pruned trial as the sampler saw it: %+v, want Pruned, value 5 at step 1", tr)
+	}
+	if tr := last[2]; tr.State != tpe.Failed {
+		t.Errorf("failed trial as the sampler saw it: %+v, want Failed", tr)
+	}
+	if tr := last[0]; tr.State != tpe.Complete || tr.Value != 1 {
+		t.Errorf("trial 0 as the sampler saw it: %+v, want Complete 1", tr)
+	}
+	sts, err := d.Studies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFailed, err := dispatch.ProposeTrial(sts[0], budget-1, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := dispatch.ProposeTrial(sts[0], budget-1, slices.Delete(slices.Clone(last), 2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(withFailed.Params, without.Params) {
+		t.Errorf("proposal %v with the failed trial, %v without: it was not left out", withFailed.Params, without.Params)
 	}
 }

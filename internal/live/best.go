@@ -37,6 +37,9 @@ type Best struct {
 	HasValue bool
 	Value    float64
 	Job      int64
+	// Budget is a tpe sweep's trials in all, 0 for other groups; Done is
+	// then how many of its trials ended (before the dispatch and in it).
+	Budget, Done int
 }
 
 // runProgress is what is known of one run's progress.
@@ -125,16 +128,41 @@ func newBestBook() *bestBook {
 	return &bestBook{seed: map[groupKey]Best{}, groups: map[groupKey]*Best{}}
 }
 
-// seedFrom takes the best runs the queue held before the dispatch.
+// seedFrom takes the best runs the queue held before the dispatch. A tpe
+// sweep is shown from the start, with its trials done of its budget, even
+// before it has a best: its trials are made as the dispatch goes.
 func (b *bestBook) seedFrom(ps []db.SweepProgress) {
 	for _, p := range ps {
-		if p.Best == nil {
+		if p.Best == nil && p.Budget == 0 {
 			continue
 		}
 		k := groupKey{p.Project, p.Sweep, p.Objective}
-		b.seed[k] = Best{Project: p.Project, Sweep: p.Sweep, Objective: p.Objective,
-			HasValue: true, Value: p.Best.Value, Job: p.Best.JobID}
+		s := Best{Project: p.Project, Sweep: p.Sweep, Objective: p.Objective, Budget: p.Budget}
+		if p.Budget > 0 {
+			s.Done = p.Done()
+		}
+		if p.Best != nil {
+			s.HasValue, s.Value, s.Job = true, p.Best.Value, p.Best.JobID
+		}
+		b.seed[k] = s
+		if p.Budget > 0 {
+			b.group(k)
+		}
 	}
+}
+
+// group returns k's group, made from its seed when first seen.
+func (b *bestBook) group(k groupKey) *Best {
+	g := b.groups[k]
+	if g == nil {
+		g = &Best{Project: k.project, Sweep: k.sweep, Objective: k.objective}
+		if s, ok := b.seed[k]; ok {
+			*g = s
+		}
+		b.groups[k] = g
+		b.order = append(b.order, k)
+	}
+	return g
 }
 
 // observe applies e; it returns the group's best when e made it better.
@@ -142,15 +170,14 @@ func (b *bestBook) observe(e dispatch.Event) (Best, bool) {
 	if e.Objective.Name == "" {
 		return Best{}, false // not an order event, or its job is not known
 	}
-	k := groupKey{e.Project, e.Sweep, e.Objective}
-	g := b.groups[k]
-	if g == nil {
-		g = &Best{Project: e.Project, Sweep: e.Sweep, Objective: e.Objective}
-		if s, ok := b.seed[k]; ok {
-			*g = s
+	g := b.group(groupKey{e.Project, e.Sweep, e.Objective})
+	if g.Budget > 0 {
+		switch e.Kind {
+		case dispatch.OrderSucceeded, dispatch.OrderFailed, dispatch.OrderPruned:
+			g.Done++
+		case dispatch.OrderRequeued: // it follows the failure it takes back
+			g.Done--
 		}
-		b.groups[k] = g
-		b.order = append(b.order, k)
 	}
 	if e.Kind != dispatch.OrderSucceeded || e.Value == nil {
 		return Best{}, false
@@ -173,11 +200,15 @@ func (b *bestBook) snapshot() []Best {
 
 // FormatBest is a group's line: "best cvMse (lower is better): 24901.3 —
 // job 17 (sweep wine-lr)", or "… none yet (project wine)" before a run
-// of the group has a value.
+// of the group has a value; a tpe sweep's adds its trials done of its
+// budget, "(sweep wine-tpe, 12/40 trials)".
 func FormatBest(b Best) string {
 	where := "sweep " + b.Sweep
 	if b.Sweep == "" {
 		where = "project " + b.Project
+	}
+	if b.Budget > 0 {
+		where += fmt.Sprintf(", %d/%d trials", b.Done, b.Budget)
 	}
 	if !b.HasValue {
 		return fmt.Sprintf("best %s (%s): none yet (%s)", b.Objective.Name, b.Objective.Better(), where)

@@ -156,6 +156,10 @@ func TestFormatBest(t *testing.T) {
 			"best acc (higher is better): 0.5 — job 3 (project wine)"},
 		{live.Best{Project: "wine", Sweep: "s", Objective: objective.Default},
 			"best loss (lower is better): none yet (sweep s)"},
+		{live.Best{Project: "wine", Sweep: "t", Objective: objective.Default, Budget: 40},
+			"best loss (lower is better): none yet (sweep t, 0/40 trials)"},
+		{live.Best{Project: "wine", Sweep: "t", Objective: cvMse, HasValue: true, Value: 3, Job: 9, Budget: 40, Done: 12},
+			"best cvMse (lower is better): 3 — job 9 (sweep t, 12/40 trials)"},
 	}
 	for _, tt := range tests {
 		if got := live.FormatBest(tt.b); got != tt.want {
@@ -238,5 +242,33 @@ func TestTallyPruned(t *testing.T) {
 	l.Observe(pruned)
 	if strings.Contains(b.String(), "best") {
 		t.Errorf("lines print a best for a pruned run:\n%s", b.String())
+	}
+}
+
+// TestTallyTPEBudget: a tpe sweep seeded from the queue (2 of 5 trials
+// done, best 0.5) shows from the start; its done count follows the ended
+// runs (a requeued failure taken back) and its best the better value.
+func TestTallyTPEBudget(t *testing.T) {
+	ta := live.NewTally(t0, []string{"h1"})
+	ta.SeedBests([]db.SweepProgress{{Project: "wine", SweepID: 2, Sweep: "tpe", Objective: cvMse, Budget: 5,
+		Counts: map[db.OrderState]int{db.StateSucceeded: 1, db.StateFailed: 1}, Total: 2,
+		Best: &db.BestOutcome{Value: 0.5, JobID: 7}}})
+	want := live.Best{Project: "wine", Sweep: "tpe", Objective: cvMse, HasValue: true, Value: 0.5, Job: 7, Budget: 5, Done: 2}
+	if s := ta.Snapshot(); len(s.Bests) != 1 || s.Bests[0] != want {
+		t.Fatalf("bests before any event %+v, want %+v", s.Bests, want)
+	}
+	ok := jobEvent(dispatch.OrderSucceeded, 3, "tpe", cvMse, 10)
+	ok.Job, ok.Value = 30, ptr(0.25)
+	for _, e := range []dispatch.Event{
+		jobEvent(dispatch.OrderFailed, 1, "tpe", cvMse, 1),
+		jobEvent(dispatch.OrderRequeued, 1, "tpe", cvMse, 2),
+		jobEvent(dispatch.OrderPruned, 2, "tpe", cvMse, 3),
+		ok,
+	} {
+		ta.Observe(e)
+	}
+	want.Value, want.Job, want.Done = 0.25, 30, 4
+	if s := ta.Snapshot(); len(s.Bests) != 1 || s.Bests[0] != want {
+		t.Errorf("bests %+v, want %+v", s.Bests, want)
 	}
 }

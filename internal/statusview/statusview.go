@@ -68,9 +68,19 @@ func Build(st db.QueueStatus, now time.Time) ([]*Project, render.Table) {
 		Numeric: map[int]bool{0: true, 1: true, 6: true},
 	}
 	for _, sp := range st.Sweeps {
-		if p := byName[sp.Project]; p != nil {
-			p.Sweeps = append(p.Sweeps, NewSweep(sp))
+		p := byName[sp.Project]
+		if p == nil {
+			// A project whose only sweep is a tpe sweep with no trial
+			// yet (registered, not dispatched) has no order to count;
+			// it is shown with zero counts, so that status tells of it.
+			p = &Project{ProjectName: sp.Project, Counts: map[string]int{}, Active: []ActiveOrder{}, Sweeps: []Sweep{}}
+			for _, s := range db.OrderStates {
+				p.Counts[string(s)] = 0
+			}
+			byName[sp.Project] = p
+			projects = append(projects, p)
 		}
+		p.Sweeps = append(p.Sweeps, NewSweep(sp))
 	}
 	for _, o := range st.Active {
 		elapsed := now.Sub(o.Since())

@@ -136,3 +136,35 @@ func TestSweeps(t *testing.T) {
 		t.Errorf("loose jobs in JSON:\n%s\nwant sweepId and best null", out.String())
 	}
 }
+
+// TestRegisteredStudy: a tpe sweep registered but not dispatched yet has
+// no order; status shows its project with zero counts and the sweep at
+// 0 of its budget, not "The queue is empty".
+func TestRegisteredStudy(t *testing.T) {
+	zero := map[db.OrderState]int{}
+	for _, s := range db.OrderStates {
+		zero[s] = 0
+	}
+	st := db.QueueStatus{
+		Sweeps: []db.SweepProgress{{Project: "wine", SweepID: 4, Sweep: "wine-tpe", Objective: objective.Default, Counts: zero, Budget: 40}},
+	}
+	var out, errOut bytes.Buffer
+	if err := Write(&out, &errOut, st, time.Now(), render.FormatTable); err != nil {
+		t.Fatal(err)
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("stderr %q, want nothing", errOut.String())
+	}
+	projects, _ := Build(st, time.Now())
+	if len(projects) != 1 || projects[0].ProjectName != "wine" || projects[0].Total != 0 || len(projects[0].Sweeps) != 1 {
+		t.Fatalf("projects %+v, want wine with its sweep", projects)
+	}
+	table := SweepsTable(projects)
+	want := [][]string{{"wine", "wine-tpe", "loss:min", "0/40", "0", "0", "0", "0", "40", "-", "-"}}
+	if !slices.EqualFunc(table.Rows, want, slices.Equal) {
+		t.Errorf("rows\n%q\nwant\n%q", table.Rows, want)
+	}
+	if !strings.Contains(out.String(), "wine-tpe") || !strings.Contains(out.String(), "0/40") {
+		t.Errorf("status:\n%s\nwant wine-tpe at 0/40", out.String())
+	}
+}
