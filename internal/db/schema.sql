@@ -585,7 +585,6 @@ CREATE TABLE replicates (
 CREATE INDEX replicates_group ON replicates(group_id, source_rank);
 
 -- version: 19
--- (helper step: tpe-trial-log)
 
 -- A study's rev counts the changes to its trials; a trial's trial_rev is
 -- the rev of its last change. The dispatcher keeps a study's trials in
