@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/replicate"
 	"github.com/mljob/mljob/internal/report"
 )
@@ -121,10 +123,29 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		}
 		replicates = append(replicates, replicate.NewGroupView(g, values))
 	}
-	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
-		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves, Replicates: replicates})
+	data, err := opts.app.dataDir()
 	if err != nil {
 		return err
+	}
+	// Links are relative to where the page is written; standard output's
+	// page is taken to be saved in the working directory.
+	pageDir := "."
+	if opts.outFile != "-" {
+		pageDir = filepath.Dir(opts.outFile)
+	}
+	arts, err := report.ReadArtifacts(ctx, store, rows, func(job int64, attempt int) string {
+		return dispatch.ArtifactsPath(artifactsDir(data), job, attempt)
+	}, pageDir)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
+		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves, Replicates: replicates, Artifacts: arts})
+	if err != nil {
+		return err
+	}
+	if err := r.ReadCode(ctx, store); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	if opts.outFile == "-" {
 		return r.Write(opts.app.io.Out)
