@@ -51,3 +51,19 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		t.Errorf("walked %d commands; the tree has more", n)
 	}
 }
+
+// TestReportHelpNamesItsSections checks that report's --help names every
+// part of the page, the later ones included.
+func TestReportHelpNamesItsSections(t *testing.T) {
+	root := newRootCmd(&app{})
+	cmd, _, err := root.Find([]string{"report"})
+	if err != nil || cmd.Name() != "report" {
+		t.Fatalf("find report: %v, %v", cmd, err)
+	}
+	for _, word := range []string{"learning curves", "optimisation history", "importance", "against cost",
+		"replicate groups", "artifacts", "code", "failures"} {
+		if !strings.Contains(cmd.Long, word) {
+			t.Errorf("report's Long help does not mention %q", word)
+		}
+	}
+}

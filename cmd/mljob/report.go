@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
+	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/replicate"
 	"github.com/mljob/mljob/internal/report"
 )
@@ -39,12 +41,26 @@ outcome reports one, sorted by --sort), the learning curves (the objective
 against step from the progress lines, or their validation curve such as
 valLoss when they do not carry it; every run faint, the 5 best in colour),
 the objective against each job field that varies between runs, and a
-parallel-coordinates chart of those fields against it. A baseline run (a job
-of baseline.py, or an outcome with "baseline": true) is drawn as a dashed
-line. Then run time per host, and the failures with the command that prints
-their logs. --sweep limits the page to one sweep of the project (by id or
-name). The charting library and the data are inside the file: it opens in any
-browser with no network.
+parallel-coordinates chart of those fields against it. With 3 or more
+charted runs, a section also has the optimisation history (each run's
+objective in the order the runs ended, and the best so far) and parameter
+importance (the share of the objective's variance each field's values
+explain, eta squared over bins, normalised to sum 1; each field alone). Where
+runs recorded their cost, the objective against cost (CPU-seconds, or
+GPU-seconds when a run held a GPU). The top table names each job's code (the
+short commit of the scripts dir, * when it had uncommitted changes) and links
+the files its run brought home. A baseline run (a job of baseline.py, or an
+outcome with "baseline": true) is drawn as a dashed line.
+
+Then the replicate groups (mljob replicate): each configuration's values as
+dots, mean ± standard deviation, the rank by mean, and whether the ranking
+holds; the artifacts, a table of every run's files in the data dir
+(artifacts/JOB/ATTEMPT/), linked relative to the page (with -o -, to the
+working directory), so the links work while the page and the data dir stay
+where they were; run time per host; and the failures with the command that
+prints their logs. --sweep limits the page to one sweep of the project (by id
+or name). The charting library and the data are inside the file: it opens in
+any browser with no network.
 
 A NaN or infinite value is shown as text in the tables and left off the
 charts.
@@ -121,10 +137,29 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		}
 		replicates = append(replicates, replicate.NewGroupView(g, values))
 	}
-	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
-		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves, Replicates: replicates})
+	data, err := opts.app.dataDir()
 	if err != nil {
 		return err
+	}
+	// Links are relative to where the page is written; standard output's
+	// page is taken to be saved in the working directory.
+	pageDir := "."
+	if opts.outFile != "-" {
+		pageDir = filepath.Dir(opts.outFile)
+	}
+	arts, err := report.ReadArtifacts(ctx, store, rows, func(job int64, attempt int) string {
+		return dispatch.ArtifactsPath(artifactsDir(data), job, attempt)
+	}, pageDir)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	r, err := report.Build(rows, report.Options{Project: opts.project, SweepName: sw.Name,
+		Sort: opts.sort, Top: opts.top, Now: opts.now(), Curves: curves, Replicates: replicates, Artifacts: arts})
+	if err != nil {
+		return err
+	}
+	if err := r.ReadCode(ctx, store); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	if opts.outFile == "-" {
 		return r.Write(opts.app.io.Out)

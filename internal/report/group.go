@@ -42,6 +42,10 @@ type Group struct {
 	// metric column: not when the objective is that column, nor when no
 	// succeeded run reported it.
 	ShowLoss, ShowMetric bool
+	// ShowCode and ShowArtifacts say whether the top table has a code
+	// column (some run's job has a code record) and an artifacts column
+	// (some run brought files home).
+	ShowCode, ShowArtifacts bool
 	// SpreadFrom names where the ± beside the objective comes from
 	// ("cvMseStd", "the standard deviation of foldMse"); "" when no run of
 	// the group reports fold scores.

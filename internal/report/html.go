@@ -47,8 +47,10 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return strings.Join(out, " ")
 	},
-	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
-	"fixed": func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
+	"pct":       func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
+	"fixed":     func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
+	"hasSuffix": strings.HasSuffix,
+	"bytes":     byteSize,
 }).Parse(pageTemplate))
 
 // scriptClose is what must never appear inside an inlined script: the HTML
@@ -134,4 +136,18 @@ func plural(n int, word string) string {
 		return fmt.Sprintf("%d %s", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// byteSize is a file size in bytes, or KiB, MiB or GiB to one decimal.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), -1
+	for f >= unit && i < 2 {
+		f /= unit
+		i++
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + []string{"KiB", "MiB", "GiB"}[i]
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// Replicates are the project's (or sweep's) replicate groups as
 	// replicate.NewGroupView sums them up; nil shows none.
 	Replicates []replicate.GroupView
+	// Artifacts are the files runs brought home, as ReadArtifacts read
+	// them; nil shows none.
+	Artifacts []RunArtifacts
 }
 
 // Counts is how the runs ended, as mljob report's last line says it:
@@ -96,6 +99,9 @@ type Report struct {
 	Failures []Failure
 	// Replicates are the replicate groups, one chart and table each.
 	Replicates []replicate.GroupView
+	// Artifacts are the runs that brought files home (or owe some), one
+	// row each.
+	Artifacts []RunArtifacts
 	// Chart is the data the page's script draws, embedded as JSON.
 	Chart ChartData
 }
@@ -123,6 +129,11 @@ type Run struct {
 	Loss      Value
 	Metric    Value
 	Duration  string
+	// Code is the job's code as CodeText writes it; "" until
+	// (*Report).ReadCode.
+	Code string
+	// Artifacts are the files the attempt brought home.
+	Artifacts []ArtifactLink
 }
 
 // Failure is one row of the failures table.
@@ -195,6 +206,8 @@ func Build(rows []db.OutcomeRow, opts Options) (*Report, error) {
 	r.Failures = failures(runs)
 	r.Groups = groups(runs, sortKey, top, opts.Curves)
 	r.Replicates = opts.Replicates
+	r.Artifacts = opts.Artifacts
+	linkArtifacts(r.Groups, opts.Artifacts)
 	r.Chart = ChartData{Groups: make([]GroupChart, len(r.Groups)), HostTimes: hostTimes(r, runs),
 		Replicates: append([]replicate.GroupView{}, opts.Replicates...)}
 	for i := range r.Groups {
