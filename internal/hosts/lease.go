@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,6 +39,33 @@ func ParseGPUBusy(s string) (GPUBusy, error) {
 		}
 	}
 	return GPUBusy{}, fmt.Errorf("gpu_busy must be foreign-processes, memory:<GB free> (memory:20) or ignore, got %q", s)
+}
+
+// ParseGPUList reads a comma-separated list of GPU ids ("0,1", as
+// dispatch --gpus takes them): each as in a hosts file's gpus, none twice.
+func ParseGPUList(s string) ([]string, error) {
+	var ids []string
+	for _, g := range strings.Split(s, ",") {
+		g = strings.TrimSpace(g)
+		switch {
+		case !gpuRE.MatchString(g):
+			return nil, fmt.Errorf("bad gpu id %q in %q: use digits, letters and '-' (a GPU index or MIG id), comma-separated", g, s)
+		case slices.Contains(ids, g):
+			return nil, fmt.Errorf("gpu id %q listed twice in %q", g, s)
+		}
+		ids = append(ids, g)
+	}
+	return ids, nil
+}
+
+// WithGPUs is h (LocalHost's) running one run per GPU of gpus, each
+// holding its GPU's lease in lockDir (DefaultLockDir when "").
+func (h Host) WithGPUs(gpus []string, lockDir string) Host {
+	if lockDir == "" {
+		lockDir = DefaultLockDir
+	}
+	h.GPUs, h.Slots, h.LockDir = gpus, len(gpus), lockDir
+	return h
 }
 
 // SlotSep joins the slots of a run that asks for several GPUs into one
