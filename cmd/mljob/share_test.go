@@ -19,6 +19,8 @@ import (
 const timelinePy = `import json, os, sys, time
 job = json.loads(sys.argv[1])
 t0 = time.time()
+while job.get("gate") and not os.path.exists(job["gate"]):
+    time.sleep(0.05)  # held until the test opens the gate
 time.sleep(float(job.get("sleepSeconds", 0.3)))
 t1 = time.time()
 rec = {"laptop": job["laptop"], "x": job["x"], "start": t0, "end": t1, "cwd": os.getcwd(),
@@ -203,7 +205,14 @@ func TestShareHosts(t *testing.T) {
 	})
 
 	t.Run("kill9", func(t *testing.T) {
-		subsA := a.submit(scripts, timelineJobs("a", timeline, 6, 3)...)
+		// a's runs hold their slots until the gate opens, after a is killed:
+		// under load, a fixed sleep could end them before b waits.
+		gate := filepath.Join(a.dir, "gate")
+		jobsA := timelineJobs("a", timeline, 6, 0.3)
+		for _, j := range jobsA {
+			j.(map[string]any)["gate"] = gate
+		}
+		subsA := a.submit(scripts, jobsA...)
 		subsB := b.submit(scripts, timelineJobs("b", timeline, 12, 0.3)...)
 		da := a.startDispatch(nil, dispatchArgs(hostsFile, scripts, "-v")...)
 		waitFor(t, "a's 6 runs to hold every slot", time.Minute, func() bool { return a.statusCounts()["running"] == 6 })
@@ -212,6 +221,9 @@ func TestShareHosts(t *testing.T) {
 			return strings.Contains(db.stderr.String(), "no lease free for us") || db.exited()
 		})
 		da.kill9(t)
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if code := db.wait(t); code != 0 {
 			t.Fatalf("b's dispatch exit %d; stderr:\n%s", code, db.stderr)
 		}
