@@ -66,6 +66,17 @@ func (a *app) applyConfig(cmd *cobra.Command) error {
 	return nil
 }
 
+// settingSource is where key's resolved value came from (config.SourceFlag
+// and so on), "" before applyConfig.
+func (a *app) settingSource(key string) string {
+	for _, s := range a.settings {
+		if s.Key == key {
+			return s.Source
+		}
+	}
+	return ""
+}
+
 // defaultSetting is a key's value when nothing sets it, with a note on it.
 func (a *app) defaultSetting(k config.Key) config.Setting {
 	fb := config.Fallbacks{Scripts: defaultScriptsDir, Python: defaultLocalPython}

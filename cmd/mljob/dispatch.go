@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/config"
 	"github.com/mljob/mljob/internal/db"
 	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/live"
@@ -23,6 +24,8 @@ type dispatchOptions struct {
 	hostsFile string
 	slots     int
 	python    string
+	gpus      string // --gpus: this machine's GPUs, one run each
+	lockDir   string
 	verbose   bool
 	plain     bool
 	// artifactsCap is --artifacts-cap as given ("" for the default).
@@ -72,6 +75,7 @@ past --save-timeout: they are listed, and the next dispatch records them),
 2 usage error, 130 interrupted.`,
 		Example: `  mljob dispatch --hosts hosts.yaml
   mljob dispatch --slots 2 --python /usr/bin/python3 -v
+  mljob dispatch --gpus 0,1
   mljob dispatch --hosts hosts.yaml --follow
   mljob dispatch --plain 2>&1 | grep failed
   MLJOB_HOSTS=lab.yaml mljob dispatch --timeout 2h`,
@@ -94,6 +98,8 @@ func (opts *dispatchOptions) addFlags(cmd *cobra.Command) {
 	f, r := cmd.Flags(), &opts.run
 	f.BoolVar(&r.Follow, "follow", false, "keep dispatching new submissions until interrupted")
 	f.IntVar(&opts.slots, "slots", runtime.NumCPU(), "concurrent runs on this machine when no --hosts is given")
+	f.StringVar(&opts.gpus, "gpus", "", "this machine's GPUs when no --hosts is given, e.g. 0,1: one run per GPU (its CUDA_VISIBLE_DEVICES), each holding the GPU's lease")
+	f.StringVar(&opts.lockDir, "lock-dir", "", "where --gpus runs hold their GPUs' leases (default /var/tmp/mljob-locks)")
 	f.DurationVar(&r.Poll, "poll", dispatch.DefaultPoll, "boredom probe interval")
 	f.StringVar(&r.DataDir, "data", "", "directory holding data files (default <scripts>/data)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print the dispatcher's detail lines (above the live view on a terminal, instead of the plain lines elsewhere)")
@@ -114,6 +120,17 @@ func (opts *dispatchOptions) check(cmd *cobra.Command) error {
 	r := &opts.run
 	if opts.slots < 1 {
 		return usagef(cmd, "--slots must be at least 1")
+	}
+	if opts.gpus != "" && opts.hostsFile != "" {
+		// A hosts file lists its own GPUs: the config file's or
+		// MLJOB_GPUS's (this machine's) are for dispatches without one.
+		if opts.app.settingSource("gpus") == config.SourceFlag {
+			return usagef(cmd, "--gpus is for this machine: give it without --hosts, or list the GPUs in the hosts file (gpus: [0, 1])")
+		}
+		opts.gpus = ""
+	}
+	if opts.gpus != "" && cmd.Flags().Changed("slots") {
+		return usagef(cmd, "give --slots or --gpus, not both (--gpus runs one job per GPU)")
 	}
 	if r.Poll <= 0 {
 		return usagef(cmd, "--poll must be positive")
@@ -138,7 +155,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	if err != nil {
 		return err
 	}
-	hs, err := opts.app.loadHosts(ctx, opts.hostsFile, opts.slots, opts.python)
+	hs, err := opts.app.loadHostsGPUs(ctx, opts.hostsFile, opts.slots, opts.python, opts.gpus, opts.lockDir)
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,12 @@ func addHostsFlags(cmd *cobra.Command, hostsFile, python *string) {
 // with slots slots and python as its interpreter. Local runs live beside
 // the database they belong to.
 func (a *app) loadHosts(ctx context.Context, hostsFile string, slots int, python string) ([]hosts.Host, error) {
+	return a.loadHostsGPUs(ctx, hostsFile, slots, python, "", "")
+}
+
+// loadHostsGPUs is loadHosts where this machine may run one run per GPU
+// of gpus ("0,1", dispatch --gpus), leased in lockDir.
+func (a *app) loadHostsGPUs(ctx context.Context, hostsFile string, slots int, python, gpus, lockDir string) ([]hosts.Host, error) {
 	if hostsFile != "" {
 		f, err := hosts.DefaultResolver().Load(ctx, hostsFile)
 		if err != nil {
@@ -113,7 +119,15 @@ func (a *app) loadHosts(ctx context.Context, hostsFile string, slots int, python
 	if err != nil {
 		return nil, err
 	}
-	return []hosts.Host{hosts.LocalHost(slots, python, filepath.Join(data, "local"))}, nil
+	h := hosts.LocalHost(slots, python, filepath.Join(data, "local"))
+	if gpus != "" {
+		ids, err := hosts.ParseGPUList(gpus)
+		if err != nil {
+			return nil, &userError{msg: "--gpus: " + err.Error(), hint: "name this machine's GPUs as nvidia-smi numbers them, e.g. --gpus 0,1"}
+		}
+		h = h.WithGPUs(ids, lockDir)
+	}
+	return []hosts.Host{h}, nil
 }
 
 func runHostsCheck(ctx context.Context, opts *hostsCheckOptions) error {

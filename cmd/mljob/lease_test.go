@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,69 @@ func TestLeaseHeldByRun(t *testing.T) {
 				return leaseFree(t, servers[0].LockDir, "slot-0")
 			})
 		})
+	}
+}
+
+// TestLocalGPUs: dispatch --gpus 0,1 on this machine (no hosts file, a
+// lock dir of the test's own) runs one job per GPU, each seeing its GPU
+// in CUDA_VISIBLE_DEVICES, never two at once on one GPU; a "gpus": 2 job
+// sees both; each run held its GPU's lease file in the lock dir, free
+// once the dispatch is over. --gpus with --slots is a usage error.
+func TestLocalGPUs(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	lockDir := filepath.Join(c.dir, "locks")
+	scripts := writeScripts(t, c.dir, map[string]string{"timeline.py": timelinePy})
+	timeline := filepath.Join(c.dir, "timeline")
+	if err := os.MkdirAll(timeline, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	jobs := timelineJobs("a", timeline, 5, 0.3)
+	jobs[4].(map[string]any)["gpus"] = 2
+	subs := c.submit(scripts, jobs...)
+	if r := c.run("dispatch", "--gpus", "0,1", "--slots", "2", "--scripts", scripts); r.code != 2 || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("--gpus with --slots: exit %d, stderr %q; want 2 and a usage error", r.code, r.stderr)
+	}
+	r := c.mustRun("dispatch", "--python", hostPython, "--gpus", "0,1", "--lock-dir", lockDir, "--scripts", scripts, "--poll", e2ePoll, "-v")
+	oneOutcomeEach(t, c, subs, "a")
+	files, err := filepath.Glob(filepath.Join(timeline, "*.json"))
+	if err != nil || len(files) != 5 {
+		t.Fatalf("%d runs recorded (%v), want 5; stderr:\n%s", len(files), err, r.stderr)
+	}
+	var spans []span
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s span
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"0", "1"}
+		if s.X == 4 {
+			want = []string{"0,1", "1,0"}
+		}
+		if s.GPUs == nil || !slices.Contains(want, *s.GPUs) {
+			t.Errorf("run %d saw CUDA_VISIBLE_DEVICES=%v, want one of %v", s.X, s.GPUs, want)
+			continue
+		}
+		spans = append(spans, s)
+	}
+	for i, a := range spans {
+		for _, b := range spans[:i] {
+			if a.StartRaw < b.EndRaw && b.StartRaw < a.EndRaw && strings.ContainsAny(*a.GPUs, *b.GPUs) {
+				t.Errorf("runs %d (%s) and %d (%s) overlapped on a GPU", a.X, *a.GPUs, b.X, *b.GPUs)
+			}
+		}
+	}
+	for _, g := range []string{"gpu-0", "gpu-1"} {
+		data, err := os.ReadFile(filepath.Join(lockDir, g))
+		if err != nil || !strings.Contains(string(data), `"job":`) {
+			t.Errorf("lease file %s: %q, %v; want its last holder", g, data, err)
+		}
+		if !leaseFree(t, lockDir, g) {
+			t.Errorf("lease %s still held after the dispatch", g)
+		}
 	}
 }

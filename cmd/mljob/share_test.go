@@ -19,6 +19,8 @@ import (
 const timelinePy = `import json, os, sys, time
 job = json.loads(sys.argv[1])
 t0 = time.time()
+while job.get("gate") and not os.path.exists(job["gate"]):
+    time.sleep(0.05)  # held until the test opens the gate
 time.sleep(float(job.get("sleepSeconds", 0.3)))
 t1 = time.time()
 rec = {"laptop": job["laptop"], "x": job["x"], "start": t0, "end": t1, "cwd": os.getcwd(),
@@ -203,7 +205,14 @@ func TestShareHosts(t *testing.T) {
 	})
 
 	t.Run("kill9", func(t *testing.T) {
-		subsA := a.submit(scripts, timelineJobs("a", timeline, 6, 3)...)
+		// a's runs hold their slots until the gate opens, after a is killed:
+		// under load, a fixed sleep could end them before b waits.
+		gate := filepath.Join(a.dir, "gate")
+		jobsA := timelineJobs("a", timeline, 6, 0.3)
+		for _, j := range jobsA {
+			j.(map[string]any)["gate"] = gate
+		}
+		subsA := a.submit(scripts, jobsA...)
 		subsB := b.submit(scripts, timelineJobs("b", timeline, 12, 0.3)...)
 		da := a.startDispatch(nil, dispatchArgs(hostsFile, scripts, "-v")...)
 		waitFor(t, "a's 6 runs to hold every slot", time.Minute, func() bool { return a.statusCounts()["running"] == 6 })
@@ -212,6 +221,9 @@ func TestShareHosts(t *testing.T) {
 			return strings.Contains(db.stderr.String(), "no lease free for us") || db.exited()
 		})
 		da.kill9(t)
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if code := db.wait(t); code != 0 {
 			t.Fatalf("b's dispatch exit %d; stderr:\n%s", code, db.stderr)
 		}
@@ -303,5 +315,101 @@ func TestGPUPacking(t *testing.T) {
 	}
 	if m := maxOverlap(spans, servers[0].Name); m != 2 {
 		t.Errorf("at most %d runs at once on GPU 0, want 2 (runs_per_gpu: 2); stderr:\n%s", m, r.stderr)
+	}
+}
+
+// fakeSMI4 is an nvidia-smi for a host with four idle GPUs.
+const fakeSMI4 = `#!/bin/sh
+case "$*" in
+*--query-compute-apps*) ;;
+*index,uuid,memory.free*) printf '0, GPU-a0, 80000\n1, GPU-a1, 80000\n2, GPU-a2, 80000\n3, GPU-a3, 80000\n' ;;
+*) printf '0, 0, 0\n1, 0, 0\n2, 0, 0\n3, 0, 0\n' ;;
+esac
+`
+
+// TestMultiGPUJobs: on a host listing gpus [0, 1, 2, 3] (a fake
+// nvidia-smi showing four idle GPUs), jobs with "gpus": 2 each see two
+// GPUs in CUDA_VISIBLE_DEVICES, jobs without "gpus" one, and runs going at
+// once never share a GPU; a job asking for 8 GPUs is refused with a
+// failed outcome saying why, while the others run (the dispatch ends).
+func TestMultiGPUJobs(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(fakeSMI4), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	servers, keys := sshtest.Start(t, 1, sshtest.Options{SkipBashrc: true, Env: []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin"}})
+	c := newCLI(t)
+	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{gpus: []string{"0", "1", "2", "3"}})
+	scripts := writeScripts(t, c.dir, map[string]string{"timeline.py": timelinePy})
+	timeline := filepath.Join(c.dir, "timeline")
+	if err := os.MkdirAll(timeline, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	jobs := timelineJobs("a", timeline, 7, 0.5)
+	want := map[int]int{} // x → GPUs its run sees
+	for i, j := range jobs {
+		switch {
+		case i < 4:
+			j.(map[string]any)["gpus"] = 2
+			want[i] = 2
+		case i < 6:
+			want[i] = 1
+		default:
+			j.(map[string]any)["gpus"] = 8
+		}
+	}
+	subs := c.submit(scripts, jobs...)
+	r := c.run(dispatchArgs(hostsFile, scripts, "-v")...)
+	if !strings.Contains(r.stderr, "more than any host of this dispatch has (at most 4") {
+		t.Errorf("dispatch stderr does not say why the 8-GPU job is refused:\n%s", r.stderr)
+	}
+	for _, o := range c.outcomes() {
+		if o.JobID == subs[6].JobID {
+			if o.State != "failed" || !strings.Contains(o.Error, `asks for 8 GPUs`) {
+				t.Errorf("8-GPU job: %s (%s), want failed saying it asks for 8 GPUs", o.State, o.Error)
+			}
+			continue
+		}
+		if o.State != "succeeded" || o.Attempt != 1 {
+			t.Errorf("job %d: %s in attempt %d (%s), want succeeded in attempt 1", o.JobID, o.State, o.Attempt, o.Error)
+		}
+	}
+	spans := readTimeline(t, timeline, servers)
+	if len(spans) != 6 {
+		t.Fatalf("%d runs recorded, want 6 (the 8-GPU job never runs); stderr:\n%s", len(spans), r.stderr)
+	}
+	sets := make([][]string, len(spans))
+	for i, s := range spans {
+		if s.GPUs == nil {
+			t.Fatalf("run %d saw no CUDA_VISIBLE_DEVICES", s.X)
+		}
+		sets[i] = strings.Split(*s.GPUs, ",")
+		seen := map[string]bool{}
+		for _, g := range sets[i] {
+			if seen[g] || !slices.Contains([]string{"0", "1", "2", "3"}, g) {
+				t.Errorf("run %d saw CUDA_VISIBLE_DEVICES=%s: want distinct ids of the host's GPUs", s.X, *s.GPUs)
+			}
+			seen[g] = true
+		}
+		if len(sets[i]) != want[s.X] {
+			t.Errorf("run %d saw CUDA_VISIBLE_DEVICES=%s, want %d GPUs", s.X, *s.GPUs, want[s.X])
+		}
+	}
+	for i, a := range spans {
+		for j, b := range spans[:i] {
+			if a.Start < b.End && b.Start < a.End {
+				for _, g := range sets[i] {
+					if slices.Contains(sets[j], g) {
+						t.Errorf("runs %d (GPUs %v) and %d (GPUs %v) overlapped on GPU %s", a.X, sets[i], b.X, sets[j], g)
+					}
+				}
+			}
+		}
+	}
+	for _, g := range []string{"0", "1", "2", "3"} {
+		if !leaseFree(t, servers[0].LockDir, "gpu-"+g) {
+			t.Errorf("lease gpu-%s still held after the dispatch", g)
+		}
 	}
 }

@@ -49,6 +49,10 @@ var Keys = []Key{
 	{Name: "hosts", Flag: "hosts", Env: "MLJOB_HOSTS", path: true},
 	{Name: "scripts", Flag: "scripts", Env: "MLJOB_SCRIPTS", path: true},
 	{Name: "python", Flag: "python", Env: "MLJOB_PYTHON", pathIfSlash: true},
+	// gpus and lock_dir: this machine's GPUs (dispatch without a hosts
+	// file) and where their leases live.
+	{Name: "gpus", Flag: "gpus", Env: "MLJOB_GPUS"},
+	{Name: "lock_dir", Flag: "lock-dir", Env: "MLJOB_LOCK_DIR", path: true},
 }
 
 // KnownKeys lists the keys for error messages: "db, hosts, scripts, python".
@@ -255,6 +259,10 @@ func Default(k Key, fb Fallbacks, getenv func(string) string, home func() (strin
 		return Setting{Value: fb.Bundled, From: "bundled scripts (no " + fb.Scripts + " here)"}
 	case "python":
 		return Setting{Value: fb.Python, From: "runs on this machine; a hosts file names its own"}
+	case "gpus":
+		return Setting{From: "none: --slots runs on this machine"}
+	case "lock_dir":
+		return Setting{Value: "/var/tmp/mljob-locks", From: "leases of this machine's GPUs"}
 	}
 	return Setting{}
 }

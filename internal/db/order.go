@@ -151,10 +151,26 @@ func (db *DB) ClaimOrder(ctx context.Context, host, slot, dispatcher string) (*C
 // one of the scripts in skip (those the host cannot run). It returns nil
 // when no other order is unassigned.
 func (db *DB) ClaimOrderSkipping(ctx context.Context, host, slot, dispatcher string, skip []string) (*Claim, error) {
+	return db.ClaimOrderFit(ctx, host, slot, dispatcher, skip, nil)
+}
+
+// GPUFit says which orders a claim may take by their job's "gpus" (none
+// counts as 0): those asking at most Free GPUs (the distinct GPUs free on
+// the claiming host, 0 on a host without GPUs), and those asking more
+// than Most, the most GPUs any host has, so that the dispatcher refuses
+// them at once rather than leaving them queued for ever.
+type GPUFit struct {
+	Free, Most int
+}
+
+// ClaimOrderFit is ClaimOrderSkipping taking only the orders fit lets
+// through (every order when fit is nil). The jobs of the orders passed
+// over are each looked up, as with skip.
+func (db *DB) ClaimOrderFit(ctx context.Context, host, slot, dispatcher string, skip []string, fit *GPUFit) (*Claim, error) {
 	var c *Claim
 	err := db.withTx(ctx, func(tx *dbTx) error {
 		var err error
-		c, err = claimOrder(ctx, tx, host, slot, dispatcher, skip)
+		c, err = claimOrder(ctx, tx, host, slot, dispatcher, skip, fit)
 		return err
 	})
 	if err != nil {
@@ -164,7 +180,7 @@ func (db *DB) ClaimOrderSkipping(ctx context.Context, host, slot, dispatcher str
 }
 
 // claimOrder takes the order, opens its attempt row and reads its job.
-func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, skip []string) (*Claim, error) {
+func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, skip []string, fit *GPUFit) (*Claim, error) {
 	now := formatTime(tx.now)
 	// The orders of skipped scripts are walked past in the index's order,
 	// each looked up in jobs: a claim costs one probe per order passed over.
@@ -175,6 +191,12 @@ func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, sk
 		for _, s := range skip {
 			args = append(args, s)
 		}
+	}
+	if fit != nil {
+		// A job's "gpus" is a whole number (pyexec.ReadJob), or absent.
+		skipWhere += ` AND (SELECT COALESCE(CAST(json_extract(spec, '$.gpus') AS INTEGER), 0) NOT BETWEEN ? + 1 AND ?
+			FROM jobs WHERE jobs.id = orders.job_id)`
+		args = append(args, fit.Free, fit.Most)
 	}
 	// INDEXED BY: without statistics the planner prefers orders_state and
 	// sorts every unassigned order, making a claim linear in the queue
@@ -205,6 +227,25 @@ func claimOrder(ctx context.Context, tx *dbTx, host, slot, dispatcher string, sk
 	}
 	o.Project = j.Project
 	return &Claim{Order: o, Job: j}, nil
+}
+
+// SetSlot records that the order's claimed attempt holds slot (a run
+// taking several GPUs names them all). It returns ErrStaleAttempt unless
+// the order is at that attempt and assigned.
+func (db *DB) SetSlot(ctx context.Context, orderID int64, attempt int, slot string) error {
+	err := db.withTx(ctx, func(tx *dbTx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET slot = ? WHERE id = ? AND attempt = ? AND state = 'assigned'`,
+			slot, orderID, attempt)
+		if err := requireOne(res, err); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE attempts SET slot = ? WHERE order_id = ? AND attempt = ?`, slot, orderID, attempt)
+		return requireOne(res, err)
+	})
+	if err != nil {
+		return fmt.Errorf("order %d attempt %d: set slot: %w", orderID, attempt, err)
+	}
+	return nil
 }
 
 // MarkRunning records that the script of the order's attempt started in

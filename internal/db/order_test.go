@@ -320,3 +320,55 @@ func TestClaimSkippingAndUnclaim(t *testing.T) {
 		t.Errorf("reclaimed = %+v, want order %d at attempt 1", c2.Order, o.ID)
 	}
 }
+
+// TestClaimOrderFit: a claim takes the first order whose job asks no more
+// GPUs than the host has free, or more than any host has (to be refused).
+func TestClaimOrderFit(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	sub, err := db.SubmitJobs(ctx, []NewJob{
+		{Project: "p", Script: "a.py", Spec: []byte(`{"gpus":2}`)},
+		{Project: "p", Script: "a.py", Spec: []byte(`{"gpus":1}`)},
+		{Project: "p", Script: "a.py", Spec: []byte(`{"gpus":8}`)},
+		{Project: "p", Script: "a.py", Spec: []byte(`{"x":1}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := func(i int) int64 { return sub[i].JobID }
+	steps := []struct {
+		name string
+		fit  GPUFit
+		want int64 // 0: nothing to claim
+	}{
+		{"one gpu free passes the two-gpu job", GPUFit{Free: 1, Most: 4}, job(1)},
+		{"no host has eight: claimed to be refused", GPUFit{Free: 1, Most: 4}, job(2)},
+		{"two free", GPUFit{Free: 2, Most: 4}, job(0)},
+		{"no gpus asked: any host", GPUFit{Free: 0, Most: 4}, job(3)},
+		{"dry", GPUFit{Free: 4, Most: 4}, 0},
+	}
+	for _, s := range steps {
+		fit := s.fit
+		c, err := db.ClaimOrderFit(ctx, "h", "0", "d", nil, &fit)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		got := int64(0)
+		if c != nil {
+			got = c.Job.ID
+		}
+		if got != s.want {
+			t.Fatalf("%s: claimed job %d, want %d", s.name, got, s.want)
+		}
+	}
+	o := mustOrder(t, db, job(0))
+	if err := db.SetSlot(ctx, o.ID, o.Attempt, "0+1"); err != nil {
+		t.Fatal(err)
+	}
+	if o := mustOrder(t, db, job(0)); o.Slot != "0+1" {
+		t.Errorf("slot after SetSlot = %q, want 0+1", o.Slot)
+	}
+	if err := db.SetSlot(ctx, o.ID, o.Attempt+1, "2+3"); !errors.Is(err, ErrStaleAttempt) {
+		t.Errorf("SetSlot of another attempt = %v, want ErrStaleAttempt", err)
+	}
+}

@@ -94,12 +94,7 @@ func (d *dispatcher) adopt(ctx context.Context) {
 				continue
 			}
 			slot := c.Order.Slot
-			for j, s := range hs.free {
-				if s == slot {
-					hs.free = append(hs.free[:j], hs.free[j+1:]...)
-					break
-				}
-			}
+			hs.takeFree(slot)
 			k := &killer{}
 			hs.running[keyOf(c.Order)] = &runHandle{slot: slot, attempt: c.Order.Attempt, k: k}
 			d.sum.Adopted++

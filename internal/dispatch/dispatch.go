@@ -234,6 +234,9 @@ type dispatcher struct {
 	// answered is when a host last answered (or the loop started); only
 	// the loop touches it.
 	answered time.Time
+	// mostGPUs is the most GPUs any host lists: a job asking for more is
+	// refused.
+	mostGPUs int
 	// fetching holds the attempts whose artifacts a worker of this
 	// dispatcher is copying (attemptKey → struct{}), so that adoption
 	// does not start a second copy.
@@ -285,6 +288,7 @@ func Run(ctx context.Context, store *db.DB, opts Options) (Summary, error) {
 		hs := &hostState{cfg: h, scheduler: drv.Scheduler, running: map[attemptKey]*runHandle{}, late: map[string]bool{}}
 		hs.free = append(hs.free, h.SlotNames()...)
 		d.hosts = append(d.hosts, hs)
+		d.mostGPUs = max(d.mostGPUs, len(h.GPUs))
 	}
 	if len(d.hosts) == 0 {
 		return d.sum, errors.New("no hosts")
@@ -541,7 +545,8 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 				break
 			}
 			d.proposeTrials(ctx)
-			claim, fenced, err := d.claim(ctx, hs, slot, skip)
+			gpuSlots := d.gpuSlots(hs, slot)
+			claim, fenced, err := d.claim(ctx, hs, slot, skip, gpuSlots)
 			if fenced {
 				break
 			}
@@ -559,7 +564,8 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 				dry = true // for this host: another may run what it skips
 				break
 			}
-			hs.free = slices.DeleteFunc(hs.free, func(s string) bool { return s == slot })
+			slot = d.placeGPUs(ctx, claim, gpuSlots)
+			hs.takeFree(slot)
 			hs.leases.setWaiting(false)
 			k := &killer{}
 			hs.running[keyOf(claim.Order)] = &runHandle{slot: slot, attempt: claim.Order.Attempt, k: k}
@@ -576,13 +582,16 @@ func (d *dispatcher) fill(ctx context.Context, wasDry bool) bool {
 
 // claim claims an order for slot of hs, unless a worker has raised the
 // host's fault fence (fenced).
-func (d *dispatcher) claim(ctx context.Context, hs *hostState, slot string, skip []string) (c *db.Claim, fenced bool, err error) {
+// gpuSlots are the free slots on distinct GPUs of hs (slot first) that
+// a claim may give a job asking for several GPUs.
+func (d *dispatcher) claim(ctx context.Context, hs *hostState, slot string, skip, gpuSlots []string) (c *db.Claim, fenced bool, err error) {
 	hs.claimMu.Lock()
 	defer hs.claimMu.Unlock()
 	if hs.faults > 0 {
 		return nil, true, nil
 	}
-	c, err = d.db.ClaimOrderSkipping(ctx, hs.cfg.Name, slot, d.opts.Dispatcher, skip)
+	fit := &db.GPUFit{Free: len(gpuSlots), Most: d.mostGPUs}
+	c, err = d.db.ClaimOrderFit(ctx, hs.cfg.Name, slot, d.opts.Dispatcher, skip, fit)
 	return c, false, err
 }
 
@@ -776,12 +785,7 @@ func (d *dispatcher) collectHeld(hs *hostState) {
 		d.sum.Detached--
 		k := &killer{}
 		hs.running[keyOf(c.Order)] = &runHandle{slot: c.Order.Slot, attempt: c.Order.Attempt, k: k}
-		for j, s := range hs.free {
-			if s == c.Order.Slot {
-				hs.free = append(hs.free[:j], hs.free[j+1:]...)
-				break
-			}
-		}
+		hs.takeFree(c.Order.Slot)
 		d.logf("order %d attempt %d on %s: the host is trusted again, reattaching to its run", c.Order.ID, c.Order.Attempt, hs.cfg.Name)
 		d.wg.Add(1)
 		go d.attachOne(d.runCtx, hs, c.Order.Slot, c, k)
@@ -795,19 +799,19 @@ func (d *dispatcher) freeSlot(hs *hostState, slot string) {
 	if hs.removed {
 		return // takes no new work
 	}
-	delete(hs.leases.held, hs.cfg.LeaseName(slot)) // ours until now
-	known := false
-	for _, s := range hs.cfg.SlotNames() {
-		known = known || s == slot
-	}
-	for _, s := range hs.free {
-		if s == slot {
-			return
+	for _, part := range hosts.SlotParts(slot) {
+		delete(hs.leases.held, hs.cfg.LeaseName(part)) // ours until now
+		known := slices.Contains(hs.cfg.SlotNames(), part)
+		if known && !slices.Contains(hs.free, part) {
+			hs.free = append(hs.free, part)
 		}
 	}
-	if known {
-		hs.free = append(hs.free, slot)
-	}
+}
+
+// takeFree marks slot (every part of a joined one) as in use.
+func (hs *hostState) takeFree(slot string) {
+	parts := hosts.SlotParts(slot)
+	hs.free = slices.DeleteFunc(hs.free, func(s string) bool { return slices.Contains(parts, s) })
 }
 
 func (d *dispatcher) hostFailed(hs *hostState, err error) {

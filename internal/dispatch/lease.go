@@ -92,7 +92,7 @@ func (d *dispatcher) leaseOf(hs *hostState, c *db.Claim, slot string) *run.Lease
 		who.User = os.Getenv("USER")
 	}
 	text, _ := json.Marshal(who) // strings and numbers only: cannot fail
-	return &run.Lease{Dir: hs.cfg.LockDir, Names: []string{hs.cfg.LeaseName(slot)}, Holder: string(text),
+	return &run.Lease{Dir: hs.cfg.LockDir, Names: hs.cfg.LeaseNames(slot), Holder: string(text),
 		Waiter: waiterName(d.opts.Dispatcher)}
 }
 
@@ -109,6 +109,59 @@ func (d *dispatcher) takeSlot(hs *hostState) (slot string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// gpuSlots are the slots a job asking for several GPUs may take on hs
+// with slot: slot, then the first free slot of each other GPU whose lease
+// no one holds and that no one else uses; nil on a host without GPUs.
+func (d *dispatcher) gpuSlots(hs *hostState, slot string) []string {
+	if len(hs.cfg.GPUs) == 0 {
+		return nil
+	}
+	slots := []string{slot}
+	seen := map[string]bool{hs.cfg.SlotGPU(slot): true}
+	for _, s := range hs.free {
+		g := hs.cfg.SlotGPU(s)
+		if seen[g] || hs.leases.held[hs.cfg.LeaseName(s)] || hs.leases.gpuBusy([]string{g}) {
+			continue
+		}
+		seen[g] = true
+		slots = append(slots, s)
+	}
+	return slots
+}
+
+// placeGPUs returns the slot a claimed run takes: its first slot, or for
+// a job asking for k > 1 GPUs the first k of gpuSlots joined ("0+1"),
+// recorded as the order's slot so that a later dispatch adopting the run
+// knows every GPU it holds. A job asking for more GPUs than the host has
+// free is not claimed here, save one asking for more than any host has:
+// runOne refuses it.
+func (d *dispatcher) placeGPUs(ctx context.Context, c *db.Claim, gpuSlots []string) string {
+	k := pyexec.JobGPUs(c.Job.Spec)
+	if k <= 1 || k > len(gpuSlots) {
+		return c.Order.Slot
+	}
+	slot := hosts.JoinSlots(gpuSlots[:k])
+	if err := d.db.SetSlot(ctx, c.Order.ID, c.Order.Attempt, slot); err != nil {
+		// The run still holds (and leases) every GPU; only a later
+		// dispatch's adoption would see the first alone.
+		d.warnf("order %d: %v", c.Order.ID, err)
+	}
+	c.Order.Slot = slot
+	return slot
+}
+
+// gpuRefusal is why a job asking for gpus GPUs cannot run under this
+// dispatch, "" when some host has that many.
+func (d *dispatcher) gpuRefusal(gpus int) string {
+	if gpus <= d.mostGPUs {
+		return ""
+	}
+	if d.mostGPUs == 0 {
+		return fmt.Sprintf(`the job asks for %d GPU(s) ("gpus": %d), and no host of this dispatch lists gpus; Try: list the host's GPUs (gpus: [0, 1] in hosts.yaml, or dispatch --gpus 0,1), or drop "gpus" from the job`, gpus, gpus)
+	}
+	return fmt.Sprintf(`the job asks for %d GPUs ("gpus": %d), more than any host of this dispatch has (at most %d, on one host); Try: lower "gpus" and submit again, or add a host with %d GPUs`, gpus, gpus, d.mostGPUs, gpus)
 }
 
 // gpuBusy reports whether one of gpus is in use by others (gpu_busy).
@@ -202,7 +255,9 @@ func (d *dispatcher) leaseRefused(hs *hostState, slot string) {
 	if hs.leases.held == nil {
 		hs.leases.held = map[string]bool{}
 	}
-	hs.leases.held[hs.cfg.LeaseName(slot)] = true
+	for _, n := range hs.cfg.LeaseNames(slot) {
+		hs.leases.held[n] = true
+	}
 	d.waitForLease(hs, true) // the order is back in the queue: work to do
 }
 

@@ -85,6 +85,13 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 	defer d.track(c)()
 	o := c.Order
 	done := event{host: hs, kind: "done", orderID: o.ID, attempt: o.Attempt, slot: slot}
+	if why := d.gpuRefusal(pyexec.JobGPUs(c.Job.Spec)); why != "" {
+		// Claimed only to be refused: waiting would not help.
+		d.warnf("order %d (job %d): %s", o.ID, c.Job.ID, why)
+		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "refused: " + why}, run.Result{})
+		d.send(done)
+		return
+	}
 
 	job := pyexec.Job{
 		Queue: d.queue, JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,

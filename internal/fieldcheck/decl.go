@@ -47,7 +47,7 @@ var fieldKeys = []string{"type", "min", "max", "exclusiveMin", "exclusiveMax", "
 // Standard are the job fields mljob itself reads or adds (the job contract,
 // and the jobId and assignmentId it appends): they are fine in every job,
 // declared or not.
-var Standard = []string{pyexec.KeyScript, pyexec.KeyProject, pyexec.KeyData, pyexec.KeyTimeout, pyexec.KeyArtifacts, pyexec.KeyArtifactsCap, "jobId", "assignmentId"}
+var Standard = []string{pyexec.KeyScript, pyexec.KeyProject, pyexec.KeyData, pyexec.KeyTimeout, pyexec.KeyArtifacts, pyexec.KeyArtifactsCap, pyexec.KeyGPUs, "jobId", "assignmentId"}
 
 // Bound is a declared min or max.
 type Bound struct {

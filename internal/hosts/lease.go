@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -40,16 +41,78 @@ func ParseGPUBusy(s string) (GPUBusy, error) {
 	return GPUBusy{}, fmt.Errorf("gpu_busy must be foreign-processes, memory:<GB free> (memory:20) or ignore, got %q", s)
 }
 
+// ParseGPUList reads a comma-separated list of GPU ids ("0,1", as
+// dispatch --gpus takes them): each as in a hosts file's gpus, none twice.
+func ParseGPUList(s string) ([]string, error) {
+	var ids []string
+	for _, g := range strings.Split(s, ",") {
+		g = strings.TrimSpace(g)
+		switch {
+		case !gpuRE.MatchString(g):
+			return nil, fmt.Errorf("bad gpu id %q in %q: use digits, letters and '-' (a GPU index or MIG id), comma-separated", g, s)
+		case slices.Contains(ids, g):
+			return nil, fmt.Errorf("gpu id %q listed twice in %q", g, s)
+		}
+		ids = append(ids, g)
+	}
+	return ids, nil
+}
+
+// WithGPUs is h (LocalHost's) running one run per GPU of gpus, each
+// holding its GPU's lease in lockDir (DefaultLockDir when "").
+func (h Host) WithGPUs(gpus []string, lockDir string) Host {
+	if lockDir == "" {
+		lockDir = DefaultLockDir
+	}
+	h.GPUs, h.Slots, h.LockDir = gpus, len(gpus), lockDir
+	return h
+}
+
+// SlotSep joins the slots of a run that asks for several GPUs into one
+// slot name ("0+1"): GPU ids and slot names never hold it.
+const SlotSep = "+"
+
+// SlotParts returns the slots a slot name stands for: itself, or the
+// parts of a multi-GPU run's joined name.
+func SlotParts(slot string) []string { return strings.Split(slot, SlotSep) }
+
+// JoinSlots names the run holding every slot of parts.
+func JoinSlots(parts []string) string { return strings.Join(parts, SlotSep) }
+
+// SlotGPU returns the GPU id of one slot ("1" of "1.0"), "" for a host
+// without GPUs.
+func (h Host) SlotGPU(slot string) string {
+	if len(h.GPUs) == 0 {
+		return ""
+	}
+	if i := strings.IndexByte(slot, '.'); i >= 0 {
+		return slot[:i]
+	}
+	return slot
+}
+
 // SlotGPUs returns the GPU ids a slot's run sees (its
-// CUDA_VISIBLE_DEVICES), nil for a host without GPUs.
+// CUDA_VISIBLE_DEVICES), nil for a host without GPUs; a joined slot
+// ("0+1") sees every part's GPU.
 func (h Host) SlotGPUs(slot string) []string {
 	if len(h.GPUs) == 0 {
 		return nil
 	}
-	if i := strings.IndexByte(slot, '.'); i >= 0 {
-		return []string{slot[:i]}
+	var gpus []string
+	for _, p := range SlotParts(slot) {
+		gpus = append(gpus, h.SlotGPU(p))
 	}
-	return []string{slot}
+	return gpus
+}
+
+// LeaseNames is the lease files a run in slot holds: LeaseName of each
+// part of a joined slot.
+func (h Host) LeaseNames(slot string) []string {
+	var names []string
+	for _, p := range SlotParts(slot) {
+		names = append(names, h.LeaseName(p))
+	}
+	return names
 }
 
 // LeaseName is the lease file (in LockDir) a run in slot holds: one per

@@ -30,7 +30,13 @@ const (
 	// KeyArtifactsCap: optional, the most bytes of artifacts a run brings
 	// home: a number of bytes or a size ("100MB", artifacts.ParseSize).
 	KeyArtifactsCap = "artifactsCap"
+	// KeyGPUs: optional, how many GPUs a run needs (1 to MaxGPUs), all on
+	// one host; a job without it takes one slot, a GPU or not.
+	KeyGPUs = "gpus"
 )
+
+// MaxGPUs bounds a job's "gpus".
+const MaxGPUs = 64
 
 // contractKeys are the keys ReadJob reads, with the type each wants.
 var contractKeys = []struct{ key, want string }{
@@ -40,6 +46,7 @@ var contractKeys = []struct{ key, want string }{
 	{KeyTimeout, "a number of seconds"},
 	{KeyArtifacts, "an array of globs"},
 	{KeyArtifactsCap, "a size"},
+	{KeyGPUs, "a whole number of GPUs"},
 }
 
 // MaxTimeoutSeconds bounds timeoutSeconds, so that it fits a
@@ -56,6 +63,7 @@ type JobFields struct {
 	Timeout         time.Duration // 0 when the job sets none
 	Artifacts       []string      // nil when the job names none
 	ArtifactsCap    int64         // 0 when the job sets none
+	GPUs            int           // 0 when the job sets none
 }
 
 // ContractError is a job that breaks the contract. Key is the key at
@@ -124,6 +132,8 @@ func ReadJob(spec []byte) (JobFields, error) {
 			f.Artifacts, err = globsValue(v)
 		case KeyArtifactsCap:
 			f.ArtifactsCap, err = capValue(v)
+		case KeyGPUs:
+			f.GPUs, err = gpusValue(v)
 		}
 		if err != nil {
 			return JobFields{}, err
@@ -174,6 +184,24 @@ func JobTimeout(spec []byte) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// JobGPUs returns a job's "gpus", or 0 when it sets none or an unusable
+// one (a job queued before ReadJob checked it).
+func JobGPUs(spec []byte) int {
+	spec = bytes.TrimSpace(spec)
+	if !json.Valid(spec) || len(spec) == 0 || spec[0] != '{' {
+		return 0
+	}
+	i, _ := jobfields.Member(spec, 0, KeyGPUs)
+	if i < 0 {
+		return 0
+	}
+	n, err := gpusValue(spec[i:jobfields.ValueEnd(spec, i)])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // CheckProject reports whether name is a usable project name: 1 to
@@ -234,6 +262,20 @@ func timeoutValue(v []byte) (time.Duration, error) {
 			Hint: `leave "timeoutSeconds" out for no limit`}
 	}
 	return time.Duration(n * float64(time.Second)), nil
+}
+
+// gpusValue reads gpus: a whole JSON number, 1 <= n <= MaxGPUs.
+func gpusValue(v []byte) (int, error) {
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 1 || n > MaxGPUs {
+		if v[0] == '"' || v[0] == '{' || v[0] == '[' || v[0] == 't' || v[0] == 'f' {
+			return 0, wrongType(KeyGPUs, "a whole number of GPUs", v)
+		}
+		return 0, &ContractError{Key: KeyGPUs,
+			Msg:  fmt.Sprintf("%q is %s: want a whole number of GPUs from 1 to %d", KeyGPUs, clipValue(v), MaxGPUs),
+			Hint: `e.g. "gpus": 2 (all on one host); leave it out for one slot`}
+	}
+	return n, nil
 }
 
 // globsValue reads artifacts: a JSON array of globs that stay in the run

@@ -22,6 +22,7 @@ func TestReadJob(t *testing.T) {
 		{"artifacts", `{"scriptName":"nn.py","projectName":"p","artifacts":["*.pt","plots/*.png"],"artifactsCap":"10MB"}`,
 			JobFields{Script: "nn.py", Project: "p", Artifacts: []string{"*.pt", "plots/*.png"}, ArtifactsCap: 10e6}},
 		{"artifacts cap in bytes", `{"scriptName":"nn.py","projectName":"p","artifactsCap":4096}`, JobFields{Script: "nn.py", Project: "p", ArtifactsCap: 4096}},
+		{"two gpus", `{"scriptName":"nn.py","projectName":"p","gpus":2}`, JobFields{Script: "nn.py", Project: "p", GPUs: 2}},
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +47,9 @@ func TestReadJob(t *testing.T) {
 		{"artifacts absolute", `{"projectName":"p","scriptName":"a.py","artifacts":["/etc/*"]}`, "artifacts", "is absolute"},
 		{"artifacts not an array", `{"projectName":"p","scriptName":"a.py","artifacts":"*.pt"}`, "artifacts", "want an array of globs"},
 		{"artifacts cap bad", `{"projectName":"p","scriptName":"a.py","artifactsCap":"lots"}`, "artifactsCap", "want a number of bytes"},
+		{"gpus zero", `{"projectName":"p","scriptName":"a.py","gpus":0}`, "gpus", "from 1 to 64"},
+		{"gpus fraction", `{"projectName":"p","scriptName":"a.py","gpus":1.5}`, "gpus", "whole number"},
+		{"gpus string", `{"projectName":"p","scriptName":"a.py","gpus":"2"}`, "gpus", "must be a whole number of GPUs, not a JSON string"},
 		{"timeout huge", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":1e400}`, "timeoutSeconds", "at most"},
 		{"timeout bool", `{"projectName":"p","scriptName":"a.py","timeoutSeconds":true}`, "timeoutSeconds", "not a JSON boolean"},
 		{"script number", `{"projectName":"p","scriptName":7}`, "scriptName", `"scriptName" must be a string, not a JSON number`},
