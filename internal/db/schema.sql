@@ -583,3 +583,18 @@ CREATE TABLE replicates (
 	source_rank   INTEGER NOT NULL
 );
 CREATE INDEX replicates_group ON replicates(group_id, source_rank);
+
+-- version: 19
+-- (helper step: gc)
+
+-- run_dir_removals records each run dir `mljob gc` removed from its host
+-- (or found already gone), so that the next gc does not visit it again.
+CREATE TABLE run_dir_removals (
+	order_id   INTEGER NOT NULL,
+	attempt    INTEGER NOT NULL,
+	host       TEXT NOT NULL,
+	run_dir    TEXT NOT NULL,
+	removed_at TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);
