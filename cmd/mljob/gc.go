@@ -94,7 +94,7 @@ func runGC(ctx context.Context, opts *gcOptions) error {
 	}
 	if len(problems) > 0 {
 		return &userError{msg: fmt.Sprintf("gc: %d run dirs not removed", len(problems)),
-			hint: "check the host with: mljob hosts check; then run mljob gc again"}
+			hint: "a host that did not answer: check it with mljob hosts check, then run mljob gc again; a run dir refused: the queue's record does not name runs/<run id> under the host's workdir, so gc leaves it"}
 	}
 	return nil
 }

@@ -330,7 +330,8 @@ func TestSlurmScriptKillsItsGroup(t *testing.T) {
 // TestSlurmArtifacts: a Slurm run's artifacts come home through the login
 // node byte-identical (hash checked against the run dir on the shared
 // filesystem), and the entry's artifacts_cap holds a run whose job sets no
-// cap: over it, nothing is copied and the host's cap is named.
+// cap: over it, nothing is copied and the host's cap is named. gc then
+// removes the first run's dir and keeps the second's.
 func TestSlurmArtifacts(t *testing.T) {
 	t.Parallel()
 	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
@@ -371,5 +372,22 @@ func TestSlurmArtifacts(t *testing.T) {
 		if a.State != "over-cap" {
 			t.Errorf("%s: state %s, want over-cap", a.Path, a.State)
 		}
+	}
+
+	// gc removes the run dir whose artifacts are home, through the login
+	// node, and keeps the one held over the cap.
+	held := c.show(subs[1].JobID).Attempts
+	if len(held) != 1 {
+		t.Fatalf("attempts of the run over its cap: %+v", held)
+	}
+	r = c.mustRun("gc", "--hosts", hostsFile)
+	if !strings.Contains(r.stdout, "removed campus:"+a[0].RunDir) || strings.Contains(r.stdout, held[0].RunDir) {
+		t.Errorf("gc printed %q, want only %s removed", r.stdout, a[0].RunDir)
+	}
+	if _, err := os.Stat(a[0].RunDir); !os.IsNotExist(err) {
+		t.Errorf("gc left %s (%v)", a[0].RunDir, err)
+	}
+	if _, err := os.Stat(held[0].RunDir); err != nil {
+		t.Errorf("gc took the run dir held over the cap: %v", err)
 	}
 }
