@@ -101,11 +101,13 @@ a flag, an environment variable, the config file, or the default. Flags win
 over the environment, which wins over the config file, which wins over the
 defaults.
 
-  key      flag       env            default
-  db       --db       MLJOB_DB       $XDG_DATA_HOME/mljob/mljob.db (~/.local/share/mljob/mljob.db)
-  hosts    --hosts    MLJOB_HOSTS    none: dispatch runs on this machine
-  scripts  --scripts  MLJOB_SCRIPTS  ./python-scripts, else the scripts bundled in mljob
-  python   --python   MLJOB_PYTHON   python3 (runs on this machine; a hosts file names its own)
+  key            flag             env                  default
+  db             --db             MLJOB_DB             $XDG_DATA_HOME/mljob/mljob.db (~/.local/share/mljob/mljob.db)
+  hosts          --hosts          MLJOB_HOSTS          none: dispatch runs on this machine
+  scripts        --scripts        MLJOB_SCRIPTS        ./python-scripts, else the scripts bundled in mljob
+  python         --python         MLJOB_PYTHON         python3 (runs on this machine; a hosts file names its own)
+  artifacts_cap  --artifacts-cap  MLJOB_ARTIFACTS_CAP  a host's artifacts_cap, else 1GiB (dispatch only;
+                                                       a job's "artifactsCap" wins over all of them)
 
 The config file is $XDG_CONFIG_HOME/mljob/config.yaml (~/.config/mljob/config.yaml),
 or the file named by --config. It is YAML with only the keys above, e.g.
@@ -114,6 +116,7 @@ or the file named by --config. It is YAML with only the keys above, e.g.
   hosts: hosts.yaml        # relative paths are relative to the config file
   scripts: ~/src/my-trainers
   python: /usr/bin/python3
+  artifacts_cap: 500MB     # dispatch; a size: 500MB, 4GiB or bytes
 
 An unknown key is an error naming the file and line. The config file's row
 shows the file read, and "not found" when there is none (that is fine).

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/mljob/mljob/internal/artifacts"
 	"os"
 	"runtime"
@@ -141,6 +142,10 @@ func (opts *dispatchOptions) check(cmd *cobra.Command) error {
 	if opts.artifactsCap != "" {
 		n, err := artifacts.ParseSize(opts.artifactsCap)
 		if err != nil {
+			// MLJOB_ARTIFACTS_CAP sets the flag too: name where it came from.
+			if from := config.Origin(opts.app.settings, "artifacts_cap"); from != "" && from != "--artifacts-cap" {
+				return &userError{msg: fmt.Sprintf("artifacts_cap from %s: %v", from, err), hint: "fix " + from}
+			}
 			return usagef(cmd, "--artifacts-cap: %v", err)
 		}
 		r.ArtifactsCap = n

@@ -326,3 +326,68 @@ func TestSlurmScriptKillsItsGroup(t *testing.T) {
 	// user's alone.
 	checkPrivate(t, entry.workdir, 8)
 }
+
+// TestSlurmArtifacts: a Slurm run's artifacts come home through the login
+// node byte-identical (hash checked against the run dir on the shared
+// filesystem), and the entry's artifacts_cap holds a run whose job sets no
+// cap: over it, nothing is copied and the host's cap is named. gc then
+// removes the first run's dir and keeps the second's.
+func TestSlurmArtifacts(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	scripts := writeScripts(t, c.dir, map[string]string{"art.py": artScript})
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 2}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	f, err := os.OpenFile(hostsFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("    artifacts_cap: 10MB\n"); err != nil { // campus is the last entry
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	subs := c.submit(scripts,
+		map[string]any{"scriptName": "art.py", "projectName": "slurm-art", "size": 3_000_000, "artifacts": []string{"*.pt", "plots/*.png"}},
+		map[string]any{"scriptName": "art.py", "projectName": "slurm-art", "size": 20_000_000, "artifacts": []string{"*.pt"}},
+	)
+	c.mustRun(dispatchArgs(hostsFile, scripts, "-v")...)
+	a := c.show(subs[0].JobID).Attempts
+	if len(a) != 1 || a[0].Host != "campus" || !strings.HasPrefix(a[0].RunDir, entry.workdir) {
+		t.Fatalf("attempts %+v, want one on campus with its run dir under %s", a, entry.workdir)
+	}
+	checkHome(t, c, subs[0].JobID, a[0].RunDir)
+
+	rows, r := c.artifacts(subs[1].JobID)
+	if !strings.Contains(r.stderr, "over the cap of 10000000 bytes") {
+		t.Errorf("artifacts of the run over campus's cap: stderr %q, want the host's cap named", r.stderr)
+	}
+	if len(rows) == 0 {
+		t.Errorf("the run over its cap lists no artifacts")
+	}
+	for _, a := range rows {
+		if a.State != "over-cap" {
+			t.Errorf("%s: state %s, want over-cap", a.Path, a.State)
+		}
+	}
+
+	// gc removes the run dir whose artifacts are home, through the login
+	// node, and keeps the one held over the cap.
+	held := c.show(subs[1].JobID).Attempts
+	if len(held) != 1 {
+		t.Fatalf("attempts of the run over its cap: %+v", held)
+	}
+	r = c.mustRun("gc", "--hosts", hostsFile)
+	if !strings.Contains(r.stdout, "removed campus:"+a[0].RunDir) || strings.Contains(r.stdout, held[0].RunDir) {
+		t.Errorf("gc printed %q, want only %s removed", r.stdout, a[0].RunDir)
+	}
+	if _, err := os.Stat(a[0].RunDir); !os.IsNotExist(err) {
+		t.Errorf("gc left %s (%v)", a[0].RunDir, err)
+	}
+	if _, err := os.Stat(held[0].RunDir); err != nil {
+		t.Errorf("gc took the run dir held over the cap: %v", err)
+	}
+}

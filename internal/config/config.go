@@ -1,5 +1,6 @@
 // Package config reads mljob's config file and resolves each setting (the
-// database, the hosts file, the scripts dir, the local python) by the
+// database, the hosts file, the scripts dir, the local python, the
+// artifacts cap) by the
 // precedence flags > environment > config file > defaults, keeping where
 // each value came from so that `mljob config` can say so.
 //
@@ -19,6 +20,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mljob/mljob/internal/artifacts"
 )
 
 // Where a setting's value came from, highest precedence first:
@@ -40,6 +43,9 @@ type Key struct {
 	// up on PATH, ".venv/bin/python" is a file beside the config.
 	path        bool
 	pathIfSlash bool
+	// size: the value is a byte count (artifacts.ParseSize), checked when
+	// the file is read.
+	size bool
 }
 
 // Keys are the config keys, in the order mljob config prints them.
@@ -53,9 +59,10 @@ var Keys = []Key{
 	// file) and where their leases live.
 	{Name: "gpus", Flag: "gpus", Env: "MLJOB_GPUS"},
 	{Name: "lock_dir", Flag: "lock-dir", Env: "MLJOB_LOCK_DIR", path: true},
+	{Name: "artifacts_cap", Flag: "artifacts-cap", Env: "MLJOB_ARTIFACTS_CAP", size: true},
 }
 
-// KnownKeys lists the keys for error messages: "db, hosts, scripts, python".
+// KnownKeys lists the keys for error messages: "db, hosts, scripts, python, …".
 func KnownKeys() string {
 	names := make([]string, len(Keys))
 	for i, k := range Keys {
@@ -216,6 +223,11 @@ func (f *File) entry(kn, vn *yaml.Node, home func() (string, error)) (v string, 
 		return "", vn.Line, kn.Value + ": empty; leave the key out for the default"
 	}
 	v = vn.Value
+	if key.size {
+		if _, err := artifacts.ParseSize(v); err != nil {
+			return "", vn.Line, fmt.Sprintf("%s: %v", kn.Value, err)
+		}
+	}
 	if !key.path && !(key.pathIfSlash && strings.Contains(v, "/")) {
 		return v, vn.Line, ""
 	}
@@ -263,6 +275,8 @@ func Default(k Key, fb Fallbacks, getenv func(string) string, home func() (strin
 		return Setting{From: "none: --slots runs on this machine"}
 	case "lock_dir":
 		return Setting{Value: "/var/tmp/mljob-locks", From: "leases of this machine's GPUs"}
+	case "artifacts_cap":
+		return Setting{From: "a host's artifacts_cap or 1 GiB; a job's artifactsCap wins"}
 	}
 	return Setting{}
 }

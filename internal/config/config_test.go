@@ -14,7 +14,7 @@ func TestResolvePrecedence(t *testing.T) {
 	cfg := &File{Path: "/c/config.yaml", values: map[string]value{
 		"db": {value: "/c/cfg.db", line: 1}, "hosts": {value: "/c/hosts.yaml", line: 2},
 		"scripts": {value: "/c/scripts", line: 3}, "python": {value: "python3.11", line: 4},
-		"gpus": {value: "0,1", line: 5}, "lock_dir": {value: "/c/locks", line: 6},
+		"gpus": {value: "0,1", line: 5}, "lock_dir": {value: "/c/locks", line: 6}, "artifacts_cap": {value: "500MB", line: 7},
 	}}
 	def := Setting{Value: "the-default", From: "note"}
 	tests := []struct {
@@ -51,7 +51,7 @@ func TestResolvePrecedence(t *testing.T) {
 				if got.Key != k.Name || got.Value != want || got.Source != tt.wantSrc {
 					t.Errorf("got %+v, want key %s value %q source %s", got, k.Name, want, tt.wantSrc)
 				}
-				from := strings.NewReplacer("KEY", k.Flag, "ENV", k.Env, "LINE", map[string]string{"db": "1", "hosts": "2", "scripts": "3", "python": "4", "gpus": "5", "lock_dir": "6"}[k.Name]).Replace(tt.from)
+				from := strings.NewReplacer("KEY", k.Flag, "ENV", k.Env, "LINE", map[string]string{"db": "1", "hosts": "2", "scripts": "3", "python": "4", "gpus": "5", "lock_dir": "6", "artifacts_cap": "7"}[k.Name]).Replace(tt.from)
 				if tt.from != "" && got.From != from {
 					t.Errorf("From = %q, want %q", got.From, from)
 				}
@@ -81,12 +81,14 @@ func TestParse(t *testing.T) {
 		{
 			name:    "unknown keys, each with its line and the known keys",
 			data:    "db: q.db\nhost: h.yaml\n\nscript: s\n",
-			wantErr: []string{`/etc/mljob/config.yaml:2: unknown key "host" (known keys: db, hosts, scripts, python, gpus, lock_dir)`, `/etc/mljob/config.yaml:4: unknown key "script"`},
+			wantErr: []string{`/etc/mljob/config.yaml:2: unknown key "host" (known keys: db, hosts, scripts, python, gpus, lock_dir, artifacts_cap)`, `/etc/mljob/config.yaml:4: unknown key "script"`},
 		},
 		{name: "list value", data: "scripts:\n  - a\n", wantErr: []string{"/etc/mljob/config.yaml:2: scripts: want a string"}},
 		{name: "empty string", data: "db: \"\"\n", wantErr: []string{"/etc/mljob/config.yaml:1: db: empty"}},
 		{name: "not a mapping", data: "- db\n", wantErr: []string{"/etc/mljob/config.yaml:1: want a mapping"}},
 		{name: "duplicate key", data: "db: a\ndb: b\n", wantErr: []string{"/etc/mljob/config.yaml:2: db: already set at line 1"}},
+		{name: "artifacts cap is a size, not a path", data: "artifacts_cap: 500MB\n", want: map[string]string{"artifacts_cap": "500MB"}},
+		{name: "bad artifacts cap", data: "db: q.db\nartifacts_cap: lots\n", wantErr: []string{`/etc/mljob/config.yaml:2: artifacts_cap: size "lots": want a number of bytes above 0`}},
 		{name: "bad YAML", data: "db: [\n", wantErr: []string{"/etc/mljob/config.yaml: line 1: "}},
 	}
 	for _, tt := range tests {
@@ -127,7 +129,7 @@ func TestParse(t *testing.T) {
 // in the file's order, as the CLI prints them.
 func TestParseErrorLines(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("db: q.db\nhost: x\nscripts:\n  - a\n"), nil)
-	want := "c.yaml:2: unknown key \"host\" (known keys: db, hosts, scripts, python, gpus, lock_dir)\nc.yaml:4: scripts: want a string"
+	want := "c.yaml:2: unknown key \"host\" (known keys: db, hosts, scripts, python, gpus, lock_dir, artifacts_cap)\nc.yaml:4: scripts: want a string"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}

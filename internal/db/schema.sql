@@ -643,3 +643,17 @@ CREATE TABLE study_code (
 	script_hash TEXT NOT NULL DEFAULT '',
 	data_hash   TEXT NOT NULL DEFAULT ''
 );
+
+-- version: 20
+
+-- run_dir_removals records each run dir `mljob gc` removed from its host
+-- (or found already gone), so that the next gc does not visit it again.
+CREATE TABLE run_dir_removals (
+	order_id   INTEGER NOT NULL,
+	attempt    INTEGER NOT NULL,
+	host       TEXT NOT NULL,
+	run_dir    TEXT NOT NULL,
+	removed_at TEXT NOT NULL,
+	PRIMARY KEY (order_id, attempt),
+	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
+);

@@ -83,12 +83,19 @@ func (d *dispatcher) adoptFetches(ctx context.Context, hs *hostState) {
 	}
 }
 
+// artifactsLimit is the cap a run's artifacts are held to: the job's,
+// else the dispatch's (--artifacts-cap, its env or config key), else the
+// host's artifacts_cap, else artifacts.DefaultCap; 0 is "not set".
+func artifactsLimit(job, dispatch, host int64) int64 {
+	return cmp.Or(job, dispatch, host, artifacts.DefaultCap)
+}
+
 // fetch lists (when not listed yet) and copies the artifacts of attempt f
 // into the artifacts dir, recording each file as it comes home.
 func (d *dispatcher) fetch(ctx context.Context, hs *hostState, f db.Fetch) {
 	id := pyexec.RunID(d.queue, f.OrderID, f.Attempt)
 	python := cmp.Or(hs.cfg.Python, hosts.DefaultPython)
-	limit := cmp.Or(f.JobCap, d.opts.ArtifactsCap, artifacts.DefaultCap)
+	limit := artifactsLimit(f.JobCap, d.opts.ArtifactsCap, hs.cfg.ArtifactsCap)
 	if f.State == db.FetchPending {
 		l, err := artifacts.List(ctx, hs.h, python, id, f.Globs, limit)
 		if err != nil {
@@ -101,7 +108,7 @@ func (d *dispatcher) fetch(ctx context.Context, hs *hostState, f db.Fetch) {
 		}
 		msg := ""
 		if l.Over {
-			msg = fmt.Sprintf("artifacts of %d bytes (%s) over the cap of %d bytes (%s): none copied; raise the cap with the job's %q or dispatch --artifacts-cap, then mljob fetch JOB after a new dispatch",
+			msg = fmt.Sprintf("artifacts of %d bytes (%s) over the cap of %d bytes (%s): none copied; raise the cap with the job's %q, dispatch --artifacts-cap or the host's artifacts_cap, then mljob fetch JOB after a new dispatch",
 				l.Total, artifacts.FormatSize(l.Total), limit, artifacts.FormatSize(limit), pyexec.KeyArtifactsCap)
 		}
 		if err := d.db.SaveListing(d.saveCtx, f.OrderID, f.Attempt, files, l.Total, limit, l.Over, msg); err != nil {

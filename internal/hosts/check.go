@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/slurm/sbatchopt"
 )
 
@@ -61,6 +62,11 @@ func (p *parser) checkSettings(s settings, node *yaml.Node, where string) {
 	if s.GPUBusy != nil && ok("gpu_busy") {
 		if _, err := ParseGPUBusy(*s.GPUBusy); err != nil {
 			p.addf(line("gpu_busy"), "%s: %v", where, err)
+		}
+	}
+	if s.ArtifactsCap != nil && ok("artifacts_cap") {
+		if _, err := artifacts.ParseSize(*s.ArtifactsCap); err != nil {
+			p.addf(line("artifacts_cap"), "%s: artifacts_cap: %v", where, err)
 		}
 	}
 	if s.ConnectTimeout != nil && *s.ConnectTimeout <= 0 && ok("connect_timeout") {
@@ -384,6 +390,10 @@ func mergeSettings(h *parsedHost, own, d settings) {
 	}
 	if v := pick(own.GPUBusy, d.GPUBusy); v != nil {
 		h.GPUBusy = *v
+	}
+	if v := pick(own.ArtifactsCap, d.ArtifactsCap); v != nil {
+		// Checked by checkSettings; a bad value is a problem there.
+		h.ArtifactsCap, _ = artifacts.ParseSize(*v)
 	}
 	env := map[string]string{}
 	for k, v := range d.Env {

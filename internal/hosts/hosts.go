@@ -118,6 +118,10 @@ type Host struct {
 	// GPUBusy says when a GPU counts as in use by others (gpu_busy,
 	// default DefaultGPUBusy); see ParseGPUBusy.
 	GPUBusy string
+	// ArtifactsCap is the most bytes of artifacts a run on the host brings
+	// home unless its job or the dispatch says otherwise (artifacts_cap);
+	// 0 = not set here.
+	ArtifactsCap int64
 	// Env is set for every run, sorted by key; for a slurm entry also for
 	// sbatch, squeue, sacct and scancel (SLURM_CONF names another cluster).
 	Env []EnvVar

@@ -234,7 +234,7 @@ hosts:
 }
 
 func TestParseErrors(t *testing.T) {
-	const known = "address, connect_timeout, env, gpu_busy, gpus, identity_file, kind, known_hosts, leases, local, lock_dir, max_load, name, port, proxy_command, proxy_jump, python, runs_per_gpu, sbatch, slots, user, workdir"
+	const known = "address, artifacts_cap, connect_timeout, env, gpu_busy, gpus, identity_file, kind, known_hosts, leases, local, lock_dir, max_load, name, port, proxy_command, proxy_jump, python, runs_per_gpu, sbatch, slots, user, workdir"
 	tests := []struct {
 		name string
 		src  string
@@ -248,7 +248,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in defaults",
 			src:  "defaults:\n  usr: x\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "usr" in defaults (known: artifacts_cap, connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "unknown top-level key",
@@ -258,7 +258,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "port is not host-level in defaults",
 			src:  "defaults:\n  port: 22\nhosts:\n  - name: a\n    address: a\n",
-			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
+			want: []string{`hosts.yaml:2: unknown key "port" in defaults (known: artifacts_cap, connect_timeout, env, gpu_busy, identity_file, known_hosts, leases, lock_dir, max_load, proxy_command, proxy_jump, python, user, workdir)`},
 		},
 		{
 			name: "duplicate names name both lines",
@@ -567,6 +567,19 @@ func TestParseErrors(t *testing.T) {
 			src:  "hosts:\n  - name: a\n    address: a\n    identity_file: ~bob/key\n",
 			want: []string{`hosts.yaml:4: host "a": identity_file: "~bob/key": ~user paths are not supported, write the full path`},
 		},
+		{
+			name: "bad artifacts_cap",
+			src:  "defaults:\n  artifacts_cap: lots\nhosts:\n  - name: a\n    address: a\n    artifacts_cap: -5MB\n",
+			want: []string{
+				`hosts.yaml:2: defaults: artifacts_cap: size "lots": want a number of bytes above 0, e.g. 500MB or 2GiB`,
+				`hosts.yaml:6: host "a": artifacts_cap: size "-5MB": want a number of bytes above 0, e.g. 500MB or 2GiB`,
+			},
+		},
+		{
+			name: "artifacts_cap not a scalar",
+			src:  "hosts:\n  - name: a\n    address: a\n    artifacts_cap: [1]\n",
+			want: []string{`hosts.yaml:4: host "a": artifacts_cap: want a string, got a list`},
+		},
 	}
 	r := testResolver(t)
 	for _, tt := range tests {
@@ -765,6 +778,49 @@ func TestHostJSON(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, h) {
 				t.Errorf("after JSON:\n%+v\nwant\n%+v\n(JSON %s)", got, h, data)
+			}
+		})
+	}
+}
+
+// TestArtifactsCapSetting: a host's own artifacts_cap wins over the
+// defaults', a plain number is bytes, and neither set leaves 0 (the
+// dispatch's cap or the default then applies).
+func TestArtifactsCapSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want map[string]int64
+	}{
+		{
+			name: "unset",
+			src:  "hosts:\n  - name: a\n    address: a\n",
+			want: map[string]int64{"a": 0},
+		},
+		{
+			name: "defaults and own",
+			src:  "defaults:\n  artifacts_cap: 500MB\nhosts:\n  - name: a\n    address: a\n  - name: b\n    address: b\n    artifacts_cap: 2GiB\n",
+			want: map[string]int64{"a": 500e6, "b": 2 << 30},
+		},
+		{
+			name: "bytes",
+			src:  "hosts:\n  - name: a\n    address: a\n    artifacts_cap: 4096\n",
+			want: map[string]int64{"a": 4096},
+		},
+	}
+	r := testResolver(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := r.Parse(context.Background(), "hosts.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, h := range f.Hosts {
+				got[h.Name] = h.ArtifactsCap
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("caps = %v, want %v", got, tt.want)
 			}
 		})
 	}

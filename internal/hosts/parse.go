@@ -28,6 +28,9 @@ type settings struct {
 	LockDir        *string           `yaml:"lock_dir"`
 	Leases         *bool             `yaml:"leases"`
 	GPUBusy        *string           `yaml:"gpu_busy"`
+	// ArtifactsCap is a size (artifacts.ParseSize): the most bytes of
+	// artifacts a run on the host brings home.
+	ArtifactsCap *string `yaml:"artifacts_cap"`
 }
 
 // hostEntry is one item of hosts: as written.
