@@ -82,6 +82,12 @@ bench-progress:
 bench-jump:
 	$(GO) test -tags bench -run 'TestProxyJump$$' -count=1 -timeout 30m -v ./bench/
 
+# bench-leases times 400 trivial jobs on one loopback host × 8 slots with
+# leases on and with leases: false, in alternation, and reports the ratio.
+.PHONY: bench-leases
+bench-leases:
+	$(GO) test -tags bench -run 'TestLeaseOverhead$$' -count=1 -timeout 30m -v ./bench/
+
 # bench-search measures pruning: the learning-curve benchmark (81
 # seeded curves × 81 steps as a plain sweep, with asha, and through Optuna's
 # own pruner, side by side on the same hosts), nn.py's 27-configuration

@@ -11,7 +11,8 @@
 // and tpe sections: TestSearchTPECurves runs the learning curves as a
 // method: tpe sweep with asha, TestSearchWineTPE the example tpe sweep of
 // nn.py against the example sweep and the baselines; TestReplicateDemo
-// (`make bench-replicate`) replicates the demo's best jobs. None is part
+// (`make bench-replicate`) replicates the demo's best jobs;
+// TestLeaseOverhead (`make bench-leases`) times leases on against off. None is part
 // of `make test`: their figures are ratios taken on one machine in one
 // run, never pass/fail timings in a unit test.
 package bench

@@ -48,10 +48,11 @@ reports: reachable, the auth method that got in (agent or identity file), the
 host key status, the host's Python and version, the modules the scripts in
 the scripts dir import (torch, sklearn, ...) as the host's python finds them
 with the entry's env, each with its installed version, GPUs (nvidia-smi) and,
-where nvidia-smi is, whether torch sees CUDA, load and free disk under the
-workdir. Each problem is printed below the table
-with its fix. A module that will not import, and an entry listing more gpus
-than nvidia-smi shows, are FAIL. Without --hosts it checks this machine.
+where nvidia-smi is, whether torch sees CUDA and which GPUs others use
+(gpu_busy), the lock dir (LEASES: writable? who holds which lease, who
+waits), load and free disk under the workdir. Each problem is printed below the table
+with its fix. A module that will not import, an entry listing more gpus
+than nvidia-smi shows, and a lock dir runs cannot use are FAIL. Without --hosts it checks this machine.
 
 For an entry of kind slurm it checks the login node (this machine with
 local: true) the same way, without load and GPUs: Slurm picks the nodes.

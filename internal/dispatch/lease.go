@@ -183,12 +183,7 @@ func busyGPUs(policy string, use []run.GPUUse) map[string]bool {
 	}
 	busy := map[string]bool{}
 	for _, u := range use {
-		switch p.Mode {
-		case "memory":
-			busy[u.Index] = u.FreeMiB < p.FreeGB*1024
-		default: // foreign-processes
-			busy[u.Index] = u.Foreign > 0
-		}
+		busy[u.Index] = p.Busy(u.Foreign, u.FreeMiB)
 	}
 	return busy
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,68 @@ type GPU struct {
 	Name        string `json:"name"`
 	MemoryMiB   string `json:"memoryMiB"`
 	Utilization string `json:"utilization"` // percent
+	// Foreign counts its compute processes that no mljob run on the host
+	// started (nil when nvidia-smi did not say); FreeMiB is its free
+	// memory. gpu_busy judges the GPU by them, as the dispatcher does.
+	Foreign *int     `json:"foreign,omitempty"`
+	FreeMiB *float64 `json:"freeMiB,omitempty"`
+	// Busy: gpu_busy counts it as in use by others, so the dispatcher
+	// starts nothing on it.
+	Busy bool `json:"busy,omitempty"`
+}
+
+// LockDir is what the check found in a host's lock dir (see
+// ARCHITECTURE.md, "Leases on a shared host").
+type LockDir struct {
+	Path     string `json:"path"`
+	Exists   bool   `json:"exists"`
+	Writable bool   `json:"writable"` // the dir, or its parent when it is missing
+	// Leases are its lease files; Waiting the live waiting tickets of
+	// dispatchers refused a lease there.
+	Leases  []Lease  `json:"leases"`
+	Waiting []Ticket `json:"waiting"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// Lease is one lease file of a lock dir.
+type Lease struct {
+	Name string `json:"name"` // "slot-0", "gpu-1", "gpu-1.0"
+	Held bool   `json:"held"`
+	// Holder is the holder line the run wrote (JSON: user, laptop, queue,
+	// dispatcher, job, order, attempt, start) while it is held.
+	Holder string `json:"holder,omitempty"`
+}
+
+// Held counts the held leases.
+func (d *LockDir) Held() int {
+	n := 0
+	for _, l := range d.Leases {
+		if l.Held {
+			n++
+		}
+	}
+	return n
+}
+
+// Who says who holds a lease, from its holder line: "alice@laptop job 12
+// since 2026-01-02T03:04:05Z", or the line itself when it is not mljob's.
+func (l Lease) Who() string {
+	var h struct {
+		User   string `json:"user"`
+		Laptop string `json:"laptop"`
+		Job    int64  `json:"job"`
+		Start  string `json:"start"`
+	}
+	if err := json.Unmarshal([]byte(l.Holder), &h); err != nil || h.User+h.Laptop == "" {
+		return l.Holder
+	}
+	return fmt.Sprintf("%s@%s job %d since %s", h.User, h.Laptop, h.Job, h.Start)
+}
+
+// Ticket is a dispatcher's waiting ticket: it waits for a lease there.
+type Ticket struct {
+	Name  string  `json:"name"`
+	Since float64 `json:"since"` // Unix seconds
 }
 
 // How a host let us in (Report.Auth), as sshconn names it.
@@ -108,6 +171,8 @@ type Report struct {
 
 	NvidiaSMI string `json:"nvidiaSmi"` // its path; "" when not installed
 	GPUs      []GPU  `json:"gpus"`      // empty for a slurm entry: Slurm picks the nodes
+	// LockDir is the host's lock dir; nil when its runs take no leases.
+	LockDir *LockDir `json:"lockDir,omitempty"`
 
 	// Slurm is what a slurm entry's login node says of its cluster; nil
 	// for other hosts.
@@ -344,6 +409,7 @@ type probeResult struct {
 	NvidiaSMI  string   `json:"nvidiaSmi"`
 	GPUs       []GPU    `json:"gpus"`
 	GPUError   string   `json:"gpuError"`
+	LockDir    *LockDir `json:"lockDir"`
 }
 
 // probe runs probe.py on the host in one command and judges what it says.
@@ -353,6 +419,9 @@ func (c *checker) probe(ctx context.Context, t sshconn.Transport) {
 	modules := c.startModules(ctx, t)
 	defer modules.wait()
 	argv := []string{c.h.Python, "-c", probeProgram, c.h.Workdir}
+	if c.h.Leased() {
+		argv = append(argv, c.h.LockDir)
+	}
 	var stdout, stderr bytes.Buffer
 	err := t.Exec(ctx, argv, nil, &stdout, &stderr)
 	if err != nil {
@@ -377,6 +446,7 @@ func (c *checker) probe(ctx context.Context, t sshconn.Transport) {
 		if p.GPUs != nil {
 			r.GPUs = p.GPUs
 		}
+		r.LockDir = p.LockDir
 	}
 	c.modules(modules, p)
 
@@ -401,6 +471,7 @@ func (c *checker) probe(ctx context.Context, t sshconn.Transport) {
 		c.add(Warn, fmt.Sprintf("load %.2f is at or over max_load %g: the dispatcher starts nothing there until it drops", *p.Load, c.h.MaxLoad),
 			"wait, or raise max_load in "+c.entry())
 	}
+	c.lockDir()
 	if len(c.h.GPUs) > 0 {
 		switch {
 		// Runs on a GPU that is not there fail, or fall back to the CPU
@@ -414,10 +485,52 @@ func (c *checker) probe(ctx context.Context, t sshconn.Transport) {
 			c.add(Fail, fmt.Sprintf("gpus %v configured but nvidia-smi lists %d", c.h.GPUs, len(p.GPUs)),
 				"list only the GPUs the host has in "+c.entry())
 		}
+		c.busyGPUs()
 		if r.CUDA != nil && !r.CUDA.Available {
 			c.add(Warn, fmt.Sprintf("gpus %v configured but torch sees no CUDA device%s", c.h.GPUs, suffix(r.CUDA.Error)),
 				"install a CUDA build of torch for "+p.Executable+", or drop gpus from "+c.entry())
 		}
+	}
+}
+
+// lockDir judges the lock dir: runs there cannot start without taking
+// their leases in it.
+func (c *checker) lockDir() {
+	d := c.r.LockDir
+	if d == nil {
+		return
+	}
+	fix := "make it writable for you there (mode 1777, as /tmp), or set lock_dir in " + c.entry() + " to a directory every user of the host can write"
+	switch {
+	case d.Exists && !d.Writable:
+		c.add(Fail, "lock dir "+d.Path+" is not writable: runs there cannot take their leases", fix)
+	case !d.Writable:
+		c.add(Fail, "lock dir "+d.Path+" is missing and its parent is not writable, so the first run cannot make it", fix)
+	case d.Error != "":
+		c.add(Warn, "lock dir "+d.Path+" could not be read: "+d.Error, "check its mode there (ls -ld "+sshconn.Quote(d.Path)+")")
+	}
+}
+
+// busyGPUs marks the configured GPUs that gpu_busy counts as in use by
+// others, as the dispatcher does at each probe, and warns of them: the
+// dispatcher starts nothing there while they are.
+func (c *checker) busyGPUs() {
+	p, err := hosts.ParseGPUBusy(c.h.GPUBusy)
+	if err != nil {
+		return // the hosts file's check refused it already
+	}
+	for i := range c.r.GPUs {
+		g := &c.r.GPUs[i]
+		if g.Foreign == nil || g.FreeMiB == nil || !slices.Contains(c.h.GPUs, g.Index) || !p.Busy(*g.Foreign, *g.FreeMiB) {
+			continue
+		}
+		g.Busy = true
+		why := fmt.Sprintf("%d compute process(es) not started by mljob", *g.Foreign)
+		if p.Mode == "memory" {
+			why = fmt.Sprintf("%.1f GB free, under gpu_busy's %g GB", *g.FreeMiB/1024, p.FreeGB)
+		}
+		c.add(Warn, fmt.Sprintf("gpu %s is in use by others (%s): the dispatcher starts nothing on it while it is", g.Index, why),
+			"wait, or ask who runs there (nvidia-smi); gpu_busy: ignore in "+c.entry()+" uses it anyway")
 	}
 }
 

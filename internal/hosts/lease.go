@@ -41,6 +41,20 @@ func ParseGPUBusy(s string) (GPUBusy, error) {
 	return GPUBusy{}, fmt.Errorf("gpu_busy must be foreign-processes, memory:<GB free> (memory:20) or ignore, got %q", s)
 }
 
+// Busy reports whether a GPU with foreign compute processes not started
+// by mljob and freeMiB of memory free counts as in use by others: the rule
+// the dispatcher skips GPUs by, and hosts check reports them by.
+func (p GPUBusy) Busy(foreign int, freeMiB float64) bool {
+	switch p.Mode {
+	case "ignore":
+		return false
+	case "memory":
+		return freeMiB < p.FreeGB*1024
+	default: // foreign-processes
+		return foreign > 0
+	}
+}
+
 // ParseGPUList reads a comma-separated list of GPU ids ("0,1", as
 // dispatch --gpus takes them): each as in a hosts file's gpus, none twice.
 func ParseGPUList(s string) ([]string, error) {

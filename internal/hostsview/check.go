@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mljob/mljob/internal/hostcheck"
 	"github.com/mljob/mljob/internal/hosts"
@@ -28,11 +29,22 @@ func CheckTable(reports []hostcheck.Report) render.Table {
 		t.Headers = append(t.Headers, "SLURM")
 		t.Keys = append(t.Keys, "slurm")
 	}
+	leases := false
+	for _, r := range reports {
+		leases = leases || r.LockDir != nil
+	}
+	if leases {
+		t.Headers = append(t.Headers, "LEASES")
+		t.Keys = append(t.Keys, "leases")
+	}
 	for _, r := range reports {
 		row := []string{hostCell(r), string(r.Verdict), authCell(r), dash(r.HostKey), pythonCell(r),
 			importsCell(r), gpusCell(r), loadCell(r), diskCell(r)}
 		if slurm {
 			row = append(row, slurmCell(r))
+		}
+		if leases {
+			row = append(row, leasesCell(r))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -53,6 +65,19 @@ func WriteCheck(w io.Writer, format string, reports []hostcheck.Report) error {
 		return nil
 	}
 	var lines strings.Builder
+	for _, r := range reports {
+		if d := r.LockDir; d != nil {
+			for _, l := range d.Leases {
+				if l.Held {
+					fmt.Fprintf(&lines, "%s: lease %s held by %s\n", r.Host, l.Name, l.Who())
+				}
+			}
+			for _, tk := range d.Waiting {
+				fmt.Fprintf(&lines, "%s: a dispatcher waits for a lease since %s (%s)\n", r.Host,
+					time.Unix(int64(tk.Since), 0).UTC().Format(time.RFC3339), tk.Name)
+			}
+		}
+	}
 	for _, r := range reports {
 		for _, p := range r.Problems {
 			fmt.Fprintf(&lines, "%s: %s — %s\n", r.Host, p.Problem, p.Fix)
@@ -163,6 +188,27 @@ func gpusList(r hostcheck.Report) string {
 		parts[i] = strconv.Itoa(names[n]) + "x " + n
 	}
 	return strings.Join(parts, ", ")
+}
+
+// leasesCell is the lock dir's state: "2/4 held, 1 waiting", "none
+// held", "not made yet" (the first run makes it), "-" where the host takes
+// no leases or was not looked at.
+func leasesCell(r hostcheck.Report) string {
+	d := r.LockDir
+	switch {
+	case d == nil:
+		return "-"
+	case !d.Exists:
+		return "not made yet"
+	}
+	s := "none held"
+	if n := d.Held(); n > 0 {
+		s = fmt.Sprintf("%d/%d held", n, len(d.Leases))
+	}
+	if len(d.Waiting) > 0 {
+		s += fmt.Sprintf(", %d waiting", len(d.Waiting))
+	}
+	return s
 }
 
 // loadCell is the 1-minute load over the CPUs: "0.52/16".

@@ -194,3 +194,36 @@ func TestRows(t *testing.T) {
 		t.Errorf("table rows %q", table)
 	}
 }
+
+// TestWriteCheckLeases: with a lock dir the table has a LEASES column, and
+// each held lease and waiting dispatcher gets a line below it.
+func TestWriteCheckLeases(t *testing.T) {
+	reports := []hostcheck.Report{
+		{Host: "gpu1", Verdict: hostcheck.OK, LockDir: &hostcheck.LockDir{Path: "/var/tmp/mljob-locks", Exists: true, Writable: true,
+			Leases: []hostcheck.Lease{
+				{Name: "gpu-0", Held: true, Holder: `{"user":"alice","laptop":"lap1","job":12,"start":"2026-01-02T03:04:05Z"}`},
+				{Name: "gpu-1"},
+			},
+			Waiting: []hostcheck.Ticket{{Name: "wait.ab", Since: 1767323045}}}},
+		{Host: "gpu2", Verdict: hostcheck.OK, LockDir: &hostcheck.LockDir{Path: "/x", Writable: true}},
+		{Host: "cpu", Verdict: hostcheck.OK},
+	}
+	var out bytes.Buffer
+	if err := WriteCheck(&out, render.FormatTable, reports); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		" LEASES ",
+		" 1/2 held, 1 waiting ",
+		" not made yet ",
+		"\ngpu1: lease gpu-0 held by alice@lap1 job 12 since 2026-01-02T03:04:05Z\n",
+		"\ngpu1: a dispatcher waits for a lease since 2026-01-02T03:04:05Z (wait.ab)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "gpu-1") {
+		t.Errorf("a free lease is listed:\n%s", out.String())
+	}
+}
