@@ -135,7 +135,7 @@ func oneOutcomeEach(tb testing.TB, c *cli, subs []submitted, who string) {
 }
 
 // TestShareHosts is the proof of host-side leases with the built binary:
-// two laptops (two databases, two dispatchers started at once) run 20 jobs
+// two laptops (two databases, two dispatchers started at once) run 60 jobs
 // each on the same 3 hosts with 2 slots each. By the times the scripts
 // recorded, no host ever ran more than 2 at once; every job of both
 // databases has exactly one outcome; and while both had work, each got at
@@ -157,7 +157,7 @@ func TestShareHosts(t *testing.T) {
 	hostNames := []string{servers[0].Name, servers[1].Name, servers[2].Name}
 
 	t.Run("both", func(t *testing.T) {
-		const n = 20
+		const n = 60
 		subsA := a.submit(scripts, timelineJobs("a", timeline, n, 0.3)...)
 		subsB := b.submit(scripts, timelineJobs("b", timeline, n, 0.3)...)
 		da := a.startDispatch(nil, dispatchArgs(hostsFile, scripts, "-v")...)
