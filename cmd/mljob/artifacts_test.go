@@ -13,13 +13,17 @@ import (
 	"github.com/mljob/mljob/internal/artifacts"
 )
 
-// artScript writes a checkpoint of the job's "size" random bytes, a plot,
+// artScript writes a checkpoint of the job's "size" random bytes (or, with
+// "sparse", a sparse file of that size: a big artifact that costs no disk), a plot,
 // a note under artifacts/, and a symlink out of the run dir that matches
 // the job's globs and must never come home.
 const artScript = `import json, os, sys
 job = json.loads(sys.argv[1])
 with open("model.pt", "wb") as f:
-    f.write(os.urandom(job["size"]))
+    if job.get("sparse"):
+        f.truncate(job["size"])
+    else:
+        f.write(os.urandom(job["size"]))
 os.makedirs("plots", exist_ok=True)
 with open("plots/loss.png", "wb") as f:
     f.write(os.urandom(1000))
@@ -93,7 +97,7 @@ func TestArtifactsE2E(t *testing.T) {
 	hostsFile := writeHosts(t, c.dir, servers, keys, hostsOptions{slots: 2})
 	subs := c.submit(scripts,
 		map[string]any{"scriptName": "art.py", "projectName": "a", "size": 3_000_000, "artifacts": []string{"*.pt", "plots/*.png"}},
-		map[string]any{"scriptName": "art.py", "projectName": "a", "size": 20_000_000, "artifacts": []string{"*.pt"}, "artifactsCap": "10MB"},
+		map[string]any{"scriptName": "art.py", "projectName": "a", "size": 1_000_000_000, "sparse": true, "artifacts": []string{"*.pt"}, "artifactsCap": "100MB"},
 	)
 	before := c.statusCounts()
 	r := c.run("submit", "--scripts", scripts, mustWrite(t, c.dir, "bad-*.json",
@@ -146,7 +150,7 @@ func TestArtifactsE2E(t *testing.T) {
 		t.Errorf("the run over its artifacts cap: outcome %q, want succeeded", o.State)
 	}
 	rows, r := c.artifacts(subs[1].JobID)
-	if !strings.Contains(r.stderr, "over the cap of 10000000 bytes") {
+	if !strings.Contains(r.stderr, "over the cap of 100000000 bytes") {
 		t.Errorf("artifacts of the run over its cap: stderr %q, want the cap named", r.stderr)
 	}
 	for _, a := range rows {
