@@ -112,9 +112,11 @@ func TestHostsCheckSlurm(t *testing.T) {
 
 	r = c.mustRun("hosts", "check", "--hosts", hostsFile, "--scripts", c.scripts)
 	for _, re := range []string{
-		`(?m)^ HOST +VERDICT +AUTH +KEY +PYTHON +IMPORTS +GPUS +LOAD +DISK +SLURM *$`,
-		`(?m)^ host1 +ok +key +ok .* - *$`,
-		`(?m)^ campus +warn +key +ok +3\.\S+ \S+ +numpy \S+, pandas \S+, sklearn \S+, torch \S+ +- +- +.* free.* ` + regexp.QuoteMeta(version[len(version)-1]) + `, partition debug, no sacct *$`,
+		`(?m)^ HOST +VERDICT +AUTH +KEY +PYTHON +IMPORTS +GPUS +LOAD +DISK +SLURM +LEASES *$`,
+		// host1 takes leases in a lock dir its first run makes; the Slurm
+		// entry takes none.
+		`(?m)^ host1 +ok +key +ok .* - +not made yet *$`,
+		`(?m)^ campus +warn +key +ok +3\.\S+ \S+ +numpy \S+, pandas \S+, sklearn \S+, torch \S+ +- +- +.* free.* ` + regexp.QuoteMeta(version[len(version)-1]) + `, partition debug, no sacct +- *$`,
 		`(?m)^campus: sacct not usable \(accounting off\?\): mljob falls back to squeue and the run dirs; tasks Slurm has forgotten count as lost — `,
 	} {
 		if !regexp.MustCompile(re).MatchString(r.stdout) {

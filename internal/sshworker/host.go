@@ -179,7 +179,7 @@ func (h *Host) Run(ctx context.Context, spec run.Spec, started func(run.Started)
 		if err != nil {
 			return run.Result{}, fmt.Errorf("run %s on %s: %w", spec.ID, h.name, err)
 		}
-		argv = append([]string{"sh", "-c", leaseScript, "mljob-lease", h.Python(), agentSource, string(lease)}, argv...)
+		argv = append([]string{"sh", "-c", leaseScript, "mljob-lease", h.Python(), string(lease)}, argv...)
 	}
 	var stdin io.Reader
 	if spec.Input.Name != "" {

@@ -190,10 +190,14 @@ wait "$pid"
 // startScript ...) holding them: agent.py's lease_main. The start script's
 // wrapper inherits them and keeps them for the run's life; the script
 // itself does not (close-on-exec). A lease held by another run exits 97
-// (exitLeaseBusy). argv: $1 python, $2 agent.py's source, $3 the leases
-// (run.Lease as JSON), then the command.
-const leaseScript = `py=$1 wrap=$2 lease=$3
-shift 3
+// (exitLeaseBusy). argv: $1 python, $2 the leases (run.Lease as JSON),
+// then the command: sh -c startScript mljob-run PYTHON AGENT ..., whose
+// agent.py source (its sixth word) is the one the leases are taken with.
+// The source travels once: the whole command is one argument of the
+// host's shell, which Linux caps at 128 KiB, and agent.py is half that.
+const leaseScript = `py=$1 lease=$2
+shift 2
+wrap=$6
 command -v "$py" > /dev/null 2>&1 || { echo "mljob: $py not found on this host: the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
 exec "$py" -c "$wrap" mljob-lease "$lease" "$@"
 `
