@@ -380,8 +380,10 @@ func progressSteps() (steps, want []string, ends []int64) {
 		out(`{"status":200,"loss":1}`+"\n", false)
 		steps = append(steps, "err", `{"step":-1}`+"\n")
 		if i == 20 {
-			// One line over the cap, written in two pieces: delivered cut.
-			steps = append(steps, "out", long[:60000], "out", long[60000:])
+			// One line over the cap, written in pieces: delivered cut.
+			head := `{"step":5,"x":"`
+			steps = append(steps, "out", head, "ys", fmt.Sprint(60000-len(head)),
+				"ys", fmt.Sprint(run.MaxProgressLine-(60000-len(head))), "out", `"}`+"\n")
 			off += int64(len(long))
 			want = append(want, long[:run.MaxProgressLine+1]+"\n")
 			ends = append(ends, off)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mljob/mljob/internal/run"
@@ -24,6 +25,9 @@ import (
 //	wait PATH   wait until PATH exists, or its directory is gone
 //	exit N      exit with status N
 //	progress N  N progress lines {"step":I,"series":"s","v":I}, I from 0
+//	ys N        N letters y to stdout (a long line without a long argv: the
+//	            shell path's whole command is one argument of the host's
+//	            shell, which Linux caps at 128 KiB)
 //
 // Real engines run it with sh; an engine that starts no processes runs it
 // with Interpret.
@@ -38,6 +42,7 @@ while [ $# -gt 1 ]; do
   touch) : > "$2" ;;
   wait) while [ ! -e "$2" ] && [ -d "${2%/*}" ]; do sleep 0.05; done ;;
   exit) exit "$2" ;;
+  ys) printf "%${2}s" '' | tr ' ' y ;;
   progress) i=0; while [ "$i" -lt "$2" ]; do printf '{"step":%d,"series":"s","v":%d}\n' "$i" "$i"; i=$((i + 1)); done ;;
   esac
   shift 2
@@ -117,6 +122,9 @@ func Interpret(ctx context.Context, spec run.Spec, stdout, stderr io.Writer) int
 		case "exit":
 			n, _ := strconv.Atoi(v)
 			return n
+		case "ys":
+			n, _ := strconv.Atoi(v)
+			io.WriteString(stdout, strings.Repeat("y", n))
 		case "progress":
 			n, _ := strconv.Atoi(v)
 			for i := range n {
