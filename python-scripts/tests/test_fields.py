@@ -39,8 +39,9 @@ def load_fields(name):
     text = path.read_text()
     assert text.startswith(f"# Fields of {name}.py: mljob submit checks jobs against them.\n")
     doc = yaml.safe_load(text)
-    # objective (the script's default objective) is the only other key mljob reads.
-    assert list(doc)[0] == "fields" and set(doc) <= {"fields", "objective"}
+    # fields, and the other top-level keys mljob reads: objective (the
+    # script's default objective), artifacts (its globs), seeds (replicates).
+    assert "fields" in doc and set(doc) <= {"fields", "objective", "artifacts", "seeds"}
     return doc["fields"]
 
 
