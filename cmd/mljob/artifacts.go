@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -257,36 +256,16 @@ func runFetch(ctx context.Context, opts *fetchOptions) error {
 	return nil
 }
 
-// copyChecked copies src to dest through a temporary name, renamed only
-// when its SHA-256 is want.
+// copyChecked copies src to dest (artifacts.CopyVerified); a file whose
+// SHA-256 is not the recorded one is refused.
 func copyChecked(src, dest, want string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
+	ok, err := artifacts.CopyVerified(src, dest, want)
 	if err != nil {
 		return fmt.Errorf("artifact %s: %w", src, err)
 	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".part-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, in)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	got, err := artifacts.HashFile(tmp.Name())
-	if err != nil {
-		return err
-	}
-	if got != want {
-		return &userError{msg: fmt.Sprintf("artifact %s has SHA-256 %s, recorded %s: the copy in the data dir changed", src, got, want),
+	if !ok {
+		return &userError{msg: fmt.Sprintf("artifact %s does not have its recorded SHA-256 %s: the copy in the data dir changed", src, want),
 			hint: "the file in the data dir was changed after it came home; copy it again from the run dir on its host (mljob show JOB -o json: runDir)"}
 	}
-	return os.Rename(tmp.Name(), dest)
+	return nil
 }

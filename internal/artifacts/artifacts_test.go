@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mljob/mljob/internal/testdep"
@@ -190,4 +191,42 @@ func TestListAndFetch(t *testing.T) {
 			t.Fatalf("err = %v, want ErrGone (a symlink is never sent)", err)
 		}
 	})
+}
+
+// TestCopyVerified: a file whose SHA-256 is the one recorded is copied;
+// one that changed leaves nothing at the destination, not even a part.
+func TestCopyVerified(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "model.pt")
+	if err := os.WriteFile(src, []byte("weights"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := HashFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"recorded hash", sum, true},
+		{"changed since", strings.Repeat("0", 64), false},
+	} {
+		out := filepath.Join(dir, tt.name)
+		dest := filepath.Join(out, "sub", "model.pt")
+		ok, err := CopyVerified(src, dest, tt.want)
+		if err != nil || ok != tt.ok {
+			t.Fatalf("%s: CopyVerified = %v, %v; want %v", tt.name, ok, err, tt.ok)
+		}
+		got, err := os.ReadFile(dest)
+		switch {
+		case tt.ok && string(got) != "weights":
+			t.Errorf("%s: dest holds %q, %v", tt.name, got, err)
+		case !tt.ok && !os.IsNotExist(err):
+			t.Errorf("%s: a refused copy left %s (%v)", tt.name, dest, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(out, "sub", ".*part-*")); len(left) > 0 {
+			t.Errorf("%s: left temporary files %v", tt.name, left)
+		}
+	}
 }

@@ -216,6 +216,30 @@ func receiveFile(r io.Reader, n int64, f File, dir string) (bool, error) {
 		return false, err
 	}
 	dest := filepath.Join(dir, filepath.FromSlash(f.Path))
+	return writeVerified(io.LimitReader(r, n), n, dest, f.SHA256)
+}
+
+// CopyVerified copies the file src to dest, which it takes only when its
+// SHA-256 is want: false, with nothing at dest, when it is not. mljob fetch
+// copies a data dir's artifacts out with it.
+func CopyVerified(src, dest, want string) (bool, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return false, err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return false, err
+	}
+	return writeVerified(in, st.Size(), dest, want)
+}
+
+// writeVerified writes the n bytes r holds to a temporary name beside
+// dest, hashing them as they pass, and renames it to dest only when they
+// are all there and their SHA-256 is want: a partial or changed file is
+// never taken for a whole one.
+func writeVerified(r io.Reader, n int64, dest, want string) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return false, err
 	}
@@ -225,9 +249,9 @@ func receiveFile(r io.Reader, n int64, f File, dir string) (bool, error) {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	h := sha256.New()
-	got, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, n))
+	got, err := io.Copy(io.MultiWriter(tmp, h), r)
 	if err == nil && got < n {
-		err = fmt.Errorf("%s: stream ended after %d of %d bytes", f.Path, got, n)
+		err = fmt.Errorf("%s: stream ended after %d of %d bytes", filepath.Base(dest), got, n)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -238,7 +262,7 @@ func receiveFile(r io.Reader, n int64, f File, dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if hexSum(h) != f.SHA256 {
+	if hexSum(h) != want {
 		return false, nil
 	}
 	if err := os.Rename(tmp.Name(), dest); err != nil {
