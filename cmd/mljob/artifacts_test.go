@@ -178,9 +178,7 @@ func TestArtifactsCrashBeforeFetch(t *testing.T) {
 	subs := c.submit(scripts, map[string]any{"scriptName": "art.py", "projectName": "a", "size": 2_000_000, "artifacts": []string{"*.pt", "plots/*.png"}})
 
 	d := c.startDispatch([]string{crashArtifactsEnv + "=" + strconv.FormatInt(subs[0].OrderID, 10)}, dispatchArgs(hostsFile, scripts, "-v")...)
-	if code := d.wait(t); code != 137 {
-		t.Fatalf("dispatch with the crash hook: exit %d, want 137; stderr:\n%s", code, d.stderr)
-	}
+	d.waitKilled(t)
 	if o := byJob(t, c.outcomes())[subs[0].JobID]; o.State != "succeeded" {
 		t.Fatalf("after the crash: outcome %q, want succeeded (recorded before the crash point)", o.State)
 	}

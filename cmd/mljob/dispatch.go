@@ -221,21 +221,33 @@ func dispatchError(err error) error {
 }
 
 // crashEnv names an order id before whose outcome is written dispatch
-// dies at once, as if killed: a test hook for recovery tests, never set in use.
+// kills itself with SIGKILL: a test hook for recovery tests, never set in use.
 const crashEnv = "MLJOB_TEST_CRASH_BEFORE_RECORD"
 
 // crashArtifactsEnv names an order id after whose outcome is written, and
-// before its artifacts are copied, dispatch dies at once, as if killed: a
+// before its artifacts are copied, dispatch kills itself with SIGKILL: a
 // test hook for recovery tests, never set in use.
 const crashArtifactsEnv = "MLJOB_TEST_CRASH_BEFORE_ARTIFACTS"
 
+// crashHook returns the hook that kills this process at the point a
+// recovery test names, or nil when order is "". It is a real kill -9 (no
+// deferred call, no flush, no exit code: death by signal), sent by the
+// process itself so that it lands at that point and not a moment later.
 func crashHook(order string) func(int64) {
 	if order == "" {
 		return nil
 	}
 	return func(id int64) {
-		if strconv.FormatInt(id, 10) == order {
-			os.Exit(137) // WARNING: test hook only: simulates kill -9 at this point
+		if strconv.FormatInt(id, 10) != order {
+			return
 		}
+		// WARNING: test hook only. os.Process.Kill is SIGKILL on Unix
+		// (TerminateProcess on Windows); a signal a process sends itself
+		// is delivered before the call returns, so nothing below runs.
+		self, err := os.FindProcess(os.Getpid())
+		if err == nil {
+			err = self.Kill()
+		}
+		panic(fmt.Sprintf("crash hook: kill -9 of itself: %v", err))
 	}
 }
