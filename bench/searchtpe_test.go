@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +25,7 @@ const (
 
 // searchTPESweep is a tpe sweep over the parameters of curveFamily: the
 // same ranges the 81 curves were drawn from, with asha as TestSearch's.
-// %s are the base job, the budget and the seed.
+// %s are the base job, the budget, parallel and the seed.
 const searchTPESweep = `name: curves-tpe
 base: %s
 method: tpe
@@ -40,27 +40,54 @@ seed: %d
 pruner: {rule: asha, minStep: 1, reduction: 3}
 `
 
-// searchTPETrials are the default budgets (BENCH_SEARCH_TPE_TRIALS, a
-// comma-separated list): with asha a trial runs 20 to 40 of its 81 steps
-// here (TestSearch's 1,560 for 81 runs; more when tpe proposes better
-// curves, which survive more rungs), so 30 trials fit a fifth of the
-// grid's 6,561 steps, and 50 show what more trials buy.
-const searchTPETrials = "30,50"
+// searchRandomSweep is searchTPESweep's control: as many points drawn at
+// random from the same ranges, queued at submit, with the same pruner.
+// %s are the base job, the number of points and the seed.
+const searchRandomSweep = `name: curves-random
+base: %s
+random: %d
+objective: {name: valLoss, goal: minimize}
+ranges:
+  a: lin:0.1:1.0
+  b: lin:0.5:2.0
+  r: lin:0.02:0.2
+seed: %d
+pruner: {rule: asha, minStep: 1, reduction: 3}
+`
 
-// TestSearchTPECurves runs the learning-curve benchmark as a method: tpe
-// sweep with asha through the real dispatcher on TestSearch's loopback lab
-// (one full 81-point sweep for the steps it runs, then one tpe sweep per
-// seed) and writes BENCHMARKS.md's section: for each seed the steps the
-// tpe sweep ran against the full sweep's, and its best final valLoss
-// against the grid's best. It fails when a sweep loses a trial, never on
-// the figures: those are the goal, stated beside them.
+// searchTPETrials is the default budget (BENCH_SEARCH_TPE_TRIALS): with
+// asha a pruned trial runs a few of its 81 steps here, and a trial that
+// survives the rungs all 81, so 100 trials run about a third of the grid's
+// 6,561 steps, and a search that reaches the target within a fifth of
+// them shows it by its own figures (steps to the first trial within 1 %).
+const searchTPETrials = 100
+
+// The searchers of TestSearchTPECurves, in the order of their columns.
+const (
+	searcherTPE    = "mljob tpe + asha"
+	searcherRandom = "mljob random + asha"
+	searcherOptuna = "Optuna TPE + SuccessiveHalvingPruner"
+)
+
+// TestSearchTPECurves runs the learning-curve benchmark as a search
+// (make bench-search): per seed, a method: tpe sweep with asha through the
+// real dispatcher on TestSearch's loopback lab, a random sweep of as many
+// points with the same pruner (the control), and Optuna 3.1's own
+// TPESampler with its SuccessiveHalvingPruner in one Python process (the
+// anchor), against one run of the full 81-point sweep without pruning. It
+// writes BENCHMARKS.md's section: per searcher and seed, the steps run up
+// to the first trial whose final valLoss came within 1 % of the grid's
+// best, against the full sweep's. It fails when a sweep loses a trial,
+// never on the figures: those are the goal, stated beside them.
 func TestSearchTPECurves(t *testing.T) {
 	tl := buildTools(t)
-	src, err := os.ReadFile(filepath.Join("testdata", "curve.py"))
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"curve.py", "optuna_curves_tpe.py"} {
+		src, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWriteFile(t, filepath.Join(tl.scripts, name), string(src), 0o644)
 	}
-	mustWriteFile(t, filepath.Join(tl.scripts, "curve.py"), string(src), 0o644)
 	l := startLab(t, tl.dir, defaultHosts, defaultSlots)
 	configs := curveFamily()
 	gridBest := math.Inf(1)
@@ -72,37 +99,40 @@ func TestSearchTPECurves(t *testing.T) {
 		t.Fatal(err)
 	}
 	basePath := mustWriteFile(t, filepath.Join(tl.dir, "curve-base.json"), string(base), 0o644)
-	var budgets []int
-	list := os.Getenv("BENCH_SEARCH_TPE_TRIALS")
-	if list == "" {
-		list = searchTPETrials
-	}
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			t.Fatalf("BENCH_SEARCH_TPE_TRIALS: %q is not a list of budgets (e.g. 30,50)", list)
-		}
-		budgets = append(budgets, n)
-	}
-	seeds := envInt("BENCH_SEARCH_TPE_SEEDS", 5)
+	trials := envInt("BENCH_SEARCH_TPE_TRIALS", searchTPETrials)
+	seeds := envInt("BENCH_SEARCH_TPE_SEEDS", 10)
 	parallel := l.slots * len(l.servers)
 
 	loads := []string{loadAvg()}
 	full := tl.searchSweep(t, l, configs)
-	var runs []tpeCurveRun
-	for _, trials := range budgets {
-		for s := range seeds {
-			loads = append(loads, loadAvg())
-			seed := s + 1
-			file := mustWriteFile(t, filepath.Join(tl.dir, fmt.Sprintf("curves-tpe-%d-%d.yaml", trials, seed)),
-				fmt.Sprintf(searchTPESweep, basePath, trials, parallel, seed), 0o644)
-			r := tl.searchTPESweep(t, l, file, trials, gridBest)
-			r.seed, r.trials = seed, trials
-			runs = append(runs, r)
-			t.Logf("%d trials, seed %d: %+v", trials, seed, r)
+	runs := map[string][]tpeCurveRun{}
+	for s := range seeds {
+		seed := s + 1
+		loads = append(loads, loadAvg())
+		// In alternation, so that a change of load falls on all three.
+		for k := range 3 {
+			var r tpeCurveRun
+			switch (s + k) % 3 {
+			case 0:
+				file := mustWriteFile(t, filepath.Join(tl.dir, fmt.Sprintf("curves-tpe-%d.yaml", seed)),
+					fmt.Sprintf(searchTPESweep, basePath, trials, parallel, seed), 0o644)
+				r = tl.searchCurveSweep(t, l, file, trials, gridBest)
+				r.searcher = searcherTPE
+			case 1:
+				file := mustWriteFile(t, filepath.Join(tl.dir, fmt.Sprintf("curves-random-%d.yaml", seed)),
+					fmt.Sprintf(searchRandomSweep, basePath, trials, seed), 0o644)
+				r = tl.searchCurveSweep(t, l, file, trials, gridBest)
+				r.searcher = searcherRandom
+			case 2:
+				r = tl.searchOptunaTPE(t, trials, seed, parallel, gridBest)
+				r.searcher = searcherOptuna
+			}
+			r.seed = seed
+			runs[r.searcher] = append(runs[r.searcher], r)
+			t.Logf("%s, seed %d: %+v", r.searcher, seed, r)
 		}
 	}
-	md := searchTPEMarkdown(full, runs, gridBest, len(l.servers), l.slots, loads, machineInfo(t))
+	md := searchTPEMarkdown(full, runs, trials, gridBest, len(l.servers), l.slots, loads, machineInfo(t))
 	t.Logf("\n%s", md)
 	if os.Getenv("BENCH_WRITE") != "0" {
 		if err := writeSection(filepath.Join(repoRoot(t), "BENCHMARKS.md"), searchTPEBegin, searchTPEEnd, md); err != nil {
@@ -111,27 +141,32 @@ func TestSearchTPECurves(t *testing.T) {
 	}
 }
 
-// tpeCurveRun is one tpe sweep's figures.
+// tpeCurveRun is one search's figures.
 type tpeCurveRun struct {
-	trials    int // the budget
+	searcher  string
 	seed      int
 	wall      float64
-	steps     int64
-	best      float64 // the best final valLoss of a run that finished
-	bestTrial int     // the trial number that found it
+	steps     int64   // all the trials', the budget's
+	best      float64 // the best final valLoss of a trial that finished
+	bestTrial int     // the trial that found it
 	pruned    int
 	done      int
 	// hit is the first trial whose final valLoss came within 1 % of the
 	// grid's best (-1: none), and hitSteps the steps trials 0..hit ran:
-	// what a budget of hit+1 trials would have cost, as the proposals of
-	// trials 0..hit never depend on a later trial.
+	// what a budget of hit+1 trials would have cost, as a trial's
+	// proposal never depends on a later trial.
 	hit      int
 	hitSteps int64
 }
 
-// searchTPESweep submits a tpe sweep file to a new queue and times one
+// trialNumber is a job's trial number in its search: a tpe sweep's trial,
+// or a random sweep's place in the queue (its jobs are planned at submit
+// and dispatched in that order).
+const trialNumber = `COALESCE(j.trial, j.id - (SELECT MIN(id) FROM jobs))`
+
+// searchCurveSweep submits a sweep file to a new queue and times one
 // dispatch over the lab; it checks that every trial of the budget ended.
-func (t *tools) searchTPESweep(tb testing.TB, l *lab, sweepFile string, trials int, gridBest float64) tpeCurveRun {
+func (t *tools) searchCurveSweep(tb testing.TB, l *lab, sweepFile string, trials int, gridBest float64) tpeCurveRun {
 	tb.Helper()
 	dbPath := filepath.Join(mustMkdirTemp(tb, t.dir, "search-tpe-"), "mljob.db")
 	t.mustMljob(tb, dbPath, nil, "submit", "--scripts", t.scripts, "--sweep", sweepFile)
@@ -155,14 +190,14 @@ func (t *tools) searchTPESweep(tb testing.TB, l *lab, sweepFile string, trials i
 	if run.done == 0 {
 		tb.Fatalf("no trial ran to its end\n%s", m.stderr)
 	}
-	if err := conn.QueryRow(`SELECT o.objective_value, j.trial
+	if err := conn.QueryRow(`SELECT o.objective_value, `+trialNumber+`
 		FROM outcomes o JOIN orders r ON r.id = o.order_id JOIN jobs j ON j.id = r.job_id
 		WHERE o.succeeded = 1 AND o.objective_value IS NOT NULL ORDER BY o.objective_value LIMIT 1`).
 		Scan(&run.best, &run.bestTrial); err != nil {
 		tb.Fatalf("best run: %v", err)
 	}
 	var hit sql.NullInt64
-	if err := conn.QueryRow(`SELECT MIN(j.trial) FROM outcomes o JOIN orders r ON r.id = o.order_id JOIN jobs j ON j.id = r.job_id
+	if err := conn.QueryRow(`SELECT MIN(`+trialNumber+`) FROM outcomes o JOIN orders r ON r.id = o.order_id JOIN jobs j ON j.id = r.job_id
 		WHERE o.succeeded = 1 AND o.objective_value <= ?`, gridBest*1.01).Scan(&hit); err != nil {
 		tb.Fatal(err)
 	}
@@ -170,53 +205,144 @@ func (t *tools) searchTPESweep(tb testing.TB, l *lab, sweepFile string, trials i
 	if hit.Valid {
 		run.hit = int(hit.Int64)
 		if err := conn.QueryRow(`SELECT COUNT(*) FROM metrics m JOIN orders r ON r.id = m.order_id JOIN jobs j ON j.id = r.job_id
-			WHERE m.name = 'valLoss' AND j.trial <= ?`, hit.Int64).Scan(&run.hitSteps); err != nil {
+			WHERE m.name = 'valLoss' AND `+trialNumber+` <= ?`, hit.Int64).Scan(&run.hitSteps); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return run
 }
 
-func searchTPEMarkdown(full searchRun, runs []tpeCurveRun, gridBest float64, hosts, slots int, loads []string, machine string) string {
-	var budgetList []string
-	for _, r := range runs {
-		if n := strconv.Itoa(r.trials); !slices.Contains(budgetList, n) {
-			budgetList = append(budgetList, n)
-		}
+// searchOptunaTPE runs the same search through Optuna
+// (testdata/optuna_curves_tpe.py) with threads trials at a time.
+func (t *tools) searchOptunaTPE(tb testing.TB, trials, seed, threads int, gridBest float64) tpeCurveRun {
+	tb.Helper()
+	in, err := json.Marshal(map[string]any{
+		"ranges": map[string][2]float64{"a": {0.1, 1.0}, "b": {0.5, 2.0}, "r": {0.02, 0.2}},
+		"steps":  searchSteps, "sleepSeconds": searchSleep, "trials": trials, "seed": seed,
+		"minStep": 1, "reduction": searchReduction, "jobs": threads})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Generated %s by `make bench-search` (TestSearchTPECurves): the learning-curve benchmark as a `method: tpe` "+
-		"sweep (budgets of %s trials) with `pruner: {rule: asha, minStep: 1, reduction: 3}`, `parallel: %d`, over the ranges the 81 "+
-		"curves were drawn from (a lin:0.1:1.0, b lin:0.5:2.0, r lin:0.02:0.2; %d steps of %.0f ms), objective valLoss:min, "+
-		"through `mljob dispatch` on %d loopback sshd hosts × %d slots; against one run of the full 81-point sweep without "+
-		"pruning on the same hosts. One tpe sweep per budget and seed. Load before the full sweep, then before each tpe sweep: %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.Join(budgetList, " and "), hosts*slots, searchSteps, searchSleep*1000, hosts, slots,
-		strings.Join(loads, "; "))
-	b.WriteString("#### Machine\n\n" + machine + "\n")
-	fmt.Fprintf(&b, "| sweep | wall (s) | steps run | of the full sweep's | succeeded | pruned | best final valLoss | from the grid's best (%.4f) | trial that found it | first trial within 1 %% | steps of trials 0 to it |\n|---|---|---|---|---|---|---|---|---|---|---|\n", gridBest)
-	fmt.Fprintf(&b, "| 81-point sweep, no pruning | %.1f | %d | 1.000 | 81 | 0 | %.4f | %+.2f %% | | | |\n", full.wall, full.steps, full.best, 100*(full.best-gridBest)/gridBest)
-	within, early := 0, 0
-	var ratios []float64
-	for _, r := range runs {
-		ratio := float64(r.steps) / float64(full.steps)
-		ratios = append(ratios, ratio)
-		gap := 100 * (r.best - gridBest) / gridBest
-		if gap <= 1 && ratio <= 0.2 {
-			within++
-		}
-		hit, hitSteps := "none", "–"
-		if r.hit >= 0 {
-			hit, hitSteps = strconv.Itoa(r.hit), fmt.Sprintf("%d (%.3f)", r.hitSteps, float64(r.hitSteps)/float64(full.steps))
-			if float64(r.hitSteps) <= 0.2*float64(full.steps) {
-				early++
+	cmd := exec.CommandContext(tb.Context(), "/usr/bin/python3", filepath.Join(t.scripts, "optuna_curves_tpe.py"))
+	cmd.Stdin = strings.NewReader(string(in))
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("optuna: %v", err)
+	}
+	var res struct {
+		Wall   float64 `json:"wall"`
+		Trials []struct {
+			Number int      `json:"number"`
+			Steps  int64    `json:"steps"`
+			State  string   `json:"state"`
+			Value  *float64 `json:"value"`
+		} `json:"trials"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		tb.Fatalf("optuna: %v: %s", err, out)
+	}
+	run := tpeCurveRun{wall: res.Wall, best: math.Inf(1), hit: -1}
+	for _, tr := range res.Trials {
+		run.steps += tr.Steps
+		switch tr.State {
+		case "PRUNED":
+			run.pruned++
+		case "COMPLETE":
+			run.done++
+			if *tr.Value < run.best {
+				run.best, run.bestTrial = *tr.Value, tr.Number
+			}
+			if *tr.Value <= gridBest*1.01 && (run.hit < 0 || tr.Number < run.hit) {
+				run.hit = tr.Number
 			}
 		}
-		fmt.Fprintf(&b, "| tpe + asha, %d trials, seed %d | %.1f | %d | %.3f | %d | %d | %.4f | %+.2f %% | %d | %s | %s |\n",
-			r.trials, r.seed, r.wall, r.steps, ratio, r.done, r.pruned, r.best, gap, r.bestTrial, hit, hitSteps)
 	}
-	fmt.Fprintf(&b, "\n%d of %d sweeps reached the grid's best final value within 1 %% with at most 1/5 of the full sweep's steps "+
-		"(goal: both; steps run %.3f–%.3f of the full sweep's). A negative gap is a curve better than any of the 81: tpe searches "+
-		"the ranges, not the 81 points. In %d of %d sweeps the trials up to the first one within 1 %% ran at most 1/5 of the full sweep's "+
-		"steps: the budget that sweep would have needed.\n", within, len(runs), slices.Min(ratios), slices.Max(ratios), early, len(runs))
+	if run.done+run.pruned != trials {
+		tb.Fatalf("optuna: %d complete and %d pruned of %d trials", run.done, run.pruned, trials)
+	}
+	for _, tr := range res.Trials {
+		if run.hit >= 0 && tr.Number <= run.hit {
+			run.hitSteps += tr.Steps
+		}
+	}
+	return run
+}
+
+func searchTPEMarkdown(full searchRun, runs map[string][]tpeCurveRun, trials int, gridBest float64, hosts, slots int, loads []string, machine string) string {
+	searchers := []string{searcherTPE, searcherRandom, searcherOptuna}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Generated %s by `make bench-search` (TestSearchTPECurves): the learning-curve benchmark as a search of %d trials "+
+		"over the ranges the 81 curves were drawn from (a lin:0.1:1.0, b lin:0.5:2.0, r lin:0.02:0.2; %d steps of %.0f ms; "+
+		"objective valLoss:min), with successive halving (minStep 1, reduction 3), %d trials at a time, per seed: a `method: tpe` "+
+		"sweep and a `random: %d` sweep (the control) through `mljob dispatch` on %d loopback sshd hosts × %d slots, and Optuna "+
+		"3.1's TPESampler(seed) with its SuccessiveHalvingPruner(1, 3) in one Python process with %d threads (the anchor); "+
+		"against one run of the full 81-point sweep without pruning on the same hosts (%d steps; its best final valLoss, "+
+		"the grid's best, is %.4f). The three searches of a seed run one after another, in rotating order. Load before the "+
+		"full sweep, then before each seed: %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), trials, searchSteps, searchSleep*1000, hosts*slots, trials, hosts, slots,
+		hosts*slots, full.steps, gridBest, strings.Join(loads, "; "))
+	b.WriteString("#### Machine\n\n" + machine + "\n")
+	b.WriteString("Each cell: the steps run by trials 0 to the first one whose final valLoss came within 1 % of the grid's best, " +
+		"as a fraction of the full sweep's (\"none\": no trial of the budget did); then the best final valLoss of all the budget's " +
+		"trials, from the grid's best.\n\n")
+	b.WriteString("| seed |")
+	for _, s := range searchers {
+		b.WriteString(" " + s + " |")
+	}
+	b.WriteString("\n|---|---|---|---|\n")
+	for i := range runs[searcherTPE] {
+		fmt.Fprintf(&b, "| %d |", runs[searcherTPE][i].seed)
+		for _, s := range searchers {
+			if i >= len(runs[s]) {
+				b.WriteString(" |")
+				continue
+			}
+			r := runs[s][i]
+			hit := "none"
+			if r.hit >= 0 {
+				hit = fmt.Sprintf("%.3f (trial %d)", float64(r.hitSteps)/float64(full.steps), r.hit)
+			}
+			fmt.Fprintf(&b, " %s; best %+.1f %% |", hit, 100*(r.best-gridBest)/gridBest)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n| searcher | seeds within 1 % on at most 1/5 of the steps | median steps to within 1 % (none counts as more than all) | all the budget's steps, median | best final valLoss of the budget, median | wall of a search, median (s) |\n|---|---|---|---|---|---|\n")
+	for _, s := range searchers {
+		var early int
+		var toHit, all, bests, walls []float64
+		for _, r := range runs[s] {
+			f := math.Inf(1)
+			if r.hit >= 0 {
+				f = float64(r.hitSteps) / float64(full.steps)
+				if f <= 0.2 {
+					early++
+				}
+			}
+			toHit = append(toHit, f)
+			all = append(all, float64(r.steps)/float64(full.steps))
+			bests = append(bests, 100*(r.best-gridBest)/gridBest)
+			walls = append(walls, r.wall)
+		}
+		med := "none"
+		if m := median(toHit); !math.IsInf(m, 1) {
+			med = fmt.Sprintf("%.3f", m)
+		}
+		fmt.Fprintf(&b, "| %s | %d of %d | %s | %.3f | %+.1f %% | %.1f |\n", s, early, len(runs[s]), med, median(all), median(bests), median(walls))
+	}
 	return b.String()
+}
+
+// median is the median of xs, the mean of the two middle values of an
+// even count; +Inf (a search that never got there) sorts last.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
