@@ -51,33 +51,31 @@ func (p *pickOptions) parse(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// job resolves the pick to a job id.
+// job resolves the pick to a job id: --best is db.BestJob, the best run
+// as outcomes --best --status succeeded ranks it.
 func (p *pickOptions) job(ctx context.Context, store *db.DB) (int64, error) {
 	if !p.best {
 		return p.jobID, nil
 	}
-	groups, err := store.SweepProgresses(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var found []db.SweepProgress
-	for _, g := range groups {
-		if g.Best == nil {
-			continue
+	var sweepID int64
+	if p.sweep != "" {
+		sw, err := store.ResolveSweep(ctx, p.sweep, "")
+		if err != nil {
+			return 0, sweepError(err)
 		}
-		if p.sweep == "" || g.Sweep == p.sweep || strconv.FormatInt(g.SweepID, 10) == p.sweep {
-			found = append(found, g)
-		}
+		sweepID = sw.ID
 	}
+	id, err := store.BestJob(ctx, sweepID)
+	var many *db.AmbiguousBestError
 	switch {
-	case len(found) == 0 && p.sweep != "":
-		return 0, &userError{msg: fmt.Sprintf("sweep %q has no succeeded run with a value of its objective", p.sweep), hint: "list sweeps with: mljob status"}
-	case len(found) == 0:
-		return 0, &userError{msg: "no succeeded run with a value of its objective yet", hint: "run the queue with: mljob dispatch"}
-	case len(found) > 1:
-		return 0, &userError{msg: fmt.Sprintf("%d sweeps (or projects) have a best run", len(found)), hint: "name one with --sweep NAME (see mljob status)"}
+	case errors.Is(err, db.ErrNoBest) && p.sweep != "":
+		return 0, &userError{msg: fmt.Sprintf("sweep %q has %s", p.sweep, err), hint: "see its runs with: mljob outcomes --sweep " + p.sweep}
+	case errors.Is(err, db.ErrNoBest):
+		return 0, &userError{msg: err.Error() + " yet", hint: "run the queue with: mljob dispatch"}
+	case errors.As(err, &many):
+		return 0, &userError{msg: many.Error(), hint: "name one with --sweep NAME (see mljob status)"}
 	}
-	return found[0].Best.JobID, nil
+	return id, err
 }
 
 type artifactsOptions struct {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/fieldcheck"
-	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/render"
 	"github.com/mljob/mljob/internal/replicate"
 )
@@ -99,36 +96,10 @@ func runReplicate(ctx context.Context, opts *replicateOptions) error {
 		return err
 	}
 	defer store.Close()
-	picks, obj, sweepID, err := replicateSources(ctx, store, opts)
+	q, err := replicate.Queue(ctx, store, replicate.Request{Sweep: opts.sweep, Project: opts.project, Jobs: opts.jobs,
+		Top: opts.top, Seeds: opts.seeds, ScriptsDir: opts.scriptsDir})
 	if err != nil {
-		return err
-	}
-	jobs := make(map[int64]db.Job, len(picks))
-	ids := make([]int64, len(picks))
-	for i, p := range picks {
-		if jobs[p.JobID], err = store.Job(ctx, p.JobID); err != nil {
-			return fmt.Errorf("replicate: %w", err)
-		}
-		ids[i] = p.JobID
-	}
-	counts, err := store.ReplicateCounts(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("replicate: %w", err)
-	}
-	seeds := func(script string) ([]fieldcheck.Seed, error) {
-		decl, err := fieldcheck.Find(opts.scriptsDir, script)
-		if err != nil {
-			return nil, &userError{msg: err.Error(), hint: "fix the script's field declaration, or name another --scripts dir"}
-		}
-		return replicate.SeedFields(decl), nil
-	}
-	g, err := replicate.Group(picks, jobs, obj, sweepID, opts.seeds, seeds, counts)
-	if err != nil {
-		return err
-	}
-	groupID, subs, err := store.CreateReplicates(ctx, g)
-	if err != nil {
-		return err
+		return replicateError(err)
 	}
 	t := render.Table{Headers: []string{"GROUP", "SOURCE", "RANK", "JOB", "ORDER"},
 		Keys: []string{"groupId", "sourceJobId", "rank", "jobId", "orderId"}, Numeric: map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true}}
@@ -139,104 +110,38 @@ func runReplicate(ctx context.Context, opts *replicateOptions) error {
 		JobID       int64 `json:"jobId"`
 		OrderID     int64 `json:"orderId"`
 	}
-	rows := make([]row, len(subs))
-	for i, s := range subs {
-		m := g.Members[i]
-		rows[i] = row{groupID, m.SourceJobID, m.SourceRank, s.JobID, s.OrderID}
-		t.Rows = append(t.Rows, []string{strconv.FormatInt(groupID, 10), strconv.FormatInt(m.SourceJobID, 10),
+	rows := make([]row, len(q.Subs))
+	for i, s := range q.Subs {
+		m := q.Group.Members[i]
+		rows[i] = row{q.GroupID, m.SourceJobID, m.SourceRank, s.JobID, s.OrderID}
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(q.GroupID, 10), strconv.FormatInt(m.SourceJobID, 10),
 			strconv.Itoa(m.SourceRank), strconv.FormatInt(s.JobID, 10), strconv.FormatInt(s.OrderID, 10)})
 	}
 	if err := render.Write(opts.app.io.Out, opts.output, t, rows); err != nil {
 		return fmt.Errorf("replicate: %w", err)
 	}
-	see := "mljob outcomes --replicates --project " + g.Project
+	see := "mljob outcomes --replicates --project " + q.Group.Project
 	if opts.sweep != "" {
 		see = "mljob outcomes --replicates --sweep " + opts.sweep
 	}
 	fmt.Fprintf(opts.app.io.ErrOut, "Queued %d job(s): %d configuration(s) × %d seed(s), replicate group %d.\nRun them with: mljob dispatch; then compare with: %s\n",
-		len(subs), len(picks), opts.seeds, groupID, see)
+		len(q.Subs), len(q.Picks), opts.seeds, q.GroupID, see)
 	return nil
 }
 
-// replicateSources ranks what is to be replicated: the sweep's top --top
-// jobs, or the jobs --jobs names, by their objective.
-func replicateSources(ctx context.Context, store *db.DB, opts *replicateOptions) ([]replicate.Pick, objective.Objective, int64, error) {
-	succeeded := []string{db.OutcomeSucceeded}
-	if opts.sweep != "" {
-		if err := checkProject(ctx, store, opts.project); err != nil {
-			return nil, objective.Objective{}, 0, err
-		}
-		sw, err := store.ResolveSweep(ctx, opts.sweep, opts.project)
-		if err != nil {
-			return nil, objective.Objective{}, 0, sweepError(err)
-		}
-		rows, err := store.Outcomes(ctx, db.OutcomeFilter{SweepID: sw.ID, States: succeeded, Sort: "objective"})
-		if err != nil {
-			return nil, objective.Objective{}, 0, fmt.Errorf("replicate: %w", err)
-		}
-		picks, obj, err := replicate.Best(rows, opts.top)
-		if errors.Is(err, replicate.ErrNoValue) {
-			return nil, obj, 0, &userError{msg: fmt.Sprintf("sweep %s has %s yet", sw.Name, err),
-				hint: "run it first: mljob dispatch; see its runs with: mljob outcomes --sweep " + sw.Name}
-		}
-		if err != nil {
-			return nil, obj, 0, &userError{msg: err.Error(), hint: "mljob outcomes --sweep " + sw.Name + " shows each run's objective"}
-		}
-		return picks, obj, sw.ID, nil
+// replicateError gives replicate.Queue's errors about the request their
+// Try: lines; others are wrapped.
+func replicateError(err error) error {
+	var re *replicate.RequestError
+	var up *db.UnknownProjectError
+	var us *db.UnknownSweepError
+	switch {
+	case errors.As(err, &re):
+		return &userError{msg: re.Msg, hint: re.Hint}
+	case errors.As(err, &up):
+		return unknownProjectError(up.Project, up.Known)
+	case errors.As(err, &us):
+		return sweepError(err)
 	}
-	var rows []db.OutcomeRow
-	for _, id := range opts.jobs {
-		if _, err := store.Job(ctx, id); errors.Is(err, db.ErrJobNotFound) {
-			return nil, objective.Objective{}, 0, &userError{msg: fmt.Sprintf("no job %d in the queue", id), hint: "see the jobs with: mljob outcomes"}
-		} else if err != nil {
-			return nil, objective.Objective{}, 0, fmt.Errorf("replicate: %w", err)
-		}
-		jr, err := store.Outcomes(ctx, db.OutcomeFilter{JobID: id, States: succeeded, Sort: "objective"})
-		if err != nil {
-			return nil, objective.Objective{}, 0, fmt.Errorf("replicate: %w", err)
-		}
-		if _, _, err := replicate.Best(jr, 1); err != nil {
-			return nil, objective.Objective{}, 0, &userError{msg: fmt.Sprintf("job %d has %s", id, err),
-				hint: fmt.Sprintf("replicate jobs that succeeded with their objective in their outcome; see: mljob show %d", id)}
-		}
-		rows = append(rows, jr...)
-	}
-	// Rank the named jobs as a sweep's runs are ranked: best first.
-	sortRows(rows)
-	picks, obj, err := replicate.Best(rows, len(opts.jobs))
-	if err != nil {
-		return nil, obj, 0, &userError{msg: err.Error(), hint: "name jobs judged by one objective"}
-	}
-	projects := map[string]bool{}
-	for _, r := range rows {
-		projects[r.Project] = true
-	}
-	if len(projects) > 1 {
-		return nil, obj, 0, &userError{msg: "the jobs named are of more than one project", hint: "name jobs of one project"}
-	}
-	return picks, obj, 0, nil
-}
-
-// sortRows sorts outcome rows best first by their objective (each row's
-// own goal; rows of one objective are what Best takes), rows without a
-// value last.
-func sortRows(rows []db.OutcomeRow) {
-	slices.SortStableFunc(rows, func(a, b db.OutcomeRow) int {
-		switch {
-		case a.ObjectiveValue == nil || b.ObjectiveValue == nil:
-			return boolInt(a.ObjectiveValue == nil) - boolInt(b.ObjectiveValue == nil)
-		case a.Objective.Beats(*a.ObjectiveValue, *b.ObjectiveValue):
-			return -1
-		case b.Objective.Beats(*b.ObjectiveValue, *a.ObjectiveValue):
-			return 1
-		}
-		return 0
-	})
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return fmt.Errorf("replicate: %w", err)
 }

@@ -32,13 +32,9 @@ func runReplicateOutcomes(ctx context.Context, opts *outcomesOptions) error {
 	if err != nil {
 		return fmt.Errorf("outcomes: %w", err)
 	}
-	views := make([]replicate.GroupView, 0, len(groups))
-	for _, g := range groups {
-		values, err := jobValues(ctx, store, g)
-		if err != nil {
-			return fmt.Errorf("outcomes: %w", err)
-		}
-		views = append(views, replicate.NewGroupView(g, values))
+	views, err := replicate.GroupViews(ctx, store, groups)
+	if err != nil {
+		return fmt.Errorf("outcomes: %w", err)
 	}
 	if len(views) == 0 && opts.output == render.FormatTable {
 		fmt.Fprintln(opts.app.io.ErrOut, "No replicate groups. Make one with: mljob replicate --sweep S --top K --seeds N")
@@ -51,23 +47,4 @@ func runReplicateOutcomes(ctx context.Context, opts *outcomesOptions) error {
 		return replicate.WriteNotes(opts.app.io.ErrOut, views)
 	}
 	return nil
-}
-
-// jobValues reads each job of g (sources and replicates) for its best
-// outcome that counts: succeeded, not superseded, with a value.
-func jobValues(ctx context.Context, store *db.DB, g db.ReplicateGroup) (map[int64]*float64, error) {
-	values := map[int64]*float64{}
-	for _, s := range g.Sources {
-		for _, id := range append([]int64{s.JobID}, s.Jobs...) {
-			rows, err := store.Outcomes(ctx, db.OutcomeFilter{JobID: id, States: []string{db.OutcomeSucceeded}, Sort: "objective"})
-			if err != nil {
-				return nil, err
-			}
-			if picks, _, err := replicate.Best(rows, 1); err == nil {
-				v := picks[0].Value
-				values[id] = &v
-			}
-		}
-	}
-	return values, nil
 }

@@ -129,13 +129,11 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	var replicates []replicate.GroupView
-	for _, g := range groups {
-		values, err := jobValues(ctx, store, g)
-		if err != nil {
+	var replicates []replicate.GroupView // null in the page's data when there are none
+	if len(groups) > 0 {
+		if replicates, err = replicate.GroupViews(ctx, store, groups); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		replicates = append(replicates, replicate.NewGroupView(g, values))
 	}
 	data, err := opts.app.dataDir()
 	if err != nil {

@@ -408,7 +408,11 @@ func outcomesQuery(f OutcomeFilter) (string, []any, error) {
 		// An outcome that does not count for its order (another attempt's
 		// does) never stands for its job.
 		// Nor does a pruned one: its value is where it was stopped.
-		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL", "NOT "+prunedAttempt)
+		where = append(where, sortColumns[f.Sort]+" IS NOT NULL", "o.superseded IS NULL")
+		if !slices.Equal(f.States, []string{OutcomeSucceeded}) {
+			// (The succeeded state's condition already says it.)
+			where = append(where, "NOT "+prunedAttempt)
+		}
 	}
 	cond := ""
 	if len(where) > 0 {

@@ -70,10 +70,10 @@ type groupKey struct {
 // name and goal.
 //
 // A group's best is its succeeded outcome with the best value of the
-// objective, by the jobs' goal; the first recorded of equals. An outcome
-// without a value (not reported, or NaN), a failed one and a superseded
-// one (another attempt's counts for its order) never lead: a failed run's
-// number is not a result.
+// objective, by the jobs' goal (BestRuns); the first queued of equals. An
+// outcome without a value (not reported, or NaN), a failed one, a pruned
+// one and a superseded one (another attempt's counts for its order) never
+// lead: a failed run's number is not a result.
 func (db *DB) SweepProgresses(ctx context.Context) ([]SweepProgress, error) {
 	out, err := sweepCounts(ctx, db.sql)
 	if err != nil {
@@ -86,7 +86,7 @@ func (db *DB) SweepProgresses(ctx context.Context) ([]SweepProgress, error) {
 	for i, p := range out {
 		idx[groupKey{p.Project, p.SweepID, p.Objective}] = i
 	}
-	err = sweepBests(ctx, db.sql, func(k groupKey, b BestOutcome) {
+	err = db.sweepBests(ctx, func(k groupKey, b BestOutcome) {
 		// A group has outcomes only if it has orders; a row the counts
 		// did not see (written in between) waits for the next read.
 		if i, ok := idx[k]; ok {
@@ -175,34 +175,13 @@ func sameGroup(a, b SweepProgress) bool {
 	return a.Project == b.Project && a.SweepID == b.SweepID && a.Objective == b.Objective
 }
 
-// sweepBests calls fn with each group's best outcome. The window numbers
-// each group's outcomes best first (signedObjective: lower is better for
-// both goals), as OutcomeFilter.Best does.
-func sweepBests(ctx context.Context, q *sql.DB, fn func(groupKey, BestOutcome)) error {
-	rows, err := q.QueryContext(ctx, `
-		SELECT project, sweep_id, objective, goal, value, job_id, order_id, attempt FROM (
-			SELECT j.project, j.sweep_id, j.objective, j.goal, o.objective_value AS value,
-				o.job_id, o.order_id, o.attempt,
-				ROW_NUMBER() OVER (PARTITION BY j.project, j.sweep_id, j.objective, j.goal
-					ORDER BY `+signedObjective+`, o.id) AS rn
-			FROM outcomes o JOIN jobs j ON j.id = o.job_id
-			WHERE o.objective_value IS NOT NULL AND o.succeeded AND o.superseded IS NULL
-		) WHERE rn = 1`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k groupKey
-		var sweepID sql.NullInt64
-		var b BestOutcome
-		if err := rows.Scan(&k.project, &sweepID, &k.obj.Name, &k.obj.Goal, &b.Value, &b.JobID, &b.OrderID, &b.Attempt); err != nil {
-			return err
-		}
-		k.sweepID = sweepID.Int64
-		fn(k, b)
-	}
-	return rows.Err()
+// sweepBests calls fn with each group's best outcome: BestRuns, the rule
+// outcomes --best and BestJob rank by.
+func (db *DB) sweepBests(ctx context.Context, fn func(groupKey, BestOutcome)) error {
+	return db.EachOutcome(ctx, BestRuns(0), func(r *OutcomeRow) error {
+		fn(groupKey{r.Project, r.SweepID, r.Objective}, BestOutcome{Value: *r.ObjectiveValue, JobID: r.JobID, OrderID: r.OrderID, Attempt: r.Attempt})
+		return nil
+	})
 }
 
 // addBudgets sets each tpe sweep's budget, and adds the ones that have no

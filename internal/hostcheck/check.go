@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mljob/mljob/internal/engines"
+	"github.com/mljob/mljob/internal/gpuown"
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 	"github.com/mljob/mljob/internal/sshconn"
@@ -35,10 +36,14 @@ const (
 	minPython    = "3.8"
 )
 
-// probeProgram is run as python -c probeProgram WORKDIR.
+// probeFile is probe.py, what hosts check runs on a host.
 //
 //go:embed probe.py
-var probeProgram string
+var probeFile string
+
+// probeProgram is run as python -c probeProgram WORKDIR [LOCKDIR]:
+// probe.py after gpuown.py's helpers, which it shares with the agent.
+var probeProgram = gpuown.Prepend(probeFile)
 
 // Verdict is a host's overall result, and a problem's severity.
 type Verdict string

@@ -17,15 +17,20 @@ import (
 	"time"
 
 	"github.com/mljob/mljob/internal/engine"
+	"github.com/mljob/mljob/internal/gpuown"
 	"github.com/mljob/mljob/internal/run"
 	"github.com/mljob/mljob/internal/sshconn"
 )
 
-// agentSource is the host agent, run as "python -c agentSource": see the
-// comment at its top for what it does and why.
+// agentProgram is agent.py, the host agent: see the comment at its top
+// for what it does and why.
 //
 //go:embed agent.py
-var agentSource string
+var agentProgram string
+
+// agentSource is what runs as "python -c agentSource": agent.py after
+// gpuown.py's helpers, which it shares with hostcheck's probe.
+var agentSource = gpuown.Prepend(agentProgram)
 
 // agentHelloWait bounds the wait for a new agent's first line; a host
 // whose python cannot start one in that time runs without it.

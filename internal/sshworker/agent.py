@@ -307,19 +307,9 @@ def open_lease(path):
 
 
 def lease_held(d, name):
-    """Whether someone holds the lease name in d now."""
-    import fcntl
-    try:
-        fd = os.open(os.path.join(d, name), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False  # never taken: free
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """Whether someone holds the lease name in d now (lease_file_held, of
+    gpuown.py before this program)."""
+    return lease_file_held(os.path.join(d, name))
 
 
 def ticket_since(path, now):
@@ -1046,76 +1036,13 @@ GPU_QUERY = ["--query-gpu=index,utilization.gpu,memory.used", "--format=csv,nohe
 # "@uuid" each GPU's uuid and free memory (MiB), after "@apps" the compute
 # processes (gpu uuid, pid): gpu_use tells mljob's runs from others'.
 GPU_USE_QUERY = ('"$1" ' + " ".join(GPU_QUERY) + '; echo @uuid; '
-                 '"$1" --query-gpu=index,uuid,memory.free --format=csv,noheader,nounits; echo @apps; '
-                 '"$1" --query-compute-apps=gpu_uuid,pid,used_memory --format=csv,noheader,nounits')
+                 '"$1" ' + " ".join(GPU_UUID_QUERY) + '; echo @apps; '
+                 '"$1" ' + " ".join(GPU_APPS_QUERY))
 
 
-def lease_pids(d):
-    """The wrappers that hold leases in lock dir d: each notes its pid on
-    its lease file's second line ("pid N"), read by anyone."""
-    pids = set()
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return pids
-    for n in names:
-        if n.startswith("wait.") or n.endswith(".tmp"):
-            continue
-        try:
-            with open(os.path.join(d, n), "rb") as f:
-                for line in f.read(8192).splitlines()[1:]:
-                    if line.startswith(b"pid "):
-                        pids.add(int(line[4:]))
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-def in_run(pid, wrappers):
-    """Whether pid is a wrapper of wrappers or runs below one: its parent
-    chain, as /proc (readable by anyone) tells it."""
-    seen = 0
-    while pid > 1 and seen < 64:
-        if pid in wrappers:
-            return True
-        try:
-            with open("/proc/%d/stat" % pid, "rb") as f:
-                stat = f.read()
-            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
-        seen += 1
-    return False
-
-
-def gpu_use(uuids, apps, lock_dir):
-    """Per GPU: its index, free memory (MiB) and how many compute
-    processes on it are foreign: not mljob runs holding leases here."""
-    wrappers = lease_pids(expand_workdir(lock_dir)) if lock_dir else set()
-    by_uuid = {}
-    use = []
-    for line in uuids:
-        c = line.split(",")
-        if len(c) != 3:
-            continue
-        g = {"index": c[0], "free": 0.0, "foreign": 0}
-        try:
-            g["free"] = float(c[2])
-        except ValueError:
-            pass
-        by_uuid[c[1]] = g
-        use.append(g)
-    for line in apps:
-        c = line.split(",")
-        if len(c) < 2 or c[0] not in by_uuid:
-            continue
-        try:
-            pid = int(c[1])
-        except ValueError:
-            continue
-        if not in_run(pid, wrappers):
-            by_uuid[c[0]]["foreign"] += 1
-    return use
+# lease_pids, in_run and gpu_use, which tell mljob's GPU processes from
+# others', stand before this program: internal/gpuown's gpuown.py, the one
+# copy hostcheck's probe.py shares.
 
 
 class Probe:
@@ -1182,7 +1109,8 @@ class Probe:
         msg = {"ev": "probe", "tag": self.tag, "load": self.load, "gpus": gpus}
         if self.leases is not None:
             if "err" not in self.leases:
-                self.leases["gpus"] = gpu_use(uuids, apps, self.lock_dir)
+                wrappers = lease_pids(expand_workdir(self.lock_dir)) if self.lock_dir else set()
+                self.leases["gpus"] = gpu_use(uuids, apps, wrappers)
             msg["leases"] = self.leases
         send(msg)
         return True
