@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mljob/mljob/internal/slurmtest"
 )
 
 // TestE2EEnvironmentOverSSH: a run on an sshd host is linked to the
@@ -23,8 +25,7 @@ func TestE2EEnvironmentOverSSH(t *testing.T) {
 	if err := os.MkdirAll(scripts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := "import json, sys\nimport numpy\nprint(json.dumps({'loss': float(numpy.float64(json.loads(sys.argv[1])['x']))}))\n"
-	if err := os.WriteFile(filepath.Join(scripts, "npjob.py"), []byte(script), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(scripts, "npjob.py"), []byte(npScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	subs := c.submit(scripts,
@@ -35,24 +36,7 @@ func TestE2EEnvironmentOverSSH(t *testing.T) {
 	want := envFromPython(t)
 	hashes := map[string]bool{}
 	for _, s := range subs {
-		r := c.mustRun("show", fmt.Sprint(s.JobID), "-o", "json")
-		var shown struct {
-			Environments []struct {
-				Hash string `json:"envHash"`
-				Env  struct {
-					Python  string            `json:"python"`
-					Modules map[string]string `json:"modules"`
-					Host    string            `json:"host"`
-				} `json:"environment"`
-			} `json:"environments"`
-		}
-		if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
-			t.Fatalf("show %d -o json: %v\n%s", s.JobID, err, r.stdout)
-		}
-		if len(shown.Environments) != 1 {
-			t.Fatalf("job %d: %d environments, want 1:\n%s", s.JobID, len(shown.Environments), r.stdout)
-		}
-		e := shown.Environments[0]
+		e := c.environment(s.JobID)
 		hashes[e.Hash] = true
 		if e.Env.Python != want.Python {
 			t.Errorf("job %d: python %q, the host's is %q", s.JobID, e.Env.Python, want.Python)
@@ -71,6 +55,80 @@ func TestE2EEnvironmentOverSSH(t *testing.T) {
 	if !strings.Contains(text, "numpy "+want.Numpy) {
 		t.Errorf("show's text does not give numpy %s:\n%s", want.Numpy, text)
 	}
+}
+
+// TestSlurmEnvironment: a Slurm run records the environment its task
+// reported on its node, not the login node's: python's version and the
+// version of the module the script imports as /usr/bin/python3 gives
+// them, and the node's host name (the .node its task wrote). The report
+// is a file of the run dir, made on the node before the script started.
+func TestSlurmEnvironment(t *testing.T) {
+	t.Parallel()
+	cluster := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	servers, keys := startHosts(t, 1)
+	c := newCLI(t)
+	scripts := writeScripts(t, c.dir, map[string]string{"npjob.py": npScript})
+	entry := slurmEntry{login: servers[0], cluster: cluster, workdir: filepath.Join(c.dir, "shared"), slots: 2}
+	hostsFile := writeMixedHosts(t, c.dir, nil, keys, entry)
+	subs := c.submit(scripts,
+		map[string]any{"scriptName": "npjob.py", "projectName": "slurm-env", "x": 1},
+		map[string]any{"scriptName": "npjob.py", "projectName": "slurm-env", "x": 2})
+	c.mustRun(dispatchArgs(hostsFile, scripts, "-v")...)
+
+	want := envFromPython(t)
+	for _, s := range subs {
+		a := c.show(s.JobID).Attempts
+		if len(a) != 1 || a[0].Host != "campus" {
+			t.Fatalf("job %d: attempts %+v, want one on campus", s.JobID, a)
+		}
+		node, err := os.ReadFile(filepath.Join(a[0].RunDir, ".node"))
+		if err != nil {
+			t.Fatalf("job %d: the task wrote no .node: %v", s.JobID, err)
+		}
+		if _, err := os.Stat(filepath.Join(a[0].RunDir, ".env.json")); err != nil {
+			t.Errorf("job %d: the task left no environment report in its run dir: %v", s.JobID, err)
+		}
+		e := c.environment(s.JobID)
+		if e.Env.Python != want.Python {
+			t.Errorf("job %d: python %q, the node's is %q", s.JobID, e.Env.Python, want.Python)
+		}
+		if got := e.Env.Modules["numpy"]; got != want.Numpy {
+			t.Errorf("job %d: numpy %q, the node's is %q", s.JobID, got, want.Numpy)
+		}
+		if h := strings.TrimSpace(string(node)); e.Env.Host != h {
+			t.Errorf("job %d: host %q, want the node's %q", s.JobID, e.Env.Host, h)
+		}
+	}
+}
+
+// npScript imports numpy at module level: its runs' environments name
+// numpy's version.
+const npScript = "import json, sys\nimport numpy\nprint(json.dumps({'loss': float(numpy.float64(json.loads(sys.argv[1])['x']))}))\n"
+
+// shownEnv is one environment of show -o json.
+type shownEnv struct {
+	Hash string `json:"envHash"`
+	Env  struct {
+		Python  string            `json:"python"`
+		Modules map[string]string `json:"modules"`
+		Host    string            `json:"host"`
+	} `json:"environment"`
+}
+
+// environment is the one environment show -o json gives for jobID's runs.
+func (c *cli) environment(jobID int64) shownEnv {
+	c.tb.Helper()
+	r := c.mustRun("show", fmt.Sprint(jobID), "-o", "json")
+	var shown struct {
+		Environments []shownEnv `json:"environments"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+		c.tb.Fatalf("show %d -o json: %v\n%s", jobID, err, r.stdout)
+	}
+	if len(shown.Environments) != 1 {
+		c.tb.Fatalf("job %d: %d environments, want 1:\n%s", jobID, len(shown.Environments), r.stdout)
+	}
+	return shown.Environments[0]
 }
 
 // hostEnv is what the test hosts' python says of itself (they are this

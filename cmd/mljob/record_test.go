@@ -144,7 +144,8 @@ func TestE2ECancelOffline(t *testing.T) {
 
 // TestE2EAdoptedDuration: a run whose dispatcher died ends on its own; the
 // next dispatch adopts it and finds its exit code at once. Its duration is
-// the script's time on the host, not the moment the adopter took to read it.
+// the script's time on the host, not the moment the adopter took to read it;
+// its environment is the host's, read by the adopter.
 func TestE2EAdoptedDuration(t *testing.T) {
 	t.Parallel()
 	servers, keys := startHosts(t, 1)
@@ -168,5 +169,9 @@ func TestE2EAdoptedDuration(t *testing.T) {
 	}
 	if outs[0].DurationSeconds < sleep {
 		t.Errorf("adopted run's duration %.3fs, but its script slept %.0fs", outs[0].DurationSeconds, sleep)
+	}
+	want := envFromPython(t)
+	if e := c.environment(subs[0].JobID); e.Env.Python != want.Python || e.Env.Host != want.Host {
+		t.Errorf("adopted run's environment: python %q on %q, want the host's %q on %q", e.Env.Python, e.Env.Host, want.Python, want.Host)
 	}
 }

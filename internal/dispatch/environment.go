@@ -10,6 +10,7 @@ import (
 	"github.com/mljob/mljob/internal/engine"
 	"github.com/mljob/mljob/internal/provenance"
 	"github.com/mljob/mljob/internal/pyexec"
+	"github.com/mljob/mljob/internal/run"
 )
 
 // envCache remembers, for one dispatch, the environment each host gives
@@ -66,16 +67,7 @@ func (d *dispatcher) hostEnv(ctx context.Context, ex engine.Execer, hs *hostStat
 	e.err = ex.Exec(ctx, pyexec.EnvArgv(hs.cfg.Python, env, len(hs.cfg.GPUs) > 0, modules), nil, &stdout, &stderr)
 	e.stderr = stderr.String()
 	if e.err == nil {
-		e.check, e.parseErr = pyexec.ParseModuleCheck(stdout.Bytes())
-	}
-	if e.err == nil && e.parseErr == nil {
-		spec := provenance.FromCheck(e.check).Marshal()
-		h, err := d.db.SaveEnvironment(d.saveCtx, spec)
-		if err != nil {
-			// Provenance never holds a run back: the run goes without it.
-			d.logf("host %s: %v", hs.cfg.Name, err)
-		}
-		e.hash = h
+		e.check, e.hash, e.parseErr = d.saveEnv(hs.cfg.Name, stdout.Bytes())
 	}
 	c.mu.Lock()
 	if e.err != nil {
@@ -86,12 +78,36 @@ func (d *dispatcher) hostEnv(ctx context.Context, ex engine.Execer, hs *hostStat
 	return e
 }
 
-// noteEnv reads the environment an attempt's run gets on hs (cached) and
-// keeps its key for the attempt's outcome. Batch engines are skipped: the
-// login node's environment is not the node's.
-func (d *dispatcher) noteEnv(ctx context.Context, hs *hostState, o db.Order, env, modules []string) {
+// saveEnv turns an environment report (what pyexec.EnvArgv's command
+// printed, on a host or on a batch task's node) into the key of the stored
+// environment: the one way a report becomes an environment. The key is ""
+// when it could not be stored (logged: provenance never holds a run
+// back); parseErr says the report is not one (not a Python 3).
+func (d *dispatcher) saveEnv(host string, report []byte) (check pyexec.ModuleCheck, key string, parseErr error) {
+	check, parseErr = pyexec.ParseModuleCheck(report)
+	if parseErr != nil {
+		return check, "", parseErr
+	}
+	key, err := d.db.SaveEnvironment(d.saveCtx, provenance.FromCheck(check).Marshal())
+	if err != nil {
+		d.logf("host %s: %v", host, err)
+	}
+	return check, key, nil
+}
+
+// noteEnv sees to it that the environment of an attempt's run on hs is
+// recorded with its outcome. On a host that answers commands it reads it
+// (cached) and keeps its key for the attempt. A batch engine's login node
+// does not speak for its nodes: there the run reports it on its node, just
+// before it starts (spec.EnvReport), and the report comes back with its
+// result (see reportedEnv).
+func (d *dispatcher) noteEnv(ctx context.Context, hs *hostState, o db.Order, spec *run.Spec, env, modules []string) {
+	if hs.scheduler != "" {
+		spec.EnvReport = pyexec.EnvArgv(hs.cfg.Python, env, sbatchGPUs(hs.cfg.Sbatch), modules)
+		return
+	}
 	ex, ok := hs.h.(engine.Execer)
-	if !ok || hs.scheduler != "" {
+	if !ok {
 		return
 	}
 	e := d.hostEnv(ctx, ex, hs, env, modules)
@@ -107,6 +123,69 @@ func (d *dispatcher) noteEnv(ctx context.Context, hs *hostState, o db.Order, env
 	}
 	d.envs.runs[keyOf(o)] = e.hash
 	d.envs.mu.Unlock()
+}
+
+// reportedEnv is the key of the environment a run reported with its
+// result (run.Result.Env: a batch task's, made on its node), "" when none.
+func (d *dispatcher) reportedEnv(hs *hostState, o db.Order, res run.Result) string {
+	if len(res.Env) == 0 {
+		return ""
+	}
+	_, key, err := d.saveEnv(hs.cfg.Name, res.Env)
+	if err != nil {
+		d.logf("order %d on %s: the run's environment report: %v", o.ID, hs.cfg.Name, err)
+	}
+	return key
+}
+
+// adoptEnv notes the environment of an attempt adopted on hs (noteEnv),
+// with the modules its script imports, as runOne would have: the run's
+// start was never recorded with its environment. A batch run's report
+// comes back with its result instead. Best effort: the job's files may be
+// gone from here, and the run is waited on all the same.
+func (d *dispatcher) adoptEnv(ctx context.Context, hs *hostState, slot string, c *db.Claim) {
+	if hs.scheduler != "" {
+		return
+	}
+	if _, ok := hs.h.(engine.Execer); !ok {
+		return
+	}
+	job := pyexec.Job{
+		Queue: d.queue, JobID: c.Job.ID, OrderID: c.Order.ID, Attempt: c.Order.Attempt, Spec: c.Job.Spec,
+		Script: c.Job.Script, DataFile: c.Job.DataFile,
+	}
+	env := envFor(hs.cfg, slot)
+	spec, err := pyexec.Spec(job, pyexec.Settings{
+		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
+		Python: hs.cfg.Python, Env: env,
+	}, &d.files)
+	if err != nil {
+		d.logf("order %d on %s: its environment is not recorded: %v", c.Order.ID, hs.cfg.Name, err)
+		return
+	}
+	modules, err := d.scriptModules(job, spec)
+	if err != nil {
+		d.logf("order %d on %s: its environment is not recorded: %v", c.Order.ID, hs.cfg.Name, err)
+		return
+	}
+	d.noteEnv(ctx, hs, c.Order, &spec, env, modules)
+}
+
+// sbatchGPUs reports whether a slurm entry's sbatch options ask for GPUs
+// (--gres=gpu:N, --gpus, -G, --gpus-per-node, ...): its tasks' reports
+// then name the GPUs Slurm gave them (the node's CUDA_VISIBLE_DEVICES).
+func sbatchGPUs(opts []string) bool {
+	for i, o := range opts {
+		switch {
+		case strings.HasPrefix(o, "--gpus"), strings.HasPrefix(o, "-G"):
+			return true
+		case strings.HasPrefix(o, "--gres=") && strings.Contains(o, "gpu"):
+			return true
+		case o == "--gres" && i+1 < len(opts) && strings.Contains(opts[i+1], "gpu"):
+			return true
+		}
+	}
+	return false
 }
 
 // envOf is the key of the environment noted for o's attempt, "" when none.

@@ -122,7 +122,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		d.send(done)
 		return
 	}
-	d.noteEnv(ctx, hs, o, env, modules)
+	d.noteEnv(ctx, hs, o, &spec, env, modules)
 	defer d.forgetEnv(o)
 
 	timeout := d.timeoutOf(c.Job)
@@ -247,6 +247,8 @@ func (d *dispatcher) attachOne(ctx context.Context, hs *hostState, slot string, 
 			}
 		}
 	}
+	d.adoptEnv(ctx, hs, slot, c)
+	defer d.forgetEnv(o)
 	res, err := hs.h.Attach(ctx, id, opts)
 	if err != nil && ctx.Err() == nil && errors.Is(err, engine.ErrConnLost) {
 		res, err = d.reattach(ctx, hs, o, id, prog)
@@ -475,6 +477,9 @@ func (d *dispatcher) markTask(o db.Order, hs *hostState, task string) {
 func (d *dispatcher) record(ctx context.Context, hs *hostState, o db.Order, out pyexec.Outcome, res run.Result) string {
 	rec := dbOutcome(o, hs.cfg.Name, out)
 	rec.Env = d.envOf(o)
+	if rec.Env == "" {
+		rec.Env = d.reportedEnv(hs, o, res)
+	}
 	if d.opts.BeforeRecord != nil {
 		d.opts.BeforeRecord(o.ID)
 	}
@@ -624,11 +629,13 @@ func (d *dispatcher) lateOne(ctx context.Context, hs *hostState, c db.Claim) {
 	if !ok {
 		return
 	}
+	rec := dbOutcome(o, hs.cfg.Name, out)
+	rec.Env = d.reportedEnv(hs, o, res)
 	var note string
 	var recorded bool
 	err = d.save(fmt.Sprintf("order %d attempt %d: record late outcome", o.ID, o.Attempt), func(ctx context.Context) error {
 		var err error
-		note, recorded, err = d.db.RecordLateOutcome(ctx, dbOutcome(o, hs.cfg.Name, out))
+		note, recorded, err = d.db.RecordLateOutcome(ctx, rec)
 		return err
 	})
 	if err != nil {

@@ -80,22 +80,21 @@ func (sc *scriptChecks) refusal(host, script string) *scriptRefusal {
 // library and their own modules cost no session at all.
 //
 // It also returns the modules the script imports (for its runs'
-// environment, noteEnv): the check is one read of that environment.
+// environment, noteEnv): the check is one read of that environment. For
+// Slurm entries it only lists them, for the report their runs make on
+// their nodes.
 func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.Job, spec run.Spec, env []string) ([]string, error) {
 	ex, ok := hs.h.(engine.Execer)
-	if !ok || hs.scheduler != "" {
+	batch := hs.scheduler != ""
+	if !ok && !batch {
 		return nil, nil
 	}
 	// The key: host, interpreter, and the content of every file of the
 	// script (the data file aside).
 	var key strings.Builder
 	key.WriteString(hs.cfg.Name + "\x00" + hs.cfg.Python)
-	var names []string
-	for _, f := range spec.Files {
-		if f.Name != job.DataFile || f.Name == job.Script {
-			key.WriteString("\x00" + f.Name + "=" + f.Hash)
-			names = append(names, f.Name)
-		}
+	for _, f := range scriptFiles(job, spec) {
+		key.WriteString("\x00" + f.Name + "=" + f.Hash)
 	}
 	sc := &d.checks
 	sc.mu.Lock()
@@ -118,7 +117,15 @@ func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.
 		}
 	}
 
-	modules, err := d.runScriptCheck(ctx, ex, hs, job.Script, names, env)
+	var modules []string
+	var err error
+	if batch {
+		// Best effort: a list that cannot be read leaves the report
+		// without modules, never the run unstarted.
+		modules, _ = d.scriptModules(job, spec)
+	} else {
+		modules, err = d.runScriptCheck(ctx, ex, hs, job, spec, env)
+	}
 	var ref *scriptRefusal
 	sc.mu.Lock()
 	switch {
@@ -139,22 +146,56 @@ func (d *dispatcher) checkScript(ctx context.Context, hs *hostState, job pyexec.
 	return modules, err
 }
 
-// runScriptCheck runs pyexec's module check on the host, once, as a read
-// of the environment its runs get (hostEnv), and returns the modules it
-// asked for.
-func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *hostState, script string, files, env []string) ([]string, error) {
+// scriptFiles are the files of spec that are the script's own: all but
+// the data file (unless it is the script).
+func scriptFiles(job pyexec.Job, spec run.Spec) []run.File {
+	var out []run.File
+	for _, f := range spec.Files {
+		if f.Name != job.DataFile || f.Name == job.Script {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// scriptImports lists the third-party imports of job's script and its
+// shipped modules (pyexec.Imports), and their module names: nil when there
+// are none.
+func (d *dispatcher) scriptImports(job pyexec.Job, spec run.Spec) ([]pyexec.Import, []string, error) {
+	var files []string
+	for _, f := range scriptFiles(job, spec) {
+		files = append(files, f.Name)
+	}
 	imports, err := pyexec.Imports(d.opts.ScriptsDir, files)
 	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", script, err)
+		return nil, nil, fmt.Errorf("check %s: %w", job.Script, err)
 	}
 	if len(imports) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	names := make([]string, len(imports))
 	for i, im := range imports {
 		names[i] = im.Module
 	}
-	return names, d.judgeScriptCheck(d.hostEnv(ctx, ex, hs, env, names), hs, script, imports)
+	return imports, names, nil
+}
+
+// scriptModules is the module list of a run's environment (noteEnv): the
+// modules job's script imports, as checkScript asks for them.
+func (d *dispatcher) scriptModules(job pyexec.Job, spec run.Spec) ([]string, error) {
+	_, names, err := d.scriptImports(job, spec)
+	return names, err
+}
+
+// runScriptCheck runs pyexec's module check on the host, once, as a read
+// of the environment its runs get (hostEnv), and returns the modules it
+// asked for.
+func (d *dispatcher) runScriptCheck(ctx context.Context, ex engine.Execer, hs *hostState, job pyexec.Job, spec run.Spec, env []string) ([]string, error) {
+	imports, names, err := d.scriptImports(job, spec)
+	if err != nil || len(imports) == 0 {
+		return nil, err
+	}
+	return names, d.judgeScriptCheck(d.hostEnv(ctx, ex, hs, env, names), hs, job.Script, imports)
 }
 
 // judgeScriptCheck reads the module check's answer: nil when the host's

@@ -35,6 +35,14 @@ import (
 // ended) and the last end is stdout's size. When they return an error,
 // what was delivered stands, and the caller attaches again from its last
 // end.
+//
+// Environment report. An engine whose runs go where the caller cannot run
+// commands (a batch scheduler's nodes: no Execer) runs a spec's EnvReport
+// there, in the run dir with the run's env, before the run, and keeps its
+// last line in the run dir: Run and Attach return it in Result.Env. A
+// report that fails, or prints nothing or too much, leaves Env nil and
+// never stops or fails the run. An engine that is an Execer, or starts no
+// processes (the fake), may ignore EnvReport: Env is then nil.
 type Engine interface {
 	// Run starts spec detached on the host, calls started once the run is
 	// under way (for a scheduler: once it has accepted the run, Queued,

@@ -48,6 +48,15 @@ type Spec struct {
 	// Lease, when set, is taken on the host before the run starts, and
 	// held by its wrapper until it ends.
 	Lease *Lease
+	// EnvReport, when set, is a command that reports the environment the
+	// run gets (pyexec.EnvArgv), for an engine whose runs go where the
+	// dispatcher cannot ask (a batch scheduler's nodes): the engine runs it
+	// there, in the run dir with Env, just before Argv, and returns the
+	// last line it printed in Result.Env. It is best effort: a report that
+	// fails or prints nothing never stops or fails the run. An
+	// engine whose hosts answer commands directly (engine.Execer) may
+	// ignore it.
+	EnvReport []string
 }
 
 // AttachOptions is what Attach is asked for besides the run.
@@ -115,7 +124,14 @@ type Result struct {
 	// and nothing need list its run dir. False when it has one, or the
 	// engine does not say.
 	NoArtifactsDir bool
+	// Env is the last line Spec.EnvReport printed where the run ran (at
+	// most MaxEnvReport bytes); nil when the spec asked for none, the
+	// report printed nothing, or the engine does not run reports.
+	Env []byte
 }
+
+// MaxEnvReport bounds Result.Env: a longer report is dropped.
+const MaxEnvReport = 64 << 10
 
 // Duration is the wall time between start and finish: by the host's clock
 // when Timed, else as the dispatcher saw it.

@@ -31,3 +31,14 @@ func TestLiveProgress(t *testing.T) {
 		return newFixture(t, local, wd, c, slurm.Config{Slots: 8}).host
 	})
 }
+
+// TestEnvReport: a task runs its run's environment report on the node, and
+// the report's line comes back with the result (enginetest.Reports).
+func TestEnvReport(t *testing.T) {
+	c := slurmtest.Start(t, slurmtest.Options{CPUs: 2})
+	wd := t.TempDir()
+	local := func(*testing.T) sshconn.Transport { return sshconn.Local{} }
+	enginetest.Reports(t, func(t *testing.T) engine.Engine {
+		return newFixture(t, local, wd, c, slurm.Config{Slots: 2}).host
+	})
+}

@@ -83,6 +83,7 @@ type agentMsg struct {
 	Stderr   [2]int64        `json:"stderr"`
 	Cost     string          `json:"cost"`    // the run dir's cost line (run.ParseCost), "" when none
 	NoArt    bool            `json:"noart"`   // a result's run dir holds no artifacts/ dir
+	Env      string          `json:"env"`     // a result's environment report line (.env.json), "" when none
 	Times    []float64       `json:"times"`   // an attached run's start and end, epoch seconds by the host's clock
 	Load     float64         `json:"load"`    // a probe's 1-minute load average
 	GPUs     []string        `json:"gpus"`    // a probe's nvidia-smi lines: index,utilization,memory
@@ -517,10 +518,23 @@ func resultFromAgent(res *run.Result, m agentMsg) error {
 		res.Cost = &c
 	}
 	res.NoArtifactsDir = m.NoArt
+	res.Env = envReport(m.Env)
 	if len(m.Times) == 2 && m.Times[1] >= m.Times[0] && m.Times[0] > 0 {
 		res.At, res.FinishedAt, res.Timed = epochFloat(m.Times[0]), epochFloat(m.Times[1]), true
 	}
 	return nil
+}
+
+// envReport is a run dir's environment report line as run.Result.Env
+// holds it: nil when there is none, or it is over run.MaxEnvReport.
+func envReport(line string) []byte {
+	if len(line) > run.MaxEnvReport {
+		return nil
+	}
+	if line = strings.TrimSpace(line); line == "" {
+		return nil
+	}
+	return []byte(line)
 }
 
 // epochFloat is t seconds after the Unix epoch, in UTC.

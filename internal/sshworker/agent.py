@@ -624,6 +624,23 @@ def write_cost(run, wall, sup, env):
         pass
 
 
+# ENV_MAX bounds a run dir's environment report line (run.MaxEnvReport).
+ENV_MAX = 64 << 10
+
+
+def read_env(run):
+    """The line a batch task's environment report left in the run dir
+    (.env.json), "" when there is none or it is too long."""
+    try:
+        with open(os.path.join(run, ".env.json"), "rb") as f:
+            line = f.readline(ENV_MAX + 1)
+    except OSError:
+        return ""
+    if len(line.rstrip(b"\n")) > ENV_MAX:
+        return ""
+    return line.strip().decode("utf-8", "replace")
+
+
 def read_cost(run):
     """The first line of the run dir's cost, "" when there is none."""
     try:
@@ -1012,6 +1029,9 @@ def report(tag, run, outlim, errlim, timed=False):
     # globs then owes home nothing, and costs no session to list.
     if not os.path.isdir(os.path.join(run, "artifacts")):
         msg["noart"] = True
+    env = read_env(run)
+    if env:
+        msg["env"] = env
     if timed:
         times = run_times(run)
         if times is not None:

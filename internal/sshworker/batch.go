@@ -17,8 +17,10 @@ import (
 // run contract: .cmd, the run's command as shell words (see Prepare); .task,
 // its task in the scheduler ("12345_7" for a Slurm array task), written
 // once the scheduler took it; .start and .node, written by the task as it
-// begins; .ended, written by a dispatcher that found the task ended without
-// an exit code, so that followers of its output stop. The names start with
+// begins; .env.json, the last line of the run's environment report
+// (run.Spec.EnvReport), written by the task before the run starts; .ended,
+// written by a dispatcher that found the task ended without an exit code,
+// so that followers of its output stop. The names start with
 // a dot, which no file of a job can (see plainName), so they never collide.
 
 // prepareScript claims and fills a run dir as startScript does, and writes
@@ -35,7 +37,8 @@ printf 'MLJOB-PREPARED %s\n' "$run"
 `
 
 // batchTaskHead finds the task's run dir, takes its start token and loads
-// its command; batchTaskTail then starts the run's wrapper.
+// its command; batchTaskReport then reports the run's environment, and
+// batchTaskTail starts the run's wrapper.
 const batchTaskHead = `#!/bin/sh
 # mljob batch task: runs one prepared run dir, as the run contract says.
 # argv: $1 workdir (absolute), $2 the file listing the array's run ids, one
@@ -56,10 +59,24 @@ if ! { echo "$$" > .go; } 2> /dev/null; then
   exit 91
 fi
 set +C
-date +%s.%N > .start 2> /dev/null
 hostname > .node 2> /dev/null
+env_report=
 . ./.cmd || exit 94
 command -v "$wrap_python" > /dev/null 2>&1 || { echo "mljob: $wrap_python not found on $(hostname): the run's wrapper needs it (set python: in the hosts file)" >&2; exit 95; }
+`
+
+// batchTaskReport runs the run's environment report (run.Spec.EnvReport)
+// on the node, then starts the run's clock (.start): its last line, when
+// no longer than $env_max bytes, goes to .env.json for the run's result.
+// Best effort: whatever the report does, the run goes on.
+const batchTaskReport = `if [ -n "$env_report" ]; then
+  { mljob_env_report < /dev/null 2> /dev/null | tail -n 1 > .env.json.tmp; } 2> /dev/null
+  if [ -s .env.json.tmp ] && [ "$(wc -c < .env.json.tmp)" -le "$env_max" ]; then
+    mv -f .env.json.tmp .env.json 2> /dev/null
+  fi
+  rm -f .env.json.tmp 2> /dev/null
+fi
+date +%s.%N > .start 2> /dev/null
 `
 
 // batchTaskTail starts the wrapper ($wrap) as startScript does, and waits
@@ -91,7 +108,8 @@ done
 func BatchTaskScript() string { return batchTaskScript }
 
 // batchTaskScript passes agent.py as one quoted word: it is a constant.
-var batchTaskScript = batchTaskHead + "wrap=" + sshconn.Quote(agentSource) + "\n" + batchTaskTail
+var batchTaskScript = batchTaskHead + "wrap=" + sshconn.Quote(agentSource) + "\n" +
+	"env_max=" + strconv.Itoa(run.MaxEnvReport) + "\n" + batchTaskReport + batchTaskTail
 
 // Prepare uploads the spec's files when the host's cache lacks them, then
 // claims and fills the run dir as Run does, but does not start the run:
@@ -141,6 +159,9 @@ func batchCommand(spec run.Spec, python string) string {
 	b.WriteString("set -- " + sshconn.QuoteCommand(spec.Argv) + "\n")
 	for _, e := range spec.Env {
 		b.WriteString("export " + sshconn.Quote(e) + "\n")
+	}
+	if len(spec.EnvReport) > 0 {
+		b.WriteString("env_report=1\nmljob_env_report() { " + sshconn.QuoteCommand(spec.EnvReport) + "; }\n")
 	}
 	return b.String()
 }

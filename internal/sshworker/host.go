@@ -329,6 +329,8 @@ func parseFramed(r io.Reader, started func(run.Started)) (run.Result, error) {
 			}
 		case line == "MLJOB-NOARTIFACTS":
 			res.NoArtifactsDir = true
+		case strings.HasPrefix(line, "MLJOB-ENV "):
+			res.Env = envReport(strings.TrimPrefix(line, "MLJOB-ENV "))
 		case strings.HasPrefix(line, "MLJOB-RESULT "):
 			gotResult = true
 			code := strings.TrimPrefix(line, "MLJOB-RESULT ")

@@ -66,7 +66,8 @@ const runAliveFunc = aliveFunc + procIdentFunc + `run_alive() {
 // frameResult prints the result of the run in the current dir: the exit
 // code (or "none" when the wrapper never wrote one), its cost line when
 // the wrapper wrote one (run.ParseCost), MLJOB-NOARTIFACTS when the run
-// dir holds no artifacts/ dir, then stdout and stderr. When both fit their limits (the common case) one wc and one cat
+// dir holds no artifacts/ dir, MLJOB-ENV and the environment report's line
+// when a batch task wrote one (.env.json), then stdout and stderr. When both fit their limits (the common case) one wc and one cat
 // send them whole, framed by their sizes; otherwise each gets its full size
 // and a tail. Builtins where they do: each program started costs the host
 // about a millisecond.
@@ -74,6 +75,7 @@ const frameResult = `code=none
 [ -s exit_code ] && read -r code < exit_code
 if [ -s cost ] && read -r c < cost; then printf 'MLJOB-COST %s\n' "$c"; fi
 [ -d artifacts ] || printf 'MLJOB-NOARTIFACTS\n'
+if [ -s .env.json ] && IFS= read -r e < .env.json; then printf 'MLJOB-ENV %s\n' "$e"; fi
 printf 'MLJOB-RESULT %s\n' "${code:-none}"
 so=0 se=0
 [ -e stdout ] || true > stdout 2> /dev/null

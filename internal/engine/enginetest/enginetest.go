@@ -304,6 +304,58 @@ func Run(t *testing.T, newEngine Factory) {
 			t.Fatal(err)
 		}
 	})
+
+	t.Run("an environment report never stops the run", func(t *testing.T) {
+		e := open(t)
+		for name, report := range map[string][]string{
+			"fails":     {"sh", "-c", "echo oops >&2; exit 3"},
+			"not found": {"/nonexistent/mljob-env-report"},
+			"too long":  {"sh", "-c", "printf '%*s\\n' " + fmt.Sprint(run.MaxEnvReport+1) + " x"},
+		} {
+			spec := Spec(ID("r"), []byte(`{}`), "out", "ran\n", "exit", "4")
+			spec.EnvReport = report
+			res, err := e.Run(ctx(t), spec, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if res.ExitCode != 4 || res.Lost || string(res.Stdout) != "ran\n" {
+				t.Errorf("%s: exit %d lost %v stdout %q, want the run's own exit 4 and output", name, res.ExitCode, res.Lost, res.Stdout)
+			}
+			if res.Env != nil {
+				t.Errorf("%s: Env %q, want none", name, res.Env)
+			}
+		}
+	})
+}
+
+// Reports runs the part of the suite that engines running environment
+// reports (run.Spec.EnvReport) pass, besides Run's: the report runs with
+// the run's env in its run dir, before the run, and its last line comes
+// back with the result, from Run and from Attach alike.
+func Reports(t *testing.T, newEngine Factory) {
+	e := newEngine(t)
+	t.Cleanup(func() { e.Close() })
+	c, cancel := context.WithTimeout(context.Background(), waitLimit)
+	t.Cleanup(cancel)
+	spec := Spec(ID("v"), []byte(`{}`), "out", "ran\n")
+	spec.Env = []string{"A=x y $(id)"}
+	// The run dir holds job.json by then: the report runs there.
+	spec.EnvReport = []string{"sh", "-c", `echo first; printf '{"a":"%s","dir":%s}\n' "$A" "$(ls job.json | wc -l)"`}
+	const want = `{"a":"x y $(id)","dir":1}`
+	res, err := e.Run(c, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Env) != want || string(res.Stdout) != "ran\n" {
+		t.Errorf("run: Env %q stdout %q, want %q and the run's output", res.Env, res.Stdout, want)
+	}
+	res, err = e.Attach(c, spec.ID, run.AttachOptions{StdoutTail: 100, StderrTail: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Env) != want {
+		t.Errorf("attach: Env %q, want %q", res.Env, want)
+	}
 }
 
 // Live runs the part of the suite that engines reading a run's progress
