@@ -201,7 +201,9 @@ var ErrStudyNotFound = errors.New("study not found")
 // result with a nil error means the study takes none now. The transaction
 // holds the write lock from its start, so two dispatchers on one database
 // take turns: neither reuses a number nor passes the budget (the unique
-// index on (sweep, trial) would refuse it anyway).
+// index on (sweep, trial) would refuse it anyway). propose runs inside the
+// transaction: it may read the database but must not write it (a write of
+// db would wait for this transaction, which waits for propose).
 func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Study, number int, trials []tpe.Trial) (Proposal, error)) (*NewTrial, error) {
 	return db.NextTrialFrom(ctx, NewTrialLog(sweepID), propose)
 }
