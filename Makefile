@@ -107,6 +107,14 @@ bench-search:
 bench-replicate:
 	$(GO) test -tags bench -run TestReplicateDemo -count=1 -timeout 30m -v ./bench/
 
+# bench-tpe-sweep dispatches a 10,000-trial tpe sweep on the in-process
+# fake engine (the dispatcher, the database and the sampler are real) and
+# rewrites BENCHMARKS.md's tpe sweep section: ms per trial, a proposal's
+# sync and sampler time, peak RSS (a few minutes on 2 cores).
+.PHONY: bench-tpe-sweep
+bench-tpe-sweep:
+	$(GO) test -tags bench -run 'TestTPESweep10k$$' -count=1 -timeout 60m -v ./bench/
+
 # release-check runs goreleaser check, then builds the linux/darwin ×
 # amd64/arm64 binaries (goreleaser build) and archives (a snapshot release,
 # never published) in a temporary clone of HEAD, so dist/ never lands here:

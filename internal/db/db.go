@@ -65,6 +65,10 @@ type DB struct {
 	// copied is the queue id the file had before Open found it to be a
 	// copy (see Copied); "" when it is not one.
 	copied string
+	// writing holds one token while a write transaction of this DB runs
+	// (see withTx): a buffered channel of one, so that a wait for it ends
+	// with its context.
+	writing chan struct{}
 
 	// Now returns the current time; tests replace it to pin timestamps.
 	// Each transaction calls it once and converts the result to UTC.
@@ -157,7 +161,7 @@ func openMode(ctx context.Context, path string, m Mode) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{sql: sqlDB, path: abs, Now: time.Now}
+	db := &DB{sql: sqlDB, path: abs, writing: make(chan struct{}, 1), Now: time.Now}
 	if err := db.init(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -185,7 +189,7 @@ func openReadOnly(ctx context.Context, abs string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		db := &DB{sql: sqlDB, path: abs, readOnly: true, Now: time.Now}
+		db := &DB{sql: sqlDB, path: abs, readOnly: true, writing: make(chan struct{}, 1), Now: time.Now}
 		err = db.initReadOnly(ctx)
 		if err == nil {
 			return db, nil
@@ -565,7 +569,22 @@ type dbTx struct {
 
 // withTx runs fn in one IMMEDIATE transaction and commits if fn returns nil.
 // The clock is read once, so every row fn writes carries the same time.
+//
+// The transactions of one DB take turns in the process before BEGIN: a
+// write waiting for another of this process starts the moment that one
+// ends. Left to SQLite, it would wait in the busy handler, which sleeps
+// 1, 2, 5, 10 … up to 100 ms between tries whether or not the lock came
+// free meanwhile: a dispatcher's loop and its workers (a proposal, a
+// claim, a run marked running, an outcome) lost most of each trial's wall
+// time there. Other processes sharing the file still wait in busy_timeout.
+// fn must not start another transaction of db.
 func (db *DB) withTx(ctx context.Context, fn func(tx *dbTx) error) error {
+	select {
+	case db.writing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("begin: %w", ctx.Err())
+	}
+	defer func() { <-db.writing }()
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -201,7 +201,9 @@ var ErrStudyNotFound = errors.New("study not found")
 // result with a nil error means the study takes none now. The transaction
 // holds the write lock from its start, so two dispatchers on one database
 // take turns: neither reuses a number nor passes the budget (the unique
-// index on (sweep, trial) would refuse it anyway).
+// index on (sweep, trial) would refuse it anyway). propose runs inside the
+// transaction: it may read the database but must not write it (a write of
+// db would wait for this transaction, which waits for propose).
 func (db *DB) NextTrial(ctx context.Context, sweepID int64, propose func(st Study, number int, trials []tpe.Trial) (Proposal, error)) (*NewTrial, error) {
 	return db.NextTrialFrom(ctx, NewTrialLog(sweepID), propose)
 }
@@ -356,15 +358,7 @@ func (l *TrialLog) sync(ctx context.Context, q rowsQueryer) error {
 	if rev == l.rev {
 		return nil
 	}
-	cond := `1`
-	if l.rev >= 0 {
-		cond = `j.trial_rev > ?`
-	}
-	args := []any{l.sweepID}
-	if l.rev >= 0 {
-		args = append(args, l.rev)
-	}
-	changed, err := readTrials(ctx, q, cond, args...)
+	changed, err := readTrials(ctx, q, l.sweepID, l.rev)
 	if err != nil {
 		return err
 	}
@@ -392,7 +386,7 @@ func (l *TrialLog) sync(ctx context.Context, q rowsQueryer) error {
 // anything else (failed, cancelled, succeeded without a value) is Failed.
 // next is one past the highest number taken.
 func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial, int, error) {
-	out, err := readTrials(ctx, q, `1`, sweepID)
+	out, err := readTrials(ctx, q, sweepID, -1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -403,21 +397,38 @@ func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial
 	return out, next, nil
 }
 
-// readTrials reads the study's trials that meet cond (SQL text of this
-// package, with its arguments after the sweep's id), by number, as
-// studyTrials describes.
-func readTrials(ctx context.Context, q rowsQueryer, cond string, args ...any) ([]tpe.Trial, error) {
-	rows, err := q.QueryContext(ctx, `
+// trialsQuery is readTrials' query: the study's trials by number (its id
+// the one argument), or, changed, those stamped above a rev (the second).
+// A changed read names its index: left to itself, SQLite walks jobs_trial,
+// which gives the order by number for free, through every trial of the
+// study, and a kept log's sync would cost as much as reading them all (3 ms
+// a proposal at 10,000 trials) instead of the few changed rows and a sort.
+func trialsQuery(changed bool) string {
+	from, cond := `jobs j`, `1`
+	if changed {
+		from, cond = `jobs j INDEXED BY jobs_trial_rev`, `j.trial_rev > ?`
+	}
+	return `
 		SELECT j.trial, j.params, o.state,
 			(SELECT oc.objective_value FROM outcomes oc
 				WHERE oc.order_id = o.id AND oc.succeeded AND oc.superseded IS NULL
 				ORDER BY oc.id DESC LIMIT 1),
 			p.step, p.value
-		FROM jobs j
+		FROM ` + from + `
 		JOIN orders o ON o.job_id = j.id
 		LEFT JOIN prunes p ON p.order_id = o.id AND p.attempt = o.attempt
-		WHERE j.sweep_id = ? AND j.trial IS NOT NULL AND `+cond+`
-		ORDER BY j.trial`, args...)
+		WHERE j.sweep_id = ? AND j.trial IS NOT NULL AND ` + cond + `
+		ORDER BY j.trial`
+}
+
+// readTrials reads the study's trials stamped above rev (every trial
+// with rev < 0), by number, as studyTrials describes.
+func readTrials(ctx context.Context, q rowsQueryer, sweepID, rev int64) ([]tpe.Trial, error) {
+	args := []any{sweepID}
+	if rev >= 0 {
+		args = append(args, rev)
+	}
+	rows, err := q.QueryContext(ctx, trialsQuery(rev >= 0), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -366,5 +367,47 @@ func TestTrialCarriesSubmit(t *testing.T) {
 	if got.Repo != "git" || got.Commit != "0123abcd" || !got.Dirty || string(got.Diff) != string(code.Diff) ||
 		got.ScriptHash != "aa" || got.DataHash != "bb" {
 		t.Errorf("trial's code %+v, want the study's %+v", got, code)
+	}
+}
+
+// TestTrialsQueryPlan checks that a kept log's sync reads the changed
+// trials through jobs_trial_rev, not every trial of the study through
+// jobs_trial, and that a full read walks jobs_trial in order.
+func TestTrialsQueryPlan(t *testing.T) {
+	db := MustOpenDB(t)
+	for _, tc := range []struct {
+		name    string
+		changed bool
+		want    string
+	}{
+		{"changed", true, "USING INDEX jobs_trial_rev (sweep_id=? AND trial_rev>?)"},
+		{"all", false, "USING INDEX jobs_trial (sweep_id=? AND trial>?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []any{1}
+			if tc.changed {
+				args = append(args, 5)
+			}
+			rows, err := db.sql.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+trialsQuery(tc.changed), args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notUsed int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(plan, func(d string) bool { return strings.HasPrefix(d, "SEARCH j ") && strings.Contains(d, tc.want) }) {
+				t.Errorf("plan of the trials query:\n%s\nwant the jobs search %s", strings.Join(plan, "\n"), tc.want)
+			}
+		})
 	}
 }

@@ -69,7 +69,8 @@ type Options struct {
 	Now func() time.Time
 	// Propose makes a tpe sweep's trial inside db.NextTrialFrom; nil =
 	// ProposeTrial. A caller that wraps ProposeTrial sees the trials the
-	// sampler is given.
+	// sampler is given. It runs inside the proposal's transaction, so it
+	// must not write the database (see db.NextTrial).
 	Propose func(st db.Study, number int, trials []tpe.Trial) (db.Proposal, error)
 	// Retries bounds the attempts an order may lose to infrastructure
 	// (a lost host, an SSH or upload error) before it fails.
