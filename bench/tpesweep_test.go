@@ -137,7 +137,7 @@ func TestTPESweep10k(t *testing.T) {
 	}
 	for _, n := range at {
 		r.rows = append(r.rows, tpeSweepRow{n: n, perTrial: proposed.perTrial(n), rebuild: probe.rebuild[n],
-			sync: median(probe.syncs[n]), sampler: median(probe.sampler[n])})
+			sync: medianDuration(probe.syncs[n]), sampler: medianDuration(probe.sampler[n])})
 	}
 	md := r.markdown()
 	t.Logf("\n%s", md)
@@ -274,7 +274,8 @@ func commas(n int) string {
 	return s
 }
 
-func median(ds []time.Duration) time.Duration {
+// medianDuration is the middle of ds (the upper one of an even count).
+func medianDuration(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
