@@ -60,4 +60,18 @@
 //     that did, before running ones).
 //   - A Complete trial with a NaN value is ignored (Optuna records a NaN
 //     objective as a failed trial, so it never reaches the sampler).
+//
+// Why not goptuna (github.com/c-bata/goptuna, a pure-Go port of Optuna's
+// TPE, MIT; its last commit by a person in September 2023), read before
+// this package was written: its sampler reads the trials through goptuna's
+// own Study and Storage interfaces, so using it means keeping a second
+// copy of every trial in its storage (its SQL storage needs gorm and a cgo
+// SQLite driver, and mljob builds with CGO_ENABLED=0) or writing an
+// adapter as large as this package; its random numbers come from one
+// rand.Rand held by the sampler and shared by every call, so a proposal
+// depends on the draws made before it in that process, and a restarted
+// dispatcher or a second one would not propose the same point from the
+// same history; it follows an older Optuna than 3.1, the reference the
+// sweep's contract names and the benchmark's anchor, and it would bring
+// gonum in for a few vector helpers.
 package tpe
