@@ -49,8 +49,10 @@ as JSON, else strings. A path the job lacks is an error unless --allow-new.
 --sweep FILE reads the same from a YAML file (base or job, grid, random,
 ranges, seed, name, allowNew, objective, pruner); flags add to it. With
 "method: tpe", "trials: N" (the budget), "space:" (ranges) and optionally
-"parallel: N", the sweep is a model-based search: submit queues nothing and
-mljob dispatch proposes each trial from the outcomes so far. A sweep gets an id and a name
+"parallel: N" and "constantLiar: true" (count trials in flight as the worst
+value; by default they are left out), the sweep is a model-based search:
+submit queues nothing and mljob dispatch proposes each trial from the
+outcomes so far. A sweep gets an id and a name
 (--name, else <project>-<YYYYMMDD-HHMMSS>), and its jobs remember it.
 
 Objective: --objective NAME:min|max (or "objective: {name: cvMse, goal:

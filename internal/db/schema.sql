@@ -657,3 +657,13 @@ CREATE TABLE run_dir_removals (
 	PRIMARY KEY (order_id, attempt),
 	FOREIGN KEY (order_id, attempt) REFERENCES attempts(order_id, attempt)
 );
+
+-- version: 21
+-- (helper step: liar)
+
+-- constant_liar is whether a study's sampler counts its trials in flight as
+-- the worst value (1) or leaves them out (0, Optuna 3.1's default), as its
+-- sweep file's constantLiar: asked. An older mljob always used the liar and
+-- wrote no column, so its studies default to 1 and keep proposing as they
+-- did; a new study always writes the column (0 unless the file said true).
+ALTER TABLE studies ADD COLUMN constant_liar INTEGER NOT NULL DEFAULT 1 CHECK (constant_liar IN (0, 1));

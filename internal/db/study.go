@@ -21,7 +21,10 @@ type NewStudy struct {
 	Budget int
 	// Parallel bounds the study's trials in flight; 0 is every free slot.
 	Parallel int
-	Seed     uint64
+	// ConstantLiar makes the sampler count trials in flight as the worst
+	// value instead of leaving them out (tpe.Options.ConstantLiar).
+	ConstantLiar bool
+	Seed         uint64
 	// Space is the search space as sweep.Spec.SpaceJSON writes it.
 	Space    []byte
 	AllowNew bool
@@ -37,10 +40,13 @@ type Study struct {
 	Method   string
 	Budget   int
 	Parallel int // 0: every free slot
-	Seed     uint64
-	Space    []byte
-	AllowNew bool
-	Base     NewJob
+	// ConstantLiar is NewStudy's; a study registered before the column
+	// existed has it on, as the sampler then always had.
+	ConstantLiar bool
+	Seed         uint64
+	Space        []byte
+	AllowNew     bool
+	Base         NewJob
 	// Trials is how many trials were made so far (numbers 0 to Trials-1);
 	// InFlight how many of them are queued, claimed or running; Queued
 	// how many wait for a claim.
@@ -66,11 +72,11 @@ func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) err
 	}
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file,
-			priority, spec, allow_new, objective, goal, pruner, artifacts, artifacts_cap)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			priority, spec, allow_new, objective, goal, pruner, artifacts, artifacts_cap, constant_liar)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sweepID, ns.Method, ns.Budget, nullInt(ns.Parallel), int64(ns.Seed), bytesText(ns.Space),
 		ns.Base.Project, ns.Base.Script, ns.Base.DataFile, ns.Base.Priority, bytesText(ns.Base.Spec),
-		ns.AllowNew, obj.Name, obj.Goal, pruner, globs, nullInt64(ns.Base.ArtifactsCap))
+		ns.AllowNew, obj.Name, obj.Goal, pruner, globs, nullInt64(ns.Base.ArtifactsCap), ns.ConstantLiar)
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
 	}
@@ -93,7 +99,7 @@ func insertStudy(ctx context.Context, tx *dbTx, sweepID int64, ns *NewStudy) err
 const studySelect = `
 	SELECT st.sweep_id, sw.name, st.method, st.budget, COALESCE(st.parallel, 0), st.seed, st.space,
 		st.project, st.script, st.data_file, st.priority, st.spec, st.allow_new, st.objective, st.goal, st.pruner,
-		st.artifacts, COALESCE(st.artifacts_cap, 0),
+		st.artifacts, COALESCE(st.artifacts_cap, 0), st.constant_liar,
 		COALESCE((SELECT MAX(j.trial) + 1 FROM jobs j WHERE j.sweep_id = st.sweep_id AND j.trial IS NOT NULL), 0),
 		(SELECT COUNT(*) FROM orders o CROSS JOIN jobs j ON j.id = o.job_id
 			WHERE o.state IN ('unassigned', 'assigned', 'running') AND j.sweep_id = st.sweep_id AND j.trial IS NOT NULL),
@@ -108,7 +114,7 @@ func scanStudy(s scanner) (Study, error) {
 	var pruner, globs sql.NullString
 	err := s.Scan(&st.SweepID, &st.Sweep, &st.Method, &st.Budget, &st.Parallel, &seed, &space,
 		&st.Base.Project, &st.Base.Script, &st.Base.DataFile, &st.Base.Priority, &spec, &st.AllowNew,
-		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner, &globs, &st.Base.ArtifactsCap,
+		&st.Base.Objective.Name, &st.Base.Objective.Goal, &pruner, &globs, &st.Base.ArtifactsCap, &st.ConstantLiar,
 		&st.Trials, &st.InFlight, &st.Queued)
 	if err != nil {
 		return Study{}, err
@@ -382,7 +388,8 @@ func (l *TrialLog) sync(ctx context.Context, q rowsQueryer) error {
 // trial number: succeeded with a value of the objective is Complete;
 // pruned is Pruned with the value and step its pruner judged (Optuna's
 // last intermediate value), or step -1 when there is no verdict row;
-// queued, claimed or running is Running (the sampler's constant liar);
+// queued, claimed or running is Running (left out of the model, or the
+// worst value under the study's constant liar);
 // anything else (failed, cancelled, succeeded without a value) is Failed.
 // next is one past the highest number taken.
 func studyTrials(ctx context.Context, q rowsQueryer, sweepID int64) ([]tpe.Trial, int, error) {

@@ -411,3 +411,100 @@ func TestTrialsQueryPlan(t *testing.T) {
 		})
 	}
 }
+
+// TestStudyConstantLiar: a study registered with the constant liar on or
+// off reads back so, in Studies and in the Study NextTrial hands propose,
+// and the column takes nothing but 0 or 1.
+func TestStudyConstantLiar(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	ids := map[bool]int64{}
+	for _, liar := range []bool{true, false} {
+		res, err := db.Submit(ctx, nil, SubmitOptions{
+			Sweep: &NewSweep{Name: fmt.Sprintf("liar-%v", liar), Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+			Study: &NewStudy{Method: "tpe", Budget: 3, ConstantLiar: liar, Seed: 1, Space: []byte(`[{"path":"x","range":"lin:0:1"}]`),
+				Base: NewJob{Project: "p", Script: "q.py", Spec: []byte(`{"x": 0}`)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[liar] = res.Sweep.ID
+	}
+	sts, err := db.Studies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 2 {
+		t.Fatalf("%d studies, want 2", len(sts))
+	}
+	for _, st := range sts {
+		if want := st.SweepID == ids[true]; st.ConstantLiar != want {
+			t.Errorf("study %s: ConstantLiar = %v, want %v", st.Sweep, st.ConstantLiar, want)
+		}
+	}
+	for liar, id := range ids {
+		seen, err := proposedLiar(db, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen != liar {
+			t.Errorf("sweep %d: propose saw ConstantLiar %v, want %v", id, seen, liar)
+		}
+	}
+	if _, err := db.sql.ExecContext(ctx, `UPDATE studies SET constant_liar = 2 WHERE sweep_id = ?`, ids[true]); err == nil ||
+		!strings.Contains(err.Error(), "CHECK constraint failed") {
+		t.Errorf("constant_liar = 2: %v, want a CHECK constraint error", err)
+	}
+}
+
+// TestMigrateStudyConstantLiar: a study an mljob at schema 20 registered
+// (no constant_liar column: that mljob always used the liar) reads as
+// liar on once the file is migrated, and proposes so.
+func TestMigrateStudyConstantLiar(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mljob.db")
+	raw := mustCreateAtVersion(t, path, 20)
+	const at = "2026-03-01T12:00:00.000000000Z"
+	for _, q := range []string{
+		`INSERT INTO sweeps (id, name, project, definition, created_at) VALUES (1, 'old', 'p', '{"method":"tpe"}', '` + at + `')`,
+		`INSERT INTO studies (sweep_id, method, budget, parallel, seed, space, project, script, data_file, priority, spec,
+			allow_new, objective, goal, pruner)
+			VALUES (1, 'tpe', 4, 2, 7, '[{"path":"x","range":"lin:0:1"}]', 'p', 'q.py', '', 0, '{"x": 0}', 0, 'loss', 'minimize', NULL)`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := mustOpenPath(t, path)
+	steps, _ := parseSchema(schemaSQL)
+	if _, version, err := readIDs(ctx, db.sql); err != nil || version != len(steps) {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, len(steps))
+	}
+	sts, err := db.Studies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 1 || !sts[0].ConstantLiar || sts[0].Budget != 4 || sts[0].Parallel != 2 {
+		t.Fatalf("studies after the migration: %+v, want the old one with ConstantLiar on", sts)
+	}
+	if seen, err := proposedLiar(db, 1); err != nil || !seen {
+		t.Errorf("propose saw ConstantLiar %v (%v), want true", seen, err)
+	}
+}
+
+// proposedLiar makes the study's next trial and returns the ConstantLiar
+// of the Study that NextTrial handed propose; an error if none was made.
+func proposedLiar(db *DB, sweepID int64) (bool, error) {
+	var seen, called bool
+	nt, err := db.NextTrial(context.Background(), sweepID, func(st Study, number int, trials []tpe.Trial) (Proposal, error) {
+		seen, called = st.ConstantLiar, true
+		return Proposal{Spec: fmt.Appendf(nil, `{"x": %d}`, number), Params: []float64{float64(number)}}, nil
+	})
+	if err == nil && (nt == nil || !called) {
+		err = fmt.Errorf("sweep %d made no trial", sweepID)
+	}
+	return seen, err
+}

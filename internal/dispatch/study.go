@@ -56,13 +56,14 @@ func (d *dispatcher) proposeTrials(ctx context.Context) {
 // the study's sampler asked for trial number given the trials so far, and
 // the base job with the point set at the space's paths. It is a pure
 // function of its arguments, so the same seed and history propose the same
-// job in any process.
+// job in any process; whether trials in flight count as the worst value is
+// the study's own (st.ConstantLiar), stored at submit.
 func ProposeTrial(st db.Study, number int, trials []tpe.Trial) (db.Proposal, error) {
 	ranges, err := sweep.ParseSpace(st.Space)
 	if err != nil {
 		return db.Proposal{}, err
 	}
-	spec := sweep.Spec{Method: sweep.MethodTPE, Ranges: ranges, Seed: st.Seed, AllowNew: st.AllowNew}
+	spec := sweep.Spec{Method: sweep.MethodTPE, Ranges: ranges, Seed: st.Seed, AllowNew: st.AllowNew, ConstantLiar: st.ConstantLiar}
 	sampler, err := spec.Sampler(st.Base.Objective.Goal == objective.Maximize)
 	if err != nil {
 		return db.Proposal{}, err

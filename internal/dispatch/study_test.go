@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -307,5 +308,75 @@ func TestTPESweepPrunedTrials(t *testing.T) {
 	}
 	if !slices.Equal(withFailed.Params, without.Params) {
 		t.Errorf("proposal %v with the failed trial, %v without: it was not left out", withFailed.Params, without.Params)
+	}
+}
+
+// TestProposeTrialConstantLiar: two studies alike but for constantLiar,
+// read back from the queue, propose different trials from one history
+// with trials in flight, and the same trial from one without: the study's
+// stored setting is what ProposeTrial's sampler uses.
+func TestProposeTrialConstantLiar(t *testing.T) {
+	d := testutil.MustOpenDB(t)
+	ids := map[bool]int64{}
+	for _, liar := range []bool{true, false} {
+		file := fmt.Appendf(nil, "method: tpe\ntrials: 40\nseed: 3\nconstantLiar: %v\nspace: {x: lin:-1:1, y: lin:-1:1}\n", liar)
+		f, err := sweep.ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		space, err := f.Spec.SpaceJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := d.Submit(context.Background(), nil, db.SubmitOptions{
+			Sweep: &db.NewSweep{Name: fmt.Sprintf("quad-%v", liar), Project: "p", Definition: []byte(`{"method":"tpe"}`)},
+			Study: &db.NewStudy{Method: "tpe", Budget: 40, ConstantLiar: f.Spec.ConstantLiar, Seed: f.Spec.Seed, Space: space,
+				Base: db.NewJob{Project: "p", Script: "echo.py", Spec: []byte(`{"projectName":"p","scriptName":"echo.py","x":0,"y":0}`),
+					Objective: objective.Default}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[liar] = res.Sweep.ID
+	}
+	sts, err := d.Studies(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	studies := map[bool]db.Study{}
+	for _, st := range sts {
+		studies[st.SweepID == ids[true]] = st
+	}
+	if len(studies) != 2 || !studies[true].ConstantLiar || studies[false].ConstantLiar {
+		t.Fatalf("studies read back %+v, want one with the liar and one without", sts)
+	}
+	// history is 20 trials at points of a fixed pseudo-random walk, each
+	// with its quadratic; with running, every third is still in flight.
+	history := func(running bool) []tpe.Trial {
+		var trials []tpe.Trial
+		for i := range 20 {
+			// Round to the digits a trial's job keeps (Spec.Trial).
+			x := math.Round((2*math.Mod(0.618*float64(i+1), 1)-1)*1e4) / 1e4
+			y := math.Round((2*math.Mod(0.414*float64(i+1), 1)-1)*1e4) / 1e4
+			tr := tpe.Trial{Number: i, Params: []float64{x, y}, State: tpe.Complete, Value: quadratic(x, y)}
+			if running && i%3 == 1 {
+				tr.State, tr.Value = tpe.Running, 0
+			}
+			trials = append(trials, tr)
+		}
+		return trials
+	}
+	propose := func(liar bool, trials []tpe.Trial) string {
+		p, err := dispatch.ProposeTrial(studies[liar], len(trials), trials)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s %v", p.Spec, p.Params)
+	}
+	if on, off := propose(true, history(true)), propose(false, history(true)); on == off {
+		t.Errorf("with trials in flight, liar on and off both propose %s", on)
+	}
+	if on, off := propose(true, history(false)), propose(false, history(false)); on != off {
+		t.Errorf("with no trial in flight, liar on proposes %s, off %s", on, off)
 	}
 }

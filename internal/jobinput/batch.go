@@ -140,6 +140,7 @@ func ReadSweep(path string, flags Flags, haveJobs bool) (*Sweep, error) {
 	sw.Spec.Ranges = append(f.Spec.Ranges, flags.Spec.Ranges...)
 	sw.Spec.AllowNew = flags.Spec.AllowNew || f.Spec.AllowNew
 	sw.Spec.Method, sw.Spec.Trials, sw.Spec.Parallel = f.Spec.Method, f.Spec.Trials, f.Spec.Parallel
+	sw.Spec.ConstantLiar = f.Spec.ConstantLiar
 	if flags.Spec.Random == 0 {
 		sw.Spec.Random = f.Spec.Random
 	}
@@ -303,7 +304,7 @@ func (c *Checker) buildStudy(sw *Sweep, names []string, stdin io.Reader) (*Batch
 		b.Paths = append(b.Paths, p.String())
 	}
 	b.Study = &db.NewStudy{Method: string(sweep.MethodTPE), Budget: sw.Spec.Trials, Parallel: sw.Spec.Parallel,
-		Seed: sw.Spec.Seed, Space: space, AllowNew: sw.Spec.AllowNew, Base: base}
+		ConstantLiar: sw.Spec.ConstantLiar, Seed: sw.Spec.Seed, Space: space, AllowNew: sw.Spec.AllowNew, Base: base}
 	b.Sweep.Project = base.Project
 	return b, nil
 }

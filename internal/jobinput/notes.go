@@ -92,6 +92,9 @@ func (b *Batch) writeStudy(w io.Writer, res db.SubmitResult, dryRun bool) {
 	if st.Parallel > 0 {
 		par = fmt.Sprintf("at most %d at once", st.Parallel)
 	}
+	if st.ConstantLiar {
+		par += ", constant liar (a trial in flight counts as the worst value)"
+	}
 	what := fmt.Sprintf("method tpe, %d trial(s), %s, seed %d, searching %s; no job is queued now: mljob dispatch proposes each trial from the outcomes before it when a slot is free for it",
 		st.Budget, par, st.Seed, strings.Join(b.Paths, ", "))
 	if dryRun {

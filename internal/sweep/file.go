@@ -36,6 +36,7 @@ import (
 //	method: tpe                # grid | random | tpe
 //	trials: 100                # the budget: how many runs in all
 //	parallel: 8                # at most this many in flight (default: every free slot)
+//	constantLiar: false        # true: count trials in flight as the worst value
 //	space:                     # the ranges syntax
 //	  learningRate: log:1e-4:1e-1
 type File struct {
@@ -78,12 +79,15 @@ type fileYAML struct {
 	Pruner yaml.Node `yaml:"pruner"`
 	// Artifacts is a list of globs.
 	Artifacts []string `yaml:"artifacts"`
-	// Method, Trials, Parallel and Space are a model-based search's
-	// (method: tpe); Trials and Parallel stay nodes as Random does.
-	Method   string    `yaml:"method"`
-	Trials   yaml.Node `yaml:"trials"`
-	Parallel yaml.Node `yaml:"parallel"`
-	Space    yaml.Node `yaml:"space"`
+	// Method, Trials, Parallel, ConstantLiar and Space are a model-based
+	// search's (method: tpe); Trials and Parallel stay nodes as Random
+	// does, and ConstantLiar so that its line is known when no tpe sweep
+	// takes it.
+	Method       string    `yaml:"method"`
+	Trials       yaml.Node `yaml:"trials"`
+	Parallel     yaml.Node `yaml:"parallel"`
+	ConstantLiar yaml.Node `yaml:"constantLiar"`
+	Space        yaml.Node `yaml:"space"`
 }
 
 // ParseFile parses a sweep file. Unknown keys are errors, so a typo does
@@ -206,8 +210,9 @@ func ParseFile(data []byte) (*File, error) {
 	return f, nil
 }
 
-// fileMethod reads method, trials, parallel and which of ranges and space
-// the file may use: space is a tpe sweep's, ranges a random one's.
+// fileMethod reads method, trials, parallel, constantLiar and which of
+// ranges and space the file may use: space is a tpe sweep's, ranges a
+// random one's.
 func fileMethod(y *fileYAML, f *File) error {
 	switch Method(y.Method) {
 	case "", MethodGrid, MethodRandom, MethodTPE:
@@ -225,6 +230,8 @@ func fileMethod(y *fileYAML, f *File) error {
 		return errf(ErrSyntax, "line %d: trials: is the budget of method: tpe; add method: tpe, or use random: N for random draws", y.Trials.Line)
 	case !tpe && y.Parallel.Kind != 0:
 		return errf(ErrSyntax, "line %d: parallel: applies to method: tpe only; add method: tpe, or drop it", y.Parallel.Line)
+	case !tpe && y.ConstantLiar.Kind != 0:
+		return errf(ErrSyntax, "line %d: constantLiar: applies to method: tpe only; add method: tpe, or drop it", y.ConstantLiar.Line)
 	}
 	if y.Trials.Kind != 0 {
 		n, err := wholeNumber(&y.Trials, "trials", 63)
@@ -242,6 +249,13 @@ func fileMethod(y *fileYAML, f *File) error {
 			return errf(ErrSyntax, "line %d: parallel: want at least 1 (leave it out for every free slot)", y.Parallel.Line)
 		}
 		f.Spec.Parallel = int(n)
+	}
+	if n := &y.ConstantLiar; n.Kind != 0 {
+		// Only YAML's true and false: "yes" or 1 would be a guess at
+		// what the user meant.
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&f.Spec.ConstantLiar) != nil {
+			return errf(ErrSyntax, "line %d: constantLiar: want true or false, not %q", n.Line, n.Value)
+		}
 	}
 	return nil
 }

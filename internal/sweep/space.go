@@ -34,19 +34,20 @@ func (s *Spec) Space() ([]tpe.Dim, error) {
 
 // Sampler is the tpe sweep's sampler: Optuna 3.1's defaults, the spec's
 // seed. As in Optuna 3.1 (constant_liar=False), trials in flight are left
-// out of the model: each trial draws from its own random stream, so
-// parallel proposals differ without a lie. The constant liar (a running
-// trial counted as the worst value) pushed proposals away from the good
-// region on make bench-search's learning curves: with it 6 of 10 seeds
-// reached the grid's best within a fifth of its steps, without it 9 (the
-// same seeds, same day). maximize is the objective's goal.
+// out of the model unless s.ConstantLiar (the sweep file's constantLiar:
+// true): each trial draws from its own random stream, so parallel
+// proposals differ without a lie. The constant liar (a running trial
+// counted as the worst value) pushed proposals away from the good region
+// on make bench-search's learning curves: with it 6 of 10 seeds reached
+// the grid's best within a fifth of its steps, without it 9 (the same
+// seeds, same day). maximize is the objective's goal.
 func (s *Spec) Sampler(maximize bool) (*tpe.Sampler, error) {
 	dims, err := s.Space()
 	if err != nil {
 		return nil, err
 	}
 	o := tpe.DefaultOptions()
-	o.Seed, o.Maximize, o.ConstantLiar = s.Seed, maximize, false
+	o.Seed, o.Maximize, o.ConstantLiar = s.Seed, maximize, s.ConstantLiar
 	return tpe.New(dims, o)
 }
 

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,5 +135,86 @@ func TestParseFileTPEErrors(t *testing.T) {
 				t.Errorf("error = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseFileConstantLiar: constantLiar takes YAML's true or false,
+// defaults to off, reaches the sampler, and is refused outside method tpe
+// or with any other value, with the line and what to do.
+func TestParseFileConstantLiar(t *testing.T) {
+	const tpeHead = "base: job.json\nmethod: tpe\ntrials: 5\nspace: {a: lin:0:1}\n"
+	tests := []struct {
+		name, file string
+		want       bool
+		err        string // a part of the error; "" for none
+	}{
+		{name: "true", file: tpeHead + "constantLiar: true\n", want: true},
+		{name: "false", file: tpeHead + "constantLiar: false\n", want: false},
+		{name: "absent", file: tpeHead, want: false},
+		{name: "number", file: tpeHead + "constantLiar: 1\n", err: `line 5: constantLiar: want true or false, not "1"`},
+		{name: "yes", file: tpeHead + "constantLiar: yes\n", err: `line 5: constantLiar: want true or false, not "yes"`},
+		{name: "quoted", file: tpeHead + "constantLiar: \"true\"\n", err: `constantLiar: want true or false, not "true"`},
+		{name: "list", file: tpeHead + "constantLiar: [true]\n", err: "line 5: constantLiar: want true or false"},
+		{name: "method random", file: "base: job.json\nmethod: random\nrandom: 3\nranges: {a: lin:0:1}\nconstantLiar: true\n",
+			err: "line 5: constantLiar: applies to method: tpe only; add method: tpe, or drop it"},
+		{name: "no method", file: "base: job.json\ngrid: {a: [1, 2]}\nconstantLiar: false\n",
+			err: "line 3: constantLiar: applies to method: tpe only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseFile([]byte(tt.file))
+			if tt.err != "" {
+				if err == nil || !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want a syntax error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Spec.ConstantLiar != tt.want {
+				t.Errorf("ConstantLiar = %v, want %v", f.Spec.ConstantLiar, tt.want)
+			}
+			if def, err := f.Spec.Definition(); err != nil || strings.Contains(string(def), `"constantLiar"`) != tt.want {
+				t.Errorf("definition %s (%v): constantLiar recorded %v, want %v", def, err, !tt.want, tt.want)
+			}
+		})
+	}
+}
+
+// TestSamplerConstantLiar: the spec's ConstantLiar is the sampler's. With
+// a running trial the two samplers propose differently; without one the
+// same (the liar only changes how running trials count).
+func TestSamplerConstantLiar(t *testing.T) {
+	f, err := ParseFile([]byte(tpeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := func(running bool) []tpe.Trial {
+		var trials []tpe.Trial
+		for i := range 20 {
+			p := []float64{1e-3 * float64(i+1), 0.02 * float64(i), float64(16 + 10*i), float64(i % 2)}
+			tr := tpe.Trial{Number: i, Params: p, State: tpe.Complete, Value: float64((i * 7) % 20)}
+			if running && i%3 == 0 {
+				tr.State, tr.Value = tpe.Running, 0
+			}
+			trials = append(trials, tr)
+		}
+		return trials
+	}
+	propose := func(liar bool, trials []tpe.Trial) []float64 {
+		s := f.Spec
+		s.ConstantLiar = liar
+		sm, err := s.Sampler(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm.Propose(len(trials), trials)
+	}
+	if on, off := propose(true, history(true)), propose(false, history(true)); slices.Equal(on, off) {
+		t.Errorf("with running trials, liar on and off both propose %v", on)
+	}
+	if on, off := propose(true, history(false)), propose(false, history(false)); !slices.Equal(on, off) {
+		t.Errorf("without running trials, liar on proposes %v, off %v", on, off)
 	}
 }

@@ -39,6 +39,10 @@ type Spec struct {
 	// Parallel is how many of a tpe sweep's runs may be in flight at
 	// once; 0 means as many as there are free slots.
 	Parallel int
+	// ConstantLiar makes a tpe sweep's sampler count its trials in flight
+	// as the worst value (tpe.Options.ConstantLiar) instead of leaving them
+	// out, Optuna 3.1's default.
+	ConstantLiar bool
 	// Grid is crossed in order, its last axis varying fastest.
 	Grid []Axis
 	// Random is how many points to draw from Ranges; 0 means no random
@@ -296,6 +300,7 @@ func (s *Spec) Definition() (json.RawMessage, error) {
 		Method   Method  `json:"method,omitempty"`
 		Trials   int     `json:"trials,omitempty"`
 		Parallel int     `json:"parallel,omitempty"`
+		Liar     bool    `json:"constantLiar,omitempty"`
 		Grid     []axis  `json:"grid,omitempty"`
 		Random   int     `json:"random,omitempty"`
 		Ranges   []rng   `json:"ranges,omitempty"`
@@ -309,7 +314,7 @@ func (s *Spec) Definition() (json.RawMessage, error) {
 		d.Ranges = append(d.Ranges, rng{r.Path.text, r.text})
 	}
 	d.Random, d.AllowNew = s.Random, s.AllowNew
-	d.Method, d.Trials, d.Parallel = s.Method, s.Trials, s.Parallel
+	d.Method, d.Trials, d.Parallel, d.Liar = s.Method, s.Trials, s.Parallel, s.ConstantLiar
 	if s.Random > 0 || s.TPE() {
 		d.Seed = &s.Seed
 	}
