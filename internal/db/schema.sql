@@ -659,7 +659,6 @@ CREATE TABLE run_dir_removals (
 );
 
 -- version: 21
--- (helper step: liar)
 
 -- constant_liar is whether a study's sampler counts its trials in flight as
 -- the worst value (1) or leaves them out (0, Optuna 3.1's default), as its
