@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,10 @@ const (
 // (17 minutes), past measure's 10.
 const wineTPEDispatchLimit = 45 * time.Minute
 
+// wineTPESeeds are the tpe sweep's seeds (BENCH_WINE_TPE_SEEDS): the
+// example's own, 7, then four more, as one search's best is one draw.
+const wineTPESeeds = "7,1,2,3,4"
+
 // wineTPERun is one queue's figures: a sweep's, or the baselines'.
 type wineTPERun struct {
 	name       string
@@ -38,9 +43,10 @@ type wineTPERun struct {
 // data as make demo runs its jobs (this machine, dispatch --slots 2):
 // examples/wine_data/sweep.yaml (24 jobs: a grid crossed with random
 // draws) and examples/wine_data/sweep-tpe.yaml (method: tpe, 40 trials),
-// each in its own queue, and the two baselines (RidgeCV and the random
-// forest of baseline.py) on the same folds; it writes BENCHMARKS.md's
-// section with the best cvMse of each. BENCH_WINE_TPE_EPOCHS sets the
+// each in its own queue (the tpe sweep once per seed of wineTPESeeds),
+// and the two baselines (RidgeCV and the random forest of baseline.py) on
+// the same folds; it writes BENCHMARKS.md's section with the best cvMse of
+// each. BENCH_WINE_TPE_EPOCHS sets the
 // base job's epochs (default: the example's 300). It fails when a queue
 // does not run every job, never on the figures.
 func TestSearchWineTPE(t *testing.T) {
@@ -73,8 +79,25 @@ func TestSearchWineTPE(t *testing.T) {
 	loads = append(loads, loadAvg())
 	grid := tl.wineLocal(t, scripts, "sweep.yaml (grid × random)", 24, "--sweep", filepath.Join(dir, "sweep.yaml"))
 	loads = append(loads, loadAvg())
-	tpe := tl.wineLocal(t, scripts, "sweep-tpe.yaml (tpe)", 40, "--sweep", filepath.Join(dir, "sweep-tpe.yaml"))
-	md := wineTPEMarkdown([]wineTPERun{ridge, forest, grid, tpe}, epochs, loads, machineInfo(t))
+	runs := []wineTPERun{ridge, forest, grid}
+	tpeText := readText(t, filepath.Join(dir, "sweep-tpe.yaml"))
+	if !strings.Contains(tpeText, "\nseed: 7\n") {
+		t.Fatal("examples/wine_data/sweep-tpe.yaml has no seed: 7 line")
+	}
+	seeds := strings.Split(os.Getenv("BENCH_WINE_TPE_SEEDS"), ",")
+	if seeds[0] == "" {
+		seeds = strings.Split(wineTPESeeds, ",")
+	}
+	for _, seed := range seeds {
+		if _, err := strconv.Atoi(seed); err != nil {
+			t.Fatalf("BENCH_WINE_TPE_SEEDS: %q is not a list of seeds (e.g. 7,1,2)", seed)
+		}
+		file := mustWriteFile(t, filepath.Join(dir, "sweep-tpe-"+seed+".yaml"),
+			strings.Replace(tpeText, "\nseed: 7\n", "\nseed: "+seed+"\n", 1), 0o644)
+		loads = append(loads, loadAvg())
+		runs = append(runs, tl.wineLocal(t, scripts, "sweep-tpe.yaml (tpe), seed "+seed, 40, "--sweep", file))
+	}
+	md := wineTPEMarkdown(runs, epochs, loads, machineInfo(t))
 	t.Logf("\n%s", md)
 	if os.Getenv("BENCH_WRITE") != "0" {
 		if err := writeSection(filepath.Join(root, "BENCHMARKS.md"), wineTPEBegin, wineTPEEnd, md); err != nil {
@@ -134,8 +157,8 @@ func wineTPEMarkdown(runs []wineTPERun, epochs int, loads []string, machine stri
 		"job's network (%d epochs a fold, 5-fold CV), ranked by cvMse, on this machine (`mljob dispatch --slots 2`), each "+
 		"queue alone: the two baselines of `baseline.py` on the same folds, `examples/wine_data/sweep.yaml` (24 jobs: 3 "+
 		"learning rates × 2 dropouts, each with 4 random draws of l1 and the optimizer) and `examples/wine_data/sweep-tpe.yaml` "+
-		"(method: tpe, 40 trials over learningRate, l1, first-layer dropout and width, batchSize and the optimizer; seed 7). "+
-		"One run each. Load before the baselines, the example sweep and the tpe sweep: %s.\n\n",
+		"(method: tpe, 40 trials over learningRate, l1, first-layer dropout and width, batchSize and the optimizer; its seed 7, "+
+		"then other seeds). One run each. Load before the baselines, the example sweep and each tpe sweep: %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), epochs, strings.Join(loads, "; "))
 	b.WriteString("#### Machine\n\n" + machine + "\n")
 	b.WriteString("| queue | wall (s) | run-seconds | succeeded | failed | best cvMse | its configuration |\n|---|---|---|---|---|---|---|\n")
