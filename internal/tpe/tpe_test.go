@@ -348,3 +348,28 @@ func benchmarkPropose(b *testing.B, n int) {
 func BenchmarkPropose100(b *testing.B)   { benchmarkPropose(b, 100) }
 func BenchmarkPropose1000(b *testing.B)  { benchmarkPropose(b, 1000) }
 func BenchmarkPropose10000(b *testing.B) { benchmarkPropose(b, 10000) }
+
+// TestParallelProposalsDiffer: without the constant liar, trials in flight
+// are left out of the model, so eight trials proposed from one history
+// (parallel: 8) differ only by their own random streams; they must still
+// be eight different points, not one point eight times.
+func TestParallelProposalsDiffer(t *testing.T) {
+	s := mustNew(t, testSpace, DefaultOptions())
+	done := history(s, 30)
+	trials := slices.Clone(done)
+	var xs []float64
+	for n := 30; n < 38; n++ {
+		p := s.Propose(n, trials)
+		for _, tr := range trials[len(done):] {
+			if slices.Equal(tr.Params, p) {
+				t.Fatalf("trial %d proposed %v, the point of trial %d in flight", n, p, tr.Number)
+			}
+		}
+		xs = append(xs, p[0])
+		trials = append(trials, Trial{Number: n, Params: p, State: Running})
+	}
+	slices.Sort(xs)
+	if len(slices.Compact(xs)) != 8 {
+		t.Errorf("x of the eight proposals %v: want eight different values", xs)
+	}
+}
