@@ -139,9 +139,11 @@ func (t *tools) wineLocal(tb testing.TB, scripts, name string, n int, args ...st
 		tb.Fatalf("%s: %d succeeded, %d failed of %d\n%s", name, run.done, run.failed, n, m.stderr)
 	}
 	var fields string
-	if err := conn.QueryRow(`SELECT o.objective_value, COALESCE(json_extract(j.spec, '$.model'), printf('learningRate %.3g, l1 %.3g, dropout %.2f, widthModifier %.2f, batchSize %s, %s',
-			json_extract(j.spec, '$.learningRate'), json_extract(j.spec, '$.l1'), json_extract(j.spec, '$.hiddenLayers[0].dropout'),
-			json_extract(j.spec, '$.hiddenLayers[0].widthModifier'), json_extract(j.spec, '$.batchSize'), json_extract(j.spec, '$.optimizer')))
+	if err := conn.QueryRow(`SELECT o.objective_value, COALESCE(json_extract(j.spec, '$.model'), printf('learningRate %.3g, l1 %.3g, l2 %.3g, dropout %.2f, widthModifier %.2f, second dropout %.2f, batchSize %s, %s, %s scaler',
+			json_extract(j.spec, '$.learningRate'), json_extract(j.spec, '$.l1'), json_extract(j.spec, '$.l2'),
+			json_extract(j.spec, '$.hiddenLayers[0].dropout'), json_extract(j.spec, '$.hiddenLayers[0].widthModifier'),
+			json_extract(j.spec, '$.hiddenLayers[1].dropout'), json_extract(j.spec, '$.batchSize'), json_extract(j.spec, '$.optimizer'),
+			json_extract(j.spec, '$.scalerType')))
 		FROM outcomes o JOIN orders r ON r.id = o.order_id JOIN jobs j ON j.id = r.job_id
 		WHERE o.succeeded = 1 AND o.objective_value IS NOT NULL ORDER BY o.objective_value LIMIT 1`).
 		Scan(&run.best, &fields); err != nil {
@@ -157,7 +159,8 @@ func wineTPEMarkdown(runs []wineTPERun, epochs int, loads []string, machine stri
 		"job's network (%d epochs a fold, 5-fold CV), ranked by cvMse, on this machine (`mljob dispatch --slots 2`), each "+
 		"queue alone: the two baselines of `baseline.py` on the same folds, `examples/wine_data/sweep.yaml` (24 jobs: 3 "+
 		"learning rates × 2 dropouts, each with 4 random draws of l1 and the optimizer) and `examples/wine_data/sweep-tpe.yaml` "+
-		"(method: tpe, 40 trials over learningRate, l1, first-layer dropout and width, batchSize and the optimizer; its seed 7, "+
+		"(method: tpe, 40 trials over learningRate, l1, l2, first-layer dropout and width, second-layer dropout, batchSize, the "+
+		"optimizer and the scaler; its seed 7, "+
 		"then other seeds). One run each. Load before the baselines, the example sweep and each tpe sweep: %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), epochs, strings.Join(loads, "; "))
 	b.WriteString("#### Machine\n\n" + machine + "\n")
