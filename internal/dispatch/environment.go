@@ -150,15 +150,7 @@ func (d *dispatcher) adoptEnv(ctx context.Context, hs *hostState, slot string, c
 	if _, ok := hs.h.(engine.Execer); !ok {
 		return
 	}
-	job := pyexec.Job{
-		Queue: d.queue, JobID: c.Job.ID, OrderID: c.Order.ID, Attempt: c.Order.Attempt, Spec: c.Job.Spec,
-		Script: c.Job.Script, DataFile: c.Job.DataFile,
-	}
-	env := envFor(hs.cfg, slot)
-	spec, err := pyexec.Spec(job, pyexec.Settings{
-		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
-		Python: hs.cfg.Python, Env: env,
-	}, &d.files)
+	job, spec, env, err := d.runSpec(hs, slot, c)
 	if err != nil {
 		d.logf("order %d on %s: its environment is not recorded: %v", c.Order.ID, hs.cfg.Name, err)
 		return

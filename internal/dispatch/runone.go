@@ -79,6 +79,22 @@ func (d *dispatcher) kill(ctx context.Context, hs *hostState, k *killer, id, rea
 	}()
 }
 
+// runSpec is c's job, the run it makes on hs in slot and that run's
+// environment variables: what runOne starts, and what adoptEnv reads the
+// modules of.
+func (d *dispatcher) runSpec(hs *hostState, slot string, c *db.Claim) (pyexec.Job, run.Spec, []string, error) {
+	job := pyexec.Job{
+		Queue: d.queue, JobID: c.Job.ID, OrderID: c.Order.ID, Attempt: c.Order.Attempt, Spec: c.Job.Spec,
+		Script: c.Job.Script, DataFile: c.Job.DataFile,
+	}
+	env := envFor(hs.cfg, slot)
+	spec, err := pyexec.Spec(job, pyexec.Settings{
+		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
+		Python: hs.cfg.Python, Env: env,
+	}, &d.files)
+	return job, spec, env, err
+}
+
 // runOne runs one claimed attempt on hs and records what became of it.
 func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *db.Claim, k *killer) {
 	defer d.wg.Done()
@@ -93,15 +109,7 @@ func (d *dispatcher) runOne(ctx context.Context, hs *hostState, slot string, c *
 		return
 	}
 
-	job := pyexec.Job{
-		Queue: d.queue, JobID: c.Job.ID, OrderID: o.ID, Attempt: o.Attempt, Spec: c.Job.Spec,
-		Script: c.Job.Script, DataFile: c.Job.DataFile,
-	}
-	env := envFor(hs.cfg, slot)
-	spec, err := pyexec.Spec(job, pyexec.Settings{
-		ScriptsDir: d.opts.ScriptsDir, DataDir: d.opts.DataDir,
-		Python: hs.cfg.Python, Env: env,
-	}, &d.files)
+	job, spec, env, err := d.runSpec(hs, slot, c)
 	if err != nil {
 		// The job's own files are missing or bad here: no host can run it.
 		done.res = d.record(d.saveCtx, hs, o, pyexec.Outcome{Error: "prepare: " + err.Error()}, run.Result{})
