@@ -12,13 +12,11 @@ import (
 
 	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/render"
 )
 
 // artifactsDir is where dispatch brings runs' artifacts home: artifacts/
 // beside the database file.
-func artifactsDir(data string) string { return filepath.Join(data, "artifacts") }
 
 // pickOptions name one job: by id, or the best of a sweep.
 type pickOptions struct {
@@ -145,7 +143,7 @@ func readArtifacts(ctx context.Context, a *app, pick *pickOptions) (db.Fetch, []
 	if err != nil {
 		return db.Fetch{}, nil, err
 	}
-	dir := dispatch.ArtifactsPath(artifactsDir(data), f.JobID, f.Attempt)
+	dir := artifacts.Home(artifacts.HomeDir(data), f.JobID, f.Attempt)
 	rows := make([]artifactRow, 0, len(files))
 	for _, x := range files {
 		r := artifactRow{JobID: f.JobID, Attempt: f.Attempt, Path: x.Path, Size: x.Size, SHA256: x.SHA256, State: "pending"}

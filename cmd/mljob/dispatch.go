@@ -194,7 +194,7 @@ func runDispatch(ctx context.Context, opts *dispatchOptions) error {
 	stopWatch := live.WatchInterrupt(ctx, show.Warn(), opts.app.stopSignals)
 	run := opts.run
 	run.Hosts, run.LogDir, run.BeforeRecord = hs, logsDir(data), crashHook(s.getenv(crashEnv))
-	run.ArtifactsDir, run.BeforeArtifacts = artifactsDir(data), crashHook(s.getenv(crashArtifactsEnv))
+	run.ArtifactsDir, run.BeforeArtifacts = artifacts.HomeDir(data), crashHook(s.getenv(crashArtifactsEnv))
 	run.Log, run.Warn, run.Observe = show.Log(), show.Warn(), show.Observe
 	sum, err := dispatch.Run(ctx, store, run)
 	stopWatch()

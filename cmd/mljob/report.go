@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/replicate"
 	"github.com/mljob/mljob/internal/report"
 )
@@ -146,7 +146,7 @@ func runReport(ctx context.Context, opts *reportOptions) error {
 		pageDir = filepath.Dir(opts.outFile)
 	}
 	arts, err := report.ReadArtifacts(ctx, store, rows, func(job int64, attempt int) string {
-		return dispatch.ArtifactsPath(artifactsDir(data), job, attempt)
+		return artifacts.Home(artifacts.HomeDir(data), job, attempt)
 	}, pageDir)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strconv"
 
 	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/db"
@@ -14,12 +12,6 @@ import (
 	"github.com/mljob/mljob/internal/hosts"
 	"github.com/mljob/mljob/internal/pyexec"
 )
-
-// ArtifactsPath is where the artifacts of attempt of job lie under the
-// artifacts dir.
-func ArtifactsPath(dir string, jobID int64, attempt int) string {
-	return filepath.Join(dir, strconv.FormatInt(jobID, 10), strconv.Itoa(attempt))
-}
 
 // bringHome copies the artifacts of o's attempt once its outcome is
 // recorded, if it owes any. Whatever it does not finish (ctx ended, the
@@ -131,7 +123,7 @@ func (d *dispatcher) fetch(ctx context.Context, hs *hostState, f db.Fetch) {
 			todo = append(todo, artifacts.File{Path: a.Path, Size: a.Size, SHA256: a.SHA256})
 		}
 	}
-	dir := ArtifactsPath(d.opts.ArtifactsDir, f.JobID, f.Attempt)
+	dir := artifacts.Home(d.opts.ArtifactsDir, f.JobID, f.Attempt)
 	n := 0
 	err = artifacts.Fetch(ctx, hs.h, python, id, todo, dir, func(a artifacts.File) error {
 		n++

@@ -50,7 +50,7 @@ type RunArtifacts struct {
 
 // ReadArtifacts reads the artifacts of each outcome in rows that has a
 // record, in job and attempt order. home(job, attempt) is the directory
-// the attempt's files lie in (dispatch.ArtifactsPath under the data dir's
+// the attempt's files lie in (artifacts.Home under the data dir's
 // artifacts dir); pageDir is the directory the page is written to, which
 // the links are relative to. Attempts that owe none are left out.
 func ReadArtifacts(ctx context.Context, src ArtifactReader, rows []db.OutcomeRow,

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mljob/mljob/internal/artifacts"
 	"github.com/mljob/mljob/internal/db"
-	"github.com/mljob/mljob/internal/dispatch"
 	"github.com/mljob/mljob/internal/objective"
 	"github.com/mljob/mljob/internal/testutil"
 )
@@ -61,7 +60,7 @@ func mustSeedLinks(t *testing.T, store *db.DB, artifactsDir string, runs []linkR
 			Succeeded: true, DurationSeconds: 1, JSON: []byte(line)}); err != nil {
 			t.Fatal(err)
 		}
-		home := dispatch.ArtifactsPath(artifactsDir, c.Job.ID, c.Order.Attempt)
+		home := artifacts.Home(artifactsDir, c.Job.ID, c.Order.Attempt)
 		var listing []db.ArtifactFile
 		var total int64
 		for p, content := range r.files {
@@ -132,7 +131,7 @@ func TestArtifactLinksInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := func(job int64, attempt int) string { return dispatch.ArtifactsPath(artDir, job, attempt) }
+	home := func(job int64, attempt int) string { return artifacts.Home(artDir, job, attempt) }
 	arts, err := ReadArtifacts(ctx, store, rows, home, pageDir)
 	if err != nil {
 		t.Fatal(err)
